@@ -1,0 +1,39 @@
+/* herald: dispatch to a subcommand. */
+#include <stdio.h>
+#include <string.h>
+#include "cmd.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: herald COMMAND [OPTIONS]\n"
+		"\n"
+		"Herald is a SIP registrar, event notifier and presence "
+		"server.\n"
+		"\n"
+		"commands:\n"
+		"  serve      run the server (herald serve --help for options)\n"
+		"  version    print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "serve"))
+		return hr_cmd_serve(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+		printf("herald %s\n", HR_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "herald: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,99 @@
+/* Growable byte buffer that never grows past its cap (curl dynbuf). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core.h"
+
+void hr_buf_init(struct hr_buf *buf, size_t cap)
+{
+	buf->b = NULL;
+	buf->len = 0;
+	buf->size = 0;
+	buf->cap = cap;
+}
+
+void hr_buf_reset(struct hr_buf *buf)
+{
+	free(buf->b);
+	buf->b = NULL;
+	buf->len = 0;
+	buf->size = 0;
+}
+
+int hr_buf_reserve(struct hr_buf *buf, size_t n)
+{
+	size_t need, size;
+	char *b;
+
+	if (n > buf->cap || buf->len > buf->cap - n)
+		return EMSGSIZE;
+	need = buf->len + n;
+	if (need <= buf->size)
+		return 0;
+	size = buf->size ? buf->size : 256;
+	while (size < need)
+		size *= 2;
+	if (size > buf->cap)
+		size = buf->cap;
+	b = realloc(buf->b, size);
+	if (!b)
+		return ENOMEM;
+	buf->b = b;
+	buf->size = size;
+	return 0;
+}
+
+int hr_buf_write(struct hr_buf *buf, const void *p, size_t n)
+{
+	int err = hr_buf_reserve(buf, n);
+
+	if (err)
+		return err;
+	if (n)
+		memcpy(buf->b + buf->len, p, n);
+	buf->len += n;
+	return 0;
+}
+
+int hr_buf_puts(struct hr_buf *buf, const char *s)
+{
+	return hr_buf_write(buf, s, strlen(s));
+}
+
+int hr_buf_putpl(struct hr_buf *buf, const struct hr_pl *pl)
+{
+	return hr_buf_write(buf, pl->p, pl->len);
+}
+
+int hr_buf_printf(struct hr_buf *buf, const char *fmt, ...)
+{
+	va_list ap;
+	int n, err;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return EINVAL;
+	err = hr_buf_reserve(buf, (size_t)n + 1);
+	if (err)
+		return err;
+	va_start(ap, fmt);
+	vsnprintf(buf->b + buf->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	buf->len += (size_t)n;
+	return 0;
+}
+
+int hr_buf_putu(struct hr_buf *buf, uint64_t v)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return hr_buf_write(buf, tmp + i, sizeof(tmp) - i);
+}

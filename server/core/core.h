@@ -1,0 +1,299 @@
+/*
+ * Herald core: memory, slices, logging, clock, timers, buffers, random,
+ * hash tables, lists, the event loop and socket addresses.
+ * Knows nothing of SIP.
+ */
+#ifndef HR_CORE_H
+#define HR_CORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+/* ---- memory: refcounted allocations (libre mem) ---- */
+
+typedef void (hr_mem_destroy_h)(void *data);
+
+/** Allocate zeroed, refcounted memory; dh runs when the last ref goes. */
+void *hr_mem_zalloc(size_t size, hr_mem_destroy_h *dh);
+/** Allocate refcounted memory without zeroing it. */
+void *hr_mem_alloc(size_t size, hr_mem_destroy_h *dh);
+/** Take one more reference; NULL-safe. */
+void *hr_mem_ref(void *data);
+/** Drop one reference; NULL-safe; always returns NULL. */
+void *hr_mem_deref(void *data);
+/** Number of references held (for tests). */
+uint32_t hr_mem_nrefs(const void *data);
+/** Live allocations made through hr_mem (for leak checks in tests). */
+size_t hr_mem_live(void);
+
+/* ---- pointer-length slices borrowed from a buffer ---- */
+
+struct hr_pl {
+	const char *p;
+	size_t len;
+};
+
+#define HR_PL(s) ((struct hr_pl){ (s), sizeof(s) - 1 })
+#define HR_PL_INIT { NULL, 0 }
+#define HR_PL_ARG(pl) (int)(pl).len, (pl).p
+
+/** Slice of a NUL-terminated string. */
+struct hr_pl hr_pl_str(const char *s);
+/** True when pl is set (p not NULL). */
+static inline bool hr_pl_isset(const struct hr_pl *pl)
+{
+	return pl && pl->p != NULL;
+}
+/** Case-sensitive compare with a C string: 0 when equal. */
+int hr_pl_strcmp(const struct hr_pl *pl, const char *s);
+/** Case-insensitive compare with a C string: 0 when equal. */
+int hr_pl_strcasecmp(const struct hr_pl *pl, const char *s);
+/** Case-insensitive compare of two slices: 0 when equal. */
+int hr_pl_casecmp(const struct hr_pl *a, const struct hr_pl *b);
+/** Compare two slices byte for byte: 0 when equal. */
+int hr_pl_cmp(const struct hr_pl *a, const struct hr_pl *b);
+/** Parse all of pl as a decimal number no larger than max: 0 or EBADMSG. */
+int hr_pl_u64(const struct hr_pl *pl, uint64_t max, uint64_t *v);
+/** As hr_pl_u64, but a value above max is clamped to max (Expires). */
+int hr_pl_u64_clamp(const struct hr_pl *pl, uint64_t max, uint64_t *v);
+/** Copy into a new NUL-terminated hr_mem string, or NULL. */
+char *hr_pl_strdup(const struct hr_pl *pl);
+/** Copy into dst of size n (NUL-terminated, truncated): 0 or ENOSPC. */
+int hr_pl_strcpy(const struct hr_pl *pl, char *dst, size_t n);
+/** Trim linear white space (SP, HTAB, CR, LF) at both ends. */
+void hr_pl_trim(struct hr_pl *pl);
+/** First occurrence of c in pl, or NULL. */
+const char *hr_pl_chr(const struct hr_pl *pl, char c);
+
+/* ---- logging ---- */
+
+enum hr_log_level {
+	HR_LOG_DEBUG = 0,
+	HR_LOG_INFO,
+	HR_LOG_WARN,
+	HR_LOG_ERROR,
+};
+
+extern enum hr_log_level hr_log_level;
+
+/** Set the level from "debug", "info", "warn" or "error": 0 or EINVAL. */
+int hr_log_set_level(const char *name);
+/** Write one log line; use the HR_* macros instead. */
+void hr_log(enum hr_log_level lvl, const char *module, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define HR_LOG_AT(lvl, ...) do { \
+	if ((lvl) >= hr_log_level) \
+		hr_log((lvl), HR_LOG_MODULE, __VA_ARGS__); \
+} while (0)
+#define HR_DEBUG(...) HR_LOG_AT(HR_LOG_DEBUG, __VA_ARGS__)
+#define HR_INFO(...)  HR_LOG_AT(HR_LOG_INFO, __VA_ARGS__)
+#define HR_WARN(...)  HR_LOG_AT(HR_LOG_WARN, __VA_ARGS__)
+#define HR_ERROR(...) HR_LOG_AT(HR_LOG_ERROR, __VA_ARGS__)
+
+/** strerror that is safe to call from any thread. */
+const char *hr_strerror(int err);
+
+/* ---- one clock, which tests can move forward ---- */
+
+/** Milliseconds on the monotonic clock, plus any test advance. */
+uint64_t hr_now_ms(void);
+/** Move the clock forward (tests only). */
+void hr_clock_advance(uint64_t ms);
+/** Seconds since the epoch, for wall-clock values (Date, timestamps). */
+int64_t hr_wall_s(void);
+
+/* ---- timers: a min-heap on hr_now_ms(), driven by the loop ---- */
+
+typedef void (hr_tmr_h)(void *arg);
+
+/* Embedded in its owner (libre struct tmr); the owner's destructor calls
+ * hr_tmr_cancel(). */
+struct hr_tmr {
+	uint64_t due;
+	size_t idx; /* heap position + 1; 0 when not running */
+	hr_tmr_h *h;
+	void *arg;
+};
+
+/** Start (or restart) tmr to fire after delay_ms. */
+void hr_tmr_start(struct hr_tmr *tmr, uint64_t delay_ms, hr_tmr_h *h,
+	void *arg);
+/** Stop tmr if it is running; safe on a stopped or zeroed timer. */
+void hr_tmr_cancel(struct hr_tmr *tmr);
+/** True when tmr is running. */
+static inline bool hr_tmr_isrunning(const struct hr_tmr *tmr)
+{
+	return tmr->idx != 0;
+}
+/** Milliseconds until tmr fires (0 when due or stopped). */
+uint64_t hr_tmr_left(const struct hr_tmr *tmr);
+/** Fire every due timer; returns how many fired. */
+unsigned hr_tmr_poll(void);
+/** Number of running timers. */
+size_t hr_tmr_count(void);
+
+/* ---- growable byte buffer with a cap ---- */
+
+struct hr_buf {
+	char *b;
+	size_t len;
+	size_t size;
+	size_t cap;
+};
+
+/** Set up an empty buffer that may grow to cap bytes. */
+void hr_buf_init(struct hr_buf *buf, size_t cap);
+/** Free the storage; the buffer is empty afterwards. */
+void hr_buf_reset(struct hr_buf *buf);
+/** Make room for n more bytes: 0, ENOMEM or EMSGSIZE (cap reached). */
+int hr_buf_reserve(struct hr_buf *buf, size_t n);
+/** Append bytes: 0, ENOMEM or EMSGSIZE. */
+int hr_buf_write(struct hr_buf *buf, const void *p, size_t n);
+/** Append a C string. */
+int hr_buf_puts(struct hr_buf *buf, const char *s);
+/** Append a slice. */
+int hr_buf_putpl(struct hr_buf *buf, const struct hr_pl *pl);
+/** Append formatted text. */
+int hr_buf_printf(struct hr_buf *buf, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/** Append a decimal number. */
+int hr_buf_putu(struct hr_buf *buf, uint64_t v);
+
+/* ---- random ---- */
+
+/** Fill p with n cryptographically random bytes. */
+void hr_rand_bytes(void *p, size_t n);
+/** Write n random characters [0-9a-z] and a NUL into out (size n + 1). */
+void hr_rand_token(char *out, size_t n);
+/** A random 64-bit number. */
+uint64_t hr_rand_u64(void);
+
+/* ---- intrusive doubly-linked list ---- */
+
+struct hr_le {
+	struct hr_le *prev, *next;
+	struct hr_list *list;
+	void *data;
+};
+
+struct hr_list {
+	struct hr_le *head, *tail;
+	size_t n;
+};
+
+/** Append le (holding data) to list. */
+void hr_list_append(struct hr_list *list, struct hr_le *le, void *data);
+/** Unlink le from whichever list holds it; safe when unlinked. */
+void hr_list_unlink(struct hr_le *le);
+
+/* ---- intrusive hash table (chained, power-of-two buckets) ---- */
+
+struct hr_hash {
+	struct hr_list *bucket;
+	uint32_t mask;
+	size_t n;
+};
+
+/** Set up a table with at least nbuckets buckets: 0 or ENOMEM. */
+int hr_hash_init(struct hr_hash *h, uint32_t nbuckets);
+/** Free the buckets (entries must be unlinked by their owners). */
+void hr_hash_reset(struct hr_hash *h);
+/** Insert le holding data under key. */
+void hr_hash_append(struct hr_hash *h, uint32_t key, struct hr_le *le,
+	void *data);
+/** The list of entries that may have this key. */
+struct hr_list *hr_hash_list(const struct hr_hash *h, uint32_t key);
+/** Unlink an entry and keep the count right. */
+void hr_hash_unlink(struct hr_hash *h, struct hr_le *le);
+/** FNV-1a hash of bytes. */
+uint32_t hr_hash_bytes(const void *p, size_t n);
+/** FNV-1a hash of a slice, lowercased. */
+uint32_t hr_hash_pl_ci(const struct hr_pl *pl);
+
+/* ---- the core event loop (one libevent base, owned by the SIP thread) ---- */
+
+struct event_base;
+
+/** Create the loop: 0 or ENOMEM. */
+int hr_loop_init(void);
+/** Free the loop. */
+void hr_loop_close(void);
+/** The loop's libevent base. */
+struct event_base *hr_loop_base(void);
+/** Run until hr_loop_stop(): 0 or an errno. */
+int hr_loop_run(void);
+/** Make hr_loop_run() return after the current callback. */
+void hr_loop_stop(void);
+/** Run one non-blocking pass of the loop (tests). */
+void hr_loop_once(void);
+
+/* ---- socket addresses ---- */
+
+struct hr_sa {
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+		struct sockaddr_storage ss;
+	} u;
+	socklen_t len;
+};
+
+/** Parse "1.2.3.4", "::1" or "[::1]" plus a port: 0 or EINVAL. */
+int hr_sa_set(struct hr_sa *sa, const char *host, uint16_t port);
+/** Parse "host:port" / "[v6]:port" (port required): 0 or EINVAL. */
+int hr_sa_decode(struct hr_sa *sa, const char *str);
+/** Port in host byte order. */
+uint16_t hr_sa_port(const struct hr_sa *sa);
+/** Set the port. */
+void hr_sa_set_port(struct hr_sa *sa, uint16_t port);
+/** Address without port into buf ("::1", "1.2.3.4"). */
+const char *hr_sa_ntop(const struct hr_sa *sa, char *buf, size_t size);
+/** "1.2.3.4:5060" or "[::1]:5060" into buf. */
+const char *hr_sa_print(const struct hr_sa *sa, char *buf, size_t size);
+/** True when address and port are equal. */
+bool hr_sa_eq(const struct hr_sa *a, const struct hr_sa *b);
+
+#define HR_SA_STRLEN 64
+
+/* ---- command-line options, each with an environment variable ---- */
+
+enum hr_opt_type {
+	HR_OPT_STR,      /* const char * */
+	HR_OPT_LIST,     /* struct hr_strlist, repeatable */
+	HR_OPT_UINT,     /* unsigned, within [min, max] */
+	HR_OPT_FLAG,     /* bool */
+};
+
+#define HR_STRLIST_MAX 16
+
+struct hr_strlist {
+	const char *v[HR_STRLIST_MAX];
+	unsigned n;
+};
+
+struct hr_opt {
+	const char *name;      /* "sip-listen": --sip-listen, HERALD_SIP_LISTEN */
+	enum hr_opt_type type;
+	void *dst;
+	const char *metavar;
+	const char *help;
+	unsigned min, max;     /* HR_OPT_UINT */
+};
+
+/**
+ * Apply environment variables, then argv[0..argc) over them. A list given
+ * on the command line replaces the environment's. Errors are printed to
+ * stderr; returns 0, EINVAL, or EAGAIN when --help was asked for.
+ */
+int hr_opt_parse(const struct hr_opt *opts, size_t n, int argc,
+	char *const *argv);
+/** Print the options, their variables and help to f. */
+void hr_opt_usage(const struct hr_opt *opts, size_t n, void *f);
+
+#endif

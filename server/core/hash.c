@@ -1,0 +1,70 @@
+/* Intrusive chained hash table; owners unlink their own entries. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include "core.h"
+
+int hr_hash_init(struct hr_hash *h, uint32_t nbuckets)
+{
+	uint32_t n = 16;
+
+	while (n < nbuckets && n < (1u << 30))
+		n <<= 1;
+	h->bucket = calloc(n, sizeof(*h->bucket));
+	if (!h->bucket)
+		return ENOMEM;
+	h->mask = n - 1;
+	h->n = 0;
+	return 0;
+}
+
+void hr_hash_reset(struct hr_hash *h)
+{
+	free(h->bucket);
+	h->bucket = NULL;
+	h->mask = 0;
+	h->n = 0;
+}
+
+void hr_hash_append(struct hr_hash *h, uint32_t key, struct hr_le *le,
+	void *data)
+{
+	hr_list_append(&h->bucket[key & h->mask], le, data);
+	h->n++;
+}
+
+struct hr_list *hr_hash_list(const struct hr_hash *h, uint32_t key)
+{
+	return &h->bucket[key & h->mask];
+}
+
+void hr_hash_unlink(struct hr_hash *h, struct hr_le *le)
+{
+	if (!le->list)
+		return;
+	hr_list_unlink(le);
+	h->n--;
+}
+
+uint32_t hr_hash_bytes(const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	uint32_t x = 2166136261u;
+
+	for (size_t i = 0; i < n; i++) {
+		x ^= s[i];
+		x *= 16777619u;
+	}
+	return x;
+}
+
+uint32_t hr_hash_pl_ci(const struct hr_pl *pl)
+{
+	uint32_t x = 2166136261u;
+
+	for (size_t i = 0; i < pl->len; i++) {
+		x ^= (uint32_t)tolower((unsigned char)pl->p[i]);
+		x *= 16777619u;
+	}
+	return x;
+}

@@ -1,0 +1,35 @@
+/* Intrusive doubly-linked list. */
+#include "core.h"
+
+void hr_list_append(struct hr_list *list, struct hr_le *le, void *data)
+{
+	le->list = list;
+	le->data = data;
+	le->next = NULL;
+	le->prev = list->tail;
+	if (list->tail)
+		list->tail->next = le;
+	else
+		list->head = le;
+	list->tail = le;
+	list->n++;
+}
+
+void hr_list_unlink(struct hr_le *le)
+{
+	struct hr_list *list = le->list;
+
+	if (!list)
+		return;
+	if (le->prev)
+		le->prev->next = le->next;
+	else
+		list->head = le->next;
+	if (le->next)
+		le->next->prev = le->prev;
+	else
+		list->tail = le->prev;
+	list->n--;
+	le->prev = le->next = NULL;
+	le->list = NULL;
+}

@@ -1,0 +1,138 @@
+/* Pointer-length slices: compare, convert, copy. */
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+#include "core.h"
+
+struct hr_pl hr_pl_str(const char *s)
+{
+	struct hr_pl pl = { s, s ? strlen(s) : 0 };
+	return pl;
+}
+
+int hr_pl_strcmp(const struct hr_pl *pl, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!pl->p || pl->len != n)
+		return -1;
+	return memcmp(pl->p, s, n);
+}
+
+int hr_pl_strcasecmp(const struct hr_pl *pl, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!pl->p || pl->len != n)
+		return -1;
+	return strncasecmp(pl->p, s, n);
+}
+
+int hr_pl_casecmp(const struct hr_pl *a, const struct hr_pl *b)
+{
+	if (a->len != b->len)
+		return -1;
+	if (a->len == 0)
+		return 0;
+	return strncasecmp(a->p, b->p, a->len);
+}
+
+int hr_pl_cmp(const struct hr_pl *a, const struct hr_pl *b)
+{
+	if (a->len != b->len)
+		return -1;
+	if (a->len == 0)
+		return 0;
+	return memcmp(a->p, b->p, a->len);
+}
+
+static int pl_u64(const struct hr_pl *pl, uint64_t max, uint64_t *v,
+	bool clamp)
+{
+	uint64_t x = 0;
+	bool over = false;
+	size_t i;
+
+	if (!pl->p || pl->len == 0)
+		return EBADMSG;
+	for (i = 0; i < pl->len; i++) {
+		unsigned d = (unsigned char)pl->p[i] - '0';
+
+		if (d > 9)
+			return EBADMSG;
+		if (over)
+			continue;
+		if (x > (max - d) / 10)
+			over = true;
+		else
+			x = x * 10 + d;
+	}
+	if (over) {
+		if (!clamp)
+			return EBADMSG;
+		x = max;
+	}
+	*v = x;
+	return 0;
+}
+
+int hr_pl_u64(const struct hr_pl *pl, uint64_t max, uint64_t *v)
+{
+	return pl_u64(pl, max, v, false);
+}
+
+int hr_pl_u64_clamp(const struct hr_pl *pl, uint64_t max, uint64_t *v)
+{
+	return pl_u64(pl, max, v, true);
+}
+
+char *hr_pl_strdup(const struct hr_pl *pl)
+{
+	char *s = hr_mem_alloc(pl->len + 1, NULL);
+
+	if (!s)
+		return NULL;
+	if (pl->len)
+		memcpy(s, pl->p, pl->len);
+	s[pl->len] = '\0';
+	return s;
+}
+
+int hr_pl_strcpy(const struct hr_pl *pl, char *dst, size_t n)
+{
+	size_t len = pl->len;
+	int err = 0;
+
+	if (n == 0)
+		return ENOSPC;
+	if (len >= n) {
+		len = n - 1;
+		err = ENOSPC;
+	}
+	if (len)
+		memcpy(dst, pl->p, len);
+	dst[len] = '\0';
+	return err;
+}
+
+static bool is_lws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+void hr_pl_trim(struct hr_pl *pl)
+{
+	while (pl->len && is_lws(pl->p[0])) {
+		pl->p++;
+		pl->len--;
+	}
+	while (pl->len && is_lws(pl->p[pl->len - 1]))
+		pl->len--;
+}
+
+const char *hr_pl_chr(const struct hr_pl *pl, char c)
+{
+	if (!pl->p || !pl->len)
+		return NULL;
+	return memchr(pl->p, c, pl->len);
+}

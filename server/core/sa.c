@@ -1,0 +1,112 @@
+/* Socket addresses: parse and print IPv4 and IPv6 with ports. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core.h"
+
+int hr_sa_set(struct hr_sa *sa, const char *host, uint16_t port)
+{
+	char tmp[INET6_ADDRSTRLEN + 2];
+	size_t n = strlen(host);
+
+	memset(sa, 0, sizeof(*sa));
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+		if (n - 2 >= sizeof(tmp))
+			return EINVAL;
+		memcpy(tmp, host + 1, n - 2);
+		tmp[n - 2] = '\0';
+		host = tmp;
+	}
+	if (inet_pton(AF_INET, host, &sa->u.in.sin_addr) == 1) {
+		sa->u.in.sin_family = AF_INET;
+		sa->u.in.sin_port = htons(port);
+		sa->len = sizeof(sa->u.in);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &sa->u.in6.sin6_addr) == 1) {
+		sa->u.in6.sin6_family = AF_INET6;
+		sa->u.in6.sin6_port = htons(port);
+		sa->len = sizeof(sa->u.in6);
+		return 0;
+	}
+	return EINVAL;
+}
+
+int hr_sa_decode(struct hr_sa *sa, const char *str)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon = strrchr(str, ':');
+	char *end;
+	unsigned long port;
+	size_t n;
+
+	if (!colon || colon == str)
+		return EINVAL;
+	n = (size_t)(colon - str);
+	if (n >= sizeof(host))
+		return EINVAL;
+	memcpy(host, str, n);
+	host[n] = '\0';
+	/* A bare IPv6 address needs brackets to carry a port. */
+	if (host[0] != '[' && strchr(host, ':'))
+		return EINVAL;
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno || *end || end == colon + 1 || port > 65535)
+		return EINVAL;
+	return hr_sa_set(sa, host, (uint16_t)port);
+}
+
+uint16_t hr_sa_port(const struct hr_sa *sa)
+{
+	if (sa->u.sa.sa_family == AF_INET6)
+		return ntohs(sa->u.in6.sin6_port);
+	return ntohs(sa->u.in.sin_port);
+}
+
+void hr_sa_set_port(struct hr_sa *sa, uint16_t port)
+{
+	if (sa->u.sa.sa_family == AF_INET6)
+		sa->u.in6.sin6_port = htons(port);
+	else
+		sa->u.in.sin_port = htons(port);
+}
+
+const char *hr_sa_ntop(const struct hr_sa *sa, char *buf, size_t size)
+{
+	const void *a = sa->u.sa.sa_family == AF_INET6 ?
+		(const void *)&sa->u.in6.sin6_addr :
+		(const void *)&sa->u.in.sin_addr;
+
+	if (!inet_ntop(sa->u.sa.sa_family, a, buf, (socklen_t)size))
+		snprintf(buf, size, "?");
+	return buf;
+}
+
+const char *hr_sa_print(const struct hr_sa *sa, char *buf, size_t size)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	hr_sa_ntop(sa, host, sizeof(host));
+	if (sa->u.sa.sa_family == AF_INET6)
+		snprintf(buf, size, "[%s]:%u", host, hr_sa_port(sa));
+	else
+		snprintf(buf, size, "%s:%u", host, hr_sa_port(sa));
+	return buf;
+}
+
+bool hr_sa_eq(const struct hr_sa *a, const struct hr_sa *b)
+{
+	if (a->u.sa.sa_family != b->u.sa.sa_family)
+		return false;
+	if (a->u.sa.sa_family == AF_INET)
+		return a->u.in.sin_port == b->u.in.sin_port &&
+			a->u.in.sin_addr.s_addr == b->u.in.sin_addr.s_addr;
+	if (a->u.sa.sa_family == AF_INET6)
+		return a->u.in6.sin6_port == b->u.in6.sin6_port &&
+			memcmp(&a->u.in6.sin6_addr, &b->u.in6.sin6_addr,
+				sizeof(a->u.in6.sin6_addr)) == 0;
+	return false;
+}

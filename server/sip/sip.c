@@ -1,0 +1,498 @@
+/*
+ * The SIP stack: its sockets, the method router and stateless replies.
+ * A request goes: transport → decode → (retransmission? absorbed) →
+ * router checks in RFC 3261 8.2 order → handler in a server transaction.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include "sip_int.h"
+
+#define HR_LOG_MODULE "sip"
+
+#define LIST_MAX 512
+
+struct handler {
+	hr_req_h *h;
+	void *arg;
+};
+
+struct hr_sip {
+	struct hr_sip_cfg cfg;
+	char server[128];
+	struct hr_list udps;
+	struct hr_list lsnrs;
+	struct hr_list conns;
+	struct hr_hash strans;
+	struct hr_hash ctrans;
+	struct handler hand[HR_METH__N];
+	char allow[LIST_MAX];
+	char supported[LIST_MAX];
+	char events[LIST_MAX];
+	char accept[LIST_MAX];
+	char opt_hdrs[4 * LIST_MAX + 128]; /* OPTIONS answer headers */
+	hr_send_h *send_h;
+	void *send_arg;
+	struct hr_buf out;                 /* scratch for stateless replies */
+};
+
+/* Methods answered in a server transaction even before their feature
+ * exists (501 until then), so that retransmissions are absorbed. */
+static bool routed(enum hr_method m)
+{
+	return m == HR_METH_REGISTER || m == HR_METH_SUBSCRIBE ||
+		m == HR_METH_PUBLISH || m == HR_METH_NOTIFY;
+}
+
+const char *hr_tp_name(enum hr_tp tp)
+{
+	return tp == HR_TP_TCP ? "TCP" : "UDP";
+}
+
+void hr_sip_cfg_default(struct hr_sip_cfg *cfg)
+{
+	cfg->max_msg = HR_SIP_DEFAULT_MAX_MSG;
+	cfg->tcp_idle_ms = 300 * 1000;
+	cfg->tcp_msg_ms = 64 * HR_SIP_T1;
+	cfg->tcp_max_out = 4 * 1024 * 1024;
+	cfg->tcp_max_conns = 4096;
+	cfg->server = "Herald/" HR_VERSION;
+}
+
+const struct hr_sip_cfg *hr_sip_cfg(const struct hr_sip *sip)
+{
+	return &sip->cfg;
+}
+
+struct hr_list *hr_sip_conns(struct hr_sip *sip)
+{
+	return &sip->conns;
+}
+
+struct hr_list *hr_sip_udps(struct hr_sip *sip)
+{
+	return &sip->udps;
+}
+
+struct hr_list *hr_sip_lsnrs(struct hr_sip *sip)
+{
+	return &sip->lsnrs;
+}
+
+struct hr_hash *hr_sip_strans_tab(struct hr_sip *sip)
+{
+	return &sip->strans;
+}
+
+struct hr_hash *hr_sip_ctrans_tab(struct hr_sip *sip)
+{
+	return &sip->ctrans;
+}
+
+size_t hr_sip_strans_count(const struct hr_sip *sip)
+{
+	return sip->strans.n;
+}
+
+size_t hr_sip_ctrans_count(const struct hr_sip *sip)
+{
+	return sip->ctrans.n;
+}
+
+/* ---- advertised capabilities ---- */
+
+static void list_add(char *list, const char *item)
+{
+	size_t n = strlen(list);
+
+	snprintf(list + n, LIST_MAX - n, "%s%s", n ? ", " : "", item);
+}
+
+static bool list_has(const char *list, const struct hr_pl *item)
+{
+	const char *p = list;
+
+	while (*p) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+
+		if (len == item->len && !strncasecmp(p, item->p, len))
+			return true;
+		if (!e)
+			break;
+		p = e + 2;
+	}
+	return false;
+}
+
+static void opt_hdrs_build(struct hr_sip *sip)
+{
+	int n = snprintf(sip->opt_hdrs, sizeof(sip->opt_hdrs),
+		"Allow: %s\r\nAccept: %s\r\nSupported: %s\r\n", sip->allow,
+		sip->accept, sip->supported);
+
+	/* Allow-Events needs at least one package (RFC 6665 8.2.2) */
+	if (sip->events[0] && n > 0 && (size_t)n < sizeof(sip->opt_hdrs))
+		snprintf(sip->opt_hdrs + n, sizeof(sip->opt_hdrs) - (size_t)n,
+			"Allow-Events: %s\r\n", sip->events);
+}
+
+void hr_sip_handle(struct hr_sip *sip, enum hr_method meth, hr_req_h *h,
+	void *arg)
+{
+	struct hr_pl name = hr_pl_str(hr_method_name(meth));
+
+	if (meth <= HR_METH_OTHER || meth >= HR_METH__N)
+		return;
+	sip->hand[meth].h = h;
+	sip->hand[meth].arg = arg;
+	if (!list_has(sip->allow, &name))
+		list_add(sip->allow, name.p);
+	opt_hdrs_build(sip);
+}
+
+void hr_sip_supported_add(struct hr_sip *sip, const char *tag)
+{
+	list_add(sip->supported, tag);
+	opt_hdrs_build(sip);
+}
+
+void hr_sip_event_add(struct hr_sip *sip, const char *package)
+{
+	list_add(sip->events, package);
+	opt_hdrs_build(sip);
+}
+
+void hr_sip_accept_add(struct hr_sip *sip, const char *ctype)
+{
+	list_add(sip->accept, ctype);
+	opt_hdrs_build(sip);
+}
+
+void hr_sip_set_send(struct hr_sip *sip, hr_send_h *h, void *arg)
+{
+	sip->send_h = h;
+	sip->send_arg = arg;
+}
+
+/* ---- lifetime ---- */
+
+static void sip_destroy(void *data)
+{
+	struct hr_sip *sip = data;
+
+	hr_sip_close(sip);
+	hr_hash_reset(&sip->strans);
+	hr_hash_reset(&sip->ctrans);
+	hr_buf_reset(&sip->out);
+}
+
+int hr_sip_alloc(struct hr_sip **sipp, const struct hr_sip_cfg *cfg)
+{
+	struct hr_sip *sip;
+	int err;
+
+	sip = hr_mem_zalloc(sizeof(*sip), sip_destroy);
+	if (!sip)
+		return ENOMEM;
+	if (cfg)
+		sip->cfg = *cfg;
+	else
+		hr_sip_cfg_default(&sip->cfg);
+	snprintf(sip->server, sizeof(sip->server), "%s",
+		sip->cfg.server ? sip->cfg.server : "Herald");
+	sip->cfg.server = sip->server;
+	hr_buf_init(&sip->out, 4 * 1024 * 1024);
+	err = hr_hash_init(&sip->strans, 65536);
+	if (!err)
+		err = hr_hash_init(&sip->ctrans, 65536);
+	if (err) {
+		hr_mem_deref(sip);
+		return err;
+	}
+	list_add(sip->allow, "OPTIONS");
+	list_add(sip->allow, "ACK");
+	list_add(sip->allow, "CANCEL");
+	opt_hdrs_build(sip);
+	*sipp = sip;
+	return 0;
+}
+
+void hr_sip_close(struct hr_sip *sip)
+{
+	hr_trans_close_all(sip);
+	while (sip->conns.head)
+		hr_conn_close(sip->conns.head->data);
+	while (sip->lsnrs.head)
+		hr_mem_deref(sip->lsnrs.head->data);
+	while (sip->udps.head)
+		hr_mem_deref(sip->udps.head->data);
+}
+
+int hr_sip_listen_decode(const char *spec, enum hr_tp *tp,
+	struct hr_sa *laddr)
+{
+	if (!strncasecmp(spec, "udp:", 4))
+		*tp = HR_TP_UDP;
+	else if (!strncasecmp(spec, "tcp:", 4))
+		*tp = HR_TP_TCP;
+	else
+		return EINVAL;
+	return hr_sa_decode(laddr, spec + 4);
+}
+
+int hr_sip_listen(struct hr_sip *sip, enum hr_tp tp, struct hr_sa *laddr)
+{
+	if (tp == HR_TP_UDP)
+		return hr_udp_alloc(NULL, sip, laddr);
+	return hr_tcp_listen(NULL, sip, laddr);
+}
+
+/* ---- sending ---- */
+
+static struct hr_udp *udp_for(struct hr_sip *sip, const struct hr_sa *dst)
+{
+	for (struct hr_le *le = sip->udps.head; le; le = le->next) {
+		struct hr_udp *u = le->data;
+
+		if (hr_udp_laddr(u)->u.sa.sa_family == dst->u.sa.sa_family)
+			return u;
+	}
+	return NULL;
+}
+
+int hr_sip_send(struct hr_sip *sip, const struct hr_dest *dst,
+	const char *p, size_t len)
+{
+	struct hr_udp *u;
+
+	if (sip->send_h)
+		return sip->send_h(dst->tp, &dst->addr, dst->conn, p, len,
+			sip->send_arg);
+	if (dst->tp == HR_TP_TCP) {
+		/* RFC 3261 18.2.2 would open a new connection to the
+		 * sent-by when this one closed; outgoing connections come
+		 * with NOTIFY (events issue) */
+		if (!hr_conn_isopen(dst->conn))
+			return ENOTCONN;
+		return hr_conn_send(dst->conn, p, len);
+	}
+	u = dst->sock ? dst->sock : udp_for(sip, &dst->addr);
+	if (!u)
+		return EAFNOSUPPORT;
+	return hr_udp_send(u, &dst->addr, p, len);
+}
+
+void hr_sip_sentby(struct hr_sip *sip, const struct hr_dest *dst, char *out,
+	size_t n)
+{
+	const struct hr_sa *la = NULL;
+	struct hr_udp *u;
+
+	if (dst->tp == HR_TP_TCP && hr_conn_isopen(dst->conn))
+		la = hr_conn_laddr(dst->conn);
+	else if (dst->tp == HR_TP_UDP) {
+		u = dst->sock ? dst->sock : udp_for(sip, &dst->addr);
+		la = u ? hr_udp_laddr(u) : NULL;
+	}
+	if (la)
+		hr_sa_print(la, out, n);
+	else
+		snprintf(out, n, "herald.invalid");
+}
+
+void hr_sip_resp_dest(const struct hr_msg *req, struct hr_dest *dst)
+{
+	const struct hr_via *via = &req->via;
+	char host[64];
+
+	memset(dst, 0, sizeof(*dst));
+	dst->tp = req->tp;
+	dst->conn = req->conn;
+	dst->sock = req->sock;
+	dst->addr = req->src;
+	/* RFC 3261 18.2.2: streams answer on the same connection */
+	if (hr_tp_reliable(req->tp))
+		return;
+	/* maddr, when it is an address (no resolver on this path) */
+	if (via->maddr.len && !hr_pl_strcpy(&via->maddr, host, sizeof(host))
+	    && !hr_sa_set(&dst->addr, host, via->port ? via->port : 5060))
+		return;
+	/* RFC 3581 4: rport → the source port; otherwise the sent-by port
+	 * at the source address (the received address) */
+	if (!via->rport)
+		hr_sa_set_port(&dst->addr, via->port ? via->port : 5060);
+}
+
+int hr_sip_reply(struct hr_sip *sip, const struct hr_msg *req,
+	const struct hr_resp *resp)
+{
+	struct hr_dest dst;
+	int err;
+
+	sip->out.len = 0;
+	err = hr_resp_print(&sip->out, req, resp, sip->server);
+	if (err)
+		return err;
+	hr_sip_resp_dest(req, &dst);
+	return hr_sip_send(sip, &dst, sip->out.b, sip->out.len);
+}
+
+static void replys(struct hr_sip *sip, const struct hr_msg *req,
+	uint16_t scode, const char *reason, const char *hdrs)
+{
+	struct hr_resp resp = { .scode = scode, .reason = reason,
+		.hdrs = hr_pl_str(hdrs ? hdrs : "") };
+	int err = hr_sip_reply(sip, req, &resp);
+
+	if (err)
+		HR_DEBUG("reply %u: %s", scode, hr_strerror(err));
+}
+
+/* ---- the router ---- */
+
+/* RFC 3261 8.2.2.3: option tags in Require that we do not support. */
+static bool unsupported(struct hr_sip *sip, const struct hr_msg *req,
+	char *out, size_t n)
+{
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (unsigned i = 0; i < req->hdrc; i++) {
+		const struct hr_hdr *h = &req->hdrv[i];
+
+		if (h->id != HR_HDR_REQUIRE || list_has(sip->supported, &h->val))
+			continue;
+		len += (size_t)snprintf(out + len, len < n ? n - len : 0,
+			"Unsupported: %.*s\r\n", HR_PL_ARG(h->val));
+	}
+	return len > 0 && len < n;
+}
+
+static void not_implemented(struct hr_strans *st, const struct hr_msg *req,
+	void *arg)
+{
+	(void)req;
+	(void)arg;
+	hr_strans_replys(st, 501, "Not Implemented");
+}
+
+static void transact(struct hr_sip *sip, struct hr_msg *msg)
+{
+	struct handler *hd = &sip->hand[msg->meth];
+	struct hr_strans *st;
+	int err = hr_strans_alloc(&st, sip, msg);
+
+	if (err) {
+		replys(sip, msg, 500, "Server Internal Error", NULL);
+		return;
+	}
+	/* held across the handler: a final response may end the
+	 * transaction inside it */
+	hr_mem_ref(st);
+	if (hd->h)
+		hd->h(st, msg, hd->arg);
+	else
+		not_implemented(st, msg, NULL);
+	hr_mem_deref(st);
+}
+
+static void route(struct hr_sip *sip, struct hr_msg *msg)
+{
+	char hdrs[LIST_MAX + 16];
+	enum hr_method m = msg->meth;
+
+	/* RFC 3261 8.2.1: method inspection first */
+	if (m == HR_METH_OTHER) {
+		replys(sip, msg, 501, "Not Implemented", NULL);
+		return;
+	}
+	if (m != HR_METH_OPTIONS && !sip->hand[m].h && !routed(m)) {
+		snprintf(hdrs, sizeof(hdrs), "Allow: %s\r\n", sip->allow);
+		replys(sip, msg, 405, "Method Not Allowed", hdrs);
+		return;
+	}
+	/* RFC 3261 8.2.2.1 */
+	if (msg->ruri.scheme == HR_URI_OTHER) {
+		replys(sip, msg, 416, "Unsupported URI Scheme", NULL);
+		return;
+	}
+	if (unsupported(sip, msg, hdrs, sizeof(hdrs))) {
+		replys(sip, msg, 420, "Bad Extension", hdrs);
+		return;
+	}
+	/* RFC 3261 16.3 step 3: at zero, only OPTIONS may still be answered
+	 * by its final recipient (RFC 3261 11) */
+	if (msg->maxfwd == 0 && m != HR_METH_OPTIONS) {
+		replys(sip, msg, 483, "Too Many Hops", NULL);
+		return;
+	}
+	/* RFC 3261 11.2 / 8.2.7: OPTIONS is answered statelessly; the To-tag
+	 * is derived from the request, so a retransmission gets the same
+	 * bytes without keeping a transaction per keep-alive ping */
+	if (m == HR_METH_OPTIONS && !sip->hand[m].h) {
+		replys(sip, msg, 200, "OK", sip->opt_hdrs);
+		return;
+	}
+	transact(sip, msg);
+}
+
+static void recv_request(struct hr_sip *sip, struct hr_msg *msg)
+{
+	struct hr_strans *st;
+
+	if (msg->err_scode) {
+		/* no usable Via: no way to route a response; drop it */
+		if (msg->has_via)
+			replys(sip, msg, msg->err_scode, msg->err_reason, NULL);
+		else
+			HR_DEBUG("dropped request: %s", msg->err_reason);
+		return;
+	}
+	/* ACK only ever answers a final response we sent statelessly */
+	if (msg->meth == HR_METH_ACK)
+		return;
+	st = hr_strans_find(sip, msg, false);
+	if (st) {
+		hr_strans_retransmit(st);
+		return;
+	}
+	if (msg->meth == HR_METH_CANCEL) {
+		/* RFC 3261 9.2: a non-INVITE transaction is not cancelled,
+		 * but a matched CANCEL gets its 200 */
+		if (hr_strans_find(sip, msg, true))
+			replys(sip, msg, 200, "OK", NULL);
+		else
+			replys(sip, msg, 481, "Call/Transaction Does Not Exist",
+				NULL);
+		return;
+	}
+	route(sip, msg);
+}
+
+void hr_sip_recv(struct hr_sip *sip, struct hr_msg *msg)
+{
+	if (msg->req)
+		recv_request(sip, msg);
+	else if (msg->err_scode || !msg->has_via)
+		HR_DEBUG("dropped malformed response: %s", msg->err_reason);
+	else if (!hr_ctrans_recv(sip, msg))
+		HR_DEBUG("dropped response matching no transaction");
+	hr_mem_deref(msg);
+}
+
+void hr_sip_recv_raw(struct hr_sip *sip, enum hr_tp tp, const char *p,
+	size_t len, const struct hr_sa *src, const struct hr_sa *dst)
+{
+	struct hr_msg *msg;
+
+	if (hr_msg_decode(&msg, p, len, hr_tp_reliable(tp)))
+		return;
+	msg->tp = tp;
+	if (src)
+		msg->src = *src;
+	if (dst)
+		msg->dst = *dst;
+	hr_sip_recv(sip, msg);
+}

@@ -1,0 +1,531 @@
+/*
+ * Herald SIP layer: message parser and printer, URIs and headers,
+ * transports (UDP, TCP), transactions and the method router.
+ * Knows core; never registrar, events or SQL.
+ */
+#ifndef HR_SIP_H
+#define HR_SIP_H
+
+#include "core/core.h"
+
+/* RFC 3261 17.1.1.1 timer values, in ms. */
+#define HR_SIP_T1 500
+#define HR_SIP_T2 4000
+#define HR_SIP_T4 5000
+
+#define HR_SIP_MAX_HDRS 128      /* header values in one message */
+#define HR_SIP_DEFAULT_MAX_MSG 65535
+
+/* ---- methods ---- */
+
+enum hr_method {
+	HR_METH_OTHER = 0,
+	HR_METH_ACK,
+	HR_METH_BYE,
+	HR_METH_CANCEL,
+	HR_METH_INFO,
+	HR_METH_INVITE,
+	HR_METH_MESSAGE,
+	HR_METH_NOTIFY,
+	HR_METH_OPTIONS,
+	HR_METH_PRACK,
+	HR_METH_PUBLISH,
+	HR_METH_REFER,
+	HR_METH_REGISTER,
+	HR_METH_SUBSCRIBE,
+	HR_METH_UPDATE,
+	HR_METH__N
+};
+
+/** Method enum of a method token (case-sensitive, RFC 3261 7.1). */
+enum hr_method hr_method_id(const struct hr_pl *name);
+/** Canonical name of a method enum ("OTHER" for HR_METH_OTHER). */
+const char *hr_method_name(enum hr_method m);
+
+/* ---- header names ---- */
+
+enum hr_hdr_id {
+	HR_HDR_OTHER = 0,
+	HR_HDR_ACCEPT,
+	HR_HDR_ACCEPT_ENCODING,
+	HR_HDR_ACCEPT_LANGUAGE,
+	HR_HDR_ALLOW,
+	HR_HDR_ALLOW_EVENTS,
+	HR_HDR_AUTHORIZATION,
+	HR_HDR_CALL_ID,
+	HR_HDR_CONTACT,
+	HR_HDR_CONTENT_ENCODING,
+	HR_HDR_CONTENT_LENGTH,
+	HR_HDR_CONTENT_TYPE,
+	HR_HDR_CSEQ,
+	HR_HDR_DATE,
+	HR_HDR_EVENT,
+	HR_HDR_EXPIRES,
+	HR_HDR_FROM,
+	HR_HDR_MAX_FORWARDS,
+	HR_HDR_MIN_EXPIRES,
+	HR_HDR_PATH,
+	HR_HDR_PROXY_AUTHENTICATE,
+	HR_HDR_PROXY_AUTHORIZATION,
+	HR_HDR_PROXY_REQUIRE,
+	HR_HDR_RECORD_ROUTE,
+	HR_HDR_REQUIRE,
+	HR_HDR_RETRY_AFTER,
+	HR_HDR_ROUTE,
+	HR_HDR_SERVER,
+	HR_HDR_SIP_ETAG,
+	HR_HDR_SIP_IF_MATCH,
+	HR_HDR_SUBJECT,
+	HR_HDR_SUBSCRIPTION_STATE,
+	HR_HDR_SUPPORTED,
+	HR_HDR_TIMESTAMP,
+	HR_HDR_TO,
+	HR_HDR_UNSUPPORTED,
+	HR_HDR_USER_AGENT,
+	HR_HDR_VIA,
+	HR_HDR_WARNING,
+	HR_HDR_WWW_AUTHENTICATE,
+	HR_HDR__N
+};
+
+/** Header id of a header name, long or compact, any case. */
+enum hr_hdr_id hr_hdr_id(const struct hr_pl *name);
+/** Canonical long name of a header id (NULL for HR_HDR_OTHER). */
+const char *hr_hdr_name(enum hr_hdr_id id);
+/** True when the header's values are a comma-separated list. */
+bool hr_hdr_is_list(enum hr_hdr_id id);
+
+/** One header value. List headers are split: one entry per element. */
+struct hr_hdr {
+	struct hr_pl name;  /* as received */
+	struct hr_pl val;   /* LWS trimmed; may contain folded CRLF SP */
+	enum hr_hdr_id id;
+};
+
+/* ---- parameters: ";a=b;c" lists ---- */
+
+/**
+ * Find parameter name (case-insensitive) in a ";name[=value]..." list.
+ * Returns 0 and the value (empty for a flag, quotes kept), or ENOENT.
+ */
+int hr_param_get(const struct hr_pl *params, const char *name,
+	struct hr_pl *val);
+/** True when the parameter is present. */
+bool hr_param_exists(const struct hr_pl *params, const char *name);
+
+/* ---- URIs (RFC 3261 19.1, RFC 3966 tel) ---- */
+
+enum hr_uri_scheme {
+	HR_URI_OTHER = 0,
+	HR_URI_SIP,
+	HR_URI_SIPS,
+	HR_URI_TEL,
+};
+
+struct hr_uri {
+	enum hr_uri_scheme scheme;
+	struct hr_pl scheme_pl;
+	struct hr_pl user;      /* escaped as received; tel: the number */
+	struct hr_pl password;
+	struct hr_pl host;      /* IPv6 without the brackets */
+	struct hr_pl params;    /* ";transport=tcp;lr", starting with ';' */
+	struct hr_pl headers;   /* "?a=b&c=d", without the '?' */
+	uint16_t port;          /* 0 when absent */
+	bool ipv6;
+	struct hr_pl raw;
+};
+
+/** Decode a URI: 0 or EBADMSG. Other schemes keep only scheme and raw. */
+int hr_uri_decode(struct hr_uri *uri, const struct hr_pl *pl);
+/** Print a decoded URI in its canonical form. */
+int hr_uri_print(struct hr_buf *buf, const struct hr_uri *uri);
+/** Look up a URI parameter. */
+int hr_uri_param(const struct hr_uri *uri, const char *name,
+	struct hr_pl *val);
+/**
+ * Undo %-escapes of pl into out (size n): 0, ENOSPC or EBADMSG for a bad
+ * escape. *outlen gets the length.
+ */
+int hr_uri_unescape(const struct hr_pl *pl, char *out, size_t n,
+	size_t *outlen);
+
+/* ---- name-addr / addr-spec: From, To, Contact, Route ... ---- */
+
+struct hr_addr {
+	struct hr_pl dname;    /* display name: quotes removed, escapes kept */
+	struct hr_uri uri;
+	struct hr_pl params;   /* header parameters after the URI */
+	struct hr_pl tag;      /* the tag parameter, when present */
+	bool star;             /* Contact: * */
+	bool angle;            /* the URI was in <...> */
+	struct hr_pl raw;
+};
+
+/** Decode a name-addr or addr-spec with parameters: 0 or EBADMSG. */
+int hr_addr_decode(struct hr_addr *addr, const struct hr_pl *pl);
+/** Print an address canonically ("Name" <uri>;params). */
+int hr_addr_print(struct hr_buf *buf, const struct hr_addr *addr);
+
+/* ---- Via (RFC 3261 20.42, RFC 3581 rport) ---- */
+
+struct hr_via {
+	struct hr_pl proto;     /* "UDP", "TCP", ... */
+	struct hr_pl host;      /* IPv6 without the brackets */
+	uint16_t port;          /* 0 when absent */
+	bool ipv6;
+	struct hr_pl params;
+	struct hr_pl branch;
+	struct hr_pl received;
+	struct hr_pl maddr;
+	bool rport;             /* rport present */
+	uint16_t rport_val;     /* its value, 0 when empty */
+	int ttl;                /* -1 when absent */
+	struct hr_pl raw;
+};
+
+/** Decode one Via value: 0 or EBADMSG. */
+int hr_via_decode(struct hr_via *via, const struct hr_pl *pl);
+/** True when the branch has the RFC 3261 magic cookie. */
+bool hr_via_rfc3261(const struct hr_via *via);
+
+/* ---- other typed headers ---- */
+
+struct hr_cseq {
+	uint32_t num;
+	struct hr_pl method;
+	enum hr_method meth;
+};
+
+/** Decode CSeq: number below 2^31 and a method (RFC 3261 8.1.1.5). */
+int hr_cseq_decode(struct hr_cseq *cseq, const struct hr_pl *pl);
+
+struct hr_ctype {
+	struct hr_pl type;
+	struct hr_pl subtype;
+	struct hr_pl params;
+};
+
+/** Decode a media type with parameters (Content-Type, one Accept). */
+int hr_ctype_decode(struct hr_ctype *ct, const struct hr_pl *pl);
+/** True when ct is type/subtype, any case; "*" matches any. */
+bool hr_ctype_match(const struct hr_ctype *ct, const char *type,
+	const char *subtype);
+
+struct hr_event {
+	struct hr_pl package;   /* "presence", "presence.winfo", "reg" */
+	struct hr_pl id;        /* the id parameter, when present */
+	struct hr_pl params;
+};
+
+/** Decode Event / Allow-Events element (RFC 6665 8.2.1). */
+int hr_event_decode(struct hr_event *ev, const struct hr_pl *pl);
+
+struct hr_substate {
+	struct hr_pl state;     /* active, pending, terminated, ... */
+	struct hr_pl reason;
+	struct hr_pl params;
+	uint32_t expires;
+	uint32_t retry_after;
+	bool has_expires;
+	bool has_retry_after;
+};
+
+/** Decode Subscription-State (RFC 6665 8.2.3). */
+int hr_substate_decode(struct hr_substate *ss, const struct hr_pl *pl);
+
+/** Digest credentials or challenge (RFC 3261 25.1, RFC 7616, RFC 8760). */
+struct hr_digest {
+	struct hr_pl scheme;    /* "Digest" */
+	struct hr_pl username;  /* quotes removed (escapes kept) */
+	struct hr_pl realm;
+	struct hr_pl nonce;
+	struct hr_pl uri;
+	struct hr_pl response;
+	struct hr_pl algorithm;
+	struct hr_pl cnonce;
+	struct hr_pl opaque;
+	struct hr_pl qop;
+	struct hr_pl nc;
+	struct hr_pl stale;
+	struct hr_pl domain;
+	struct hr_pl userhash;
+};
+
+/** Decode Authorization / WWW-Authenticate and the Proxy- forms. */
+int hr_digest_decode(struct hr_digest *d, const struct hr_pl *pl);
+
+/** Decode a delta-seconds value; huge values clamp to 2^32-1. */
+int hr_delta_decode(const struct hr_pl *pl, uint32_t *v);
+
+/** True when pl is valid UTF-8 (RFC 3629). */
+bool hr_utf8_valid(const char *p, size_t n);
+
+/* ---- transports ---- */
+
+enum hr_tp {
+	HR_TP_UDP = 0,
+	HR_TP_TCP,
+	HR_TP__N
+};
+
+/** "UDP" or "TCP". */
+const char *hr_tp_name(enum hr_tp tp);
+/** True for stream transports (Content-Length required, no retransmits). */
+static inline bool hr_tp_reliable(enum hr_tp tp)
+{
+	return tp != HR_TP_UDP;
+}
+
+struct hr_conn;    /* a TCP connection; refcounted */
+struct hr_sip;     /* one SIP stack: sockets, transactions, router */
+
+/** Where to send a message. conn, when set and open, wins over addr. */
+struct hr_dest {
+	enum hr_tp tp;
+	struct hr_sa addr;
+	struct hr_conn *conn;   /* not referenced by the dest */
+	void *sock;             /* UDP socket to send from; NULL: any */
+};
+
+/** True while a connection can carry messages. */
+bool hr_conn_isopen(const struct hr_conn *conn);
+
+/* ---- messages ---- */
+
+struct hr_msg {
+	const char *buf;        /* the message bytes, owned by the msg */
+	size_t len;
+	bool req;
+
+	/* request line */
+	struct hr_pl method;
+	enum hr_method meth;
+	struct hr_pl ruri_pl;
+	struct hr_uri ruri;
+	struct hr_pl ver;
+
+	/* status line */
+	uint16_t scode;
+	struct hr_pl reason;
+
+	/* headers in order; list headers split into elements */
+	struct hr_hdr *hdrv;
+	unsigned hdrc;
+
+	/* decoded at parse time */
+	struct hr_via via;      /* the top Via */
+	bool has_via;           /* top Via decoded: a response can be routed */
+	struct hr_addr from;
+	struct hr_addr to;
+	struct hr_pl callid;
+	struct hr_cseq cseq;
+	int maxfwd;             /* -1 when absent */
+	uint32_t expires;
+	bool has_expires;
+	struct hr_ctype ctype;
+	bool has_ctype;
+	struct hr_pl body;
+
+	/*
+	 * Set when the message is well framed but not valid: the status and
+	 * reason phrase to answer with ("400 Bad CSeq", "505 ..."). A request
+	 * with err_scode set and has_via gets that response; others are
+	 * dropped.
+	 */
+	uint16_t err_scode;
+	const char *err_reason;
+
+	/* where it came from; filled by the transport */
+	enum hr_tp tp;
+	struct hr_sa src;
+	struct hr_sa dst;       /* the local address it arrived on */
+	struct hr_conn *conn;   /* referenced, for TCP */
+	void *sock;             /* the UDP socket it arrived on */
+};
+
+/**
+ * Decode one message from p (len bytes). The bytes are copied once into
+ * the message; all slices point into that copy (zero further copies).
+ * stream: Content-Length is required (RFC 3261 18.3).
+ * Returns 0 with *msgp set (check err_scode), EBADMSG when nothing usable
+ * could be read, or ENOMEM.
+ */
+int hr_msg_decode(struct hr_msg **msgp, const char *p, size_t len,
+	bool stream);
+/**
+ * Find where the first message in a stream ends: 0 and *msglen, ENODATA
+ * when more bytes are needed, EBADMSG when it has no usable
+ * Content-Length, EMSGSIZE when it would exceed max.
+ * Leading CRLFs (keep-alives) must be removed by the caller.
+ */
+int hr_msg_frame(const char *p, size_t len, size_t max, size_t *msglen);
+/** First header with this id, or NULL. */
+const struct hr_hdr *hr_msg_hdr(const struct hr_msg *msg,
+	enum hr_hdr_id id);
+/** Next header after prev with prev's id (and name, for OTHER), or NULL. */
+const struct hr_hdr *hr_msg_hdr_next(const struct hr_msg *msg,
+	const struct hr_hdr *prev);
+/** First header with this name, any case, long or compact, or NULL. */
+const struct hr_hdr *hr_msg_hdr_byname(const struct hr_msg *msg,
+	const char *name);
+/** Number of header values with this id. */
+unsigned hr_msg_hdr_count(const struct hr_msg *msg, enum hr_hdr_id id);
+/** True when a list header (Supported, Require, ...) holds token. */
+bool hr_msg_hdr_has(const struct hr_msg *msg, enum hr_hdr_id id,
+	const char *token);
+/** Print the whole message canonically (long names, one value a line). */
+int hr_msg_print(struct hr_buf *buf, const struct hr_msg *msg);
+
+/* ---- the printer ---- */
+
+/** What goes into a response besides what is copied from the request. */
+struct hr_resp {
+	uint16_t scode;
+	const char *reason;
+	const char *totag;      /* NULL: derive one from the request */
+	struct hr_pl hdrs;      /* extra header lines, each ending in CRLF */
+	const char *ctype;      /* NULL: no body */
+	struct hr_pl body;
+};
+
+/**
+ * Print a response to req: Via (top one with received/rport per RFC 3261
+ * 18.2.1 and RFC 3581), From, To (with a To-tag unless 100), Call-ID,
+ * CSeq, the extra headers, Server, Content-Type and Content-Length.
+ */
+int hr_resp_print(struct hr_buf *buf, const struct hr_msg *req,
+	const struct hr_resp *resp, const char *server);
+/** The stateless To-tag for req: the same request always gets the same. */
+void hr_resp_totag(const struct hr_msg *req, char *out, size_t n);
+
+/** A request to send through a client transaction. */
+struct hr_req {
+	const char *method;
+	struct hr_pl ruri;
+	struct hr_pl hdrs;      /* every header but Via, Max-Forwards,
+				 * Content-Type and Content-Length, each line
+				 * ending in CRLF */
+	const char *ctype;      /* NULL: no body */
+	struct hr_pl body;
+};
+
+/**
+ * Print a request: request line, a Via with sent-by and branch,
+ * Max-Forwards 70, the headers, Content-Type and Content-Length.
+ */
+int hr_req_print(struct hr_buf *buf, const struct hr_req *req,
+	enum hr_tp tp, const char *sentby, const char *branch);
+
+/* ---- the stack: sockets, router, transactions ---- */
+
+struct hr_sip_cfg {
+	size_t max_msg;          /* message size limit, bytes */
+	unsigned tcp_idle_ms;    /* close an idle TCP connection after this */
+	unsigned tcp_msg_ms;     /* a message must arrive whole within this */
+	size_t tcp_max_out;      /* unsent bytes before a slow peer is cut */
+	unsigned tcp_max_conns;  /* accepted connections at once */
+	const char *server;      /* Server / User-Agent value */
+};
+
+/** Fill cfg with the defaults. */
+void hr_sip_cfg_default(struct hr_sip_cfg *cfg);
+
+struct hr_strans;   /* non-INVITE server transaction */
+struct hr_ctrans;   /* non-INVITE client transaction */
+
+/**
+ * A request handler. st is the server transaction (the handler answers
+ * through it, now or later); req stays valid while st is referenced:
+ * hr_strans_msg(st).
+ */
+typedef void (hr_req_h)(struct hr_strans *st, const struct hr_msg *req,
+	void *arg);
+
+/** A response, or err (ETIMEDOUT for Timer F, or a transport error). */
+typedef void (hr_resp_h)(int err, const struct hr_msg *resp, void *arg);
+
+/** Send hook for tests: replaces the sockets. */
+typedef int (hr_send_h)(enum hr_tp tp, const struct hr_sa *dst,
+	struct hr_conn *conn, const char *p, size_t len, void *arg);
+
+/** Create a stack on the core loop (hr_loop_init() first). */
+int hr_sip_alloc(struct hr_sip **sipp, const struct hr_sip_cfg *cfg);
+/** Listen on laddr; port 0 picks one, written back into laddr. */
+int hr_sip_listen(struct hr_sip *sip, enum hr_tp tp, struct hr_sa *laddr);
+/** Parse a "udp:host:port" / "tcp:[v6]:port" listen spec. */
+int hr_sip_listen_decode(const char *spec, enum hr_tp *tp,
+	struct hr_sa *laddr);
+/** Route requests of this method to h; the method joins Allow. */
+void hr_sip_handle(struct hr_sip *sip, enum hr_method meth, hr_req_h *h,
+	void *arg);
+/** Add an option tag to Supported (and to what Require may ask for). */
+void hr_sip_supported_add(struct hr_sip *sip, const char *tag);
+/** Add an event package to Allow-Events. */
+void hr_sip_event_add(struct hr_sip *sip, const char *package);
+/** Add a media type to Accept. */
+void hr_sip_accept_add(struct hr_sip *sip, const char *ctype);
+/** Replace the sockets with a send hook (tests). */
+void hr_sip_set_send(struct hr_sip *sip, hr_send_h *h, void *arg);
+/** Feed raw bytes as if received (tests and the transports). */
+void hr_sip_recv_raw(struct hr_sip *sip, enum hr_tp tp, const char *p,
+	size_t len, const struct hr_sa *src, const struct hr_sa *dst);
+/** Hand a decoded message to the router; takes over the msg ref. */
+void hr_sip_recv(struct hr_sip *sip, struct hr_msg *msg);
+/** Send bytes to a destination. */
+int hr_sip_send(struct hr_sip *sip, const struct hr_dest *dst,
+	const char *p, size_t len);
+/** Where responses to req go (RFC 3261 18.2.2, RFC 3581 4). */
+void hr_sip_resp_dest(const struct hr_msg *req, struct hr_dest *dst);
+/** Answer req without a transaction (RFC 3261 8.2.7). */
+int hr_sip_reply(struct hr_sip *sip, const struct hr_msg *req,
+	const struct hr_resp *resp);
+/** Number of live server and client transactions. */
+size_t hr_sip_strans_count(const struct hr_sip *sip);
+size_t hr_sip_ctrans_count(const struct hr_sip *sip);
+/** Close every socket and connection; pending transactions are dropped. */
+void hr_sip_close(struct hr_sip *sip);
+
+/* server transactions, RFC 3261 17.2.2 */
+
+/** The request that opened the transaction. */
+const struct hr_msg *hr_strans_msg(const struct hr_strans *st);
+/** Send a response (1xx keeps the transaction open, final completes it). */
+int hr_strans_reply(struct hr_strans *st, const struct hr_resp *resp);
+/** Short form: status and reason only. */
+int hr_strans_replys(struct hr_strans *st, uint16_t scode,
+	const char *reason);
+
+enum hr_strans_state {
+	HR_STRANS_TRYING,
+	HR_STRANS_PROCEEDING,
+	HR_STRANS_COMPLETED,
+	HR_STRANS_TERMINATED,
+};
+
+/** Current state (tests). */
+enum hr_strans_state hr_strans_state(const struct hr_strans *st);
+
+/* client transactions, RFC 3261 17.1.2 */
+
+/**
+ * Send req to dst in a new client transaction. resph gets every
+ * response (1xx too) and then, once, a final response or an error.
+ * *ctp (may be NULL) gets a reference the caller must drop.
+ */
+int hr_ctrans_request(struct hr_ctrans **ctp, struct hr_sip *sip,
+	const struct hr_dest *dst, const struct hr_req *req,
+	hr_resp_h *resph, void *arg);
+/** Stop reporting to the handler; the transaction runs out quietly. */
+void hr_ctrans_abandon(struct hr_ctrans *ct);
+
+enum hr_ctrans_state {
+	HR_CTRANS_TRYING,
+	HR_CTRANS_PROCEEDING,
+	HR_CTRANS_COMPLETED,
+	HR_CTRANS_TERMINATED,
+};
+
+/** Current state (tests). */
+enum hr_ctrans_state hr_ctrans_state(const struct hr_ctrans *ct);
+
+#endif

@@ -1,0 +1,114 @@
+/* Private to server/sip: scanner helpers and internal hooks. */
+#ifndef HR_SIP_INT_H
+#define HR_SIP_INT_H
+
+#include "sip.h"
+
+/* Character classes of RFC 3261 25.1, one table lookup each. */
+enum {
+	CC_TOKEN = 1,     /* token */
+	CC_WORD = 2,      /* word (Call-ID) */
+	CC_UNRES = 4,     /* unreserved: alphanum / mark */
+	CC_HOST = 8,      /* hostname / IPv4: alphanum, '-', '.', '_' */
+	CC_DIGIT = 16,
+	CC_HEX = 32,
+};
+
+extern const unsigned char hr_cc[256];
+
+static inline bool cc_is(char c, unsigned cls)
+{
+	return hr_cc[(unsigned char)c] & cls;
+}
+
+static inline bool is_ws(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* LWS inside a header value: a folded line keeps its CRLF (STYLE.md:
+ * nothing writes into the receive buffer), so CR and LF count as blank. */
+static inline bool is_lws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* A cursor over a slice. Every scanner takes a maximum (curl strparse). */
+struct cur {
+	const char *p;
+	const char *end;
+};
+
+static inline void cur_init(struct cur *c, const struct hr_pl *pl)
+{
+	c->p = pl->p;
+	c->end = pl->p + pl->len;
+}
+
+static inline bool cur_eof(const struct cur *c)
+{
+	return c->p >= c->end;
+}
+
+static inline void cur_skip_lws(struct cur *c)
+{
+	while (c->p < c->end && is_lws(*c->p))
+		c->p++;
+}
+
+/* Consume ch after optional LWS on both sides (SEMI, EQUAL, COMMA...). */
+bool hr_cur_sep(struct cur *c, char ch);
+/* Scan 1..max token characters. */
+int hr_cur_token(struct cur *c, struct hr_pl *tok, size_t max);
+/* Scan a quoted-string; tok gets the inside (escapes kept). */
+int hr_cur_quoted(struct cur *c, struct hr_pl *tok, size_t max);
+/* Scan a host: "[v6]" (brackets dropped, *ipv6 set) or hostname/IPv4. */
+int hr_cur_host(struct cur *c, struct hr_pl *host, bool *ipv6);
+/* Scan ":port" if present: 0, or EBADMSG for a bad port. */
+int hr_cur_port(struct cur *c, uint16_t *port);
+/*
+ * Scan generic parameters *( SEMI token [ EQUAL gen-value ] ) up to the
+ * end, validating them; params gets the whole run from the first ';'.
+ */
+int hr_cur_params(struct cur *c, struct hr_pl *params);
+
+/* Limits of single elements. */
+#define HR_TOKEN_MAX 256
+#define HR_QUOTED_MAX 1024
+
+/* Transport hooks used by the stack. */
+struct hr_udp;
+struct hr_tcp_lsnr;
+
+int hr_udp_alloc(struct hr_udp **up, struct hr_sip *sip, struct hr_sa *laddr);
+int hr_udp_send(struct hr_udp *u, const struct hr_sa *dst, const char *p,
+	size_t len);
+const struct hr_sa *hr_udp_laddr(const struct hr_udp *u);
+int hr_tcp_listen(struct hr_tcp_lsnr **lp, struct hr_sip *sip,
+	struct hr_sa *laddr);
+int hr_conn_send(struct hr_conn *conn, const char *p, size_t len);
+const struct hr_sa *hr_conn_laddr(const struct hr_conn *conn);
+void hr_conn_close(struct hr_conn *conn);
+
+/* The stack's parts seen by transports and transactions. */
+const struct hr_sip_cfg *hr_sip_cfg(const struct hr_sip *sip);
+struct hr_list *hr_sip_conns(struct hr_sip *sip);
+struct hr_list *hr_sip_udps(struct hr_sip *sip);
+struct hr_list *hr_sip_lsnrs(struct hr_sip *sip);
+
+/* Transactions. */
+struct hr_strans *hr_strans_find(struct hr_sip *sip, const struct hr_msg *req,
+	bool cancel);
+void hr_strans_retransmit(struct hr_strans *st);
+int hr_strans_alloc(struct hr_strans **stp, struct hr_sip *sip,
+	struct hr_msg *req);
+bool hr_ctrans_recv(struct hr_sip *sip, const struct hr_msg *resp);
+void hr_trans_close_all(struct hr_sip *sip);
+void hr_ctrans_terminate(void *ct);
+struct hr_hash *hr_sip_strans_tab(struct hr_sip *sip);
+struct hr_hash *hr_sip_ctrans_tab(struct hr_sip *sip);
+/* The sent-by for our Via on this destination. */
+void hr_sip_sentby(struct hr_sip *sip, const struct hr_dest *dst, char *out,
+	size_t n);
+
+#endif

@@ -1,0 +1,332 @@
+/*
+ * TCP transport: a listener and one bufferevent per connection. Messages
+ * are framed by Content-Length (RFC 3261 18.3). Each connection's input
+ * and output are capped, a message must arrive whole within a deadline,
+ * and idle connections are closed, so no peer can hold others up.
+ */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <unistd.h>
+#include "sip_int.h"
+
+#define HR_LOG_MODULE "tcp"
+
+struct hr_tcp_lsnr {
+	struct hr_le le;
+	struct hr_sip *sip;
+	struct evconnlistener *l;
+	struct hr_sa laddr;
+};
+
+struct hr_conn {
+	struct hr_le le;           /* in the stack's connection list */
+	struct hr_sip *sip;
+	struct bufferevent *bev;
+	struct hr_sa peer;
+	struct hr_sa laddr;
+	struct hr_tmr tmr_msg;     /* a started message must end by then */
+	bool closing;              /* close once the output has drained */
+};
+
+bool hr_conn_isopen(const struct hr_conn *conn)
+{
+	return conn && conn->bev && !conn->closing;
+}
+
+const struct hr_sa *hr_conn_laddr(const struct hr_conn *conn)
+{
+	return &conn->laddr;
+}
+
+void hr_conn_close(struct hr_conn *conn)
+{
+	char peer[HR_SA_STRLEN];
+
+	if (!conn->bev)
+		return;
+	HR_DEBUG("close %s", hr_sa_print(&conn->peer, peer, sizeof(peer)));
+	hr_tmr_cancel(&conn->tmr_msg);
+	bufferevent_free(conn->bev);
+	conn->bev = NULL;
+	conn->closing = true;
+	hr_list_unlink(&conn->le);
+	hr_mem_deref(conn);  /* the list's reference */
+}
+
+/* Send what is queued, then close (after a final error response). */
+static void close_after_flush(struct hr_conn *conn)
+{
+	if (!conn->bev)
+		return;
+	conn->closing = true;
+	bufferevent_disable(conn->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(conn->bev)) == 0)
+		hr_conn_close(conn);
+}
+
+static void conn_destroy(void *data)
+{
+	struct hr_conn *conn = data;
+
+	hr_tmr_cancel(&conn->tmr_msg);
+	if (conn->bev)
+		bufferevent_free(conn->bev);
+}
+
+int hr_conn_send(struct hr_conn *conn, const char *p, size_t len)
+{
+	const struct hr_sip_cfg *cfg;
+	struct evbuffer *out;
+
+	if (!conn->bev)
+		return ENOTCONN;
+	cfg = hr_sip_cfg(conn->sip);
+	out = bufferevent_get_output(conn->bev);
+	/* a peer that does not read its responses is cut off */
+	if (evbuffer_get_length(out) + len > cfg->tcp_max_out) {
+		HR_INFO("peer does not read: closing");
+		hr_conn_close(conn);
+		return EPIPE;
+	}
+	if (bufferevent_write(conn->bev, p, len) < 0)
+		return ENOMEM;
+	return 0;
+}
+
+static void set_origin(struct hr_conn *conn, struct hr_msg *msg)
+{
+	msg->tp = HR_TP_TCP;
+	msg->src = conn->peer;
+	msg->dst = conn->laddr;
+	msg->conn = hr_mem_ref(conn);
+}
+
+/* A message that cannot be framed: answer from its headers if they route,
+ * then close, since the stream has lost its framing. */
+static void unframed(struct hr_conn *conn, const char *p, size_t len,
+	int err)
+{
+	const struct hr_sip_cfg *cfg = hr_sip_cfg(conn->sip);
+	struct hr_msg *msg;
+
+	if (len > cfg->max_msg)
+		len = cfg->max_msg;
+	if (!hr_msg_decode(&msg, p, len, false)) {
+		if (err == EMSGSIZE) {
+			msg->err_scode = 513;
+			msg->err_reason = "Message Too Large";
+		} else if (!msg->err_scode) {
+			msg->err_scode = 400;
+			msg->err_reason = "Missing Content-Length";
+		}
+		set_origin(conn, msg);
+		hr_sip_recv(conn->sip, msg);
+	}
+	close_after_flush(conn);
+}
+
+static void msg_timeout(void *arg)
+{
+	struct hr_conn *conn = arg;
+
+	HR_DEBUG("message not complete in time: closing");
+	hr_conn_close(conn);
+}
+
+/* Leading CRLFs: a CRLFCRLF ping gets a CRLF pong (RFC 5626 4.4.1). */
+static bool keepalive(struct hr_conn *conn, struct evbuffer *in,
+	const char *p, size_t len)
+{
+	size_t k = 0;
+
+	while (k < len && (p[k] == '\r' || p[k] == '\n'))
+		k++;
+	if (!k)
+		return false;
+	if (k >= 4 && memcmp(p, "\r\n\r\n", 4) == 0)
+		hr_conn_send(conn, "\r\n", 2);
+	evbuffer_drain(in, k);
+	return true;
+}
+
+/* Frame, decode and route one message: false when nothing more can be
+ * done now. */
+static bool read_one(struct hr_conn *conn)
+{
+	const struct hr_sip_cfg *cfg = hr_sip_cfg(conn->sip);
+	struct evbuffer *in = bufferevent_get_input(conn->bev);
+	size_t len = evbuffer_get_length(in), mlen;
+	struct hr_msg *msg;
+	const char *p;
+	int err;
+
+	if (!len)
+		return false;
+	p = (const char *)evbuffer_pullup(in, -1);
+	if (!p)
+		return false;
+	if (keepalive(conn, in, p, len))
+		return true;
+	err = hr_msg_frame(p, len, cfg->max_msg, &mlen);
+	if (err == ENODATA) {
+		if (!hr_tmr_isrunning(&conn->tmr_msg))
+			hr_tmr_start(&conn->tmr_msg, cfg->tcp_msg_ms,
+				msg_timeout, conn);
+		return false;
+	}
+	if (err) {
+		unframed(conn, p, len, err);
+		return false;
+	}
+	hr_tmr_cancel(&conn->tmr_msg);
+	err = hr_msg_decode(&msg, p, mlen, true);
+	/* drained before routing: routing may close the connection */
+	evbuffer_drain(in, mlen);
+	if (err)
+		return true;
+	set_origin(conn, msg);
+	hr_sip_recv(conn->sip, msg);
+	return true;
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+	struct hr_conn *conn = hr_mem_ref(arg);
+
+	(void)bev;
+	while (conn->bev && !conn->closing && read_one(conn))
+		;
+	hr_mem_deref(conn);
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+	struct hr_conn *conn = arg;
+
+	if (conn->closing &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		hr_conn_close(conn);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct hr_conn *conn = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_TIMEOUT)
+		HR_DEBUG("idle timeout");
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+		hr_conn_close(conn);
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+	struct sockaddr *sa, int salen, void *arg)
+{
+	struct hr_tcp_lsnr *lsnr = arg;
+	const struct hr_sip_cfg *cfg = hr_sip_cfg(lsnr->sip);
+	struct hr_list *conns = hr_sip_conns(lsnr->sip);
+	struct timeval idle = { cfg->tcp_idle_ms / 1000,
+		(cfg->tcp_idle_ms % 1000) * 1000 };
+	socklen_t len = sizeof(struct sockaddr_storage);
+	struct hr_conn *conn;
+	int on = 1;
+
+	(void)l;
+	if (conns->n >= cfg->tcp_max_conns) {
+		HR_WARN("connection limit (%u) reached: refusing",
+			cfg->tcp_max_conns);
+		close(fd);
+		return;
+	}
+	conn = hr_mem_zalloc(sizeof(*conn), conn_destroy);
+	if (!conn) {
+		close(fd);
+		return;
+	}
+	conn->sip = lsnr->sip;
+	memcpy(&conn->peer.u.ss, sa, (size_t)salen);
+	conn->peer.len = (socklen_t)salen;
+	if (getsockname(fd, &conn->laddr.u.sa, &len) == 0)
+		conn->laddr.len = len;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	conn->bev = bufferevent_socket_new(hr_loop_base(), fd,
+		BEV_OPT_CLOSE_ON_FREE);
+	if (!conn->bev) {
+		close(fd);
+		hr_mem_deref(conn);
+		return;
+	}
+	/* input never grows far past one message: framing fails first */
+	bufferevent_setwatermark(conn->bev, EV_READ, 0, cfg->max_msg + 1);
+	bufferevent_setcb(conn->bev, read_cb, write_cb, event_cb, conn);
+	bufferevent_set_timeouts(conn->bev, &idle, &idle);
+	bufferevent_enable(conn->bev, EV_READ);
+	hr_list_append(conns, &conn->le, conn);
+}
+
+static void lsnr_error(struct evconnlistener *l, void *arg)
+{
+	(void)l;
+	(void)arg;
+	/* EMFILE and friends: libevent keeps listening */
+	HR_WARN("accept: %s", hr_strerror(errno));
+}
+
+static void lsnr_destroy(void *data)
+{
+	struct hr_tcp_lsnr *lsnr = data;
+
+	hr_list_unlink(&lsnr->le);
+	if (lsnr->l)
+		evconnlistener_free(lsnr->l);
+}
+
+int hr_tcp_listen(struct hr_tcp_lsnr **lp, struct hr_sip *sip,
+	struct hr_sa *laddr)
+{
+	struct hr_tcp_lsnr *lsnr;
+	socklen_t len;
+	int on = 1, fd, err;
+
+	lsnr = hr_mem_zalloc(sizeof(*lsnr), lsnr_destroy);
+	if (!lsnr)
+		return ENOMEM;
+	lsnr->sip = sip;
+	fd = socket(laddr->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK |
+		SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = errno;
+		goto out;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (laddr->u.sa.sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+	len = laddr->len;
+	if (bind(fd, &laddr->u.sa, laddr->len) < 0 || listen(fd, 1024) < 0 ||
+	    getsockname(fd, &laddr->u.sa, &len) < 0) {
+		err = errno;
+		close(fd);
+		goto out;
+	}
+	laddr->len = len;
+	lsnr->laddr = *laddr;
+	lsnr->l = evconnlistener_new(hr_loop_base(), accept_cb, lsnr,
+		LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	if (!lsnr->l) {
+		close(fd);
+		err = ENOMEM;
+		goto out;
+	}
+	evconnlistener_set_error_cb(lsnr->l, lsnr_error);
+	hr_list_append(hr_sip_lsnrs(sip), &lsnr->le, lsnr);
+	if (lp)
+		*lp = lsnr;
+	return 0;
+out:
+	hr_mem_deref(lsnr);
+	return err;
+}

@@ -1,0 +1,111 @@
+/* Via (RFC 3261 20.42 and 25.1; rport from RFC 3581). */
+#include <errno.h>
+#include <string.h>
+#include "sip_int.h"
+
+/* sent-protocol = protocol-name SLASH protocol-version SLASH transport */
+static int sent_protocol(struct hr_via *via, struct cur *c)
+{
+	struct hr_pl name, ver;
+
+	if (hr_cur_token(c, &name, 32) || !hr_cur_sep(c, '/') ||
+	    hr_cur_token(c, &ver, 32) || !hr_cur_sep(c, '/') ||
+	    hr_cur_token(c, &via->proto, 32))
+		return EBADMSG;
+	if (hr_pl_strcasecmp(&name, "SIP") || hr_pl_strcmp(&ver, "2.0"))
+		return EBADMSG;
+	return 0;
+}
+
+static int param_u16(const struct hr_pl *v, uint16_t *out)
+{
+	uint64_t n;
+
+	if (hr_pl_u64(v, 65535, &n))
+		return EBADMSG;
+	*out = (uint16_t)n;
+	return 0;
+}
+
+static int via_params(struct hr_via *via)
+{
+	struct hr_pl v;
+
+	if (hr_param_get(&via->params, "branch", &via->branch) == 0 &&
+	    !via->branch.len)
+		return EBADMSG;
+	if (hr_param_get(&via->params, "received", &via->received) == 0 &&
+	    !via->received.len)
+		return EBADMSG;
+	if (hr_param_get(&via->params, "maddr", &via->maddr) == 0 &&
+	    !via->maddr.len)
+		return EBADMSG;
+	if (hr_param_get(&via->params, "rport", &v) == 0) {
+		via->rport = true;
+		if (v.len && param_u16(&v, &via->rport_val))
+			return EBADMSG;
+	}
+	via->ttl = -1;
+	if (hr_param_get(&via->params, "ttl", &v) == 0) {
+		uint64_t n;
+
+		if (hr_pl_u64(&v, 255, &n))
+			return EBADMSG;
+		via->ttl = (int)n;
+	}
+	return 0;
+}
+
+/* sent-by = host [ COLON port ]; COLON allows LWS on both sides */
+static int sent_by_port(struct hr_via *via, struct cur *c)
+{
+	const char *save = c->p;
+	struct hr_pl num;
+
+	cur_skip_lws(c);
+	if (cur_eof(c) || *c->p != ':') {
+		c->p = save;
+		return 0;
+	}
+	c->p++;
+	cur_skip_lws(c);
+	num.p = c->p;
+	while (c->p < c->end && cc_is(*c->p, CC_DIGIT))
+		c->p++;
+	num.len = (size_t)(c->p - num.p);
+	if (param_u16(&num, &via->port) || via->port == 0)
+		return EBADMSG;
+	return 0;
+}
+
+int hr_via_decode(struct hr_via *via, const struct hr_pl *pl)
+{
+	struct hr_pl v = *pl;
+	struct cur c;
+	int err;
+
+	memset(via, 0, sizeof(*via));
+	hr_pl_trim(&v);
+	via->raw = v;
+	cur_init(&c, &v);
+	err = sent_protocol(via, &c);
+	if (err)
+		return err;
+	/* LWS is required between sent-protocol and sent-by */
+	if (cur_eof(&c) || !is_lws(*c.p))
+		return EBADMSG;
+	cur_skip_lws(&c);
+	err = hr_cur_host(&c, &via->host, &via->ipv6);
+	if (!err)
+		err = sent_by_port(via, &c);
+	if (!err)
+		err = hr_cur_params(&c, &via->params);
+	if (!err)
+		err = via_params(via);
+	return err;
+}
+
+bool hr_via_rfc3261(const struct hr_via *via)
+{
+	return via->branch.len > 7 && memcmp(via->branch.p, "z9hG4bK", 7) == 0;
+}
