@@ -68,22 +68,18 @@ int hr_buf_putpl(struct hr_buf *buf, const struct hr_pl *pl)
 
 int hr_buf_printf(struct hr_buf *buf, const char *fmt, ...)
 {
+	char *s;
 	va_list ap;
 	int n, err;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vasprintf(&s, fmt, ap);
 	va_end(ap);
 	if (n < 0)
-		return EINVAL;
-	err = hr_buf_reserve(buf, (size_t)n + 1);
-	if (err)
-		return err;
-	va_start(ap, fmt);
-	vsnprintf(buf->b + buf->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	buf->len += (size_t)n;
-	return 0;
+		return ENOMEM;
+	err = hr_buf_write(buf, s, (size_t)n);
+	free(s);
+	return err;
 }
 
 int hr_buf_putu(struct hr_buf *buf, uint64_t v)

@@ -1,0 +1,226 @@
+/* server/core: memory, slices, buffers, lists, hash, addresses, options. */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/core.h"
+
+static int destroyed;
+
+static void dtor(void *p)
+{
+	(void)p;
+	destroyed++;
+}
+
+START_TEST(test_mem)
+{
+	size_t live = hr_mem_live();
+	char *p = hr_mem_zalloc(16, dtor);
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(p[15], 0);
+	ck_assert_uint_eq(hr_mem_live(), live + 1);
+	ck_assert_ptr_eq(hr_mem_ref(p), p);
+	ck_assert_uint_eq(hr_mem_nrefs(p), 2);
+	ck_assert_ptr_null(hr_mem_deref(p));
+	ck_assert_int_eq(destroyed, 0);
+	ck_assert_ptr_null(hr_mem_deref(p));
+	ck_assert_int_eq(destroyed, 1);
+	ck_assert_uint_eq(hr_mem_live(), live);
+	ck_assert_ptr_null(hr_mem_deref(NULL));
+	ck_assert_ptr_null(hr_mem_alloc(SIZE_MAX, NULL));
+}
+END_TEST
+
+START_TEST(test_pl)
+{
+	struct hr_pl a = HR_PL("Hello"), b = HR_PL("hello"), t = HR_PL(
+		" \t x y \r\n");
+	uint64_t v;
+	char buf[4], *s;
+
+	ck_assert_int_eq(hr_pl_strcmp(&a, "Hello"), 0);
+	ck_assert_int_ne(hr_pl_strcmp(&a, "Hell"), 0);
+	ck_assert_int_eq(hr_pl_casecmp(&a, &b), 0);
+	ck_assert_int_ne(hr_pl_cmp(&a, &b), 0);
+	hr_pl_trim(&t);
+	ck_assert_int_eq(hr_pl_strcmp(&t, "x y"), 0);
+	ck_assert_int_eq(hr_pl_u64(&(struct hr_pl)HR_PL("123"), 200, &v), 0);
+	ck_assert_uint_eq(v, 123);
+	ck_assert_int_eq(hr_pl_u64(&(struct hr_pl)HR_PL("201"), 200, &v),
+		EBADMSG);
+	ck_assert_int_eq(hr_pl_u64_clamp(&(struct hr_pl)HR_PL("99999"), 200,
+		&v), 0);
+	ck_assert_uint_eq(v, 200);
+	ck_assert_int_eq(hr_pl_u64(&(struct hr_pl)HR_PL("1x"), 200, &v),
+		EBADMSG);
+	ck_assert_int_eq(hr_pl_u64(&(struct hr_pl)HR_PL_INIT, 200, &v),
+		EBADMSG);
+	ck_assert_int_eq(hr_pl_strcpy(&a, buf, sizeof(buf)), ENOSPC);
+	ck_assert_str_eq(buf, "Hel");
+	s = hr_pl_strdup(&a);
+	ck_assert_str_eq(s, "Hello");
+	hr_mem_deref(s);
+	ck_assert_ptr_eq(hr_pl_chr(&a, 'l'), a.p + 2);
+}
+END_TEST
+
+START_TEST(test_buf)
+{
+	struct hr_buf b;
+
+	hr_buf_init(&b, 10);
+	ck_assert_int_eq(hr_buf_puts(&b, "12345"), 0);
+	ck_assert_int_eq(hr_buf_putu(&b, 6789), 0);
+	ck_assert_int_eq(hr_buf_printf(&b, "%d", 0), 0);
+	ck_assert_uint_eq(b.len, 10);
+	ck_assert(memcmp(b.b, "1234567890", 10) == 0);
+	/* the cap holds */
+	ck_assert_int_eq(hr_buf_puts(&b, "x"), EMSGSIZE);
+	ck_assert_int_eq(hr_buf_printf(&b, "%s", "y"), EMSGSIZE);
+	ck_assert_uint_eq(b.len, 10);
+	hr_buf_reset(&b);
+	ck_assert_uint_eq(b.len, 0);
+}
+END_TEST
+
+struct item {
+	struct hr_le le;
+	int key;
+};
+
+START_TEST(test_hash_list)
+{
+	struct hr_hash h;
+	struct item it[100];
+
+	ck_assert_int_eq(hr_hash_init(&h, 8), 0);
+	for (int i = 0; i < 100; i++) {
+		memset(&it[i], 0, sizeof(it[i]));
+		it[i].key = i;
+		hr_hash_append(&h, (uint32_t)i, &it[i].le, &it[i]);
+	}
+	ck_assert_uint_eq(h.n, 100);
+	for (int i = 0; i < 100; i += 3)
+		hr_hash_unlink(&h, &it[i].le);
+	hr_hash_unlink(&h, &it[0].le);   /* twice is harmless */
+	ck_assert_uint_eq(h.n, 66);
+	for (int i = 0; i < 100; i++) {
+		bool found = false;
+		struct hr_list *l = hr_hash_list(&h, (uint32_t)i);
+
+		for (struct hr_le *le = l->head; le; le = le->next)
+			found |= ((struct item *)le->data)->key == i;
+		ck_assert(found == (i % 3 != 0));
+	}
+	hr_hash_reset(&h);
+	ck_assert_uint_eq(hr_hash_bytes("a", 1) != hr_hash_bytes("b", 1), 1);
+	ck_assert_uint_eq(hr_hash_pl_ci(&(struct hr_pl)HR_PL("AbC")),
+		hr_hash_pl_ci(&(struct hr_pl)HR_PL("aBc")));
+}
+END_TEST
+
+START_TEST(test_sa)
+{
+	struct hr_sa a, b;
+	char s[HR_SA_STRLEN];
+
+	ck_assert_int_eq(hr_sa_decode(&a, "127.0.0.1:5060"), 0);
+	ck_assert_str_eq(hr_sa_print(&a, s, sizeof(s)), "127.0.0.1:5060");
+	ck_assert_int_eq(hr_sa_decode(&b, "[::1]:5061"), 0);
+	ck_assert_str_eq(hr_sa_print(&b, s, sizeof(s)), "[::1]:5061");
+	ck_assert_uint_eq(hr_sa_port(&b), 5061);
+	ck_assert(!hr_sa_eq(&a, &b));
+	ck_assert_int_eq(hr_sa_set(&b, "127.0.0.1", 5060), 0);
+	ck_assert(hr_sa_eq(&a, &b));
+	ck_assert_int_eq(hr_sa_decode(&a, "::1:5060"), EINVAL);
+	ck_assert_int_eq(hr_sa_decode(&a, "127.0.0.1"), EINVAL);
+	ck_assert_int_eq(hr_sa_decode(&a, "127.0.0.1:70000"), EINVAL);
+	ck_assert_int_eq(hr_sa_decode(&a, "host:5060"), EINVAL);
+}
+END_TEST
+
+START_TEST(test_opt)
+{
+	struct hr_strlist list = { { 0 }, 0 };
+	const char *level = "info";
+	unsigned n = 5;
+	bool flag = false;
+	const struct hr_opt opts[] = {
+		{ "sip-listen", HR_OPT_LIST, &list, "SPEC", "", 0, 0 },
+		{ "log-level", HR_OPT_STR, &level, "L", "", 0, 0 },
+		{ "max-message-size", HR_OPT_UINT, &n, "N", "", 1, 100 },
+		{ "flag", HR_OPT_FLAG, &flag, NULL, "", 0, 0 },
+	};
+	char *argv1[] = { "--sip-listen", "udp:127.0.0.1:1",
+		"--sip-listen=tcp:127.0.0.1:1", "--log-level=debug",
+		"--max-message-size", "42", "--flag" };
+	char *argv2[] = { "--max-message-size", "101" };
+	char *argv3[] = { "--nope" };
+	char *argv4[] = { "--help" };
+
+	setenv("HERALD_SIP_LISTEN", "udp:1.1.1.1:1, udp:2.2.2.2:2", 1);
+	setenv("HERALD_LOG_LEVEL", "warn", 1);
+	ck_assert_int_eq(hr_opt_parse(opts, 4, 0, NULL), 0);
+	ck_assert_uint_eq(list.n, 2);
+	ck_assert_str_eq(list.v[1], "udp:2.2.2.2:2");
+	ck_assert_str_eq(level, "warn");
+	/* the command line replaces the environment's list */
+	list.n = 0;
+	ck_assert_int_eq(hr_opt_parse(opts, 4, 7, argv1), 0);
+	ck_assert_uint_eq(list.n, 2);
+	ck_assert_str_eq(list.v[0], "udp:127.0.0.1:1");
+	ck_assert_str_eq(list.v[1], "tcp:127.0.0.1:1");
+	ck_assert_str_eq(level, "debug");
+	ck_assert_uint_eq(n, 42);
+	ck_assert(flag);
+	unsetenv("HERALD_SIP_LISTEN");
+	unsetenv("HERALD_LOG_LEVEL");
+	ck_assert_int_eq(hr_opt_parse(opts, 4, 2, argv2), EINVAL);
+	ck_assert_int_eq(hr_opt_parse(opts, 4, 1, argv3), EINVAL);
+	ck_assert_int_eq(hr_opt_parse(opts, 4, 1, argv4), EAGAIN);
+	ck_assert_int_eq(hr_log_set_level("bogus"), EINVAL);
+	ck_assert_int_eq(hr_log_set_level("ERROR"), 0);
+	hr_log_set_level("info");
+}
+END_TEST
+
+START_TEST(test_rand)
+{
+	char a[21], b[21];
+
+	hr_rand_token(a, 20);
+	hr_rand_token(b, 20);
+	ck_assert_uint_eq(strlen(a), 20);
+	ck_assert_str_ne(a, b);
+	ck_assert_uint_ne(hr_rand_u64(), hr_rand_u64());
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("core");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_mem);
+	tcase_add_test(tc, test_pl);
+	tcase_add_test(tc, test_buf);
+	tcase_add_test(tc, test_hash_list);
+	tcase_add_test(tc, test_sa);
+	tcase_add_test(tc, test_opt);
+	tcase_add_test(tc, test_rand);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,176 @@
+/* server/sip/strans.c: the non-INVITE server transaction (RFC 3261
+ * 17.2.2) on the fake clock. */
+#include <errno.h>
+#include "sipmock.h"
+
+#define REQ(meth, branch) meth " sip:alice@example.test SIP/2.0\r\n" \
+	"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=" branch "\r\n" \
+	"Max-Forwards: 70\r\nTo: <sip:alice@example.test>\r\n" \
+	"From: <sip:alice@example.test>;tag=a1\r\nCall-ID: c1@h\r\n" \
+	"CSeq: 1 " meth "\r\nContent-Length: 0\r\n\r\n"
+
+static struct hr_strans *held;
+static unsigned calls;
+
+/* A handler that answers later, like one waiting for a commit. */
+static void later(struct hr_strans *st, const struct hr_msg *req, void *arg)
+{
+	(void)req;
+	(void)arg;
+	calls++;
+	held = hr_mem_ref(st);
+}
+
+static void proceeding(struct hr_strans *st, const struct hr_msg *req,
+	void *arg)
+{
+	later(st, req, arg);
+	hr_strans_replys(st, 100, "Trying");
+}
+
+START_TEST(test_completed_and_timer_j)
+{
+	mock_recv(HR_TP_UDP, REQ("REGISTER", "z9hG4bK1"));
+	ck_assert_uint_eq(mock.n, 1);
+	ck_assert_uint_eq(mock_status(0), 501);
+	ck_assert_uint_eq(hr_sip_strans_count(mock.sip), 1);
+	/* a retransmission gets the same bytes */
+	mock_recv(HR_TP_UDP, REQ("REGISTER", "z9hG4bK1"));
+	ck_assert_uint_eq(mock.n, 2);
+	ck_assert_str_eq(mock.out[0], mock.out[1]);
+	/* Timer J: 64*T1 */
+	mock_advance(64 * HR_SIP_T1 - 1);
+	ck_assert_uint_eq(hr_sip_strans_count(mock.sip), 1);
+	mock_advance(1);
+	ck_assert_uint_eq(hr_sip_strans_count(mock.sip), 0);
+	/* now it is a new request again */
+	mock_recv(HR_TP_UDP, REQ("REGISTER", "z9hG4bK1"));
+	ck_assert_uint_eq(mock.n, 3);
+	ck_assert_uint_eq(hr_sip_strans_count(mock.sip), 1);
+}
+END_TEST
+
+START_TEST(test_reliable_terminates_at_once)
+{
+	mock_recv(HR_TP_TCP, REQ("REGISTER", "z9hG4bK2"));
+	ck_assert_uint_eq(mock_status(0), 501);
+	ck_assert_uint_eq(hr_sip_strans_count(mock.sip), 0);
+}
+END_TEST
+
+START_TEST(test_trying_absorbs)
+{
+	hr_sip_handle(mock.sip, HR_METH_SUBSCRIBE, later, NULL);
+	mock_recv(HR_TP_UDP, REQ("SUBSCRIBE", "z9hG4bK3"));
+	ck_assert_uint_eq(calls, 1);
+	ck_assert_int_eq(hr_strans_state(held), HR_STRANS_TRYING);
+	ck_assert_uint_eq(mock.n, 0);
+	mock_recv(HR_TP_UDP, REQ("SUBSCRIBE", "z9hG4bK3"));
+	ck_assert_uint_eq(calls, 1);      /* absorbed, not handled again */
+	ck_assert_uint_eq(mock.n, 0);     /* nothing to resend in Trying */
+	/* same branch, other method: another transaction */
+	mock_recv(HR_TP_UDP, REQ("REGISTER", "z9hG4bK3"));
+	ck_assert_uint_eq(mock.n, 1);
+	/* a CANCEL for it gets 200 and the transaction goes on */
+	mock_recv(HR_TP_UDP, REQ("CANCEL", "z9hG4bK3"));
+	ck_assert_uint_eq(mock_status(1), 200);
+	ck_assert_int_eq(hr_strans_state(held), HR_STRANS_TRYING);
+	ck_assert_int_eq(hr_strans_replys(held, 200, "OK"), 0);
+	ck_assert_int_eq(hr_strans_state(held), HR_STRANS_COMPLETED);
+	ck_assert_int_eq(hr_strans_replys(held, 200, "OK"), EALREADY);
+	held = hr_mem_deref(held);
+	mock_advance(64 * HR_SIP_T1);
+	ck_assert_uint_eq(hr_sip_strans_count(mock.sip), 0);
+}
+END_TEST
+
+START_TEST(test_proceeding_resends_provisional)
+{
+	hr_sip_handle(mock.sip, HR_METH_PUBLISH, proceeding, NULL);
+	mock_recv(HR_TP_UDP, REQ("PUBLISH", "z9hG4bK4"));
+	ck_assert_int_eq(hr_strans_state(held), HR_STRANS_PROCEEDING);
+	ck_assert_uint_eq(mock_status(0), 100);
+	mock_recv(HR_TP_UDP, REQ("PUBLISH", "z9hG4bK4"));
+	ck_assert_uint_eq(mock.n, 2);
+	ck_assert_str_eq(mock.out[0], mock.out[1]);
+	hr_strans_replys(held, 200, "OK");
+	mock_recv(HR_TP_UDP, REQ("PUBLISH", "z9hG4bK4"));
+	ck_assert_uint_eq(mock_status(3), 200);
+	ck_assert_str_eq(mock.out[2], mock.out[3]);
+	held = hr_mem_deref(held);
+	mock_advance(64 * HR_SIP_T1);
+}
+END_TEST
+
+START_TEST(test_guard_answers_stuck_request)
+{
+	hr_sip_handle(mock.sip, HR_METH_SUBSCRIBE, later, NULL);
+	mock_recv(HR_TP_UDP, REQ("SUBSCRIBE", "z9hG4bK5"));
+	mock_advance(64 * HR_SIP_T1);
+	ck_assert_uint_eq(mock.n, 1);
+	ck_assert_uint_eq(mock_status(0), 500);
+	/* the late answer is refused, not sent */
+	ck_assert_int_eq(hr_strans_replys(held, 200, "OK"), EALREADY);
+	ck_assert_uint_eq(mock.n, 1);
+	held = hr_mem_deref(held);
+	mock_advance(64 * HR_SIP_T1);
+}
+END_TEST
+
+START_TEST(test_rfc2543_matching)
+{
+	/* no magic cookie: matched on Call-ID, CSeq, tags, Request-URI, Via */
+	mock_recv(HR_TP_UDP, REQ("NOTIFY", "oldstyle1"));
+	mock_recv(HR_TP_UDP, REQ("NOTIFY", "oldstyle1"));
+	ck_assert_uint_eq(mock.n, 2);
+	ck_assert_str_eq(mock.out[0], mock.out[1]);
+	ck_assert_uint_eq(hr_sip_strans_count(mock.sip), 1);
+	mock_advance(64 * HR_SIP_T1);
+}
+END_TEST
+
+START_TEST(test_close_drops_pending)
+{
+	hr_sip_handle(mock.sip, HR_METH_SUBSCRIBE, later, NULL);
+	mock_recv(HR_TP_UDP, REQ("SUBSCRIBE", "z9hG4bK6"));
+	hr_sip_close(mock.sip);
+	ck_assert_uint_eq(hr_sip_strans_count(mock.sip), 0);
+	ck_assert_int_eq(hr_strans_state(held), HR_STRANS_TERMINATED);
+	held = hr_mem_deref(held);
+}
+END_TEST
+
+static void reset(void)
+{
+	mock_setup();
+	held = NULL;
+	calls = 0;
+}
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("strans");
+	TCase *tc = tcase_create("strans");
+
+	tcase_add_checked_fixture(tc, reset, mock_teardown);
+	tcase_add_test(tc, test_completed_and_timer_j);
+	tcase_add_test(tc, test_reliable_terminates_at_once);
+	tcase_add_test(tc, test_trying_absorbs);
+	tcase_add_test(tc, test_proceeding_resends_provisional);
+	tcase_add_test(tc, test_guard_answers_stuck_request);
+	tcase_add_test(tc, test_rfc2543_matching);
+	tcase_add_test(tc, test_close_drops_pending);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
