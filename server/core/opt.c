@@ -65,14 +65,22 @@ static int set(const struct hr_opt *o, const char *v)
 	return EINVAL;
 }
 
-/* A list from the environment: items split at commas or spaces. The
- * strings are leaked on purpose: options live as long as the process. */
+/* Copies of list variables: options live as long as the process, and
+ * these keep the copies reachable until it ends. */
+static char *env_copies[64];
+static unsigned env_ncopies;
+
+/* A list from the environment: items split at commas or spaces. */
 static int env_list(const struct hr_opt *o, const char *v)
 {
-	char *copy = strdup(v), *save = NULL;
+	char *copy, *save = NULL;
 
+	if (env_ncopies >= sizeof(env_copies) / sizeof(env_copies[0]))
+		return EINVAL;
+	copy = strdup(v);
 	if (!copy)
 		return ENOMEM;
+	env_copies[env_ncopies++] = copy;
 	for (char *t = strtok_r(copy, ", ", &save); t;
 	     t = strtok_r(NULL, ", ", &save)) {
 		int err = list_add(o, t);
