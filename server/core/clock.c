@@ -4,14 +4,26 @@
 #include "core.h"
 
 static atomic_uint_fast64_t advance_ms;
+static atomic_uint_fast64_t frozen_ms;  /* 0: the real clock runs */
 
-uint64_t hr_now_ms(void)
+static uint64_t real_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
-		atomic_load(&advance_ms);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+uint64_t hr_now_ms(void)
+{
+	uint64_t f = atomic_load(&frozen_ms);
+
+	return (f ? f : real_ms()) + atomic_load(&advance_ms);
+}
+
+void hr_clock_freeze(void)
+{
+	atomic_store(&frozen_ms, real_ms());
 }
 
 void hr_clock_advance(uint64_t ms)

@@ -48,10 +48,34 @@ static inline bool hr_pl_isset(const struct hr_pl *pl)
 {
 	return pl && pl->p != NULL;
 }
+/* ASCII lowercase of every byte value (locale-free). */
+extern const unsigned char hr_lower[256];
+
+/** True when the n bytes at a and b are equal ignoring ASCII case. */
+static inline bool hr_ci_eq(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (hr_lower[(unsigned char)a[i]] != hr_lower[(unsigned char)b[i]])
+			return false;
+	}
+	return true;
+}
+
 /** Case-sensitive compare with a C string: 0 when equal. */
-int hr_pl_strcmp(const struct hr_pl *pl, const char *s);
+static inline int hr_pl_strcmp(const struct hr_pl *pl, const char *s)
+{
+	size_t n = __builtin_strlen(s);
+
+	return pl->p && pl->len == n && !__builtin_memcmp(pl->p, s, n) ? 0 : -1;
+}
+
 /** Case-insensitive compare with a C string: 0 when equal. */
-int hr_pl_strcasecmp(const struct hr_pl *pl, const char *s);
+static inline int hr_pl_strcasecmp(const struct hr_pl *pl, const char *s)
+{
+	size_t n = __builtin_strlen(s);
+
+	return pl->p && pl->len == n && hr_ci_eq(pl->p, s, n) ? 0 : -1;
+}
 /** Case-insensitive compare of two slices: 0 when equal. */
 int hr_pl_casecmp(const struct hr_pl *a, const struct hr_pl *b);
 /** Compare two slices byte for byte: 0 when equal. */
@@ -65,7 +89,18 @@ char *hr_pl_strdup(const struct hr_pl *pl);
 /** Copy into dst of size n (NUL-terminated, truncated): 0 or ENOSPC. */
 int hr_pl_strcpy(const struct hr_pl *pl, char *dst, size_t n);
 /** Trim linear white space (SP, HTAB, CR, LF) at both ends. */
-void hr_pl_trim(struct hr_pl *pl);
+static inline void hr_pl_trim(struct hr_pl *pl)
+{
+	while (pl->len && (pl->p[0] == ' ' || pl->p[0] == '\t' ||
+		pl->p[0] == '\r' || pl->p[0] == '\n')) {
+		pl->p++;
+		pl->len--;
+	}
+	while (pl->len && (pl->p[pl->len - 1] == ' ' ||
+		pl->p[pl->len - 1] == '\t' || pl->p[pl->len - 1] == '\r' ||
+		pl->p[pl->len - 1] == '\n'))
+		pl->len--;
+}
 /** First occurrence of c in pl, or NULL. */
 const char *hr_pl_chr(const struct hr_pl *pl, char c);
 
@@ -104,6 +139,8 @@ const char *hr_strerror(int err);
 uint64_t hr_now_ms(void);
 /** Move the clock forward (tests only). */
 void hr_clock_advance(uint64_t ms);
+/** Stop the real clock: time then moves only by hr_clock_advance(). */
+void hr_clock_freeze(void);
 /** Seconds since the epoch, for wall-clock values (Date, timestamps). */
 int64_t hr_wall_s(void);
 

@@ -10,31 +10,23 @@ struct hr_pl hr_pl_str(const char *s)
 	return pl;
 }
 
-int hr_pl_strcmp(const struct hr_pl *pl, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (!pl->p || pl->len != n)
-		return -1;
-	return memcmp(pl->p, s, n);
-}
-
-int hr_pl_strcasecmp(const struct hr_pl *pl, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (!pl->p || pl->len != n)
-		return -1;
-	return strncasecmp(pl->p, s, n);
-}
+const unsigned char hr_lower[256] = {
+#define L(i) [i] = (i) >= 'A' && (i) <= 'Z' ? (i) + 32 : (i)
+#define L4(i) L(i), L(i + 1), L(i + 2), L(i + 3)
+#define L16(i) L4(i), L4(i + 4), L4(i + 8), L4(i + 12)
+#define L64(i) L16(i), L16(i + 16), L16(i + 32), L16(i + 48)
+	L64(0), L64(64), L64(128), L64(192)
+#undef L64
+#undef L16
+#undef L4
+#undef L
+};
 
 int hr_pl_casecmp(const struct hr_pl *a, const struct hr_pl *b)
 {
 	if (a->len != b->len)
 		return -1;
-	if (a->len == 0)
-		return 0;
-	return strncasecmp(a->p, b->p, a->len);
+	return hr_ci_eq(a->p, b->p, a->len) ? 0 : -1;
 }
 
 int hr_pl_cmp(const struct hr_pl *a, const struct hr_pl *b)
@@ -113,21 +105,6 @@ int hr_pl_strcpy(const struct hr_pl *pl, char *dst, size_t n)
 		memcpy(dst, pl->p, len);
 	dst[len] = '\0';
 	return err;
-}
-
-static bool is_lws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-void hr_pl_trim(struct hr_pl *pl)
-{
-	while (pl->len && is_lws(pl->p[0])) {
-		pl->p++;
-		pl->len--;
-	}
-	while (pl->len && is_lws(pl->p[pl->len - 1]))
-		pl->len--;
 }
 
 const char *hr_pl_chr(const struct hr_pl *pl, char c)

@@ -55,6 +55,8 @@ static const struct hdr_name tab[HR_HDR__N] = {
 /* Buckets by length and first letter keep the lookup to one or two
  * strncasecmp calls. */
 static enum hr_hdr_id by_len[32][26][4];
+static char lower[HR_HDR__N][32];  /* names lowercased, NUL-padded */
+static enum hr_hdr_id compact[26];
 static bool ready;
 
 static void build(void)
@@ -64,6 +66,10 @@ static void build(void)
 		size_t len = strlen(n);
 		int c = tolower((unsigned char)n[0]) - 'a';
 
+		for (size_t i = 0; i < len; i++)
+			lower[id][i] = (char)tolower((unsigned char)n[i]);
+		if (tab[id].compact)
+			compact[tab[id].compact - 'a'] = (enum hr_hdr_id)id;
 		for (int k = 0; k < 4; k++) {
 			if (!by_len[len][c][k]) {
 				by_len[len][c][k] = (enum hr_hdr_id)id;
@@ -80,6 +86,31 @@ __attribute__((constructor)) static void hdr_init(void)
 	build();
 }
 
+/*
+ * Compare a token with a lowercased name of letters and '-', eight bytes
+ * at a time: OR-ing 0x20 lowercases letters and keeps '-', and no other
+ * token character turns into a letter or '-' that way.
+ */
+static bool eq_lower(const char *low, const char *p, size_t n)
+{
+	uint64_t a, b;
+
+	while (n >= 8) {
+		memcpy(&a, low, 8);
+		memcpy(&b, p, 8);
+		if ((b | 0x2020202020202020ull) != a)
+			return false;
+		low += 8;
+		p += 8;
+		n -= 8;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((p[i] | 0x20) != low[i])
+			return false;
+	}
+	return true;
+}
+
 enum hr_hdr_id hr_hdr_id(const struct hr_pl *name)
 {
 	int c;
@@ -89,19 +120,14 @@ enum hr_hdr_id hr_hdr_id(const struct hr_pl *name)
 	c = tolower((unsigned char)name->p[0]);
 	if (c < 'a' || c > 'z')
 		return HR_HDR_OTHER;
-	if (name->len == 1) {
-		for (int id = 1; id < HR_HDR__N; id++) {
-			if (tab[id].compact == c)
-				return (enum hr_hdr_id)id;
-		}
-		return HR_HDR_OTHER;
-	}
+	if (name->len == 1)
+		return compact[c - 'a'];
 	for (int k = 0; k < 4; k++) {
 		enum hr_hdr_id id = by_len[name->len][c - 'a'][k];
 
 		if (!id)
 			break;
-		if (strncasecmp(tab[id].name, name->p, name->len) == 0)
+		if (eq_lower(lower[id], name->p, name->len))
 			return id;
 	}
 	return HR_HDR_OTHER;

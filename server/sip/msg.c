@@ -16,6 +16,8 @@ struct msgm {
 	struct hr_msg msg;
 	struct hr_hdr *ext;             /* malloc'd when HDR_INLINE is short */
 	unsigned hdr_cap;
+	uint8_t first[HR_HDR__N];       /* index of the first of each id */
+	uint8_t count[HR_HDR__N];       /* values of each id */
 	struct hr_hdr inl[HDR_INLINE];
 	char buf[];
 };
@@ -160,6 +162,11 @@ static int hdr_add(struct hr_msg *msg, const struct hr_pl *name,
 		msg->hdrv = m->ext;
 		m->hdr_cap = HR_SIP_MAX_HDRS;
 	}
+	if (id != HR_HDR_OTHER) {
+		if (!m->count[id])
+			m->first[id] = (uint8_t)msg->hdrc;
+		m->count[id]++;
+	}
 	h = &msg->hdrv[msg->hdrc++];
 	h->name = *name;
 	h->val = *val;
@@ -176,6 +183,9 @@ static int hdr_split(struct hr_msg *msg, const struct hr_pl *name,
 	bool q = false, angle = false;
 	int err = 0;
 
+	/* most list headers hold one element */
+	if (!memchr(p, ',', val->len))
+		return val->len ? hdr_add(msg, name, val, id) : 0;
 	for (; p <= end && !err; p++) {
 		struct hr_pl elem;
 
@@ -280,13 +290,13 @@ static const char *header_section(struct hr_msg *msg, const char *p,
 static int single(const struct hr_msg *msg, enum hr_hdr_id id,
 	const struct hr_hdr **hp)
 {
-	const struct hr_hdr *h = hr_msg_hdr(msg, id);
+	unsigned n = hr_msg_hdr_count(msg, id);
 
-	if (!h)
+	if (!n)
 		return ENOENT;
-	if (hr_msg_hdr_next(msg, h))
+	if (n > 1)
 		return EEXIST;
-	*hp = h;
+	*hp = hr_msg_hdr(msg, id);
 	return 0;
 }
 
@@ -462,11 +472,12 @@ static void check_via(struct hr_msg *msg)
 
 static void check_text(struct hr_msg *msg, const char *p, const char *end)
 {
-	size_t n = (size_t)(end - p);
+	bool nul;
+	bool ok = hr_utf8_valid_nonul(p, (size_t)(end - p), &nul);
 
-	if (memchr(p, '\0', n))
+	if (nul)
 		bad(msg, 400, "NUL In Headers");
-	else if (!hr_utf8_valid(p, n))
+	else if (!ok)
 		bad(msg, 400, "Invalid UTF-8");
 }
 
@@ -590,6 +601,10 @@ int hr_msg_frame(const char *p, size_t len, size_t max, size_t *msglen)
 
 const struct hr_hdr *hr_msg_hdr(const struct hr_msg *msg, enum hr_hdr_id id)
 {
+	const struct msgm *m = (const struct msgm *)msg;
+
+	if (id > HR_HDR_OTHER && id < HR_HDR__N)
+		return m->count[id] ? &msg->hdrv[m->first[id]] : NULL;
 	for (unsigned i = 0; i < msg->hdrc; i++) {
 		if (msg->hdrv[i].id == id)
 			return &msg->hdrv[i];
@@ -628,7 +643,11 @@ const struct hr_hdr *hr_msg_hdr_byname(const struct hr_msg *msg,
 
 unsigned hr_msg_hdr_count(const struct hr_msg *msg, enum hr_hdr_id id)
 {
+	const struct msgm *m = (const struct msgm *)msg;
 	unsigned n = 0;
+
+	if (id > HR_HDR_OTHER && id < HR_HDR__N)
+		return m->count[id];
 
 	for (unsigned i = 0; i < msg->hdrc; i++)
 		n += msg->hdrv[i].id == id;

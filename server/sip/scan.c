@@ -15,16 +15,19 @@
  * word:  token chars and "(" ")" "<" ">" ":" "\" DQUOTE "/" "[" "]" "?" "{" "}"
  * unreserved: alphanum / "-" "_" "." "!" "~" "*" "'" "(" ")"
  */
+#define UX CC_USERX
+#define PX CC_PARAMX
+
 const unsigned char hr_cc[256] = {
 	['!'] = T | W | U, ['"'] = W, ['%'] = T | W, ['\''] = T | W | U,
-	['('] = W | U, [')'] = W | U, ['*'] = T | W | U, ['+'] = T | W,
-	['-'] = T | W | U | H, ['.'] = T | W | U | H, ['/'] = W,
+	['('] = W | U, [')'] = W | U, ['*'] = T | W | U, ['+'] = T | W | UX | PX,
+	['-'] = T | W | U | H, ['.'] = T | W | U | H, ['/'] = W | UX | PX,
 	['0'] = T | W | U | H | D | X, ['1'] = T | W | U | H | D | X,
 	['2'] = T | W | U | H | D | X, ['3'] = T | W | U | H | D | X,
 	['4'] = T | W | U | H | D | X, ['5'] = T | W | U | H | D | X,
 	['6'] = T | W | U | H | D | X, ['7'] = T | W | U | H | D | X,
 	['8'] = T | W | U | H | D | X, ['9'] = T | W | U | H | D | X,
-	[':'] = W, ['<'] = W, ['>'] = W, ['?'] = W,
+	[':'] = W | PX, ['<'] = W, ['>'] = W, ['?'] = W | UX,
 	['A'] = T | W | U | H | X, ['B'] = T | W | U | H | X,
 	['C'] = T | W | U | H | X, ['D'] = T | W | U | H | X,
 	['E'] = T | W | U | H | X, ['F'] = T | W | U | H | X,
@@ -35,7 +38,7 @@ const unsigned char hr_cc[256] = {
 	['S'] = T | W | U | H, ['T'] = T | W | U | H, ['U'] = T | W | U | H,
 	['V'] = T | W | U | H, ['W'] = T | W | U | H, ['X'] = T | W | U | H,
 	['Y'] = T | W | U | H, ['Z'] = T | W | U | H,
-	['['] = W, ['\\'] = W, [']'] = W, ['_'] = T | W | U | H, ['`'] = T | W,
+	['['] = W | PX, ['\\'] = W, [']'] = W | PX, ['_'] = T | W | U | H, ['`'] = T | W,
 	['a'] = T | W | U | H | X, ['b'] = T | W | U | H | X,
 	['c'] = T | W | U | H | X, ['d'] = T | W | U | H | X,
 	['e'] = T | W | U | H | X, ['f'] = T | W | U | H | X,
@@ -46,6 +49,12 @@ const unsigned char hr_cc[256] = {
 	['s'] = T | W | U | H, ['t'] = T | W | U | H, ['u'] = T | W | U | H,
 	['v'] = T | W | U | H, ['w'] = T | W | U | H, ['x'] = T | W | U | H,
 	['y'] = T | W | U | H, ['z'] = T | W | U | H,
+	['&'] = UX | PX,
+	['='] = UX | PX,
+	['$'] = UX | PX,
+	[','] = UX,
+	[';'] = UX | PX,
+	['#'] = UX,
 	['{'] = W, ['}'] = W, ['~'] = T | W | U,
 };
 
@@ -66,13 +75,12 @@ bool hr_cur_sep(struct cur *c, char ch)
 int hr_cur_token(struct cur *c, struct hr_pl *tok, size_t max)
 {
 	const char *s = c->p;
+	const char *lim = (size_t)(c->end - s) > max ? s + max : c->end;
 
-	while (c->p < c->end && cc_is(*c->p, CC_TOKEN)) {
-		if ((size_t)(c->p - s) >= max)
-			return EBADMSG;
+	while (c->p < lim && cc_is(*c->p, CC_TOKEN))
 		c->p++;
-	}
-	if (c->p == s)
+	if (c->p == s || (c->p == lim && lim < c->end &&
+		cc_is(*c->p, CC_TOKEN)))
 		return EBADMSG;
 	tok->p = s;
 	tok->len = (size_t)(c->p - s);

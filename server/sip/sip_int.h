@@ -12,6 +12,8 @@ enum {
 	CC_HOST = 8,      /* hostname / IPv4: alphanum, '-', '.', '_' */
 	CC_DIGIT = 16,
 	CC_HEX = 32,
+	CC_USERX = 64,    /* user-unreserved "&=+$,;?/" and '#' */
+	CC_PARAMX = 128,  /* param-unreserved "[]/:&+$" and "=;" */
 };
 
 extern const unsigned char hr_cc[256];
@@ -71,6 +73,12 @@ int hr_cur_port(struct cur *c, uint16_t *port);
  * end, validating them; params gets the whole run from the first ';'.
  */
 int hr_cur_params(struct cur *c, struct hr_pl *params);
+
+/* Next ";name[=value]" of a parameter list: 0, or ENOENT at the end. */
+int hr_param_next(struct cur *c, struct hr_pl *name, struct hr_pl *val);
+
+/* UTF-8 validity, and whether a NUL byte was seen, in one pass. */
+bool hr_utf8_valid_nonul(const char *s, size_t n, bool *nul);
 
 /* Limits of single elements. */
 #define HR_TOKEN_MAX 256

@@ -8,24 +8,24 @@
  * not allowed unescaped but phones send it in feature codes: accepted. */
 static bool user_char(char c)
 {
-	return cc_is(c, CC_UNRES) || strchr("&=+$,;?/#", c) != NULL;
+	return cc_is(c, CC_UNRES | CC_USERX);
 }
 
 static bool password_char(char c)
 {
-	return cc_is(c, CC_UNRES) || strchr("&=+$,", c) != NULL;
+	return c && (cc_is(c, CC_UNRES) || strchr("&=+$,", c) != NULL);
 }
 
 /* paramchar / "=" / ";" : unreserved / escaped / "[]/:&+$" */
 static bool param_char(char c)
 {
-	return cc_is(c, CC_UNRES) || strchr("[]/:&+$=;", c) != NULL;
+	return cc_is(c, CC_UNRES | CC_PARAMX);
 }
 
 /* hvalue / hname / "=" / "&" : unreserved / escaped / "[]/?:+$" */
 static bool header_char(char c)
 {
-	return cc_is(c, CC_UNRES) || strchr("[]/?:+$=&", c) != NULL;
+	return c && (cc_is(c, CC_UNRES) || strchr("[]/?:+$=&", c) != NULL);
 }
 
 static int check_run(const struct hr_pl *pl, bool (*ok)(char))
@@ -143,7 +143,8 @@ static int tel_uri(struct hr_uri *uri, struct cur *c)
 	const char *s = c->p;
 
 	while (c->p < c->end && *c->p != ';' && *c->p != '?') {
-		if (!cc_is(*c->p, CC_HEX) && !strchr("+-.()*#pwPW", *c->p))
+		if (!cc_is(*c->p, CC_HEX) && (!*c->p ||
+			!strchr("+-.()*#pwPW", *c->p)))
 			return EBADMSG;
 		c->p++;
 	}

@@ -1,16 +1,33 @@
 /* UTF-8 validation (RFC 3629): header text must be UTF-8 (RFC 3261 25.1). */
+#include <string.h>
 #include "sip_int.h"
 
-bool hr_utf8_valid(const char *s, size_t n)
+static bool utf8_valid(const char *s, size_t n, bool *nul)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	const unsigned char *end = p + n;
 
 	while (p < end) {
-		unsigned c = *p;
+		unsigned c;
 		unsigned need, min, cp;
 
+		/* ASCII runs eight bytes at a time */
+		while (end - p >= 8) {
+			uint64_t w;
+
+			memcpy(&w, p, 8);
+			/* high bit set, or a zero byte (for the NUL check) */
+			if ((w | ((w - 0x0101010101010101ull) & ~w)) &
+			    0x8080808080808080ull)
+				break;
+			p += 8;
+		}
+		if (p >= end)
+			break;
+		c = *p;
 		if (c < 0x80) {
+			if (!c && nul)
+				*nul = true;
 			p++;
 			continue;
 		}
@@ -43,4 +60,15 @@ bool hr_utf8_valid(const char *s, size_t n)
 		p += need + 1;
 	}
 	return true;
+}
+
+bool hr_utf8_valid(const char *s, size_t n)
+{
+	return utf8_valid(s, n, NULL);
+}
+
+bool hr_utf8_valid_nonul(const char *s, size_t n, bool *nul)
+{
+	*nul = false;
+	return utf8_valid(s, n, nul);
 }

@@ -27,33 +27,46 @@ static int param_u16(const struct hr_pl *v, uint16_t *out)
 	return 0;
 }
 
-static int via_params(struct hr_via *via)
+/* One pass over the parameters the stack reads. */
+static int via_param(struct hr_via *via, const struct hr_pl *name,
+	const struct hr_pl *v)
 {
-	struct hr_pl v;
+	uint64_t n;
 
-	if (hr_param_get(&via->params, "branch", &via->branch) == 0 &&
-	    !via->branch.len)
-		return EBADMSG;
-	if (hr_param_get(&via->params, "received", &via->received) == 0 &&
-	    !via->received.len)
-		return EBADMSG;
-	if (hr_param_get(&via->params, "maddr", &via->maddr) == 0 &&
-	    !via->maddr.len)
-		return EBADMSG;
-	if (hr_param_get(&via->params, "rport", &v) == 0) {
+	if (!hr_pl_strcasecmp(name, "branch"))
+		via->branch = *v;
+	else if (!hr_pl_strcasecmp(name, "received"))
+		via->received = *v;
+	else if (!hr_pl_strcasecmp(name, "maddr"))
+		via->maddr = *v;
+	else if (!hr_pl_strcasecmp(name, "rport")) {
 		via->rport = true;
-		if (v.len && param_u16(&v, &via->rport_val))
-			return EBADMSG;
-	}
-	via->ttl = -1;
-	if (hr_param_get(&via->params, "ttl", &v) == 0) {
-		uint64_t n;
-
-		if (hr_pl_u64(&v, 255, &n))
+		return v->len ? param_u16(v, &via->rport_val) : 0;
+	} else if (!hr_pl_strcasecmp(name, "ttl")) {
+		if (hr_pl_u64(v, 255, &n))
 			return EBADMSG;
 		via->ttl = (int)n;
+		return 0;
+	} else {
+		return 0;
 	}
-	return 0;
+	return v->len ? 0 : EBADMSG;
+}
+
+static int via_params(struct hr_via *via)
+{
+	struct hr_pl name, val;
+	struct cur c;
+	int err;
+
+	via->ttl = -1;
+	cur_init(&c, &via->params);
+	while ((err = hr_param_next(&c, &name, &val)) == 0) {
+		err = via_param(via, &name, &val);
+		if (err)
+			return err;
+	}
+	return err == ENOENT ? 0 : err;
 }
 
 /* sent-by = host [ COLON port ]; COLON allows LWS on both sides */

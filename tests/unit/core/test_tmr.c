@@ -112,6 +112,7 @@ END_TEST
 
 static void reset(void)
 {
+	hr_clock_freeze();
 	nfired = 0;
 }
 

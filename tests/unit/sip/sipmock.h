@@ -46,6 +46,7 @@ static inline void mock_clear(void)
 
 static inline void mock_setup(void)
 {
+	hr_clock_freeze();
 	ck_assert_int_eq(hr_sip_alloc(&mock.sip, NULL), 0);
 	hr_sip_set_send(mock.sip, mock_send, NULL);
 	hr_sa_set(&mock.src, "192.0.2.1", 5060);
