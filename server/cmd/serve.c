@@ -76,7 +76,9 @@ static int listen_all(struct hr_sip *sip)
 				hr_strerror(err));
 			return err;
 		}
-		HR_INFO("listening on %s:%s", tp == HR_TP_UDP ? "udp" : "tcp",
+		/* startup lines print at any level: scripts wait for them */
+		hr_log(HR_LOG_INFO, HR_LOG_MODULE, "listening on %s:%s",
+			tp == HR_TP_UDP ? "udp" : "tcp",
 			hr_sa_print(&sa, addr, sizeof(addr)));
 	}
 	return 0;
@@ -111,7 +113,7 @@ static int run(void)
 	}
 	for (unsigned i = 0; i < cfg.domains.n; i++)
 		HR_INFO("serving domain %s", cfg.domains.v[i]);
-	HR_INFO("ready");
+	hr_log(HR_LOG_INFO, HR_LOG_MODULE, "ready");
 	err = hr_loop_run();
 out:
 	for (int i = 0; i < 2; i++) {

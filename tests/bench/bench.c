@@ -1,0 +1,259 @@
+/*
+ * herald-bench: command line, CPU pinning and the scenario table.
+ * The summary line is the one thing this program writes to stdout.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "bench.h"
+#include "net.h"
+
+#define DEFAULT_WINDOW 128
+#define MAX_WINDOW (1u << 20)
+#define MAX_RATE_WINDOW (1u << 18)
+#define MAX_CONNECTIONS 4096
+
+static const struct bench_scen *const scens[] = {
+	&bench_scen_options,
+	&bench_scen_parse,
+};
+
+enum {
+	OPT_TIMEOUT = 256,
+	OPT_CPU,
+	OPT_DOMAIN,
+};
+
+static const struct option longopts[] = {
+	{ "scenario", required_argument, NULL, 's' },
+	{ "target", required_argument, NULL, 't' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "rate", required_argument, NULL, 'r' },
+	{ "window", required_argument, NULL, 'w' },
+	{ "connections", required_argument, NULL, 'c' },
+	{ "timeout-ms", required_argument, NULL, OPT_TIMEOUT },
+	{ "cpu", required_argument, NULL, OPT_CPU },
+	{ "domain", required_argument, NULL, OPT_DOMAIN },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fputs(
+"Usage: herald-bench [OPTION]...\n"
+"Drive a SIP server with one scenario for a fixed time, then print one\n"
+"summary line on stdout:\n"
+"  scenario=options transport=udp duration=10.0s ops=N ops/s=N failures=N\n"
+"  p50=Xms p99=Xms p99.9=Xms\n"
+"An op succeeds when every exchange in it gets the expected final response;\n"
+"it fails on an unexpected status or when an exchange gets no final\n"
+"response within the timeout. Latency is from the op's first request to its\n"
+"last response (CLOCK_MONOTONIC). No UDP retransmissions: a lost datagram is\n"
+"a failure. Requests the server sends (NOTIFY) are answered 200 OK.\n"
+"\n"
+"  -s, --scenario NAME    what one op is (default options):\n",
+		f);
+	for (i = 0; i < sizeof(scens) / sizeof(scens[0]); i++)
+		fprintf(f, "        %-8s %s\n", scens[i]->name,
+			scens[i]->help);
+	fputs(
+"  -t, --target T         udp:HOST:PORT or tcp:HOST:PORT, IPv6 as [ADDR]\n"
+"                         (default udp:127.0.0.1:5060)\n"
+"  -d, --duration SECS    how long to start ops, fractions allowed\n"
+"                         (default 10); ops in flight then get up to the\n"
+"                         timeout to finish and count\n"
+"  -r, --rate N           start N ops per second (default: flat out,\n"
+"                         keeping --window ops in flight)\n"
+"  -w, --window W         ops in flight at most (default 128; with --rate,\n"
+"                         enough for rate x timeout, at most 262144)\n"
+"  -c, --connections C    TCP connections; ops are spread round-robin and\n"
+"                         pipelined on each (default 1)\n"
+"      --timeout-ms MS    an exchange without a final response for this\n"
+"                         long fails (default 2000)\n"
+"      --cpu N            pin this process to CPU N\n"
+"      --domain D         domain of request URIs and addresses\n"
+"                         (default example.test)\n"
+"  -v, --verbose          print more counters on stderr\n"
+"  -h, --help             show this help\n"
+"\n"
+"The parse scenario uses only --duration (and --cpu) and prints\n"
+"  scenario=parse msgs=N msgs/s=N bytes=N ns/msg=X\n"
+"\n"
+"Exit status: 0 when the run completed and an op succeeded, 1 when it\n"
+"could not run or nothing succeeded, 2 for a bad command line.\n",
+		f);
+}
+
+static int num(const char *opt, const char *s, uint64_t min, uint64_t max,
+	uint64_t *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || *v < min || *v > max) {
+		bench_err("--%s: expected a number from %llu to %llu, got '%s'",
+			opt, (unsigned long long)min, (unsigned long long)max,
+			s);
+		return EINVAL;
+	}
+	return 0;
+}
+
+static int duration(const char *s, double *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtod(s, &end);
+	if (errno || end == s || *end || !(*v > 0) || *v > 86400) {
+		bench_err("--duration: expected seconds above 0, got '%s'", s);
+		return EINVAL;
+	}
+	return 0;
+}
+
+static const struct bench_scen *scen_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(scens) / sizeof(scens[0]); i++) {
+		if (strcmp(scens[i]->name, name) == 0)
+			return scens[i];
+	}
+	bench_err("unknown scenario '%s' (see --help)", name);
+	return NULL;
+}
+
+static int opt_one(struct bench_cfg *cfg, int c, bool *window_set)
+{
+	uint64_t v;
+	int err = 0;
+
+	switch (c) {
+	case 's':
+		cfg->scenario = optarg;
+		break;
+	case 't':
+		err = bench_net_target(cfg, optarg);
+		break;
+	case 'd':
+		err = duration(optarg, &cfg->duration_s);
+		break;
+	case 'r':
+		err = num("rate", optarg, 1, 100000000, &cfg->rate);
+		break;
+	case 'w':
+		err = num("window", optarg, 1, MAX_WINDOW, &v);
+		cfg->window = (uint32_t)v;
+		*window_set = true;
+		break;
+	case 'c':
+		err = num("connections", optarg, 1, MAX_CONNECTIONS, &v);
+		cfg->connections = (uint32_t)v;
+		break;
+	case OPT_TIMEOUT:
+		err = num("timeout-ms", optarg, 1, 600000, &v);
+		cfg->timeout_ms = (uint32_t)v;
+		break;
+	case OPT_CPU:
+		err = num("cpu", optarg, 0, CPU_SETSIZE - 1, &v);
+		cfg->cpu = (int)v;
+		break;
+	case OPT_DOMAIN:
+		cfg->domain = optarg;
+		break;
+	case 'v':
+		cfg->verbose = true;
+		break;
+	default:
+		err = EINVAL;
+		break;
+	}
+	return err;
+}
+
+/* With --rate, room for every op of one timeout period, within reason. */
+static uint32_t rate_window(const struct bench_cfg *cfg)
+{
+	uint64_t w = cfg->rate * cfg->timeout_ms / 1000 + 1;
+
+	if (w < DEFAULT_WINDOW)
+		return DEFAULT_WINDOW;
+	return w > MAX_RATE_WINDOW ? MAX_RATE_WINDOW : (uint32_t)w;
+}
+
+static int opts_parse(struct bench_cfg *cfg, int argc, char **argv)
+{
+	bool window_set = false, target_set = false;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "s:t:d:r:w:c:vh", longopts,
+			NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			exit(0);
+		}
+		if (c == 't')
+			target_set = true;
+		if (opt_one(cfg, c, &window_set))
+			return EINVAL;
+	}
+	if (optind < argc) {
+		bench_err("unexpected argument '%s'", argv[optind]);
+		return EINVAL;
+	}
+	if (!target_set && bench_net_target(cfg, "udp:127.0.0.1:5060"))
+		return EINVAL;
+	if (!window_set)
+		cfg->window = cfg->rate ? rate_window(cfg) : DEFAULT_WINDOW;
+	return 0;
+}
+
+static int pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0) {
+		bench_err("--cpu %d: %s", cpu, strerror(errno));
+		return errno;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct bench_cfg cfg = {
+		.scenario = "options",
+		.duration_s = 10,
+		.connections = 1,
+		.timeout_ms = 2000,
+		.cpu = -1,
+		.domain = "example.test",
+	};
+	const struct bench_scen *scen;
+
+	if (opts_parse(&cfg, argc, argv)) {
+		fputs("Try 'herald-bench --help'.\n", stderr);
+		return 2;
+	}
+	scen = scen_find(cfg.scenario);
+	if (!scen)
+		return 2;
+	if (cfg.cpu >= 0 && pin(cfg.cpu))
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	if (scen->run)
+		return scen->run(&cfg);
+	return bench_run(&cfg, scen);
+}

@@ -1,0 +1,230 @@
+/*
+ * herald-bench: a SIP load generator.
+ *
+ * The engine (engine.c) keeps a fixed table of operations ("ops"). A
+ * scenario (scen_*.c) is a small table of functions over one op: start()
+ * writes the first request, on_response() and on_request() decide what an
+ * incoming message means for the op. Transports (udp.c, tcp.c) move bytes
+ * in batches and hand every received message to bench_recv().
+ *
+ * Matching is by identifiers we put into our own requests, so nothing is
+ * looked up in a table: the Via branch of every request is
+ * "z9hG4bK-<run>-<slot>-<seq>" (responses) and the Call-ID, From-tag and
+ * dialog are "<run>-<slot>-<gen>" (requests the server sends us, such as
+ * NOTIFY). <run> is random per process so that a second run never looks
+ * like a retransmission of the first to the server.
+ */
+#ifndef HR_BENCH_H
+#define HR_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "core/core.h"
+
+#define BENCH_RUNID_LEN 8
+#define BENCH_LADDR_LEN 64
+#define BENCH_MAX_MSG 16384     /* largest message we send or receive */
+
+enum bench_tp {
+	BENCH_UDP = 0,
+	BENCH_TCP,
+};
+
+struct bench_cfg {
+	const char *scenario;
+	enum bench_tp tp;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	double duration_s;
+	uint64_t rate;          /* ops/s; 0: flat out, window ops in flight */
+	uint32_t window;        /* ops in flight at most */
+	uint32_t connections;   /* TCP connections */
+	uint32_t timeout_ms;    /* per exchange */
+	int cpu;                /* -1: do not pin */
+	const char *domain;
+	bool verbose;
+};
+
+/*
+ * Latency histogram (HdrHistogram's layout): values below 128 ns are exact,
+ * above that each power of two is split into 64 buckets, so a percentile is
+ * within 1/128 of the true value. 59 groups of 64 cover 0 .. 2^64-1.
+ */
+#define BENCH_HIST_N (59 * 64)
+
+struct bench_hist {
+	uint64_t n;
+	uint64_t max;
+	uint64_t count[BENCH_HIST_N];
+};
+
+/** Count one value (ns). */
+void bench_hist_add(struct bench_hist *h, uint64_t v);
+/** Value at percentile p (0-100], the middle of its bucket; 0 when empty. */
+uint64_t bench_hist_pct(const struct bench_hist *h, double p);
+
+/* ---- writing a message ---- */
+
+/* A window into a send buffer. Writers never overrun it: they set full. */
+struct bench_out {
+	char *p;
+	size_t len;
+	size_t cap;
+	bool full;
+};
+
+/** Append n bytes. */
+void bench_out_put(struct bench_out *o, const char *s, size_t n);
+/** Append a C string. */
+void bench_out_puts(struct bench_out *o, const char *s);
+/** Append a slice. */
+void bench_out_putpl(struct bench_out *o, const struct hr_pl *pl);
+/** Append a decimal number. */
+void bench_out_putu(struct bench_out *o, uint64_t v);
+/** Append formatted text (slow path). */
+void bench_out_printf(struct bench_out *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define bench_out_lit(o, s) bench_out_put((o), (s), sizeof(s) - 1)
+
+/* ---- reading a message: just enough to match it, not a validator ---- */
+
+struct bench_msg {
+	const char *p;
+	size_t len;
+	bool req;
+	uint16_t scode;         /* responses */
+	struct hr_pl reason;
+	struct hr_pl method;    /* requests */
+	struct hr_pl ruri;
+	struct hr_pl branch;    /* of the top Via */
+	struct hr_pl callid;
+	struct hr_pl cseq;      /* "1 OPTIONS" */
+	struct hr_pl hdrs;      /* all header lines, each ending in CRLF */
+	struct hr_pl body;
+};
+
+/** Scan one whole message: 0 or EBADMSG. Slices point into p. */
+int bench_msg_scan(struct bench_msg *msg, const char *p, size_t len);
+/**
+ * Walk the header lines: *cur starts at 0. Sets name and val (trimmed; a
+ * folded value keeps its CRLF SP) and returns true, or false at the end.
+ */
+bool bench_msg_hdr_next(const struct bench_msg *msg, size_t *cur,
+	struct hr_pl *name, struct hr_pl *val);
+/** First header called name or its compact form (0: none): true if found. */
+bool bench_msg_hdr(const struct bench_msg *msg, const char *name,
+	char compact, struct hr_pl *val);
+/**
+ * Length of the first message in a stream (RFC 3261 18.3: by
+ * Content-Length): 0, ENODATA (need more bytes), EBADMSG or EMSGSIZE.
+ */
+int bench_msg_frame(const char *p, size_t len, size_t max, size_t *msglen);
+
+/* ---- ops and scenarios ---- */
+
+struct bench;
+
+struct bench_op {
+	struct bench *b;
+	void *priv;             /* scenario state, zeroed at start */
+	const char *laddr;      /* our "host:port" for Via and Contact */
+	uint64_t t_start;       /* ns, CLOCK_MONOTONIC */
+	uint64_t deadline;      /* ns */
+	uint32_t slot;
+	uint32_t gen;           /* bumped at each start: Call-ID, tags */
+	uint32_t seq;           /* bumped by bench_put_via: the branch */
+	uint32_t conn;          /* TCP connection the op uses */
+	uint32_t prev, next;    /* timeout list, in deadline order */
+	bool busy;
+	bool pending;           /* the latest request awaits its response */
+};
+
+enum bench_act {
+	BENCH_WAIT = 0,         /* nothing to send; keep waiting */
+	BENCH_SEND,             /* out holds a request: send it, await reply */
+	BENCH_DONE,             /* the op succeeded */
+	BENCH_FAIL,             /* the op failed */
+};
+
+struct bench_scen {
+	const char *name;
+	const char *help;
+	size_t op_size;         /* bytes of op->priv */
+	/* Write the op's first request into out; return BENCH_SEND. */
+	enum bench_act (*start)(struct bench_op *op, struct bench_out *out);
+	/*
+	 * A final response (1xx never get here) to the op's latest request.
+	 * out may receive the next request.
+	 */
+	enum bench_act (*on_response)(struct bench_op *op,
+		const struct bench_msg *resp, struct bench_out *out);
+	/*
+	 * A request from the server in the op's dialog (Call-ID). The engine
+	 * has already answered it 200 OK. NULL: ignore it.
+	 */
+	enum bench_act (*on_request)(struct bench_op *op,
+		const struct bench_msg *req, struct bench_out *out);
+	/* A scenario without the network runs whole here instead: exit code */
+	int (*run)(const struct bench_cfg *cfg);
+};
+
+extern const struct bench_scen bench_scen_options;
+extern const struct bench_scen bench_scen_parse;
+
+/** Write "<run>-<slot>-<gen>": Call-ID and tag material of this op. */
+void bench_put_opid(struct bench_out *o, const struct bench_op *op);
+/** Write the Via line for a new request of op (bumps op->seq). */
+void bench_put_via(struct bench_out *o, struct bench_op *op);
+/** Write "Call-ID: <opid>@herald-bench". */
+void bench_put_callid(struct bench_out *o, const struct bench_op *op);
+/** Write Content-Type (if ctype), Content-Length, the blank line, body. */
+void bench_put_end(struct bench_out *o, const char *ctype,
+	const char *body, size_t blen);
+/** The configuration of the run. */
+const struct bench_cfg *bench_cfg(const struct bench *b);
+
+/* ---- engine and transports ---- */
+
+/** Nanoseconds on CLOCK_MONOTONIC. */
+uint64_t bench_now(void);
+/** Run a network scenario; print the summary: exit code. */
+int bench_run(const struct bench_cfg *cfg, const struct bench_scen *scen);
+
+struct bench_tp_ops {
+	const char *name;       /* "udp", "tcp" */
+	const char *via;        /* "UDP", "TCP" */
+	int (*open)(struct bench *b);
+	/* Room for one message on connection conn: 0 or ENOBUFS. */
+	int (*out_begin)(struct bench *b, uint32_t conn,
+		struct bench_out *out);
+	/* The message in out is complete: queue it. */
+	void (*out_commit)(struct bench *b, uint32_t conn,
+		struct bench_out *out);
+	/* Send what is queued. 0 or an errno that ends the run. */
+	int (*flush)(struct bench *b);
+	/* epoll readiness of the file descriptor registered with tag. */
+	int (*event)(struct bench *b, uint32_t tag, uint32_t events);
+	void (*close)(struct bench *b);
+	/* Our address for the messages sent on conn. */
+	const char *(*laddr)(struct bench *b, uint32_t conn);
+};
+
+extern const struct bench_tp_ops bench_udp;
+extern const struct bench_tp_ops bench_tcp;
+
+/** The engine's epoll descriptor (transports register their sockets). */
+int bench_epfd(const struct bench *b);
+/** The transport's private state. */
+void *bench_tp_state(const struct bench *b);
+/** Set the transport's private state (in open). */
+void bench_tp_set_state(struct bench *b, void *st);
+/** A whole message arrived on conn (transports call this). */
+void bench_recv(struct bench *b, uint32_t conn, const char *p, size_t len);
+
+/** Print to stderr, prefixed with "herald-bench: ". */
+void bench_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,638 @@
+/*
+ * The engine: a fixed table of ops, a stack of free slots, a list of busy
+ * ops in deadline order, and one epoll loop that starts ops (flat out or at
+ * a fixed rate), hands received messages to the scenario, expires ops and
+ * flushes the transport's batches.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+#include "bench.h"
+
+#define NIL UINT32_MAX
+#define NS_PER_S 1000000000ull
+#define MAX_EVENTS 64
+
+struct stats {
+	uint64_t ok;
+	uint64_t failed;
+	uint64_t timeouts;
+	uint64_t bad_status;
+	uint64_t send_fail;     /* no room to write or queue a request */
+	uint64_t stray;         /* responses for no current request */
+	uint64_t junk;          /* messages we could not scan */
+	uint64_t requests;      /* requests from the server, answered */
+	uint64_t started;
+	struct bench_hist lat;
+};
+
+struct bench {
+	const struct bench_cfg *cfg;
+	const struct bench_scen *scen;
+	const struct bench_tp_ops *tp;
+	void *tp_state;
+	int epfd;
+	bool no_pwait2;         /* epoll_pwait2 missing: ms timeouts */
+	char runid[BENCH_RUNID_LEN + 1];
+
+	struct bench_op *ops;
+	char *priv;
+	uint32_t nops;
+	uint32_t *freev;        /* stack of free slots */
+	uint32_t nfree;
+	uint32_t head, tail;    /* busy ops, earliest deadline first */
+	uint32_t rr;            /* next TCP connection for a new op */
+
+	uint64_t now;
+	uint64_t last_done;     /* when the latest op succeeded */
+	uint64_t timeout_ns;
+	struct stats st;
+};
+
+void bench_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("herald-bench: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+uint64_t bench_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+const struct bench_cfg *bench_cfg(const struct bench *b)
+{
+	return b->cfg;
+}
+
+int bench_epfd(const struct bench *b)
+{
+	return b->epfd;
+}
+
+void *bench_tp_state(const struct bench *b)
+{
+	return b->tp_state;
+}
+
+void bench_tp_set_state(struct bench *b, void *st)
+{
+	b->tp_state = st;
+}
+
+/* ---- helpers for scenarios ---- */
+
+void bench_put_opid(struct bench_out *o, const struct bench_op *op)
+{
+	bench_out_put(o, op->b->runid, BENCH_RUNID_LEN);
+	bench_out_lit(o, "-");
+	bench_out_putu(o, op->slot);
+	bench_out_lit(o, "-");
+	bench_out_putu(o, op->gen);
+}
+
+void bench_put_via(struct bench_out *o, struct bench_op *op)
+{
+	op->seq++;
+	bench_out_lit(o, "Via: SIP/2.0/");
+	bench_out_puts(o, op->b->tp->via);
+	bench_out_lit(o, " ");
+	bench_out_puts(o, op->laddr);
+	bench_out_lit(o, ";rport;branch=z9hG4bK-");
+	bench_out_put(o, op->b->runid, BENCH_RUNID_LEN);
+	bench_out_lit(o, "-");
+	bench_out_putu(o, op->slot);
+	bench_out_lit(o, "-");
+	bench_out_putu(o, op->seq);
+	bench_out_lit(o, "\r\n");
+}
+
+void bench_put_callid(struct bench_out *o, const struct bench_op *op)
+{
+	bench_out_lit(o, "Call-ID: ");
+	bench_put_opid(o, op);
+	bench_out_lit(o, "@herald-bench\r\n");
+}
+
+void bench_put_end(struct bench_out *o, const char *ctype,
+	const char *body, size_t blen)
+{
+	if (ctype) {
+		bench_out_lit(o, "Content-Type: ");
+		bench_out_puts(o, ctype);
+		bench_out_lit(o, "\r\n");
+	}
+	bench_out_lit(o, "Content-Length: ");
+	bench_out_putu(o, blen);
+	bench_out_lit(o, "\r\n\r\n");
+	if (blen)
+		bench_out_put(o, body, blen);
+}
+
+/* ---- the timeout list ---- */
+
+static void list_unlink(struct bench *b, struct bench_op *op)
+{
+	if (op->prev == NIL && b->head != op->slot)
+		return;         /* not linked */
+	if (op->prev != NIL)
+		b->ops[op->prev].next = op->next;
+	else
+		b->head = op->next;
+	if (op->next != NIL)
+		b->ops[op->next].prev = op->prev;
+	else
+		b->tail = op->prev;
+	op->prev = op->next = NIL;
+}
+
+/* Every deadline is now + the same timeout, so appending keeps order. */
+static void list_append(struct bench *b, struct bench_op *op)
+{
+	op->deadline = b->now + b->timeout_ns;
+	op->next = NIL;
+	op->prev = b->tail;
+	if (b->tail != NIL)
+		b->ops[b->tail].next = op->slot;
+	else
+		b->head = op->slot;
+	b->tail = op->slot;
+}
+
+/* ---- op life cycle ---- */
+
+static void op_free(struct bench *b, struct bench_op *op)
+{
+	list_unlink(b, op);
+	op->busy = false;
+	b->freev[b->nfree++] = op->slot;
+}
+
+static void op_fail(struct bench *b, struct bench_op *op)
+{
+	b->st.failed++;
+	op_free(b, op);
+}
+
+/* Carry out what the scenario decided; out is uncommitted until here. */
+static void op_act(struct bench *b, struct bench_op *op, enum bench_act act,
+	struct bench_out *out)
+{
+	switch (act) {
+	case BENCH_SEND:
+		if (out->full || out->len == 0) {
+			b->st.send_fail++;
+			op_fail(b, op);
+			return;
+		}
+		b->tp->out_commit(b, op->conn, out);
+		op->pending = true;
+		/* the deadline restarts with each request */
+		list_unlink(b, op);
+		list_append(b, op);
+		break;
+	case BENCH_WAIT:
+		list_unlink(b, op);
+		list_append(b, op);
+		break;
+	case BENCH_DONE:
+		b->st.ok++;
+		b->last_done = bench_now();
+		bench_hist_add(&b->st.lat, b->last_done - op->t_start);
+		op_free(b, op);
+		break;
+	case BENCH_FAIL:
+		op_fail(b, op);
+		break;
+	}
+}
+
+/* Room for a message on conn, or a zero-sized window that reports full. */
+static void out_get(struct bench *b, uint32_t conn, struct bench_out *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (b->tp->out_begin(b, conn, out)) {
+		memset(out, 0, sizeof(*out));
+		out->full = true;
+	}
+}
+
+/* Start one op in a free slot: false when the transport has no room. */
+static bool op_start(struct bench *b)
+{
+	struct bench_op *op;
+	struct bench_out out;
+
+	op = &b->ops[b->freev[b->nfree - 1]];
+	op->conn = b->rr++ % b->cfg->connections;
+	memset(&out, 0, sizeof(out));
+	if (b->tp->out_begin(b, op->conn, &out))
+		return false;
+	b->nfree--;
+	op->busy = true;
+	op->pending = false;
+	op->gen++;
+	op->laddr = b->tp->laddr(b, op->conn);
+	memset(op->priv, 0, b->scen->op_size);
+	op->t_start = bench_now();
+	b->now = op->t_start;
+	b->st.started++;
+	op_act(b, op, b->scen->start(op, &out), &out);
+	return true;
+}
+
+static void expire(struct bench *b)
+{
+	while (b->head != NIL && b->ops[b->head].deadline <= b->now) {
+		b->st.timeouts++;
+		op_fail(b, &b->ops[b->head]);
+	}
+}
+
+/* ---- matching received messages to ops ---- */
+
+/* Parse "<run>-<slot>-<n>" at the start of pl; 0 or EBADMSG. */
+static int opid_decode(const struct bench *b, const struct hr_pl *pl,
+	uint32_t *slot, uint32_t *n)
+{
+	const char *p = pl->p, *end = pl->p + pl->len;
+	uint64_t v[2] = { 0, 0 };
+	int i;
+
+	if (pl->len < BENCH_RUNID_LEN + 4 ||
+	    memcmp(p, b->runid, BENCH_RUNID_LEN) != 0)
+		return EBADMSG;
+	p += BENCH_RUNID_LEN;
+	for (i = 0; i < 2; i++) {
+		if (p >= end || *p++ != '-' || p >= end ||
+		    *p < '0' || *p > '9')
+			return EBADMSG;
+		while (p < end && *p >= '0' && *p <= '9' && v[i] < UINT32_MAX)
+			v[i] = v[i] * 10 + (uint64_t)(*p++ - '0');
+	}
+	if (v[0] >= b->nops || v[1] > UINT32_MAX)
+		return EBADMSG;
+	*slot = (uint32_t)v[0];
+	*n = (uint32_t)v[1];
+	return 0;
+}
+
+static void recv_response(struct bench *b, uint32_t conn,
+	const struct bench_msg *msg)
+{
+	struct hr_pl id = msg->branch;
+	struct bench_out out;
+	struct bench_op *op;
+	uint32_t slot, seq;
+	enum bench_act act;
+
+	if (id.len < 8 || memcmp(id.p, "z9hG4bK-", 8) != 0)
+		goto stray;
+	id.p += 8;
+	id.len -= 8;
+	if (opid_decode(b, &id, &slot, &seq))
+		goto stray;
+	op = &b->ops[slot];
+	if (!op->busy || !op->pending || op->seq != seq)
+		goto stray;
+	if (msg->scode < 200)
+		return;
+	/* a retransmitted final response is not news: see it once */
+	op->pending = false;
+	out_get(b, op->conn, &out);
+	act = b->scen->on_response(op, msg, &out);
+	if (act == BENCH_FAIL)
+		b->st.bad_status++;
+	op_act(b, op, act, &out);
+	return;
+stray:
+	b->st.stray++;
+}
+
+/* RFC 3261 8.2.6: copy Via, From, To, Call-ID and CSeq into the answer. */
+static void put_reply(struct bench_out *o, const struct bench_msg *req)
+{
+	struct hr_pl name, val;
+	size_t cur = 0;
+	bool to;
+
+	bench_out_lit(o, "SIP/2.0 200 OK\r\n");
+	while (bench_msg_hdr_next(req, &cur, &name, &val)) {
+		to = hr_pl_strcasecmp(&name, "To") == 0 ||
+			hr_pl_strcasecmp(&name, "t") == 0;
+		if (!to && hr_pl_strcasecmp(&name, "Via") &&
+		    hr_pl_strcasecmp(&name, "v") &&
+		    hr_pl_strcasecmp(&name, "From") &&
+		    hr_pl_strcasecmp(&name, "f") &&
+		    hr_pl_strcasecmp(&name, "Call-ID") &&
+		    hr_pl_strcasecmp(&name, "i") &&
+		    hr_pl_strcasecmp(&name, "CSeq"))
+			continue;
+		bench_out_putpl(o, &name);
+		bench_out_lit(o, ": ");
+		bench_out_putpl(o, &val);
+		if (to && !memmem(val.p, val.len, ";tag=", 5))
+			bench_out_lit(o, ";tag=hb");
+		bench_out_lit(o, "\r\n");
+	}
+	bench_out_lit(o, "Content-Length: 0\r\n\r\n");
+}
+
+static void recv_request(struct bench *b, uint32_t conn,
+	const struct bench_msg *msg)
+{
+	struct bench_out out;
+	struct bench_op *op;
+	uint32_t slot, gen;
+
+	if (hr_pl_strcmp(&msg->method, "ACK") == 0)
+		return;
+	b->st.requests++;
+	out_get(b, conn, &out);
+	put_reply(&out, msg);
+	if (!out.full)
+		b->tp->out_commit(b, conn, &out);
+	if (!b->scen->on_request || opid_decode(b, &msg->callid, &slot, &gen))
+		return;
+	op = &b->ops[slot];
+	if (!op->busy || op->gen != gen)
+		return;
+	out_get(b, op->conn, &out);
+	op_act(b, op, b->scen->on_request(op, msg, &out), &out);
+}
+
+void bench_recv(struct bench *b, uint32_t conn, const char *p, size_t len)
+{
+	struct bench_msg msg;
+
+	if (bench_msg_scan(&msg, p, len)) {
+		b->st.junk++;
+		return;
+	}
+	b->now = bench_now();
+	if (msg.req)
+		recv_request(b, conn, &msg);
+	else
+		recv_response(b, conn, &msg);
+}
+
+/* ---- the loop ---- */
+
+/* Ops that should have started by now at the configured rate. */
+static uint64_t rate_due(const struct bench *b, uint64_t t0)
+{
+	double el = (double)(b->now - t0) / 1e9;
+
+	return (uint64_t)(el * (double)b->cfg->rate) + 1;
+}
+
+static void start_ops(struct bench *b, uint64_t t0)
+{
+	uint64_t want = UINT64_MAX;
+
+	if (b->cfg->rate)
+		want = rate_due(b, t0);
+	while (b->nfree && b->st.started < want) {
+		if (!op_start(b))
+			break;
+	}
+}
+
+/*
+ * How long epoll may sleep, in ns: until the next op is due or the next
+ * deadline. Sleeping to the nanosecond (epoll_pwait2) rather than the
+ * millisecond lets a paced run sleep between ops instead of spinning;
+ * timer slack (50 us) then batches a few starts per wake-up.
+ */
+static uint64_t wait_ns(const struct bench *b, uint64_t t0, uint64_t end,
+	bool draining)
+{
+	uint64_t next = end, due;
+
+	if (b->head != NIL && b->ops[b->head].deadline < next)
+		next = b->ops[b->head].deadline;
+	if (!draining && b->cfg->rate && b->nfree) {
+		due = t0 + b->st.started / b->cfg->rate * NS_PER_S +
+			b->st.started % b->cfg->rate * NS_PER_S /
+			b->cfg->rate;
+		if (due < next)
+			next = due;
+	}
+	if (next <= b->now)
+		return 0;
+	next -= b->now;
+	return next > 100000000 ? 100000000 : next;
+}
+
+static int loop_events(struct bench *b, uint64_t ns)
+{
+	struct epoll_event evs[MAX_EVENTS];
+	struct timespec ts = { (time_t)(ns / NS_PER_S), (long)(ns % NS_PER_S) };
+	int i, n, err;
+
+	if (!b->no_pwait2) {
+		n = epoll_pwait2(b->epfd, evs, MAX_EVENTS, &ts, NULL);
+		if (n < 0 && errno == ENOSYS)
+			b->no_pwait2 = true;    /* Linux < 5.11, valgrind */
+	}
+	if (b->no_pwait2)
+		n = epoll_wait(b->epfd, evs, MAX_EVENTS,
+			(int)((ns + 999999) / 1000000));
+	if (n < 0)
+		return errno == EINTR ? 0 : errno;
+	for (i = 0; i < n; i++) {
+		err = b->tp->event(b, (uint32_t)evs[i].data.u64,
+			evs[i].events);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * Start ops until the end, then stop starting and let the ops in flight
+ * finish (bounded by the timeout), so none is counted as a failure just
+ * because the run ended.
+ */
+static int loop(struct bench *b, uint64_t *elapsed)
+{
+	uint64_t t0 = bench_now(), end, hard_end;
+	bool draining = false;
+	int err = 0;
+
+	end = t0 + (uint64_t)(b->cfg->duration_s * 1e9);
+	hard_end = end + b->timeout_ns;
+	for (;;) {
+		b->now = bench_now();
+		if (!draining && b->now >= end)
+			draining = true;
+		if (draining && (b->head == NIL || b->now >= hard_end))
+			break;
+		expire(b);
+		if (!draining)
+			start_ops(b, t0);
+		err = b->tp->flush(b);
+		if (err)
+			break;
+		b->now = bench_now();
+		err = loop_events(b, wait_ns(b, t0, draining ? hard_end : end,
+			draining));
+		if (err)
+			break;
+		err = b->tp->flush(b);
+		if (err)
+			break;
+	}
+	/*
+	 * The run lasts until the last success, at least the duration: ops
+	 * that time out while draining must not stretch it, or a single lost
+	 * datagram would cut ops/s by the timeout's share.
+	 */
+	*elapsed = (b->last_done > end ? b->last_done : end) - t0;
+	return err;
+}
+
+/* ---- set-up and the summary ---- */
+
+static int bench_alloc(struct bench *b)
+{
+	uint32_t i;
+	uint8_t rnd[BENCH_RUNID_LEN / 2];
+
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+		return errno ? errno : EIO;
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(b->runid + 2 * i, 3, "%02x", rnd[i]);
+	b->nops = b->cfg->window;
+	b->ops = calloc(b->nops, sizeof(*b->ops));
+	b->freev = calloc(b->nops, sizeof(*b->freev));
+	b->priv = calloc(b->nops, b->scen->op_size ? b->scen->op_size : 1);
+	if (!b->ops || !b->freev || !b->priv)
+		return ENOMEM;
+	for (i = 0; i < b->nops; i++) {
+		b->ops[i].b = b;
+		b->ops[i].slot = i;
+		b->ops[i].prev = b->ops[i].next = NIL;
+		b->ops[i].priv = b->priv + (size_t)i * b->scen->op_size;
+		/* slot 0 on top of the stack: low slots are reused first */
+		b->freev[i] = b->nops - 1 - i;
+	}
+	b->nfree = b->nops;
+	b->head = b->tail = NIL;
+	b->timeout_ns = (uint64_t)b->cfg->timeout_ms * 1000000;
+	b->epfd = epoll_create1(EPOLL_CLOEXEC);
+	return b->epfd < 0 ? errno : 0;
+}
+
+static void bench_free(struct bench *b)
+{
+	if (b->tp_state)
+		b->tp->close(b);
+	if (b->epfd >= 0)
+		close(b->epfd);
+	free(b->ops);
+	free(b->freev);
+	free(b->priv);
+}
+
+static void print_summary(const struct bench *b, uint64_t elapsed)
+{
+	const struct stats *st = &b->st;
+	double secs = (double)elapsed / 1e9;
+
+	printf("scenario=%s transport=%s duration=%.1fs ops=%llu ops/s=%.0f "
+		"failures=%llu p50=%.3fms p99=%.3fms p99.9=%.3fms\n",
+		b->scen->name, b->tp->name, secs, (unsigned long long)st->ok,
+		secs > 0 ? (double)st->ok / secs : 0.0,
+		(unsigned long long)st->failed,
+		(double)bench_hist_pct(&st->lat, 50) / 1e6,
+		(double)bench_hist_pct(&st->lat, 99) / 1e6,
+		(double)bench_hist_pct(&st->lat, 99.9) / 1e6);
+	fflush(stdout);
+	if (!b->cfg->verbose)
+		return;
+	bench_err("started=%llu timeouts=%llu bad_status=%llu "
+		"send_fail=%llu stray=%llu junk=%llu server_requests=%llu "
+		"max=%.3fms",
+		(unsigned long long)st->started,
+		(unsigned long long)st->timeouts,
+		(unsigned long long)st->bad_status,
+		(unsigned long long)st->send_fail,
+		(unsigned long long)st->stray, (unsigned long long)st->junk,
+		(unsigned long long)st->requests, (double)st->lat.max / 1e6);
+}
+
+/* Why the loop stopped; transports return these without logging. */
+static const char *loop_strerror(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		return "connection refused: is the server listening?";
+	case ECONNRESET:
+		return "the server closed the connection";
+	case EBADMSG:
+		return "a message from the server has no usable Content-Length";
+	case EMSGSIZE:
+		return "a message from the server is too large";
+	default:
+		return strerror(err);
+	}
+}
+
+int bench_run(const struct bench_cfg *cfg, const struct bench_scen *scen)
+{
+	struct bench *b;
+	uint64_t elapsed = 0;
+	int err, rc = 1;
+
+	/* The histogram is 30 KB: keep it off the stack. */
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		bench_err("out of memory");
+		return 1;
+	}
+	b->cfg = cfg;
+	b->scen = scen;
+	b->tp = cfg->tp == BENCH_TCP ? &bench_tcp : &bench_udp;
+	b->epfd = -1;
+	err = bench_alloc(b);
+	if (err) {
+		bench_err("setup: %s", strerror(err));
+		goto out;
+	}
+	err = b->tp->open(b);
+	if (err)
+		goto out;       /* the transport said why */
+	err = loop(b, &elapsed);
+	if (err) {
+		bench_err("%s: %s", b->tp->name, loop_strerror(err));
+		goto out;
+	}
+	print_summary(b, elapsed);
+	if (b->st.ok == 0)
+		bench_err("no op succeeded: is the server answering?");
+	else if (cfg->rate && b->st.started * 100 < cfg->rate *
+		 (uint64_t)(cfg->duration_s * 99))
+		bench_err("started %llu ops, below the rate asked for: "
+			"raise --window or lower --rate",
+			(unsigned long long)b->st.started);
+	rc = b->st.ok ? 0 : 1;
+out:
+	bench_free(b);
+	free(b);
+	return rc;
+}

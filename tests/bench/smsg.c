@@ -1,0 +1,287 @@
+/*
+ * Writing and reading SIP messages on the generator's side. The reader
+ * finds only what matching needs (status, top Via branch, Call-ID, CSeq);
+ * the server's parser is what is being measured, not this one.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include "bench.h"
+
+void bench_out_put(struct bench_out *o, const char *s, size_t n)
+{
+	if (o->full || n > o->cap - o->len) {
+		o->full = true;
+		return;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+void bench_out_puts(struct bench_out *o, const char *s)
+{
+	bench_out_put(o, s, strlen(s));
+}
+
+void bench_out_putpl(struct bench_out *o, const struct hr_pl *pl)
+{
+	bench_out_put(o, pl->p, pl->len);
+}
+
+void bench_out_putu(struct bench_out *o, uint64_t v)
+{
+	char tmp[20];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	bench_out_put(o, tmp + i, sizeof(tmp) - i);
+}
+
+void bench_out_printf(struct bench_out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->full)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->cap - o->len)
+		o->full = true;
+	else
+		o->len += (size_t)n;
+}
+
+/* ---- reading ---- */
+
+static const char *find_crlf(const char *p, const char *end)
+{
+	const char *q;
+
+	while ((q = memchr(p, '\r', (size_t)(end - p))) != NULL) {
+		if (q + 1 < end && q[1] == '\n')
+			return q;
+		p = q + 1;
+	}
+	return NULL;
+}
+
+static void trim(struct hr_pl *pl)
+{
+	while (pl->len && (pl->p[0] == ' ' || pl->p[0] == '\t')) {
+		pl->p++;
+		pl->len--;
+	}
+	while (pl->len && (pl->p[pl->len - 1] == ' ' ||
+			pl->p[pl->len - 1] == '\t' ||
+			pl->p[pl->len - 1] == '\r' ||
+			pl->p[pl->len - 1] == '\n'))
+		pl->len--;
+}
+
+static bool name_is(const struct hr_pl *name, const char *longn, char c)
+{
+	if (name->len == 1)
+		return c && (name->p[0] | 0x20) == c;
+	return hr_pl_strcasecmp(name, longn) == 0;
+}
+
+static int scan_status(struct bench_msg *msg, const char *p, size_t n)
+{
+	unsigned i, v = 0;
+
+	/* "SIP/2.0 200 OK" */
+	if (n < 12 || p[11] != ' ')
+		return EBADMSG;
+	for (i = 8; i < 11; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return EBADMSG;
+		v = v * 10 + (unsigned)(p[i] - '0');
+	}
+	msg->req = false;
+	msg->scode = (uint16_t)v;
+	msg->reason.p = p + 12;
+	msg->reason.len = n - 12;
+	return 0;
+}
+
+static int scan_reqline(struct bench_msg *msg, const char *p, size_t n)
+{
+	const char *sp1, *sp2;
+
+	sp1 = memchr(p, ' ', n);
+	if (!sp1 || sp1 == p)
+		return EBADMSG;
+	sp2 = memchr(sp1 + 1, ' ', n - (size_t)(sp1 + 1 - p));
+	if (!sp2)
+		return EBADMSG;
+	msg->req = true;
+	msg->method.p = p;
+	msg->method.len = (size_t)(sp1 - p);
+	msg->ruri.p = sp1 + 1;
+	msg->ruri.len = (size_t)(sp2 - sp1 - 1);
+	return 0;
+}
+
+/* The branch of the first Via value in a Via header line. */
+static void scan_branch(struct bench_msg *msg, const struct hr_pl *val)
+{
+	const char *p = val->p, *end = val->p + val->len, *comma;
+
+	comma = memchr(p, ',', val->len);
+	if (comma)
+		end = comma;
+	while ((p = memchr(p, ';', (size_t)(end - p))) != NULL) {
+		p++;
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		if (end - p > 7 && strncasecmp(p, "branch=", 7) == 0) {
+			msg->branch.p = p + 7;
+			p += 7;
+			while (p < end && *p != ';' && *p != ' ' && *p != '\t')
+				p++;
+			msg->branch.len = (size_t)(p - msg->branch.p);
+			return;
+		}
+	}
+}
+
+static void scan_hdr(struct bench_msg *msg, const struct hr_pl *name,
+	const struct hr_pl *val)
+{
+	if (!msg->branch.p && name_is(name, "Via", 'v'))
+		scan_branch(msg, val);
+	else if (!msg->callid.p && name_is(name, "Call-ID", 'i'))
+		msg->callid = *val;
+	else if (!msg->cseq.p && name_is(name, "CSeq", 0))
+		msg->cseq = *val;
+}
+
+int bench_msg_scan(struct bench_msg *msg, const char *p, size_t len)
+{
+	const char *end = p + len, *eol, *hend;
+	struct hr_pl name, val;
+	size_t cur = 0;
+	int err;
+
+	memset(msg, 0, sizeof(*msg));
+	msg->p = p;
+	msg->len = len;
+	eol = find_crlf(p, end);
+	if (!eol)
+		return EBADMSG;
+	if ((size_t)(eol - p) >= 8 && memcmp(p, "SIP/2.0 ", 8) == 0)
+		err = scan_status(msg, p, (size_t)(eol - p));
+	else
+		err = scan_reqline(msg, p, (size_t)(eol - p));
+	if (err)
+		return err;
+	hend = memmem(eol, (size_t)(end - eol), "\r\n\r\n", 4);
+	if (!hend)
+		return EBADMSG;
+	msg->hdrs.p = eol + 2;
+	msg->hdrs.len = (size_t)(hend + 2 - msg->hdrs.p);
+	msg->body.p = hend + 4;
+	msg->body.len = (size_t)(end - msg->body.p);
+	while (bench_msg_hdr_next(msg, &cur, &name, &val))
+		scan_hdr(msg, &name, &val);
+	return 0;
+}
+
+bool bench_msg_hdr_next(const struct bench_msg *msg, size_t *cur,
+	struct hr_pl *name, struct hr_pl *val)
+{
+	const char *p = msg->hdrs.p + *cur, *end = msg->hdrs.p + msg->hdrs.len;
+	const char *eol, *colon, *lend = p;
+
+	if (p >= end)
+		return false;
+	/* A line starting with SP or HTAB continues the one before. */
+	do {
+		eol = find_crlf(lend, end);
+		if (!eol)
+			eol = end;
+		lend = eol + 2;
+	} while (lend < end && (*lend == ' ' || *lend == '\t'));
+	*cur = (size_t)((lend > end ? end : lend) - msg->hdrs.p);
+	colon = memchr(p, ':', (size_t)(eol - p));
+	if (!colon)
+		return bench_msg_hdr_next(msg, cur, name, val);
+	name->p = p;
+	name->len = (size_t)(colon - p);
+	trim(name);
+	val->p = colon + 1;
+	val->len = (size_t)(eol - colon - 1);
+	trim(val);
+	return true;
+}
+
+bool bench_msg_hdr(const struct bench_msg *msg, const char *name,
+	char compact, struct hr_pl *val)
+{
+	struct hr_pl n;
+	size_t cur = 0;
+
+	while (bench_msg_hdr_next(msg, &cur, &n, val)) {
+		if (name_is(&n, name, compact))
+			return true;
+	}
+	return false;
+}
+
+/* The value of Content-Length (or "l") in a header block. */
+static int frame_clen(const char *p, const char *end, size_t *clen)
+{
+	const char *eol, *colon;
+	struct hr_pl name, val;
+	uint64_t v;
+
+	for (; p < end; p = eol + 2) {
+		eol = find_crlf(p, end);
+		if (!eol)
+			eol = end;
+		colon = memchr(p, ':', (size_t)(eol - p));
+		if (!colon)
+			continue;
+		name.p = p;
+		name.len = (size_t)(colon - p);
+		trim(&name);
+		if (!name_is(&name, "Content-Length", 'l'))
+			continue;
+		val.p = colon + 1;
+		val.len = (size_t)(eol - colon - 1);
+		trim(&val);
+		if (hr_pl_u64(&val, BENCH_MAX_MSG * 64, &v))
+			return EBADMSG;
+		*clen = (size_t)v;
+		return 0;
+	}
+	return EBADMSG;
+}
+
+int bench_msg_frame(const char *p, size_t len, size_t max, size_t *msglen)
+{
+	const char *hend;
+	size_t hlen, clen;
+	int err;
+
+	hend = memmem(p, len, "\r\n\r\n", 4);
+	if (!hend)
+		return len > max ? EMSGSIZE : ENODATA;
+	hlen = (size_t)(hend + 4 - p);
+	err = frame_clen(p, hend + 2, &clen);
+	if (err)
+		return err;
+	if (hlen + clen > max)
+		return EMSGSIZE;
+	if (hlen + clen > len)
+		return ENODATA;
+	*msglen = hlen + clen;
+	return 0;
+}
