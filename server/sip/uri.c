@@ -179,7 +179,12 @@ int hr_uri_decode(struct hr_uri *uri, const struct hr_pl *pl)
 	case HR_URI_TEL:
 		return tel_uri(uri, &c);
 	default:
-		/* absoluteURI: kept whole for the router to refuse (416) */
+		/* absoluteURI (RFC 3261 25.1, RFC 3986 characters): kept
+		 * whole for the router to refuse with 416 */
+		for (const char *p = c.p; p < c.end; p++) {
+			if (strchr("<>\"{}|\\^`", *p))
+				return EBADMSG;
+		}
 		return cur_eof(&c) ? EBADMSG : 0;
 	}
 }

@@ -40,6 +40,9 @@ static const struct ucase uris[] = {
 	  "+1-201-555-0123", "", 0 },
 	{ "http://example.test/x", "http://example.test/x", "", "", 0 },
 	{ "sip:", NULL, NULL, NULL, 0 },
+	/* found by fuzz_addr: '>' inside an unknown-scheme URI */
+	{ "Atel:+12015550100>", NULL, NULL, NULL, 0 },
+	{ "x:a\"b", NULL, NULL, NULL, 0 },
 	{ "sip:@example.test", NULL, NULL, NULL, 0 },
 	{ "sip:alice@", NULL, NULL, NULL, 0 },
 	{ "sip:alice@example.test:0", NULL, NULL, NULL, 0 },
@@ -129,6 +132,7 @@ static const struct acase addrs[] = {
 	{ "\"unterminated <sip:a@example.test>", NULL, NULL, NULL },
 	{ "<sip:a@example.test> junk", NULL, NULL, NULL },
 	{ "", NULL, NULL, NULL },
+	{ "Atel:+12015550100>;tag=t1", NULL, NULL, NULL },
 };
 
 START_TEST(test_addr)
