@@ -117,7 +117,7 @@ enum hr_hdr_id hr_hdr_id(const struct hr_pl *name)
 
 	if (!ready || name->len == 0 || name->len >= 32)
 		return HR_HDR_OTHER;
-	c = tolower((unsigned char)name->p[0]);
+	c = hr_lower[(unsigned char)name->p[0]];
 	if (c < 'a' || c > 'z')
 		return HR_HDR_OTHER;
 	if (name->len == 1)

@@ -15,8 +15,11 @@ static const char *const names[HR_METH__N] = {
 
 enum hr_method hr_method_id(const struct hr_pl *name)
 {
-	for (int m = 1; m < HR_METH__N; m++) {
-		if (hr_pl_strcmp(name, names[m]) == 0)
+	/* the first letter narrows it to one or two names */
+	for (int m = 1; m < HR_METH__N && name->len; m++) {
+		if (names[m][0] == name->p[0] &&
+		    strlen(names[m]) == name->len &&
+		    !memcmp(names[m], name->p, name->len))
 			return (enum hr_method)m;
 	}
 	return HR_METH_OTHER;

@@ -146,7 +146,7 @@ bad:
 
 /* ---- header lines ---- */
 
-static int hdr_add(struct hr_msg *msg, const struct hr_pl *name,
+static inline int hdr_add(struct hr_msg *msg, const struct hr_pl *name,
 	const struct hr_pl *val, enum hr_hdr_id id)
 {
 	struct msgm *m = (struct msgm *)msg;

@@ -74,13 +74,14 @@ bool hr_cur_sep(struct cur *c, char ch)
 
 int hr_cur_token(struct cur *c, struct hr_pl *tok, size_t max)
 {
-	const char *s = c->p;
+	const char *s = c->p, *p = s;
 	const char *lim = (size_t)(c->end - s) > max ? s + max : c->end;
 
-	while (c->p < lim && cc_is(*c->p, CC_TOKEN))
-		c->p++;
-	if (c->p == s || (c->p == lim && lim < c->end &&
-		cc_is(*c->p, CC_TOKEN)))
+	/* a local cursor: the compiler need not store c->p every step */
+	while (p < lim && cc_is(*p, CC_TOKEN))
+		p++;
+	c->p = p;
+	if (p == s || (p == lim && lim < c->end && cc_is(*p, CC_TOKEN)))
 		return EBADMSG;
 	tok->p = s;
 	tok->len = (size_t)(c->p - s);
