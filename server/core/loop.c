@@ -1,6 +1,7 @@
 /* The core loop: one libevent base, and one libevent timer for our heap. */
 #include <errno.h>
 #include <event2/event.h>
+#include <event2/thread.h>
 #include "core.h"
 #include "core_int.h"
 
@@ -41,8 +42,12 @@ static void tmr_cb(evutil_socket_t fd, short what, void *arg)
 
 int hr_loop_init(void)
 {
-	struct event_config *cfg = event_config_new();
+	struct event_config *cfg;
 
+	/* other threads (the store writer) wake the loop with event_active */
+	if (evthread_use_pthreads() < 0)
+		return ENOSYS;
+	cfg = event_config_new();
 	if (!cfg)
 		return ENOMEM;
 	/* Our timers come from the heap; libevent's cached time is not ours. */
