@@ -11,7 +11,7 @@ struct hr_pl hr_pl_str(const char *s)
 }
 
 const unsigned char hr_lower[256] = {
-#define L(i) [i] = (i) >= 'A' && (i) <= 'Z' ? (i) + 32 : (i)
+#define L(i) [i] = (unsigned char)((i) >= 'A' && (i) <= 'Z' ? (i) + 32 : (i))
 #define L4(i) L(i), L(i + 1), L(i + 2), L(i + 3)
 #define L16(i) L4(i), L4(i + 4), L4(i + 8), L4(i + 12)
 #define L64(i) L16(i), L16(i + 16), L16(i + 32), L16(i + 48)

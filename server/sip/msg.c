@@ -585,10 +585,14 @@ int hr_msg_frame(const char *p, size_t len, size_t max, size_t *msglen)
 			if (colon && is_clen_name(l.p, colon)) {
 				struct hr_pl v = { colon + 1,
 					(size_t)(l.e - colon - 1) };
+				uint64_t x;
 
 				hr_pl_trim(&v);
-				if (hr_pl_u64(&v, UINT32_MAX, &clen))
+				/* RFC 4475 3.3.9: values that disagree */
+				if (hr_pl_u64(&v, UINT32_MAX, &x) ||
+				    (have && x != clen))
 					return EBADMSG;
+				clen = x;
 				have = true;
 			}
 		}

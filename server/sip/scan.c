@@ -191,7 +191,15 @@ static int gen_value(struct cur *c)
 		return hr_cur_quoted(c, &v, HR_QUOTED_MAX);
 	if (*c->p == '[')
 		return hr_cur_host(c, &v, &v6);
-	return hr_cur_token(c, &v, HR_TOKEN_MAX);
+	/* a bare IPv6 address (Via received, RFC 3261 25.1): token
+	 * characters and colons */
+	{
+		const char *s = c->p;
+
+		while (c->p < c->end && (cc_is(*c->p, CC_TOKEN) || *c->p == ':'))
+			c->p++;
+		return c->p > s ? 0 : EBADMSG;
+	}
 }
 
 int hr_cur_params(struct cur *c, struct hr_pl *params)

@@ -96,14 +96,11 @@ static int tail(struct hr_uri *uri, struct cur *c)
 
 static int userinfo(struct hr_uri *uri, struct cur *c)
 {
-	struct hr_pl rest = { c->p, (size_t)(c->end - c->p) };
-	const char *q = hr_pl_chr(&rest, '?');
-	const char *at = NULL, *colon;
+	/* '@' appears in no other part of a SIP URI (RFC 3261 25.1): the
+	 * first one ends the userinfo, which may hold '?', ';' and '/' */
+	const char *at = memchr(c->p, '@', (size_t)(c->end - c->p));
+	const char *colon;
 
-	for (const char *p = c->p; p < (q ? q : c->end); p++) {
-		if (*p == '@')
-			at = p;
-	}
 	if (!at)
 		return 0;
 	uri->user.p = c->p;

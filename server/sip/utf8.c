@@ -26,7 +26,10 @@ static bool utf8_valid(const char *s, size_t n, bool *nul)
 			break;
 		c = *p;
 		if (c < 0x80) {
-			if (!c && nul)
+			/* RFC 3261 25.1: quoted-pair may escape any
+			 * octet, NUL too (RFC 4475 3.1.1.2) */
+			if (!c && nul && (p == (const unsigned char *)s ||
+				p[-1] != '\\'))
 				*nul = true;
 			p++;
 			continue;

@@ -12,7 +12,8 @@ static int sent_protocol(struct hr_via *via, struct cur *c)
 	    hr_cur_token(c, &ver, 32) || !hr_cur_sep(c, '/') ||
 	    hr_cur_token(c, &via->proto, 32))
 		return EBADMSG;
-	if (hr_pl_strcasecmp(&name, "SIP") || hr_pl_strcmp(&ver, "2.0"))
+	/* any version token parses, so that a 505 can still be routed */
+	if (hr_pl_strcasecmp(&name, "SIP"))
 		return EBADMSG;
 	return 0;
 }
@@ -35,8 +36,14 @@ static int via_param(struct hr_via *via, const struct hr_pl *name,
 
 	if (!hr_pl_strcasecmp(name, "branch"))
 		via->branch = *v;
-	else if (!hr_pl_strcasecmp(name, "received"))
+	else if (!hr_pl_strcasecmp(name, "received")) {
 		via->received = *v;
+		/* RFC 3261 25.1 has it bare; some send [v6]: drop those */
+		if (v->len > 2 && v->p[0] == '[' && v->p[v->len - 1] == ']') {
+			via->received.p++;
+			via->received.len -= 2;
+		}
+	}
 	else if (!hr_pl_strcasecmp(name, "maddr"))
 		via->maddr = *v;
 	else if (!hr_pl_strcasecmp(name, "rport")) {

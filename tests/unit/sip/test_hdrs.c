@@ -31,7 +31,15 @@ START_TEST(test_via)
 	ck_assert_int_eq(v.ttl, -1);
 	ck_assert_int_eq(hr_via_decode(&v, PL("SIP/2.0/UDP")), EBADMSG);
 	ck_assert_int_eq(hr_via_decode(&v, PL("SIP/2.0/UDPhost")), EBADMSG);
-	ck_assert_int_eq(hr_via_decode(&v, PL("SIP/3.0/UDP h")), EBADMSG);
+	/* any version token: a 505 must still be routable */
+	ck_assert_int_eq(hr_via_decode(&v, PL("SIP/3.0/UDP h")), 0);
+	ck_assert_int_eq(hr_via_decode(&v, PL("SIPX/2.0/UDP h")), EBADMSG);
+	ck_assert_int_eq(hr_via_decode(&v,
+		PL("SIP/2.0/UDP h;received=2001:db8::9")), 0);
+	ck_assert(!hr_pl_strcmp(&v.received, "2001:db8::9"));
+	ck_assert_int_eq(hr_via_decode(&v,
+		PL("SIP/2.0/UDP h;received=[2001:db8::9]")), 0);
+	ck_assert(!hr_pl_strcmp(&v.received, "2001:db8::9"));
 	ck_assert_int_eq(hr_via_decode(&v, PL("SIP/2.0/UDP h:99999")),
 		EBADMSG);
 	ck_assert_int_eq(hr_via_decode(&v, PL("SIP/2.0/UDP h;rport=x")),
