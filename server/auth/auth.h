@@ -1,0 +1,106 @@
+/*
+ * Herald auth layer: digest challenges and verification (RFC 3261 22.4,
+ * RFC 7616, RFC 8760): MD5 and SHA-256, qop=auth, stateless nonces, nc
+ * replay protection. Knows sip and core; never storage.
+ */
+#ifndef HR_AUTH_H
+#define HR_AUTH_H
+
+#include "sip/sip.h"
+
+enum hr_digest_alg {
+	HR_DIGEST_MD5,
+	HR_DIGEST_SHA256,
+};
+
+/* Enough for a SHA-256 hex digest and its NUL. */
+#define HR_DIGEST_HEX_MAX 65
+
+/** Hex length of a digest of alg (32 or 64). */
+size_t hr_digest_hexlen(enum hr_digest_alg alg);
+/** Algorithm of an "algorithm" value; absent means MD5: 0 or ENOTSUP. */
+int hr_digest_alg_decode(const struct hr_pl *pl, enum hr_digest_alg *alg);
+/** "MD5" or "SHA-256". */
+const char *hr_digest_alg_name(enum hr_digest_alg alg);
+
+/** HA1 = H(username ":" realm ":" password), lowercase hex: 0 or ENOSPC. */
+int hr_digest_ha1(char *out, size_t n, enum hr_digest_alg alg,
+	const char *user, const char *realm, const char *password);
+/**
+ * Expected response (RFC 7616 3.4.1): with qop=auth
+ * H(HA1:nonce:nc:cnonce:qop:H(method:uri)), without qop (RFC 2069)
+ * H(HA1:nonce:H(method:uri)). 0, ENOSPC, or EINVAL for another qop.
+ */
+int hr_digest_response(char *out, size_t n, enum hr_digest_alg alg,
+	const char *ha1, const struct hr_digest *cred,
+	const struct hr_pl *method);
+
+struct hr_auth_cfg {
+	const uint8_t *secret;  /* HMAC key; NULL: random (nonces then do
+				 * not survive a restart) */
+	size_t secret_len;
+	unsigned nonce_ttl_s;   /* 0: 300 */
+	unsigned max_nonces;    /* nc table size; 0: 65536 */
+};
+
+struct hr_auth;   /* refcounted (hr_mem) */
+
+/** Create a verifier: 0, EINVAL or ENOMEM. */
+int hr_auth_alloc(struct hr_auth **ap, const struct hr_auth_cfg *cfg);
+
+/**
+ * Append WWW-Authenticate (Proxy-Authenticate when proxy) lines for realm
+ * to hdrs: SHA-256 first, then MD5 (RFC 8760 2.4), each with a fresh
+ * nonce, opaque, qop="auth" and stale=true when asked.
+ */
+int hr_auth_challenge(struct hr_auth *a, struct hr_buf *hdrs,
+	const char *realm, bool stale, bool proxy);
+
+/** How the server obtains a user's HA1: 0 and ha1 filled, ENOENT. */
+typedef int (hr_auth_ha1_h)(const struct hr_pl *username, const char *realm,
+	enum hr_digest_alg alg, char *ha1, size_t n, void *arg);
+
+enum hr_auth_result {
+	HR_AUTH_OK,        /* credentials valid: user is set */
+	HR_AUTH_CHALLENGE, /* no credentials for this realm: 401 */
+	HR_AUTH_STALE,     /* right password, expired nonce: 401 stale=true */
+	HR_AUTH_FORBIDDEN, /* unknown user, wrong password, replay...: 403 */
+	HR_AUTH_BAD,       /* malformed credentials: 400 */
+};
+
+/**
+ * Check req's Authorization, then Proxy-Authorization, credentials for
+ * realm. Returns 0 with *res set (and *user, borrowed from req, on
+ * HR_AUTH_OK), or an error from ha1h other than ENOENT, or EINVAL.
+ */
+int hr_auth_verify(struct hr_auth *a, const struct hr_msg *req,
+	const char *realm, hr_auth_ha1_h *ha1h, void *arg,
+	enum hr_auth_result *res, struct hr_pl *user);
+
+/* ---- the users the server knows (in memory; filled from the store) ---- */
+
+struct hr_userdb;  /* refcounted */
+
+/** An empty user directory. */
+int hr_userdb_alloc(struct hr_userdb **dbp);
+/** Add or replace user@domain with its HA1s (32 and 64 hex digits). */
+int hr_userdb_put(struct hr_userdb *db, const char *user, const char *domain,
+	const char *ha1_md5, const char *ha1_sha256);
+/** Remove user@domain, if present. */
+void hr_userdb_del(struct hr_userdb *db, const char *user,
+	const char *domain);
+/** Number of users. */
+size_t hr_userdb_count(const struct hr_userdb *db);
+/** Does user@domain exist? (arg: the hr_userdb) */
+bool hr_userdb_exists(const char *user, const char *domain, void *arg);
+/** An hr_auth_ha1_h over the directory (arg: the hr_userdb); the digest
+ * username's part before any '@' names the user in the realm. */
+int hr_userdb_ha1(const struct hr_pl *username, const char *realm,
+	enum hr_digest_alg alg, char *ha1, size_t n, void *arg);
+
+/** Move this verifier's wall clock by s seconds (tests). */
+void hr_auth_time_advance(struct hr_auth *a, int64_t s);
+/** Number of nonces in the nc table (tests). */
+size_t hr_auth_nonce_count(const struct hr_auth *a);
+
+#endif

@@ -1,0 +1,134 @@
+/*
+ * The users the server knows, in memory: user@domain with its HA1s,
+ * loaded at start and kept current from the store's notifications. The
+ * digest check reads HA1s from here without a database round trip.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "auth.h"
+
+struct udb_user {
+	struct hr_le le;
+	char ha1_md5[33];
+	char ha1_sha256[65];
+	char *domain;             /* points into name */
+	char name[];              /* "user\0domain\0" */
+};
+
+struct hr_userdb {
+	struct hr_hash users;
+};
+
+static uint32_t key(const char *user, size_t ulen, const char *domain)
+{
+	struct hr_pl d = hr_pl_str(domain);
+
+	/* domains compare without case (RFC 3261 19.1.4) */
+	return hr_hash_bytes(user, ulen) ^ hr_hash_pl_ci(&d);
+}
+
+static struct udb_user *find(const struct hr_userdb *db, const char *user,
+	size_t ulen, const char *domain)
+{
+	struct hr_list *l = hr_hash_list(&db->users, key(user, ulen, domain));
+
+	for (struct hr_le *le = l->head; le; le = le->next) {
+		struct udb_user *u = le->data;
+
+		if (strlen(u->name) == ulen && !memcmp(u->name, user, ulen) &&
+		    !strcasecmp(u->domain, domain))
+			return u;
+	}
+	return NULL;
+}
+
+static void userdb_destroy(void *data)
+{
+	struct hr_userdb *db = data;
+
+	for (uint32_t i = 0; db->users.bucket && i <= db->users.mask; i++) {
+		while (db->users.bucket[i].head) {
+			struct udb_user *u = db->users.bucket[i].head->data;
+
+			hr_hash_unlink(&db->users, &u->le);
+			free(u);
+		}
+	}
+	hr_hash_reset(&db->users);
+}
+
+int hr_userdb_alloc(struct hr_userdb **dbp)
+{
+	struct hr_userdb *db = hr_mem_zalloc(sizeof(*db), userdb_destroy);
+
+	if (!db)
+		return ENOMEM;
+	if (hr_hash_init(&db->users, 4096)) {
+		hr_mem_deref(db);
+		return ENOMEM;
+	}
+	*dbp = db;
+	return 0;
+}
+
+int hr_userdb_put(struct hr_userdb *db, const char *user, const char *domain,
+	const char *ha1_md5, const char *ha1_sha256)
+{
+	size_t ulen = strlen(user), dlen = strlen(domain);
+	struct udb_user *u;
+
+	if (strlen(ha1_md5) != 32 || strlen(ha1_sha256) != 64)
+		return EINVAL;
+	hr_userdb_del(db, user, domain);
+	u = calloc(1, sizeof(*u) + ulen + dlen + 2);
+	if (!u)
+		return ENOMEM;
+	memcpy(u->name, user, ulen + 1);
+	u->domain = u->name + ulen + 1;
+	memcpy(u->domain, domain, dlen + 1);
+	memcpy(u->ha1_md5, ha1_md5, 33);
+	memcpy(u->ha1_sha256, ha1_sha256, 65);
+	hr_hash_append(&db->users, key(user, ulen, domain), &u->le, u);
+	return 0;
+}
+
+void hr_userdb_del(struct hr_userdb *db, const char *user, const char *domain)
+{
+	struct udb_user *u = find(db, user, strlen(user), domain);
+
+	if (u) {
+		hr_hash_unlink(&db->users, &u->le);
+		free(u);
+	}
+}
+
+size_t hr_userdb_count(const struct hr_userdb *db)
+{
+	return db->users.n;
+}
+
+bool hr_userdb_exists(const char *user, const char *domain, void *arg)
+{
+	return find(arg, user, strlen(user), domain) != NULL;
+}
+
+/* The digest username may be "alice", "alice@example.test" or sipsak's
+ * "alice@": the user part is what names the user in the realm. */
+int hr_userdb_ha1(const struct hr_pl *username, const char *realm,
+	enum hr_digest_alg alg, char *ha1, size_t n, void *arg)
+{
+	const char *at = hr_pl_chr(username, '@');
+	size_t ulen = at ? (size_t)(at - username->p) : username->len;
+	const struct udb_user *u = find(arg, username->p, ulen, realm);
+	const char *h;
+
+	if (!u)
+		return ENOENT;
+	h = alg == HR_DIGEST_SHA256 ? u->ha1_sha256 : u->ha1_md5;
+	if (strlen(h) >= n)
+		return ENOSPC;
+	strcpy(ha1, h);
+	return 0;
+}

@@ -1,0 +1,525 @@
+/* server/auth/auth.c: challenges and full verification of decoded
+ * requests. */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "auth/auth.h"
+
+#define REALM "example.test"
+#define RURI "sip:example.test"
+
+static const uint8_t secret[32] = "0123456789abcdef0123456789abcdef";
+static struct hr_auth *a;
+static struct hr_msg *msg;
+static unsigned ha1_calls;
+
+static void setup(void)
+{
+	struct hr_auth_cfg cfg = { .secret = secret, .secret_len = 32 };
+
+	ha1_calls = 0;
+	ck_assert_int_eq(hr_auth_alloc(&a, &cfg), 0);
+}
+
+static void teardown(void)
+{
+	msg = hr_mem_deref(msg);
+	a = hr_mem_deref(a);
+	ck_assert_uint_eq(hr_mem_live(), 0);
+}
+
+/* The store: alice has password "secret" in REALM; the HA1 is made from
+ * the username as given, so "alice@" (sipsak) is another user. */
+static int ha1h(const struct hr_pl *username, const char *realm,
+	enum hr_digest_alg alg, char *ha1, size_t n, void *arg)
+{
+	ha1_calls++;
+	if (hr_pl_strcmp(username, "alice") || strcmp(realm, REALM))
+		return ENOENT;
+	return hr_digest_ha1(ha1, n, alg, "alice", realm, "secret");
+}
+
+/* What goes into one Authorization header. */
+struct cred {
+	const char *user, *pass, *realm, *uri, *nc, *alg, *qop, *opaque;
+	const char *nonce;      /* NULL: a fresh one from a challenge */
+	const char *hdr;        /* "Authorization" unless set */
+	const char *ruri;       /* the Request-URI; RURI unless set */
+	bool no_opaque;
+};
+
+static void challenge_parse(const struct hr_buf *b, unsigned idx,
+	struct hr_digest *d)
+{
+	const char *p = b->b, *end = b->b + b->len;
+
+	const char *eol, *colon;
+	struct hr_pl val;
+
+	for (unsigned i = 0; i < idx; i++) {
+		p = memchr(p, '\n', (size_t)(end - p));
+		ck_assert_ptr_nonnull(p);
+		p++;
+	}
+	eol = memchr(p, '\r', (size_t)(end - p));
+	colon = memchr(p, ':', (size_t)(end - p));
+	ck_assert_ptr_nonnull(eol);
+	ck_assert_ptr_nonnull(colon);
+	val.p = colon + 1;
+	val.len = (size_t)(eol - colon - 1);
+	ck_assert_int_eq(hr_digest_decode(d, &val), 0);
+}
+
+/* A fresh nonce for realm, as a client would take it from our 401. */
+static void fresh_nonce(const char *realm, char *out, size_t n)
+{
+	struct hr_buf b;
+	struct hr_digest d;
+
+	hr_buf_init(&b, 4096);
+	ck_assert_int_eq(hr_auth_challenge(a, &b, realm, false, false), 0);
+	challenge_parse(&b, 0, &d);
+	ck_assert_int_eq(hr_pl_strcpy(&d.nonce, out, n), 0);
+	hr_buf_reset(&b);
+}
+
+static void opaque_of(char *out, size_t n)
+{
+	struct hr_buf b;
+	struct hr_digest d;
+
+	hr_buf_init(&b, 4096);
+	ck_assert_int_eq(hr_auth_challenge(a, &b, REALM, false, false), 0);
+	challenge_parse(&b, 0, &d);
+	ck_assert_int_eq(hr_pl_strcpy(&d.opaque, out, n), 0);
+	hr_buf_reset(&b);
+}
+
+/* Build and decode a REGISTER carrying the credentials c; the response
+ * is computed by the client side of the test. */
+static struct hr_msg *mkreq(const struct cred *c, char *nonce, size_t nn)
+{
+	char resp[HR_DIGEST_HEX_MAX], ha1[HR_DIGEST_HEX_MAX];
+	char opaque[64], text[2048];
+	enum hr_digest_alg alg;
+	struct hr_digest d = { 0 };
+	struct hr_msg *m = NULL;
+	const char *realm = c->realm ? c->realm : REALM;
+	int len;
+
+	if (c->nonce)
+		snprintf(nonce, nn, "%s", c->nonce);
+	else
+		fresh_nonce(realm, nonce, nn);
+	if (c->opaque)
+		snprintf(opaque, sizeof(opaque), "%s", c->opaque);
+	else
+		opaque_of(opaque, sizeof(opaque));
+	ck_assert_int_eq(hr_digest_alg_decode(&(struct hr_pl){ c->alg,
+		c->alg ? strlen(c->alg) : 0 }, &alg), 0);
+	d.uri = hr_pl_str(c->uri ? c->uri : RURI);
+	d.nonce = hr_pl_str(nonce);
+	d.nc = hr_pl_str(c->nc ? c->nc : "00000001");
+	d.cnonce = HR_PL("0a4f113b");
+	if (!c->qop || *c->qop)
+		d.qop = hr_pl_str(c->qop ? c->qop : "auth");
+	ck_assert_int_eq(hr_digest_ha1(ha1, sizeof(ha1), alg,
+		c->user ? c->user : "alice", realm,
+		c->pass ? c->pass : "secret"), 0);
+	ck_assert_int_eq(hr_digest_response(resp, sizeof(resp), alg, ha1, &d,
+		&HR_PL("REGISTER")), 0);
+	len = snprintf(text, sizeof(text),
+		"REGISTER %s SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n"
+		"Max-Forwards: 70\r\n"
+		"From: <sip:alice@example.test>;tag=1\r\n"
+		"To: <sip:alice@example.test>\r\n"
+		"Call-ID: c1\r\n"
+		"CSeq: 2 REGISTER\r\n"
+		"%s: Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", "
+		"uri=\"%.*s\", response=\"%s\"%s%s, cnonce=\"0a4f113b\", "
+		"nc=%.*s%s%s%s%s%s\r\n"
+		"Content-Length: 0\r\n\r\n",
+		c->ruri ? c->ruri : RURI, c->hdr ? c->hdr : "Authorization",
+		c->user ? c->user : "alice", realm, nonce, HR_PL_ARG(d.uri),
+		resp, c->alg ? ", algorithm=" : "", c->alg ? c->alg : "",
+		HR_PL_ARG(d.nc), d.qop.p ? ", qop=" : "",
+		d.qop.p ? c->qop ? c->qop : "auth" : "",
+		c->no_opaque ? "" : ", opaque=\"",
+		c->no_opaque ? "" : opaque, c->no_opaque ? "" : "\"");
+	ck_assert_int_lt(len, (int)sizeof(text));
+	ck_assert_int_eq(hr_msg_decode(&m, text, (size_t)len, false), 0);
+	ck_assert_uint_eq(m->err_scode, 0);
+	return m;
+}
+
+static enum hr_auth_result verify_msg(const struct hr_msg *m,
+	struct hr_pl *user)
+{
+	enum hr_auth_result res = HR_AUTH_OK;
+	struct hr_pl u = HR_PL_INIT;
+
+	ck_assert_int_eq(hr_auth_verify(a, m, REALM, ha1h, NULL, &res,
+		user ? user : &u), 0);
+	return res;
+}
+
+static enum hr_auth_result verify(const struct cred *c)
+{
+	char nonce[128];
+
+	msg = hr_mem_deref(msg);
+	msg = mkreq(c, nonce, sizeof(nonce));
+	return verify_msg(msg, NULL);
+}
+
+/* Decode raw request text. */
+static enum hr_auth_result verify_text(const char *authz)
+{
+	char text[2048];
+	int len;
+
+	len = snprintf(text, sizeof(text),
+		"REGISTER " RURI " SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n"
+		"From: <sip:alice@example.test>;tag=1\r\n"
+		"To: <sip:alice@example.test>\r\n"
+		"Call-ID: c1\r\nCSeq: 2 REGISTER\r\n%s"
+		"Content-Length: 0\r\n\r\n", authz);
+	msg = hr_mem_deref(msg);
+	ck_assert_int_eq(hr_msg_decode(&msg, text, (size_t)len, false), 0);
+	return verify_msg(msg, NULL);
+}
+
+START_TEST(test_ok)
+{
+	struct hr_pl user = HR_PL_INIT;
+	char nonce[128];
+
+	msg = mkreq(&(struct cred){ 0 }, nonce, sizeof(nonce));
+	ck_assert_int_eq(verify_msg(msg, &user), HR_AUTH_OK);
+	ck_assert(!hr_pl_strcmp(&user, "alice"));
+	ck_assert_int_eq(verify(&(struct cred){ .alg = "SHA-256" }),
+		HR_AUTH_OK);
+	ck_assert_int_eq(verify(&(struct cred){ .alg = "sha-256" }),
+		HR_AUTH_OK);
+	ck_assert_int_eq(verify(&(struct cred){ .alg = "MD5" }), HR_AUTH_OK);
+	/* opaque left out: accepted */
+	ck_assert_int_eq(verify(&(struct cred){ .no_opaque = true }),
+		HR_AUTH_OK);
+	/* the Proxy- form is read too */
+	ck_assert_int_eq(verify(&(struct cred){
+		.hdr = "Proxy-Authorization" }), HR_AUTH_OK);
+}
+END_TEST
+
+START_TEST(test_no_credentials)
+{
+	ck_assert_int_eq(verify_text(""), HR_AUTH_CHALLENGE);
+	ck_assert_int_eq(verify_text("Authorization: Basic YWxpY2U6c2VjcmV0"
+		"\r\n"), HR_AUTH_CHALLENGE);
+	ck_assert_uint_eq(ha1_calls, 0);
+}
+END_TEST
+
+START_TEST(test_wrong_password_unknown_user)
+{
+	ck_assert_int_eq(verify(&(struct cred){ .pass = "guess" }),
+		HR_AUTH_FORBIDDEN);
+	ck_assert_int_eq(verify(&(struct cred){ .user = "mallory" }),
+		HR_AUTH_FORBIDDEN);
+	ck_assert_int_eq(verify(&(struct cred){ .user = "alice@" }),
+		HR_AUTH_FORBIDDEN);
+	ck_assert_int_eq(verify(&(struct cred){ .pass = "guess",
+		.alg = "SHA-256" }), HR_AUTH_FORBIDDEN);
+	ck_assert_uint_eq(ha1_calls, 4);
+}
+END_TEST
+
+START_TEST(test_uri_mismatch)
+{
+	ck_assert_int_eq(verify(&(struct cred){ .uri = "sip:other.test" }),
+		HR_AUTH_FORBIDDEN);
+	/* raw comparison: equivalent but differently spelt is a mismatch */
+	ck_assert_int_eq(verify(&(struct cred){ .uri = "sip:EXAMPLE.test" }),
+		HR_AUTH_FORBIDDEN);
+	ck_assert_int_eq(verify(&(struct cred){ .uri = "sip:x.test",
+		.ruri = "sip:x.test" }), HR_AUTH_OK);
+}
+END_TEST
+
+START_TEST(test_other_realm)
+{
+	char n[128];
+
+	/* a nonce of ours for other.test, credentials for other.test */
+	ck_assert_int_eq(verify(&(struct cred){ .realm = "other.test" }),
+		HR_AUTH_CHALLENGE);
+	/* our realm but a nonce made for another realm: not ours */
+	fresh_nonce("other.test", n, sizeof(n));
+	ck_assert_int_eq(verify(&(struct cred){ .nonce = n }),
+		HR_AUTH_CHALLENGE);
+	ck_assert_uint_eq(ha1_calls, 0);
+}
+END_TEST
+
+START_TEST(test_foreign_nonce)
+{
+	char n[128];
+
+	fresh_nonce(REALM, n, sizeof(n));
+	n[10] = n[10] == 'a' ? 'b' : 'a';
+	ck_assert_int_eq(verify(&(struct cred){ .nonce = n }),
+		HR_AUTH_CHALLENGE);
+	ck_assert_int_eq(verify(&(struct cred){
+		.nonce = "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v" }),
+		HR_AUTH_CHALLENGE);
+	ck_assert_uint_eq(ha1_calls, 0);
+}
+END_TEST
+
+START_TEST(test_stale)
+{
+	char n[128];
+
+	fresh_nonce(REALM, n, sizeof(n));
+	hr_auth_time_advance(a, 301);
+	ck_assert_int_eq(verify(&(struct cred){ .nonce = n }),
+		HR_AUTH_STALE);
+	ck_assert_int_eq(verify(&(struct cred){ .nonce = n, .pass = "x" }),
+		HR_AUTH_FORBIDDEN);
+	ck_assert_int_eq(verify(&(struct cred){ .nonce = n, .user = "bob" }),
+		HR_AUTH_FORBIDDEN);
+}
+END_TEST
+
+START_TEST(test_nc_replay)
+{
+	char n[128];
+
+	fresh_nonce(REALM, n, sizeof(n));
+	ck_assert_int_eq(verify(&(struct cred){ .nonce = n, .nc = "00000001" }),
+		HR_AUTH_OK);
+	ck_assert_int_eq(verify(&(struct cred){ .nonce = n, .nc = "00000002" }),
+		HR_AUTH_OK);
+	ck_assert_int_eq(verify(&(struct cred){ .nonce = n, .nc = "00000002" }),
+		HR_AUTH_FORBIDDEN);
+	ck_assert_int_eq(verify(&(struct cred){ .nonce = n, .nc = "00000001" }),
+		HR_AUTH_FORBIDDEN);
+	/* Linphone's un-REGISTER: the same nonce, a higher nc, later */
+	hr_auth_time_advance(a, 200);
+	ck_assert_int_eq(verify(&(struct cred){ .nonce = n, .nc = "0000000A" }),
+		HR_AUTH_OK);
+	/* a wrong response with a high nc must not burn the counter */
+	ck_assert_int_eq(verify(&(struct cred){ .nonce = n, .nc = "ffffffff",
+		.pass = "x" }), HR_AUTH_FORBIDDEN);
+	ck_assert_int_eq(verify(&(struct cred){ .nonce = n, .nc = "0000000b" }),
+		HR_AUTH_OK);
+	/* a different nonce has its own counter */
+	ck_assert_int_eq(verify(&(struct cred){ .nc = "00000001" }),
+		HR_AUTH_OK);
+}
+END_TEST
+
+START_TEST(test_refused_modes)
+{
+	/* RFC 2069 style, no qop: refused */
+	ck_assert_int_eq(verify(&(struct cred){ .qop = "" }),
+		HR_AUTH_FORBIDDEN);
+	ck_assert_int_eq(verify(&(struct cred){ .opaque = "0000" }),
+		HR_AUTH_FORBIDDEN);
+	ck_assert_int_eq(verify_text("Authorization: Digest username=\"alice\""
+		", realm=\"" REALM "\", nonce=\"x\", uri=\"" RURI "\", "
+		"response=\"00\", algorithm=MD5-sess\r\n"), HR_AUTH_CHALLENGE);
+	ck_assert_uint_eq(ha1_calls, 0);
+}
+END_TEST
+
+static void refused_alg(const char *alg)
+{
+	char n[128], text[1024];
+
+	fresh_nonce(REALM, n, sizeof(n));
+	snprintf(text, sizeof(text), "Authorization: Digest username=\"alice\""
+		", realm=\"" REALM "\", nonce=\"%s\", uri=\"" RURI "\", "
+		"response=\"0123456789abcdef0123456789abcdef\", cnonce=\"c\", "
+		"nc=00000001, qop=auth, algorithm=%s\r\n", n, alg);
+	ck_assert_int_eq(verify_text(text), HR_AUTH_FORBIDDEN);
+}
+
+START_TEST(test_refused_alg)
+{
+	refused_alg("MD5-sess");
+	refused_alg("SHA-256-sess");
+	refused_alg("SHA-512-256");
+	ck_assert_uint_eq(ha1_calls, 0);
+}
+END_TEST
+
+static void bad(const char *params)
+{
+	char n[128], text[1024];
+
+	fresh_nonce(REALM, n, sizeof(n));
+	snprintf(text, sizeof(text), "Authorization: Digest realm=\"" REALM
+		"\", nonce=\"%s\"%s\r\n", n, params);
+	ck_assert_msg(verify_text(text) == HR_AUTH_BAD, "%s", params);
+}
+
+START_TEST(test_malformed)
+{
+	static const char resp[] =
+		"response=\"0123456789abcdef0123456789abcdef\"";
+	static const char *const tail[] = {
+		", qop=auth, nc=00000001",                 /* no cnonce */
+		", qop=auth, cnonce=\"c\"",                /* no nc */
+		", qop=auth, cnonce=\"c\", nc=1",          /* short nc */
+		", qop=auth, cnonce=\"c\", nc=0000000g",   /* not hex */
+		", qop=auth, cnonce=\"c\", nc=00000000",   /* zero */
+	};
+	char p[512];
+
+	ck_assert_int_eq(verify_text("Authorization: Digest realm\r\n"),
+		HR_AUTH_BAD);
+	ck_assert_int_eq(verify_text("Authorization: Digest realm=\""
+		REALM "\", realm=\"x\"\r\n"), HR_AUTH_BAD);
+	bad(", uri=\"" RURI "\", response=\"00\"");       /* no username */
+	bad(", username=\"alice\", response=\"00\"");     /* no uri */
+	bad(", username=\"alice\", uri=\"" RURI "\"");    /* no response */
+	for (size_t i = 0; i < sizeof(tail) / sizeof(tail[0]); i++) {
+		snprintf(p, sizeof(p), ", username=\"alice\", uri=\""
+			RURI "\", %s%s", resp, tail[i]);
+		bad(p);
+	}
+	/* a response of the wrong length for the algorithm */
+	snprintf(p, sizeof(p), ", username=\"alice\", uri=\"" RURI
+		"\", %s, algorithm=SHA-256, qop=auth, cnonce=\"c\", "
+		"nc=00000001", resp);
+	bad(p);
+	bad(", username=\"alice\", uri=\"" RURI "\", response=\"xyz\","
+		" qop=auth, cnonce=\"c\", nc=00000001");
+	ck_assert_uint_eq(ha1_calls, 0);
+}
+END_TEST
+
+/* An error from the store is passed up, not turned into a 403. */
+static int ha1_fail(const struct hr_pl *username, const char *realm,
+	enum hr_digest_alg alg, char *ha1, size_t n, void *arg)
+{
+	return EIO;
+}
+
+START_TEST(test_store_error)
+{
+	enum hr_auth_result res;
+	struct hr_pl user;
+	char nonce[128];
+
+	msg = mkreq(&(struct cred){ 0 }, nonce, sizeof(nonce));
+	ck_assert_int_eq(hr_auth_verify(a, msg, REALM, ha1_fail, NULL, &res,
+		&user), EIO);
+	ck_assert_int_eq(hr_auth_verify(a, msg, REALM, NULL, NULL, &res,
+		&user), EINVAL);
+}
+END_TEST
+
+START_TEST(test_challenge)
+{
+	struct hr_buf b;
+	struct hr_digest d1, d2;
+	char n1[128];
+
+	hr_buf_init(&b, 4096);
+	ck_assert_int_eq(hr_auth_challenge(a, &b, REALM, false, false), 0);
+	ck_assert(!strncmp(b.b, "WWW-Authenticate: Digest ", 25));
+	challenge_parse(&b, 0, &d1);
+	challenge_parse(&b, 1, &d2);
+	ck_assert(!hr_pl_strcmp(&d1.algorithm, "SHA-256"));
+	ck_assert(!hr_pl_strcmp(&d2.algorithm, "MD5"));
+	ck_assert(!hr_pl_strcmp(&d1.realm, REALM));
+	ck_assert(!hr_pl_strcmp(&d1.qop, "auth"));
+	ck_assert(!hr_pl_isset(&d1.stale));
+	ck_assert(hr_pl_isset(&d1.opaque));
+	ck_assert(!hr_pl_cmp(&d1.opaque, &d2.opaque));
+	ck_assert(hr_pl_cmp(&d1.nonce, &d2.nonce));
+	ck_assert_int_eq(hr_pl_strcpy(&d1.nonce, n1, sizeof(n1)), 0);
+	ck_assert(!memcmp(b.b + b.len - 2, "\r\n", 2));
+	hr_buf_reset(&b);
+
+	hr_buf_init(&b, 4096);
+	ck_assert_int_eq(hr_auth_challenge(a, &b, REALM, true, true), 0);
+	ck_assert(!strncmp(b.b, "Proxy-Authenticate: Digest ", 27));
+	challenge_parse(&b, 1, &d2);
+	ck_assert(!hr_pl_strcmp(&d2.stale, "true"));
+	ck_assert_int_eq(hr_auth_challenge(a, &b, "bad\"realm", 0, 0), EINVAL);
+	ck_assert_int_eq(hr_auth_challenge(a, &b, "bad\r\nX: y", 0, 0),
+		EINVAL);
+	hr_buf_reset(&b);
+
+	/* a cap too small: nothing half-written */
+	hr_buf_init(&b, 200);
+	ck_assert_int_eq(hr_auth_challenge(a, &b, REALM, false, false),
+		EMSGSIZE);
+	ck_assert_uint_eq(b.len, 0);
+	hr_buf_reset(&b);
+
+	/* what we issue verifies */
+	ck_assert_int_eq(verify(&(struct cred){ .nonce = n1,
+		.alg = "SHA-256" }), HR_AUTH_OK);
+}
+END_TEST
+
+/* Several credentials: the one for our realm with our nonce wins. */
+START_TEST(test_several)
+{
+	char text[2048], nonce[128];
+	struct hr_msg *good;
+	const char *authz;
+	int len;
+
+	good = mkreq(&(struct cred){ 0 }, nonce, sizeof(nonce));
+	authz = strstr(good->buf, "Authorization:");
+	ck_assert_ptr_nonnull(authz);
+	len = snprintf(text, sizeof(text), "Authorization: Digest username="
+		"\"alice\", realm=\"elsewhere.test\", nonce=\"x\", uri=\"" RURI
+		"\", response=\"00\"\r\n"
+		"Authorization: Digest username=\"alice\", realm=\"" REALM
+		"\", nonce=\"abcd\", uri=\"" RURI "\", response=\"00\"\r\n"
+		"%.*s", (int)(strstr(authz, "\r\n") + 2 - authz), authz);
+	ck_assert_int_lt(len, (int)sizeof(text));
+	ck_assert_int_eq(verify_text(text), HR_AUTH_OK);
+	hr_mem_deref(good);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("auth");
+	TCase *tc = tcase_create("auth");
+	SRunner *sr;
+	int nf;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_ok);
+	tcase_add_test(tc, test_no_credentials);
+	tcase_add_test(tc, test_wrong_password_unknown_user);
+	tcase_add_test(tc, test_uri_mismatch);
+	tcase_add_test(tc, test_other_realm);
+	tcase_add_test(tc, test_foreign_nonce);
+	tcase_add_test(tc, test_stale);
+	tcase_add_test(tc, test_nc_replay);
+	tcase_add_test(tc, test_refused_modes);
+	tcase_add_test(tc, test_refused_alg);
+	tcase_add_test(tc, test_malformed);
+	tcase_add_test(tc, test_store_error);
+	tcase_add_test(tc, test_challenge);
+	tcase_add_test(tc, test_several);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf ? EXIT_FAILURE : EXIT_SUCCESS;
+}
