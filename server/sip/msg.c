@@ -174,6 +174,10 @@ static inline int hdr_add(struct hr_msg *msg, const struct hr_pl *name,
 	return 0;
 }
 
+static const bool split_special[256] = {
+	['\\'] = true, ['"'] = true, ['<'] = true, ['>'] = true, [','] = true,
+};
+
 /* RFC 3261 7.3.1: a list header is split at commas outside quoted strings
  * and <...> (a URI in angle brackets may hold commas). */
 static int hdr_split(struct hr_msg *msg, const struct hr_pl *name,
@@ -190,6 +194,11 @@ static int hdr_split(struct hr_msg *msg, const struct hr_pl *name,
 		struct hr_pl elem;
 
 		if (p < end) {
+			/* skip the plain characters in one run */
+			while (p < end && !split_special[(unsigned char)*p])
+				p++;
+			if (p == end)
+				goto last;
 			if (q && *p == '\\' && p + 1 < end) {
 				p++;
 				continue;
@@ -203,6 +212,7 @@ static int hdr_split(struct hr_msg *msg, const struct hr_pl *name,
 			if (q || angle || *p != ',')
 				continue;
 		}
+last:
 		elem.p = s;
 		elem.len = (size_t)(p - s);
 		hr_pl_trim(&elem);
