@@ -56,6 +56,7 @@ static const struct hdr_name tab[HR_HDR__N] = {
  * strncasecmp calls. */
 static enum hr_hdr_id by_len[32][26][4];
 static char lower[HR_HDR__N][32];  /* names lowercased, NUL-padded */
+static char fold[HR_HDR__N][32];   /* 0x20 where the name has a letter */
 static enum hr_hdr_id compact[26];
 static bool ready;
 
@@ -66,8 +67,10 @@ static void build(void)
 		size_t len = strlen(n);
 		int c = tolower((unsigned char)n[0]) - 'a';
 
-		for (size_t i = 0; i < len; i++)
+		for (size_t i = 0; i < len; i++) {
 			lower[id][i] = (char)tolower((unsigned char)n[i]);
+			fold[id][i] = isalpha((unsigned char)n[i]) ? 0x20 : 0;
+		}
 		if (tab[id].compact)
 			compact[tab[id].compact - 'a'] = (enum hr_hdr_id)id;
 		for (int k = 0; k < 4; k++) {
@@ -87,25 +90,29 @@ __attribute__((constructor)) static void hdr_init(void)
 }
 
 /*
- * Compare a token with a lowercased name of letters and '-', eight bytes
- * at a time: OR-ing 0x20 lowercases letters and keeps '-', and no other
- * token character turns into a letter or '-' that way.
+ * Compare a name with a lowercased known name, eight bytes at a time:
+ * OR-ing 0x20 at the letter positions only lowercases letters, and
+ * nothing but a letter becomes a letter that way; other positions
+ * ('-') must match exactly.
  */
-static bool eq_lower(const char *low, const char *p, size_t n)
+static bool eq_lower(const char *low, const char *fm, const char *p,
+	size_t n)
 {
-	uint64_t a, b;
+	uint64_t a, b, m;
 
 	while (n >= 8) {
 		memcpy(&a, low, 8);
 		memcpy(&b, p, 8);
-		if ((b | 0x2020202020202020ull) != a)
+		memcpy(&m, fm, 8);
+		if ((b | m) != a)
 			return false;
 		low += 8;
+		fm += 8;
 		p += 8;
 		n -= 8;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if ((p[i] | 0x20) != low[i])
+		if ((p[i] | fm[i]) != low[i])
 			return false;
 	}
 	return true;
@@ -127,7 +134,7 @@ enum hr_hdr_id hr_hdr_id(const struct hr_pl *name)
 
 		if (!id)
 			break;
-		if (eq_lower(lower[id], name->p, name->len))
+		if (eq_lower(lower[id], fold[id], name->p, name->len))
 			return id;
 	}
 	return HR_HDR_OTHER;

@@ -225,20 +225,28 @@ last:
 
 static int header_line(struct hr_msg *msg, const char *p, const char *e)
 {
-	struct hr_pl name, val;
+	const char *colon = memchr(p, ':', (size_t)(e - p));
+	struct hr_pl name = { p, 0 }, val;
 	enum hr_hdr_id id;
-	struct cur c = { p, e };
 
-	if (hr_cur_token(&c, &name, HR_TOKEN_MAX))
+	if (!colon)
 		return EBADMSG;
-	while (c.p < e && is_ws(*c.p))
-		c.p++;
-	if (c.p >= e || *c.p != ':')
+	name.len = (size_t)(colon - p);
+	while (name.len && is_ws(name.p[name.len - 1]))
+		name.len--;
+	if (!name.len || name.len > HR_TOKEN_MAX)
 		return EBADMSG;
-	val.p = c.p + 1;
+	/* a known name is all letters and '-': only others need checking */
+	id = hr_hdr_id(&name);
+	if (id == HR_HDR_OTHER) {
+		for (size_t i = 0; i < name.len; i++) {
+			if (!cc_is(name.p[i], CC_TOKEN))
+				return EBADMSG;
+		}
+	}
+	val.p = colon + 1;
 	val.len = (size_t)(e - val.p);
 	hr_pl_trim(&val);
-	id = hr_hdr_id(&name);
 	if (hr_hdr_is_list(id))
 		return hdr_split(msg, &name, &val, id);
 	return hdr_add(msg, &name, &val, id);

@@ -107,6 +107,10 @@ static const struct mcase cases[] = {
 	  "Bad Content-Type", true },
 	{ "header without colon", OPT "Bogus header line\r\n\r\n", false, 400,
 	  "Malformed Header", true },
+	{ "CR inside a header name", OPT "Call\rID: x\r\n\r\n", false, 400,
+	  "Malformed Header", true },
+	{ "space inside a header name", OPT "X Foo: x\r\n\r\n", false, 400,
+	  "Malformed Header", true },
 	{ "continuation right after start line", OPT_LINE " x\r\n" HDRS
 	  "CSeq: 1 OPTIONS\r\n\r\n", false, 400, "Malformed Header", true },
 	{ "NUL in a header", OPT "Subject: a\0b\r\n\r\n", false, 400,
