@@ -13,6 +13,10 @@ static void usage(FILE *f)
 		"\n"
 		"commands:\n"
 		"  serve      run the server (herald serve --help for options)\n"
+		"  migrate    apply the database migrations\n"
+		"  user add USER@DOMAIN [--password PW]   add or change a user\n"
+		"  user del USER@DOMAIN                   delete a user\n"
+		"  user list                              list the users\n"
 		"  version    print the version\n");
 }
 
@@ -24,6 +28,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "serve"))
 		return hr_cmd_serve(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "user"))
+		return hr_cmd_user(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "migrate"))
+		return hr_cmd_migrate(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("herald %s\n", HR_VERSION);
 		return 0;

@@ -4,8 +4,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include "cmd.h"
+#include "auth/auth.h"
+#include "registrar/registrar.h"
 #include "sip/sip.h"
+#include "store/store.h"
 
 #define HR_LOG_MODULE "serve"
 
@@ -13,9 +17,18 @@ struct serve_cfg {
 	struct hr_strlist listen;
 	struct hr_strlist domains;
 	const char *log_level;
+	const char *database_url;
+	struct hr_strlist auth;
 	unsigned max_msg;
 	unsigned tcp_idle_s;
 	unsigned tcp_max_conns;
+	unsigned nonce_ttl_s;
+	unsigned store_wait_ms;
+	unsigned store_queue;
+	unsigned expires_default;
+	unsigned expires_min;
+	unsigned expires_max;
+	unsigned max_contacts;
 };
 
 static struct serve_cfg cfg = {
@@ -23,6 +36,13 @@ static struct serve_cfg cfg = {
 	.max_msg = HR_SIP_DEFAULT_MAX_MSG,
 	.tcp_idle_s = 300,
 	.tcp_max_conns = 4096,
+	.nonce_ttl_s = 300,
+	.store_wait_ms = 5000,
+	.store_queue = 20000,
+	.expires_default = 3600,
+	.expires_min = 60,
+	.expires_max = 86400,
+	.max_contacts = 10,
 };
 
 static const struct hr_opt opts[] = {
@@ -40,6 +60,30 @@ static const struct hr_opt opts[] = {
 	  "close TCP connections idle this long (default 300)", 1, 86400 },
 	{ "tcp-max-connections", HR_OPT_UINT, &cfg.tcp_max_conns, "N",
 	  "accepted TCP connections at once (default 4096)", 1, 1000000 },
+	{ "database-url", HR_OPT_STR, &cfg.database_url, "URL",
+	  "PostgreSQL connection URI (required)", 0, 0 },
+	{ "auth", HR_OPT_LIST, &cfg.auth, "METHOD",
+	  "methods that need digest authentication, repeatable "
+	  "(default REGISTER, SUBSCRIBE, PUBLISH; 'none' for none)", 0, 0 },
+	{ "nonce-lifetime", HR_OPT_UINT, &cfg.nonce_ttl_s, "SECONDS",
+	  "how long a digest nonce stays valid (default 300)", 10, 86400 },
+	{ "store-wait", HR_OPT_UINT, &cfg.store_wait_ms, "MS",
+	  "how long a change waits for PostgreSQL before 503 (default 5000)",
+	  100, 600000 },
+	{ "store-queue", HR_OPT_UINT, &cfg.store_queue, "N",
+	  "changes queued for PostgreSQL at most; more get 503 (default "
+	  "20000)", 1, 10000000 },
+	{ "default-expires", HR_OPT_UINT, &cfg.expires_default, "SECONDS",
+	  "REGISTER expiry when the request gives none (default 3600)", 1,
+	  86400 * 365 },
+	{ "min-expires", HR_OPT_UINT, &cfg.expires_min, "SECONDS",
+	  "shorter REGISTER expiries get 423 (default 60)", 1, 86400 },
+	{ "max-expires", HR_OPT_UINT, &cfg.expires_max, "SECONDS",
+	  "longer REGISTER expiries are cut to this (default 86400)", 1,
+	  86400 * 365 },
+	{ "max-contacts", HR_OPT_UINT, &cfg.max_contacts, "N",
+	  "bindings per address-of-record; more get 403 (default 10)", 1,
+	  1000 },
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -84,10 +128,135 @@ static int listen_all(struct hr_sip *sip)
 	return 0;
 }
 
+static bool auth_for(const char *method)
+{
+	if (!cfg.auth.n)
+		return true;  /* default: every method that changes state */
+	for (unsigned i = 0; i < cfg.auth.n; i++) {
+		if (!strcasecmp(cfg.auth.v[i], method))
+			return true;
+	}
+	return false;
+}
+
+/* A user changed in the database while we run (herald user add). */
+static int user_changed(const struct hr_store_user *u, void *arg)
+{
+	struct hr_userdb *db = arg;
+
+	if (!u->ha1_md5 || !u->ha1_sha256) {
+		hr_userdb_del(db, u->user, u->domain);
+		HR_INFO("user %s@%s deleted", u->user, u->domain);
+		return 0;
+	}
+	HR_INFO("user %s@%s changed", u->user, u->domain);
+	return hr_userdb_put(db, u->user, u->domain, u->ha1_md5,
+		u->ha1_sha256);
+}
+
+static int user_load(const struct hr_store_user *u, void *arg)
+{
+	return hr_userdb_put(arg, u->user, u->domain, u->ha1_md5,
+		u->ha1_sha256);
+}
+
+struct server {
+	struct hr_store *store;
+	struct hr_userdb *users;
+	struct hr_auth *auth;
+	struct hr_sip *sip;
+	struct hr_registrar *registrar;
+};
+
+static int open_store(struct server *sv)
+{
+	struct hr_store_cfg scfg;
+	unsigned applied = 0;
+	int err;
+
+	if (!cfg.database_url || !*cfg.database_url) {
+		HR_ERROR("--database-url (or HERALD_DATABASE_URL) is required");
+		return EINVAL;
+	}
+	err = hr_store_migrate(cfg.database_url, &applied);
+	if (err) {
+		HR_ERROR("database migration failed: %s", hr_strerror(err));
+		return err;
+	}
+	if (applied)
+		HR_INFO("applied %u migration%s", applied, applied > 1 ? "s" :
+			"");
+	hr_store_cfg_default(&scfg);
+	scfg.url = cfg.database_url;
+	scfg.wait_ms = cfg.store_wait_ms;
+	scfg.queue_max = cfg.store_queue;
+	err = hr_store_alloc(&sv->store, &scfg);
+	if (err)
+		HR_ERROR("cannot open the database: %s", hr_strerror(err));
+	return err;
+}
+
+static int open_auth(struct server *sv)
+{
+	struct hr_auth_cfg acfg = { 0 };
+	uint8_t secret[32];
+	int err;
+
+	/* kept in PostgreSQL: nonces stay valid across restarts */
+	err = hr_store_secret(sv->store, "nonce", secret, sizeof(secret));
+	if (!err)
+		err = hr_userdb_alloc(&sv->users);
+	if (!err)
+		err = hr_store_users_load(sv->store, user_load, sv->users);
+	if (err)
+		return err;
+	hr_store_set_user_handler(sv->store, user_changed, sv->users);
+	acfg.secret = secret;
+	acfg.secret_len = sizeof(secret);
+	acfg.nonce_ttl_s = cfg.nonce_ttl_s;
+	err = hr_auth_alloc(&sv->auth, &acfg);
+	memset(secret, 0, sizeof(secret));
+	HR_INFO("%zu users", hr_userdb_count(sv->users));
+	return err;
+}
+
+static int open_registrar(struct server *sv)
+{
+	struct hr_registrar_cfg rcfg;
+	int err;
+
+	hr_registrar_cfg_default(&rcfg);
+	rcfg.domains = cfg.domains.v;
+	rcfg.ndomains = cfg.domains.n;
+	rcfg.expires_default = cfg.expires_default;
+	rcfg.expires_min = cfg.expires_min;
+	rcfg.expires_max = cfg.expires_max;
+	rcfg.max_contacts = cfg.max_contacts;
+	rcfg.auth = auth_for("REGISTER");
+	rcfg.authn = sv->auth;
+	rcfg.ha1h = hr_userdb_ha1;
+	rcfg.existsh = hr_userdb_exists;
+	rcfg.users = sv->users;
+	err = hr_registrar_alloc(&sv->registrar, sv->sip, sv->store, &rcfg);
+	if (!err)
+		err = hr_registrar_load(sv->registrar);
+	return err;
+}
+
+static void close_all(struct server *sv)
+{
+	/* the registrar and the stack go first: they hold store work */
+	sv->registrar = hr_mem_deref(sv->registrar);
+	sv->sip = hr_mem_deref(sv->sip);
+	sv->store = hr_mem_deref(sv->store);
+	sv->auth = hr_mem_deref(sv->auth);
+	sv->users = hr_mem_deref(sv->users);
+}
+
 static int run(void)
 {
 	struct hr_sip_cfg scfg;
-	struct hr_sip *sip = NULL;
+	struct server sv = { 0 };
 	struct event *sigs[2] = { NULL, NULL };
 	int err;
 
@@ -95,13 +264,23 @@ static int run(void)
 	scfg.max_msg = cfg.max_msg;
 	scfg.tcp_idle_ms = cfg.tcp_idle_s * 1000;
 	scfg.tcp_max_conns = cfg.tcp_max_conns;
+	if (!cfg.domains.n) {
+		HR_ERROR("no --domain given: Herald serves no domain");
+		return EINVAL;
+	}
 	err = hr_loop_init();
 	if (err)
 		return err;
-	err = hr_sip_alloc(&sip, &scfg);
-	if (err)
-		goto out;
-	err = listen_all(sip);
+	err = open_store(&sv);
+	if (!err)
+		err = open_auth(&sv);
+	if (!err)
+		err = hr_sip_alloc(&sv.sip, &scfg);
+	/* recovery before the sockets open: no traffic until all is loaded */
+	if (!err)
+		err = open_registrar(&sv);
+	if (!err)
+		err = listen_all(sv.sip);
 	if (err)
 		goto out;
 	sigs[0] = evsignal_new(hr_loop_base(), SIGTERM, on_signal, NULL);
@@ -120,7 +299,7 @@ out:
 		if (sigs[i])
 			event_free(sigs[i]);
 	}
-	hr_mem_deref(sip);
+	close_all(&sv);
 	hr_loop_close();
 	return err;
 }

@@ -17,6 +17,8 @@ UBSan report in herald's output (an ASan build exits non-zero on leaks).
 The log of a failing test's herald is printed after the failure.
 """
 
+import atexit
+import hashlib
 import os
 import random
 import re
@@ -26,9 +28,11 @@ import socket
 import string
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -44,7 +48,96 @@ SANITIZER_MARKERS = ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer',
 # Environment variables that would change herald's configuration behind
 # the test's back.
 HERALD_ENV = ('HERALD_SIP_LISTEN', 'HERALD_DOMAIN', 'HERALD_LOG_LEVEL',
-              'HERALD_MAX_MESSAGE_SIZE', 'HERALD_TCP_IDLE_TIMEOUT')
+              'HERALD_MAX_MESSAGE_SIZE', 'HERALD_TCP_IDLE_TIMEOUT',
+              'HERALD_DATABASE_URL', 'HERALD_AUTH', 'HERALD_MIN_EXPIRES',
+              'HERALD_MAX_EXPIRES', 'HERALD_DEFAULT_EXPIRES',
+              'HERALD_NONCE_LIFETIME', 'HERALD_STORE_WAIT')
+
+
+# ---------------------------------------------------------------------------
+# PostgreSQL: the server script/test started (HERALD_TEST_DATABASE_URL),
+# or one this process starts with script/pg; a fresh database per herald
+
+PG_SCRIPT = os.path.join(ROOT, 'script', 'pg')
+_pg = {}
+
+
+def pg_url():
+    """URL of a running PostgreSQL for the tests."""
+    url = os.environ.get('HERALD_TEST_DATABASE_URL')
+    if url:
+        return url
+    if 'url' not in _pg:
+        d = tempfile.mkdtemp(prefix='herald-pg-')
+        out = subprocess.run([PG_SCRIPT, 'start', d], check=True,
+                             stdout=subprocess.PIPE, text=True)
+        _pg['url'] = out.stdout.strip().splitlines()[-1]
+        atexit.register(subprocess.run, [PG_SCRIPT, 'stop', d],
+                        stdout=subprocess.DEVNULL)
+    return _pg['url']
+
+
+def psql(url, sql):
+    subprocess.run(['psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url,
+                    '-c', sql], check=True, stdout=subprocess.DEVNULL)
+
+
+def db_url(url, name):
+    """url with its database replaced by name."""
+    u = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit(u._replace(path='/' + name))
+
+
+def fresh_database():
+    """Create an empty database; return its URL."""
+    name = 'herald_t_' + ''.join(random.choice(string.ascii_lowercase)
+                                 for _ in range(12))
+    psql(pg_url(), 'CREATE DATABASE ' + name)
+    return db_url(pg_url(), name)
+
+
+def add_user(url, aor, password):
+    """herald user add AOR --password PASSWORD against url."""
+    subprocess.run([herald_bin(), 'user', 'add', aor, '--password', password,
+                    '--database-url', url], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+# ---------------------------------------------------------------------------
+# digest authentication (RFC 7616, RFC 8760) as a client computes it
+
+def parse_auth_params(value):
+    """'Digest a="b", c=d' -> ('Digest', {'a': 'b', 'c': 'd'})."""
+    scheme, _, rest = value.strip().partition(' ')
+    params = {}
+    for m in re.finditer(r'\s*([\w-]+)\s*=\s*("((?:[^"\\]|\\.)*)"|[^,\s]+)'
+                         r'\s*,?', rest):
+        params[m.group(1).lower()] = (m.group(3) if m.group(3) is not None
+                                      else m.group(2))
+    return scheme, params
+
+
+def digest_authorization(challenge, user, password, method, uri, nc=1,
+                         cnonce=None, username=None):
+    """The Authorization value answering a WWW-Authenticate value."""
+    _, c = parse_auth_params(challenge)
+    alg = c.get('algorithm', 'MD5')
+    hf = hashlib.sha256 if alg.upper() == 'SHA-256' else hashlib.md5
+
+    def h(text):
+        return hf(text.encode()).hexdigest()
+    cnonce = cnonce or rand_token(16)
+    ncs = '%08x' % nc
+    ha1 = h('%s:%s:%s' % (user, c['realm'], password))
+    ha2 = h('%s:%s' % (method, uri))
+    resp = h('%s:%s:%s:%s:auth:%s' % (ha1, c['nonce'], ncs, cnonce, ha2))
+    v = ('Digest username="%s", realm="%s", nonce="%s", uri="%s", '
+         'response="%s", algorithm=%s, qop=auth, nc=%s, cnonce="%s"' %
+         (username or user, c['realm'], c['nonce'], uri, resp, alg, ncs,
+          cnonce))
+    if 'opaque' in c:
+        v += ', opaque="%s"' % c['opaque']
+    return v
 
 
 # ---------------------------------------------------------------------------
@@ -112,7 +205,8 @@ class Herald:
     """One herald process with its output collected by a thread."""
 
     def __init__(self, args=(), host='127.0.0.1', udp=True, tcp=True,
-                 env=None, listen=True):
+                 env=None, listen=True, db=None):
+        self.db = db or fresh_database()
         self.host = host
         self.family = socket.AF_INET6 if ':' in host else socket.AF_INET
         self.extra = list(args)
@@ -140,6 +234,7 @@ class Herald:
                 argv += ['--sip-listen',
                          'tcp:' + hostport(self.host, self.port)]
             argv += ['--domain', 'example.test', '--log-level', 'debug']
+        argv += ['--database-url', self.db]
         # extra arguments may name the chosen port: 'udp:127.0.0.1:{port}'
         return argv + [a.format(port=self.port) for a in self.extra]
 
@@ -226,6 +321,8 @@ class Herald:
 
     def check_stop(self, sig=signal.SIGTERM):
         """Stop and assert a clean exit: status 0, no sanitizer report."""
+        if getattr(self, 'killed', False):
+            return
         crashed = self.proc.poll() is not None and not self.stopped
         code, log = self.stop(sig)
         if crashed:
@@ -242,6 +339,28 @@ class Herald:
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
+
+    def add_user(self, aor, password):
+        """Add a user; a running herald learns of it through the
+        database's notification: wait until it says so."""
+        add_user(self.db, aor, password)
+        if not self.alive():
+            return
+        want = 'user %s changed' % aor
+        deadline = time.monotonic() + 5
+        while want not in self.log_text():
+            if time.monotonic() > deadline:
+                raise AssertionError('herald did not learn of %s\n%s' %
+                                     (aor, self.log_text()))
+            time.sleep(0.02)
+
+    def kill(self):
+        """kill -9: the test wants an unclean stop (no exit checks)."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.reader.join(5)
+        self.stopped = True
+        self.killed = True
 
     def log_text(self, tail=None):
         with self.lock:

@@ -125,10 +125,10 @@ class RetransmissionTest(harness.HeraldTestCase):
         self.assertEqual(r1, r2)
         self.assertSilent(c, 0.2)
 
-    def test_register_retransmission_identical_501(self):
+    def test_subscribe_retransmission_identical_501(self):
         c = self.udp()
-        req = self.req('REGISTER', c)
-        req.set('To', '<sip:alice@example.test>')
+        req = self.req('SUBSCRIBE', c, ruri='sip:bob@example.test')
+        req.add('Event', 'presence')
         req.add('Contact', '<sip:alice@127.0.0.1:%d>' % c.port)
         data = bytes(req)
         c.send(data)
@@ -140,8 +140,25 @@ class RetransmissionTest(harness.HeraldTestCase):
         self.assertIsNotNone(r2, 'no response to the retransmission')
         self.assertEqual(r1, r2)
 
+    def test_register_retransmission_identical_401(self):
+        """The registrar's challenge runs in a server transaction: a
+        retransmission gets the same bytes, the same nonce included."""
+        c = self.udp()
+        req = self.req('REGISTER', c)
+        req.set('To', '<sip:alice@example.test>')
+        req.add('Contact', '<sip:alice@127.0.0.1:%d>' % c.port)
+        data = bytes(req)
+        c.send(data)
+        r1 = c.recv_raw()
+        self.assertIsNotNone(r1, 'no response')
+        self.assertStatus(harness.Response(r1), 401, 'Unauthorized')
+        c.send(data)
+        r2 = c.recv_raw()
+        self.assertIsNotNone(r2, 'no response to the retransmission')
+        self.assertEqual(r1, r2)
+
     def test_event_methods_501(self):
-        for meth in ('REGISTER', 'SUBSCRIBE', 'PUBLISH', 'NOTIFY'):
+        for meth in ('SUBSCRIBE', 'PUBLISH', 'NOTIFY'):
             with self.subTest(method=meth):
                 c = self.udp()
                 req = self.req(meth, c, ruri='sip:bob@example.test')

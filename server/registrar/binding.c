@@ -1,0 +1,194 @@
+/*
+ * Bindings in memory: one allocation each (the struct and its strings),
+ * grouped per address-of-record, with an expiry timer. An AOR is "busy"
+ * while a change of it is being committed; requests for it wait in line,
+ * so changes to one AOR are applied in the order they were committed.
+ */
+#include <errno.h>
+#include <string.h>
+#include "reg_int.h"
+
+const char *hr_reg_event_name(enum hr_reg_event ev)
+{
+	static const char *const names[] = {
+		[HR_REG_REGISTERED] = "registered",
+		[HR_REG_CREATED] = "created",
+		[HR_REG_REFRESHED] = "refreshed",
+		[HR_REG_SHORTENED] = "shortened",
+		[HR_REG_EXPIRED] = "expired",
+		[HR_REG_DEACTIVATED] = "deactivated",
+		[HR_REG_UNREGISTERED] = "unregistered",
+	};
+
+	return (unsigned)ev < sizeof(names) / sizeof(names[0]) ? names[ev] :
+		"?";
+}
+
+static void aor_destroy(void *data)
+{
+	struct aor *a = data;
+
+	hr_hash_unlink(&a->r->aors, &a->le);
+}
+
+struct aor *hr_aor_find(struct hr_registrar *r, const char *name)
+{
+	struct hr_list *l = hr_hash_list(&r->aors,
+		hr_hash_bytes(name, strlen(name)));
+
+	for (struct hr_le *le = l->head; le; le = le->next) {
+		struct aor *a = le->data;
+
+		if (!strcmp(a->name, name))
+			return a;
+	}
+	return NULL;
+}
+
+struct aor *hr_aor_get(struct hr_registrar *r, const char *name)
+{
+	struct aor *a = hr_aor_find(r, name);
+	size_t n = strlen(name);
+
+	if (a)
+		return a;
+	a = hr_mem_zalloc(sizeof(*a) + n + 1, aor_destroy);
+	if (!a)
+		return NULL;
+	a->r = r;
+	memcpy(a->name, name, n + 1);
+	hr_hash_append(&r->aors, hr_hash_bytes(name, n), &a->le, a);
+	return a;
+}
+
+void hr_aor_release(struct aor *a)
+{
+	/* an AOR lives while it has bindings, a change or a waiting request */
+	if (!a->bindings.n && !a->busy && !a->waiting.n)
+		hr_mem_deref(a);
+}
+
+static size_t slen(const char *s)
+{
+	return s ? strlen(s) + 1 : 1;
+}
+
+static const char *put(char **p, const char *s)
+{
+	const char *start = *p;
+	size_t n = s ? strlen(s) : 0;
+
+	memcpy(*p, s ? s : "", n);
+	(*p)[n] = '\0';
+	*p += n + 1;
+	return start;
+}
+
+static void binding_destroy(void *data)
+{
+	struct binding *b = data;
+
+	hr_tmr_cancel(&b->tmr);
+	if (b->le.list) {
+		hr_list_unlink(&b->le);
+		b->aor->r->nbindings--;
+	}
+}
+
+struct binding *hr_binding_new(struct aor *a, const struct hr_store_binding *sb)
+{
+	size_t n = slen(sb->key) + slen(sb->id) + slen(sb->uri) +
+		slen(sb->params) + slen(sb->dname) + slen(sb->callid) +
+		slen(sb->instance) + slen(sb->path) + slen(sb->user_agent) +
+		slen(sb->received);
+	struct binding *b = hr_mem_zalloc(sizeof(*b) + n, binding_destroy);
+	char *p;
+
+	if (!b)
+		return NULL;
+	p = b->strs;
+	b->aor = a;
+	b->pub.aor = a->name;
+	b->pub.key = put(&p, sb->key);
+	b->pub.id = put(&p, sb->id);
+	b->pub.uri = put(&p, sb->uri);
+	b->pub.params = put(&p, sb->params);
+	b->pub.dname = put(&p, sb->dname);
+	b->pub.callid = put(&p, sb->callid);
+	b->pub.instance = put(&p, sb->instance);
+	b->pub.path = put(&p, sb->path);
+	b->pub.user_agent = put(&p, sb->user_agent);
+	b->pub.received = put(&p, sb->received);
+	b->pub.expires_at = sb->expires_at;
+	b->pub.registered_at = sb->registered_at;
+	b->pub.cseq = sb->cseq;
+	b->pub.q = sb->q;
+	b->pub.reg_id = sb->reg_id;
+	hr_list_append(&a->bindings, &b->le, b);
+	a->r->nbindings++;
+	return b;
+}
+
+struct binding *hr_binding_find(struct aor *a, const char *key)
+{
+	for (struct hr_le *le = a->bindings.head; le; le = le->next) {
+		struct binding *b = le->data;
+
+		if (!strcmp(b->pub.key, key))
+			return b;
+	}
+	return NULL;
+}
+
+void hr_binding_to_store(const struct binding *b, struct hr_store_binding *sb)
+{
+	const struct hr_binding *p = &b->pub;
+
+	memset(sb, 0, sizeof(*sb));
+	sb->aor = p->aor;
+	sb->key = p->key;
+	sb->id = p->id;
+	sb->uri = p->uri;
+	sb->params = p->params;
+	sb->dname = p->dname;
+	sb->expires_at = p->expires_at;
+	sb->registered_at = p->registered_at;
+	sb->callid = p->callid;
+	sb->cseq = p->cseq;
+	sb->q = p->q;
+	sb->instance = p->instance;
+	sb->reg_id = p->reg_id;
+	sb->path = p->path;
+	sb->user_agent = p->user_agent;
+	sb->received = p->received;
+}
+
+bool hr_binding_live(const struct binding *b)
+{
+	return b->pub.expires_at > hr_wall_s();
+}
+
+int hr_registrar_bindings(struct hr_registrar *r, const char *aor,
+	int (*h)(const struct hr_binding *b, void *arg), void *arg)
+{
+	struct aor *a = hr_aor_find(r, aor);
+
+	if (!a)
+		return 0;
+	for (struct hr_le *le = a->bindings.head; le; le = le->next) {
+		struct binding *b = le->data;
+		int err;
+
+		if (!hr_binding_live(b))
+			continue;
+		err = h(&b->pub, arg);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+size_t hr_registrar_count(const struct hr_registrar *r)
+{
+	return r->nbindings;
+}

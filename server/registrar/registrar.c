@@ -1,0 +1,957 @@
+/*
+ * REGISTER, RFC 3261 10.3 step by step. Changes are computed against the
+ * bindings in memory, committed to the store, and only then applied,
+ * announced (RFC 3680 events) and answered with 200 (durability rule).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "reg_int.h"
+
+#define HR_LOG_MODULE "registrar"
+
+#define MAX_WAITING 32        /* requests queued behind one busy AOR */
+#define AOR_MAX 512
+#define RETRY_AFTER "Retry-After: 5\r\n"
+
+struct change {
+	bool del;
+	enum hr_reg_event ev;
+	struct binding *old;          /* the binding it replaces or removes */
+	struct hr_store_binding sb;   /* the new values (put) */
+	char *own[8];                 /* strings sb points to */
+	unsigned nown;
+};
+
+struct regctx {
+	struct hr_registrar *r;
+	struct aor *aor;
+	struct hr_strans *st;
+	unsigned n;                   /* changes made */
+	unsigned cap;                 /* slots; a slot past n may own strings
+				       * of a contact that changed nothing */
+	struct change ch[];
+};
+
+struct waiting {
+	struct hr_le le;
+	struct hr_strans *st;
+};
+
+static void handle(struct hr_registrar *r, struct hr_strans *st,
+	const struct hr_msg *req);
+
+void hr_registrar_cfg_default(struct hr_registrar_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->expires_default = 3600;
+	cfg->expires_min = 60;
+	cfg->expires_max = 86400;
+	cfg->max_contacts = 10;
+	cfg->auth = true;
+}
+
+bool hr_registrar_serves(const struct hr_registrar *r,
+	const struct hr_pl *domain)
+{
+	for (unsigned i = 0; i < r->cfg.ndomains; i++) {
+		if (!hr_pl_strcasecmp(domain, r->domains[i]))
+			return true;
+	}
+	return false;
+}
+
+static const char *served(const struct hr_registrar *r,
+	const struct hr_pl *domain)
+{
+	for (unsigned i = 0; i < r->cfg.ndomains; i++) {
+		if (!hr_pl_strcasecmp(domain, r->domains[i]))
+			return r->domains[i];
+	}
+	return NULL;
+}
+
+static void notify(struct hr_registrar *r, const struct hr_binding *b,
+	enum hr_reg_event ev)
+{
+	HR_DEBUG("%s %s %s", b->aor, b->uri, hr_reg_event_name(ev));
+	if (r->watch_h)
+		r->watch_h(b, ev, r->watch_arg);
+}
+
+/* ---- replies ---- */
+
+static void reply(struct hr_strans *st, uint16_t scode, const char *reason,
+	const char *hdrs)
+{
+	struct hr_resp resp = { .scode = scode, .reason = reason,
+		.hdrs = hr_pl_str(hdrs ? hdrs : "") };
+
+	hr_strans_reply(st, &resp);
+}
+
+static int contact_line(struct hr_buf *buf, const struct hr_binding *b)
+{
+	int64_t left = b->expires_at - hr_wall_s();
+	int err = 0;
+
+	err |= hr_buf_puts(buf, "Contact: <");
+	err |= hr_buf_puts(buf, b->uri);
+	err |= hr_buf_puts(buf, ">");
+	err |= hr_buf_puts(buf, b->params);
+	err |= hr_buf_printf(buf, ";expires=%lld", (long long)(left > 0 ?
+		left : 0));
+	if (b->q >= 0)
+		err |= hr_buf_printf(buf, ";q=%d.%03d", b->q / 1000, b->q % 1000);
+	err |= hr_buf_puts(buf, "\r\n");
+	return err;
+}
+
+/* RFC 3261 10.3 step 8: the 200 lists every current binding. */
+static void reply_ok(struct hr_registrar *r, struct aor *a,
+	struct hr_strans *st)
+{
+	const struct hr_msg *req = hr_strans_msg(st);
+	struct hr_buf hdrs;
+	char date[64];
+	time_t now = (time_t)hr_wall_s();
+	struct tm tm;
+	int err = 0;
+
+	(void)r;
+	hr_buf_init(&hdrs, 256 * 1024);
+	for (struct hr_le *le = a ? a->bindings.head : NULL; le; le = le->next) {
+		struct binding *b = le->data;
+
+		if (hr_binding_live(b))
+			err |= contact_line(&hdrs, &b->pub);
+	}
+	/* RFC 3327 5.3: the Path the registrar stored goes back to the UA */
+	if (hr_msg_hdr_has(req, HR_HDR_SUPPORTED, "path")) {
+		for (const struct hr_hdr *h = hr_msg_hdr(req, HR_HDR_PATH); h;
+		     h = hr_msg_hdr_next(req, h))
+			err |= hr_buf_printf(&hdrs, "Path: %.*s\r\n",
+				HR_PL_ARG(h->val));
+	}
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n",
+		&tm);
+	err |= hr_buf_puts(&hdrs, date);
+	err |= hr_buf_write(&hdrs, "", 1);
+	if (err)
+		reply(st, 500, "Server Internal Error", NULL);
+	else
+		reply(st, 200, "OK", hdrs.b);
+	hr_buf_reset(&hdrs);
+}
+
+/* ---- the AOR line: one change in flight per AOR ---- */
+
+static void next_waiting(struct aor *a)
+{
+	struct hr_le *le = a->waiting.head;
+	struct waiting *w;
+
+	a->busy = false;
+	if (!le) {
+		hr_aor_release(a);
+		return;
+	}
+	w = le->data;
+	hr_list_unlink(le);
+	handle(a->r, w->st, hr_strans_msg(w->st));
+	hr_mem_deref(w->st);
+	free(w);
+}
+
+static bool wait_in_line(struct aor *a, struct hr_strans *st)
+{
+	struct waiting *w;
+
+	if (a->waiting.n >= MAX_WAITING)
+		return false;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return false;
+	w->st = hr_mem_ref(st);
+	hr_list_append(&a->waiting, &w->le, w);
+	return true;
+}
+
+/* ---- commit and apply ---- */
+
+static void ctx_destroy(void *data)
+{
+	struct regctx *ctx = data;
+
+	for (unsigned i = 0; i < ctx->cap; i++) {
+		for (unsigned k = 0; k < ctx->ch[i].nown; k++)
+			free(ctx->ch[i].own[k]);
+	}
+	hr_mem_deref(ctx->st);
+}
+
+static void apply(struct regctx *ctx)
+{
+	for (unsigned i = 0; i < ctx->n; i++) {
+		struct change *c = &ctx->ch[i];
+		struct binding *b;
+
+		if (c->del) {
+			notify(ctx->r, &c->old->pub, c->ev);
+			hr_mem_deref(c->old);
+			continue;
+		}
+		/* new first: c->sb may point into the old binding's strings */
+		b = hr_binding_new(ctx->aor, &c->sb);
+		if (c->old)
+			hr_mem_deref(c->old);
+		if (!b) {
+			HR_ERROR("out of memory applying a committed binding");
+			continue;
+		}
+		hr_registrar_arm(ctx->r, b);
+		notify(ctx->r, &b->pub, c->ev);
+	}
+}
+
+static void committed(int err, void *arg)
+{
+	struct regctx *ctx = arg;
+	struct aor *a = ctx->aor;
+
+	if (err) {
+		HR_WARN("REGISTER for %s not stored: %s", a->name,
+			hr_strerror(err));
+		if (err == EIO)
+			reply(ctx->st, 500, "Server Internal Error", NULL);
+		else
+			reply(ctx->st, 503, "Service Unavailable", RETRY_AFTER);
+	} else {
+		apply(ctx);
+		reply_ok(ctx->r, a, ctx->st);
+	}
+	hr_mem_deref(ctx);
+	next_waiting(a);
+}
+
+static int commit(struct regctx *ctx)
+{
+	struct hr_store_tx *tx;
+	int err = hr_store_tx_alloc(&tx, ctx->r->store);
+
+	for (unsigned i = 0; !err && i < ctx->n; i++) {
+		struct change *c = &ctx->ch[i];
+
+		if (c->del)
+			err = hr_store_tx_binding_del(tx, ctx->aor->name,
+				c->old->pub.key);
+		else
+			err = hr_store_tx_binding_put(tx, &c->sb);
+	}
+	if (err) {
+		hr_store_tx_abort(tx);
+		return err;
+	}
+	return hr_store_tx_commit(tx, committed, ctx);
+}
+
+/* ---- computing the changes (RFC 3261 10.3 steps 6 and 7) ---- */
+
+static char *own(struct change *c, char *s)
+{
+	if (s && c->nown < sizeof(c->own) / sizeof(c->own[0]))
+		c->own[c->nown++] = s;
+	else if (s) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static char *pldup(const struct hr_pl *pl)
+{
+	char *s = malloc(pl->len + 1);
+
+	if (s) {
+		if (pl->len)
+			memcpy(s, pl->p, pl->len);
+		s[pl->len] = '\0';
+	}
+	return s;
+}
+
+/* Contact parameters other than expires and q, which the 200 prints from
+ * the binding's own values. */
+static char *other_params(const struct hr_pl *params)
+{
+	char *out = malloc(params->len + 1), *o = out;
+	const char *p = params->p, *end = params->p + params->len;
+
+	if (!out)
+		return NULL;
+	while (p < end) {
+		const char *s = p, *e;
+		bool q = false;
+		size_t nlen;
+
+		p++;  /* past ';' */
+		while (p < end && (q || *p != ';')) {
+			if (*p == '"')
+				q = !q;
+			p++;
+		}
+		e = p;
+		nlen = strcspn(s + 1, "=; \t");
+		if ((nlen == 7 && !strncasecmp(s + 1, "expires", 7)) ||
+		    (nlen == 1 && (s[1] == 'q' || s[1] == 'Q')))
+			continue;
+		memcpy(o, s, (size_t)(e - s));
+		o += e - s;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* q-value: "0.5" → 500 */
+static int qvalue(const struct hr_pl *v, int *q)
+{
+	unsigned ip = 0, fp = 0, digits = 0;
+	size_t i = 0;
+
+	if (!v->len || (v->p[0] != '0' && v->p[0] != '1'))
+		return EBADMSG;
+	ip = (unsigned)(v->p[i++] - '0');
+	if (i < v->len) {
+		if (v->p[i++] != '.')
+			return EBADMSG;
+		for (; i < v->len; i++, digits++) {
+			if (v->p[i] < '0' || v->p[i] > '9' || digits >= 3)
+				return EBADMSG;
+			fp = fp * 10 + (unsigned)(v->p[i] - '0');
+		}
+	}
+	while (digits++ < 3)
+		fp *= 10;
+	if (ip * 1000 + fp > 1000)
+		return EBADMSG;
+	*q = (int)(ip * 1000 + fp);
+	return 0;
+}
+
+struct contact {
+	struct hr_addr addr;
+	uint32_t expires;
+	int q;
+	struct hr_pl instance;
+	int reg_id;
+};
+
+static const char *contact_decode(struct hr_registrar *r,
+	const struct hr_msg *req, const struct hr_hdr *h, struct contact *ct)
+{
+	struct hr_pl v;
+	uint64_t n;
+
+	memset(ct, 0, sizeof(*ct));
+	ct->q = -1;
+	ct->reg_id = -1;
+	if (hr_addr_decode(&ct->addr, &h->val))
+		return "Bad Contact";
+	if (ct->addr.star)
+		return NULL;
+	if (ct->addr.uri.scheme == HR_URI_OTHER)
+		return "Bad Contact URI";
+	/* step 7: the expires parameter, else the Expires header, else the
+	 * default */
+	if (!hr_param_get(&ct->addr.params, "expires", &v)) {
+		if (hr_delta_decode(&v, &ct->expires))
+			return "Bad Contact expires";
+	} else if (req->has_expires) {
+		ct->expires = req->expires;
+	} else {
+		ct->expires = r->cfg.expires_default;
+	}
+	if (!hr_param_get(&ct->addr.params, "q", &v) && qvalue(&v, &ct->q))
+		return "Bad Contact q";
+	hr_param_get(&ct->addr.params, "+sip.instance", &ct->instance);
+	if (!hr_param_get(&ct->addr.params, "reg-id", &v)) {
+		if (hr_pl_u64(&v, 0x7fffffff, &n))
+			return "Bad Contact reg-id";
+		ct->reg_id = (int)n;
+	}
+	return NULL;
+}
+
+static char *contact_key(const struct contact *ct)
+{
+	char *key;
+
+	/* RFC 5626 6: with an instance, the binding is the instance and
+	 * reg-id, whatever the URI */
+	if (ct->instance.len) {
+		if (asprintf(&key, "%.*s;reg-id=%d", HR_PL_ARG(ct->instance),
+			ct->reg_id) < 0)
+			return NULL;
+		return key;
+	}
+	return pldup(&ct->addr.uri.raw);
+}
+
+static void received(const struct hr_msg *req, char *out, size_t n)
+{
+	char sa[HR_SA_STRLEN];
+
+	snprintf(out, n, "%s:%s", req->tp == HR_TP_TCP ? "tcp" : "udp",
+		hr_sa_print(&req->src, sa, sizeof(sa)));
+}
+
+static char *joined_path(const struct hr_msg *req)
+{
+	struct hr_buf b;
+	bool first = true;
+
+	if (!hr_msg_hdr(req, HR_HDR_PATH))
+		return NULL;
+	hr_buf_init(&b, 64 * 1024);
+	for (const struct hr_hdr *h = hr_msg_hdr(req, HR_HDR_PATH); h;
+	     h = hr_msg_hdr_next(req, h)) {
+		if (!first)
+			hr_buf_puts(&b, ",");
+		hr_buf_putpl(&b, &h->val);
+		first = false;
+	}
+	if (hr_buf_write(&b, "", 1)) {
+		hr_buf_reset(&b);
+		return NULL;
+	}
+	return b.b;
+}
+
+static void slot_reset(struct change *c)
+{
+	for (unsigned k = 0; k < c->nown; k++)
+		free(c->own[k]);
+	memset(c, 0, sizeof(*c));
+}
+
+/* The change for one contact; *fail gets a reply when the request must
+ * fail as a whole. */
+static int contact_change(struct regctx *ctx, const struct hr_msg *req,
+	const struct contact *ct, const char **fail, uint16_t *scode)
+{
+	struct hr_registrar *r = ctx->r;
+	struct change *c = &ctx->ch[ctx->n];
+	char *key = contact_key(ct), *ua = NULL, rcv[96], id[17];
+	const struct hr_hdr *uah = hr_msg_hdr(req, HR_HDR_USER_AGENT);
+	struct binding *old;
+	uint32_t exp = ct->expires;
+	int64_t now = hr_wall_s();
+
+	if (!own(c, key))
+		return ENOMEM;
+	old = hr_binding_find(ctx->aor, key);
+	/* step 7: the same Call-ID with a CSeq not higher aborts it all */
+	if (old && !hr_pl_strcmp(&req->callid, old->pub.callid) &&
+	    req->cseq.num <= old->pub.cseq) {
+		*scode = 400;
+		*fail = "Out-Of-Order CSeq";
+		return EPROTO;
+	}
+	if (exp == 0) {
+		if (!old) {
+			/* removing what is not there: nothing; the slot is
+			 * free again for the next contact */
+			slot_reset(c);
+			return 0;
+		}
+		c->del = true;
+		c->old = old;
+		c->ev = HR_REG_UNREGISTERED;
+		ctx->n++;
+		return 0;
+	}
+	if (exp < r->cfg.expires_min) {
+		*scode = 423;
+		*fail = "Interval Too Brief";
+		return EPROTO;
+	}
+	if (exp > r->cfg.expires_max)
+		exp = r->cfg.expires_max;
+	c->old = old;
+	c->sb.aor = ctx->aor->name;
+	c->sb.key = key;
+	if (old) {
+		c->sb.id = old->pub.id;
+		c->sb.registered_at = old->pub.registered_at;
+		c->ev = now + exp < old->pub.expires_at ? HR_REG_SHORTENED :
+			HR_REG_REFRESHED;
+	} else {
+		hr_rand_token(id, 16);
+		c->sb.id = own(c, strdup(id));
+		c->sb.registered_at = now;
+		c->ev = HR_REG_REGISTERED;
+	}
+	c->sb.uri = own(c, pldup(&ct->addr.uri.raw));
+	c->sb.params = own(c, other_params(&ct->addr.params));
+	c->sb.dname = own(c, pldup(&ct->addr.dname));
+	c->sb.callid = own(c, pldup(&req->callid));
+	c->sb.instance = ct->instance.len ? own(c, pldup(&ct->instance)) : NULL;
+	c->sb.path = own(c, joined_path(req));
+	if (uah)
+		ua = own(c, pldup(&uah->val));
+	c->sb.user_agent = ua;
+	received(req, rcv, sizeof(rcv));
+	c->sb.received = own(c, strdup(rcv));
+	c->sb.expires_at = now + exp;
+	c->sb.cseq = req->cseq.num;
+	c->sb.q = ct->q;
+	c->sb.reg_id = ct->reg_id;
+	if (!c->sb.uri || !c->sb.params || !c->sb.callid || !c->sb.received ||
+	    !c->sb.id)
+		return ENOMEM;
+	ctx->n++;
+	return 0;
+}
+
+/* Contact: * with Expires: 0 removes every binding (step 6). */
+static int star_changes(struct regctx *ctx, const struct hr_msg *req,
+	const char **fail, uint16_t *scode)
+{
+	for (struct hr_le *le = ctx->aor->bindings.head; le; le = le->next) {
+		struct binding *b = le->data;
+		struct change *c = &ctx->ch[ctx->n];
+
+		if (!hr_pl_strcmp(&req->callid, b->pub.callid) &&
+		    req->cseq.num <= b->pub.cseq) {
+			*scode = 400;
+			*fail = "Out-Of-Order CSeq";
+			return EPROTO;
+		}
+		c->del = true;
+		c->old = b;
+		c->ev = HR_REG_UNREGISTERED;
+		ctx->n++;
+	}
+	return 0;
+}
+
+static unsigned live_after(const struct regctx *ctx)
+{
+	unsigned n = 0;
+
+	for (struct hr_le *le = ctx->aor->bindings.head; le; le = le->next)
+		n += hr_binding_live(le->data);
+	for (unsigned i = 0; i < ctx->n; i++) {
+		if (ctx->ch[i].del)
+			n -= ctx->ch[i].old && hr_binding_live(ctx->ch[i].old);
+		else if (!ctx->ch[i].old || !hr_binding_live(ctx->ch[i].old))
+			n++;
+	}
+	return n;
+}
+
+/* Steps 6 and 7 for every contact. 0 with the changes, or *fail set. */
+static int changes(struct regctx *ctx, const struct hr_msg *req,
+	const char **fail, uint16_t *scode)
+{
+	unsigned ncontacts = hr_msg_hdr_count(req, HR_HDR_CONTACT);
+	bool star = false;
+	struct contact ct;
+	int err = 0;
+
+	*scode = 400;
+	for (const struct hr_hdr *h = hr_msg_hdr(req, HR_HDR_CONTACT); h;
+	     h = hr_msg_hdr_next(req, h)) {
+		*fail = contact_decode(ctx->r, req, h, &ct);
+		if (*fail)
+			return EPROTO;
+		star |= ct.addr.star;
+	}
+	if (star) {
+		/* step 6: "*" only alone and with Expires: 0 */
+		if (ncontacts > 1 || !req->has_expires || req->expires) {
+			*fail = "Invalid Contact *";
+			return EPROTO;
+		}
+		return star_changes(ctx, req, fail, scode);
+	}
+	for (const struct hr_hdr *h = hr_msg_hdr(req, HR_HDR_CONTACT);
+	     h && !err; h = hr_msg_hdr_next(req, h)) {
+		contact_decode(ctx->r, req, h, &ct);
+		err = contact_change(ctx, req, &ct, fail, scode);
+	}
+	if (!err && live_after(ctx) > ctx->r->cfg.max_contacts) {
+		*scode = 403;
+		*fail = "Too Many Contacts";
+		return EPROTO;
+	}
+	if (err == ENOMEM) {
+		*scode = 500;
+		*fail = "Server Internal Error";
+	}
+	return err;
+}
+
+/* ---- steps 1 to 5 ---- */
+
+/* The AOR of To: user@domain, the user part unescaped (RFC 3261 10.3
+ * step 5 and 19.1.4: user parts compare after unescaping). */
+static int aor_of(const struct hr_uri *uri, const char *domain, char *out,
+	size_t n)
+{
+	char user[256];
+	size_t len;
+
+	if (uri->scheme != HR_URI_SIP && uri->scheme != HR_URI_SIPS)
+		return EINVAL;
+	if (!uri->user.len || hr_uri_unescape(&uri->user, user, sizeof(user),
+		&len) || memchr(user, '\0', len) || memchr(user, '@', len))
+		return EINVAL;
+	if ((size_t)snprintf(out, n, "%s@%s", user, domain) >= n)
+		return EINVAL;
+	return 0;
+}
+
+/* The user part of the digest username ("alice", "alice@example.test",
+ * sipsak's "alice@") must be the AOR's. */
+static bool own_aor(const struct hr_pl *username, const char *aor,
+	const char *realm)
+{
+	const char *at = strchr(aor, '@');
+	const char *uat = hr_pl_chr(username, '@');
+	size_t ulen = uat ? (size_t)(uat - username->p) : username->len;
+
+	if (!at || ulen != (size_t)(at - aor) || memcmp(username->p, aor, ulen))
+		return false;
+	return strcmp(at + 1, realm) == 0;
+}
+
+static bool authorize(struct hr_registrar *r, struct hr_strans *st,
+	const struct hr_msg *req, const char *realm, const char *aor)
+{
+	enum hr_auth_result res;
+	struct hr_pl user;
+	struct hr_buf hdrs;
+	int err;
+
+	if (!r->cfg.auth)
+		return true;
+	err = hr_auth_verify(r->cfg.authn, req, realm, r->cfg.ha1h,
+		r->cfg.users, &res, &user);
+	if (err) {
+		reply(st, 500, "Server Internal Error", NULL);
+		return false;
+	}
+	switch (res) {
+	case HR_AUTH_OK:
+		if (own_aor(&user, aor, realm))
+			return true;
+		/* step 4: a user may register only its own AOR */
+		reply(st, 403, "Forbidden", NULL);
+		return false;
+	case HR_AUTH_CHALLENGE:
+	case HR_AUTH_STALE:
+		hr_buf_init(&hdrs, 4096);
+		err = hr_auth_challenge(r->cfg.authn, &hdrs, realm,
+			res == HR_AUTH_STALE, false);
+		if (!err)
+			err = hr_buf_write(&hdrs, "", 1);
+		if (err)
+			reply(st, 500, "Server Internal Error", NULL);
+		else
+			reply(st, 401, "Unauthorized", hdrs.b);
+		hr_buf_reset(&hdrs);
+		return false;
+	case HR_AUTH_BAD:
+		reply(st, 400, "Bad Authorization", NULL);
+		return false;
+	case HR_AUTH_FORBIDDEN:
+	default:
+		reply(st, 403, "Forbidden", NULL);
+		return false;
+	}
+}
+
+static void handle(struct hr_registrar *r, struct hr_strans *st,
+	const struct hr_msg *req)
+{
+	const char *realm, *fail = NULL;
+	char aor[AOR_MAX], user[256];
+	struct regctx *ctx;
+	struct aor *a;
+	uint16_t scode;
+	unsigned n;
+
+	/* step 1: a domain we serve */
+	realm = served(r, &req->ruri.host);
+	if (!realm) {
+		reply(st, 404, "Not Found", NULL);
+		return;
+	}
+	/* step 5 (syntax): To names an AOR of that domain */
+	if (aor_of(&req->to.uri, realm, aor, sizeof(aor)) ||
+	    hr_pl_strcasecmp(&req->to.uri.host, realm)) {
+		reply(st, 404, "Not Found", NULL);
+		return;
+	}
+	/* steps 3 and 4 */
+	if (!authorize(r, st, req, realm, aor))
+		return;
+	/* step 5: the AOR exists */
+	snprintf(user, sizeof(user), "%.*s", (int)(strchr(aor, '@') - aor), aor);
+	if (r->cfg.existsh && !r->cfg.existsh(user, realm, r->cfg.users)) {
+		reply(st, 404, "Not Found", NULL);
+		return;
+	}
+	a = hr_aor_get(r, aor);
+	if (!a) {
+		reply(st, 500, "Server Internal Error", NULL);
+		return;
+	}
+	if (a->busy) {
+		if (!wait_in_line(a, st))
+			reply(st, 503, "Service Unavailable", RETRY_AFTER);
+		return;
+	}
+	n = hr_msg_hdr_count(req, HR_HDR_CONTACT) + a->bindings.n + 1;
+	ctx = hr_mem_zalloc(sizeof(*ctx) + n * sizeof(ctx->ch[0]), ctx_destroy);
+	if (!ctx) {
+		reply(st, 500, "Server Internal Error", NULL);
+		hr_aor_release(a);
+		return;
+	}
+	ctx->r = r;
+	ctx->aor = a;
+	ctx->cap = n;
+	ctx->st = hr_mem_ref(st);
+	if (changes(ctx, req, &fail, &scode)) {
+		char hdrs[64];
+
+		snprintf(hdrs, sizeof(hdrs), "Min-Expires: %u\r\n",
+			r->cfg.expires_min);
+		reply(st, scode, fail, scode == 423 ? hdrs : NULL);
+		goto done;
+	}
+	/* a query (no Contact), or nothing to change */
+	if (!ctx->n) {
+		reply_ok(r, a, st);
+		goto done;
+	}
+	a->busy = true;
+	if (commit(ctx)) {
+		a->busy = false;
+		reply(st, 503, "Service Unavailable", RETRY_AFTER);
+		goto done;
+	}
+	return;
+done:
+	hr_mem_deref(ctx);
+	hr_aor_release(a);
+}
+
+static void on_register(struct hr_strans *st, const struct hr_msg *req,
+	void *arg)
+{
+	handle(arg, st, req);
+}
+
+/* ---- expiry ---- */
+
+struct expiry {
+	struct hr_registrar *r;
+	struct binding *b;
+};
+
+static void expire_fire(void *arg);
+
+static void expired_committed(int err, void *arg)
+{
+	struct expiry *x = arg;
+	struct binding *b = x->b;
+	struct aor *a = b->aor;
+
+	if (err) {
+		/* try again; the binding is listed nowhere meanwhile */
+		HR_WARN("expiry of %s not stored: %s", b->pub.uri,
+			hr_strerror(err));
+		hr_tmr_start(&b->tmr, 1000, expire_fire, b);
+	} else {
+		notify(x->r, &b->pub, HR_REG_EXPIRED);
+		hr_mem_deref(b);
+	}
+	free(x);
+	next_waiting(a);
+}
+
+static void expire_fire(void *arg)
+{
+	struct binding *b = arg;
+	struct aor *a = b->aor;
+	struct hr_registrar *r = a->r;
+	struct hr_store_tx *tx;
+	struct expiry *x;
+
+	/* a change of this AOR is in flight: it may refresh this binding */
+	if (a->busy || hr_binding_live(b)) {
+		hr_registrar_arm(r, b);
+		if (!hr_tmr_isrunning(&b->tmr))
+			hr_tmr_start(&b->tmr, 100, expire_fire, b);
+		return;
+	}
+	x = calloc(1, sizeof(*x));
+	if (!x || hr_store_tx_alloc(&tx, r->store)) {
+		free(x);
+		hr_tmr_start(&b->tmr, 1000, expire_fire, b);
+		return;
+	}
+	x->r = r;
+	x->b = b;
+	if (hr_store_tx_binding_del(tx, a->name, b->pub.key)) {
+		hr_store_tx_abort(tx);
+		free(x);
+		hr_tmr_start(&b->tmr, 1000, expire_fire, b);
+		return;
+	}
+	if (hr_store_tx_commit(tx, expired_committed, x)) {
+		free(x);
+		hr_tmr_start(&b->tmr, 1000, expire_fire, b);
+		return;
+	}
+	a->busy = true;
+}
+
+void hr_registrar_arm(struct hr_registrar *r, struct binding *b)
+{
+	int64_t left = b->pub.expires_at - hr_wall_s();
+
+	(void)r;
+	if (left <= 0)
+		hr_tmr_start(&b->tmr, 0, expire_fire, b);
+	else
+		hr_tmr_start(&b->tmr, (uint64_t)left * 1000, expire_fire, b);
+}
+
+/* ---- lifetime ---- */
+
+static void registrar_destroy(void *data)
+{
+	struct hr_registrar *r = data;
+
+	for (uint32_t i = 0; r->aors.bucket && i <= r->aors.mask; i++) {
+		while (r->aors.bucket[i].head) {
+			struct aor *a = r->aors.bucket[i].head->data;
+
+			while (a->bindings.head)
+				hr_mem_deref(a->bindings.head->data);
+			while (a->waiting.head) {
+				struct waiting *w = a->waiting.head->data;
+
+				hr_list_unlink(&w->le);
+				hr_mem_deref(w->st);
+				free(w);
+			}
+			hr_mem_deref(a);
+		}
+	}
+	hr_hash_reset(&r->aors);
+	for (unsigned i = 0; i < r->cfg.ndomains; i++)
+		free(r->domains[i]);
+	free(r->domains);
+}
+
+int hr_registrar_alloc(struct hr_registrar **rp, struct hr_sip *sip,
+	struct hr_store *store, const struct hr_registrar_cfg *cfg)
+{
+	struct hr_registrar *r;
+	int err;
+
+	if (cfg->auth && (!cfg->authn || !cfg->ha1h))
+		return EINVAL;
+	r = hr_mem_zalloc(sizeof(*r), registrar_destroy);
+	if (!r)
+		return ENOMEM;
+	r->cfg = *cfg;
+	r->sip = sip;
+	r->store = store;
+	r->domains = calloc(cfg->ndomains ? cfg->ndomains : 1,
+		sizeof(*r->domains));
+	err = r->domains ? hr_hash_init(&r->aors, 65536) : ENOMEM;
+	for (unsigned i = 0; !err && i < cfg->ndomains; i++) {
+		r->domains[i] = strdup(cfg->domains[i]);
+		if (!r->domains[i])
+			err = ENOMEM;
+		for (char *p = r->domains[i]; p && *p; p++)
+			*p = (char)hr_lower[(unsigned char)*p];
+	}
+	if (err) {
+		r->cfg.ndomains = 0;
+		hr_mem_deref(r);
+		return err;
+	}
+	hr_sip_handle(sip, HR_METH_REGISTER, on_register, r);
+	hr_sip_supported_add(sip, "path");
+	*rp = r;
+	return 0;
+}
+
+void hr_registrar_watch(struct hr_registrar *r, hr_binding_h *h, void *arg)
+{
+	r->watch_h = h;
+	r->watch_arg = arg;
+}
+
+/* ---- recovery ---- */
+
+struct load {
+	struct hr_registrar *r;
+	struct hr_store_tx *tx;   /* deletes of bindings expired meanwhile */
+	unsigned live, gone;
+	int err;
+};
+
+static int load_one(const struct hr_store_binding *sb, void *arg)
+{
+	struct load *l = arg;
+	struct aor *a;
+	struct binding *b;
+
+	if (sb->expires_at <= hr_wall_s()) {
+		l->gone++;
+		return hr_store_tx_binding_del(l->tx, sb->aor, sb->key);
+	}
+	a = hr_aor_get(l->r, sb->aor);
+	b = a ? hr_binding_new(a, sb) : NULL;
+	if (!b)
+		return ENOMEM;
+	hr_registrar_arm(l->r, b);
+	l->live++;
+	return 0;
+}
+
+static void load_committed(int err, void *arg)
+{
+	(void)arg;
+	if (err)
+		HR_WARN("removing expired bindings failed: %s", hr_strerror(err));
+}
+
+int hr_registrar_load(struct hr_registrar *r)
+{
+	struct load l = { .r = r };
+	int err = hr_store_tx_alloc(&l.tx, r->store);
+
+	if (err)
+		return err;
+	err = hr_store_bindings_load(r->store, load_one, &l);
+	if (err || !l.gone) {
+		hr_store_tx_abort(l.tx);
+		if (!err)
+			HR_INFO("loaded %u bindings", l.live);
+		return err;
+	}
+	HR_INFO("loaded %u bindings (%u expired while down)", l.live, l.gone);
+	return hr_store_tx_commit(l.tx, load_committed, NULL);
+}

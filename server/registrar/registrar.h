@@ -1,0 +1,94 @@
+/*
+ * Herald registrar: REGISTER (RFC 3261 10.3) with digest authentication,
+ * bindings kept in memory and in the store, expiry timers, and a change
+ * callback for each binding event of RFC 3680 (the reg package's source).
+ */
+#ifndef HR_REGISTRAR_H
+#define HR_REGISTRAR_H
+
+#include "sip/sip.h"
+#include "auth/auth.h"
+#include "store/store.h"
+
+/** RFC 3680 5.2 contact events. */
+enum hr_reg_event {
+	HR_REG_REGISTERED,
+	HR_REG_CREATED,
+	HR_REG_REFRESHED,
+	HR_REG_SHORTENED,
+	HR_REG_EXPIRED,
+	HR_REG_DEACTIVATED,
+	HR_REG_UNREGISTERED,
+};
+
+/** "registered", "created", ... */
+const char *hr_reg_event_name(enum hr_reg_event ev);
+
+/** A binding as others may read it (strings owned by the registrar). */
+struct hr_binding {
+	const char *aor;
+	const char *key;
+	const char *id;           /* stable contact id */
+	const char *uri;
+	const char *params;       /* other contact parameters, "" when none */
+	const char *dname;        /* "" when none */
+	const char *callid;
+	const char *instance;     /* "" when none */
+	const char *path;         /* "" when none */
+	const char *user_agent;   /* "" when none */
+	const char *received;     /* "udp:192.0.2.1:5060" */
+	int64_t expires_at;       /* wall seconds */
+	int64_t registered_at;
+	uint32_t cseq;
+	int q;                    /* x 1000, -1 when absent */
+	int reg_id;               /* -1 when absent */
+};
+
+/** Does a user exist? (AOR check of RFC 3261 10.3 step 5) */
+typedef bool (hr_user_exists_h)(const char *user, const char *domain,
+	void *arg);
+
+struct hr_registrar_cfg {
+	const char *const *domains;   /* served domains (digest realms) */
+	unsigned ndomains;
+	unsigned expires_default;     /* 3600 */
+	unsigned expires_min;         /* 60: less gets 423 */
+	unsigned expires_max;         /* 86400: more is clamped */
+	unsigned max_contacts;        /* per AOR: 10; more gets 403 */
+	bool auth;                    /* challenge REGISTER (default on) */
+	struct hr_auth *authn;
+	hr_auth_ha1_h *ha1h;
+	hr_user_exists_h *existsh;
+	void *users;                  /* arg of ha1h and existsh */
+};
+
+/** Fill cfg with the defaults. */
+void hr_registrar_cfg_default(struct hr_registrar_cfg *cfg);
+
+struct hr_registrar;
+
+/**
+ * A binding changed: ev says how; b is its state after the change (for
+ * EXPIRED, UNREGISTERED and DEACTIVATED, its last state). Core thread.
+ */
+typedef void (hr_binding_h)(const struct hr_binding *b, enum hr_reg_event ev,
+	void *arg);
+
+/** Create the registrar and route REGISTER to it. */
+int hr_registrar_alloc(struct hr_registrar **rp, struct hr_sip *sip,
+	struct hr_store *store, const struct hr_registrar_cfg *cfg);
+/** Load the stored bindings: timers resume with their remaining time,
+ * expired ones are removed. Before serving. */
+int hr_registrar_load(struct hr_registrar *r);
+/** Watch binding changes (one watcher: the reg package). */
+void hr_registrar_watch(struct hr_registrar *r, hr_binding_h *h, void *arg);
+/** Call h for each live binding of aor (h's return stops at non-zero). */
+int hr_registrar_bindings(struct hr_registrar *r, const char *aor,
+	int (*h)(const struct hr_binding *b, void *arg), void *arg);
+/** Number of live bindings (metrics, tests). */
+size_t hr_registrar_count(const struct hr_registrar *r);
+/** True when domain is served. */
+bool hr_registrar_serves(const struct hr_registrar *r,
+	const struct hr_pl *domain);
+
+#endif

@@ -1,0 +1,97 @@
+/* libpq helpers: connect, run a parameterized query, classify failures. */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include "store/store_int.h"
+
+#define HR_LOG_MODULE "store"
+
+/* Server notices (and libpq's own) go to our log, not to stderr raw. */
+static void notice(void *arg, const char *message)
+{
+	size_t len = strlen(message);
+
+	(void)arg;
+	while (len && message[len - 1] == '\n')
+		len--;
+	HR_DEBUG("postgres: %.*s", (int)len, message);
+}
+
+int hr_pq_connect(PGconn **connp, const char *url)
+{
+	/* expand_dbname: url may be a URI or a conninfo string; the keywords
+	 * after it override it, so a dead server does not hang a start. */
+	static const char *const keys[] = { "dbname", "connect_timeout",
+		"application_name", NULL };
+	const char *const vals[] = { url, "5", "herald", NULL };
+	char msg[256];
+	PGconn *conn;
+
+	if (!url)
+		return EINVAL;
+	conn = PQconnectdbParams(keys, vals, 1);
+	if (!conn)
+		return ENOMEM;
+	if (PQstatus(conn) != CONNECTION_OK) {
+		/* libpq's message names host and port, never the password */
+		HR_DEBUG("connect: %s", hr_pq_errmsg(conn, msg, sizeof(msg)));
+		PQfinish(conn);
+		return ECONNREFUSED;
+	}
+	PQsetNoticeProcessor(conn, notice, NULL);
+	*connp = conn;
+	return 0;
+}
+
+int hr_pq_exec(PGconn *conn, PGresult **resp, const char *sql, int n,
+	const char *const *v, ExecStatusType want)
+{
+	PGresult *res = PQexecParams(conn, sql, n, NULL, v, NULL, NULL, 0);
+
+	if (PQresultStatus(res) != want) {
+		PQclear(res);
+		return EIO;
+	}
+	if (resp)
+		*resp = res;
+	else
+		PQclear(res);
+	return 0;
+}
+
+const char *hr_pq_errmsg(const PGconn *conn, char *buf, size_t size)
+{
+	size_t len;
+
+	snprintf(buf, size, "%s",
+		conn ? PQerrorMessage(conn) : "no connection");
+	/* one log line: libpq's messages span lines */
+	for (char *p = buf; *p; p++) {
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+	}
+	len = strlen(buf);
+	while (len && buf[len - 1] == ' ')
+		buf[--len] = '\0';
+	return buf;
+}
+
+bool hr_pq_lost(const PGconn *conn, const PGresult *res)
+{
+	const char *state;
+
+	if (!conn || PQstatus(conn) == CONNECTION_BAD)
+		return true;
+	state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	/* 08: connection exception; 57: operator intervention (shutdown,
+	 * admin_shutdown, cannot_connect_now) */
+	return state && (!strncmp(state, "08", 2) || !strncmp(state, "57", 2));
+}
+
+uint64_t hr_store_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}

@@ -1,0 +1,107 @@
+/* Synchronous reads on the store's own connection, at start: recovery of
+ * the bindings and the server secrets. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "store/store_int.h"
+
+#define HR_LOG_MODULE "store"
+
+static const char *col(const PGresult *res, int row, int c)
+{
+	return PQgetisnull(res, row, c) ? NULL : PQgetvalue(res, row, c);
+}
+
+static int64_t col_i64(const PGresult *res, int row, int c, int64_t def)
+{
+	return PQgetisnull(res, row, c) ? def :
+		strtoll(PQgetvalue(res, row, c), NULL, 10);
+}
+
+static void binding_decode(struct hr_store_binding *b, const PGresult *res,
+	int row)
+{
+	b->aor = col(res, row, 0);
+	b->key = col(res, row, 1);
+	b->id = col(res, row, 2);
+	b->uri = col(res, row, 3);
+	b->params = col(res, row, 4);
+	b->dname = col(res, row, 5);
+	b->expires_at = col_i64(res, row, 6, 0);
+	b->registered_at = col_i64(res, row, 7, 0);
+	b->callid = col(res, row, 8);
+	b->cseq = (uint32_t)col_i64(res, row, 9, 0);
+	b->q = (int)col_i64(res, row, 10, -1);
+	b->instance = col(res, row, 11);
+	b->reg_id = (int)col_i64(res, row, 12, -1);
+	b->path = col(res, row, 13);
+	b->user_agent = col(res, row, 14);
+	b->received = col(res, row, 15);
+}
+
+int hr_store_bindings_load(struct hr_store *s, hr_store_binding_h *h,
+	void *arg)
+{
+	PGresult *res;
+	int err;
+
+	if (!s || !h)
+		return EINVAL;
+	err = hr_pq_exec(s->rd, &res, "SELECT aor, key, id, uri, params, "
+		"dname, extract(epoch FROM expires_at)::bigint, "
+		"extract(epoch FROM registered_at)::bigint, callid, cseq, q, "
+		"instance, reg_id, path, user_agent, received "
+		"FROM bindings ORDER BY aor, key", 0, NULL, PGRES_TUPLES_OK);
+	if (err)
+		return err;
+	for (int i = 0; !err && i < PQntuples(res); i++) {
+		struct hr_store_binding b;
+
+		binding_decode(&b, res, i);
+		err = h(&b, arg);
+	}
+	PQclear(res);
+	return err;
+}
+
+int hr_store_secret(struct hr_store *s, const char *name, uint8_t *out,
+	size_t n)
+{
+	const char *v[2];
+	int len[2], fmt[2] = { 0, 1 };
+	uint8_t *rnd;
+	PGresult *res;
+	int err = 0;
+
+	if (!s || !name || !out || !n || n > 4096)
+		return EINVAL;
+	rnd = malloc(n);
+	if (!rnd)
+		return ENOMEM;
+	hr_rand_bytes(rnd, n);
+	v[0] = name;
+	v[1] = (const char *)rnd;
+	len[0] = 0;
+	len[1] = (int)n;
+	/* the first start creates it; every other start reads that one */
+	res = PQexecParams(s->rd, "INSERT INTO server_secrets (name, value) "
+		"VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", 2, NULL, v,
+		len, fmt, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		err = EIO;
+	PQclear(res);
+	memset(rnd, 0, n);
+	free(rnd);
+	if (err)
+		return err;
+	res = PQexecParams(s->rd, "SELECT value FROM server_secrets "
+		"WHERE name = $1", 1, NULL, v, NULL, NULL, 1);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		err = EIO;
+	else if ((size_t)PQgetlength(res, 0, 0) != n)
+		err = EINVAL;  /* created with another size */
+	else
+		memcpy(out, PQgetvalue(res, 0, 0), n);
+	PQclear(res);
+	return err;
+}

@@ -1,0 +1,151 @@
+/*
+ * Herald store: PostgreSQL. Numbered migrations, the writer thread with
+ * group commit, and the reads recovery and the CLI need. Knows core only;
+ * never SIP. All SQL of the project lives in server/store/.
+ *
+ * Threads: the core thread queues transactions; the writer thread owns a
+ * libpq connection, commits queued transactions in batches (one database
+ * transaction per batch, pipeline mode) and hands each completion back to
+ * the core loop, where its callback runs. A 2xx is sent only from there
+ * (DESIGN.md, durability rule).
+ */
+#ifndef HR_STORE_H
+#define HR_STORE_H
+
+#include "core/core.h"
+
+struct hr_store_cfg {
+	const char *url;        /* libpq connection URI or conninfo */
+	unsigned queue_max;     /* transactions queued at most (default 20000) */
+	unsigned wait_ms;       /* how long one may wait for PostgreSQL
+				 * (default 5000) before it fails ETIMEDOUT */
+	unsigned batch_max;     /* transactions per database commit (500) */
+};
+
+/** Fill cfg with the defaults (url stays NULL). */
+void hr_store_cfg_default(struct hr_store_cfg *cfg);
+
+/** Apply the migrations not yet recorded in schema_migrations, in order,
+ * each in its own transaction. *applied (may be NULL) gets how many. */
+int hr_store_migrate(const char *url, unsigned *applied);
+
+struct hr_store;  /* refcounted; its destructor drains and stops the writer */
+
+/**
+ * Connect (synchronously; ECONNREFUSED when PostgreSQL does not answer),
+ * and start the writer thread. Completions and notifications are
+ * delivered on the core loop: hr_loop_init() first.
+ */
+int hr_store_alloc(struct hr_store **sp, const struct hr_store_cfg *cfg);
+
+/**
+ * A write's outcome, on the core thread: 0 committed; ETIMEDOUT when
+ * PostgreSQL stayed away longer than wait_ms; ENOSPC when the queue was
+ * full; EIO when a statement failed (a bug or a constraint).
+ */
+typedef void (hr_store_done_h)(int err, void *arg);
+
+/** One registrar binding, as stored (RFC 3261 10.3, RFC 5626, RFC 3327). */
+struct hr_store_binding {
+	const char *aor;          /* "alice@example.test" */
+	const char *key;          /* what identifies the contact: the
+				   * +sip.instance and reg-id, or its URI */
+	const char *id;           /* stable contact id (reginfo) */
+	const char *uri;          /* the contact URI */
+	const char *params;       /* other contact parameters, or NULL */
+	const char *dname;        /* display name, or NULL */
+	int64_t expires_at;       /* absolute, seconds since the epoch */
+	int64_t registered_at;    /* when first created */
+	const char *callid;
+	uint32_t cseq;
+	int q;                    /* q-value x 1000; -1 when absent */
+	const char *instance;     /* +sip.instance, or NULL */
+	int reg_id;               /* reg-id; -1 when absent */
+	const char *path;         /* Path values joined with ",", or NULL */
+	const char *user_agent;   /* or NULL */
+	const char *received;     /* "udp:192.0.2.1:5060": source of the
+				   * REGISTER, where requests can reach it */
+};
+
+/* ---- writes: a transaction of changes committed together ---- */
+
+struct hr_store_tx;
+
+/** Start a transaction (core thread). */
+int hr_store_tx_alloc(struct hr_store_tx **txp, struct hr_store *s);
+/** Insert or replace a binding (by aor and key). */
+int hr_store_tx_binding_put(struct hr_store_tx *tx,
+	const struct hr_store_binding *b);
+/** Remove a binding (by aor and key); absent is not an error. */
+int hr_store_tx_binding_del(struct hr_store_tx *tx, const char *aor,
+	const char *key);
+/** Drop a transaction instead of committing it; NULL-safe. */
+void hr_store_tx_abort(struct hr_store_tx *tx);
+/**
+ * Queue the transaction; done runs on the core thread once it has been
+ * committed or has failed. Takes over tx (also on error, when done is
+ * not called).
+ */
+int hr_store_tx_commit(struct hr_store_tx *tx, hr_store_done_h *done,
+	void *arg);
+
+/** Transactions queued or in flight (for metrics and overload checks). */
+size_t hr_store_queue_depth(const struct hr_store *s);
+
+/** Counters of the writer thread (metrics, tests). */
+struct hr_store_stats {
+	uint64_t commits;       /* database transactions committed */
+	uint64_t txs;           /* transactions committed */
+	uint64_t max_batch;     /* most transactions in one commit */
+	uint64_t failed;        /* transactions failed EIO */
+	uint64_t timedout;      /* transactions failed ETIMEDOUT */
+	uint64_t outages;       /* times the connection was lost */
+};
+
+/** Copy the counters (core thread). */
+void hr_store_stats(struct hr_store *s, struct hr_store_stats *st);
+
+/* ---- reads, synchronous: at start before serving, and in the CLI ---- */
+
+typedef int (hr_store_binding_h)(const struct hr_store_binding *b,
+	void *arg);
+
+/** Every binding (recovery at start). The strings live during the call. */
+int hr_store_bindings_load(struct hr_store *s, hr_store_binding_h *h,
+	void *arg);
+
+/** The server secret named name: read it, or create n random bytes once
+ * (concurrent starts agree). */
+int hr_store_secret(struct hr_store *s, const char *name, uint8_t *out,
+	size_t n);
+
+/* ---- users: username@domain with HA1s, never a password ---- */
+
+struct hr_store_user {
+	const char *user;         /* user part */
+	const char *domain;
+	const char *ha1_md5;      /* 32 hex digits */
+	const char *ha1_sha256;   /* 64 hex digits */
+};
+
+typedef int (hr_store_user_h)(const struct hr_store_user *u, void *arg);
+
+/** Add or replace a user (CLI; own connection). */
+int hr_store_user_put(const char *url, const struct hr_store_user *u);
+/** Delete a user: 0, or ENOENT when there was none. */
+int hr_store_user_del(const char *url, const char *user, const char *domain);
+/** List users ordered by domain and user (CLI; own connection). */
+int hr_store_user_list(const char *url, hr_store_user_h *h, void *arg);
+/** Every user, at start. */
+int hr_store_users_load(struct hr_store *s, hr_store_user_h *h, void *arg);
+
+/**
+ * A user was added, changed or deleted while the server runs (the CLI
+ * writes the table; a trigger notifies; the writer thread LISTENs and
+ * reads the row). u->ha1_* are NULL when the user was deleted. Runs on
+ * the core thread.
+ */
+void hr_store_set_user_handler(struct hr_store *s, hr_store_user_h *h,
+	void *arg);
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * Herald store internals: the store object shared by the core thread and
+ * the writer thread, queued transactions, and libpq helpers.
+ *
+ * Threads: fields under "core thread" are touched only there; "writer"
+ * only by the writer thread (and by alloc/destroy while it does not run);
+ * "locked" only with s->lock held.
+ */
+#ifndef HR_STORE_INT_H
+#define HR_STORE_INT_H
+
+#include <pthread.h>
+#include <libpq-fe.h>
+#include "store/store.h"
+
+/* ---- migrations compiled in from schema/ (migrations.c, generated) ---- */
+
+struct hr_migration {
+	int version;
+	const char *name;
+	const char *sql;
+};
+
+extern const struct hr_migration hr_migrations[];
+extern const size_t hr_migrations_n;
+
+/* ---- statements ---- */
+
+enum stmt_kind {
+	STMT_BINDING_PUT,
+	STMT_BINDING_DEL,
+};
+
+#define STMT_PARAMS_MAX 16
+
+struct stmt {
+	enum stmt_kind kind;
+	int n;
+	char *v[STMT_PARAMS_MAX];  /* text parameters (malloc), NULL = NULL */
+};
+
+/* ---- a queued transaction ---- */
+
+struct hr_store_tx {
+	struct hr_le le;           /* in queue, or in done (locked) */
+	struct hr_store *s;        /* not a reference: see store.c */
+	struct stmt *stmts;
+	size_t n, size;
+	hr_store_done_h *done;
+	void *arg;
+	uint64_t queued_ms;        /* hr_store_mono_ms() at commit */
+	int err;                   /* outcome, set by the writer */
+};
+
+/* A user row read after a notification (malloc'd strings). */
+struct user_ev {
+	struct hr_le le;
+	char *user, *domain, *ha1_md5, *ha1_sha256;
+};
+
+struct hr_store {
+	struct hr_store_cfg cfg;   /* url is a copy (url_buf) */
+	char *url_buf;
+
+	/* core thread */
+	PGconn *rd;                /* synchronous reads at start */
+	struct event *ev;          /* made active by the writer */
+	size_t depth;              /* committed, completion not delivered */
+	hr_store_user_h *user_h;
+	void *user_arg;
+
+	/* writer thread */
+	pthread_t thread;
+	bool started;
+	PGconn *wr;                /* NULL while PostgreSQL is away */
+	int efd;                   /* eventfd: wakes the writer */
+	struct hr_store_tx **batch; /* batch_max slots */
+
+	/* locked */
+	pthread_mutex_t lock;
+	struct hr_list queue;      /* committed, not yet taken */
+	struct hr_list done;       /* completed, to deliver on core */
+	struct hr_list users;      /* struct user_ev, to deliver on core */
+	bool stop;
+	struct hr_store_stats stats;
+};
+
+/* ---- helpers (pq.c) ---- */
+
+/** Connect to url: 0, or ECONNREFUSED (logged once by the caller). */
+int hr_pq_connect(PGconn **connp, const char *url);
+/** Run a query with text parameters, expecting status want: 0 or EIO. */
+int hr_pq_exec(PGconn *conn, PGresult **resp, const char *sql, int n,
+	const char *const *v, ExecStatusType want);
+/** PQerrorMessage without its trailing newline, for logs. */
+const char *hr_pq_errmsg(const PGconn *conn, char *buf, size_t size);
+/** True when the connection or server went away (retry elsewhere). */
+bool hr_pq_lost(const PGconn *conn, const PGresult *res);
+/** Monotonic milliseconds (real clock; any thread). */
+uint64_t hr_store_mono_ms(void);
+
+/* ---- store.c: the handover to the core thread ---- */
+
+/** Queue a completed tx for delivery on the core thread (writer). */
+void hr_store_complete(struct hr_store *s, struct hr_store_tx *tx, int err);
+/** Queue a user change for delivery on the core thread (writer). */
+void hr_store_user_event(struct hr_store *s, struct user_ev *ue);
+/** Free a user_ev. */
+void hr_store_user_ev_free(struct user_ev *ue);
+
+/* ---- writer.c ---- */
+
+/** Prepare the statements and LISTEN on a fresh writer connection. */
+int hr_writer_setup(PGconn *conn);
+/** The writer thread's body. */
+void *hr_writer_main(void *arg);
+
+/* ---- users.c ---- */
+
+/** Read one user row for a notification payload "user@domain" (writer). */
+int hr_store_user_fetch(PGconn *conn, const char *payload,
+	struct user_ev **uep);
+
+/* ---- tx.c ---- */
+
+/** Free a statement's parameters. */
+void hr_stmt_reset(struct stmt *st);
+
+#endif

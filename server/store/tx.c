@@ -1,0 +1,189 @@
+/*
+ * Write transactions: statements collected on the core thread, queued for
+ * the writer thread, completed back on the core thread. A committed tx
+ * belongs to the store until its done handler has run.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "store/store_int.h"
+
+#define HR_LOG_MODULE "store"
+
+void hr_stmt_reset(struct stmt *st)
+{
+	for (int i = 0; i < st->n; i++)
+		free(st->v[i]);
+	st->n = 0;
+}
+
+static void tx_destroy(void *data)
+{
+	struct hr_store_tx *tx = data;
+
+	for (size_t i = 0; i < tx->n; i++)
+		hr_stmt_reset(&tx->stmts[i]);
+	free(tx->stmts);
+}
+
+int hr_store_tx_alloc(struct hr_store_tx **txp, struct hr_store *s)
+{
+	struct hr_store_tx *tx;
+
+	if (!txp || !s)
+		return EINVAL;
+	tx = hr_mem_zalloc(sizeof(*tx), tx_destroy);
+	if (!tx)
+		return ENOMEM;
+	tx->s = s;
+	*txp = tx;
+	return 0;
+}
+
+static struct stmt *stmt_add(struct hr_store_tx *tx, enum stmt_kind kind)
+{
+	struct stmt *st;
+
+	if (tx->n == tx->size) {
+		size_t size = tx->size ? tx->size * 2 : 4;
+		struct stmt *p = realloc(tx->stmts, size * sizeof(*p));
+
+		if (!p)
+			return NULL;
+		tx->stmts = p;
+		tx->size = size;
+	}
+	st = &tx->stmts[tx->n];
+	memset(st, 0, sizeof(*st));
+	st->kind = kind;
+	return st;
+}
+
+/* Append a text parameter (NULL stays SQL NULL): 0 or ENOMEM. */
+static int param(struct stmt *st, const char *v)
+{
+	char *p = NULL;
+
+	if (v) {
+		p = strdup(v);
+		if (!p)
+			return ENOMEM;
+	}
+	st->v[st->n++] = p;
+	return 0;
+}
+
+static int param_i64(struct stmt *st, int64_t v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%" PRId64, v);
+	return param(st, buf);
+}
+
+/* -1 means absent (q, reg-id): SQL NULL */
+static int param_opt(struct stmt *st, int v)
+{
+	return v < 0 ? param(st, NULL) : param_i64(st, v);
+}
+
+int hr_store_tx_binding_put(struct hr_store_tx *tx,
+	const struct hr_store_binding *b)
+{
+	struct stmt *st;
+	int err = 0;
+
+	if (!tx || !b || !b->aor || !b->key || !b->id || !b->uri ||
+		!b->callid)
+		return EINVAL;
+	st = stmt_add(tx, STMT_BINDING_PUT);
+	if (!st)
+		return ENOMEM;
+	/* order: $1..$16 of the "binding_put" statement (writer.c) */
+	err |= param(st, b->aor);
+	err |= param(st, b->key);
+	err |= param(st, b->id);
+	err |= param(st, b->uri);
+	err |= param(st, b->params);
+	err |= param(st, b->dname);
+	err |= param_i64(st, b->expires_at);
+	err |= param_i64(st, b->registered_at);
+	err |= param(st, b->callid);
+	err |= param_i64(st, b->cseq);
+	err |= param_opt(st, b->q);
+	err |= param(st, b->instance);
+	err |= param_opt(st, b->reg_id);
+	err |= param(st, b->path);
+	err |= param(st, b->user_agent);
+	err |= param(st, b->received);
+	if (err) {
+		hr_stmt_reset(st);
+		return ENOMEM;
+	}
+	tx->n++;
+	return 0;
+}
+
+int hr_store_tx_binding_del(struct hr_store_tx *tx, const char *aor,
+	const char *key)
+{
+	struct stmt *st;
+	int err = 0;
+
+	if (!tx || !aor || !key)
+		return EINVAL;
+	st = stmt_add(tx, STMT_BINDING_DEL);
+	if (!st)
+		return ENOMEM;
+	err |= param(st, aor);
+	err |= param(st, key);
+	if (err) {
+		hr_stmt_reset(st);
+		return ENOMEM;
+	}
+	tx->n++;
+	return 0;
+}
+
+void hr_store_tx_abort(struct hr_store_tx *tx)
+{
+	hr_mem_deref(tx);
+}
+
+int hr_store_tx_commit(struct hr_store_tx *tx, hr_store_done_h *done,
+	void *arg)
+{
+	struct hr_store *s;
+	uint64_t one = 1;
+
+	if (!tx)
+		return EINVAL;
+	s = tx->s;
+	if (!done) {
+		hr_mem_deref(tx);
+		return EINVAL;
+	}
+	if (s->depth >= s->cfg.queue_max) {
+		hr_mem_deref(tx);
+		return ENOSPC;
+	}
+	tx->done = done;
+	tx->arg = arg;
+	tx->queued_ms = hr_store_mono_ms();
+	s->depth++;
+	pthread_mutex_lock(&s->lock);
+	hr_list_append(&s->queue, &tx->le, tx);
+	pthread_mutex_unlock(&s->lock);
+	/* an eventfd counter only fails when it would overflow */
+	if (write(s->efd, &one, sizeof(one)) < 0)
+		HR_DEBUG("wake writer: %s", hr_strerror(errno));
+	return 0;
+}
+
+size_t hr_store_queue_depth(const struct hr_store *s)
+{
+	return s ? s->depth : 0;
+}

@@ -1,0 +1,152 @@
+/* Users: username@domain with their HA1s (never a password). The CLI
+ * writes the table on its own connection; the trigger of 001_init.sql
+ * notifies running servers, whose writer thread reads the row. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "store/store_int.h"
+
+#define HR_LOG_MODULE "store"
+
+static int cli_connect(PGconn **connp, const char *url)
+{
+	int err = hr_pq_connect(connp, url);
+
+	if (err)
+		HR_ERROR("cannot connect to PostgreSQL: %s", hr_strerror(err));
+	return err;
+}
+
+int hr_store_user_put(const char *url, const struct hr_store_user *u)
+{
+	const char *v[4];
+	PGconn *conn;
+	int err;
+
+	if (!u || !u->user || !u->domain || !u->ha1_md5 || !u->ha1_sha256)
+		return EINVAL;
+	err = cli_connect(&conn, url);
+	if (err)
+		return err;
+	v[0] = u->user;
+	v[1] = u->domain;
+	v[2] = u->ha1_md5;
+	v[3] = u->ha1_sha256;
+	err = hr_pq_exec(conn, NULL, "INSERT INTO users (username, domain, "
+		"ha1_md5, ha1_sha256) VALUES ($1, $2, $3, $4) "
+		"ON CONFLICT (username, domain) DO UPDATE SET "
+		"ha1_md5 = EXCLUDED.ha1_md5, ha1_sha256 = EXCLUDED.ha1_sha256, "
+		"updated_at = now()", 4, v, PGRES_COMMAND_OK);
+	PQfinish(conn);
+	return err;
+}
+
+int hr_store_user_del(const char *url, const char *user, const char *domain)
+{
+	const char *v[] = { user, domain };
+	PGresult *res;
+	PGconn *conn;
+	int err;
+
+	if (!user || !domain)
+		return EINVAL;
+	err = cli_connect(&conn, url);
+	if (err)
+		return err;
+	err = hr_pq_exec(conn, &res, "DELETE FROM users "
+		"WHERE username = $1 AND domain = $2", 2, v, PGRES_COMMAND_OK);
+	if (!err) {
+		if (!strcmp(PQcmdTuples(res), "0"))
+			err = ENOENT;
+		PQclear(res);
+	}
+	PQfinish(conn);
+	return err;
+}
+
+static int users_each(PGconn *conn, hr_store_user_h *h, void *arg)
+{
+	PGresult *res;
+	int err;
+
+	err = hr_pq_exec(conn, &res, "SELECT username, domain, ha1_md5, "
+		"ha1_sha256 FROM users ORDER BY domain, username", 0, NULL,
+		PGRES_TUPLES_OK);
+	if (err)
+		return err;
+	for (int i = 0; !err && i < PQntuples(res); i++) {
+		struct hr_store_user u = {
+			PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+			PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+		};
+
+		err = h(&u, arg);
+	}
+	PQclear(res);
+	return err;
+}
+
+int hr_store_user_list(const char *url, hr_store_user_h *h, void *arg)
+{
+	PGconn *conn;
+	int err;
+
+	if (!h)
+		return EINVAL;
+	err = cli_connect(&conn, url);
+	if (err)
+		return err;
+	err = users_each(conn, h, arg);
+	PQfinish(conn);
+	return err;
+}
+
+int hr_store_users_load(struct hr_store *s, hr_store_user_h *h, void *arg)
+{
+	if (!s || !h)
+		return EINVAL;
+	return users_each(s->rd, h, arg);
+}
+
+static char *dup_or_null(const PGresult *res, int c)
+{
+	if (PQntuples(res) < 1 || PQgetisnull(res, 0, c))
+		return NULL;
+	return strdup(PQgetvalue(res, 0, c));
+}
+
+int hr_store_user_fetch(PGconn *conn, const char *payload,
+	struct user_ev **uep)
+{
+	const char *at = strrchr(payload, '@');  /* domains have no '@' */
+	struct user_ev *ue;
+	const char *v[2];
+	PGresult *res;
+	int err;
+
+	if (!at)
+		return EBADMSG;
+	ue = calloc(1, sizeof(*ue));
+	if (!ue)
+		return ENOMEM;
+	ue->user = strndup(payload, (size_t)(at - payload));
+	ue->domain = strdup(at + 1);
+	if (!ue->user || !ue->domain) {
+		hr_store_user_ev_free(ue);
+		return ENOMEM;
+	}
+	v[0] = ue->user;
+	v[1] = ue->domain;
+	err = hr_pq_exec(conn, &res, "SELECT ha1_md5, ha1_sha256 FROM users "
+		"WHERE username = $1 AND domain = $2", 2, v, PGRES_TUPLES_OK);
+	if (err) {
+		hr_store_user_ev_free(ue);
+		return err;
+	}
+	/* no row: deleted, the HA1s stay NULL */
+	ue->ha1_md5 = dup_or_null(res, 0);
+	ue->ha1_sha256 = dup_or_null(res, 1);
+	PQclear(res);
+	*uep = ue;
+	return 0;
+}

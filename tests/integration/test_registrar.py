@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""The registrar (RFC 3261 10.3) with digest authentication, against a real
+PostgreSQL: register, refresh, shorten, unregister, *, query, 423, stale
+nonce, replayed nc, wrong password, unknown user, foreign AOR, out-of-order
+CSeq, expiry, kill -9 and restart, PostgreSQL going away and coming back."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import (Herald, UdpClient, make_request, rand_token,  # noqa
+                     digest_authorization)
+
+PASSWORD = 'secret'
+
+
+class Phone:
+    """A UA registering alice: one Call-ID, increasing CSeq, digest auth."""
+
+    def __init__(self, test, client, user='alice', password=PASSWORD):
+        self.test = test
+        self.c = client
+        self.user = user
+        self.password = password
+        self.callid = rand_token(12) + '@test'
+        self.cseq = 0
+        self.challenge = None
+        self.nc = 0
+
+    def request(self, contacts=(), expires=None, to_user=None, extra=(),
+                cseq=None, auth=True):
+        self.cseq = cseq if cseq is not None else self.cseq + 1
+        r = make_request('REGISTER', self.c.host, self.c.port,
+                         ruri='sip:example.test')
+        to = 'sip:%s@example.test' % (to_user or self.user)
+        r.set('To', '<%s>' % to)
+        r.set('From', '<%s>;tag=%s' % (to, rand_token(6)))
+        r.set('Call-ID', self.callid)
+        r.set('CSeq', '%d REGISTER' % self.cseq)
+        for ct in contacts:
+            r.add('Contact', ct)
+        if expires is not None:
+            r.set('Expires', str(expires))
+        for name, value in extra:
+            r.add(name, value)
+        if auth and self.challenge:
+            self.nc += 1
+            r.add('Authorization', digest_authorization(
+                self.challenge, self.user, self.password, 'REGISTER',
+                'sip:example.test', nc=self.nc))
+        return r
+
+    def register(self, contacts=(), expires=None, **kw):
+        """Send, answering one 401 with credentials; return the final."""
+        resp = self.c.request(self.request(contacts, expires, **kw))
+        if resp is not None and resp.status == 401:
+            self.challenge = resp.get_all('WWW-Authenticate')[0]
+            self.nc = 0
+            resp = self.c.request(self.request(contacts, expires, **kw))
+        return resp
+
+
+def contacts_of(resp):
+    """{uri: expires} from a 200's Contact headers."""
+    out = {}
+    for v in resp.get_all('Contact'):
+        m = re.match(r'\s*<([^>]*)>(.*)', v)
+        e = re.search(r';\s*expires=(\d+)', m.group(2))
+        out[m.group(1)] = int(e.group(1)) if e else None
+    return out
+
+
+class RegistrarTest(harness.HeraldTestCase):
+    herald_args = ['--min-expires', '2']
+
+    def setUp(self):
+        super().setUp()
+        self.herald.add_user('alice@example.test', PASSWORD)
+        self.herald.add_user('bob@example.test', 'bobpw')
+
+    def phone(self, **kw):
+        return Phone(self, self.udp(), **kw)
+
+    def test_challenge_offers_sha256_then_md5(self):
+        p = self.phone()
+        r = p.c.request(p.request(['<sip:alice@192.0.2.1:5060>']))
+        self.assertStatus(r, 401)
+        ch = r.get_all('WWW-Authenticate')
+        self.assertEqual(len(ch), 2, r)
+        self.assertIn('algorithm=SHA-256', ch[0])
+        self.assertIn('algorithm=MD5', ch[1])
+        for c in ch:
+            self.assertIn('qop="auth"', c)
+            self.assertIn('realm="example.test"', c)
+            self.assertIn('opaque=', c)
+
+    def test_register_refresh_shorten_unregister(self):
+        p = self.phone()
+        r = p.register(['<sip:alice@192.0.2.1:5060>'], 600)
+        self.assertStatus(r, 200)
+        self.assertEqual(contacts_of(r), {'sip:alice@192.0.2.1:5060': 600})
+        # a second contact
+        r = p.register(['<sip:alice@192.0.2.2:5060>;expires=300'])
+        self.assertStatus(r, 200)
+        cs = contacts_of(r)
+        self.assertEqual(set(cs), {'sip:alice@192.0.2.1:5060',
+                                   'sip:alice@192.0.2.2:5060'})
+        self.assertEqual(cs['sip:alice@192.0.2.2:5060'], 300)
+        # shorten the first
+        r = p.register(['<sip:alice@192.0.2.1:5060>;expires=100'])
+        self.assertStatus(r, 200)
+        self.assertLessEqual(contacts_of(r)['sip:alice@192.0.2.1:5060'], 100)
+        # unregister one
+        r = p.register(['<sip:alice@192.0.2.2:5060>;expires=0'])
+        self.assertStatus(r, 200)
+        self.assertEqual(set(contacts_of(r)), {'sip:alice@192.0.2.1:5060'})
+        # a query lists what is left
+        r = p.register([])
+        self.assertStatus(r, 200)
+        self.assertEqual(set(contacts_of(r)), {'sip:alice@192.0.2.1:5060'})
+
+    def test_star(self):
+        p = self.phone()
+        self.assertStatus(p.register(['<sip:alice@192.0.2.1>',
+                                      '<sip:alice@192.0.2.2>'], 600), 200)
+        r = p.register(['*'], 600)
+        self.assertStatus(r, 400)
+        r = p.register(['*', '<sip:alice@192.0.2.3>'], 0)
+        self.assertStatus(r, 400)
+        r = p.register(['*'], 0)
+        self.assertStatus(r, 200)
+        self.assertEqual(contacts_of(r), {})
+
+    def test_interval_too_brief(self):
+        p = self.phone()
+        r = p.register(['<sip:alice@192.0.2.1>;expires=1'])
+        self.assertStatus(r, 423)
+        self.assertEqual(r.get('Min-Expires'), '2')
+
+    def test_max_expires_clamped(self):
+        p = self.phone()
+        r = p.register(['<sip:alice@192.0.2.1>'], 999999999)
+        self.assertStatus(r, 200)
+        self.assertEqual(contacts_of(r)['sip:alice@192.0.2.1'], 86400)
+
+    def test_out_of_order_cseq(self):
+        p = self.phone()
+        self.assertStatus(p.register(['<sip:alice@192.0.2.1>'], 600), 200)
+        last = p.cseq
+        r = p.register(['<sip:alice@192.0.2.1>'], 60, cseq=last - 1)
+        self.assertStatus(r, 400)
+        r = p.register([])
+        self.assertEqual(contacts_of(r)['sip:alice@192.0.2.1'] > 60, True)
+
+    def test_wrong_password_and_unknown_user_alike(self):
+        bad = self.phone(password='wrong')
+        r1 = bad.register(['<sip:alice@192.0.2.1>'], 600)
+        self.assertStatus(r1, 403)
+        ghost = self.phone(user='nobody')
+        r2 = ghost.register(['<sip:nobody@192.0.2.1>'], 600)
+        self.assertStatus(r2, 403)
+        self.assertEqual(r1.reason, r2.reason)
+
+    def test_foreign_aor(self):
+        p = self.phone()
+        r = p.register(['<sip:alice@192.0.2.1>'], 600, to_user='bob')
+        self.assertStatus(r, 403)
+
+    def test_replayed_nc(self):
+        p = self.phone()
+        self.assertStatus(p.register(['<sip:alice@192.0.2.1>'], 600), 200)
+        # the same credentials (same nc) once more: a replay
+        p.nc -= 1
+        r = p.c.request(p.request(['<sip:alice@192.0.2.1>'], 600))
+        self.assertStatus(r, 403)
+        # a higher nc on the same nonce is fine (Linphone reuses nonces)
+        r = p.c.request(p.request(['<sip:alice@192.0.2.1>'], 600))
+        self.assertStatus(r, 200)
+
+    def test_unserved_domain(self):
+        p = self.phone()
+        req = p.request(['<sip:alice@192.0.2.1>'], 600)
+        req.ruri = 'sip:elsewhere.test'
+        self.assertStatus(p.c.request(req), 404)
+
+    def test_expiry_removes_binding(self):
+        p = self.phone()
+        self.assertStatus(p.register(['<sip:alice@192.0.2.1>;expires=2',
+                                      '<sip:alice@192.0.2.2>;expires=600']),
+                          200)
+        time.sleep(3.2)
+        r = p.register([])
+        self.assertEqual(set(contacts_of(r)), {'sip:alice@192.0.2.2'})
+
+    def test_retransmission_absorbed(self):
+        p = self.phone()
+        p.register(['<sip:alice@192.0.2.1>'], 600)
+        req = bytes(p.request(['<sip:alice@192.0.2.9>'], 600))
+        p.c.send(req)
+        a = p.c.recv()
+        p.c.send(req)
+        b = p.c.recv()
+        self.assertEqual(a.raw, b.raw)
+
+
+class StaleNonceTest(harness.HeraldTestCase):
+    herald_args = ['--nonce-lifetime', '10']
+
+    def test_stale(self):
+        self.herald.add_user('alice@example.test', PASSWORD)
+        p = Phone(self, self.udp())
+        self.assertStatus(p.register(['<sip:alice@192.0.2.1>'], 600), 200)
+        time.sleep(10.5)
+        r = p.c.request(p.request(['<sip:alice@192.0.2.1>'], 600))
+        self.assertStatus(r, 401)
+        self.assertTrue(any('stale=true' in v
+                            for v in r.get_all('WWW-Authenticate')), r)
+
+
+class RestartTest(harness.HeraldTestCase):
+    autostart = False
+
+    def test_kill9_keeps_bindings(self):
+        h = self.start_herald()
+        h.add_user('alice@example.test', PASSWORD)
+        p = Phone(self, self.udp(h))
+        r = p.register(['<sip:alice@192.0.2.1>;expires=600'])
+        self.assertStatus(r, 200)
+        # kill -9 right after the 200: the binding was committed before
+        h.kill()
+        h2 = self.start_herald(db=h.db)
+        p.c = self.udp(h2)
+        r = p.register([])
+        self.assertStatus(r, 200)
+        left = contacts_of(r)['sip:alice@192.0.2.1']
+        self.assertTrue(590 <= left <= 600, left)
+
+
+if __name__ == '__main__':
+    harness.main()

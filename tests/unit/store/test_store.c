@@ -1,0 +1,653 @@
+/*
+ * server/store against a real PostgreSQL: HERALD_TEST_DATABASE_URL (set
+ * by script/test, which starts a throwaway cluster with script/pg). Each
+ * test gets a fresh database. Without the variable the test is skipped
+ * (exit 77). The outage test starts and stops a cluster of its own with
+ * script/pg (HERALD_TEST_PG_SCRIPT, or the one in the source tree).
+ */
+#include <check.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <libpq-fe.h>
+#include "core/core.h"
+#include "store/store.h"
+
+#ifndef HR_SOURCE_DIR
+#define HR_SOURCE_DIR "."
+#endif
+
+static const char *base_url;
+static char db_url[512];       /* conninfo of this test's database */
+static char db_name[32];
+static struct hr_store *store;
+static size_t live0;
+static char pg_dir[64];         /* test_outage's own cluster, or "" */
+static char pg_script[512];
+
+/* ---- helpers ---- */
+
+static PGconn *connect_db(const char *url, const char *dbname)
+{
+	const char *const keys[] = { "dbname", "dbname", NULL };
+	const char *const vals[] = { url, dbname, NULL };
+	PGconn *c = PQconnectdbParams(keys, vals, 1);
+
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "connect: %s",
+		PQerrorMessage(c));
+	return c;
+}
+
+static void sql(PGconn *c, const char *q)
+{
+	PGresult *r = PQexec(c, q);
+
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK ||
+		PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", q,
+		PQresultErrorMessage(r));
+	PQclear(r);
+}
+
+static long count(const char *url, const char *q)
+{
+	PGconn *c = connect_db(url, NULL);
+	PGresult *r = PQexec(c, q);
+	long n;
+
+	ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+	n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	PQfinish(c);
+	return n;
+}
+
+/* Make url's cluster a fresh database; db_url gets its conninfo. */
+static void db_create(const char *url)
+{
+	PGconn *c = connect_db(url, "postgres");
+	char q[128];
+
+	hr_rand_token(db_name + 5, 12);
+	memcpy(db_name, "test_", 5);
+	snprintf(q, sizeof(q), "CREATE DATABASE %s", db_name);
+	sql(c, q);
+	snprintf(db_url, sizeof(db_url), "host=%s port=%s user=%s dbname=%s",
+		PQhost(c), PQport(c), PQuser(c), db_name);
+	PQfinish(c);
+}
+
+static void db_drop(const char *url)
+{
+	PGconn *c = connect_db(url, "postgres");
+	char q[128];
+
+	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
+		db_name);
+	sql(c, q);
+	PQfinish(c);
+}
+
+/* Run the core loop until *flag or ms have passed. */
+static bool run_until(const int *flag, unsigned ms)
+{
+	for (unsigned i = 0; i < ms && !*flag; i++) {
+		hr_loop_once();
+		usleep(1000);
+	}
+	hr_loop_once();
+	return *flag;
+}
+
+static struct hr_store *store_new(unsigned queue_max, unsigned wait_ms,
+	unsigned batch_max)
+{
+	struct hr_store_cfg cfg;
+	struct hr_store *s = NULL;
+
+	hr_store_cfg_default(&cfg);
+	cfg.url = db_url;
+	if (queue_max)
+		cfg.queue_max = queue_max;
+	if (wait_ms)
+		cfg.wait_ms = wait_ms;
+	if (batch_max)
+		cfg.batch_max = batch_max;
+	ck_assert_int_eq(hr_store_alloc(&s, &cfg), 0);
+	return s;
+}
+
+static void setup(void)
+{
+	unsigned n = 99;
+
+	live0 = hr_mem_live();
+	ck_assert_int_eq(hr_loop_init(), 0);
+	db_create(base_url);
+	ck_assert_int_eq(hr_store_migrate(db_url, &n), 0);
+	ck_assert_uint_ge(n, 1);
+	store = store_new(0, 0, 0);
+}
+
+static void pg_cleanup(void)
+{
+	char cmd[1200];
+
+	if (!pg_dir[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "'%s' stop '%s'; rm -rf '%s'", pg_script,
+		pg_dir, pg_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "test_store: cleanup of %s failed\n", pg_dir);
+	pg_dir[0] = '\0';
+}
+
+static void teardown(void)
+{
+	pg_cleanup();  /* also when test_outage failed half-way */
+	store = hr_mem_deref(store);
+	hr_loop_close();
+	db_drop(base_url);
+	ck_assert_uint_eq(hr_mem_live(), live0);
+}
+
+/* A completion: counts, and remembers the error of each. */
+struct done {
+	int n;          /* completions seen */
+	int want;       /* set flag when n reaches want */
+	int flag;
+	int err[4096];
+};
+
+static void done_h(int err, void *arg)
+{
+	struct done *d = arg;
+
+	d->err[d->n++] = err;
+	if (d->n >= d->want)
+		d->flag = 1;
+}
+
+static void binding_fill(struct hr_store_binding *b, const char *aor,
+	const char *key)
+{
+	memset(b, 0, sizeof(*b));
+	b->aor = aor;
+	b->key = key;
+	b->id = "c1";
+	b->uri = "sip:alice@192.0.2.1:5060;transport=udp";
+	b->expires_at = 1700003600;
+	b->registered_at = 1700000000;
+	b->callid = "a84b4c76e66710@pc33";
+	b->cseq = 314159;
+	b->q = -1;
+	b->reg_id = -1;
+}
+
+static int put_one(struct hr_store *s, const struct hr_store_binding *b,
+	struct done *d)
+{
+	struct hr_store_tx *tx;
+
+	ck_assert_int_eq(hr_store_tx_alloc(&tx, s), 0);
+	ck_assert_int_eq(hr_store_tx_binding_put(tx, b), 0);
+	return hr_store_tx_commit(tx, done_h, d);
+}
+
+/* Collect loaded bindings as "aor|key|...", one line each. */
+static int collect_h(const struct hr_store_binding *b, void *arg)
+{
+	struct hr_buf *buf = arg;
+
+	hr_buf_printf(buf, "%s|%s|%s|%s|%s|%s|%" PRId64 "|%" PRId64
+		"|%s|%u|%d|%s|%d|%s|%s|%s\n", b->aor, b->key, b->id, b->uri,
+		b->params ? b->params : "(null)",
+		b->dname ? b->dname : "(null)", b->expires_at,
+		b->registered_at, b->callid, b->cseq, b->q,
+		b->instance ? b->instance : "(null)", b->reg_id,
+		b->path ? b->path : "(null)",
+		b->user_agent ? b->user_agent : "(null)",
+		b->received ? b->received : "(null)");
+	return 0;
+}
+
+static int nbindings(struct hr_store *s)
+{
+	struct hr_buf buf;
+	int n = 0;
+
+	hr_buf_init(&buf, 1 << 24);
+	ck_assert_int_eq(hr_store_bindings_load(s, collect_h, &buf), 0);
+	for (size_t i = 0; i < buf.len; i++)
+		n += buf.b[i] == '\n';
+	hr_buf_reset(&buf);
+	return n;
+}
+
+/* ---- tests ---- */
+
+START_TEST(test_migrate_twice)
+{
+	unsigned n = 99;
+
+	ck_assert_int_eq(hr_store_migrate(db_url, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(count(db_url, "SELECT count(*) FROM "
+		"schema_migrations"), 1);
+	ck_assert_int_eq(hr_store_migrate("host=/nonexistent port=1", &n),
+		ECONNREFUSED);
+}
+END_TEST
+
+START_TEST(test_alloc_refused)
+{
+	struct hr_store_cfg cfg;
+	struct hr_store *s = NULL;
+
+	hr_store_cfg_default(&cfg);
+	cfg.url = "postgresql://postgres@127.0.0.1:1/herald";
+	ck_assert_int_eq(hr_store_alloc(&s, &cfg), ECONNREFUSED);
+	ck_assert_ptr_null(s);
+}
+END_TEST
+
+START_TEST(test_bindings_roundtrip)
+{
+	struct hr_store_binding a, b;
+	struct hr_store_tx *tx;
+	struct done d = { .want = 1 };
+	struct hr_buf buf;
+	const char *want;
+
+	binding_fill(&a, "alice@example.test", "<urn:uuid:f81d>;1");
+	a.params = "+sip.ice;expires=3600";
+	a.dname = "Alice \"A\" Smith";
+	a.q = 700;
+	a.instance = "<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>";
+	a.reg_id = 1;
+	a.path = "<sip:p1.example.test;lr>,<sip:p2.example.test;lr>";
+	a.user_agent = "baresip v2.0 \xc3\xa9";
+	a.received = "udp:192.0.2.1:5060";
+	binding_fill(&b, "alice@example.test", "sip:alice@192.0.2.2");
+	b.id = "c2";
+	b.cseq = UINT32_MAX;
+
+	ck_assert_int_eq(hr_store_tx_alloc(&tx, store), 0);
+	ck_assert_int_eq(hr_store_tx_binding_put(tx, &a), 0);
+	ck_assert_int_eq(hr_store_tx_binding_put(tx, &b), 0);
+	ck_assert_int_eq(hr_store_tx_commit(tx, done_h, &d), 0);
+	ck_assert_uint_eq(hr_store_queue_depth(store), 1);
+	ck_assert(run_until(&d.flag, 10000));
+	ck_assert_int_eq(d.err[0], 0);
+	ck_assert_uint_eq(hr_store_queue_depth(store), 0);
+
+	hr_buf_init(&buf, 1 << 16);
+	ck_assert_int_eq(hr_store_bindings_load(store, collect_h, &buf), 0);
+	want = "alice@example.test|<urn:uuid:f81d>;1|c1|"
+		"sip:alice@192.0.2.1:5060;transport=udp|+sip.ice;expires=3600|"
+		"Alice \"A\" Smith|1700003600|1700000000|a84b4c76e66710@pc33|"
+		"314159|700|<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>|1|"
+		"<sip:p1.example.test;lr>,<sip:p2.example.test;lr>|"
+		"baresip v2.0 \xc3\xa9|udp:192.0.2.1:5060\n"
+		"alice@example.test|sip:alice@192.0.2.2|c2|"
+		"sip:alice@192.0.2.1:5060;transport=udp|(null)|(null)|"
+		"1700003600|1700000000|a84b4c76e66710@pc33|4294967295|-1|"
+		"(null)|-1|(null)|(null)|(null)\n";
+	ck_assert_uint_eq(buf.len, strlen(want));
+	ck_assert(!memcmp(buf.b, want, buf.len));
+	hr_buf_reset(&buf);
+
+	/* refresh one (upsert), remove the other, remove an absent one */
+	a.expires_at = 1700007200;
+	a.cseq = 314160;
+	d.flag = 0;
+	d.want = 2;
+	ck_assert_int_eq(hr_store_tx_alloc(&tx, store), 0);
+	ck_assert_int_eq(hr_store_tx_binding_put(tx, &a), 0);
+	ck_assert_int_eq(hr_store_tx_binding_del(tx, b.aor, b.key), 0);
+	ck_assert_int_eq(hr_store_tx_binding_del(tx, "nobody@x", "k"), 0);
+	ck_assert_int_eq(hr_store_tx_commit(tx, done_h, &d), 0);
+	ck_assert_int_eq(hr_store_tx_alloc(&tx, store), 0);
+	ck_assert_int_eq(hr_store_tx_commit(tx, done_h, &d), 0);  /* empty */
+	ck_assert(run_until(&d.flag, 10000));
+	ck_assert_int_eq(d.err[1], 0);
+	ck_assert_int_eq(d.err[2], 0);
+	hr_buf_init(&buf, 1 << 16);
+	ck_assert_int_eq(hr_store_bindings_load(store, collect_h, &buf), 0);
+	ck_assert_int_eq(hr_buf_write(&buf, "", 1), 0);  /* NUL */
+	ck_assert_ptr_nonnull(strstr(buf.b, "|1700007200|1700000000|"
+		"a84b4c76e66710@pc33|314160|700|"));
+	ck_assert_ptr_null(strstr(buf.b, "sip:alice@192.0.2.2"));
+	hr_buf_reset(&buf);
+	ck_assert_int_eq(hr_store_tx_alloc(&tx, store), 0);
+	ck_assert_int_eq(hr_store_tx_binding_put(tx, &b), 0);
+	hr_store_tx_abort(tx);  /* never committed */
+	hr_store_tx_abort(NULL);
+	ck_assert_int_eq(hr_store_tx_binding_put(NULL, &a), EINVAL);
+	ck_assert_int_eq(hr_store_tx_commit(NULL, done_h, &d), EINVAL);
+}
+END_TEST
+
+START_TEST(test_group_commit)
+{
+	static struct done d;
+	struct hr_store_binding b;
+	struct hr_store_stats st;
+	char aor[64];
+	int ntx = 3000;
+
+	memset(&d, 0, sizeof(d));
+	d.want = ntx;
+	for (int i = 0; i < ntx; i++) {
+		snprintf(aor, sizeof(aor), "user%d@example.test", i);
+		binding_fill(&b, aor, "k");
+		ck_assert_int_eq(put_one(store, &b, &d), 0);
+		if (i % 100 == 0)
+			hr_loop_once();
+	}
+	ck_assert(run_until(&d.flag, 60000));
+	for (int i = 0; i < ntx; i++)
+		ck_assert_int_eq(d.err[i], 0);
+	hr_store_stats(store, &st);
+	ck_assert_uint_eq(st.txs, (uint64_t)ntx);
+	ck_assert_uint_gt(st.max_batch, 1);
+	ck_assert_uint_le(st.max_batch, 500);
+	ck_assert_uint_lt(st.commits, (uint64_t)ntx);
+	ck_assert_int_eq(nbindings(store), ntx);
+	ck_assert_uint_eq(hr_store_queue_depth(store), 0);
+}
+END_TEST
+
+START_TEST(test_queue_full)
+{
+	struct hr_store *s = store_new(5, 0, 0);
+	struct hr_store_binding b;
+	struct hr_store_tx *tx;
+	struct done d = { .want = 5 };
+
+	binding_fill(&b, "bob@example.test", "k");
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(put_one(s, &b, &d), 0);
+	/* nothing delivered until the loop runs: the queue stays full */
+	ck_assert_uint_eq(hr_store_queue_depth(s), 5);
+	ck_assert_int_eq(put_one(s, &b, &d), ENOSPC);
+	ck_assert_int_eq(hr_store_tx_alloc(&tx, s), 0);
+	ck_assert_int_eq(hr_store_tx_commit(tx, done_h, &d), ENOSPC);
+	ck_assert(run_until(&d.flag, 10000));
+	ck_assert_int_eq(d.n, 5);
+	ck_assert_uint_eq(hr_store_queue_depth(s), 0);
+	ck_assert_int_eq(put_one(s, &b, &d), 0);
+	d.want = 6;
+	d.flag = 0;
+	ck_assert(run_until(&d.flag, 10000));
+	hr_mem_deref(s);
+}
+END_TEST
+
+START_TEST(test_destroy_drains)
+{
+	static struct done d;
+	struct hr_store *s = store_new(0, 0, 0);
+	struct hr_store_binding b;
+	char aor[64];
+
+	memset(&d, 0, sizeof(d));
+	d.want = 300;
+	for (int i = 0; i < 300; i++) {
+		snprintf(aor, sizeof(aor), "drain%d@example.test", i);
+		binding_fill(&b, aor, "k");
+		ck_assert_int_eq(put_one(s, &b, &d), 0);
+	}
+	/* the destructor commits what is queued and runs every done */
+	hr_mem_deref(s);
+	ck_assert_int_eq(d.n, 300);
+	for (int i = 0; i < 300; i++)
+		ck_assert_int_eq(d.err[i], 0);
+	ck_assert_int_eq(count(db_url, "SELECT count(*) FROM bindings"), 300);
+}
+END_TEST
+
+START_TEST(test_failing_statement)
+{
+	static struct done d;
+	struct hr_store_binding b;
+	struct hr_store_stats st;
+	char aor[64];
+	int ntx = 200, bad = 120;
+
+	memset(&d, 0, sizeof(d));
+	d.want = ntx;
+	for (int i = 0; i < ntx; i++) {
+		snprintf(aor, sizeof(aor), "user%d@example.test", i);
+		binding_fill(&b, aor, "k");
+		if (i == bad)  /* to_timestamp(): timestamp out of range */
+			b.expires_at = INT64_MAX;
+		ck_assert_int_eq(put_one(store, &b, &d), 0);
+	}
+	ck_assert(run_until(&d.flag, 30000));
+	for (int i = 0; i < ntx; i++)
+		ck_assert_int_eq(d.err[i], i == bad ? EIO : 0);
+	hr_store_stats(store, &st);
+	ck_assert_uint_eq(st.failed, 1);
+	ck_assert_uint_eq(st.txs, (uint64_t)ntx - 1);
+	ck_assert_int_eq(nbindings(store), ntx - 1);
+}
+END_TEST
+
+START_TEST(test_secret)
+{
+	uint8_t a[32], b[32], c[32], z[32] = { 0 };
+	struct hr_store *s2 = store_new(0, 0, 0);
+
+	ck_assert_int_eq(hr_store_secret(store, "nonce", a, sizeof(a)), 0);
+	ck_assert(memcmp(a, z, sizeof(a)));
+	ck_assert_int_eq(hr_store_secret(store, "nonce", b, sizeof(b)), 0);
+	ck_assert(!memcmp(a, b, sizeof(a)));
+	ck_assert_int_eq(hr_store_secret(s2, "nonce", b, sizeof(b)), 0);
+	ck_assert(!memcmp(a, b, sizeof(a)));
+	ck_assert_int_eq(hr_store_secret(s2, "other", c, sizeof(c)), 0);
+	ck_assert(memcmp(a, c, sizeof(a)));
+	ck_assert_int_eq(hr_store_secret(s2, "nonce", c, 16), EINVAL);
+	ck_assert_int_eq(count(db_url, "SELECT count(*) FROM server_secrets"),
+		2);
+	hr_mem_deref(s2);
+}
+END_TEST
+
+struct users {
+	int n;
+	char line[8][160];
+	int flag;
+};
+
+static int user_h(const struct hr_store_user *u, void *arg)
+{
+	struct users *us = arg;
+
+	if (us->n < 8)
+		snprintf(us->line[us->n], sizeof(us->line[0]), "%s@%s %s %s",
+			u->user, u->domain, u->ha1_md5 ? u->ha1_md5 : "-",
+			u->ha1_sha256 ? u->ha1_sha256 : "-");
+	us->n++;
+	us->flag = 1;
+	return 0;
+}
+
+START_TEST(test_users)
+{
+	struct hr_store_user u1 = { "alice", "b.test", "m1", "s1" };
+	struct hr_store_user u2 = { "bob", "a.test", "m2", "s2" };
+	struct hr_store_user u3 = { "carol", "b.test", "m3", "s3" };
+	struct users list = { 0 }, ev = { 0 }, load = { 0 };
+
+	hr_store_set_user_handler(store, user_h, &ev);
+	ck_assert_int_eq(hr_store_user_put(db_url, &u1), 0);
+	ck_assert(run_until(&ev.flag, 10000));
+	ck_assert_str_eq(ev.line[0], "alice@b.test m1 s1");
+	ck_assert_int_eq(hr_store_user_put(db_url, &u2), 0);
+	ck_assert_int_eq(hr_store_user_put(db_url, &u3), 0);
+	u1.ha1_md5 = "m1b";
+	ck_assert_int_eq(hr_store_user_put(db_url, &u1), 0);  /* replace */
+	ck_assert_int_eq(hr_store_user_list(db_url, user_h, &list), 0);
+	ck_assert_int_eq(list.n, 3);
+	ck_assert_str_eq(list.line[0], "bob@a.test m2 s2");
+	ck_assert_str_eq(list.line[1], "alice@b.test m1b s1");
+	ck_assert_str_eq(list.line[2], "carol@b.test m3 s3");
+	ck_assert_int_eq(hr_store_users_load(store, user_h, &load), 0);
+	ck_assert_int_eq(load.n, 3);
+	for (int i = 0; i < 10000 && ev.n < 4; i++) {
+		hr_loop_once();
+		usleep(1000);
+	}
+	ck_assert_int_eq(ev.n, 4);
+	ck_assert_str_eq(ev.line[1], "bob@a.test m2 s2");
+	ck_assert_str_eq(ev.line[2], "carol@b.test m3 s3");
+	/* the row is read when the notification arrives: the latest one */
+	ck_assert_str_eq(ev.line[3], "alice@b.test m1b s1");
+
+	ck_assert_int_eq(hr_store_user_del(db_url, "carol", "b.test"), 0);
+	ck_assert_int_eq(hr_store_user_del(db_url, "carol", "b.test"),
+		ENOENT);
+	for (int i = 0; i < 10000 && ev.n < 5; i++) {
+		hr_loop_once();
+		usleep(1000);
+	}
+	ck_assert_int_eq(ev.n, 5);
+	ck_assert_str_eq(ev.line[4], "carol@b.test - -");
+	ck_assert_int_eq(hr_store_user_list("host=/nonexistent", user_h,
+		&list), ECONNREFUSED);
+}
+END_TEST
+
+/* ---- PostgreSQL goes away and comes back (a cluster of our own) ---- */
+
+
+static void pg(const char *cmd, char *url, size_t size)
+{
+	char line[1024];
+	FILE *f;
+
+	snprintf(line, sizeof(line), "'%s' %s '%s'", pg_script, cmd, pg_dir);
+	f = popen(line, "r");
+	ck_assert_ptr_nonnull(f);
+	if (url) {
+		ck_assert_ptr_nonnull(fgets(url, (int)size, f));
+		url[strcspn(url, "\n")] = '\0';
+	}
+	while (fgets(line, sizeof(line), f))
+		;  /* read all: the script must not get SIGPIPE */
+	ck_assert_int_eq(pclose(f), 0);
+}
+
+START_TEST(test_outage)
+{
+	struct hr_store_binding b;
+	struct hr_store *s;
+	struct hr_store_stats st;
+	struct done d = { 0 };
+	char url[256], line[600];
+	const char *script = getenv("HERALD_TEST_PG_SCRIPT");
+	uint64_t t0;
+	unsigned n;
+
+	snprintf(pg_script, sizeof(pg_script), "%s",
+		script ? script : HR_SOURCE_DIR "/script/pg");
+	snprintf(pg_dir, sizeof(pg_dir), "/tmp/herald-test-pg-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(pg_dir));
+	pg("start", url, sizeof(url));
+	ck_assert_int_eq(hr_store_migrate(url, &n), 0);
+	/* the fixture's store is on the shared cluster; this one is ours */
+	s = NULL;
+	{
+		struct hr_store_cfg cfg;
+
+		hr_store_cfg_default(&cfg);
+		cfg.url = url;
+		cfg.wait_ms = 1500;
+		ck_assert_int_eq(hr_store_alloc(&s, &cfg), 0);
+	}
+
+	binding_fill(&b, "acked@example.test", "k");
+	d.want = 1;
+	ck_assert_int_eq(put_one(s, &b, &d), 0);
+	ck_assert(run_until(&d.flag, 10000));
+	ck_assert_int_eq(d.err[0], 0);
+
+	/* away: the write waits wait_ms, then ETIMEDOUT */
+	pg("stop", NULL, 0);
+	binding_fill(&b, "timedout@example.test", "k");
+	d.want = 2;
+	d.flag = 0;
+	t0 = hr_now_ms();
+	ck_assert_int_eq(put_one(s, &b, &d), 0);
+	ck_assert(run_until(&d.flag, 10000));
+	ck_assert_int_eq(d.err[1], ETIMEDOUT);
+	ck_assert_uint_ge(hr_now_ms() - t0, 1400);
+	ck_assert_uint_eq(hr_store_queue_depth(s), 0);
+
+	/* queued while away, PostgreSQL back within wait_ms: committed */
+	binding_fill(&b, "waited@example.test", "k");
+	d.want = 3;
+	d.flag = 0;
+	ck_assert_int_eq(put_one(s, &b, &d), 0);
+	pg("start", NULL, 0);
+	binding_fill(&b, "after@example.test", "k");
+	ck_assert_int_eq(put_one(s, &b, &d), 0);
+	d.want = 4;
+	ck_assert(run_until(&d.flag, 10000));
+	ck_assert_int_eq(d.err[2], 0);
+	ck_assert_int_eq(d.err[3], 0);
+
+	hr_store_stats(s, &st);
+	ck_assert_uint_eq(st.outages, 1);
+	ck_assert_uint_eq(st.timedout, 1);
+	/* nothing acknowledged lost; the timed-out one never committed */
+	snprintf(line, sizeof(line), "%s", url);
+	ck_assert_int_eq(count(line, "SELECT count(*) FROM bindings WHERE "
+		"aor IN ('acked@example.test', 'waited@example.test', "
+		"'after@example.test')"), 3);
+	ck_assert_int_eq(count(line, "SELECT count(*) FROM bindings"), 3);
+	hr_mem_deref(s);
+}
+END_TEST
+
+static Suite *store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc = tcase_create("pg");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_migrate_twice);
+	tcase_add_test(tc, test_alloc_refused);
+	tcase_add_test(tc, test_bindings_roundtrip);
+	tcase_add_test(tc, test_group_commit);
+	tcase_add_test(tc, test_queue_full);
+	tcase_add_test(tc, test_destroy_drains);
+	tcase_add_test(tc, test_failing_statement);
+	tcase_add_test(tc, test_secret);
+	tcase_add_test(tc, test_users);
+	tcase_add_test(tc, test_outage);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	base_url = getenv("HERALD_TEST_DATABASE_URL");
+	if (!base_url || !*base_url) {
+		printf("test_store: HERALD_TEST_DATABASE_URL unset: skipped "
+			"(script/test sets it)\n");
+		return 77;
+	}
+	sr = srunner_create(store_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
