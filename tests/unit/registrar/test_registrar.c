@@ -1,0 +1,368 @@
+/* server/registrar: RFC 3261 10.3's rules as a table of cases, the RFC 3680
+ * events they raise, and expiry on the fake clock. REGISTERs go through a
+ * socketless SIP stack into a real store (PostgreSQL from
+ * HERALD_TEST_DATABASE_URL; skipped without one). */
+#include <check.h>
+#include <errno.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "registrar/registrar.h"
+
+#define MAX_OUT 16
+
+static const char *base_url;
+static char db_url[512];
+static char db_name[32];
+static struct hr_store *store;
+static struct hr_userdb *users;
+static struct hr_auth *authn;
+static struct hr_sip *sip;
+static struct hr_registrar *reg;
+static char *out[MAX_OUT];
+static unsigned nout;
+static unsigned events[HR_REG_UNREGISTERED + 1];
+
+static int capture(enum hr_tp tp, const struct hr_sa *dst,
+	struct hr_conn *conn, const char *p, size_t len, void *arg)
+{
+	(void)tp;
+	(void)dst;
+	(void)conn;
+	(void)arg;
+	ck_assert_uint_lt(nout, MAX_OUT);
+	out[nout] = strndup(p, len);
+	nout++;
+	return 0;
+}
+
+static void on_binding(const struct hr_binding *b, enum hr_reg_event ev,
+	void *arg)
+{
+	(void)b;
+	(void)arg;
+	events[ev]++;
+}
+
+static void sql(const char *url, const char *q)
+{
+	PGconn *c = PQconnectdb(url);
+	PGresult *r;
+
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+	r = PQexec(c, q);
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", q,
+		PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+}
+
+static void user(const char *name)
+{
+	char md5[33], sha[65];
+
+	hr_digest_ha1(md5, sizeof(md5), HR_DIGEST_MD5, name, "example.test",
+		"pw");
+	hr_digest_ha1(sha, sizeof(sha), HR_DIGEST_SHA256, name,
+		"example.test", "pw");
+	ck_assert_int_eq(hr_userdb_put(users, name, "example.test", md5, sha),
+		0);
+}
+
+static void start(unsigned max_contacts)
+{
+	static const char *const domains[] = { "example.test" };
+	static const uint8_t secret[32] = { 1, 2, 3 };
+	struct hr_auth_cfg acfg = { secret, sizeof(secret), 300, 0 };
+	struct hr_registrar_cfg cfg;
+	struct hr_store_cfg scfg;
+	char q[128];
+
+	hr_clock_freeze();
+	ck_assert_int_eq(hr_loop_init(), 0);
+	memcpy(db_name, "treg_", 5);
+	hr_rand_token(db_name + 5, 12);
+	snprintf(q, sizeof(q), "CREATE DATABASE %s", db_name);
+	sql(base_url, q);
+	snprintf(db_url, sizeof(db_url), "%.*s/%s",
+		(int)(strrchr(base_url, '/') - base_url), base_url, db_name);
+	ck_assert_int_eq(hr_store_migrate(db_url, NULL), 0);
+	hr_store_cfg_default(&scfg);
+	scfg.url = db_url;
+	ck_assert_int_eq(hr_store_alloc(&store, &scfg), 0);
+	ck_assert_int_eq(hr_userdb_alloc(&users), 0);
+	user("alice");
+	user("bob");
+	ck_assert_int_eq(hr_auth_alloc(&authn, &acfg), 0);
+	ck_assert_int_eq(hr_sip_alloc(&sip, NULL), 0);
+	hr_sip_set_send(sip, capture, NULL);
+	hr_registrar_cfg_default(&cfg);
+	cfg.domains = domains;
+	cfg.ndomains = 1;
+	cfg.max_contacts = max_contacts;
+	cfg.auth = false;              /* the rules; auth has its own tests */
+	cfg.authn = authn;
+	cfg.ha1h = hr_userdb_ha1;
+	cfg.existsh = hr_userdb_exists;
+	cfg.users = users;
+	ck_assert_int_eq(hr_registrar_alloc(&reg, sip, store, &cfg), 0);
+	hr_registrar_watch(reg, on_binding, NULL);
+	memset(events, 0, sizeof(events));
+}
+
+static void setup(void)
+{
+	start(3);
+}
+
+static void teardown(void)
+{
+	char q[128];
+
+	for (unsigned i = 0; i < nout; i++)
+		free(out[i]);
+	nout = 0;
+	reg = hr_mem_deref(reg);
+	sip = hr_mem_deref(sip);
+	store = hr_mem_deref(store);
+	authn = hr_mem_deref(authn);
+	users = hr_mem_deref(users);
+	hr_loop_close();
+	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
+		db_name);
+	sql(base_url, q);
+	ck_assert_uint_eq(hr_mem_live(), 0);
+}
+
+/* Send a REGISTER and run the loop until it is answered. */
+static const char *reg_send(const char *to, const char *callid,
+	unsigned cseq, const char *extra)
+{
+	static unsigned branch;
+	char m[2048];
+	struct hr_sa src;
+	unsigned before = nout;
+
+	snprintf(m, sizeof(m), "REGISTER sip:example.test SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK%s%u-%u\r\n"
+		"Max-Forwards: 70\r\nTo: <sip:%s>\r\nFrom: <sip:%s>;tag=f\r\n"
+		"Call-ID: %s\r\nCSeq: %u REGISTER\r\n%sContent-Length: 0\r\n\r\n",
+		callid, cseq, ++branch, to, to, callid, cseq, extra);
+	hr_sa_set(&src, "192.0.2.1", 5060);
+	hr_sip_recv_raw(sip, HR_TP_UDP, m, strlen(m), &src, NULL);
+	for (int i = 0; i < 5000 && nout == before; i++) {
+		hr_loop_once();
+		usleep(1000);
+	}
+	ck_assert_msg(nout > before, "no answer");
+	return out[nout - 1];
+}
+
+static unsigned status(const char *resp)
+{
+	return (unsigned)atoi(resp + 8);
+}
+
+static unsigned ncontacts(const char *resp)
+{
+	unsigned n = 0;
+
+	for (const char *p = resp; (p = strstr(p, "\r\nContact: ")); p++)
+		n++;
+	return n;
+}
+
+struct step {
+	const char *to;
+	const char *callid;
+	unsigned cseq;
+	const char *hdrs;
+	unsigned scode;
+	int bindings;        /* Contacts in the 200; -1: not checked */
+	const char *has;     /* text the response must hold */
+};
+
+struct rcase {
+	const char *name;
+	struct step steps[4];
+};
+
+#define A "alice@example.test"
+#define C1 "Contact: <sip:alice@192.0.2.1>\r\n"
+#define C2 "Contact: <sip:alice@192.0.2.2>\r\n"
+#define C3 "Contact: <sip:alice@192.0.2.3>\r\n"
+#define C4 "Contact: <sip:alice@192.0.2.4>\r\n"
+
+static const struct rcase cases[] = {
+	{ "one contact, default expiry", {
+		{ A, "c1", 1, C1, 200, 1, ";expires=3600\r\n" } } },
+	{ "two contacts in one request", {
+		{ A, "c1", 1, C1 C2 "Expires: 600\r\n", 200, 2,
+		  ";expires=600\r\n" } } },
+	{ "contact parameter beats the Expires header", {
+		{ A, "c1", 1, "Contact: <sip:alice@192.0.2.1>;expires=300\r\n"
+		  "Expires: 600\r\n", 200, 1, ";expires=300\r\n" } } },
+	{ "query lists the bindings", {
+		{ A, "c1", 1, C1 C2, 200, 2, NULL },
+		{ A, "c1", 2, "", 200, 2, NULL } } },
+	{ "star with Expires 0 removes all", {
+		{ A, "c1", 1, C1 C2, 200, 2, NULL },
+		{ A, "c1", 2, "Contact: *\r\nExpires: 0\r\n", 200, 0, NULL } } },
+	{ "star needs Expires 0", {
+		{ A, "c1", 1, "Contact: *\r\nExpires: 60\r\n", 400, -1,
+		  "Invalid Contact *" },
+		{ A, "c1", 2, "Contact: *\r\n", 400, -1, NULL } } },
+	{ "star must be alone", {
+		{ A, "c1", 1, "Contact: *\r\n" C1 "Expires: 0\r\n", 400, -1,
+		  NULL } } },
+	{ "too brief: 423 with Min-Expires", {
+		{ A, "c1", 1, "Contact: <sip:alice@192.0.2.1>;expires=10\r\n",
+		  423, -1, "Min-Expires: 60\r\n" },
+		{ A, "c1", 2, C1 "Expires: 59\r\n", 423, -1, NULL },
+		{ A, "c1", 3, "", 200, 0, NULL } } },
+	{ "too long: clamped", {
+		{ A, "c1", 1, C1 "Expires: 4294967295\r\n", 200, 1,
+		  ";expires=86400\r\n" } } },
+	{ "removing a contact that is not there", {
+		{ A, "c1", 1, "Contact: <sip:alice@192.0.2.9>;expires=0\r\n",
+		  200, 0, NULL } } },
+	{ "same Call-ID, lower or equal CSeq: fails, nothing changes", {
+		{ A, "c1", 5, C1, 200, 1, NULL },
+		{ A, "c1", 4, "Contact: <sip:alice@192.0.2.1>;expires=0\r\n",
+		  400, -1, "Out-Of-Order CSeq" },
+		{ A, "c1", 5, "Contact: <sip:alice@192.0.2.1>;expires=0\r\n",
+		  400, -1, NULL },
+		{ A, "c1", 6, "", 200, 1, NULL } } },
+	{ "another Call-ID may use a lower CSeq", {
+		{ A, "c1", 5, C1, 200, 1, NULL },
+		{ A, "c2", 1, "Contact: <sip:alice@192.0.2.1>;expires=0\r\n",
+		  200, 0, NULL } } },
+	{ "at most max-contacts bindings", {
+		{ A, "c1", 1, C1 C2 C3, 200, 3, NULL },
+		{ A, "c1", 2, C4, 403, -1, "Too Many Contacts" },
+		{ A, "c1", 3, "Contact: <sip:alice@192.0.2.1>;expires=0\r\n" C4,
+		  200, 3, NULL } } },
+	{ "q-values", {
+		{ A, "c1", 1, "Contact: <sip:alice@192.0.2.1>;q=0.5\r\n", 200,
+		  1, ";q=0.500\r\n" },
+		{ A, "c1", 2, "Contact: <sip:alice@192.0.2.1>;q=2\r\n", 400, -1,
+		  "Bad Contact q" } } },
+	{ "an instance keys the binding, whatever its URI", {
+		{ A, "c1", 1, "Contact: <sip:alice@192.0.2.1>;+sip.instance="
+		  "\"<urn:uuid:1>\";reg-id=1\r\n", 200, 1, NULL },
+		{ A, "c2", 1, "Contact: <sip:alice@192.0.2.7>;+sip.instance="
+		  "\"<urn:uuid:1>\";reg-id=1\r\n", 200, 1,
+		  "<sip:alice@192.0.2.7>;+sip.instance" } } },
+	{ "unknown AOR", {
+		{ "carol@example.test", "c1", 1, C1, 404, -1, NULL } } },
+	{ "AOR of another domain", {
+		{ "alice@other.test", "c1", 1, C1, 404, -1, NULL } } },
+	{ "a contact that is not SIP", {
+		{ A, "c1", 1, "Contact: <mailto:alice@example.test>\r\n", 400,
+		  -1, "Bad Contact URI" } } },
+	{ "Path is kept and echoed with Supported: path", {
+		{ A, "c1", 1, C1 "Path: <sip:edge.example.test;lr>\r\n"
+		  "Supported: path\r\n", 200, 1,
+		  "Path: <sip:edge.example.test;lr>\r\n" } } },
+};
+
+START_TEST(test_rules)
+{
+	const struct rcase *c = &cases[_i];
+
+	for (unsigned k = 0; k < 4 && c->steps[k].to; k++) {
+		const struct step *s = &c->steps[k];
+		const char *r = reg_send(s->to, s->callid, s->cseq, s->hdrs);
+
+		ck_assert_msg(status(r) == s->scode, "%s, step %u: %s", c->name,
+			k, r);
+		if (s->bindings >= 0)
+			ck_assert_msg(ncontacts(r) == (unsigned)s->bindings,
+				"%s, step %u: %s", c->name, k, r);
+		if (s->has)
+			ck_assert_msg(strstr(r, s->has), "%s, step %u: %s",
+				c->name, k, r);
+	}
+}
+END_TEST
+
+START_TEST(test_events_and_expiry)
+{
+	reg_send(A, "c1", 1, "Contact: <sip:alice@192.0.2.1>;expires=600\r\n"
+		"Contact: <sip:alice@192.0.2.2>;expires=60\r\n");
+	ck_assert_uint_eq(events[HR_REG_REGISTERED], 2);
+	reg_send(A, "c1", 2, "Contact: <sip:alice@192.0.2.1>;expires=900\r\n");
+	ck_assert_uint_eq(events[HR_REG_REFRESHED], 1);
+	reg_send(A, "c1", 3, "Contact: <sip:alice@192.0.2.1>;expires=100\r\n");
+	ck_assert_uint_eq(events[HR_REG_SHORTENED], 1);
+	ck_assert_uint_eq(hr_registrar_count(reg), 2);
+	/* the 60 s one expires: removed from the store, then announced */
+	hr_clock_advance(61 * 1000);
+	for (int i = 0; i < 5000 && !events[HR_REG_EXPIRED]; i++) {
+		hr_loop_once();
+		usleep(1000);
+	}
+	ck_assert_uint_eq(events[HR_REG_EXPIRED], 1);
+	ck_assert_uint_eq(hr_registrar_count(reg), 1);
+	reg_send(A, "c1", 4, "Contact: <sip:alice@192.0.2.1>;expires=0\r\n");
+	ck_assert_uint_eq(events[HR_REG_UNREGISTERED], 1);
+	ck_assert_uint_eq(hr_registrar_count(reg), 0);
+}
+END_TEST
+
+START_TEST(test_recovery)
+{
+	const char *r;
+
+	reg_send(A, "c1", 1, "Contact: <sip:alice@192.0.2.1>;expires=600\r\n"
+		"Contact: <sip:alice@192.0.2.2>;expires=60\r\n");
+	/* a new registrar on the same database, 100 s later: one binding
+	 * left, with its remaining time */
+	reg = hr_mem_deref(reg);
+	hr_clock_advance(100 * 1000);
+	{
+		static const char *const domains[] = { "example.test" };
+		struct hr_registrar_cfg cfg;
+
+		hr_registrar_cfg_default(&cfg);
+		cfg.domains = domains;
+		cfg.ndomains = 1;
+		cfg.auth = false;
+		cfg.existsh = hr_userdb_exists;
+		cfg.users = users;
+		ck_assert_int_eq(hr_registrar_alloc(&reg, sip, store, &cfg), 0);
+	}
+	ck_assert_int_eq(hr_registrar_load(reg), 0);
+	ck_assert_uint_eq(hr_registrar_count(reg), 1);
+	r = reg_send(A, "c1", 2, "");
+	ck_assert_uint_eq(ncontacts(r), 1);
+	ck_assert_ptr_nonnull(strstr(r, "<sip:alice@192.0.2.1>;expires=500"));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("registrar");
+	TCase *tc = tcase_create("registrar");
+	SRunner *sr;
+	int failed;
+
+	base_url = getenv("HERALD_TEST_DATABASE_URL");
+	if (!base_url || !*base_url) {
+		printf("skipped: HERALD_TEST_DATABASE_URL is not set\n");
+		return 77;
+	}
+	tcase_set_timeout(tc, 120);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_rules, 0, sizeof(cases) / sizeof(cases[0]));
+	tcase_add_test(tc, test_events_and_expiry);
+	tcase_add_test(tc, test_recovery);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
