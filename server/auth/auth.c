@@ -23,6 +23,7 @@
  *   nc record was evicted from a full table: STALE.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -44,6 +45,9 @@ static void auth_destroy(void *data)
 	hr_nonce_flush(a);
 	hr_hash_reset(&a->nct);
 	EVP_MAC_CTX_free(a->mac);
+	for (unsigned i = 0; i < a->nmd5_agents; i++)
+		free(a->md5_agents[i]);
+	free(a->md5_agents);
 }
 
 static int mac_init(struct hr_auth *a, const uint8_t *key, size_t len)
@@ -78,6 +82,22 @@ static int opaque_init(struct hr_auth *a)
 	return err;
 }
 
+static int agents_init(struct hr_auth *a, const struct hr_auth_cfg *cfg)
+{
+	if (!cfg->nmd5_agents)
+		return 0;
+	a->md5_agents = calloc(cfg->nmd5_agents, sizeof(*a->md5_agents));
+	if (!a->md5_agents)
+		return ENOMEM;
+	for (unsigned i = 0; i < cfg->nmd5_agents; i++) {
+		a->md5_agents[i] = strdup(cfg->md5_agents[i]);
+		if (!a->md5_agents[i])
+			return ENOMEM;
+		a->nmd5_agents = i + 1;
+	}
+	return 0;
+}
+
 int hr_auth_alloc(struct hr_auth **ap, const struct hr_auth_cfg *cfg)
 {
 	uint8_t rnd[RANDOM_SECRET];
@@ -103,6 +123,8 @@ int hr_auth_alloc(struct hr_auth **ap, const struct hr_auth_cfg *cfg)
 	a->floor_ts = INT64_MIN;
 	nb = a->nc_max / 4 > 16384 ? 16384 : (uint32_t)a->nc_max / 4;
 	err = hr_hash_init(&a->nct, nb);
+	if (!err && cfg)
+		err = agents_init(a, cfg);
 	if (!err)
 		err = mac_init(a, key, keylen);
 	if (!err)
@@ -146,23 +168,55 @@ static int challenge_one(struct hr_auth *a, struct hr_buf *hdrs,
 		stale ? ", stale=true" : "");
 }
 
-int hr_auth_challenge(struct hr_auth *a, struct hr_buf *hdrs,
-	const char *realm, bool stale, bool proxy)
+static int challenge(struct hr_auth *a, struct hr_buf *hdrs,
+	const char *realm, bool stale, bool proxy, bool md5_only)
 {
 	size_t len;
-	int err;
+	int err = 0;
 
 	if (!a || !hdrs || !realm_ok(realm))
 		return EINVAL;
 	len = hdrs->len;
 	/* RFC 8760 2.4: one challenge per algorithm, preferred first */
-	err = challenge_one(a, hdrs, realm, HR_DIGEST_SHA256, stale, proxy);
+	if (!md5_only)
+		err = challenge_one(a, hdrs, realm, HR_DIGEST_SHA256, stale,
+			proxy);
 	if (!err)
 		err = challenge_one(a, hdrs, realm, HR_DIGEST_MD5, stale,
 			proxy);
 	if (err)
 		hdrs->len = len;  /* all or nothing */
 	return err;
+}
+
+int hr_auth_challenge(struct hr_auth *a, struct hr_buf *hdrs,
+	const char *realm, bool stale, bool proxy)
+{
+	return challenge(a, hdrs, realm, stale, proxy, false);
+}
+
+/* Some clients read only the first challenge and stop at an algorithm
+ * they do not know (RFC 8760 2.4 asks them to pick the first they
+ * support); named by User-Agent, they are offered MD5 alone. */
+static bool md5_agent(const struct hr_auth *a, const struct hr_msg *req)
+{
+	const struct hr_hdr *ua = hr_msg_hdr(req, HR_HDR_USER_AGENT);
+
+	for (unsigned i = 0; ua && i < a->nmd5_agents; i++) {
+		size_t n = strlen(a->md5_agents[i]);
+
+		if (ua->val.len >= n && hr_ci_eq(ua->val.p, a->md5_agents[i], n))
+			return true;
+	}
+	return false;
+}
+
+int hr_auth_challenge_req(struct hr_auth *a, struct hr_buf *hdrs,
+	const struct hr_msg *req, const char *realm, bool stale, bool proxy)
+{
+	if (!a || !req)
+		return EINVAL;
+	return challenge(a, hdrs, realm, stale, proxy, md5_agent(a, req));
 }
 
 /* Is this header value a Digest one? Other schemes are not ours. */

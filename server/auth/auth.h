@@ -41,6 +41,11 @@ struct hr_auth_cfg {
 	size_t secret_len;
 	unsigned nonce_ttl_s;   /* 0: 300 */
 	unsigned max_nonces;    /* nc table size; 0: 65536 */
+	const char *const *md5_agents;  /* User-Agent prefixes offered only
+					 * MD5 (clients that read just the
+					 * first challenge and know no
+					 * SHA-256: Debian's sipsak) */
+	unsigned nmd5_agents;
 };
 
 struct hr_auth;   /* refcounted (hr_mem) */
@@ -55,6 +60,13 @@ int hr_auth_alloc(struct hr_auth **ap, const struct hr_auth_cfg *cfg);
  */
 int hr_auth_challenge(struct hr_auth *a, struct hr_buf *hdrs,
 	const char *realm, bool stale, bool proxy);
+
+/**
+ * The challenge for req: as hr_auth_challenge, but a client whose
+ * User-Agent starts with one of cfg->md5_agents gets the MD5 one only.
+ */
+int hr_auth_challenge_req(struct hr_auth *a, struct hr_buf *hdrs,
+	const struct hr_msg *req, const char *realm, bool stale, bool proxy);
 
 /** How the server obtains a user's HA1: 0 and ha1 filled, ENOENT. */
 typedef int (hr_auth_ha1_h)(const struct hr_pl *username, const char *realm,

@@ -22,6 +22,8 @@ struct hr_auth {
 	struct hr_list ncl;     /* the same entries, oldest first */
 	size_t nc_max;
 	int64_t floor_ts;       /* nonces this old are no longer tracked */
+	char **md5_agents;      /* copies of cfg->md5_agents */
+	unsigned nmd5_agents;
 };
 
 enum hr_nonce_state {

@@ -19,6 +19,7 @@ struct serve_cfg {
 	const char *log_level;
 	const char *database_url;
 	struct hr_strlist auth;
+	struct hr_strlist md5_agents;
 	unsigned max_msg;
 	unsigned tcp_idle_s;
 	unsigned tcp_max_conns;
@@ -65,6 +66,9 @@ static const struct hr_opt opts[] = {
 	{ "auth", HR_OPT_LIST, &cfg.auth, "METHOD",
 	  "methods that need digest authentication, repeatable "
 	  "(default REGISTER, SUBSCRIBE, PUBLISH; 'none' for none)", 0, 0 },
+	{ "md5-only-agents", HR_OPT_LIST, &cfg.md5_agents, "PREFIX",
+	  "User-Agent prefixes offered only the MD5 challenge, repeatable "
+	  "(default sipsak: it reads only the first challenge)", 0, 0 },
 	{ "nonce-lifetime", HR_OPT_UINT, &cfg.nonce_ttl_s, "SECONDS",
 	  "how long a digest nonce stays valid (default 300)", 10, 86400 },
 	{ "store-wait", HR_OPT_UINT, &cfg.store_wait_ms, "MS",
@@ -214,6 +218,8 @@ static int open_auth(struct server *sv)
 	acfg.secret = secret;
 	acfg.secret_len = sizeof(secret);
 	acfg.nonce_ttl_s = cfg.nonce_ttl_s;
+	acfg.md5_agents = cfg.md5_agents.v;
+	acfg.nmd5_agents = cfg.md5_agents.n;
 	err = hr_auth_alloc(&sv->auth, &acfg);
 	memset(secret, 0, sizeof(secret));
 	HR_INFO("%zu users", hr_userdb_count(sv->users));
@@ -267,6 +273,10 @@ static int run(void)
 	if (!cfg.domains.n) {
 		HR_ERROR("no --domain given: Herald serves no domain");
 		return EINVAL;
+	}
+	if (!cfg.md5_agents.n) {
+		cfg.md5_agents.v[0] = "sipsak";
+		cfg.md5_agents.n = 1;
 	}
 	err = hr_loop_init();
 	if (err)

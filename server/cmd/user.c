@@ -25,13 +25,21 @@ static const struct hr_opt add_opts[] = {
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
+/* A URL, and a schema: the user commands work on a new database too. */
 static int need_url(void)
 {
-	if (database_url && *database_url)
-		return 0;
-	fprintf(stderr, "herald: --database-url (or HERALD_DATABASE_URL) is "
-		"needed\n");
-	return EINVAL;
+	int err;
+
+	if (!database_url || !*database_url) {
+		fprintf(stderr, "herald: --database-url (or HERALD_DATABASE_URL) "
+			"is needed\n");
+		return EINVAL;
+	}
+	err = hr_store_migrate(database_url, NULL);
+	if (err)
+		fprintf(stderr, "herald: cannot prepare the database: %s\n",
+			hr_strerror(err));
+	return err;
 }
 
 /* "alice@example.test" → user and domain (the digest realm). */

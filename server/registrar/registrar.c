@@ -655,7 +655,7 @@ static bool authorize(struct hr_registrar *r, struct hr_strans *st,
 	case HR_AUTH_CHALLENGE:
 	case HR_AUTH_STALE:
 		hr_buf_init(&hdrs, 4096);
-		err = hr_auth_challenge(r->cfg.authn, &hdrs, realm,
+		err = hr_auth_challenge_req(r->cfg.authn, &hdrs, req, realm,
 			res == HR_AUTH_STALE, false);
 		if (!err)
 			err = hr_buf_write(&hdrs, "", 1);
@@ -675,6 +675,19 @@ static bool authorize(struct hr_registrar *r, struct hr_strans *st,
 	}
 }
 
+/* Is the Request-URI host the address this request arrived on? */
+static bool names_us(const struct hr_msg *req)
+{
+	char host[64], local[64];
+
+	if (!req->dst.len || hr_pl_strcpy(&req->ruri.host, host, sizeof(host)))
+		return false;
+	hr_sa_ntop(&req->dst, local, sizeof(local));
+	if (strcmp(host, local))
+		return false;
+	return !req->ruri.port || req->ruri.port == hr_sa_port(&req->dst);
+}
+
 static void handle(struct hr_registrar *r, struct hr_strans *st,
 	const struct hr_msg *req)
 {
@@ -685,8 +698,11 @@ static void handle(struct hr_registrar *r, struct hr_strans *st,
 	uint16_t scode;
 	unsigned n;
 
-	/* step 1: a domain we serve */
+	/* step 1: a domain we serve; a UA configured with the server's
+	 * address rather than the domain names us: the domain is To's */
 	realm = served(r, &req->ruri.host);
+	if (!realm && names_us(req))
+		realm = served(r, &req->to.uri.host);
 	if (!realm) {
 		reply(st, 404, "Not Found", NULL);
 		return;

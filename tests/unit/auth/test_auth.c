@@ -193,6 +193,46 @@ static enum hr_auth_result verify_text(const char *authz)
 	return verify_msg(msg, NULL);
 }
 
+/* Clients named in md5_agents get the MD5 challenge alone. */
+START_TEST(test_md5_agents)
+{
+	static const char *const agents[] = { "sipsak" };
+	struct hr_auth_cfg cfg = { .secret = secret, .secret_len = 32,
+		.md5_agents = agents, .nmd5_agents = 1 };
+	struct hr_auth *b;
+	struct hr_buf hdrs;
+	struct hr_msg *m;
+	const char *t[2] = {
+		"OPTIONS sip:example.test SIP/2.0\r\nVia: SIP/2.0/UDP h;"
+		"branch=z9hG4bK1\r\nFrom: <sip:a@example.test>;tag=1\r\n"
+		"To: <sip:a@example.test>\r\nCall-ID: x\r\n"
+		"CSeq: 1 OPTIONS\r\nUser-Agent: sipsak 0.9.8.1\r\n\r\n",
+		"OPTIONS sip:example.test SIP/2.0\r\nVia: SIP/2.0/UDP h;"
+		"branch=z9hG4bK1\r\nFrom: <sip:a@example.test>;tag=1\r\n"
+		"To: <sip:a@example.test>\r\nCall-ID: x\r\n"
+		"CSeq: 1 OPTIONS\r\nUser-Agent: baresip\r\n\r\n",
+	};
+
+	ck_assert_int_eq(hr_auth_alloc(&b, &cfg), 0);
+	for (int i = 0; i < 2; i++) {
+		hr_buf_init(&hdrs, 4096);
+		ck_assert_int_eq(hr_msg_decode(&m, t[i], strlen(t[i]), false), 0);
+		ck_assert_int_eq(hr_auth_challenge_req(b, &hdrs, m,
+			"example.test", false, false), 0);
+		ck_assert_int_eq(hr_buf_write(&hdrs, "", 1), 0);
+		ck_assert_ptr_nonnull(strstr(hdrs.b, "algorithm=MD5"));
+		if (i == 0)
+			ck_assert_ptr_null(strstr(hdrs.b, "SHA-256"));
+		else
+			ck_assert(strstr(hdrs.b, "SHA-256") <
+				strstr(hdrs.b, "MD5"));
+		hr_mem_deref(m);
+		hr_buf_reset(&hdrs);
+	}
+	hr_mem_deref(b);
+}
+END_TEST
+
 START_TEST(test_ok)
 {
 	struct hr_pl user = HR_PL_INIT;
@@ -503,6 +543,7 @@ int main(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_ok);
+	tcase_add_test(tc, test_md5_agents);
 	tcase_add_test(tc, test_no_credentials);
 	tcase_add_test(tc, test_wrong_password_unknown_user);
 	tcase_add_test(tc, test_uri_mismatch);

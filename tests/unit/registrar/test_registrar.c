@@ -75,7 +75,8 @@ static void start(unsigned max_contacts)
 {
 	static const char *const domains[] = { "example.test" };
 	static const uint8_t secret[32] = { 1, 2, 3 };
-	struct hr_auth_cfg acfg = { secret, sizeof(secret), 300, 0 };
+	struct hr_auth_cfg acfg = { .secret = secret,
+		.secret_len = sizeof(secret), .nonce_ttl_s = 300 };
 	struct hr_registrar_cfg cfg;
 	struct hr_store_cfg scfg;
 	char q[128];

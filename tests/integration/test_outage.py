@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""PostgreSQL goes away during a run: a REGISTER that cannot be stored gets
+503 with Retry-After after --store-wait, herald stays up and answers
+OPTIONS, registers again once PostgreSQL is back, keeps what it
+acknowledged and nothing it refused, across a kill -9 as well.
+
+Runs its own PostgreSQL cluster (script/pg in a temporary directory), never
+the shared one, since it stops and starts it."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from test_registrar import Phone, contacts_of  # noqa: E402
+
+PASSWORD = 'secret'
+STORE_WAIT_MS = 1500
+A = 'sip:alice@192.0.2.1:5060'      # acknowledged before the outage
+B = 'sip:alice@192.0.2.2:5060'      # refused with 503 during it
+C = 'sip:alice@192.0.2.3:5060'      # acknowledged after it
+
+
+class Cluster:
+    """A private PostgreSQL cluster managed with script/pg."""
+
+    def __init__(self):
+        # under /tmp: the server runs as postgres when we are root
+        self.dir = tempfile.mkdtemp(prefix='herald-outage-pg-', dir='/tmp')
+        self.url = None
+
+    def start(self):
+        out = subprocess.run([harness.PG_SCRIPT, 'start', self.dir],
+                             check=True, stdout=subprocess.PIPE, text=True)
+        self.url = out.stdout.strip().splitlines()[-1]
+        return self.url
+
+    def stop(self):
+        subprocess.run([harness.PG_SCRIPT, 'stop', self.dir], check=True,
+                       stdout=subprocess.DEVNULL)
+
+    def port(self):
+        with open(os.path.join(self.dir, 'herald.port')) as f:
+            return f.read().strip()
+
+    def destroy(self):
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class OutageTest(harness.HeraldTestCase):
+    autostart = False
+
+    def setUp(self):
+        super().setUp()
+        self.pg = Cluster()
+        # registered before herald's own cleanup: runs after herald stopped
+        self.addCleanup(self.pg.destroy)
+        url = self.pg.start()
+        harness.psql(url, 'CREATE DATABASE herald_outage')
+        self.db = harness.db_url(url, 'herald_outage')
+
+    def phone(self, h):
+        return Phone(self, self.udp(h))
+
+    def register(self, p, contacts, expires=600, timeout=5.0):
+        """One authenticated REGISTER (the phone holds a challenge);
+        return (response, seconds it took)."""
+        req = p.request(contacts, expires)
+        t0 = time.monotonic()
+        r = p.c.request(req, timeout=timeout)
+        return r, time.monotonic() - t0
+
+    def query(self, h):
+        p = self.phone(h)
+        r = p.register([])
+        self.assertStatus(r, 200)
+        return contacts_of(r)
+
+    def test_outage_and_recovery(self):
+        h = self.start_herald(['--store-wait', str(STORE_WAIT_MS)],
+                              db=self.db)
+        h.add_user('alice@example.test', PASSWORD)
+        p = self.phone(h)
+        r = p.register(['<%s>' % A], 600)
+        self.assertStatus(r, 200)
+        self.assertEqual(set(contacts_of(r)), {A})
+
+        # PostgreSQL goes away
+        port = self.pg.port()
+        self.pg.stop()
+        r, took = self.register(p, ['<%s>' % B])
+        self.assertStatus(r, 503)
+        retry = r.get('Retry-After')
+        self.assertIsNotNone(retry, 'no Retry-After in the 503:\n%s' % r)
+        self.assertRegex(retry, r'^\d+', r)
+        self.assertGreater(int(re.match(r'\d+', retry).group(0)), 0, r)
+        self.assertGreaterEqual(took, STORE_WAIT_MS / 1000.0 - 0.3,
+                                '503 came before --store-wait:\n%s' % r)
+        self.assertLess(took, STORE_WAIT_MS / 1000.0 + 2.0,
+                        '503 came long after --store-wait')
+        self.assertAlive(h)
+
+        # PostgreSQL comes back, on the same port
+        self.pg.start()
+        self.assertEqual(self.pg.port(), port,
+                         'PostgreSQL restarted on another port')
+        deadline = time.monotonic() + 10
+        answers = []
+        while True:
+            r, _ = self.register(p, ['<%s>' % C])
+            self.assertIsNotNone(r, 'no response while PostgreSQL is back')
+            answers.append(r.status)
+            if r.status == 200:
+                break
+            self.assertEqual(r.status, 503, r)
+            self.assertLess(time.monotonic(), deadline,
+                            'no 200 within 10 s of PostgreSQL being back: '
+                            '%r' % answers)
+            time.sleep(0.5)
+        self.assertEqual(set(contacts_of(r)), {A, C},
+                         'acknowledged bindings kept, the refused one not')
+        self.assertAlive(h)
+        # nothing refused shows up later either
+        time.sleep(1)
+        self.assertEqual(set(self.query(h)), {A, C})
+        # herald listens for user changes again on its new connection
+        h.add_user('bob@example.test', 'bobpw')
+        bob = Phone(self, self.udp(h), user='bob', password='bobpw')
+        self.assertStatus(bob.register(['<sip:bob@192.0.2.9>'], 600), 200)
+
+        # kill -9 and restart on the same database
+        h.kill()
+        h2 = self.start_herald(db=self.db)
+        b = self.query(h2)
+        self.assertEqual(set(b), {A, C})
+        bob = Phone(self, self.udp(h2), user='bob', password='bobpw')
+        r = bob.register([])
+        self.assertStatus(r, 200)
+        self.assertEqual(set(contacts_of(r)), {'sip:bob@192.0.2.9'})
+        for uri in (A, C):
+            self.assertTrue(500 < b[uri] <= 600, b)
+
+    def test_outage_without_traffic(self):
+        """PostgreSQL restarts while herald is idle: the next REGISTER
+        works (herald reconnects by itself, at most after one 503)."""
+        h = self.start_herald(['--store-wait', str(STORE_WAIT_MS)],
+                              db=self.db)
+        h.add_user('alice@example.test', PASSWORD)
+        p = self.phone(h)
+        self.assertStatus(p.register(['<%s>' % A], 600), 200)
+        self.pg.stop()
+        time.sleep(1)
+        self.pg.start()
+        deadline = time.monotonic() + 10
+        while True:
+            r, _ = self.register(p, ['<%s>' % C])
+            self.assertIsNotNone(r)
+            if r.status == 200:
+                break
+            self.assertEqual(r.status, 503, r)
+            self.assertLess(time.monotonic(), deadline, 'no 200 in 10 s')
+            time.sleep(0.5)
+        self.assertEqual(set(contacts_of(r)), {A, C})
+        self.assertAlive(h)
+
+
+if __name__ == '__main__':
+    harness.main()
