@@ -20,12 +20,16 @@
 static const struct bench_scen *const scens[] = {
 	&bench_scen_options,
 	&bench_scen_parse,
+	&bench_scen_register,
 };
 
 enum {
 	OPT_TIMEOUT = 256,
 	OPT_CPU,
 	OPT_DOMAIN,
+	OPT_OPS,
+	OPT_USERS,
+	OPT_PASSWORD,
 };
 
 static const struct option longopts[] = {
@@ -38,6 +42,9 @@ static const struct option longopts[] = {
 	{ "timeout-ms", required_argument, NULL, OPT_TIMEOUT },
 	{ "cpu", required_argument, NULL, OPT_CPU },
 	{ "domain", required_argument, NULL, OPT_DOMAIN },
+	{ "ops", required_argument, NULL, OPT_OPS },
+	{ "users", required_argument, NULL, OPT_USERS },
+	{ "password", required_argument, NULL, OPT_PASSWORD },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -81,6 +88,11 @@ static void usage(FILE *f)
 "      --cpu N            pin this process to CPU N\n"
 "      --domain D         domain of request URIs and addresses\n"
 "                         (default example.test)\n"
+"      --ops N            start at most N ops, then finish (default: no\n"
+"                         limit; the run still ends after --duration)\n"
+"      --users N          register: users u1..uN, one per op round-robin\n"
+"                         (default 100000)\n"
+"      --password PW      register: the users' password (default pw)\n"
 "  -v, --verbose          print more counters on stderr\n"
 "  -h, --help             show this help\n"
 "\n"
@@ -171,6 +183,16 @@ static int opt_one(struct bench_cfg *cfg, int c, bool *window_set)
 	case OPT_DOMAIN:
 		cfg->domain = optarg;
 		break;
+	case OPT_OPS:
+		err = num("ops", optarg, 1, UINT64_MAX, &cfg->max_ops);
+		break;
+	case OPT_USERS:
+		err = num("users", optarg, 1, UINT32_MAX, &v);
+		cfg->users = (uint32_t)v;
+		break;
+	case OPT_PASSWORD:
+		cfg->password = optarg;
+		break;
 	case 'v':
 		cfg->verbose = true;
 		break;
@@ -240,6 +262,8 @@ int main(int argc, char **argv)
 		.timeout_ms = 2000,
 		.cpu = -1,
 		.domain = "example.test",
+		.users = 100000,
+		.password = "pw",
 	};
 	const struct bench_scen *scen;
 

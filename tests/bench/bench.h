@@ -44,6 +44,9 @@ struct bench_cfg {
 	uint32_t timeout_ms;    /* per exchange */
 	int cpu;                /* -1: do not pin */
 	const char *domain;
+	uint64_t max_ops;       /* start at most this many ops; 0: no limit */
+	uint32_t users;         /* register: users u1..uN */
+	const char *password;   /* register: every user's password */
 	bool verbose;
 };
 
@@ -173,6 +176,7 @@ struct bench_scen {
 
 extern const struct bench_scen bench_scen_options;
 extern const struct bench_scen bench_scen_parse;
+extern const struct bench_scen bench_scen_register;
 
 /** Write "<run>-<slot>-<gen>": Call-ID and tag material of this op. */
 void bench_put_opid(struct bench_out *o, const struct bench_op *op);

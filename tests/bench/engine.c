@@ -406,6 +406,8 @@ static void start_ops(struct bench *b, uint64_t t0)
 
 	if (b->cfg->rate)
 		want = rate_due(b, t0);
+	if (b->cfg->max_ops && want > b->cfg->max_ops)
+		want = b->cfg->max_ops;
 	while (b->nfree && b->st.started < want) {
 		if (!op_start(b))
 			break;
@@ -480,6 +482,13 @@ static int loop(struct bench *b, uint64_t *elapsed)
 		b->now = bench_now();
 		if (!draining && b->now >= end)
 			draining = true;
+		/* --ops: all started, so the run ends when they have */
+		if (!draining && b->cfg->max_ops &&
+		    b->st.started >= b->cfg->max_ops) {
+			draining = true;
+			end = b->now;
+			hard_end = end + b->timeout_ns;
+		}
 		if (draining && (b->head == NIL || b->now >= hard_end))
 			break;
 		expire(b);
@@ -625,7 +634,8 @@ int bench_run(const struct bench_cfg *cfg, const struct bench_scen *scen)
 	print_summary(b, elapsed);
 	if (b->st.ok == 0)
 		bench_err("no op succeeded: is the server answering?");
-	else if (cfg->rate && b->st.started * 100 < cfg->rate *
+	else if (cfg->rate && b->st.started != cfg->max_ops &&
+		 b->st.started * 100 < cfg->rate *
 		 (uint64_t)(cfg->duration_s * 99))
 		bench_err("started %llu ops, below the rate asked for: "
 			"raise --window or lower --rate",

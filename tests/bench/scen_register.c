@@ -1,0 +1,197 @@
+/*
+ * register: one op is an authenticated registration (RFC 3261 10.2,
+ * 22.4): REGISTER without credentials, 401 with the server's challenges,
+ * REGISTER with a digest response (MD5, qop=auth) for the same Call-ID,
+ * 200. Ops take users u1..uN (--users) round-robin, so a run over N ops
+ * leaves N distinct bindings; every op has its own Call-ID. The users
+ * must exist with password --password (tests/bench/register-setup.sh).
+ */
+#include <errno.h>
+#include <string.h>
+#include "auth/auth.h"
+#include "bench.h"
+
+struct reg_op {
+	uint32_t cseq;
+	uint32_t user;          /* K of uK */
+};
+
+static uint32_t next_user;
+
+/* "uK" into buf (at least 12 bytes); returns it. */
+static const char *user_name(char *buf, size_t n, uint32_t k)
+{
+	struct bench_out o = { buf, 0, n - 1, false };
+
+	bench_out_lit(&o, "u");
+	bench_out_putu(&o, k);
+	buf[o.len] = '\0';
+	return buf;
+}
+
+/* Copy pl (or "sip:" domain) into buf as a C string: 0 or ENOSPC. */
+static int cstr(char *buf, size_t n, const char *prefix,
+	const struct hr_pl *pl)
+{
+	struct bench_out o = { buf, 0, n - 1, false };
+
+	bench_out_puts(&o, prefix);
+	bench_out_putpl(&o, pl);
+	if (o.full)
+		return ENOSPC;
+	buf[o.len] = '\0';
+	return 0;
+}
+
+/* The Authorization line answering chal, a decoded MD5 challenge. */
+static int put_auth(struct bench_out *out, const struct bench_op *op,
+	const char *user, const struct hr_digest *chal)
+{
+	const struct bench_cfg *cfg = bench_cfg(op->b);
+	char ha1[HR_DIGEST_HEX_MAX], resp[HR_DIGEST_HEX_MAX];
+	char realm[256], uri[300], cnonce[48];
+	struct bench_out co = { cnonce, 0, sizeof(cnonce) - 1, false };
+	struct hr_pl domain = hr_pl_str(cfg->domain);
+	struct hr_digest cred;
+	int err;
+
+	/* the digest uri is exactly the Request-URI */
+	err = cstr(realm, sizeof(realm), "", &chal->realm);
+	if (!err)
+		err = cstr(uri, sizeof(uri), "sip:", &domain);
+	if (err)
+		return err;
+	bench_put_opid(&co, op);
+	cnonce[co.len] = '\0';
+
+	memset(&cred, 0, sizeof(cred));
+	cred.nonce = chal->nonce;
+	cred.uri = hr_pl_str(uri);
+	cred.qop = HR_PL("auth");
+	cred.nc = HR_PL("00000001");
+	cred.cnonce = hr_pl_str(cnonce);
+	err = hr_digest_ha1(ha1, sizeof(ha1), HR_DIGEST_MD5, user, realm,
+		cfg->password);
+	if (!err)
+		err = hr_digest_response(resp, sizeof(resp), HR_DIGEST_MD5,
+			ha1, &cred, &HR_PL("REGISTER"));
+	if (err)
+		return err;
+
+	bench_out_lit(out, "Authorization: Digest username=\"");
+	bench_out_puts(out, user);
+	bench_out_lit(out, "\", realm=\"");
+	bench_out_puts(out, realm);
+	bench_out_lit(out, "\", nonce=\"");
+	bench_out_putpl(out, &chal->nonce);
+	bench_out_lit(out, "\", uri=\"");
+	bench_out_puts(out, uri);
+	bench_out_lit(out, "\", response=\"");
+	bench_out_puts(out, resp);
+	bench_out_lit(out, "\", algorithm=MD5, cnonce=\"");
+	bench_out_puts(out, cnonce);
+	if (hr_pl_isset(&chal->opaque)) {
+		bench_out_lit(out, "\", opaque=\"");
+		bench_out_putpl(out, &chal->opaque);
+	}
+	bench_out_lit(out, "\", qop=auth, nc=00000001\r\n");
+	return 0;
+}
+
+/* REGISTER for user r->user; with chal, its Authorization answers it. */
+static int put_register(struct bench_out *out, struct bench_op *op,
+	const struct reg_op *r, const struct hr_digest *chal)
+{
+	const char *domain = bench_cfg(op->b)->domain;
+	char user[16];
+	int err;
+
+	user_name(user, sizeof(user), r->user);
+	bench_out_lit(out, "REGISTER sip:");
+	bench_out_puts(out, domain);
+	bench_out_lit(out, " SIP/2.0\r\n");
+	bench_put_via(out, op);
+	bench_out_lit(out, "Max-Forwards: 70\r\nFrom: <sip:");
+	bench_out_puts(out, user);
+	bench_out_lit(out, "@");
+	bench_out_puts(out, domain);
+	bench_out_lit(out, ">;tag=");
+	bench_put_opid(out, op);
+	bench_out_lit(out, "\r\nTo: <sip:");
+	bench_out_puts(out, user);
+	bench_out_lit(out, "@");
+	bench_out_puts(out, domain);
+	bench_out_lit(out, ">\r\n");
+	bench_put_callid(out, op);
+	bench_out_lit(out, "CSeq: ");
+	bench_out_putu(out, r->cseq);
+	bench_out_lit(out, " REGISTER\r\nContact: <sip:");
+	bench_out_puts(out, user);
+	bench_out_lit(out, "@");
+	bench_out_puts(out, op->laddr);
+	bench_out_lit(out, ">\r\nExpires: 3600\r\n");
+	if (chal) {
+		err = put_auth(out, op, user, chal);
+		if (err)
+			return err;
+	}
+	bench_out_lit(out, "User-Agent: herald-bench\r\n");
+	bench_put_end(out, NULL, NULL, 0);
+	return 0;
+}
+
+/* The response's MD5 digest challenge (Herald sends SHA-256 first). */
+static bool find_md5(const struct bench_msg *resp, struct hr_digest *chal)
+{
+	struct hr_pl name, val;
+	enum hr_digest_alg alg;
+	size_t cur = 0;
+
+	while (bench_msg_hdr_next(resp, &cur, &name, &val)) {
+		if (hr_pl_strcasecmp(&name, "WWW-Authenticate"))
+			continue;
+		if (hr_digest_decode(chal, &val) ||
+		    hr_pl_strcasecmp(&chal->scheme, "Digest"))
+			continue;
+		if (hr_digest_alg_decode(&chal->algorithm, &alg) == 0 &&
+		    alg == HR_DIGEST_MD5 && hr_pl_isset(&chal->nonce))
+			return true;
+	}
+	return false;
+}
+
+static enum bench_act reg_start(struct bench_op *op, struct bench_out *out)
+{
+	struct reg_op *r = op->priv;
+
+	r->user = next_user % bench_cfg(op->b)->users + 1;
+	next_user++;
+	r->cseq = 1;
+	if (put_register(out, op, r, NULL))
+		return BENCH_FAIL;
+	return BENCH_SEND;
+}
+
+static enum bench_act reg_response(struct bench_op *op,
+	const struct bench_msg *resp, struct bench_out *out)
+{
+	struct reg_op *r = op->priv;
+	struct hr_digest chal;
+
+	if (resp->scode == 200)
+		return r->cseq == 2 ? BENCH_DONE : BENCH_FAIL;
+	if (resp->scode != 401 || r->cseq != 1 || !find_md5(resp, &chal))
+		return BENCH_FAIL;
+	r->cseq = 2;
+	if (put_register(out, op, r, &chal))
+		return BENCH_FAIL;
+	return BENCH_SEND;
+}
+
+const struct bench_scen bench_scen_register = {
+	.name = "register",
+	.help = "REGISTER, 401, REGISTER with digest, expect 200",
+	.op_size = sizeof(struct reg_op),
+	.start = reg_start,
+	.on_response = reg_response,
+};
