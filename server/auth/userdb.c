@@ -65,7 +65,7 @@ int hr_userdb_alloc(struct hr_userdb **dbp)
 
 	if (!db)
 		return ENOMEM;
-	if (hr_hash_init(&db->users, 4096)) {
+	if (hr_hash_init(&db->users, 65536)) {
 		hr_mem_deref(db);
 		return ENOMEM;
 	}

@@ -97,7 +97,10 @@ static void binding_destroy(void *data)
 
 struct binding *hr_binding_new(struct aor *a, const struct hr_store_binding *sb)
 {
-	size_t n = slen(sb->key) + slen(sb->id) + slen(sb->uri) +
+	/* without an instance the key is the URI: stored once */
+	bool key_is_uri = sb->key && sb->uri && !strcmp(sb->key, sb->uri);
+	size_t n = (key_is_uri ? 0 : slen(sb->key)) + slen(sb->id) +
+		slen(sb->uri) +
 		slen(sb->params) + slen(sb->dname) + slen(sb->callid) +
 		slen(sb->instance) + slen(sb->path) + slen(sb->user_agent) +
 		slen(sb->received);
@@ -109,9 +112,9 @@ struct binding *hr_binding_new(struct aor *a, const struct hr_store_binding *sb)
 	p = b->strs;
 	b->aor = a;
 	b->pub.aor = a->name;
-	b->pub.key = put(&p, sb->key);
 	b->pub.id = put(&p, sb->id);
 	b->pub.uri = put(&p, sb->uri);
+	b->pub.key = key_is_uri ? b->pub.uri : put(&p, sb->key);
 	b->pub.params = put(&p, sb->params);
 	b->pub.dname = put(&p, sb->dname);
 	b->pub.callid = put(&p, sb->callid);

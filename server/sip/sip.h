@@ -435,8 +435,8 @@ struct hr_ctrans;   /* non-INVITE client transaction */
 
 /**
  * A request handler. st is the server transaction (the handler answers
- * through it, now or later); req stays valid while st is referenced:
- * hr_strans_msg(st).
+ * through it, now or later); req stays valid while st is referenced and
+ * has no final response: hr_strans_msg(st).
  */
 typedef void (hr_req_h)(struct hr_strans *st, const struct hr_msg *req,
 	void *arg);
@@ -487,7 +487,8 @@ void hr_sip_close(struct hr_sip *sip);
 
 /* server transactions, RFC 3261 17.2.2 */
 
-/** The request that opened the transaction. */
+/** The request that opened the transaction; NULL once it has its final
+ * response (Completed keeps only what matching retransmissions needs). */
 const struct hr_msg *hr_strans_msg(const struct hr_strans *st);
 /** Send a response (1xx keeps the transaction open, final completes it). */
 int hr_strans_reply(struct hr_strans *st, const struct hr_resp *resp);

@@ -16,7 +16,11 @@
 struct hr_strans {
 	struct hr_le le;
 	struct hr_sip *sip;
-	struct hr_msg *req;
+	struct hr_msg *req;     /* until the final response: then only the
+				 * match key is needed for 32 s (Timer J) */
+	char *mkey;             /* RFC 3261 17.2.3 match key, method aside */
+	size_t mkey_len;
+	enum hr_method meth;
 	uint32_t hash;
 	enum hr_strans_state state;
 	struct hr_tmr tmr;      /* Timer J when Completed; a guard before */
@@ -42,6 +46,7 @@ static void destroy(void *data)
 	hr_tmr_cancel(&st->tmr);
 	hr_hash_unlink(hr_sip_strans_tab(st->sip), &st->le);
 	free(st->resp);
+	free(st->mkey);
 	hr_mem_deref(st->dst.conn);
 	hr_mem_deref(st->req);
 }
@@ -56,43 +61,75 @@ static uint32_t key(const struct hr_msg *req)
 	return hr_hash_bytes(req->callid.p, req->callid.len);
 }
 
-static bool same_method(const struct hr_msg *a, const struct hr_msg *b,
-	bool cancel)
+/*
+ * The RFC 3261 17.2.3 match key without the method, fields joined by LF
+ * (no field can hold one): with a magic-cookie branch, the branch and the
+ * sent-by; otherwise (RFC 2543 peers) Request-URI, tags, Call-ID, CSeq
+ * number and the top Via. 0 and the key in buf, or ENOMEM.
+ */
+static int match_key(const struct hr_msg *req, struct hr_buf *buf)
 {
-	if (cancel)
-		return a->meth != HR_METH_CANCEL && a->meth != HR_METH_ACK;
-	return !hr_pl_cmp(&a->method, &b->method);
+	const struct hr_via *v = &req->via;
+	int err = 0;
+
+	if (hr_via_rfc3261(v)) {
+		err |= hr_buf_puts(buf, "1\n");
+		err |= hr_buf_putpl(buf, &v->branch);
+		err |= hr_buf_puts(buf, "\n");
+		for (size_t i = 0; i < v->host.len && !err; i++) {
+			char c = (char)hr_lower[(unsigned char)v->host.p[i]];
+
+			err |= hr_buf_write(buf, &c, 1);
+		}
+		err |= hr_buf_printf(buf, "\n%u", v->port);
+		return err ? ENOMEM : 0;
+	}
+	err |= hr_buf_puts(buf, "2\n");
+	err |= hr_buf_putpl(buf, &req->ruri_pl);
+	err |= hr_buf_puts(buf, "\n");
+	err |= hr_buf_putpl(buf, &req->to.tag);
+	err |= hr_buf_puts(buf, "\n");
+	err |= hr_buf_putpl(buf, &req->from.tag);
+	err |= hr_buf_puts(buf, "\n");
+	err |= hr_buf_putpl(buf, &req->callid);
+	err |= hr_buf_printf(buf, "\n%u\n", req->cseq.num);
+	err |= hr_buf_putpl(buf, &v->raw);
+	return err ? ENOMEM : 0;
 }
 
-static bool match(const struct hr_msg *a, const struct hr_msg *b,
+static bool same_method(const struct hr_strans *st, const struct hr_msg *req,
 	bool cancel)
 {
-	if (!same_method(a, b, cancel))
-		return false;
-	if (hr_via_rfc3261(&b->via))
-		return !hr_pl_cmp(&a->via.branch, &b->via.branch) &&
-			!hr_pl_casecmp(&a->via.host, &b->via.host) &&
-			a->via.port == b->via.port;
-	return !hr_pl_cmp(&a->ruri_pl, &b->ruri_pl) &&
-		!hr_pl_cmp(&a->to.tag, &b->to.tag) &&
-		!hr_pl_cmp(&a->from.tag, &b->from.tag) &&
-		!hr_pl_cmp(&a->callid, &b->callid) &&
-		a->cseq.num == b->cseq.num &&
-		!hr_pl_cmp(&a->via.raw, &b->via.raw);
+	/* RFC 3261 9.2: a CANCEL names the request it cancels */
+	if (cancel)
+		return st->meth != HR_METH_CANCEL && st->meth != HR_METH_ACK;
+	return st->meth == req->meth;
 }
 
 struct hr_strans *hr_strans_find(struct hr_sip *sip, const struct hr_msg *req,
 	bool cancel)
 {
 	struct hr_list *l = hr_hash_list(hr_sip_strans_tab(sip), key(req));
+	struct hr_strans *found = NULL;
+	struct hr_buf k;
 
+	if (!l->head)
+		return NULL;
+	hr_buf_init(&k, 1 << 20);
+	if (match_key(req, &k))
+		goto out;
 	for (struct hr_le *le = l->head; le; le = le->next) {
 		struct hr_strans *st = le->data;
 
-		if (match(st->req, req, cancel))
-			return st;
+		if (same_method(st, req, cancel) && st->mkey_len == k.len &&
+		    !memcmp(st->mkey, k.b, k.len)) {
+			found = st;
+			break;
+		}
 	}
-	return NULL;
+out:
+	hr_buf_reset(&k);
+	return found;
 }
 
 /* No final response in time: whatever holds the transaction is stuck;
@@ -101,8 +138,8 @@ static void guard(void *arg)
 {
 	struct hr_strans *st = arg;
 
-	HR_WARN("no final response to %.*s in %u ms: 500",
-		HR_PL_ARG(st->req->method), 64 * HR_SIP_T1);
+	HR_WARN("no final response to %s in %u ms: 500",
+		hr_method_name(st->meth), 64 * HR_SIP_T1);
 	hr_strans_replys(st, 500, "Server Internal Error");
 }
 
@@ -115,9 +152,19 @@ int hr_strans_alloc(struct hr_strans **stp, struct hr_sip *sip,
 	struct hr_msg *req)
 {
 	struct hr_strans *st = hr_mem_zalloc(sizeof(*st), destroy);
+	struct hr_buf k;
 
 	if (!st)
 		return ENOMEM;
+	hr_buf_init(&k, 1 << 20);
+	if (match_key(req, &k)) {
+		hr_buf_reset(&k);
+		hr_mem_deref(st);
+		return ENOMEM;
+	}
+	st->mkey = k.b;        /* the buffer's storage moves to st */
+	st->mkey_len = k.len;
+	st->meth = req->meth;
 	st->sip = sip;
 	st->req = hr_mem_ref(req);
 	st->hash = key(req);
@@ -168,6 +215,8 @@ int hr_strans_reply(struct hr_strans *st, const struct hr_resp *resp)
 		return err;
 	}
 	st->state = HR_STRANS_COMPLETED;
+	/* the request is not needed to absorb retransmissions: drop it */
+	st->req = hr_mem_deref(st->req);
 	/* Timer J: 64*T1 on UDP to absorb retransmissions, 0 on streams */
 	if (hr_tp_reliable(st->dst.tp))
 		terminate(st);
