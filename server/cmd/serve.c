@@ -1,5 +1,6 @@
 /* herald serve: options, sockets, the loop, and a clean shutdown. */
 #include <errno.h>
+#include <malloc.h>
 #include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
@@ -246,6 +247,8 @@ static int open_registrar(struct server *sv)
 	err = hr_registrar_alloc(&sv->registrar, sv->sip, sv->store, &rcfg);
 	if (!err)
 		err = hr_registrar_load(sv->registrar);
+	/* the load's query results are gone: give their pages back */
+	malloc_trim(0);
 	return err;
 }
 
