@@ -25,16 +25,22 @@ static const struct hr_opt add_opts[] = {
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-/* A URL, and a schema: the user commands work on a new database too. */
 static int need_url(void)
 {
-	int err;
+	if (database_url && *database_url)
+		return 0;
+	fprintf(stderr, "herald: --database-url (or HERALD_DATABASE_URL) is "
+		"needed\n");
+	return EINVAL;
+}
 
-	if (!database_url || !*database_url) {
-		fprintf(stderr, "herald: --database-url (or HERALD_DATABASE_URL) "
-			"is needed\n");
-		return EINVAL;
-	}
+/* A URL, and a schema: the user commands work on a new database too. */
+static int need_db(void)
+{
+	int err = need_url();
+
+	if (err)
+		return err;
 	err = hr_store_migrate(database_url, NULL);
 	if (err)
 		fprintf(stderr, "herald: cannot prepare the database: %s\n",
@@ -86,7 +92,7 @@ static int user_add(int argc, char **argv)
 		return 2;
 	}
 	if (hr_opt_parse(add_opts, N(add_opts), argc - 1, argv + 1) ||
-	    need_url() || split_aor(argv[0], user, sizeof(user), domain,
+	    need_db() || split_aor(argv[0], user, sizeof(user), domain,
 		sizeof(domain)))
 		return 2;
 	if (!password) {
@@ -125,7 +131,7 @@ static int user_del(int argc, char **argv)
 		return 2;
 	}
 	if (hr_opt_parse(db_opts, N(db_opts), argc - 1, argv + 1) ||
-	    need_url() || split_aor(argv[0], user, sizeof(user), domain,
+	    need_db() || split_aor(argv[0], user, sizeof(user), domain,
 		sizeof(domain)))
 		return 2;
 	err = hr_store_user_del(database_url, user, domain);
@@ -152,7 +158,7 @@ static int user_list(int argc, char **argv)
 {
 	int err;
 
-	if (hr_opt_parse(db_opts, N(db_opts), argc, argv) || need_url())
+	if (hr_opt_parse(db_opts, N(db_opts), argc, argv) || need_db())
 		return 2;
 	err = hr_store_user_list(database_url, print_user, NULL);
 	if (err) {
