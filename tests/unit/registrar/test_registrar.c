@@ -33,7 +33,10 @@ static int capture(enum hr_tp tp, const struct hr_sa *dst,
 	(void)conn;
 	(void)arg;
 	ck_assert_uint_lt(nout, MAX_OUT);
-	out[nout] = strndup(p, len);
+	/* not strndup: p is not NUL-terminated and may fill its buffer */
+	out[nout] = malloc(len + 1);
+	memcpy(out[nout], p, len);
+	out[nout][len] = '\0';
 	nout++;
 	return 0;
 }
