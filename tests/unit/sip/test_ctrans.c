@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include "sipmock.h"
+#include "check_run.h"
 
 static unsigned nresp, last_scode;
 static int last_err;
@@ -201,11 +202,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return hr_check_run(suite());
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "sip/sip.h"
+#include "check_run.h"
 
 #define VIA "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776asdhds\r\n"
 #define HDRS VIA \
@@ -379,11 +380,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return hr_check_run(suite());
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include "sipmock.h"
+#include "check_run.h"
 
 #define REQL(line, meth, extra) line "\r\n" \
 	"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKr1\r\n" \
@@ -215,11 +216,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return hr_check_run(suite());
 }

@@ -2,6 +2,7 @@
  * 17.2.2) on the fake clock. */
 #include <errno.h>
 #include "sipmock.h"
+#include "check_run.h"
 
 #define REQ(meth, branch) meth " sip:alice@example.test SIP/2.0\r\n" \
 	"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=" branch "\r\n" \
@@ -166,11 +167,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return hr_check_run(suite());
 }
