@@ -100,6 +100,11 @@ size_t hr_sip_ctrans_count(const struct hr_sip *sip)
 	return sip->ctrans.n;
 }
 
+size_t hr_sip_conn_count(const struct hr_sip *sip)
+{
+	return sip->conns.n;
+}
+
 /* ---- advertised capabilities ---- */
 
 static void list_add(char *list, const char *item)
@@ -262,6 +267,27 @@ static struct hr_udp *udp_for(struct hr_sip *sip, const struct hr_sa *dst)
 	return NULL;
 }
 
+/* The connection named, else an open one to the address, else a new one
+ * (RFC 3261 18.1.1 for requests, 18.2.2 for responses whose connection
+ * closed). */
+static int send_tcp(struct hr_sip *sip, const struct hr_dest *dst,
+	const char *p, size_t len)
+{
+	struct hr_conn *conn = hr_conn_isopen(dst->conn) ? dst->conn : NULL;
+	int err;
+
+	if (!conn && dst->addr.len)
+		conn = hr_conn_find(sip, &dst->addr);
+	if (!conn) {
+		if (!dst->addr.len)
+			return ENOTCONN;
+		err = hr_conn_connect(&conn, sip, &dst->addr);
+		if (err)
+			return err;
+	}
+	return hr_conn_send(conn, p, len);
+}
+
 int hr_sip_send(struct hr_sip *sip, const struct hr_dest *dst,
 	const char *p, size_t len)
 {
@@ -270,18 +296,24 @@ int hr_sip_send(struct hr_sip *sip, const struct hr_dest *dst,
 	if (sip->send_h)
 		return sip->send_h(dst->tp, &dst->addr, dst->conn, p, len,
 			sip->send_arg);
-	if (dst->tp == HR_TP_TCP) {
-		/* RFC 3261 18.2.2 would open a new connection to the
-		 * sent-by when this one closed; outgoing connections come
-		 * with NOTIFY (events issue) */
-		if (!hr_conn_isopen(dst->conn))
-			return ENOTCONN;
-		return hr_conn_send(dst->conn, p, len);
-	}
+	if (dst->tp == HR_TP_TCP)
+		return send_tcp(sip, dst, p, len);
 	u = dst->sock ? dst->sock : udp_for(sip, &dst->addr);
 	if (!u)
 		return EAFNOSUPPORT;
 	return hr_udp_send(u, &dst->addr, p, len);
+}
+
+static const struct hr_sa *lsnr_for(struct hr_sip *sip,
+	const struct hr_sa *dst)
+{
+	for (struct hr_le *le = sip->lsnrs.head; le; le = le->next) {
+		const struct hr_sa *la = hr_tcp_lsnr_laddr(le->data);
+
+		if (la->u.sa.sa_family == dst->u.sa.sa_family)
+			return la;
+	}
+	return NULL;
 }
 
 void hr_sip_sentby(struct hr_sip *sip, const struct hr_dest *dst, char *out,
@@ -292,6 +324,9 @@ void hr_sip_sentby(struct hr_sip *sip, const struct hr_dest *dst, char *out,
 
 	if (dst->tp == HR_TP_TCP && hr_conn_isopen(dst->conn))
 		la = hr_conn_laddr(dst->conn);
+	else if (dst->tp == HR_TP_TCP)
+		/* a new connection: our listener is where replies may come */
+		la = lsnr_for(sip, &dst->addr);
 	else if (dst->tp == HR_TP_UDP) {
 		u = dst->sock ? dst->sock : udp_for(sip, &dst->addr);
 		la = u ? hr_udp_laddr(u) : NULL;
@@ -312,9 +347,12 @@ void hr_sip_resp_dest(const struct hr_msg *req, struct hr_dest *dst)
 	dst->conn = req->conn;
 	dst->sock = req->sock;
 	dst->addr = req->src;
-	/* RFC 3261 18.2.2: streams answer on the same connection */
-	if (hr_tp_reliable(req->tp))
+	/* RFC 3261 18.2.2: streams answer on the same connection; if it
+	 * closed, on a new one to the source address and the sent-by port */
+	if (hr_tp_reliable(req->tp)) {
+		hr_sa_set_port(&dst->addr, via->port ? via->port : 5060);
 		return;
+	}
 	/* maddr, when it is an address (no resolver on this path) */
 	if (via->maddr.len && !hr_pl_strcpy(&via->maddr, host, sizeof(host))
 	    && !hr_sa_set(&dst->addr, host, via->port ? via->port : 5060))

@@ -482,6 +482,8 @@ int hr_sip_reply(struct hr_sip *sip, const struct hr_msg *req,
 /** Number of live server and client transactions. */
 size_t hr_sip_strans_count(const struct hr_sip *sip);
 size_t hr_sip_ctrans_count(const struct hr_sip *sip);
+/** Number of open TCP connections. */
+size_t hr_sip_conn_count(const struct hr_sip *sip);
 /** Close every socket and connection; pending transactions are dropped. */
 void hr_sip_close(struct hr_sip *sip);
 

@@ -94,9 +94,15 @@ int hr_udp_send(struct hr_udp *u, const struct hr_sa *dst, const char *p,
 const struct hr_sa *hr_udp_laddr(const struct hr_udp *u);
 int hr_tcp_listen(struct hr_tcp_lsnr **lp, struct hr_sip *sip,
 	struct hr_sa *laddr);
+const struct hr_sa *hr_tcp_lsnr_laddr(const struct hr_tcp_lsnr *l);
 int hr_conn_send(struct hr_conn *conn, const char *p, size_t len);
 const struct hr_sa *hr_conn_laddr(const struct hr_conn *conn);
 void hr_conn_close(struct hr_conn *conn);
+/* An open connection to peer, or NULL. */
+struct hr_conn *hr_conn_find(struct hr_sip *sip, const struct hr_sa *peer);
+/* Open a connection to peer (RFC 3261 18.1.1); the list owns it. */
+int hr_conn_connect(struct hr_conn **connp, struct hr_sip *sip,
+	const struct hr_sa *peer);
 
 /* The stack's parts seen by transports and transactions. */
 const struct hr_sip_cfg *hr_sip_cfg(const struct hr_sip *sip);

@@ -223,49 +223,98 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 		hr_conn_close(conn);
 }
 
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
-	struct sockaddr *sa, int salen, void *arg)
+/* Wrap a connected (or connecting) socket; the stack's list holds the
+ * allocation's reference. */
+static struct hr_conn *conn_new(struct hr_sip *sip, evutil_socket_t fd,
+	const struct hr_sa *peer)
 {
-	struct hr_tcp_lsnr *lsnr = arg;
-	const struct hr_sip_cfg *cfg = hr_sip_cfg(lsnr->sip);
-	struct hr_list *conns = hr_sip_conns(lsnr->sip);
+	const struct hr_sip_cfg *cfg = hr_sip_cfg(sip);
 	struct timeval idle = { cfg->tcp_idle_ms / 1000,
 		(cfg->tcp_idle_ms % 1000) * 1000 };
 	socklen_t len = sizeof(struct sockaddr_storage);
 	struct hr_conn *conn;
 	int on = 1;
 
-	(void)l;
-	if (conns->n >= cfg->tcp_max_conns) {
-		HR_WARN("connection limit (%u) reached: refusing",
-			cfg->tcp_max_conns);
-		close(fd);
-		return;
-	}
 	conn = hr_mem_zalloc(sizeof(*conn), conn_destroy);
 	if (!conn) {
 		close(fd);
-		return;
+		return NULL;
 	}
-	conn->sip = lsnr->sip;
-	memcpy(&conn->peer.u.ss, sa, (size_t)salen);
-	conn->peer.len = (socklen_t)salen;
-	if (getsockname(fd, &conn->laddr.u.sa, &len) == 0)
-		conn->laddr.len = len;
+	conn->sip = sip;
+	conn->peer = *peer;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	conn->bev = bufferevent_socket_new(hr_loop_base(), fd,
 		BEV_OPT_CLOSE_ON_FREE);
 	if (!conn->bev) {
 		close(fd);
 		hr_mem_deref(conn);
-		return;
+		return NULL;
 	}
+	if (getsockname(fd, &conn->laddr.u.sa, &len) == 0)
+		conn->laddr.len = len;
 	/* input never grows far past one message: framing fails first */
 	bufferevent_setwatermark(conn->bev, EV_READ, 0, cfg->max_msg + 1);
 	bufferevent_setcb(conn->bev, read_cb, write_cb, event_cb, conn);
 	bufferevent_set_timeouts(conn->bev, &idle, &idle);
 	bufferevent_enable(conn->bev, EV_READ);
-	hr_list_append(conns, &conn->le, conn);
+	hr_list_append(hr_sip_conns(sip), &conn->le, conn);
+	return conn;
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+	struct sockaddr *sa, int salen, void *arg)
+{
+	struct hr_tcp_lsnr *lsnr = arg;
+	const struct hr_sip_cfg *cfg = hr_sip_cfg(lsnr->sip);
+	struct hr_sa peer;
+
+	(void)l;
+	if (hr_sip_conns(lsnr->sip)->n >= cfg->tcp_max_conns) {
+		HR_WARN("connection limit (%u) reached: refusing",
+			cfg->tcp_max_conns);
+		close(fd);
+		return;
+	}
+	memset(&peer, 0, sizeof(peer));
+	memcpy(&peer.u.ss, sa, (size_t)salen);
+	peer.len = (socklen_t)salen;
+	conn_new(lsnr->sip, fd, &peer);
+}
+
+struct hr_conn *hr_conn_find(struct hr_sip *sip, const struct hr_sa *peer)
+{
+	for (struct hr_le *le = hr_sip_conns(sip)->head; le; le = le->next) {
+		struct hr_conn *conn = le->data;
+
+		if (hr_conn_isopen(conn) && hr_sa_eq(&conn->peer, peer))
+			return conn;
+	}
+	return NULL;
+}
+
+int hr_conn_connect(struct hr_conn **connp, struct hr_sip *sip,
+	const struct hr_sa *peer)
+{
+	struct hr_conn *conn;
+	evutil_socket_t fd;
+
+	fd = socket(peer->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK |
+		SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	/* connect() assigns the local address at once; bufferevent queues
+	 * what is written until the connection is up */
+	if (connect(fd, &peer->u.sa, peer->len) < 0 && errno != EINPROGRESS) {
+		int err = errno;
+
+		close(fd);
+		return err;
+	}
+	conn = conn_new(sip, fd, peer);
+	if (!conn)
+		return ENOMEM;
+	*connp = conn;
+	return 0;
 }
 
 static void lsnr_error(struct evconnlistener *l, void *arg)
@@ -329,4 +378,9 @@ int hr_tcp_listen(struct hr_tcp_lsnr **lp, struct hr_sip *sip,
 out:
 	hr_mem_deref(lsnr);
 	return err;
+}
+
+const struct hr_sa *hr_tcp_lsnr_laddr(const struct hr_tcp_lsnr *l)
+{
+	return &l->laddr;
 }
