@@ -20,10 +20,16 @@ static void notice(void *arg, const char *message)
 int hr_pq_connect(PGconn **connp, const char *url)
 {
 	/* expand_dbname: url may be a URI or a conninfo string; the keywords
-	 * after it override it, so a dead server does not hang a start. */
+	 * after it override it, so a dead server does not hang a start.
+	 * Keep-alives and tcp_user_timeout make a server that stops
+	 * answering (host gone, network cut) a lost connection within about
+	 * 15 s, instead of a writer blocked until the kernel gives up. */
 	static const char *const keys[] = { "dbname", "connect_timeout",
-		"application_name", NULL };
-	const char *const vals[] = { url, "5", "herald", NULL };
+		"application_name", "keepalives", "keepalives_idle",
+		"keepalives_interval", "keepalives_count", "tcp_user_timeout",
+		NULL };
+	const char *const vals[] = { url, "5", "herald", "1", "5", "2", "3",
+		"15000", NULL };
 	char msg[256];
 	PGconn *conn;
 
