@@ -131,8 +131,16 @@ int hr_ctrans_request(struct hr_ctrans **ctp, struct hr_sip *sip,
 	err = hr_req_print(&buf, req, dst->tp, sentby, ct->branch);
 	ct->req = buf.b;
 	ct->len = buf.len;
-	if (!err)
-		err = hr_sip_send(sip, &ct->dst, ct->req, ct->len);
+	if (!err) {
+		struct hr_conn *used = NULL;
+
+		err = hr_sip_send_conn(sip, &ct->dst, ct->req, ct->len, &used);
+		/* remember the connection: if it fails, so do we */
+		if (used && used != ct->dst.conn) {
+			hr_mem_deref(ct->dst.conn);
+			ct->dst.conn = hr_mem_ref(used);
+		}
+	}
 	if (err) {
 		hr_mem_deref(ct);
 		return err;
@@ -148,6 +156,25 @@ int hr_ctrans_request(struct hr_ctrans **ctp, struct hr_sip *sip,
 	if (ctp)
 		*ctp = hr_mem_ref(ct);
 	return 0;
+}
+
+/* RFC 3261 8.1.3.1: a transport error is a failure now, not at Timer F. */
+void hr_ctrans_conn_lost(struct hr_sip *sip, const struct hr_conn *conn)
+{
+	struct hr_hash *h = hr_sip_ctrans_tab(sip);
+
+	for (uint32_t i = 0; h->bucket && i <= h->mask; i++) {
+		struct hr_le *le = h->bucket[i].head;
+
+		while (le) {
+			struct hr_ctrans *ct = le->data;
+
+			le = le->next;
+			if (ct->dst.conn == conn &&
+			    ct->state < HR_CTRANS_COMPLETED)
+				fail(ct, ECONNRESET);
+		}
+	}
 }
 
 void hr_ctrans_abandon(struct hr_ctrans *ct)

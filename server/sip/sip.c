@@ -271,7 +271,7 @@ static struct hr_udp *udp_for(struct hr_sip *sip, const struct hr_sa *dst)
  * (RFC 3261 18.1.1 for requests, 18.2.2 for responses whose connection
  * closed). */
 static int send_tcp(struct hr_sip *sip, const struct hr_dest *dst,
-	const char *p, size_t len)
+	const char *p, size_t len, struct hr_conn **used)
 {
 	struct hr_conn *conn = hr_conn_isopen(dst->conn) ? dst->conn : NULL;
 	int err;
@@ -285,11 +285,19 @@ static int send_tcp(struct hr_sip *sip, const struct hr_dest *dst,
 		if (err)
 			return err;
 	}
+	if (used)
+		*used = conn;
 	return hr_conn_send(conn, p, len);
 }
 
 int hr_sip_send(struct hr_sip *sip, const struct hr_dest *dst,
 	const char *p, size_t len)
+{
+	return hr_sip_send_conn(sip, dst, p, len, NULL);
+}
+
+int hr_sip_send_conn(struct hr_sip *sip, const struct hr_dest *dst,
+	const char *p, size_t len, struct hr_conn **used)
 {
 	struct hr_udp *u;
 
@@ -297,7 +305,7 @@ int hr_sip_send(struct hr_sip *sip, const struct hr_dest *dst,
 		return sip->send_h(dst->tp, &dst->addr, dst->conn, p, len,
 			sip->send_arg);
 	if (dst->tp == HR_TP_TCP)
-		return send_tcp(sip, dst, p, len);
+		return send_tcp(sip, dst, p, len, used);
 	u = dst->sock ? dst->sock : udp_for(sip, &dst->addr);
 	if (!u)
 		return EAFNOSUPPORT;

@@ -110,6 +110,12 @@ struct hr_list *hr_sip_conns(struct hr_sip *sip);
 struct hr_list *hr_sip_udps(struct hr_sip *sip);
 struct hr_list *hr_sip_lsnrs(struct hr_sip *sip);
 
+/* Send, telling which connection carried it (TCP). */
+int hr_sip_send_conn(struct hr_sip *sip, const struct hr_dest *dst,
+	const char *p, size_t len, struct hr_conn **used);
+/* A connection closed: its client transactions fail at once. */
+void hr_ctrans_conn_lost(struct hr_sip *sip, const struct hr_conn *conn);
+
 /* Transactions. */
 struct hr_strans *hr_strans_find(struct hr_sip *sip, const struct hr_msg *req,
 	bool cancel);

@@ -54,6 +54,9 @@ void hr_conn_close(struct hr_conn *conn)
 	conn->bev = NULL;
 	conn->closing = true;
 	hr_list_unlink(&conn->le);
+	hr_mem_ref(conn);
+	hr_ctrans_conn_lost(conn->sip, conn);
+	hr_mem_deref(conn);
 	hr_mem_deref(conn);  /* the list's reference */
 }
 

@@ -11,6 +11,7 @@
 static struct hr_sip *a, *b;
 static struct hr_sa a_addr;
 static unsigned got_notify, got_200, got_err;
+static int last_err;
 
 static void on_notify(struct hr_strans *st, const struct hr_msg *req,
 	void *arg)
@@ -24,8 +25,10 @@ static void on_notify(struct hr_strans *st, const struct hr_msg *req,
 static void on_resp(int err, const struct hr_msg *resp, void *arg)
 {
 	(void)arg;
-	if (err)
+	if (err) {
 		got_err++;
+		last_err = err;
+	}
 	else if (resp->scode == 200)
 		got_200++;
 }
@@ -102,19 +105,20 @@ START_TEST(test_refused)
 			"Call-ID: r\r\nCSeq: 1 NOTIFY\r\n") };
 	struct hr_dest dst = { .tp = HR_TP_TCP };
 
-	/* a port nobody listens on: the connection fails and closes; the
-	 * transaction ends by Timer F, its handler told once */
+	/* a port nobody listens on: the connection fails and closes, and
+	 * the transaction fails at once (RFC 3261 8.1.3.1), not at Timer F;
+	 * its handler is told once */
 	hr_sa_set(&dead, "127.0.0.1", 0);
 	ck_assert_int_eq(hr_sip_listen(b, HR_TP_TCP, &dead), 0);
 	hr_sip_close(b);
 	dst.addr = dead;
 	ck_assert_int_eq(hr_ctrans_request(NULL, b, &dst, &req, on_resp, NULL),
 		0);
-	for (int i = 0; i < 200; i++) {
-		hr_loop_once();
-		usleep(1000);
-	}
+	run_until(&got_err, 1);
+	ck_assert_uint_eq(got_err, 1);
+	ck_assert_int_eq(last_err, ECONNRESET);
 	ck_assert_uint_eq(hr_sip_conn_count(b), 0);
+	ck_assert_uint_eq(hr_sip_ctrans_count(b), 0);
 	hr_clock_advance(64 * HR_SIP_T1);
 	hr_loop_once();
 	ck_assert_uint_eq(got_err, 1);
