@@ -103,6 +103,10 @@ void hr_userdb_del(struct hr_userdb *db, const char *user,
 	const char *domain);
 /** Number of users. */
 size_t hr_userdb_count(const struct hr_userdb *db);
+/** A full list of users follows (hr_userdb_put each)... */
+void hr_userdb_sync_begin(struct hr_userdb *db);
+/** ...and users it did not name are removed: returns how many. */
+size_t hr_userdb_sync_end(struct hr_userdb *db);
 /** Does user@domain exist? (arg: the hr_userdb) */
 bool hr_userdb_exists(const char *user, const char *domain, void *arg);
 /** An hr_auth_ha1_h over the directory (arg: the hr_userdb); the digest

@@ -11,6 +11,7 @@
 
 struct udb_user {
 	struct hr_le le;
+	unsigned gen;             /* the sync that last confirmed it */
 	char ha1_md5[33];
 	char ha1_sha256[65];
 	char *domain;             /* points into name */
@@ -19,6 +20,7 @@ struct udb_user {
 
 struct hr_userdb {
 	struct hr_hash users;
+	unsigned gen;
 };
 
 static uint32_t key(const char *user, size_t ulen, const char *domain)
@@ -90,6 +92,7 @@ int hr_userdb_put(struct hr_userdb *db, const char *user, const char *domain,
 	memcpy(u->domain, domain, dlen + 1);
 	memcpy(u->ha1_md5, ha1_md5, 33);
 	memcpy(u->ha1_sha256, ha1_sha256, 65);
+	u->gen = db->gen;
 	hr_hash_append(&db->users, key(user, ulen, domain), &u->le, u);
 	return 0;
 }
@@ -131,4 +134,30 @@ int hr_userdb_ha1(const struct hr_pl *username, const char *realm,
 		return ENOSPC;
 	strcpy(ha1, h);
 	return 0;
+}
+
+void hr_userdb_sync_begin(struct hr_userdb *db)
+{
+	db->gen++;
+}
+
+size_t hr_userdb_sync_end(struct hr_userdb *db)
+{
+	size_t gone = 0;
+
+	for (uint32_t i = 0; db->users.bucket && i <= db->users.mask; i++) {
+		struct hr_le *le = db->users.bucket[i].head;
+
+		while (le) {
+			struct udb_user *u = le->data;
+
+			le = le->next;
+			if (u->gen == db->gen)
+				continue;
+			hr_hash_unlink(&db->users, &u->le);
+			free(u);
+			gone++;
+		}
+	}
+	return gone;
 }

@@ -144,19 +144,37 @@ static bool auth_for(const char *method)
 	return false;
 }
 
-/* A user changed in the database while we run (herald user add). */
+/* A user changed in the database while we run (herald user add), or
+ * every user again after the store's connection came back. */
 static int user_changed(const struct hr_store_user *u, void *arg)
 {
+	static bool syncing;
 	struct hr_userdb *db = arg;
+	int err;
 
+	if (u->kind == HR_USER_SYNC_BEGIN) {
+		hr_userdb_sync_begin(db);
+		syncing = true;
+		return 0;
+	}
+	if (u->kind == HR_USER_SYNC_END) {
+		size_t gone = hr_userdb_sync_end(db);
+
+		syncing = false;
+		HR_INFO("users resynchronised: %zu, %zu gone",
+			hr_userdb_count(db), gone);
+		return 0;
+	}
 	if (!u->ha1_md5 || !u->ha1_sha256) {
 		hr_userdb_del(db, u->user, u->domain);
 		HR_INFO("user %s@%s deleted", u->user, u->domain);
 		return 0;
 	}
-	HR_INFO("user %s@%s changed", u->user, u->domain);
-	return hr_userdb_put(db, u->user, u->domain, u->ha1_md5,
+	err = hr_userdb_put(db, u->user, u->domain, u->ha1_md5,
 		u->ha1_sha256);
+	if (!err && !syncing)
+		HR_INFO("user %s@%s changed", u->user, u->domain);
+	return err;
 }
 
 static int user_load(const struct hr_store_user *u, void *arg)

@@ -83,7 +83,8 @@ static int read_password(char *buf, size_t n)
 static int user_add(int argc, char **argv)
 {
 	char user[256], domain[256], md5[33], sha[65], pw[512];
-	struct hr_store_user u = { user, domain, md5, sha };
+	struct hr_store_user u = { user, domain, md5, sha,
+		HR_USER_CHANGED };
 	int err;
 
 	if (argc < 1 || argv[0][0] == '-') {

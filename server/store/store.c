@@ -97,7 +97,7 @@ static void deliver(struct hr_store *s)
 	while ((le = users.head)) {
 		struct user_ev *ue = le->data;
 		struct hr_store_user u = { ue->user, ue->domain, ue->ha1_md5,
-			ue->ha1_sha256 };
+			ue->ha1_sha256, ue->kind };
 
 		hr_list_unlink(le);
 		if (s->user_h)

@@ -121,11 +121,19 @@ int hr_store_secret(struct hr_store *s, const char *name, uint8_t *out,
 
 /* ---- users: username@domain with HA1s, never a password ---- */
 
+/* What a user notification is (hr_store_set_user_handler). */
+enum hr_store_user_kind {
+	HR_USER_CHANGED = 0,      /* added, changed, or deleted (no HA1s) */
+	HR_USER_SYNC_BEGIN,       /* after an outage: every user follows... */
+	HR_USER_SYNC_END,         /* ...and users not among them are gone */
+};
+
 struct hr_store_user {
 	const char *user;         /* user part */
 	const char *domain;
 	const char *ha1_md5;      /* 32 hex digits */
 	const char *ha1_sha256;   /* 64 hex digits */
+	enum hr_store_user_kind kind;
 };
 
 typedef int (hr_store_user_h)(const struct hr_store_user *u, void *arg);
@@ -142,8 +150,10 @@ int hr_store_users_load(struct hr_store *s, hr_store_user_h *h, void *arg);
 /**
  * A user was added, changed or deleted while the server runs (the CLI
  * writes the table; a trigger notifies; the writer thread LISTENs and
- * reads the row). u->ha1_* are NULL when the user was deleted. Runs on
- * the core thread.
+ * reads the row). u->ha1_* are NULL when the user was deleted. After
+ * the connection was lost and came back (notifications in between are
+ * lost), a SYNC_BEGIN, every user as CHANGED, and a SYNC_END follow.
+ * Runs on the core thread.
  */
 void hr_store_set_user_handler(struct hr_store *s, hr_store_user_h *h,
 	void *arg);

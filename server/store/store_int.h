@@ -56,6 +56,7 @@ struct hr_store_tx {
 struct user_ev {
 	struct hr_le le;
 	char *user, *domain, *ha1_md5, *ha1_sha256;
+	enum hr_store_user_kind kind;
 };
 
 struct hr_store {
@@ -120,6 +121,9 @@ void *hr_writer_main(void *arg);
 /** Read one user row for a notification payload "user@domain" (writer). */
 int hr_store_user_fetch(PGconn *conn, const char *payload,
 	struct user_ev **uep);
+
+/** After a reconnect: post SYNC_BEGIN, every user, SYNC_END. */
+int hr_store_users_resync(struct hr_store *s, PGconn *conn);
 
 /* ---- tx.c ---- */
 

@@ -78,6 +78,7 @@ static int users_each(PGconn *conn, hr_store_user_h *h, void *arg)
 		struct hr_store_user u = {
 			PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
 			PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+			HR_USER_CHANGED,
 		};
 
 		err = h(&u, arg);
@@ -148,5 +149,62 @@ int hr_store_user_fetch(PGconn *conn, const char *payload,
 	ue->ha1_sha256 = dup_or_null(res, 1);
 	PQclear(res);
 	*uep = ue;
+	return 0;
+}
+
+static struct user_ev *ev_new(enum hr_store_user_kind kind, const char *user,
+	const char *domain, const char *md5, const char *sha)
+{
+	struct user_ev *ue = calloc(1, sizeof(*ue));
+
+	if (!ue)
+		return NULL;
+	ue->kind = kind;
+	if (user && (!(ue->user = strdup(user)) ||
+		!(ue->domain = strdup(domain)) ||
+		!(ue->ha1_md5 = strdup(md5)) ||
+		!(ue->ha1_sha256 = strdup(sha)))) {
+		hr_store_user_ev_free(ue);
+		return NULL;
+	}
+	return ue;
+}
+
+/* Writer thread, after a reconnect: the notifications sent while the
+ * connection was down are lost, so the core gets every user again, framed
+ * so that it can drop the ones that are no longer there. */
+int hr_store_users_resync(struct hr_store *s, PGconn *conn)
+{
+	struct user_ev *ue;
+	PGresult *res;
+	int err;
+
+	err = hr_pq_exec(conn, &res, "SELECT username, domain, ha1_md5, "
+		"ha1_sha256 FROM users", 0, NULL, PGRES_TUPLES_OK);
+	if (err)
+		return err;
+	ue = ev_new(HR_USER_SYNC_BEGIN, NULL, NULL, NULL, NULL);
+	if (!ue) {
+		PQclear(res);
+		return ENOMEM;
+	}
+	hr_store_user_event(s, ue);
+	for (int i = 0; i < PQntuples(res); i++) {
+		ue = ev_new(HR_USER_CHANGED, PQgetvalue(res, i, 0),
+			PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+			PQgetvalue(res, i, 3));
+		if (!ue) {
+			/* no END after a partial list: it would drop users
+			 * that are still there */
+			PQclear(res);
+			return ENOMEM;
+		}
+		hr_store_user_event(s, ue);
+	}
+	PQclear(res);
+	ue = ev_new(HR_USER_SYNC_END, NULL, NULL, NULL, NULL);
+	if (!ue)
+		return ENOMEM;
+	hr_store_user_event(s, ue);
 	return 0;
 }

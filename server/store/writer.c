@@ -162,6 +162,8 @@ static void reconnect(struct writer *w, uint64_t now)
 			s->wr = conn;
 			HR_INFO("PostgreSQL is back after %llu ms",
 				(unsigned long long)(now - w->down_since));
+			if (s->user_h && hr_store_users_resync(s, conn))
+				HR_WARN("user resync after the outage failed");
 			return;
 		}
 		PQfinish(conn);

@@ -171,6 +171,38 @@ class OutageTest(harness.HeraldTestCase):
         self.assertEqual(set(contacts_of(r)), {A, C})
         self.assertAlive(h)
 
+    def test_users_changed_while_disconnected(self):
+        """Users added and deleted while herald's connection was down are
+        right once it is back: the notifications were lost, so herald
+        reads every user again (added ones register, deleted ones not)."""
+        h = self.start_herald(['--store-wait', str(STORE_WAIT_MS)],
+                              db=self.db)
+        h.add_user('alice@example.test', PASSWORD)
+        h.add_user('bob@example.test', 'bobpw')
+        self.pg.stop()
+        time.sleep(0.5)
+        self.pg.start()
+        # quickly, before herald reconnects (its back-off has grown while
+        # PostgreSQL was away): these notifications reach nobody
+        harness.add_user(self.db, 'carol@example.test', 'carolpw')
+        subprocess.run([harness.herald_bin(), 'user', 'del',
+                        'bob@example.test', '--database-url', self.db],
+                       check=True, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while True:
+            # a REGISTER gives herald work, so it reconnects promptly
+            r = self.phone(h).register(['<sip:alice@192.0.2.1>'], 600)
+            if r is not None and r.status == 200:
+                break
+            self.assertLess(time.monotonic(), deadline,
+                            'not back in 15 s\n' + h.log_text())
+            time.sleep(0.3)
+        carol = Phone(self, self.udp(h), user='carol', password='carolpw')
+        self.assertStatus(carol.register(['<sip:carol@192.0.2.5>'], 600),
+                          200)
+        bob = Phone(self, self.udp(h), user='bob', password='bobpw')
+        self.assertStatus(bob.register(['<sip:bob@192.0.2.6>'], 600), 403)
+
 
 if __name__ == '__main__':
     harness.main()

@@ -52,6 +52,16 @@ START_TEST(test_userdb)
 		ck_assert_int_eq(hr_userdb_put(db, u, "example.test", MD5, SHA),
 			0);
 	}
+	/* a full list after an outage: users it does not name are gone */
+	hr_userdb_sync_begin(db);
+	ck_assert_int_eq(hr_userdb_put(db, "u1", "example.test", MD5, SHA), 0);
+	ck_assert_int_eq(hr_userdb_put(db, "new", "example.test", MD5, SHA),
+		0);
+	ck_assert_uint_eq(hr_userdb_sync_end(db), 99);
+	ck_assert_uint_eq(hr_userdb_count(db), 2);
+	ck_assert(hr_userdb_exists("u1", "example.test", db));
+	ck_assert(hr_userdb_exists("new", "example.test", db));
+	ck_assert(!hr_userdb_exists("u2", "example.test", db));
 	hr_mem_deref(db);
 	ck_assert_uint_eq(hr_mem_live(), 0);
 }

@@ -477,9 +477,12 @@ static int user_h(const struct hr_store_user *u, void *arg)
 
 START_TEST(test_users)
 {
-	struct hr_store_user u1 = { "alice", "b.test", "m1", "s1" };
-	struct hr_store_user u2 = { "bob", "a.test", "m2", "s2" };
-	struct hr_store_user u3 = { "carol", "b.test", "m3", "s3" };
+	struct hr_store_user u1 = { "alice", "b.test", "m1", "s1",
+		HR_USER_CHANGED };
+	struct hr_store_user u2 = { "bob", "a.test", "m2", "s2",
+		HR_USER_CHANGED };
+	struct hr_store_user u3 = { "carol", "b.test", "m3", "s3",
+		HR_USER_CHANGED };
 	struct users list = { 0 }, ev = { 0 }, load = { 0 };
 
 	hr_store_set_user_handler(store, user_h, &ev);
