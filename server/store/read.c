@@ -64,6 +64,59 @@ int hr_store_bindings_load(struct hr_store *s, hr_store_binding_h *h,
 	return err;
 }
 
+static void sub_decode(struct hr_store_sub *u, const PGresult *res, int row)
+{
+	u->id = col(res, row, 0);
+	u->package = col(res, row, 1);
+	u->event_id = col(res, row, 2);
+	u->resource = col(res, row, 3);
+	u->watcher = col(res, row, 4);
+	u->watcher_user = col(res, row, 5);
+	u->state = col(res, row, 6);
+	u->reason = col(res, row, 7);
+	u->expires_at = col_i64(res, row, 8, 0);
+	u->accept = col(res, row, 9);
+	u->callid = col(res, row, 10);
+	u->local_tag = col(res, row, 11);
+	u->remote_tag = col(res, row, 12);
+	u->local_uri = col(res, row, 13);
+	u->remote_uri = col(res, row, 14);
+	u->remote_target = col(res, row, 15);
+	u->route_set = col(res, row, 16);
+	u->remote_cseq = col_i64(res, row, 17, 0);
+	u->cseq_reserved = col_i64(res, row, 18, 0);
+	u->version_reserved = col_i64(res, row, 19, 0);
+	u->transport = col(res, row, 20);
+	u->received = col(res, row, 21);
+	u->instance = col(res, row, 22);
+}
+
+int hr_store_subs_load(struct hr_store *s, hr_store_sub_h *h, void *arg)
+{
+	PGresult *res;
+	int err;
+
+	if (!s || !h)
+		return EINVAL;
+	err = hr_pq_exec(s->rd, &res, "SELECT id, package, event_id, "
+		"resource, watcher, watcher_user, state, reason, "
+		"extract(epoch FROM expires_at)::bigint, accept, callid, "
+		"local_tag, remote_tag, local_uri, remote_uri, remote_target, "
+		"route_set, remote_cseq, cseq_reserved, version_reserved, "
+		"transport, received, instance FROM subscriptions ORDER BY id",
+		0, NULL, PGRES_TUPLES_OK);
+	if (err)
+		return err;
+	for (int i = 0; !err && i < PQntuples(res); i++) {
+		struct hr_store_sub u;
+
+		sub_decode(&u, res, i);
+		err = h(&u, arg);
+	}
+	PQclear(res);
+	return err;
+}
+
 int hr_store_secret(struct hr_store *s, const char *name, uint8_t *out,
 	size_t n)
 {

@@ -67,6 +67,33 @@ struct hr_store_binding {
 				   * REGISTER, where requests can reach it */
 };
 
+/** One event subscription with its dialog (RFC 6665, RFC 3261 12). */
+struct hr_store_sub {
+	const char *id;
+	const char *package;
+	const char *event_id;     /* or NULL */
+	const char *resource;
+	const char *watcher;
+	const char *watcher_user; /* or NULL */
+	const char *state;        /* "active", "pending", "terminated" */
+	const char *reason;       /* or NULL */
+	int64_t expires_at;       /* absolute, seconds since the epoch */
+	const char *accept;       /* or NULL */
+	const char *callid;
+	const char *local_tag;
+	const char *remote_tag;
+	const char *local_uri;
+	const char *remote_uri;
+	const char *remote_target;
+	const char *route_set;    /* or NULL */
+	int64_t remote_cseq;
+	int64_t cseq_reserved;    /* NOTIFY CSeqs used up to here */
+	int64_t version_reserved; /* body versions used up to here */
+	const char *transport;    /* "udp", "tcp" */
+	const char *received;     /* or NULL */
+	const char *instance;     /* or NULL */
+};
+
 /* ---- writes: a transaction of changes committed together ---- */
 
 struct hr_store_tx;
@@ -79,6 +106,17 @@ int hr_store_tx_binding_put(struct hr_store_tx *tx,
 /** Remove a binding (by aor and key); absent is not an error. */
 int hr_store_tx_binding_del(struct hr_store_tx *tx, const char *aor,
 	const char *key);
+/** Insert or replace a subscription (by id). */
+int hr_store_tx_sub_put(struct hr_store_tx *tx, const struct hr_store_sub *sub);
+/** Remove a subscription; absent is not an error. */
+int hr_store_tx_sub_del(struct hr_store_tx *tx, const char *id);
+/**
+ * Move a subscription's reserved NOTIFY CSeq and version marks forward
+ * (never back: the larger of stored and given is kept).
+ */
+int hr_store_tx_sub_reserve(struct hr_store_tx *tx, const char *id,
+	int64_t cseq_reserved, int64_t version_reserved);
+
 /** Drop a transaction instead of committing it; NULL-safe. */
 void hr_store_tx_abort(struct hr_store_tx *tx);
 /**
@@ -113,6 +151,11 @@ typedef int (hr_store_binding_h)(const struct hr_store_binding *b,
 /** Every binding (recovery at start). The strings live during the call. */
 int hr_store_bindings_load(struct hr_store *s, hr_store_binding_h *h,
 	void *arg);
+
+typedef int (hr_store_sub_h)(const struct hr_store_sub *sub, void *arg);
+
+/** Every subscription (recovery at start). Strings live during the call. */
+int hr_store_subs_load(struct hr_store *s, hr_store_sub_h *h, void *arg);
 
 /** The server secret named name: read it, or create n random bytes once
  * (concurrent starts agree). */

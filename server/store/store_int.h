@@ -29,9 +29,13 @@ extern const size_t hr_migrations_n;
 enum stmt_kind {
 	STMT_BINDING_PUT,
 	STMT_BINDING_DEL,
+	STMT_SUB_PUT,
+	STMT_SUB_DEL,
+	STMT_SUB_RESERVE,
+	STMT__N
 };
 
-#define STMT_PARAMS_MAX 16
+#define STMT_PARAMS_MAX 24
 
 struct stmt {
 	enum stmt_kind kind;

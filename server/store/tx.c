@@ -148,6 +148,73 @@ int hr_store_tx_binding_del(struct hr_store_tx *tx, const char *aor,
 	return 0;
 }
 
+/* One statement from its parameters: 0, EINVAL or ENOMEM. */
+static int add(struct hr_store_tx *tx, enum stmt_kind kind,
+	const char *const *v, unsigned n)
+{
+	struct stmt *st = stmt_add(tx, kind);
+	int err = 0;
+
+	if (!st)
+		return ENOMEM;
+	for (unsigned i = 0; i < n; i++)
+		err |= param(st, v[i]);
+	if (err) {
+		hr_stmt_reset(st);
+		return ENOMEM;
+	}
+	tx->n++;
+	return 0;
+}
+
+int hr_store_tx_sub_put(struct hr_store_tx *tx, const struct hr_store_sub *u)
+{
+	char exp[24], rcseq[24], cres[24], vres[24];
+
+	if (!tx || !u || !u->id || !u->package || !u->resource ||
+	    !u->watcher || !u->state || !u->callid || !u->local_tag ||
+	    !u->remote_tag || !u->local_uri || !u->remote_uri ||
+	    !u->remote_target || !u->transport)
+		return EINVAL;
+	snprintf(exp, sizeof(exp), "%" PRId64, u->expires_at);
+	snprintf(rcseq, sizeof(rcseq), "%" PRId64, u->remote_cseq);
+	snprintf(cres, sizeof(cres), "%" PRId64, u->cseq_reserved);
+	snprintf(vres, sizeof(vres), "%" PRId64, u->version_reserved);
+	{
+		/* order: $1..$23 of "sub_put" (writer.c) */
+		const char *const v[] = { u->id, u->package, u->event_id,
+			u->resource, u->watcher, u->watcher_user, u->state,
+			u->reason, exp, u->accept, u->callid, u->local_tag,
+			u->remote_tag, u->local_uri, u->remote_uri,
+			u->remote_target, u->route_set, rcseq, cres, vres,
+			u->transport, u->received, u->instance };
+
+		return add(tx, STMT_SUB_PUT, v, sizeof(v) / sizeof(v[0]));
+	}
+}
+
+int hr_store_tx_sub_del(struct hr_store_tx *tx, const char *id)
+{
+	const char *const v[] = { id };
+
+	if (!tx || !id)
+		return EINVAL;
+	return add(tx, STMT_SUB_DEL, v, 1);
+}
+
+int hr_store_tx_sub_reserve(struct hr_store_tx *tx, const char *id,
+	int64_t cseq_reserved, int64_t version_reserved)
+{
+	char c[24], ver[24];
+	const char *const v[] = { id, c, ver };
+
+	if (!tx || !id)
+		return EINVAL;
+	snprintf(c, sizeof(c), "%" PRId64, cseq_reserved);
+	snprintf(ver, sizeof(ver), "%" PRId64, version_reserved);
+	return add(tx, STMT_SUB_RESERVE, v, 3);
+}
+
 void hr_store_tx_abort(struct hr_store_tx *tx)
 {
 	hr_mem_deref(tx);

@@ -28,9 +28,12 @@
 #define BACKOFF_MAX_MS 5000
 #define LOST ENOTCONN  /* run(): the connection went away, retry */
 
-static const char *const stmt_name[] = {
+static const char *const stmt_name[STMT__N] = {
 	[STMT_BINDING_PUT] = "binding_put",
 	[STMT_BINDING_DEL] = "binding_del",
+	[STMT_SUB_PUT] = "sub_put",
+	[STMT_SUB_DEL] = "sub_del",
+	[STMT_SUB_RESERVE] = "sub_reserve",
 };
 
 static const char binding_put_sql[] =
@@ -51,6 +54,52 @@ static const char binding_put_sql[] =
 static const char binding_del_sql[] =
 	"DELETE FROM bindings WHERE aor = $1 AND key = $2";
 
+static const char sub_put_sql[] =
+	"INSERT INTO subscriptions (id, package, event_id, resource, watcher, "
+	"watcher_user, state, reason, expires_at, accept, callid, local_tag, "
+	"remote_tag, local_uri, remote_uri, remote_target, route_set, "
+	"remote_cseq, cseq_reserved, version_reserved, transport, received, "
+	"instance) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+	"to_timestamp($9::bigint), $10, $11, $12, $13, $14, $15, $16, $17, "
+	"$18, $19, $20, $21, $22, $23) "
+	"ON CONFLICT (id) DO UPDATE SET package = EXCLUDED.package, "
+	"event_id = EXCLUDED.event_id, resource = EXCLUDED.resource, "
+	"watcher = EXCLUDED.watcher, watcher_user = EXCLUDED.watcher_user, "
+	"state = EXCLUDED.state, reason = EXCLUDED.reason, "
+	"expires_at = EXCLUDED.expires_at, accept = EXCLUDED.accept, "
+	"callid = EXCLUDED.callid, local_tag = EXCLUDED.local_tag, "
+	"remote_tag = EXCLUDED.remote_tag, local_uri = EXCLUDED.local_uri, "
+	"remote_uri = EXCLUDED.remote_uri, "
+	"remote_target = EXCLUDED.remote_target, "
+	"route_set = EXCLUDED.route_set, remote_cseq = EXCLUDED.remote_cseq, "
+	/* the marks never go back, whatever the caller passes */
+	"cseq_reserved = GREATEST(subscriptions.cseq_reserved, "
+	"EXCLUDED.cseq_reserved), "
+	"version_reserved = GREATEST(subscriptions.version_reserved, "
+	"EXCLUDED.version_reserved), "
+	"transport = EXCLUDED.transport, received = EXCLUDED.received, "
+	"instance = EXCLUDED.instance, updated_at = now()";
+
+static const char sub_del_sql[] = "DELETE FROM subscriptions WHERE id = $1";
+
+static const char sub_reserve_sql[] =
+	"UPDATE subscriptions SET "
+	"cseq_reserved = GREATEST(cseq_reserved, $2::bigint), "
+	"version_reserved = GREATEST(version_reserved, $3::bigint), "
+	"updated_at = now() WHERE id = $1";
+
+/* Every statement, prepared on each new writer connection. */
+static const struct {
+	const char *sql;
+	int nparams;
+} stmts[STMT__N] = {
+	[STMT_BINDING_PUT] = { binding_put_sql, 16 },
+	[STMT_BINDING_DEL] = { binding_del_sql, 2 },
+	[STMT_SUB_PUT] = { sub_put_sql, 23 },
+	[STMT_SUB_DEL] = { sub_del_sql, 1 },
+	[STMT_SUB_RESERVE] = { sub_reserve_sql, 3 },
+};
+
 struct writer {
 	struct hr_store *s;
 	struct hr_store_tx **batch;  /* oldest first */
@@ -66,16 +115,13 @@ int hr_writer_setup(PGconn *conn)
 	PGresult *res;
 	int err = 0;
 
-	res = PQprepare(conn, stmt_name[STMT_BINDING_PUT], binding_put_sql,
-		16, NULL);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		err = EIO;
-	PQclear(res);
-	res = PQprepare(conn, stmt_name[STMT_BINDING_DEL], binding_del_sql,
-		2, NULL);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		err = EIO;
-	PQclear(res);
+	for (int k = 0; k < STMT__N && !err; k++) {
+		res = PQprepare(conn, stmt_name[k], stmts[k].sql,
+			stmts[k].nparams, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			err = EIO;
+		PQclear(res);
+	}
 	if (!err)
 		err = hr_pq_exec(conn, NULL, "LISTEN herald_users", 0, NULL,
 			PGRES_COMMAND_OK);
