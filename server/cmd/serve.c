@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include "cmd.h"
 #include "auth/auth.h"
 #include "registrar/registrar.h"
@@ -272,7 +273,20 @@ static int open_registrar(struct server *sv)
 
 static void close_all(struct server *sv)
 {
-	/* the registrar and the stack go first: they hold store work */
+	uint64_t until = hr_now_ms() + cfg.store_wait_ms + 1000;
+
+	/* no new traffic; then let every commit in flight complete while
+	 * the registrar that waits for it still exists (bounded: the store
+	 * fails what waits longer than --store-wait) */
+	if (sv->sip)
+		hr_sip_close(sv->sip);
+	if (sv->registrar)
+		hr_registrar_close(sv->registrar);
+	while (sv->store && hr_store_queue_depth(sv->store) &&
+	       hr_now_ms() < until) {
+		hr_loop_once();
+		usleep(2000);
+	}
 	sv->registrar = hr_mem_deref(sv->registrar);
 	sv->sip = hr_mem_deref(sv->sip);
 	sv->store = hr_mem_deref(sv->store);

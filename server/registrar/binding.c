@@ -63,9 +63,13 @@ struct aor *hr_aor_get(struct hr_registrar *r, const char *name)
 
 void hr_aor_release(struct aor *a)
 {
-	/* an AOR lives while it has bindings, a change or a waiting request */
-	if (!a->bindings.n && !a->busy && !a->waiting.n)
-		hr_mem_deref(a);
+	/* an AOR stays in the table while it has bindings, a change or a
+	 * waiting request; the table's reference goes once, with the entry
+	 * (others may still hold references of their own) */
+	if (a->bindings.n || a->busy || a->waiting.n || !a->le.list)
+		return;
+	hr_hash_unlink(&a->r->aors, &a->le);
+	hr_mem_deref(a);
 }
 
 static size_t slen(const char *s)

@@ -13,6 +13,7 @@ struct hr_registrar {
 	size_t nbindings;
 	hr_binding_h *watch_h;
 	void *watch_arg;
+	bool closing;             /* shutting down: no new commits */
 };
 
 struct aor {

@@ -149,21 +149,24 @@ static void reply_ok(struct hr_registrar *r, struct aor *a,
 
 /* ---- the AOR line: one change in flight per AOR ---- */
 
+/* The change in flight is done: answer the waiting requests in order
+ * until one starts a change again (a query or a refusal is answered at
+ * once, and the next one's turn comes right away). */
 static void next_waiting(struct aor *a)
 {
-	struct hr_le *le = a->waiting.head;
-	struct waiting *w;
-
+	hr_mem_ref(a);  /* handle() may release it */
 	a->busy = false;
-	if (!le) {
-		hr_aor_release(a);
-		return;
+	while (!a->busy && a->waiting.head) {
+		struct hr_le *le = a->waiting.head;
+		struct waiting *w = le->data;
+
+		hr_list_unlink(le);
+		handle(a->r, w->st, hr_strans_msg(w->st));
+		hr_mem_deref(w->st);
+		free(w);
 	}
-	w = le->data;
-	hr_list_unlink(le);
-	handle(a->r, w->st, hr_strans_msg(w->st));
-	hr_mem_deref(w->st);
-	free(w);
+	hr_aor_release(a);
+	hr_mem_deref(a);
 }
 
 static bool wait_in_line(struct aor *a, struct hr_strans *st)
@@ -698,6 +701,10 @@ static void handle(struct hr_registrar *r, struct hr_strans *st,
 	uint16_t scode;
 	unsigned n;
 
+	if (r->closing) {
+		reply(st, 503, "Service Unavailable", RETRY_AFTER);
+		return;
+	}
 	/* step 1: a domain we serve; a UA configured with the server's
 	 * address rather than the domain names us: the domain is To's */
 	realm = served(r, &req->ruri.host);
@@ -810,6 +817,8 @@ static void expire_fire(void *arg)
 	struct hr_store_tx *tx;
 	struct expiry *x;
 
+	if (r->closing)
+		return;
 	/* a change of this AOR is in flight: it may refresh this binding */
 	if (a->busy || hr_binding_live(b)) {
 		hr_registrar_arm(r, b);
@@ -869,7 +878,8 @@ static void registrar_destroy(void *data)
 				hr_mem_deref(w->st);
 				free(w);
 			}
-			hr_mem_deref(a);
+			hr_hash_unlink(&r->aors, &a->le);
+			hr_mem_deref(a);  /* the table's reference */
 		}
 	}
 	hr_hash_reset(&r->aors);
@@ -911,6 +921,21 @@ int hr_registrar_alloc(struct hr_registrar **rp, struct hr_sip *sip,
 	hr_sip_supported_add(sip, "path");
 	*rp = r;
 	return 0;
+}
+
+void hr_registrar_close(struct hr_registrar *r)
+{
+	r->closing = true;
+	for (uint32_t i = 0; r->aors.bucket && i <= r->aors.mask; i++) {
+		for (struct hr_le *le = r->aors.bucket[i].head; le;
+		     le = le->next) {
+			struct aor *a = le->data;
+
+			for (struct hr_le *bl = a->bindings.head; bl;
+			     bl = bl->next)
+				hr_tmr_cancel(&((struct binding *)bl->data)->tmr);
+		}
+	}
 }
 
 void hr_registrar_watch(struct hr_registrar *r, hr_binding_h *h, void *arg)

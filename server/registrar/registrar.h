@@ -80,6 +80,9 @@ int hr_registrar_alloc(struct hr_registrar **rp, struct hr_sip *sip,
 /** Load the stored bindings: timers resume with their remaining time,
  * expired ones are removed. Before serving. */
 int hr_registrar_load(struct hr_registrar *r);
+/** Shutting down: no new changes (503) and no expiry timers, so that the
+ * commits in flight can be drained before the registrar goes. */
+void hr_registrar_close(struct hr_registrar *r);
 /** Watch binding changes (one watcher: the reg package). */
 void hr_registrar_watch(struct hr_registrar *r, hr_binding_h *h, void *arg);
 /** Call h for each live binding of aor (h's return stops at non-zero). */

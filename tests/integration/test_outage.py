@@ -203,6 +203,22 @@ class OutageTest(harness.HeraldTestCase):
         bob = Phone(self, self.udp(h), user='bob', password='bobpw')
         self.assertStatus(bob.register(['<sip:bob@192.0.2.6>'], 600), 403)
 
+    def test_sigterm_with_commits_in_flight(self):
+        """SIGTERM while a REGISTER waits for a stopped PostgreSQL: herald
+        lets the commit fail (--store-wait), answers nothing more, and
+        exits 0 with no sanitizer report (the cleanup checks that)."""
+        h = self.start_herald(['--store-wait', str(STORE_WAIT_MS)],
+                              db=self.db)
+        h.add_user('alice@example.test', PASSWORD)
+        p = self.phone(h)
+        self.assertStatus(p.register(['<%s>' % A], 600), 200)
+        self.pg.stop()
+        p.c.send(bytes(p.request(['<%s>' % B], 600)))
+        time.sleep(0.2)     # the commit is queued, waiting
+        t0 = time.monotonic()
+        h.check_stop()
+        self.assertLess(time.monotonic() - t0, STORE_WAIT_MS / 1000 + 3)
+
 
 if __name__ == '__main__':
     harness.main()

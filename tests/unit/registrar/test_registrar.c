@@ -292,6 +292,35 @@ START_TEST(test_rules)
 }
 END_TEST
 
+/* Requests for one AOR while a change of it is being committed wait in
+ * line, and all of them are answered once it is: a query is answered at
+ * once, the change after it in turn. */
+START_TEST(test_waiting_line)
+{
+	static const char *const reqs[] = { C1, "", "", C2 };
+	char m[1024];
+	struct hr_sa src;
+
+	hr_sa_set(&src, "192.0.2.1", 5060);
+	for (unsigned i = 0; i < 4; i++) {
+		snprintf(m, sizeof(m), "REGISTER sip:example.test SIP/2.0\r\n"
+			"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKw%u\r\n"
+			"To: <sip:" A ">\r\nFrom: <sip:" A ">;tag=f\r\n"
+			"Call-ID: line\r\nCSeq: %u REGISTER\r\n%s"
+			"Content-Length: 0\r\n\r\n", i, i + 1, reqs[i]);
+		hr_sip_recv_raw(sip, HR_TP_UDP, m, strlen(m), &src, NULL);
+	}
+	for (int i = 0; i < 5000 && nout < 4; i++) {
+		hr_loop_once();
+		usleep(1000);
+	}
+	ck_assert_uint_eq(nout, 4);
+	for (unsigned i = 0; i < 4; i++)
+		ck_assert_uint_eq(status(out[i]), 200);
+	ck_assert_uint_eq(ncontacts(out[3]), 2);
+}
+END_TEST
+
 START_TEST(test_events_and_expiry)
 {
 	reg_send(A, "c1", 1, "Contact: <sip:alice@192.0.2.1>;expires=600\r\n"
@@ -361,6 +390,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_rules, 0, sizeof(cases) / sizeof(cases[0]));
+	tcase_add_test(tc, test_waiting_line);
 	tcase_add_test(tc, test_events_and_expiry);
 	tcase_add_test(tc, test_recovery);
 	suite_add_tcase(s, tc);
