@@ -74,8 +74,8 @@ static const struct hr_opt opts[] = {
 	{ "nonce-lifetime", HR_OPT_UINT, &cfg.nonce_ttl_s, "SECONDS",
 	  "how long a digest nonce stays valid (default 300)", 10, 86400 },
 	{ "store-wait", HR_OPT_UINT, &cfg.store_wait_ms, "MS",
-	  "how long a change waits for PostgreSQL before 503 (default 5000)",
-	  100, 600000 },
+	  "how long a change waits for PostgreSQL before 503 (default 5000; "
+	  "below 32 s, when clients give up)", 100, 30000 },
 	{ "store-queue", HR_OPT_UINT, &cfg.store_queue, "N",
 	  "changes queued for PostgreSQL at most; more get 503 (default "
 	  "20000)", 1, 10000000 },

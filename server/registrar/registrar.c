@@ -41,7 +41,7 @@ struct waiting {
 };
 
 static void handle(struct hr_registrar *r, struct hr_strans *st,
-	const struct hr_msg *req);
+	const struct hr_msg *req, bool authorized);
 
 void hr_registrar_cfg_default(struct hr_registrar_cfg *cfg)
 {
@@ -121,6 +121,9 @@ static void reply_ok(struct hr_registrar *r, struct aor *a,
 	int err = 0;
 
 	(void)r;
+	/* answered meanwhile (the transaction's guard): nothing to send */
+	if (!req)
+		return;
 	hr_buf_init(&hdrs, 256 * 1024);
 	for (struct hr_le *le = a ? a->bindings.head : NULL; le; le = le->next) {
 		struct binding *b = le->data;
@@ -161,7 +164,12 @@ static void next_waiting(struct aor *a)
 		struct waiting *w = le->data;
 
 		hr_list_unlink(le);
-		handle(a->r, w->st, hr_strans_msg(w->st));
+		/* one that waited so long it was answered (the transaction's
+		 * guard) has nothing left to do */
+		/* it was authenticated before it queued: checking again
+		 * would see its own nonce-count as a replay */
+		if (hr_strans_msg(w->st))
+			handle(a->r, w->st, hr_strans_msg(w->st), true);
 		hr_mem_deref(w->st);
 		free(w);
 	}
@@ -692,7 +700,7 @@ static bool names_us(const struct hr_msg *req)
 }
 
 static void handle(struct hr_registrar *r, struct hr_strans *st,
-	const struct hr_msg *req)
+	const struct hr_msg *req, bool authorized)
 {
 	const char *realm, *fail = NULL;
 	char aor[AOR_MAX], user[256];
@@ -721,7 +729,7 @@ static void handle(struct hr_registrar *r, struct hr_strans *st,
 		return;
 	}
 	/* steps 3 and 4 */
-	if (!authorize(r, st, req, realm, aor))
+	if (!authorized && !authorize(r, st, req, realm, aor))
 		return;
 	/* step 5: the AOR exists */
 	snprintf(user, sizeof(user), "%.*s", (int)(strchr(aor, '@') - aor), aor);
@@ -778,7 +786,7 @@ done:
 static void on_register(struct hr_strans *st, const struct hr_msg *req,
 	void *arg)
 {
-	handle(arg, st, req);
+	handle(arg, st, req, false);
 }
 
 /* ---- expiry ---- */

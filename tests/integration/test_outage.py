@@ -219,6 +219,35 @@ class OutageTest(harness.HeraldTestCase):
         h.check_stop()
         self.assertLess(time.monotonic() - t0, STORE_WAIT_MS / 1000 + 3)
 
+    def test_long_line_behind_a_stopped_database(self):
+        """Many REGISTERs for one AOR while PostgreSQL is away wait in
+        line, each failing after --store-wait (503), until the 32 s
+        transaction guard answers the late ones (500). A request that
+        waited is not authenticated again on its turn (that would see
+        its own nonce-count as a replay: 403). Every one gets an answer
+        and herald stays up."""
+        n = 24
+        h = self.start_herald(['--store-wait', str(STORE_WAIT_MS)],
+                              db=self.db)
+        h.add_user('alice@example.test', PASSWORD)
+        p = self.phone(h)
+        self.assertStatus(p.register(['<%s>' % A], 600), 200)
+        self.pg.stop()
+        for i in range(n):
+            p.c.send(bytes(p.request(['<sip:alice@192.0.2.%d>' % (10 + i)],
+                                     600)))
+        got = {}
+        deadline = time.monotonic() + n * STORE_WAIT_MS / 1000 + 15
+        while len(got) < n and time.monotonic() < deadline:
+            r = p.c.recv(1.0)
+            if r is not None:
+                got[r.get('CSeq')] = r.status
+        self.assertEqual(len(got), n, got)
+        self.assertTrue(set(got.values()) <= {503, 500}, got)
+        self.assertIn(500, got.values())     # the guard did answer some
+        self.assertAlive(h)
+
+
 
 if __name__ == '__main__':
     harness.main()
