@@ -689,7 +689,9 @@ bool hr_msg_hdr_has(const struct hr_msg *msg, enum hr_hdr_id id,
 
 /* ---- printing ---- */
 
-/* A folded value is printed on one line: CR and LF are left out. */
+/* A folded value is printed on one line: a run of CR and LF goes, and
+ * where no blank follows it a space stands in (the decoder read the run
+ * as blank, so the print must keep a blank there). */
 static int put_value(struct hr_buf *buf, const struct hr_pl *v)
 {
 	const char *p = v->p, *end = v->p + v->len;
@@ -701,8 +703,12 @@ static int put_value(struct hr_buf *buf, const struct hr_pl *v)
 		while (p < end && *p != '\r' && *p != '\n')
 			p++;
 		err = hr_buf_write(buf, s, (size_t)(p - s));
+		if (p == end)
+			break;
 		while (p < end && (*p == '\r' || *p == '\n'))
 			p++;
+		if (!err && p < end && *p != ' ' && *p != '\t')
+			err = hr_buf_write(buf, " ", 1);
 	}
 	return err;
 }
