@@ -101,3 +101,16 @@ uint64_t hr_store_mono_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
+
+int hr_pq_each(PGconn *conn, const char *sql,
+	int (*row_h)(const PGresult *res, int row, void *arg), void *arg)
+{
+	PGresult *res = NULL;
+	int err = hr_pq_exec(conn, &res, sql, 0, NULL, PGRES_TUPLES_OK);
+
+	for (int i = 0; !err && i < PQntuples(res); i++)
+		err = row_h(res, i, arg);
+	if (res)
+		PQclear(res);
+	return err;
+}

@@ -39,29 +39,32 @@ static void binding_decode(struct hr_store_binding *b, const PGresult *res,
 	b->received = col(res, row, 15);
 }
 
+struct binding_each {
+	hr_store_binding_h *h;
+	void *arg;
+};
+
+static int binding_row(const PGresult *res, int row, void *arg)
+{
+	const struct binding_each *e = arg;
+	struct hr_store_binding b;
+
+	binding_decode(&b, res, row);
+	return e->h(&b, e->arg);
+}
+
 int hr_store_bindings_load(struct hr_store *s, hr_store_binding_h *h,
 	void *arg)
 {
-	PGresult *res;
-	int err;
+	struct binding_each e = { h, arg };
 
 	if (!s || !h)
 		return EINVAL;
-	err = hr_pq_exec(s->rd, &res, "SELECT aor, key, id, uri, params, "
+	return hr_pq_each(s->rd, "SELECT aor, key, id, uri, params, "
 		"dname, extract(epoch FROM expires_at)::bigint, "
 		"extract(epoch FROM registered_at)::bigint, callid, cseq, q, "
 		"instance, reg_id, path, user_agent, received "
-		"FROM bindings ORDER BY aor, key", 0, NULL, PGRES_TUPLES_OK);
-	if (err)
-		return err;
-	for (int i = 0; !err && i < PQntuples(res); i++) {
-		struct hr_store_binding b;
-
-		binding_decode(&b, res, i);
-		err = h(&b, arg);
-	}
-	PQclear(res);
-	return err;
+		"FROM bindings ORDER BY aor, key", binding_row, &e);
 }
 
 static void sub_decode(struct hr_store_sub *u, const PGresult *res, int row)
@@ -91,30 +94,33 @@ static void sub_decode(struct hr_store_sub *u, const PGresult *res, int row)
 	u->instance = col(res, row, 22);
 }
 
+struct sub_each {
+	hr_store_sub_h *h;
+	void *arg;
+};
+
+static int sub_row(const PGresult *res, int row, void *arg)
+{
+	const struct sub_each *e = arg;
+	struct hr_store_sub u;
+
+	sub_decode(&u, res, row);
+	return e->h(&u, e->arg);
+}
+
 int hr_store_subs_load(struct hr_store *s, hr_store_sub_h *h, void *arg)
 {
-	PGresult *res;
-	int err;
+	struct sub_each e = { h, arg };
 
 	if (!s || !h)
 		return EINVAL;
-	err = hr_pq_exec(s->rd, &res, "SELECT id, package, event_id, "
+	return hr_pq_each(s->rd, "SELECT id, package, event_id, "
 		"resource, watcher, watcher_user, state, reason, "
 		"extract(epoch FROM expires_at)::bigint, accept, callid, "
 		"local_tag, remote_tag, local_uri, remote_uri, remote_target, "
 		"route_set, remote_cseq, cseq_reserved, version_reserved, "
 		"transport, received, instance FROM subscriptions ORDER BY id",
-		0, NULL, PGRES_TUPLES_OK);
-	if (err)
-		return err;
-	for (int i = 0; !err && i < PQntuples(res); i++) {
-		struct hr_store_sub u;
-
-		sub_decode(&u, res, i);
-		err = h(&u, arg);
-	}
-	PQclear(res);
-	return err;
+		sub_row, &e);
 }
 
 int hr_store_secret(struct hr_store *s, const char *name, uint8_t *out,

@@ -94,6 +94,10 @@ struct hr_store {
 
 /** Connect to url: 0, or ECONNREFUSED (logged once by the caller). */
 int hr_pq_connect(PGconn **connp, const char *url);
+/** Run a query without parameters and call row_h on each row in turn
+ * (a non-zero return stops): 0, EIO, or row_h's error. */
+int hr_pq_each(PGconn *conn, const char *sql,
+	int (*row_h)(const PGresult *res, int row, void *arg), void *arg);
 /** Run a query with text parameters, expecting status want: 0 or EIO. */
 int hr_pq_exec(PGconn *conn, PGresult **resp, const char *sql, int n,
 	const char *const *v, ExecStatusType want);

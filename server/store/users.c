@@ -64,27 +64,30 @@ int hr_store_user_del(const char *url, const char *user, const char *domain)
 	return err;
 }
 
+struct user_each {
+	hr_store_user_h *h;
+	void *arg;
+};
+
+static int user_row(const PGresult *res, int row, void *arg)
+{
+	const struct user_each *e = arg;
+	struct hr_store_user u = {
+		PQgetvalue(res, row, 0), PQgetvalue(res, row, 1),
+		PQgetvalue(res, row, 2), PQgetvalue(res, row, 3),
+		HR_USER_CHANGED,
+	};
+
+	return e->h(&u, e->arg);
+}
+
 static int users_each(PGconn *conn, hr_store_user_h *h, void *arg)
 {
-	PGresult *res;
-	int err;
+	struct user_each e = { h, arg };
 
-	err = hr_pq_exec(conn, &res, "SELECT username, domain, ha1_md5, "
-		"ha1_sha256 FROM users ORDER BY domain, username", 0, NULL,
-		PGRES_TUPLES_OK);
-	if (err)
-		return err;
-	for (int i = 0; !err && i < PQntuples(res); i++) {
-		struct hr_store_user u = {
-			PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-			PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
-			HR_USER_CHANGED,
-		};
-
-		err = h(&u, arg);
-	}
-	PQclear(res);
-	return err;
+	return hr_pq_each(conn, "SELECT username, domain, ha1_md5, "
+		"ha1_sha256 FROM users ORDER BY domain, username", user_row,
+		&e);
 }
 
 int hr_store_user_list(const char *url, hr_store_user_h *h, void *arg)

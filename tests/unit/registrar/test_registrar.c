@@ -377,8 +377,8 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("registrar");
-	TCase *tc = tcase_create("registrar");
+	Suite *s;
+	TCase *tc;
 	SRunner *sr;
 	int failed;
 
@@ -387,6 +387,8 @@ int main(void)
 		printf("skipped: HERALD_TEST_DATABASE_URL is not set\n");
 		return 77;
 	}
+	s = suite_create("registrar");
+	tc = tcase_create("registrar");
 	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_rules, 0, sizeof(cases) / sizeof(cases[0]));
