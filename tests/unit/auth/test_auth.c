@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "auth/auth.h"
+#include "check_run.h"
 
 #define REALM "example.test"
 #define RURI "sip:example.test"
@@ -538,8 +539,6 @@ int main(void)
 {
 	Suite *s = suite_create("auth");
 	TCase *tc = tcase_create("auth");
-	SRunner *sr;
-	int nf;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_ok);
@@ -558,9 +557,5 @@ int main(void)
 	tcase_add_test(tc, test_challenge);
 	tcase_add_test(tc, test_several);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf ? EXIT_FAILURE : EXIT_SUCCESS;
+	return hr_check_run(s);
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "auth/auth.h"
+#include "check_run.h"
 
 #define PL(s) (&(struct hr_pl){ (s), sizeof(s) - 1 })
 
@@ -114,8 +115,6 @@ int main(void)
 {
 	Suite *s = suite_create("digest");
 	TCase *tc = tcase_create("digest");
-	SRunner *sr;
-	int nf;
 
 	tcase_add_test(tc, test_rfc7616_md5);
 	tcase_add_test(tc, test_rfc7616_sha256);
@@ -123,9 +122,5 @@ int main(void)
 	tcase_add_test(tc, test_no_qop);
 	tcase_add_test(tc, test_alg);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf ? EXIT_FAILURE : EXIT_SUCCESS;
+	return hr_check_run(s);
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "auth/auth_int.h"
+#include "check_run.h"
 
 static const uint8_t secret1[32] = "0123456789abcdef0123456789abcdef";
 static const uint8_t secret2[32] = "fedcba9876543210fedcba9876543210";
@@ -177,8 +178,6 @@ int main(void)
 {
 	Suite *s = suite_create("nonce");
 	TCase *tc = tcase_create("nonce");
-	SRunner *sr;
-	int nf;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_valid_and_expired);
@@ -188,9 +187,5 @@ int main(void)
 	tcase_add_test(tc, test_nc_bound);
 	tcase_add_test(tc, test_alloc);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf ? EXIT_FAILURE : EXIT_SUCCESS;
+	return hr_check_run(s);
 }

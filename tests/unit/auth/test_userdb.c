@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "auth/auth.h"
+#include "check_run.h"
 
 #define MD5 "0123456789abcdef0123456789abcdef"
 #define SHA MD5 MD5
@@ -71,14 +72,8 @@ int main(void)
 {
 	Suite *s = suite_create("userdb");
 	TCase *tc = tcase_create("userdb");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_userdb);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return hr_check_run(s);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "registrar/registrar.h"
+#include "check_run.h"
 
 #define MAX_OUT 16
 
@@ -379,8 +380,6 @@ int main(void)
 {
 	Suite *s;
 	TCase *tc;
-	SRunner *sr;
-	int failed;
 
 	base_url = getenv("HERALD_TEST_DATABASE_URL");
 	if (!base_url || !*base_url) {
@@ -396,9 +395,5 @@ int main(void)
 	tcase_add_test(tc, test_events_and_expiry);
 	tcase_add_test(tc, test_recovery);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return hr_check_run(s);
 }

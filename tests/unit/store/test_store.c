@@ -15,6 +15,7 @@
 #include <libpq-fe.h>
 #include "core/core.h"
 #include "store/store.h"
+#include "check_run.h"
 
 #ifndef HR_SOURCE_DIR
 #define HR_SOURCE_DIR "."
@@ -756,8 +757,6 @@ static Suite *store_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
 
 	base_url = getenv("HERALD_TEST_DATABASE_URL");
 	if (!base_url || !*base_url) {
@@ -765,9 +764,5 @@ int main(void)
 			"(script/test sets it)\n");
 		return 77;
 	}
-	sr = srunner_create(store_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return hr_check_run(store_suite());
 }
