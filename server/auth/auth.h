@@ -89,6 +89,21 @@ int hr_auth_verify(struct hr_auth *a, const struct hr_msg *req,
 	const char *realm, hr_auth_ha1_h *ha1h, void *arg,
 	enum hr_auth_result *res, struct hr_pl *user);
 
+/**
+ * Authenticate req for realm inside its server transaction st. True with
+ * *user (borrowed from req) when the credentials are valid; otherwise st
+ * has been answered: 401 with the challenge (stale=true after an expired
+ * nonce), 403, 400 for malformed credentials, or 500.
+ */
+bool hr_auth_request(struct hr_auth *a, struct hr_strans *st,
+	const struct hr_msg *req, const char *realm, hr_auth_ha1_h *ha1h,
+	void *arg, struct hr_pl *user);
+
+/** True when a digest username ("alice", "alice@realm") is the user of
+ * aor ("alice@example.test") in realm. */
+bool hr_auth_user_is(const struct hr_pl *username, const char *aor,
+	const char *realm);
+
 /* ---- the users the server knows (in memory; filled from the store) ---- */
 
 struct hr_userdb;  /* refcounted */

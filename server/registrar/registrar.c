@@ -63,16 +63,6 @@ bool hr_registrar_serves(const struct hr_registrar *r,
 	return false;
 }
 
-static const char *served(const struct hr_registrar *r,
-	const struct hr_pl *domain)
-{
-	for (unsigned i = 0; i < r->cfg.ndomains; i++) {
-		if (!hr_pl_strcasecmp(domain, r->domains[i]))
-			return r->domains[i];
-	}
-	return NULL;
-}
-
 static void notify(struct hr_registrar *r, const struct hr_binding *b,
 	enum hr_reg_event ev)
 {
@@ -608,95 +598,21 @@ static int changes(struct regctx *ctx, const struct hr_msg *req,
 
 /* ---- steps 1 to 5 ---- */
 
-/* The AOR of To: user@domain, the user part unescaped (RFC 3261 10.3
- * step 5 and 19.1.4: user parts compare after unescaping). */
-static int aor_of(const struct hr_uri *uri, const char *domain, char *out,
-	size_t n)
-{
-	char user[256];
-	size_t len;
-
-	if (uri->scheme != HR_URI_SIP && uri->scheme != HR_URI_SIPS)
-		return EINVAL;
-	if (!uri->user.len || hr_uri_unescape(&uri->user, user, sizeof(user),
-		&len) || memchr(user, '\0', len) || memchr(user, '@', len))
-		return EINVAL;
-	if ((size_t)snprintf(out, n, "%s@%s", user, domain) >= n)
-		return EINVAL;
-	return 0;
-}
-
-/* The user part of the digest username ("alice", "alice@example.test",
- * sipsak's "alice@") must be the AOR's. */
-static bool own_aor(const struct hr_pl *username, const char *aor,
-	const char *realm)
-{
-	const char *at = strchr(aor, '@');
-	const char *uat = hr_pl_chr(username, '@');
-	size_t ulen = uat ? (size_t)(uat - username->p) : username->len;
-
-	if (!at || ulen != (size_t)(at - aor) || memcmp(username->p, aor, ulen))
-		return false;
-	return strcmp(at + 1, realm) == 0;
-}
-
 static bool authorize(struct hr_registrar *r, struct hr_strans *st,
 	const struct hr_msg *req, const char *realm, const char *aor)
 {
-	enum hr_auth_result res;
 	struct hr_pl user;
-	struct hr_buf hdrs;
-	int err;
 
 	if (!r->cfg.auth)
 		return true;
-	err = hr_auth_verify(r->cfg.authn, req, realm, r->cfg.ha1h,
-		r->cfg.users, &res, &user);
-	if (err) {
-		reply(st, 500, "Server Internal Error", NULL);
+	if (!hr_auth_request(r->cfg.authn, st, req, realm, r->cfg.ha1h,
+		r->cfg.users, &user))
 		return false;
-	}
-	switch (res) {
-	case HR_AUTH_OK:
-		if (own_aor(&user, aor, realm))
-			return true;
-		/* step 4: a user may register only its own AOR */
-		reply(st, 403, "Forbidden", NULL);
-		return false;
-	case HR_AUTH_CHALLENGE:
-	case HR_AUTH_STALE:
-		hr_buf_init(&hdrs, 4096);
-		err = hr_auth_challenge_req(r->cfg.authn, &hdrs, req, realm,
-			res == HR_AUTH_STALE, false);
-		if (!err)
-			err = hr_buf_write(&hdrs, "", 1);
-		if (err)
-			reply(st, 500, "Server Internal Error", NULL);
-		else
-			reply(st, 401, "Unauthorized", hdrs.b);
-		hr_buf_reset(&hdrs);
-		return false;
-	case HR_AUTH_BAD:
-		reply(st, 400, "Bad Authorization", NULL);
-		return false;
-	case HR_AUTH_FORBIDDEN:
-	default:
-		reply(st, 403, "Forbidden", NULL);
-		return false;
-	}
-}
-
-/* Is the Request-URI host the address this request arrived on? */
-static bool names_us(const struct hr_msg *req)
-{
-	char host[64], local[64];
-
-	if (!req->dst.len || hr_pl_strcpy(&req->ruri.host, host, sizeof(host)))
-		return false;
-	hr_sa_ntop(&req->dst, local, sizeof(local));
-	if (strcmp(host, local))
-		return false;
-	return !req->ruri.port || req->ruri.port == hr_sa_port(&req->dst);
+	/* step 4: a user may register only its own AOR */
+	if (hr_auth_user_is(&user, aor, realm))
+		return true;
+	reply(st, 403, "Forbidden", NULL);
+	return false;
 }
 
 static void handle(struct hr_registrar *r, struct hr_strans *st,
@@ -715,15 +631,14 @@ static void handle(struct hr_registrar *r, struct hr_strans *st,
 	}
 	/* step 1: a domain we serve; a UA configured with the server's
 	 * address rather than the domain names us: the domain is To's */
-	realm = served(r, &req->ruri.host);
-	if (!realm && names_us(req))
-		realm = served(r, &req->to.uri.host);
+	realm = hr_req_domain(req, (const char *const *)r->domains,
+		r->cfg.ndomains);
 	if (!realm) {
 		reply(st, 404, "Not Found", NULL);
 		return;
 	}
 	/* step 5 (syntax): To names an AOR of that domain */
-	if (aor_of(&req->to.uri, realm, aor, sizeof(aor)) ||
+	if (hr_uri_aor(&req->to.uri, realm, aor, sizeof(aor)) ||
 	    hr_pl_strcasecmp(&req->to.uri.host, realm)) {
 		reply(st, 404, "Not Found", NULL);
 		return;

@@ -149,6 +149,14 @@ int hr_uri_param(const struct hr_uri *uri, const char *name,
 int hr_uri_unescape(const struct hr_pl *pl, char *out, size_t n,
 	size_t *outlen);
 
+/**
+ * The address-of-record "user@domain" a SIP or SIPS URI names in domain:
+ * its user part unescaped. 0, or EINVAL (no user, another scheme, an
+ * '@' or NUL in the user, too long for n).
+ */
+int hr_uri_aor(const struct hr_uri *uri, const char *domain, char *out,
+	size_t n);
+
 /* ---- name-addr / addr-spec: From, To, Contact, Route ... ---- */
 
 struct hr_addr {
@@ -373,6 +381,14 @@ unsigned hr_msg_hdr_count(const struct hr_msg *msg, enum hr_hdr_id id);
 /** True when a list header (Supported, Require, ...) holds token. */
 bool hr_msg_hdr_has(const struct hr_msg *msg, enum hr_hdr_id id,
 	const char *token);
+/**
+ * The served domain a request is for (RFC 3261 10.3 step 1): the one its
+ * Request-URI host names, or To's when the Request-URI names the address
+ * the request arrived on (a UA configured with the server's address).
+ * Returns the matching entry of domains (lowercase), or NULL.
+ */
+const char *hr_req_domain(const struct hr_msg *req,
+	const char *const *domains, unsigned n);
 /** Print the whole message canonically (long names, one value a line). */
 int hr_msg_print(struct hr_buf *buf, const struct hr_msg *msg);
 

@@ -1,0 +1,61 @@
+/*
+ * Which served domain a request is for, and the address-of-record a URI
+ * names in it (RFC 3261 10.3 steps 1 and 5). Shared by REGISTER,
+ * SUBSCRIBE and PUBLISH.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "sip_int.h"
+
+int hr_uri_aor(const struct hr_uri *uri, const char *domain, char *out,
+	size_t n)
+{
+	char user[256];
+	size_t len;
+
+	if (uri->scheme != HR_URI_SIP && uri->scheme != HR_URI_SIPS)
+		return EINVAL;
+	/* RFC 3261 19.1.4: user parts compare after unescaping */
+	if (!uri->user.len || hr_uri_unescape(&uri->user, user, sizeof(user),
+		&len) || memchr(user, '\0', len) || memchr(user, '@', len))
+		return EINVAL;
+	if ((size_t)snprintf(out, n, "%.*s@%s", (int)len, user, domain) >= n)
+		return EINVAL;
+	return 0;
+}
+
+/* Is the Request-URI host the address this request arrived on? */
+static bool names_us(const struct hr_msg *req)
+{
+	char host[64], local[64];
+
+	if (!req->dst.len || hr_pl_strcpy(&req->ruri.host, host, sizeof(host)))
+		return false;
+	hr_sa_ntop(&req->dst, local, sizeof(local));
+	if (strcmp(host, local))
+		return false;
+	return !req->ruri.port || req->ruri.port == hr_sa_port(&req->dst);
+}
+
+static const char *served(const struct hr_pl *host,
+	const char *const *domains, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (!hr_pl_strcasecmp(host, domains[i]))
+			return domains[i];
+	}
+	return NULL;
+}
+
+const char *hr_req_domain(const struct hr_msg *req,
+	const char *const *domains, unsigned n)
+{
+	const char *d = served(&req->ruri.host, domains, n);
+
+	/* a UA configured with the server's address rather than the
+	 * domain names us: the domain is To's */
+	if (!d && names_us(req))
+		d = served(&req->to.uri.host, domains, n);
+	return d;
+}
