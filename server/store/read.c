@@ -92,6 +92,7 @@ static void sub_decode(struct hr_store_sub *u, const PGresult *res, int row)
 	u->transport = col(res, row, 20);
 	u->received = col(res, row, 21);
 	u->instance = col(res, row, 22);
+	u->local_contact = col(res, row, 23);
 }
 
 struct sub_each {
@@ -119,7 +120,8 @@ int hr_store_subs_load(struct hr_store *s, hr_store_sub_h *h, void *arg)
 		"extract(epoch FROM expires_at)::bigint, accept, callid, "
 		"local_tag, remote_tag, local_uri, remote_uri, remote_target, "
 		"route_set, remote_cseq, cseq_reserved, version_reserved, "
-		"transport, received, instance FROM subscriptions ORDER BY id",
+		"transport, received, instance, local_contact FROM subscriptions "
+		"ORDER BY id",
 		sub_row, &e);
 }
 

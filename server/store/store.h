@@ -92,6 +92,7 @@ struct hr_store_sub {
 	const char *transport;    /* "udp", "tcp" */
 	const char *received;     /* or NULL */
 	const char *instance;     /* or NULL */
+	const char *local_contact; /* our Contact in the dialog, or NULL */
 };
 
 /* ---- writes: a transaction of changes committed together ---- */

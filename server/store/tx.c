@@ -181,13 +181,14 @@ int hr_store_tx_sub_put(struct hr_store_tx *tx, const struct hr_store_sub *u)
 	snprintf(cres, sizeof(cres), "%" PRId64, u->cseq_reserved);
 	snprintf(vres, sizeof(vres), "%" PRId64, u->version_reserved);
 	{
-		/* order: $1..$23 of "sub_put" (writer.c) */
+		/* order: $1..$24 of "sub_put" (writer.c) */
 		const char *const v[] = { u->id, u->package, u->event_id,
 			u->resource, u->watcher, u->watcher_user, u->state,
 			u->reason, exp, u->accept, u->callid, u->local_tag,
 			u->remote_tag, u->local_uri, u->remote_uri,
 			u->remote_target, u->route_set, rcseq, cres, vres,
-			u->transport, u->received, u->instance };
+			u->transport, u->received, u->instance,
+			u->local_contact };
 
 		return add(tx, STMT_SUB_PUT, v, sizeof(v) / sizeof(v[0]));
 	}

@@ -59,9 +59,9 @@ static const char sub_put_sql[] =
 	"watcher_user, state, reason, expires_at, accept, callid, local_tag, "
 	"remote_tag, local_uri, remote_uri, remote_target, route_set, "
 	"remote_cseq, cseq_reserved, version_reserved, transport, received, "
-	"instance) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+	"instance, local_contact) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
 	"to_timestamp($9::bigint), $10, $11, $12, $13, $14, $15, $16, $17, "
-	"$18, $19, $20, $21, $22, $23) "
+	"$18, $19, $20, $21, $22, $23, $24) "
 	"ON CONFLICT (id) DO UPDATE SET package = EXCLUDED.package, "
 	"event_id = EXCLUDED.event_id, resource = EXCLUDED.resource, "
 	"watcher = EXCLUDED.watcher, watcher_user = EXCLUDED.watcher_user, "
@@ -78,7 +78,8 @@ static const char sub_put_sql[] =
 	"version_reserved = GREATEST(subscriptions.version_reserved, "
 	"EXCLUDED.version_reserved), "
 	"transport = EXCLUDED.transport, received = EXCLUDED.received, "
-	"instance = EXCLUDED.instance, updated_at = now()";
+	"instance = EXCLUDED.instance, local_contact = EXCLUDED.local_contact, "
+	"updated_at = now()";
 
 static const char sub_del_sql[] = "DELETE FROM subscriptions WHERE id = $1";
 
@@ -95,7 +96,7 @@ static const struct {
 } stmts[STMT__N] = {
 	[STMT_BINDING_PUT] = { binding_put_sql, 16 },
 	[STMT_BINDING_DEL] = { binding_del_sql, 2 },
-	[STMT_SUB_PUT] = { sub_put_sql, 23 },
+	[STMT_SUB_PUT] = { sub_put_sql, 24 },
 	[STMT_SUB_DEL] = { sub_del_sql, 1 },
 	[STMT_SUB_RESERVE] = { sub_reserve_sql, 3 },
 };
