@@ -8,7 +8,10 @@
 #include <strings.h>
 #include <unistd.h>
 #include "cmd.h"
+#include <libxml/parser.h>
 #include "auth/auth.h"
+#include "events/events.h"
+#include "packages/reg.h"
 #include "registrar/registrar.h"
 #include "sip/sip.h"
 #include "store/store.h"
@@ -32,6 +35,13 @@ struct serve_cfg {
 	unsigned expires_min;
 	unsigned expires_max;
 	unsigned max_contacts;
+	unsigned sub_expires_default;
+	unsigned sub_expires_min;
+	unsigned sub_expires_max;
+	unsigned max_subs_watcher;
+	unsigned max_subs_resource;
+	unsigned notify_throttle_ms;
+	bool notify_to_source;
 };
 
 static struct serve_cfg cfg = {
@@ -46,6 +56,11 @@ static struct serve_cfg cfg = {
 	.expires_min = 60,
 	.expires_max = 86400,
 	.max_contacts = 10,
+	.sub_expires_default = 3600,
+	.sub_expires_min = 60,
+	.sub_expires_max = 86400,
+	.max_subs_watcher = 200,
+	.max_subs_resource = 10000,
 };
 
 static const struct hr_opt opts[] = {
@@ -90,6 +105,27 @@ static const struct hr_opt opts[] = {
 	{ "max-contacts", HR_OPT_UINT, &cfg.max_contacts, "N",
 	  "bindings per address-of-record; more get 403 (default 10)", 1,
 	  1000 },
+	{ "subscribe-default-expires", HR_OPT_UINT, &cfg.sub_expires_default,
+	  "SECONDS", "SUBSCRIBE expiry when the request gives none "
+	  "(default 3600)", 1, 86400 * 365 },
+	{ "subscribe-min-expires", HR_OPT_UINT, &cfg.sub_expires_min,
+	  "SECONDS", "shorter SUBSCRIBE expiries get 423 (default 60)", 1,
+	  86400 },
+	{ "subscribe-max-expires", HR_OPT_UINT, &cfg.sub_expires_max,
+	  "SECONDS", "longer SUBSCRIBE expiries are cut to this "
+	  "(default 86400)", 1, 86400 * 365 },
+	{ "max-subscriptions-per-watcher", HR_OPT_UINT, &cfg.max_subs_watcher,
+	  "N", "subscriptions one watcher URI may hold; more get 403 "
+	  "(default 200)", 1, 10000000 },
+	{ "max-subscriptions-per-resource", HR_OPT_UINT,
+	  &cfg.max_subs_resource, "N", "subscriptions to one resource; more "
+	  "get 403 (default 10000)", 1, 10000000 },
+	{ "notify-throttle", HR_OPT_UINT, &cfg.notify_throttle_ms, "MS",
+	  "least time between two NOTIFYs of one subscription; changes "
+	  "meanwhile are merged (default 0)", 0, 3600000 },
+	{ "notify-to-source", HR_OPT_FLAG, &cfg.notify_to_source, NULL,
+	  "send NOTIFYs to the address the SUBSCRIBE came from, not to its "
+	  "Contact (watchers behind NAT)", 0, 0 },
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -190,6 +226,8 @@ struct server {
 	struct hr_auth *auth;
 	struct hr_sip *sip;
 	struct hr_registrar *registrar;
+	struct hr_events *events;
+	struct hr_regpkg *regpkg;
 };
 
 static int open_store(struct server *sv)
@@ -271,6 +309,46 @@ static int open_registrar(struct server *sv)
 	return err;
 }
 
+static int open_events(struct server *sv)
+{
+	struct hr_events_cfg ecfg;
+	struct hr_regpkg_cfg pcfg;
+	int err;
+
+	if (cfg.sub_expires_min > cfg.sub_expires_max ||
+	    cfg.sub_expires_default < cfg.sub_expires_min ||
+	    cfg.sub_expires_default > cfg.sub_expires_max) {
+		HR_ERROR("--subscribe-default-expires must lie between "
+			"--subscribe-min-expires and --subscribe-max-expires");
+		return EINVAL;
+	}
+	hr_events_cfg_default(&ecfg);
+	ecfg.domains = cfg.domains.v;
+	ecfg.ndomains = cfg.domains.n;
+	ecfg.auth = auth_for("SUBSCRIBE");
+	ecfg.authn = sv->auth;
+	ecfg.ha1h = hr_userdb_ha1;
+	ecfg.users = sv->users;
+	ecfg.max_per_watcher = cfg.max_subs_watcher;
+	ecfg.max_per_resource = cfg.max_subs_resource;
+	ecfg.throttle_ms = cfg.notify_throttle_ms;
+	ecfg.notify_to_source = cfg.notify_to_source;
+	err = hr_events_alloc(&sv->events, sv->sip, sv->store, &ecfg);
+	if (err)
+		return err;
+	hr_regpkg_cfg_default(&pcfg);
+	pcfg.expires_default = cfg.sub_expires_default;
+	pcfg.expires_min = cfg.sub_expires_min;
+	pcfg.expires_max = cfg.sub_expires_max;
+	pcfg.existsh = hr_userdb_exists;
+	pcfg.users = sv->users;
+	err = hr_regpkg_alloc(&sv->regpkg, sv->events, sv->registrar, &pcfg);
+	if (!err)
+		err = hr_events_load(sv->events);
+	malloc_trim(0);
+	return err;
+}
+
 static void close_all(struct server *sv)
 {
 	uint64_t until = hr_now_ms() + cfg.store_wait_ms + 1000;
@@ -280,6 +358,8 @@ static void close_all(struct server *sv)
 	 * fails what waits longer than --store-wait) */
 	if (sv->sip)
 		hr_sip_close(sv->sip);
+	if (sv->events)
+		hr_events_close(sv->events);
 	if (sv->registrar)
 		hr_registrar_close(sv->registrar);
 	while (sv->store && hr_store_queue_depth(sv->store) &&
@@ -287,6 +367,8 @@ static void close_all(struct server *sv)
 		hr_loop_once();
 		usleep(2000);
 	}
+	sv->events = hr_mem_deref(sv->events);
+	sv->regpkg = hr_mem_deref(sv->regpkg);
 	sv->registrar = hr_mem_deref(sv->registrar);
 	sv->sip = hr_mem_deref(sv->sip);
 	sv->store = hr_mem_deref(sv->store);
@@ -316,6 +398,8 @@ static int run(void)
 	err = hr_loop_init();
 	if (err)
 		return err;
+	/* before the store's thread starts (xml.h) */
+	xmlInitParser();
 	err = open_store(&sv);
 	if (!err)
 		err = open_auth(&sv);
@@ -324,6 +408,8 @@ static int run(void)
 	/* recovery before the sockets open: no traffic until all is loaded */
 	if (!err)
 		err = open_registrar(&sv);
+	if (!err)
+		err = open_events(&sv);
 	if (!err)
 		err = listen_all(sv.sip);
 	if (err)

@@ -1,0 +1,273 @@
+/*
+ * The notifier: configuration, packages, recovery at start, shutdown, and
+ * the state changes packages and the admin ask for.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "events_int.h"
+
+#define HR_LOG_MODULE "events"
+
+static const char *const state_names[] = {
+	[HR_SUB_PENDING] = "pending",
+	[HR_SUB_ACTIVE] = "active",
+	[HR_SUB_TERMINATED] = "terminated",
+};
+
+static const char *const reason_names[] = {
+	[HR_REASON_NONE] = NULL,
+	[HR_REASON_DEACTIVATED] = "deactivated",
+	[HR_REASON_PROBATION] = "probation",
+	[HR_REASON_REJECTED] = "rejected",
+	[HR_REASON_TIMEOUT] = "timeout",
+	[HR_REASON_GIVEUP] = "giveup",
+	[HR_REASON_NORESOURCE] = "noresource",
+	[HR_REASON_INVARIANT] = "invariant",
+};
+
+#define NREASONS (sizeof(reason_names) / sizeof(reason_names[0]))
+
+const char *hr_sub_state_name(enum hr_sub_state s)
+{
+	return (unsigned)s <= HR_SUB_TERMINATED ? state_names[s] : "?";
+}
+
+const char *hr_sub_reason_name(enum hr_sub_reason r)
+{
+	return (unsigned)r < NREASONS ? reason_names[r] : NULL;
+}
+
+int hr_sub_reason_decode(const char *name, enum hr_sub_reason *r)
+{
+	for (unsigned i = 1; name && i < NREASONS; i++) {
+		if (!strcmp(name, reason_names[i])) {
+			*r = (enum hr_sub_reason)i;
+			return 0;
+		}
+	}
+	return EINVAL;
+}
+
+void hr_events_cfg_default(struct hr_events_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->auth = true;
+	cfg->max_per_watcher = 200;
+	cfg->max_per_resource = 10000;
+	cfg->reserve = 100;
+}
+
+static void events_destroy(void *data)
+{
+	struct hr_events *ev = data;
+
+	hr_events_close(ev);
+	/* every subscription still held by the tables */
+	for (uint32_t i = 0; ev->byid.bucket && i <= ev->byid.mask; i++) {
+		while (ev->byid.bucket[i].head) {
+			struct hr_sub *sub = ev->byid.bucket[i].head->data;
+
+			hr_sub_finish(sub, false);
+		}
+	}
+	hr_hash_reset(&ev->byid);
+	hr_hash_reset(&ev->bydlg);
+	hr_hash_reset(&ev->res);
+	hr_hash_reset(&ev->watchers);
+	for (unsigned i = 0; i < ev->cfg.ndomains; i++)
+		free(ev->domains[i]);
+	free(ev->domains);
+}
+
+int hr_events_alloc(struct hr_events **evp, struct hr_sip *sip,
+	struct hr_store *store, const struct hr_events_cfg *cfg)
+{
+	struct hr_events *ev;
+	int err;
+
+	if (!evp || !sip || !store || !cfg || !cfg->ndomains ||
+	    (cfg->auth && (!cfg->authn || !cfg->ha1h)))
+		return EINVAL;
+	ev = hr_mem_zalloc(sizeof(*ev), events_destroy);
+	if (!ev)
+		return ENOMEM;
+	ev->cfg = *cfg;
+	if (!ev->cfg.reserve)
+		ev->cfg.reserve = 100;
+	ev->sip = sip;
+	ev->store = store;
+	err = hr_hash_init(&ev->byid, 4096);
+	err |= hr_hash_init(&ev->bydlg, 4096);
+	err |= hr_hash_init(&ev->res, 4096);
+	err |= hr_hash_init(&ev->watchers, 4096);
+	ev->domains = calloc(cfg->ndomains, sizeof(*ev->domains));
+	if (err || !ev->domains) {
+		hr_mem_deref(ev);
+		return ENOMEM;
+	}
+	for (unsigned i = 0; i < cfg->ndomains; i++) {
+		ev->domains[i] = strdup(cfg->domains[i]);
+		if (!ev->domains[i]) {
+			ev->cfg.ndomains = i;
+			hr_mem_deref(ev);
+			return ENOMEM;
+		}
+		for (char *c = ev->domains[i]; *c; c++)
+			*c = (char)hr_lower[(unsigned char)*c];
+	}
+	ev->cfg.domains = NULL;
+	hr_sip_handle(sip, HR_METH_SUBSCRIBE, hr_events_on_subscribe, ev);
+	*evp = ev;
+	return 0;
+}
+
+int hr_events_package(struct hr_events *ev, const struct hr_pkg *pkg)
+{
+	if (!ev || !pkg || !pkg->name || !pkg->ntypes || !pkg->types ||
+	    !pkg->expires_default || pkg->expires_min > pkg->expires_max)
+		return EINVAL;
+	if (ev->npkgs == HR_EVENTS_MAX_PKGS)
+		return ENOSPC;
+	if (hr_events_pkg(ev, &(struct hr_pl){ pkg->name,
+		strlen(pkg->name) }))
+		return EEXIST;
+	ev->pkgs[ev->npkgs++] = pkg;
+	hr_sip_event_add(ev->sip, pkg->name);
+	for (unsigned i = 0; i < pkg->ntypes; i++)
+		hr_sip_accept_add(ev->sip, pkg->types[i]);
+	return 0;
+}
+
+/* ---- recovery ---- */
+
+struct load {
+	struct hr_events *ev;
+	struct hr_store_tx *gone;     /* rows to remove */
+	unsigned loaded;
+	unsigned expired;
+};
+
+static int load_one(const struct hr_store_sub *ss, void *arg)
+{
+	struct load *l = arg;
+	struct hr_events *ev = l->ev;
+	const struct hr_pkg *pkg = hr_events_pkg(ev, &(struct hr_pl){
+		ss->package, strlen(ss->package) });
+	struct hr_sub *sub;
+
+	/* expired while we were down, or of a package no longer served */
+	if (!pkg || ss->expires_at <= hr_wall_s() ||
+	    strcmp(ss->state, "terminated") == 0) {
+		l->expired++;
+		return hr_store_tx_sub_del(l->gone, ss->id);
+	}
+	sub = hr_sub_new(ev, pkg, ss);
+	if (!sub)
+		return ENOMEM;
+	/* go on past everything that may have been sent: the next NOTIFY
+	 * waits for a fresh reservation, and carries the whole state */
+	sub->cseq = ss->cseq_reserved;
+	sub->info.version = (uint64_t)(ss->version_reserved + 1);
+	sub->stored = true;
+	sub->full = true;
+	if (hr_sub_link(sub)) {
+		hr_mem_deref(sub);
+		return ENOMEM;
+	}
+	hr_sub_arm(sub);
+	l->loaded++;
+	return 0;
+}
+
+static void load_committed(int err, void *arg)
+{
+	(void)arg;
+	if (err)
+		HR_WARN("expired subscriptions not removed: %s",
+			hr_strerror(err));
+}
+
+int hr_events_load(struct hr_events *ev)
+{
+	struct load l = { .ev = ev };
+	int err;
+
+	err = hr_store_tx_alloc(&l.gone, ev->store);
+	if (err)
+		return err;
+	err = hr_store_subs_load(ev->store, load_one, &l);
+	if (err) {
+		hr_store_tx_abort(l.gone);
+		return err;
+	}
+	err = hr_store_tx_commit(l.gone, load_committed, NULL);
+	if (err)
+		HR_WARN("expired subscriptions not removed: %s",
+			hr_strerror(err));
+	HR_INFO("%u subscriptions loaded, %u expired", l.loaded, l.expired);
+	return 0;
+}
+
+void hr_events_close(struct hr_events *ev)
+{
+	if (ev->closing)
+		return;
+	ev->closing = true;
+	hr_notify_close_all(ev);
+	/* no expiry or throttle timers: the stored rows stay as they are */
+	for (uint32_t i = 0; ev->byid.bucket && i <= ev->byid.mask; i++) {
+		for (struct hr_le *le = ev->byid.bucket[i].head; le;
+		     le = le->next) {
+			struct hr_sub *sub = le->data;
+
+			hr_tmr_cancel(&sub->tmr_exp);
+			hr_tmr_cancel(&sub->tmr_thr);
+		}
+	}
+}
+
+/* ---- state changes ---- */
+
+static void activated(int err, void *arg)
+{
+	struct hr_sub *sub = arg;
+
+	if (err) {
+		HR_WARN("subscription %s: activation not stored: %s",
+			sub->info.id, hr_strerror(err));
+	} else if (!sub->finished && !sub->final) {
+		sub->info.state = HR_SUB_ACTIVE;
+		sub->dirty = true;
+		sub->full = true;
+		hr_sub_kick(sub);
+	}
+	hr_mem_deref(sub);
+}
+
+int hr_sub_activate(struct hr_sub *sub)
+{
+	struct hr_store_tx *tx;
+	struct hr_store_sub ss;
+	int err;
+
+	if (sub->finished || sub->final)
+		return ENOENT;
+	if (sub->info.state == HR_SUB_ACTIVE)
+		return 0;
+	err = hr_store_tx_alloc(&tx, sub->ev->store);
+	if (err)
+		return err;
+	hr_sub_to_store(sub, &ss);
+	ss.state = "active";
+	err = hr_store_tx_sub_put(tx, &ss);
+	if (err) {
+		hr_store_tx_abort(tx);
+		return err;
+	}
+	hr_mem_ref(sub);
+	err = hr_store_tx_commit(tx, activated, sub);
+	if (err)
+		hr_mem_deref(sub);
+	return err;
+}

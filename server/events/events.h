@@ -1,0 +1,172 @@
+/*
+ * Herald events: SIP-specific event notification (RFC 6665). SUBSCRIBE in
+ * and out of dialogs, the subscription state machine, expiry, NOTIFY
+ * through client transactions, durability of subscriptions with their
+ * dialogs, and the interface an event package implements. Knows sip,
+ * auth and the store API; never what a package's body means.
+ *
+ * A package (packages/) is a table of functions registered with
+ * hr_events_package(). It decides who may subscribe (authorize), writes
+ * the NOTIFY body (body), and tells the notifier when a resource's state
+ * changed (hr_sub_changed for each of its subscriptions).
+ */
+#ifndef HR_EVENTS_H
+#define HR_EVENTS_H
+
+#include "sip/sip.h"
+#include "auth/auth.h"
+#include "store/store.h"
+
+/* RFC 6665 4.1.3 */
+enum hr_sub_state {
+	HR_SUB_PENDING,
+	HR_SUB_ACTIVE,
+	HR_SUB_TERMINATED,
+};
+
+/* RFC 6665 4.2.2 reasons, for terminated */
+enum hr_sub_reason {
+	HR_REASON_NONE = 0,
+	HR_REASON_DEACTIVATED,
+	HR_REASON_PROBATION,
+	HR_REASON_REJECTED,
+	HR_REASON_TIMEOUT,
+	HR_REASON_GIVEUP,
+	HR_REASON_NORESOURCE,
+	HR_REASON_INVARIANT,
+};
+
+/** "pending", "active", "terminated". */
+const char *hr_sub_state_name(enum hr_sub_state s);
+/** "deactivated", ..., NULL for NONE. */
+const char *hr_sub_reason_name(enum hr_sub_reason r);
+/** Reason of a name: 0 or EINVAL. */
+int hr_sub_reason_decode(const char *name, enum hr_sub_reason *r);
+
+/** A package's answer to a new subscription. */
+enum hr_authz {
+	HR_AUTHZ_ACTIVE,      /* allowed: active */
+	HR_AUTHZ_PENDING,     /* waiting for a decision: pending */
+	HR_AUTHZ_REJECT,      /* 403 */
+	HR_AUTHZ_NOTFOUND,    /* 404: no such resource */
+};
+
+struct hr_sub;      /* one subscription; owned by the notifier */
+struct hr_events;   /* the notifier; refcounted */
+
+/** What a package sees of a subscription (strings live with it). */
+struct hr_sub_info {
+	const char *id;           /* stable, unguessable */
+	const char *package;
+	const char *event_id;     /* "" when none */
+	const char *resource;     /* "alice@example.test" */
+	const char *watcher;      /* From URI */
+	const char *watcher_user; /* "bob@example.test" authenticated, or
+				   * "" without authentication */
+	const char *accept;       /* the body type agreed */
+	enum hr_sub_state state;
+	enum hr_sub_reason reason;
+	int64_t expires_at;       /* wall seconds */
+	uint64_t version;         /* the next NOTIFY's body version */
+	uint32_t notifies;        /* NOTIFYs sent since loaded or created */
+};
+
+/** The state the NOTIFY is about to carry. */
+enum hr_body_kind {
+	HR_BODY_FULL,             /* the whole state */
+	HR_BODY_PARTIAL,          /* what changed since the last NOTIFY */
+};
+
+struct hr_pkg {
+	const char *name;               /* "reg" */
+	const char *const *types;       /* body types; types[0] is the
+					 * default when Accept is absent */
+	unsigned ntypes;
+	unsigned expires_default;       /* RFC 6665 7.2: per package */
+	unsigned expires_min;           /* less gets 423 */
+	unsigned expires_max;           /* more is clamped */
+	/* May the subscription be made? (watcher_user is set, or "" when
+	 * SUBSCRIBE is not authenticated.) */
+	enum hr_authz (*authorize)(const struct hr_sub_info *si, void *arg);
+	/*
+	 * Write the body of the NOTIFY about to go out with version
+	 * si->version: the full state, or only what changed since the last
+	 * body (a package that has no partial form writes full state).
+	 * Pending and terminated subscriptions are not asked (RFC 6665
+	 * 4.2.2: no state is leaked to a pending watcher); a final NOTIFY
+	 * after unsubscribe or expiry is asked for the full state. 0 or an
+	 * error (the NOTIFY then goes out without a body).
+	 */
+	int (*body)(struct hr_sub *sub, const struct hr_sub_info *si,
+		enum hr_body_kind kind, struct hr_buf *buf, void *arg);
+	/* The subscription is going away: free what the package keeps for
+	 * it (hr_sub_set_data). May be NULL. */
+	void (*gone)(struct hr_sub *sub, void *arg);
+	void *arg;
+};
+
+struct hr_events_cfg {
+	const char *const *domains;   /* served domains (digest realms) */
+	unsigned ndomains;
+	bool auth;                    /* challenge SUBSCRIBE (default on) */
+	struct hr_auth *authn;
+	hr_auth_ha1_h *ha1h;
+	void *users;                  /* arg of ha1h */
+	unsigned max_per_watcher;     /* subscriptions of one watcher: 200 */
+	unsigned max_per_resource;    /* subscriptions to one resource: 10000 */
+	unsigned throttle_ms;         /* at least this between two NOTIFYs
+				       * of one subscription (0) */
+	bool notify_to_source;        /* send NOTIFYs to where the SUBSCRIBE
+				       * came from (watchers behind NAT) */
+	unsigned reserve;             /* CSeqs and versions reserved in the
+				       * store at a time (100) */
+};
+
+/** Fill cfg with the defaults. */
+void hr_events_cfg_default(struct hr_events_cfg *cfg);
+
+/** Create the notifier and route SUBSCRIBE to it. */
+int hr_events_alloc(struct hr_events **evp, struct hr_sip *sip,
+	struct hr_store *store, const struct hr_events_cfg *cfg);
+/** Add a package (before hr_events_load); it joins Allow-Events. The
+ * table must outlive the notifier. */
+int hr_events_package(struct hr_events *ev, const struct hr_pkg *pkg);
+/** Load stored subscriptions (before serving): expiry timers resume,
+ * CSeqs and versions go on past the reserved marks, the next NOTIFY of
+ * each carries full state. Expired ones are removed. */
+int hr_events_load(struct hr_events *ev);
+/** Shutting down: no new changes (503), no timers, no NOTIFYs. */
+void hr_events_close(struct hr_events *ev);
+
+/** Call h for each subscription of package to resource (h may end the
+ * subscription it is given; non-zero stops). */
+int hr_events_foreach(struct hr_events *ev, const char *package,
+	const char *resource, int (*h)(struct hr_sub *sub, void *arg),
+	void *arg);
+/** The subscription with this id, or NULL. */
+struct hr_sub *hr_events_find(struct hr_events *ev, const char *id);
+/** Number of live subscriptions (metrics, tests). */
+size_t hr_events_count(const struct hr_events *ev);
+
+/** What a package sees of sub. */
+const struct hr_sub_info *hr_sub_info(const struct hr_sub *sub);
+/** The package's own data for sub (NULL at first). */
+void *hr_sub_data(const struct hr_sub *sub);
+void hr_sub_set_data(struct hr_sub *sub, void *data);
+
+/**
+ * The resource changed for sub: a NOTIFY follows, at once when none is
+ * in flight and the throttle allows, else merged into the next one.
+ */
+void hr_sub_changed(struct hr_sub *sub);
+/** Move a pending subscription to active (NOTIFY with full state). */
+int hr_sub_activate(struct hr_sub *sub);
+/**
+ * End sub with a final NOTIFY terminated;reason=reason (retry_after
+ * seconds, 0 for none: RFC 6665 4.1.3 for probation and giveup). The
+ * subscription is gone from memory and the store when this returns.
+ */
+void hr_sub_terminate(struct hr_sub *sub, enum hr_sub_reason reason,
+	uint32_t retry_after);
+
+#endif

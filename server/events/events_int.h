@@ -1,0 +1,131 @@
+/* Private to server/events. */
+#ifndef HR_EVENTS_INT_H
+#define HR_EVENTS_INT_H
+
+#include "events.h"
+
+#define HR_EVENTS_MAX_PKGS 8
+
+struct hr_events {
+	struct hr_events_cfg cfg;
+	char **domains;               /* lowercased copies */
+	struct hr_sip *sip;
+	struct hr_store *store;
+	const struct hr_pkg *pkgs[HR_EVENTS_MAX_PKGS];
+	unsigned npkgs;
+	struct hr_hash byid;          /* id → sub */
+	struct hr_hash bydlg;         /* Call-ID + local tag → sub */
+	struct hr_hash res;           /* package + resource → struct res */
+	struct hr_hash watchers;      /* watcher URI → struct watcher */
+	struct hr_list flying;        /* subs with a NOTIFY in flight */
+	size_t n;                     /* linked subscriptions */
+	bool closing;
+};
+
+/* The subscriptions of one package to one resource. */
+struct res {
+	struct hr_le le;              /* in ev->res */
+	struct hr_events *ev;
+	struct hr_list subs;
+	char key[];                   /* "package\0resource" */
+};
+
+/* How many subscriptions one watcher URI holds (the limit). */
+struct watcher {
+	struct hr_le le;              /* in ev->watchers */
+	struct hr_events *ev;
+	unsigned n;
+	char uri[];
+};
+
+/* What a SUBSCRIBE waiting for its commit will change. */
+struct pend {
+	struct hr_strans *st;         /* referenced */
+	int64_t expires_at;
+	uint32_t expires;             /* granted, for the 200 */
+	uint32_t cseq;
+	char *target;                 /* new remote target (hr_mem), or NULL */
+	struct hr_conn *conn;         /* referenced */
+	struct hr_sub *old;           /* replaced by this new one, referenced */
+	bool del;                     /* unsubscribe */
+};
+
+struct hr_sub {
+	struct hr_le le_id;           /* ev->byid */
+	struct hr_le le_dlg;          /* ev->bydlg */
+	struct hr_le le_res;          /* res->subs */
+	struct hr_le le_fly;          /* ev->flying */
+	struct hr_events *ev;
+	const struct hr_pkg *pkg;
+	struct res *res;              /* set while linked */
+	struct watcher *w;            /* set while linked */
+	struct hr_sub_info info;
+
+	/* the dialog, RFC 3261 12 (strings in strs[] unless noted) */
+	const char *callid;
+	const char *local_tag;
+	const char *remote_tag;
+	const char *local_uri;
+	const char *remote_uri;
+	const char *local_contact;
+	const char *route_set;        /* "" when none */
+	const char *received;         /* "udp:192.0.2.1:5060", "" */
+	const char *instance;         /* "" when none */
+	const char *contact_key;      /* +sip.instance, or the Contact URI */
+	char *target;                 /* remote target (hr_mem: refreshes
+				       * may change it) */
+	enum hr_tp tp;
+	struct hr_conn *conn;         /* the SUBSCRIBE's TCP connection */
+	void *sock;                   /* the UDP socket it arrived on */
+	uint32_t remote_cseq;
+
+	/* NOTIFY sequencing */
+	int64_t cseq;                 /* the last NOTIFY CSeq used */
+	int64_t cseq_res;             /* reserved in the store, committed */
+	int64_t ver_res;
+	bool reserving;
+	bool stored;                  /* a row exists (not a fetch) */
+	bool linked;                  /* in the tables */
+	bool finished;                /* gone() called; no more NOTIFYs */
+	bool dirty;                   /* a NOTIFY is owed */
+	bool full;                    /* ...with full state */
+	bool final;                   /* ...and it is the last one */
+	enum hr_sub_reason final_reason;
+	uint32_t final_retry;
+	struct hr_ctrans *ct;         /* NOTIFY in flight (holds a ref) */
+	uint64_t last_ms;             /* when the last NOTIFY went out */
+	struct hr_tmr tmr_exp;
+	struct hr_tmr tmr_thr;        /* throttle, or retry a reservation */
+	struct pend *pend;            /* a SUBSCRIBE's commit in flight */
+	void *data;                   /* the package's */
+	char strs[];
+};
+
+/* sub.c: objects and tables */
+struct hr_sub *hr_sub_new(struct hr_events *ev, const struct hr_pkg *pkg,
+	const struct hr_store_sub *ss);
+void hr_sub_to_store(const struct hr_sub *sub, struct hr_store_sub *ss);
+int hr_sub_link(struct hr_sub *sub);
+void hr_sub_unlink(struct hr_sub *sub);
+struct hr_sub *hr_sub_dialog(struct hr_events *ev, const struct hr_pl *callid,
+	const struct hr_pl *local_tag, const struct hr_pl *remote_tag,
+	const struct hr_pl *package, const struct hr_pl *event_id);
+struct res *hr_res_find(struct hr_events *ev, const char *package,
+	const char *resource);
+unsigned hr_watcher_count(struct hr_events *ev, const char *uri);
+const struct hr_pkg *hr_events_pkg(const struct hr_events *ev,
+	const struct hr_pl *name);
+
+/* notify.c: NOTIFYs, expiry, reservations */
+void hr_sub_arm(struct hr_sub *sub);
+void hr_sub_kick(struct hr_sub *sub);
+void hr_sub_finish(struct hr_sub *sub, bool store_del);
+void hr_sub_end(struct hr_sub *sub, enum hr_sub_reason reason,
+	uint32_t retry_after, bool store_del);
+void hr_notify_close_all(struct hr_events *ev);
+
+/* subscribe.c */
+void hr_events_on_subscribe(struct hr_strans *st, const struct hr_msg *req,
+	void *arg);
+
+#endif

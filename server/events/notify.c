@@ -1,0 +1,506 @@
+/*
+ * NOTIFY (RFC 6665 4.2.2): one client transaction in flight per
+ * subscription, changes meanwhile merged into the next NOTIFY, an
+ * optional throttle, expiry, and the end of a subscription.
+ *
+ * CSeqs and body versions are never written per NOTIFY: ranges are
+ * reserved in the store ahead of use (hr_store_tx_sub_reserve), and a
+ * NOTIFY goes out only within the committed range, so that a restart
+ * continues past every CSeq and version a watcher may have seen.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "events_int.h"
+
+#define HR_LOG_MODULE "events"
+
+#define BODY_MAX (256 * 1024)
+#define RETRY_MS 1000
+
+static void on_resp(int err, const struct hr_msg *resp, void *arg);
+
+/* ---- the store ---- */
+
+static void del_done(int err, void *arg)
+{
+	char *id = arg;
+
+	if (err)
+		HR_WARN("subscription %s: delete not stored: %s", id,
+			hr_strerror(err));
+	free(id);
+}
+
+/* Remove the row; nothing waits for it (the subscription is already
+ * gone from memory, and a row left behind only expires after a
+ * restart). */
+static void store_del(struct hr_sub *sub)
+{
+	struct hr_store_tx *tx;
+	char *id;
+
+	if (!sub->stored)
+		return;
+	sub->stored = false;
+	id = strdup(sub->info.id);
+	if (!id || hr_store_tx_alloc(&tx, sub->ev->store)) {
+		free(id);
+		return;
+	}
+	if (hr_store_tx_sub_del(tx, id)) {
+		hr_store_tx_abort(tx);
+		free(id);
+		return;
+	}
+	if (hr_store_tx_commit(tx, del_done, id))
+		free(id);
+}
+
+struct reserve {
+	struct hr_sub *sub;
+	int64_t cseq;
+	int64_t ver;
+};
+
+static void kick_tmr(void *arg)
+{
+	hr_sub_kick(arg);
+}
+
+static void reserved(int err, void *arg)
+{
+	struct reserve *r = arg;
+	struct hr_sub *sub = r->sub;
+
+	sub->reserving = false;
+	if (err) {
+		HR_WARN("subscription %s: CSeq reservation not stored: %s",
+			sub->info.id, hr_strerror(err));
+		if (!sub->finished)
+			hr_tmr_start(&sub->tmr_thr, RETRY_MS, kick_tmr, sub);
+	} else {
+		if (r->cseq > sub->cseq_res)
+			sub->cseq_res = r->cseq;
+		if (r->ver > sub->ver_res)
+			sub->ver_res = r->ver;
+		hr_sub_kick(sub);
+	}
+	hr_mem_deref(sub);
+	free(r);
+}
+
+/* Reserve the next ranges of CSeqs and versions. */
+static void reserve(struct hr_sub *sub)
+{
+	unsigned n = sub->ev->cfg.reserve;
+	struct hr_store_tx *tx;
+	struct reserve *r;
+
+	if (sub->reserving || !sub->stored || sub->ev->closing)
+		return;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return;
+	r->cseq = (sub->cseq > sub->cseq_res ? sub->cseq : sub->cseq_res) + n;
+	r->ver = ((int64_t)sub->info.version > sub->ver_res ?
+		(int64_t)sub->info.version : sub->ver_res) + n;
+	if (hr_store_tx_alloc(&tx, sub->ev->store)) {
+		free(r);
+		return;
+	}
+	if (hr_store_tx_sub_reserve(tx, sub->info.id, r->cseq, r->ver)) {
+		hr_store_tx_abort(tx);
+		free(r);
+		return;
+	}
+	r->sub = hr_mem_ref(sub);
+	if (hr_store_tx_commit(tx, reserved, r)) {
+		hr_mem_deref(sub);
+		free(r);
+		hr_tmr_start(&sub->tmr_thr, RETRY_MS, kick_tmr, sub);
+		return;
+	}
+	sub->reserving = true;
+}
+
+/* ---- where a NOTIFY goes ---- */
+
+/* The next element of a "<a>,<b>" list (commas inside <> or quotes do
+ * not split). */
+static bool next_elem(struct hr_pl *list, struct hr_pl *elem)
+{
+	bool quoted = false;
+	int angle = 0;
+	size_t i;
+
+	while (list->len && (*list->p == ',' || *list->p == ' ')) {
+		list->p++;
+		list->len--;
+	}
+	if (!list->len)
+		return false;
+	for (i = 0; i < list->len; i++) {
+		char c = list->p[i];
+
+		if (c == '"' && (i == 0 || list->p[i - 1] != '\\'))
+			quoted = !quoted;
+		else if (!quoted && c == '<')
+			angle++;
+		else if (!quoted && c == '>')
+			angle--;
+		else if (!quoted && !angle && c == ',')
+			break;
+	}
+	elem->p = list->p;
+	elem->len = i;
+	list->p += i;
+	list->len -= i;
+	return true;
+}
+
+/* Address and transport of a next-hop URI (RFC 3263 without SRV: an IP
+ * literal, port 5060 by default; the transport parameter, else the one
+ * the subscription came over). */
+static int hop(const struct hr_sub *sub, const struct hr_uri *uri,
+	struct hr_dest *d)
+{
+	char host[HR_SA_STRLEN];
+	struct hr_pl tp;
+
+	if (hr_pl_strcpy(&uri->host, host, sizeof(host)) ||
+	    hr_sa_set(&d->addr, host, uri->port ? uri->port : 5060))
+		return EHOSTUNREACH;
+	d->tp = sub->tp;
+	if (!hr_uri_param(uri, "transport", &tp))
+		d->tp = !hr_pl_strcasecmp(&tp, "tcp") ? HR_TP_TCP : HR_TP_UDP;
+	return 0;
+}
+
+/*
+ * RFC 3261 12.2.1.1: with no route set the request goes to the remote
+ * target; with a loose-routing first hop (lr) to that hop, the route set
+ * in Route; with a strict router, the first route becomes the
+ * Request-URI and the remote target the last Route. ruri and routes are
+ * written into req's buffers.
+ */
+static int target(struct hr_sub *sub, struct hr_dest *d, struct hr_buf *ruri,
+	struct hr_buf *hdrs)
+{
+	struct hr_pl list = hr_pl_str(sub->route_set), first, rest;
+	struct hr_addr a;
+	struct hr_uri t;
+	int err = 0;
+
+	memset(d, 0, sizeof(*d));
+	if (!next_elem(&list, &first)) {
+		if (hr_uri_decode(&t, &(struct hr_pl){ sub->target,
+			strlen(sub->target) }))
+			return EHOSTUNREACH;
+		err = hop(sub, &t, d);
+		err |= hr_buf_puts(ruri, sub->target);
+	} else {
+		if (hr_addr_decode(&a, &first))
+			return EHOSTUNREACH;
+		err = hop(sub, &a.uri, d);
+		if (err)
+			return err;
+		rest = list;
+		if (hr_uri_param(&a.uri, "lr", &(struct hr_pl){ 0 }) == 0) {
+			err |= hr_buf_puts(ruri, sub->target);
+			err |= hr_buf_printf(hdrs, "Route: %s\r\n",
+				sub->route_set);
+		} else {
+			err |= hr_buf_putpl(ruri, &a.uri.raw);
+			err |= hr_buf_puts(hdrs, "Route: ");
+			if (next_elem(&rest, &first)) {
+				err |= hr_buf_putpl(hdrs, &first);
+				err |= hr_buf_putpl(hdrs, &rest);
+				err |= hr_buf_puts(hdrs, ",");
+			}
+			err |= hr_buf_printf(hdrs, "<%s>\r\n", sub->target);
+		}
+	}
+	if (err)
+		return err;
+	/* a watcher behind NAT: where its SUBSCRIBE came from */
+	if (sub->ev->cfg.notify_to_source && *sub->received) {
+		const char *colon = strchr(sub->received, ':');
+
+		if (colon && !hr_sa_decode(&d->addr, colon + 1))
+			d->tp = sub->tp;
+	}
+	/* RFC 3261 18.2.2 applies to requests too in practice: the
+	 * connection the watcher opened is the one it listens on */
+	if (sub->conn && hr_conn_isopen(sub->conn)) {
+		d->tp = HR_TP_TCP;
+		d->conn = sub->conn;
+	} else if (d->tp == HR_TP_UDP) {
+		d->sock = sub->sock;
+	}
+	return 0;
+}
+
+/* ---- sending ---- */
+
+static int substate(struct hr_buf *b, const struct hr_sub *sub)
+{
+	int64_t left = sub->info.expires_at - hr_wall_s();
+
+	if (sub->final) {
+		/* RFC 6665 4.1.3: terminated carries no expires */
+		int err = hr_buf_printf(b, "terminated;reason=%s",
+			hr_sub_reason_name(sub->final_reason));
+
+		if (sub->final_retry)
+			err |= hr_buf_printf(b, ";retry-after=%u",
+				sub->final_retry);
+		return err;
+	}
+	return hr_buf_printf(b, "%s;expires=%lld",
+		hr_sub_state_name(sub->info.state),
+		(long long)(left > 0 ? left : 0));
+}
+
+/* A body goes with active state, and with the final NOTIFY after an
+ * unsubscribe or expiry of an active subscription (the last state);
+ * never to a pending watcher, nor after a rejection. */
+static bool has_body(const struct hr_sub *sub)
+{
+	if (sub->info.state != HR_SUB_ACTIVE || !sub->pkg->body)
+		return false;
+	return !sub->final || sub->final_reason == HR_REASON_TIMEOUT;
+}
+
+static int send_notify(struct hr_sub *sub)
+{
+	struct hr_events *ev = sub->ev;
+	struct hr_buf hdrs, body, ruri;
+	struct hr_dest d;
+	struct hr_req req = { .method = "NOTIFY" };
+	bool with_body = has_body(sub);
+	int err;
+
+	hr_buf_init(&hdrs, 64 * 1024);
+	hr_buf_init(&body, BODY_MAX);
+	hr_buf_init(&ruri, 4096);
+	err = target(sub, &d, &ruri, &hdrs);
+	if (err)
+		goto out;
+	err |= hr_buf_printf(&hdrs, "From: <%s>;tag=%s\r\n", sub->local_uri,
+		sub->local_tag);
+	err |= hr_buf_printf(&hdrs, "To: <%s>;tag=%s\r\n", sub->remote_uri,
+		sub->remote_tag);
+	err |= hr_buf_printf(&hdrs, "Call-ID: %s\r\n", sub->callid);
+	err |= hr_buf_printf(&hdrs, "CSeq: %lld NOTIFY\r\n",
+		(long long)sub->cseq + 1);
+	err |= hr_buf_printf(&hdrs, "Contact: %s\r\n", sub->local_contact);
+	err |= hr_buf_printf(&hdrs, "Event: %s", sub->info.package);
+	if (*sub->info.event_id)
+		err |= hr_buf_printf(&hdrs, ";id=%s", sub->info.event_id);
+	err |= hr_buf_puts(&hdrs, "\r\nSubscription-State: ");
+	err |= substate(&hdrs, sub);
+	err |= hr_buf_puts(&hdrs, "\r\n");
+	if (err)
+		goto out;
+	if (with_body) {
+		struct hr_sub_info si = sub->info;
+
+		if (sub->pkg->body(sub, &si, sub->full ? HR_BODY_FULL :
+			HR_BODY_PARTIAL, &body, sub->pkg->arg)) {
+			hr_buf_reset(&body);
+			with_body = false;
+		}
+	}
+	req.ruri = (struct hr_pl){ ruri.b, ruri.len };
+	req.hdrs = (struct hr_pl){ hdrs.b, hdrs.len };
+	if (with_body) {
+		req.ctype = sub->info.accept;
+		req.body = (struct hr_pl){ body.b, body.len };
+	}
+	if (sub->final) {
+		/* nothing to wait for: the subscription ends now */
+		err = hr_ctrans_request(NULL, ev->sip, &d, &req, NULL, NULL);
+	} else {
+		err = hr_ctrans_request(&sub->ct, ev->sip, &d, &req, on_resp,
+			sub);
+		if (!err) {
+			hr_mem_ref(sub);
+			hr_list_append(&ev->flying, &sub->le_fly, sub);
+		}
+	}
+	if (err)
+		goto out;
+	sub->cseq++;
+	if (with_body)
+		sub->info.version++;
+	sub->info.notifies++;
+	sub->dirty = false;
+	sub->full = false;
+	sub->last_ms = hr_now_ms();
+	HR_DEBUG("NOTIFY %s CSeq %lld %s", sub->info.id, (long long)sub->cseq,
+		sub->final ? "final" : hr_sub_state_name(sub->info.state));
+out:
+	hr_buf_reset(&hdrs);
+	hr_buf_reset(&body);
+	hr_buf_reset(&ruri);
+	return err;
+}
+
+void hr_sub_kick(struct hr_sub *sub)
+{
+	struct hr_events *ev = sub->ev;
+	unsigned half = ev->cfg.reserve / 2;
+	int err;
+
+	if (!sub->dirty || sub->ct || sub->finished || ev->closing)
+		return;
+	if (!sub->final) {
+		uint64_t now = hr_now_ms();
+
+		if (ev->cfg.throttle_ms && sub->last_ms &&
+		    now - sub->last_ms < ev->cfg.throttle_ms) {
+			if (!hr_tmr_isrunning(&sub->tmr_thr))
+				hr_tmr_start(&sub->tmr_thr, ev->cfg.throttle_ms -
+					(now - sub->last_ms), kick_tmr, sub);
+			return;
+		}
+		/* only within the committed range; top it up early */
+		if (sub->cseq + 1 > sub->cseq_res ||
+		    (int64_t)sub->info.version > sub->ver_res) {
+			reserve(sub);
+			return;
+		}
+		if (sub->cseq + 1 + half > sub->cseq_res ||
+		    (int64_t)sub->info.version + half > sub->ver_res)
+			reserve(sub);
+	}
+	/* the final NOTIFY may go past the range: its row is gone, no later
+	 * CSeq of this dialog can follow */
+	hr_tmr_cancel(&sub->tmr_thr);
+	err = send_notify(sub);
+	if (sub->final) {
+		if (err)
+			HR_INFO("subscription %s: final NOTIFY not sent: %s",
+				sub->info.id, hr_strerror(err));
+		hr_sub_finish(sub, false);
+	} else if (err) {
+		/* RFC 6665 4.2.2: a NOTIFY that cannot be delivered ends
+		 * the subscription */
+		HR_INFO("subscription %s: NOTIFY not sent (%s): ended",
+			sub->info.id, hr_strerror(err));
+		hr_sub_finish(sub, true);
+	}
+}
+
+/* RFC 6665 4.2.2: 481, Timer F or any failure ends the subscription;
+ * nothing is retried. */
+static void on_resp(int err, const struct hr_msg *resp, void *arg)
+{
+	struct hr_sub *sub = arg;
+
+	if (!err && resp->scode < 200)
+		return;
+	hr_list_unlink(&sub->le_fly);
+	sub->ct = hr_mem_deref(sub->ct);
+	if (err || resp->scode >= 300) {
+		if (err)
+			HR_INFO("subscription %s: NOTIFY failed (%s): ended",
+				sub->info.id, hr_strerror(err));
+		else
+			HR_INFO("subscription %s: NOTIFY answered %u: ended",
+				sub->info.id, resp->scode);
+		hr_sub_finish(sub, true);
+	} else {
+		hr_sub_kick(sub);
+	}
+	hr_mem_deref(sub);
+}
+
+/* ---- the end of a subscription ---- */
+
+void hr_sub_finish(struct hr_sub *sub, bool del)
+{
+	if (sub->finished)
+		return;
+	sub->finished = true;
+	hr_tmr_cancel(&sub->tmr_exp);
+	hr_tmr_cancel(&sub->tmr_thr);
+	if (del)
+		store_del(sub);
+	if (sub->pkg->gone)
+		sub->pkg->gone(sub, sub->pkg->arg);
+	sub->data = NULL;
+	if (sub->linked) {
+		hr_sub_unlink(sub);
+		hr_mem_deref(sub);  /* the tables' reference */
+	}
+}
+
+void hr_sub_end(struct hr_sub *sub, enum hr_sub_reason reason,
+	uint32_t retry_after, bool del)
+{
+	if (sub->finished || sub->final)
+		return;
+	hr_tmr_cancel(&sub->tmr_exp);
+	if (del)
+		store_del(sub);
+	sub->final = true;
+	sub->final_reason = reason;
+	sub->final_retry = retry_after;
+	sub->dirty = true;
+	sub->full = true;
+	hr_mem_ref(sub);
+	hr_sub_kick(sub);
+	/* closing: no NOTIFY can go; the subscription stays stored */
+	if (sub->ev->closing)
+		hr_sub_finish(sub, false);
+	hr_mem_deref(sub);
+}
+
+static void expire_fire(void *arg)
+{
+	struct hr_sub *sub = arg;
+
+	HR_DEBUG("subscription %s expired", sub->info.id);
+	hr_sub_end(sub, HR_REASON_TIMEOUT, 0, true);
+}
+
+void hr_sub_arm(struct hr_sub *sub)
+{
+	int64_t left = sub->info.expires_at - hr_wall_s();
+
+	hr_tmr_start(&sub->tmr_exp, left > 0 ? (uint64_t)left * 1000 : 0,
+		expire_fire, sub);
+}
+
+/* ---- what packages call ---- */
+
+void hr_sub_changed(struct hr_sub *sub)
+{
+	if (sub->finished || sub->final)
+		return;
+	sub->dirty = true;
+	hr_sub_kick(sub);
+}
+
+void hr_sub_terminate(struct hr_sub *sub, enum hr_sub_reason reason,
+	uint32_t retry_after)
+{
+	hr_sub_end(sub, reason, retry_after, true);
+}
+
+/* Shutting down: NOTIFYs in flight are abandoned (their subscriptions
+ * stay stored and go on after the restart). */
+void hr_notify_close_all(struct hr_events *ev)
+{
+	while (ev->flying.head) {
+		struct hr_sub *sub = ev->flying.head->data;
+
+		hr_list_unlink(&sub->le_fly);
+		hr_ctrans_abandon(sub->ct);
+		sub->ct = hr_mem_deref(sub->ct);
+		hr_mem_deref(sub);
+	}
+}

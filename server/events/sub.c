@@ -1,0 +1,372 @@
+/*
+ * Subscriptions in memory: one allocation each (the struct and its
+ * strings), found by id, by dialog, and per package and resource; a count
+ * per watcher URI for the limit. Built from the stored row, so that a new
+ * subscription and a recovered one are made the same way.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "events_int.h"
+
+#define HR_LOG_MODULE "events"
+
+static size_t slen(const char *s)
+{
+	return s ? strlen(s) + 1 : 1;
+}
+
+static const char *put(char **p, const char *s)
+{
+	const char *start = *p;
+	size_t n = s ? strlen(s) : 0;
+
+	memcpy(*p, s ? s : "", n);
+	(*p)[n] = '\0';
+	*p += n + 1;
+	return start;
+}
+
+static void sub_destroy(void *data)
+{
+	struct hr_sub *sub = data;
+
+	hr_tmr_cancel(&sub->tmr_exp);
+	hr_tmr_cancel(&sub->tmr_thr);
+	hr_sub_unlink(sub);
+	hr_list_unlink(&sub->le_fly);
+	if (sub->ct) {
+		hr_ctrans_abandon(sub->ct);
+		hr_mem_deref(sub->ct);
+	}
+	hr_mem_deref(sub->conn);
+	hr_mem_deref(sub->target);
+}
+
+/* A subscription from its stored form; the contact key (what identifies
+ * the watcher's device for replacement) is the +sip.instance (RFC 5626)
+ * when the watcher sent one, else the Contact URI. */
+struct hr_sub *hr_sub_new(struct hr_events *ev, const struct hr_pkg *pkg,
+	const struct hr_store_sub *ss)
+{
+	size_t n = slen(ss->id) + slen(ss->package) + slen(ss->event_id) +
+		slen(ss->resource) + slen(ss->watcher) +
+		slen(ss->watcher_user) + slen(ss->accept) + slen(ss->callid) +
+		slen(ss->local_tag) + slen(ss->remote_tag) +
+		slen(ss->local_uri) + slen(ss->remote_uri) +
+		slen(ss->local_contact) + slen(ss->route_set) +
+		slen(ss->received) + slen(ss->instance);
+	struct hr_sub *sub = hr_mem_zalloc(sizeof(*sub) + n, sub_destroy);
+	char *p;
+
+	if (!sub)
+		return NULL;
+	sub->target = hr_pl_strdup(&(struct hr_pl){ ss->remote_target ?
+		ss->remote_target : "", ss->remote_target ?
+		strlen(ss->remote_target) : 0 });
+	if (!sub->target)
+		return hr_mem_deref(sub);
+	p = sub->strs;
+	sub->ev = ev;
+	sub->pkg = pkg;
+	sub->info.id = put(&p, ss->id);
+	sub->info.package = put(&p, ss->package);
+	sub->info.event_id = put(&p, ss->event_id);
+	sub->info.resource = put(&p, ss->resource);
+	sub->info.watcher = put(&p, ss->watcher);
+	sub->info.watcher_user = put(&p, ss->watcher_user);
+	sub->info.accept = put(&p, ss->accept);
+	sub->callid = put(&p, ss->callid);
+	sub->local_tag = put(&p, ss->local_tag);
+	sub->remote_tag = put(&p, ss->remote_tag);
+	sub->local_uri = put(&p, ss->local_uri);
+	sub->remote_uri = put(&p, ss->remote_uri);
+	sub->local_contact = put(&p, ss->local_contact);
+	sub->route_set = put(&p, ss->route_set);
+	sub->received = put(&p, ss->received);
+	sub->instance = put(&p, ss->instance);
+	sub->contact_key = *sub->instance ? sub->instance : sub->target;
+	sub->info.expires_at = ss->expires_at;
+	sub->info.state = !strcmp(ss->state, "active") ? HR_SUB_ACTIVE :
+		!strcmp(ss->state, "pending") ? HR_SUB_PENDING :
+		HR_SUB_TERMINATED;
+	sub->tp = ss->transport && !strcmp(ss->transport, "tcp") ? HR_TP_TCP :
+		HR_TP_UDP;
+	sub->remote_cseq = (uint32_t)ss->remote_cseq;
+	sub->cseq_res = ss->cseq_reserved;
+	sub->ver_res = ss->version_reserved;
+	return sub;
+}
+
+void hr_sub_to_store(const struct hr_sub *sub, struct hr_store_sub *ss)
+{
+	const struct hr_sub_info *si = &sub->info;
+
+	memset(ss, 0, sizeof(*ss));
+	ss->id = si->id;
+	ss->package = si->package;
+	ss->event_id = *si->event_id ? si->event_id : NULL;
+	ss->resource = si->resource;
+	ss->watcher = si->watcher;
+	ss->watcher_user = *si->watcher_user ? si->watcher_user : NULL;
+	ss->state = hr_sub_state_name(si->state);
+	ss->reason = hr_sub_reason_name(si->reason);
+	ss->expires_at = si->expires_at;
+	ss->accept = si->accept;
+	ss->callid = sub->callid;
+	ss->local_tag = sub->local_tag;
+	ss->remote_tag = sub->remote_tag;
+	ss->local_uri = sub->local_uri;
+	ss->remote_uri = sub->remote_uri;
+	ss->remote_target = sub->target;
+	ss->route_set = *sub->route_set ? sub->route_set : NULL;
+	ss->remote_cseq = sub->remote_cseq;
+	ss->cseq_reserved = sub->cseq_res;
+	ss->version_reserved = sub->ver_res;
+	ss->transport = sub->tp == HR_TP_TCP ? "tcp" : "udp";
+	ss->received = *sub->received ? sub->received : NULL;
+	ss->instance = *sub->instance ? sub->instance : NULL;
+	ss->local_contact = sub->local_contact;
+}
+
+/* ---- tables ---- */
+
+static uint32_t dlg_hash(const char *callid, size_t clen, const char *tag,
+	size_t tlen)
+{
+	return hr_hash_bytes(callid, clen) ^ hr_hash_bytes(tag, tlen);
+}
+
+static uint32_t res_hash(const char *package, const char *resource)
+{
+	return hr_hash_bytes(package, strlen(package)) * 31 +
+		hr_hash_bytes(resource, strlen(resource));
+}
+
+static void res_destroy(void *data)
+{
+	struct res *r = data;
+
+	hr_hash_unlink(&r->ev->res, &r->le);
+}
+
+struct res *hr_res_find(struct hr_events *ev, const char *package,
+	const char *resource)
+{
+	struct hr_list *l = hr_hash_list(&ev->res, res_hash(package,
+		resource));
+	size_t plen = strlen(package);
+
+	for (struct hr_le *le = l->head; le; le = le->next) {
+		struct res *r = le->data;
+
+		if (!strcmp(r->key, package) &&
+		    !strcmp(r->key + plen + 1, resource))
+			return r;
+	}
+	return NULL;
+}
+
+static struct res *res_get(struct hr_events *ev, const char *package,
+	const char *resource)
+{
+	struct res *r = hr_res_find(ev, package, resource);
+	size_t plen = strlen(package), rlen = strlen(resource);
+
+	if (r)
+		return r;
+	r = hr_mem_zalloc(sizeof(*r) + plen + rlen + 2, res_destroy);
+	if (!r)
+		return NULL;
+	r->ev = ev;
+	memcpy(r->key, package, plen + 1);
+	memcpy(r->key + plen + 1, resource, rlen + 1);
+	hr_hash_append(&ev->res, res_hash(package, resource), &r->le, r);
+	return r;
+}
+
+static void watcher_destroy(void *data)
+{
+	struct watcher *w = data;
+
+	hr_hash_unlink(&w->ev->watchers, &w->le);
+}
+
+static struct watcher *watcher_find(struct hr_events *ev, const char *uri)
+{
+	struct hr_list *l = hr_hash_list(&ev->watchers,
+		hr_hash_bytes(uri, strlen(uri)));
+
+	for (struct hr_le *le = l->head; le; le = le->next) {
+		struct watcher *w = le->data;
+
+		if (!strcmp(w->uri, uri))
+			return w;
+	}
+	return NULL;
+}
+
+unsigned hr_watcher_count(struct hr_events *ev, const char *uri)
+{
+	struct watcher *w = watcher_find(ev, uri);
+
+	return w ? w->n : 0;
+}
+
+static struct watcher *watcher_get(struct hr_events *ev, const char *uri)
+{
+	struct watcher *w = watcher_find(ev, uri);
+	size_t n = strlen(uri);
+
+	if (w)
+		return w;
+	w = hr_mem_zalloc(sizeof(*w) + n + 1, watcher_destroy);
+	if (!w)
+		return NULL;
+	w->ev = ev;
+	memcpy(w->uri, uri, n + 1);
+	hr_hash_append(&ev->watchers, hr_hash_bytes(uri, n), &w->le, w);
+	return w;
+}
+
+int hr_sub_link(struct hr_sub *sub)
+{
+	struct hr_events *ev = sub->ev;
+
+	if (sub->linked)
+		return 0;
+	sub->res = res_get(ev, sub->info.package, sub->info.resource);
+	sub->w = watcher_get(ev, sub->info.watcher);
+	if (!sub->res || !sub->w) {
+		if (sub->res && !sub->res->subs.n)
+			sub->res = hr_mem_deref(sub->res);
+		if (sub->w && !sub->w->n)
+			sub->w = hr_mem_deref(sub->w);
+		sub->res = NULL;
+		sub->w = NULL;
+		return ENOMEM;
+	}
+	hr_list_append(&sub->res->subs, &sub->le_res, sub);
+	sub->w->n++;
+	hr_hash_append(&ev->byid, hr_hash_bytes(sub->info.id,
+		strlen(sub->info.id)), &sub->le_id, sub);
+	hr_hash_append(&ev->bydlg, dlg_hash(sub->callid, strlen(sub->callid),
+		sub->local_tag, strlen(sub->local_tag)), &sub->le_dlg, sub);
+	sub->linked = true;
+	ev->n++;
+	return 0;
+}
+
+void hr_sub_unlink(struct hr_sub *sub)
+{
+	struct hr_events *ev = sub->ev;
+
+	if (!sub->linked)
+		return;
+	sub->linked = false;
+	ev->n--;
+	hr_hash_unlink(&ev->byid, &sub->le_id);
+	hr_hash_unlink(&ev->bydlg, &sub->le_dlg);
+	hr_list_unlink(&sub->le_res);
+	/* out of the table at once: someone may hold a reference */
+	if (!sub->res->subs.n) {
+		hr_hash_unlink(&ev->res, &sub->res->le);
+		hr_mem_deref(sub->res);
+	}
+	if (!--sub->w->n)
+		hr_mem_deref(sub->w);
+	sub->res = NULL;
+	sub->w = NULL;
+}
+
+/* RFC 6665 4.1.2 / 8.2.1: a dialog and the Event's package and id. */
+struct hr_sub *hr_sub_dialog(struct hr_events *ev, const struct hr_pl *callid,
+	const struct hr_pl *local_tag, const struct hr_pl *remote_tag,
+	const struct hr_pl *package, const struct hr_pl *event_id)
+{
+	struct hr_list *l = hr_hash_list(&ev->bydlg, dlg_hash(callid->p,
+		callid->len, local_tag->p, local_tag->len));
+
+	for (struct hr_le *le = l->head; le; le = le->next) {
+		struct hr_sub *sub = le->data;
+
+		if (hr_pl_strcmp(callid, sub->callid) ||
+		    hr_pl_strcmp(local_tag, sub->local_tag) ||
+		    hr_pl_strcmp(remote_tag, sub->remote_tag) ||
+		    hr_pl_strcmp(package, sub->info.package))
+			continue;
+		if (event_id->len ? hr_pl_strcmp(event_id, sub->info.event_id) :
+		    *sub->info.event_id != '\0')
+			continue;
+		return sub;
+	}
+	return NULL;
+}
+
+struct hr_sub *hr_events_find(struct hr_events *ev, const char *id)
+{
+	struct hr_list *l = hr_hash_list(&ev->byid, hr_hash_bytes(id,
+		strlen(id)));
+
+	for (struct hr_le *le = l->head; le; le = le->next) {
+		struct hr_sub *sub = le->data;
+
+		if (!strcmp(sub->info.id, id))
+			return sub;
+	}
+	return NULL;
+}
+
+int hr_events_foreach(struct hr_events *ev, const char *package,
+	const char *resource, int (*h)(struct hr_sub *sub, void *arg),
+	void *arg)
+{
+	struct res *r = hr_res_find(ev, package, resource);
+	struct hr_le *le;
+	int err = 0;
+
+	if (!r)
+		return 0;
+	/* h may unlink the subscription it is given, and so the last one
+	 * may free the resource: hold it */
+	hr_mem_ref(r);
+	le = r->subs.head;
+	while (le && !err) {
+		struct hr_sub *sub = le->data;
+
+		le = le->next;
+		err = h(sub, arg);
+	}
+	hr_mem_deref(r);
+	return err;
+}
+
+size_t hr_events_count(const struct hr_events *ev)
+{
+	return ev->n;
+}
+
+const struct hr_sub_info *hr_sub_info(const struct hr_sub *sub)
+{
+	return &sub->info;
+}
+
+void *hr_sub_data(const struct hr_sub *sub)
+{
+	return sub->data;
+}
+
+void hr_sub_set_data(struct hr_sub *sub, void *data)
+{
+	sub->data = data;
+}
+
+const struct hr_pkg *hr_events_pkg(const struct hr_events *ev,
+	const struct hr_pl *name)
+{
+	for (unsigned i = 0; i < ev->npkgs; i++) {
+		if (!hr_pl_strcmp(name, ev->pkgs[i]->name))
+			return ev->pkgs[i];
+	}
+	return NULL;
+}

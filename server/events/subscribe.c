@@ -1,0 +1,601 @@
+/*
+ * SUBSCRIBE (RFC 6665 4.2.1): a new subscription, a refresh, an
+ * unsubscribe or a fetch. Every change is committed to the store before
+ * the 200 (DESIGN.md, durability rule); the NOTIFY follows the 200 at
+ * once (RFC 6665 4.2.2).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "events_int.h"
+
+#define HR_LOG_MODULE "events"
+
+#define RETRY_AFTER "Retry-After: 5\r\n"
+#define RES_MAX 512
+#define TOKEN_LEN 16
+
+static void reply(struct hr_strans *st, uint16_t scode, const char *reason,
+	const char *hdrs)
+{
+	struct hr_resp resp = { .scode = scode, .reason = reason,
+		.hdrs = hr_pl_str(hdrs ? hdrs : "") };
+
+	hr_strans_reply(st, &resp);
+}
+
+/* RFC 6665 4.2.1.1 / 8.3.2: 489 names the packages we know. */
+static void bad_event(struct hr_events *ev, struct hr_strans *st)
+{
+	char hdrs[512];
+	size_t n = (size_t)snprintf(hdrs, sizeof(hdrs), "Allow-Events: ");
+
+	for (unsigned i = 0; i < ev->npkgs && n < sizeof(hdrs); i++)
+		n += (size_t)snprintf(hdrs + n, sizeof(hdrs) - n, "%s%s",
+			i ? ", " : "", ev->pkgs[i]->name);
+	if (n < sizeof(hdrs))
+		snprintf(hdrs + n, sizeof(hdrs) - n, "\r\n");
+	reply(st, 489, "Bad Event", hdrs);
+}
+
+/* RFC 3261 21.4.7 / RFC 6665 4.1.1: the first type of the package that
+ * Accept allows; the default when Accept is absent; NULL: 406. */
+static const char *negotiate(const struct hr_pkg *pkg,
+	const struct hr_msg *req)
+{
+	const struct hr_hdr *h = hr_msg_hdr(req, HR_HDR_ACCEPT);
+
+	if (!h)
+		return pkg->types[0];
+	for (unsigned i = 0; i < pkg->ntypes; i++) {
+		char type[64];
+		const char *slash;
+
+		snprintf(type, sizeof(type), "%s", pkg->types[i]);
+		slash = strchr(type, '/');
+		if (!slash)
+			continue;
+		type[slash - type] = '\0';
+		for (h = hr_msg_hdr(req, HR_HDR_ACCEPT); h;
+		     h = hr_msg_hdr_next(req, h)) {
+			struct hr_ctype ct;
+
+			/* an empty Accept accepts nothing (RFC 3261 20.1) */
+			if (!h->val.len || hr_ctype_decode(&ct, &h->val))
+				continue;
+			if (hr_ctype_match(&ct, type, slash + 1))
+				return pkg->types[i];
+		}
+	}
+	return NULL;
+}
+
+static void not_acceptable(struct hr_strans *st, const struct hr_pkg *pkg)
+{
+	char hdrs[512];
+	size_t n = (size_t)snprintf(hdrs, sizeof(hdrs), "Accept: ");
+
+	for (unsigned i = 0; i < pkg->ntypes && n < sizeof(hdrs); i++)
+		n += (size_t)snprintf(hdrs + n, sizeof(hdrs) - n, "%s%s",
+			i ? ", " : "", pkg->types[i]);
+	if (n < sizeof(hdrs))
+		snprintf(hdrs + n, sizeof(hdrs) - n, "\r\n");
+	reply(st, 406, "Not Acceptable", hdrs);
+}
+
+/* RFC 6665 4.2.1.1 / 7.2: the package's default, 423 below its minimum
+ * (0 is an unsubscribe or a fetch), clamped to its maximum. */
+static bool expiry(const struct hr_pkg *pkg, const struct hr_msg *req,
+	struct hr_strans *st, uint32_t *exp)
+{
+	char hdrs[64];
+
+	*exp = req->has_expires ? req->expires : pkg->expires_default;
+	if (*exp && *exp < pkg->expires_min) {
+		snprintf(hdrs, sizeof(hdrs), "Min-Expires: %u\r\n",
+			pkg->expires_min);
+		reply(st, 423, "Interval Too Brief", hdrs);
+		return false;
+	}
+	if (*exp > pkg->expires_max)
+		*exp = pkg->expires_max;
+	return true;
+}
+
+static void ok(struct hr_sub *sub, struct hr_strans *st, uint32_t exp)
+{
+	char hdrs[1024];
+	struct hr_resp resp = { .scode = 200, .reason = "OK",
+		.totag = sub->local_tag };
+
+	snprintf(hdrs, sizeof(hdrs), "Expires: %u\r\nContact: %s\r\n", exp,
+		sub->local_contact);
+	resp.hdrs = hr_pl_str(hdrs);
+	hr_strans_reply(st, &resp);
+}
+
+static void pend_free(struct hr_sub *sub)
+{
+	struct pend *p = sub->pend;
+
+	if (!p)
+		return;
+	sub->pend = NULL;
+	hr_mem_deref(p->st);
+	hr_mem_deref(p->conn);
+	hr_mem_deref(p->old);
+	hr_mem_deref(p->target);
+	free(p);
+}
+
+static void committed(int err, void *arg);
+
+/* Queue the subscription's row (or its removal); the 200 waits. */
+static int commit(struct hr_sub *sub)
+{
+	struct hr_store_tx *tx;
+	struct hr_store_sub ss;
+	int err;
+
+	err = hr_store_tx_alloc(&tx, sub->ev->store);
+	if (err)
+		return err;
+	if (sub->pend->del) {
+		err = hr_store_tx_sub_del(tx, sub->info.id);
+	} else {
+		hr_sub_to_store(sub, &ss);
+		ss.expires_at = sub->pend->expires_at;
+		ss.remote_cseq = sub->pend->cseq;
+		if (sub->pend->target)
+			ss.remote_target = sub->pend->target;
+		err = hr_store_tx_sub_put(tx, &ss);
+		if (!err && sub->pend->old && sub->pend->old->stored)
+			err = hr_store_tx_sub_del(tx, sub->pend->old->info.id);
+	}
+	if (err) {
+		hr_store_tx_abort(tx);
+		return err;
+	}
+	hr_mem_ref(sub);
+	err = hr_store_tx_commit(tx, committed, sub);
+	if (err)
+		hr_mem_deref(sub);
+	return err;
+}
+
+static void committed(int err, void *arg)
+{
+	struct hr_sub *sub = arg;
+	struct pend *p = sub->pend;
+	bool fresh = !sub->linked && !sub->stored;
+
+	if (err) {
+		HR_WARN("subscription %s not stored: %s", sub->info.id,
+			hr_strerror(err));
+		reply(p->st, 503, "Service Unavailable", RETRY_AFTER);
+		pend_free(sub);
+		hr_mem_deref(sub);
+		return;
+	}
+	if (p->del) {
+		/* unsubscribe: the final NOTIFY with the last state */
+		sub->stored = false;
+		sub->remote_cseq = p->cseq;
+		ok(sub, p->st, 0);
+		pend_free(sub);
+		hr_sub_end(sub, HR_REASON_TIMEOUT, 0, false);
+		hr_mem_deref(sub);
+		return;
+	}
+	sub->stored = true;
+	sub->info.expires_at = p->expires_at;
+	sub->remote_cseq = p->cseq;
+	if (p->target) {
+		hr_mem_deref(sub->target);
+		sub->target = p->target;
+		p->target = NULL;
+		if (!*sub->instance)
+			sub->contact_key = sub->target;
+	}
+	if (p->conn) {
+		hr_mem_deref(sub->conn);
+		sub->conn = hr_mem_ref(p->conn);
+	}
+	if (fresh) {
+		/* a watcher's new dialog replaces its old one: the old one
+		 * just ends (its row went in this commit) */
+		if (p->old) {
+			p->old->stored = false;
+			hr_sub_finish(p->old, false);
+		}
+		if (hr_sub_link(sub)) {
+			reply(p->st, 500, "Server Internal Error", NULL);
+			pend_free(sub);
+			hr_mem_deref(sub);
+			return;
+		}
+		hr_mem_ref(sub);  /* the tables' reference */
+		HR_DEBUG("subscription %s: %s to %s of %s, %s", sub->info.id,
+			sub->info.watcher, sub->info.package,
+			sub->info.resource, hr_sub_state_name(sub->info.state));
+	}
+	hr_sub_arm(sub);
+	ok(sub, p->st, p->expires);
+	pend_free(sub);
+	/* RFC 6665 4.2.2: a NOTIFY at once, with the whole state */
+	sub->dirty = true;
+	sub->full = true;
+	hr_sub_kick(sub);
+	hr_mem_deref(sub);
+}
+
+/* ---- in a dialog: refresh or unsubscribe ---- */
+
+static void in_dialog(struct hr_events *ev, struct hr_strans *st,
+	const struct hr_msg *req, const struct hr_event *event)
+{
+	struct hr_sub *sub;
+	const struct hr_hdr *h;
+	struct pend *p;
+	uint32_t exp;
+
+	sub = hr_sub_dialog(ev, &req->callid, &req->to.tag, &req->from.tag,
+		&event->package, &event->id);
+	/* RFC 6665 4.1.2.2: no such subscription (or it is ending) */
+	if (!sub || sub->final || sub->finished) {
+		reply(st, 481, "Subscription Does Not Exist", NULL);
+		return;
+	}
+	/* RFC 3261 12.2.2: a lower CSeq is out of order */
+	if (req->cseq.num <= sub->remote_cseq) {
+		reply(st, 500, "Out of Order", NULL);
+		return;
+	}
+	if (sub->pend) {
+		reply(st, 500, "Request Pending", "Retry-After: 1\r\n");
+		return;
+	}
+	if (!expiry(sub->pkg, req, st, &exp))
+		return;
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		reply(st, 500, "Server Internal Error", NULL);
+		return;
+	}
+	p->st = hr_mem_ref(st);
+	p->expires = exp;
+	p->expires_at = hr_wall_s() + exp;
+	p->cseq = req->cseq.num;
+	p->del = exp == 0;
+	/* RFC 6665 4.1.2.1: a refresh may move the remote target */
+	h = hr_msg_hdr(req, HR_HDR_CONTACT);
+	if (h) {
+		struct hr_addr a;
+
+		if (!hr_addr_decode(&a, &h->val) && !a.star) {
+			p->target = hr_pl_strdup(&a.uri.raw);
+			if (p->target && !strcmp(p->target, sub->target))
+				p->target = hr_mem_deref(p->target);
+		}
+	}
+	if (req->conn)
+		p->conn = hr_mem_ref(req->conn);
+	sub->pend = p;
+	if (commit(sub)) {
+		pend_free(sub);
+		reply(st, 503, "Service Unavailable", RETRY_AFTER);
+	}
+}
+
+/* ---- a new subscription ---- */
+
+/* The resource: the Request-URI's AOR, or To's when the Request-URI
+ * names the server's address rather than a user. */
+static int resource_of(const struct hr_msg *req, const char *domain,
+	char *out, size_t n)
+{
+	if (!hr_uri_aor(&req->ruri, domain, out, n))
+		return 0;
+	return hr_uri_aor(&req->to.uri, domain, out, n);
+}
+
+/* Its watcher: the From URI without parameters or headers. */
+static char *watcher_of(const struct hr_msg *req)
+{
+	const struct hr_uri *u = &req->from.uri;
+	struct hr_buf b;
+
+	hr_buf_init(&b, 1024);
+	if (hr_buf_putpl(&b, &u->scheme_pl) || hr_buf_puts(&b, ":") ||
+	    (u->user.len && (hr_buf_putpl(&b, &u->user) ||
+	     hr_buf_puts(&b, "@"))) || hr_buf_putpl(&b, &u->host) ||
+	    hr_buf_write(&b, "", 1)) {
+		hr_buf_reset(&b);
+		return NULL;
+	}
+	return b.b;
+}
+
+static void local_contact(const struct hr_msg *req, const char *domain,
+	char *out, size_t n)
+{
+	char host[HR_SA_STRLEN];
+	const struct hr_sa *la = &req->dst;
+	bool any = !la->len ||
+		(la->u.sa.sa_family == AF_INET &&
+		 la->u.in.sin_addr.s_addr == 0) ||
+		(la->u.sa.sa_family == AF_INET6 &&
+		 !memcmp(&la->u.in6.sin6_addr, &in6addr_any, 16));
+
+	if (any)
+		snprintf(host, sizeof(host), "%s", domain);
+	else
+		hr_sa_print(la, host, sizeof(host));
+	snprintf(out, n, "<sip:%s%s>", host, req->tp == HR_TP_TCP ?
+		";transport=tcp" : "");
+}
+
+static char *route_set(const struct hr_msg *req)
+{
+	struct hr_buf b;
+	bool first = true;
+
+	hr_buf_init(&b, 16 * 1024);
+	for (const struct hr_hdr *h = hr_msg_hdr(req, HR_HDR_RECORD_ROUTE); h;
+	     h = hr_msg_hdr_next(req, h)) {
+		if ((!first && hr_buf_puts(&b, ",")) ||
+		    hr_buf_putpl(&b, &h->val)) {
+			hr_buf_reset(&b);
+			return NULL;
+		}
+		first = false;
+	}
+	if (hr_buf_write(&b, "", 1)) {
+		hr_buf_reset(&b);
+		return NULL;
+	}
+	return b.b;
+}
+
+/* The subscription of the same watcher device to the same resource and
+ * event that this one replaces (same +sip.instance, or Contact URI). */
+static struct hr_sub *replaced(struct hr_events *ev, const struct hr_sub *sub)
+{
+	struct res *r = hr_res_find(ev, sub->info.package,
+		sub->info.resource);
+
+	if (!r)
+		return NULL;
+	for (struct hr_le *le = r->subs.head; le; le = le->next) {
+		struct hr_sub *o = le->data;
+
+		if (o->final || o->finished || o->pend ||
+		    strcmp(o->info.watcher, sub->info.watcher) ||
+		    strcmp(o->info.event_id, sub->info.event_id) ||
+		    strcmp(o->contact_key, sub->contact_key))
+			continue;
+		return o;
+	}
+	return NULL;
+}
+
+struct newsub {
+	char id[TOKEN_LEN + 1];
+	char tag[TOKEN_LEN + 1];
+	char resource[RES_MAX];
+	char user[RES_MAX];
+	char rcv[HR_SA_STRLEN + 8];
+	char contact[HR_SA_STRLEN + 32];
+	char *watcher;
+	char *callid;
+	char *local_uri;
+	char *remote_uri;
+	char *remote_tag;
+	char *target;
+	char *routes;
+	char *instance;
+	char *event_id;
+};
+
+static void newsub_free(struct newsub *n)
+{
+	free(n->watcher);
+	free(n->routes);
+	hr_mem_deref(n->callid);
+	hr_mem_deref(n->local_uri);
+	hr_mem_deref(n->remote_uri);
+	hr_mem_deref(n->remote_tag);
+	hr_mem_deref(n->target);
+	hr_mem_deref(n->instance);
+	hr_mem_deref(n->event_id);
+}
+
+static void initial(struct hr_events *ev, struct hr_strans *st,
+	const struct hr_msg *req, const struct hr_pkg *pkg,
+	const struct hr_event *event)
+{
+	struct newsub n = { 0 };
+	struct hr_store_sub ss = { 0 };
+	const struct hr_hdr *ch = hr_msg_hdr(req, HR_HDR_CONTACT);
+	const char *domain, *accept;
+	struct hr_sub *sub = NULL, *old;
+	struct hr_addr contact;
+	struct hr_pl user, inst;
+	enum hr_authz az;
+	uint32_t exp;
+	struct pend *p;
+
+	domain = hr_req_domain(req, (const char *const *)ev->domains,
+		ev->cfg.ndomains);
+	if (!domain || resource_of(req, domain, n.resource,
+		sizeof(n.resource))) {
+		reply(st, 404, "Not Found", NULL);
+		return;
+	}
+	/* RFC 6665 4.1.2.1 / RFC 3261 8.1.1.8: a Contact, one URI */
+	if (!ch || hr_addr_decode(&contact, &ch->val) || contact.star) {
+		reply(st, 400, "Missing Contact", NULL);
+		return;
+	}
+	if (!req->from.tag.len) {
+		reply(st, 400, "Missing From Tag", NULL);
+		return;
+	}
+	accept = negotiate(pkg, req);
+	if (!accept) {
+		not_acceptable(st, pkg);
+		return;
+	}
+	if (!expiry(pkg, req, st, &exp))
+		return;
+	if (ev->cfg.auth) {
+		if (!hr_auth_request(ev->cfg.authn, st, req, domain,
+			ev->cfg.ha1h, ev->cfg.users, &user))
+			return;
+		/* the digest username names a user of the realm */
+		snprintf(n.user, sizeof(n.user), "%.*s", (int)(hr_pl_chr(&user,
+			'@') ? (size_t)(hr_pl_chr(&user, '@') - user.p) :
+			user.len), user.p);
+		if (strlen(n.user) + strlen(domain) + 2 > sizeof(n.user)) {
+			reply(st, 403, "Forbidden", NULL);
+			return;
+		}
+		strcat(n.user, "@");
+		strcat(n.user, domain);
+	}
+	hr_rand_token(n.id, TOKEN_LEN);
+	hr_rand_token(n.tag, TOKEN_LEN);
+	n.watcher = watcher_of(req);
+	n.callid = hr_pl_strdup(&req->callid);
+	n.local_uri = hr_pl_strdup(&req->to.uri.raw);
+	n.remote_uri = hr_pl_strdup(&req->from.uri.raw);
+	n.remote_tag = hr_pl_strdup(&req->from.tag);
+	n.target = hr_pl_strdup(&contact.uri.raw);
+	n.routes = route_set(req);
+	n.event_id = hr_pl_strdup(&event->id);
+	if (!hr_param_get(&contact.params, "+sip.instance", &inst))
+		n.instance = hr_pl_strdup(&inst);
+	snprintf(n.rcv, sizeof(n.rcv), "%s:", req->tp == HR_TP_TCP ? "tcp" :
+		"udp");
+	hr_sa_print(&req->src, n.rcv + 4, sizeof(n.rcv) - 4);
+	local_contact(req, domain, n.contact, sizeof(n.contact));
+	if (!n.watcher || !n.callid || !n.local_uri || !n.remote_uri ||
+	    !n.remote_tag || !n.target || !n.routes || !n.event_id) {
+		reply(st, 500, "Server Internal Error", NULL);
+		goto out;
+	}
+	ss.id = n.id;
+	ss.package = pkg->name;
+	ss.event_id = n.event_id;
+	ss.resource = n.resource;
+	ss.watcher = n.watcher;
+	ss.watcher_user = n.user;
+	ss.state = "pending";
+	ss.expires_at = hr_wall_s() + exp;
+	ss.accept = accept;
+	ss.callid = n.callid;
+	ss.local_tag = n.tag;
+	ss.remote_tag = n.remote_tag;
+	ss.local_uri = n.local_uri;
+	ss.remote_uri = n.remote_uri;
+	ss.remote_target = n.target;
+	ss.route_set = n.routes;
+	ss.remote_cseq = req->cseq.num;
+	/* versions 0..reserve-1 and CSeqs 1..reserve are ours */
+	ss.cseq_reserved = ev->cfg.reserve;
+	ss.version_reserved = (int64_t)ev->cfg.reserve - 1;
+	ss.transport = req->tp == HR_TP_TCP ? "tcp" : "udp";
+	ss.received = n.rcv;
+	ss.instance = n.instance;
+	ss.local_contact = n.contact;
+	sub = hr_sub_new(ev, pkg, &ss);
+	if (!sub) {
+		reply(st, 500, "Server Internal Error", NULL);
+		goto out;
+	}
+	sub->sock = req->sock;
+	if (req->conn)
+		sub->conn = hr_mem_ref(req->conn);
+	az = pkg->authorize ? pkg->authorize(&sub->info, pkg->arg) :
+		HR_AUTHZ_ACTIVE;
+	switch (az) {
+	case HR_AUTHZ_ACTIVE:
+		sub->info.state = HR_SUB_ACTIVE;
+		break;
+	case HR_AUTHZ_PENDING:
+		sub->info.state = HR_SUB_PENDING;
+		break;
+	case HR_AUTHZ_NOTFOUND:
+		reply(st, 404, "Not Found", NULL);
+		goto out;
+	case HR_AUTHZ_REJECT:
+	default:
+		reply(st, 403, "Forbidden", NULL);
+		goto out;
+	}
+	/* a fetch: 200, the state in a final NOTIFY, nothing stored */
+	if (!exp) {
+		ok(sub, st, 0);
+		hr_sub_end(sub, HR_REASON_TIMEOUT, 0, false);
+		hr_sub_finish(sub, false);
+		goto out;
+	}
+	old = replaced(ev, sub);
+	if (hr_watcher_count(ev, sub->info.watcher) - (old ? 1 : 0) >=
+	    ev->cfg.max_per_watcher) {
+		reply(st, 403, "Too Many Subscriptions", NULL);
+		goto out;
+	}
+	{
+		struct res *r = hr_res_find(ev, pkg->name, n.resource);
+
+		if (r && r->subs.n - (old ? 1 : 0) >= ev->cfg.max_per_resource) {
+			reply(st, 403, "Too Many Subscriptions", NULL);
+			goto out;
+		}
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		reply(st, 500, "Server Internal Error", NULL);
+		goto out;
+	}
+	p->st = hr_mem_ref(st);
+	p->expires = exp;
+	p->expires_at = ss.expires_at;
+	p->cseq = req->cseq.num;
+	p->old = hr_mem_ref(old);
+	sub->pend = p;
+	if (commit(sub)) {
+		pend_free(sub);
+		reply(st, 503, "Service Unavailable", RETRY_AFTER);
+	}
+out:
+	hr_mem_deref(sub);
+	newsub_free(&n);
+}
+
+void hr_events_on_subscribe(struct hr_strans *st, const struct hr_msg *req,
+	void *arg)
+{
+	struct hr_events *ev = arg;
+	const struct hr_hdr *h = hr_msg_hdr(req, HR_HDR_EVENT);
+	const struct hr_pkg *pkg = NULL;
+	struct hr_event event;
+
+	if (ev->closing) {
+		reply(st, 503, "Service Unavailable", RETRY_AFTER);
+		return;
+	}
+	/* RFC 6665 4.2.3: no Event (and no PINT here) is a bad event */
+	if (h && !hr_event_decode(&event, &h->val))
+		pkg = hr_events_pkg(ev, &event.package);
+	if (!pkg) {
+		bad_event(ev, st);
+		return;
+	}
+	if (req->to.tag.len)
+		in_dialog(ev, st, req, &event);
+	else
+		initial(ev, st, req, pkg, &event);
+}

@@ -1,0 +1,545 @@
+/*
+ * The reg event package (RFC 3680). Each binding change of the registrar
+ * becomes one shared change record; every active subscription to the AOR
+ * keeps references to the records not yet sent (the newest per contact
+ * id), so that a NOTIFY merged from several changes carries each contact
+ * once, in its latest state. Full state is read from the registrar.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "reg.h"
+#include "xml/xml.h"
+
+#define HR_LOG_MODULE "reg"
+
+#define MAX_PARAMS 16
+
+static const char *const types[] = { "application/reginfo+xml" };
+
+struct rule {
+	struct hr_le le;
+	enum hr_reg_rule rule;
+	char key[];                   /* "aor\0watcher" */
+};
+
+struct hr_regpkg {
+	struct hr_pkg pkg;
+	struct hr_regpkg_cfg cfg;
+	struct hr_events *ev;
+	struct hr_registrar *r;
+	struct hr_hash rules;
+};
+
+/* A binding as it was at one change. */
+struct change {
+	enum hr_reg_event ev;
+	const char *id;
+	const char *uri;
+	const char *dname;
+	const char *callid;
+	const char *params;
+	int64_t expires_at;
+	int64_t registered_at;
+	uint32_t cseq;
+	int q;
+	char strs[];
+};
+
+/* What one subscription has not been told yet. */
+struct pending {
+	struct change **v;
+	unsigned n;
+	unsigned cap;
+};
+
+void hr_regpkg_cfg_default(struct hr_regpkg_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->expires_default = 3600;
+	cfg->expires_min = 60;
+	cfg->expires_max = 86400;
+}
+
+/* ---- rules ---- */
+
+static uint32_t rule_hash(const char *aor, const char *watcher)
+{
+	return hr_hash_bytes(aor, strlen(aor)) * 31 +
+		hr_hash_bytes(watcher, strlen(watcher));
+}
+
+static struct rule *rule_find(const struct hr_regpkg *p, const char *aor,
+	const char *watcher)
+{
+	struct hr_list *l = hr_hash_list(&p->rules, rule_hash(aor, watcher));
+	size_t alen = strlen(aor);
+
+	for (struct hr_le *le = l->head; le; le = le->next) {
+		struct rule *r = le->data;
+
+		if (!strcmp(r->key, aor) && !strcmp(r->key + alen + 1, watcher))
+			return r;
+	}
+	return NULL;
+}
+
+/* The watcher's identity: the authenticated user, else the From URI's
+ * user@host (SUBSCRIBE without authentication). */
+static void identity(const struct hr_sub_info *si, char *out, size_t n)
+{
+	const char *w = si->watcher, *colon;
+
+	if (*si->watcher_user) {
+		snprintf(out, n, "%s", si->watcher_user);
+		return;
+	}
+	colon = strchr(w, ':');
+	snprintf(out, n, "%s", colon ? colon + 1 : w);
+}
+
+static enum hr_reg_rule rule_of(const struct hr_regpkg *p, const char *aor,
+	const char *who)
+{
+	const char *at = strchr(who, '@');
+	const struct rule *r = rule_find(p, aor, who);
+
+	if (!r && at)
+		r = rule_find(p, aor, at + 1);
+	return r ? r->rule : HR_REG_RULE_NONE;
+}
+
+static bool allowed(const struct hr_regpkg *p, const struct hr_sub_info *si)
+{
+	char who[512];
+
+	identity(si, who, sizeof(who));
+	/* RFC 3680 6: the AOR's own user may always watch it */
+	if (!strcmp(who, si->resource))
+		return true;
+	return rule_of(p, si->resource, who) == HR_REG_RULE_ALLOW;
+}
+
+static int revoke(struct hr_sub *sub, void *arg)
+{
+	struct hr_regpkg *p = arg;
+
+	if (!allowed(p, hr_sub_info(sub)))
+		hr_sub_terminate(sub, HR_REASON_REJECTED, 0);
+	return 0;
+}
+
+static void rule_destroy(void *data)
+{
+	struct rule *r = data;
+
+	hr_list_unlink(&r->le);
+}
+
+int hr_regpkg_rule(struct hr_regpkg *p, const char *aor, const char *watcher,
+	enum hr_reg_rule rule)
+{
+	struct rule *r;
+	size_t alen, wlen;
+
+	if (!p || !aor || !watcher || !*aor || !*watcher)
+		return EINVAL;
+	r = rule_find(p, aor, watcher);
+	if (rule == HR_REG_RULE_NONE) {
+		if (r) {
+			hr_hash_unlink(&p->rules, &r->le);
+			hr_mem_deref(r);
+		}
+	} else if (r) {
+		r->rule = rule;
+	} else {
+		alen = strlen(aor);
+		wlen = strlen(watcher);
+		r = hr_mem_zalloc(sizeof(*r) + alen + wlen + 2, rule_destroy);
+		if (!r)
+			return ENOMEM;
+		memcpy(r->key, aor, alen + 1);
+		memcpy(r->key + alen + 1, watcher, wlen + 1);
+		r->rule = rule;
+		hr_hash_append(&p->rules, rule_hash(aor, watcher), &r->le, r);
+	}
+	/* a permission taken away ends what it allowed */
+	if (rule != HR_REG_RULE_ALLOW)
+		hr_events_foreach(p->ev, p->pkg.name, aor, revoke, p);
+	return 0;
+}
+
+/* ---- the package's hooks ---- */
+
+static enum hr_authz authorize(const struct hr_sub_info *si, void *arg)
+{
+	struct hr_regpkg *p = arg;
+	const char *at = strchr(si->resource, '@');
+	char user[256];
+
+	if (!at || (size_t)(at - si->resource) >= sizeof(user))
+		return HR_AUTHZ_NOTFOUND;
+	snprintf(user, sizeof(user), "%.*s", (int)(at - si->resource),
+		si->resource);
+	if (p->cfg.existsh && !p->cfg.existsh(user, at + 1, p->cfg.users))
+		return HR_AUTHZ_NOTFOUND;
+	return allowed(p, si) ? HR_AUTHZ_ACTIVE : HR_AUTHZ_REJECT;
+}
+
+static void pending_clear(struct pending *pd)
+{
+	for (unsigned i = 0; i < pd->n; i++)
+		hr_mem_deref(pd->v[i]);
+	pd->n = 0;
+}
+
+static void gone(struct hr_sub *sub, void *arg)
+{
+	struct pending *pd = hr_sub_data(sub);
+
+	(void)arg;
+	if (!pd)
+		return;
+	pending_clear(pd);
+	free(pd->v);
+	free(pd);
+	hr_sub_set_data(sub, NULL);
+}
+
+/* Unknown contact parameters (RFC 3680 5.1) from ";a=b;c": names and
+ * values point into buf. */
+static unsigned split_params(const char *params, char *buf, size_t n,
+	const char **names, const char **values)
+{
+	unsigned k = 0;
+	char *s;
+
+	snprintf(buf, n, "%s", params);
+	s = buf;
+	while (*s && k < MAX_PARAMS) {
+		char *end, *eq;
+		bool quoted = false;
+
+		while (*s == ';' || *s == ' ')
+			s++;
+		if (!*s)
+			break;
+		for (end = s; *end && (quoted || *end != ';'); end++) {
+			if (*end == '"')
+				quoted = !quoted;
+		}
+		if (*end)
+			*end++ = '\0';
+		eq = strchr(s, '=');
+		names[k] = s;
+		values[k] = NULL;
+		if (eq) {
+			size_t vl;
+
+			*eq = '\0';
+			values[k] = eq + 1;
+			vl = strlen(eq + 1);
+			if (vl >= 2 && eq[1] == '"' && eq[vl] == '"') {
+				eq[vl] = '\0';
+				values[k] = eq + 2;
+			}
+		}
+		k++;
+		s = end;
+	}
+	return k;
+}
+
+/* One contact for the document; the strings live in the caller's
+ * storage while the document is written. */
+struct wcontact {
+	struct hr_reginfo_contact c;
+	const char *names[MAX_PARAMS];
+	const char *values[MAX_PARAMS];
+	char pbuf[1024];
+};
+
+static void contact_fill(struct wcontact *w, const char *id, const char *uri,
+	const char *dname, const char *callid, const char *params,
+	int64_t expires_at, int64_t registered_at, uint32_t cseq, int q,
+	enum hr_reg_event ev)
+{
+	int64_t now = hr_wall_s();
+	struct hr_reginfo_contact *c = &w->c;
+
+	memset(c, 0, sizeof(*c));
+	c->id = id;
+	c->uri = uri;
+	c->display_name = dname;
+	c->callid = callid;
+	c->cseq = cseq;
+	c->q = q;
+	c->event = hr_reg_event_name(ev);
+	c->active = ev == HR_REG_REGISTERED || ev == HR_REG_CREATED ||
+		ev == HR_REG_REFRESHED || ev == HR_REG_SHORTENED;
+	/* RFC 3680 5.1: what is left of an active contact; none once
+	 * terminated */
+	c->expires = c->active ? (expires_at > now ? expires_at - now : 0) :
+		-1;
+	c->duration_registered = registered_at && now >= registered_at ?
+		now - registered_at : -1;
+	c->retry_after = -1;
+	c->n_unknown_params = split_params(params ? params : "", w->pbuf,
+		sizeof(w->pbuf), w->names, w->values);
+	c->unknown_param_names = w->names;
+	c->unknown_param_values = w->values;
+}
+
+struct full {
+	struct wcontact *w;
+	unsigned n;
+	unsigned cap;
+};
+
+static int full_one(const struct hr_binding *b, void *arg)
+{
+	struct full *f = arg;
+
+	if (f->n == f->cap) {
+		unsigned cap = f->cap ? f->cap * 2 : 8;
+		struct wcontact *w = realloc(f->w, cap * sizeof(*w));
+
+		if (!w)
+			return ENOMEM;
+		f->w = w;
+		f->cap = cap;
+	}
+	contact_fill(&f->w[f->n++], b->id, b->uri, b->dname, b->callid,
+		b->params, b->expires_at, b->registered_at, b->cseq, b->q,
+		HR_REG_REGISTERED);
+	return 0;
+}
+
+static int count_one(const struct hr_binding *b, void *arg)
+{
+	(void)b;
+	(*(unsigned *)arg)++;
+	return 0;
+}
+
+/* A stable registration id: the same AOR always gets the same one. */
+static void reg_id(const char *aor, char *out, size_t n)
+{
+	snprintf(out, n, "r%08x", hr_hash_bytes(aor, strlen(aor)));
+}
+
+static int body(struct hr_sub *sub, const struct hr_sub_info *si,
+	enum hr_body_kind kind, struct hr_buf *buf, void *arg)
+{
+	struct hr_regpkg *p = arg;
+	struct pending *pd = hr_sub_data(sub);
+	struct full f = { 0 };
+	struct hr_reginfo_reg reg = { 0 };
+	struct hr_reginfo_contact *cv = NULL;
+	char rid[16], aor[600];
+	unsigned live = 0;
+	int err;
+
+	snprintf(aor, sizeof(aor), "sip:%s", si->resource);
+	reg_id(si->resource, rid, sizeof(rid));
+	reg.aor = aor;
+	reg.id = rid;
+	if (kind == HR_BODY_FULL || !pd) {
+		err = hr_registrar_bindings(p->r, si->resource, full_one, &f);
+		live = f.n;
+	} else {
+		err = hr_registrar_bindings(p->r, si->resource, count_one,
+			&live);
+		f.w = calloc(pd->n ? pd->n : 1, sizeof(*f.w));
+		if (!f.w)
+			err = ENOMEM;
+		for (unsigned i = 0; !err && i < pd->n; i++) {
+			const struct change *c = pd->v[i];
+
+			contact_fill(&f.w[f.n++], c->id, c->uri, c->dname,
+				c->callid, c->params, c->expires_at,
+				c->registered_at, c->cseq, c->q, c->ev);
+		}
+	}
+	if (!err && f.n) {
+		cv = calloc(f.n, sizeof(*cv));
+		if (!cv)
+			err = ENOMEM;
+		for (unsigned i = 0; cv && i < f.n; i++)
+			cv[i] = f.w[i].c;
+	}
+	if (!err) {
+		reg.contacts = cv;
+		reg.ncontacts = f.n;
+		/* RFC 3680 5.2: init with no contacts (full state), active
+		 * with some, terminated when the last one just went */
+		reg.state = live ? HR_REG_ACTIVE : kind == HR_BODY_FULL ?
+			HR_REG_INIT : HR_REG_TERMINATED;
+		err = hr_reginfo_write(buf, (unsigned)si->version,
+			kind == HR_BODY_FULL || !pd ? HR_REGINFO_FULL :
+			HR_REGINFO_PARTIAL, &reg, 1);
+	}
+	/* told: what was pending is now known to the watcher */
+	if (!err && pd)
+		pending_clear(pd);
+	free(cv);
+	free(f.w);
+	return err;
+}
+
+/* ---- binding changes ---- */
+
+static size_t slen(const char *s)
+{
+	return s ? strlen(s) + 1 : 1;
+}
+
+static const char *put(char **p, const char *s)
+{
+	const char *start = *p;
+	size_t n = s ? strlen(s) : 0;
+
+	memcpy(*p, s ? s : "", n);
+	(*p)[n] = '\0';
+	*p += n + 1;
+	return start;
+}
+
+static struct change *change_new(const struct hr_binding *b,
+	enum hr_reg_event ev)
+{
+	struct change *c = hr_mem_zalloc(sizeof(*c) + slen(b->id) +
+		slen(b->uri) + slen(b->dname) + slen(b->callid) +
+		slen(b->params), NULL);
+	char *s;
+
+	if (!c)
+		return NULL;
+	s = c->strs;
+	c->ev = ev;
+	c->id = put(&s, b->id);
+	c->uri = put(&s, b->uri);
+	c->dname = put(&s, b->dname);
+	c->callid = put(&s, b->callid);
+	c->params = put(&s, b->params);
+	c->expires_at = b->expires_at;
+	c->registered_at = b->registered_at;
+	c->cseq = b->cseq;
+	c->q = b->q;
+	return c;
+}
+
+/* Keep the newest change per contact id. */
+static int pending_add(struct hr_sub *sub, struct change *c)
+{
+	struct pending *pd = hr_sub_data(sub);
+
+	if (!pd) {
+		pd = calloc(1, sizeof(*pd));
+		if (!pd)
+			return ENOMEM;
+		hr_sub_set_data(sub, pd);
+	}
+	for (unsigned i = 0; i < pd->n; i++) {
+		if (!strcmp(pd->v[i]->id, c->id)) {
+			hr_mem_deref(pd->v[i]);
+			pd->v[i] = hr_mem_ref(c);
+			return 0;
+		}
+	}
+	if (pd->n == pd->cap) {
+		unsigned cap = pd->cap ? pd->cap * 2 : 4;
+		struct change **v = realloc(pd->v, cap * sizeof(*v));
+
+		if (!v)
+			return ENOMEM;
+		pd->v = v;
+		pd->cap = cap;
+	}
+	pd->v[pd->n++] = hr_mem_ref(c);
+	return 0;
+}
+
+static int tell(struct hr_sub *sub, void *arg)
+{
+	const struct hr_sub_info *si = hr_sub_info(sub);
+
+	if (si->state != HR_SUB_ACTIVE)
+		return 0;
+	if (pending_add(sub, arg)) {
+		/* cannot remember the change: send the whole state */
+		HR_WARN("subscription %s: out of memory, full state next",
+			si->id);
+	}
+	hr_sub_changed(sub);
+	return 0;
+}
+
+static void binding_changed(const struct hr_binding *b, enum hr_reg_event ev,
+	void *arg)
+{
+	struct hr_regpkg *p = arg;
+	struct change *c = change_new(b, ev);
+
+	if (!c) {
+		HR_WARN("%s: change of %s lost: out of memory", b->aor, b->uri);
+		return;
+	}
+	hr_events_foreach(p->ev, p->pkg.name, b->aor, tell, c);
+	hr_mem_deref(c);
+}
+
+/* ---- lifetime ---- */
+
+static void regpkg_destroy(void *data)
+{
+	struct hr_regpkg *p = data;
+
+	for (uint32_t i = 0; p->rules.bucket && i <= p->rules.mask; i++) {
+		while (p->rules.bucket[i].head) {
+			struct rule *r = p->rules.bucket[i].head->data;
+
+			hr_hash_unlink(&p->rules, &r->le);
+			hr_mem_deref(r);
+		}
+	}
+	hr_hash_reset(&p->rules);
+	hr_registrar_watch(p->r, NULL, NULL);
+}
+
+int hr_regpkg_alloc(struct hr_regpkg **pp, struct hr_events *ev,
+	struct hr_registrar *r, const struct hr_regpkg_cfg *cfg)
+{
+	struct hr_regpkg *p;
+	int err;
+
+	if (!pp || !ev || !r || !cfg)
+		return EINVAL;
+	p = hr_mem_zalloc(sizeof(*p), regpkg_destroy);
+	if (!p)
+		return ENOMEM;
+	p->cfg = *cfg;
+	p->ev = ev;
+	p->r = r;
+	p->pkg.name = "reg";
+	p->pkg.types = types;
+	p->pkg.ntypes = 1;
+	p->pkg.expires_default = cfg->expires_default;
+	p->pkg.expires_min = cfg->expires_min;
+	p->pkg.expires_max = cfg->expires_max;
+	p->pkg.authorize = authorize;
+	p->pkg.body = body;
+	p->pkg.gone = gone;
+	p->pkg.arg = p;
+	err = hr_hash_init(&p->rules, 256);
+	if (!err)
+		err = hr_events_package(ev, &p->pkg);
+	if (err) {
+		hr_mem_deref(p);
+		return err;
+	}
+	hr_registrar_watch(r, binding_changed, p);
+	*pp = p;
+	return 0;
+}
