@@ -333,4 +333,38 @@ int hr_opt_parse(const struct hr_opt *opts, size_t n, int argc,
 /** Print the options, their variables and help to f. */
 void hr_opt_usage(const struct hr_opt *opts, size_t n, void *f);
 
+/* ---- DNS ---- */
+
+/* Host names to addresses on the core loop (libevent evdns: A, AAAA). */
+
+struct hr_dns_query;
+
+/**
+ * A lookup's outcome, on the core thread: 0 and addr (port set), ENOENT (no
+ * such name), ETIMEDOUT (no usable answer: a timeout, a server failure, or a
+ * name without A/AAAA records, which evdns does not tell apart) or another
+ * errno. addr is NULL on error and valid only during the call.
+ */
+typedef void (hr_dns_h)(int err, const struct hr_sa *addr, void *arg);
+
+/**
+ * Resolve host ("1.2.3.4", "::1", "[::1]" or a name) to one address with
+ * port: the first IPv4 address, else the first IPv6 one. Returns 0 with
+ * *addr set when answered at once (an IP literal, an /etc/hosts entry), an
+ * errno when it failed at once, h not called in either case and *qp NULL; or
+ * EINPROGRESS, *qp set (qp may be NULL) and h called exactly once later,
+ * unless cancelled. The query is freed when h returns: forget *qp in h.
+ */
+int hr_dns_resolve(const char *host, uint16_t port, struct hr_sa *addr,
+	hr_dns_h *h, void *arg, struct hr_dns_query **qp);
+/** Cancel a lookup whose h has not run: h will not be called. NULL-safe. */
+void hr_dns_cancel(struct hr_dns_query *q);
+/**
+ * Free the resolver, cancelling lookups in flight silently. Call at shutdown,
+ * before hr_loop_close() and outside the loop's callbacks (from one it logs
+ * and leaves the resolver open): it runs the loop without blocking so that
+ * libevent can hand back what it holds. Safe when nothing was resolved.
+ */
+void hr_dns_close(void);
+
 #endif
