@@ -17,7 +17,8 @@ struct hr_events {
 	struct hr_hash bydlg;         /* Call-ID + local tag → sub */
 	struct hr_hash res;           /* package + resource → struct res */
 	struct hr_hash watchers;      /* watcher URI → struct watcher */
-	struct hr_list flying;        /* subs with a NOTIFY in flight */
+	struct hr_list flying;        /* subs with a NOTIFY or a lookup in
+				       * flight */
 	size_t n;                     /* linked subscriptions */
 	bool closing;
 };
@@ -50,6 +51,13 @@ struct pend {
 	bool del;                     /* unsubscribe */
 };
 
+/* A next hop's host name and what it resolved to. */
+struct dns_cache {
+	struct hr_sa addr;
+	uint64_t until_ms;
+	char host[];
+};
+
 struct hr_sub {
 	struct hr_le le_id;           /* ev->byid */
 	struct hr_le le_dlg;          /* ev->bydlg */
@@ -77,6 +85,7 @@ struct hr_sub {
 	enum hr_tp tp;
 	struct hr_conn *conn;         /* the SUBSCRIBE's TCP connection */
 	void *sock;                   /* the UDP socket it arrived on */
+	sa_family_t sock_family;      /* ...and that socket's family */
 	uint32_t remote_cseq;
 
 	/* NOTIFY sequencing */
@@ -93,6 +102,8 @@ struct hr_sub {
 	enum hr_sub_reason final_reason;
 	uint32_t final_retry;
 	struct hr_ctrans *ct;         /* NOTIFY in flight (holds a ref) */
+	struct hr_dns_query *dnsq;    /* next hop's lookup (holds a ref) */
+	struct dns_cache *dns;        /* the last name looked up, or NULL */
 	uint64_t last_ms;             /* when the last NOTIFY went out */
 	struct hr_tmr tmr_exp;
 	struct hr_tmr tmr_thr;        /* throttle, or retry a reservation */

@@ -18,6 +18,7 @@
 
 #define BODY_MAX (256 * 1024)
 #define RETRY_MS 1000
+#define DNS_TTL_MS (60 * 1000)  /* evdns keeps no cache: we keep one name */
 
 static void on_resp(int err, const struct hr_msg *resp, void *arg);
 
@@ -160,22 +161,88 @@ static bool next_elem(struct hr_pl *list, struct hr_pl *elem)
 	return true;
 }
 
+static void resolved(int err, const struct hr_sa *addr, void *arg)
+{
+	struct hr_sub *sub = arg;
+
+	sub->dnsq = NULL;
+	hr_list_unlink(&sub->le_fly);
+	if (!err) {
+		sub->dns->addr = *addr;
+		sub->dns->until_ms = hr_now_ms() + DNS_TTL_MS;
+		hr_sub_kick(sub);
+	} else if (!sub->finished) {
+		HR_INFO("subscription %s: %s does not resolve (%s): ended",
+			sub->info.id, sub->dns->host, hr_strerror(err));
+		if (sub->final)
+			hr_sub_finish(sub, false);
+		else
+			hr_sub_finish(sub, true);
+	}
+	hr_mem_deref(sub);
+}
+
+/* A host name: the address looked up before, or EINPROGRESS while it is
+ * looked up (the NOTIFY waits; resolved() sends it). */
+static int lookup(struct hr_sub *sub, const char *host, uint16_t port,
+	struct hr_sa *addr)
+{
+	size_t n = strlen(host);
+	int err;
+
+	if (sub->dns && !strcmp(sub->dns->host, host) &&
+	    sub->dns->until_ms > hr_now_ms()) {
+		*addr = sub->dns->addr;
+		hr_sa_set_port(addr, port);
+		return 0;
+	}
+	free(sub->dns);
+	sub->dns = calloc(1, sizeof(*sub->dns) + n + 1);
+	if (!sub->dns)
+		return ENOMEM;
+	memcpy(sub->dns->host, host, n + 1);
+	err = hr_dns_resolve(host, port, addr, resolved, sub, &sub->dnsq);
+	if (err == EINPROGRESS) {
+		hr_mem_ref(sub);
+		hr_list_append(&sub->ev->flying, &sub->le_fly, sub);
+	} else if (!err) {
+		sub->dns->addr = *addr;
+		sub->dns->until_ms = hr_now_ms() + DNS_TTL_MS;
+	}
+	return err;
+}
+
 /* Address and transport of a next-hop URI (RFC 3263 without SRV: an IP
- * literal, port 5060 by default; the transport parameter, else the one
- * the subscription came over). */
-static int hop(const struct hr_sub *sub, const struct hr_uri *uri,
+ * literal or a name's A/AAAA record, port 5060 by default; the transport
+ * parameter, else the one the subscription came over). */
+static int hop(struct hr_sub *sub, const struct hr_uri *uri,
 	struct hr_dest *d)
 {
-	char host[HR_SA_STRLEN];
+	char host[256];
+	uint16_t port = uri->port ? uri->port : 5060;
 	struct hr_pl tp;
+	int err;
 
-	if (hr_pl_strcpy(&uri->host, host, sizeof(host)) ||
-	    hr_sa_set(&d->addr, host, uri->port ? uri->port : 5060))
+	if (hr_pl_strcpy(&uri->host, host, sizeof(host)) || !*host)
 		return EHOSTUNREACH;
+	if (hr_sa_set(&d->addr, host, port)) {
+		err = lookup(sub, host, port, &d->addr);
+		if (err)
+			return err;
+	}
 	d->tp = sub->tp;
 	if (!hr_uri_param(uri, "transport", &tp))
 		d->tp = !hr_pl_strcasecmp(&tp, "tcp") ? HR_TP_TCP : HR_TP_UDP;
 	return 0;
+}
+
+/* Over UDP, from the socket the SUBSCRIBE came to (the address the
+ * watcher knows), when it can reach the destination. */
+static void from_sock(const struct hr_sub *sub, struct hr_dest *d)
+{
+	if (d->tp == HR_TP_UDP && sub->sock &&
+	    d->addr.u.sa.sa_family == sub->sock_family)
+		d->sock = sub->sock;
 }
 
 /*
@@ -191,21 +258,20 @@ static int target(struct hr_sub *sub, struct hr_dest *d, struct hr_buf *ruri,
 	struct hr_pl list = hr_pl_str(sub->route_set), first, rest;
 	struct hr_addr a;
 	struct hr_uri t;
+	const struct hr_uri *next;
 	int err = 0;
 
 	memset(d, 0, sizeof(*d));
+	if (hr_uri_decode(&t, &(struct hr_pl){ sub->target,
+		strlen(sub->target) }))
+		return EHOSTUNREACH;
+	next = &t;
 	if (!next_elem(&list, &first)) {
-		if (hr_uri_decode(&t, &(struct hr_pl){ sub->target,
-			strlen(sub->target) }))
-			return EHOSTUNREACH;
-		err = hop(sub, &t, d);
 		err |= hr_buf_puts(ruri, sub->target);
 	} else {
 		if (hr_addr_decode(&a, &first))
 			return EHOSTUNREACH;
-		err = hop(sub, &a.uri, d);
-		if (err)
-			return err;
+		next = &a.uri;
 		rest = list;
 		if (hr_uri_param(&a.uri, "lr", &(struct hr_pl){ 0 }) == 0) {
 			err |= hr_buf_puts(ruri, sub->target);
@@ -224,22 +290,27 @@ static int target(struct hr_sub *sub, struct hr_dest *d, struct hr_buf *ruri,
 	}
 	if (err)
 		return err;
-	/* a watcher behind NAT: where its SUBSCRIBE came from */
-	if (sub->ev->cfg.notify_to_source && *sub->received) {
-		const char *colon = strchr(sub->received, ':');
-
-		if (colon && !hr_sa_decode(&d->addr, colon + 1))
-			d->tp = sub->tp;
-	}
 	/* RFC 3261 18.2.2 applies to requests too in practice: the
 	 * connection the watcher opened is the one it listens on */
 	if (sub->conn && hr_conn_isopen(sub->conn)) {
 		d->tp = HR_TP_TCP;
 		d->conn = sub->conn;
-	} else if (d->tp == HR_TP_UDP) {
-		d->sock = sub->sock;
+		return 0;
 	}
-	return 0;
+	/* a watcher behind NAT: where its SUBSCRIBE came from */
+	if (sub->ev->cfg.notify_to_source && *sub->received) {
+		const char *colon = strchr(sub->received, ':');
+
+		if (colon && !hr_sa_decode(&d->addr, colon + 1)) {
+			d->tp = sub->tp;
+			from_sock(sub, d);
+			return 0;
+		}
+	}
+	err = hop(sub, next, d);
+	if (!err)
+		from_sock(sub, d);
+	return err;
 }
 
 /* ---- sending ---- */
@@ -354,7 +425,8 @@ void hr_sub_kick(struct hr_sub *sub)
 	unsigned half = ev->cfg.reserve / 2;
 	int err;
 
-	if (!sub->dirty || sub->ct || sub->finished || ev->closing)
+	if (!sub->dirty || sub->ct || sub->dnsq || sub->finished ||
+	    ev->closing)
 		return;
 	if (!sub->final) {
 		uint64_t now = hr_now_ms();
@@ -380,6 +452,8 @@ void hr_sub_kick(struct hr_sub *sub)
 	 * CSeq of this dialog can follow */
 	hr_tmr_cancel(&sub->tmr_thr);
 	err = send_notify(sub);
+	if (err == EINPROGRESS)
+		return;  /* a lookup first */
 	if (sub->final) {
 		if (err)
 			HR_INFO("subscription %s: final NOTIFY not sent: %s",
@@ -491,8 +565,8 @@ void hr_sub_terminate(struct hr_sub *sub, enum hr_sub_reason reason,
 	hr_sub_end(sub, reason, retry_after, true);
 }
 
-/* Shutting down: NOTIFYs in flight are abandoned (their subscriptions
- * stay stored and go on after the restart). */
+/* Shutting down: NOTIFYs and lookups in flight are abandoned (their
+ * subscriptions stay stored and go on after the restart). */
 void hr_notify_close_all(struct hr_events *ev)
 {
 	while (ev->flying.head) {
@@ -501,6 +575,8 @@ void hr_notify_close_all(struct hr_events *ev)
 		hr_list_unlink(&sub->le_fly);
 		hr_ctrans_abandon(sub->ct);
 		sub->ct = hr_mem_deref(sub->ct);
+		hr_dns_cancel(sub->dnsq);
+		sub->dnsq = NULL;
 		hr_mem_deref(sub);
 	}
 }

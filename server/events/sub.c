@@ -39,6 +39,7 @@ static void sub_destroy(void *data)
 		hr_ctrans_abandon(sub->ct);
 		hr_mem_deref(sub->ct);
 	}
+	free(sub->dns);
 	hr_mem_deref(sub->conn);
 	hr_mem_deref(sub->target);
 }

@@ -515,6 +515,7 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 		goto out;
 	}
 	sub->sock = req->sock;
+	sub->sock_family = req->src.u.sa.sa_family;
 	if (req->conn)
 		sub->conn = hr_mem_ref(req->conn);
 	az = pkg->authorize ? pkg->authorize(&sub->info, pkg->arg) :
