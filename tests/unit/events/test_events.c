@@ -1,0 +1,940 @@
+/* server/events: the RFC 6665 subscription state machine, every
+ * transition and reason, on the fake clock. SUBSCRIBEs go through a
+ * socketless SIP stack into a real store (PostgreSQL from
+ * HERALD_TEST_DATABASE_URL; skipped without one); NOTIFYs are captured and
+ * answered by hand. A test package stands in for reg and presence. */
+#include <check.h>
+#include <errno.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "events/events.h"
+#include "check_run.h"
+
+#define MAX_OUT 512
+
+static const char *base_url;
+static char db_url[512];
+static char db_name[32];
+static struct hr_store *store;
+static struct hr_sip *sip;
+static struct hr_events *ev;
+static struct hr_events_cfg ecfg;
+
+/* what the stack sent */
+static char *out[MAX_OUT];
+static struct hr_sa out_dst[MAX_OUT];
+static bool used[MAX_OUT];
+static unsigned nout;
+static unsigned seen;   /* messages before this one were looked at */
+
+/* the test package */
+static enum hr_authz authz;
+static unsigned gone_calls;
+static const char *const types[] = { "application/x-test", "text/plain" };
+
+static enum hr_authz pkg_authorize(const struct hr_sub_info *si, void *arg)
+{
+	(void)si;
+	(void)arg;
+	return authz;
+}
+
+static int pkg_body(struct hr_sub *sub, const struct hr_sub_info *si,
+	enum hr_body_kind kind, struct hr_buf *buf, void *arg)
+{
+	(void)sub;
+	(void)arg;
+	return hr_buf_printf(buf, "v=%llu %s", (unsigned long long)si->version,
+		kind == HR_BODY_FULL ? "full" : "partial");
+}
+
+static void pkg_gone(struct hr_sub *sub, void *arg)
+{
+	(void)sub;
+	(void)arg;
+	gone_calls++;
+}
+
+static const struct hr_pkg pkg = {
+	.name = "test",
+	.types = types,
+	.ntypes = 2,
+	.expires_default = 600,
+	.expires_min = 60,
+	.expires_max = 3600,
+	.authorize = pkg_authorize,
+	.body = pkg_body,
+	.gone = pkg_gone,
+};
+
+static int capture(enum hr_tp tp, const struct hr_sa *dst,
+	struct hr_conn *conn, const char *p, size_t len, void *arg)
+{
+	(void)tp;
+	(void)conn;
+	(void)arg;
+	ck_assert_uint_lt(nout, MAX_OUT);
+	out[nout] = malloc(len + 1);
+	memcpy(out[nout], p, len);
+	out[nout][len] = '\0';
+	out_dst[nout] = *dst;
+	nout++;
+	return 0;
+}
+
+static void sql(const char *url, const char *q)
+{
+	PGconn *c = PQconnectdb(url);
+	PGresult *r;
+
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+	r = PQexec(c, q);
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", q,
+		PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+}
+
+static long long count(const char *q)
+{
+	PGconn *c = PQconnectdb(db_url);
+	PGresult *r;
+	long long n;
+
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+	r = PQexec(c, q);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", q,
+		PQresultErrorMessage(r));
+	n = PQntuples(r) ? atoll(PQgetvalue(r, 0, 0)) : -1;
+	PQclear(r);
+	PQfinish(c);
+	return n;
+}
+
+static void events_open(void)
+{
+	ck_assert_int_eq(hr_events_alloc(&ev, sip, store, &ecfg), 0);
+	ck_assert_int_eq(hr_events_package(ev, &pkg), 0);
+	ck_assert_int_eq(hr_events_load(ev), 0);
+}
+
+static void setup(void)
+{
+	static const char *const domains[] = { "example.test" };
+	struct hr_store_cfg scfg;
+	char q[128];
+
+	hr_clock_freeze();
+	ck_assert_int_eq(hr_loop_init(), 0);
+	memcpy(db_name, "tev_", 4);
+	hr_rand_token(db_name + 4, 12);
+	snprintf(q, sizeof(q), "CREATE DATABASE %s", db_name);
+	sql(base_url, q);
+	snprintf(db_url, sizeof(db_url), "%.*s/%s",
+		(int)(strrchr(base_url, '/') - base_url), base_url, db_name);
+	ck_assert_int_eq(hr_store_migrate(db_url, NULL), 0);
+	hr_store_cfg_default(&scfg);
+	scfg.url = db_url;
+	ck_assert_int_eq(hr_store_alloc(&store, &scfg), 0);
+	ck_assert_int_eq(hr_sip_alloc(&sip, NULL), 0);
+	hr_sip_set_send(sip, capture, NULL);
+	hr_events_cfg_default(&ecfg);
+	ecfg.domains = domains;
+	ecfg.ndomains = 1;
+	ecfg.auth = false;     /* digest has its own tests */
+	authz = HR_AUTHZ_ACTIVE;
+	gone_calls = 0;
+	events_open();
+}
+
+static void teardown(void)
+{
+	char q[128];
+
+	for (unsigned i = 0; i < nout; i++) {
+		free(out[i]);
+		used[i] = false;
+	}
+	nout = seen = 0;
+	ev = hr_mem_deref(ev);
+	sip = hr_mem_deref(sip);
+	store = hr_mem_deref(store);
+	hr_loop_close();
+	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
+		db_name);
+	sql(base_url, q);
+	ck_assert_uint_eq(hr_tmr_count(), 0);
+	ck_assert_uint_eq(hr_mem_live(), 0);
+}
+
+/* ---- messages ---- */
+
+static bool run_until(unsigned n)
+{
+	for (int i = 0; i < 5000 && nout < n; i++) {
+		hr_loop_once();
+		if (nout < n)
+			usleep(1000);
+	}
+	return nout >= n;
+}
+
+/* Let the writer finish what is queued (commits with no answer). */
+static void drain(void)
+{
+	for (int i = 0; i < 5000 && hr_store_queue_depth(store); i++) {
+		hr_loop_once();
+		usleep(1000);
+	}
+	ck_assert_uint_eq(hr_store_queue_depth(store), 0);
+}
+
+static void recv_msg(const char *m)
+{
+	struct hr_sa src;
+
+	hr_sa_set(&src, "192.0.2.1", 5060);
+	hr_sip_recv_raw(sip, HR_TP_UDP, m, strlen(m), &src, NULL);
+}
+
+/* A header's value in a captured message ("" when absent). */
+static const char *hdr(const char *msg, const char *name, char *v, size_t n)
+{
+	char key[64];
+	const char *p, *e;
+
+	snprintf(key, sizeof(key), "\r\n%s: ", name);
+	p = strstr(msg, key);
+	if (!p) {
+		v[0] = '\0';
+		return v;
+	}
+	p += strlen(key);
+	e = strstr(p, "\r\n");
+	snprintf(v, n, "%.*s", (int)(e - p), p);
+	return v;
+}
+
+static const char *body(const char *msg)
+{
+	const char *p = strstr(msg, "\r\n\r\n");
+
+	return p ? p + 4 : "";
+}
+
+static unsigned status(const char *m)
+{
+	return strncmp(m, "SIP/2.0 ", 8) ? 0 : (unsigned)atoi(m + 8);
+}
+
+static bool starts(const char *m, const char *prefix)
+{
+	return !strncmp(m, prefix, strlen(prefix));
+}
+
+static bool is_notify(const char *m)
+{
+	return !strncmp(m, "NOTIFY ", 7);
+}
+
+/* The next captured message that matches and was not taken yet,
+ * waiting a little for it. */
+static const char *take(bool (*match)(const char *m))
+{
+	for (unsigned k = 0; k < 2; k++) {
+		for (unsigned i = seen; i < nout; i++) {
+			if (!used[i] && match(out[i])) {
+				used[i] = true;
+				return out[i];
+			}
+		}
+		run_until(nout + 1);
+	}
+	return NULL;
+}
+
+static bool is_resp(const char *m)
+{
+	return status(m) != 0;
+}
+
+static const char *next_resp(void)
+{
+	return take(is_resp);
+}
+
+static const char *next_notify(void)
+{
+	return take(is_notify);
+}
+
+/* NOTIFYs captured and not taken yet. */
+static unsigned pending_notifies(void)
+{
+	unsigned n = 0;
+
+	for (unsigned i = seen; i < nout; i++)
+		n += !used[i] && is_notify(out[i]);
+	return n;
+}
+
+/* Answer a NOTIFY. */
+static void answer(const char *notify, unsigned code)
+{
+	char m[4096], v[5][512];
+
+	ck_assert_ptr_nonnull(notify);
+	snprintf(m, sizeof(m), "SIP/2.0 %u X\r\nVia: %s\r\nFrom: %s\r\n"
+		"To: %s\r\nCall-ID: %s\r\nCSeq: %s\r\nContent-Length: 0\r\n\r\n",
+		code, hdr(notify, "Via", v[0], sizeof(v[0])),
+		hdr(notify, "From", v[1], sizeof(v[1])),
+		hdr(notify, "To", v[2], sizeof(v[2])),
+		hdr(notify, "Call-ID", v[3], sizeof(v[3])),
+		hdr(notify, "CSeq", v[4], sizeof(v[4])));
+	recv_msg(m);
+	hr_loop_once();
+}
+
+static unsigned branch;
+
+/* Send a SUBSCRIBE; returns its response. */
+static const char *subscribe(const char *callid, const char *totag,
+	unsigned cseq, const char *extra)
+{
+	char m[4096];
+
+	snprintf(m, sizeof(m), "SUBSCRIBE sip:alice@example.test SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKt%u\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:bob@example.test>;tag=ft\r\n"
+		"To: <sip:alice@example.test>%s%s\r\nCall-ID: %s\r\n"
+		"CSeq: %u SUBSCRIBE\r\n%sContent-Length: 0\r\n\r\n", ++branch,
+		totag ? ";tag=" : "", totag ? totag : "", callid, cseq, extra);
+	recv_msg(m);
+	return next_resp();
+}
+
+#define CONTACT "Contact: <sip:bob@192.0.2.1:5060>\r\n"
+#define EVENT "Event: test\r\n"
+
+static void totag_of(const char *resp, char *tag, size_t n)
+{
+	char to[512];
+	const char *t;
+
+	hdr(resp, "To", to, sizeof(to));
+	t = strstr(to, ";tag=");
+	ck_assert_ptr_nonnull(t);
+	snprintf(tag, n, "%s", t + 5);
+}
+
+/* A new active subscription whose first NOTIFY was answered. */
+static void subscribed(const char *callid, char *tag, size_t n)
+{
+	const char *r = subscribe(callid, NULL, 1, EVENT CONTACT
+		"Expires: 600\r\n");
+
+	ck_assert_msg(status(r) == 200, "%s", r);
+	totag_of(r, tag, n);
+	answer(next_notify(), 200);
+}
+
+static int grab(struct hr_sub *sub, void *arg)
+{
+	*(struct hr_sub **)arg = sub;
+	return 1;
+}
+
+static struct hr_sub *the_sub(void)
+{
+	struct hr_sub *sub = NULL;
+
+	hr_events_foreach(ev, "test", "alice@example.test", grab, &sub);
+	ck_assert_ptr_nonnull(sub);
+	return sub;
+}
+
+/* ---- tests ---- */
+
+START_TEST(test_subscribe)
+{
+	char v[512], tag[64];
+	const char *r, *n;
+
+	r = subscribe("c1", NULL, 1, EVENT CONTACT "Expires: 600\r\n");
+	ck_assert_msg(status(r) == 200, "%s", r);
+	ck_assert_str_eq(hdr(r, "Expires", v, sizeof(v)), "600");
+	ck_assert_str_eq(hdr(r, "Contact", v, sizeof(v)),
+		"<sip:example.test>");
+	totag_of(r, tag, sizeof(tag));
+	ck_assert_uint_eq(count("SELECT count(*) FROM subscriptions"), 1);
+	/* RFC 6665 4.2.2: the NOTIFY at once */
+	n = next_notify();
+	ck_assert_ptr_nonnull(n);
+	ck_assert_msg(starts(n, "NOTIFY sip:bob@192.0.2.1:5060 SIP/2.0"), "%s", n);
+	ck_assert_str_eq(hdr(n, "Subscription-State", v, sizeof(v)),
+		"active;expires=600");
+	ck_assert_str_eq(hdr(n, "Event", v, sizeof(v)), "test");
+	ck_assert_str_eq(hdr(n, "CSeq", v, sizeof(v)), "1 NOTIFY");
+	ck_assert_str_eq(hdr(n, "Call-ID", v, sizeof(v)), "c1");
+	ck_assert_str_eq(hdr(n, "To", v, sizeof(v)),
+		"<sip:bob@example.test>;tag=ft");
+	snprintf(v + 256, 256, "<sip:alice@example.test>;tag=%s", tag);
+	ck_assert_str_eq(hdr(n, "From", v, 256), v + 256);
+	ck_assert_str_eq(hdr(n, "Content-Type", v, sizeof(v)),
+		"application/x-test");
+	ck_assert_str_eq(body(n), "v=0 full");
+	answer(n, 200);
+	/* a change: the next NOTIFY, partial, with the next version */
+	hr_sub_changed(the_sub());
+	n = next_notify();
+	ck_assert_str_eq(hdr(n, "CSeq", v, sizeof(v)), "2 NOTIFY");
+	ck_assert_str_eq(body(n), "v=1 partial");
+	answer(n, 200);
+}
+END_TEST
+
+START_TEST(test_pending_then_active)
+{
+	char v[512];
+	const char *r, *n;
+
+	authz = HR_AUTHZ_PENDING;
+	r = subscribe("c1", NULL, 1, EVENT CONTACT);
+	ck_assert_msg(status(r) == 200, "%s", r);
+	/* RFC 6665 4.2.1.1 / 4.2.2: pending, and no state in it */
+	n = next_notify();
+	ck_assert_str_eq(hdr(n, "Subscription-State", v, sizeof(v)),
+		"pending;expires=600");
+	ck_assert_str_eq(hdr(n, "Content-Length", v, sizeof(v)), "0");
+	ck_assert_str_eq(hdr(n, "Content-Type", v, sizeof(v)), "");
+	answer(n, 200);
+	/* changes are not told to a pending watcher */
+	hr_sub_changed(the_sub());
+	n = next_notify();
+	ck_assert_str_eq(hdr(n, "Subscription-State", v, sizeof(v)),
+		"pending;expires=600");
+	answer(n, 200);
+	ck_assert_int_eq(hr_sub_activate(the_sub()), 0);
+	n = next_notify();
+	ck_assert_str_eq(hdr(n, "Subscription-State", v, sizeof(v)),
+		"active;expires=600");
+	ck_assert_str_eq(body(n), "v=0 full");
+	answer(n, 200);
+	ck_assert_int_eq(count("SELECT count(*) FROM subscriptions WHERE "
+		"state = 'active'"), 1);
+}
+END_TEST
+
+/* One NOTIFY in flight; what changes meanwhile goes in one more. */
+START_TEST(test_merge)
+{
+	char tag[64], v[64];
+	const char *n;
+
+	subscribed("c1", tag, sizeof(tag));
+	hr_sub_changed(the_sub());
+	n = next_notify();
+	hr_sub_changed(the_sub());
+	hr_sub_changed(the_sub());
+	hr_sub_changed(the_sub());
+	run_until(nout + 1);
+	ck_assert_uint_eq(pending_notifies(), 0);
+	answer(n, 200);
+	n = next_notify();
+	ck_assert_ptr_nonnull(n);
+	ck_assert_str_eq(hdr(n, "CSeq", v, sizeof(v)), "3 NOTIFY");
+	answer(n, 200);
+	run_until(nout + 1);
+	ck_assert_uint_eq(pending_notifies(), 0);
+}
+END_TEST
+
+/* RFC 6665 4.2.2: a NOTIFY failure ends the subscription, no retry. */
+static const unsigned failures[] = { 481, 404, 408, 500, 503, 603, 401 };
+
+START_TEST(test_notify_failure)
+{
+	char tag[64];
+	const char *n;
+
+	subscribed("c1", tag, sizeof(tag));
+	hr_sub_changed(the_sub());
+	n = next_notify();
+	answer(n, failures[_i]);
+	ck_assert_uint_eq(hr_events_count(ev), 0);
+	ck_assert_uint_eq(gone_calls, 1);
+	drain();
+	ck_assert_int_eq(count("SELECT count(*) FROM subscriptions"), 0);
+	ck_assert_uint_eq(status(subscribe("c1", tag, 2, EVENT CONTACT)), 481);
+}
+END_TEST
+
+/* UDP: Timer E retransmits, Timer F ends the transaction and the
+ * subscription. */
+START_TEST(test_notify_timeout)
+{
+	unsigned copies = 0;
+	char tag[64];
+
+	subscribed("c1", tag, sizeof(tag));
+	hr_sub_changed(the_sub());
+	ck_assert_ptr_nonnull(next_notify());
+	for (int i = 0; i < 70; i++) {
+		hr_clock_advance(500);
+		hr_tmr_poll();
+	}
+	for (unsigned i = seen; i < nout; i++)
+		copies += is_notify(out[i]);
+	ck_assert_uint_ge(copies, 6);
+	ck_assert_uint_eq(hr_events_count(ev), 0);
+	drain();
+	ck_assert_int_eq(count("SELECT count(*) FROM subscriptions"), 0);
+}
+END_TEST
+
+START_TEST(test_expiry)
+{
+	char tag[64], v[128];
+	const char *n;
+
+	subscribed("c1", tag, sizeof(tag));
+	hr_clock_advance(599 * 1000);
+	hr_tmr_poll();
+	ck_assert_uint_eq(hr_events_count(ev), 1);
+	hr_clock_advance(1000);
+	hr_tmr_poll();
+	n = next_notify();
+	ck_assert_ptr_nonnull(n);
+	ck_assert_str_eq(hdr(n, "Subscription-State", v, sizeof(v)),
+		"terminated;reason=timeout");
+	ck_assert_str_eq(body(n), "v=1 full");
+	ck_assert_uint_eq(hr_events_count(ev), 0);
+	drain();
+	ck_assert_int_eq(count("SELECT count(*) FROM subscriptions"), 0);
+}
+END_TEST
+
+static const struct {
+	enum hr_sub_reason reason;
+	uint32_t retry;
+	const char *state;
+	bool body;
+} reasons[] = {
+	{ HR_REASON_DEACTIVATED, 0, "terminated;reason=deactivated", false },
+	{ HR_REASON_PROBATION, 30, "terminated;reason=probation;retry-after=30",
+	  false },
+	{ HR_REASON_REJECTED, 0, "terminated;reason=rejected", false },
+	{ HR_REASON_TIMEOUT, 0, "terminated;reason=timeout", true },
+	{ HR_REASON_GIVEUP, 60, "terminated;reason=giveup;retry-after=60",
+	  false },
+	{ HR_REASON_NORESOURCE, 0, "terminated;reason=noresource", false },
+	{ HR_REASON_INVARIANT, 0, "terminated;reason=invariant", false },
+};
+
+START_TEST(test_terminate)
+{
+	char tag[64], v[128];
+	const char *n;
+
+	subscribed("c1", tag, sizeof(tag));
+	hr_sub_terminate(the_sub(), reasons[_i].reason, reasons[_i].retry);
+	ck_assert_uint_eq(hr_events_count(ev), 0);
+	n = next_notify();
+	ck_assert_str_eq(hdr(n, "Subscription-State", v, sizeof(v)),
+		reasons[_i].state);
+	ck_assert_str_eq(body(n), reasons[_i].body ? "v=1 full" : "");
+	drain();
+	ck_assert_int_eq(count("SELECT count(*) FROM subscriptions"), 0);
+	ck_assert_uint_eq(status(subscribe("c1", tag, 2, EVENT CONTACT)), 481);
+}
+END_TEST
+
+/* While a NOTIFY is unanswered, the final one waits for it. */
+START_TEST(test_terminate_in_flight)
+{
+	char tag[64], v[128];
+	const char *n;
+
+	subscribed("c1", tag, sizeof(tag));
+	hr_sub_changed(the_sub());
+	n = next_notify();
+	hr_sub_terminate(the_sub(), HR_REASON_DEACTIVATED, 0);
+	run_until(nout + 1);
+	ck_assert_uint_eq(pending_notifies(), 0);
+	ck_assert_uint_eq(status(subscribe("c1", tag, 2, EVENT CONTACT)), 481);
+	answer(n, 200);
+	n = next_notify();
+	ck_assert_ptr_nonnull(n);
+	ck_assert_str_eq(hdr(n, "Subscription-State", v, sizeof(v)),
+		"terminated;reason=deactivated");
+	ck_assert_str_eq(hdr(n, "CSeq", v, sizeof(v)), "3 NOTIFY");
+}
+END_TEST
+
+START_TEST(test_refresh_unsubscribe)
+{
+	char tag[64], v[128];
+	const char *r, *n;
+
+	subscribed("c1", tag, sizeof(tag));
+	hr_clock_advance(100 * 1000);
+	r = subscribe("c1", tag, 2, EVENT "Expires: 300\r\n");
+	ck_assert_msg(status(r) == 200, "%s", r);
+	ck_assert_str_eq(hdr(r, "Expires", v, sizeof(v)), "300");
+	/* a refresh gets the whole state again */
+	n = next_notify();
+	ck_assert_str_eq(hdr(n, "Subscription-State", v, sizeof(v)),
+		"active;expires=300");
+	ck_assert_str_eq(body(n), "v=1 full");
+	answer(n, 200);
+	/* RFC 3261 12.2.2: an old CSeq is out of order */
+	ck_assert_uint_eq(status(subscribe("c1", tag, 2, EVENT)), 500);
+	/* unknown dialog, or another package in it */
+	ck_assert_uint_eq(status(subscribe("c1", "nosuch", 3, EVENT)), 481);
+	ck_assert_uint_eq(status(subscribe("c2", tag, 3, EVENT)), 481);
+	ck_assert_uint_eq(status(subscribe("c1", tag, 3,
+		"Event: test;id=7\r\n")), 481);
+	/* too brief */
+	r = subscribe("c1", tag, 3, EVENT "Expires: 10\r\n");
+	ck_assert_uint_eq(status(r), 423);
+	/* unsubscribe: 200 and a final NOTIFY with the last state */
+	r = subscribe("c1", tag, 4, EVENT "Expires: 0\r\n");
+	ck_assert_msg(status(r) == 200, "%s", r);
+	n = next_notify();
+	ck_assert_str_eq(hdr(n, "Subscription-State", v, sizeof(v)),
+		"terminated;reason=timeout");
+	ck_assert_str_eq(body(n), "v=2 full");
+	ck_assert_uint_eq(hr_events_count(ev), 0);
+	ck_assert_int_eq(count("SELECT count(*) FROM subscriptions"), 0);
+	ck_assert_uint_eq(status(subscribe("c1", tag, 5, EVENT)), 481);
+}
+END_TEST
+
+/* RFC 6665 4.4.3: an initial SUBSCRIBE with Expires 0 fetches the state. */
+START_TEST(test_fetch)
+{
+	char v[128];
+	const char *r, *n;
+
+	r = subscribe("c1", NULL, 1, EVENT CONTACT "Expires: 0\r\n");
+	ck_assert_msg(status(r) == 200, "%s", r);
+	ck_assert_str_eq(hdr(r, "Expires", v, sizeof(v)), "0");
+	n = next_notify();
+	ck_assert_str_eq(hdr(n, "Subscription-State", v, sizeof(v)),
+		"terminated;reason=timeout");
+	ck_assert_str_eq(body(n), "v=0 full");
+	ck_assert_uint_eq(hr_events_count(ev), 0);
+	drain();
+	ck_assert_int_eq(count("SELECT count(*) FROM subscriptions"), 0);
+}
+END_TEST
+
+static const struct {
+	const char *name;
+	const char *hdrs;
+	enum hr_authz authz;
+	unsigned scode;
+	const char *has;
+} errors[] = {
+	{ "no Event", CONTACT, HR_AUTHZ_ACTIVE, 489, "Allow-Events: test\r\n" },
+	{ "unknown package", "Event: foo\r\n" CONTACT, HR_AUTHZ_ACTIVE, 489,
+	  "Allow-Events: test\r\n" },
+	{ "nothing acceptable", EVENT CONTACT "Accept: text/html\r\n",
+	  HR_AUTHZ_ACTIVE, 406,
+	  "Accept: application/x-test, text/plain\r\n" },
+	{ "the second type is fine", EVENT CONTACT "Accept: text/*\r\n",
+	  HR_AUTHZ_ACTIVE, 200, NULL },
+	{ "too brief", EVENT CONTACT "Expires: 59\r\n", HR_AUTHZ_ACTIVE, 423,
+	  "Min-Expires: 60\r\n" },
+	{ "too long is cut", EVENT CONTACT "Expires: 99999\r\n",
+	  HR_AUTHZ_ACTIVE, 200, "Expires: 3600\r\n" },
+	{ "no Contact", EVENT, HR_AUTHZ_ACTIVE, 400, "Missing Contact" },
+	{ "refused", EVENT CONTACT, HR_AUTHZ_REJECT, 403, NULL },
+	{ "no such resource", EVENT CONTACT, HR_AUTHZ_NOTFOUND, 404, NULL },
+};
+
+START_TEST(test_errors)
+{
+	const char *r;
+
+	authz = errors[_i].authz;
+	r = subscribe("c1", NULL, 1, errors[_i].hdrs);
+	ck_assert_msg(status(r) == errors[_i].scode, "%s: %s", errors[_i].name,
+		r);
+	if (errors[_i].has)
+		ck_assert_msg(strstr(r, errors[_i].has), "%s: %s",
+			errors[_i].name, r);
+	if (errors[_i].scode != 200)
+		ck_assert_uint_eq(hr_events_count(ev), 0);
+}
+END_TEST
+
+START_TEST(test_other_domain)
+{
+	const char *m = "SUBSCRIBE sip:alice@other.test SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKod\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:bob@example.test>;tag=ft\r\n"
+		"To: <sip:alice@other.test>\r\nCall-ID: od\r\n"
+		"CSeq: 1 SUBSCRIBE\r\n" EVENT CONTACT
+		"Content-Length: 0\r\n\r\n";
+
+	recv_msg(m);
+	ck_assert_uint_eq(status(next_resp()), 404);
+}
+END_TEST
+
+START_TEST(test_limits)
+{
+	char tag[64];
+	char c[128];
+
+	hr_mem_deref(ev);
+	ecfg.max_per_watcher = 2;
+	events_open();
+	for (int i = 0; i < 2; i++) {
+		snprintf(c, sizeof(c), "Contact: <sip:bob@192.0.2.%d>\r\n"
+			EVENT, 10 + i);
+		ck_assert_uint_eq(status(subscribe(i ? "c2" : "c1", NULL, 1,
+			c)), 200);
+		answer(next_notify(), 200);
+	}
+	ck_assert_uint_eq(status(subscribe("c3", NULL, 1, EVENT
+		"Contact: <sip:bob@192.0.2.12>\r\n")), 403);
+	/* a replacement does not count twice */
+	ck_assert_uint_eq(status(subscribe("c4", NULL, 1, EVENT
+		"Contact: <sip:bob@192.0.2.11>\r\n")), 200);
+	answer(next_notify(), 200);
+	ck_assert_uint_eq(hr_events_count(ev), 2);
+	hr_mem_deref(ev);
+	ecfg.max_per_watcher = 200;
+	ecfg.max_per_resource = 1;
+	events_open();
+	ck_assert_uint_eq(hr_events_count(ev), 2);
+	ck_assert_uint_eq(status(subscribe("c5", NULL, 1, EVENT
+		"Contact: <sip:bob@192.0.2.13>\r\n")), 403);
+	(void)tag;
+}
+END_TEST
+
+/* The same watcher device with a new Call-ID replaces its subscription. */
+START_TEST(test_replace)
+{
+	char tag1[64], tag2[64];
+	const char *n;
+
+	subscribed("c1", tag1, sizeof(tag1));
+	subscribed("c2", tag2, sizeof(tag2));
+	ck_assert_uint_eq(hr_events_count(ev), 1);
+	drain();
+	ck_assert_int_eq(count("SELECT count(*) FROM subscriptions"), 1);
+	ck_assert_uint_eq(status(subscribe("c1", tag1, 2, EVENT)), 481);
+	hr_sub_changed(the_sub());
+	n = next_notify();
+	ck_assert(strstr(n, "\r\nCall-ID: c2\r\n"));
+	answer(n, 200);
+	/* a +sip.instance identifies the device whatever its Contact */
+	ck_assert_uint_eq(status(subscribe("c3", NULL, 1, EVENT
+		"Contact: <sip:bob@192.0.2.20>;+sip.instance=\"<urn:uuid:9>\"\r\n")),
+		200);
+	answer(next_notify(), 200);
+	ck_assert_uint_eq(status(subscribe("c4", NULL, 1, EVENT
+		"Contact: <sip:bob@192.0.2.21>;+sip.instance=\"<urn:uuid:9>\"\r\n")),
+		200);
+	answer(next_notify(), 200);
+	ck_assert_uint_eq(hr_events_count(ev), 2);
+}
+END_TEST
+
+START_TEST(test_throttle)
+{
+	char tag[64];
+
+	hr_mem_deref(ev);
+	ecfg.throttle_ms = 1000;
+	events_open();
+	subscribed("c1", tag, sizeof(tag));
+	hr_sub_changed(the_sub());
+	hr_sub_changed(the_sub());
+	run_until(nout + 1);
+	ck_assert_uint_eq(pending_notifies(), 0);
+	hr_clock_advance(999);
+	hr_tmr_poll();
+	ck_assert_uint_eq(pending_notifies(), 0);
+	hr_clock_advance(1);
+	hr_tmr_poll();
+	ck_assert_uint_eq(pending_notifies(), 1);
+	answer(next_notify(), 200);
+}
+END_TEST
+
+/* A restart: the dialog goes on, CSeq and version past what was
+ * reserved, and the next NOTIFY has the whole state. */
+START_TEST(test_recovery)
+{
+	char tag[64], v[128];
+	const char *r, *n;
+
+	subscribed("c1", tag, sizeof(tag));
+	drain();
+	ev = hr_mem_deref(ev);
+	ck_assert_int_eq(count("SELECT count(*) FROM subscriptions"), 1);
+	events_open();
+	ck_assert_uint_eq(hr_events_count(ev), 1);
+	hr_sub_changed(the_sub());
+	n = next_notify();
+	ck_assert_ptr_nonnull(n);
+	ck_assert_str_eq(hdr(n, "CSeq", v, sizeof(v)), "101 NOTIFY");
+	ck_assert_str_eq(body(n), "v=100 full");
+	answer(n, 200);
+	ck_assert_int_ge(count("SELECT cseq_reserved FROM subscriptions"), 101);
+	ck_assert_int_ge(count("SELECT version_reserved FROM subscriptions"),
+		100);
+	r = subscribe("c1", tag, 2, EVENT);
+	ck_assert_msg(status(r) == 200, "%s", r);
+	n = next_notify();
+	ck_assert_str_eq(hdr(n, "CSeq", v, sizeof(v)), "102 NOTIFY");
+	answer(n, 200);
+	/* the expiry timer came back too */
+	hr_clock_advance(601 * 1000);
+	hr_tmr_poll();
+	n = next_notify();
+	ck_assert_str_eq(hdr(n, "Subscription-State", v, sizeof(v)),
+		"terminated;reason=timeout");
+}
+END_TEST
+
+/* CSeqs run on through many reservations, each one in the store first. */
+START_TEST(test_reservations)
+{
+	char tag[64], v[64], want[64];
+
+	subscribed("c1", tag, sizeof(tag));
+	for (unsigned i = 2; i <= 350; i++) {
+		const char *n;
+
+		hr_sub_changed(the_sub());
+		n = next_notify();
+		ck_assert_ptr_nonnull(n);
+		snprintf(want, sizeof(want), "%u NOTIFY", i);
+		ck_assert_str_eq(hdr(n, "CSeq", v, sizeof(v)), want);
+		ck_assert_int_ge(count("SELECT cseq_reserved FROM "
+			"subscriptions"), i);
+		answer(n, 200);
+	}
+}
+END_TEST
+
+START_TEST(test_routes)
+{
+	char v[256], a[64];
+	const char *n, *r;
+
+	/* loose routing: to the first route, the Contact as Request-URI */
+	r = subscribe("c1", NULL, 1, EVENT CONTACT
+		"Record-Route: <sip:192.0.2.50;lr>\r\n"
+		"Record-Route: <sip:192.0.2.51:5070;lr>\r\n");
+	ck_assert_msg(status(r) == 200, "%s", r);
+	ck_assert(strstr(r, "Record-Route: <sip:192.0.2.50;lr>\r\n"));
+	n = next_notify();
+	ck_assert_msg(starts(n, "NOTIFY sip:bob@192.0.2.1:5060 "), "%s", n);
+	ck_assert_str_eq(hdr(n, "Route", v, sizeof(v)),
+		"<sip:192.0.2.50;lr>,<sip:192.0.2.51:5070;lr>");
+	ck_assert_str_eq(hr_sa_print(&out_dst[nout - 1], a, sizeof(a)),
+		"192.0.2.50:5060");
+	answer(n, 200);
+	/* a strict router becomes the Request-URI */
+	r = subscribe("c2", NULL, 1, EVENT
+		"Contact: <sip:bob@192.0.2.2:5060>\r\n"
+		"Record-Route: <sip:192.0.2.60>\r\n");
+	n = next_notify();
+	ck_assert_msg(starts(n, "NOTIFY sip:192.0.2.60 "), "%s", n);
+	ck_assert_str_eq(hdr(n, "Route", v, sizeof(v)),
+		"<sip:bob@192.0.2.2:5060>");
+	answer(n, 200);
+}
+END_TEST
+
+START_TEST(test_to_source)
+{
+	char a[64];
+	const char *n;
+
+	hr_mem_deref(ev);
+	ecfg.notify_to_source = true;
+	events_open();
+	ck_assert_uint_eq(status(subscribe("c1", NULL, 1, EVENT
+		"Contact: <sip:bob@10.0.0.5:5099>\r\n")), 200);
+	n = next_notify();
+	ck_assert_msg(starts(n, "NOTIFY sip:bob@10.0.0.5:5099 "), "%s", n);
+	ck_assert_str_eq(hr_sa_print(&out_dst[nout - 1], a, sizeof(a)),
+		"192.0.2.1:5060");
+	answer(n, 200);
+}
+END_TEST
+
+/* Two subscriptions in one dialog, told apart by the Event id. */
+START_TEST(test_event_id)
+{
+	char tag[64];
+	const char *r, *n;
+
+	r = subscribe("c1", NULL, 1, "Event: test;id=1\r\n" CONTACT);
+	ck_assert_uint_eq(status(r), 200);
+	totag_of(r, tag, sizeof(tag));
+	n = next_notify();
+	ck_assert(strstr(n, "\r\nEvent: test;id=1\r\n"));
+	answer(n, 200);
+	ck_assert_uint_eq(status(subscribe("c1", tag, 2,
+		"Event: test;id=2\r\n")), 481);
+	ck_assert_uint_eq(status(subscribe("c1", tag, 2,
+		"Event: test;id=1\r\n")), 200);
+	answer(next_notify(), 200);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("events");
+	TCase *tc = tcase_create("pg");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_subscribe);
+	tcase_add_test(tc, test_pending_then_active);
+	tcase_add_test(tc, test_merge);
+	tcase_add_loop_test(tc, test_notify_failure, 0,
+		sizeof(failures) / sizeof(failures[0]));
+	tcase_add_test(tc, test_notify_timeout);
+	tcase_add_test(tc, test_expiry);
+	tcase_add_loop_test(tc, test_terminate, 0,
+		sizeof(reasons) / sizeof(reasons[0]));
+	tcase_add_test(tc, test_terminate_in_flight);
+	tcase_add_test(tc, test_refresh_unsubscribe);
+	tcase_add_test(tc, test_fetch);
+	tcase_add_loop_test(tc, test_errors, 0,
+		sizeof(errors) / sizeof(errors[0]));
+	tcase_add_test(tc, test_other_domain);
+	tcase_add_test(tc, test_limits);
+	tcase_add_test(tc, test_replace);
+	tcase_add_test(tc, test_throttle);
+	tcase_add_test(tc, test_recovery);
+	tcase_add_test(tc, test_reservations);
+	tcase_add_test(tc, test_routes);
+	tcase_add_test(tc, test_to_source);
+	tcase_add_test(tc, test_event_id);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	base_url = getenv("HERALD_TEST_DATABASE_URL");
+	if (!base_url || !*base_url) {
+		fprintf(stderr, "HERALD_TEST_DATABASE_URL not set: skipped\n");
+		return 77;
+	}
+	return hr_check_run(suite());
+}
