@@ -104,6 +104,16 @@ static inline void hr_pl_trim(struct hr_pl *pl)
 /** First occurrence of c in pl, or NULL. */
 const char *hr_pl_chr(const struct hr_pl *pl, char c);
 
+/*
+ * Strings packed one after another behind a struct (one allocation for an
+ * object and its strings): size the block with hr_strpack_size, then
+ * hr_strpack each string in turn. NULL packs as "".
+ */
+/** Bytes the n strings of v take packed. */
+size_t hr_strpack_size(const char *const *v, size_t n);
+/** Copy s and its NUL to *p, move *p past it; returns the copy. */
+const char *hr_strpack(char **p, const char *s);
+
 /* ---- logging ---- */
 
 enum hr_log_level {

@@ -113,3 +113,23 @@ const char *hr_pl_chr(const struct hr_pl *pl, char c)
 		return NULL;
 	return memchr(pl->p, c, pl->len);
 }
+
+size_t hr_strpack_size(const char *const *v, size_t n)
+{
+	size_t size = 0;
+
+	for (size_t i = 0; i < n; i++)
+		size += (v[i] ? strlen(v[i]) : 0) + 1;
+	return size;
+}
+
+const char *hr_strpack(char **p, const char *s)
+{
+	const char *start = *p;
+	size_t n = s ? strlen(s) : 0;
+
+	memcpy(*p, s ? s : "", n);
+	(*p)[n] = '\0';
+	*p += n + 1;
+	return start;
+}

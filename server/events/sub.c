@@ -11,22 +11,6 @@
 
 #define HR_LOG_MODULE "events"
 
-static size_t slen(const char *s)
-{
-	return s ? strlen(s) + 1 : 1;
-}
-
-static const char *put(char **p, const char *s)
-{
-	const char *start = *p;
-	size_t n = s ? strlen(s) : 0;
-
-	memcpy(*p, s ? s : "", n);
-	(*p)[n] = '\0';
-	*p += n + 1;
-	return start;
-}
-
 static void sub_destroy(void *data)
 {
 	struct hr_sub *sub = data;
@@ -50,13 +34,12 @@ static void sub_destroy(void *data)
 struct hr_sub *hr_sub_new(struct hr_events *ev, const struct hr_pkg *pkg,
 	const struct hr_store_sub *ss)
 {
-	size_t n = slen(ss->id) + slen(ss->package) + slen(ss->event_id) +
-		slen(ss->resource) + slen(ss->watcher) +
-		slen(ss->watcher_user) + slen(ss->accept) + slen(ss->callid) +
-		slen(ss->local_tag) + slen(ss->remote_tag) +
-		slen(ss->local_uri) + slen(ss->remote_uri) +
-		slen(ss->local_contact) + slen(ss->route_set) +
-		slen(ss->received) + slen(ss->instance);
+	const char *const strs[] = { ss->id, ss->package, ss->event_id,
+		ss->resource, ss->watcher, ss->watcher_user, ss->accept,
+		ss->callid, ss->local_tag, ss->remote_tag, ss->local_uri,
+		ss->remote_uri, ss->local_contact, ss->route_set, ss->received,
+		ss->instance };
+	size_t n = hr_strpack_size(strs, sizeof(strs) / sizeof(strs[0]));
 	struct hr_sub *sub = hr_mem_zalloc(sizeof(*sub) + n, sub_destroy);
 	char *p;
 
@@ -70,22 +53,22 @@ struct hr_sub *hr_sub_new(struct hr_events *ev, const struct hr_pkg *pkg,
 	p = sub->strs;
 	sub->ev = ev;
 	sub->pkg = pkg;
-	sub->info.id = put(&p, ss->id);
-	sub->info.package = put(&p, ss->package);
-	sub->info.event_id = put(&p, ss->event_id);
-	sub->info.resource = put(&p, ss->resource);
-	sub->info.watcher = put(&p, ss->watcher);
-	sub->info.watcher_user = put(&p, ss->watcher_user);
-	sub->info.accept = put(&p, ss->accept);
-	sub->callid = put(&p, ss->callid);
-	sub->local_tag = put(&p, ss->local_tag);
-	sub->remote_tag = put(&p, ss->remote_tag);
-	sub->local_uri = put(&p, ss->local_uri);
-	sub->remote_uri = put(&p, ss->remote_uri);
-	sub->local_contact = put(&p, ss->local_contact);
-	sub->route_set = put(&p, ss->route_set);
-	sub->received = put(&p, ss->received);
-	sub->instance = put(&p, ss->instance);
+	sub->info.id = hr_strpack(&p, ss->id);
+	sub->info.package = hr_strpack(&p, ss->package);
+	sub->info.event_id = hr_strpack(&p, ss->event_id);
+	sub->info.resource = hr_strpack(&p, ss->resource);
+	sub->info.watcher = hr_strpack(&p, ss->watcher);
+	sub->info.watcher_user = hr_strpack(&p, ss->watcher_user);
+	sub->info.accept = hr_strpack(&p, ss->accept);
+	sub->callid = hr_strpack(&p, ss->callid);
+	sub->local_tag = hr_strpack(&p, ss->local_tag);
+	sub->remote_tag = hr_strpack(&p, ss->remote_tag);
+	sub->local_uri = hr_strpack(&p, ss->local_uri);
+	sub->remote_uri = hr_strpack(&p, ss->remote_uri);
+	sub->local_contact = hr_strpack(&p, ss->local_contact);
+	sub->route_set = hr_strpack(&p, ss->route_set);
+	sub->received = hr_strpack(&p, ss->received);
+	sub->instance = hr_strpack(&p, ss->instance);
 	sub->contact_key = *sub->instance ? sub->instance : sub->target;
 	sub->info.expires_at = ss->expires_at;
 	sub->info.state = !strcmp(ss->state, "active") ? HR_SUB_ACTIVE :

@@ -390,39 +390,24 @@ static int body(struct hr_sub *sub, const struct hr_sub_info *si,
 
 /* ---- binding changes ---- */
 
-static size_t slen(const char *s)
-{
-	return s ? strlen(s) + 1 : 1;
-}
-
-static const char *put(char **p, const char *s)
-{
-	const char *start = *p;
-	size_t n = s ? strlen(s) : 0;
-
-	memcpy(*p, s ? s : "", n);
-	(*p)[n] = '\0';
-	*p += n + 1;
-	return start;
-}
-
 static struct change *change_new(const struct hr_binding *b,
 	enum hr_reg_event ev)
 {
-	struct change *c = hr_mem_zalloc(sizeof(*c) + slen(b->id) +
-		slen(b->uri) + slen(b->dname) + slen(b->callid) +
-		slen(b->params), NULL);
+	const char *const strs[] = { b->id, b->uri, b->dname, b->callid,
+		b->params };
+	struct change *c = hr_mem_zalloc(sizeof(*c) + hr_strpack_size(strs,
+		sizeof(strs) / sizeof(strs[0])), NULL);
 	char *s;
 
 	if (!c)
 		return NULL;
 	s = c->strs;
 	c->ev = ev;
-	c->id = put(&s, b->id);
-	c->uri = put(&s, b->uri);
-	c->dname = put(&s, b->dname);
-	c->callid = put(&s, b->callid);
-	c->params = put(&s, b->params);
+	c->id = hr_strpack(&s, b->id);
+	c->uri = hr_strpack(&s, b->uri);
+	c->dname = hr_strpack(&s, b->dname);
+	c->callid = hr_strpack(&s, b->callid);
+	c->params = hr_strpack(&s, b->params);
 	c->expires_at = b->expires_at;
 	c->registered_at = b->registered_at;
 	c->cseq = b->cseq;

@@ -72,22 +72,6 @@ void hr_aor_release(struct aor *a)
 	hr_mem_deref(a);
 }
 
-static size_t slen(const char *s)
-{
-	return s ? strlen(s) + 1 : 1;
-}
-
-static const char *put(char **p, const char *s)
-{
-	const char *start = *p;
-	size_t n = s ? strlen(s) : 0;
-
-	memcpy(*p, s ? s : "", n);
-	(*p)[n] = '\0';
-	*p += n + 1;
-	return start;
-}
-
 static void binding_destroy(void *data)
 {
 	struct binding *b = data;
@@ -103,11 +87,11 @@ struct binding *hr_binding_new(struct aor *a, const struct hr_store_binding *sb)
 {
 	/* without an instance the key is the URI: stored once */
 	bool key_is_uri = sb->key && sb->uri && !strcmp(sb->key, sb->uri);
-	size_t n = (key_is_uri ? 0 : slen(sb->key)) + slen(sb->id) +
-		slen(sb->uri) +
-		slen(sb->params) + slen(sb->dname) + slen(sb->callid) +
-		slen(sb->instance) + slen(sb->path) + slen(sb->user_agent) +
-		slen(sb->received);
+	const char *const strs[] = { key_is_uri ? NULL : sb->key, sb->id,
+		sb->uri, sb->params, sb->dname, sb->callid, sb->instance,
+		sb->path, sb->user_agent, sb->received };
+	size_t n = hr_strpack_size(strs, sizeof(strs) / sizeof(strs[0])) -
+		(key_is_uri ? 1 : 0);
 	struct binding *b = hr_mem_zalloc(sizeof(*b) + n, binding_destroy);
 	char *p;
 
@@ -116,16 +100,16 @@ struct binding *hr_binding_new(struct aor *a, const struct hr_store_binding *sb)
 	p = b->strs;
 	b->aor = a;
 	b->pub.aor = a->name;
-	b->pub.id = put(&p, sb->id);
-	b->pub.uri = put(&p, sb->uri);
-	b->pub.key = key_is_uri ? b->pub.uri : put(&p, sb->key);
-	b->pub.params = put(&p, sb->params);
-	b->pub.dname = put(&p, sb->dname);
-	b->pub.callid = put(&p, sb->callid);
-	b->pub.instance = put(&p, sb->instance);
-	b->pub.path = put(&p, sb->path);
-	b->pub.user_agent = put(&p, sb->user_agent);
-	b->pub.received = put(&p, sb->received);
+	b->pub.id = hr_strpack(&p, sb->id);
+	b->pub.uri = hr_strpack(&p, sb->uri);
+	b->pub.key = key_is_uri ? b->pub.uri : hr_strpack(&p, sb->key);
+	b->pub.params = hr_strpack(&p, sb->params);
+	b->pub.dname = hr_strpack(&p, sb->dname);
+	b->pub.callid = hr_strpack(&p, sb->callid);
+	b->pub.instance = hr_strpack(&p, sb->instance);
+	b->pub.path = hr_strpack(&p, sb->path);
+	b->pub.user_agent = hr_strpack(&p, sb->user_agent);
+	b->pub.received = hr_strpack(&p, sb->received);
 	b->pub.expires_at = sb->expires_at;
 	b->pub.registered_at = sb->registered_at;
 	b->pub.cseq = sb->cseq;
