@@ -367,11 +367,13 @@ static void close_all(struct server *sv)
 		hr_loop_once();
 		usleep(2000);
 	}
+	/* the store first: its destructor delivers what is still in flight
+	 * to the notifier and the registrar, which must still exist */
+	sv->store = hr_mem_deref(sv->store);
 	sv->events = hr_mem_deref(sv->events);
 	sv->regpkg = hr_mem_deref(sv->regpkg);
 	sv->registrar = hr_mem_deref(sv->registrar);
 	sv->sip = hr_mem_deref(sv->sip);
-	sv->store = hr_mem_deref(sv->store);
 	sv->auth = hr_mem_deref(sv->auth);
 	sv->users = hr_mem_deref(sv->users);
 }

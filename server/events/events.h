@@ -125,7 +125,9 @@ struct hr_events_cfg {
 /** Fill cfg with the defaults. */
 void hr_events_cfg_default(struct hr_events_cfg *cfg);
 
-/** Create the notifier and route SUBSCRIBE to it. */
+/** Create the notifier and route SUBSCRIBE to it. The store's
+ * completions refer to it: free the store (which delivers what is in
+ * flight) before the notifier. */
 int hr_events_alloc(struct hr_events **evp, struct hr_sip *sip,
 	struct hr_store *store, const struct hr_events_cfg *cfg);
 /** Add a package (before hr_events_load); it joins Allow-Events. The

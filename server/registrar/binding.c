@@ -72,15 +72,18 @@ void hr_aor_release(struct aor *a)
 	hr_mem_deref(a);
 }
 
-static void binding_destroy(void *data)
+void hr_binding_unlist(struct binding *b)
 {
-	struct binding *b = data;
-
 	hr_tmr_cancel(&b->tmr);
 	if (b->le.list) {
 		hr_list_unlink(&b->le);
 		b->aor->r->nbindings--;
 	}
+}
+
+static void binding_destroy(void *data)
+{
+	hr_binding_unlist(data);
 }
 
 struct binding *hr_binding_new(struct aor *a, const struct hr_store_binding *sb)

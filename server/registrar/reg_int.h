@@ -42,6 +42,8 @@ struct binding *hr_binding_find(struct aor *a, const char *key);
 void hr_binding_to_store(const struct binding *b,
 	struct hr_store_binding *sb);
 bool hr_binding_live(const struct binding *b);
+/* Take b out of its AOR (no timer) while it stays readable. */
+void hr_binding_unlist(struct binding *b);
 /* (Re)start the expiry timer from expires_at. */
 void hr_registrar_arm(struct hr_registrar *r, struct binding *b);
 

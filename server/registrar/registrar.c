@@ -201,6 +201,9 @@ static void apply(struct regctx *ctx)
 		struct binding *b;
 
 		if (c->del) {
+			/* gone before it is announced: a watcher reading the
+			 * AOR's bindings then must not find it */
+			hr_binding_unlist(c->old);
 			notify(ctx->r, &c->old->pub, c->ev);
 			hr_mem_deref(c->old);
 			continue;

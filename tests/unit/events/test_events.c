@@ -159,9 +159,10 @@ static void teardown(void)
 		used[i] = false;
 	}
 	nout = seen = 0;
+	/* the store first: it delivers what is in flight to the notifier */
+	store = hr_mem_deref(store);
 	ev = hr_mem_deref(ev);
 	sip = hr_mem_deref(sip);
-	store = hr_mem_deref(store);
 	hr_loop_close();
 	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
 		db_name);
@@ -691,6 +692,7 @@ START_TEST(test_limits)
 	char tag[64];
 	char c[128];
 
+	drain();
 	hr_mem_deref(ev);
 	ecfg.max_per_watcher = 2;
 	events_open();
@@ -708,6 +710,7 @@ START_TEST(test_limits)
 		"Contact: <sip:bob@192.0.2.11>\r\n")), 200);
 	answer(next_notify(), 200);
 	ck_assert_uint_eq(hr_events_count(ev), 2);
+	drain();
 	hr_mem_deref(ev);
 	ecfg.max_per_watcher = 200;
 	ecfg.max_per_resource = 1;
@@ -752,6 +755,7 @@ START_TEST(test_throttle)
 {
 	char tag[64];
 
+	drain();
 	hr_mem_deref(ev);
 	ecfg.throttle_ms = 1000;
 	events_open();
@@ -862,6 +866,7 @@ START_TEST(test_to_source)
 	char a[64];
 	const char *n;
 
+	drain();
 	hr_mem_deref(ev);
 	ecfg.notify_to_source = true;
 	events_open();
