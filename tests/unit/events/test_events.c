@@ -5,19 +5,17 @@
  * answered by hand. A test package stands in for reg and presence. */
 #include <check.h>
 #include <errno.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "events/events.h"
 #include "check_run.h"
+#include "pgdb.h"
 
 #define MAX_OUT 512
 
-static const char *base_url;
-static char db_url[512];
-static char db_name[32];
+static struct pgdb db;
 static struct hr_store *store;
 static struct hr_sip *sip;
 static struct hr_events *ev;
@@ -85,33 +83,9 @@ static int capture(enum hr_tp tp, const struct hr_sa *dst,
 	return 0;
 }
 
-static void sql(const char *url, const char *q)
-{
-	PGconn *c = PQconnectdb(url);
-	PGresult *r;
-
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-	r = PQexec(c, q);
-	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", q,
-		PQresultErrorMessage(r));
-	PQclear(r);
-	PQfinish(c);
-}
-
 static long long count(const char *q)
 {
-	PGconn *c = PQconnectdb(db_url);
-	PGresult *r;
-	long long n;
-
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-	r = PQexec(c, q);
-	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", q,
-		PQresultErrorMessage(r));
-	n = PQntuples(r) ? atoll(PQgetvalue(r, 0, 0)) : -1;
-	PQclear(r);
-	PQfinish(c);
-	return n;
+	return pgdb_count(db.url, q);
 }
 
 static void events_open(void)
@@ -125,19 +99,12 @@ static void setup(void)
 {
 	static const char *const domains[] = { "example.test" };
 	struct hr_store_cfg scfg;
-	char q[128];
 
 	hr_clock_freeze();
 	ck_assert_int_eq(hr_loop_init(), 0);
-	memcpy(db_name, "tev_", 4);
-	hr_rand_token(db_name + 4, 12);
-	snprintf(q, sizeof(q), "CREATE DATABASE %s", db_name);
-	sql(base_url, q);
-	snprintf(db_url, sizeof(db_url), "%.*s/%s",
-		(int)(strrchr(base_url, '/') - base_url), base_url, db_name);
-	ck_assert_int_eq(hr_store_migrate(db_url, NULL), 0);
+	pgdb_create(&db, "tev_");
 	hr_store_cfg_default(&scfg);
-	scfg.url = db_url;
+	scfg.url = db.url;
 	ck_assert_int_eq(hr_store_alloc(&store, &scfg), 0);
 	ck_assert_int_eq(hr_sip_alloc(&sip, NULL), 0);
 	hr_sip_set_send(sip, capture, NULL);
@@ -152,8 +119,6 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char q[128];
-
 	for (unsigned i = 0; i < nout; i++) {
 		free(out[i]);
 		used[i] = false;
@@ -164,9 +129,7 @@ static void teardown(void)
 	ev = hr_mem_deref(ev);
 	sip = hr_mem_deref(sip);
 	hr_loop_close();
-	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
-		db_name);
-	sql(base_url, q);
+	pgdb_drop(&db);
 	ck_assert_uint_eq(hr_tmr_count(), 0);
 	ck_assert_uint_eq(hr_mem_live(), 0);
 }
@@ -936,10 +899,7 @@ static Suite *suite(void)
 
 int main(void)
 {
-	base_url = getenv("HERALD_TEST_DATABASE_URL");
-	if (!base_url || !*base_url) {
-		fprintf(stderr, "HERALD_TEST_DATABASE_URL not set: skipped\n");
+	if (!pgdb_base())
 		return 77;
-	}
 	return hr_check_run(suite());
 }

@@ -10,21 +10,15 @@
  */
 #include <check.h>
 #include <errno.h>
-#include <libpq-fe.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <libxml/parser.h>
-#include <libxml/xmlIO.h>
-#include <libxml/xmlschemas.h>
-#include <libxml/xpath.h>
-#include <libxml/xpathInternals.h>
 #include "packages/reg.h"
 #include "check_run.h"
+#include "pgdb.h"
+#include "xml/xsd.h"
 
-#define NS "urn:ietf:params:xml:ns:reginfo"
 #define CTYPE "application/reginfo+xml"
 #define MAX_CAP 512
 #define SPINS 5000
@@ -41,9 +35,7 @@
 #define U3 "sip:alice@192.0.2.3:5060"
 #define INST "\"<urn:uuid:00000000-0000-0000-0000-00000000000a>\""
 
-static const char *base_url;
-static char db_url[512];
-static char db_name[32];
+static struct pgdb db;
 static struct hr_store *store;
 static struct hr_userdb *users;
 static struct hr_sip *sip;
@@ -101,51 +93,6 @@ static int capture(enum hr_tp tp, const struct hr_sa *dst,
 
 /* ---- fixture ---- */
 
-static void sql(const char *url, const char *q)
-{
-	PGconn *c = PQconnectdb(url);
-	PGresult *r;
-
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-	r = PQexec(c, q);
-	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", q,
-		PQresultErrorMessage(r));
-	PQclear(r);
-	PQfinish(c);
-}
-
-/* The first row's column col of a query on the test's database. */
-static long long sql_num(const char *q, int col)
-{
-	PGconn *c = PQconnectdb(db_url);
-	PGresult *r;
-	long long v;
-
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-	r = PQexec(c, q);
-	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1,
-		"%s: %s", q, PQresultErrorMessage(r));
-	v = atoll(PQgetvalue(r, 0, col));
-	PQclear(r);
-	PQfinish(c);
-	return v;
-}
-
-static void schema_load(void)
-{
-	const char *dir = getenv("HR_XSD_DIR");
-	char path[PATH_MAX];
-	xmlSchemaParserCtxtPtr pc;
-
-	ck_assert_msg(dir != NULL, "HR_XSD_DIR is not set");
-	snprintf(path, sizeof(path), "%s/reginfo.xsd", dir);
-	pc = xmlSchemaNewParserCtxt(path);
-	ck_assert_ptr_nonnull(pc);
-	schema = xmlSchemaParse(pc);
-	xmlSchemaFreeParserCtxt(pc);
-	ck_assert_msg(schema != NULL, "%s does not compile", path);
-}
-
 static void start(unsigned reserve)
 {
 	static const char *const domains[] = { "example.test" };
@@ -153,20 +100,13 @@ static void start(unsigned reserve)
 	struct hr_events_cfg ecfg;
 	struct hr_regpkg_cfg pcfg;
 	struct hr_store_cfg scfg;
-	char q[128];
 
-	schema_load();
+	schema = xsd_load("reginfo.xsd");
 	hr_clock_freeze();
 	ck_assert_int_eq(hr_loop_init(), 0);
-	memcpy(db_name, "tpkg_", 5);
-	hr_rand_token(db_name + 5, 12);
-	snprintf(q, sizeof(q), "CREATE DATABASE %s", db_name);
-	sql(base_url, q);
-	snprintf(db_url, sizeof(db_url), "%.*s/%s",
-		(int)(strrchr(base_url, '/') - base_url), base_url, db_name);
-	ck_assert_int_eq(hr_store_migrate(db_url, NULL), 0);
+	pgdb_create(&db, "tpkg_");
 	hr_store_cfg_default(&scfg);
-	scfg.url = db_url;
+	scfg.url = db.url;
 	ck_assert_int_eq(hr_store_alloc(&store, &scfg), 0);
 	ck_assert_int_eq(hr_userdb_alloc(&users), 0);
 	ck_assert_int_eq(hr_userdb_put(users, "alice", "example.test", MD5,
@@ -228,8 +168,6 @@ static void drain(void)
 
 static void teardown(void)
 {
-	char q[128];
-
 	/* completions in flight would reach objects freed below */
 	if (store)
 		drain();
@@ -247,9 +185,7 @@ static void teardown(void)
 	users = hr_mem_deref(users);
 	ck_assert_uint_eq(hr_tmr_count(), 0);
 	hr_loop_close();
-	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
-		db_name);
-	sql(base_url, q);
+	pgdb_drop(&db);
 	for (unsigned i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
 		xmlFreeDoc(docs[i]);
 		docs[i] = NULL;
@@ -363,57 +299,11 @@ static void doc_free(xmlDocPtr doc)
  * by doc_free(), or by teardown after a failed check. */
 static xmlDocPtr doc_valid(const struct hr_pl *body)
 {
-	xmlSchemaValidCtxtPtr vc;
-	xmlDocPtr doc;
-	int rc;
+	xmlDocPtr doc = xsd_parse(body->p, body->len);
 
-	doc = xmlReadMemory(body->p, (int)body->len, "reginfo.xml", NULL,
-		XML_PARSE_NONET);
-	ck_assert_msg(doc != NULL, "not well-formed: %.*s", HR_PL_ARG(*body));
 	doc_keep(doc);
-	vc = xmlSchemaNewValidCtxt(schema);
-	ck_assert_ptr_nonnull(vc);
-	rc = xmlSchemaValidateDoc(vc, doc);
-	xmlSchemaFreeValidCtxt(vc);
-	ck_assert_msg(rc == 0, "invalid (%d): %.*s", rc, HR_PL_ARG(*body));
+	xsd_check(schema, doc, body->p, body->len);
 	return doc;
-}
-
-/* XPath 1.0 string() of expr; prefix r: for the reginfo namespace */
-static void xp_str(xmlDocPtr doc, const char *expr, char *out, size_t n)
-{
-	xmlXPathContextPtr xc = xmlXPathNewContext(doc);
-	xmlXPathObjectPtr res;
-	char full[512];
-
-	ck_assert_ptr_nonnull(xc);
-	ck_assert_int_eq(xmlXPathRegisterNs(xc, BAD_CAST "r", BAD_CAST NS),
-		0);
-	snprintf(full, sizeof(full), "string(%s)", expr);
-	res = xmlXPathEvalExpression(BAD_CAST full, xc);
-	ck_assert_ptr_nonnull(res);
-	ck_assert_int_eq(res->type, XPATH_STRING);
-	snprintf(out, n, "%s", (const char *)res->stringval);
-	xmlXPathFreeObject(res);
-	xmlXPathFreeContext(xc);
-}
-
-static void xp_eq(xmlDocPtr doc, const char *expr, const char *want)
-{
-	char got[512];
-
-	xp_str(doc, expr, got, sizeof(got));
-	ck_assert_msg(!strcmp(got, want), "%s: \"%s\", want \"%s\"", expr, got,
-		want);
-}
-
-static void xp_count(xmlDocPtr doc, const char *expr, unsigned want)
-{
-	char full[512], n[16];
-
-	snprintf(full, sizeof(full), "count(%s)", expr);
-	snprintf(n, sizeof(n), "%u", want);
-	xp_eq(doc, full, n);
 }
 
 /* ---- the watcher's side ---- */
@@ -1074,10 +964,12 @@ START_TEST(test_versions)
 	ck_assert_uint_eq(w.ncseq, 17);
 	/* every CSeq and version sent lies within the stored reservation:
 	 * a restart goes on past them */
-	snprintf(q, sizeof(q), "SELECT cseq_reserved, version_reserved "
-		"FROM subscriptions WHERE callid = '%s'", w.callid);
-	ck_assert_int_ge(sql_num(q, 0), w.ncseq - 1);
-	ck_assert_int_ge(sql_num(q, 1), w.version - 1);
+	snprintf(q, sizeof(q), "SELECT cseq_reserved FROM subscriptions "
+		"WHERE callid = '%s'", w.callid);
+	ck_assert_int_ge(pgdb_count(db.url, q), w.ncseq - 1);
+	snprintf(q, sizeof(q), "SELECT version_reserved FROM subscriptions "
+		"WHERE callid = '%s'", w.callid);
+	ck_assert_int_ge(pgdb_count(db.url, q), w.version - 1);
 }
 END_TEST
 
@@ -1086,11 +978,8 @@ int main(void)
 	Suite *s;
 	TCase *tc;
 
-	base_url = getenv("HERALD_TEST_DATABASE_URL");
-	if (!base_url || !*base_url) {
-		printf("skipped: HERALD_TEST_DATABASE_URL is not set\n");
+	if (!pgdb_base())
 		return 77;
-	}
 	/* the schema's import of xml.xsd is local; nothing is fetched */
 	xmlSetExternalEntityLoader(xmlNoNetExternalEntityLoader);
 	s = suite_create("reg");

@@ -4,19 +4,17 @@
  * HERALD_TEST_DATABASE_URL; skipped without one). */
 #include <check.h>
 #include <errno.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "registrar/registrar.h"
 #include "check_run.h"
+#include "pgdb.h"
 
 #define MAX_OUT 16
 
-static const char *base_url;
-static char db_url[512];
-static char db_name[32];
+static struct pgdb db;
 static struct hr_store *store;
 static struct hr_userdb *users;
 static struct hr_auth *authn;
@@ -50,19 +48,6 @@ static void on_binding(const struct hr_binding *b, enum hr_reg_event ev,
 	events[ev]++;
 }
 
-static void sql(const char *url, const char *q)
-{
-	PGconn *c = PQconnectdb(url);
-	PGresult *r;
-
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-	r = PQexec(c, q);
-	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", q,
-		PQresultErrorMessage(r));
-	PQclear(r);
-	PQfinish(c);
-}
-
 static void user(const char *name)
 {
 	char md5[33], sha[65];
@@ -83,19 +68,12 @@ static void start(unsigned max_contacts)
 		.secret_len = sizeof(secret), .nonce_ttl_s = 300 };
 	struct hr_registrar_cfg cfg;
 	struct hr_store_cfg scfg;
-	char q[128];
 
 	hr_clock_freeze();
 	ck_assert_int_eq(hr_loop_init(), 0);
-	memcpy(db_name, "treg_", 5);
-	hr_rand_token(db_name + 5, 12);
-	snprintf(q, sizeof(q), "CREATE DATABASE %s", db_name);
-	sql(base_url, q);
-	snprintf(db_url, sizeof(db_url), "%.*s/%s",
-		(int)(strrchr(base_url, '/') - base_url), base_url, db_name);
-	ck_assert_int_eq(hr_store_migrate(db_url, NULL), 0);
+	pgdb_create(&db, "treg_");
 	hr_store_cfg_default(&scfg);
-	scfg.url = db_url;
+	scfg.url = db.url;
 	ck_assert_int_eq(hr_store_alloc(&store, &scfg), 0);
 	ck_assert_int_eq(hr_userdb_alloc(&users), 0);
 	user("alice");
@@ -124,8 +102,6 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char q[128];
-
 	for (unsigned i = 0; i < nout; i++)
 		free(out[i]);
 	nout = 0;
@@ -135,9 +111,7 @@ static void teardown(void)
 	authn = hr_mem_deref(authn);
 	users = hr_mem_deref(users);
 	hr_loop_close();
-	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
-		db_name);
-	sql(base_url, q);
+	pgdb_drop(&db);
 	ck_assert_uint_eq(hr_mem_live(), 0);
 }
 
@@ -381,11 +355,8 @@ int main(void)
 	Suite *s;
 	TCase *tc;
 
-	base_url = getenv("HERALD_TEST_DATABASE_URL");
-	if (!base_url || !*base_url) {
-		printf("skipped: HERALD_TEST_DATABASE_URL is not set\n");
+	if (!pgdb_base())
 		return 77;
-	}
 	s = suite_create("registrar");
 	tc = tcase_create("registrar");
 	tcase_set_timeout(tc, 120);

@@ -12,85 +12,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <libpq-fe.h>
 #include "core/core.h"
 #include "store/store.h"
 #include "store/store_int.h"  /* hr_migrations_n */
 #include "check_run.h"
+#include "pgdb.h"
 
 #ifndef HR_SOURCE_DIR
 #define HR_SOURCE_DIR "."
 #endif
 
-static const char *base_url;
-static char db_url[512];       /* conninfo of this test's database */
-static char db_name[32];
+static struct pgdb db;          /* this test's database */
 static struct hr_store *store;
 static size_t live0;
 static char pg_dir[64];         /* test_outage's own cluster, or "" */
 static char pg_script[512];
 
 /* ---- helpers ---- */
-
-static PGconn *connect_db(const char *url, const char *dbname)
-{
-	const char *const keys[] = { "dbname", "dbname", NULL };
-	const char *const vals[] = { url, dbname, NULL };
-	PGconn *c = PQconnectdbParams(keys, vals, 1);
-
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "connect: %s",
-		PQerrorMessage(c));
-	return c;
-}
-
-static void sql(PGconn *c, const char *q)
-{
-	PGresult *r = PQexec(c, q);
-
-	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK ||
-		PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", q,
-		PQresultErrorMessage(r));
-	PQclear(r);
-}
-
-static long count(const char *url, const char *q)
-{
-	PGconn *c = connect_db(url, NULL);
-	PGresult *r = PQexec(c, q);
-	long n;
-
-	ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
-	n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-	PQclear(r);
-	PQfinish(c);
-	return n;
-}
-
-/* Make url's cluster a fresh database; db_url gets its conninfo. */
-static void db_create(const char *url)
-{
-	PGconn *c = connect_db(url, "postgres");
-	char q[128];
-
-	hr_rand_token(db_name + 5, 12);
-	memcpy(db_name, "test_", 5);
-	snprintf(q, sizeof(q), "CREATE DATABASE %s", db_name);
-	sql(c, q);
-	snprintf(db_url, sizeof(db_url), "host=%s port=%s user=%s dbname=%s",
-		PQhost(c), PQport(c), PQuser(c), db_name);
-	PQfinish(c);
-}
-
-static void db_drop(const char *url)
-{
-	PGconn *c = connect_db(url, "postgres");
-	char q[128];
-
-	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
-		db_name);
-	sql(c, q);
-	PQfinish(c);
-}
 
 /* Run the core loop until *flag or ms have passed. */
 static bool run_until(const int *flag, unsigned ms)
@@ -110,7 +48,7 @@ static struct hr_store *store_new(unsigned queue_max, unsigned wait_ms,
 	struct hr_store *s = NULL;
 
 	hr_store_cfg_default(&cfg);
-	cfg.url = db_url;
+	cfg.url = db.url;
 	if (queue_max)
 		cfg.queue_max = queue_max;
 	if (wait_ms)
@@ -123,13 +61,9 @@ static struct hr_store *store_new(unsigned queue_max, unsigned wait_ms,
 
 static void setup(void)
 {
-	unsigned n = 99;
-
 	live0 = hr_mem_live();
 	ck_assert_int_eq(hr_loop_init(), 0);
-	db_create(base_url);
-	ck_assert_int_eq(hr_store_migrate(db_url, &n), 0);
-	ck_assert_uint_ge(n, 1);
+	ck_assert_uint_ge(pgdb_create(&db, "test_"), 1);
 	store = store_new(0, 0, 0);
 }
 
@@ -151,7 +85,7 @@ static void teardown(void)
 	pg_cleanup();  /* also when test_outage failed half-way */
 	store = hr_mem_deref(store);
 	hr_loop_close();
-	db_drop(base_url);
+	pgdb_drop(&db);
 	ck_assert_uint_eq(hr_mem_live(), live0);
 }
 
@@ -331,14 +265,14 @@ START_TEST(test_subscriptions)
 	ck_assert_int_eq(hr_store_tx_sub_del(tx, "s2"), 0);
 	ck_assert_int_eq(hr_store_tx_sub_del(tx, "nosuch"), 0);
 	sub_commit(tx, &d);
-	ck_assert_int_eq(count(db_url, "SELECT cseq_reserved FROM "
+	ck_assert_int_eq(pgdb_count(db.url, "SELECT cseq_reserved FROM "
 		"subscriptions WHERE id = 's1'"), 200);
-	ck_assert_int_eq(count(db_url, "SELECT version_reserved FROM "
+	ck_assert_int_eq(pgdb_count(db.url, "SELECT version_reserved FROM "
 		"subscriptions WHERE id = 's1'"), 80);
-	ck_assert_int_eq(count(db_url, "SELECT remote_cseq FROM "
+	ck_assert_int_eq(pgdb_count(db.url, "SELECT remote_cseq FROM "
 		"subscriptions WHERE id = 's1'"), 8);
-	ck_assert_int_eq(count(db_url, "SELECT count(*) FROM subscriptions"),
-		1);
+	ck_assert_int_eq(pgdb_count(db.url, "SELECT count(*) FROM "
+		"subscriptions"), 1);
 	/* required fields */
 	ck_assert_int_eq(hr_store_tx_alloc(&tx, store), 0);
 	u.callid = NULL;
@@ -353,9 +287,9 @@ START_TEST(test_migrate_twice)
 {
 	unsigned n = 99;
 
-	ck_assert_int_eq(hr_store_migrate(db_url, &n), 0);
+	ck_assert_int_eq(hr_store_migrate(db.url, &n), 0);
 	ck_assert_uint_eq(n, 0);
-	ck_assert_int_eq(count(db_url, "SELECT count(*) FROM "
+	ck_assert_int_eq(pgdb_count(db.url, "SELECT count(*) FROM "
 		"schema_migrations"), (int)hr_migrations_n);
 	ck_assert_int_eq(hr_store_migrate("host=/nonexistent port=1", &n),
 		ECONNREFUSED);
@@ -526,7 +460,8 @@ START_TEST(test_destroy_drains)
 	ck_assert_int_eq(d.n, 300);
 	for (int i = 0; i < 300; i++)
 		ck_assert_int_eq(d.err[i], 0);
-	ck_assert_int_eq(count(db_url, "SELECT count(*) FROM bindings"), 300);
+	ck_assert_int_eq(pgdb_count(db.url, "SELECT count(*) FROM bindings"),
+		300);
 }
 END_TEST
 
@@ -571,8 +506,8 @@ START_TEST(test_secret)
 	ck_assert_int_eq(hr_store_secret(s2, "other", c, sizeof(c)), 0);
 	ck_assert(memcmp(a, c, sizeof(a)));
 	ck_assert_int_eq(hr_store_secret(s2, "nonce", c, 16), EINVAL);
-	ck_assert_int_eq(count(db_url, "SELECT count(*) FROM server_secrets"),
-		2);
+	ck_assert_int_eq(pgdb_count(db.url, "SELECT count(*) FROM "
+		"server_secrets"), 2);
 	hr_mem_deref(s2);
 }
 END_TEST
@@ -607,14 +542,14 @@ START_TEST(test_users)
 	struct users list = { 0 }, ev = { 0 }, load = { 0 };
 
 	hr_store_set_user_handler(store, user_h, &ev);
-	ck_assert_int_eq(hr_store_user_put(db_url, &u1), 0);
+	ck_assert_int_eq(hr_store_user_put(db.url, &u1), 0);
 	ck_assert(run_until(&ev.flag, 10000));
 	ck_assert_str_eq(ev.line[0], "alice@b.test m1 s1");
-	ck_assert_int_eq(hr_store_user_put(db_url, &u2), 0);
-	ck_assert_int_eq(hr_store_user_put(db_url, &u3), 0);
+	ck_assert_int_eq(hr_store_user_put(db.url, &u2), 0);
+	ck_assert_int_eq(hr_store_user_put(db.url, &u3), 0);
 	u1.ha1_md5 = "m1b";
-	ck_assert_int_eq(hr_store_user_put(db_url, &u1), 0);  /* replace */
-	ck_assert_int_eq(hr_store_user_list(db_url, user_h, &list), 0);
+	ck_assert_int_eq(hr_store_user_put(db.url, &u1), 0);  /* replace */
+	ck_assert_int_eq(hr_store_user_list(db.url, user_h, &list), 0);
 	ck_assert_int_eq(list.n, 3);
 	ck_assert_str_eq(list.line[0], "bob@a.test m2 s2");
 	ck_assert_str_eq(list.line[1], "alice@b.test m1b s1");
@@ -631,8 +566,8 @@ START_TEST(test_users)
 	/* the row is read when the notification arrives: the latest one */
 	ck_assert_str_eq(ev.line[3], "alice@b.test m1b s1");
 
-	ck_assert_int_eq(hr_store_user_del(db_url, "carol", "b.test"), 0);
-	ck_assert_int_eq(hr_store_user_del(db_url, "carol", "b.test"),
+	ck_assert_int_eq(hr_store_user_del(db.url, "carol", "b.test"), 0);
+	ck_assert_int_eq(hr_store_user_del(db.url, "carol", "b.test"),
 		ENOENT);
 	for (int i = 0; i < 10000 && ev.n < 5; i++) {
 		hr_loop_once();
@@ -671,7 +606,7 @@ START_TEST(test_outage)
 	struct hr_store *s;
 	struct hr_store_stats st;
 	struct done d = { 0 };
-	char url[256], line[600];
+	char url[256];
 	const char *script = getenv("HERALD_TEST_PG_SCRIPT");
 	uint64_t t0;
 	unsigned n;
@@ -728,11 +663,10 @@ START_TEST(test_outage)
 	ck_assert_uint_eq(st.outages, 1);
 	ck_assert_uint_eq(st.timedout, 1);
 	/* nothing acknowledged lost; the timed-out one never committed */
-	snprintf(line, sizeof(line), "%s", url);
-	ck_assert_int_eq(count(line, "SELECT count(*) FROM bindings WHERE "
+	ck_assert_int_eq(pgdb_count(url, "SELECT count(*) FROM bindings WHERE "
 		"aor IN ('acked@example.test', 'waited@example.test', "
 		"'after@example.test')"), 3);
-	ck_assert_int_eq(count(line, "SELECT count(*) FROM bindings"), 3);
+	ck_assert_int_eq(pgdb_count(url, "SELECT count(*) FROM bindings"), 3);
 	hr_mem_deref(s);
 }
 END_TEST
@@ -761,12 +695,7 @@ static Suite *store_suite(void)
 
 int main(void)
 {
-
-	base_url = getenv("HERALD_TEST_DATABASE_URL");
-	if (!base_url || !*base_url) {
-		printf("test_store: HERALD_TEST_DATABASE_URL unset: skipped "
-			"(script/test sets it)\n");
+	if (!pgdb_base())
 		return 77;
-	}
 	return hr_check_run(store_suite());
 }

@@ -5,20 +5,14 @@
  */
 #include <check.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <libxml/parser.h>
-#include <libxml/xmlIO.h>
-#include <libxml/xmlschemas.h>
-#include <libxml/xpath.h>
-#include <libxml/xpathInternals.h>
 #include "core/core.h"
 #include "xml/xml.h"
 #include "check_run.h"
+#include "xsd.h"
 
-#define NS "urn:ietf:params:xml:ns:reginfo"
 #define DECL "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
 #define CAP 65536
 
@@ -26,17 +20,7 @@ static xmlSchemaPtr schema;
 
 static void schema_load(void)
 {
-	const char *dir = getenv("HR_XSD_DIR");
-	char path[PATH_MAX];
-	xmlSchemaParserCtxtPtr pc;
-
-	ck_assert_msg(dir != NULL, "HR_XSD_DIR is not set");
-	snprintf(path, sizeof(path), "%s/reginfo.xsd", dir);
-	pc = xmlSchemaNewParserCtxt(path);
-	ck_assert_ptr_nonnull(pc);
-	schema = xmlSchemaParse(pc);
-	xmlSchemaFreeParserCtxt(pc);
-	ck_assert_msg(schema != NULL, "%s does not compile", path);
+	schema = xsd_load("reginfo.xsd");
 }
 
 static void schema_free(void)
@@ -48,52 +32,13 @@ static void schema_free(void)
 /* Parse (no network, no entities), validate, and hand the tree back. */
 static xmlDocPtr doc_valid(const struct hr_buf *buf)
 {
-	xmlSchemaValidCtxtPtr vc;
 	xmlDocPtr doc;
-	int rc;
 
 	ck_assert_uint_gt(buf->len, strlen(DECL));
 	ck_assert_int_eq(memcmp(buf->b, DECL, strlen(DECL)), 0);
-	doc = xmlReadMemory(buf->b, (int)buf->len, "reginfo.xml", NULL,
-		XML_PARSE_NONET);
-	ck_assert_msg(doc != NULL, "not well-formed: %.*s", (int)buf->len,
-		buf->b);
-	vc = xmlSchemaNewValidCtxt(schema);
-	ck_assert_ptr_nonnull(vc);
-	rc = xmlSchemaValidateDoc(vc, doc);
-	xmlSchemaFreeValidCtxt(vc);
-	ck_assert_msg(rc == 0, "invalid (%d): %.*s", rc, (int)buf->len,
-		buf->b);
+	doc = xsd_parse(buf->b, buf->len);
+	xsd_check(schema, doc, buf->b, buf->len);
 	return doc;
-}
-
-/* XPath 1.0 string() of expr, prefix r: for the reginfo namespace */
-static void xp_eq(xmlDocPtr doc, const char *expr, const char *want)
-{
-	xmlXPathContextPtr xc = xmlXPathNewContext(doc);
-	xmlXPathObjectPtr res;
-	char full[512];
-
-	ck_assert_ptr_nonnull(xc);
-	ck_assert_int_eq(xmlXPathRegisterNs(xc, BAD_CAST "r", BAD_CAST NS),
-		0);
-	snprintf(full, sizeof(full), "string(%s)", expr);
-	res = xmlXPathEvalExpression(BAD_CAST full, xc);
-	ck_assert_ptr_nonnull(res);
-	ck_assert_int_eq(res->type, XPATH_STRING);
-	ck_assert_msg(!strcmp((const char *)res->stringval, want),
-		"%s: \"%s\", want \"%s\"", expr, res->stringval, want);
-	xmlXPathFreeObject(res);
-	xmlXPathFreeContext(xc);
-}
-
-static void xp_count(xmlDocPtr doc, const char *expr, unsigned want)
-{
-	char full[512], n[16];
-
-	snprintf(full, sizeof(full), "count(%s)", expr);
-	snprintf(n, sizeof(n), "%u", want);
-	xp_eq(doc, full, n);
 }
 
 static void done(struct hr_buf *buf, xmlDocPtr doc)

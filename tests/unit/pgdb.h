@@ -1,0 +1,112 @@
+/* A throwaway PostgreSQL database for each test, on the cluster that
+ * HERALD_TEST_DATABASE_URL names (script/test starts one with script/pg).
+ * Without the variable the test is skipped (exit 77). */
+#ifndef HR_TEST_PGDB_H
+#define HR_TEST_PGDB_H
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libpq-fe.h>
+#include "core/core.h"
+#include "store/store.h"
+
+#define PGDB_ENV "HERALD_TEST_DATABASE_URL"
+
+struct pgdb {
+	char name[32];          /* the prefix and 12 random characters */
+	char url[512];          /* the base URL with dbname=name */
+};
+
+/* The base URL, or NULL after saying the test is skipped (return 77). */
+static inline const char *pgdb_base(void)
+{
+	const char *url = getenv(PGDB_ENV);
+
+	if (!url || !*url) {
+		printf("skipped: " PGDB_ENV " is not set (script/test sets "
+			"it)\n");
+		return NULL;
+	}
+	return url;
+}
+
+/* A connection to url, or the test fails. */
+static inline PGconn *pgdb_connect(const char *url)
+{
+	PGconn *c = PQconnectdb(url);
+
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+	return c;
+}
+
+/* Run q on url; an error fails the test. */
+static inline void pgdb_exec(const char *url, const char *q)
+{
+	PGconn *c = pgdb_connect(url);
+	PGresult *r = PQexec(c, q);
+
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK ||
+		PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", q,
+		PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+}
+
+/* The number q answers on url with one row of one column: a count(*),
+ * or one field of one row. */
+static inline long long pgdb_count(const char *url, const char *q)
+{
+	PGconn *c = pgdb_connect(url);
+	PGresult *r = PQexec(c, q);
+	long long n;
+
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK &&
+		PQntuples(r) == 1, "%s: %s", q, PQresultErrorMessage(r));
+	n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	PQfinish(c);
+	return n;
+}
+
+/* A fresh database named prefix and 12 random characters, migrated; the
+ * number of migrations applied. db->url is the base URL with its dbname
+ * overridden (a later keyword or URI parameter wins in libpq), so the
+ * base's host, user, password and options carry over in either form. */
+static inline unsigned pgdb_create(struct pgdb *db, const char *prefix)
+{
+	const char *base = getenv(PGDB_ENV);
+	size_t len = strlen(prefix);
+	const char *sep = " ";
+	unsigned n = 0;
+	char q[128];
+	int w;
+
+	ck_assert_ptr_nonnull(base);
+	ck_assert_uint_lt(len + 12, sizeof(db->name));
+	memcpy(db->name, prefix, len);
+	hr_rand_token(db->name + len, 12);
+	snprintf(q, sizeof(q), "CREATE DATABASE %s", db->name);
+	pgdb_exec(base, q);
+	if (!strncmp(base, "postgres://", 11) ||
+	    !strncmp(base, "postgresql://", 13))
+		sep = strchr(base, '?') ? "&" : "?";
+	w = snprintf(db->url, sizeof(db->url), "%s%sdbname=%s", base, sep,
+		db->name);
+	ck_assert_uint_lt((unsigned)w, sizeof(db->url));
+	ck_assert_int_eq(hr_store_migrate(db->url, &n), 0);
+	return n;
+}
+
+/* Drop db, closing what is still connected to it. */
+static inline void pgdb_drop(const struct pgdb *db)
+{
+	char q[128];
+
+	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
+		db->name);
+	pgdb_exec(getenv(PGDB_ENV), q);
+}
+
+#endif
