@@ -20,6 +20,7 @@ struct change {
 	bool del;
 	enum hr_reg_event ev;
 	struct binding *old;          /* the binding it replaces or removes */
+	struct binding *made;         /* the binding it made, once applied */
 	struct hr_store_binding sb;   /* the new values (put) */
 	char *own[8];                 /* strings sb points to */
 	unsigned nown;
@@ -194,6 +195,8 @@ static void ctx_destroy(void *data)
 	hr_mem_deref(ctx->st);
 }
 
+/* Make the committed changes in memory; a removed binding is unlisted
+ * (a watcher reading the AOR must not find it) and kept for announce(). */
 static void apply(struct regctx *ctx)
 {
 	for (unsigned i = 0; i < ctx->n; i++) {
@@ -201,23 +204,37 @@ static void apply(struct regctx *ctx)
 		struct binding *b;
 
 		if (c->del) {
-			/* gone before it is announced: a watcher reading the
-			 * AOR's bindings then must not find it */
 			hr_binding_unlist(c->old);
-			notify(ctx->r, &c->old->pub, c->ev);
-			hr_mem_deref(c->old);
 			continue;
 		}
 		/* new first: c->sb may point into the old binding's strings */
 		b = hr_binding_new(ctx->aor, &c->sb);
 		if (c->old)
 			hr_mem_deref(c->old);
+		c->old = NULL;
 		if (!b) {
 			HR_ERROR("out of memory applying a committed binding");
 			continue;
 		}
 		hr_registrar_arm(ctx->r, b);
-		notify(ctx->r, &b->pub, c->ev);
+		c->made = b;
+	}
+}
+
+/* After the 200: one RFC 3680 event per change (the REGISTER does not wait
+ * for what watchers are told). */
+static void announce(struct regctx *ctx)
+{
+	for (unsigned i = 0; i < ctx->n; i++) {
+		struct change *c = &ctx->ch[i];
+
+		if (c->del) {
+			notify(ctx->r, &c->old->pub, c->ev);
+			c->old = hr_mem_deref(c->old);
+		} else if (c->made) {
+			notify(ctx->r, &c->made->pub, c->ev);
+			c->made = NULL;
+		}
 	}
 }
 
@@ -236,6 +253,7 @@ static void committed(int err, void *arg)
 	} else {
 		apply(ctx);
 		reply_ok(ctx->r, a, ctx->st);
+		announce(ctx);
 	}
 	hr_mem_deref(ctx);
 	next_waiting(a);
