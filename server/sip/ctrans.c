@@ -193,6 +193,10 @@ static void final(struct hr_ctrans *ct, const struct hr_msg *resp)
 	hr_tmr_cancel(&ct->tmr_e);
 	hr_tmr_cancel(&ct->tmr_f);
 	ct->state = HR_CTRANS_COMPLETED;
+	/* Completed only absorbs responses: the request is not sent again */
+	free(ct->req);
+	ct->req = NULL;
+	ct->len = 0;
 	hr_mem_ref(ct);
 	report(ct, 0, resp);
 	ct->h = NULL;
