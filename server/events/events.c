@@ -68,11 +68,11 @@ static void events_destroy(void *data)
 		while (ev->byid.bucket[i].head) {
 			struct hr_sub *sub = ev->byid.bucket[i].head->data;
 
+			/* finished subscriptions are never linked */
 			hr_sub_finish(sub, false);
 		}
 	}
 	hr_hash_reset(&ev->byid);
-	hr_hash_reset(&ev->bydlg);
 	hr_hash_reset(&ev->res);
 	hr_hash_reset(&ev->watchers);
 	for (unsigned i = 0; i < ev->cfg.ndomains; i++)
@@ -98,7 +98,6 @@ int hr_events_alloc(struct hr_events **evp, struct hr_sip *sip,
 	ev->sip = sip;
 	ev->store = store;
 	err = hr_hash_init(&ev->byid, 4096);
-	err |= hr_hash_init(&ev->bydlg, 4096);
 	err |= hr_hash_init(&ev->res, 4096);
 	err |= hr_hash_init(&ev->watchers, 4096);
 	ev->domains = calloc(cfg->ndomains, sizeof(*ev->domains));

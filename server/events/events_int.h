@@ -13,12 +13,9 @@ struct hr_events {
 	struct hr_store *store;
 	const struct hr_pkg *pkgs[HR_EVENTS_MAX_PKGS];
 	unsigned npkgs;
-	struct hr_hash byid;          /* id → sub */
-	struct hr_hash bydlg;         /* Call-ID + local tag → sub */
+	struct hr_hash byid;          /* id (= local tag) → sub */
 	struct hr_hash res;           /* package + resource → struct res */
 	struct hr_hash watchers;      /* watcher URI → struct watcher */
-	struct hr_list flying;        /* subs with a NOTIFY or a lookup in
-				       * flight */
 	size_t n;                     /* linked subscriptions */
 	bool closing;
 };
@@ -49,6 +46,7 @@ struct pend {
 	struct hr_conn *conn;         /* referenced */
 	struct hr_sub *old;           /* replaced by this new one, referenced */
 	bool del;                     /* unsubscribe */
+	bool fresh;                   /* a new subscription */
 };
 
 /* A next hop's host name and what it resolved to. */
@@ -60,16 +58,15 @@ struct dns_cache {
 
 struct hr_sub {
 	struct hr_le le_id;           /* ev->byid */
-	struct hr_le le_dlg;          /* ev->bydlg */
 	struct hr_le le_res;          /* res->subs */
-	struct hr_le le_fly;          /* ev->flying */
 	struct hr_events *ev;
 	const struct hr_pkg *pkg;
 	struct res *res;              /* set while linked */
 	struct watcher *w;            /* set while linked */
 	struct hr_sub_info info;
 
-	/* the dialog, RFC 3261 12 (strings in strs[] unless noted) */
+	/* the dialog, RFC 3261 12 (strings in strs[], or shared with an
+	 * equal one: local_tag is the id, remote_uri often the watcher) */
 	const char *callid;
 	const char *local_tag;
 	const char *remote_tag;
@@ -80,8 +77,11 @@ struct hr_sub {
 	const char *received;         /* "udp:192.0.2.1:5060", "" */
 	const char *instance;         /* "" when none */
 	const char *contact_key;      /* +sip.instance, or the Contact URI */
-	char *target;                 /* remote target (hr_mem: refreshes
-				       * may change it) */
+	uint32_t key_hash;            /* of watcher and contact_key */
+	const char *target;           /* remote target: in strs[], or an
+				       * hr_mem string once a refresh moved
+				       * it (target_own) */
+	bool target_own;
 	enum hr_tp tp;
 	struct hr_conn *conn;         /* the SUBSCRIBE's TCP connection */
 	void *sock;                   /* the UDP socket it arrived on */
@@ -116,6 +116,8 @@ struct hr_sub {
 struct hr_sub *hr_sub_new(struct hr_events *ev, const struct hr_pkg *pkg,
 	const struct hr_store_sub *ss);
 void hr_sub_to_store(const struct hr_sub *sub, struct hr_store_sub *ss);
+void hr_sub_rekey(struct hr_sub *sub);
+void hr_sub_retarget(struct hr_sub *sub, char *target);
 int hr_sub_link(struct hr_sub *sub);
 void hr_sub_unlink(struct hr_sub *sub);
 struct hr_sub *hr_sub_dialog(struct hr_events *ev, const struct hr_pl *callid,
@@ -131,6 +133,7 @@ const struct hr_pkg *hr_events_pkg(const struct hr_events *ev,
 void hr_sub_arm(struct hr_sub *sub);
 void hr_sub_kick(struct hr_sub *sub);
 void hr_sub_finish(struct hr_sub *sub, bool store_del);
+void hr_sub_store_del(struct hr_sub *sub);
 void hr_sub_end(struct hr_sub *sub, enum hr_sub_reason reason,
 	uint32_t retry_after, bool store_del);
 void hr_notify_close_all(struct hr_events *ev);

@@ -37,13 +37,11 @@ static void del_done(int err, void *arg)
 /* Remove the row; nothing waits for it (the subscription is already
  * gone from memory, and a row left behind only expires after a
  * restart). */
-static void store_del(struct hr_sub *sub)
+void hr_sub_store_del(struct hr_sub *sub)
 {
 	struct hr_store_tx *tx;
 	char *id;
 
-	if (!sub->stored)
-		return;
 	sub->stored = false;
 	id = strdup(sub->info.id);
 	if (!id || hr_store_tx_alloc(&tx, sub->ev->store)) {
@@ -166,7 +164,6 @@ static void resolved(int err, const struct hr_sa *addr, void *arg)
 	struct hr_sub *sub = arg;
 
 	sub->dnsq = NULL;
-	hr_list_unlink(&sub->le_fly);
 	if (!err) {
 		sub->dns->addr = *addr;
 		sub->dns->until_ms = hr_now_ms() + DNS_TTL_MS;
@@ -203,8 +200,7 @@ static int lookup(struct hr_sub *sub, const char *host, uint16_t port,
 	memcpy(sub->dns->host, host, n + 1);
 	err = hr_dns_resolve(host, port, addr, resolved, sub, &sub->dnsq);
 	if (err == EINPROGRESS) {
-		hr_mem_ref(sub);
-		hr_list_append(&sub->ev->flying, &sub->le_fly, sub);
+		hr_mem_ref(sub);  /* the lookup's, until resolved() */
 	} else if (!err) {
 		sub->dns->addr = *addr;
 		sub->dns->until_ms = hr_now_ms() + DNS_TTL_MS;
@@ -396,10 +392,8 @@ static int send_notify(struct hr_sub *sub)
 	} else {
 		err = hr_ctrans_request(&sub->ct, ev->sip, &d, &req, on_resp,
 			sub);
-		if (!err) {
-			hr_mem_ref(sub);
-			hr_list_append(&ev->flying, &sub->le_fly, sub);
-		}
+		if (!err)
+			hr_mem_ref(sub);  /* the transaction's, until on_resp() */
 	}
 	if (err)
 		goto out;
@@ -476,7 +470,6 @@ static void on_resp(int err, const struct hr_msg *resp, void *arg)
 
 	if (!err && resp->scode < 200)
 		return;
-	hr_list_unlink(&sub->le_fly);
 	sub->ct = hr_mem_deref(sub->ct);
 	if (err || resp->scode >= 300) {
 		if (err)
@@ -494,15 +487,32 @@ static void on_resp(int err, const struct hr_msg *resp, void *arg)
 
 /* ---- the end of a subscription ---- */
 
+/* Stop waiting for a NOTIFY's answer or a lookup: their references go. */
+static void release(struct hr_sub *sub)
+{
+	if (sub->ct) {
+		hr_ctrans_abandon(sub->ct);
+		sub->ct = hr_mem_deref(sub->ct);
+		hr_mem_deref(sub);
+	}
+	if (sub->dnsq) {
+		hr_dns_cancel(sub->dnsq);
+		sub->dnsq = NULL;
+		hr_mem_deref(sub);
+	}
+}
+
 void hr_sub_finish(struct hr_sub *sub, bool del)
 {
 	if (sub->finished)
 		return;
+	hr_mem_ref(sub);
 	sub->finished = true;
+	release(sub);
 	hr_tmr_cancel(&sub->tmr_exp);
 	hr_tmr_cancel(&sub->tmr_thr);
-	if (del)
-		store_del(sub);
+	if (del && sub->stored)
+		hr_sub_store_del(sub);
 	if (sub->pkg->gone)
 		sub->pkg->gone(sub, sub->pkg->arg);
 	sub->data = NULL;
@@ -510,6 +520,7 @@ void hr_sub_finish(struct hr_sub *sub, bool del)
 		hr_sub_unlink(sub);
 		hr_mem_deref(sub);  /* the tables' reference */
 	}
+	hr_mem_deref(sub);
 }
 
 void hr_sub_end(struct hr_sub *sub, enum hr_sub_reason reason,
@@ -518,8 +529,8 @@ void hr_sub_end(struct hr_sub *sub, enum hr_sub_reason reason,
 	if (sub->finished || sub->final)
 		return;
 	hr_tmr_cancel(&sub->tmr_exp);
-	if (del)
-		store_del(sub);
+	if (del && sub->stored)
+		hr_sub_store_del(sub);
 	sub->final = true;
 	sub->final_reason = reason;
 	sub->final_retry = retry_after;
@@ -566,17 +577,13 @@ void hr_sub_terminate(struct hr_sub *sub, enum hr_sub_reason reason,
 }
 
 /* Shutting down: NOTIFYs and lookups in flight are abandoned (their
- * subscriptions stay stored and go on after the restart). */
+ * subscriptions stay stored and go on after the restart). Every one of
+ * them is linked: a finished subscription waits for nothing. */
 void hr_notify_close_all(struct hr_events *ev)
 {
-	while (ev->flying.head) {
-		struct hr_sub *sub = ev->flying.head->data;
-
-		hr_list_unlink(&sub->le_fly);
-		hr_ctrans_abandon(sub->ct);
-		sub->ct = hr_mem_deref(sub->ct);
-		hr_dns_cancel(sub->dnsq);
-		sub->dnsq = NULL;
-		hr_mem_deref(sub);
+	for (uint32_t i = 0; ev->byid.bucket && i <= ev->byid.mask; i++) {
+		for (struct hr_le *le = ev->byid.bucket[i].head; le;
+		     le = le->next)
+			release(le->data);
 	}
 }

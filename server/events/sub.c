@@ -18,58 +18,80 @@ static void sub_destroy(void *data)
 	hr_tmr_cancel(&sub->tmr_exp);
 	hr_tmr_cancel(&sub->tmr_thr);
 	hr_sub_unlink(sub);
-	hr_list_unlink(&sub->le_fly);
 	if (sub->ct) {
 		hr_ctrans_abandon(sub->ct);
 		hr_mem_deref(sub->ct);
 	}
 	free(sub->dns);
 	hr_mem_deref(sub->conn);
-	hr_mem_deref(sub->target);
+	if (sub->target_own)
+		hr_mem_deref((char *)sub->target);
 }
 
-/* A subscription from its stored form; the contact key (what identifies
- * the watcher's device for replacement) is the +sip.instance (RFC 5626)
- * when the watcher sent one, else the Contact URI. */
+/* s, or NULL when it equals other (then other is used, not a copy) */
+static const char *unless(const char *s, const char *other)
+{
+	return s && other && !strcmp(s, other) ? NULL : s;
+}
+
+static const char *pack(char **p, const char *s, const char *other)
+{
+	return s && other && !strcmp(s, other) ? other : hr_strpack(p, s);
+}
+
+/* The package's own spelling of a body type (no copy per subscription). */
+static const char *pkg_type(const struct hr_pkg *pkg, const char *type)
+{
+	for (unsigned i = 0; type && i < pkg->ntypes; i++) {
+		if (!strcmp(pkg->types[i], type))
+			return pkg->types[i];
+	}
+	return pkg->types[0];
+}
+
+/*
+ * A subscription from its stored form: one allocation with its strings
+ * (about 500 bytes and the strings; at 100,000 subscriptions the memory
+ * goal is 1 KB each, so equal strings are stored once: the local tag is
+ * the id, the watcher's user is often the resource, the From URI often
+ * the watcher).
+ */
 struct hr_sub *hr_sub_new(struct hr_events *ev, const struct hr_pkg *pkg,
 	const struct hr_store_sub *ss)
 {
-	const char *const strs[] = { ss->id, ss->package, ss->event_id,
-		ss->resource, ss->watcher, ss->watcher_user, ss->accept,
-		ss->callid, ss->local_tag, ss->remote_tag, ss->local_uri,
-		ss->remote_uri, ss->local_contact, ss->route_set, ss->received,
-		ss->instance };
+	const char *user = ss->watcher_user ? ss->watcher_user : "";
+	const char *const strs[] = { ss->id, ss->event_id, ss->resource,
+		ss->watcher, unless(user, ss->resource), ss->callid,
+		unless(ss->local_tag, ss->id), ss->remote_tag, ss->local_uri,
+		unless(ss->remote_uri, ss->watcher), ss->local_contact,
+		ss->route_set, ss->received, ss->instance, ss->remote_target };
 	size_t n = hr_strpack_size(strs, sizeof(strs) / sizeof(strs[0]));
 	struct hr_sub *sub = hr_mem_zalloc(sizeof(*sub) + n, sub_destroy);
 	char *p;
 
 	if (!sub)
 		return NULL;
-	sub->target = hr_pl_strdup(&(struct hr_pl){ ss->remote_target ?
-		ss->remote_target : "", ss->remote_target ?
-		strlen(ss->remote_target) : 0 });
-	if (!sub->target)
-		return hr_mem_deref(sub);
 	p = sub->strs;
 	sub->ev = ev;
 	sub->pkg = pkg;
+	sub->info.package = pkg->name;
+	sub->info.accept = pkg_type(pkg, ss->accept);
 	sub->info.id = hr_strpack(&p, ss->id);
-	sub->info.package = hr_strpack(&p, ss->package);
 	sub->info.event_id = hr_strpack(&p, ss->event_id);
 	sub->info.resource = hr_strpack(&p, ss->resource);
 	sub->info.watcher = hr_strpack(&p, ss->watcher);
-	sub->info.watcher_user = hr_strpack(&p, ss->watcher_user);
-	sub->info.accept = hr_strpack(&p, ss->accept);
+	sub->info.watcher_user = pack(&p, user, sub->info.resource);
 	sub->callid = hr_strpack(&p, ss->callid);
-	sub->local_tag = hr_strpack(&p, ss->local_tag);
+	sub->local_tag = pack(&p, ss->local_tag, sub->info.id);
 	sub->remote_tag = hr_strpack(&p, ss->remote_tag);
 	sub->local_uri = hr_strpack(&p, ss->local_uri);
-	sub->remote_uri = hr_strpack(&p, ss->remote_uri);
+	sub->remote_uri = pack(&p, ss->remote_uri, sub->info.watcher);
 	sub->local_contact = hr_strpack(&p, ss->local_contact);
 	sub->route_set = hr_strpack(&p, ss->route_set);
 	sub->received = hr_strpack(&p, ss->received);
 	sub->instance = hr_strpack(&p, ss->instance);
-	sub->contact_key = *sub->instance ? sub->instance : sub->target;
+	sub->target = hr_strpack(&p, ss->remote_target);
+	hr_sub_rekey(sub);
 	sub->info.expires_at = ss->expires_at;
 	sub->info.state = !strcmp(ss->state, "active") ? HR_SUB_ACTIVE :
 		!strcmp(ss->state, "pending") ? HR_SUB_PENDING :
@@ -80,6 +102,16 @@ struct hr_sub *hr_sub_new(struct hr_events *ev, const struct hr_pkg *pkg,
 	sub->cseq_res = ss->cseq_reserved;
 	sub->ver_res = ss->version_reserved;
 	return sub;
+}
+
+/* A refresh moved the remote target (RFC 6665 4.1.2.1); takes target. */
+void hr_sub_retarget(struct hr_sub *sub, char *target)
+{
+	if (sub->target_own)
+		hr_mem_deref((char *)sub->target);
+	sub->target = target;
+	sub->target_own = true;
+	hr_sub_rekey(sub);
 }
 
 void hr_sub_to_store(const struct hr_sub *sub, struct hr_store_sub *ss)
@@ -113,13 +145,17 @@ void hr_sub_to_store(const struct hr_sub *sub, struct hr_store_sub *ss)
 	ss->local_contact = sub->local_contact;
 }
 
-/* ---- tables ---- */
-
-static uint32_t dlg_hash(const char *callid, size_t clen, const char *tag,
-	size_t tlen)
+/* The device key, and a hash of it and the watcher (replacement looks
+ * through every subscription to a resource: compare numbers first). */
+void hr_sub_rekey(struct hr_sub *sub)
 {
-	return hr_hash_bytes(callid, clen) ^ hr_hash_bytes(tag, tlen);
+	sub->contact_key = *sub->instance ? sub->instance : sub->target;
+	sub->key_hash = hr_hash_bytes(sub->contact_key,
+		strlen(sub->contact_key)) ^ hr_hash_bytes(sub->info.watcher,
+		strlen(sub->info.watcher));
 }
+
+/* ---- tables ---- */
 
 static uint32_t res_hash(const char *package, const char *resource)
 {
@@ -219,6 +255,8 @@ int hr_sub_link(struct hr_sub *sub)
 
 	if (sub->linked)
 		return 0;
+	if (sub->finished)
+		return EINVAL;
 	sub->res = res_get(ev, sub->info.package, sub->info.resource);
 	sub->w = watcher_get(ev, sub->info.watcher);
 	if (!sub->res || !sub->w) {
@@ -232,10 +270,8 @@ int hr_sub_link(struct hr_sub *sub)
 	}
 	hr_list_append(&sub->res->subs, &sub->le_res, sub);
 	sub->w->n++;
-	hr_hash_append(&ev->byid, hr_hash_bytes(sub->info.id,
-		strlen(sub->info.id)), &sub->le_id, sub);
-	hr_hash_append(&ev->bydlg, dlg_hash(sub->callid, strlen(sub->callid),
-		sub->local_tag, strlen(sub->local_tag)), &sub->le_dlg, sub);
+	hr_hash_append(&ev->byid, hr_hash_bytes(sub->local_tag,
+		strlen(sub->local_tag)), &sub->le_id, sub);
 	sub->linked = true;
 	ev->n++;
 	return 0;
@@ -250,7 +286,6 @@ void hr_sub_unlink(struct hr_sub *sub)
 	sub->linked = false;
 	ev->n--;
 	hr_hash_unlink(&ev->byid, &sub->le_id);
-	hr_hash_unlink(&ev->bydlg, &sub->le_dlg);
 	hr_list_unlink(&sub->le_res);
 	/* out of the table at once: someone may hold a reference */
 	if (!sub->res->subs.n) {
@@ -268,8 +303,8 @@ struct hr_sub *hr_sub_dialog(struct hr_events *ev, const struct hr_pl *callid,
 	const struct hr_pl *local_tag, const struct hr_pl *remote_tag,
 	const struct hr_pl *package, const struct hr_pl *event_id)
 {
-	struct hr_list *l = hr_hash_list(&ev->bydlg, dlg_hash(callid->p,
-		callid->len, local_tag->p, local_tag->len));
+	struct hr_list *l = hr_hash_list(&ev->byid, hr_hash_bytes(local_tag->p,
+		local_tag->len));
 
 	for (struct hr_le *le = l->head; le; le = le->next) {
 		struct hr_sub *sub = le->data;

@@ -168,12 +168,22 @@ static void committed(int err, void *arg)
 {
 	struct hr_sub *sub = arg;
 	struct pend *p = sub->pend;
-	bool fresh = !sub->linked && !sub->stored;
+	bool fresh = p->fresh;
 
 	if (err) {
 		HR_WARN("subscription %s not stored: %s", sub->info.id,
 			hr_strerror(err));
 		reply(p->st, 503, "Service Unavailable", RETRY_AFTER);
+		pend_free(sub);
+		hr_mem_deref(sub);
+		return;
+	}
+	/* replaced or ended while this refresh was being stored: the row
+	 * this refresh put back goes again */
+	if (!fresh && (sub->finished || sub->final)) {
+		if (!p->del)
+			hr_sub_store_del(sub);
+		reply(p->st, 481, "Subscription Does Not Exist", NULL);
 		pend_free(sub);
 		hr_mem_deref(sub);
 		return;
@@ -192,11 +202,8 @@ static void committed(int err, void *arg)
 	sub->info.expires_at = p->expires_at;
 	sub->remote_cseq = p->cseq;
 	if (p->target) {
-		hr_mem_deref(sub->target);
-		sub->target = p->target;
+		hr_sub_retarget(sub, p->target);
 		p->target = NULL;
-		if (!*sub->instance)
-			sub->contact_key = sub->target;
 	}
 	if (p->conn) {
 		hr_mem_deref(sub->conn);
@@ -370,7 +377,8 @@ static struct hr_sub *replaced(struct hr_events *ev, const struct hr_sub *sub)
 	for (struct hr_le *le = r->subs.head; le; le = le->next) {
 		struct hr_sub *o = le->data;
 
-		if (o->final || o->finished || o->pend ||
+		if (o->key_hash != sub->key_hash || o->final ||
+		    o->finished || o->pend ||
 		    strcmp(o->info.watcher, sub->info.watcher) ||
 		    strcmp(o->info.event_id, sub->info.event_id) ||
 		    strcmp(o->contact_key, sub->contact_key))
@@ -382,7 +390,6 @@ static struct hr_sub *replaced(struct hr_events *ev, const struct hr_sub *sub)
 
 struct newsub {
 	char id[TOKEN_LEN + 1];
-	char tag[TOKEN_LEN + 1];
 	char resource[RES_MAX];
 	char user[RES_MAX];
 	char rcv[HR_SA_STRLEN + 8];
@@ -464,8 +471,8 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 		strcat(n.user, "@");
 		strcat(n.user, domain);
 	}
+	/* the id is the To-tag: one hash finds a dialog and an id */
 	hr_rand_token(n.id, TOKEN_LEN);
-	hr_rand_token(n.tag, TOKEN_LEN);
 	n.watcher = watcher_of(req);
 	n.callid = hr_pl_strdup(&req->callid);
 	n.local_uri = hr_pl_strdup(&req->to.uri.raw);
@@ -495,7 +502,7 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 	ss.expires_at = hr_wall_s() + exp;
 	ss.accept = accept;
 	ss.callid = n.callid;
-	ss.local_tag = n.tag;
+	ss.local_tag = n.id;
 	ss.remote_tag = n.remote_tag;
 	ss.local_uri = n.local_uri;
 	ss.remote_uri = n.remote_uri;
@@ -566,6 +573,7 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 	p->expires_at = ss.expires_at;
 	p->cseq = req->cseq.num;
 	p->old = hr_mem_ref(old);
+	p->fresh = true;
 	sub->pend = p;
 	if (commit(sub)) {
 		pend_free(sub);

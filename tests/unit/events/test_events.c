@@ -265,7 +265,8 @@ static void answer(const char *notify, unsigned code)
 static unsigned branch;
 
 /* Send a SUBSCRIBE; returns its response. */
-static const char *subscribe(const char *callid, const char *totag,
+/* Send a SUBSCRIBE without waiting for its answer. */
+static void subscribe_send(const char *callid, const char *totag,
 	unsigned cseq, const char *extra)
 {
 	char m[4096];
@@ -277,6 +278,13 @@ static const char *subscribe(const char *callid, const char *totag,
 		"CSeq: %u SUBSCRIBE\r\n%sContent-Length: 0\r\n\r\n", ++branch,
 		totag ? ";tag=" : "", totag ? totag : "", callid, cseq, extra);
 	recv_msg(m);
+}
+
+/* Send a SUBSCRIBE; returns its response. */
+static const char *subscribe(const char *callid, const char *totag,
+	unsigned cseq, const char *extra)
+{
+	subscribe_send(callid, totag, cseq, extra);
 	return next_resp();
 }
 
@@ -714,6 +722,32 @@ START_TEST(test_replace)
 }
 END_TEST
 
+/* An unsubscribe of a dialog being replaced meanwhile: it no longer
+ * exists once its replacement is stored (481, not a 200 with no final
+ * NOTIFY), and a refresh does not bring its row back. */
+START_TEST(test_replace_race)
+{
+	char tag[64], hdrs[64];
+	const char *r1, *r2;
+
+	subscribed("c1", tag, sizeof(tag));
+	/* _i: an unsubscribe, then a refresh */
+	snprintf(hdrs, sizeof(hdrs), EVENT "Expires: %d\r\n", _i ? 300 : 0);
+	subscribe_send("c2", NULL, 1, EVENT CONTACT);
+	subscribe_send("c1", tag, 2, hdrs);
+	r1 = next_resp();
+	r2 = next_resp();
+	ck_assert_ptr_nonnull(r1);
+	ck_assert_ptr_nonnull(r2);
+	ck_assert_msg(strstr(r1, "Call-ID: c2\r\n") && status(r1) == 200, "%s",
+		r1);
+	ck_assert_msg(status(r2) == 481, "%s", r2);
+	drain();
+	ck_assert_int_eq(count("SELECT count(*) FROM subscriptions"), 1);
+	ck_assert_uint_eq(hr_events_count(ev), 1);
+}
+END_TEST
+
 START_TEST(test_throttle)
 {
 	char tag[64];
@@ -887,6 +921,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_other_domain);
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_replace);
+	tcase_add_loop_test(tc, test_replace_race, 0, 2);
 	tcase_add_test(tc, test_throttle);
 	tcase_add_test(tc, test_recovery);
 	tcase_add_test(tc, test_reservations);
