@@ -21,6 +21,9 @@ static const struct bench_scen *const scens[] = {
 	&bench_scen_options,
 	&bench_scen_parse,
 	&bench_scen_register,
+	&bench_scen_subscribe,
+	&bench_scen_subscribe_hold,
+	&bench_scen_fanout,
 };
 
 enum {
@@ -30,6 +33,7 @@ enum {
 	OPT_OPS,
 	OPT_USERS,
 	OPT_PASSWORD,
+	OPT_WATCHERS,
 };
 
 static const struct option longopts[] = {
@@ -45,6 +49,7 @@ static const struct option longopts[] = {
 	{ "ops", required_argument, NULL, OPT_OPS },
 	{ "users", required_argument, NULL, OPT_USERS },
 	{ "password", required_argument, NULL, OPT_PASSWORD },
+	{ "watchers", required_argument, NULL, OPT_WATCHERS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -69,7 +74,7 @@ static void usage(FILE *f)
 "  -s, --scenario NAME    what one op is (default options):\n",
 		f);
 	for (i = 0; i < sizeof(scens) / sizeof(scens[0]); i++)
-		fprintf(f, "        %-8s %s\n", scens[i]->name,
+		fprintf(f, "        %-14s %s\n", scens[i]->name,
 			scens[i]->help);
 	fputs(
 "  -t, --target T         udp:HOST:PORT or tcp:HOST:PORT, IPv6 as [ADDR]\n"
@@ -79,8 +84,9 @@ static void usage(FILE *f)
 "                         timeout to finish and count\n"
 "  -r, --rate N           start N ops per second (default: flat out,\n"
 "                         keeping --window ops in flight)\n"
-"  -w, --window W         ops in flight at most (default 128; with --rate,\n"
-"                         enough for rate x timeout, at most 262144)\n"
+"  -w, --window W         ops in flight at most (default 128, reg-fanout 1;\n"
+"                         with --rate, enough for rate x timeout, at most\n"
+"                         262144)\n"
 "  -c, --connections C    TCP connections; ops are spread round-robin and\n"
 "                         pipelined on each (default 1)\n"
 "      --timeout-ms MS    an exchange without a final response for this\n"
@@ -90,14 +96,21 @@ static void usage(FILE *f)
 "                         (default example.test)\n"
 "      --ops N            start at most N ops, then finish (default: no\n"
 "                         limit; the run still ends after --duration)\n"
-"      --users N          register: users u1..uN, one per op round-robin\n"
-"                         (default 100000)\n"
-"      --password PW      register: the users' password (default pw)\n"
+"      --users N          register, subscribe-*: users u1..uN, one per op\n"
+"                         round-robin (default 100000)\n"
+"      --password PW      the users' password (default pw)\n"
+"      --watchers W       reg-fanout: subscriptions to u1 made before the\n"
+"                         clock starts (default 1000)\n"
 "  -v, --verbose          print more counters on stderr\n"
 "  -h, --help             show this help\n"
 "\n"
 "The parse scenario uses only --duration (and --cpu) and prints\n"
 "  scenario=parse msgs=N msgs/s=N bytes=N ns/msg=X\n"
+"reg-fanout counts the NOTIFYs its watchers get while it registers u1:\n"
+"  scenario=reg-fanout transport=udp duration=10.0s watchers=N notifies=N\n"
+"  notifies/s=N registers=N registers/s=N failures=N delay_p50=Xms\n"
+"  delay_p99=Xms reg_p50=Xms reg_p99=Xms\n"
+"(delay: from sending the REGISTER a NOTIFY reports to its arrival)\n"
 "\n"
 "Exit status: 0 when the run completed and an op succeeded, 1 when it\n"
 "could not run or nothing succeeded, 2 for a bad command line.\n",
@@ -145,7 +158,7 @@ static const struct bench_scen *scen_find(const char *name)
 	return NULL;
 }
 
-static int opt_one(struct bench_cfg *cfg, int c, bool *window_set)
+static int opt_one(struct bench_cfg *cfg, int c)
 {
 	uint64_t v;
 	int err = 0;
@@ -166,7 +179,6 @@ static int opt_one(struct bench_cfg *cfg, int c, bool *window_set)
 	case 'w':
 		err = num("window", optarg, 1, MAX_WINDOW, &v);
 		cfg->window = (uint32_t)v;
-		*window_set = true;
 		break;
 	case 'c':
 		err = num("connections", optarg, 1, MAX_CONNECTIONS, &v);
@@ -193,6 +205,10 @@ static int opt_one(struct bench_cfg *cfg, int c, bool *window_set)
 	case OPT_PASSWORD:
 		cfg->password = optarg;
 		break;
+	case OPT_WATCHERS:
+		err = num("watchers", optarg, 1, 1000000, &v);
+		cfg->watchers = (uint32_t)v;
+		break;
 	case 'v':
 		cfg->verbose = true;
 		break;
@@ -213,9 +229,10 @@ static uint32_t rate_window(const struct bench_cfg *cfg)
 	return w > MAX_RATE_WINDOW ? MAX_RATE_WINDOW : (uint32_t)w;
 }
 
+/* Leaves cfg->window 0 when not given: it depends on the scenario. */
 static int opts_parse(struct bench_cfg *cfg, int argc, char **argv)
 {
-	bool window_set = false, target_set = false;
+	bool target_set = false;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "s:t:d:r:w:c:vh", longopts,
@@ -226,7 +243,7 @@ static int opts_parse(struct bench_cfg *cfg, int argc, char **argv)
 		}
 		if (c == 't')
 			target_set = true;
-		if (opt_one(cfg, c, &window_set))
+		if (opt_one(cfg, c))
 			return EINVAL;
 	}
 	if (optind < argc) {
@@ -235,8 +252,6 @@ static int opts_parse(struct bench_cfg *cfg, int argc, char **argv)
 	}
 	if (!target_set && bench_net_target(cfg, "udp:127.0.0.1:5060"))
 		return EINVAL;
-	if (!window_set)
-		cfg->window = cfg->rate ? rate_window(cfg) : DEFAULT_WINDOW;
 	return 0;
 }
 
@@ -264,6 +279,7 @@ int main(int argc, char **argv)
 		.domain = "example.test",
 		.users = 100000,
 		.password = "pw",
+		.watchers = 1000,
 	};
 	const struct bench_scen *scen;
 
@@ -274,6 +290,9 @@ int main(int argc, char **argv)
 	scen = scen_find(cfg.scenario);
 	if (!scen)
 		return 2;
+	if (!cfg.window)
+		cfg.window = cfg.rate ? rate_window(&cfg) :
+			scen->window ? scen->window : DEFAULT_WINDOW;
 	if (cfg.cpu >= 0 && pin(cfg.cpu))
 		return 1;
 	signal(SIGPIPE, SIG_IGN);

@@ -45,8 +45,9 @@ struct bench_cfg {
 	int cpu;                /* -1: do not pin */
 	const char *domain;
 	uint64_t max_ops;       /* start at most this many ops; 0: no limit */
-	uint32_t users;         /* register: users u1..uN */
+	uint32_t users;         /* register, subscribe: users u1..uN */
 	const char *password;   /* register: every user's password */
+	uint32_t watchers;      /* reg-fanout: subscriptions to u1 */
 	bool verbose;
 };
 
@@ -120,6 +121,9 @@ bool bench_msg_hdr_next(const struct bench_msg *msg, size_t *cur,
 /** First header called name or its compact form (0: none): true if found. */
 bool bench_msg_hdr(const struct bench_msg *msg, const char *name,
 	char compact, struct hr_pl *val);
+/** The tag parameter of the first header called name (From, To). */
+bool bench_msg_tag(const struct bench_msg *msg, const char *name,
+	char compact, struct hr_pl *tag);
 /**
  * Length of the first message in a stream (RFC 3261 18.3: by
  * Content-Length): 0, ENODATA (need more bytes), EBADMSG or EMSGSIZE.
@@ -143,6 +147,16 @@ struct bench_op {
 	uint32_t prev, next;    /* timeout list, in deadline order */
 	bool busy;
 	bool pending;           /* the latest request awaits its response */
+};
+
+/* What a scenario's own summary line is made of. */
+struct bench_result {
+	const char *tp;         /* "udp", "tcp" */
+	double secs;            /* the measured run */
+	uint64_t ok;            /* ops that succeeded */
+	uint64_t failed;
+	uint64_t started;
+	const struct bench_hist *lat;   /* of the ops that succeeded */
 };
 
 enum bench_act {
@@ -172,11 +186,41 @@ struct bench_scen {
 		const struct bench_msg *req, struct bench_out *out);
 	/* A scenario without the network runs whole here instead: exit code */
 	int (*run)(const struct bench_cfg *cfg);
+	/* Default --window (0: the engine's). */
+	uint32_t window;
+	/*
+	 * Standing state made before the clock starts (subscriptions):
+	 * setup_ops(cfg) ops of the scenario setup run untimed on the same
+	 * sockets, flat out; the run fails if none of them succeeds. Then
+	 * the counters start from zero. NULL: no setup.
+	 */
+	const struct bench_scen *setup;
+	uint64_t (*setup_ops)(const struct bench_cfg *cfg);
+	/* The same after the run and its summary (ending subscriptions). */
+	const struct bench_scen *teardown;
+	uint64_t (*teardown_ops)(const struct bench_cfg *cfg);
+	/*
+	 * A request from the server that belongs to no op in flight (a
+	 * NOTIFY for a subscription the setup made). The engine has already
+	 * answered it 200 OK. NULL: ignore it.
+	 */
+	void (*on_other_request)(struct bench *b, const struct bench_msg *req);
+	/* Print the summary line instead of the engine. NULL: the engine's. */
+	void (*summary)(const struct bench *b, const struct bench_result *r);
 };
 
 extern const struct bench_scen bench_scen_options;
 extern const struct bench_scen bench_scen_parse;
 extern const struct bench_scen bench_scen_register;
+extern const struct bench_scen bench_scen_subscribe;
+extern const struct bench_scen bench_scen_subscribe_hold;
+extern const struct bench_scen bench_scen_fanout;
+/* reg-fanout's setup and teardown (not in the list): watcher wK
+ * subscribes to u1; then each subscribed watcher unsubscribes */
+extern const struct bench_scen bench_scen_fanout_watch;
+extern const struct bench_scen bench_scen_fanout_unwatch;
+/** How many fanout-watch ops made a dialog (fanout-unwatch ops to run). */
+uint64_t bench_unwatch_ops(const struct bench_cfg *cfg);
 
 /** Write "<run>-<slot>-<gen>": Call-ID and tag material of this op. */
 void bench_put_opid(struct bench_out *o, const struct bench_op *op);
@@ -189,6 +233,23 @@ void bench_put_end(struct bench_out *o, const char *ctype,
 	const char *body, size_t blen);
 /** The configuration of the run. */
 const struct bench_cfg *bench_cfg(const struct bench *b);
+/** The run id (BENCH_RUNID_LEN characters, not NUL-terminated). */
+const char *bench_runid(const struct bench *b);
+
+/* ---- digest authentication (scen_register.c) ---- */
+
+struct hr_digest;
+
+/**
+ * Write the Authorization line answering chal, a decoded MD5 challenge,
+ * for user with the run's --password (qop=auth, nc=00000001, the op's id
+ * as cnonce). uri is the Request-URI. 0 or an errno.
+ */
+int bench_put_auth(struct bench_out *out, const struct bench_op *op,
+	const char *user, const char *method, const char *uri,
+	const struct hr_digest *chal);
+/** The response's MD5 digest challenge (Herald sends SHA-256 first). */
+bool bench_find_md5(const struct bench_msg *resp, struct hr_digest *chal);
 
 /* ---- engine and transports ---- */
 

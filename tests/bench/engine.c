@@ -18,6 +18,7 @@
 #define NIL UINT32_MAX
 #define NS_PER_S 1000000000ull
 #define MAX_EVENTS 64
+#define PHASE_WINDOW 256        /* set-up, teardown ops in flight at most */
 
 struct stats {
 	uint64_t ok;
@@ -44,6 +45,7 @@ struct bench {
 	struct bench_op *ops;
 	char *priv;
 	uint32_t nops;
+	uint32_t window;        /* ops in flight at most (set-up: nops) */
 	uint32_t *freev;        /* stack of free slots */
 	uint32_t nfree;
 	uint32_t head, tail;    /* busy ops, earliest deadline first */
@@ -77,6 +79,11 @@ uint64_t bench_now(void)
 const struct bench_cfg *bench_cfg(const struct bench *b)
 {
 	return b->cfg;
+}
+
+const char *bench_runid(const struct bench *b)
+{
+	return b->runid;
 }
 
 int bench_epfd(const struct bench *b)
@@ -366,13 +373,19 @@ static void recv_request(struct bench *b, uint32_t conn,
 	put_reply(&out, msg);
 	if (!out.full)
 		b->tp->out_commit(b, conn, &out);
-	if (!b->scen->on_request || opid_decode(b, &msg->callid, &slot, &gen))
-		return;
-	op = &b->ops[slot];
-	if (!op->busy || op->gen != gen)
-		return;
-	out_get(b, op->conn, &out);
-	op_act(b, op, b->scen->on_request(op, msg, &out), &out);
+	if (opid_decode(b, &msg->callid, &slot, &gen) == 0) {
+		op = &b->ops[slot];
+		if (op->busy && op->gen == gen) {
+			if (!b->scen->on_request)
+				return;
+			out_get(b, op->conn, &out);
+			op_act(b, op, b->scen->on_request(op, msg, &out),
+				&out);
+			return;
+		}
+	}
+	if (b->scen->on_other_request)
+		b->scen->on_other_request(b, msg);
 }
 
 void bench_recv(struct bench *b, uint32_t conn, const char *p, size_t len)
@@ -408,7 +421,8 @@ static void start_ops(struct bench *b, uint64_t t0)
 		want = rate_due(b, t0);
 	if (b->cfg->max_ops && want > b->cfg->max_ops)
 		want = b->cfg->max_ops;
-	while (b->nfree && b->st.started < want) {
+	while (b->nfree && b->nops - b->nfree < b->window &&
+	       b->st.started < want) {
 		if (!op_start(b))
 			break;
 	}
@@ -519,6 +533,9 @@ static int loop(struct bench *b, uint64_t *elapsed)
 
 static int bench_alloc(struct bench *b)
 {
+	const struct bench_scen *setup = b->scen->setup;
+	const struct bench_scen *down = b->scen->teardown;
+	size_t psize = b->scen->op_size;
 	uint32_t i;
 	uint8_t rnd[BENCH_RUNID_LEN / 2];
 
@@ -526,17 +543,24 @@ static int bench_alloc(struct bench *b)
 		return errno ? errno : EIO;
 	for (i = 0; i < sizeof(rnd); i++)
 		snprintf(b->runid + 2 * i, 3, "%02x", rnd[i]);
-	b->nops = b->cfg->window;
+	b->window = b->nops = b->cfg->window;
+	/* set-up and teardown ops share the table */
+	if ((setup || down) && b->nops < PHASE_WINDOW)
+		b->nops = PHASE_WINDOW;
+	if (setup && setup->op_size > psize)
+		psize = setup->op_size;
+	if (down && down->op_size > psize)
+		psize = down->op_size;
 	b->ops = calloc(b->nops, sizeof(*b->ops));
 	b->freev = calloc(b->nops, sizeof(*b->freev));
-	b->priv = calloc(b->nops, b->scen->op_size ? b->scen->op_size : 1);
+	b->priv = calloc(b->nops, psize ? psize : 1);
 	if (!b->ops || !b->freev || !b->priv)
 		return ENOMEM;
 	for (i = 0; i < b->nops; i++) {
 		b->ops[i].b = b;
 		b->ops[i].slot = i;
 		b->ops[i].prev = b->ops[i].next = NIL;
-		b->ops[i].priv = b->priv + (size_t)i * b->scen->op_size;
+		b->ops[i].priv = b->priv + (size_t)i * psize;
 		/* slot 0 on top of the stack: low slots are reused first */
 		b->freev[i] = b->nops - 1 - i;
 	}
@@ -558,19 +582,33 @@ static void bench_free(struct bench *b)
 	free(b->priv);
 }
 
+/* The summary line: the scenario's own, or ops/s and latency. */
 static void print_summary(const struct bench *b, uint64_t elapsed)
 {
 	const struct stats *st = &b->st;
 	double secs = (double)elapsed / 1e9;
+	struct bench_result r = {
+		.tp = b->tp->name,
+		.secs = secs,
+		.ok = st->ok,
+		.failed = st->failed,
+		.started = st->started,
+		.lat = &st->lat,
+	};
 
-	printf("scenario=%s transport=%s duration=%.1fs ops=%llu ops/s=%.0f "
-		"failures=%llu p50=%.3fms p99=%.3fms p99.9=%.3fms\n",
-		b->scen->name, b->tp->name, secs, (unsigned long long)st->ok,
-		secs > 0 ? (double)st->ok / secs : 0.0,
-		(unsigned long long)st->failed,
-		(double)bench_hist_pct(&st->lat, 50) / 1e6,
-		(double)bench_hist_pct(&st->lat, 99) / 1e6,
-		(double)bench_hist_pct(&st->lat, 99.9) / 1e6);
+	if (b->scen->summary)
+		b->scen->summary(b, &r);
+	else
+		printf("scenario=%s transport=%s duration=%.1fs ops=%llu "
+			"ops/s=%.0f failures=%llu p50=%.3fms p99=%.3fms "
+			"p99.9=%.3fms\n",
+			b->scen->name, b->tp->name, secs,
+			(unsigned long long)st->ok,
+			secs > 0 ? (double)st->ok / secs : 0.0,
+			(unsigned long long)st->failed,
+			(double)bench_hist_pct(&st->lat, 50) / 1e6,
+			(double)bench_hist_pct(&st->lat, 99) / 1e6,
+			(double)bench_hist_pct(&st->lat, 99.9) / 1e6);
 	fflush(stdout);
 	if (!b->cfg->verbose)
 		return;
@@ -602,6 +640,51 @@ static const char *loop_strerror(int err)
 	}
 }
 
+/*
+ * A setup or teardown, untimed: n ops of scen, flat out, on the sockets the
+ * run uses (the server sends its NOTIFYs there). 0, an errno from the
+ * loop, or ENOENT when none succeeded. The counters are zero after.
+ */
+static int run_phase(struct bench *b, const char *what,
+	const struct bench_scen *scen, uint64_t n)
+{
+	const struct bench_cfg *cfg = b->cfg;
+	const struct bench_scen *main_scen = b->scen;
+	struct bench_cfg pcfg = *cfg;
+	uint64_t elapsed = 0;
+	int err;
+
+	memset(&b->st, 0, sizeof(b->st));
+	b->last_done = 0;
+	if (n == 0)
+		return 0;
+	pcfg.max_ops = n;
+	pcfg.rate = 0;
+	pcfg.duration_s = 86400;        /* --ops ends it */
+	b->cfg = &pcfg;
+	b->scen = scen;
+	b->window = b->nops;
+	err = loop(b, &elapsed);
+	b->cfg = cfg;
+	b->scen = main_scen;
+	b->window = cfg->window;
+	if (err) {
+		bench_err("%s: %s: %s", what, b->tp->name, loop_strerror(err));
+		return err;
+	}
+	if (b->st.ok < n || cfg->verbose)
+		bench_err("%s: %llu of %llu %s ops succeeded in %.2fs "
+			"(timeouts=%llu bad_status=%llu)", what,
+			(unsigned long long)b->st.ok, (unsigned long long)n,
+			scen->name, (double)elapsed / 1e9,
+			(unsigned long long)b->st.timeouts,
+			(unsigned long long)b->st.bad_status);
+	err = b->st.ok ? 0 : ENOENT;
+	memset(&b->st, 0, sizeof(b->st));
+	b->last_done = 0;
+	return err;
+}
+
 int bench_run(const struct bench_cfg *cfg, const struct bench_scen *scen)
 {
 	struct bench *b;
@@ -626,6 +709,16 @@ int bench_run(const struct bench_cfg *cfg, const struct bench_scen *scen)
 	err = b->tp->open(b);
 	if (err)
 		goto out;       /* the transport said why */
+	if (scen->setup) {
+		err = run_phase(b, "setup", scen->setup,
+			scen->setup_ops(cfg));
+		if (err) {
+			if (err == ENOENT)
+				bench_err("setup failed: is the server "
+					"answering?");
+			goto out;
+		}
+	}
 	err = loop(b, &elapsed);
 	if (err) {
 		bench_err("%s: %s", b->tp->name, loop_strerror(err));
@@ -641,6 +734,10 @@ int bench_run(const struct bench_cfg *cfg, const struct bench_scen *scen)
 			"raise --window or lower --rate",
 			(unsigned long long)b->st.started);
 	rc = b->st.ok ? 0 : 1;
+	/* leave the server as we found it; its failure is only told */
+	if (scen->teardown)
+		(void)run_phase(b, "teardown", scen->teardown,
+			scen->teardown_ops(cfg));
 out:
 	bench_free(b);
 	free(b);

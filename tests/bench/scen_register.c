@@ -43,22 +43,20 @@ static int cstr(char *buf, size_t n, const char *prefix,
 	return 0;
 }
 
-/* The Authorization line answering chal, a decoded MD5 challenge. */
-static int put_auth(struct bench_out *out, const struct bench_op *op,
-	const char *user, const struct hr_digest *chal)
+/* Shared with the subscribe and fanout scenarios (bench.h). */
+int bench_put_auth(struct bench_out *out, const struct bench_op *op,
+	const char *user, const char *method, const char *uri,
+	const struct hr_digest *chal)
 {
 	const struct bench_cfg *cfg = bench_cfg(op->b);
 	char ha1[HR_DIGEST_HEX_MAX], resp[HR_DIGEST_HEX_MAX];
-	char realm[256], uri[300], cnonce[48];
+	char realm[256], cnonce[48];
 	struct bench_out co = { cnonce, 0, sizeof(cnonce) - 1, false };
-	struct hr_pl domain = hr_pl_str(cfg->domain);
+	struct hr_pl pmethod = hr_pl_str(method);
 	struct hr_digest cred;
 	int err;
 
-	/* the digest uri is exactly the Request-URI */
 	err = cstr(realm, sizeof(realm), "", &chal->realm);
-	if (!err)
-		err = cstr(uri, sizeof(uri), "sip:", &domain);
 	if (err)
 		return err;
 	bench_put_opid(&co, op);
@@ -74,7 +72,7 @@ static int put_auth(struct bench_out *out, const struct bench_op *op,
 		cfg->password);
 	if (!err)
 		err = hr_digest_response(resp, sizeof(resp), HR_DIGEST_MD5,
-			ha1, &cred, &HR_PL("REGISTER"));
+			ha1, &cred, &pmethod);
 	if (err)
 		return err;
 
@@ -103,7 +101,8 @@ static int put_register(struct bench_out *out, struct bench_op *op,
 	const struct reg_op *r, const struct hr_digest *chal)
 {
 	const char *domain = bench_cfg(op->b)->domain;
-	char user[16];
+	char user[16], uri[300];
+	struct bench_out uo = { uri, 0, sizeof(uri) - 1, false };
 	int err;
 
 	user_name(user, sizeof(user), r->user);
@@ -131,7 +130,13 @@ static int put_register(struct bench_out *out, struct bench_op *op,
 	bench_out_puts(out, op->laddr);
 	bench_out_lit(out, ">\r\nExpires: 3600\r\n");
 	if (chal) {
-		err = put_auth(out, op, user, chal);
+		/* the digest uri is exactly the Request-URI */
+		bench_out_lit(&uo, "sip:");
+		bench_out_puts(&uo, domain);
+		if (uo.full)
+			return ENOSPC;
+		uri[uo.len] = '\0';
+		err = bench_put_auth(out, op, user, "REGISTER", uri, chal);
 		if (err)
 			return err;
 	}
@@ -140,8 +145,7 @@ static int put_register(struct bench_out *out, struct bench_op *op,
 	return 0;
 }
 
-/* The response's MD5 digest challenge (Herald sends SHA-256 first). */
-static bool find_md5(const struct bench_msg *resp, struct hr_digest *chal)
+bool bench_find_md5(const struct bench_msg *resp, struct hr_digest *chal)
 {
 	struct hr_pl name, val;
 	enum hr_digest_alg alg;
@@ -180,7 +184,8 @@ static enum bench_act reg_response(struct bench_op *op,
 
 	if (resp->scode == 200)
 		return r->cseq == 2 ? BENCH_DONE : BENCH_FAIL;
-	if (resp->scode != 401 || r->cseq != 1 || !find_md5(resp, &chal))
+	if (resp->scode != 401 || r->cseq != 1 ||
+	    !bench_find_md5(resp, &chal))
 		return BENCH_FAIL;
 	r->cseq = 2;
 	if (put_register(out, op, r, &chal))

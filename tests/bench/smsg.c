@@ -235,6 +235,37 @@ bool bench_msg_hdr(const struct bench_msg *msg, const char *name,
 	return false;
 }
 
+bool bench_msg_tag(const struct bench_msg *msg, const char *name,
+	char compact, struct hr_pl *tag)
+{
+	struct hr_pl val;
+	const char *p, *end, *gt;
+
+	if (!bench_msg_hdr(msg, name, compact, &val))
+		return false;
+	p = val.p;
+	end = val.p + val.len;
+	/* parameters of the URI inside <> are not the header's */
+	gt = memchr(p, '>', val.len);
+	if (gt)
+		p = gt + 1;
+	while ((p = memchr(p, ';', (size_t)(end - p))) != NULL) {
+		p++;
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		if (end - p > 4 && strncasecmp(p, "tag=", 4) == 0) {
+			tag->p = p + 4;
+			p += 4;
+			while (p < end && *p != ';' && *p != ',' &&
+			       *p != ' ' && *p != '\t')
+				p++;
+			tag->len = (size_t)(p - tag->p);
+			return tag->len > 0;
+		}
+	}
+	return false;
+}
+
 /* The value of Content-Length (or "l") in a header block. */
 static int frame_clen(const char *p, const char *end, size_t *clen)
 {

@@ -1,0 +1,403 @@
+/*
+ * subscribe-reg: one op is a whole subscription to the reg event package
+ * (RFC 6665, RFC 3680) by a watcher of its own registrations:
+ *
+ *   SUBSCRIBE (Event: reg, Expires 3600) -> 401
+ *   SUBSCRIBE with an MD5 digest         -> 200 (To-tag, Contact)
+ *                                        <- NOTIFY active, answered 200
+ *   SUBSCRIBE in the dialog, Expires: 0  -> 200
+ *                                        <- NOTIFY terminated, answered 200
+ *
+ * The 200 and its NOTIFY may come in either order; the op is done when it
+ * has seen all four. Ops take users u1..uN (--users) round-robin; user uK
+ * subscribes to sip:uK@DOMAIN from Contact <sip:uK@OURHOST:OURPORT>. The
+ * users must exist with password --password (register-setup.sh).
+ *
+ * subscribe-hold: the same up to the first NOTIFY, without unsubscribing:
+ * --ops N leaves N active subscriptions (the memory figure).
+ *
+ * fanout-watch (reg-fanout's setup, scen_fanout.c): watcher wK subscribes
+ * to u1, authenticated as u1, From <sip:wK@DOMAIN>;tag=wK.<opid> and
+ * Contact <sip:wK@OURHOST:OURPORT>: every watcher is its own watcher
+ * identity and Contact, so none replaces another and none counts against
+ * another's limit. The dialog is kept for fanout-unwatch (the teardown),
+ * which ends each watcher's subscription with an in-dialog Expires: 0 and
+ * waits for the 200 only (the NOTIFY goes to the watcher's old Call-ID).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "auth/auth.h"
+#include "bench.h"
+
+enum sub_kind {
+	SUB_CYCLE,      /* subscribe, then unsubscribe */
+	SUB_HOLD,       /* subscribe and keep it */
+	SUB_WATCH,      /* a reg-fanout watcher */
+	SUB_UNWATCH,    /* a reg-fanout watcher ends its subscription */
+};
+
+enum sub_phase {
+	PH_CHAL,        /* the first SUBSCRIBE: expect 401 */
+	PH_AUTH,        /* with credentials: expect 200 and NOTIFY active */
+	PH_UNSUB,       /* Expires: 0: expect 200 and NOTIFY terminated */
+};
+
+#define OPID_MAX 32
+#define TAG_MAX 64
+#define TARGET_MAX 128
+
+/* A dialog: Call-ID "<opid>@herald-bench", From-tag "[wK.]<opid>". */
+struct sub_dlg {
+	uint32_t cseq;
+	uint8_t opid_len;
+	uint8_t totag_len;
+	uint8_t target_len;
+	char opid[OPID_MAX];
+	char totag[TAG_MAX];
+	char target[TARGET_MAX];        /* the 200's Contact URI */
+};
+
+struct sub_op {
+	uint8_t kind;
+	uint8_t phase;
+	bool got_ok;            /* the 2xx of the phase's SUBSCRIBE */
+	bool got_notify;        /* the NOTIFY the phase expects */
+	uint32_t user;          /* K of uK: the resource, authenticated */
+	uint32_t watcher;       /* K of wK; 0: uK watches itself */
+	struct sub_dlg d;
+};
+
+static uint32_t next_user;
+
+/* reg-fanout's watchers: [K] is wK's dialog once it is up (cseq != 0) */
+static struct {
+	struct sub_dlg *dlg;
+	uint32_t n;             /* --watchers */
+	uint32_t next;          /* the last wK started */
+	uint32_t up;            /* dialogs made */
+	uint32_t next_down;     /* the last wK ended */
+} watch;
+
+/* "uK" or "wK" into buf (at least 12 bytes). */
+static void name_k(char *buf, size_t n, char c, uint32_t k)
+{
+	struct bench_out o = { buf, 0, n - 1, false };
+
+	bench_out_put(&o, &c, 1);
+	bench_out_putu(&o, k);
+	buf[o.len] = '\0';
+}
+
+/* SUBSCRIBE for the op's phase; with chal, Authorization answers it. */
+static int put_subscribe(struct bench_out *out, struct bench_op *op,
+	struct sub_op *s, const struct hr_digest *chal)
+{
+	const struct bench_cfg *cfg = bench_cfg(op->b);
+	char user[16], watcher[16], aor[300];
+	struct bench_out ao = { aor, 0, sizeof(aor) - 1, false };
+
+	name_k(user, sizeof(user), 'u', s->user);
+	if (s->watcher)
+		name_k(watcher, sizeof(watcher), 'w', s->watcher);
+	else
+		memcpy(watcher, user, sizeof(user));
+	bench_out_lit(&ao, "sip:");
+	bench_out_puts(&ao, user);
+	bench_out_lit(&ao, "@");
+	bench_out_puts(&ao, cfg->domain);
+	if (ao.full)
+		return ENOSPC;
+	aor[ao.len] = '\0';
+
+	bench_out_lit(out, "SUBSCRIBE ");
+	/* in the dialog, the remote target (RFC 3261 12.2.1.1) */
+	if (s->phase == PH_UNSUB && s->d.target_len)
+		bench_out_put(out, s->d.target, s->d.target_len);
+	else
+		bench_out_puts(out, aor);
+	bench_out_lit(out, " SIP/2.0\r\n");
+	bench_put_via(out, op);
+	bench_out_lit(out, "Max-Forwards: 70\r\nFrom: <sip:");
+	bench_out_puts(out, watcher);
+	bench_out_lit(out, "@");
+	bench_out_puts(out, cfg->domain);
+	bench_out_lit(out, ">;tag=");
+	if (s->watcher) {
+		/* scen_fanout.c counts NOTIFYs per watcher by this tag */
+		bench_out_puts(out, watcher);
+		bench_out_lit(out, ".");
+	}
+	bench_out_put(out, s->d.opid, s->d.opid_len);
+	bench_out_lit(out, "\r\nTo: <");
+	bench_out_puts(out, aor);
+	bench_out_lit(out, ">");
+	if (s->phase == PH_UNSUB) {
+		bench_out_lit(out, ";tag=");
+		bench_out_put(out, s->d.totag, s->d.totag_len);
+	}
+	bench_out_lit(out, "\r\nCall-ID: ");
+	bench_out_put(out, s->d.opid, s->d.opid_len);
+	bench_out_lit(out, "@herald-bench\r\nCSeq: ");
+	bench_out_putu(out, s->d.cseq);
+	bench_out_lit(out, " SUBSCRIBE\r\nContact: <sip:");
+	bench_out_puts(out, watcher);
+	bench_out_lit(out, "@");
+	bench_out_puts(out, op->laddr);
+	if (cfg->tp == BENCH_TCP)
+		bench_out_lit(out, ";transport=tcp");
+	bench_out_lit(out, ">\r\nEvent: reg\r\n"
+		"Accept: application/reginfo+xml\r\nExpires: ");
+	bench_out_putu(out, s->phase == PH_UNSUB ? 0 : 3600);
+	bench_out_lit(out, "\r\n");
+	if (chal) {
+		/* the digest uri is exactly the Request-URI */
+		int err = bench_put_auth(out, op, user, "SUBSCRIBE", aor,
+			chal);
+
+		if (err)
+			return err;
+	}
+	bench_out_lit(out, "User-Agent: herald-bench\r\n");
+	bench_put_end(out, NULL, NULL, 0);
+	return 0;
+}
+
+/* A new dialog of op: its id, CSeq 1. */
+static void dlg_new(struct sub_dlg *d, const struct bench_op *op)
+{
+	struct bench_out o = { d->opid, 0, sizeof(d->opid), false };
+
+	bench_put_opid(&o, op);
+	d->opid_len = (uint8_t)o.len;
+	d->cseq = 1;
+}
+
+/* reg-fanout's watchers: the table, on first use. */
+static bool watch_table(const struct bench_cfg *cfg)
+{
+	if (watch.dlg)
+		return true;
+	watch.n = cfg->watchers;
+	watch.dlg = calloc((size_t)watch.n + 1, sizeof(*watch.dlg));
+	return watch.dlg != NULL;
+}
+
+static enum bench_act sub_start(struct bench_op *op, struct bench_out *out,
+	enum sub_kind kind)
+{
+	const struct bench_cfg *cfg = bench_cfg(op->b);
+	struct sub_op *s = op->priv;
+
+	s->kind = (uint8_t)kind;
+	s->phase = PH_CHAL;
+	if (kind == SUB_WATCH || kind == SUB_UNWATCH) {
+		if (!watch_table(cfg))
+			return BENCH_FAIL;
+		s->user = 1;
+	} else {
+		s->user = next_user % cfg->users + 1;
+		next_user++;
+	}
+	if (kind == SUB_UNWATCH) {
+		/* the next watcher whose dialog is up */
+		do
+			watch.next_down++;
+		while (watch.next_down <= watch.n &&
+		       !watch.dlg[watch.next_down].cseq);
+		if (watch.next_down > watch.n)
+			return BENCH_FAIL;
+		s->watcher = watch.next_down;
+		s->d = watch.dlg[s->watcher];
+		s->d.cseq++;
+		s->phase = PH_UNSUB;
+	} else {
+		if (kind == SUB_WATCH)
+			s->watcher = ++watch.next;
+		dlg_new(&s->d, op);
+	}
+	if (put_subscribe(out, op, s, NULL))
+		return BENCH_FAIL;
+	return BENCH_SEND;
+}
+
+static enum bench_act cycle_start(struct bench_op *op, struct bench_out *out)
+{
+	return sub_start(op, out, SUB_CYCLE);
+}
+
+static enum bench_act hold_start(struct bench_op *op, struct bench_out *out)
+{
+	return sub_start(op, out, SUB_HOLD);
+}
+
+static enum bench_act watch_start(struct bench_op *op, struct bench_out *out)
+{
+	return sub_start(op, out, SUB_WATCH);
+}
+
+static enum bench_act unwatch_start(struct bench_op *op,
+	struct bench_out *out)
+{
+	return sub_start(op, out, SUB_UNWATCH);
+}
+
+uint64_t bench_unwatch_ops(const struct bench_cfg *cfg)
+{
+	return watch.up;
+}
+
+/* The subscription is up (200 and NOTIFY seen): done, or unsubscribe. */
+static enum bench_act sub_up(struct bench_op *op, struct sub_op *s,
+	struct bench_out *out)
+{
+	if (s->kind == SUB_WATCH && s->watcher <= watch.n) {
+		watch.dlg[s->watcher] = s->d;
+		watch.up++;
+	}
+	if (s->kind != SUB_CYCLE)
+		return BENCH_DONE;
+	s->phase = PH_UNSUB;
+	s->got_ok = s->got_notify = false;
+	s->d.cseq++;
+	if (put_subscribe(out, op, s, NULL))
+		return BENCH_FAIL;
+	return BENCH_SEND;
+}
+
+static void save_totag(struct sub_op *s, const struct hr_pl *tag)
+{
+	if (tag->len > TAG_MAX)
+		return;
+	memcpy(s->d.totag, tag->p, tag->len);
+	s->d.totag_len = (uint8_t)tag->len;
+}
+
+/* The URI in the 200's Contact: where in-dialog requests go. */
+static void save_target(struct sub_op *s, const struct bench_msg *resp)
+{
+	struct hr_pl val;
+	const char *lt, *gt;
+
+	if (!bench_msg_hdr(resp, "Contact", 'm', &val))
+		return;
+	lt = memchr(val.p, '<', val.len);
+	gt = lt ? memchr(lt, '>', val.len - (size_t)(lt - val.p)) : NULL;
+	if (!lt || !gt || gt - lt - 1 > TARGET_MAX || gt - lt - 1 < 5)
+		return;
+	memcpy(s->d.target, lt + 1, (size_t)(gt - lt - 1));
+	s->d.target_len = (uint8_t)(gt - lt - 1);
+}
+
+static enum bench_act sub_response(struct bench_op *op,
+	const struct bench_msg *resp, struct bench_out *out)
+{
+	struct sub_op *s = op->priv;
+	struct hr_digest chal;
+	struct hr_pl tag;
+	bool ok = resp->scode >= 200 && resp->scode < 300;
+
+	switch (s->phase) {
+	case PH_CHAL:
+		if (resp->scode == 401) {
+			if (!bench_find_md5(resp, &chal))
+				return BENCH_FAIL;
+			s->phase = PH_AUTH;
+			s->d.cseq = 2;
+			if (put_subscribe(out, op, s, &chal))
+				return BENCH_FAIL;
+			return BENCH_SEND;
+		}
+		if (!ok)
+			return BENCH_FAIL;
+		/* a server that does not challenge (--auth none) */
+		s->phase = PH_AUTH;
+		/* fall through */
+	case PH_AUTH:
+		if (!ok || !bench_msg_tag(resp, "To", 't', &tag))
+			return BENCH_FAIL;
+		save_totag(s, &tag);
+		save_target(s, resp);
+		s->got_ok = true;
+		return s->got_notify ? sub_up(op, s, out) : BENCH_WAIT;
+	case PH_UNSUB:
+		if (!ok)
+			return BENCH_FAIL;
+		s->got_ok = true;
+		/* the teardown's NOTIFY goes to the watcher's first op */
+		return s->got_notify || s->kind == SUB_UNWATCH ?
+			BENCH_DONE : BENCH_WAIT;
+	}
+	return BENCH_FAIL;
+}
+
+/* The NOTIFYs of the op's dialog (the engine has answered them 200). */
+static enum bench_act sub_request(struct bench_op *op,
+	const struct bench_msg *req, struct bench_out *out)
+{
+	struct sub_op *s = op->priv;
+	struct hr_pl state, tag;
+	bool terminated;
+
+	if (hr_pl_strcmp(&req->method, "NOTIFY") ||
+	    !bench_msg_hdr(req, "Subscription-State", 0, &state))
+		return BENCH_WAIT;
+	terminated = state.len >= 10 &&
+		strncasecmp(state.p, "terminated", 10) == 0;
+	switch (s->phase) {
+	case PH_CHAL:
+		return BENCH_WAIT;
+	case PH_AUTH:
+		if (s->got_notify)
+			return BENCH_WAIT;      /* retransmitted */
+		if (terminated)
+			return BENCH_FAIL;
+		s->got_notify = true;
+		/* a NOTIFY that overtook the 200 has its To-tag as From-tag */
+		if (!s->d.totag_len && bench_msg_tag(req, "From", 'f', &tag))
+			save_totag(s, &tag);
+		return s->got_ok ? sub_up(op, s, out) : BENCH_WAIT;
+	case PH_UNSUB:
+		if (!terminated || s->got_notify)
+			return BENCH_WAIT;
+		s->got_notify = true;
+		return s->got_ok ? BENCH_DONE : BENCH_WAIT;
+	}
+	return BENCH_WAIT;
+}
+
+const struct bench_scen bench_scen_subscribe = {
+	.name = "subscribe-reg",
+	.help = "SUBSCRIBE reg, 401, digest, 200+NOTIFY; unsubscribe",
+	.op_size = sizeof(struct sub_op),
+	.start = cycle_start,
+	.on_response = sub_response,
+	.on_request = sub_request,
+};
+
+const struct bench_scen bench_scen_subscribe_hold = {
+	.name = "subscribe-hold",
+	.help = "subscribe-reg without unsubscribing (use --ops)",
+	.op_size = sizeof(struct sub_op),
+	.start = hold_start,
+	.on_response = sub_response,
+	.on_request = sub_request,
+};
+
+const struct bench_scen bench_scen_fanout_watch = {
+	.name = "fanout-watch",
+	.help = "watcher wK subscribes to u1",
+	.op_size = sizeof(struct sub_op),
+	.start = watch_start,
+	.on_response = sub_response,
+	.on_request = sub_request,
+};
+
+const struct bench_scen bench_scen_fanout_unwatch = {
+	.name = "fanout-unwatch",
+	.help = "watcher wK ends its subscription to u1",
+	.op_size = sizeof(struct sub_op),
+	.start = unwatch_start,
+	.on_response = sub_response,
+};
