@@ -8,15 +8,6 @@
 
 #define HR_LOG_MODULE "auth"
 
-static void reply(struct hr_strans *st, uint16_t scode, const char *reason,
-	const char *hdrs)
-{
-	struct hr_resp resp = { .scode = scode, .reason = reason,
-		.hdrs = hr_pl_str(hdrs ? hdrs : "") };
-
-	hr_strans_reply(st, &resp);
-}
-
 bool hr_auth_request(struct hr_auth *a, struct hr_strans *st,
 	const struct hr_msg *req, const char *realm, hr_auth_ha1_h *ha1h,
 	void *arg, struct hr_pl *user)
@@ -27,7 +18,7 @@ bool hr_auth_request(struct hr_auth *a, struct hr_strans *st,
 
 	err = hr_auth_verify(a, req, realm, ha1h, arg, &res, user);
 	if (err) {
-		reply(st, 500, "Server Internal Error", NULL);
+		hr_strans_replyh(st, 500, "Server Internal Error", NULL);
 		return false;
 	}
 	switch (res) {
@@ -41,17 +32,18 @@ bool hr_auth_request(struct hr_auth *a, struct hr_strans *st,
 		if (!err)
 			err = hr_buf_write(&hdrs, "", 1);
 		if (err)
-			reply(st, 500, "Server Internal Error", NULL);
+			hr_strans_replyh(st, 500,
+				"Server Internal Error", NULL);
 		else
-			reply(st, 401, "Unauthorized", hdrs.b);
+			hr_strans_replyh(st, 401, "Unauthorized", hdrs.b);
 		hr_buf_reset(&hdrs);
 		return false;
 	case HR_AUTH_BAD:
-		reply(st, 400, "Bad Authorization", NULL);
+		hr_strans_replyh(st, 400, "Bad Authorization", NULL);
 		return false;
 	case HR_AUTH_FORBIDDEN:
 	default:
-		reply(st, 403, "Forbidden", NULL);
+		hr_strans_replyh(st, 403, "Forbidden", NULL);
 		return false;
 	}
 }

@@ -16,15 +16,6 @@
 #define RES_MAX 512
 #define TOKEN_LEN 16
 
-static void reply(struct hr_strans *st, uint16_t scode, const char *reason,
-	const char *hdrs)
-{
-	struct hr_resp resp = { .scode = scode, .reason = reason,
-		.hdrs = hr_pl_str(hdrs ? hdrs : "") };
-
-	hr_strans_reply(st, &resp);
-}
-
 /* RFC 6665 4.2.1.1 / 8.3.2: 489 names the packages we know. */
 static void bad_event(struct hr_events *ev, struct hr_strans *st)
 {
@@ -36,7 +27,7 @@ static void bad_event(struct hr_events *ev, struct hr_strans *st)
 			i ? ", " : "", ev->pkgs[i]->name);
 	if (n < sizeof(hdrs))
 		snprintf(hdrs + n, sizeof(hdrs) - n, "\r\n");
-	reply(st, 489, "Bad Event", hdrs);
+	hr_strans_replyh(st, 489, "Bad Event", hdrs);
 }
 
 /* RFC 3261 21.4.7 / RFC 6665 4.1.1: the first type of the package that
@@ -81,7 +72,7 @@ static void not_acceptable(struct hr_strans *st, const struct hr_pkg *pkg)
 			i ? ", " : "", pkg->types[i]);
 	if (n < sizeof(hdrs))
 		snprintf(hdrs + n, sizeof(hdrs) - n, "\r\n");
-	reply(st, 406, "Not Acceptable", hdrs);
+	hr_strans_replyh(st, 406, "Not Acceptable", hdrs);
 }
 
 /* RFC 6665 4.2.1.1 / 7.2: the package's default, 423 below its minimum
@@ -95,7 +86,7 @@ static bool expiry(const struct hr_pkg *pkg, const struct hr_msg *req,
 	if (*exp && *exp < pkg->expires_min) {
 		snprintf(hdrs, sizeof(hdrs), "Min-Expires: %u\r\n",
 			pkg->expires_min);
-		reply(st, 423, "Interval Too Brief", hdrs);
+		hr_strans_replyh(st, 423, "Interval Too Brief", hdrs);
 		return false;
 	}
 	if (*exp > pkg->expires_max)
@@ -173,7 +164,8 @@ static void committed(int err, void *arg)
 	if (err) {
 		HR_WARN("subscription %s not stored: %s", sub->info.id,
 			hr_strerror(err));
-		reply(p->st, 503, "Service Unavailable", RETRY_AFTER);
+		hr_strans_replyh(p->st, 503,
+			"Service Unavailable", RETRY_AFTER);
 		pend_free(sub);
 		hr_mem_deref(sub);
 		return;
@@ -183,7 +175,8 @@ static void committed(int err, void *arg)
 	if (!fresh && (sub->finished || sub->final)) {
 		if (!p->del)
 			hr_sub_store_del(sub);
-		reply(p->st, 481, "Subscription Does Not Exist", NULL);
+		hr_strans_replyh(p->st, 481,
+			"Subscription Does Not Exist", NULL);
 		pend_free(sub);
 		hr_mem_deref(sub);
 		return;
@@ -217,7 +210,8 @@ static void committed(int err, void *arg)
 			hr_sub_finish(p->old, false);
 		}
 		if (hr_sub_link(sub)) {
-			reply(p->st, 500, "Server Internal Error", NULL);
+			hr_strans_replyh(p->st, 500,
+				"Server Internal Error", NULL);
 			pend_free(sub);
 			hr_mem_deref(sub);
 			return;
@@ -251,23 +245,24 @@ static void in_dialog(struct hr_events *ev, struct hr_strans *st,
 		&event->package, &event->id);
 	/* RFC 6665 4.1.2.2: no such subscription (or it is ending) */
 	if (!sub || sub->final || sub->finished) {
-		reply(st, 481, "Subscription Does Not Exist", NULL);
+		hr_strans_replyh(st, 481, "Subscription Does Not Exist", NULL);
 		return;
 	}
 	/* RFC 3261 12.2.2: a lower CSeq is out of order */
 	if (req->cseq.num <= sub->remote_cseq) {
-		reply(st, 500, "Out of Order", NULL);
+		hr_strans_replyh(st, 500, "Out of Order", NULL);
 		return;
 	}
 	if (sub->pend) {
-		reply(st, 500, "Request Pending", "Retry-After: 1\r\n");
+		hr_strans_replyh(st, 500,
+			"Request Pending", "Retry-After: 1\r\n");
 		return;
 	}
 	if (!expiry(sub->pkg, req, st, &exp))
 		return;
 	p = calloc(1, sizeof(*p));
 	if (!p) {
-		reply(st, 500, "Server Internal Error", NULL);
+		hr_strans_replyh(st, 500, "Server Internal Error", NULL);
 		return;
 	}
 	p->st = hr_mem_ref(st);
@@ -291,7 +286,7 @@ static void in_dialog(struct hr_events *ev, struct hr_strans *st,
 	sub->pend = p;
 	if (commit(sub)) {
 		pend_free(sub);
-		reply(st, 503, "Service Unavailable", RETRY_AFTER);
+		hr_strans_replyh(st, 503, "Service Unavailable", RETRY_AFTER);
 	}
 }
 
@@ -437,16 +432,16 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 		ev->cfg.ndomains);
 	if (!domain || resource_of(req, domain, n.resource,
 		sizeof(n.resource))) {
-		reply(st, 404, "Not Found", NULL);
+		hr_strans_replyh(st, 404, "Not Found", NULL);
 		return;
 	}
 	/* RFC 6665 4.1.2.1 / RFC 3261 8.1.1.8: a Contact, one URI */
 	if (!ch || hr_addr_decode(&contact, &ch->val) || contact.star) {
-		reply(st, 400, "Missing Contact", NULL);
+		hr_strans_replyh(st, 400, "Missing Contact", NULL);
 		return;
 	}
 	if (!req->from.tag.len) {
-		reply(st, 400, "Missing From Tag", NULL);
+		hr_strans_replyh(st, 400, "Missing From Tag", NULL);
 		return;
 	}
 	accept = negotiate(pkg, req);
@@ -465,7 +460,7 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 			'@') ? (size_t)(hr_pl_chr(&user, '@') - user.p) :
 			user.len), user.p);
 		if (strlen(n.user) + strlen(domain) + 2 > sizeof(n.user)) {
-			reply(st, 403, "Forbidden", NULL);
+			hr_strans_replyh(st, 403, "Forbidden", NULL);
 			return;
 		}
 		strcat(n.user, "@");
@@ -489,7 +484,7 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 	local_contact(req, domain, n.contact, sizeof(n.contact));
 	if (!n.watcher || !n.callid || !n.local_uri || !n.remote_uri ||
 	    !n.remote_tag || !n.target || !n.routes || !n.event_id) {
-		reply(st, 500, "Server Internal Error", NULL);
+		hr_strans_replyh(st, 500, "Server Internal Error", NULL);
 		goto out;
 	}
 	ss.id = n.id;
@@ -518,7 +513,7 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 	ss.local_contact = n.contact;
 	sub = hr_sub_new(ev, pkg, &ss);
 	if (!sub) {
-		reply(st, 500, "Server Internal Error", NULL);
+		hr_strans_replyh(st, 500, "Server Internal Error", NULL);
 		goto out;
 	}
 	sub->sock = req->sock;
@@ -535,11 +530,11 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 		sub->info.state = HR_SUB_PENDING;
 		break;
 	case HR_AUTHZ_NOTFOUND:
-		reply(st, 404, "Not Found", NULL);
+		hr_strans_replyh(st, 404, "Not Found", NULL);
 		goto out;
 	case HR_AUTHZ_REJECT:
 	default:
-		reply(st, 403, "Forbidden", NULL);
+		hr_strans_replyh(st, 403, "Forbidden", NULL);
 		goto out;
 	}
 	/* a fetch: 200, the state in a final NOTIFY, nothing stored */
@@ -552,20 +547,22 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 	old = replaced(ev, sub);
 	if (hr_watcher_count(ev, sub->info.watcher) - (old ? 1 : 0) >=
 	    ev->cfg.max_per_watcher) {
-		reply(st, 403, "Too Many Subscriptions", NULL);
+		hr_strans_replyh(st, 403, "Too Many Subscriptions", NULL);
 		goto out;
 	}
 	{
 		struct res *r = hr_res_find(ev, pkg->name, n.resource);
 
-		if (r && r->subs.n - (old ? 1 : 0) >= ev->cfg.max_per_resource) {
-			reply(st, 403, "Too Many Subscriptions", NULL);
+		if (r && r->subs.n - (old ? 1 : 0) >=
+		    ev->cfg.max_per_resource) {
+			hr_strans_replyh(st, 403,
+				"Too Many Subscriptions", NULL);
 			goto out;
 		}
 	}
 	p = calloc(1, sizeof(*p));
 	if (!p) {
-		reply(st, 500, "Server Internal Error", NULL);
+		hr_strans_replyh(st, 500, "Server Internal Error", NULL);
 		goto out;
 	}
 	p->st = hr_mem_ref(st);
@@ -577,7 +574,7 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 	sub->pend = p;
 	if (commit(sub)) {
 		pend_free(sub);
-		reply(st, 503, "Service Unavailable", RETRY_AFTER);
+		hr_strans_replyh(st, 503, "Service Unavailable", RETRY_AFTER);
 	}
 out:
 	hr_mem_deref(sub);
@@ -593,7 +590,7 @@ void hr_events_on_subscribe(struct hr_strans *st, const struct hr_msg *req,
 	struct hr_event event;
 
 	if (ev->closing) {
-		reply(st, 503, "Service Unavailable", RETRY_AFTER);
+		hr_strans_replyh(st, 503, "Service Unavailable", RETRY_AFTER);
 		return;
 	}
 	/* RFC 6665 4.2.3: no Event (and no PINT here) is a bad event */

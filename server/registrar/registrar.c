@@ -74,15 +74,6 @@ static void notify(struct hr_registrar *r, const struct hr_binding *b,
 
 /* ---- replies ---- */
 
-static void reply(struct hr_strans *st, uint16_t scode, const char *reason,
-	const char *hdrs)
-{
-	struct hr_resp resp = { .scode = scode, .reason = reason,
-		.hdrs = hr_pl_str(hdrs ? hdrs : "") };
-
-	hr_strans_reply(st, &resp);
-}
-
 static int contact_line(struct hr_buf *buf, const struct hr_binding *b)
 {
 	int64_t left = b->expires_at - hr_wall_s();
@@ -135,9 +126,9 @@ static void reply_ok(struct hr_registrar *r, struct aor *a,
 	err |= hr_buf_puts(&hdrs, date);
 	err |= hr_buf_write(&hdrs, "", 1);
 	if (err)
-		reply(st, 500, "Server Internal Error", NULL);
+		hr_strans_replyh(st, 500, "Server Internal Error", NULL);
 	else
-		reply(st, 200, "OK", hdrs.b);
+		hr_strans_replyh(st, 200, "OK", hdrs.b);
 	hr_buf_reset(&hdrs);
 }
 
@@ -247,9 +238,11 @@ static void committed(int err, void *arg)
 		HR_WARN("REGISTER for %s not stored: %s", a->name,
 			hr_strerror(err));
 		if (err == EIO)
-			reply(ctx->st, 500, "Server Internal Error", NULL);
+			hr_strans_replyh(ctx->st, 500,
+				"Server Internal Error", NULL);
 		else
-			reply(ctx->st, 503, "Service Unavailable", RETRY_AFTER);
+			hr_strans_replyh(ctx->st, 503,
+				"Service Unavailable", RETRY_AFTER);
 	} else {
 		apply(ctx);
 		reply_ok(ctx->r, a, ctx->st);
@@ -632,7 +625,7 @@ static bool authorize(struct hr_registrar *r, struct hr_strans *st,
 	/* step 4: a user may register only its own AOR */
 	if (hr_auth_user_is(&user, aor, realm))
 		return true;
-	reply(st, 403, "Forbidden", NULL);
+	hr_strans_replyh(st, 403, "Forbidden", NULL);
 	return false;
 }
 
@@ -647,7 +640,7 @@ static void handle(struct hr_registrar *r, struct hr_strans *st,
 	unsigned n;
 
 	if (r->closing) {
-		reply(st, 503, "Service Unavailable", RETRY_AFTER);
+		hr_strans_replyh(st, 503, "Service Unavailable", RETRY_AFTER);
 		return;
 	}
 	/* step 1: a domain we serve; a UA configured with the server's
@@ -655,13 +648,13 @@ static void handle(struct hr_registrar *r, struct hr_strans *st,
 	realm = hr_req_domain(req, (const char *const *)r->domains,
 		r->cfg.ndomains);
 	if (!realm) {
-		reply(st, 404, "Not Found", NULL);
+		hr_strans_replyh(st, 404, "Not Found", NULL);
 		return;
 	}
 	/* step 5 (syntax): To names an AOR of that domain */
 	if (hr_uri_aor(&req->to.uri, realm, aor, sizeof(aor)) ||
 	    hr_pl_strcasecmp(&req->to.uri.host, realm)) {
-		reply(st, 404, "Not Found", NULL);
+		hr_strans_replyh(st, 404, "Not Found", NULL);
 		return;
 	}
 	/* steps 3 and 4 */
@@ -670,23 +663,24 @@ static void handle(struct hr_registrar *r, struct hr_strans *st,
 	/* step 5: the AOR exists */
 	snprintf(user, sizeof(user), "%.*s", (int)(strchr(aor, '@') - aor), aor);
 	if (r->cfg.existsh && !r->cfg.existsh(user, realm, r->cfg.users)) {
-		reply(st, 404, "Not Found", NULL);
+		hr_strans_replyh(st, 404, "Not Found", NULL);
 		return;
 	}
 	a = hr_aor_get(r, aor);
 	if (!a) {
-		reply(st, 500, "Server Internal Error", NULL);
+		hr_strans_replyh(st, 500, "Server Internal Error", NULL);
 		return;
 	}
 	if (a->busy) {
 		if (!wait_in_line(a, st))
-			reply(st, 503, "Service Unavailable", RETRY_AFTER);
+			hr_strans_replyh(st, 503,
+				"Service Unavailable", RETRY_AFTER);
 		return;
 	}
 	n = hr_msg_hdr_count(req, HR_HDR_CONTACT) + a->bindings.n + 1;
 	ctx = hr_mem_zalloc(sizeof(*ctx) + n * sizeof(ctx->ch[0]), ctx_destroy);
 	if (!ctx) {
-		reply(st, 500, "Server Internal Error", NULL);
+		hr_strans_replyh(st, 500, "Server Internal Error", NULL);
 		hr_aor_release(a);
 		return;
 	}
@@ -699,7 +693,7 @@ static void handle(struct hr_registrar *r, struct hr_strans *st,
 
 		snprintf(hdrs, sizeof(hdrs), "Min-Expires: %u\r\n",
 			r->cfg.expires_min);
-		reply(st, scode, fail, scode == 423 ? hdrs : NULL);
+		hr_strans_replyh(st, scode, fail, scode == 423 ? hdrs : NULL);
 		goto done;
 	}
 	/* a query (no Contact), or nothing to change */
@@ -710,7 +704,7 @@ static void handle(struct hr_registrar *r, struct hr_strans *st,
 	a->busy = true;
 	if (commit(ctx)) {
 		a->busy = false;
-		reply(st, 503, "Service Unavailable", RETRY_AFTER);
+		hr_strans_replyh(st, 503, "Service Unavailable", RETRY_AFTER);
 		goto done;
 	}
 	return;

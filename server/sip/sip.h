@@ -513,6 +513,10 @@ int hr_strans_reply(struct hr_strans *st, const struct hr_resp *resp);
 /** Short form: status and reason only. */
 int hr_strans_replys(struct hr_strans *st, uint16_t scode,
 	const char *reason);
+/** Status, reason and extra header lines (each ending in CRLF; NULL for
+ * none). */
+int hr_strans_replyh(struct hr_strans *st, uint16_t scode, const char *reason,
+	const char *hdrs);
 
 enum hr_strans_state {
 	HR_STRANS_TRYING,

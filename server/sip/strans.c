@@ -227,7 +227,14 @@ int hr_strans_reply(struct hr_strans *st, const struct hr_resp *resp)
 
 int hr_strans_replys(struct hr_strans *st, uint16_t scode, const char *reason)
 {
-	struct hr_resp resp = { .scode = scode, .reason = reason };
+	return hr_strans_replyh(st, scode, reason, NULL);
+}
+
+int hr_strans_replyh(struct hr_strans *st, uint16_t scode, const char *reason,
+	const char *hdrs)
+{
+	struct hr_resp resp = { .scode = scode, .reason = reason,
+		.hdrs = hr_pl_str(hdrs ? hdrs : "") };
 
 	return hr_strans_reply(st, &resp);
 }
