@@ -174,7 +174,7 @@ static int load_one(const struct hr_store_sub *ss, void *arg)
 		hr_mem_deref(sub);
 		return ENOMEM;
 	}
-	hr_sub_arm(sub);
+	hr_sub_arm(sub, -1);
 	l->loaded++;
 	return 0;
 }

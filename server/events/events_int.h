@@ -130,7 +130,7 @@ const struct hr_pkg *hr_events_pkg(const struct hr_events *ev,
 	const struct hr_pl *name);
 
 /* notify.c: NOTIFYs, expiry, reservations */
-void hr_sub_arm(struct hr_sub *sub);
+void hr_sub_arm(struct hr_sub *sub, int64_t ms);
 void hr_sub_kick(struct hr_sub *sub);
 void hr_sub_finish(struct hr_sub *sub, bool store_del);
 void hr_sub_store_del(struct hr_sub *sub);

@@ -552,12 +552,15 @@ static void expire_fire(void *arg)
 	hr_sub_end(sub, HR_REASON_TIMEOUT, 0, true);
 }
 
-void hr_sub_arm(struct hr_sub *sub)
+/* Expire in ms; from the stored whole seconds when ms is negative (at
+ * recovery). A subscription just granted N seconds gets N * 1000 ms: the
+ * wall clock's seconds would cut up to one off. */
+void hr_sub_arm(struct hr_sub *sub, int64_t ms)
 {
-	int64_t left = sub->info.expires_at - hr_wall_s();
-
-	hr_tmr_start(&sub->tmr_exp, left > 0 ? (uint64_t)left * 1000 : 0,
-		expire_fire, sub);
+	if (ms < 0)
+		ms = (sub->info.expires_at - hr_wall_s()) * 1000;
+	hr_tmr_start(&sub->tmr_exp, ms > 0 ? (uint64_t)ms : 0, expire_fire,
+		sub);
 }
 
 /* ---- what packages call ---- */

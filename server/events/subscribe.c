@@ -221,7 +221,7 @@ static void committed(int err, void *arg)
 			sub->info.watcher, sub->info.package,
 			sub->info.resource, hr_sub_state_name(sub->info.state));
 	}
-	hr_sub_arm(sub);
+	hr_sub_arm(sub, (int64_t)p->expires * 1000);
 	ok(sub, p->st, p->expires);
 	pend_free(sub);
 	/* RFC 6665 4.2.2: a NOTIFY at once, with the whole state */

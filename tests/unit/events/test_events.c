@@ -489,6 +489,29 @@ START_TEST(test_expiry)
 }
 END_TEST
 
+/* A second that ticks while the SUBSCRIBE is stored costs it nothing: it
+ * lasts the whole time granted. */
+START_TEST(test_expiry_whole)
+{
+	char v[128];
+	const char *r;
+
+	hr_clock_advance(999);
+	subscribe_send("c1", NULL, 1, EVENT CONTACT "Expires: 600\r\n");
+	hr_clock_advance(1);
+	r = next_resp();
+	ck_assert_msg(status(r) == 200, "%s", r);
+	answer(next_notify(), 200);
+	hr_clock_advance(599 * 1000 + 900);
+	hr_tmr_poll();
+	ck_assert_uint_eq(hr_events_count(ev), 1);
+	hr_clock_advance(100);
+	hr_tmr_poll();
+	ck_assert_str_eq(hdr(next_notify(), "Subscription-State", v,
+		sizeof(v)), "terminated;reason=timeout");
+}
+END_TEST
+
 static const struct {
 	enum hr_sub_reason reason;
 	uint32_t retry;
@@ -911,6 +934,7 @@ static Suite *suite(void)
 		sizeof(failures) / sizeof(failures[0]));
 	tcase_add_test(tc, test_notify_timeout);
 	tcase_add_test(tc, test_expiry);
+	tcase_add_test(tc, test_expiry_whole);
 	tcase_add_loop_test(tc, test_terminate, 0,
 		sizeof(reasons) / sizeof(reasons[0]));
 	tcase_add_test(tc, test_terminate_in_flight);
