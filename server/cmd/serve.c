@@ -433,6 +433,7 @@ out:
 			event_free(sigs[i]);
 	}
 	close_all(&sv);
+	hr_dns_close();
 	hr_loop_close();
 	return err;
 }

@@ -30,7 +30,7 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import Herald, free_port, rand_token, via_parts  # noqa: E402
-from watcher import (PASSWORD, REGINFO_TYPE, Registrant, Watcher,  # noqa
+from watcher import (PASSWORD, REGINFO_TYPE, Endpoint, Registrant, Watcher,  # noqa
                      parse_reginfo, uri_of, validate_reginfo)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -802,6 +802,22 @@ class NotifyToSourceTest(EventsCase):
         except BlockingIOError:
             data = None
         self.assertIsNone(data, 'the Contact got a message:\n%r' % data)
+
+
+class HostNameContactTest(EventsCase):
+
+    def test_contact_host_name(self):
+        """A Contact naming a host (localhost, from /etc/hosts) is looked
+        up before the NOTIFY goes; it reaches the watcher."""
+        ep = Endpoint(self, self.herald)
+        self.addCleanup(self.check_endpoint, ep)
+        w = self.watcher(endpoint=ep, contact='<sip:alice-watch@localhost:%d>'
+                         % ep.port)
+        reg = self.registrant()
+        self.assertSubscribed(w.subscribe(600), 600)
+        w.recv_notify(state='active', doc='full')
+        reg.add(A, 600)
+        w.recv_notify(state='active', doc='partial')
 
 
 # ---------------------------------------------------------------------------
