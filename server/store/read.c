@@ -95,6 +95,62 @@ static void sub_decode(struct hr_store_sub *u, const PGresult *res, int row)
 	u->local_contact = col(res, row, 23);
 }
 
+struct pub_each {
+	hr_store_pub_h *h;
+	void *arg;
+};
+
+static int pub_row(const PGresult *res, int row, void *arg)
+{
+	const struct pub_each *e = arg;
+	struct hr_store_pub u = {
+		.etag = col(res, row, 0),
+		.presentity = col(res, row, 1),
+		.event = col(res, row, 2),
+		.ctype = col(res, row, 3),
+		.body = col(res, row, 4),
+		.expires_at = col_i64(res, row, 5, 0),
+		.published_at = col_i64(res, row, 6, 0),
+	};
+
+	return e->h(&u, e->arg);
+}
+
+int hr_store_pubs_load(struct hr_store *s, hr_store_pub_h *h, void *arg)
+{
+	struct pub_each e = { h, arg };
+
+	if (!s || !h)
+		return EINVAL;
+	return hr_pq_each(s->rd, "SELECT etag, presentity, event, ctype, body, "
+		"extract(epoch FROM expires_at)::bigint, published_at "
+		"FROM publications ORDER BY presentity, published_at, etag",
+		pub_row, &e);
+}
+
+struct rule_each {
+	hr_store_rule_h *h;
+	void *arg;
+};
+
+static int rule_row(const PGresult *res, int row, void *arg)
+{
+	const struct rule_each *e = arg;
+
+	return e->h(col(res, row, 0), col(res, row, 1), col(res, row, 2),
+		e->arg);
+}
+
+int hr_store_rules_load(struct hr_store *s, hr_store_rule_h *h, void *arg)
+{
+	struct rule_each e = { h, arg };
+
+	if (!s || !h)
+		return EINVAL;
+	return hr_pq_each(s->rd, "SELECT presentity, watcher, action FROM "
+		"presence_rules ORDER BY presentity, watcher", rule_row, &e);
+}
+
 struct sub_each {
 	hr_store_sub_h *h;
 	void *arg;

@@ -95,6 +95,18 @@ struct hr_store_sub {
 	const char *local_contact; /* our Contact in the dialog, or NULL */
 };
 
+/** One publication (RFC 3903) of a presentity's state. */
+struct hr_store_pub {
+	const char *etag;         /* the entity-tag, unguessable */
+	const char *presentity;   /* "alice@example.test" */
+	const char *event;        /* "presence" */
+	const char *ctype;        /* "application/pidf+xml" */
+	const char *body;         /* the document as published */
+	int64_t expires_at;       /* absolute, seconds since the epoch */
+	int64_t published_at;     /* order among the presentity's
+				   * publications: newest wins */
+};
+
 /* ---- writes: a transaction of changes committed together ---- */
 
 struct hr_store_tx;
@@ -117,6 +129,19 @@ int hr_store_tx_sub_del(struct hr_store_tx *tx, const char *id);
  */
 int hr_store_tx_sub_reserve(struct hr_store_tx *tx, const char *id,
 	int64_t cseq_reserved, int64_t version_reserved);
+
+/** Insert or replace a publication (by etag). */
+int hr_store_tx_pub_put(struct hr_store_tx *tx, const struct hr_store_pub *pub);
+/** Remove a publication; absent is not an error. */
+int hr_store_tx_pub_del(struct hr_store_tx *tx, const char *etag);
+/** Set presentity's rule for watcher (a user or a domain): action is
+ * "allow", "block", "polite-block" or "confirm" (else the commit fails
+ * EIO). */
+int hr_store_tx_rule_put(struct hr_store_tx *tx, const char *presentity,
+	const char *watcher, const char *action);
+/** Remove a rule; absent is not an error. */
+int hr_store_tx_rule_del(struct hr_store_tx *tx, const char *presentity,
+	const char *watcher);
 
 /** Drop a transaction instead of committing it; NULL-safe. */
 void hr_store_tx_abort(struct hr_store_tx *tx);
@@ -157,6 +182,18 @@ typedef int (hr_store_sub_h)(const struct hr_store_sub *sub, void *arg);
 
 /** Every subscription (recovery at start). Strings live during the call. */
 int hr_store_subs_load(struct hr_store *s, hr_store_sub_h *h, void *arg);
+
+typedef int (hr_store_pub_h)(const struct hr_store_pub *pub, void *arg);
+
+/** Every publication, oldest first per presentity (recovery). */
+int hr_store_pubs_load(struct hr_store *s, hr_store_pub_h *h, void *arg);
+
+/** One presence rule (strings live during the call). */
+typedef int (hr_store_rule_h)(const char *presentity, const char *watcher,
+	const char *action, void *arg);
+
+/** Every presence rule (recovery). */
+int hr_store_rules_load(struct hr_store *s, hr_store_rule_h *h, void *arg);
 
 /** The server secret named name: read it, or create n random bytes once
  * (concurrent starts agree). */

@@ -216,6 +216,53 @@ int hr_store_tx_sub_reserve(struct hr_store_tx *tx, const char *id,
 	return add(tx, STMT_SUB_RESERVE, v, 3);
 }
 
+int hr_store_tx_pub_put(struct hr_store_tx *tx, const struct hr_store_pub *u)
+{
+	char exp[24], at[24];
+
+	if (!tx || !u || !u->etag || !u->presentity || !u->event ||
+	    !u->ctype || !u->body)
+		return EINVAL;
+	snprintf(exp, sizeof(exp), "%" PRId64, u->expires_at);
+	snprintf(at, sizeof(at), "%" PRId64, u->published_at);
+	{
+		/* order: $1..$7 of "pub_put" (writer.c) */
+		const char *const v[] = { u->etag, u->presentity, u->event,
+			u->ctype, u->body, exp, at };
+
+		return add(tx, STMT_PUB_PUT, v, sizeof(v) / sizeof(v[0]));
+	}
+}
+
+int hr_store_tx_pub_del(struct hr_store_tx *tx, const char *etag)
+{
+	const char *const v[] = { etag };
+
+	if (!tx || !etag)
+		return EINVAL;
+	return add(tx, STMT_PUB_DEL, v, 1);
+}
+
+int hr_store_tx_rule_put(struct hr_store_tx *tx, const char *presentity,
+	const char *watcher, const char *action)
+{
+	const char *const v[] = { presentity, watcher, action };
+
+	if (!tx || !presentity || !watcher || !action)
+		return EINVAL;
+	return add(tx, STMT_RULE_PUT, v, 3);
+}
+
+int hr_store_tx_rule_del(struct hr_store_tx *tx, const char *presentity,
+	const char *watcher)
+{
+	const char *const v[] = { presentity, watcher };
+
+	if (!tx || !presentity || !watcher)
+		return EINVAL;
+	return add(tx, STMT_RULE_DEL, v, 2);
+}
+
 void hr_store_tx_abort(struct hr_store_tx *tx)
 {
 	hr_mem_deref(tx);

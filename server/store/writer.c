@@ -34,6 +34,10 @@ static const char *const stmt_name[STMT__N] = {
 	[STMT_SUB_PUT] = "sub_put",
 	[STMT_SUB_DEL] = "sub_del",
 	[STMT_SUB_RESERVE] = "sub_reserve",
+	[STMT_PUB_PUT] = "pub_put",
+	[STMT_PUB_DEL] = "pub_del",
+	[STMT_RULE_PUT] = "rule_put",
+	[STMT_RULE_DEL] = "rule_del",
 };
 
 static const char binding_put_sql[] =
@@ -89,6 +93,25 @@ static const char sub_reserve_sql[] =
 	"version_reserved = GREATEST(version_reserved, $3::bigint), "
 	"updated_at = now() WHERE id = $1";
 
+static const char pub_put_sql[] =
+	"INSERT INTO publications (etag, presentity, event, ctype, body, "
+	"expires_at, published_at) VALUES ($1, $2, $3, $4, $5, "
+	"to_timestamp($6::bigint), $7) "
+	"ON CONFLICT (etag) DO UPDATE SET presentity = EXCLUDED.presentity, "
+	"event = EXCLUDED.event, ctype = EXCLUDED.ctype, body = EXCLUDED.body, "
+	"expires_at = EXCLUDED.expires_at, "
+	"published_at = EXCLUDED.published_at, updated_at = now()";
+
+static const char pub_del_sql[] = "DELETE FROM publications WHERE etag = $1";
+
+static const char rule_put_sql[] =
+	"INSERT INTO presence_rules (presentity, watcher, action) "
+	"VALUES ($1, $2, $3) ON CONFLICT (presentity, watcher) DO UPDATE "
+	"SET action = EXCLUDED.action, updated_at = now()";
+
+static const char rule_del_sql[] =
+	"DELETE FROM presence_rules WHERE presentity = $1 AND watcher = $2";
+
 /* Every statement, prepared on each new writer connection. */
 static const struct {
 	const char *sql;
@@ -99,6 +122,10 @@ static const struct {
 	[STMT_SUB_PUT] = { sub_put_sql, 24 },
 	[STMT_SUB_DEL] = { sub_del_sql, 1 },
 	[STMT_SUB_RESERVE] = { sub_reserve_sql, 3 },
+	[STMT_PUB_PUT] = { pub_put_sql, 7 },
+	[STMT_PUB_DEL] = { pub_del_sql, 1 },
+	[STMT_RULE_PUT] = { rule_put_sql, 3 },
+	[STMT_RULE_DEL] = { rule_del_sql, 2 },
 };
 
 struct writer {

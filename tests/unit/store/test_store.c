@@ -283,6 +283,92 @@ START_TEST(test_subscriptions)
 END_TEST
 
 
+static int pub_collect(const struct hr_store_pub *u, void *arg)
+{
+	hr_buf_printf(arg, "%s|%s|%s|%s|%s|%" PRId64 "|%" PRId64 "\n", u->etag,
+		u->presentity, u->event, u->ctype, u->body, u->expires_at,
+		u->published_at);
+	return 0;
+}
+
+static int rule_collect(const char *presentity, const char *watcher,
+	const char *action, void *arg)
+{
+	hr_buf_printf(arg, "%s|%s|%s\n", presentity, watcher, action);
+	return 0;
+}
+
+/* Publications and presence rules: written, replaced, removed, loaded in
+ * order; a rule's action is checked by the database. */
+START_TEST(test_presence)
+{
+	static struct done d;
+	struct hr_store_pub u = { "e1", "alice@example.test", "presence",
+		"application/pidf+xml", "<presence/>", 1700003600, 2 };
+	struct hr_store_tx *tx;
+	struct hr_buf buf;
+
+	ck_assert_int_eq(hr_store_tx_alloc(&tx, store), 0);
+	ck_assert_int_eq(hr_store_tx_pub_put(tx, &u), 0);
+	u.etag = "e0";
+	u.published_at = 1;
+	u.body = "<old/>";
+	ck_assert_int_eq(hr_store_tx_pub_put(tx, &u), 0);
+	u.etag = "e9";
+	u.presentity = "bob@example.test";
+	ck_assert_int_eq(hr_store_tx_pub_put(tx, &u), 0);
+	ck_assert_int_eq(hr_store_tx_rule_put(tx, "alice@example.test",
+		"bob@example.test", "confirm"), 0);
+	ck_assert_int_eq(hr_store_tx_rule_put(tx, "alice@example.test",
+		"example.test", "polite-block"), 0);
+	sub_commit(tx, &d);
+	/* a modification: the old entity-tag goes, a new one comes */
+	ck_assert_int_eq(hr_store_tx_alloc(&tx, store), 0);
+	ck_assert_int_eq(hr_store_tx_pub_del(tx, "e0"), 0);
+	u.etag = "e2";
+	u.presentity = "alice@example.test";
+	u.published_at = 3;
+	u.body = "<new/>";
+	ck_assert_int_eq(hr_store_tx_pub_put(tx, &u), 0);
+	ck_assert_int_eq(hr_store_tx_rule_put(tx, "alice@example.test",
+		"bob@example.test", "allow"), 0);
+	ck_assert_int_eq(hr_store_tx_rule_del(tx, "alice@example.test",
+		"nobody@example.test"), 0);
+	sub_commit(tx, &d);
+	hr_buf_init(&buf, 1 << 16);
+	ck_assert_int_eq(hr_store_pubs_load(store, pub_collect, &buf), 0);
+	ck_assert_int_eq(hr_store_rules_load(store, rule_collect, &buf), 0);
+	ck_assert_int_eq(hr_buf_write(&buf, "", 1), 0);
+	ck_assert_str_eq(buf.b,
+		"e1|alice@example.test|presence|application/pidf+xml|"
+		"<presence/>|1700003600|2\n"
+		"e2|alice@example.test|presence|application/pidf+xml|<new/>|"
+		"1700003600|3\n"
+		"e9|bob@example.test|presence|application/pidf+xml|<old/>|"
+		"1700003600|1\n"
+		"alice@example.test|bob@example.test|allow\n"
+		"alice@example.test|example.test|polite-block\n");
+	hr_buf_reset(&buf);
+	/* an action the database does not know fails that transaction */
+	ck_assert_int_eq(hr_store_tx_alloc(&tx, store), 0);
+	ck_assert_int_eq(hr_store_tx_rule_put(tx, "alice@example.test",
+		"carol@example.test", "maybe"), 0);
+	d.want = d.n + 1;
+	d.flag = 0;
+	ck_assert_int_eq(hr_store_tx_commit(tx, done_h, &d), 0);
+	ck_assert(run_until(&d.flag, 5000));
+	ck_assert_int_eq(d.err[d.n - 1], EIO);
+	/* required fields */
+	ck_assert_int_eq(hr_store_tx_alloc(&tx, store), 0);
+	u.body = NULL;
+	ck_assert_int_eq(hr_store_tx_pub_put(tx, &u), EINVAL);
+	ck_assert_int_eq(hr_store_tx_pub_del(tx, NULL), EINVAL);
+	ck_assert_int_eq(hr_store_tx_rule_put(tx, "a", "b", NULL), EINVAL);
+	ck_assert_int_eq(hr_store_tx_rule_del(tx, NULL, "b"), EINVAL);
+	hr_store_tx_abort(tx);
+}
+END_TEST
+
 START_TEST(test_migrate_twice)
 {
 	unsigned n = 99;
@@ -682,6 +768,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_alloc_refused);
 	tcase_add_test(tc, test_bindings_roundtrip);
 	tcase_add_test(tc, test_subscriptions);
+	tcase_add_test(tc, test_presence);
 	tcase_add_test(tc, test_group_commit);
 	tcase_add_test(tc, test_queue_full);
 	tcase_add_test(tc, test_destroy_drains);
