@@ -175,6 +175,8 @@ static int load_one(const struct hr_store_sub *ss, void *arg)
 		return ENOMEM;
 	}
 	hr_sub_arm(sub, -1);
+	if (pkg->linked)
+		pkg->linked(sub, pkg->arg);
 	l->loaded++;
 	return 0;
 }

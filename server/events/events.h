@@ -99,8 +99,12 @@ struct hr_pkg {
 	 */
 	int (*body)(struct hr_sub *sub, const struct hr_sub_info *si,
 		enum hr_body_kind kind, struct hr_buf *buf, void *arg);
-	/* The subscription is going away: free what the package keeps for
-	 * it (hr_sub_set_data). May be NULL. */
+	/* A subscription was made (its 200 is going out), or loaded at
+	 * start. May be NULL. */
+	void (*linked)(struct hr_sub *sub, void *arg);
+	/* The subscription is going away (info.reason says why: NONE when
+	 * its NOTIFY failed, it was replaced, or the server stops): free what
+	 * the package keeps for it (hr_sub_set_data). May be NULL. */
 	void (*gone)(struct hr_sub *sub, void *arg);
 	void *arg;
 };

@@ -533,6 +533,7 @@ void hr_sub_end(struct hr_sub *sub, enum hr_sub_reason reason,
 		hr_sub_store_del(sub);
 	sub->final = true;
 	sub->final_reason = reason;
+	sub->info.reason = reason;
 	sub->final_retry = retry_after;
 	sub->dirty = true;
 	sub->full = true;

@@ -217,6 +217,8 @@ static void committed(int err, void *arg)
 			return;
 		}
 		hr_mem_ref(sub);  /* the tables' reference */
+		if (sub->pkg->linked)
+			sub->pkg->linked(sub, sub->pkg->arg);
 		HR_DEBUG("subscription %s: %s to %s of %s, %s", sub->info.id,
 			sub->info.watcher, sub->info.package,
 			sub->info.resource, hr_sub_state_name(sub->info.state));

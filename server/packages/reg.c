@@ -30,6 +30,7 @@ struct hr_regpkg {
 	struct hr_events *ev;
 	struct hr_registrar *r;
 	struct hr_hash rules;
+	bool watching;
 };
 
 /* A binding as it was at one change. */
@@ -490,7 +491,8 @@ static void regpkg_destroy(void *data)
 		}
 	}
 	hr_hash_reset(&p->rules);
-	hr_registrar_watch(p->r, NULL, NULL);
+	if (p->watching)
+		hr_registrar_unwatch(p->r, binding_changed, p);
 }
 
 int hr_regpkg_alloc(struct hr_regpkg **pp, struct hr_events *ev,
@@ -524,7 +526,12 @@ int hr_regpkg_alloc(struct hr_regpkg **pp, struct hr_events *ev,
 		hr_mem_deref(p);
 		return err;
 	}
-	hr_registrar_watch(r, binding_changed, p);
+	err = hr_registrar_watch(r, binding_changed, p);
+	if (err) {
+		hr_mem_deref(p);
+		return err;
+	}
+	p->watching = true;
 	*pp = p;
 	return 0;
 }

@@ -11,8 +11,10 @@ struct hr_registrar {
 	struct hr_store *store;
 	struct hr_hash aors;
 	size_t nbindings;
-	hr_binding_h *watch_h;
-	void *watch_arg;
+	struct {
+		hr_binding_h *h;
+		void *arg;
+	} watch[HR_REGISTRAR_WATCHERS];
 	bool closing;             /* shutting down: no new commits */
 };
 

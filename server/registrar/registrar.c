@@ -68,8 +68,10 @@ static void notify(struct hr_registrar *r, const struct hr_binding *b,
 	enum hr_reg_event ev)
 {
 	HR_DEBUG("%s %s %s", b->aor, b->uri, hr_reg_event_name(ev));
-	if (r->watch_h)
-		r->watch_h(b, ev, r->watch_arg);
+	for (unsigned i = 0; i < HR_REGISTRAR_WATCHERS; i++) {
+		if (r->watch[i].h)
+			r->watch[i].h(b, ev, r->watch[i].arg);
+	}
 }
 
 /* ---- replies ---- */
@@ -876,10 +878,26 @@ void hr_registrar_close(struct hr_registrar *r)
 	}
 }
 
-void hr_registrar_watch(struct hr_registrar *r, hr_binding_h *h, void *arg)
+int hr_registrar_watch(struct hr_registrar *r, hr_binding_h *h, void *arg)
 {
-	r->watch_h = h;
-	r->watch_arg = arg;
+	for (unsigned i = 0; i < HR_REGISTRAR_WATCHERS; i++) {
+		if (!r->watch[i].h) {
+			r->watch[i].h = h;
+			r->watch[i].arg = arg;
+			return 0;
+		}
+	}
+	return ENOSPC;
+}
+
+void hr_registrar_unwatch(struct hr_registrar *r, hr_binding_h *h, void *arg)
+{
+	for (unsigned i = 0; i < HR_REGISTRAR_WATCHERS; i++) {
+		if (r->watch[i].h == h && r->watch[i].arg == arg) {
+			r->watch[i].h = NULL;
+			r->watch[i].arg = NULL;
+		}
+	}
 }
 
 /* ---- recovery ---- */

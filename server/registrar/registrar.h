@@ -83,8 +83,13 @@ int hr_registrar_load(struct hr_registrar *r);
 /** Shutting down: no new changes (503) and no expiry timers, so that the
  * commits in flight can be drained before the registrar goes. */
 void hr_registrar_close(struct hr_registrar *r);
-/** Watch binding changes (one watcher: the reg package). */
-void hr_registrar_watch(struct hr_registrar *r, hr_binding_h *h, void *arg);
+#define HR_REGISTRAR_WATCHERS 4
+
+/** Watch binding changes (the reg package, presence from the registrar):
+ * 0, or ENOSPC beyond HR_REGISTRAR_WATCHERS. */
+int hr_registrar_watch(struct hr_registrar *r, hr_binding_h *h, void *arg);
+/** Stop watching (h and arg as given to hr_registrar_watch). */
+void hr_registrar_unwatch(struct hr_registrar *r, hr_binding_h *h, void *arg);
 /** Call h for each live binding of aor (h's return stops at non-zero). */
 int hr_registrar_bindings(struct hr_registrar *r, const char *aor,
 	int (*h)(const struct hr_binding *b, void *arg), void *arg);

@@ -18,26 +18,6 @@ static const char *const reg_states[] = {
 	[HR_REG_TERMINATED] = "terminated",
 };
 
-static bool event_ok(const char *ev)
-{
-	for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
-		if (!strcmp(ev, events[i]))
-			return true;
-	}
-	return false;
-}
-
-/* NULL is allowed where the field is optional */
-static bool opt_ok(const char *s)
-{
-	return !s || hr_xml_text_ok(s);
-}
-
-static bool req_ok(const char *s)
-{
-	return s && hr_xml_text_ok(s);
-}
-
 static int params_check(const struct hr_reginfo_contact *c)
 {
 	const char *v;
@@ -47,7 +27,8 @@ static int params_check(const struct hr_reginfo_contact *c)
 	for (unsigned i = 0; i < c->n_unknown_params; i++) {
 		v = c->unknown_param_values ? c->unknown_param_values[i] :
 			NULL;
-		if (!req_ok(c->unknown_param_names[i]) || !opt_ok(v))
+		if (!hr_xml_req_ok(c->unknown_param_names[i]) ||
+		    !hr_xml_opt_ok(v))
 			return EINVAL;
 	}
 	return 0;
@@ -55,9 +36,10 @@ static int params_check(const struct hr_reginfo_contact *c)
 
 static int contact_check(const struct hr_reginfo_contact *c)
 {
-	if (!req_ok(c->id) || !req_ok(c->uri) || !c->event ||
-	    !event_ok(c->event) || !opt_ok(c->display_name) ||
-	    !opt_ok(c->callid))
+	if (!hr_xml_req_ok(c->id) || !hr_xml_req_ok(c->uri) ||
+	    !hr_xml_word_ok(c->event, events,
+		sizeof(events) / sizeof(events[0])) ||
+	    !hr_xml_opt_ok(c->display_name) || !hr_xml_opt_ok(c->callid))
 		return EINVAL;
 	if (c->q > 1000)
 		return EINVAL;
@@ -74,7 +56,7 @@ static int reg_check(const struct hr_reginfo_reg *r)
 {
 	int err;
 
-	if (!req_ok(r->aor) || !req_ok(r->id) ||
+	if (!hr_xml_req_ok(r->aor) || !hr_xml_req_ok(r->id) ||
 	    (unsigned)r->state > HR_REG_TERMINATED ||
 	    (r->ncontacts && !r->contacts))
 		return EINVAL;
@@ -102,16 +84,6 @@ static int doc_check(enum hr_reginfo_state state,
 	return 0;
 }
 
-static int attr(xmlTextWriterPtr w, const char *name, const char *v)
-{
-	return xmlTextWriterWriteAttribute(w, BAD_CAST name, BAD_CAST v);
-}
-
-static int attr_opt(xmlTextWriterPtr w, const char *name, int64_t v)
-{
-	return v < 0 ? 0 : hr_xml_attr_u64(w, name, (uint64_t)v);
-}
-
 /* RFC 3261 20.10 qvalue: "0.5", "1", "0.125" */
 static int attr_q(xmlTextWriterPtr w, int q)
 {
@@ -127,12 +99,7 @@ static int attr_q(xmlTextWriterPtr w, int q)
 	if (tmp[n - 1] == '.')
 		n--;
 	tmp[n] = '\0';
-	return attr(w, "q", tmp);
-}
-
-static int elem(xmlTextWriterPtr w, const char *name, const char *text)
-{
-	return xmlTextWriterWriteElement(w, BAD_CAST name, BAD_CAST text);
+	return hr_xml_attr(w, "q", tmp);
 }
 
 /* RFC 3680 5.1: name attribute, the value as content (empty if none) */
@@ -146,7 +113,7 @@ static int params_write(xmlTextWriterPtr w,
 			NULL;
 		if (xmlTextWriterStartElement(w,
 			BAD_CAST "unknown-param") < 0 ||
-		    attr(w, "name", c->unknown_param_names[i]) < 0 ||
+		    hr_xml_attr(w, "name", c->unknown_param_names[i]) < 0 ||
 		    (v && xmlTextWriterWriteString(w, BAD_CAST v) < 0) ||
 		    xmlTextWriterEndElement(w) < 0)
 			return -1;
@@ -157,17 +124,19 @@ static int params_write(xmlTextWriterPtr w,
 static int contact_attrs(xmlTextWriterPtr w,
 	const struct hr_reginfo_contact *c)
 {
-	if (attr(w, "id", c->id) < 0 ||
-	    attr(w, "state", c->active ? "active" : "terminated") < 0 ||
-	    attr(w, "event", c->event) < 0 ||
-	    attr_opt(w, "expires", c->expires) < 0 ||
-	    attr_opt(w, "duration-registered", c->duration_registered) < 0 ||
+	if (hr_xml_attr(w, "id", c->id) < 0 ||
+	    hr_xml_attr(w, "state", c->active ? "active" :
+		"terminated") < 0 ||
+	    hr_xml_attr(w, "event", c->event) < 0 ||
+	    hr_xml_attr_opt(w, "expires", c->expires) < 0 ||
+	    hr_xml_attr_opt(w, "duration-registered",
+		c->duration_registered) < 0 ||
 	    attr_q(w, c->q) < 0 ||
-	    (c->callid && attr(w, "callid", c->callid) < 0) ||
-	    attr_opt(w, "cseq", c->cseq) < 0)
+	    (c->callid && hr_xml_attr(w, "callid", c->callid) < 0) ||
+	    hr_xml_attr_opt(w, "cseq", c->cseq) < 0)
 		return -1;
 	if (!strcmp(c->event, "probation"))
-		return attr_opt(w, "retry-after", c->retry_after);
+		return hr_xml_attr_opt(w, "retry-after", c->retry_after);
 	return 0;
 }
 
@@ -176,10 +145,10 @@ static int contact_write(xmlTextWriterPtr w,
 	const struct hr_reginfo_contact *c)
 {
 	if (xmlTextWriterStartElement(w, BAD_CAST "contact") < 0 ||
-	    contact_attrs(w, c) < 0 || elem(w, "uri", c->uri) < 0)
+	    contact_attrs(w, c) < 0 || hr_xml_elem(w, "uri", c->uri) < 0)
 		return -1;
 	if (c->display_name && *c->display_name &&
-	    elem(w, "display-name", c->display_name) < 0)
+	    hr_xml_elem(w, "display-name", c->display_name) < 0)
 		return -1;
 	if (params_write(w, c) < 0)
 		return -1;
@@ -189,8 +158,9 @@ static int contact_write(xmlTextWriterPtr w,
 static int reg_write(xmlTextWriterPtr w, const struct hr_reginfo_reg *r)
 {
 	if (xmlTextWriterStartElement(w, BAD_CAST "registration") < 0 ||
-	    attr(w, "aor", r->aor) < 0 || attr(w, "id", r->id) < 0 ||
-	    attr(w, "state", reg_states[r->state]) < 0)
+	    hr_xml_attr(w, "aor", r->aor) < 0 ||
+	    hr_xml_attr(w, "id", r->id) < 0 ||
+	    hr_xml_attr(w, "state", reg_states[r->state]) < 0)
 		return -1;
 	for (unsigned i = 0; i < r->ncontacts; i++) {
 		if (contact_write(w, &r->contacts[i]) < 0)
@@ -207,7 +177,7 @@ static int doc_write(xmlTextWriterPtr w, unsigned version,
 	if (xmlTextWriterStartElementNS(w, NULL, BAD_CAST "reginfo",
 		BAD_CAST REGINFO_NS) < 0 ||
 	    hr_xml_attr_u64(w, "version", version) < 0 ||
-	    attr(w, "state", state == HR_REGINFO_FULL ? "full" :
+	    hr_xml_attr(w, "state", state == HR_REGINFO_FULL ? "full" :
 		"partial") < 0)
 		return -1;
 	for (unsigned i = 0; i < nregs; i++) {

@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 #include <libxml/parser.h>
+#include <libxml/tree.h>
 #include "xml_int.h"
 
 /* A full buf is not reported to libxml2, which would print an I/O error
@@ -122,10 +124,52 @@ bool hr_xml_text_ok(const char *s)
 	return true;
 }
 
+bool hr_xml_req_ok(const char *s)
+{
+	return s && hr_xml_text_ok(s);
+}
+
+bool hr_xml_opt_ok(const char *s)
+{
+	return !s || hr_xml_text_ok(s);
+}
+
+bool hr_xml_word_ok(const char *s, const char *const *words, size_t n)
+{
+	if (!s)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(s, words[i]))
+			return true;
+	}
+	return false;
+}
+
+/* Namespaces in XML 1.0 NCName: what xs:ID allows */
+bool hr_xml_id_ok(const char *s)
+{
+	return hr_xml_req_ok(s) && xmlValidateNCName(BAD_CAST s, 0) == 0;
+}
+
+int hr_xml_attr(xmlTextWriterPtr w, const char *name, const char *v)
+{
+	return xmlTextWriterWriteAttribute(w, BAD_CAST name, BAD_CAST v);
+}
+
 int hr_xml_attr_u64(xmlTextWriterPtr w, const char *name, uint64_t v)
 {
 	char tmp[24];
 
 	snprintf(tmp, sizeof(tmp), "%" PRIu64, v);
 	return xmlTextWriterWriteAttribute(w, BAD_CAST name, BAD_CAST tmp);
+}
+
+int hr_xml_attr_opt(xmlTextWriterPtr w, const char *name, int64_t v)
+{
+	return v < 0 ? 0 : hr_xml_attr_u64(w, name, (uint64_t)v);
+}
+
+int hr_xml_elem(xmlTextWriterPtr w, const char *name, const char *text)
+{
+	return xmlTextWriterWriteElement(w, BAD_CAST name, BAD_CAST text);
 }

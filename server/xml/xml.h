@@ -11,6 +11,7 @@
 #define HR_XML_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct hr_buf;
@@ -74,5 +75,98 @@ struct hr_reginfo_reg {
 int hr_reginfo_write(struct hr_buf *buf, unsigned version,
 	enum hr_reginfo_state state, const struct hr_reginfo_reg *regs,
 	unsigned nregs);
+
+/* ---- PIDF (RFC 3863), application/pidf+xml ---- */
+
+/*
+ * A parsed, checked publication: refcounted with hr_mem_ref/hr_mem_deref,
+ * immutable, and holding its libxml2 tree.
+ */
+struct hr_pidf;
+
+/**
+ * Parse a PUBLISH body (RFC 3903) into *docp. libxml2 runs without
+ * network, without entity substitution and without loading a DTD, and
+ * any DOCTYPE (so any DTD or entity declaration) is refused as soon as
+ * it is seen, before its content is read: XXE and entity expansion
+ * ("billion laughs") never start. The root must be <presence> in
+ * urn:ietf:params:xml:ns:pidf with a non-empty entity attribute; every
+ * <tuple> needs an id and a <status>, and a <basic> says open or closed.
+ * Tuple ids are not checked to be xs:IDs (RFC 3863 4.1.2 calls them
+ * arbitrary strings). 0; EBADMSG with *why (if why is not NULL) a static
+ * "Bad PIDF: ..." reason for a 400 response; EINVAL or ENOMEM. The size
+ * limit is the caller's.
+ */
+int hr_pidf_parse(struct hr_pidf **docp, const char *p, size_t len,
+	const char **why);
+
+/** The publication's entity attribute, as written. */
+const char *hr_pidf_entity(const struct hr_pidf *d);
+
+/**
+ * Append the presentity's document composed from its live publications,
+ * docs[0] the oldest: <presence entity=ENTITY> with PIDF as the default
+ * namespace and unprefixed PIDF elements (baresip reads only an
+ * unprefixed <basic>), then every <tuple>, then every <note>, then every
+ * other element of another namespace (RFC 4479 <dm:person>, <dm:device>,
+ * extensions), as RFC 3863 4.1.1 orders them. Within each group the
+ * newest publication comes first (a client that reads only the first
+ * tuple sees the latest change), each in its document order. Tuples,
+ * persons and devices share one id space (all are xs:ID): of the
+ * elements with one id, only the newest publication's (its first, in one
+ * publication) is kept. Elements of no namespace and unknown PIDF
+ * elements are dropped, as are comments and processing instructions.
+ * Everything else is copied with its content intact, keeping the
+ * publisher's prefixes; each copy declares the namespaces it needs, so
+ * publications that bind one prefix to different namespaces, or one
+ * namespace to different prefixes, still give correct XML. n == 0: the
+ * neutral document. 0, EINVAL, EMSGSIZE (buf's cap) or ENOMEM.
+ */
+int hr_pidf_compose(struct hr_buf *buf, const char *entity,
+	struct hr_pidf *const *docs, unsigned n);
+
+/**
+ * Append the neutral document (RFC 5025 3.2.1 polite block; also a
+ * presentity with nothing to say): one tuple, id "offline", with
+ * <basic>closed</basic>, nothing else. 0, EINVAL, EMSGSIZE or ENOMEM.
+ */
+int hr_pidf_neutral(struct hr_buf *buf, const char *entity);
+
+/**
+ * Append the registrar's view of a presentity: one tuple per contact,
+ * id ids[i], <basic>open</basic> and <contact>contacts[i]</contact>
+ * (left out when contacts or contacts[i] is NULL). Each id must be an
+ * xs:ID, an XML NCName: a registrar id that may start with a digit
+ * needs a prefix ("c" + id), else EINVAL. 0, EINVAL, EMSGSIZE or ENOMEM.
+ */
+int hr_pidf_open_tuples(struct hr_buf *buf, const char *entity,
+	const char *const *ids, const char *const *contacts, unsigned n);
+
+/* ---- watcherinfo (RFC 3858), application/watcherinfo+xml ---- */
+
+/** One <watcher> (RFC 3858 5.1); numbers below zero are left out. */
+struct hr_winfo_watcher {
+	const char *id;             /* stable per subscription */
+	const char *uri;            /* the watcher */
+	const char *display_name;   /* NULL or "" when none */
+	const char *status;         /* "pending", "active", "waiting",
+				     * "terminated" */
+	const char *event;          /* "subscribe", "approved",
+				     * "deactivated", "probation",
+				     * "rejected", "timeout", "giveup",
+				     * "noresource" */
+	int64_t duration_subscribed; /* seconds; -1 to omit */
+	int64_t expiration;          /* seconds; -1 to omit */
+};
+
+/**
+ * Append a watcherinfo document (RFC 3858 5) to buf: UTF-8, XML
+ * declaration, default namespace urn:ietf:params:xml:ns:watcherinfo,
+ * version, state full or partial, and one <watcher-list> for resource
+ * and package holding the n watchers. 0, EINVAL, EMSGSIZE or ENOMEM.
+ */
+int hr_winfo_write(struct hr_buf *buf, unsigned version, bool full,
+	const char *resource, const char *package,
+	const struct hr_winfo_watcher *w, unsigned n);
 
 #endif

@@ -22,7 +22,21 @@ int hr_xml_out_open(struct hr_xml_out *o, struct hr_buf *buf);
 int hr_xml_out_close(struct hr_xml_out *o, int err);
 /** True when s is UTF-8 (RFC 3629) made only of XML 1.0 Chars. */
 bool hr_xml_text_ok(const char *s);
+/** A required string: not NULL, and hr_xml_text_ok(). */
+bool hr_xml_req_ok(const char *s);
+/** An optional string: NULL, or hr_xml_text_ok(). */
+bool hr_xml_opt_ok(const char *s);
+/** True when s is one of the n strings of words (case-sensitive). */
+bool hr_xml_word_ok(const char *s, const char *const *words, size_t n);
+/** True when s may be an xs:ID (an XML NCName). */
+bool hr_xml_id_ok(const char *s);
+/** Write attribute name="v" (libxml2 escapes v): < 0 on error. */
+int hr_xml_attr(xmlTextWriterPtr w, const char *name, const char *v);
 /** Write attribute name="v" in decimal. */
 int hr_xml_attr_u64(xmlTextWriterPtr w, const char *name, uint64_t v);
+/** As hr_xml_attr_u64, but nothing is written when v is below zero. */
+int hr_xml_attr_opt(xmlTextWriterPtr w, const char *name, int64_t v);
+/** Write <name>text</name> in the namespace in scope. */
+int hr_xml_elem(xmlTextWriterPtr w, const char *name, const char *text);
 
 #endif

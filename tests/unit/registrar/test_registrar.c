@@ -91,7 +91,7 @@ static void start(unsigned max_contacts)
 	cfg.existsh = hr_userdb_exists;
 	cfg.users = users;
 	ck_assert_int_eq(hr_registrar_alloc(&reg, sip, store, &cfg), 0);
-	hr_registrar_watch(reg, on_binding, NULL);
+	ck_assert_int_eq(hr_registrar_watch(reg, on_binding, NULL), 0);
 	memset(events, 0, sizeof(events));
 }
 
