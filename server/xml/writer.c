@@ -1,4 +1,5 @@
-/* Writing XML into an hr_buf: libxml2's xmlTextWriter does the escaping. */
+/* Writing XML into an hr_buf: libxml2's xmlTextWriter does the escaping.
+ * Also the small checks and helpers the document files share. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -129,6 +130,11 @@ bool hr_xml_req_ok(const char *s)
 	return s && hr_xml_text_ok(s);
 }
 
+bool hr_xml_str_ok(const char *s)
+{
+	return hr_xml_req_ok(s) && *s;
+}
+
 bool hr_xml_opt_ok(const char *s)
 {
 	return !s || hr_xml_text_ok(s);
@@ -172,4 +178,11 @@ int hr_xml_attr_opt(xmlTextWriterPtr w, const char *name, int64_t v)
 int hr_xml_elem(xmlTextWriterPtr w, const char *name, const char *text)
 {
 	return xmlTextWriterWriteElement(w, BAD_CAST name, BAD_CAST text);
+}
+
+bool hr_xml_is_elem(const xmlNode *n, const char *ns, const char *name)
+{
+	return n->type == XML_ELEMENT_NODE && n->ns &&
+		xmlStrEqual(n->ns->href, BAD_CAST ns) &&
+		xmlStrEqual(n->name, BAD_CAST name);
 }

@@ -105,14 +105,14 @@ const char *hr_pidf_entity(const struct hr_pidf *d);
 
 /**
  * Append the presentity's document composed from its live publications,
- * docs[0] the oldest: <presence entity=ENTITY> with PIDF as the default
- * namespace and unprefixed PIDF elements (baresip reads only an
- * unprefixed <basic>), then every <tuple>, then every <note>, then every
- * other element of another namespace (RFC 4479 <dm:person>, <dm:device>,
- * extensions), as RFC 3863 4.1.1 orders them. Within each group the
- * newest publication comes first (a client that reads only the first
- * tuple sees the latest change), each in its document order. Tuples,
- * persons and devices share one id space (all are xs:ID): of the
+ * docs[0] the oldest, each once: <presence entity=ENTITY> with PIDF as
+ * the default namespace and unprefixed PIDF elements (baresip reads only
+ * an unprefixed <basic>), then every <tuple>, then every <note>, then
+ * every other element of another namespace (RFC 4479 <dm:person>,
+ * <dm:device>, extensions), as RFC 3863 4.1.1 orders them. Within each
+ * group the newest publication comes first (a client that reads only the
+ * first tuple sees the latest change), each in its document order.
+ * Tuples, persons and devices share one id space (all are xs:ID): of the
  * elements with one id, only the newest publication's (its first, in one
  * publication) is kept. Elements of no namespace and unknown PIDF
  * elements are dropped, as are comments and processing instructions.
@@ -137,7 +137,8 @@ int hr_pidf_neutral(struct hr_buf *buf, const char *entity);
  * id ids[i], <basic>open</basic> and <contact>contacts[i]</contact>
  * (left out when contacts or contacts[i] is NULL). Each id must be an
  * xs:ID, an XML NCName: a registrar id that may start with a digit
- * needs a prefix ("c" + id), else EINVAL. 0, EINVAL, EMSGSIZE or ENOMEM.
+ * needs a prefix ("c" + id), else EINVAL (hr_rand_token() ids start with
+ * a digit one time in 3.6). 0, EINVAL, EMSGSIZE or ENOMEM.
  */
 int hr_pidf_open_tuples(struct hr_buf *buf, const char *entity,
 	const char *const *ids, const char *const *contacts, unsigned n);

@@ -7,6 +7,9 @@
 #include "core/core.h"
 #include "xml.h"
 
+#define HR_PIDF_NS "urn:ietf:params:xml:ns:pidf"
+#define HR_DM_NS "urn:ietf:params:xml:ns:pidf:data-model"
+
 /* An xmlTextWriter whose output goes straight into an hr_buf. */
 struct hr_xml_out {
 	xmlTextWriterPtr w;
@@ -24,6 +27,8 @@ int hr_xml_out_close(struct hr_xml_out *o, int err);
 bool hr_xml_text_ok(const char *s);
 /** A required string: not NULL, and hr_xml_text_ok(). */
 bool hr_xml_req_ok(const char *s);
+/** A required, non-empty string. */
+bool hr_xml_str_ok(const char *s);
 /** An optional string: NULL, or hr_xml_text_ok(). */
 bool hr_xml_opt_ok(const char *s);
 /** True when s is one of the n strings of words (case-sensitive). */
@@ -38,5 +43,13 @@ int hr_xml_attr_u64(xmlTextWriterPtr w, const char *name, uint64_t v);
 int hr_xml_attr_opt(xmlTextWriterPtr w, const char *name, int64_t v);
 /** Write <name>text</name> in the namespace in scope. */
 int hr_xml_elem(xmlTextWriterPtr w, const char *name, const char *text);
+/** True when n is the element {ns}name. */
+bool hr_xml_is_elem(const xmlNode *n, const char *ns, const char *name);
+
+/* PIDF, shared by pidf.c and compose.c */
+/** The <presence> element of a publication. */
+xmlNodePtr hr_pidf_root(const struct hr_pidf *d);
+/** Start <presence xmlns=PIDF entity=...>: < 0 on error. */
+int hr_pidf_start(xmlTextWriterPtr w, const char *entity);
 
 #endif
