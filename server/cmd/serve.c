@@ -11,6 +11,7 @@
 #include <libxml/parser.h>
 #include "auth/auth.h"
 #include "events/events.h"
+#include "packages/presence.h"
 #include "packages/reg.h"
 #include "registrar/registrar.h"
 #include "sip/sip.h"
@@ -42,6 +43,13 @@ struct serve_cfg {
 	unsigned max_subs_resource;
 	unsigned notify_throttle_ms;
 	bool notify_to_source;
+	unsigned pub_expires_default;
+	unsigned pub_expires_min;
+	unsigned pub_expires_max;
+	const char *presence_local;
+	const char *presence_remote;
+	bool presence_from_registrar;
+	unsigned presence_interval_ms;
 };
 
 static struct serve_cfg cfg = {
@@ -61,6 +69,12 @@ static struct serve_cfg cfg = {
 	.sub_expires_max = 86400,
 	.max_subs_watcher = 200,
 	.max_subs_resource = 10000,
+	.pub_expires_default = 3600,
+	.pub_expires_min = 60,
+	.pub_expires_max = 86400,
+	.presence_local = "allow",
+	.presence_remote = "confirm",
+	.presence_interval_ms = 20,
 };
 
 static const struct hr_opt opts[] = {
@@ -85,7 +99,8 @@ static const struct hr_opt opts[] = {
 	  "(default REGISTER, SUBSCRIBE, PUBLISH; 'none' for none)", 0, 0 },
 	{ "md5-only-agents", HR_OPT_LIST, &cfg.md5_agents, "PREFIX",
 	  "User-Agent prefixes offered only the MD5 challenge, repeatable "
-	  "(default sipsak: it reads only the first challenge)", 0, 0 },
+	  "(default sipsak, baresip: they read only the first challenge)", 0,
+	  0 },
 	{ "nonce-lifetime", HR_OPT_UINT, &cfg.nonce_ttl_s, "SECONDS",
 	  "how long a digest nonce stays valid (default 300)", 10, 86400 },
 	{ "store-wait", HR_OPT_UINT, &cfg.store_wait_ms, "MS",
@@ -126,6 +141,26 @@ static const struct hr_opt opts[] = {
 	{ "notify-to-source", HR_OPT_FLAG, &cfg.notify_to_source, NULL,
 	  "send NOTIFYs to the address the SUBSCRIBE came from, not to its "
 	  "Contact (watchers behind NAT)", 0, 0 },
+	{ "publish-default-expires", HR_OPT_UINT, &cfg.pub_expires_default,
+	  "SECONDS", "PUBLISH expiry when the request gives none "
+	  "(default 3600)", 1, 86400 * 365 },
+	{ "publish-min-expires", HR_OPT_UINT, &cfg.pub_expires_min,
+	  "SECONDS", "shorter PUBLISH expiries get 423 (default 60; baresip "
+	  "never retries after a 423)", 1, 86400 },
+	{ "publish-max-expires", HR_OPT_UINT, &cfg.pub_expires_max,
+	  "SECONDS", "longer PUBLISH expiries are cut to this "
+	  "(default 86400)", 1, 86400 * 365 },
+	{ "presence-default-local", HR_OPT_STR, &cfg.presence_local, "ACTION",
+	  "watchers of the presentity's domain without a rule: allow, "
+	  "confirm, polite-block or block (default allow)", 0, 0 },
+	{ "presence-default-remote", HR_OPT_STR, &cfg.presence_remote,
+	  "ACTION", "other watchers without a rule (default confirm)", 0, 0 },
+	{ "presence-from-registrar", HR_OPT_FLAG, &cfg.presence_from_registrar,
+	  NULL, "a presentity that publishes nothing is open while it has "
+	  "registered contacts", 0, 0 },
+	{ "presence-notify-interval", HR_OPT_UINT, &cfg.presence_interval_ms,
+	  "MS", "changes of one presentity within this make one NOTIFY per "
+	  "watcher (default 20)", 0, 60000 },
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -228,6 +263,7 @@ struct server {
 	struct hr_registrar *registrar;
 	struct hr_events *events;
 	struct hr_regpkg *regpkg;
+	struct hr_presence *presence;
 };
 
 static int open_store(struct server *sv)
@@ -309,6 +345,43 @@ static int open_registrar(struct server *sv)
 	return err;
 }
 
+static int open_presence(struct server *sv)
+{
+	struct hr_presence_cfg pcfg;
+
+	hr_presence_cfg_default(&pcfg);
+	if (hr_pres_action_decode(cfg.presence_local, &pcfg.local) ||
+	    hr_pres_action_decode(cfg.presence_remote, &pcfg.remote)) {
+		HR_ERROR("--presence-default-local and -remote take allow, "
+			"confirm, polite-block or block");
+		return EINVAL;
+	}
+	if (cfg.pub_expires_min > cfg.pub_expires_max ||
+	    cfg.pub_expires_default < cfg.pub_expires_min ||
+	    cfg.pub_expires_default > cfg.pub_expires_max) {
+		HR_ERROR("--publish-default-expires must lie between "
+			"--publish-min-expires and --publish-max-expires");
+		return EINVAL;
+	}
+	pcfg.domains = cfg.domains.v;
+	pcfg.ndomains = cfg.domains.n;
+	pcfg.auth = auth_for("PUBLISH");
+	pcfg.authn = sv->auth;
+	pcfg.ha1h = hr_userdb_ha1;
+	pcfg.existsh = hr_userdb_exists;
+	pcfg.users = sv->users;
+	pcfg.pub_expires_default = cfg.pub_expires_default;
+	pcfg.pub_expires_min = cfg.pub_expires_min;
+	pcfg.pub_expires_max = cfg.pub_expires_max;
+	pcfg.sub_expires_default = cfg.sub_expires_default;
+	pcfg.sub_expires_min = cfg.sub_expires_min;
+	pcfg.sub_expires_max = cfg.sub_expires_max;
+	pcfg.from_registrar = cfg.presence_from_registrar;
+	pcfg.interval_ms = cfg.presence_interval_ms;
+	return hr_presence_alloc(&sv->presence, sv->sip, sv->store, sv->events,
+		sv->registrar, &pcfg);
+}
+
 static int open_events(struct server *sv)
 {
 	struct hr_events_cfg ecfg;
@@ -344,6 +417,11 @@ static int open_events(struct server *sv)
 	pcfg.users = sv->users;
 	err = hr_regpkg_alloc(&sv->regpkg, sv->events, sv->registrar, &pcfg);
 	if (!err)
+		err = open_presence(sv);
+	/* publications and rules first: subscriptions are loaded into them */
+	if (!err)
+		err = hr_presence_load(sv->presence);
+	if (!err)
 		err = hr_events_load(sv->events);
 	malloc_trim(0);
 	return err;
@@ -358,6 +436,8 @@ static void close_all(struct server *sv)
 	 * fails what waits longer than --store-wait) */
 	if (sv->sip)
 		hr_sip_close(sv->sip);
+	if (sv->presence)
+		hr_presence_close(sv->presence);
 	if (sv->events)
 		hr_events_close(sv->events);
 	if (sv->registrar)
@@ -371,6 +451,7 @@ static void close_all(struct server *sv)
 	 * to the notifier and the registrar, which must still exist */
 	sv->store = hr_mem_deref(sv->store);
 	sv->events = hr_mem_deref(sv->events);
+	sv->presence = hr_mem_deref(sv->presence);
 	sv->regpkg = hr_mem_deref(sv->regpkg);
 	sv->registrar = hr_mem_deref(sv->registrar);
 	sv->sip = hr_mem_deref(sv->sip);
@@ -394,8 +475,10 @@ static int run(void)
 		return EINVAL;
 	}
 	if (!cfg.md5_agents.n) {
+		/* both stop at the first challenge they cannot answer */
 		cfg.md5_agents.v[0] = "sipsak";
-		cfg.md5_agents.n = 1;
+		cfg.md5_agents.v[1] = "baresip";
+		cfg.md5_agents.n = 2;
 	}
 	err = hr_loop_init();
 	if (err)

@@ -237,6 +237,9 @@ struct hr_list {
 void hr_list_append(struct hr_list *list, struct hr_le *le, void *data);
 /** Unlink le from whichever list holds it; safe when unlinked. */
 void hr_list_unlink(struct hr_le *le);
+/** Insert le (holding data) after after; after NULL: at the head. */
+void hr_list_insert_after(struct hr_list *list, struct hr_le *after,
+	struct hr_le *le, void *data);
 
 /* ---- intrusive hash table (chained, power-of-two buckets) ---- */
 

@@ -33,3 +33,23 @@ void hr_list_unlink(struct hr_le *le)
 	le->prev = le->next = NULL;
 	le->list = NULL;
 }
+
+void hr_list_insert_after(struct hr_list *list, struct hr_le *after,
+	struct hr_le *le, void *data)
+{
+	struct hr_le *next = after ? after->next : list->head;
+
+	le->list = list;
+	le->data = data;
+	le->prev = after;
+	le->next = next;
+	if (after)
+		after->next = le;
+	else
+		list->head = le;
+	if (next)
+		next->prev = le;
+	else
+		list->tail = le;
+	list->n++;
+}

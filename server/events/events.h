@@ -149,6 +149,9 @@ void hr_events_close(struct hr_events *ev);
 int hr_events_foreach(struct hr_events *ev, const char *package,
 	const char *resource, int (*h)(struct hr_sub *sub, void *arg),
 	void *arg);
+/** True when package has subscriptions to resource. */
+bool hr_events_has(struct hr_events *ev, const char *package,
+	const char *resource);
 /** The subscription with this id, or NULL. */
 struct hr_sub *hr_events_find(struct hr_events *ev, const char *id);
 /** Number of live subscriptions (metrics, tests). */

@@ -360,6 +360,14 @@ int hr_events_foreach(struct hr_events *ev, const char *package,
 	return err;
 }
 
+bool hr_events_has(struct hr_events *ev, const char *package,
+	const char *resource)
+{
+	const struct res *r = hr_res_find(ev, package, resource);
+
+	return r && r->subs.n;
+}
+
 size_t hr_events_count(const struct hr_events *ev)
 {
 	return ev->n;

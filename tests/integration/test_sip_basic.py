@@ -158,9 +158,8 @@ class RetransmissionTest(harness.HeraldTestCase):
         self.assertEqual(r1, r2)
 
     def test_event_methods_501(self):
-        # PUBLISH comes with presence; Herald subscribes to nothing, so
-        # it takes no NOTIFY
-        for meth in ('PUBLISH', 'NOTIFY'):
+        # Herald subscribes to nothing, so it takes no NOTIFY
+        for meth in ('NOTIFY',):
             with self.subTest(method=meth):
                 c = self.udp()
                 req = self.req(meth, c, ruri='sip:bob@example.test')

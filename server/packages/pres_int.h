@@ -1,0 +1,75 @@
+/* Private to the presence and presence.winfo packages. */
+#ifndef HR_PRES_INT_H
+#define HR_PRES_INT_H
+
+#include "presence.h"
+
+#define HR_ETAG_LEN 20
+
+/* One presentity with publications, its composed document, and the
+ * debounce of its notifications. */
+struct presentity {
+	struct hr_le le;             /* in p->pres */
+	struct hr_presence *p;
+	struct hr_list pubs;         /* oldest first (published_at) */
+	char *doc;                   /* the composed document, NULL: not yet */
+	size_t doclen;
+	uint64_t gen;                /* changes with the document */
+	struct hr_tmr tmr;           /* the debounce */
+	char name[];
+};
+
+/* One publication (RFC 3903). */
+struct pub {
+	struct hr_le le;             /* in presentity->pubs */
+	struct presentity *pr;
+	struct hr_pidf *doc;
+	char *body;                  /* as published (hr_mem) */
+	int64_t expires_at;
+	int64_t published_at;
+	struct hr_tmr tmr;           /* expiry */
+	bool busy;                   /* a change of it is being stored */
+	char etag[HR_ETAG_LEN + 1];
+};
+
+/* A rule of a presentity for a watcher or a domain. */
+struct rule {
+	struct hr_le le;
+	enum hr_pres_action action;
+	char key[];                  /* "presentity\0watcher" */
+};
+
+/* What presence keeps per presence subscription. */
+struct psub {
+	enum hr_pres_action action;  /* ALLOW, POLITE_BLOCK or CONFIRM */
+	uint64_t gen;                /* the document generation last sent */
+	bool approved;               /* was pending, a rule allowed it */
+};
+
+struct hr_presence {
+	struct hr_presence_cfg cfg;
+	char **domains;
+	struct hr_sip *sip;
+	struct hr_store *store;
+	struct hr_events *ev;
+	struct hr_registrar *r;
+	struct hr_pkg pkg;           /* presence */
+	struct hr_pkg wpkg;          /* presence.winfo */
+	struct hr_hash pres;         /* name → presentity */
+	struct hr_hash rules;
+	size_t npubs;
+	int64_t last_published;      /* published_at is strictly increasing */
+	bool watching;
+	bool closing;
+};
+
+/* presence.c */
+const char *hr_pres_identity(const struct hr_sub_info *si, char *out,
+	size_t n);
+
+/* winfo.c: watcher information of presentity's presence subscriptions */
+void hr_winfo_init(struct hr_presence *p);
+void hr_winfo_changed(struct hr_presence *p, struct hr_sub *psub,
+	const char *status, const char *event);
+
+#endif

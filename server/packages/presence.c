@@ -1,0 +1,1181 @@
+/*
+ * Presence: PUBLISH (RFC 3903) stores PIDF documents per presentity; the
+ * presentity's document is composed from all its live publications
+ * (server/xml) and told to every active watcher of the presence package
+ * (RFC 3856), once per burst of changes. Who may watch is decided by
+ * rules (RFC 5025's actions) kept in PostgreSQL, and a default for
+ * watchers of the presentity's own domain and for others.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "pres_int.h"
+#include "xml/xml.h"
+
+#define HR_LOG_MODULE "presence"
+
+#define PIDF "application/pidf+xml"
+#define RETRY_AFTER "Retry-After: 5\r\n"
+#define DOC_MAX (1024 * 1024)
+#define NAME_MAX_ 512
+
+static const char *const types[] = { PIDF };
+
+static const char *const action_names[] = {
+	[HR_PRES_NONE] = "",
+	[HR_PRES_BLOCK] = "block",
+	[HR_PRES_CONFIRM] = "confirm",
+	[HR_PRES_POLITE_BLOCK] = "polite-block",
+	[HR_PRES_ALLOW] = "allow",
+};
+
+const char *hr_pres_action_name(enum hr_pres_action a)
+{
+	return (unsigned)a <= HR_PRES_ALLOW ? action_names[a] : "";
+}
+
+int hr_pres_action_decode(const char *name, enum hr_pres_action *a)
+{
+	for (unsigned i = HR_PRES_BLOCK; name && i <= HR_PRES_ALLOW; i++) {
+		if (!strcmp(name, action_names[i])) {
+			*a = (enum hr_pres_action)i;
+			return 0;
+		}
+	}
+	return EINVAL;
+}
+
+void hr_presence_cfg_default(struct hr_presence_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->auth = true;
+	cfg->pub_expires_default = 3600;
+	cfg->pub_expires_min = 60;
+	cfg->pub_expires_max = 86400;
+	cfg->sub_expires_default = 3600;
+	cfg->sub_expires_min = 60;
+	cfg->sub_expires_max = 86400;
+	cfg->local = HR_PRES_ALLOW;
+	cfg->remote = HR_PRES_CONFIRM;
+	cfg->interval_ms = 20;
+	cfg->max_body = 65536;
+}
+
+/* ---- presentities and publications ---- */
+
+static void pres_destroy(void *data)
+{
+	struct presentity *pr = data;
+
+	hr_tmr_cancel(&pr->tmr);
+	hr_hash_unlink(&pr->p->pres, &pr->le);
+	free(pr->doc);
+}
+
+static struct presentity *pres_find(const struct hr_presence *p,
+	const char *name)
+{
+	struct hr_list *l = hr_hash_list(&p->pres, hr_hash_bytes(name,
+		strlen(name)));
+
+	for (struct hr_le *le = l->head; le; le = le->next) {
+		struct presentity *pr = le->data;
+
+		if (!strcmp(pr->name, name))
+			return pr;
+	}
+	return NULL;
+}
+
+/* The presentity, made when needed; the table holds it while it has
+ * publications (others hold references while they use it). */
+static struct presentity *pres_get(struct hr_presence *p, const char *name)
+{
+	struct presentity *pr = pres_find(p, name);
+	size_t n = strlen(name);
+
+	if (pr)
+		return hr_mem_ref(pr);
+	pr = hr_mem_zalloc(sizeof(*pr) + n + 1, pres_destroy);
+	if (!pr)
+		return NULL;
+	pr->p = p;
+	memcpy(pr->name, name, n + 1);
+	hr_hash_append(&p->pres, hr_hash_bytes(name, n), &pr->le, pr);
+	hr_mem_ref(pr);  /* the table's */
+	return pr;
+}
+
+/* Drop the table's reference once nothing is published. */
+static void pres_release(struct presentity *pr)
+{
+	if (!pr->pubs.n && pr->le.list && !hr_tmr_isrunning(&pr->tmr)) {
+		hr_hash_unlink(&pr->p->pres, &pr->le);
+		hr_mem_deref(pr);
+	}
+}
+
+static void pub_destroy(void *data)
+{
+	struct pub *pb = data;
+
+	hr_tmr_cancel(&pb->tmr);
+	if (pb->le.list) {
+		hr_list_unlink(&pb->le);
+		pb->pr->p->npubs--;
+	}
+	hr_mem_deref(pb->doc);
+	hr_mem_deref(pb->body);
+	hr_mem_deref(pb->pr);
+}
+
+static struct pub *pub_find(const struct presentity *pr, const struct hr_pl *etag)
+{
+	for (struct hr_le *le = pr ? pr->pubs.head : NULL; le; le = le->next) {
+		struct pub *pb = le->data;
+
+		if (!hr_pl_strcmp(etag, pb->etag))
+			return pb;
+	}
+	return NULL;
+}
+
+/* Keep pubs ordered by published_at (oldest first). */
+static void pub_place(struct presentity *pr, struct pub *pb)
+{
+	struct hr_le *le;
+
+	if (pb->le.list) {
+		hr_list_unlink(&pb->le);
+		pr->p->npubs--;
+	}
+	for (le = pr->pubs.tail; le; le = le->prev) {
+		const struct pub *o = le->data;
+
+		if (o->published_at <= pb->published_at)
+			break;
+	}
+	hr_list_insert_after(&pr->pubs, le, &pb->le, pb);
+	pr->p->npubs++;
+}
+
+/* A publication ends: out of its presentity now, its list reference
+ * goes (others may still hold one). */
+static void pub_drop(struct pub *pb)
+{
+	hr_tmr_cancel(&pb->tmr);
+	if (pb->le.list) {
+		hr_list_unlink(&pb->le);
+		pb->pr->p->npubs--;
+		hr_mem_deref(pb);
+	}
+}
+
+static int64_t next_published(struct hr_presence *p)
+{
+	int64_t now = hr_wall_s() * 1000000;
+
+	p->last_published = now > p->last_published ? now :
+		p->last_published + 1;
+	return p->last_published;
+}
+
+/* ---- the composed document and its notification ---- */
+
+struct binds {
+	char ids[64][48];             /* "c" + the contact id: an XML id */
+	const char *idv[64];
+	const char *uris[64];
+	unsigned n;
+};
+
+static int bind_collect(const struct hr_binding *b, void *arg)
+{
+	struct binds *bs = arg;
+
+	if (bs->n == 64)
+		return 0;
+	snprintf(bs->ids[bs->n], sizeof(bs->ids[0]), "c%s", b->id);
+	bs->idv[bs->n] = bs->ids[bs->n];
+	bs->uris[bs->n++] = b->uri;
+	return 0;
+}
+
+/* Compose presentity's document into buf (RFC 3863: entity always). */
+static int compose(struct hr_presence *p, const char *name,
+	const struct presentity *pr, struct hr_buf *buf)
+{
+	char entity[NAME_MAX_ + 8];
+	struct hr_pidf *docs[64];
+	unsigned n = 0;
+	size_t skip;
+
+	snprintf(entity, sizeof(entity), "sip:%s", name);
+	/* the newest 64 publications of one presentity at most */
+	skip = pr && pr->pubs.n > 64 ? pr->pubs.n - 64 : 0;
+	for (struct hr_le *le = pr ? pr->pubs.head : NULL; le; le = le->next) {
+		if (skip) {
+			skip--;
+			continue;
+		}
+		docs[n++] = ((const struct pub *)le->data)->doc;
+	}
+	if (n)
+		return hr_pidf_compose(buf, entity, docs, n);
+	if (p->cfg.from_registrar && p->r) {
+		/* no publication: what the registrar knows (the strings
+		 * stay while the loop does not turn) */
+		struct binds bs = { .n = 0 };
+
+		hr_registrar_bindings(p->r, name, bind_collect, &bs);
+		if (bs.n)
+			return hr_pidf_open_tuples(buf, entity, bs.idv,
+				bs.uris, bs.n);
+	}
+	return hr_pidf_compose(buf, entity, NULL, 0);
+}
+
+static int tell(struct hr_sub *sub, void *arg)
+{
+	const struct presentity *pr = arg;
+	struct psub *ps = hr_sub_data(sub);
+
+	/* the newest document, once: a watcher told already is not told
+	 * the same again */
+	if (ps && ps->action == HR_PRES_ALLOW && ps->gen != pr->gen &&
+	    hr_sub_info(sub)->state == HR_SUB_ACTIVE)
+		hr_sub_changed(sub);
+	return 0;
+}
+
+/* The debounce ran out: compose once, tell every watcher. */
+static void round_fire(void *arg)
+{
+	struct presentity *pr = arg;
+	struct hr_presence *p = pr->p;
+	struct hr_buf b;
+	int err;
+
+	hr_buf_init(&b, DOC_MAX);
+	err = compose(p, pr->name, pr, &b);
+	if (!err)
+		err = hr_buf_write(&b, "", 1);
+	if (err) {
+		HR_WARN("%s: document not composed: %s", pr->name,
+			hr_strerror(err));
+		hr_buf_reset(&b);
+		pres_release(pr);
+		return;
+	}
+	/* the same document again tells nobody anything */
+	if (!pr->doc || pr->doclen != b.len - 1 ||
+	    memcmp(pr->doc, b.b, b.len - 1)) {
+		free(pr->doc);
+		pr->doc = b.b;
+		pr->doclen = b.len - 1;
+		pr->gen++;
+		hr_mem_ref(pr);
+		hr_events_foreach(p->ev, "presence", pr->name, tell, pr);
+		hr_mem_deref(pr);
+	} else {
+		hr_buf_reset(&b);
+	}
+	pres_release(pr);
+}
+
+/* Something of the presentity changed: compose after the debounce. */
+static void changed(struct hr_presence *p, const char *name)
+{
+	struct presentity *pr;
+
+	if (p->closing)
+		return;
+	pr = pres_get(p, name);
+	if (!pr)
+		return;
+	if (!hr_tmr_isrunning(&pr->tmr))
+		hr_tmr_start(&pr->tmr, p->cfg.interval_ms, round_fire, pr);
+	hr_mem_deref(pr);
+}
+
+int hr_presence_document(struct hr_presence *p, const char *presentity,
+	struct hr_buf *buf)
+{
+	const struct presentity *pr = pres_find(p, presentity);
+
+	if (pr && pr->doc && !hr_tmr_isrunning(&pr->tmr))
+		return hr_buf_write(buf, pr->doc, pr->doclen);
+	return compose(p, presentity, pr, buf);
+}
+
+size_t hr_presence_count(const struct hr_presence *p)
+{
+	return p->npubs;
+}
+
+/* ---- PUBLISH, RFC 3903 6 ---- */
+
+struct pubctx {
+	struct hr_presence *p;
+	struct hr_strans *st;
+	struct presentity *pr;
+	struct pub *pb;               /* the publication changed, or NULL */
+	struct hr_pidf *doc;          /* a new document, or NULL */
+	char *body;                   /* its text (hr_mem) */
+	char etag[HR_ETAG_LEN + 1];   /* the new entity-tag */
+	int64_t expires_at;
+	int64_t published_at;
+	uint32_t expires;
+	bool del;
+};
+
+static void ctx_destroy(void *data)
+{
+	struct pubctx *c = data;
+
+	if (c->pb)
+		c->pb->busy = false;
+	hr_mem_deref(c->st);
+	hr_mem_deref(c->pb);
+	hr_mem_deref(c->doc);
+	hr_mem_deref(c->body);
+	if (c->pr) {
+		pres_release(c->pr);
+		hr_mem_deref(c->pr);
+	}
+}
+
+static void pub_expire(void *arg);
+
+static void pub_arm(struct pub *pb, int64_t ms)
+{
+	if (ms < 0)
+		ms = (pb->expires_at - hr_wall_s()) * 1000;
+	hr_tmr_start(&pb->tmr, ms > 0 ? (uint64_t)ms : 0, pub_expire, pb);
+}
+
+static void del_done(int err, void *arg)
+{
+	(void)arg;
+	if (err)
+		HR_WARN("expired publication not removed: %s",
+			hr_strerror(err));
+}
+
+/* RFC 3903 4.1: a publication not refreshed in time is gone. */
+static void pub_expire(void *arg)
+{
+	struct pub *pb = arg;
+	struct presentity *pr = pb->pr;
+	struct hr_store_tx *tx;
+
+	if (pr->p->closing)
+		return;
+	if (pb->busy) {
+		/* a refresh is being stored: it decides */
+		hr_tmr_start(&pb->tmr, 100, pub_expire, pb);
+		return;
+	}
+	HR_DEBUG("%s: publication %s expired", pr->name, pb->etag);
+	if (!hr_store_tx_alloc(&tx, pr->p->store)) {
+		if (hr_store_tx_pub_del(tx, pb->etag) ||
+		    hr_store_tx_commit(tx, del_done, NULL))
+			hr_store_tx_abort(tx);
+	}
+	hr_mem_ref(pr);
+	pub_drop(pb);
+	changed(pr->p, pr->name);
+	pres_release(pr);
+	hr_mem_deref(pr);
+}
+
+static void ok(struct hr_strans *st, const char *etag, uint32_t exp)
+{
+	char hdrs[128];
+
+	if (etag)
+		snprintf(hdrs, sizeof(hdrs), "SIP-ETag: %s\r\nExpires: %u\r\n",
+			etag, exp);
+	else
+		snprintf(hdrs, sizeof(hdrs), "Expires: %u\r\n", exp);
+	hr_strans_replyh(st, 200, "OK", hdrs);
+}
+
+static void committed(int err, void *arg)
+{
+	struct pubctx *c = arg;
+	struct presentity *pr = c->pr;
+	struct pub *pb = c->pb;
+
+	if (err) {
+		HR_WARN("PUBLISH for %s not stored: %s", pr->name,
+			hr_strerror(err));
+		hr_strans_replyh(c->st, 503, "Service Unavailable",
+			RETRY_AFTER);
+		hr_mem_deref(c);
+		return;
+	}
+	if (c->del) {
+		ok(c->st, NULL, 0);
+		pub_drop(pb);
+		changed(c->p, pr->name);
+		hr_mem_deref(c);
+		return;
+	}
+	if (!pb) {
+		pb = hr_mem_zalloc(sizeof(*pb), pub_destroy);
+		if (!pb) {
+			hr_strans_replyh(c->st, 500, "Server Internal Error",
+				NULL);
+			hr_mem_deref(c);
+			return;
+		}
+		pb->pr = hr_mem_ref(pr);
+		pb->published_at = c->published_at;
+		pub_place(pr, pb);
+	}
+	snprintf(pb->etag, sizeof(pb->etag), "%s", c->etag);
+	pb->expires_at = c->expires_at;
+	pub_arm(pb, (int64_t)c->expires * 1000);
+	ok(c->st, pb->etag, c->expires);
+	if (c->doc) {
+		/* a new or modified document: the newest of the presentity */
+		hr_mem_deref(pb->doc);
+		hr_mem_deref(pb->body);
+		pb->doc = hr_mem_ref(c->doc);
+		pb->body = hr_mem_ref(c->body);
+		pb->published_at = c->published_at;
+		pub_place(pr, pb);
+		changed(c->p, pr->name);
+	}
+	hr_mem_deref(c);
+}
+
+/* The entity of a published document names the presentity: pres:, sip:
+ * or sips: and user@domain (the domain in any case). */
+static bool entity_ok(const char *entity, const char *presentity)
+{
+	const char *colon = strchr(entity, ':');
+	const char *at = strchr(presentity, '@');
+	size_t ulen;
+
+	if (!colon || !at)
+		return false;
+	if (strncmp(entity, "pres:", 5) && strncmp(entity, "sip:", 4) &&
+	    strncmp(entity, "sips:", 5))
+		return false;
+	entity = colon + 1;
+	ulen = (size_t)(at - presentity);
+	return !strncmp(entity, presentity, ulen + 1) &&
+		!strcasecmp(entity + ulen + 1, at + 1);
+}
+
+static bool body_ok(struct hr_presence *p, struct hr_strans *st,
+	const struct hr_msg *req, const char *name, struct pubctx *c)
+{
+	char reason[128];
+	const char *why = NULL;
+	int err;
+
+	/* RFC 3903 6 step 5: a body of the package's type only */
+	if (!req->has_ctype || !hr_ctype_match(&req->ctype, "application",
+		"pidf+xml")) {
+		hr_strans_replyh(st, 415, "Unsupported Media Type",
+			"Accept: " PIDF "\r\n");
+		return false;
+	}
+	if (req->body.len > p->cfg.max_body) {
+		hr_strans_replyh(st, 413, "Request Entity Too Large", NULL);
+		return false;
+	}
+	err = hr_pidf_parse(&c->doc, req->body.p, req->body.len, &why);
+	if (err == ENOMEM) {
+		hr_strans_replyh(st, 500, "Server Internal Error", NULL);
+		return false;
+	}
+	if (err) {
+		snprintf(reason, sizeof(reason), "%s", why ? why :
+			"Bad PIDF");
+		hr_strans_replyh(st, 400, reason, NULL);
+		return false;
+	}
+	if (!entity_ok(hr_pidf_entity(c->doc), name)) {
+		hr_strans_replyh(st, 400, "Bad PIDF: entity is not the "
+			"presentity", NULL);
+		return false;
+	}
+	c->body = hr_pl_strdup(&req->body);
+	if (!c->body) {
+		hr_strans_replyh(st, 500, "Server Internal Error", NULL);
+		return false;
+	}
+	return true;
+}
+
+static int store(struct pubctx *c)
+{
+	struct hr_store_tx *tx;
+	struct hr_store_pub sp = { 0 };
+	int err = hr_store_tx_alloc(&tx, c->p->store);
+
+	if (err)
+		return err;
+	if (c->pb)
+		err = hr_store_tx_pub_del(tx, c->pb->etag);
+	if (!err && !c->del) {
+		sp.etag = c->etag;
+		sp.presentity = c->pr->name;
+		sp.event = "presence";
+		sp.ctype = PIDF;
+		sp.body = c->body ? c->body : c->pb->body;
+		sp.expires_at = c->expires_at;
+		sp.published_at = c->doc ? c->published_at :
+			c->pb->published_at;
+		err = hr_store_tx_pub_put(tx, &sp);
+	}
+	if (err) {
+		hr_store_tx_abort(tx);
+		return err;
+	}
+	return hr_store_tx_commit(tx, committed, c);
+}
+
+static void on_publish(struct hr_strans *st, const struct hr_msg *req,
+	void *arg)
+{
+	struct hr_presence *p = arg;
+	const struct hr_hdr *ev = hr_msg_hdr(req, HR_HDR_EVENT);
+	const struct hr_hdr *im = hr_msg_hdr(req, HR_HDR_SIP_IF_MATCH);
+	struct hr_event event;
+	char name[NAME_MAX_], user[256], hdrs[64];
+	const char *domain;
+	struct pubctx *c;
+	struct hr_pl who;
+	uint32_t exp;
+
+	if (p->closing) {
+		hr_strans_replyh(st, 503, "Service Unavailable", RETRY_AFTER);
+		return;
+	}
+	/* step 1: a presentity of a domain we serve */
+	domain = hr_req_domain(req, (const char *const *)p->domains,
+		p->cfg.ndomains);
+	if (!domain || hr_uri_aor(&req->ruri, domain, name, sizeof(name))) {
+		hr_strans_replyh(st, 404, "Not Found", NULL);
+		return;
+	}
+	/* step 2 */
+	if (!ev || hr_event_decode(&event, &ev->val) ||
+	    hr_pl_strcmp(&event.package, "presence")) {
+		hr_strans_replyh(st, 489, "Bad Event",
+			"Allow-Events: presence\r\n");
+		return;
+	}
+	/* only the presentity publishes for itself */
+	if (p->cfg.auth) {
+		if (!hr_auth_request(p->cfg.authn, st, req, domain,
+			p->cfg.ha1h, p->cfg.users, &who))
+			return;
+		if (!hr_auth_user_is(&who, name, domain)) {
+			hr_strans_replyh(st, 403, "Forbidden", NULL);
+			return;
+		}
+	}
+	snprintf(user, sizeof(user), "%.*s",
+		(int)(strchr(name, '@') - name), name);
+	if (p->cfg.existsh && !p->cfg.existsh(user, domain, p->cfg.users)) {
+		hr_strans_replyh(st, 404, "Not Found", NULL);
+		return;
+	}
+	c = hr_mem_zalloc(sizeof(*c), ctx_destroy);
+	if (!c) {
+		hr_strans_replyh(st, 500, "Server Internal Error", NULL);
+		return;
+	}
+	c->p = p;
+	c->st = hr_mem_ref(st);
+	c->pr = pres_get(p, name);
+	if (!c->pr) {
+		hr_strans_replyh(st, 500, "Server Internal Error", NULL);
+		goto out;
+	}
+	/* step 3 */
+	if (im) {
+		if (hr_msg_hdr_count(req, HR_HDR_SIP_IF_MATCH) > 1 ||
+		    hr_pl_chr(&im->val, ',')) {
+			hr_strans_replyh(st, 400, "Bad SIP-If-Match", NULL);
+			goto out;
+		}
+		c->pb = pub_find(c->pr, &im->val);
+		if (!c->pb || c->pb->expires_at <= hr_wall_s()) {
+			c->pb = NULL;
+			hr_strans_replyh(st, 412, "Conditional Request Failed",
+				NULL);
+			goto out;
+		}
+		if (c->pb->busy) {
+			c->pb = NULL;
+			hr_strans_replyh(st, 500, "Request Pending",
+				"Retry-After: 1\r\n");
+			goto out;
+		}
+		hr_mem_ref(c->pb);
+	}
+	/* step 4 */
+	exp = req->has_expires ? req->expires : p->cfg.pub_expires_default;
+	if (exp && exp < p->cfg.pub_expires_min) {
+		snprintf(hdrs, sizeof(hdrs), "Min-Expires: %u\r\n",
+			p->cfg.pub_expires_min);
+		hr_strans_replyh(st, 423, "Interval Too Brief", hdrs);
+		goto out;
+	}
+	if (exp > p->cfg.pub_expires_max)
+		exp = p->cfg.pub_expires_max;
+	/* step 5: a body (initial or modify), or none (refresh, remove);
+	 * baresip refreshes with an empty body and a Content-Type */
+	if (req->body.len && !body_ok(p, st, req, name, c))
+		goto out;
+	if (!c->pb && !c->doc) {
+		hr_strans_replyh(st, 400, "Missing Body", NULL);
+		goto out;
+	}
+	if (!exp && !c->pb) {
+		hr_strans_replyh(st, 400, "Expires 0 Without SIP-If-Match",
+			NULL);
+		goto out;
+	}
+	c->del = exp == 0;
+	c->expires = exp;
+	c->expires_at = hr_wall_s() + exp;
+	if (c->doc)
+		c->published_at = next_published(p);
+	/* RFC 3903 6 step 3: a new entity-tag for every change */
+	hr_rand_token(c->etag, HR_ETAG_LEN);
+	if (c->pb)
+		c->pb->busy = true;
+	if (store(c)) {
+		hr_strans_replyh(st, 503, "Service Unavailable", RETRY_AFTER);
+		goto out;
+	}
+	return;
+out:
+	hr_mem_deref(c);
+}
+
+/* ---- rules ---- */
+
+static uint32_t rule_hash(const char *presentity, const char *watcher)
+{
+	return hr_hash_bytes(presentity, strlen(presentity)) * 31 +
+		hr_hash_bytes(watcher, strlen(watcher));
+}
+
+static struct rule *rule_find(const struct hr_presence *p,
+	const char *presentity, const char *watcher)
+{
+	struct hr_list *l = hr_hash_list(&p->rules, rule_hash(presentity,
+		watcher));
+	size_t n = strlen(presentity);
+
+	for (struct hr_le *le = l->head; le; le = le->next) {
+		struct rule *r = le->data;
+
+		if (!strcmp(r->key, presentity) &&
+		    !strcmp(r->key + n + 1, watcher))
+			return r;
+	}
+	return NULL;
+}
+
+static void rule_destroy(void *data)
+{
+	hr_list_unlink(&((struct rule *)data)->le);
+}
+
+static int rule_set(struct hr_presence *p, const char *presentity,
+	const char *watcher, enum hr_pres_action action)
+{
+	struct rule *r = rule_find(p, presentity, watcher);
+	size_t n = strlen(presentity), m = strlen(watcher);
+
+	if (action == HR_PRES_NONE) {
+		if (r) {
+			hr_hash_unlink(&p->rules, &r->le);
+			hr_mem_deref(r);
+		}
+		return 0;
+	}
+	if (!r) {
+		r = hr_mem_zalloc(sizeof(*r) + n + m + 2, rule_destroy);
+		if (!r)
+			return ENOMEM;
+		memcpy(r->key, presentity, n + 1);
+		memcpy(r->key + n + 1, watcher, m + 1);
+		hr_hash_append(&p->rules, rule_hash(presentity, watcher),
+			&r->le, r);
+	}
+	r->action = action;
+	return 0;
+}
+
+enum hr_pres_action hr_presence_rule_get(const struct hr_presence *p,
+	const char *presentity, const char *watcher)
+{
+	const char *at = strchr(watcher, '@');
+	const struct rule *r = rule_find(p, presentity, watcher);
+
+	if (!r && at)
+		r = rule_find(p, presentity, at + 1);
+	return r ? r->action : HR_PRES_NONE;
+}
+
+/* The watcher's identity: the authenticated user, else the From URI's
+ * user@host. */
+const char *hr_pres_identity(const struct hr_sub_info *si, char *out,
+	size_t n)
+{
+	const char *colon = strchr(si->watcher, ':');
+
+	snprintf(out, n, "%s", *si->watcher_user ? si->watcher_user :
+		colon ? colon + 1 : si->watcher);
+	return out;
+}
+
+/* What applies to this watcher: the presentity itself always sees
+ * itself; then its rules; then the default for its domain or others. */
+static enum hr_pres_action decide(const struct hr_presence *p,
+	const struct hr_sub_info *si)
+{
+	char who[NAME_MAX_];
+	const char *at, *rat;
+	enum hr_pres_action a;
+
+	hr_pres_identity(si, who, sizeof(who));
+	if (!strcmp(who, si->resource))
+		return HR_PRES_ALLOW;
+	a = hr_presence_rule_get(p, si->resource, who);
+	if (a != HR_PRES_NONE)
+		return a;
+	at = strchr(who, '@');
+	rat = strchr(si->resource, '@');
+	return at && rat && !strcasecmp(at + 1, rat + 1) ? p->cfg.local :
+		p->cfg.remote;
+}
+
+/* A rule changed: move the watcher's subscriptions at once. */
+static int reapply(struct hr_sub *sub, void *arg)
+{
+	struct hr_presence *p = arg;
+	const struct hr_sub_info *si = hr_sub_info(sub);
+	struct psub *ps = hr_sub_data(sub);
+	enum hr_pres_action a = decide(p, si);
+
+	if (!ps || a == ps->action)
+		return 0;
+	switch (a) {
+	case HR_PRES_BLOCK:
+		/* RFC 5025 3.2.1: rejected */
+		hr_sub_terminate(sub, HR_REASON_REJECTED, 0);
+		return 0;
+	case HR_PRES_CONFIRM:
+		/* an active watcher stays; only new ones wait */
+		return 0;
+	case HR_PRES_ALLOW:
+	case HR_PRES_POLITE_BLOCK:
+	default:
+		ps->action = a;
+		if (si->state == HR_SUB_PENDING) {
+			ps->approved = true;
+			if (!hr_sub_activate(sub))
+				hr_winfo_changed(p, sub, "active", "approved");
+		} else {
+			ps->gen = 0;
+			hr_sub_changed(sub);
+		}
+		return 0;
+	}
+}
+
+struct rulectx {
+	struct hr_presence *p;
+	char *presentity;
+	char *watcher;
+	enum hr_pres_action action;
+	hr_presence_done_h *done;
+	void *arg;
+};
+
+static void rule_committed(int err, void *arg)
+{
+	struct rulectx *c = arg;
+
+	if (!err)
+		err = rule_set(c->p, c->presentity, c->watcher, c->action);
+	if (!err)
+		hr_events_foreach(c->p->ev, "presence", c->presentity,
+			reapply, c->p);
+	if (c->done)
+		c->done(err, c->arg);
+	free(c->presentity);
+	free(c->watcher);
+	free(c);
+}
+
+int hr_presence_rule(struct hr_presence *p, const char *presentity,
+	const char *watcher, enum hr_pres_action action,
+	hr_presence_done_h *done, void *arg)
+{
+	struct hr_store_tx *tx;
+	struct rulectx *c;
+	int err;
+
+	if (!p || !presentity || !watcher || !*presentity || !*watcher ||
+	    (unsigned)action > HR_PRES_ALLOW)
+		return EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return ENOMEM;
+	c->p = p;
+	c->presentity = strdup(presentity);
+	c->watcher = strdup(watcher);
+	c->action = action;
+	c->done = done;
+	c->arg = arg;
+	err = c->presentity && c->watcher ? hr_store_tx_alloc(&tx, p->store) :
+		ENOMEM;
+	if (!err) {
+		err = action == HR_PRES_NONE ?
+			hr_store_tx_rule_del(tx, presentity, watcher) :
+			hr_store_tx_rule_put(tx, presentity, watcher,
+				hr_pres_action_name(action));
+		if (!err)
+			err = hr_store_tx_commit(tx, rule_committed, c);
+		else
+			hr_store_tx_abort(tx);
+	}
+	if (err) {
+		free(c->presentity);
+		free(c->watcher);
+		free(c);
+	}
+	return err;
+}
+
+/* ---- the presence package's hooks ---- */
+
+static enum hr_authz authorize(const struct hr_sub_info *si, void *arg)
+{
+	struct hr_presence *p = arg;
+	const char *at = strchr(si->resource, '@');
+	char user[256];
+
+	/* RFC 3856 6.5: a presentity that does not exist */
+	if (!at || (size_t)(at - si->resource) >= sizeof(user))
+		return HR_AUTHZ_NOTFOUND;
+	snprintf(user, sizeof(user), "%.*s", (int)(at - si->resource),
+		si->resource);
+	if (p->cfg.existsh && !p->cfg.existsh(user, at + 1, p->cfg.users))
+		return HR_AUTHZ_NOTFOUND;
+	switch (decide(p, si)) {
+	case HR_PRES_BLOCK:
+		return HR_AUTHZ_REJECT;
+	case HR_PRES_CONFIRM:
+		return HR_AUTHZ_PENDING;
+	default:
+		return HR_AUTHZ_ACTIVE;
+	}
+}
+
+static void linked(struct hr_sub *sub, void *arg)
+{
+	struct hr_presence *p = arg;
+	struct psub *ps = calloc(1, sizeof(*ps));
+	const struct hr_sub_info *si = hr_sub_info(sub);
+
+	if (ps) {
+		ps->action = si->state == HR_SUB_PENDING ? HR_PRES_CONFIRM :
+			decide(p, si);
+		if (ps->action == HR_PRES_CONFIRM &&
+		    si->state == HR_SUB_ACTIVE)
+			ps->action = HR_PRES_ALLOW;
+		if (ps->action == HR_PRES_BLOCK)
+			ps->action = HR_PRES_ALLOW;  /* loaded: a rule came
+						      * after; reapplied */
+	}
+	hr_sub_set_data(sub, ps);
+	hr_winfo_changed(p, sub, si->state == HR_SUB_PENDING ? "pending" :
+		"active", "subscribe");
+}
+
+static void gone(struct hr_sub *sub, void *arg)
+{
+	struct hr_presence *p = arg;
+	const char *ev = hr_sub_reason_name(hr_sub_info(sub)->reason);
+
+	/* RFC 3857 3.2.4: why the watcher went; a NOTIFY that failed and a
+	 * replaced subscription: deactivated (the watcher may come back) */
+	if (hr_sub_data(sub))
+		hr_winfo_changed(p, sub, "terminated", ev ? ev : "deactivated");
+	free(hr_sub_data(sub));
+	hr_sub_set_data(sub, NULL);
+}
+
+static int body(struct hr_sub *sub, const struct hr_sub_info *si,
+	enum hr_body_kind kind, struct hr_buf *buf, void *arg)
+{
+	struct hr_presence *p = arg;
+	struct psub *ps = hr_sub_data(sub);
+	const struct presentity *pr;
+	char entity[NAME_MAX_ + 8];
+
+	(void)kind;  /* PIDF has no partial form here: always the whole */
+	if (ps && ps->action == HR_PRES_POLITE_BLOCK) {
+		snprintf(entity, sizeof(entity), "sip:%s", si->resource);
+		return hr_pidf_neutral(buf, entity);
+	}
+	pr = pres_find(p, si->resource);
+	if (ps)
+		ps->gen = pr ? pr->gen : 0;
+	return hr_presence_document(p, si->resource, buf);
+}
+
+/* presence from the registrar: a binding change changes the document */
+static void binding_changed(const struct hr_binding *b, enum hr_reg_event ev,
+	void *arg)
+{
+	struct hr_presence *p = arg;
+	const struct presentity *pr = pres_find(p, b->aor);
+
+	(void)ev;
+	if (!pr || !pr->pubs.n)
+		changed(p, b->aor);
+}
+
+/* ---- recovery ---- */
+
+struct load {
+	struct hr_presence *p;
+	struct hr_store_tx *gone;
+	unsigned loaded;
+	unsigned expired;
+};
+
+static int load_pub(const struct hr_store_pub *sp, void *arg)
+{
+	struct load *l = arg;
+	struct hr_presence *p = l->p;
+	struct presentity *pr;
+	struct pub *pb;
+	const char *why;
+
+	if (sp->expires_at <= hr_wall_s() || strcmp(sp->event, "presence")) {
+		l->expired++;
+		return hr_store_tx_pub_del(l->gone, sp->etag);
+	}
+	pr = pres_get(p, sp->presentity);
+	pb = hr_mem_zalloc(sizeof(*pb), pub_destroy);
+	if (!pr || !pb) {
+		hr_mem_deref(pr);
+		hr_mem_deref(pb);
+		return ENOMEM;
+	}
+	pb->pr = pr;
+	if (hr_pidf_parse(&pb->doc, sp->body, strlen(sp->body), &why)) {
+		HR_WARN("%s: stored publication %s unreadable (%s): removed",
+			sp->presentity, sp->etag, why ? why : "?");
+		hr_mem_deref(pb);
+		pres_release(pr);
+		l->expired++;
+		return hr_store_tx_pub_del(l->gone, sp->etag);
+	}
+	pb->body = hr_pl_strdup(&(struct hr_pl){ sp->body, strlen(sp->body) });
+	if (!pb->body) {
+		hr_mem_deref(pb);
+		return ENOMEM;
+	}
+	snprintf(pb->etag, sizeof(pb->etag), "%s", sp->etag);
+	pb->expires_at = sp->expires_at;
+	pb->published_at = sp->published_at;
+	if (sp->published_at > p->last_published)
+		p->last_published = sp->published_at;
+	pub_place(pr, pb);
+	pub_arm(pb, -1);
+	l->loaded++;
+	return 0;
+}
+
+static int load_rule(const char *presentity, const char *watcher,
+	const char *action, void *arg)
+{
+	struct hr_presence *p = arg;
+	enum hr_pres_action a;
+
+	if (hr_pres_action_decode(action, &a))
+		return 0;
+	return rule_set(p, presentity, watcher, a);
+}
+
+static void load_committed(int err, void *arg)
+{
+	(void)arg;
+	if (err)
+		HR_WARN("expired publications not removed: %s",
+			hr_strerror(err));
+}
+
+int hr_presence_load(struct hr_presence *p)
+{
+	struct load l = { .p = p };
+	int err;
+
+	err = hr_store_rules_load(p->store, load_rule, p);
+	if (!err)
+		err = hr_store_tx_alloc(&l.gone, p->store);
+	if (err)
+		return err;
+	err = hr_store_pubs_load(p->store, load_pub, &l);
+	if (err) {
+		hr_store_tx_abort(l.gone);
+		return err;
+	}
+	if (hr_store_tx_commit(l.gone, load_committed, NULL))
+		HR_WARN("expired publications not removed");
+	/* compose every loaded presentity's document now */
+	for (uint32_t i = 0; p->pres.bucket && i <= p->pres.mask; i++) {
+		for (struct hr_le *le = p->pres.bucket[i].head; le;
+		     le = le->next) {
+			struct presentity *pr = le->data;
+			struct hr_buf b;
+
+			hr_buf_init(&b, DOC_MAX);
+			if (!compose(p, pr->name, pr, &b) &&
+			    !hr_buf_write(&b, "", 1)) {
+				pr->doc = b.b;
+				pr->doclen = b.len - 1;
+				pr->gen = 1;
+			} else {
+				hr_buf_reset(&b);
+			}
+		}
+	}
+	HR_INFO("%u publications loaded, %u expired", l.loaded, l.expired);
+	return 0;
+}
+
+/* ---- lifetime ---- */
+
+void hr_presence_close(struct hr_presence *p)
+{
+	p->closing = true;
+	for (uint32_t i = 0; p->pres.bucket && i <= p->pres.mask; i++) {
+		for (struct hr_le *le = p->pres.bucket[i].head; le;
+		     le = le->next) {
+			struct presentity *pr = le->data;
+
+			hr_tmr_cancel(&pr->tmr);
+			for (struct hr_le *k = pr->pubs.head; k; k = k->next)
+				hr_tmr_cancel(&((struct pub *)k->data)->tmr);
+		}
+	}
+}
+
+static void presence_destroy(void *data)
+{
+	struct hr_presence *p = data;
+
+	hr_presence_close(p);
+	if (p->watching)
+		hr_registrar_unwatch(p->r, binding_changed, p);
+	for (uint32_t i = 0; p->pres.bucket && i <= p->pres.mask; i++) {
+		while (p->pres.bucket[i].head) {
+			struct presentity *pr = p->pres.bucket[i].head->data;
+
+			hr_mem_ref(pr);
+			while (pr->pubs.head)
+				pub_drop(pr->pubs.head->data);
+			hr_hash_unlink(&p->pres, &pr->le);
+			hr_mem_deref(pr);  /* the table's */
+			hr_mem_deref(pr);
+		}
+	}
+	for (uint32_t i = 0; p->rules.bucket && i <= p->rules.mask; i++) {
+		while (p->rules.bucket[i].head) {
+			struct rule *r = p->rules.bucket[i].head->data;
+
+			hr_hash_unlink(&p->rules, &r->le);
+			hr_mem_deref(r);
+		}
+	}
+	hr_hash_reset(&p->pres);
+	hr_hash_reset(&p->rules);
+	for (unsigned i = 0; i < p->cfg.ndomains; i++)
+		free(p->domains[i]);
+	free(p->domains);
+}
+
+int hr_presence_alloc(struct hr_presence **pp, struct hr_sip *sip,
+	struct hr_store *store, struct hr_events *ev, struct hr_registrar *r,
+	const struct hr_presence_cfg *cfg)
+{
+	struct hr_presence *p;
+	int err;
+
+	if (!pp || !sip || !store || !ev || !cfg || !cfg->ndomains ||
+	    (cfg->auth && (!cfg->authn || !cfg->ha1h)))
+		return EINVAL;
+	p = hr_mem_zalloc(sizeof(*p), presence_destroy);
+	if (!p)
+		return ENOMEM;
+	p->cfg = *cfg;
+	p->sip = sip;
+	p->store = store;
+	p->ev = ev;
+	p->r = r;
+	err = hr_hash_init(&p->pres, 4096);
+	err |= hr_hash_init(&p->rules, 1024);
+	p->domains = calloc(cfg->ndomains, sizeof(*p->domains));
+	if (err || !p->domains) {
+		p->cfg.ndomains = 0;
+		hr_mem_deref(p);
+		return ENOMEM;
+	}
+	for (unsigned i = 0; i < cfg->ndomains; i++) {
+		p->domains[i] = strdup(cfg->domains[i]);
+		if (!p->domains[i]) {
+			p->cfg.ndomains = i;
+			hr_mem_deref(p);
+			return ENOMEM;
+		}
+		for (char *c = p->domains[i]; *c; c++)
+			*c = (char)hr_lower[(unsigned char)*c];
+	}
+	p->cfg.domains = NULL;
+	p->pkg.name = "presence";
+	p->pkg.types = types;
+	p->pkg.ntypes = 1;
+	p->pkg.expires_default = cfg->sub_expires_default;
+	p->pkg.expires_min = cfg->sub_expires_min;
+	p->pkg.expires_max = cfg->sub_expires_max;
+	p->pkg.authorize = authorize;
+	p->pkg.body = body;
+	p->pkg.linked = linked;
+	p->pkg.gone = gone;
+	p->pkg.arg = p;
+	hr_winfo_init(p);
+	err = hr_events_package(ev, &p->pkg);
+	if (!err)
+		err = hr_events_package(ev, &p->wpkg);
+	if (!err && cfg->from_registrar && r) {
+		err = hr_registrar_watch(r, binding_changed, p);
+		p->watching = !err;
+	}
+	if (err) {
+		hr_mem_deref(p);
+		return err;
+	}
+	hr_sip_handle(sip, HR_METH_PUBLISH, on_publish, p);
+	*pp = p;
+	return 0;
+}

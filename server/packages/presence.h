@@ -1,0 +1,89 @@
+/*
+ * Presence (RFC 3856) with publication (RFC 3903) and watcher info
+ * (RFC 3857/3858): PUBLISH of PIDF documents, the composed document of a
+ * presentity, the presence package with authorization rules (RFC 5025's
+ * actions), and the presence.winfo package.
+ */
+#ifndef HR_PKG_PRESENCE_H
+#define HR_PKG_PRESENCE_H
+
+#include "events/events.h"
+#include "registrar/registrar.h"
+
+/** What a rule does with a watcher (RFC 5025 3.2.1 sub-handling). */
+enum hr_pres_action {
+	HR_PRES_NONE = 0,       /* no rule */
+	HR_PRES_BLOCK,          /* 403; an active watcher: rejected */
+	HR_PRES_CONFIRM,        /* pending until a rule decides */
+	HR_PRES_POLITE_BLOCK,   /* active, with a neutral document */
+	HR_PRES_ALLOW,
+};
+
+/** "allow", "block", "polite-block", "confirm" ("" for NONE). */
+const char *hr_pres_action_name(enum hr_pres_action a);
+/** The action of a name: 0 or EINVAL. */
+int hr_pres_action_decode(const char *name, enum hr_pres_action *a);
+
+struct hr_presence_cfg {
+	const char *const *domains;    /* served domains (digest realms) */
+	unsigned ndomains;
+	bool auth;                     /* challenge PUBLISH (default on) */
+	struct hr_auth *authn;
+	hr_auth_ha1_h *ha1h;
+	hr_user_exists_h *existsh;
+	void *users;                   /* arg of ha1h and existsh */
+	unsigned pub_expires_default;  /* 3600 */
+	unsigned pub_expires_min;      /* 60: less gets 423 */
+	unsigned pub_expires_max;      /* 86400 */
+	unsigned sub_expires_default;  /* 3600 */
+	unsigned sub_expires_min;      /* 60 */
+	unsigned sub_expires_max;      /* 86400 */
+	enum hr_pres_action local;     /* watchers of the presentity's domain
+					* without a rule: ALLOW */
+	enum hr_pres_action remote;    /* others without a rule: CONFIRM */
+	bool from_registrar;           /* no publication: an open tuple per
+					* binding */
+	unsigned interval_ms;          /* changes within this are told in one
+					* NOTIFY per watcher (20) */
+	size_t max_body;               /* PUBLISH body, bytes (65536) */
+};
+
+/** Fill cfg with the defaults. */
+void hr_presence_cfg_default(struct hr_presence_cfg *cfg);
+
+struct hr_presence;   /* refcounted */
+
+/** Create presence, route PUBLISH to it and add the presence and
+ * presence.winfo packages to the notifier (before hr_events_load). */
+int hr_presence_alloc(struct hr_presence **pp, struct hr_sip *sip,
+	struct hr_store *store, struct hr_events *ev, struct hr_registrar *r,
+	const struct hr_presence_cfg *cfg);
+/** Load stored publications and rules (before hr_events_load): expiry
+ * timers resume, expired publications are removed. */
+int hr_presence_load(struct hr_presence *p);
+/** Shutting down: no new publications (503), no timers. */
+void hr_presence_close(struct hr_presence *p);
+
+typedef void (hr_presence_done_h)(int err, void *arg);
+
+/**
+ * Set (or, with HR_PRES_NONE, remove) presentity's rule for watcher (a
+ * user "bob@example.test" or a domain "example.test"). Stored first; then
+ * the watcher's subscriptions follow at once: pending ones become active
+ * (NOTIFY with the document) or end (terminated;reason=rejected), active
+ * ones end when blocked or see the neutral document when politely
+ * blocked. done (may be NULL) runs when that is done.
+ */
+int hr_presence_rule(struct hr_presence *p, const char *presentity,
+	const char *watcher, enum hr_pres_action action,
+	hr_presence_done_h *done, void *arg);
+/** The rule in force for watcher (exact, else its domain's): NONE. */
+enum hr_pres_action hr_presence_rule_get(const struct hr_presence *p,
+	const char *presentity, const char *watcher);
+/** The presentity's composed document (what a NOTIFY carries). */
+int hr_presence_document(struct hr_presence *p, const char *presentity,
+	struct hr_buf *buf);
+/** Live publications (metrics, tests). */
+size_t hr_presence_count(const struct hr_presence *p);
+
+#endif

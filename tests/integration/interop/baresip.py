@@ -1,0 +1,527 @@
+"""Drive a real baresip 1.0 (Debian 12's baresip-core) headless from a test.
+
+    b = Baresip(test, herald, 'alice', 'secret',
+                contacts=['sip:bob@example.test'], pubint=60)
+    b.wait_registered()            # REGISTER with digest went through
+    b.presence('offline')          # /presence_offline: PUBLISH basic=closed
+    b.contacts()                   # {'sip:bob@example.test': 'online', ...}
+    b.wait_contact('sip:bob@example.test', 'offline')
+    b.quit()                       # /quit: un-PUBLISH, un-REGISTER, exit
+
+Each instance gets a config directory of its own (config, accounts,
+contacts) and runs `baresip -f DIR -s -v` with no audio, video or UI
+module loaded (so no sound hardware is touched and stdin is not read):
+
+- modules: account.so (reads accounts), contact.so (reads contacts, the
+  `contacts` command), menu.so (`reginfo`, `quit`...), presence.so
+  (PUBLISH every pubint s, SUBSCRIBE to every contact marked
+  ;presence=p2p, `presence_online` / `presence_offline`), ctrl_tcp.so.
+- SIP on UDP/TCP 127.0.0.1:PORT (baresip also binds PORT+1 for TLS, so
+  each instance reserves two ports); herald is the outbound proxy
+  (;outbound=sip:127.0.0.1:HERALDPORT, a loose Route).
+- ctrl_tcp on 127.0.0.1:CTRLPORT: commands are netstrings
+  (`LEN:JSON,`) of {"command": C, "params": P, "token": T}; each gets
+  {"response": true, "ok": bool, "data": TEXT, "token": T}; UA events
+  come as {"event": true, "class": ..., "type": ..., ...}.
+- dns_server 127.0.0.1:53: nothing is ever resolved (every request goes
+  to the outbound proxy's address) but no query could leave the machine.
+
+baresip 1.0's presence module knows two states of its own: the commands
+`presence_online` (basic open) and `presence_offline` (basic closed);
+there is no away or busy. It starts Unknown and turns Online when its
+REGISTER succeeds: a PUBLISH sent before that (registration failing or
+slow) carries `<basic>unknown</basic>`. Watched contacts are shown as
+Unknown, Online, Offline or Busy (busy when a NOTIFY has <rpid:busy/> or
+<rpid:on-the-phone/>; <rpid:away/> is shown as Offline; an empty NOTIFY
+and a terminated subscription as Unknown).
+
+libre 1.0 answers MD5 digest only and gives up at the first challenge
+it cannot answer ("Register: Function not implemented"): herald must
+offer it MD5 alone (baresip is in --md5-only-agents by default).
+
+Everything baresip prints (its SIP trace, -s, includes every request and
+response it sends or receives) is kept in .lines; log_text() returns it.
+Cleanup kills only the process this object started.
+"""
+
+import atexit
+import ctypes
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+BARESIP = '/usr/bin/baresip'
+MODULE_PATH = '/usr/lib/baresip/modules'
+WAIT = 10.0              # every wait is bounded by this many seconds
+QUIT_WAIT = 15.0         # but /quit: ~10 s more without a final NOTIFY
+
+ANSI = re.compile(r'\x1b\[[0-9;]*m')
+# contact_presence_str() and the contacts listing, lower-cased
+STATES = ('unknown', 'online', 'offline', 'busy')
+
+_reserved = set()        # ports handed out by this process
+_reserved_lock = threading.Lock()
+_live = set()            # instances whose process may still run
+
+
+@atexit.register
+def _close_all():
+    """Stop every baresip this process started and did not stop (a
+    test or script that died half-way)."""
+    for b in list(_live):
+        b.close()
+
+
+def _die_with_parent():
+    """In the child before exec: SIGKILL when the parent goes (a
+    test runner killed with SIGKILL leaves no baresip behind)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # noqa
+    except (OSError, AttributeError):
+        pass
+
+
+def available():
+    """True when baresip and its presence and ctrl_tcp modules are
+    installed (Debian package baresip-core)."""
+    return (os.access(BARESIP, os.X_OK) and
+            all(os.path.exists(os.path.join(MODULE_PATH, m + '.so'))
+                for m in ('account', 'contact', 'menu', 'presence',
+                          'ctrl_tcp')))
+
+
+def skip_unless_available():
+    if not available():
+        raise unittest.SkipTest('baresip (Debian package baresip-core) '
+                                'not installed')
+
+
+def _free(port, udp=True):
+    """True when port is free on 127.0.0.1 for TCP (and UDP)."""
+    kinds = [socket.SOCK_STREAM] + ([socket.SOCK_DGRAM] if udp else [])
+    socks = []
+    try:
+        for k in kinds:
+            s = socket.socket(socket.AF_INET, k)
+            socks.append(s)
+            s.bind(('127.0.0.1', port))
+        return True
+    except OSError:
+        return False
+    finally:
+        for s in socks:
+            s.close()
+
+
+def free_ports(count, udp=True):
+    """The first of count consecutive ports free on 127.0.0.1 (TCP and,
+    with udp, UDP) and not handed out before by this process."""
+    for _ in range(200):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(('127.0.0.1', 0))
+        base = s.getsockname()[1]
+        s.close()
+        want = range(base, base + count)
+        if want[-1] > 65535:
+            continue
+        with _reserved_lock:
+            if any(p in _reserved for p in want):
+                continue
+            if all(_free(p, udp) for p in want):
+                _reserved.update(want)
+                return base
+    raise RuntimeError('no %d consecutive free ports' % count)
+
+
+def netstring(data):
+    return b'%d:%s,' % (len(data), data)
+
+
+class BaresipError(AssertionError):
+    pass
+
+
+class Baresip:
+    """One baresip process with one account, driven over ctrl_tcp."""
+
+    def __init__(self, test_or_tmpdir, herald, user, password,
+                 contacts=(), pubint=60, regint=600, domain='example.test',
+                 transport='udp', display=None, start=True):
+        """test_or_tmpdir: a unittest.TestCase (a temporary directory is
+        made, and the process is killed and the directory removed in
+        its cleanups), or a directory to create the config directory in
+        (then call close()). herald: a harness.Herald (or anything with
+        .host and .port). contacts: AoRs to watch (;presence=p2p).
+        pubint: PUBLISH expiry and refresh interval (0: no PUBLISH);
+        regint: REGISTER expiry (baresip refreshes at half of it)."""
+        self.user = user
+        self.password = password
+        self.domain = domain
+        self.aor = 'sip:%s@%s' % (user, domain)
+        self.herald = herald
+        self.watch = list(contacts)
+        self.pubint = pubint
+        self.regint = regint
+        self.transport = transport
+        self.display = display or user
+        self.proc = None
+        self.lines = []
+        self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
+        self.events = []
+        self.responses = {}
+        self.sock = None
+        self.sock_reader = None
+        self.out_reader = None
+        self.token_n = 0
+        self.closed = False
+
+        if isinstance(test_or_tmpdir, unittest.TestCase):
+            base = tempfile.mkdtemp(prefix='herald-baresip-')
+            test_or_tmpdir.addCleanup(shutil.rmtree, base, True)
+            test_or_tmpdir.addCleanup(self.close)
+        else:
+            base = test_or_tmpdir
+        self.dir = os.path.join(base, 'baresip-%s' % user)
+        os.makedirs(self.dir, exist_ok=True)
+        self.sip_port = free_ports(2)          # PORT, PORT+1 (TLS)
+        self.ctrl_port = free_ports(1, udp=False)
+        self.write_config()
+        if start:
+            self.start()
+
+    # -- configuration --
+
+    def write_config(self):
+        cfg = [
+            'poll_method\t\tepoll',
+            'sip_listen\t\t127.0.0.1:%d' % self.sip_port,
+            'dns_server\t\t127.0.0.1:53',
+            'call_max_calls\t\t1',
+            # no audio, video or UI module is loaded: no sound device is
+            # ever opened (only a call would need one) and stdin is unread
+            'module_path\t\t%s' % MODULE_PATH,
+            'module_tmp\t\taccount.so',
+            'module_app\t\tcontact.so',
+            'module_app\t\tmenu.so',
+            'module_app\t\tpresence.so',
+            'module_app\t\tctrl_tcp.so',
+            'ctrl_tcp_listen\t\t127.0.0.1:%d' % self.ctrl_port,
+        ]
+        proxy = 'sip:127.0.0.1:%d' % self.herald.port
+        if self.transport != 'udp':
+            proxy += ';transport=%s' % self.transport
+        acc = ('"%s" <%s>;auth_pass=%s;outbound="%s";regint=%d;pubint=%d'
+               % (self.display, self.aor, self.password, proxy, self.regint,
+                  self.pubint))
+        contacts = ['"%s" <%s>;presence=p2p' % (uri.split(':', 1)[1]
+                                                .split('@')[0], uri)
+                    for uri in self.watch]
+        for name, lines in (('config', cfg), ('accounts', [acc]),
+                            ('contacts', contacts)):
+            with open(os.path.join(self.dir, name), 'w') as f:
+                f.write('\n'.join(lines) + '\n')
+
+    # -- process --
+
+    def start(self):
+        """Start baresip and connect to its ctrl_tcp port."""
+        self.proc = subprocess.Popen(
+            [BARESIP, '-f', self.dir, '-s', '-v'],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, cwd=self.dir,
+            preexec_fn=_die_with_parent)       # PR_SET_PDEATHSIG
+        _live.add(self)
+        self.out_reader = threading.Thread(target=self._drain, daemon=True)
+        self.out_reader.start()
+        self.wait_log(r'ctrl_tcp: TCP socket listening|baresip is ready',
+                      what='baresip to start')
+        deadline = time.monotonic() + WAIT
+        while True:
+            try:
+                self.sock = socket.create_connection(
+                    ('127.0.0.1', self.ctrl_port), timeout=1)
+                break
+            except OSError:
+                if time.monotonic() > deadline or not self.alive():
+                    raise BaresipError('cannot connect to ctrl_tcp port %d'
+                                       '\n%s' % (self.ctrl_port,
+                                                 self.log_text()))
+                time.sleep(0.05)
+        self.sock.settimeout(None)
+        self.sock_reader = threading.Thread(target=self._read_ctrl,
+                                            daemon=True)
+        self.sock_reader.start()
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def _drain(self):
+        for raw in iter(self.proc.stdout.readline, b''):
+            line = ANSI.sub('', raw.decode('utf-8', 'replace').rstrip('\n'))
+            with self.cond:
+                self.lines.append(line)
+                self.cond.notify_all()
+        self.proc.stdout.close()
+        with self.cond:
+            self.cond.notify_all()
+
+    def _read_ctrl(self):
+        buf = b''
+        while True:
+            try:
+                chunk = self.sock.recv(65536)
+            except OSError:
+                chunk = b''
+            if not chunk:
+                break
+            buf += chunk
+            while True:
+                colon = buf.find(b':')
+                if colon < 0 or not buf[:colon].isdigit():
+                    break
+                n = int(buf[:colon])
+                if len(buf) < colon + 1 + n + 1:
+                    break
+                data = buf[colon + 1:colon + 1 + n]
+                buf = buf[colon + 1 + n + 1:]
+                try:
+                    msg = json.loads(data.decode('utf-8', 'replace'))
+                except ValueError:
+                    msg = {'unparsed': data.decode('utf-8', 'replace')}
+                with self.cond:
+                    if msg.get('response'):
+                        self.responses[msg.get('token')] = msg
+                    else:
+                        self.events.append(msg)
+                    self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def log_text(self, tail=None):
+        with self.lock:
+            lines = list(self.lines)
+        if tail and len(lines) > tail:
+            lines = ['... (%d lines before)' % (len(lines) - tail)] + \
+                lines[-tail:]
+        return '\n'.join(lines)
+
+    def wait_log(self, pattern, timeout=WAIT, what=None, start=0):
+        """Wait for a line of baresip's output (from line index start on)
+        matching pattern; return its index."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            i = start
+            while True:
+                while i < len(self.lines):
+                    if rx.search(self.lines[i]):
+                        return i
+                    i += 1
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and
+                                 not self.out_reader.is_alive()):
+                    break
+                self.cond.wait(min(left, 0.2))
+        raise BaresipError('%s: no %s within %.0f s\n%s' %
+                           (self.aor, what or repr(pattern), timeout,
+                            self.log_text(200)))
+
+    # -- ctrl_tcp --
+
+    def command(self, command, params=None, timeout=WAIT):
+        """Run a command (a long command name, as the UI's '/NAME');
+        return its response {'ok': bool, 'data': text}."""
+        if self.sock is None:
+            raise BaresipError('%s: not started' % self.aor)
+        self.token_n += 1
+        token = 't%d' % self.token_n
+        msg = {'command': command, 'token': token}
+        if params is not None:
+            msg['params'] = params
+        self.sock.sendall(netstring(json.dumps(msg).encode()))
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while token not in self.responses:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self.sock_reader.is_alive():
+                    raise BaresipError('%s: no response to %r within %.0f s'
+                                       '\n%s' % (self.aor, command, timeout,
+                                                 self.log_text(200)))
+                self.cond.wait(min(left, 0.2))
+            r = self.responses.pop(token)
+        r['data'] = ANSI.sub('', r.get('data') or '')
+        return r
+
+    def ok(self, command, params=None):
+        r = self.command(command, params)
+        if not r.get('ok'):
+            raise BaresipError('%s: command %r failed: %r\n%s' %
+                               (self.aor, command, r, self.log_text(200)))
+        return r['data']
+
+    def event_list(self):
+        with self.lock:
+            return list(self.events)
+
+    # -- registration --
+
+    def registered(self):
+        """True when `reginfo` shows the account registered ("OK")."""
+        data = self.ok('reginfo')
+        for line in data.splitlines():
+            if self.aor in line or ('%s@' % self.user) in line:
+                return re.search(r'\bOK\b', line) is not None
+        return False
+
+    def wait_registered(self, timeout=WAIT):
+        """Wait until the account is registered (digest included)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.registered():
+                return
+            if 'Register: Function not implemented' in self.log_text():
+                raise BaresipError(
+                    '%s: baresip 1.0 (libre) gave up at a digest challenge '
+                    'that is not MD5 (it stops at the first one it cannot '
+                    'answer): herald needs baresip in --md5-only-agents\n%s'
+                    % (self.aor, self.log_text(60)))
+            if time.monotonic() > deadline:
+                raise BaresipError('%s: not registered within %.0f s\n'
+                                   'reginfo: %s\nevents: %r\n%s' %
+                                   (self.aor, timeout, self.ok('reginfo'),
+                                    self.event_list(), self.log_text(300)))
+            time.sleep(0.25)
+
+    # -- presence --
+
+    def presence(self, status):
+        """Set our own presence: 'online' (/presence_online, PIDF basic
+        open) or 'offline' (/presence_offline, basic closed). baresip
+        1.0 has no away or busy of its own (only its contacts can be
+        shown busy)."""
+        cmd = {'online': 'presence_online', 'open': 'presence_online',
+               'offline': 'presence_offline', 'closed': 'presence_offline'}
+        if status not in cmd:
+            raise ValueError('baresip 1.0 publishes online or offline only, '
+                             'not %r' % status)
+        return self.ok(cmd[status])
+
+    def contacts(self):
+        """{contact AoR: presence as baresip shows it}, lower-cased:
+        'unknown', 'online', 'offline' or 'busy'. From the `contacts`
+        command, whose lines are '%20s %H': the state then the contact
+        ('"bob" <sip:bob@example.test>;presence=p2p')."""
+        out = {}
+        for line in self.ok('contacts').splitlines():
+            m = re.match(r"^[>\s]*(\w+)\s+.*<(sips?:[^>]+)>", line)
+            if m and m.group(1).lower() in STATES:
+                out[m.group(2)] = m.group(1).lower()
+        return out
+
+    def wait_contact(self, uri, state, timeout=WAIT):
+        """Wait until contact uri is shown in the given state."""
+        deadline = time.monotonic() + timeout
+        seen = None
+        while True:
+            seen = self.contacts()
+            if seen.get(uri) == state:
+                return
+            if time.monotonic() > deadline:
+                raise BaresipError('%s: contact %s not %r within %.0f s '
+                                   '(contacts: %r)\n%s' %
+                                   (self.aor, uri, state, timeout, seen,
+                                    self.log_text(300)))
+            time.sleep(0.2)
+
+    # -- SIP trace --
+
+    def sip_messages(self):
+        """The SIP messages of baresip's trace (-s), as (direction, text)
+        with direction 'out' or 'in' and text the message's lines joined
+        with CRLF. The trace heads each message with
+        'UDP SRC -> DST', whichever way it goes."""
+        msgs = []
+        lines = self.log_text().split('\n')
+        i = 0
+        head = re.compile(r'^(UDP|TCP|TLS) (\S+) -> (\S+)$')
+        me = '127.0.0.1:%d' % self.sip_port
+        while i < len(lines):
+            m = head.match(lines[i])
+            if not m:
+                i += 1
+                continue
+            direction = 'out' if m.group(2) == me else 'in'
+            j = i + 1
+            body = []
+            # a message ends at the trace's closing colour reset, which
+            # ANSI removal leaves as an empty line after the body, or at
+            # the next trace header
+            while j < len(lines) and not head.match(lines[j]) and \
+                    lines[j] != '#':
+                body.append(lines[j])
+                j += 1
+            while body and body[-1] == '':
+                body.pop()
+            msgs.append((direction, '\r\n'.join(body)))
+            i = j
+        return msgs
+
+    # -- stopping --
+
+    def quit(self, timeout=QUIT_WAIT):
+        """/quit: baresip un-PUBLISHes (Expires: 0), un-SUBSCRIBEs
+        (Expires: 0, in dialog), un-REGISTERs and exits; wait for it
+        (killed after timeout). Returns the exit status. baresip waits
+        about 10 s for the terminated NOTIFY after each un-SUBSCRIBE
+        before it exits when none comes."""
+        if not self.alive():
+            return self.proc.returncode if self.proc else None
+        try:
+            self.command('quit', timeout=2)
+        except (BaresipError, OSError):
+            pass
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise BaresipError('%s: did not exit within %.0f s of quit\n%s'
+                               % (self.aor, timeout, self.log_text(100)))
+
+    def kill(self):
+        if self.alive():
+            self.proc.send_signal(signal.SIGKILL)
+        if self.proc is not None:
+            self.proc.wait()
+
+    def close(self):
+        """Stop the process this object started (SIGTERM, then SIGKILL)
+        and close the control connection."""
+        if self.closed:
+            return
+        self.closed = True
+        _live.discard(self)
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(3)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+        if self.out_reader is not None:
+            self.out_reader.join(2)
+        if self.sock_reader is not None:
+            self.sock_reader.join(2)

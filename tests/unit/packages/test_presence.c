@@ -1,0 +1,613 @@
+/*
+ * server/packages/presence.c and winfo.c: PUBLISH (RFC 3903), the composed
+ * document, authorization rules (RFC 5025's actions) and their changes,
+ * watcher info (RFC 3857). Requests go through a socketless SIP stack
+ * into a real store (PostgreSQL from HERALD_TEST_DATABASE_URL, a throwaway
+ * database per test; skipped without one); NOTIFYs are captured and
+ * answered by hand. Authentication is off: a watcher is its From URI's
+ * user@host.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "packages/presence.h"
+#include "check_run.h"
+#include "pgdb.h"
+
+#define MAX_OUT 256
+#define MD5 "0123456789abcdef0123456789abcdef"
+#define SHA MD5 MD5
+#define ALICE "alice@example.test"
+
+static struct pgdb db;
+static struct hr_store *store;
+static struct hr_userdb *users;
+static struct hr_sip *sip;
+static struct hr_events *ev;
+static struct hr_presence *pres;
+static struct hr_presence_cfg pcfg;
+static const char *target = ALICE;   /* Request-URI and To */
+static char *out[MAX_OUT];
+static bool used[MAX_OUT];
+static unsigned nout;
+static unsigned branch;
+
+static int capture(enum hr_tp tp, const struct hr_sa *dst,
+	struct hr_conn *conn, const char *p, size_t len, void *arg)
+{
+	(void)tp;
+	(void)dst;
+	(void)conn;
+	(void)arg;
+	ck_assert_uint_lt(nout, MAX_OUT);
+	out[nout] = malloc(len + 1);
+	memcpy(out[nout], p, len);
+	out[nout][len] = '\0';
+	nout++;
+	return 0;
+}
+
+static void open_all(void)
+{
+	static const char *const domains[] = { "example.test" };
+	struct hr_events_cfg ecfg;
+
+	hr_events_cfg_default(&ecfg);
+	ecfg.domains = domains;
+	ecfg.ndomains = 1;
+	ecfg.auth = false;
+	ck_assert_int_eq(hr_events_alloc(&ev, sip, store, &ecfg), 0);
+	pcfg.domains = domains;
+	pcfg.ndomains = 1;
+	pcfg.auth = false;
+	pcfg.existsh = hr_userdb_exists;
+	pcfg.users = users;
+	ck_assert_int_eq(hr_presence_alloc(&pres, sip, store, ev, NULL,
+		&pcfg), 0);
+	ck_assert_int_eq(hr_presence_load(pres), 0);
+	ck_assert_int_eq(hr_events_load(ev), 0);
+}
+
+static void setup(void)
+{
+	struct hr_store_cfg scfg;
+
+	hr_clock_freeze();
+	ck_assert_int_eq(hr_loop_init(), 0);
+	pgdb_create(&db, "tpres_");
+	hr_store_cfg_default(&scfg);
+	scfg.url = db.url;
+	ck_assert_int_eq(hr_store_alloc(&store, &scfg), 0);
+	ck_assert_int_eq(hr_userdb_alloc(&users), 0);
+	ck_assert_int_eq(hr_userdb_put(users, "alice", "example.test", MD5,
+		SHA), 0);
+	ck_assert_int_eq(hr_userdb_put(users, "bob", "example.test", MD5,
+		SHA), 0);
+	ck_assert_int_eq(hr_userdb_put(users, "carol", "other.test", MD5,
+		SHA), 0);
+	ck_assert_int_eq(hr_sip_alloc(&sip, NULL), 0);
+	hr_sip_set_send(sip, capture, NULL);
+	hr_presence_cfg_default(&pcfg);
+	pcfg.interval_ms = 0;
+	open_all();
+}
+
+static void close_all(void)
+{
+	/* the store first: it delivers what is in flight */
+	store = hr_mem_deref(store);
+	ev = hr_mem_deref(ev);
+	pres = hr_mem_deref(pres);
+}
+
+static void teardown(void)
+{
+	for (unsigned i = 0; i < nout; i++) {
+		free(out[i]);
+		used[i] = false;
+	}
+	nout = 0;
+	target = ALICE;
+	close_all();
+	sip = hr_mem_deref(sip);
+	users = hr_mem_deref(users);
+	hr_loop_close();
+	pgdb_drop(&db);
+	ck_assert_uint_eq(hr_tmr_count(), 0);
+	ck_assert_uint_eq(hr_mem_live(), 0);
+}
+
+/* ---- messages ---- */
+
+static void run(unsigned want)
+{
+	for (int i = 0; i < 3000 && nout < want; i++) {
+		hr_loop_once();
+		hr_tmr_poll();
+		if (nout < want)
+			usleep(1000);
+	}
+}
+
+static void drain(void)
+{
+	for (int i = 0; i < 3000 && hr_store_queue_depth(store); i++) {
+		hr_loop_once();
+		usleep(1000);
+	}
+	hr_loop_once();
+	hr_tmr_poll();
+}
+
+static unsigned status(const char *m)
+{
+	return strncmp(m, "SIP/2.0 ", 8) ? 0 : (unsigned)atoi(m + 8);
+}
+
+static bool is_notify(const char *m)
+{
+	return !strncmp(m, "NOTIFY ", 7);
+}
+
+static bool is_resp(const char *m)
+{
+	return status(m) != 0;
+}
+
+static const char *take(bool (*match)(const char *))
+{
+	for (unsigned k = 0; k < 2; k++) {
+		for (unsigned i = 0; i < nout; i++) {
+			if (!used[i] && match(out[i])) {
+				used[i] = true;
+				return out[i];
+			}
+		}
+		run(nout + 1);
+	}
+	return NULL;
+}
+
+static unsigned untaken_notifies(void)
+{
+	unsigned n = 0;
+
+	drain();
+	for (unsigned i = 0; i < nout; i++)
+		n += !used[i] && is_notify(out[i]);
+	return n;
+}
+
+static const char *hdr(const char *msg, const char *name, char *v, size_t n)
+{
+	char key[64];
+	const char *p, *e;
+
+	snprintf(key, sizeof(key), "\r\n%s: ", name);
+	p = strstr(msg, key);
+	if (!p) {
+		v[0] = '\0';
+		return v;
+	}
+	p += strlen(key);
+	e = strstr(p, "\r\n");
+	snprintf(v, n, "%.*s", (int)(e - p), p);
+	return v;
+}
+
+static const char *body(const char *msg)
+{
+	const char *p = strstr(msg, "\r\n\r\n");
+
+	return p ? p + 4 : "";
+}
+
+static void answer(const char *notify)
+{
+	char m[4096], v[5][512];
+	struct hr_sa src;
+
+	ck_assert_ptr_nonnull(notify);
+	snprintf(m, sizeof(m), "SIP/2.0 200 OK\r\nVia: %s\r\nFrom: %s\r\n"
+		"To: %s\r\nCall-ID: %s\r\nCSeq: %s\r\nContent-Length: 0\r\n\r\n",
+		hdr(notify, "Via", v[0], sizeof(v[0])),
+		hdr(notify, "From", v[1], sizeof(v[1])),
+		hdr(notify, "To", v[2], sizeof(v[2])),
+		hdr(notify, "Call-ID", v[3], sizeof(v[3])),
+		hdr(notify, "CSeq", v[4], sizeof(v[4])));
+	hr_sa_set(&src, "192.0.2.1", 5060);
+	hr_sip_recv_raw(sip, HR_TP_UDP, m, strlen(m), &src, NULL);
+	hr_loop_once();
+}
+
+/* The next NOTIFY, answered 200. */
+static const char *notified(void)
+{
+	const char *n = take(is_notify);
+
+	ck_assert_ptr_nonnull(n);
+	answer(n);
+	return n;
+}
+
+/* The next NOTIFY of event, answering those of others on the way. */
+static const char *notified_of(const char *event)
+{
+	char want[64];
+
+	snprintf(want, sizeof(want), "\r\nEvent: %s\r\n", event);
+	for (int i = 0; i < 6; i++) {
+		const char *n = notified();
+
+		if (strstr(n, want))
+			return n;
+	}
+	ck_abort_msg("no NOTIFY of %s", event);
+	return NULL;
+}
+
+static const char *request(const char *method, const char *from,
+	const char *callid, const char *hdrs, const char *b)
+{
+	char m[8192];
+	struct hr_sa src;
+
+	snprintf(m, sizeof(m), "%s sip:%s SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKp%u\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:%s>;tag=%s\r\n"
+		"To: <sip:%s>\r\nCall-ID: %s\r\nCSeq: 1 %s\r\n%s"
+		"Content-Length: %zu\r\n\r\n%s", method, target, ++branch, from,
+		callid, target, callid, method, hdrs, strlen(b), b);
+	hr_sa_set(&src, "192.0.2.1", 5060);
+	hr_sip_recv_raw(sip, HR_TP_UDP, m, strlen(m), &src, NULL);
+	return take(is_resp);
+}
+
+#define DOC(tuple, basic) "<?xml version=\"1.0\"?><presence " \
+	"xmlns=\"urn:ietf:params:xml:ns:pidf\" entity=\"pres:" ALICE "\">" \
+	"<tuple id=\"" tuple "\"><status><basic>" basic "</basic></status>" \
+	"</tuple></presence>"
+#define PIDF_HDRS "Event: presence\r\nContent-Type: application/pidf+xml\r\n"
+
+/* alice publishes: returns the new entity-tag */
+static void publish(const char *ifmatch, const char *exp, const char *doc,
+	unsigned want, char *etag, size_t n)
+{
+	char hdrs[256], v[64];
+	const char *r;
+
+	snprintf(hdrs, sizeof(hdrs), PIDF_HDRS "%s%s%s%s%s%s",
+		ifmatch ? "SIP-If-Match: " : "", ifmatch ? ifmatch : "",
+		ifmatch ? "\r\n" : "", exp ? "Expires: " : "", exp ? exp : "",
+		exp ? "\r\n" : "");
+	r = request("PUBLISH", ALICE, "pub", hdrs, doc ? doc : "");
+	ck_assert_msg(status(r) == want, "%s", r);
+	if (etag)
+		snprintf(etag, n, "%s", hdr(r, "SIP-ETag", v, sizeof(v)));
+}
+
+static const char *watch(const char *who, const char *callid,
+	const char *event)
+{
+	char hdrs[256];
+
+	snprintf(hdrs, sizeof(hdrs), "Event: %s\r\n"
+		"Contact: <sip:w@192.0.2.1:5060>\r\nExpires: 600\r\n", event);
+	return request("SUBSCRIBE", who, callid, hdrs, "");
+}
+
+struct find {
+	const char *w;
+	struct hr_sub *sub;
+};
+
+static int grab(struct hr_sub *s, void *arg)
+{
+	struct find *f = arg;
+
+	if (!strstr(hr_sub_info(s)->watcher, f->w))
+		return 0;
+	f->sub = s;
+	return 1;
+}
+
+static struct hr_sub *sub_of(const char *package, const char *watcher)
+{
+	struct find f = { watcher, NULL };
+
+	hr_events_foreach(ev, package, ALICE, grab, &f);
+	ck_assert_ptr_nonnull(f.sub);
+	return f.sub;
+}
+
+static void rule(const char *watcher, enum hr_pres_action a)
+{
+	ck_assert_int_eq(hr_presence_rule(pres, ALICE, watcher, a, NULL,
+		NULL), 0);
+	drain();
+}
+
+/* ---- tests ---- */
+
+START_TEST(test_publish_compose)
+{
+	char e1[64], e2[64], v[128];
+	const char *n;
+
+	ck_assert_uint_eq(status(watch("bob@example.test", "w1", "presence")),
+		200);
+	n = notified();
+	ck_assert_msg(strstr(body(n), "<basic>closed</basic>"), "%s", n);
+	ck_assert(strstr(body(n), "entity=\"sip:" ALICE "\""));
+	publish(NULL, NULL, DOC("t1", "open"), 200, e1, sizeof(e1));
+	ck_assert_uint_eq(strlen(e1), 20);
+	n = notified();
+	ck_assert_msg(strstr(body(n), "<tuple id=\"t1\">"), "%s", n);
+	/* a second device: both tuples */
+	publish(NULL, NULL, DOC("t2", "closed"), 200, e2, sizeof(e2));
+	n = notified();
+	ck_assert_msg(strstr(body(n), "\"t1\"") && strstr(body(n), "\"t2\""),
+		"%s", n);
+	ck_assert_uint_eq(hr_presence_count(pres), 2);
+	/* a refresh changes nothing: no NOTIFY, a new entity-tag */
+	strcpy(v, e1);
+	publish(v, "600", NULL, 200, e1, sizeof(e1));
+	ck_assert_str_ne(v, e1);
+	ck_assert_uint_eq(untaken_notifies(), 0);
+	/* the old entity-tag is gone */
+	publish(v, "600", NULL, 412, NULL, 0);
+	/* modify: the same tuple id from the other device: newest wins */
+	publish(e2, NULL, DOC("t1", "closed"), 200, e2, sizeof(e2));
+	n = notified();
+	ck_assert_msg(strstr(body(n), "<basic>closed</basic>") &&
+		!strstr(body(n), "open"), "%s", n);
+	/* remove */
+	publish(e2, "0", NULL, 200, NULL, 0);
+	n = notified();
+	ck_assert_msg(strstr(body(n), "<basic>open</basic>"), "%s", n);
+	ck_assert_uint_eq(hr_presence_count(pres), 1);
+	ck_assert_int_eq(pgdb_count(db.url, "SELECT count(*) FROM "
+		"publications"), 1);
+	/* expiry (before the subscription's own, at 600 s) */
+	publish(e1, "120", NULL, 200, e1, sizeof(e1));
+	hr_clock_advance(121 * 1000);
+	hr_tmr_poll();
+	n = notified();
+	ck_assert_msg(strstr(body(n), "<basic>closed</basic>"), "%s", n);
+	ck_assert_uint_eq(hr_presence_count(pres), 0);
+	drain();
+	ck_assert_int_eq(pgdb_count(db.url, "SELECT count(*) FROM "
+		"publications"), 0);
+}
+END_TEST
+
+static const struct {
+	const char *name;
+	const char *hdrs;
+	const char *body;
+	unsigned scode;
+	const char *has;
+} errors[] = {
+	{ "no Event", "Content-Type: application/pidf+xml\r\n", DOC("t", "open"),
+	  489, "Allow-Events: presence" },
+	{ "another type", "Event: presence\r\nContent-Type: text/plain\r\n",
+	  "hello", 415, "Accept: application/pidf+xml" },
+	{ "not XML", PIDF_HDRS, "<presence", 400, "Bad PIDF" },
+	{ "another entity", PIDF_HDRS, "<presence xmlns=\""
+	  "urn:ietf:params:xml:ns:pidf\" entity=\"pres:bob@example.test\"/>",
+	  400, "entity" },
+	{ "a DOCTYPE", PIDF_HDRS, "<?xml version=\"1.0\"?><!DOCTYPE p ["
+	  "<!ENTITY x SYSTEM \"file:///etc/passwd\">]><presence xmlns=\""
+	  "urn:ietf:params:xml:ns:pidf\" entity=\"pres:" ALICE "\">&x;"
+	  "</presence>", 400, "Bad PIDF" },
+	{ "no body, no entity-tag", "Event: presence\r\n", "", 400, NULL },
+	{ "unknown entity-tag", PIDF_HDRS "SIP-If-Match: nosuch\r\n", "", 412,
+	  NULL },
+	{ "too brief", PIDF_HDRS "Expires: 5\r\n", DOC("t", "open"), 423,
+	  "Min-Expires: 60" },
+	{ "removal without an entity-tag", PIDF_HDRS "Expires: 0\r\n",
+	  DOC("t", "open"), 400, NULL },
+};
+
+START_TEST(test_publish_errors)
+{
+	const char *r = request("PUBLISH", ALICE, "e", errors[_i].hdrs,
+		errors[_i].body);
+
+	ck_assert_msg(status(r) == errors[_i].scode, "%s: %s", errors[_i].name,
+		r);
+	if (errors[_i].has)
+		ck_assert_msg(strstr(r, errors[_i].has), "%s: %s",
+			errors[_i].name, r);
+	ck_assert_uint_eq(hr_presence_count(pres), 0);
+}
+END_TEST
+
+/* confirm → pending; a rule allows → active with the document; then
+ * polite-block → the neutral document; block → rejected. */
+START_TEST(test_rules)
+{
+	char v[128];
+	const char *n;
+
+	publish(NULL, NULL, DOC("t1", "open"), 200, NULL, 0);
+	rule("bob@example.test", HR_PRES_CONFIRM);
+	ck_assert_uint_eq(status(watch("bob@example.test", "w1", "presence")),
+		200);
+	n = notified();
+	ck_assert_str_eq(hdr(n, "Subscription-State", v, sizeof(v)),
+		"pending;expires=600");
+	ck_assert_str_eq(body(n), "");
+	rule("bob@example.test", HR_PRES_ALLOW);
+	n = notified();
+	ck_assert_str_eq(hdr(n, "Subscription-State", v, sizeof(v)),
+		"active;expires=600");
+	ck_assert_msg(strstr(body(n), "<basic>open</basic>"), "%s", n);
+	ck_assert_int_eq(pgdb_count(db.url, "SELECT count(*) FROM "
+		"subscriptions WHERE state = 'active'"), 1);
+	rule("bob@example.test", HR_PRES_POLITE_BLOCK);
+	n = notified();
+	ck_assert_msg(strstr(body(n), "<basic>closed</basic>") &&
+		!strstr(body(n), "t1"), "%s", n);
+	/* what alice publishes stays hidden */
+	publish(NULL, NULL, DOC("t2", "open"), 200, NULL, 0);
+	ck_assert_uint_eq(untaken_notifies(), 0);
+	rule("bob@example.test", HR_PRES_BLOCK);
+	n = notified();
+	ck_assert_str_eq(hdr(n, "Subscription-State", v, sizeof(v)),
+		"terminated;reason=rejected");
+	ck_assert_uint_eq(hr_events_count(ev), 0);
+	/* and a new subscription is refused */
+	ck_assert_uint_eq(status(watch("bob@example.test", "w2", "presence")),
+		403);
+	ck_assert_int_eq(pgdb_count(db.url, "SELECT count(*) FROM "
+		"presence_rules"), 1);
+	/* a domain rule, and the rule removed: the default again */
+	rule("bob@example.test", HR_PRES_NONE);
+	rule("example.test", HR_PRES_BLOCK);
+	ck_assert_uint_eq(status(watch("bob@example.test", "w3", "presence")),
+		403);
+	ck_assert_int_eq(hr_presence_rule_get(pres, ALICE, "bob@example.test"),
+		HR_PRES_BLOCK);
+	rule("example.test", HR_PRES_NONE);
+	ck_assert_uint_eq(status(watch("bob@example.test", "w4", "presence")),
+		200);
+	notified();
+}
+END_TEST
+
+/* The defaults: the presentity's domain is allowed, others wait. */
+START_TEST(test_defaults)
+{
+	char v[128];
+
+	ck_assert_uint_eq(status(watch("carol@other.test", "w1", "presence")),
+		200);
+	ck_assert_str_eq(hdr(notified(), "Subscription-State", v, sizeof(v)),
+		"pending;expires=600");
+	ck_assert_uint_eq(status(watch(ALICE, "w2", "presence")), 200);
+	ck_assert_str_eq(hdr(notified(), "Subscription-State", v, sizeof(v)),
+		"active;expires=600");
+	/* no such presentity */
+	target = "nobody@example.test";
+	ck_assert_uint_eq(status(watch("bob@example.test", "w3", "presence")),
+		404);
+}
+END_TEST
+
+/* A burst of changes within the interval: one NOTIFY, the newest. */
+START_TEST(test_debounce)
+{
+	char e[64];
+	const char *n;
+
+	close_all();
+	pcfg.interval_ms = 500;
+	ck_assert_int_eq(hr_store_alloc(&store, &(struct hr_store_cfg){
+		.url = db.url, .queue_max = 20000, .wait_ms = 5000,
+		.batch_max = 500 }), 0);
+	open_all();
+	ck_assert_uint_eq(status(watch("bob@example.test", "w1", "presence")),
+		200);
+	notified();
+	publish(NULL, NULL, DOC("t1", "open"), 200, e, sizeof(e));
+	publish(e, NULL, DOC("t1", "closed"), 200, e, sizeof(e));
+	publish(e, NULL, DOC("t9", "open"), 200, e, sizeof(e));
+	ck_assert_uint_eq(untaken_notifies(), 0);
+	hr_clock_advance(500);
+	hr_tmr_poll();
+	n = notified();
+	ck_assert_msg(strstr(body(n), "t9") && !strstr(body(n), "t1"), "%s",
+		n);
+	ck_assert_uint_eq(untaken_notifies(), 0);
+}
+END_TEST
+
+/* presence.winfo: only alice; bob coming, approved, going. */
+START_TEST(test_winfo)
+{
+	char v[128];
+	const char *n;
+
+	ck_assert_uint_eq(status(watch("bob@example.test", "x", "presence."
+		"winfo")), 403);
+	ck_assert_uint_eq(status(watch(ALICE, "wi", "presence.winfo")), 200);
+	n = notified();
+	ck_assert_str_eq(hdr(n, "Content-Type", v, sizeof(v)),
+		"application/watcherinfo+xml");
+	ck_assert_msg(strstr(body(n), "state=\"full\"") &&
+		!strstr(body(n), "<watcher "), "%s", n);
+	rule("bob@example.test", HR_PRES_CONFIRM);
+	ck_assert_uint_eq(status(watch("bob@example.test", "w1", "presence")),
+		200);
+	n = notified_of("presence.winfo");
+	ck_assert_msg(strstr(body(n), "state=\"partial\"") &&
+		strstr(body(n), "status=\"pending\"") &&
+		strstr(body(n), "event=\"subscribe\"") &&
+		strstr(body(n), "sip:bob@example.test"), "%s", n);
+	rule("bob@example.test", HR_PRES_ALLOW);
+	n = notified_of("presence.winfo");
+	ck_assert_msg(strstr(body(n), "status=\"active\"") &&
+		strstr(body(n), "event=\"approved\""), "%s", n);
+	hr_sub_terminate(sub_of("presence", "bob"), HR_REASON_DEACTIVATED, 0);
+	n = notified_of("presence.winfo");
+	ck_assert_msg(strstr(body(n), "status=\"terminated\"") &&
+		strstr(body(n), "event=\"deactivated\""), "%s", n);
+	(void)v;
+}
+END_TEST
+
+/* A restart keeps publications, their entity-tags and the rules. */
+START_TEST(test_recovery)
+{
+	char e[64];
+	struct hr_buf b;
+
+	publish(NULL, NULL, DOC("t1", "open"), 200, e, sizeof(e));
+	rule("carol@other.test", HR_PRES_POLITE_BLOCK);
+	drain();
+	close_all();
+	ck_assert_int_eq(hr_store_alloc(&store, &(struct hr_store_cfg){
+		.url = db.url, .queue_max = 20000, .wait_ms = 5000,
+		.batch_max = 500 }), 0);
+	open_all();
+	ck_assert_uint_eq(hr_presence_count(pres), 1);
+	ck_assert_int_eq(hr_presence_rule_get(pres, ALICE, "carol@other.test"),
+		HR_PRES_POLITE_BLOCK);
+	hr_buf_init(&b, 65536);
+	ck_assert_int_eq(hr_presence_document(pres, ALICE, &b), 0);
+	ck_assert_int_eq(hr_buf_write(&b, "", 1), 0);
+	ck_assert_msg(strstr(b.b, "<basic>open</basic>"), "%s", b.b);
+	hr_buf_reset(&b);
+	publish(e, "600", NULL, 200, NULL, 0);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("presence");
+	TCase *tc = tcase_create("pg");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_publish_compose);
+	tcase_add_loop_test(tc, test_publish_errors, 0,
+		sizeof(errors) / sizeof(errors[0]));
+	tcase_add_test(tc, test_rules);
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_debounce);
+	tcase_add_test(tc, test_winfo);
+	tcase_add_test(tc, test_recovery);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	if (!pgdb_base())
+		return 77;
+	return hr_check_run(suite());
+}
