@@ -12,7 +12,7 @@ total=${FUZZ_TIME:-60}
 jobs=${FUZZ_BUILD_JOBS:-2}
 
 # target:share of the total time, in percent
-targets="msg:40 uri:12 addr:12 via:10 digest:10 hdr:16"
+targets="msg:36 uri:10 addr:10 via:8 digest:8 hdr:16 pidf:12"
 
 mkdir -p "$build"
 if ! { cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DHR_FUZZ=ON \
