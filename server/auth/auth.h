@@ -104,6 +104,11 @@ bool hr_auth_request(struct hr_auth *a, struct hr_strans *st,
 bool hr_auth_user_is(const struct hr_pl *username, const char *aor,
 	const char *realm);
 
+/** Does user@domain exist? (RFC 3261 10.3 step 5; a presentity or an
+ * AOR a subscription names) */
+typedef bool (hr_user_exists_h)(const char *user, const char *domain,
+	void *arg);
+
 /* ---- the users the server knows (in memory; filled from the store) ---- */
 
 struct hr_userdb;  /* refcounted */

@@ -5,6 +5,7 @@
  * subscription and a recovered one are made the same way.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "events_int.h"
@@ -371,6 +372,29 @@ bool hr_events_has(struct hr_events *ev, const char *package,
 size_t hr_events_count(const struct hr_events *ev)
 {
 	return ev->n;
+}
+
+const char *hr_sub_identity(const struct hr_sub_info *si, char *out,
+	size_t n)
+{
+	const char *colon = strchr(si->watcher, ':');
+
+	snprintf(out, n, "%s", *si->watcher_user ? si->watcher_user :
+		colon ? colon + 1 : si->watcher);
+	return out;
+}
+
+bool hr_sub_resource_exists(const struct hr_sub_info *si,
+	hr_user_exists_h *exists, void *arg)
+{
+	const char *at = strchr(si->resource, '@');
+	char user[256];
+
+	if (!at || (size_t)(at - si->resource) >= sizeof(user))
+		return false;
+	snprintf(user, sizeof(user), "%.*s", (int)(at - si->resource),
+		si->resource);
+	return !exists || exists(user, at + 1, arg);
 }
 
 const struct hr_sub_info *hr_sub_info(const struct hr_sub *sub)

@@ -63,10 +63,6 @@ struct hr_presence {
 	bool closing;
 };
 
-/* presence.c */
-const char *hr_pres_identity(const struct hr_sub_info *si, char *out,
-	size_t n);
-
 /* winfo.c: watcher information of presentity's presence subscriptions */
 void hr_winfo_init(struct hr_presence *p);
 void hr_winfo_changed(struct hr_presence *p, struct hr_sub *psub,

@@ -731,18 +731,6 @@ enum hr_pres_action hr_presence_rule_get(const struct hr_presence *p,
 	return r ? r->action : HR_PRES_NONE;
 }
 
-/* The watcher's identity: the authenticated user, else the From URI's
- * user@host. */
-const char *hr_pres_identity(const struct hr_sub_info *si, char *out,
-	size_t n)
-{
-	const char *colon = strchr(si->watcher, ':');
-
-	snprintf(out, n, "%s", *si->watcher_user ? si->watcher_user :
-		colon ? colon + 1 : si->watcher);
-	return out;
-}
-
 /* What applies to this watcher: the presentity itself always sees
  * itself; then its rules; then the default for its domain or others. */
 static enum hr_pres_action decide(const struct hr_presence *p,
@@ -752,7 +740,7 @@ static enum hr_pres_action decide(const struct hr_presence *p,
 	const char *at, *rat;
 	enum hr_pres_action a;
 
-	hr_pres_identity(si, who, sizeof(who));
+	hr_sub_identity(si, who, sizeof(who));
 	if (!strcmp(who, si->resource))
 		return HR_PRES_ALLOW;
 	a = hr_presence_rule_get(p, si->resource, who);
@@ -868,15 +856,9 @@ int hr_presence_rule(struct hr_presence *p, const char *presentity,
 static enum hr_authz authorize(const struct hr_sub_info *si, void *arg)
 {
 	struct hr_presence *p = arg;
-	const char *at = strchr(si->resource, '@');
-	char user[256];
 
 	/* RFC 3856 6.5: a presentity that does not exist */
-	if (!at || (size_t)(at - si->resource) >= sizeof(user))
-		return HR_AUTHZ_NOTFOUND;
-	snprintf(user, sizeof(user), "%.*s", (int)(at - si->resource),
-		si->resource);
-	if (p->cfg.existsh && !p->cfg.existsh(user, at + 1, p->cfg.users))
+	if (!hr_sub_resource_exists(si, p->cfg.existsh, p->cfg.users))
 		return HR_AUTHZ_NOTFOUND;
 	switch (decide(p, si)) {
 	case HR_PRES_BLOCK:

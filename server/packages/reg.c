@@ -86,20 +86,6 @@ static struct rule *rule_find(const struct hr_regpkg *p, const char *aor,
 	return NULL;
 }
 
-/* The watcher's identity: the authenticated user, else the From URI's
- * user@host (SUBSCRIBE without authentication). */
-static void identity(const struct hr_sub_info *si, char *out, size_t n)
-{
-	const char *w = si->watcher, *colon;
-
-	if (*si->watcher_user) {
-		snprintf(out, n, "%s", si->watcher_user);
-		return;
-	}
-	colon = strchr(w, ':');
-	snprintf(out, n, "%s", colon ? colon + 1 : w);
-}
-
 static enum hr_reg_rule rule_of(const struct hr_regpkg *p, const char *aor,
 	const char *who)
 {
@@ -115,7 +101,7 @@ static bool allowed(const struct hr_regpkg *p, const struct hr_sub_info *si)
 {
 	char who[512];
 
-	identity(si, who, sizeof(who));
+	hr_sub_identity(si, who, sizeof(who));
 	/* RFC 3680 6: the AOR's own user may always watch it */
 	if (!strcmp(who, si->resource))
 		return true;
@@ -176,14 +162,8 @@ int hr_regpkg_rule(struct hr_regpkg *p, const char *aor, const char *watcher,
 static enum hr_authz authorize(const struct hr_sub_info *si, void *arg)
 {
 	struct hr_regpkg *p = arg;
-	const char *at = strchr(si->resource, '@');
-	char user[256];
 
-	if (!at || (size_t)(at - si->resource) >= sizeof(user))
-		return HR_AUTHZ_NOTFOUND;
-	snprintf(user, sizeof(user), "%.*s", (int)(at - si->resource),
-		si->resource);
-	if (p->cfg.existsh && !p->cfg.existsh(user, at + 1, p->cfg.users))
+	if (!hr_sub_resource_exists(si, p->cfg.existsh, p->cfg.users))
 		return HR_AUTHZ_NOTFOUND;
 	return allowed(p, si) ? HR_AUTHZ_ACTIVE : HR_AUTHZ_REJECT;
 }

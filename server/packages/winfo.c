@@ -115,7 +115,7 @@ static enum hr_authz authorize(const struct hr_sub_info *si, void *arg)
 
 	(void)arg;
 	/* RFC 3857 5.1: the presentity's own watcher list */
-	return strcmp(hr_pres_identity(si, who, sizeof(who)), si->resource) ?
+	return strcmp(hr_sub_identity(si, who, sizeof(who)), si->resource) ?
 		HR_AUTHZ_REJECT : HR_AUTHZ_ACTIVE;
 }
 

@@ -44,10 +44,6 @@ struct hr_binding {
 	int reg_id;               /* -1 when absent */
 };
 
-/** Does a user exist? (AOR check of RFC 3261 10.3 step 5) */
-typedef bool (hr_user_exists_h)(const char *user, const char *domain,
-	void *arg);
-
 struct hr_registrar_cfg {
 	const char *const *domains;   /* served domains (digest realms) */
 	unsigned ndomains;
