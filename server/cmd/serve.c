@@ -74,7 +74,7 @@ static struct serve_cfg cfg = {
 	.pub_expires_max = 86400,
 	.presence_local = "allow",
 	.presence_remote = "confirm",
-	.presence_interval_ms = 20,
+	.presence_interval_ms = 10,
 };
 
 static const struct hr_opt opts[] = {
@@ -159,8 +159,8 @@ static const struct hr_opt opts[] = {
 	  NULL, "a presentity that publishes nothing is open while it has "
 	  "registered contacts", 0, 0 },
 	{ "presence-notify-interval", HR_OPT_UINT, &cfg.presence_interval_ms,
-	  "MS", "changes of one presentity within this make one NOTIFY per "
-	  "watcher (default 20)", 0, 60000 },
+	  "MS", "a presentity's watchers are told of changes at most this "
+	  "often, a burst in one NOTIFY each (default 10)", 0, 60000 },
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

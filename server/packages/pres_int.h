@@ -14,8 +14,9 @@ struct presentity {
 	struct hr_list pubs;         /* oldest first (published_at) */
 	char *doc;                   /* the composed document, NULL: not yet */
 	size_t doclen;
-	uint64_t gen;                /* changes with the document */
-	struct hr_tmr tmr;           /* the debounce */
+	uint64_t doc_hash;           /* of doc: what a watcher was told */
+	uint64_t round_ms;           /* when the last round started */
+	struct hr_tmr tmr;           /* the next round */
 	char name[];
 };
 
@@ -42,7 +43,7 @@ struct rule {
 /* What presence keeps per presence subscription. */
 struct psub {
 	enum hr_pres_action action;  /* ALLOW, POLITE_BLOCK or CONFIRM */
-	uint64_t gen;                /* the document generation last sent */
+	uint64_t sent_hash;          /* of the document last sent (0: none) */
 	bool approved;               /* was pending, a rule allowed it */
 };
 

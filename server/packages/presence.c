@@ -59,7 +59,7 @@ void hr_presence_cfg_default(struct hr_presence_cfg *cfg)
 	cfg->sub_expires_max = 86400;
 	cfg->local = HR_PRES_ALLOW;
 	cfg->remote = HR_PRES_CONFIRM;
-	cfg->interval_ms = 20;
+	cfg->interval_ms = 10;
 	cfg->max_body = 65536;
 }
 
@@ -237,20 +237,32 @@ static int compose(struct hr_presence *p, const char *name,
 	return hr_pidf_compose(buf, entity, NULL, 0);
 }
 
+/* FNV-1a, 64 bits: a watcher is never sent the same document twice in
+ * a row (phones misbehave on duplicates, INTEROP.md) */
+static uint64_t doc_hash(const char *p, size_t n)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 1099511628211ULL;
+	}
+	return h ? h : 1;
+}
+
 static int tell(struct hr_sub *sub, void *arg)
 {
 	const struct presentity *pr = arg;
 	struct psub *ps = hr_sub_data(sub);
 
-	/* the newest document, once: a watcher told already is not told
-	 * the same again */
-	if (ps && ps->action == HR_PRES_ALLOW && ps->gen != pr->gen &&
+	if (ps && ps->action == HR_PRES_ALLOW &&
+	    ps->sent_hash != pr->doc_hash &&
 	    hr_sub_info(sub)->state == HR_SUB_ACTIVE)
 		hr_sub_changed(sub);
 	return 0;
 }
 
-/* The debounce ran out: compose once, tell every watcher. */
+/* A round: compose once, tell every watcher that has not seen it. */
 static void round_fire(void *arg)
 {
 	struct presentity *pr = arg;
@@ -258,6 +270,7 @@ static void round_fire(void *arg)
 	struct hr_buf b;
 	int err;
 
+	pr->round_ms = hr_now_ms();
 	hr_buf_init(&b, DOC_MAX);
 	err = compose(p, pr->name, pr, &b);
 	if (!err)
@@ -275,7 +288,7 @@ static void round_fire(void *arg)
 		free(pr->doc);
 		pr->doc = b.b;
 		pr->doclen = b.len - 1;
-		pr->gen++;
+		pr->doc_hash = doc_hash(pr->doc, pr->doclen);
 		hr_mem_ref(pr);
 		hr_events_foreach(p->ev, "presence", pr->name, tell, pr);
 		hr_mem_deref(pr);
@@ -285,18 +298,28 @@ static void round_fire(void *arg)
 	pres_release(pr);
 }
 
-/* Something of the presentity changed: compose after the debounce. */
+/*
+ * Something of the presentity changed. RFC 3856 6.10 rate limit: rounds
+ * start at most once per interval. After a quiet spell the round waits
+ * one interval (a burst makes one round); under a stream of changes it
+ * comes one interval after the previous round started.
+ */
 static void changed(struct hr_presence *p, const char *name)
 {
 	struct presentity *pr;
+	uint64_t since, delay;
 
 	if (p->closing)
 		return;
 	pr = pres_get(p, name);
 	if (!pr)
 		return;
-	if (!hr_tmr_isrunning(&pr->tmr))
-		hr_tmr_start(&pr->tmr, p->cfg.interval_ms, round_fire, pr);
+	if (!hr_tmr_isrunning(&pr->tmr)) {
+		since = hr_now_ms() - pr->round_ms;
+		delay = since >= p->cfg.interval_ms ? p->cfg.interval_ms :
+			p->cfg.interval_ms - since;
+		hr_tmr_start(&pr->tmr, delay, round_fire, pr);
+	}
 	hr_mem_deref(pr);
 }
 
@@ -566,6 +589,13 @@ static void on_publish(struct hr_strans *st, const struct hr_msg *req,
 		hr_strans_replyh(st, 404, "Not Found", NULL);
 		return;
 	}
+	/* step 1: a presentity that exists */
+	snprintf(user, sizeof(user), "%.*s",
+		(int)(strchr(name, '@') - name), name);
+	if (p->cfg.existsh && !p->cfg.existsh(user, domain, p->cfg.users)) {
+		hr_strans_replyh(st, 404, "Not Found", NULL);
+		return;
+	}
 	/* step 2 */
 	if (!ev || hr_event_decode(&event, &ev->val) ||
 	    hr_pl_strcmp(&event.package, "presence")) {
@@ -582,12 +612,6 @@ static void on_publish(struct hr_strans *st, const struct hr_msg *req,
 			hr_strans_replyh(st, 403, "Forbidden", NULL);
 			return;
 		}
-	}
-	snprintf(user, sizeof(user), "%.*s",
-		(int)(strchr(name, '@') - name), name);
-	if (p->cfg.existsh && !p->cfg.existsh(user, domain, p->cfg.users)) {
-		hr_strans_replyh(st, 404, "Not Found", NULL);
-		return;
 	}
 	c = hr_mem_zalloc(sizeof(*c), ctx_destroy);
 	if (!c) {
@@ -779,7 +803,7 @@ static int reapply(struct hr_sub *sub, void *arg)
 			if (!hr_sub_activate(sub))
 				hr_winfo_changed(p, sub, "active", "approved");
 		} else {
-			ps->gen = 0;
+			ps->sent_hash = 0;
 			hr_sub_changed(sub);
 		}
 		return 0;
@@ -909,18 +933,20 @@ static int body(struct hr_sub *sub, const struct hr_sub_info *si,
 {
 	struct hr_presence *p = arg;
 	struct psub *ps = hr_sub_data(sub);
-	const struct presentity *pr;
 	char entity[NAME_MAX_ + 8];
+	size_t at = buf->len;
+	int err;
 
 	(void)kind;  /* PIDF has no partial form here: always the whole */
 	if (ps && ps->action == HR_PRES_POLITE_BLOCK) {
 		snprintf(entity, sizeof(entity), "sip:%s", si->resource);
-		return hr_pidf_neutral(buf, entity);
+		err = hr_pidf_neutral(buf, entity);
+	} else {
+		err = hr_presence_document(p, si->resource, buf);
 	}
-	pr = pres_find(p, si->resource);
-	if (ps)
-		ps->gen = pr ? pr->gen : 0;
-	return hr_presence_document(p, si->resource, buf);
+	if (!err && ps)
+		ps->sent_hash = doc_hash(buf->b + at, buf->len - at);
+	return err;
 }
 
 /* presence from the registrar: a binding change changes the document */
@@ -1036,7 +1062,8 @@ int hr_presence_load(struct hr_presence *p)
 			    !hr_buf_write(&b, "", 1)) {
 				pr->doc = b.b;
 				pr->doclen = b.len - 1;
-				pr->gen = 1;
+				pr->doc_hash = doc_hash(pr->doc,
+					pr->doclen);
 			} else {
 				hr_buf_reset(&b);
 			}

@@ -43,8 +43,8 @@ struct hr_presence_cfg {
 	enum hr_pres_action remote;    /* others without a rule: CONFIRM */
 	bool from_registrar;           /* no publication: an open tuple per
 					* binding */
-	unsigned interval_ms;          /* changes within this are told in one
-					* NOTIFY per watcher (20) */
+	unsigned interval_ms;          /* rounds of NOTIFYs of a presentity
+					* start at most this often (10) */
 	size_t max_body;               /* PUBLISH body, bytes (65536) */
 };
 
