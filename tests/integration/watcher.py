@@ -21,6 +21,14 @@ project's copy of the RFC 3680 schema (tests/unit/xml/reginfo.xsd).
 
 Registrant registers alice's contacts from a socket of its own, with the
 registrar tests' digest client (test_registrar.Phone).
+
+The presence packages (test_presence.py) use the same Watcher with
+event='presence' or event='presence.winfo': Accept, the expected
+Content-Type and the checks follow the package. PIDF bodies are validated
+against tests/unit/xml/pidf.xsd (pidf-rpid.xsd when they carry RPID),
+watcherinfo bodies against watcherinfo.xsd; n.pidf and n.winfo parse them
+(parse_pidf, parse_winfo). Publisher PUBLISHes (RFC 3903) from a socket of
+its own with digest, keeping the entity-tag; pidf_doc() writes a document.
 """
 
 import os
@@ -45,6 +53,25 @@ REGINFO_NS = 'urn:ietf:params:xml:ns:reginfo'
 REGINFO_XSD = os.path.join(harness.ROOT, 'tests', 'unit', 'xml',
                            'reginfo.xsd')
 WAIT = harness.RECV_TIMEOUT
+
+PIDF_TYPE = 'application/pidf+xml'
+PIDF_NS = 'urn:ietf:params:xml:ns:pidf'
+RPID_NS = 'urn:ietf:params:xml:ns:pidf:rpid'
+DM_NS = 'urn:ietf:params:xml:ns:pidf:data-model'
+WINFO_TYPE = 'application/watcherinfo+xml'
+WINFO_NS = 'urn:ietf:params:xml:ns:watcherinfo'
+# the body type of each package's NOTIFYs (and the Accept sent)
+PACKAGE_TYPES = {'reg': REGINFO_TYPE, 'presence': PIDF_TYPE,
+                 'presence.winfo': WINFO_TYPE}
+
+
+def xsd_path(name):
+    """tests/unit/xml/NAME, or the shared copy when the project has none
+    (yet)."""
+    own = os.path.join(harness.ROOT, 'tests', 'unit', 'xml', name)
+    if os.path.exists(own):
+        return own
+    return os.path.join('/work/shared/xsd', name)
 
 
 # ---------------------------------------------------------------------------
@@ -90,6 +117,8 @@ class Message:
                 raise ValueError('bad header line %r' % line)
             self.headers.append((name.strip(), value.strip()))
         self._reginfo = None
+        self._pidf = None
+        self._winfo = None
 
     def get(self, name):
         key = canon(name)
@@ -142,6 +171,26 @@ class Message:
         if self._reginfo is None and self.body:
             self._reginfo = parse_reginfo(self.body)
         return self._reginfo
+
+    @property
+    def content_type(self):
+        """Content-Type without parameters, lower case ('' without)."""
+        return (self.get('Content-Type') or '').split(';')[0].strip() \
+            .lower()
+
+    @property
+    def pidf(self):
+        """parse_pidf() of the body (None without one)."""
+        if self._pidf is None and self.body:
+            self._pidf = parse_pidf(self.body)
+        return self._pidf
+
+    @property
+    def winfo(self):
+        """parse_winfo() of the body (None without one)."""
+        if self._winfo is None and self.body:
+            self._winfo = parse_winfo(self.body)
+        return self._winfo
 
     def __str__(self):
         return self.raw.decode('utf-8', 'replace')
@@ -255,6 +304,280 @@ def validate_reginfo(body):
 
 
 # ---------------------------------------------------------------------------
+# PIDF (RFC 3863) and watcherinfo (RFC 3858)
+
+def xmllint(body, xsd):
+    """(ok, xmllint's output) for body against the schema file xsd."""
+    if isinstance(body, str):
+        body = body.encode()
+    p = subprocess.run(['xmllint', '--nonet', '--noout', '--schema', xsd,
+                        '-'], input=body, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    return p.returncode == 0, p.stdout.decode('utf-8', 'replace')
+
+
+def pidf_xsd(body):
+    """The schema a PIDF body is checked against: pidf-rpid.xsd when it
+    carries RPID elements, else pidf.xsd."""
+    if isinstance(body, str):
+        body = body.encode()
+    return xsd_path('pidf-rpid.xsd' if RPID_NS.encode() in body
+                    else 'pidf.xsd')
+
+
+def validate_pidf(body):
+    """(ok, xmllint's output) for body against RFC 3863's schema (with
+    RFC 4480's when it uses RPID)."""
+    return xmllint(body, pidf_xsd(body))
+
+
+def validate_winfo(body):
+    """(ok, xmllint's output) for body against RFC 3858's schema."""
+    return xmllint(body, xsd_path('watcherinfo.xsd'))
+
+
+VALIDATORS = {REGINFO_TYPE: validate_reginfo, PIDF_TYPE: validate_pidf,
+              WINFO_TYPE: validate_winfo}
+
+
+class Pidf:
+    """A parsed PIDF document: entity, tuples (dicts: id, basic, notes,
+    contact, timestamp, children: the tags of the tuple's children,
+    status: the tags of <status>'s children, elem), notes (of
+    <presence>), others (the elements of <presence> that are neither
+    tuple nor note), root (the ElementTree element) and text."""
+
+    def __init__(self, root, text):
+        ns = '{%s}' % PIDF_NS
+        self.root = root
+        self.text = text
+        self.entity = root.get('entity')
+        self.tuples = []
+        self.notes = [n.text for n in root.findall(ns + 'note')]
+        self.others = [c for c in root
+                       if c.tag not in (ns + 'tuple', ns + 'note')]
+        for t in root.findall(ns + 'tuple'):
+            st = t.find(ns + 'status')
+            basic = st.find(ns + 'basic') if st is not None else None
+            contact = t.find(ns + 'contact')
+            ts = t.find(ns + 'timestamp')
+            self.tuples.append({
+                'id': t.get('id'),
+                'basic': (basic.text or '').strip()
+                if basic is not None else None,
+                'notes': [n.text for n in t.findall(ns + 'note')],
+                'contact': (contact.text or '').strip()
+                if contact is not None else None,
+                'timestamp': ts.text if ts is not None else None,
+                'children': [c.tag for c in t],
+                'status': [c.tag for c in st] if st is not None else [],
+                'elem': t})
+
+    def basics(self):
+        """{tuple id: basic}."""
+        return {t['id']: t['basic'] for t in self.tuples}
+
+    def tuple(self, tid):
+        for t in self.tuples:
+            if t['id'] == tid:
+                return t
+        return None
+
+    def find_all(self, ns, name=None):
+        """Every element of namespace ns (named name) anywhere."""
+        want = '{%s}%s' % (ns, name) if name else None
+        return [e for e in self.root.iter()
+                if (e.tag == want if want else
+                    e.tag.startswith('{%s}' % ns))]
+
+    def __repr__(self):
+        return self.text
+
+
+def parse_pidf(body):
+    """Parse an application/pidf+xml body with xml.etree."""
+    text = body.decode('utf-8') if isinstance(body, bytes) else body
+    root = ET.fromstring(text)
+    if root.tag != '{%s}presence' % PIDF_NS:
+        raise ValueError('root element %s, not presence' % root.tag)
+    return Pidf(root, text)
+
+
+def pidf_doc(tuples=(), entity='pres:alice@%s' % DOMAIN, notes=(),
+             extra='', xmlns=''):
+    """A PIDF document (bytes). tuples: (id, basic) or (id, basic, note)
+    or (id, basic, note, contact); extra: XML text put after the tuples
+    (a <dm:person>, say); xmlns: further namespace declarations
+    ('xmlns:dm="..."')."""
+    def esc(v):
+        return (v.replace('&', '&amp;').replace('<', '&lt;')
+                .replace('>', '&gt;').replace('"', '&quot;'))
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           '<presence xmlns="%s"%s entity="%s">'
+           % (PIDF_NS, (' ' + xmlns) if xmlns else '', esc(entity))]
+    for t in tuples:
+        tid, basic = t[0], t[1]
+        note = t[2] if len(t) > 2 else None
+        contact = t[3] if len(t) > 3 else None
+        out.append('<tuple id="%s"><status><basic>%s</basic></status>'
+                   % (esc(tid), basic))
+        if contact:
+            out.append('<contact>%s</contact>' % esc(contact))
+        if note is not None:
+            out.append('<note>%s</note>' % esc(note))
+        out.append('</tuple>')
+    for n in notes:
+        out.append('<note>%s</note>' % esc(n))
+    out.append(extra)
+    out.append('</presence>')
+    return '\n'.join(out).encode()
+
+
+class Winfo:
+    """A parsed watcherinfo document: version, state, lists (dicts:
+    resource, package, watchers: list of dicts with the watcher's
+    attributes plus 'uri')."""
+
+    def __init__(self, version, state, lists, text):
+        self.version = version
+        self.state = state
+        self.lists = lists
+        self.text = text
+
+    def watchers(self, resource='sip:alice@%s' % DOMAIN,
+                 package='presence'):
+        """The <watcher>s of that watcher-list (every one of them)."""
+        out = []
+        for wl in self.lists:
+            if wl['resource'] == resource and wl['package'] == package:
+                out += wl['watchers']
+        return out
+
+    def watcher(self, uri, **kw):
+        """The <watcher>s naming uri (a list: one per subscription)."""
+        return [w for w in self.watchers(**kw) if w['uri'] == uri]
+
+    def __repr__(self):
+        return self.text
+
+
+def parse_winfo(body):
+    """Parse an application/watcherinfo+xml body with xml.etree."""
+    text = body.decode('utf-8') if isinstance(body, bytes) else body
+    root = ET.fromstring(text)
+    ns = '{%s}' % WINFO_NS
+    if root.tag != ns + 'watcherinfo':
+        raise ValueError('root element %s, not watcherinfo' % root.tag)
+    lists = []
+    for wl in root.findall(ns + 'watcher-list'):
+        ws = []
+        for w in wl.findall(ns + 'watcher'):
+            d = dict(w.attrib)
+            d['uri'] = (w.text or '').strip()
+            ws.append(d)
+        lists.append({'resource': wl.get('resource'),
+                      'package': wl.get('package'), 'watchers': ws})
+    return Winfo(int(root.get('version')), root.get('state'), lists, text)
+
+
+# ---------------------------------------------------------------------------
+# publishing (RFC 3903)
+
+class Publisher:
+    """PUBLISHes for a user (Event: presence) from a UDP socket of its
+    own: one Call-ID, increasing CSeq, digest credentials (the challenge
+    kept and used again with a growing nonce count; a new 401 is
+    answered once). etag: the last SIP-ETag received."""
+
+    def __init__(self, test, herald, user='alice', password=PASSWORD,
+                 resource=None):
+        self.test = test
+        self.c = test.udp(herald)
+        self.user = user
+        self.password = password
+        self.resource = resource or 'sip:alice@%s' % DOMAIN
+        self.from_uri = 'sip:%s@%s' % (user, DOMAIN)
+        self.call_id = '%s@publisher.test' % rand_token(16)
+        self.from_tag = rand_token(10)
+        self.cseq = 0
+        self.challenge = None
+        self.nc = 0
+        self.etag = None
+        self.etags = []         # every SIP-ETag received, in order
+
+    def retarget(self, herald):
+        """Talk to another herald (after a restart)."""
+        self.c = self.test.udp(herald)
+
+    def build(self, body=None, expires=None, etag=None,
+              content_type=PIDF_TYPE, event='presence', extra=(),
+              auth=True):
+        """A PUBLISH (not sent). body None: no body and no Content-Type
+        (b'' with a content_type: an empty body that has one)."""
+        self.cseq += 1
+        req = harness.Request('PUBLISH', self.resource)
+        req.add('Via', 'SIP/2.0/UDP %s;branch=%s;rport'
+                % (hostport(self.c.host, self.c.port), new_branch()))
+        req.add('Max-Forwards', 70)
+        req.add('From', '<%s>;tag=%s' % (self.from_uri, self.from_tag))
+        req.add('To', '<%s>' % self.resource)
+        req.add('Call-ID', self.call_id)
+        req.add('CSeq', '%d PUBLISH' % self.cseq)
+        if event:
+            req.add('Event', event)
+        if expires is not None:
+            req.add('Expires', expires)
+        if etag:
+            req.add('SIP-If-Match', etag)
+        for n, v in extra:
+            req.add(n, v)
+        if body is not None:
+            if content_type:
+                req.add('Content-Type', content_type)
+            req.body = body
+        if auth and self.challenge:
+            self.nc += 1
+            req.add('Authorization', digest_authorization(
+                self.challenge, self.user, self.password, 'PUBLISH',
+                self.resource, nc=self.nc))
+        return req
+
+    def send(self, timeout=WAIT, auth=True, **kw):
+        """Build and send a PUBLISH, answering a 401 once; the final
+        response. A 2xx with SIP-ETag sets etag."""
+        r = self.c.request(self.build(auth=auth, **kw), timeout)
+        if r is not None and r.status == 401 and auth:
+            self.challenge = r.get_all('WWW-Authenticate')[0]
+            self.nc = 0
+            r = self.c.request(self.build(auth=auth, **kw), timeout)
+        if r is not None and 200 <= r.status < 300:
+            e = r.get('SIP-ETag')
+            if e is not None:
+                self.etag = e
+                self.etags.append(e)
+        return r
+
+    # the four kinds of RFC 3903 4
+
+    def publish(self, body, expires=None, **kw):
+        """Initial publication: body, no SIP-If-Match."""
+        return self.send(body=body, expires=expires, **kw)
+
+    def refresh(self, expires=None, etag=None, **kw):
+        """SIP-If-Match, no body."""
+        return self.send(expires=expires, etag=etag or self.etag, **kw)
+
+    def modify(self, body, expires=None, etag=None, **kw):
+        """SIP-If-Match and a body."""
+        return self.send(body=body, expires=expires, etag=etag or self.etag,
+                         **kw)
+
+    def remove(self, etag=None, **kw):
+        """SIP-If-Match, Expires: 0."""
+        return self.send(expires=0, etag=etag or self.etag, **kw)
+
+
+# ---------------------------------------------------------------------------
 # the socket side
 
 class Endpoint:
@@ -360,9 +683,9 @@ class Endpoint:
             self._answer(m, 405, m.source)
             self.stray.append(m)
             return
-        if m.body and (m.get('Content-Type') or '').split(';')[0].strip() \
-                .lower() == REGINFO_TYPE:
-            ok, out = validate_reginfo(m.body)
+        check = VALIDATORS.get(m.content_type)
+        if m.body and check is not None:
+            ok, out = check(m.body)
             if not ok:
                 self.schema_errors.append((m.body, out))
         if w is None:
@@ -385,7 +708,8 @@ class Endpoint:
 # the watcher: one subscription dialog
 
 class Watcher:
-    """One subscription (dialog) of a watcher to a resource's reg event.
+    """One subscription (dialog) of a watcher to a resource's reg event
+    (or, with event='presence' or 'presence.winfo', to that package).
 
     answer: the code each new NOTIFY of this dialog is answered with
     (200 by default, None for no answer); answers: a list of codes used
@@ -402,6 +726,10 @@ class Watcher:
         self.password = password
         self.resource = resource or 'sip:alice@%s' % DOMAIN
         self.event = event
+        # the package (reg when the test sends no or a broken Event)
+        self.package = (header_params(event)[0] if event else None) \
+            or 'reg'
+        self.body_type = PACKAGE_TYPES.get(self.package, REGINFO_TYPE)
         self.from_uri = 'sip:%s@%s' % (user, DOMAIN)
         tp = ';transport=tcp' if self.ep.tcp else ''
         self.contact = contact or '<sip:%s-watch@%s%s>' % (
@@ -473,7 +801,7 @@ class Watcher:
         if ev is not False and ev is not None:
             req.add('Event', ev)
         if accept is True:
-            req.add('Accept', REGINFO_TYPE)
+            req.add('Accept', self.body_type)
         elif accept:
             req.add('Accept', accept)
         if expires is not None:
@@ -571,8 +899,11 @@ class Watcher:
     def check_notify(self, n, state=None, doc=None):
         """RFC 6665 / the wire spec: the NOTIFY belongs to the dialog, CSeq
         goes up by one (or jumps up after a restart), Event names the
-        package, Subscription-State is well-formed; a reginfo body is
-        schema-valid and its version goes up by one."""
+        package, Subscription-State is well-formed; a reginfo or
+        watcherinfo body is schema-valid and its version goes up by one; a
+        PIDF body is schema-valid and names the resource as its entity.
+        doc: for reg and presence.winfo the document's state ('full',
+        'partial'); for presence any true value requires a body."""
         t = self.test
         t.assertEqual(n.method, 'NOTIFY', n)
         t.assertEqual(n.ruri, uri_of(self.contact),
@@ -600,7 +931,7 @@ class Watcher:
                               'NOTIFY CSeq does not go up by one:\n%s' % n)
         self.last_cseq = num
         pkg, params = n.event
-        t.assertEqual(pkg, 'reg', n)
+        t.assertEqual(pkg, self.package, n)
         ev_id = header_params(self.event)[1].get('id') \
             if self.event else None
         t.assertEqual(params.get('id'), ev_id, 'Event id:\n%s' % n)
@@ -613,26 +944,18 @@ class Watcher:
             t.assertRegex(ssp['expires'], r'^\d+$', n)
         if ss == 'terminated':
             t.assertNotIn('expires', ssp, n)
-        if n.body:
+        if n.body and self.package == 'presence':
+            self._check_pidf(n)
+        elif n.body and self.package == 'presence.winfo':
+            self._check_winfo(n, doc)
+        elif n.body:
             t.assertEqual((n.get('Content-Type') or '').split(';')[0]
                           .strip().lower(), REGINFO_TYPE, n)
             ok, out = validate_reginfo(n.body)
             t.assertTrue(ok, 'reginfo body not valid against %s:\n%s\n%s'
                          % (REGINFO_XSD, out, n))
             d = n.reginfo
-            if self.last_version is None:
-                if not self.expect_jump:
-                    t.assertEqual(d.version, 0, 'first version:\n%s' % n)
-            elif self.expect_jump:
-                t.assertGreater(d.version, self.last_version,
-                                'reginfo version not above the %d sent '
-                                'before the restart:\n%s'
-                                % (self.last_version, n))
-            else:
-                t.assertEqual(d.version, self.last_version + 1,
-                              'reginfo version does not go up by one:\n%s'
-                              % n)
-            self.last_version = d.version
+            self._check_version(n, d.version, 'reginfo')
             if doc is not None:
                 t.assertEqual(d.state, doc, n)
             reg = d.registration(self.resource)
@@ -655,6 +978,67 @@ class Watcher:
                    % (doc, n))
         self.expect_jump = False
         return n
+
+    def _check_version(self, n, version, what):
+        """0 first, then +1 (or above the last after a restart)."""
+        t = self.test
+        if self.last_version is None:
+            if not self.expect_jump:
+                t.assertEqual(version, 0, 'first version:\n%s' % n)
+        elif self.expect_jump:
+            t.assertGreater(version, self.last_version,
+                            '%s version not above the %d sent before the '
+                            'restart:\n%s' % (what, self.last_version, n))
+        else:
+            t.assertEqual(version, self.last_version + 1,
+                          '%s version does not go up by one:\n%s'
+                          % (what, n))
+        self.last_version = version
+
+    def _check_pidf(self, n):
+        """application/pidf+xml, schema-valid (pidf.xsd, or
+        pidf-rpid.xsd with RPID), entity the resource, tuples with ids
+        and a basic status each."""
+        t = self.test
+        t.assertEqual(n.content_type, PIDF_TYPE, n)
+        ok, out = validate_pidf(n.body)
+        t.assertTrue(ok, 'PIDF body not valid against %s:\n%s\n%s'
+                     % (pidf_xsd(n.body), out, n))
+        d = n.pidf
+        t.assertEqual(d.entity, self.resource, n)
+        t.assertTrue(d.tuples, 'PIDF without a tuple:\n%s' % n)
+        ids = [x['id'] for x in d.tuples]
+        t.assertEqual(len(ids), len(set(ids)), 'tuple ids repeat:\n%s' % n)
+        for x in d.tuples:
+            t.assertIn(x['basic'], ('open', 'closed'), n)
+
+    def _check_winfo(self, n, doc):
+        """application/watcherinfo+xml, schema-valid, version 0 then +1,
+        one watcher-list: the resource's presence; watchers with an id,
+        a status and an event from RFC 3857's lists."""
+        t = self.test
+        t.assertEqual(n.content_type, WINFO_TYPE, n)
+        ok, out = validate_winfo(n.body)
+        t.assertTrue(ok, 'watcherinfo body not valid against %s:\n%s\n%s'
+                     % (xsd_path('watcherinfo.xsd'), out, n))
+        d = n.winfo
+        self._check_version(n, d.version, 'watcherinfo')
+        if doc is not None:
+            t.assertEqual(d.state, doc, n)
+        for wl in d.lists:
+            t.assertEqual(wl['resource'], self.resource, n)
+            t.assertEqual(wl['package'], 'presence', n)
+            for w in wl['watchers']:
+                t.assertTrue(w.get('id'), n)
+                t.assertIn(w.get('status'), ('pending', 'active', 'waiting',
+                                             'terminated'), n)
+                t.assertIn(w.get('event'), (
+                    'subscribe', 'approved', 'deactivated', 'probation',
+                    'rejected', 'timeout', 'giveup', 'noresource'), n)
+                if d.state == 'full':
+                    t.assertNotEqual(w.get('status'), 'terminated',
+                                     'a full document lists only current '
+                                     'watchers:\n%s' % n)
 
     def expires_left(self, n):
         """Subscription-State expires of an active NOTIFY, as int."""
