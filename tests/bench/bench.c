@@ -24,6 +24,8 @@ static const struct bench_scen *const scens[] = {
 	&bench_scen_subscribe,
 	&bench_scen_subscribe_hold,
 	&bench_scen_fanout,
+	&bench_scen_publish,
+	&bench_scen_pres_fanout,
 };
 
 enum {
@@ -84,7 +86,7 @@ static void usage(FILE *f)
 "                         timeout to finish and count\n"
 "  -r, --rate N           start N ops per second (default: flat out,\n"
 "                         keeping --window ops in flight)\n"
-"  -w, --window W         ops in flight at most (default 128, reg-fanout 1;\n"
+"  -w, --window W         ops in flight at most (default 128, *-fanout 1;\n"
 "                         with --rate, enough for rate x timeout, at most\n"
 "                         262144)\n"
 "  -c, --connections C    TCP connections; ops are spread round-robin and\n"
@@ -96,11 +98,11 @@ static void usage(FILE *f)
 "                         (default example.test)\n"
 "      --ops N            start at most N ops, then finish (default: no\n"
 "                         limit; the run still ends after --duration)\n"
-"      --users N          register, subscribe-*: users u1..uN, one per op\n"
-"                         round-robin (default 100000)\n"
+"      --users N          register, subscribe-*, publish: users u1..uN, one\n"
+"                         per op round-robin (default 100000)\n"
 "      --password PW      the users' password (default pw)\n"
-"      --watchers W       reg-fanout: subscriptions to u1 made before the\n"
-"                         clock starts (default 1000)\n"
+"      --watchers W       reg-fanout, presence-fanout: subscriptions to u1\n"
+"                         made before the clock starts (default 1000)\n"
 "  -v, --verbose          print more counters on stderr\n"
 "  -h, --help             show this help\n"
 "\n"

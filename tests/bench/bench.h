@@ -221,6 +221,15 @@ extern const struct bench_scen bench_scen_fanout_watch;
 extern const struct bench_scen bench_scen_fanout_unwatch;
 /** How many fanout-watch ops made a dialog (fanout-unwatch ops to run). */
 uint64_t bench_unwatch_ops(const struct bench_cfg *cfg);
+/** K of the To-tag "wK.<opid>" of a NOTIFY to watcher wK; 0: none. */
+uint32_t bench_notify_watcher(const struct bench_msg *req);
+/* scen_publish.c: PUBLISH cycles; presence NOTIFYs to many watchers */
+extern const struct bench_scen bench_scen_publish;
+extern const struct bench_scen bench_scen_pres_fanout;
+/* presence-fanout's setup and teardown (scen_subscribe.c): watcher wK
+ * subscribes to u1's presence as user u(K+1); then unsubscribes */
+extern const struct bench_scen bench_scen_pres_watch;
+extern const struct bench_scen bench_scen_pres_unwatch;
 
 /** Write "<run>-<slot>-<gen>": Call-ID and tag material of this op. */
 void bench_put_opid(struct bench_out *o, const struct bench_op *op);
@@ -248,6 +257,10 @@ struct hr_digest;
 int bench_put_auth(struct bench_out *out, const struct bench_op *op,
 	const char *user, const char *method, const char *uri,
 	const struct hr_digest *chal);
+/** The same with nonce count nc (a nonce used again: 2, 3, ...). */
+int bench_put_auth_nc(struct bench_out *out, const struct bench_op *op,
+	const char *user, const char *method, const char *uri,
+	const struct hr_digest *chal, uint32_t nc);
 /** The response's MD5 digest challenge (Herald sends SHA-256 first). */
 bool bench_find_md5(const struct bench_msg *resp, struct hr_digest *chal);
 

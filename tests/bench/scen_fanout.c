@@ -174,8 +174,8 @@ static uint64_t body_seq(const struct bench *b, const struct hr_pl *body)
 	return best;
 }
 
-/* K of the "wK.<opid>" To-tag a watcher's NOTIFY carries; 0: none. */
-static uint32_t notify_watcher(const struct bench_msg *req)
+/* Shared with presence-fanout (bench.h). */
+uint32_t bench_notify_watcher(const struct bench_msg *req)
 {
 	struct hr_pl tag;
 	const char *p;
@@ -202,7 +202,7 @@ static void fan_notify(struct bench *b, const struct bench_msg *req)
 		fan.other++;
 		return;
 	}
-	k = notify_watcher(req);
+	k = bench_notify_watcher(req);
 	if (!k) {
 		fan.other++;
 		return;

@@ -7,6 +7,7 @@
  * must exist with password --password (tests/bench/register-setup.sh).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include "auth/auth.h"
 #include "bench.h"
@@ -48,9 +49,16 @@ int bench_put_auth(struct bench_out *out, const struct bench_op *op,
 	const char *user, const char *method, const char *uri,
 	const struct hr_digest *chal)
 {
+	return bench_put_auth_nc(out, op, user, method, uri, chal, 1);
+}
+
+int bench_put_auth_nc(struct bench_out *out, const struct bench_op *op,
+	const char *user, const char *method, const char *uri,
+	const struct hr_digest *chal, uint32_t nc)
+{
 	const struct bench_cfg *cfg = bench_cfg(op->b);
 	char ha1[HR_DIGEST_HEX_MAX], resp[HR_DIGEST_HEX_MAX];
-	char realm[256], cnonce[48];
+	char realm[256], cnonce[48], ncs[9];
 	struct bench_out co = { cnonce, 0, sizeof(cnonce) - 1, false };
 	struct hr_pl pmethod = hr_pl_str(method);
 	struct hr_digest cred;
@@ -61,12 +69,13 @@ int bench_put_auth(struct bench_out *out, const struct bench_op *op,
 		return err;
 	bench_put_opid(&co, op);
 	cnonce[co.len] = '\0';
+	snprintf(ncs, sizeof(ncs), "%08x", nc);
 
 	memset(&cred, 0, sizeof(cred));
 	cred.nonce = chal->nonce;
 	cred.uri = hr_pl_str(uri);
 	cred.qop = HR_PL("auth");
-	cred.nc = HR_PL("00000001");
+	cred.nc = hr_pl_str(ncs);
 	cred.cnonce = hr_pl_str(cnonce);
 	err = hr_digest_ha1(ha1, sizeof(ha1), HR_DIGEST_MD5, user, realm,
 		cfg->password);
@@ -92,7 +101,9 @@ int bench_put_auth(struct bench_out *out, const struct bench_op *op,
 		bench_out_lit(out, "\", opaque=\"");
 		bench_out_putpl(out, &chal->opaque);
 	}
-	bench_out_lit(out, "\", qop=auth, nc=00000001\r\n");
+	bench_out_lit(out, "\", qop=auth, nc=");
+	bench_out_puts(out, ncs);
+	bench_out_lit(out, "\r\n");
 	return 0;
 }
 

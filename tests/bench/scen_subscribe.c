@@ -23,6 +23,13 @@
  * another's limit. The dialog is kept for fanout-unwatch (the teardown),
  * which ends each watcher's subscription with an in-dialog Expires: 0 and
  * waits for the 200 only (the NOTIFY goes to the watcher's old Call-ID).
+ *
+ * presence-watch, presence-unwatch (presence-fanout's setup and teardown,
+ * scen_publish.c): the same for Event: presence (Accept
+ * application/pidf+xml), except that watcher wK authenticates as user
+ * u(K+1), its own identity (a same-domain watcher, allowed by default),
+ * with From <sip:u(K+1)@DOMAIN>;tag=wK.<opid> and Contact
+ * <sip:u(K+1)@OURHOST:OURPORT>.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -36,6 +43,8 @@ enum sub_kind {
 	SUB_HOLD,       /* subscribe and keep it */
 	SUB_WATCH,      /* a reg-fanout watcher */
 	SUB_UNWATCH,    /* a reg-fanout watcher ends its subscription */
+	SUB_PWATCH,     /* a presence-fanout watcher */
+	SUB_PUNWATCH,   /* a presence-fanout watcher ends its subscription */
 };
 
 enum sub_phase {
@@ -71,7 +80,12 @@ struct sub_op {
 
 static uint32_t next_user;
 
-/* reg-fanout's watchers: [K] is wK's dialog once it is up (cseq != 0) */
+static bool is_pres(const struct sub_op *s)
+{
+	return s->kind == SUB_PWATCH || s->kind == SUB_PUNWATCH;
+}
+
+/* reg-fanout's (or presence-fanout's) watchers: [K] is wK's dialog once it is up (cseq != 0) */
 static struct {
 	struct sub_dlg *dlg;
 	uint32_t n;             /* --watchers */
@@ -98,11 +112,20 @@ static int put_subscribe(struct bench_out *out, struct bench_op *op,
 	char user[16], watcher[16], aor[300];
 	struct bench_out ao = { aor, 0, sizeof(aor) - 1, false };
 
+	char from[16];
+	const char *auth = user;
+
 	name_k(user, sizeof(user), 'u', s->user);
 	if (s->watcher)
 		name_k(watcher, sizeof(watcher), 'w', s->watcher);
 	else
 		memcpy(watcher, user, sizeof(user));
+	/* From and Contact: wK, or uK watching itself, or presence's u(K+1) */
+	memcpy(from, watcher, sizeof(from));
+	if (is_pres(s)) {
+		name_k(from, sizeof(from), 'u', s->watcher + 1);
+		auth = from;
+	}
 	bench_out_lit(&ao, "sip:");
 	bench_out_puts(&ao, user);
 	bench_out_lit(&ao, "@");
@@ -120,7 +143,7 @@ static int put_subscribe(struct bench_out *out, struct bench_op *op,
 	bench_out_lit(out, " SIP/2.0\r\n");
 	bench_put_via(out, op);
 	bench_out_lit(out, "Max-Forwards: 70\r\nFrom: <sip:");
-	bench_out_puts(out, watcher);
+	bench_out_puts(out, from);
 	bench_out_lit(out, "@");
 	bench_out_puts(out, cfg->domain);
 	bench_out_lit(out, ">;tag=");
@@ -142,18 +165,22 @@ static int put_subscribe(struct bench_out *out, struct bench_op *op,
 	bench_out_lit(out, "@herald-bench\r\nCSeq: ");
 	bench_out_putu(out, s->d.cseq);
 	bench_out_lit(out, " SUBSCRIBE\r\nContact: <sip:");
-	bench_out_puts(out, watcher);
+	bench_out_puts(out, from);
 	bench_out_lit(out, "@");
 	bench_out_puts(out, op->laddr);
 	if (cfg->tp == BENCH_TCP)
 		bench_out_lit(out, ";transport=tcp");
-	bench_out_lit(out, ">\r\nEvent: reg\r\n"
-		"Accept: application/reginfo+xml\r\nExpires: ");
+	if (is_pres(s))
+		bench_out_lit(out, ">\r\nEvent: presence\r\n"
+			"Accept: application/pidf+xml\r\nExpires: ");
+	else
+		bench_out_lit(out, ">\r\nEvent: reg\r\n"
+			"Accept: application/reginfo+xml\r\nExpires: ");
 	bench_out_putu(out, s->phase == PH_UNSUB ? 0 : 3600);
 	bench_out_lit(out, "\r\n");
 	if (chal) {
 		/* the digest uri is exactly the Request-URI */
-		int err = bench_put_auth(out, op, user, "SUBSCRIBE", aor,
+		int err = bench_put_auth(out, op, auth, "SUBSCRIBE", aor,
 			chal);
 
 		if (err)
@@ -190,9 +217,12 @@ static enum bench_act sub_start(struct bench_op *op, struct bench_out *out,
 	const struct bench_cfg *cfg = bench_cfg(op->b);
 	struct sub_op *s = op->priv;
 
+	bool watch_kind = kind == SUB_WATCH || kind == SUB_PWATCH;
+	bool unwatch_kind = kind == SUB_UNWATCH || kind == SUB_PUNWATCH;
+
 	s->kind = (uint8_t)kind;
 	s->phase = PH_CHAL;
-	if (kind == SUB_WATCH || kind == SUB_UNWATCH) {
+	if (watch_kind || unwatch_kind) {
 		if (!watch_table(cfg))
 			return BENCH_FAIL;
 		s->user = 1;
@@ -200,7 +230,7 @@ static enum bench_act sub_start(struct bench_op *op, struct bench_out *out,
 		s->user = next_user % cfg->users + 1;
 		next_user++;
 	}
-	if (kind == SUB_UNWATCH) {
+	if (unwatch_kind) {
 		/* the next watcher whose dialog is up */
 		do
 			watch.next_down++;
@@ -213,7 +243,7 @@ static enum bench_act sub_start(struct bench_op *op, struct bench_out *out,
 		s->d.cseq++;
 		s->phase = PH_UNSUB;
 	} else {
-		if (kind == SUB_WATCH)
+		if (watch_kind)
 			s->watcher = ++watch.next;
 		dlg_new(&s->d, op);
 	}
@@ -243,6 +273,17 @@ static enum bench_act unwatch_start(struct bench_op *op,
 	return sub_start(op, out, SUB_UNWATCH);
 }
 
+static enum bench_act pwatch_start(struct bench_op *op, struct bench_out *out)
+{
+	return sub_start(op, out, SUB_PWATCH);
+}
+
+static enum bench_act punwatch_start(struct bench_op *op,
+	struct bench_out *out)
+{
+	return sub_start(op, out, SUB_PUNWATCH);
+}
+
 uint64_t bench_unwatch_ops(const struct bench_cfg *cfg)
 {
 	return watch.up;
@@ -252,7 +293,8 @@ uint64_t bench_unwatch_ops(const struct bench_cfg *cfg)
 static enum bench_act sub_up(struct bench_op *op, struct sub_op *s,
 	struct bench_out *out)
 {
-	if (s->kind == SUB_WATCH && s->watcher <= watch.n) {
+	if ((s->kind == SUB_WATCH || s->kind == SUB_PWATCH) &&
+	    s->watcher <= watch.n) {
 		watch.dlg[s->watcher] = s->d;
 		watch.up++;
 	}
@@ -326,8 +368,8 @@ static enum bench_act sub_response(struct bench_op *op,
 			return BENCH_FAIL;
 		s->got_ok = true;
 		/* the teardown's NOTIFY goes to the watcher's first op */
-		return s->got_notify || s->kind == SUB_UNWATCH ?
-			BENCH_DONE : BENCH_WAIT;
+		return s->got_notify || s->kind == SUB_UNWATCH ||
+			s->kind == SUB_PUNWATCH ? BENCH_DONE : BENCH_WAIT;
 	}
 	return BENCH_FAIL;
 }
@@ -399,5 +441,22 @@ const struct bench_scen bench_scen_fanout_unwatch = {
 	.help = "watcher wK ends its subscription to u1",
 	.op_size = sizeof(struct sub_op),
 	.start = unwatch_start,
+	.on_response = sub_response,
+};
+
+const struct bench_scen bench_scen_pres_watch = {
+	.name = "presence-watch",
+	.help = "watcher wK (as u(K+1)) subscribes to u1's presence",
+	.op_size = sizeof(struct sub_op),
+	.start = pwatch_start,
+	.on_response = sub_response,
+	.on_request = sub_request,
+};
+
+const struct bench_scen bench_scen_pres_unwatch = {
+	.name = "presence-unwatch",
+	.help = "watcher wK ends its subscription to u1's presence",
+	.op_size = sizeof(struct sub_op),
+	.start = punwatch_start,
 	.on_response = sub_response,
 };
