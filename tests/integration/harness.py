@@ -702,6 +702,17 @@ class HeraldTestCase(unittest.TestCase):
         self.addCleanup(h.check_stop)
         return h
 
+    def restart_herald(self, h):
+        """kill -9, then herald again on the same database, arguments
+        and port (dialogs name the port: a watcher can go on)."""
+        h.kill()
+        h2 = Herald(h.extra, db=h.db)
+        h2.port = h.port
+        self.servers.append(h2)
+        h2.start()
+        self.addCleanup(h2.check_stop)
+        return h2
+
     # -- clients, closed after the test --
 
     def udp(self, herald=None, host=None):

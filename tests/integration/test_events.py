@@ -29,7 +29,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import Herald, free_port, rand_token, via_parts  # noqa: E402
+from harness import free_port, rand_token, via_parts  # noqa: E402
 from watcher import (PASSWORD, REGINFO_TYPE, Endpoint, Registrant, Watcher,  # noqa
                      parse_reginfo, uri_of, validate_reginfo)
 
@@ -826,16 +826,6 @@ class HostNameContactTest(EventsCase):
 class RestartTest(EventsCase):
     autostart = False
 
-    def restart(self, h):
-        """kill -9, then herald again on the same database and port."""
-        h.kill()
-        h2 = Herald(h.extra, db=h.db)
-        h2.port = h.port
-        self.servers.append(h2)
-        h2.start()
-        self.addCleanup(h2.check_stop)
-        return h2
-
     def test_kill9_mid_subscription(self):
         h = self.start_herald()
         self.add_users(h)
@@ -849,7 +839,7 @@ class RestartTest(EventsCase):
         w.recv_notify(state='active', doc='partial')
         before_cseq, before_version = w.last_cseq, w.last_version
 
-        h2 = self.restart(h)
+        h2 = self.restart_herald(h)
         w.ep.herald = h2
         reg.retarget(h2)
         if h2.port != h.port:

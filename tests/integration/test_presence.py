@@ -27,7 +27,6 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import Herald  # noqa: E402
 from watcher import (DM_NS, PASSWORD, PIDF_TYPE, RPID_NS,  # noqa: E402
                      WINFO_TYPE, Publisher, Registrant, Watcher, pidf_doc,
                      rand_token, uri_of, validate_pidf)
@@ -881,16 +880,6 @@ class FromRegistrarTest(PresenceCase):
 class RestartTest(PresenceCase):
     autostart = False
 
-    def restart(self, h):
-        """kill -9, then herald again on the same database and port."""
-        h.kill()
-        h2 = Herald(h.extra, db=h.db)
-        h2.port = h.port
-        self.servers.append(h2)
-        h2.start()
-        self.addCleanup(h2.check_stop)
-        return h2
-
     def test_kill9_keeps_publications_and_subscriptions(self):
         """After kill -9 and a restart on the same database and port:
         the publication is still there (a refresh with its entity-tag:
@@ -912,7 +901,7 @@ class RestartTest(PresenceCase):
         self.presence(w)
         before = w.last_cseq
 
-        h2 = self.restart(h)
+        h2 = self.restart_herald(h)
         if h2.port != h.port:
             self.skipTest('port %d not free for the restart' % h.port)
         w.ep.herald = h2
