@@ -12,12 +12,25 @@ struct presentity {
 	struct hr_le le;             /* in p->pres */
 	struct hr_presence *p;
 	struct hr_list pubs;         /* oldest first (published_at) */
+	struct hr_list waiting;      /* struct waiting */
 	char *doc;                   /* the composed document, NULL: not yet */
 	size_t doclen;
 	uint64_t doc_hash;           /* of doc: what a watcher was told */
 	uint64_t round_ms;           /* when the last round started */
 	struct hr_tmr tmr;           /* the next round */
 	char name[];
+};
+
+/* RFC 3857 4.1: a pending subscription that timed out, kept so that the
+ * presentity still learns of the attempt (status waiting). Ends when a
+ * rule decides for the watcher, or when it subscribes again. In memory
+ * only. */
+struct waiting {
+	struct hr_le le;             /* in presentity->waiting */
+	const char *id;              /* the subscription's */
+	const char *watcher;         /* its URI */
+	const char *who;             /* its identity, for rules */
+	char strs[];
 };
 
 /* One publication (RFC 3903). */
@@ -64,8 +77,15 @@ struct hr_presence {
 	bool closing;
 };
 
+/* presence.c */
+struct presentity *hr_pres_find(const struct hr_presence *p,
+	const char *name);
+
 /* winfo.c: watcher information of presentity's presence subscriptions */
 void hr_winfo_init(struct hr_presence *p);
+void hr_winfo_tell(struct hr_presence *p, const char *resource,
+	const char *id, const char *watcher, const char *status,
+	const char *event, int64_t expires_at);
 void hr_winfo_changed(struct hr_presence *p, struct hr_sub *psub,
 	const char *status, const char *event);
 

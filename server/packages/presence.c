@@ -70,11 +70,13 @@ static void pres_destroy(void *data)
 	struct presentity *pr = data;
 
 	hr_tmr_cancel(&pr->tmr);
+	while (pr->waiting.head)
+		hr_mem_deref(pr->waiting.head->data);
 	hr_hash_unlink(&pr->p->pres, &pr->le);
 	free(pr->doc);
 }
 
-static struct presentity *pres_find(const struct hr_presence *p,
+struct presentity *hr_pres_find(const struct hr_presence *p,
 	const char *name)
 {
 	struct hr_list *l = hr_hash_list(&p->pres, hr_hash_bytes(name,
@@ -93,7 +95,7 @@ static struct presentity *pres_find(const struct hr_presence *p,
  * publications (others hold references while they use it). */
 static struct presentity *pres_get(struct hr_presence *p, const char *name)
 {
-	struct presentity *pr = pres_find(p, name);
+	struct presentity *pr = hr_pres_find(p, name);
 	size_t n = strlen(name);
 
 	if (pr)
@@ -111,7 +113,8 @@ static struct presentity *pres_get(struct hr_presence *p, const char *name)
 /* Drop the table's reference once nothing is published. */
 static void pres_release(struct presentity *pr)
 {
-	if (!pr->pubs.n && pr->le.list && !hr_tmr_isrunning(&pr->tmr)) {
+	if (!pr->pubs.n && !pr->waiting.n && pr->le.list &&
+	    !hr_tmr_isrunning(&pr->tmr)) {
 		hr_hash_unlink(&pr->p->pres, &pr->le);
 		hr_mem_deref(pr);
 	}
@@ -326,7 +329,7 @@ static void changed(struct hr_presence *p, const char *name)
 int hr_presence_document(struct hr_presence *p, const char *presentity,
 	struct hr_buf *buf)
 {
-	const struct presentity *pr = pres_find(p, presentity);
+	const struct presentity *pr = hr_pres_find(p, presentity);
 
 	if (pr && pr->doc && !hr_tmr_isrunning(&pr->tmr))
 		return hr_buf_write(buf, pr->doc, pr->doclen);
@@ -688,6 +691,65 @@ out:
 	hr_mem_deref(c);
 }
 
+/* ---- RFC 3857 4.1: waiting ---- */
+
+static void waiting_destroy(void *data)
+{
+	hr_list_unlink(&((struct waiting *)data)->le);
+}
+
+static void waiting_add(struct hr_presence *p, const struct hr_sub_info *si)
+{
+	char who[NAME_MAX_];
+	const char *const strs[] = { si->id, si->watcher,
+		hr_sub_identity(si, who, sizeof(who)) };
+	struct presentity *pr = pres_get(p, si->resource);
+	struct waiting *w;
+	char *s;
+
+	if (!pr)
+		return;
+	w = hr_mem_zalloc(sizeof(*w) + hr_strpack_size(strs, 3),
+		waiting_destroy);
+	if (w) {
+		s = w->strs;
+		w->id = hr_strpack(&s, strs[0]);
+		w->watcher = hr_strpack(&s, strs[1]);
+		w->who = hr_strpack(&s, strs[2]);
+		hr_list_append(&pr->waiting, &w->le, w);
+		hr_winfo_tell(p, si->resource, w->id, w->watcher, "waiting",
+			"timeout", -1);
+	}
+	hr_mem_deref(pr);
+}
+
+/* The waiting records of who (a user, or every user of a domain) end:
+ * decided (approved, rejected) or subscribed again (giveup). */
+static void waiting_end(struct hr_presence *p, const char *resource,
+	const char *who, const char *event)
+{
+	struct presentity *pr = hr_pres_find(p, resource);
+	struct hr_le *le;
+
+	if (!pr)
+		return;
+	hr_mem_ref(pr);
+	le = pr->waiting.head;
+	while (le) {
+		struct waiting *w = le->data;
+		const char *at = strchr(w->who, '@');
+
+		le = le->next;
+		if (strcmp(w->who, who) && (!at || strcmp(at + 1, who)))
+			continue;
+		hr_winfo_tell(p, resource, w->id, w->watcher, "terminated",
+			event, -1);
+		hr_mem_deref(w);
+	}
+	pres_release(pr);
+	hr_mem_deref(pr);
+}
+
 /* ---- rules ---- */
 
 static uint32_t rule_hash(const char *presentity, const char *watcher)
@@ -825,9 +887,16 @@ static void rule_committed(int err, void *arg)
 
 	if (!err)
 		err = rule_set(c->p, c->presentity, c->watcher, c->action);
-	if (!err)
+	if (!err) {
 		hr_events_foreach(c->p->ev, "presence", c->presentity,
 			reapply, c->p);
+		/* RFC 3857 4.1: a decision ends a waiting subscription */
+		if (c->action == HR_PRES_ALLOW || c->action == HR_PRES_BLOCK ||
+		    c->action == HR_PRES_POLITE_BLOCK)
+			waiting_end(c->p, c->presentity, c->watcher,
+				c->action == HR_PRES_BLOCK ? "rejected" :
+				"approved");
+	}
 	if (c->done)
 		c->done(err, c->arg);
 	free(c->presentity);
@@ -899,6 +968,7 @@ static void linked(struct hr_sub *sub, void *arg)
 	struct hr_presence *p = arg;
 	struct psub *ps = calloc(1, sizeof(*ps));
 	const struct hr_sub_info *si = hr_sub_info(sub);
+	char who[NAME_MAX_];
 
 	if (ps) {
 		ps->action = si->state == HR_SUB_PENDING ? HR_PRES_CONFIRM :
@@ -911,6 +981,9 @@ static void linked(struct hr_sub *sub, void *arg)
 						      * after; reapplied */
 	}
 	hr_sub_set_data(sub, ps);
+	/* RFC 3857 4.1: a new subscription makes its waiting one redundant */
+	waiting_end(p, si->resource, hr_sub_identity(si, who, sizeof(who)),
+		"giveup");
 	hr_winfo_changed(p, sub, si->state == HR_SUB_PENDING ? "pending" :
 		"active", "subscribe");
 }
@@ -922,7 +995,13 @@ static void gone(struct hr_sub *sub, void *arg)
 
 	/* RFC 3857 3.2.4: why the watcher went; a NOTIFY that failed and a
 	 * replaced subscription: deactivated (the watcher may come back) */
-	if (hr_sub_data(sub))
+	const struct hr_sub_info *si = hr_sub_info(sub);
+
+	/* RFC 3857 4.1: a pending subscription timing out waits on */
+	if (hr_sub_data(sub) && si->state == HR_SUB_PENDING &&
+	    si->reason == HR_REASON_TIMEOUT && !p->closing)
+		waiting_add(p, si);
+	else if (hr_sub_data(sub))
 		hr_winfo_changed(p, sub, "terminated", ev ? ev : "deactivated");
 	free(hr_sub_data(sub));
 	hr_sub_set_data(sub, NULL);
@@ -954,7 +1033,7 @@ static void binding_changed(const struct hr_binding *b, enum hr_reg_event ev,
 	void *arg)
 {
 	struct hr_presence *p = arg;
-	const struct presentity *pr = pres_find(p, b->aor);
+	const struct presentity *pr = hr_pres_find(p, b->aor);
 
 	(void)ev;
 	if (!pr || !pr->pubs.n)

@@ -86,27 +86,36 @@ static int tell(struct hr_sub *wsub, void *arg)
 	return 0;
 }
 
-void hr_winfo_changed(struct hr_presence *p, struct hr_sub *psub,
-	const char *status, const char *event)
+void hr_winfo_tell(struct hr_presence *p, const char *resource,
+	const char *id, const char *watcher, const char *status,
+	const char *event, int64_t expires_at)
 {
-	const struct hr_sub_info *si = hr_sub_info(psub);
-	const char *const strs[] = { si->id, si->watcher, status, event };
+	const char *const strs[] = { id, watcher, status, event };
 	struct wchange *c;
 	char *s;
 
-	if (!hr_events_has(p->ev, "presence.winfo", si->resource))
+	if (!hr_events_has(p->ev, "presence.winfo", resource))
 		return;
 	c = hr_mem_zalloc(sizeof(*c) + hr_strpack_size(strs, 4), NULL);
 	if (!c)
 		return;
 	s = c->strs;
-	c->id = hr_strpack(&s, si->id);
-	c->uri = hr_strpack(&s, si->watcher);
+	c->id = hr_strpack(&s, id);
+	c->uri = hr_strpack(&s, watcher);
 	c->status = hr_strpack(&s, status);
 	c->event = hr_strpack(&s, event);
-	c->expires_at = si->expires_at;
-	hr_events_foreach(p->ev, "presence.winfo", si->resource, tell, c);
+	c->expires_at = expires_at;
+	hr_events_foreach(p->ev, "presence.winfo", resource, tell, c);
 	hr_mem_deref(c);
+}
+
+void hr_winfo_changed(struct hr_presence *p, struct hr_sub *psub,
+	const char *status, const char *event)
+{
+	const struct hr_sub_info *si = hr_sub_info(psub);
+
+	hr_winfo_tell(p, si->resource, si->id, si->watcher, status, event,
+		si->expires_at);
 }
 
 static enum hr_authz authorize(const struct hr_sub_info *si, void *arg)
@@ -145,6 +154,22 @@ struct full {
 	int64_t now;
 };
 
+static int grow(struct full *f)
+{
+	unsigned cap;
+	struct hr_winfo_watcher *v;
+
+	if (f->n < f->cap)
+		return 0;
+	cap = f->cap ? f->cap * 2 : 16;
+	v = realloc(f->v, cap * sizeof(*v));
+	if (!v)
+		return ENOMEM;
+	f->v = v;
+	f->cap = cap;
+	return 0;
+}
+
 static int full_one(struct hr_sub *psub, void *arg)
 {
 	struct full *f = arg;
@@ -153,15 +178,8 @@ static int full_one(struct hr_sub *psub, void *arg)
 
 	if (si->state == HR_SUB_TERMINATED || !ps)
 		return 0;
-	if (f->n == f->cap) {
-		unsigned cap = f->cap ? f->cap * 2 : 16;
-		struct hr_winfo_watcher *v = realloc(f->v, cap * sizeof(*v));
-
-		if (!v)
-			return ENOMEM;
-		f->v = v;
-		f->cap = cap;
-	}
+	if (grow(f))
+		return ENOMEM;
 	f->v[f->n++] = (struct hr_winfo_watcher){
 		.id = si->id,
 		.uri = si->watcher,
@@ -186,8 +204,22 @@ static int body(struct hr_sub *sub, const struct hr_sub_info *si,
 
 	snprintf(resource, sizeof(resource), "sip:%s", si->resource);
 	if (full) {
+		const struct presentity *pr = hr_pres_find(p, si->resource);
+
 		err = hr_events_foreach(p->ev, "presence", si->resource,
 			full_one, &f);
+		for (struct hr_le *le = pr ? pr->waiting.head : NULL;
+		     !err && le; le = le->next) {
+			const struct waiting *wt = le->data;
+
+			err = grow(&f);
+			if (!err)
+				f.v[f.n++] = (struct hr_winfo_watcher){
+					.id = wt->id, .uri = wt->watcher,
+					.status = "waiting", .event = "timeout",
+					.duration_subscribed = -1,
+					.expiration = -1 };
+		}
 	} else {
 		f.v = calloc(w->n ? w->n : 1, sizeof(*f.v));
 		if (!f.v)

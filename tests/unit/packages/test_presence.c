@@ -233,6 +233,18 @@ static const char *notified(void)
 	return n;
 }
 
+/* Answer every NOTIFY sent so far (no transaction left to time out). */
+static void answer_all(void)
+{
+	drain();
+	for (unsigned i = 0; i < nout; i++) {
+		if (!used[i] && is_notify(out[i])) {
+			used[i] = true;
+			answer(out[i]);
+		}
+	}
+}
+
 /* The next NOTIFY of event, answering those of others on the way. */
 static const char *notified_of(const char *event)
 {
@@ -560,6 +572,39 @@ START_TEST(test_winfo)
 }
 END_TEST
 
+/* RFC 3857 4.1: a pending subscription that times out waits, and the
+ * presentity still sees it, until a rule decides or the watcher comes
+ * again. */
+START_TEST(test_waiting)
+{
+	const char *n;
+
+	const char *r;
+
+	/* alice's watcher info lasts longer than bob's subscription */
+	r = request("SUBSCRIBE", ALICE, "wi", "Event: presence.winfo\r\n"
+		"Contact: <sip:w@192.0.2.1:5060>\r\nExpires: 3600\r\n", "");
+	ck_assert_msg(r && status(r) == 200, "%s", r ? r : "no answer");
+	notified();
+	rule("bob@example.test", HR_PRES_CONFIRM);
+	ck_assert_uint_eq(status(watch("bob@example.test", "w1", "presence")),
+		200);
+	notified_of("presence.winfo");
+	answer_all();
+	/* bob's runs out while pending */
+	hr_clock_advance(601 * 1000);
+	hr_tmr_poll();
+	n = notified_of("presence.winfo");
+	ck_assert_msg(strstr(body(n), "status=\"waiting\"") &&
+		strstr(body(n), "event=\"timeout\""), "%s", n);
+	/* a decision ends it */
+	rule("bob@example.test", HR_PRES_ALLOW);
+	n = notified_of("presence.winfo");
+	ck_assert_msg(strstr(body(n), "status=\"terminated\"") &&
+		strstr(body(n), "event=\"approved\""), "%s", n);
+}
+END_TEST
+
 /* A restart keeps publications, their entity-tags and the rules. */
 START_TEST(test_recovery)
 {
@@ -600,6 +645,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_debounce);
 	tcase_add_test(tc, test_winfo);
+	tcase_add_test(tc, test_waiting);
 	tcase_add_test(tc, test_recovery);
 	suite_add_tcase(s, tc);
 	return s;
