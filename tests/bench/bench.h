@@ -125,6 +125,22 @@ bool bench_msg_hdr(const struct bench_msg *msg, const char *name,
 bool bench_msg_tag(const struct bench_msg *msg, const char *name,
 	char compact, struct hr_pl *tag);
 /**
+ * A NOTIFY with a Subscription-State: true, and whether it says
+ * terminated. false for any other request.
+ */
+bool bench_notify_state(const struct bench_msg *req, bool *terminated);
+/** K of the To-tag "wK.<opid>" of a NOTIFY to watcher wK; 0: none. */
+uint32_t bench_notify_watcher(const struct bench_msg *req);
+struct bench;
+
+/**
+ * The newest of our requests a NOTIFY body reports: the highest <seq> of
+ * the strings key<seq>-<run> in it (key "callid=\"r": reg-fanout's
+ * REGISTERs; "id=\"p": presence-fanout's PUBLISHes). 0: none.
+ */
+uint64_t bench_body_seq(const struct bench *b, const struct hr_pl *body,
+	const char *key);
+/**
  * Length of the first message in a stream (RFC 3261 18.3: by
  * Content-Length): 0, ENODATA (need more bytes), EBADMSG or EMSGSIZE.
  */
@@ -219,10 +235,10 @@ extern const struct bench_scen bench_scen_fanout;
  * subscribes to u1; then each subscribed watcher unsubscribes */
 extern const struct bench_scen bench_scen_fanout_watch;
 extern const struct bench_scen bench_scen_fanout_unwatch;
+/** --watchers: the setup_ops of reg-fanout and presence-fanout. */
+uint64_t bench_watch_ops(const struct bench_cfg *cfg);
 /** How many fanout-watch ops made a dialog (fanout-unwatch ops to run). */
 uint64_t bench_unwatch_ops(const struct bench_cfg *cfg);
-/** K of the To-tag "wK.<opid>" of a NOTIFY to watcher wK; 0: none. */
-uint32_t bench_notify_watcher(const struct bench_msg *req);
 /* scen_publish.c: PUBLISH cycles; presence NOTIFYs to many watchers */
 extern const struct bench_scen bench_scen_publish;
 extern const struct bench_scen bench_scen_pres_fanout;
@@ -240,6 +256,24 @@ void bench_put_callid(struct bench_out *o, const struct bench_op *op);
 /** Write Content-Type (if ctype), Content-Length, the blank line, body. */
 void bench_put_end(struct bench_out *o, const char *ctype,
 	const char *body, size_t blen);
+/** "uK" or "wK" (c, k) into buf (at least 12 bytes). */
+void bench_name_k(char *buf, size_t n, char c, uint32_t k);
+/** "sip:user@host" ("sip:host" without user) into buf: 0 or ENOSPC. */
+int bench_sip_uri(char *buf, size_t n, const char *user, const char *host);
+/** Write "METHOD RURI SIP/2.0", the Via (bench_put_via), Max-Forwards. */
+void bench_put_reqline(struct bench_out *o, struct bench_op *op,
+	const char *method, const char *ruri);
+/** Write "From: <aor>;tag=<opid>" and "To: <aor>" (out of dialog). */
+void bench_put_from_to(struct bench_out *o, const struct bench_op *op,
+	const char *aor);
+/** Write "CSeq: <cseq> <method>". */
+void bench_put_cseq(struct bench_out *o, uint32_t cseq, const char *method);
+/**
+ * Write "Contact: <sip:user@OURHOST:OURPORT>", with ";transport=tcp" over
+ * TCP if tp_param (where the server sends requests to it).
+ */
+void bench_put_contact(struct bench_out *o, const struct bench_op *op,
+	const char *user, bool tp_param);
 /** The configuration of the run. */
 const struct bench_cfg *bench_cfg(const struct bench *b);
 /** The run id (BENCH_RUNID_LEN characters, not NUL-terminated). */
@@ -263,6 +297,27 @@ int bench_put_auth_nc(struct bench_out *out, const struct bench_op *op,
 	const struct hr_digest *chal, uint32_t nc);
 /** The response's MD5 digest challenge (Herald sends SHA-256 first). */
 bool bench_find_md5(const struct bench_msg *resp, struct hr_digest *chal);
+
+/* ---- REGISTER (scen_register.c): register and reg-fanout ---- */
+
+/* What one REGISTER of uK's Contact to sip:DOMAIN says. */
+struct bench_reg {
+	uint32_t user;          /* K of uK */
+	uint32_t cseq;          /* 1; 2 with credentials */
+	uint64_t callseq;       /* Call-ID "r<callseq>-<opid>"; 0: "<opid>" */
+	bool tp_param;          /* the Contact's ;transport=tcp over TCP */
+};
+
+/** The REGISTER of r; with chal, its Authorization answers it. */
+int bench_put_register(struct bench_out *out, struct bench_op *op,
+	const struct bench_reg *r, const struct hr_digest *chal);
+/**
+ * A final response other than 200 to r's REGISTER: the 401 to the first
+ * one is answered (BENCH_SEND, cseq 2), anything else is BENCH_FAIL.
+ */
+enum bench_act bench_reg_challenged(struct bench_op *op,
+	struct bench_reg *r, const struct bench_msg *resp,
+	struct bench_out *out);
 
 /* ---- engine and transports ---- */
 

@@ -31,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include "auth/auth.h"
 #include "bench.h"
 
@@ -91,15 +90,6 @@ static bool auth_take(struct pub_auth *a, const struct bench_msg *resp)
 	return true;
 }
 
-static void name_k(char *buf, size_t n, char c, uint32_t k)
-{
-	struct bench_out o = { buf, 0, n - 1, false };
-
-	bench_out_put(&o, &c, 1);
-	bench_out_putu(&o, k);
-	buf[o.len] = '\0';
-}
-
 /* The PUBLISH of r; with a kept challenge (a->nc set or not), its
  * Authorization with the next nc. */
 static int put_publish(struct bench_out *out, struct bench_op *op,
@@ -107,35 +97,19 @@ static int put_publish(struct bench_out *out, struct bench_op *op,
 {
 	const struct bench_cfg *cfg = bench_cfg(op->b);
 	char user[16], aor[300], body[BODY_MAX];
-	struct bench_out ao = { aor, 0, sizeof(aor) - 1, false };
 	struct bench_out bo = { body, 0, sizeof(body), false };
 	struct hr_digest chal;
 	int err;
 
-	name_k(user, sizeof(user), 'u', r->user);
-	bench_out_lit(&ao, "sip:");
-	bench_out_puts(&ao, user);
-	bench_out_lit(&ao, "@");
-	bench_out_puts(&ao, cfg->domain);
-	if (ao.full)
+	bench_name_k(user, sizeof(user), 'u', r->user);
+	if (bench_sip_uri(aor, sizeof(aor), user, cfg->domain))
 		return ENOSPC;
-	aor[ao.len] = '\0';
 
-	bench_out_lit(out, "PUBLISH ");
-	bench_out_puts(out, aor);
-	bench_out_lit(out, " SIP/2.0\r\n");
-	bench_put_via(out, op);
-	bench_out_lit(out, "Max-Forwards: 70\r\nFrom: <");
-	bench_out_puts(out, aor);
-	bench_out_lit(out, ">;tag=");
-	bench_put_opid(out, op);
-	bench_out_lit(out, "\r\nTo: <");
-	bench_out_puts(out, aor);
-	bench_out_lit(out, ">\r\n");
+	bench_put_reqline(out, op, "PUBLISH", aor);
+	bench_put_from_to(out, op, aor);
 	bench_put_callid(out, op);
-	bench_out_lit(out, "CSeq: ");
-	bench_out_putu(out, r->cseq);
-	bench_out_lit(out, " PUBLISH\r\nEvent: presence\r\nExpires: ");
+	bench_put_cseq(out, r->cseq, "PUBLISH");
+	bench_out_lit(out, "Event: presence\r\nExpires: ");
 	bench_out_putu(out, r->expires);
 	bench_out_lit(out, "\r\n");
 	if (r->etag) {
@@ -358,11 +332,6 @@ static struct {
 	uint32_t rm_slot, rm_gen;
 } pf;
 
-static uint64_t pf_setup_ops(const struct bench_cfg *cfg)
-{
-	return cfg->watchers;
-}
-
 /* u1's PUBLISH for op: initial, modify, or (remove) Expires 0. */
 static enum bench_act pf_send(struct bench_op *op, uint64_t seq, bool remove,
 	struct bench_out *out)
@@ -428,39 +397,14 @@ static enum bench_act pf_response(struct bench_op *op,
 	return pf_reply(op, &f->retried, f->seq, resp, out);
 }
 
-/* The newest of our PUBLISHes the body reflects: the highest <seq> of its
- * tuple ids "p<seq>-<run>". 0: none. */
-static uint64_t body_seq(const struct bench *b, const struct hr_pl *body)
-{
-	static const char key[] = "id=\"p";
-	const char *p = body->p, *end = body->p + body->len, *q, *s;
-	uint64_t v, best = 0;
-
-	while ((q = memmem(p, (size_t)(end - p), key, sizeof(key) - 1))) {
-		p = q + sizeof(key) - 1;
-		s = p;
-		v = 0;
-		while (p < end && *p >= '0' && *p <= '9' &&
-		       v < UINT64_MAX / 10)
-			v = v * 10 + (uint64_t)(*p++ - '0');
-		if (p == s || end - p < BENCH_RUNID_LEN + 1 || *p != '-' ||
-		    memcmp(p + 1, bench_runid(b), BENCH_RUNID_LEN) != 0)
-			continue;
-		if (v > best)
-			best = v;
-	}
-	return best;
-}
-
 static void pf_notify(struct bench *b, const struct bench_msg *req)
 {
 	const struct bench_cfg *cfg = bench_cfg(b);
 	uint64_t seq, s, from, now = bench_now(), t;
-	struct hr_pl state;
+	bool terminated;
 	uint32_t k;
 
-	if (hr_pl_strcmp(&req->method, "NOTIFY") ||
-	    !(k = bench_notify_watcher(req))) {
+	if (!(k = bench_notify_watcher(req))) {
 		pf.other++;
 		return;
 	}
@@ -475,10 +419,9 @@ static void pf_notify(struct bench *b, const struct bench_msg *req)
 	pf.notifies++;
 	if (k <= pf.nwatchers)
 		pf.count[k]++;
-	if (bench_msg_hdr(req, "Subscription-State", 0, &state) &&
-	    state.len >= 10 && strncasecmp(state.p, "terminated", 10) == 0)
+	if (bench_notify_state(req, &terminated) && terminated)
 		pf.terminated++;
-	seq = body_seq(b, &req->body);
+	seq = bench_body_seq(b, &req->body, "id=\"p");
 	if (!seq || pf.seq[seq % RING] != seq) {
 		pf.untimed++;
 		return;
@@ -601,7 +544,7 @@ const struct bench_scen bench_scen_pres_fanout = {
 	.on_response = pf_response,
 	.window = 1,
 	.setup = &bench_scen_pres_watch,
-	.setup_ops = pf_setup_ops,
+	.setup_ops = bench_watch_ops,
 	.teardown = &pf_down,
 	.teardown_ops = pf_down_ops,
 	.on_other_request = pf_notify,

@@ -12,23 +12,7 @@
 #include "auth/auth.h"
 #include "bench.h"
 
-struct reg_op {
-	uint32_t cseq;
-	uint32_t user;          /* K of uK */
-};
-
 static uint32_t next_user;
-
-/* "uK" into buf (at least 12 bytes); returns it. */
-static const char *user_name(char *buf, size_t n, uint32_t k)
-{
-	struct bench_out o = { buf, 0, n - 1, false };
-
-	bench_out_lit(&o, "u");
-	bench_out_putu(&o, k);
-	buf[o.len] = '\0';
-	return buf;
-}
 
 /* Copy pl (or "sip:" domain) into buf as a C string: 0 or ENOSPC. */
 static int cstr(char *buf, size_t n, const char *prefix,
@@ -107,46 +91,34 @@ int bench_put_auth_nc(struct bench_out *out, const struct bench_op *op,
 	return 0;
 }
 
-/* REGISTER for user r->user; with chal, its Authorization answers it. */
-static int put_register(struct bench_out *out, struct bench_op *op,
-	const struct reg_op *r, const struct hr_digest *chal)
+/* Shared with reg-fanout (bench.h). */
+int bench_put_register(struct bench_out *out, struct bench_op *op,
+	const struct bench_reg *r, const struct hr_digest *chal)
 {
 	const char *domain = bench_cfg(op->b)->domain;
-	char user[16], uri[300];
-	struct bench_out uo = { uri, 0, sizeof(uri) - 1, false };
+	char user[16], aor[300], uri[300];
 	int err;
 
-	user_name(user, sizeof(user), r->user);
-	bench_out_lit(out, "REGISTER sip:");
-	bench_out_puts(out, domain);
-	bench_out_lit(out, " SIP/2.0\r\n");
-	bench_put_via(out, op);
-	bench_out_lit(out, "Max-Forwards: 70\r\nFrom: <sip:");
-	bench_out_puts(out, user);
-	bench_out_lit(out, "@");
-	bench_out_puts(out, domain);
-	bench_out_lit(out, ">;tag=");
-	bench_put_opid(out, op);
-	bench_out_lit(out, "\r\nTo: <sip:");
-	bench_out_puts(out, user);
-	bench_out_lit(out, "@");
-	bench_out_puts(out, domain);
-	bench_out_lit(out, ">\r\n");
-	bench_put_callid(out, op);
-	bench_out_lit(out, "CSeq: ");
-	bench_out_putu(out, r->cseq);
-	bench_out_lit(out, " REGISTER\r\nContact: <sip:");
-	bench_out_puts(out, user);
-	bench_out_lit(out, "@");
-	bench_out_puts(out, op->laddr);
-	bench_out_lit(out, ">\r\nExpires: 3600\r\n");
+	bench_name_k(user, sizeof(user), 'u', r->user);
+	if (bench_sip_uri(aor, sizeof(aor), user, domain) ||
+	    bench_sip_uri(uri, sizeof(uri), NULL, domain))
+		return ENOSPC;
+	bench_put_reqline(out, op, "REGISTER", uri);
+	bench_put_from_to(out, op, aor);
+	if (r->callseq) {
+		bench_out_lit(out, "Call-ID: r");
+		bench_out_putu(out, r->callseq);
+		bench_out_lit(out, "-");
+		bench_put_opid(out, op);
+		bench_out_lit(out, "@herald-bench\r\n");
+	} else {
+		bench_put_callid(out, op);
+	}
+	bench_put_cseq(out, r->cseq, "REGISTER");
+	bench_put_contact(out, op, user, r->tp_param);
+	bench_out_lit(out, "Expires: 3600\r\n");
 	if (chal) {
 		/* the digest uri is exactly the Request-URI */
-		bench_out_lit(&uo, "sip:");
-		bench_out_puts(&uo, domain);
-		if (uo.full)
-			return ENOSPC;
-		uri[uo.len] = '\0';
 		err = bench_put_auth(out, op, user, "REGISTER", uri, chal);
 		if (err)
 			return err;
@@ -154,6 +126,21 @@ static int put_register(struct bench_out *out, struct bench_op *op,
 	bench_out_lit(out, "User-Agent: herald-bench\r\n");
 	bench_put_end(out, NULL, NULL, 0);
 	return 0;
+}
+
+enum bench_act bench_reg_challenged(struct bench_op *op,
+	struct bench_reg *r, const struct bench_msg *resp,
+	struct bench_out *out)
+{
+	struct hr_digest chal;
+
+	if (resp->scode != 401 || r->cseq != 1 ||
+	    !bench_find_md5(resp, &chal))
+		return BENCH_FAIL;
+	r->cseq = 2;
+	if (bench_put_register(out, op, r, &chal))
+		return BENCH_FAIL;
+	return BENCH_SEND;
 }
 
 bool bench_find_md5(const struct bench_msg *resp, struct hr_digest *chal)
@@ -177,12 +164,12 @@ bool bench_find_md5(const struct bench_msg *resp, struct hr_digest *chal)
 
 static enum bench_act reg_start(struct bench_op *op, struct bench_out *out)
 {
-	struct reg_op *r = op->priv;
+	struct bench_reg *r = op->priv;
 
 	r->user = next_user % bench_cfg(op->b)->users + 1;
 	next_user++;
 	r->cseq = 1;
-	if (put_register(out, op, r, NULL))
+	if (bench_put_register(out, op, r, NULL))
 		return BENCH_FAIL;
 	return BENCH_SEND;
 }
@@ -190,24 +177,17 @@ static enum bench_act reg_start(struct bench_op *op, struct bench_out *out)
 static enum bench_act reg_response(struct bench_op *op,
 	const struct bench_msg *resp, struct bench_out *out)
 {
-	struct reg_op *r = op->priv;
-	struct hr_digest chal;
+	struct bench_reg *r = op->priv;
 
 	if (resp->scode == 200)
 		return r->cseq == 2 ? BENCH_DONE : BENCH_FAIL;
-	if (resp->scode != 401 || r->cseq != 1 ||
-	    !bench_find_md5(resp, &chal))
-		return BENCH_FAIL;
-	r->cseq = 2;
-	if (put_register(out, op, r, &chal))
-		return BENCH_FAIL;
-	return BENCH_SEND;
+	return bench_reg_challenged(op, r, resp, out);
 }
 
 const struct bench_scen bench_scen_register = {
 	.name = "register",
 	.help = "REGISTER, 401, REGISTER with digest, expect 200",
-	.op_size = sizeof(struct reg_op),
+	.op_size = sizeof(struct bench_reg),
 	.start = reg_start,
 	.on_response = reg_response,
 };

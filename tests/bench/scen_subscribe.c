@@ -34,7 +34,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include "auth/auth.h"
 #include "bench.h"
 
@@ -65,7 +64,7 @@ struct sub_dlg {
 	uint8_t target_len;
 	char opid[OPID_MAX];
 	char totag[TAG_MAX];
-	char target[TARGET_MAX];        /* the 200's Contact URI */
+	char target[TARGET_MAX + 1];    /* the 200's Contact URI, NUL-ended */
 };
 
 struct sub_op {
@@ -94,55 +93,32 @@ static struct {
 	uint32_t next_down;     /* the last wK ended */
 } watch;
 
-/* "uK" or "wK" into buf (at least 12 bytes). */
-static void name_k(char *buf, size_t n, char c, uint32_t k)
-{
-	struct bench_out o = { buf, 0, n - 1, false };
-
-	bench_out_put(&o, &c, 1);
-	bench_out_putu(&o, k);
-	buf[o.len] = '\0';
-}
-
 /* SUBSCRIBE for the op's phase; with chal, Authorization answers it. */
 static int put_subscribe(struct bench_out *out, struct bench_op *op,
 	struct sub_op *s, const struct hr_digest *chal)
 {
 	const struct bench_cfg *cfg = bench_cfg(op->b);
-	char user[16], watcher[16], aor[300];
-	struct bench_out ao = { aor, 0, sizeof(aor) - 1, false };
-
-	char from[16];
+	char user[16], watcher[16], from[16], aor[300];
 	const char *auth = user;
 
-	name_k(user, sizeof(user), 'u', s->user);
+	bench_name_k(user, sizeof(user), 'u', s->user);
 	if (s->watcher)
-		name_k(watcher, sizeof(watcher), 'w', s->watcher);
+		bench_name_k(watcher, sizeof(watcher), 'w', s->watcher);
 	else
 		memcpy(watcher, user, sizeof(user));
 	/* From and Contact: wK, or uK watching itself, or presence's u(K+1) */
 	memcpy(from, watcher, sizeof(from));
 	if (is_pres(s)) {
-		name_k(from, sizeof(from), 'u', s->watcher + 1);
+		bench_name_k(from, sizeof(from), 'u', s->watcher + 1);
 		auth = from;
 	}
-	bench_out_lit(&ao, "sip:");
-	bench_out_puts(&ao, user);
-	bench_out_lit(&ao, "@");
-	bench_out_puts(&ao, cfg->domain);
-	if (ao.full)
+	if (bench_sip_uri(aor, sizeof(aor), user, cfg->domain))
 		return ENOSPC;
-	aor[ao.len] = '\0';
 
-	bench_out_lit(out, "SUBSCRIBE ");
 	/* in the dialog, the remote target (RFC 3261 12.2.1.1) */
-	if (s->phase == PH_UNSUB && s->d.target_len)
-		bench_out_put(out, s->d.target, s->d.target_len);
-	else
-		bench_out_puts(out, aor);
-	bench_out_lit(out, " SIP/2.0\r\n");
-	bench_put_via(out, op);
-	bench_out_lit(out, "Max-Forwards: 70\r\nFrom: <sip:");
+	bench_put_reqline(out, op, "SUBSCRIBE",
+		s->phase == PH_UNSUB && s->d.target_len ? s->d.target : aor);
+	bench_out_lit(out, "From: <sip:");
 	bench_out_puts(out, from);
 	bench_out_lit(out, "@");
 	bench_out_puts(out, cfg->domain);
@@ -162,19 +138,14 @@ static int put_subscribe(struct bench_out *out, struct bench_op *op,
 	}
 	bench_out_lit(out, "\r\nCall-ID: ");
 	bench_out_put(out, s->d.opid, s->d.opid_len);
-	bench_out_lit(out, "@herald-bench\r\nCSeq: ");
-	bench_out_putu(out, s->d.cseq);
-	bench_out_lit(out, " SUBSCRIBE\r\nContact: <sip:");
-	bench_out_puts(out, from);
-	bench_out_lit(out, "@");
-	bench_out_puts(out, op->laddr);
-	if (cfg->tp == BENCH_TCP)
-		bench_out_lit(out, ";transport=tcp");
+	bench_out_lit(out, "@herald-bench\r\n");
+	bench_put_cseq(out, s->d.cseq, "SUBSCRIBE");
+	bench_put_contact(out, op, from, true);
 	if (is_pres(s))
-		bench_out_lit(out, ">\r\nEvent: presence\r\n"
+		bench_out_lit(out, "Event: presence\r\n"
 			"Accept: application/pidf+xml\r\nExpires: ");
 	else
-		bench_out_lit(out, ">\r\nEvent: reg\r\n"
+		bench_out_lit(out, "Event: reg\r\n"
 			"Accept: application/reginfo+xml\r\nExpires: ");
 	bench_out_putu(out, s->phase == PH_UNSUB ? 0 : 3600);
 	bench_out_lit(out, "\r\n");
@@ -284,6 +255,11 @@ static enum bench_act punwatch_start(struct bench_op *op,
 	return sub_start(op, out, SUB_PUNWATCH);
 }
 
+uint64_t bench_watch_ops(const struct bench_cfg *cfg)
+{
+	return cfg->watchers;
+}
+
 uint64_t bench_unwatch_ops(const struct bench_cfg *cfg)
 {
 	return watch.up;
@@ -329,6 +305,7 @@ static void save_target(struct sub_op *s, const struct bench_msg *resp)
 	if (!lt || !gt || gt - lt - 1 > TARGET_MAX || gt - lt - 1 < 5)
 		return;
 	memcpy(s->d.target, lt + 1, (size_t)(gt - lt - 1));
+	s->d.target[gt - lt - 1] = '\0';
 	s->d.target_len = (uint8_t)(gt - lt - 1);
 }
 
@@ -379,14 +356,11 @@ static enum bench_act sub_request(struct bench_op *op,
 	const struct bench_msg *req, struct bench_out *out)
 {
 	struct sub_op *s = op->priv;
-	struct hr_pl state, tag;
+	struct hr_pl tag;
 	bool terminated;
 
-	if (hr_pl_strcmp(&req->method, "NOTIFY") ||
-	    !bench_msg_hdr(req, "Subscription-State", 0, &state))
+	if (!bench_notify_state(req, &terminated))
 		return BENCH_WAIT;
-	terminated = state.len >= 10 &&
-		strncasecmp(state.p, "terminated", 10) == 0;
 	switch (s->phase) {
 	case PH_CHAL:
 		return BENCH_WAIT;

@@ -58,6 +58,77 @@ void bench_out_printf(struct bench_out *o, const char *fmt, ...)
 		o->len += (size_t)n;
 }
 
+/* ---- writing the parts of a request ---- */
+
+void bench_name_k(char *buf, size_t n, char c, uint32_t k)
+{
+	struct bench_out o = { buf, 0, n - 1, false };
+
+	bench_out_put(&o, &c, 1);
+	bench_out_putu(&o, k);
+	buf[o.len] = '\0';
+}
+
+int bench_sip_uri(char *buf, size_t n, const char *user, const char *host)
+{
+	struct bench_out o = { buf, 0, n - 1, false };
+
+	bench_out_lit(&o, "sip:");
+	if (user) {
+		bench_out_puts(&o, user);
+		bench_out_lit(&o, "@");
+	}
+	bench_out_puts(&o, host);
+	if (o.full)
+		return ENOSPC;
+	buf[o.len] = '\0';
+	return 0;
+}
+
+void bench_put_reqline(struct bench_out *o, struct bench_op *op,
+	const char *method, const char *ruri)
+{
+	bench_out_puts(o, method);
+	bench_out_lit(o, " ");
+	bench_out_puts(o, ruri);
+	bench_out_lit(o, " SIP/2.0\r\n");
+	bench_put_via(o, op);
+	bench_out_lit(o, "Max-Forwards: 70\r\n");
+}
+
+void bench_put_from_to(struct bench_out *o, const struct bench_op *op,
+	const char *aor)
+{
+	bench_out_lit(o, "From: <");
+	bench_out_puts(o, aor);
+	bench_out_lit(o, ">;tag=");
+	bench_put_opid(o, op);
+	bench_out_lit(o, "\r\nTo: <");
+	bench_out_puts(o, aor);
+	bench_out_lit(o, ">\r\n");
+}
+
+void bench_put_cseq(struct bench_out *o, uint32_t cseq, const char *method)
+{
+	bench_out_lit(o, "CSeq: ");
+	bench_out_putu(o, cseq);
+	bench_out_lit(o, " ");
+	bench_out_puts(o, method);
+	bench_out_lit(o, "\r\n");
+}
+
+void bench_put_contact(struct bench_out *o, const struct bench_op *op,
+	const char *user, bool tp_param)
+{
+	bench_out_lit(o, "Contact: <sip:");
+	bench_out_puts(o, user);
+	bench_out_lit(o, "@");
+	bench_out_puts(o, op->laddr);
+	if (tp_param && bench_cfg(op->b)->tp == BENCH_TCP)
+		bench_out_lit(o, ";transport=tcp");
+	bench_out_lit(o, ">\r\n");
+}
+
 /* ---- reading ---- */
 
 static const char *find_crlf(const char *p, const char *end)
@@ -315,4 +386,65 @@ int bench_msg_frame(const char *p, size_t len, size_t max, size_t *msglen)
 		return ENODATA;
 	*msglen = hlen + clen;
 	return 0;
+}
+
+/* ---- NOTIFYs to reg-fanout's and presence-fanout's watchers ---- */
+
+bool bench_notify_state(const struct bench_msg *req, bool *terminated)
+{
+	struct hr_pl state;
+
+	if (hr_pl_strcmp(&req->method, "NOTIFY") ||
+	    !bench_msg_hdr(req, "Subscription-State", 0, &state))
+		return false;
+	*terminated = state.len >= 10 &&
+		strncasecmp(state.p, "terminated", 10) == 0;
+	return true;
+}
+
+/* Parse digits at *p (up to end) into v: false when there are none. */
+static bool digits(const char **p, const char *end, uint64_t *v)
+{
+	const char *s = *p;
+
+	*v = 0;
+	while (*p < end && **p >= '0' && **p <= '9' && *v < UINT64_MAX / 10)
+		*v = *v * 10 + (uint64_t)(*(*p)++ - '0');
+	return *p > s;
+}
+
+uint32_t bench_notify_watcher(const struct bench_msg *req)
+{
+	struct hr_pl tag;
+	const char *p;
+	uint64_t k;
+
+	if (hr_pl_strcmp(&req->method, "NOTIFY") ||
+	    !bench_msg_tag(req, "To", 't', &tag) || tag.len < 3 ||
+	    tag.p[0] != 'w')
+		return 0;
+	p = tag.p + 1;
+	if (!digits(&p, tag.p + tag.len, &k) || p == tag.p + tag.len ||
+	    *p != '.' || k == 0 || k > UINT32_MAX)
+		return 0;
+	return (uint32_t)k;
+}
+
+uint64_t bench_body_seq(const struct bench *b, const struct hr_pl *body,
+	const char *key)
+{
+	size_t klen = strlen(key);
+	const char *p = body->p, *end = body->p + body->len, *q;
+	uint64_t v, best = 0;
+
+	while ((q = memmem(p, (size_t)(end - p), key, klen))) {
+		p = q + klen;
+		if (!digits(&p, end, &v) || end - p < BENCH_RUNID_LEN + 1 ||
+		    *p != '-' ||
+		    memcmp(p + 1, bench_runid(b), BENCH_RUNID_LEN) != 0)
+			continue;
+		if (v > best)
+			best = v;
+	}
+	return best;
 }
