@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <libpq-fe.h>
 #include "core/core.h"
 #include "store/store.h"
@@ -107,6 +108,16 @@ static inline void pgdb_drop(const struct pgdb *db)
 	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
 		db->name);
 	pgdb_exec(getenv(PGDB_ENV), q);
+}
+
+/* Turn the loop, 1 ms apart, while store has work queued: spins times
+ * at the most. */
+static inline void pgdb_drain(struct hr_store *store, int spins)
+{
+	for (int i = 0; i < spins && hr_store_queue_depth(store); i++) {
+		hr_loop_once();
+		usleep(1000);
+	}
 }
 
 #endif

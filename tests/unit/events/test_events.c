@@ -12,21 +12,13 @@
 #include "events/events.h"
 #include "check_run.h"
 #include "pgdb.h"
-
-#define MAX_OUT 512
+#include "sip/sipcap.h"
 
 static struct pgdb db;
 static struct hr_store *store;
 static struct hr_sip *sip;
 static struct hr_events *ev;
 static struct hr_events_cfg ecfg;
-
-/* what the stack sent */
-static char *out[MAX_OUT];
-static struct hr_sa out_dst[MAX_OUT];
-static bool used[MAX_OUT];
-static unsigned nout;
-static unsigned seen;   /* messages before this one were looked at */
 
 /* the test package */
 static enum hr_authz authz;
@@ -68,21 +60,6 @@ static const struct hr_pkg pkg = {
 	.gone = pkg_gone,
 };
 
-static int capture(enum hr_tp tp, const struct hr_sa *dst,
-	struct hr_conn *conn, const char *p, size_t len, void *arg)
-{
-	(void)tp;
-	(void)conn;
-	(void)arg;
-	ck_assert_uint_lt(nout, MAX_OUT);
-	out[nout] = malloc(len + 1);
-	memcpy(out[nout], p, len);
-	out[nout][len] = '\0';
-	out_dst[nout] = *dst;
-	nout++;
-	return 0;
-}
-
 static long long count(const char *q)
 {
 	return pgdb_count(db.url, q);
@@ -107,7 +84,10 @@ static void setup(void)
 	scfg.url = db.url;
 	ck_assert_int_eq(hr_store_alloc(&store, &scfg), 0);
 	ck_assert_int_eq(hr_sip_alloc(&sip, NULL), 0);
-	hr_sip_set_send(sip, capture, NULL);
+	hr_sip_set_send(sip, cap_send, NULL);
+	cap.sip = sip;
+	cap.spins = 5000;
+	cap.poll = false;
 	hr_events_cfg_default(&ecfg);
 	ecfg.domains = domains;
 	ecfg.ndomains = 1;
@@ -119,11 +99,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	for (unsigned i = 0; i < nout; i++) {
-		free(out[i]);
-		used[i] = false;
-	}
-	nout = seen = 0;
+	cap_clear();
 	/* the store first: it delivers what is in flight to the notifier */
 	store = hr_mem_deref(store);
 	ev = hr_mem_deref(ev);
@@ -136,130 +112,16 @@ static void teardown(void)
 
 /* ---- messages ---- */
 
-static bool run_until(unsigned n)
-{
-	for (int i = 0; i < 5000 && nout < n; i++) {
-		hr_loop_once();
-		if (nout < n)
-			usleep(1000);
-	}
-	return nout >= n;
-}
-
 /* Let the writer finish what is queued (commits with no answer). */
 static void drain(void)
 {
-	for (int i = 0; i < 5000 && hr_store_queue_depth(store); i++) {
-		hr_loop_once();
-		usleep(1000);
-	}
+	pgdb_drain(store, 5000);
 	ck_assert_uint_eq(hr_store_queue_depth(store), 0);
-}
-
-static void recv_msg(const char *m)
-{
-	struct hr_sa src;
-
-	hr_sa_set(&src, "192.0.2.1", 5060);
-	hr_sip_recv_raw(sip, HR_TP_UDP, m, strlen(m), &src, NULL);
-}
-
-/* A header's value in a captured message ("" when absent). */
-static const char *hdr(const char *msg, const char *name, char *v, size_t n)
-{
-	char key[64];
-	const char *p, *e;
-
-	snprintf(key, sizeof(key), "\r\n%s: ", name);
-	p = strstr(msg, key);
-	if (!p) {
-		v[0] = '\0';
-		return v;
-	}
-	p += strlen(key);
-	e = strstr(p, "\r\n");
-	snprintf(v, n, "%.*s", (int)(e - p), p);
-	return v;
-}
-
-static const char *body(const char *msg)
-{
-	const char *p = strstr(msg, "\r\n\r\n");
-
-	return p ? p + 4 : "";
-}
-
-static unsigned status(const char *m)
-{
-	return strncmp(m, "SIP/2.0 ", 8) ? 0 : (unsigned)atoi(m + 8);
 }
 
 static bool starts(const char *m, const char *prefix)
 {
 	return !strncmp(m, prefix, strlen(prefix));
-}
-
-static bool is_notify(const char *m)
-{
-	return !strncmp(m, "NOTIFY ", 7);
-}
-
-/* The next captured message that matches and was not taken yet,
- * waiting a little for it. */
-static const char *take(bool (*match)(const char *m))
-{
-	for (unsigned k = 0; k < 2; k++) {
-		for (unsigned i = seen; i < nout; i++) {
-			if (!used[i] && match(out[i])) {
-				used[i] = true;
-				return out[i];
-			}
-		}
-		run_until(nout + 1);
-	}
-	return NULL;
-}
-
-static bool is_resp(const char *m)
-{
-	return status(m) != 0;
-}
-
-static const char *next_resp(void)
-{
-	return take(is_resp);
-}
-
-static const char *next_notify(void)
-{
-	return take(is_notify);
-}
-
-/* NOTIFYs captured and not taken yet. */
-static unsigned pending_notifies(void)
-{
-	unsigned n = 0;
-
-	for (unsigned i = seen; i < nout; i++)
-		n += !used[i] && is_notify(out[i]);
-	return n;
-}
-
-/* Answer a NOTIFY. */
-static void answer(const char *notify, unsigned code)
-{
-	char m[4096], v[5][512];
-
-	ck_assert_ptr_nonnull(notify);
-	snprintf(m, sizeof(m), "SIP/2.0 %u X\r\nVia: %s\r\nFrom: %s\r\n"
-		"To: %s\r\nCall-ID: %s\r\nCSeq: %s\r\nContent-Length: 0\r\n\r\n",
-		code, hdr(notify, "Via", v[0], sizeof(v[0])),
-		hdr(notify, "From", v[1], sizeof(v[1])),
-		hdr(notify, "To", v[2], sizeof(v[2])),
-		hdr(notify, "Call-ID", v[3], sizeof(v[3])),
-		hdr(notify, "CSeq", v[4], sizeof(v[4])));
-	recv_msg(m);
-	hr_loop_once();
 }
 
 static unsigned branch;
@@ -277,7 +139,7 @@ static void subscribe_send(const char *callid, const char *totag,
 		"To: <sip:alice@example.test>%s%s\r\nCall-ID: %s\r\n"
 		"CSeq: %u SUBSCRIBE\r\n%sContent-Length: 0\r\n\r\n", ++branch,
 		totag ? ";tag=" : "", totag ? totag : "", callid, cseq, extra);
-	recv_msg(m);
+	cap_recv(m);
 }
 
 /* Send a SUBSCRIBE; returns its response. */
@@ -412,14 +274,14 @@ START_TEST(test_merge)
 	hr_sub_changed(the_sub());
 	hr_sub_changed(the_sub());
 	hr_sub_changed(the_sub());
-	run_until(nout + 1);
+	cap_wait(cap.n + 1);
 	ck_assert_uint_eq(pending_notifies(), 0);
 	answer(n, 200);
 	n = next_notify();
 	ck_assert_ptr_nonnull(n);
 	ck_assert_str_eq(hdr(n, "CSeq", v, sizeof(v)), "3 NOTIFY");
 	answer(n, 200);
-	run_until(nout + 1);
+	cap_wait(cap.n + 1);
 	ck_assert_uint_eq(pending_notifies(), 0);
 }
 END_TEST
@@ -458,8 +320,8 @@ START_TEST(test_notify_timeout)
 		hr_clock_advance(500);
 		hr_tmr_poll();
 	}
-	for (unsigned i = seen; i < nout; i++)
-		copies += is_notify(out[i]);
+	for (unsigned i = 0; i < cap.n; i++)
+		copies += is_notify(cap.out[i]);
 	ck_assert_uint_ge(copies, 6);
 	ck_assert_uint_eq(hr_events_count(ev), 0);
 	drain();
@@ -557,7 +419,7 @@ START_TEST(test_terminate_in_flight)
 	hr_sub_changed(the_sub());
 	n = next_notify();
 	hr_sub_terminate(the_sub(), HR_REASON_DEACTIVATED, 0);
-	run_until(nout + 1);
+	cap_wait(cap.n + 1);
 	ck_assert_uint_eq(pending_notifies(), 0);
 	ck_assert_uint_eq(status(subscribe("c1", tag, 2, EVENT CONTACT)), 481);
 	answer(n, 200);
@@ -676,7 +538,7 @@ START_TEST(test_other_domain)
 		"CSeq: 1 SUBSCRIBE\r\n" EVENT CONTACT
 		"Content-Length: 0\r\n\r\n";
 
-	recv_msg(m);
+	cap_recv(m);
 	ck_assert_uint_eq(status(next_resp()), 404);
 }
 END_TEST
@@ -782,7 +644,7 @@ START_TEST(test_throttle)
 	subscribed("c1", tag, sizeof(tag));
 	hr_sub_changed(the_sub());
 	hr_sub_changed(the_sub());
-	run_until(nout + 1);
+	cap_wait(cap.n + 1);
 	ck_assert_uint_eq(pending_notifies(), 0);
 	hr_clock_advance(999);
 	hr_tmr_poll();
@@ -866,7 +728,7 @@ START_TEST(test_routes)
 	ck_assert_msg(starts(n, "NOTIFY sip:bob@192.0.2.1:5060 "), "%s", n);
 	ck_assert_str_eq(hdr(n, "Route", v, sizeof(v)),
 		"<sip:192.0.2.50;lr>,<sip:192.0.2.51:5070;lr>");
-	ck_assert_str_eq(hr_sa_print(&out_dst[nout - 1], a, sizeof(a)),
+	ck_assert_str_eq(hr_sa_print(&cap.dst[cap.n - 1], a, sizeof(a)),
 		"192.0.2.50:5060");
 	answer(n, 200);
 	/* a strict router becomes the Request-URI */
@@ -894,7 +756,7 @@ START_TEST(test_to_source)
 		"Contact: <sip:bob@10.0.0.5:5099>\r\n")), 200);
 	n = next_notify();
 	ck_assert_msg(starts(n, "NOTIFY sip:bob@10.0.0.5:5099 "), "%s", n);
-	ck_assert_str_eq(hr_sa_print(&out_dst[nout - 1], a, sizeof(a)),
+	ck_assert_str_eq(hr_sa_print(&cap.dst[cap.n - 1], a, sizeof(a)),
 		"192.0.2.1:5060");
 	answer(n, 200);
 }

@@ -17,7 +17,9 @@
 #include "check_run.h"
 #include "pgdb.h"
 
-#define MAX_OUT 256
+#define SIPCAP_MAX 256
+#include "sip/sipcap.h"
+
 #define MD5 "0123456789abcdef0123456789abcdef"
 #define SHA MD5 MD5
 #define ALICE "alice@example.test"
@@ -30,25 +32,7 @@ static struct hr_events *ev;
 static struct hr_presence *pres;
 static struct hr_presence_cfg pcfg;
 static const char *target = ALICE;   /* Request-URI and To */
-static char *out[MAX_OUT];
-static bool used[MAX_OUT];
-static unsigned nout;
 static unsigned branch;
-
-static int capture(enum hr_tp tp, const struct hr_sa *dst,
-	struct hr_conn *conn, const char *p, size_t len, void *arg)
-{
-	(void)tp;
-	(void)dst;
-	(void)conn;
-	(void)arg;
-	ck_assert_uint_lt(nout, MAX_OUT);
-	out[nout] = malloc(len + 1);
-	memcpy(out[nout], p, len);
-	out[nout][len] = '\0';
-	nout++;
-	return 0;
-}
 
 static void open_all(void)
 {
@@ -89,7 +73,10 @@ static void setup(void)
 	ck_assert_int_eq(hr_userdb_put(users, "carol", "other.test", MD5,
 		SHA), 0);
 	ck_assert_int_eq(hr_sip_alloc(&sip, NULL), 0);
-	hr_sip_set_send(sip, capture, NULL);
+	hr_sip_set_send(sip, cap_send, NULL);
+	cap.sip = sip;
+	cap.spins = 3000;
+	cap.poll = true;
 	hr_presence_cfg_default(&pcfg);
 	pcfg.interval_ms = 0;
 	open_all();
@@ -105,11 +92,7 @@ static void close_all(void)
 
 static void teardown(void)
 {
-	for (unsigned i = 0; i < nout; i++) {
-		free(out[i]);
-		used[i] = false;
-	}
-	nout = 0;
+	cap_clear();
 	target = ALICE;
 	close_all();
 	sip = hr_mem_deref(sip);
@@ -122,105 +105,17 @@ static void teardown(void)
 
 /* ---- messages ---- */
 
-static void run(unsigned want)
-{
-	for (int i = 0; i < 3000 && nout < want; i++) {
-		hr_loop_once();
-		hr_tmr_poll();
-		if (nout < want)
-			usleep(1000);
-	}
-}
-
 static void drain(void)
 {
-	for (int i = 0; i < 3000 && hr_store_queue_depth(store); i++) {
-		hr_loop_once();
-		usleep(1000);
-	}
+	pgdb_drain(store, 3000);
 	hr_loop_once();
 	hr_tmr_poll();
 }
 
-static unsigned status(const char *m)
-{
-	return strncmp(m, "SIP/2.0 ", 8) ? 0 : (unsigned)atoi(m + 8);
-}
-
-static bool is_notify(const char *m)
-{
-	return !strncmp(m, "NOTIFY ", 7);
-}
-
-static bool is_resp(const char *m)
-{
-	return status(m) != 0;
-}
-
-static const char *take(bool (*match)(const char *))
-{
-	for (unsigned k = 0; k < 2; k++) {
-		for (unsigned i = 0; i < nout; i++) {
-			if (!used[i] && match(out[i])) {
-				used[i] = true;
-				return out[i];
-			}
-		}
-		run(nout + 1);
-	}
-	return NULL;
-}
-
 static unsigned untaken_notifies(void)
 {
-	unsigned n = 0;
-
 	drain();
-	for (unsigned i = 0; i < nout; i++)
-		n += !used[i] && is_notify(out[i]);
-	return n;
-}
-
-static const char *hdr(const char *msg, const char *name, char *v, size_t n)
-{
-	char key[64];
-	const char *p, *e;
-
-	snprintf(key, sizeof(key), "\r\n%s: ", name);
-	p = strstr(msg, key);
-	if (!p) {
-		v[0] = '\0';
-		return v;
-	}
-	p += strlen(key);
-	e = strstr(p, "\r\n");
-	snprintf(v, n, "%.*s", (int)(e - p), p);
-	return v;
-}
-
-static const char *body(const char *msg)
-{
-	const char *p = strstr(msg, "\r\n\r\n");
-
-	return p ? p + 4 : "";
-}
-
-static void answer(const char *notify)
-{
-	char m[4096], v[5][512];
-	struct hr_sa src;
-
-	ck_assert_ptr_nonnull(notify);
-	snprintf(m, sizeof(m), "SIP/2.0 200 OK\r\nVia: %s\r\nFrom: %s\r\n"
-		"To: %s\r\nCall-ID: %s\r\nCSeq: %s\r\nContent-Length: 0\r\n\r\n",
-		hdr(notify, "Via", v[0], sizeof(v[0])),
-		hdr(notify, "From", v[1], sizeof(v[1])),
-		hdr(notify, "To", v[2], sizeof(v[2])),
-		hdr(notify, "Call-ID", v[3], sizeof(v[3])),
-		hdr(notify, "CSeq", v[4], sizeof(v[4])));
-	hr_sa_set(&src, "192.0.2.1", 5060);
-	hr_sip_recv_raw(sip, HR_TP_UDP, m, strlen(m), &src, NULL);
-	hr_loop_once();
+	return pending_notifies();
 }
 
 /* The next NOTIFY, answered 200. */
@@ -229,7 +124,7 @@ static const char *notified(void)
 	const char *n = take(is_notify);
 
 	ck_assert_ptr_nonnull(n);
-	answer(n);
+	answer(n, 200);
 	return n;
 }
 
@@ -237,10 +132,10 @@ static const char *notified(void)
 static void answer_all(void)
 {
 	drain();
-	for (unsigned i = 0; i < nout; i++) {
-		if (!used[i] && is_notify(out[i])) {
-			used[i] = true;
-			answer(out[i]);
+	for (unsigned i = 0; i < cap.n; i++) {
+		if (!cap.used[i] && is_notify(cap.out[i])) {
+			cap.used[i] = true;
+			answer(cap.out[i], 200);
 		}
 	}
 }
@@ -265,7 +160,6 @@ static const char *request(const char *method, const char *from,
 	const char *callid, const char *hdrs, const char *b)
 {
 	char m[8192];
-	struct hr_sa src;
 
 	snprintf(m, sizeof(m), "%s sip:%s SIP/2.0\r\n"
 		"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKp%u\r\n"
@@ -273,9 +167,8 @@ static const char *request(const char *method, const char *from,
 		"To: <sip:%s>\r\nCall-ID: %s\r\nCSeq: 1 %s\r\n%s"
 		"Content-Length: %zu\r\n\r\n%s", method, target, ++branch, from,
 		callid, target, callid, method, hdrs, strlen(b), b);
-	hr_sa_set(&src, "192.0.2.1", 5060);
-	hr_sip_recv_raw(sip, HR_TP_UDP, m, strlen(m), &src, NULL);
-	return take(is_resp);
+	cap_recv(m);
+	return next_resp();
 }
 
 #define DOC(tuple, basic) "<?xml version=\"1.0\"?><presence " \

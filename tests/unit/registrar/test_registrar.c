@@ -12,7 +12,8 @@
 #include "check_run.h"
 #include "pgdb.h"
 
-#define MAX_OUT 16
+#define SIPCAP_MAX 16
+#include "sip/sipcap.h"
 
 static struct pgdb db;
 static struct hr_store *store;
@@ -20,25 +21,7 @@ static struct hr_userdb *users;
 static struct hr_auth *authn;
 static struct hr_sip *sip;
 static struct hr_registrar *reg;
-static char *out[MAX_OUT];
-static unsigned nout;
 static unsigned events[HR_REG_UNREGISTERED + 1];
-
-static int capture(enum hr_tp tp, const struct hr_sa *dst,
-	struct hr_conn *conn, const char *p, size_t len, void *arg)
-{
-	(void)tp;
-	(void)dst;
-	(void)conn;
-	(void)arg;
-	ck_assert_uint_lt(nout, MAX_OUT);
-	/* not strndup: p is not NUL-terminated and may fill its buffer */
-	out[nout] = malloc(len + 1);
-	memcpy(out[nout], p, len);
-	out[nout][len] = '\0';
-	nout++;
-	return 0;
-}
 
 static void on_binding(const struct hr_binding *b, enum hr_reg_event ev,
 	void *arg)
@@ -80,7 +63,7 @@ static void start(unsigned max_contacts)
 	user("bob");
 	ck_assert_int_eq(hr_auth_alloc(&authn, &acfg), 0);
 	ck_assert_int_eq(hr_sip_alloc(&sip, NULL), 0);
-	hr_sip_set_send(sip, capture, NULL);
+	hr_sip_set_send(sip, cap_send, NULL);
 	hr_registrar_cfg_default(&cfg);
 	cfg.domains = domains;
 	cfg.ndomains = 1;
@@ -102,9 +85,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	for (unsigned i = 0; i < nout; i++)
-		free(out[i]);
-	nout = 0;
+	cap_clear();
 	reg = hr_mem_deref(reg);
 	sip = hr_mem_deref(sip);
 	store = hr_mem_deref(store);
@@ -122,7 +103,7 @@ static const char *reg_send(const char *to, const char *callid,
 	static unsigned branch;
 	char m[2048];
 	struct hr_sa src;
-	unsigned before = nout;
+	unsigned before = cap.n;
 
 	snprintf(m, sizeof(m), "REGISTER sip:example.test SIP/2.0\r\n"
 		"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK%s%u-%u\r\n"
@@ -131,17 +112,12 @@ static const char *reg_send(const char *to, const char *callid,
 		callid, cseq, ++branch, to, to, callid, cseq, extra);
 	hr_sa_set(&src, "192.0.2.1", 5060);
 	hr_sip_recv_raw(sip, HR_TP_UDP, m, strlen(m), &src, NULL);
-	for (int i = 0; i < 5000 && nout == before; i++) {
+	for (int i = 0; i < 5000 && cap.n == before; i++) {
 		hr_loop_once();
 		usleep(1000);
 	}
-	ck_assert_msg(nout > before, "no answer");
-	return out[nout - 1];
-}
-
-static unsigned status(const char *resp)
-{
-	return (unsigned)atoi(resp + 8);
+	ck_assert_msg(cap.n > before, "no answer");
+	return cap.out[cap.n - 1];
 }
 
 static unsigned ncontacts(const char *resp)
@@ -285,14 +261,14 @@ START_TEST(test_waiting_line)
 			"Content-Length: 0\r\n\r\n", i, i + 1, reqs[i]);
 		hr_sip_recv_raw(sip, HR_TP_UDP, m, strlen(m), &src, NULL);
 	}
-	for (int i = 0; i < 5000 && nout < 4; i++) {
+	for (int i = 0; i < 5000 && cap.n < 4; i++) {
 		hr_loop_once();
 		usleep(1000);
 	}
-	ck_assert_uint_eq(nout, 4);
+	ck_assert_uint_eq(cap.n, 4);
 	for (unsigned i = 0; i < 4; i++)
-		ck_assert_uint_eq(status(out[i]), 200);
-	ck_assert_uint_eq(ncontacts(out[3]), 2);
+		ck_assert_uint_eq(status(cap.out[i]), 200);
+	ck_assert_uint_eq(ncontacts(cap.out[3]), 2);
 }
 END_TEST
 

@@ -8,6 +8,7 @@
 #define HR_TEST_XSD_H
 
 #include <check.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,8 +19,11 @@
 #include <libxml/xmlschemas.h>
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
+#include "core/core.h"
 
 #define XSD_NS_REGINFO "urn:ietf:params:xml:ns:reginfo"
+/* What every document the writers under test write begins with. */
+#define XSD_DECL "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
 
 static const char *const xsd_ns[][2] = {
 	{ "r", XSD_NS_REGINFO },
@@ -74,6 +78,13 @@ static inline xmlSchemaPtr xsd_load(const char *file)
 	return schema;
 }
 
+/* *schema freed, and NULL (a fixture's teardown). */
+static inline void xsd_free(xmlSchemaPtr *schema)
+{
+	xmlSchemaFree(*schema);
+	*schema = NULL;
+}
+
 /* p parsed (no network, no entities); free it with xmlFreeDoc(). */
 static inline xmlDocPtr xsd_parse(const char *p, size_t len)
 {
@@ -95,6 +106,51 @@ static inline void xsd_check(xmlSchemaPtr schema, xmlDocPtr doc,
 	rc = xmlSchemaValidateDoc(vc, doc);
 	xmlSchemaFreeValidCtxt(vc);
 	ck_assert_msg(rc == 0, "invalid (%d): %.*s", rc, (int)len, p);
+}
+
+/* buf holds one document, XSD_DECL first: parsed back and validated
+ * against schema; the tree is the caller's. */
+static inline xmlDocPtr xsd_valid(xmlSchemaPtr schema,
+	const struct hr_buf *buf)
+{
+	xmlDocPtr doc;
+
+	ck_assert_uint_gt(buf->len, strlen(XSD_DECL));
+	ck_assert_int_eq(memcmp(buf->b, XSD_DECL, strlen(XSD_DECL)), 0);
+	doc = xsd_parse(buf->b, buf->len);
+	xsd_check(schema, doc, buf->b, buf->len);
+	return doc;
+}
+
+/* The end of a test: doc (or NULL) and buf freed, nothing left live. */
+static inline void xsd_done(struct hr_buf *buf, xmlDocPtr doc)
+{
+	xmlFreeDoc(doc);
+	hr_buf_reset(buf);
+	ck_assert_uint_eq(hr_mem_live(), 0);
+}
+
+typedef int (xsd_write_h)(struct hr_buf *buf, void *arg);
+
+/* write appends to what a buffer holds, and on EMSGSIZE leaves it as it
+ * was: whole is what it writes into an empty buffer (n bytes). */
+static inline void xsd_cap_append(xsd_write_h *write, void *arg,
+	const struct hr_buf *whole)
+{
+	size_t n = whole->len;
+	struct hr_buf small;
+
+	hr_buf_init(&small, n + 5);
+	ck_assert_int_eq(hr_buf_puts(&small, "head:"), 0);
+	ck_assert_int_eq(write(&small, arg), 0);
+	ck_assert_uint_eq(small.len, n + 5);
+	ck_assert_int_eq(memcmp(small.b + 5, whole->b, n), 0);
+	small.len = 5;
+	small.cap = n + 4;
+	ck_assert_int_eq(write(&small, arg), EMSGSIZE);
+	ck_assert_uint_eq(small.len, 5);
+	ck_assert_int_eq(memcmp(small.b, "head:", 5), 0);
+	hr_buf_reset(&small);
 }
 
 /* XPath 1.0 string() of expr; free it with xmlXPathFreeObject(). */
