@@ -346,6 +346,24 @@ int hr_opt_parse(const struct hr_opt *opts, size_t n, int argc,
 /** Print the options, their variables and help to f. */
 void hr_opt_usage(const struct hr_opt *opts, size_t n, void *f);
 
+/* ---- calls into the core thread from others (the admin API) ---- */
+
+typedef void (hr_call_h)(void *arg);
+
+/** Accept calls (after hr_loop_init): 0 or ENOMEM. */
+int hr_call_open(void);
+/**
+ * From another thread: run fn(arg) on the core thread and wait until it
+ * has returned. 0, or ECANCELED when calls are closed (fn did not run).
+ * Never from the core thread itself.
+ */
+int hr_call(hr_call_h *fn, void *arg);
+/** Refuse new calls and fail those not yet run (shutting down: the loop
+ * will not run them); a call running now completes. */
+void hr_call_close(void);
+/** Close and free (core thread, before hr_loop_close). */
+void hr_call_free(void);
+
 /* ---- DNS ---- */
 
 /* Host names to addresses on the core loop (libevent evdns: A, AAAA). */
