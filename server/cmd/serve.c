@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include "cmd.h"
 #include <libxml/parser.h>
+#include <sys/stat.h>
+#include "admin.h"
 #include "auth/auth.h"
 #include "events/events.h"
 #include "packages/presence.h"
@@ -50,6 +52,9 @@ struct serve_cfg {
 	const char *presence_remote;
 	bool presence_from_registrar;
 	unsigned presence_interval_ms;
+	const char *admin_listen;
+	const char *admin_token;
+	const char *admin_token_file;
 };
 
 static struct serve_cfg cfg = {
@@ -75,6 +80,8 @@ static struct serve_cfg cfg = {
 	.presence_local = "allow",
 	.presence_remote = "confirm",
 	.presence_interval_ms = 10,
+	.admin_listen = "127.0.0.1:8080",
+	.admin_token_file = "var/admin-token",
 };
 
 static const struct hr_opt opts[] = {
@@ -161,6 +168,15 @@ static const struct hr_opt opts[] = {
 	{ "presence-notify-interval", HR_OPT_UINT, &cfg.presence_interval_ms,
 	  "MS", "a presentity's watchers are told of changes at most this "
 	  "often, a burst in one NOTIFY each (default 10)", 0, 60000 },
+	{ "admin-listen", HR_OPT_STR, &cfg.admin_listen, "HOST:PORT",
+	  "the HTTP admin API (default 127.0.0.1:8080; port 0 picks one; "
+	  "'off' for none)", 0, 0 },
+	{ "admin-token", HR_OPT_STR, &cfg.admin_token, "TOKEN",
+	  "bearer token of the admin API (default: generated at first start "
+	  "and kept in --admin-token-file)", 0, 0 },
+	{ "admin-token-file", HR_OPT_STR, &cfg.admin_token_file, "PATH",
+	  "where a generated admin token is kept, mode 0600 (default "
+	  "var/admin-token)", 0, 0 },
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -264,6 +280,7 @@ struct server {
 	struct hr_events *events;
 	struct hr_regpkg *regpkg;
 	struct hr_presence *presence;
+	struct hr_admin *admin;
 };
 
 static int open_store(struct server *sv)
@@ -427,10 +444,55 @@ static int open_events(struct server *sv)
 	return err;
 }
 
+static int open_admin(struct server *sv)
+{
+	struct hr_admin_cfg acfg = { 0 };
+	char token[128];
+	int err;
+
+	if (!strcmp(cfg.admin_listen, "off"))
+		return 0;
+	if (!cfg.admin_token || !*cfg.admin_token) {
+		char dir[512];
+		char *slash;
+
+		/* the token file's directory (var/) may not exist yet */
+		snprintf(dir, sizeof(dir), "%s", cfg.admin_token_file);
+		slash = strrchr(dir, '/');
+		if (slash) {
+			*slash = '\0';
+			mkdir(dir, 0700);
+		}
+	}
+	err = hr_admin_token(cfg.admin_token, cfg.admin_token_file, token,
+		sizeof(token));
+	if (err) {
+		HR_ERROR("admin token file %s: %s", cfg.admin_token_file,
+			hr_strerror(err));
+		return err;
+	}
+	err = hr_call_open();
+	if (err)
+		return err;
+	acfg.listen = cfg.admin_listen;
+	acfg.token = token;
+	acfg.database_url = cfg.database_url;
+	acfg.ev = sv->events;
+	acfg.presence = sv->presence;
+	acfg.reg = sv->regpkg;
+	err = hr_admin_start(&sv->admin, &acfg);
+	memset(token, 0, sizeof(token));
+	return err;
+}
+
 static void close_all(struct server *sv)
 {
 	uint64_t until = hr_now_ms() + cfg.store_wait_ms + 1000;
 
+	/* the admin first: its handlers may wait on the core, which runs
+	 * no more calls now */
+	hr_call_close();
+	sv->admin = hr_mem_deref(sv->admin);
 	/* no new traffic; then let every commit in flight complete while
 	 * the registrar that waits for it still exists (bounded: the store
 	 * fails what waits longer than --store-wait) */
@@ -497,6 +559,8 @@ static int run(void)
 		err = open_events(&sv);
 	if (!err)
 		err = listen_all(sv.sip);
+	if (!err)
+		err = open_admin(&sv);
 	if (err)
 		goto out;
 	sigs[0] = evsignal_new(hr_loop_base(), SIGTERM, on_signal, NULL);
@@ -516,6 +580,7 @@ out:
 			event_free(sigs[i]);
 	}
 	close_all(&sv);
+	hr_call_free();
 	hr_dns_close();
 	hr_loop_close();
 	return err;

@@ -310,11 +310,12 @@ static void reg_id(const char *aor, char *out, size_t n)
 	snprintf(out, n, "r%08x", hr_hash_bytes(aor, strlen(aor)));
 }
 
-static int body(struct hr_sub *sub, const struct hr_sub_info *si,
-	enum hr_body_kind kind, struct hr_buf *buf, void *arg)
+/* A document about resource: the whole state (the changes pending for
+ * a subscription: pd) with this version. */
+static int write_doc(struct hr_regpkg *p, const char *resource,
+	uint64_t version, enum hr_body_kind kind, struct pending *pd,
+	struct hr_buf *buf)
 {
-	struct hr_regpkg *p = arg;
-	struct pending *pd = hr_sub_data(sub);
 	struct full f = { 0 };
 	struct hr_reginfo_reg reg = { 0 };
 	struct hr_reginfo_contact *cv = NULL;
@@ -322,15 +323,15 @@ static int body(struct hr_sub *sub, const struct hr_sub_info *si,
 	unsigned live = 0;
 	int err;
 
-	snprintf(aor, sizeof(aor), "sip:%s", si->resource);
-	reg_id(si->resource, rid, sizeof(rid));
+	snprintf(aor, sizeof(aor), "sip:%s", resource);
+	reg_id(resource, rid, sizeof(rid));
 	reg.aor = aor;
 	reg.id = rid;
 	if (kind == HR_BODY_FULL || !pd) {
-		err = hr_registrar_bindings(p->r, si->resource, full_one, &f);
+		err = hr_registrar_bindings(p->r, resource, full_one, &f);
 		live = f.n;
 	} else {
-		err = hr_registrar_bindings(p->r, si->resource, count_one,
+		err = hr_registrar_bindings(p->r, resource, count_one,
 			&live);
 		f.w = calloc(pd->n ? pd->n : 1, sizeof(*f.w));
 		if (!f.w)
@@ -357,7 +358,7 @@ static int body(struct hr_sub *sub, const struct hr_sub_info *si,
 		 * with some, terminated when the last one just went */
 		reg.state = live ? HR_REG_ACTIVE : kind == HR_BODY_FULL ?
 			HR_REG_INIT : HR_REG_TERMINATED;
-		err = hr_reginfo_write(buf, (unsigned)si->version,
+		err = hr_reginfo_write(buf, (unsigned)version,
 			kind == HR_BODY_FULL || !pd ? HR_REGINFO_FULL :
 			HR_REGINFO_PARTIAL, &reg, 1);
 	}
@@ -367,6 +368,19 @@ static int body(struct hr_sub *sub, const struct hr_sub_info *si,
 	free(cv);
 	free(f.w);
 	return err;
+}
+
+static int body(struct hr_sub *sub, const struct hr_sub_info *si,
+	enum hr_body_kind kind, struct hr_buf *buf, void *arg)
+{
+	return write_doc(arg, si->resource, si->version, kind,
+		hr_sub_data(sub), buf);
+}
+
+int hr_regpkg_document(struct hr_regpkg *p, const char *aor,
+	struct hr_buf *buf)
+{
+	return write_doc(p, aor, 0, HR_BODY_FULL, NULL, buf);
 }
 
 /* ---- binding changes ---- */

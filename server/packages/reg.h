@@ -43,4 +43,9 @@ enum hr_reg_rule {
 int hr_regpkg_rule(struct hr_regpkg *p, const char *aor, const char *watcher,
 	enum hr_reg_rule rule);
 
+/** The whole state of aor, as the first NOTIFY of a subscription would
+ * carry it (version 0): the admin API's reginfo. */
+int hr_regpkg_document(struct hr_regpkg *p, const char *aor,
+	struct hr_buf *buf);
+
 #endif

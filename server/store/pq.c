@@ -105,8 +105,15 @@ uint64_t hr_store_mono_ms(void)
 int hr_pq_each(PGconn *conn, const char *sql,
 	int (*row_h)(const PGresult *res, int row, void *arg), void *arg)
 {
+	return hr_pq_each_params(conn, sql, 0, NULL, row_h, arg);
+}
+
+int hr_pq_each_params(PGconn *conn, const char *sql, int n,
+	const char *const *v,
+	int (*row_h)(const PGresult *res, int row, void *arg), void *arg)
+{
 	PGresult *res = NULL;
-	int err = hr_pq_exec(conn, &res, sql, 0, NULL, PGRES_TUPLES_OK);
+	int err = hr_pq_exec(conn, &res, sql, n, v, PGRES_TUPLES_OK);
 
 	for (int i = 0; !err && i < PQntuples(res); i++)
 		err = row_h(res, i, arg);

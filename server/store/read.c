@@ -67,7 +67,7 @@ int hr_store_bindings_load(struct hr_store *s, hr_store_binding_h *h,
 		"FROM bindings ORDER BY aor, key", binding_row, &e);
 }
 
-static void sub_decode(struct hr_store_sub *u, const PGresult *res, int row)
+void hr_store_sub_decode(struct hr_store_sub *u, const PGresult *res, int row)
 {
 	u->id = col(res, row, 0);
 	u->package = col(res, row, 1);
@@ -151,34 +151,23 @@ int hr_store_rules_load(struct hr_store *s, hr_store_rule_h *h, void *arg)
 		"presence_rules ORDER BY presentity, watcher", rule_row, &e);
 }
 
-struct sub_each {
-	hr_store_sub_h *h;
-	void *arg;
-};
-
-static int sub_row(const PGresult *res, int row, void *arg)
+int hr_store_sub_row(const PGresult *res, int row, void *arg)
 {
-	const struct sub_each *e = arg;
+	const struct hr_store_sub_each *e = arg;
 	struct hr_store_sub u;
 
-	sub_decode(&u, res, row);
+	hr_store_sub_decode(&u, res, row);
 	return e->h(&u, e->arg);
 }
 
 int hr_store_subs_load(struct hr_store *s, hr_store_sub_h *h, void *arg)
 {
-	struct sub_each e = { h, arg };
+	struct hr_store_sub_each e = { h, arg };
 
 	if (!s || !h)
 		return EINVAL;
-	return hr_pq_each(s->rd, "SELECT id, package, event_id, "
-		"resource, watcher, watcher_user, state, reason, "
-		"extract(epoch FROM expires_at)::bigint, accept, callid, "
-		"local_tag, remote_tag, local_uri, remote_uri, remote_target, "
-		"route_set, remote_cseq, cseq_reserved, version_reserved, "
-		"transport, received, instance, local_contact FROM subscriptions "
-		"ORDER BY id",
-		sub_row, &e);
+	return hr_pq_each(s->rd, "SELECT " HR_STORE_SUB_COLUMNS
+		" FROM subscriptions ORDER BY id", hr_store_sub_row, &e);
 }
 
 int hr_store_secret(struct hr_store *s, const char *name, uint8_t *out,

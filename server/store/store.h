@@ -200,6 +200,32 @@ int hr_store_rules_load(struct hr_store *s, hr_store_rule_h *h, void *arg);
 int hr_store_secret(struct hr_store *s, const char *name, uint8_t *out,
 	size_t n);
 
+/* ---- readers: read-only connections for other threads (admin) ---- */
+
+struct hr_store_reader;   /* refcounted; one thread at a time */
+
+/** A reader on url; it connects on first use and again after a loss. */
+int hr_store_reader_alloc(struct hr_store_reader **rp, const char *url);
+/** Does PostgreSQL answer? 0, or an errno. */
+int hr_store_reader_ping(struct hr_store_reader *r);
+
+/** Which subscriptions a page lists: NULL matches any. */
+struct hr_store_sub_filter {
+	const char *package;
+	const char *state;
+	const char *resource;
+	const char *watcher;
+	const char *after;        /* ids above this one (the cursor) */
+	unsigned limit;
+};
+
+/** A page of subscriptions in id order. */
+int hr_store_subs_page(struct hr_store_reader *r,
+	const struct hr_store_sub_filter *f, hr_store_sub_h *h, void *arg);
+/** One subscription by id (h not called when there is none). */
+int hr_store_sub_get(struct hr_store_reader *r, const char *id,
+	hr_store_sub_h *h, void *arg);
+
 /* ---- users: username@domain with HA1s, never a password ---- */
 
 /* What a user notification is (hr_store_set_user_handler). */

@@ -47,11 +47,15 @@ SANITIZER_MARKERS = ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer',
 
 # Environment variables that would change herald's configuration behind
 # the test's back.
+ADMIN_TOKEN = 'test-admin-token-0123456789'
+
 HERALD_ENV = ('HERALD_SIP_LISTEN', 'HERALD_DOMAIN', 'HERALD_LOG_LEVEL',
               'HERALD_MAX_MESSAGE_SIZE', 'HERALD_TCP_IDLE_TIMEOUT',
               'HERALD_DATABASE_URL', 'HERALD_AUTH', 'HERALD_MIN_EXPIRES',
               'HERALD_MAX_EXPIRES', 'HERALD_DEFAULT_EXPIRES',
-              'HERALD_NONCE_LIFETIME', 'HERALD_STORE_WAIT')
+              'HERALD_NONCE_LIFETIME', 'HERALD_STORE_WAIT',
+              'HERALD_ADMIN_LISTEN', 'HERALD_ADMIN_TOKEN',
+              'HERALD_ADMIN_TOKEN_FILE')
 
 
 # ---------------------------------------------------------------------------
@@ -234,6 +238,10 @@ class Herald:
                 argv += ['--sip-listen',
                          'tcp:' + hostport(self.host, self.port)]
             argv += ['--domain', 'example.test', '--log-level', 'debug']
+            # the admin API on a port of its own choosing (tests run in
+            # parallel), with a known token
+            argv += ['--admin-listen', '127.0.0.1:0', '--admin-token',
+                     ADMIN_TOKEN]
         argv += ['--database-url', self.db]
         # extra arguments may name the chosen port: 'udp:127.0.0.1:{port}'
         return argv + [a.format(port=self.port) for a in self.extra]
@@ -285,6 +293,12 @@ class Herald:
         self.proc.wait()
         self.reader.join(2)
         return False
+
+    @property
+    def admin_url(self):
+        """http://127.0.0.1:PORT of the admin API, from the log."""
+        m = re.search(r'admin listening on (http://\S+)', self.log_text())
+        return m.group(1) if m else None
 
     def _port_clash(self):
         text = self.log_text().lower()

@@ -269,6 +269,8 @@ class ShutdownTest(harness.HeraldTestCase):
             'HERALD_SIP_LISTEN': 'udp:127.0.0.1:{port}',
             'HERALD_DOMAIN': 'example.test',
             'HERALD_LOG_LEVEL': 'debug',
+            'HERALD_ADMIN_LISTEN': '127.0.0.1:0',
+            'HERALD_ADMIN_TOKEN': harness.ADMIN_TOKEN,
         })
         c = self.udp(h)
         self.assertStatus(c.request(self.req('OPTIONS', c)), 200)

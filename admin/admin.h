@@ -1,0 +1,41 @@
+/*
+ * Herald's HTTP admin API (libmicrohttpd, jansson). It runs in
+ * libmicrohttpd's thread: it reads through its own PostgreSQL connection
+ * (the store's readers) and changes state only by calls into the core
+ * thread (hr_call), where they are applied like any SIP request
+ * (DESIGN.md). JSON, RFC 7807 problem+json errors, a bearer token for
+ * everything but /health.
+ */
+#ifndef HR_ADMIN_H
+#define HR_ADMIN_H
+
+#include "events/events.h"
+#include "packages/presence.h"
+#include "packages/reg.h"
+#include "store/store.h"
+
+struct hr_admin_cfg {
+	const char *listen;          /* "127.0.0.1:8080"; port 0 picks one */
+	const char *token;           /* the bearer token */
+	const char *database_url;
+	size_t max_body;             /* request bodies, bytes (65536) */
+	struct hr_events *ev;        /* core objects: used in hr_call only */
+	struct hr_presence *presence;
+	struct hr_regpkg *reg;
+};
+
+struct hr_admin;
+
+/** Start listening (its own thread). The listening address, with the
+ * port chosen, is logged as "admin listening on http://…". */
+int hr_admin_start(struct hr_admin **ap, const struct hr_admin_cfg *cfg);
+/** Stop (hr_call_close() first, so no handler waits on the core). */
+void hr_admin_stop(struct hr_admin *a);
+
+/**
+ * The token to use: tok when given; else the one kept in path, or a new
+ * random one written there (mode 0600) on first start. out gets it.
+ */
+int hr_admin_token(const char *tok, const char *path, char *out, size_t n);
+
+#endif

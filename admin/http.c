@@ -1,0 +1,271 @@
+/*
+ * The admin HTTP server: libmicrohttpd with its own polling thread,
+ * bearer-token authentication, bodies capped, JSON answers and RFC 7807
+ * problems.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include "admin_int.h"
+
+#define HR_LOG_MODULE "admin"
+
+const char *hr_admin_query(const struct req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->c, MHD_GET_ARGUMENT_KIND, name);
+}
+
+void hr_admin_json(struct reply *rp, unsigned status, json_t *j)
+{
+	rp->status = status;
+	rp->ctype = "application/json";
+	rp->body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	rp->len = rp->body ? strlen(rp->body) : 0;
+	json_decref(j);
+}
+
+/* RFC 7807 */
+void hr_admin_problem(struct reply *rp, unsigned status, const char *title,
+	const char *detail)
+{
+	json_t *j = json_pack("{s:s, s:s, s:i}", "type", "about:blank",
+		"title", title, "status", (int)status);
+
+	if (j && detail)
+		json_object_set_new(j, "detail", json_string(detail));
+	hr_admin_json(rp, status, j);
+	rp->ctype = "application/problem+json";
+}
+
+/* The request body as a JSON object with only the allowed members. */
+json_t *hr_admin_body_json(const struct req *r, struct reply *rp,
+	const char *const *allowed)
+{
+	json_error_t e;
+	json_t *j;
+	const char *k;
+	json_t *v;
+
+	j = json_loadb(r->body.b ? r->body.b : "", r->body.len, 0, &e);
+	if (!j || !json_is_object(j)) {
+		hr_admin_problem(rp, 400, "Bad JSON", j ? "not an object" :
+			e.text);
+		json_decref(j);
+		return NULL;
+	}
+	json_object_foreach(j, k, v) {
+		bool ok = false;
+
+		for (unsigned i = 0; allowed[i]; i++)
+			ok |= !strcmp(k, allowed[i]);
+		if (!ok) {
+			char detail[160];
+
+			snprintf(detail, sizeof(detail), "unknown field '%.100s'",
+				k);
+			hr_admin_problem(rp, 400, "Bad Request", detail);
+			json_decref(j);
+			return NULL;
+		}
+	}
+	return j;
+}
+
+static bool authorized(const struct req *r)
+{
+	const char *h = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND,
+		MHD_HTTP_HEADER_AUTHORIZATION);
+	size_t n = strlen(r->a->token);
+
+	if (!h || strncmp(h, "Bearer ", 7) || strlen(h + 7) != n)
+		return false;
+	return CRYPTO_memcmp(h + 7, r->a->token, n) == 0;
+}
+
+static void req_free(void *cls, struct MHD_Connection *c, void **con_cls,
+	enum MHD_RequestTerminationCode toe)
+{
+	struct req *r = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (!r)
+		return;
+	hr_buf_reset(&r->body);
+	free(r->path);
+	free(r);
+	*con_cls = NULL;
+}
+
+static void split(struct req *r, const char *url)
+{
+	char *save = NULL;
+
+	r->path = strdup(url);
+	if (!r->path)
+		return;
+	for (char *s = strtok_r(r->path, "/", &save); s && r->nseg < 8;
+	     s = strtok_r(NULL, "/", &save))
+		r->seg[r->nseg++] = s;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
+	const char *url, const char *method, const char *version,
+	const char *data, size_t *size, void **con_cls)
+{
+	struct hr_admin *a = cls;
+	struct req *r = *con_cls;
+	struct reply rp = { 0 };
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	(void)version;
+	if (!r) {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return MHD_NO;
+		r->a = a;
+		r->c = c;
+		r->method = method;
+		hr_buf_init(&r->body, a->cfg.max_body);
+		split(r, url);
+		*con_cls = r;
+		return MHD_YES;
+	}
+	if (*size) {
+		if (hr_buf_write(&r->body, data, *size))
+			r->too_big = true;
+		*size = 0;
+		return MHD_YES;
+	}
+	if (!r->path)
+		hr_admin_problem(&rp, 500, "Internal Server Error", NULL);
+	else if (r->too_big)
+		hr_admin_problem(&rp, 413, "Payload Too Large", NULL);
+	else if (!(r->nseg == 1 && !strcmp(r->seg[0], "health")) &&
+	    !authorized(r))
+		hr_admin_problem(&rp, 401, "Unauthorized",
+			"a bearer token is required");
+	else
+		hr_admin_route(r, &rp);
+	resp = MHD_create_response_from_buffer(rp.len, rp.body ? rp.body : "",
+		MHD_RESPMEM_MUST_COPY);
+	free(rp.body);
+	if (!resp)
+		return MHD_NO;
+	if (rp.ctype)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+			rp.ctype);
+	if (rp.status == 401)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+			"Bearer");
+	ret = MHD_queue_response(c, rp.status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+int hr_admin_token(const char *tok, const char *path, char *out, size_t n)
+{
+	char buf[128];
+	ssize_t len;
+	int fd;
+
+	if (tok && *tok) {
+		snprintf(out, n, "%s", tok);
+		return 0;
+	}
+	fd = open(path, O_RDONLY);
+	if (fd >= 0) {
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+			len--;
+		if (len >= 16) {
+			buf[len] = '\0';
+			snprintf(out, n, "%s", buf);
+			return 0;
+		}
+	}
+	/* first start: a new token, readable by this user alone */
+	hr_rand_token(buf, 32);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return errno;
+	len = write(fd, buf, strlen(buf));
+	close(fd);
+	if (len != (ssize_t)strlen(buf))
+		return EIO;
+	HR_INFO("admin token generated in %s", path);
+	snprintf(out, n, "%s", buf);
+	return 0;
+}
+
+static void admin_destroy(void *data)
+{
+	struct hr_admin *a = data;
+
+	if (a->d)
+		MHD_stop_daemon(a->d);
+	hr_mem_deref(a->rd);
+	if (a->token)
+		OPENSSL_cleanse(a->token, strlen(a->token));
+	free(a->token);
+}
+
+int hr_admin_start(struct hr_admin **ap, const struct hr_admin_cfg *cfg)
+{
+	struct hr_admin *a;
+	struct hr_sa sa;
+	const union MHD_DaemonInfo *info;
+	char addr[HR_SA_STRLEN];
+	int err;
+
+	if (!ap || !cfg || !cfg->listen || !cfg->token || !*cfg->token ||
+	    hr_sa_decode(&sa, cfg->listen))
+		return EINVAL;
+	a = hr_mem_zalloc(sizeof(*a), admin_destroy);
+	if (!a)
+		return ENOMEM;
+	a->cfg = *cfg;
+	if (!a->cfg.max_body)
+		a->cfg.max_body = 65536;
+	a->token = strdup(cfg->token);
+	err = a->token ? hr_store_reader_alloc(&a->rd, cfg->database_url) :
+		ENOMEM;
+	if (err) {
+		hr_mem_deref(a);
+		return err;
+	}
+	a->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+		MHD_USE_ERROR_LOG | (sa.u.sa.sa_family == AF_INET6 ?
+		MHD_USE_IPv6 : 0), 0, NULL, NULL, handle, a,
+		MHD_OPTION_SOCK_ADDR, &sa.u.sa,
+		MHD_OPTION_NOTIFY_COMPLETED, req_free, NULL,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+		MHD_OPTION_END);
+	if (!a->d) {
+		HR_ERROR("admin: cannot listen on %s", cfg->listen);
+		hr_mem_deref(a);
+		return EADDRINUSE;
+	}
+	info = MHD_get_daemon_info(a->d, MHD_DAEMON_INFO_BIND_PORT);
+	if (info)
+		hr_sa_set_port(&sa, info->port);
+	/* startup lines print at any level: scripts wait for them */
+	hr_log(HR_LOG_INFO, HR_LOG_MODULE, "admin listening on http://%s",
+		hr_sa_print(&sa, addr, sizeof(addr)));
+	*ap = a;
+	return 0;
+}
+
+void hr_admin_stop(struct hr_admin *a)
+{
+	hr_mem_deref(a);
+}

@@ -1,0 +1,115 @@
+/*
+ * Read-only connections for threads other than the core (the admin API):
+ * each reader owns its own libpq connection and reconnects when it was
+ * lost. Every query is parameterized.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "store/store_int.h"
+
+#define HR_LOG_MODULE "store"
+
+struct hr_store_reader {
+	char *url;
+	PGconn *conn;
+};
+
+static void reader_destroy(void *data)
+{
+	struct hr_store_reader *r = data;
+
+	if (r->conn)
+		PQfinish(r->conn);
+	free(r->url);
+}
+
+int hr_store_reader_alloc(struct hr_store_reader **rp, const char *url)
+{
+	struct hr_store_reader *r;
+
+	if (!rp || !url)
+		return EINVAL;
+	r = hr_mem_zalloc(sizeof(*r), reader_destroy);
+	if (!r)
+		return ENOMEM;
+	r->url = strdup(url);
+	if (!r->url) {
+		hr_mem_deref(r);
+		return ENOMEM;
+	}
+	*rp = r;
+	return 0;
+}
+
+/* The connection, made again when it was lost. */
+static PGconn *conn_of(struct hr_store_reader *r)
+{
+	if (r->conn && PQstatus(r->conn) == CONNECTION_OK)
+		return r->conn;
+	if (r->conn)
+		PQfinish(r->conn);
+	r->conn = NULL;
+	if (hr_pq_connect(&r->conn, r->url))
+		r->conn = NULL;
+	return r->conn;
+}
+
+static int each(struct hr_store_reader *r, const char *sql, int n,
+	const char *const *v,
+	int (*row_h)(const PGresult *res, int row, void *arg), void *arg)
+{
+	PGconn *c = conn_of(r);
+	int err;
+
+	if (!c)
+		return ECONNREFUSED;
+	err = hr_pq_each_params(c, sql, n, v, row_h, arg);
+	/* once more on a fresh connection when this one had died */
+	if (err && hr_pq_lost(c, NULL) && (c = conn_of(r)))
+		err = hr_pq_each_params(c, sql, n, v, row_h, arg);
+	return err;
+}
+
+static int none(const PGresult *res, int row, void *arg)
+{
+	(void)res;
+	(void)row;
+	(void)arg;
+	return 0;
+}
+
+int hr_store_reader_ping(struct hr_store_reader *r)
+{
+	return each(r, "SELECT 1", 0, NULL, none, NULL);
+}
+
+int hr_store_subs_page(struct hr_store_reader *r,
+	const struct hr_store_sub_filter *f, hr_store_sub_h *h, void *arg)
+{
+	struct hr_store_sub_each e = { h, arg };
+	char limit[16];
+	const char *const v[] = { f->package, f->state, f->resource,
+		f->watcher, f->after ? f->after : "", limit };
+
+	snprintf(limit, sizeof(limit), "%u", f->limit);
+	/* NULL filters match everything; ids order the pages */
+	return each(r, "SELECT " HR_STORE_SUB_COLUMNS " FROM subscriptions "
+		"WHERE ($1::text IS NULL OR package = $1) "
+		"AND ($2::text IS NULL OR state = $2) "
+		"AND ($3::text IS NULL OR resource = $3) "
+		"AND ($4::text IS NULL OR watcher = $4) "
+		"AND id > $5 ORDER BY id LIMIT $6::int", 6, v, hr_store_sub_row,
+		&e);
+}
+
+int hr_store_sub_get(struct hr_store_reader *r, const char *id,
+	hr_store_sub_h *h, void *arg)
+{
+	struct hr_store_sub_each e = { h, arg };
+	const char *const v[] = { id };
+
+	return each(r, "SELECT " HR_STORE_SUB_COLUMNS " FROM subscriptions "
+		"WHERE id = $1", 1, v, hr_store_sub_row, &e);
+}
