@@ -19,9 +19,13 @@ struct hr_admin_cfg {
 	const char *token;           /* the bearer token */
 	const char *database_url;
 	size_t max_body;             /* request bodies, bytes (65536) */
+	const char *const *domains;  /* served: users are made in these */
+	unsigned ndomains;
 	struct hr_events *ev;        /* core objects: used in hr_call only */
 	struct hr_presence *presence;
 	struct hr_regpkg *reg;
+	struct hr_registrar *registrar;
+	struct hr_store *store;
 };
 
 struct hr_admin;

@@ -5,6 +5,8 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include "admin.h"
+#include "auth/auth.h"
+#include "registrar/registrar.h"
 
 struct hr_admin {
 	struct hr_admin_cfg cfg;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "admin_int.h"
 
 #define HR_LOG_MODULE "admin"
@@ -87,7 +88,8 @@ static int page_one(const struct hr_store_sub *s, void *arg)
 	return 0;
 }
 
-static void subs_list(struct req *r, struct reply *rp)
+static void subs_list(struct req *r, struct reply *rp,
+	const char *presentity)
 {
 	struct hr_store_sub_filter f = { 0 };
 	struct page pg = { .items = json_array() };
@@ -103,6 +105,11 @@ static void subs_list(struct req *r, struct reply *rp)
 	f.limit = LIMIT_DEFAULT;
 	if (f.resource)
 		f.resource = bare(f.resource);
+	/* a presentity's watchers: its presence subscriptions */
+	if (presentity) {
+		f.package = "presence";
+		f.resource = bare(presentity);
+	}
 	if (lim) {
 		char *end;
 		long v = strtol(lim, &end, 10);
@@ -350,6 +357,251 @@ static void rule(struct req *r, struct reply *rp, const char *presentity,
 		rp->status = 204;
 }
 
+/* ---- users: HA1s only, never a password back ---- */
+
+static bool served(const struct hr_admin *a, const char *domain)
+{
+	for (unsigned i = 0; i < a->cfg.ndomains; i++) {
+		if (!strcasecmp(a->cfg.domains[i], domain))
+			return true;
+	}
+	return false;
+}
+
+static void user_add(struct req *r, struct reply *rp)
+{
+	static const char *const allowed[] = { "user", "password", NULL };
+	char user[256], domain[256], md5[33], sha[65];
+	struct hr_store_user u = { user, domain, md5, sha, HR_USER_CHANGED };
+	const char *name, *pw;
+	json_t *j = hr_admin_body_json(r, rp, allowed);
+	int err;
+
+	if (!j)
+		return;
+	name = json_string_value(json_object_get(j, "user"));
+	pw = json_string_value(json_object_get(j, "password"));
+	if (!name || !pw || !*pw || hr_user_split(name, user, sizeof(user),
+		domain, sizeof(domain))) {
+		json_decref(j);
+		hr_admin_problem(rp, 400, "Bad Request", "user (user@domain) "
+			"and password are required");
+		return;
+	}
+	if (!served(r->a, domain)) {
+		json_decref(j);
+		hr_admin_problem(rp, 400, "Bad Request",
+			"not a domain this server serves");
+		return;
+	}
+	/* the realm is the domain, as for herald user add */
+	err = hr_digest_ha1s(user, domain, pw, md5, sha);
+	json_decref(j);
+	if (!err)
+		err = hr_store_user_put(r->a->cfg.database_url, &u);
+	if (err) {
+		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
+		return;
+	}
+	hr_admin_json(rp, 201, json_pack("{s:s++}", "user", user, "@",
+		domain));
+}
+
+struct users {
+	json_t *items;
+	const char *after;
+	unsigned limit;
+	char last[520];
+	bool more;
+};
+
+static int user_one(const struct hr_store_user *u, void *arg)
+{
+	struct users *us = arg;
+	char name[520];
+
+	snprintf(name, sizeof(name), "%s@%s", u->user, u->domain);
+	/* listed by domain then user; the cursor is the last name shown */
+	if (us->after && strcmp(name, us->after) <= 0)
+		return 0;
+	if (json_array_size(us->items) == us->limit) {
+		us->more = true;
+		return 0;
+	}
+	snprintf(us->last, sizeof(us->last), "%s", name);
+	return json_array_append_new(us->items, json_pack("{s:s}", "user",
+		name)) ? ENOMEM : 0;
+}
+
+static void users_list(struct req *r, struct reply *rp)
+{
+	struct users us = { .items = json_array(), .limit = LIMIT_DEFAULT,
+		.after = hr_admin_query(r, "cursor") };
+	const char *lim = hr_admin_query(r, "limit");
+	json_t *j;
+
+	if (lim) {
+		char *end;
+		long v = strtol(lim, &end, 10);
+
+		if (*end || v < 1 || v > LIMIT_MAX) {
+			json_decref(us.items);
+			hr_admin_problem(rp, 400, "Bad Request",
+				"limit must be 1 to 1000");
+			return;
+		}
+		us.limit = (unsigned)v;
+	}
+	if (!us.items || hr_store_user_list(r->a->cfg.database_url, user_one,
+		&us)) {
+		json_decref(us.items);
+		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
+		return;
+	}
+	j = json_pack("{s:o}", "items", us.items);
+	if (j && us.more)
+		json_object_set_new(j, "next_cursor", json_string(us.last));
+	hr_admin_json(rp, 200, j);
+}
+
+static void user_del(struct req *r, struct reply *rp, const char *name)
+{
+	char user[256], domain[256];
+	int err;
+
+	if (hr_user_split(name, user, sizeof(user), domain, sizeof(domain))) {
+		hr_admin_problem(rp, 400, "Bad Request", "not user@domain");
+		return;
+	}
+	err = hr_store_user_del(r->a->cfg.database_url, user, domain);
+	if (err == ENOENT)
+		hr_admin_problem(rp, 404, "Not Found", "no such user");
+	else if (err)
+		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
+	else
+		rp->status = 204;
+}
+
+/* ---- bindings, from the registrar ---- */
+
+struct bindcall {
+	struct hr_registrar *r;
+	const char *aor;
+	json_t *items;
+};
+
+static int bind_one(const struct hr_binding *b, void *arg)
+{
+	struct bindcall *c = arg;
+	int64_t left = b->expires_at - hr_wall_s();
+	json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:I, s:s}", "id", b->id,
+		"uri", b->uri, "expires_in", (json_int_t)(left > 0 ? left : 0),
+		"callid", b->callid, "cseq", (json_int_t)b->cseq, "received",
+		b->received);
+
+	if (!j)
+		return ENOMEM;
+	if (b->q >= 0)
+		json_object_set_new(j, "q", json_real(b->q / 1000.0));
+	if (*b->instance)
+		json_object_set_new(j, "instance", json_string(b->instance));
+	if (*b->user_agent)
+		json_object_set_new(j, "user_agent",
+			json_string(b->user_agent));
+	if (*b->path)
+		json_object_set_new(j, "path", json_string(b->path));
+	return json_array_append_new(c->items, j) ? ENOMEM : 0;
+}
+
+static void bind_core(void *arg)
+{
+	struct bindcall *c = arg;
+
+	hr_registrar_bindings(c->r, c->aor, bind_one, c);
+}
+
+static void bindings(struct req *r, struct reply *rp, const char *aor)
+{
+	struct bindcall c = { .r = r->a->cfg.registrar, .aor = bare(aor),
+		.items = json_array() };
+
+	if (!c.items || hr_call(bind_core, &c)) {
+		json_decref(c.items);
+		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
+		return;
+	}
+	hr_admin_json(rp, 200, json_pack("{s:s, s:o}", "aor", c.aor,
+		"bindings", c.items));
+}
+
+/* ---- /metrics (Prometheus text) ---- */
+
+struct metrics {
+	struct hr_admin *a;
+	size_t bindings;
+	size_t subs;
+	size_t pubs;
+	size_t depth;
+	struct hr_store_stats st;
+};
+
+static void metrics_core(void *arg)
+{
+	struct metrics *m = arg;
+
+	m->bindings = hr_registrar_count(m->a->cfg.registrar);
+	m->subs = hr_events_count(m->a->cfg.ev);
+	m->pubs = hr_presence_count(m->a->cfg.presence);
+	m->depth = hr_store_queue_depth(m->a->cfg.store);
+	hr_store_stats(m->a->cfg.store, &m->st);
+}
+
+static void metrics(struct req *r, struct reply *rp)
+{
+	struct metrics m = { .a = r->a };
+	struct hr_buf b;
+	int err = 0;
+
+	if (hr_call(metrics_core, &m)) {
+		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
+		return;
+	}
+	hr_buf_init(&b, 64 * 1024);
+#define GAUGE(name, help, v) \
+	err |= hr_buf_printf(&b, "# HELP " name " " help "\n# TYPE " name \
+		" gauge\n" name " %llu\n", (unsigned long long)(v))
+#define COUNTER(name, help, v) \
+	err |= hr_buf_printf(&b, "# HELP " name " " help "\n# TYPE " name \
+		" counter\n" name " %llu\n", (unsigned long long)(v))
+	GAUGE("herald_bindings", "Live registrar bindings.", m.bindings);
+	GAUGE("herald_subscriptions", "Live event subscriptions.", m.subs);
+	GAUGE("herald_publications", "Live presence publications.", m.pubs);
+	GAUGE("herald_store_queue_depth", "Changes queued for PostgreSQL.",
+		m.depth);
+	GAUGE("herald_store_batch_max", "Most changes in one commit.",
+		m.st.max_batch);
+	COUNTER("herald_store_commits_total", "Database commits.",
+		m.st.commits);
+	COUNTER("herald_store_changes_total", "Changes committed.", m.st.txs);
+	COUNTER("herald_store_failed_total", "Changes failed.", m.st.failed);
+	COUNTER("herald_store_timedout_total",
+		"Changes given up while PostgreSQL was away.", m.st.timedout);
+	COUNTER("herald_store_outages_total",
+		"Times the PostgreSQL connection was lost.", m.st.outages);
+#undef GAUGE
+#undef COUNTER
+	if (err) {
+		hr_buf_reset(&b);
+		hr_admin_problem(rp, 500, "Internal Server Error", NULL);
+		return;
+	}
+	rp->status = 200;
+	rp->ctype = "text/plain; version=0.0.4";
+	rp->body = b.b;
+	rp->len = b.len;
+}
+
+
 /* ---- the table ---- */
 
 static bool is(const struct req *r, const char *method, unsigned nseg)
@@ -367,11 +619,17 @@ void hr_admin_route(struct req *r, struct reply *rp)
 		health(r, rp);
 		return;
 	}
+	if (r->nseg == 1 && !strcmp(s[0], "metrics")) {
+		if (strcmp(r->method, "GET"))
+			goto method;
+		metrics(r, rp);
+		return;
+	}
 	if (r->nseg < 2 || strcmp(s[0], "v1"))
 		goto notfound;
 	if (!strcmp(s[1], "subscriptions")) {
 		if (is(r, "GET", 2))
-			subs_list(r, rp);
+			subs_list(r, rp, NULL);
 		else if (is(r, "GET", 3))
 			sub_get(r, rp, s[2]);
 		else if (is(r, "DELETE", 3))
@@ -380,6 +638,33 @@ void hr_admin_route(struct req *r, struct reply *rp)
 			goto method;
 		else
 			goto notfound;
+		return;
+	}
+	if (!strcmp(s[1], "users")) {
+		if (is(r, "POST", 2))
+			user_add(r, rp);
+		else if (is(r, "GET", 2))
+			users_list(r, rp);
+		else if (is(r, "DELETE", 3))
+			user_del(r, rp, s[2]);
+		else if (r->nseg <= 3)
+			goto method;
+		else
+			goto notfound;
+		return;
+	}
+	if (!strcmp(s[1], "aors") && r->nseg == 4 &&
+	    !strcmp(s[3], "bindings")) {
+		if (strcmp(r->method, "GET"))
+			goto method;
+		bindings(r, rp, s[2]);
+		return;
+	}
+	if (!strcmp(s[1], "presentities") && r->nseg == 4 &&
+	    !strcmp(s[3], "watchers")) {
+		if (strcmp(r->method, "GET"))
+			goto method;
+		subs_list(r, rp, s[2]);
 		return;
 	}
 	if (!strcmp(s[1], "aors") && r->nseg == 4 &&

@@ -109,6 +109,14 @@ bool hr_auth_user_is(const struct hr_pl *username, const char *aor,
 typedef bool (hr_user_exists_h)(const char *user, const char *domain,
 	void *arg);
 
+/** "alice@example.test" → user and domain (lowercased): 0 or EINVAL. */
+int hr_user_split(const char *aor, char *user, size_t un, char *domain,
+	size_t dn);
+/** Both HA1s of a user in its realm (its domain): 0 or an error. The
+ * password is not kept. */
+int hr_digest_ha1s(const char *user, const char *realm, const char *password,
+	char md5[33], char sha256[65]);
+
 /* ---- the users the server knows (in memory; filled from the store) ---- */
 
 struct hr_userdb;  /* refcounted */

@@ -161,3 +161,29 @@ size_t hr_userdb_sync_end(struct hr_userdb *db)
 	}
 	return gone;
 }
+
+int hr_user_split(const char *aor, char *user, size_t un, char *domain,
+	size_t dn)
+{
+	const char *at = aor ? strchr(aor, '@') : NULL;
+
+	if (!at || at == aor || !at[1] || strchr(at + 1, '@') ||
+	    (size_t)(at - aor) >= un || strlen(at + 1) >= dn)
+		return EINVAL;
+	memcpy(user, aor, (size_t)(at - aor));
+	user[at - aor] = '\0';
+	strcpy(domain, at + 1);
+	for (char *p = domain; *p; p++)
+		*p = (char)hr_lower[(unsigned char)*p];
+	return 0;
+}
+
+int hr_digest_ha1s(const char *user, const char *realm, const char *password,
+	char md5[33], char sha256[65])
+{
+	int err = hr_digest_ha1(md5, 33, HR_DIGEST_MD5, user, realm,
+		password);
+
+	return err ? err : hr_digest_ha1(sha256, 65, HR_DIGEST_SHA256, user,
+		realm, password);
+}

@@ -477,9 +477,13 @@ static int open_admin(struct server *sv)
 	acfg.listen = cfg.admin_listen;
 	acfg.token = token;
 	acfg.database_url = cfg.database_url;
+	acfg.domains = cfg.domains.v;
+	acfg.ndomains = cfg.domains.n;
 	acfg.ev = sv->events;
 	acfg.presence = sv->presence;
 	acfg.reg = sv->regpkg;
+	acfg.registrar = sv->registrar;
+	acfg.store = sv->store;
 	err = hr_admin_start(&sv->admin, &acfg);
 	memset(token, 0, sizeof(token));
 	return err;

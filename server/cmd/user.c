@@ -52,19 +52,11 @@ static int need_db(void)
 static int split_aor(const char *aor, char *user, size_t un, char *domain,
 	size_t dn)
 {
-	const char *at = strchr(aor, '@');
+	int err = hr_user_split(aor, user, un, domain, dn);
 
-	if (!at || at == aor || !at[1] || strchr(at + 1, '@') ||
-	    (size_t)(at - aor) >= un || strlen(at + 1) >= dn) {
+	if (err)
 		fprintf(stderr, "herald: '%s' is not user@domain\n", aor);
-		return EINVAL;
-	}
-	memcpy(user, aor, (size_t)(at - aor));
-	user[at - aor] = '\0';
-	strcpy(domain, at + 1);
-	for (char *p = domain; *p; p++)
-		*p = (char)hr_lower[(unsigned char)*p];
-	return 0;
+	return err;
 }
 
 static int read_password(char *buf, size_t n)
@@ -104,11 +96,7 @@ static int user_add(int argc, char **argv)
 		password = pw;
 	}
 	/* the realm is the user's domain; only HA1s are stored */
-	err = hr_digest_ha1(md5, sizeof(md5), HR_DIGEST_MD5, user, domain,
-		password);
-	if (!err)
-		err = hr_digest_ha1(sha, sizeof(sha), HR_DIGEST_SHA256, user,
-			domain, password);
+	err = hr_digest_ha1s(user, domain, password, md5, sha);
 	memset(pw, 0, sizeof(pw));
 	if (!err)
 		err = hr_store_user_put(database_url, &u);
