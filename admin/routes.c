@@ -275,36 +275,63 @@ static void document(struct req *r, struct reply *rp, const char *name,
 
 /* ---- presence rules ---- */
 
-struct rulecall {
-	struct hr_presence *p;
-	const char *presentity;
-	const char *watcher;
-	enum hr_pres_action action;
+/* A change the core stores before it applies it: the admin thread waits
+ * for its completion (on the core thread) after the call. */
+struct waiter {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool done;
 	int err;
 };
 
-static void rule_done(int err, void *arg)
+static void waiter_done(int err, void *arg)
 {
-	struct rulecall *c = arg;
+	struct waiter *w = arg;
 
-	pthread_mutex_lock(&c->lock);
-	c->err = err;
-	c->done = true;
-	pthread_cond_signal(&c->cond);
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_lock(&w->lock);
+	w->err = err;
+	w->done = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
 }
+
+/* hr_call(fn, arg), then wait for w (fn started the change, or failed
+ * it with waiter_done). */
+static int call_and_wait(hr_call_h *fn, void *arg, struct waiter *w)
+{
+	int err;
+
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	err = hr_call(fn, arg);
+	if (!err) {
+		pthread_mutex_lock(&w->lock);
+		while (!w->done)
+			pthread_cond_wait(&w->cond, &w->lock);
+		pthread_mutex_unlock(&w->lock);
+		err = w->err;
+	}
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	return err;
+}
+
+struct rulecall {
+	struct hr_presence *p;
+	const char *presentity;
+	const char *watcher;
+	enum hr_pres_action action;
+	struct waiter w;
+};
 
 static void rule_core(void *arg)
 {
 	struct rulecall *c = arg;
 	int err = hr_presence_rule(c->p, c->presentity, c->watcher, c->action,
-		rule_done, c);
+		waiter_done, &c->w);
 
 	if (err)
-		rule_done(err, c);
+		waiter_done(err, &c->w);
 }
 
 static void rule(struct req *r, struct reply *rp, const char *presentity,
@@ -331,20 +358,7 @@ static void rule(struct req *r, struct reply *rp, const char *presentity,
 		}
 		json_decref(j);
 	}
-	pthread_mutex_init(&c.lock, NULL);
-	pthread_cond_init(&c.cond, NULL);
-	if (hr_call(rule_core, &c)) {
-		err = ECANCELED;
-	} else {
-		/* stored, then applied to the watcher's subscriptions */
-		pthread_mutex_lock(&c.lock);
-		while (!c.done)
-			pthread_cond_wait(&c.cond, &c.lock);
-		pthread_mutex_unlock(&c.lock);
-		err = c.err;
-	}
-	pthread_cond_destroy(&c.cond);
-	pthread_mutex_destroy(&c.lock);
+	err = call_and_wait(rule_core, &c, &c.w);
 	if (err == EINVAL)
 		hr_admin_problem(rp, 400, "Bad Request", NULL);
 	else if (err)
@@ -534,6 +548,42 @@ static void bindings(struct req *r, struct reply *rp, const char *aor)
 		"bindings", c.items));
 }
 
+struct deactcall {
+	struct hr_registrar *r;
+	const char *aor;
+	const char *id;
+	struct waiter w;
+};
+
+static void deact_core(void *arg)
+{
+	struct deactcall *c = arg;
+	int err = hr_registrar_deactivate(c->r, c->aor, c->id, waiter_done,
+		&c->w);
+
+	if (err)
+		waiter_done(err, &c->w);
+}
+
+/* RFC 3680: the binding goes, its watchers hear "deactivated" */
+static void binding_del(struct req *r, struct reply *rp, const char *aor,
+	const char *id)
+{
+	struct deactcall c = { .r = r->a->cfg.registrar, .aor = bare(aor),
+		.id = id };
+	int err = call_and_wait(deact_core, &c, &c.w);
+
+	if (err == ENOENT)
+		hr_admin_problem(rp, 404, "Not Found", "no such binding");
+	else if (err == EBUSY)
+		hr_admin_problem(rp, 409, "Conflict", "a registration of this "
+			"address-of-record is being stored; try again");
+	else if (err)
+		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
+	else
+		rp->status = 204;
+}
+
 /* ---- /metrics (Prometheus text) ---- */
 
 struct metrics {
@@ -651,6 +701,13 @@ void hr_admin_route(struct req *r, struct reply *rp)
 			goto method;
 		else
 			goto notfound;
+		return;
+	}
+	if (!strcmp(s[1], "aors") && r->nseg == 5 &&
+	    !strcmp(s[3], "bindings")) {
+		if (strcmp(r->method, "DELETE"))
+			goto method;
+		binding_del(r, rp, s[2], s[4]);
 		return;
 	}
 	if (!strcmp(s[1], "aors") && r->nseg == 4 &&

@@ -799,6 +799,73 @@ void hr_registrar_arm(struct hr_registrar *r, struct binding *b)
 		hr_tmr_start(&b->tmr, (uint64_t)left * 1000, expire_fire, b);
 }
 
+/* ---- deactivation (the admin API) ---- */
+
+struct deact {
+	struct hr_registrar *r;
+	struct binding *b;
+	hr_registrar_done_h *done;
+	void *arg;
+};
+
+static void deact_committed(int err, void *arg)
+{
+	struct deact *x = arg;
+	struct aor *a = x->b->aor;
+
+	if (!err) {
+		/* RFC 3680 5.2: deactivated (the UA should register again) */
+		hr_binding_unlist(x->b);
+		notify(x->r, &x->b->pub, HR_REG_DEACTIVATED);
+		hr_mem_deref(x->b);
+	}
+	if (x->done)
+		x->done(err, x->arg);
+	free(x);
+	next_waiting(a);
+}
+
+int hr_registrar_deactivate(struct hr_registrar *r, const char *aor,
+	const char *id, hr_registrar_done_h *done, void *arg)
+{
+	struct aor *a = hr_aor_find(r, aor);
+	struct binding *b = NULL;
+	struct hr_store_tx *tx;
+	struct deact *x;
+	int err;
+
+	if (r->closing)
+		return ECANCELED;
+	for (struct hr_le *le = a ? a->bindings.head : NULL; le; le = le->next) {
+		struct binding *c = le->data;
+
+		if (!strcmp(c->pub.id, id) && hr_binding_live(c))
+			b = c;
+	}
+	if (!b)
+		return ENOENT;
+	if (a->busy)
+		return EBUSY;
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return ENOMEM;
+	*x = (struct deact){ r, b, done, arg };
+	err = hr_store_tx_alloc(&tx, r->store);
+	if (!err) {
+		err = hr_store_tx_binding_del(tx, a->name, b->pub.key);
+		if (!err)
+			err = hr_store_tx_commit(tx, deact_committed, x);
+		else
+			hr_store_tx_abort(tx);
+	}
+	if (err) {
+		free(x);
+		return err;
+	}
+	a->busy = true;
+	return 0;
+}
+
 /* ---- lifetime ---- */
 
 static void registrar_destroy(void *data)

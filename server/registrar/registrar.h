@@ -89,6 +89,16 @@ void hr_registrar_unwatch(struct hr_registrar *r, hr_binding_h *h, void *arg);
 /** Call h for each live binding of aor (h's return stops at non-zero). */
 int hr_registrar_bindings(struct hr_registrar *r, const char *aor,
 	int (*h)(const struct hr_binding *b, void *arg), void *arg);
+typedef void (hr_registrar_done_h)(int err, void *arg);
+
+/**
+ * Remove the binding with contact id id of aor (the admin API): stored,
+ * then announced as DEACTIVATED; done runs on the core thread then.
+ * ENOENT: no such live binding; EBUSY: a change of the AOR is being
+ * stored (try again).
+ */
+int hr_registrar_deactivate(struct hr_registrar *r, const char *aor,
+	const char *id, hr_registrar_done_h *done, void *arg);
 /** Number of live bindings (metrics, tests). */
 size_t hr_registrar_count(const struct hr_registrar *r);
 /** True when domain is served. */

@@ -296,6 +296,50 @@ START_TEST(test_events_and_expiry)
 }
 END_TEST
 
+static int first_id(const struct hr_binding *b, void *arg)
+{
+	snprintf(arg, 64, "%s", b->id);
+	return 1;
+}
+
+static void deact_done(int err, void *arg)
+{
+	*(int *)arg = err + 1000;
+}
+
+/* The admin takes a binding away: stored, then announced deactivated. */
+START_TEST(test_deactivate)
+{
+	char id[64] = "";
+	int done = 0;
+
+	reg_send(A, "c1", 1, "Contact: <sip:alice@192.0.2.1>;expires=600\r\n"
+		"Contact: <sip:alice@192.0.2.2>;expires=600\r\n");
+	hr_registrar_bindings(reg, A, first_id, id);
+	ck_assert_str_ne(id, "");
+	ck_assert_int_eq(hr_registrar_deactivate(reg, A, "nosuch", NULL,
+		NULL), ENOENT);
+	ck_assert_int_eq(hr_registrar_deactivate(reg, "bob@example.test", id,
+		NULL, NULL), ENOENT);
+	ck_assert_int_eq(hr_registrar_deactivate(reg, A, id, deact_done,
+		&done), 0);
+	/* one change of an AOR at a time */
+	ck_assert_int_eq(hr_registrar_deactivate(reg, A, id, NULL, NULL),
+		EBUSY);
+	for (int i = 0; i < 5000 && !done; i++) {
+		hr_loop_once();
+		usleep(1000);
+	}
+	ck_assert_int_eq(done, 1000);
+	ck_assert_uint_eq(events[HR_REG_DEACTIVATED], 1);
+	ck_assert_uint_eq(hr_registrar_count(reg), 1);
+	ck_assert_int_eq(hr_registrar_deactivate(reg, A, id, NULL, NULL),
+		ENOENT);
+	/* the store agrees: a query lists the other one only */
+	ck_assert_uint_eq(ncontacts(reg_send(A, "c1", 2, "")), 1);
+}
+END_TEST
+
 START_TEST(test_recovery)
 {
 	const char *r;
@@ -340,6 +384,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_rules, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, test_waiting_line);
 	tcase_add_test(tc, test_events_and_expiry);
+	tcase_add_test(tc, test_deactivate);
 	tcase_add_test(tc, test_recovery);
 	suite_add_tcase(s, tc);
 	return hr_check_run(s);
