@@ -26,6 +26,7 @@ struct hr_admin_cfg {
 	struct hr_regpkg *reg;
 	struct hr_registrar *registrar;
 	struct hr_store *store;
+	struct hr_sip *sip;
 };
 
 struct hr_admin;

@@ -146,12 +146,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 	}
 	if (!r->path)
 		hr_admin_problem(&rp, 500, "Internal Server Error", NULL);
-	else if (r->too_big)
-		hr_admin_problem(&rp, 413, "Payload Too Large", NULL);
 	else if (!(r->nseg == 1 && !strcmp(r->seg[0], "health")) &&
 	    !authorized(r))
 		hr_admin_problem(&rp, 401, "Unauthorized",
 			"a bearer token is required");
+	else if (r->too_big)
+		hr_admin_problem(&rp, 413, "Payload Too Large", NULL);
 	else
 		hr_admin_route(r, &rp);
 	resp = MHD_create_response_from_buffer(rp.len, rp.body ? rp.body : "",

@@ -484,6 +484,7 @@ static int open_admin(struct server *sv)
 	acfg.reg = sv->regpkg;
 	acfg.registrar = sv->registrar;
 	acfg.store = sv->store;
+	acfg.sip = sv->sip;
 	err = hr_admin_start(&sv->admin, &acfg);
 	memset(token, 0, sizeof(token));
 	return err;

@@ -154,6 +154,16 @@ bool hr_events_has(struct hr_events *ev, const char *package,
 	const char *resource);
 /** The subscription with this id, or NULL. */
 struct hr_sub *hr_events_find(struct hr_events *ev, const char *id);
+/** Counters (metrics). */
+struct hr_events_stats {
+	uint64_t notifies;        /* NOTIFYs sent */
+	uint64_t failed;          /* NOTIFYs that failed (error, Timer F) */
+};
+
+void hr_events_stats(const struct hr_events *ev, struct hr_events_stats *st);
+/** Live subscriptions of package in state. */
+size_t hr_events_count_state(const struct hr_events *ev, const char *package,
+	enum hr_sub_state state);
 /** Number of live subscriptions (metrics, tests). */
 size_t hr_events_count(const struct hr_events *ev);
 

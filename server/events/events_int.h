@@ -17,6 +17,7 @@ struct hr_events {
 	struct hr_hash res;           /* package + resource → struct res */
 	struct hr_hash watchers;      /* watcher URI → struct watcher */
 	size_t n;                     /* linked subscriptions */
+	struct hr_events_stats stats;
 	bool closing;
 };
 

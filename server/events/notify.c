@@ -398,6 +398,7 @@ static int send_notify(struct hr_sub *sub)
 	if (err)
 		goto out;
 	sub->cseq++;
+	ev->stats.notifies++;
 	if (with_body)
 		sub->info.version++;
 	sub->info.notifies++;
@@ -472,6 +473,7 @@ static void on_resp(int err, const struct hr_msg *resp, void *arg)
 		return;
 	sub->ct = hr_mem_deref(sub->ct);
 	if (err || resp->scode >= 300) {
+		sub->ev->stats.failed++;
 		if (err)
 			HR_INFO("subscription %s: NOTIFY failed (%s): ended",
 				sub->info.id, hr_strerror(err));

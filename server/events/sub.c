@@ -369,6 +369,28 @@ bool hr_events_has(struct hr_events *ev, const char *package,
 	return r && r->subs.n;
 }
 
+void hr_events_stats(const struct hr_events *ev, struct hr_events_stats *st)
+{
+	*st = ev->stats;
+}
+
+size_t hr_events_count_state(const struct hr_events *ev, const char *package,
+	enum hr_sub_state state)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 0; ev->byid.bucket && i <= ev->byid.mask; i++) {
+		for (struct hr_le *le = ev->byid.bucket[i].head; le;
+		     le = le->next) {
+			const struct hr_sub *sub = le->data;
+
+			n += !strcmp(sub->info.package, package) &&
+				sub->info.state == state && !sub->final;
+		}
+	}
+	return n;
+}
+
 size_t hr_events_count(const struct hr_events *ev)
 {
 	return ev->n;

@@ -82,6 +82,7 @@ static void timer_e(void *arg)
 	struct hr_ctrans *ct = arg;
 	int err = hr_sip_send(ct->sip, &ct->dst, ct->req, ct->len);
 
+	hr_sip_counters(ct->sip)->retransmits++;
 	if (err) {
 		fail(ct, err);
 		return;

@@ -34,6 +34,7 @@ struct hr_sip {
 	char opt_hdrs[4 * LIST_MAX + 128]; /* OPTIONS answer headers */
 	hr_send_h *send_h;
 	void *send_arg;
+	struct hr_sip_stats stats;
 	struct hr_buf out;                 /* scratch for stateless replies */
 };
 
@@ -371,6 +372,22 @@ void hr_sip_resp_dest(const struct hr_msg *req, struct hr_dest *dst)
 		hr_sa_set_port(&dst->addr, via->port ? via->port : 5060);
 }
 
+struct hr_sip_stats *hr_sip_counters(struct hr_sip *sip)
+{
+	return &sip->stats;
+}
+
+void hr_sip_count_resp(struct hr_sip *sip, uint16_t scode)
+{
+	if (scode >= 100 && scode < 700)
+		sip->stats.responses[scode / 100]++;
+}
+
+void hr_sip_stats(const struct hr_sip *sip, struct hr_sip_stats *st)
+{
+	*st = sip->stats;
+}
+
 int hr_sip_reply(struct hr_sip *sip, const struct hr_msg *req,
 	const struct hr_resp *resp)
 {
@@ -381,6 +398,7 @@ int hr_sip_reply(struct hr_sip *sip, const struct hr_msg *req,
 	err = hr_resp_print(&sip->out, req, resp, sip->server);
 	if (err)
 		return err;
+	hr_sip_count_resp(sip, resp->scode);
 	hr_sip_resp_dest(req, &dst);
 	return hr_sip_send(sip, &dst, sip->out.b, sip->out.len);
 }
@@ -449,6 +467,7 @@ static void route(struct hr_sip *sip, struct hr_msg *msg)
 	char hdrs[LIST_MAX + 16];
 	enum hr_method m = msg->meth;
 
+	sip->stats.requests[m]++;
 	/* RFC 3261 8.2.1: method inspection first */
 	if (m == HR_METH_OTHER) {
 		replys(sip, msg, 501, "Not Implemented", NULL);

@@ -495,6 +495,16 @@ void hr_sip_resp_dest(const struct hr_msg *req, struct hr_dest *dst);
 /** Answer req without a transaction (RFC 3261 8.2.7). */
 int hr_sip_reply(struct hr_sip *sip, const struct hr_msg *req,
 	const struct hr_resp *resp);
+/** Counters of the stack (metrics). */
+struct hr_sip_stats {
+	uint64_t requests[HR_METH__N];  /* received, by method */
+	uint64_t responses[7];          /* sent, by class: [2] is 2xx */
+	uint64_t retransmits;           /* client requests sent again
+					 * (Timer E) */
+};
+
+/** Copy the counters. */
+void hr_sip_stats(const struct hr_sip *sip, struct hr_sip_stats *st);
 /** Number of live server and client transactions. */
 size_t hr_sip_strans_count(const struct hr_sip *sip);
 size_t hr_sip_ctrans_count(const struct hr_sip *sip);

@@ -206,6 +206,7 @@ int hr_strans_reply(struct hr_strans *st, const struct hr_resp *resp)
 		hr_buf_reset(&buf);
 		return err;
 	}
+	hr_sip_count_resp(st->sip, resp->scode);
 	free(st->resp);
 	st->resp = buf.b;     /* the buffer's storage moves to st */
 	st->resp_len = buf.len;

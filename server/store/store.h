@@ -157,8 +157,19 @@ int hr_store_tx_commit(struct hr_store_tx *tx, hr_store_done_h *done,
 size_t hr_store_queue_depth(const struct hr_store *s);
 
 /** Counters of the writer thread (metrics, tests). */
+/* Histogram bounds: batch sizes, and commit latency in ms (the last
+ * bucket is +Inf). */
+#define HR_STORE_BATCH_BOUNDS { 1, 2, 5, 10, 20, 50, 100, 200, 500 }
+#define HR_STORE_LATENCY_BOUNDS { 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000 }
+#define HR_STORE_BATCH_BUCKETS 10
+#define HR_STORE_LATENCY_BUCKETS 11
+
 struct hr_store_stats {
 	uint64_t commits;       /* database transactions committed */
+	uint64_t batch[HR_STORE_BATCH_BUCKETS];     /* commits by batch size,
+						     * not cumulative */
+	uint64_t latency[HR_STORE_LATENCY_BUCKETS]; /* commits by latency */
+	uint64_t latency_ms_sum;
 	uint64_t txs;           /* transactions committed */
 	uint64_t max_batch;     /* most transactions in one commit */
 	uint64_t failed;        /* transactions failed EIO */

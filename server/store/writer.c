@@ -365,14 +365,29 @@ static int run(PGconn *c, struct hr_store_tx **txs, size_t n, bool quiet)
 	return err;
 }
 
-static void committed(struct writer *w, size_t n)
+static unsigned bucket(uint64_t v, const uint64_t *bounds, unsigned n)
 {
+	unsigned i = 0;
+
+	while (i < n && v > bounds[i])
+		i++;
+	return i;
+}
+
+/* A commit of n transactions that took ms (metrics). */
+static void committed(struct writer *w, size_t n, uint64_t ms)
+{
+	static const uint64_t batch[] = HR_STORE_BATCH_BOUNDS;
+	static const uint64_t latency[] = HR_STORE_LATENCY_BOUNDS;
 	struct hr_store *s = w->s;
 
 	pthread_mutex_lock(&s->lock);
 	s->stats.commits++;
 	if (n > s->stats.max_batch)
 		s->stats.max_batch = n;
+	s->stats.batch[bucket(n, batch, HR_STORE_BATCH_BUCKETS - 1)]++;
+	s->stats.latency[bucket(ms, latency, HR_STORE_LATENCY_BUCKETS - 1)]++;
+	s->stats.latency_ms_sum += ms;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -382,12 +397,13 @@ static void isolate(struct writer *w)
 	size_t i;
 
 	for (i = 0; i < w->n; i++) {
+		uint64_t t0 = hr_store_mono_ms();
 		int err = run(w->s->wr, &w->batch[i], 1, false);
 
 		if (err == LOST)
 			break;
 		if (!err)
-			committed(w, 1);
+			committed(w, 1, hr_store_mono_ms() - t0);
 		hr_store_complete(w->s, w->batch[i], err);
 	}
 	if (i < w->n) {
@@ -401,6 +417,7 @@ static void isolate(struct writer *w)
 
 static void commit_batch(struct writer *w)
 {
+	uint64_t t0 = hr_store_mono_ms();
 	int err = run(w->s->wr, w->batch, w->n, true);
 
 	if (err == LOST) {
@@ -411,7 +428,7 @@ static void commit_batch(struct writer *w)
 		isolate(w);
 		return;
 	}
-	committed(w, w->n);
+	committed(w, w->n, hr_store_mono_ms() - t0);
 	for (size_t i = 0; i < w->n; i++)
 		hr_store_complete(w->s, w->batch[i], 0);
 	w->n = 0;
