@@ -28,6 +28,15 @@ static const char *bare(const char *uri)
 	return uri;
 }
 
+/* An address-of-record or presentity names a user: user@domain. */
+static bool aor_ok(struct reply *rp, const char *aor)
+{
+	if (strchr(aor, '@'))
+		return true;
+	hr_admin_problem(rp, 400, "Bad Request", "not an address-of-record");
+	return false;
+}
+
 /* ---- GET /health ---- */
 
 static void noop(void *arg)
@@ -247,11 +256,8 @@ static void document(struct req *r, struct reply *rp, const char *name,
 	const char *accept = MHD_lookup_connection_value(r->c,
 		MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
 
-	if (!strchr(c.name, '@')) {
-		hr_admin_problem(rp, 400, "Bad Request",
-			"not an address-of-record");
+	if (!aor_ok(rp, c.name))
 		return;
-	}
 	hr_buf_init(&c.buf, DOC_MAX);
 	if (hr_call(doc_core, &c) || c.err) {
 		hr_buf_reset(&c.buf);
@@ -344,6 +350,8 @@ static void rule(struct req *r, struct reply *rp, const char *presentity,
 	json_t *j;
 	int err = 0;
 
+	if (!aor_ok(rp, c.presentity))
+		return;
 	if (put) {
 		j = hr_admin_body_json(r, rp, allowed);
 		if (!j)
@@ -539,6 +547,10 @@ static void bindings(struct req *r, struct reply *rp, const char *aor)
 	struct bindcall c = { .r = r->a->cfg.registrar, .aor = bare(aor),
 		.items = json_array() };
 
+	if (!aor_ok(rp, c.aor)) {
+		json_decref(c.items);
+		return;
+	}
 	if (!c.items || hr_call(bind_core, &c)) {
 		json_decref(c.items);
 		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
@@ -571,8 +583,11 @@ static void binding_del(struct req *r, struct reply *rp, const char *aor,
 {
 	struct deactcall c = { .r = r->a->cfg.registrar, .aor = bare(aor),
 		.id = id };
-	int err = call_and_wait(deact_core, &c, &c.w);
+	int err;
 
+	if (!aor_ok(rp, c.aor))
+		return;
+	err = call_and_wait(deact_core, &c, &c.w);
 	if (err == ENOENT)
 		hr_admin_problem(rp, 404, "Not Found", "no such binding");
 	else if (err == EBUSY)
