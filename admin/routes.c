@@ -83,14 +83,22 @@ static json_t *sub_json(const struct hr_store_sub *s)
 
 struct page {
 	json_t *items;
+	unsigned limit;
+	bool more;
 	char last[64];
 };
 
 static int page_one(const struct hr_store_sub *s, void *arg)
 {
 	struct page *pg = arg;
-	json_t *j = sub_json(s);
+	json_t *j;
 
+	/* the row past the page only says that more follow */
+	if (json_array_size(pg->items) == pg->limit) {
+		pg->more = true;
+		return 0;
+	}
+	j = sub_json(s);
 	if (!j || json_array_append_new(pg->items, j))
 		return ENOMEM;
 	snprintf(pg->last, sizeof(pg->last), "%s", s->id);
@@ -131,6 +139,8 @@ static void subs_list(struct req *r, struct reply *rp,
 		}
 		f.limit = (unsigned)v;
 	}
+	pg.limit = f.limit;
+	f.limit++;
 	err = pg.items ? hr_store_subs_page(r->a->rd, &f, page_one, &pg) :
 		ENOMEM;
 	if (err) {
@@ -141,7 +151,7 @@ static void subs_list(struct req *r, struct reply *rp,
 	}
 	/* the cursor is the last id: opaque to clients */
 	j = json_pack("{s:o}", "items", pg.items);
-	if (j && json_array_size(pg.items) == f.limit)
+	if (j && pg.more)
 		json_object_set_new(j, "next_cursor", json_string(pg.last));
 	hr_admin_json(rp, 200, j);
 }
@@ -397,6 +407,7 @@ static void user_add(struct req *r, struct reply *rp)
 	struct hr_store_user u = { user, domain, md5, sha, HR_USER_CHANGED };
 	const char *name, *pw;
 	json_t *j = hr_admin_body_json(r, rp, allowed);
+	bool created = false;
 	int err;
 
 	if (!j)
@@ -420,13 +431,14 @@ static void user_add(struct req *r, struct reply *rp)
 	err = hr_digest_ha1s(user, domain, pw, md5, sha);
 	json_decref(j);
 	if (!err)
-		err = hr_store_user_put(r->a->cfg.database_url, &u);
+		err = hr_store_user_put(r->a->cfg.database_url, &u, &created);
 	if (err) {
 		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
 		return;
 	}
-	hr_admin_json(rp, 201, json_pack("{s:s++}", "user", user, "@",
-		domain));
+	/* 201 for a new user, 200 when its password was replaced */
+	hr_admin_json(rp, created ? 201 : 200, json_pack("{s:s++}", "user",
+		user, "@", domain));
 }
 
 struct users {

@@ -99,7 +99,7 @@ static int user_add(int argc, char **argv)
 	err = hr_digest_ha1s(user, domain, password, md5, sha);
 	memset(pw, 0, sizeof(pw));
 	if (!err)
-		err = hr_store_user_put(database_url, &u);
+		err = hr_store_user_put(database_url, &u, NULL);
 	if (err) {
 		fprintf(stderr, "herald: cannot add %s: %s\n", argv[0],
 			hr_strerror(err));

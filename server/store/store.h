@@ -256,8 +256,10 @@ struct hr_store_user {
 
 typedef int (hr_store_user_h)(const struct hr_store_user *u, void *arg);
 
-/** Add or replace a user (CLI; own connection). */
-int hr_store_user_put(const char *url, const struct hr_store_user *u);
+/** Add or replace a user (CLI, admin; own connection); *created (may be
+ * NULL) tells which. */
+int hr_store_user_put(const char *url, const struct hr_store_user *u,
+	bool *created);
 /** Delete a user: 0, or ENOENT when there was none. */
 int hr_store_user_del(const char *url, const char *user, const char *domain);
 /** List users ordered by domain and user (CLI; own connection). */

@@ -17,9 +17,11 @@ static int cli_connect(PGconn **connp, const char *url)
 	return err;
 }
 
-int hr_store_user_put(const char *url, const struct hr_store_user *u)
+int hr_store_user_put(const char *url, const struct hr_store_user *u,
+	bool *created)
 {
 	const char *v[4];
+	PGresult *res = NULL;
 	PGconn *conn;
 	int err;
 
@@ -32,11 +34,18 @@ int hr_store_user_put(const char *url, const struct hr_store_user *u)
 	v[1] = u->domain;
 	v[2] = u->ha1_md5;
 	v[3] = u->ha1_sha256;
-	err = hr_pq_exec(conn, NULL, "INSERT INTO users (username, domain, "
+	/* xmax is 0 on a row this statement inserted (not updated) */
+	err = hr_pq_exec(conn, &res, "INSERT INTO users (username, domain, "
 		"ha1_md5, ha1_sha256) VALUES ($1, $2, $3, $4) "
 		"ON CONFLICT (username, domain) DO UPDATE SET "
 		"ha1_md5 = EXCLUDED.ha1_md5, ha1_sha256 = EXCLUDED.ha1_sha256, "
-		"updated_at = now()", 4, v, PGRES_COMMAND_OK);
+		"updated_at = now() RETURNING (xmax = 0)", 4, v,
+		PGRES_TUPLES_OK);
+	if (!err && created)
+		*created = PQntuples(res) == 1 &&
+			!strcmp(PQgetvalue(res, 0, 0), "t");
+	if (res)
+		PQclear(res);
 	PQfinish(conn);
 	return err;
 }

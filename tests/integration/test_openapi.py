@@ -428,8 +428,9 @@ class OpenApiCase(harness.HeraldTestCase):
         a = C('POST', U, body={'user': 'carol@' + DOMAIN,
                                'password': 'pw'}, expect=201)
         self.assertEqual(a.json(), {'user': 'carol@' + DOMAIN})
+        # the same user again: its password replaced
         C('POST', U, body={'user': 'carol@' + DOMAIN, 'password': 'pw2'},
-          expect=201)
+          expect=200)
         for body in ({'user': 'dave@' + DOMAIN},
                      {'user': 'dave@' + DOMAIN, 'password': ''},
                      {'user': 'dave', 'password': 'pw'},

@@ -626,15 +626,18 @@ START_TEST(test_users)
 	struct hr_store_user u3 = { "carol", "b.test", "m3", "s3",
 		HR_USER_CHANGED };
 	struct users list = { 0 }, ev = { 0 }, load = { 0 };
+	bool created = false;
 
 	hr_store_set_user_handler(store, user_h, &ev);
-	ck_assert_int_eq(hr_store_user_put(db.url, &u1), 0);
+	ck_assert_int_eq(hr_store_user_put(db.url, &u1, &created), 0);
+	ck_assert(created);
 	ck_assert(run_until(&ev.flag, 10000));
 	ck_assert_str_eq(ev.line[0], "alice@b.test m1 s1");
-	ck_assert_int_eq(hr_store_user_put(db.url, &u2), 0);
-	ck_assert_int_eq(hr_store_user_put(db.url, &u3), 0);
+	ck_assert_int_eq(hr_store_user_put(db.url, &u2, NULL), 0);
+	ck_assert_int_eq(hr_store_user_put(db.url, &u3, NULL), 0);
 	u1.ha1_md5 = "m1b";
-	ck_assert_int_eq(hr_store_user_put(db.url, &u1), 0);  /* replace */
+	ck_assert_int_eq(hr_store_user_put(db.url, &u1, &created), 0);
+	ck_assert(!created);  /* replaced */
 	ck_assert_int_eq(hr_store_user_list(db.url, user_h, &list), 0);
 	ck_assert_int_eq(list.n, 3);
 	ck_assert_str_eq(list.line[0], "bob@a.test m2 s2");
