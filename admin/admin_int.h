@@ -33,6 +33,7 @@ struct reply {
 	const char *ctype;
 	char *body;                   /* malloc */
 	size_t len;
+	char allow[64];               /* a 405's Allow */
 };
 
 const char *hr_admin_query(const struct req *r, const char *name);

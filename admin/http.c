@@ -165,6 +165,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 	if (rp.status == 401)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 			"Bearer");
+	if (rp.status == 405 && *rp.allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rp.allow);
 	ret = MHD_queue_response(c, rp.status, resp);
 	MHD_destroy_response(resp);
 	return ret;

@@ -753,103 +753,112 @@ static void metrics(struct req *r, struct reply *rp)
 
 /* ---- the table ---- */
 
-static bool is(const struct req *r, const char *method, unsigned nseg)
+static void r_health(struct req *r, struct reply *rp) { health(r, rp); }
+static void r_metrics(struct req *r, struct reply *rp) { metrics(r, rp); }
+static void r_subs(struct req *r, struct reply *rp)
 {
-	return r->nseg == nseg && !strcmp(r->method, method);
+	subs_list(r, rp, NULL);
+}
+static void r_sub_get(struct req *r, struct reply *rp)
+{
+	sub_get(r, rp, r->seg[2]);
+}
+static void r_sub_del(struct req *r, struct reply *rp)
+{
+	sub_delete(r, rp, r->seg[2]);
+}
+static void r_user_add(struct req *r, struct reply *rp) { user_add(r, rp); }
+static void r_users(struct req *r, struct reply *rp) { users_list(r, rp); }
+static void r_user_del(struct req *r, struct reply *rp)
+{
+	user_del(r, rp, r->seg[2]);
+}
+static void r_bindings(struct req *r, struct reply *rp)
+{
+	bindings(r, rp, r->seg[2]);
+}
+static void r_binding_del(struct req *r, struct reply *rp)
+{
+	binding_del(r, rp, r->seg[2], r->seg[4]);
+}
+static void r_reginfo(struct req *r, struct reply *rp)
+{
+	document(r, rp, r->seg[2], true);
+}
+static void r_presence(struct req *r, struct reply *rp)
+{
+	document(r, rp, r->seg[2], false);
+}
+static void r_watchers(struct req *r, struct reply *rp)
+{
+	subs_list(r, rp, r->seg[2]);
+}
+static void r_rule_put(struct req *r, struct reply *rp)
+{
+	rule(r, rp, r->seg[2], r->seg[4], true);
+}
+static void r_rule_del(struct req *r, struct reply *rp)
+{
+	rule(r, rp, r->seg[2], r->seg[4], false);
+}
+
+/* Paths as segments; "*" matches any one segment. */
+static const struct route {
+	const char *method;
+	const char *path[5];
+	void (*h)(struct req *r, struct reply *rp);
+} routes[] = {
+	{ "GET", { "health" }, r_health },
+	{ "GET", { "metrics" }, r_metrics },
+	{ "GET", { "v1", "subscriptions" }, r_subs },
+	{ "GET", { "v1", "subscriptions", "*" }, r_sub_get },
+	{ "DELETE", { "v1", "subscriptions", "*" }, r_sub_del },
+	{ "GET", { "v1", "users" }, r_users },
+	{ "POST", { "v1", "users" }, r_user_add },
+	{ "DELETE", { "v1", "users", "*" }, r_user_del },
+	{ "GET", { "v1", "aors", "*", "bindings" }, r_bindings },
+	{ "DELETE", { "v1", "aors", "*", "bindings", "*" }, r_binding_del },
+	{ "GET", { "v1", "aors", "*", "reginfo" }, r_reginfo },
+	{ "GET", { "v1", "presentities", "*", "presence" }, r_presence },
+	{ "GET", { "v1", "presentities", "*", "watchers" }, r_watchers },
+	{ "PUT", { "v1", "presentities", "*", "rules", "*" }, r_rule_put },
+	{ "DELETE", { "v1", "presentities", "*", "rules", "*" }, r_rule_del },
+};
+
+static bool matches(const struct route *rt, const struct req *r)
+{
+	unsigned n = 0;
+
+	while (n < 5 && rt->path[n])
+		n++;
+	if (n != r->nseg)
+		return false;
+	for (unsigned i = 0; i < n; i++) {
+		if (strcmp(rt->path[i], "*") && strcmp(rt->path[i], r->seg[i]))
+			return false;
+	}
+	return true;
 }
 
 void hr_admin_route(struct req *r, struct reply *rp)
 {
-	const char *const *s = r->seg;
+	size_t n = 0;
 
-	if (r->nseg == 1 && !strcmp(s[0], "health")) {
-		if (strcmp(r->method, "GET"))
-			goto method;
-		health(r, rp);
-		return;
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (!matches(&routes[i], r))
+			continue;
+		if (!strcmp(routes[i].method, r->method)) {
+			routes[i].h(r, rp);
+			return;
+		}
+		/* RFC 9110 15.5.6: a 405 lists what the path allows */
+		n += (size_t)snprintf(rp->allow + n, sizeof(rp->allow) - n,
+			"%s%s", n ? ", " : "", routes[i].method);
+		if (n >= sizeof(rp->allow))
+			n = sizeof(rp->allow) - 1;
 	}
-	if (r->nseg == 1 && !strcmp(s[0], "metrics")) {
-		if (strcmp(r->method, "GET"))
-			goto method;
-		metrics(r, rp);
-		return;
-	}
-	if (r->nseg < 2 || strcmp(s[0], "v1"))
-		goto notfound;
-	if (!strcmp(s[1], "subscriptions")) {
-		if (is(r, "GET", 2))
-			subs_list(r, rp, NULL);
-		else if (is(r, "GET", 3))
-			sub_get(r, rp, s[2]);
-		else if (is(r, "DELETE", 3))
-			sub_delete(r, rp, s[2]);
-		else if (r->nseg <= 3)
-			goto method;
-		else
-			goto notfound;
-		return;
-	}
-	if (!strcmp(s[1], "users")) {
-		if (is(r, "POST", 2))
-			user_add(r, rp);
-		else if (is(r, "GET", 2))
-			users_list(r, rp);
-		else if (is(r, "DELETE", 3))
-			user_del(r, rp, s[2]);
-		else if (r->nseg <= 3)
-			goto method;
-		else
-			goto notfound;
-		return;
-	}
-	if (!strcmp(s[1], "aors") && r->nseg == 5 &&
-	    !strcmp(s[3], "bindings")) {
-		if (strcmp(r->method, "DELETE"))
-			goto method;
-		binding_del(r, rp, s[2], s[4]);
-		return;
-	}
-	if (!strcmp(s[1], "aors") && r->nseg == 4 &&
-	    !strcmp(s[3], "bindings")) {
-		if (strcmp(r->method, "GET"))
-			goto method;
-		bindings(r, rp, s[2]);
-		return;
-	}
-	if (!strcmp(s[1], "presentities") && r->nseg == 4 &&
-	    !strcmp(s[3], "watchers")) {
-		if (strcmp(r->method, "GET"))
-			goto method;
-		subs_list(r, rp, s[2]);
-		return;
-	}
-	if (!strcmp(s[1], "aors") && r->nseg == 4 &&
-	    !strcmp(s[3], "reginfo")) {
-		if (strcmp(r->method, "GET"))
-			goto method;
-		document(r, rp, s[2], true);
-		return;
-	}
-	if (!strcmp(s[1], "presentities") && r->nseg == 4 &&
-	    !strcmp(s[3], "presence")) {
-		if (strcmp(r->method, "GET"))
-			goto method;
-		document(r, rp, s[2], false);
-		return;
-	}
-	if (!strcmp(s[1], "presentities") && r->nseg == 5 &&
-	    !strcmp(s[3], "rules")) {
-		if (!strcmp(r->method, "PUT"))
-			rule(r, rp, s[2], s[4], true);
-		else if (!strcmp(r->method, "DELETE"))
-			rule(r, rp, s[2], s[4], false);
-		else
-			goto method;
-		return;
-	}
-notfound:
-	hr_admin_problem(rp, 404, "Not Found", NULL);
-	return;
-method:
-	hr_admin_problem(rp, 405, "Method Not Allowed", NULL);
+	if (n)
+		hr_admin_problem(rp, 405, "Method Not Allowed", NULL);
+	else
+		hr_admin_problem(rp, 404, "Not Found", NULL);
 }

@@ -308,8 +308,14 @@ class ErrorsTest(AdminCase):
             with self.subTest(method=method, path=path):
                 body = b'{}' if method in ('POST', 'PUT') else None
                 tok = None if path == '/health' else harness.ADMIN_TOKEN
-                self.assertProblem(self.api(method, path, body=body,
-                                            token=tok), 405)
+                r = self.api(method, path, body=body, token=tok)
+                self.assertProblem(r, 405)
+                # RFC 9110 15.5.6: what the path allows
+                allow = [m.strip() for m in
+                         (r.headers.get('Allow') or '').split(',')]
+                self.assertNotIn(method, allow, r)
+                self.assertTrue(set(allow) & {'GET', 'PUT', 'DELETE',
+                                              'POST'}, r)
 
     def test_bad_limit(self):
         for lim in ('0', '1001', '-1', 'abc', '2x', '',
