@@ -16,6 +16,7 @@ API's is 0)."""
 
 import json
 import os
+import subprocess
 import sys
 import time
 import urllib.error
@@ -25,6 +26,7 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from test_registrar import Phone  # noqa: E402
 from watcher import (PASSWORD, PIDF_TYPE, REGINFO_TYPE,  # noqa: E402
                      Publisher, Registrant, Watcher, pidf_doc,
                      validate_pidf, validate_reginfo)
@@ -274,6 +276,49 @@ class AuthTest(AdminCase):
 
 # ---------------------------------------------------------------------------
 # routing and request errors
+
+def query(url, sql):
+    """Rows of a query, each a tuple of text columns."""
+    out = subprocess.run(['psql', '-X', '-A', '-t', '-q', '-d', url, '-c',
+                          sql], check=True, capture_output=True,
+                         text=True).stdout
+    return [tuple(line.split('|')) for line in out.splitlines() if line]
+
+
+class UsersTest(AdminCase):
+
+    def test_api_user_is_the_cli_user(self):
+        """POST /v1/users stores what `herald user add` stores (the same
+        HA1s for the same password), and the user can register at once."""
+        r = self.api('POST', '/v1/users', body={
+            'user': 'dave@example.test', 'password': 's3cret'})
+        self.assertEqual(r.status, 201, r)
+        harness.add_user(self.herald.db, 'erin@example.test', 's3cret')
+        rows = query(self.herald.db, "SELECT username, ha1_md5, "
+                            "ha1_sha256 FROM users WHERE username IN "
+                            "('dave', 'erin') ORDER BY username")
+        self.assertEqual(len(rows), 2, rows)
+        # HA1 = H(user:realm:password): equal for equal input, so compute
+        # dave's the CLI way and compare
+        harness.add_user(self.herald.db, 'dave@example.test', 's3cret')
+        again = query(self.herald.db, "SELECT username, ha1_md5, "
+                             "ha1_sha256 FROM users WHERE username = "
+                             "'dave'")
+        self.assertEqual(again[0], rows[0])
+        # the running server learned of dave: he registers
+        deadline = time.monotonic() + 5
+        while 'user dave@example.test changed' not in \
+                self.herald.log_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        phone = Phone(self, self.udp(), user='dave', password='s3cret')
+        resp = phone.register(['<sip:dave@192.0.2.1>'], 600)
+        self.assertEqual(resp.status, 200, resp)
+        # and the list shows him, never a password or HA1
+        j = self.api('GET', '/v1/users').json()
+        self.assertIn({'user': 'dave@example.test'}, j['items'])
+        self.assertNotIn('s3cret', json.dumps(j))
+        self.assertNotIn(rows[0][1], json.dumps(j))
+
 
 class ErrorsTest(AdminCase):
 
