@@ -37,6 +37,26 @@ static bool aor_ok(struct reply *rp, const char *aor)
 	return false;
 }
 
+/* A list's page size: limit=1..1000, else 400. */
+static bool limit_of(const struct req *r, struct reply *rp, unsigned *limit)
+{
+	const char *lim = hr_admin_query(r, "limit");
+	char *end;
+	long v;
+
+	*limit = LIMIT_DEFAULT;
+	if (!lim)
+		return true;
+	v = strtol(lim, &end, 10);
+	if (!*lim || *end || v < 1 || v > LIMIT_MAX) {
+		hr_admin_problem(rp, 400, "Bad Request",
+			"limit must be 1 to 1000");
+		return false;
+	}
+	*limit = (unsigned)v;
+	return true;
+}
+
 /* ---- GET /health ---- */
 
 static void noop(void *arg)
@@ -110,7 +130,6 @@ static void subs_list(struct req *r, struct reply *rp,
 {
 	struct hr_store_sub_filter f = { 0 };
 	struct page pg = { .items = json_array() };
-	const char *lim = hr_admin_query(r, "limit");
 	json_t *j;
 	int err;
 
@@ -119,7 +138,6 @@ static void subs_list(struct req *r, struct reply *rp,
 	f.resource = hr_admin_query(r, "resource");
 	f.watcher = hr_admin_query(r, "watcher");
 	f.after = hr_admin_query(r, "cursor");
-	f.limit = LIMIT_DEFAULT;
 	if (f.resource)
 		f.resource = bare(f.resource);
 	/* a presentity's watchers: its presence subscriptions */
@@ -127,17 +145,9 @@ static void subs_list(struct req *r, struct reply *rp,
 		f.package = "presence";
 		f.resource = bare(presentity);
 	}
-	if (lim) {
-		char *end;
-		long v = strtol(lim, &end, 10);
-
-		if (*end || v < 1 || v > LIMIT_MAX) {
-			json_decref(pg.items);
-			hr_admin_problem(rp, 400, "Bad Request",
-				"limit must be 1 to 1000");
-			return;
-		}
-		f.limit = (unsigned)v;
+	if (!limit_of(r, rp, &f.limit)) {
+		json_decref(pg.items);
+		return;
 	}
 	pg.limit = f.limit;
 	f.limit++;
@@ -471,20 +481,11 @@ static void users_list(struct req *r, struct reply *rp)
 {
 	struct users us = { .items = json_array(), .limit = LIMIT_DEFAULT,
 		.after = hr_admin_query(r, "cursor") };
-	const char *lim = hr_admin_query(r, "limit");
 	json_t *j;
 
-	if (lim) {
-		char *end;
-		long v = strtol(lim, &end, 10);
-
-		if (*end || v < 1 || v > LIMIT_MAX) {
-			json_decref(us.items);
-			hr_admin_problem(rp, 400, "Bad Request",
-				"limit must be 1 to 1000");
-			return;
-		}
-		us.limit = (unsigned)v;
+	if (!limit_of(r, rp, &us.limit)) {
+		json_decref(us.items);
+		return;
 	}
 	if (!us.items || hr_store_user_list(r->a->cfg.database_url, user_one,
 		&us)) {
