@@ -197,4 +197,18 @@ int hr_sub_activate(struct hr_sub *sub);
 void hr_sub_terminate(struct hr_sub *sub, enum hr_sub_reason reason,
 	uint32_t retry_after);
 
+/* ---- a package's rules: an action per resource and watcher ---- */
+
+struct hr_rules;   /* refcounted */
+
+/** An empty table. */
+int hr_rules_alloc(struct hr_rules **rsp);
+/** Set resource's action for watcher (a user "bob@example.test" or a
+ * domain "example.test"); action 0 removes the rule. 0 or ENOMEM. */
+int hr_rules_set(struct hr_rules *rs, const char *resource,
+	const char *watcher, int action);
+/** The action for who (a user): its own rule, else its domain's; 0. */
+int hr_rules_get(const struct hr_rules *rs, const char *resource,
+	const char *who);
+
 #endif

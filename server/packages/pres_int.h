@@ -46,13 +46,6 @@ struct pub {
 	char etag[HR_ETAG_LEN + 1];
 };
 
-/* A rule of a presentity for a watcher or a domain. */
-struct rule {
-	struct hr_le le;
-	enum hr_pres_action action;
-	char key[];                  /* "presentity\0watcher" */
-};
-
 /* What presence keeps per presence subscription. */
 struct psub {
 	enum hr_pres_action action;  /* ALLOW, POLITE_BLOCK or CONFIRM */
@@ -70,7 +63,7 @@ struct hr_presence {
 	struct hr_pkg pkg;           /* presence */
 	struct hr_pkg wpkg;          /* presence.winfo */
 	struct hr_hash pres;         /* name → presentity */
-	struct hr_hash rules;
+	struct hr_rules *rules;      /* enum hr_pres_action per watcher */
 	size_t npubs;
 	int64_t last_published;      /* published_at is strictly increasing */
 	bool watching;

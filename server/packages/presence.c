@@ -752,69 +752,11 @@ static void waiting_end(struct hr_presence *p, const char *resource,
 
 /* ---- rules ---- */
 
-static uint32_t rule_hash(const char *presentity, const char *watcher)
-{
-	return hr_hash_bytes(presentity, strlen(presentity)) * 31 +
-		hr_hash_bytes(watcher, strlen(watcher));
-}
-
-static struct rule *rule_find(const struct hr_presence *p,
-	const char *presentity, const char *watcher)
-{
-	struct hr_list *l = hr_hash_list(&p->rules, rule_hash(presentity,
-		watcher));
-	size_t n = strlen(presentity);
-
-	for (struct hr_le *le = l->head; le; le = le->next) {
-		struct rule *r = le->data;
-
-		if (!strcmp(r->key, presentity) &&
-		    !strcmp(r->key + n + 1, watcher))
-			return r;
-	}
-	return NULL;
-}
-
-static void rule_destroy(void *data)
-{
-	hr_list_unlink(&((struct rule *)data)->le);
-}
-
-static int rule_set(struct hr_presence *p, const char *presentity,
-	const char *watcher, enum hr_pres_action action)
-{
-	struct rule *r = rule_find(p, presentity, watcher);
-	size_t n = strlen(presentity), m = strlen(watcher);
-
-	if (action == HR_PRES_NONE) {
-		if (r) {
-			hr_hash_unlink(&p->rules, &r->le);
-			hr_mem_deref(r);
-		}
-		return 0;
-	}
-	if (!r) {
-		r = hr_mem_zalloc(sizeof(*r) + n + m + 2, rule_destroy);
-		if (!r)
-			return ENOMEM;
-		memcpy(r->key, presentity, n + 1);
-		memcpy(r->key + n + 1, watcher, m + 1);
-		hr_hash_append(&p->rules, rule_hash(presentity, watcher),
-			&r->le, r);
-	}
-	r->action = action;
-	return 0;
-}
-
 enum hr_pres_action hr_presence_rule_get(const struct hr_presence *p,
 	const char *presentity, const char *watcher)
 {
-	const char *at = strchr(watcher, '@');
-	const struct rule *r = rule_find(p, presentity, watcher);
-
-	if (!r && at)
-		r = rule_find(p, presentity, at + 1);
-	return r ? r->action : HR_PRES_NONE;
+	return (enum hr_pres_action)hr_rules_get(p->rules, presentity,
+		watcher);
 }
 
 /* What applies to this watcher: the presentity itself always sees
@@ -886,7 +828,8 @@ static void rule_committed(int err, void *arg)
 	struct rulectx *c = arg;
 
 	if (!err)
-		err = rule_set(c->p, c->presentity, c->watcher, c->action);
+		err = hr_rules_set(c->p->rules, c->presentity, c->watcher,
+			c->action);
 	if (!err) {
 		hr_events_foreach(c->p->ev, "presence", c->presentity,
 			reapply, c->p);
@@ -1101,7 +1044,7 @@ static int load_rule(const char *presentity, const char *watcher,
 
 	if (hr_pres_action_decode(action, &a))
 		return 0;
-	return rule_set(p, presentity, watcher, a);
+	return hr_rules_set(p->rules, presentity, watcher, a);
 }
 
 static void load_committed(int err, void *arg)
@@ -1188,16 +1131,8 @@ static void presence_destroy(void *data)
 			hr_mem_deref(pr);
 		}
 	}
-	for (uint32_t i = 0; p->rules.bucket && i <= p->rules.mask; i++) {
-		while (p->rules.bucket[i].head) {
-			struct rule *r = p->rules.bucket[i].head->data;
-
-			hr_hash_unlink(&p->rules, &r->le);
-			hr_mem_deref(r);
-		}
-	}
 	hr_hash_reset(&p->pres);
-	hr_hash_reset(&p->rules);
+	hr_mem_deref(p->rules);
 	for (unsigned i = 0; i < p->cfg.ndomains; i++)
 		free(p->domains[i]);
 	free(p->domains);
@@ -1222,7 +1157,7 @@ int hr_presence_alloc(struct hr_presence **pp, struct hr_sip *sip,
 	p->ev = ev;
 	p->r = r;
 	err = hr_hash_init(&p->pres, 4096);
-	err |= hr_hash_init(&p->rules, 1024);
+	err |= hr_rules_alloc(&p->rules);
 	p->domains = calloc(cfg->ndomains, sizeof(*p->domains));
 	if (err || !p->domains) {
 		p->cfg.ndomains = 0;

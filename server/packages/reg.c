@@ -18,18 +18,12 @@
 
 static const char *const types[] = { "application/reginfo+xml" };
 
-struct rule {
-	struct hr_le le;
-	enum hr_reg_rule rule;
-	char key[];                   /* "aor\0watcher" */
-};
-
 struct hr_regpkg {
 	struct hr_pkg pkg;
 	struct hr_regpkg_cfg cfg;
 	struct hr_events *ev;
 	struct hr_registrar *r;
-	struct hr_hash rules;
+	struct hr_rules *rules;
 	bool watching;
 };
 
@@ -65,38 +59,6 @@ void hr_regpkg_cfg_default(struct hr_regpkg_cfg *cfg)
 
 /* ---- rules ---- */
 
-static uint32_t rule_hash(const char *aor, const char *watcher)
-{
-	return hr_hash_bytes(aor, strlen(aor)) * 31 +
-		hr_hash_bytes(watcher, strlen(watcher));
-}
-
-static struct rule *rule_find(const struct hr_regpkg *p, const char *aor,
-	const char *watcher)
-{
-	struct hr_list *l = hr_hash_list(&p->rules, rule_hash(aor, watcher));
-	size_t alen = strlen(aor);
-
-	for (struct hr_le *le = l->head; le; le = le->next) {
-		struct rule *r = le->data;
-
-		if (!strcmp(r->key, aor) && !strcmp(r->key + alen + 1, watcher))
-			return r;
-	}
-	return NULL;
-}
-
-static enum hr_reg_rule rule_of(const struct hr_regpkg *p, const char *aor,
-	const char *who)
-{
-	const char *at = strchr(who, '@');
-	const struct rule *r = rule_find(p, aor, who);
-
-	if (!r && at)
-		r = rule_find(p, aor, at + 1);
-	return r ? r->rule : HR_REG_RULE_NONE;
-}
-
 static bool allowed(const struct hr_regpkg *p, const struct hr_sub_info *si)
 {
 	char who[512];
@@ -105,7 +67,7 @@ static bool allowed(const struct hr_regpkg *p, const struct hr_sub_info *si)
 	/* RFC 3680 6: the AOR's own user may always watch it */
 	if (!strcmp(who, si->resource))
 		return true;
-	return rule_of(p, si->resource, who) == HR_REG_RULE_ALLOW;
+	return hr_rules_get(p->rules, si->resource, who) == HR_REG_RULE_ALLOW;
 }
 
 static int revoke(struct hr_sub *sub, void *arg)
@@ -117,44 +79,18 @@ static int revoke(struct hr_sub *sub, void *arg)
 	return 0;
 }
 
-static void rule_destroy(void *data)
-{
-	struct rule *r = data;
-
-	hr_list_unlink(&r->le);
-}
-
 int hr_regpkg_rule(struct hr_regpkg *p, const char *aor, const char *watcher,
 	enum hr_reg_rule rule)
 {
-	struct rule *r;
-	size_t alen, wlen;
+	int err;
 
 	if (!p || !aor || !watcher || !*aor || !*watcher)
 		return EINVAL;
-	r = rule_find(p, aor, watcher);
-	if (rule == HR_REG_RULE_NONE) {
-		if (r) {
-			hr_hash_unlink(&p->rules, &r->le);
-			hr_mem_deref(r);
-		}
-	} else if (r) {
-		r->rule = rule;
-	} else {
-		alen = strlen(aor);
-		wlen = strlen(watcher);
-		r = hr_mem_zalloc(sizeof(*r) + alen + wlen + 2, rule_destroy);
-		if (!r)
-			return ENOMEM;
-		memcpy(r->key, aor, alen + 1);
-		memcpy(r->key + alen + 1, watcher, wlen + 1);
-		r->rule = rule;
-		hr_hash_append(&p->rules, rule_hash(aor, watcher), &r->le, r);
-	}
+	err = hr_rules_set(p->rules, aor, watcher, rule);
 	/* a permission taken away ends what it allowed */
-	if (rule != HR_REG_RULE_ALLOW)
+	if (!err && rule != HR_REG_RULE_ALLOW)
 		hr_events_foreach(p->ev, p->pkg.name, aor, revoke, p);
-	return 0;
+	return err;
 }
 
 /* ---- the package's hooks ---- */
@@ -476,15 +412,7 @@ static void regpkg_destroy(void *data)
 {
 	struct hr_regpkg *p = data;
 
-	for (uint32_t i = 0; p->rules.bucket && i <= p->rules.mask; i++) {
-		while (p->rules.bucket[i].head) {
-			struct rule *r = p->rules.bucket[i].head->data;
-
-			hr_hash_unlink(&p->rules, &r->le);
-			hr_mem_deref(r);
-		}
-	}
-	hr_hash_reset(&p->rules);
+	hr_mem_deref(p->rules);
 	if (p->watching)
 		hr_registrar_unwatch(p->r, binding_changed, p);
 }
@@ -513,7 +441,7 @@ int hr_regpkg_alloc(struct hr_regpkg **pp, struct hr_events *ev,
 	p->pkg.body = body;
 	p->pkg.gone = gone;
 	p->pkg.arg = p;
-	err = hr_hash_init(&p->rules, 256);
+	err = hr_rules_alloc(&p->rules);
 	if (!err)
 		err = hr_events_package(ev, &p->pkg);
 	if (err) {
