@@ -111,6 +111,9 @@ const char *hr_pl_chr(const struct hr_pl *pl, char c);
  */
 /** Bytes the n strings of v take packed. */
 size_t hr_strpack_size(const char *const *v, size_t n);
+/** Lowercased (ASCII) copies of n strings in one hr_mem block: the
+ * array, then the strings. NULL for ENOMEM. */
+char **hr_strv_lower(const char *const *v, unsigned n);
 /** Copy s and its NUL to *p, move *p past it; returns the copy. */
 const char *hr_strpack(char **p, const char *s);
 

@@ -133,3 +133,20 @@ const char *hr_strpack(char **p, const char *s)
 	*p += n + 1;
 	return start;
 }
+
+char **hr_strv_lower(const char *const *v, unsigned n)
+{
+	char **out = hr_mem_alloc(n * sizeof(char *) +
+		hr_strpack_size(v, n), NULL);
+	char *p;
+
+	if (!out)
+		return NULL;
+	p = (char *)(out + n);
+	for (unsigned i = 0; i < n; i++) {
+		out[i] = (char *)hr_strpack(&p, v[i]);
+		for (char *c = out[i]; *c; c++)
+			*c = (char)hr_lower[(unsigned char)*c];
+	}
+	return out;
+}

@@ -75,9 +75,7 @@ static void events_destroy(void *data)
 	hr_hash_reset(&ev->byid);
 	hr_hash_reset(&ev->res);
 	hr_hash_reset(&ev->watchers);
-	for (unsigned i = 0; i < ev->cfg.ndomains; i++)
-		free(ev->domains[i]);
-	free(ev->domains);
+	hr_mem_deref(ev->domains);
 }
 
 int hr_events_alloc(struct hr_events **evp, struct hr_sip *sip,
@@ -100,20 +98,10 @@ int hr_events_alloc(struct hr_events **evp, struct hr_sip *sip,
 	err = hr_hash_init(&ev->byid, 4096);
 	err |= hr_hash_init(&ev->res, 4096);
 	err |= hr_hash_init(&ev->watchers, 4096);
-	ev->domains = calloc(cfg->ndomains, sizeof(*ev->domains));
+	ev->domains = hr_strv_lower(cfg->domains, cfg->ndomains);
 	if (err || !ev->domains) {
 		hr_mem_deref(ev);
 		return ENOMEM;
-	}
-	for (unsigned i = 0; i < cfg->ndomains; i++) {
-		ev->domains[i] = strdup(cfg->domains[i]);
-		if (!ev->domains[i]) {
-			ev->cfg.ndomains = i;
-			hr_mem_deref(ev);
-			return ENOMEM;
-		}
-		for (char *c = ev->domains[i]; *c; c++)
-			*c = (char)hr_lower[(unsigned char)*c];
 	}
 	ev->cfg.domains = NULL;
 	hr_sip_handle(sip, HR_METH_SUBSCRIBE, hr_events_on_subscribe, ev);

@@ -1133,9 +1133,7 @@ static void presence_destroy(void *data)
 	}
 	hr_hash_reset(&p->pres);
 	hr_mem_deref(p->rules);
-	for (unsigned i = 0; i < p->cfg.ndomains; i++)
-		free(p->domains[i]);
-	free(p->domains);
+	hr_mem_deref(p->domains);
 }
 
 int hr_presence_alloc(struct hr_presence **pp, struct hr_sip *sip,
@@ -1158,21 +1156,10 @@ int hr_presence_alloc(struct hr_presence **pp, struct hr_sip *sip,
 	p->r = r;
 	err = hr_hash_init(&p->pres, 4096);
 	err |= hr_rules_alloc(&p->rules);
-	p->domains = calloc(cfg->ndomains, sizeof(*p->domains));
+	p->domains = hr_strv_lower(cfg->domains, cfg->ndomains);
 	if (err || !p->domains) {
-		p->cfg.ndomains = 0;
 		hr_mem_deref(p);
 		return ENOMEM;
-	}
-	for (unsigned i = 0; i < cfg->ndomains; i++) {
-		p->domains[i] = strdup(cfg->domains[i]);
-		if (!p->domains[i]) {
-			p->cfg.ndomains = i;
-			hr_mem_deref(p);
-			return ENOMEM;
-		}
-		for (char *c = p->domains[i]; *c; c++)
-			*c = (char)hr_lower[(unsigned char)*c];
 	}
 	p->cfg.domains = NULL;
 	p->pkg.name = "presence";

@@ -890,9 +890,7 @@ static void registrar_destroy(void *data)
 		}
 	}
 	hr_hash_reset(&r->aors);
-	for (unsigned i = 0; i < r->cfg.ndomains; i++)
-		free(r->domains[i]);
-	free(r->domains);
+	hr_mem_deref(r->domains);
 }
 
 int hr_registrar_alloc(struct hr_registrar **rp, struct hr_sip *sip,
@@ -909,18 +907,9 @@ int hr_registrar_alloc(struct hr_registrar **rp, struct hr_sip *sip,
 	r->cfg = *cfg;
 	r->sip = sip;
 	r->store = store;
-	r->domains = calloc(cfg->ndomains ? cfg->ndomains : 1,
-		sizeof(*r->domains));
+	r->domains = hr_strv_lower(cfg->domains, cfg->ndomains);
 	err = r->domains ? hr_hash_init(&r->aors, 65536) : ENOMEM;
-	for (unsigned i = 0; !err && i < cfg->ndomains; i++) {
-		r->domains[i] = strdup(cfg->domains[i]);
-		if (!r->domains[i])
-			err = ENOMEM;
-		for (char *p = r->domains[i]; p && *p; p++)
-			*p = (char)hr_lower[(unsigned char)*p];
-	}
 	if (err) {
-		r->cfg.ndomains = 0;
 		hr_mem_deref(r);
 		return err;
 	}
