@@ -125,11 +125,13 @@ static int page_one(const struct hr_store_sub *s, void *arg)
 	return 0;
 }
 
-static void subs_list(struct req *r, struct reply *rp,
-	const char *presentity)
+/* Subscriptions, filtered by the query; resource given: the watchers of
+ * that resource in package. */
+static void subs_list(struct req *r, struct reply *rp, const char *package,
+	const char *resource)
 {
 	struct hr_store_sub_filter f = { 0 };
-	struct page pg = { .items = json_array() };
+	struct page pg = { 0 };
 	json_t *j;
 	int err;
 
@@ -140,15 +142,15 @@ static void subs_list(struct req *r, struct reply *rp,
 	f.after = hr_admin_query(r, "cursor");
 	if (f.resource)
 		f.resource = bare(f.resource);
-	/* a presentity's watchers: its presence subscriptions */
-	if (presentity) {
-		f.package = "presence";
-		f.resource = bare(presentity);
+	if (resource) {
+		f.package = package;
+		f.resource = bare(resource);
+		if (!aor_ok(rp, f.resource))
+			return;
 	}
-	if (!limit_of(r, rp, &f.limit)) {
-		json_decref(pg.items);
+	if (!limit_of(r, rp, &f.limit))
 		return;
-	}
+	pg.items = json_array();
 	pg.limit = f.limit;
 	f.limit++;
 	err = pg.items ? hr_store_subs_page(r->a->rd, &f, page_one, &pg) :
@@ -299,7 +301,7 @@ static void document(struct req *r, struct reply *rp, const char *name,
 	rp->len = c.buf.len;
 }
 
-/* ---- presence rules ---- */
+/* ---- rules: presence's and reg's ---- */
 
 /* A change the core stores before it applies it: the admin thread waits
  * for its completion (on the core thread) after the call. */
@@ -343,48 +345,76 @@ static int call_and_wait(hr_call_h *fn, void *arg, struct waiter *w)
 }
 
 struct rulecall {
-	struct hr_presence *p;
-	const char *presentity;
+	struct hr_admin *a;
+	bool reg;                     /* else presence */
+	const char *resource;
 	const char *watcher;
-	enum hr_pres_action action;
+	int action;                   /* the package's; 0: remove */
 	struct waiter w;
 };
 
 static void rule_core(void *arg)
 {
 	struct rulecall *c = arg;
-	int err = hr_presence_rule(c->p, c->presentity, c->watcher, c->action,
-		waiter_done, &c->w);
+	int err = c->reg ? hr_regpkg_rule(c->a->cfg.reg, c->resource,
+		c->watcher, (enum hr_reg_rule)c->action, waiter_done, &c->w) :
+		hr_presence_rule(c->a->cfg.presence, c->resource, c->watcher,
+		(enum hr_pres_action)c->action, waiter_done, &c->w);
 
 	if (err)
 		waiter_done(err, &c->w);
 }
 
-static void rule(struct req *r, struct reply *rp, const char *presentity,
-	const char *watcher, bool put)
+/* The action named in a PUT's body: 0 or EINVAL. */
+static int action_decode(const struct rulecall *c, const char *name,
+	int *action)
+{
+	enum hr_reg_rule rr;
+	enum hr_pres_action pa;
+	int err;
+
+	if (c->reg) {
+		err = hr_reg_rule_decode(name, &rr);
+		*action = (int)rr;
+	} else {
+		err = hr_pres_action_decode(name, &pa);
+		*action = (int)pa;
+	}
+	return err;
+}
+
+/* PUT or DELETE a presentity's or AOR's rule for a watcher: a user
+ * ("bob@example.test") or a whole domain ("example.test"). The change is
+ * stored, then applied to the subscriptions, then answered. */
+static void rule(struct req *r, struct reply *rp, bool reg,
+	const char *resource, const char *watcher, bool put)
 {
 	static const char *const allowed[] = { "action", NULL };
-	struct rulecall c = { .p = r->a->cfg.presence,
-		.presentity = bare(presentity), .watcher = bare(watcher),
-		.action = HR_PRES_NONE };
-	json_t *j;
-	int err = 0;
+	struct rulecall c = { .a = r->a, .reg = reg,
+		.resource = bare(resource), .watcher = bare(watcher) };
+	const char *name = NULL;
+	json_t *j = NULL;
+	int err;
 
-	if (!aor_ok(rp, c.presentity))
+	if (!aor_ok(rp, c.resource))
 		return;
+	if (!*c.watcher || strchr(c.watcher, '@') == c.watcher) {
+		hr_admin_problem(rp, 400, "Bad Request", "the watcher is a "
+			"user (user@domain) or a domain");
+		return;
+	}
 	if (put) {
 		j = hr_admin_body_json(r, rp, allowed);
 		if (!j)
 			return;
-		if (!json_is_string(json_object_get(j, "action")) ||
-		    hr_pres_action_decode(json_string_value(json_object_get(j,
-		    "action")), &c.action)) {
+		name = json_string_value(json_object_get(j, "action"));
+		if (!name || action_decode(&c, name, &c.action)) {
 			json_decref(j);
-			hr_admin_problem(rp, 400, "Bad Request", "action must be "
-				"allow, block, polite-block or confirm");
+			hr_admin_problem(rp, 400, "Bad Request", reg ?
+				"action must be allow or block" : "action must "
+				"be allow, block, polite-block or confirm");
 			return;
 		}
-		json_decref(j);
 	}
 	err = call_and_wait(rule_core, &c, &c.w);
 	if (err == EINVAL)
@@ -393,10 +423,11 @@ static void rule(struct req *r, struct reply *rp, const char *presentity,
 		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
 	else if (put)
 		hr_admin_json(rp, 200, json_pack("{s:s, s:s, s:s}",
-			"presentity", c.presentity, "watcher", c.watcher,
-			"action", hr_pres_action_name(c.action)));
+			reg ? "aor" : "presentity", c.resource, "watcher",
+			c.watcher, "action", name));
 	else
 		rp->status = 204;
+	json_decref(j);
 }
 
 /* ---- users: HA1s only, never a password back ---- */
@@ -410,11 +441,37 @@ static bool served(const struct hr_admin *a, const char *domain)
 	return false;
 }
 
+/* The body's optional "role": true when absent or valid, else 400. */
+static bool role_of(struct reply *rp, json_t *j, const char **role)
+{
+	json_t *v = json_object_get(j, "role");
+	enum hr_user_role r;
+
+	*role = json_string_value(v);
+	if (!v || (*role && !hr_user_role_decode(*role, &r)))
+		return true;
+	hr_admin_problem(rp, 400, "Bad Request", "role must be user or "
+		"monitor");
+	return false;
+}
+
+static void user_reply(struct reply *rp, int status, const char *user,
+	const char *domain, const char *role)
+{
+	hr_admin_json(rp, status, json_pack("{s:s++, s:s}", "user", user, "@",
+		domain, "role", role));
+}
+
+/* POST /v1/users: create, or replace the password (and the role, when
+ * given) of, a user of a served domain. */
 static void user_add(struct req *r, struct reply *rp)
 {
-	static const char *const allowed[] = { "user", "password", NULL };
+	static const char *const allowed[] = { "user", "password", "role",
+		NULL };
 	char user[256], domain[256], md5[33], sha[65];
-	struct hr_store_user u = { user, domain, md5, sha, HR_USER_CHANGED };
+	char role[HR_STORE_ROLE_MAX];
+	struct hr_store_user u = { user, domain, md5, sha, HR_USER_CHANGED,
+		NULL };
 	const char *name, *pw;
 	json_t *j = hr_admin_body_json(r, rp, allowed);
 	bool created = false;
@@ -437,18 +494,69 @@ static void user_add(struct req *r, struct reply *rp)
 			"not a domain this server serves");
 		return;
 	}
+	if (!role_of(rp, j, &u.role)) {
+		json_decref(j);
+		return;
+	}
 	/* the realm is the domain, as for herald user add */
 	err = hr_digest_ha1s(user, domain, pw, md5, sha);
-	json_decref(j);
 	if (!err)
-		err = hr_store_user_put(r->a->cfg.database_url, &u, &created);
+		err = hr_store_user_put(r->a->cfg.database_url, &u, &created,
+			role);
+	json_decref(j);
 	if (err) {
 		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
 		return;
 	}
 	/* 201 for a new user, 200 when its password was replaced */
-	hr_admin_json(rp, created ? 201 : 200, json_pack("{s:s++}", "user",
-		user, "@", domain));
+	user_reply(rp, created ? 201 : 200, user, domain, role);
+}
+
+/* PATCH /v1/users/{user}: its password, its role, or both. */
+static void user_patch(struct req *r, struct reply *rp, const char *name)
+{
+	static const char *const allowed[] = { "password", "role", NULL };
+	char user[256], domain[256], md5[33], sha[65];
+	char role[HR_STORE_ROLE_MAX];
+	struct hr_store_user u = { user, domain, NULL, NULL, HR_USER_CHANGED,
+		NULL };
+	json_t *j, *pwv;
+	const char *pw;
+	int err = 0;
+
+	if (hr_user_split(name, user, sizeof(user), domain, sizeof(domain))) {
+		hr_admin_problem(rp, 400, "Bad Request", "not user@domain");
+		return;
+	}
+	j = hr_admin_body_json(r, rp, allowed);
+	if (!j)
+		return;
+	pwv = json_object_get(j, "password");
+	pw = json_string_value(pwv);
+	if (!role_of(rp, j, &u.role)) {
+		json_decref(j);
+		return;
+	}
+	if ((pwv && (!pw || !*pw)) || (!pw && !u.role)) {
+		json_decref(j);
+		hr_admin_problem(rp, 400, "Bad Request", "give a password, a "
+			"role, or both");
+		return;
+	}
+	if (pw) {
+		err = hr_digest_ha1s(user, domain, pw, md5, sha);
+		u.ha1_md5 = md5;
+		u.ha1_sha256 = sha;
+	}
+	if (!err)
+		err = hr_store_user_update(r->a->cfg.database_url, &u, role);
+	json_decref(j);
+	if (err == ENOENT)
+		hr_admin_problem(rp, 404, "Not Found", "no such user");
+	else if (err)
+		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
+	else
+		user_reply(rp, 200, user, domain, role);
 }
 
 struct users {
@@ -473,8 +581,8 @@ static int user_one(const struct hr_store_user *u, void *arg)
 		return 0;
 	}
 	snprintf(us->last, sizeof(us->last), "%s", name);
-	return json_array_append_new(us->items, json_pack("{s:s}", "user",
-		name)) ? ENOMEM : 0;
+	return json_array_append_new(us->items, json_pack("{s:s, s:s}",
+		"user", name, "role", u->role)) ? ENOMEM : 0;
 }
 
 static void users_list(struct req *r, struct reply *rp)
@@ -758,7 +866,7 @@ static void r_health(struct req *r, struct reply *rp) { health(r, rp); }
 static void r_metrics(struct req *r, struct reply *rp) { metrics(r, rp); }
 static void r_subs(struct req *r, struct reply *rp)
 {
-	subs_list(r, rp, NULL);
+	subs_list(r, rp, NULL, NULL);
 }
 static void r_sub_get(struct req *r, struct reply *rp)
 {
@@ -792,15 +900,31 @@ static void r_presence(struct req *r, struct reply *rp)
 }
 static void r_watchers(struct req *r, struct reply *rp)
 {
-	subs_list(r, rp, r->seg[2]);
+	subs_list(r, rp, "presence", r->seg[2]);
 }
 static void r_rule_put(struct req *r, struct reply *rp)
 {
-	rule(r, rp, r->seg[2], r->seg[4], true);
+	rule(r, rp, false, r->seg[2], r->seg[4], true);
 }
 static void r_rule_del(struct req *r, struct reply *rp)
 {
-	rule(r, rp, r->seg[2], r->seg[4], false);
+	rule(r, rp, false, r->seg[2], r->seg[4], false);
+}
+static void r_reg_watchers(struct req *r, struct reply *rp)
+{
+	subs_list(r, rp, "reg", r->seg[2]);
+}
+static void r_reg_rule_put(struct req *r, struct reply *rp)
+{
+	rule(r, rp, true, r->seg[2], r->seg[4], true);
+}
+static void r_reg_rule_del(struct req *r, struct reply *rp)
+{
+	rule(r, rp, true, r->seg[2], r->seg[4], false);
+}
+static void r_user_patch(struct req *r, struct reply *rp)
+{
+	user_patch(r, rp, r->seg[2]);
 }
 
 /* Paths as segments; "*" matches any one segment. */
@@ -816,10 +940,14 @@ static const struct route {
 	{ "DELETE", { "v1", "subscriptions", "*" }, r_sub_del },
 	{ "GET", { "v1", "users" }, r_users },
 	{ "POST", { "v1", "users" }, r_user_add },
+	{ "PATCH", { "v1", "users", "*" }, r_user_patch },
 	{ "DELETE", { "v1", "users", "*" }, r_user_del },
 	{ "GET", { "v1", "aors", "*", "bindings" }, r_bindings },
 	{ "DELETE", { "v1", "aors", "*", "bindings", "*" }, r_binding_del },
 	{ "GET", { "v1", "aors", "*", "reginfo" }, r_reginfo },
+	{ "GET", { "v1", "aors", "*", "watchers" }, r_reg_watchers },
+	{ "PUT", { "v1", "aors", "*", "rules", "*" }, r_reg_rule_put },
+	{ "DELETE", { "v1", "aors", "*", "rules", "*" }, r_reg_rule_del },
 	{ "GET", { "v1", "presentities", "*", "presence" }, r_presence },
 	{ "GET", { "v1", "presentities", "*", "watchers" }, r_watchers },
 	{ "PUT", { "v1", "presentities", "*", "rules", "*" }, r_rule_put },

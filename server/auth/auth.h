@@ -119,6 +119,18 @@ int hr_digest_ha1s(const char *user, const char *realm, const char *password,
 
 /* ---- the users the server knows (in memory; filled from the store) ---- */
 
+/** What a user may do besides its own things. */
+enum hr_user_role {
+	HR_ROLE_USER = 0,
+	HR_ROLE_MONITOR,          /* may watch the registrations of every
+				   * address-of-record of its domain */
+};
+
+/** "user" or "monitor". */
+const char *hr_user_role_name(enum hr_user_role role);
+/** The role of a name: 0 or EINVAL. */
+int hr_user_role_decode(const char *name, enum hr_user_role *role);
+
 struct hr_userdb;  /* refcounted */
 
 /** An empty user directory. */
@@ -126,6 +138,12 @@ int hr_userdb_alloc(struct hr_userdb **dbp);
 /** Add or replace user@domain with its HA1s (32 and 64 hex digits). */
 int hr_userdb_put(struct hr_userdb *db, const char *user, const char *domain,
 	const char *ha1_md5, const char *ha1_sha256);
+/** Set user@domain's role (a new or replaced user has HR_ROLE_USER): 0
+ * or ENOENT. */
+int hr_userdb_set_role(struct hr_userdb *db, const char *user,
+	const char *domain, enum hr_user_role role);
+/** Is user@domain a monitor? (an hr_user_exists_h; arg: the hr_userdb) */
+bool hr_userdb_is_monitor(const char *user, const char *domain, void *arg);
 /** Remove user@domain, if present. */
 void hr_userdb_del(struct hr_userdb *db, const char *user,
 	const char *domain);

@@ -12,6 +12,7 @@
 struct udb_user {
 	struct hr_le le;
 	unsigned gen;             /* the sync that last confirmed it */
+	enum hr_user_role role;
 	char ha1_md5[33];
 	char ha1_sha256[65];
 	char *domain;             /* points into name */
@@ -95,6 +96,45 @@ int hr_userdb_put(struct hr_userdb *db, const char *user, const char *domain,
 	u->gen = db->gen;
 	hr_hash_append(&db->users, key(user, ulen, domain), &u->le, u);
 	return 0;
+}
+
+static const char *const role_names[] = {
+	[HR_ROLE_USER] = "user",
+	[HR_ROLE_MONITOR] = "monitor",
+};
+
+const char *hr_user_role_name(enum hr_user_role role)
+{
+	return (unsigned)role <= HR_ROLE_MONITOR ? role_names[role] : "";
+}
+
+int hr_user_role_decode(const char *name, enum hr_user_role *role)
+{
+	for (unsigned i = 0; name && i <= HR_ROLE_MONITOR; i++) {
+		if (!strcmp(name, role_names[i])) {
+			*role = (enum hr_user_role)i;
+			return 0;
+		}
+	}
+	return EINVAL;
+}
+
+int hr_userdb_set_role(struct hr_userdb *db, const char *user,
+	const char *domain, enum hr_user_role role)
+{
+	struct udb_user *u = find(db, user, strlen(user), domain);
+
+	if (!u)
+		return ENOENT;
+	u->role = role;
+	return 0;
+}
+
+bool hr_userdb_is_monitor(const char *user, const char *domain, void *arg)
+{
+	const struct udb_user *u = find(arg, user, strlen(user), domain);
+
+	return u && u->role == HR_ROLE_MONITOR;
 }
 
 void hr_userdb_del(struct hr_userdb *db, const char *user, const char *domain)

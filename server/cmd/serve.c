@@ -232,12 +232,39 @@ static bool auth_for(const char *method)
 	return false;
 }
 
+struct server {
+	struct hr_store *store;
+	struct hr_userdb *users;
+	struct hr_auth *auth;
+	struct hr_sip *sip;
+	struct hr_registrar *registrar;
+	struct hr_events *events;
+	struct hr_regpkg *regpkg;
+	struct hr_presence *presence;
+	struct hr_admin *admin;
+};
+
+/* A user and its role, into the directory. */
+static int user_put(struct hr_userdb *db, const struct hr_store_user *u)
+{
+	enum hr_user_role role = HR_ROLE_USER;
+	int err = hr_userdb_put(db, u->user, u->domain, u->ha1_md5,
+		u->ha1_sha256);
+
+	if (!err && u->role && !hr_user_role_decode(u->role, &role))
+		err = hr_userdb_set_role(db, u->user, u->domain, role);
+	return err;
+}
+
 /* A user changed in the database while we run (herald user add), or
  * every user again after the store's connection came back. */
 static int user_changed(const struct hr_store_user *u, void *arg)
 {
 	static bool syncing;
-	struct hr_userdb *db = arg;
+	struct server *sv = arg;
+	struct hr_userdb *db = sv->users;
+	char who[520];
+	bool was_monitor;
 	int err;
 
 	if (u->kind == HR_USER_SYNC_BEGIN) {
@@ -251,37 +278,35 @@ static int user_changed(const struct hr_store_user *u, void *arg)
 		syncing = false;
 		HR_INFO("users resynchronised: %zu, %zu gone",
 			hr_userdb_count(db), gone);
+		/* roles may have changed meanwhile: check every watcher */
+		hr_regpkg_watcher_changed(sv->regpkg, NULL);
 		return 0;
 	}
+	snprintf(who, sizeof(who), "%s@%s", u->user, u->domain);
+	was_monitor = hr_userdb_is_monitor(u->user, u->domain, db);
 	if (!u->ha1_md5 || !u->ha1_sha256) {
 		hr_userdb_del(db, u->user, u->domain);
-		HR_INFO("user %s@%s deleted", u->user, u->domain);
-		return 0;
+		HR_INFO("user %s deleted", who);
+	} else {
+		err = user_put(db, u);
+		if (err)
+			return err;
+		if (!syncing)
+			HR_INFO("user %s changed (%s)", who, u->role ? u->role :
+				"user");
 	}
-	err = hr_userdb_put(db, u->user, u->domain, u->ha1_md5,
-		u->ha1_sha256);
-	if (!err && !syncing)
-		HR_INFO("user %s@%s changed", u->user, u->domain);
-	return err;
+	/* a monitor no longer: what its role allowed ends */
+	if (was_monitor && !syncing &&
+	    !hr_userdb_is_monitor(u->user, u->domain, db))
+		hr_regpkg_watcher_changed(sv->regpkg, who);
+	return 0;
 }
 
 static int user_load(const struct hr_store_user *u, void *arg)
 {
-	return hr_userdb_put(arg, u->user, u->domain, u->ha1_md5,
-		u->ha1_sha256);
+	return user_put(arg, u);
 }
 
-struct server {
-	struct hr_store *store;
-	struct hr_userdb *users;
-	struct hr_auth *auth;
-	struct hr_sip *sip;
-	struct hr_registrar *registrar;
-	struct hr_events *events;
-	struct hr_regpkg *regpkg;
-	struct hr_presence *presence;
-	struct hr_admin *admin;
-};
 
 static int open_store(struct server *sv)
 {
@@ -325,7 +350,7 @@ static int open_auth(struct server *sv)
 		err = hr_store_users_load(sv->store, user_load, sv->users);
 	if (err)
 		return err;
-	hr_store_set_user_handler(sv->store, user_changed, sv->users);
+	hr_store_set_user_handler(sv->store, user_changed, sv);
 	acfg.secret = secret;
 	acfg.secret_len = sizeof(secret);
 	acfg.nonce_ttl_s = cfg.nonce_ttl_s;
@@ -431,11 +456,15 @@ static int open_events(struct server *sv)
 	pcfg.expires_min = cfg.sub_expires_min;
 	pcfg.expires_max = cfg.sub_expires_max;
 	pcfg.existsh = hr_userdb_exists;
+	pcfg.monitorh = hr_userdb_is_monitor;
 	pcfg.users = sv->users;
-	err = hr_regpkg_alloc(&sv->regpkg, sv->events, sv->registrar, &pcfg);
+	err = hr_regpkg_alloc(&sv->regpkg, sv->events, sv->registrar,
+		sv->store, &pcfg);
 	if (!err)
 		err = open_presence(sv);
 	/* publications and rules first: subscriptions are loaded into them */
+	if (!err)
+		err = hr_regpkg_load(sv->regpkg);
 	if (!err)
 		err = hr_presence_load(sv->presence);
 	if (!err)

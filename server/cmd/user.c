@@ -10,6 +10,7 @@
 
 static const char *database_url;
 static const char *password;
+static const char *role;
 
 static const struct hr_opt db_opts[] = {
 	{ "database-url", HR_OPT_STR, &database_url, "URL",
@@ -21,6 +22,10 @@ static const struct hr_opt add_opts[] = {
 	  "PostgreSQL connection URI", 0, 0 },
 	{ "password", HR_OPT_STR, &password, "PASSWORD",
 	  "the password (or give it on standard input)", 0, 0 },
+	{ "role", HR_OPT_STR, &role, "ROLE",
+	  "user, or monitor: may watch the registrations of every "
+	  "address-of-record of its domain (default: user for a new one, "
+	  "else unchanged)", 0, 0 },
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -76,16 +81,24 @@ static int user_add(int argc, char **argv)
 {
 	char user[256], domain[256], md5[33], sha[65], pw[512];
 	struct hr_store_user u = { user, domain, md5, sha,
-		HR_USER_CHANGED };
+		HR_USER_CHANGED, NULL };
+	enum hr_user_role r;
 	int err;
 
 	if (argc < 1 || argv[0][0] == '-') {
 		fprintf(stderr, "usage: herald user add USER@DOMAIN "
-			"[--password PASSWORD] [--database-url URL]\n");
+			"[--password PASSWORD] [--role user|monitor] "
+			"[--database-url URL]\n");
 		return 2;
 	}
-	if (hr_opt_parse(add_opts, N(add_opts), argc - 1, argv + 1) ||
-	    need_db() || split_aor(argv[0], user, sizeof(user), domain,
+	if (hr_opt_parse(add_opts, N(add_opts), argc - 1, argv + 1))
+		return 2;
+	if (role && hr_user_role_decode(role, &r)) {
+		fprintf(stderr, "herald: --role must be user or monitor\n");
+		return 2;
+	}
+	u.role = role;
+	if (need_db() || split_aor(argv[0], user, sizeof(user), domain,
 		sizeof(domain)))
 		return 2;
 	if (!password) {
@@ -99,13 +112,14 @@ static int user_add(int argc, char **argv)
 	err = hr_digest_ha1s(user, domain, password, md5, sha);
 	memset(pw, 0, sizeof(pw));
 	if (!err)
-		err = hr_store_user_put(database_url, &u, NULL);
+		err = hr_store_user_put(database_url, &u, NULL, NULL);
 	if (err) {
 		fprintf(stderr, "herald: cannot add %s: %s\n", argv[0],
 			hr_strerror(err));
 		return 1;
 	}
-	printf("added %s@%s\n", user, domain);
+	printf("added %s@%s%s%s\n", user, domain, role ? " as " : "",
+		role ? role : "");
 	return 0;
 }
 
@@ -139,7 +153,7 @@ static int user_del(int argc, char **argv)
 static int print_user(const struct hr_store_user *u, void *arg)
 {
 	(void)arg;
-	printf("%s@%s\n", u->user, u->domain);
+	printf("%s@%s %s\n", u->user, u->domain, u->role);
 	return 0;
 }
 

@@ -144,8 +144,9 @@ int hr_events_load(struct hr_events *ev);
 /** Shutting down: no new changes (503), no timers, no NOTIFYs. */
 void hr_events_close(struct hr_events *ev);
 
-/** Call h for each subscription of package to resource (h may end the
- * subscription it is given; non-zero stops). */
+/** Call h for each subscription of package to resource, or to any
+ * resource when it is NULL (h may end the subscription it is given;
+ * non-zero stops). */
 int hr_events_foreach(struct hr_events *ev, const char *package,
 	const char *resource, int (*h)(struct hr_sub *sub, void *arg),
 	void *arg);
@@ -201,10 +202,34 @@ void hr_sub_terminate(struct hr_sub *sub, enum hr_sub_reason reason,
 
 struct hr_rules;   /* refcounted */
 
-/** An empty table. */
-int hr_rules_alloc(struct hr_rules **rsp);
+/** A rule is in force (action 0: removed); the package applies it to
+ * the subscriptions it concerns. */
+typedef void (hr_rules_applied_h)(const char *resource, const char *watcher,
+	int action, void *arg);
+/** A change is done: 0 once stored and in force, else why not. */
+typedef void (hr_rules_done_h)(int err, void *arg);
+
+/**
+ * An empty table of package's rules, kept in store (may be NULL: memory
+ * only). Action a (1 .. nnames - 1) is stored as names[a]; names and
+ * package must outlive the table. applied (may be NULL) runs after each
+ * stored change.
+ */
+int hr_rules_alloc(struct hr_rules **rsp, struct hr_store *store,
+	const char *package, const char *const *names, unsigned nnames,
+	hr_rules_applied_h *applied, void *arg);
+/** Load the package's stored rules (at start, before subscriptions). */
+int hr_rules_load(struct hr_rules *rs);
+/**
+ * Store resource's action for watcher (0 removes the rule), then put it
+ * in force and tell applied, then done (both on the core thread). 0 when
+ * the change is under way (done follows), else EINVAL or ENOMEM.
+ */
+int hr_rules_change(struct hr_rules *rs, const char *resource,
+	const char *watcher, int action, hr_rules_done_h *done, void *arg);
 /** Set resource's action for watcher (a user "bob@example.test" or a
- * domain "example.test"); action 0 removes the rule. 0 or ENOMEM. */
+ * domain "example.test") in memory only; action 0 removes the rule. 0 or
+ * ENOMEM. */
 int hr_rules_set(struct hr_rules *rs, const char *resource,
 	const char *watcher, int action);
 /** The action for who (a user): its own rule, else its domain's; 0. */

@@ -337,14 +337,57 @@ struct hr_sub *hr_events_find(struct hr_events *ev, const char *id)
 	return NULL;
 }
 
+/* Every subscription of package: held first, as h may end any. */
+static int foreach_all(struct hr_events *ev, const char *package,
+	int (*h)(struct hr_sub *sub, void *arg), void *arg)
+{
+	struct hr_sub **v = NULL;
+	size_t n = 0, cap = 0;
+	int err = 0;
+
+	for (uint32_t i = 0; ev->byid.bucket && i <= ev->byid.mask; i++) {
+		for (struct hr_le *le = ev->byid.bucket[i].head; le;
+		     le = le->next) {
+			struct hr_sub *sub = le->data;
+
+			if (strcmp(sub->info.package, package) || sub->final)
+				continue;
+			if (n == cap) {
+				struct hr_sub **nv;
+
+				cap = cap ? cap * 2 : 64;
+				nv = realloc(v, cap * sizeof(*v));
+				if (!nv) {
+					err = ENOMEM;
+					goto out;
+				}
+				v = nv;
+			}
+			v[n++] = hr_mem_ref(sub);
+		}
+	}
+	for (size_t i = 0; i < n && !err; i++) {
+		if (v[i]->res && !v[i]->final)   /* still linked, live */
+			err = h(v[i], arg);
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		hr_mem_deref(v[i]);
+	free(v);
+	return err;
+}
+
 int hr_events_foreach(struct hr_events *ev, const char *package,
 	const char *resource, int (*h)(struct hr_sub *sub, void *arg),
 	void *arg)
 {
-	struct res *r = hr_res_find(ev, package, resource);
+	struct res *r;
 	struct hr_le *le;
 	int err = 0;
 
+	if (!resource)
+		return foreach_all(ev, package, h, arg);
+	r = hr_res_find(ev, package, resource);
 	if (!r)
 		return 0;
 	/* h may unlink the subscription it is given, and so the last one

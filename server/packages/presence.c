@@ -814,77 +814,28 @@ static int reapply(struct hr_sub *sub, void *arg)
 	}
 }
 
-struct rulectx {
-	struct hr_presence *p;
-	char *presentity;
-	char *watcher;
-	enum hr_pres_action action;
-	hr_presence_done_h *done;
-	void *arg;
-};
-
-static void rule_committed(int err, void *arg)
+/* A rule is stored and in force: move the subscriptions it concerns. */
+static void rule_applied(const char *presentity, const char *watcher,
+	int action, void *arg)
 {
-	struct rulectx *c = arg;
+	struct hr_presence *p = arg;
 
-	if (!err)
-		err = hr_rules_set(c->p->rules, c->presentity, c->watcher,
-			c->action);
-	if (!err) {
-		hr_events_foreach(c->p->ev, "presence", c->presentity,
-			reapply, c->p);
-		/* RFC 3857 4.1: a decision ends a waiting subscription */
-		if (c->action == HR_PRES_ALLOW || c->action == HR_PRES_BLOCK ||
-		    c->action == HR_PRES_POLITE_BLOCK)
-			waiting_end(c->p, c->presentity, c->watcher,
-				c->action == HR_PRES_BLOCK ? "rejected" :
-				"approved");
-	}
-	if (c->done)
-		c->done(err, c->arg);
-	free(c->presentity);
-	free(c->watcher);
-	free(c);
+	hr_events_foreach(p->ev, "presence", presentity, reapply, p);
+	/* RFC 3857 4.1: a decision ends a waiting subscription */
+	if (action == HR_PRES_ALLOW || action == HR_PRES_BLOCK ||
+	    action == HR_PRES_POLITE_BLOCK)
+		waiting_end(p, presentity, watcher, action == HR_PRES_BLOCK ?
+			"rejected" : "approved");
 }
 
 int hr_presence_rule(struct hr_presence *p, const char *presentity,
 	const char *watcher, enum hr_pres_action action,
 	hr_presence_done_h *done, void *arg)
 {
-	struct hr_store_tx *tx;
-	struct rulectx *c;
-	int err;
-
-	if (!p || !presentity || !watcher || !*presentity || !*watcher ||
-	    (unsigned)action > HR_PRES_ALLOW)
+	if (!p || (unsigned)action > HR_PRES_ALLOW)
 		return EINVAL;
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return ENOMEM;
-	c->p = p;
-	c->presentity = strdup(presentity);
-	c->watcher = strdup(watcher);
-	c->action = action;
-	c->done = done;
-	c->arg = arg;
-	err = c->presentity && c->watcher ? hr_store_tx_alloc(&tx, p->store) :
-		ENOMEM;
-	if (!err) {
-		err = action == HR_PRES_NONE ?
-			hr_store_tx_rule_del(tx, presentity, watcher) :
-			hr_store_tx_rule_put(tx, presentity, watcher,
-				hr_pres_action_name(action));
-		if (!err)
-			err = hr_store_tx_commit(tx, rule_committed, c);
-		else
-			hr_store_tx_abort(tx);
-	}
-	if (err) {
-		free(c->presentity);
-		free(c->watcher);
-		free(c);
-	}
-	return err;
+	return hr_rules_change(p->rules, presentity, watcher, (int)action,
+		done, arg);
 }
 
 /* ---- the presence package's hooks ---- */
@@ -1036,17 +987,6 @@ static int load_pub(const struct hr_store_pub *sp, void *arg)
 	return 0;
 }
 
-static int load_rule(const char *presentity, const char *watcher,
-	const char *action, void *arg)
-{
-	struct hr_presence *p = arg;
-	enum hr_pres_action a;
-
-	if (hr_pres_action_decode(action, &a))
-		return 0;
-	return hr_rules_set(p->rules, presentity, watcher, a);
-}
-
 static void load_committed(int err, void *arg)
 {
 	(void)arg;
@@ -1060,7 +1000,7 @@ int hr_presence_load(struct hr_presence *p)
 	struct load l = { .p = p };
 	int err;
 
-	err = hr_store_rules_load(p->store, load_rule, p);
+	err = hr_rules_load(p->rules);
 	if (!err)
 		err = hr_store_tx_alloc(&l.gone, p->store);
 	if (err)
@@ -1155,7 +1095,8 @@ int hr_presence_alloc(struct hr_presence **pp, struct hr_sip *sip,
 	p->ev = ev;
 	p->r = r;
 	err = hr_hash_init(&p->pres, 4096);
-	err |= hr_rules_alloc(&p->rules);
+	err |= hr_rules_alloc(&p->rules, store, "presence", action_names,
+		HR_PRES_ALLOW + 1, rule_applied, p);
 	p->domains = hr_strv_lower(cfg->domains, cfg->ndomains);
 	if (err || !p->domains) {
 		hr_mem_deref(p);

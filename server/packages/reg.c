@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "reg.h"
 #include "xml/xml.h"
 
@@ -17,6 +18,12 @@
 #define MAX_PARAMS 16
 
 static const char *const types[] = { "application/reginfo+xml" };
+
+static const char *const rule_names[] = {
+	[HR_REG_RULE_NONE] = "",
+	[HR_REG_RULE_ALLOW] = "allow",
+	[HR_REG_RULE_BLOCK] = "block",
+};
 
 struct hr_regpkg {
 	struct hr_pkg pkg;
@@ -59,6 +66,37 @@ void hr_regpkg_cfg_default(struct hr_regpkg_cfg *cfg)
 
 /* ---- rules ---- */
 
+const char *hr_reg_rule_name(enum hr_reg_rule rule)
+{
+	return (unsigned)rule <= HR_REG_RULE_BLOCK ? rule_names[rule] : "";
+}
+
+int hr_reg_rule_decode(const char *name, enum hr_reg_rule *rule)
+{
+	for (unsigned i = HR_REG_RULE_ALLOW; name && i <= HR_REG_RULE_BLOCK;
+	     i++) {
+		if (!strcmp(name, rule_names[i])) {
+			*rule = (enum hr_reg_rule)i;
+			return 0;
+		}
+	}
+	return EINVAL;
+}
+
+/* A monitor may watch every AOR of its own domain. */
+static bool monitor_of(const struct hr_regpkg *p, const char *who,
+	const char *aor)
+{
+	const char *at = strchr(who, '@'), *aat = strchr(aor, '@');
+	char user[256];
+
+	if (!p->cfg.monitorh || !at || !aat || strcasecmp(at + 1, aat + 1) ||
+	    (size_t)(at - who) >= sizeof(user))
+		return false;
+	snprintf(user, sizeof(user), "%.*s", (int)(at - who), who);
+	return p->cfg.monitorh(user, at + 1, p->cfg.users);
+}
+
 static bool allowed(const struct hr_regpkg *p, const struct hr_sub_info *si)
 {
 	char who[512];
@@ -67,9 +105,19 @@ static bool allowed(const struct hr_regpkg *p, const struct hr_sub_info *si)
 	/* RFC 3680 6: the AOR's own user may always watch it */
 	if (!strcmp(who, si->resource))
 		return true;
-	return hr_rules_get(p->rules, si->resource, who) == HR_REG_RULE_ALLOW;
+	/* the AOR's rule (the watcher's, else its domain's) comes before
+	 * the role: a block keeps a monitor out */
+	switch (hr_rules_get(p->rules, si->resource, who)) {
+	case HR_REG_RULE_ALLOW:
+		return true;
+	case HR_REG_RULE_BLOCK:
+		return false;
+	default:
+		return monitor_of(p, who, si->resource);
+	}
 }
 
+/* RFC 3680 6 / RFC 6665 4.2.2: a permission taken away: rejected */
 static int revoke(struct hr_sub *sub, void *arg)
 {
 	struct hr_regpkg *p = arg;
@@ -79,18 +127,51 @@ static int revoke(struct hr_sub *sub, void *arg)
 	return 0;
 }
 
-int hr_regpkg_rule(struct hr_regpkg *p, const char *aor, const char *watcher,
-	enum hr_reg_rule rule)
+static void rule_applied(const char *aor, const char *watcher, int rule,
+	void *arg)
 {
-	int err;
+	struct hr_regpkg *p = arg;
 
-	if (!p || !aor || !watcher || !*aor || !*watcher)
-		return EINVAL;
-	err = hr_rules_set(p->rules, aor, watcher, rule);
-	/* a permission taken away ends what it allowed */
-	if (!err && rule != HR_REG_RULE_ALLOW)
+	(void)watcher;
+	if (rule != HR_REG_RULE_ALLOW)
 		hr_events_foreach(p->ev, p->pkg.name, aor, revoke, p);
-	return err;
+}
+
+int hr_regpkg_rule(struct hr_regpkg *p, const char *aor, const char *watcher,
+	enum hr_reg_rule rule, hr_regpkg_done_h *done, void *arg)
+{
+	if (!p || (unsigned)rule > HR_REG_RULE_BLOCK)
+		return EINVAL;
+	return hr_rules_change(p->rules, aor, watcher, (int)rule, done, arg);
+}
+
+struct watcher_ctx {
+	struct hr_regpkg *p;
+	const char *watcher;
+};
+
+static int revoke_of(struct hr_sub *sub, void *arg)
+{
+	const struct watcher_ctx *c = arg;
+	char who[512];
+
+	if (!c->watcher || !strcmp(hr_sub_identity(hr_sub_info(sub), who,
+	    sizeof(who)), c->watcher))
+		revoke(sub, c->p);
+	return 0;
+}
+
+void hr_regpkg_watcher_changed(struct hr_regpkg *p, const char *watcher)
+{
+	struct watcher_ctx c = { p, watcher };
+
+	if (p)
+		hr_events_foreach(p->ev, p->pkg.name, NULL, revoke_of, &c);
+}
+
+int hr_regpkg_load(struct hr_regpkg *p)
+{
+	return p ? hr_rules_load(p->rules) : EINVAL;
 }
 
 /* ---- the package's hooks ---- */
@@ -418,7 +499,8 @@ static void regpkg_destroy(void *data)
 }
 
 int hr_regpkg_alloc(struct hr_regpkg **pp, struct hr_events *ev,
-	struct hr_registrar *r, const struct hr_regpkg_cfg *cfg)
+	struct hr_registrar *r, struct hr_store *store,
+	const struct hr_regpkg_cfg *cfg)
 {
 	struct hr_regpkg *p;
 	int err;
@@ -441,7 +523,8 @@ int hr_regpkg_alloc(struct hr_regpkg **pp, struct hr_events *ev,
 	p->pkg.body = body;
 	p->pkg.gone = gone;
 	p->pkg.arg = p;
-	err = hr_rules_alloc(&p->rules);
+	err = hr_rules_alloc(&p->rules, store, p->pkg.name, rule_names,
+		HR_REG_RULE_BLOCK + 1, rule_applied, p);
 	if (!err)
 		err = hr_events_package(ev, &p->pkg);
 	if (err) {

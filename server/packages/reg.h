@@ -13,7 +13,9 @@ struct hr_regpkg_cfg {
 	unsigned expires_min;         /* 60 */
 	unsigned expires_max;         /* 86400 */
 	hr_user_exists_h *existsh;    /* does the AOR's user exist? */
-	void *users;
+	hr_user_exists_h *monitorh;   /* is the watcher a monitor? (may
+				       * watch every AOR of its domain) */
+	void *users;                  /* their arg */
 };
 
 /** Fill cfg with the defaults. */
@@ -21,27 +23,47 @@ void hr_regpkg_cfg_default(struct hr_regpkg_cfg *cfg);
 
 struct hr_regpkg;   /* refcounted */
 
-/** Create the package, add it to the notifier and watch the registrar
- * (before hr_events_load). */
+/** Create the package, add it to the notifier and watch the registrar;
+ * its rules are kept in store. */
 int hr_regpkg_alloc(struct hr_regpkg **pp, struct hr_events *ev,
-	struct hr_registrar *r, const struct hr_regpkg_cfg *cfg);
+	struct hr_registrar *r, struct hr_store *store,
+	const struct hr_regpkg_cfg *cfg);
+/** Load the stored rules (before hr_events_load). */
+int hr_regpkg_load(struct hr_regpkg *p);
 
-/** Who, besides the AOR's own user, may watch it. */
+/**
+ * Who may watch an AOR: its own user always; else the AOR's rule for the
+ * watcher, or for the watcher's domain (allow, block); else a monitor of
+ * the AOR's domain. Everyone else gets 403.
+ */
 enum hr_reg_rule {
-	HR_REG_RULE_NONE,             /* no rule: refused */
+	HR_REG_RULE_NONE,             /* no rule */
 	HR_REG_RULE_ALLOW,
 	HR_REG_RULE_BLOCK,
 };
 
+/** "allow", "block" ("" for NONE). */
+const char *hr_reg_rule_name(enum hr_reg_rule rule);
+/** The rule of a name ("allow", "block"): 0 or EINVAL. */
+int hr_reg_rule_decode(const char *name, enum hr_reg_rule *rule);
+
+/** A change is done (0) or failed. */
+typedef void (hr_regpkg_done_h)(int err, void *arg);
+
 /**
- * Set the rule for watcher ("bob@example.test", or a domain
- * "example.test" for all its users) on aor ("alice@example.test").
- * Taking a permission away ends the watcher's subscriptions to aor with
- * terminated;reason=rejected. Kept in memory (the admin API of a later
- * issue stores them).
+ * Set (NONE: remove) aor's ("alice@example.test") rule for watcher
+ * ("bob@example.test", or a domain "example.test" for all its users):
+ * stored, then in force, then done. Subscriptions it no longer allows
+ * end with terminated;reason=rejected. 0 when under way, else EINVAL or
+ * ENOMEM (done is not called).
  */
 int hr_regpkg_rule(struct hr_regpkg *p, const char *aor, const char *watcher,
-	enum hr_reg_rule rule);
+	enum hr_reg_rule rule, hr_regpkg_done_h *done, void *arg);
+
+/** The user or role of watcher ("app@example.test"; NULL: of any)
+ * changed: its subscriptions no longer allowed end with
+ * terminated;reason=rejected. */
+void hr_regpkg_watcher_changed(struct hr_regpkg *p, const char *watcher);
 
 /** The whole state of aor, as the first NOTIFY of a subscription would
  * carry it (version 0): the admin API's reginfo. */

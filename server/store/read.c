@@ -141,14 +141,17 @@ static int rule_row(const PGresult *res, int row, void *arg)
 		e->arg);
 }
 
-int hr_store_rules_load(struct hr_store *s, hr_store_rule_h *h, void *arg)
+int hr_store_rules_load(struct hr_store *s, const char *package,
+	hr_store_rule_h *h, void *arg)
 {
 	struct rule_each e = { h, arg };
+	const char *v[] = { package };
 
-	if (!s || !h)
+	if (!s || !package || !h)
 		return EINVAL;
-	return hr_pq_each(s->rd, "SELECT presentity, watcher, action FROM "
-		"presence_rules ORDER BY presentity, watcher", rule_row, &e);
+	return hr_pq_each_params(s->rd, "SELECT resource, watcher, action "
+		"FROM rules WHERE package = $1 ORDER BY resource, watcher", 1, v,
+		rule_row, &e);
 }
 
 int hr_store_sub_row(const PGresult *res, int row, void *arg)

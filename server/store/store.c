@@ -35,6 +35,7 @@ void hr_store_user_ev_free(struct user_ev *ue)
 	free(ue->user);
 	free(ue->domain);
 	free(ue->ha1_md5);
+	free(ue->role);
 	free(ue->ha1_sha256);
 	free(ue);
 }
@@ -97,7 +98,7 @@ static void deliver(struct hr_store *s)
 	while ((le = users.head)) {
 		struct user_ev *ue = le->data;
 		struct hr_store_user u = { ue->user, ue->domain, ue->ha1_md5,
-			ue->ha1_sha256, ue->kind };
+			ue->ha1_sha256, ue->kind, ue->role };
 
 		hr_list_unlink(le);
 		if (s->user_h)

@@ -134,14 +134,15 @@ int hr_store_tx_sub_reserve(struct hr_store_tx *tx, const char *id,
 int hr_store_tx_pub_put(struct hr_store_tx *tx, const struct hr_store_pub *pub);
 /** Remove a publication; absent is not an error. */
 int hr_store_tx_pub_del(struct hr_store_tx *tx, const char *etag);
-/** Set presentity's rule for watcher (a user or a domain): action is
- * "allow", "block", "polite-block" or "confirm" (else the commit fails
- * EIO). */
-int hr_store_tx_rule_put(struct hr_store_tx *tx, const char *presentity,
-	const char *watcher, const char *action);
+/** Set an event package's rule on resource for watcher (a user or a
+ * domain): action is one the package knows, presence's "allow", "block",
+ * "polite-block" or "confirm", reg's "allow" or "block" (else the commit
+ * fails EIO). */
+int hr_store_tx_rule_put(struct hr_store_tx *tx, const char *package,
+	const char *resource, const char *watcher, const char *action);
 /** Remove a rule; absent is not an error. */
-int hr_store_tx_rule_del(struct hr_store_tx *tx, const char *presentity,
-	const char *watcher);
+int hr_store_tx_rule_del(struct hr_store_tx *tx, const char *package,
+	const char *resource, const char *watcher);
 
 /** Drop a transaction instead of committing it; NULL-safe. */
 void hr_store_tx_abort(struct hr_store_tx *tx);
@@ -199,12 +200,13 @@ typedef int (hr_store_pub_h)(const struct hr_store_pub *pub, void *arg);
 /** Every publication, oldest first per presentity (recovery). */
 int hr_store_pubs_load(struct hr_store *s, hr_store_pub_h *h, void *arg);
 
-/** One presence rule (strings live during the call). */
-typedef int (hr_store_rule_h)(const char *presentity, const char *watcher,
+/** One rule (strings live during the call). */
+typedef int (hr_store_rule_h)(const char *resource, const char *watcher,
 	const char *action, void *arg);
 
-/** Every presence rule (recovery). */
-int hr_store_rules_load(struct hr_store *s, hr_store_rule_h *h, void *arg);
+/** Every rule of an event package (recovery). */
+int hr_store_rules_load(struct hr_store *s, const char *package,
+	hr_store_rule_h *h, void *arg);
 
 /** The server secret named name: read it, or create n random bytes once
  * (concurrent starts agree). */
@@ -252,14 +254,24 @@ struct hr_store_user {
 	const char *ha1_md5;      /* 32 hex digits */
 	const char *ha1_sha256;   /* 64 hex digits */
 	enum hr_store_user_kind kind;
+	const char *role;         /* "user" or "monitor"; NULL in a put:
+				   * "user" for a new one, else unchanged */
 };
 
 typedef int (hr_store_user_h)(const struct hr_store_user *u, void *arg);
 
+/* Enough for a role's name and its NUL. */
+#define HR_STORE_ROLE_MAX 16
+
 /** Add or replace a user (CLI, admin; own connection); *created (may be
- * NULL) tells which. */
+ * NULL) tells which, role (may be NULL) gets the role it now has. */
 int hr_store_user_put(const char *url, const struct hr_store_user *u,
-	bool *created);
+	bool *created, char role[HR_STORE_ROLE_MAX]);
+/** Change an existing user (own connection): its HA1s unless NULL, its
+ * role unless NULL; role (may be NULL) gets the role it now has. 0, or
+ * ENOENT when there is none. */
+int hr_store_user_update(const char *url, const struct hr_store_user *u,
+	char role[HR_STORE_ROLE_MAX]);
 /** Delete a user: 0, or ENOENT when there was none. */
 int hr_store_user_del(const char *url, const char *user, const char *domain);
 /** List users ordered by domain and user (CLI; own connection). */
@@ -270,7 +282,7 @@ int hr_store_users_load(struct hr_store *s, hr_store_user_h *h, void *arg);
 /**
  * A user was added, changed or deleted while the server runs (the CLI
  * writes the table; a trigger notifies; the writer thread LISTENs and
- * reads the row). u->ha1_* are NULL when the user was deleted. After
+ * reads the row). u->ha1_* and u->role are NULL when the user was deleted. After
  * the connection was lost and came back (notifications in between are
  * lost), a SYNC_BEGIN, every user as CHANGED, and a SYNC_END follow.
  * Runs on the core thread.

@@ -63,7 +63,7 @@ struct hr_store_tx {
 /* A user row read after a notification (malloc'd strings). */
 struct user_ev {
 	struct hr_le le;
-	char *user, *domain, *ha1_md5, *ha1_sha256;
+	char *user, *domain, *ha1_md5, *ha1_sha256, *role;
 	enum hr_store_user_kind kind;
 };
 

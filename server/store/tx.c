@@ -243,24 +243,24 @@ int hr_store_tx_pub_del(struct hr_store_tx *tx, const char *etag)
 	return add(tx, STMT_PUB_DEL, v, 1);
 }
 
-int hr_store_tx_rule_put(struct hr_store_tx *tx, const char *presentity,
-	const char *watcher, const char *action)
+int hr_store_tx_rule_put(struct hr_store_tx *tx, const char *package,
+	const char *resource, const char *watcher, const char *action)
 {
-	const char *const v[] = { presentity, watcher, action };
+	const char *const v[] = { package, resource, watcher, action };
 
-	if (!tx || !presentity || !watcher || !action)
+	if (!tx || !package || !resource || !watcher || !action)
 		return EINVAL;
-	return add(tx, STMT_RULE_PUT, v, 3);
+	return add(tx, STMT_RULE_PUT, v, 4);
 }
 
-int hr_store_tx_rule_del(struct hr_store_tx *tx, const char *presentity,
-	const char *watcher)
+int hr_store_tx_rule_del(struct hr_store_tx *tx, const char *package,
+	const char *resource, const char *watcher)
 {
-	const char *const v[] = { presentity, watcher };
+	const char *const v[] = { package, resource, watcher };
 
-	if (!tx || !presentity || !watcher)
+	if (!tx || !package || !resource || !watcher)
 		return EINVAL;
-	return add(tx, STMT_RULE_DEL, v, 2);
+	return add(tx, STMT_RULE_DEL, v, 3);
 }
 
 void hr_store_tx_abort(struct hr_store_tx *tx)

@@ -105,12 +105,13 @@ static const char pub_put_sql[] =
 static const char pub_del_sql[] = "DELETE FROM publications WHERE etag = $1";
 
 static const char rule_put_sql[] =
-	"INSERT INTO presence_rules (presentity, watcher, action) "
-	"VALUES ($1, $2, $3) ON CONFLICT (presentity, watcher) DO UPDATE "
-	"SET action = EXCLUDED.action, updated_at = now()";
+	"INSERT INTO rules (package, resource, watcher, action) "
+	"VALUES ($1, $2, $3, $4) ON CONFLICT (package, resource, watcher) "
+	"DO UPDATE SET action = EXCLUDED.action, updated_at = now()";
 
 static const char rule_del_sql[] =
-	"DELETE FROM presence_rules WHERE presentity = $1 AND watcher = $2";
+	"DELETE FROM rules WHERE package = $1 AND resource = $2 AND "
+	"watcher = $3";
 
 /* Every statement, prepared on each new writer connection. */
 static const struct {
@@ -124,8 +125,8 @@ static const struct {
 	[STMT_SUB_RESERVE] = { sub_reserve_sql, 3 },
 	[STMT_PUB_PUT] = { pub_put_sql, 7 },
 	[STMT_PUB_DEL] = { pub_del_sql, 1 },
-	[STMT_RULE_PUT] = { rule_put_sql, 3 },
-	[STMT_RULE_DEL] = { rule_del_sql, 2 },
+	[STMT_RULE_PUT] = { rule_put_sql, 4 },
+	[STMT_RULE_DEL] = { rule_del_sql, 3 },
 };
 
 struct writer {

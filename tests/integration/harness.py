@@ -368,6 +368,15 @@ class Herald:
                                      (aor, self.log_text()))
             time.sleep(0.02)
 
+    def wait_log(self, want, seen=0, timeout=5):
+        """Wait until want is in the log more than seen times."""
+        deadline = time.monotonic() + timeout
+        while self.log_text().count(want) <= seen:
+            if time.monotonic() > deadline:
+                raise AssertionError('herald never logged %r\n%s' %
+                                     (want, self.log_text(tail=4000)))
+            time.sleep(0.02)
+
     def kill(self):
         """kill -9: the test wants an unclean stop (no exit checks)."""
         self.proc.send_signal(signal.SIGKILL)

@@ -315,7 +315,8 @@ class UsersTest(AdminCase):
         self.assertEqual(resp.status, 200, resp)
         # and the list shows him, never a password or HA1
         j = self.api('GET', '/v1/users').json()
-        self.assertIn({'user': 'dave@example.test'}, j['items'])
+        self.assertIn({'user': 'dave@example.test', 'role': 'user'},
+                      j['items'])
         self.assertNotIn('s3cret', json.dumps(j))
         self.assertNotIn(rows[0][1], json.dumps(j))
 

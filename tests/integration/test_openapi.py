@@ -350,7 +350,12 @@ class OpenApiCase(harness.HeraldTestCase):
                                  ('DELETE', '/v1/subscriptions/{id}'),
                                  ('GET', '/v1/users'),
                                  ('POST', '/v1/users'),
+                                 ('PATCH', '/v1/users/{user}'),
                                  ('DELETE', '/v1/users/{user}'),
+                                 ('GET', '/v1/aors/{aor}/watchers'),
+                                 ('PUT', '/v1/aors/{aor}/rules/{watcher}'),
+                                 ('DELETE', '/v1/aors/{aor}/rules/'
+                                  '{watcher}'),
                                  ('GET', '/v1/aors/{aor}/bindings'),
                                  ('DELETE', '/v1/aors/{aor}/bindings/{id}'),
                                  ('GET', '/v1/aors/{aor}/reginfo'),
@@ -366,8 +371,8 @@ class OpenApiCase(harness.HeraldTestCase):
                       'presentity': ALICE, 'watcher': BOB}
             for tok in (None, 'wrong-token-0123456789'):
                 a = C(method, template, params, token=tok, expect=401,
-                      body={'action': 'allow'} if method in ('PUT', 'POST')
-                      else None)
+                      body={'action': 'allow'} if method in
+                      ('PUT', 'POST', 'PATCH') else None)
                 self.assertEqual(a.headers.get('WWW-Authenticate'),
                                  'Bearer', str(a))
 
@@ -427,10 +432,16 @@ class OpenApiCase(harness.HeraldTestCase):
         U = '/v1/users'
         a = C('POST', U, body={'user': 'carol@' + DOMAIN,
                                'password': 'pw'}, expect=201)
-        self.assertEqual(a.json(), {'user': 'carol@' + DOMAIN})
-        # the same user again: its password replaced
-        C('POST', U, body={'user': 'carol@' + DOMAIN, 'password': 'pw2'},
-          expect=200)
+        self.assertEqual(a.json(), {'user': 'carol@' + DOMAIN,
+                                    'role': 'user'})
+        # the same user again: its password replaced, its role set, then
+        # kept when not given
+        a = C('POST', U, body={'user': 'carol@' + DOMAIN, 'password': 'pw2',
+                               'role': 'monitor'}, expect=200)
+        self.assertEqual(a.json()['role'], 'monitor')
+        a = C('POST', U, body={'user': 'carol@' + DOMAIN, 'password': 'pw3'},
+              expect=200)
+        self.assertEqual(a.json()['role'], 'monitor')
         for body in ({'user': 'dave@' + DOMAIN},
                      {'user': 'dave@' + DOMAIN, 'password': ''},
                      {'user': 'dave', 'password': 'pw'},
@@ -438,6 +449,10 @@ class OpenApiCase(harness.HeraldTestCase):
                      {'user': 'dave@' + DOMAIN, 'password': 'pw',
                       'admin': True},
                      {'user': 5, 'password': 'pw'},
+                     {'user': 'dave@' + DOMAIN, 'password': 'pw',
+                      'role': 'admin'},
+                     {'user': 'dave@' + DOMAIN, 'password': 'pw',
+                      'role': None},
                      [], 'text'):
             C('POST', U, body=body, expect=400)
         C('POST', U, raw=b'{not json', expect=400,
@@ -457,7 +472,27 @@ class OpenApiCase(harness.HeraldTestCase):
         self.assertNotIn('next_cursor', b)
         for bad in ('0', '5000', 'x'):
             C('GET', U, query={'limit': bad}, expect=400)
+        self.assertEqual({u['user']: u['role'] for u in
+                          C('GET', U, expect=200).json()['items']},
+                         {ALICE: 'user', BOB: 'user',
+                          'carol@' + DOMAIN: 'monitor'})
         D = '/v1/users/{user}'
+        a = C('PATCH', D, {'user': 'carol@' + DOMAIN},
+              body={'role': 'user'}, expect=200)
+        self.assertEqual(a.json(), {'user': 'carol@' + DOMAIN,
+                                    'role': 'user'})
+        a = C('PATCH', D, {'user': 'carol@' + DOMAIN},
+              body={'password': 'pw4'}, expect=200)
+        self.assertEqual(a.json()['role'], 'user')
+        C('PATCH', D, {'user': 'carol@' + DOMAIN},
+          body={'password': 'pw5', 'role': 'monitor'}, expect=200)
+        C('PATCH', D, {'user': 'nobody@' + DOMAIN}, body={'role': 'user'},
+          expect=404)
+        for body in ({}, {'role': 'root'}, {'password': ''},
+                     {'password': 5}, {'role': 'user', 'user': 'x@y'}, []):
+            C('PATCH', D, {'user': 'carol@' + DOMAIN}, body=body,
+              expect=400)
+        C('PATCH', D, {'user': 'carol'}, body={'role': 'user'}, expect=400)
         C('DELETE', D, {'user': 'carol@' + DOMAIN}, expect=204)
         C('DELETE', D, {'user': 'carol@' + DOMAIN}, expect=404)
         C('DELETE', D, {'user': 'carol'}, expect=400)
@@ -512,6 +547,32 @@ class OpenApiCase(harness.HeraldTestCase):
         C('DELETE', X, pw, expect=204)
         C('DELETE', X, pw, expect=204)
 
+        # who watches an AOR's registrations, and its rules
+        RW = '/v1/aors/{aor}/watchers'
+        C('GET', RW, {'aor': ALICE}, expect=200)
+        C('GET', RW, {'aor': 'sip:' + ALICE}, query={'limit': 1,
+          'state': 'active'}, expect=200)
+        C('GET', RW, {'aor': 'alice'}, expect=400)
+        RX = '/v1/aors/{aor}/rules/{watcher}'
+        for watcher in (BOB, DOMAIN, 'sip:' + BOB):
+            for action in ('allow', 'block'):
+                a = C('PUT', RX, {'aor': ALICE, 'watcher': watcher},
+                      body={'action': action}, expect=200)
+                self.assertEqual(a.json(), {'aor': ALICE,
+                                            'watcher': watcher.replace(
+                                                'sip:', ''),
+                                            'action': action})
+            C('DELETE', RX, {'aor': ALICE, 'watcher': watcher}, expect=204)
+        for body in ({'action': 'confirm'}, {'action': 'polite-block'}, {},
+                     {'action': 'allow', 'x': 1}, []):
+            C('PUT', RX, {'aor': ALICE, 'watcher': BOB}, body=body,
+              expect=400)
+        C('PUT', RX, {'aor': 'alice', 'watcher': BOB},
+          body={'action': 'allow'}, expect=400)
+        C('PUT', RX, {'aor': ALICE, 'watcher': '@x'},
+          body={'action': 'allow'}, expect=400)
+        C('DELETE', RX, {'aor': ALICE, 'watcher': BOB}, expect=204)
+
         # outside the spec: unknown paths and methods
         for path in ('/', '/nothing', '/v1', '/v1/nothing',
                      '/v1/subscriptions/a/b', '/v1/users/a/b',
@@ -527,7 +588,9 @@ class OpenApiCase(harness.HeraldTestCase):
                              ('POST', '/v1/presentities/%s/watchers' % ALICE),
                              ('PUT', '/v1/presentities/%s/presence' % ALICE),
                              ('GET', '/v1/presentities/%s/rules/%s' %
-                              (ALICE, BOB))):
+                              (ALICE, BOB)),
+                             ('POST', '/v1/aors/%s/watchers' % ALICE),
+                             ('GET', '/v1/aors/%s/rules/%s' % (ALICE, BOB))):
             tpl = self.template_of(path)
             self.assertIsNotNone(tpl, path)
             self.assertNotIn(method.lower(), self.spec.doc['paths'][tpl],

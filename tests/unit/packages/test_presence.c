@@ -368,8 +368,8 @@ START_TEST(test_rules)
 	/* and a new subscription is refused */
 	ck_assert_uint_eq(status(watch("bob@example.test", "w2", "presence")),
 		403);
-	ck_assert_int_eq(pgdb_count(db.url, "SELECT count(*) FROM "
-		"presence_rules"), 1);
+	ck_assert_int_eq(pgdb_count(db.url, "SELECT count(*) FROM rules "
+		"WHERE package = 'presence'"), 1);
 	/* a domain rule, and the rule removed: the default again */
 	rule("bob@example.test", HR_PRES_NONE);
 	rule("example.test", HR_PRES_BLOCK);

@@ -113,6 +113,10 @@ static void start(unsigned reserve)
 		SHA), 0);
 	ck_assert_int_eq(hr_userdb_put(users, "bob", "example.test", MD5,
 		SHA), 0);
+	ck_assert_int_eq(hr_userdb_put(users, "app", "example.test", MD5,
+		SHA), 0);
+	ck_assert_int_eq(hr_userdb_put(users, "app", "other.test", MD5,
+		SHA), 0);
 	ck_assert_int_eq(hr_sip_alloc(&sip, NULL), 0);
 	hr_sip_set_send(sip, capture, NULL);
 
@@ -133,8 +137,10 @@ static void start(unsigned reserve)
 
 	hr_regpkg_cfg_default(&pcfg);
 	pcfg.existsh = hr_userdb_exists;
+	pcfg.monitorh = hr_userdb_is_monitor;
 	pcfg.users = users;
-	ck_assert_int_eq(hr_regpkg_alloc(&pkg, ev, reg, &pcfg), 0);
+	ck_assert_int_eq(hr_regpkg_alloc(&pkg, ev, reg, store, &pcfg), 0);
+	ck_assert_int_eq(hr_regpkg_load(pkg), 0);
 	ck_assert_int_eq(hr_registrar_load(reg), 0);
 	ck_assert_int_eq(hr_events_load(ev), 0);
 }
@@ -407,7 +413,8 @@ static void note_take(struct watch *w, struct note *n)
 	snprintf(want, sizeof(want), "%u", w->version++);
 	xp_eq(n->doc, "/r:reginfo/@version", want);
 	xp_count(n->doc, REG, 1);
-	xp_eq(n->doc, REG "/@aor", "sip:alice@example.test");
+	snprintf(ruri, sizeof(ruri), "sip:%s@example.test", w->res);
+	xp_eq(n->doc, REG "/@aor", ruri);
 }
 
 static void note_state(const struct note *n, const char *state,
@@ -525,6 +532,23 @@ static void alice_watches(struct watch *w)
 }
 
 /* ---- tests ---- */
+
+static void rule_done(int err, void *arg)
+{
+	*(int *)arg = err;
+}
+
+/* Set aor's rule for watcher and wait until it is stored and in force. */
+static void rule(const char *aor, const char *watcher, enum hr_reg_rule r)
+{
+	int err = -1;
+
+	ck_assert_int_eq(hr_regpkg_rule(pkg, aor, watcher, r, rule_done,
+		&err), 0);
+	for (int i = 0; i < SPINS && err < 0; i++)
+		spin();
+	ck_assert_int_eq(err, 0);
+}
 
 START_TEST(test_initial)
 {
@@ -826,7 +850,7 @@ START_TEST(test_authorization)
 	ck_assert_uint_eq(hr_events_count(ev), 1);
 
 	/* allowed by name */
-	ck_assert_int_eq(hr_regpkg_rule(pkg, A, B, HR_REG_RULE_ALLOW), 0);
+	rule(A, B, HR_REG_RULE_ALLOW);
 	watch_init(&b, "bob", "alice", 5080);
 	subscribed(&b, 600);
 	note_take(&b, &n);
@@ -843,7 +867,7 @@ START_TEST(test_authorization)
 	note_done(&n, true);
 
 	/* taken away: a final NOTIFY without state (RFC 6665 4.2.2) */
-	ck_assert_int_eq(hr_regpkg_rule(pkg, A, B, HR_REG_RULE_NONE), 0);
+	rule(A, B, HR_REG_RULE_NONE);
 	note_take(&b, &n);
 	note_state(&n, "terminated", -1, "rejected");
 	ck_assert_ptr_null(n.doc);
@@ -857,8 +881,8 @@ START_TEST(test_authorization)
 
 	/* allowed by domain; taken away by blocking it, while a NOTIFY is
 	 * unanswered: the final one follows the answer */
-	ck_assert_int_eq(hr_regpkg_rule(pkg, A, "example.test",
-		HR_REG_RULE_ALLOW), 0);
+	rule(A, "example.test",
+		HR_REG_RULE_ALLOW);
 	watch_init(&b, "bob", "alice", 5080);
 	subscribed(&b, 600);
 	note_take(&b, &n);
@@ -878,8 +902,8 @@ START_TEST(test_authorization)
 		xp_eq(na.doc, CT(U3) "/@event", "registered");
 		note_done(&na, true);
 	}
-	ck_assert_int_eq(hr_regpkg_rule(pkg, A, "example.test",
-		HR_REG_RULE_BLOCK), 0);
+	rule(A, "example.test",
+		HR_REG_RULE_BLOCK);
 	quiet(&b);
 	note_done(&n, true);
 	note_take(&b, &n);
@@ -890,15 +914,15 @@ START_TEST(test_authorization)
 	ck_assert_uint_eq(hr_events_count(ev), 1);
 
 	/* a user's own rule beats its domain's */
-	ck_assert_int_eq(hr_regpkg_rule(pkg, A, "example.test",
-		HR_REG_RULE_ALLOW), 0);
-	ck_assert_int_eq(hr_regpkg_rule(pkg, A, B, HR_REG_RULE_BLOCK), 0);
+	rule(A, "example.test",
+		HR_REG_RULE_ALLOW);
+	rule(A, B, HR_REG_RULE_BLOCK);
 	watch_init(&b, "bob", "alice", 5080);
 	r = subscribe(&b, 600);
 	ck_assert_msg(r->scode == 403, "%.*s", (int)r->len, r->buf);
 
 	/* the owner is never refused, whatever the rules, and still told */
-	ck_assert_int_eq(hr_regpkg_rule(pkg, A, A, HR_REG_RULE_BLOCK), 0);
+	rule(A, A, HR_REG_RULE_BLOCK);
 	quiet(&a);
 	ck_assert_uint_eq(hr_events_count(ev), 1);
 	reg_send("r2", 1, "Contact: <" U2 ">;expires=3600\r\n");
@@ -906,6 +930,106 @@ START_TEST(test_authorization)
 	xp_eq(n.doc, CT(U2) "/@event", "registered");
 	note_done(&n, true);
 	quiet(&a);
+}
+END_TEST
+
+/* A monitor (a role of user@domain) watches every AOR of its domain; a
+ * block rule keeps it out of one; losing the role ends what only the
+ * role allowed, with rejected. */
+START_TEST(test_monitor)
+{
+	struct watch ma, mb;
+	const struct hr_msg *r;
+	struct note n;
+
+	/* not a monitor: 403; a monitor of another domain is not one here */
+	ck_assert_int_eq(hr_userdb_set_role(users, "app", "other.test",
+		HR_ROLE_MONITOR), 0);
+	watch_init(&ma, "app", "alice", 5090);
+	r = subscribe(&ma, 600);
+	ck_assert_msg(r->scode == 403, "%.*s", (int)r->len, r->buf);
+
+	ck_assert_int_eq(hr_userdb_set_role(users, "app", "example.test",
+		HR_ROLE_MONITOR), 0);
+	ck_assert(hr_userdb_is_monitor("app", "example.test", users));
+	watch_init(&ma, "app", "alice", 5090);
+	subscribed(&ma, 600);
+	note_take(&ma, &n);
+	note_state(&n, "active", 600, NULL);
+	note_done(&n, true);
+	watch_init(&mb, "app", "bob", 5091);
+	subscribed(&mb, 600);
+	note_take(&mb, &n);
+	note_state(&n, "active", 600, NULL);
+	note_done(&n, true);
+	ck_assert_uint_eq(hr_events_count(ev), 2);
+
+	/* the AOR's rule comes before the role */
+	rule(A, "app@example.test", HR_REG_RULE_BLOCK);
+	note_take(&ma, &n);
+	note_state(&n, "terminated", -1, "rejected");
+	note_done(&n, true);
+	quiet(&mb);
+	ck_assert_uint_eq(hr_events_count(ev), 1);
+	rule(A, "app@example.test", HR_REG_RULE_NONE);
+	watch_init(&ma, "app", "alice", 5090);
+	subscribed(&ma, 600);
+	note_take(&ma, &n);
+	note_done(&n, true);
+
+	/* the role goes: what a rule allows stays, the rest ends */
+	rule(B, "example.test", HR_REG_RULE_ALLOW);
+	ck_assert_int_eq(hr_userdb_set_role(users, "app", "example.test",
+		HR_ROLE_USER), 0);
+	hr_regpkg_watcher_changed(pkg, "app@example.test");
+	note_take(&ma, &n);
+	note_state(&n, "terminated", -1, "rejected");
+	note_done(&n, true);
+	quiet(&mb);
+	ck_assert_uint_eq(hr_events_count(ev), 1);
+	/* told of someone else: nothing changes */
+	hr_regpkg_watcher_changed(pkg, "bob@example.test");
+	hr_regpkg_watcher_changed(pkg, NULL);
+	quiet(&mb);
+	ck_assert_uint_eq(hr_events_count(ev), 1);
+}
+END_TEST
+
+/* Rules are stored before they are in force, and loaded at start. */
+START_TEST(test_rules_stored)
+{
+	struct watch b;
+	const struct hr_msg *r;
+	struct note n;
+
+	rule(A, B, HR_REG_RULE_ALLOW);
+	ck_assert_int_eq(pgdb_count(db.url, "SELECT count(*) FROM rules "
+		"WHERE package = 'reg' AND resource = '" A "' AND "
+		"watcher = '" B "' AND action = 'allow'"), 1);
+	rule(A, B, HR_REG_RULE_BLOCK);
+	ck_assert_int_eq(pgdb_count(db.url, "SELECT count(*) FROM rules "
+		"WHERE package = 'reg' AND action = 'block'"), 1);
+	rule(A, B, HR_REG_RULE_NONE);
+	ck_assert_int_eq(pgdb_count(db.url, "SELECT count(*) FROM rules"), 0);
+	/* what the database holds is what a start loads */
+	ck_assert_int_eq(pgdb_count(db.url, "WITH i AS (INSERT INTO rules "
+		"(package, resource, watcher, action) VALUES ('reg', '" A "', "
+		"'example.test', 'allow') RETURNING 1) SELECT count(*) FROM i"),
+		1);
+	watch_init(&b, "bob", "alice", 5080);
+	r = subscribe(&b, 600);
+	ck_assert_msg(r->scode == 403, "%.*s", (int)r->len, r->buf);
+	ck_assert_int_eq(hr_regpkg_load(pkg), 0);
+	watch_init(&b, "bob", "alice", 5080);
+	subscribed(&b, 600);
+	note_take(&b, &n);
+	note_state(&n, "active", 600, NULL);
+	note_done(&n, true);
+	/* a bad change is refused before anything is stored */
+	ck_assert_int_eq(hr_regpkg_rule(pkg, A, "", HR_REG_RULE_ALLOW, NULL,
+		NULL), EINVAL);
+	ck_assert_int_eq(hr_regpkg_rule(pkg, A, B, (enum hr_reg_rule)7, NULL,
+		NULL), EINVAL);
 }
 END_TEST
 
@@ -994,6 +1118,8 @@ int main(void)
 	tcase_add_test(tc, test_merge);
 	tcase_add_test(tc, test_refresh_full);
 	tcase_add_test(tc, test_authorization);
+	tcase_add_test(tc, test_monitor);
+	tcase_add_test(tc, test_rules_stored);
 	tcase_add_test(tc, test_unknown_user);
 	tcase_add_test(tc, test_versions);
 	suite_add_tcase(s, tc);

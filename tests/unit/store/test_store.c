@@ -291,15 +291,16 @@ static int pub_collect(const struct hr_store_pub *u, void *arg)
 	return 0;
 }
 
-static int rule_collect(const char *presentity, const char *watcher,
+static int rule_collect(const char *resource, const char *watcher,
 	const char *action, void *arg)
 {
-	hr_buf_printf(arg, "%s|%s|%s\n", presentity, watcher, action);
+	hr_buf_printf(arg, "%s|%s|%s\n", resource, watcher, action);
 	return 0;
 }
 
-/* Publications and presence rules: written, replaced, removed, loaded in
- * order; a rule's action is checked by the database. */
+/* Publications and the rules of two packages: written, replaced,
+ * removed, loaded in order per package; a rule's action is checked by
+ * the database, per package. */
 START_TEST(test_presence)
 {
 	static struct done d;
@@ -317,10 +318,12 @@ START_TEST(test_presence)
 	u.etag = "e9";
 	u.presentity = "bob@example.test";
 	ck_assert_int_eq(hr_store_tx_pub_put(tx, &u), 0);
-	ck_assert_int_eq(hr_store_tx_rule_put(tx, "alice@example.test",
-		"bob@example.test", "confirm"), 0);
-	ck_assert_int_eq(hr_store_tx_rule_put(tx, "alice@example.test",
-		"example.test", "polite-block"), 0);
+	ck_assert_int_eq(hr_store_tx_rule_put(tx, "presence",
+		"alice@example.test", "bob@example.test", "confirm"), 0);
+	ck_assert_int_eq(hr_store_tx_rule_put(tx, "presence",
+		"alice@example.test", "example.test", "polite-block"), 0);
+	ck_assert_int_eq(hr_store_tx_rule_put(tx, "reg",
+		"alice@example.test", "bob@example.test", "block"), 0);
 	sub_commit(tx, &d);
 	/* a modification: the old entity-tag goes, a new one comes */
 	ck_assert_int_eq(hr_store_tx_alloc(&tx, store), 0);
@@ -330,14 +333,19 @@ START_TEST(test_presence)
 	u.published_at = 3;
 	u.body = "<new/>";
 	ck_assert_int_eq(hr_store_tx_pub_put(tx, &u), 0);
-	ck_assert_int_eq(hr_store_tx_rule_put(tx, "alice@example.test",
-		"bob@example.test", "allow"), 0);
-	ck_assert_int_eq(hr_store_tx_rule_del(tx, "alice@example.test",
-		"nobody@example.test"), 0);
+	ck_assert_int_eq(hr_store_tx_rule_put(tx, "presence",
+		"alice@example.test", "bob@example.test", "allow"), 0);
+	ck_assert_int_eq(hr_store_tx_rule_del(tx, "presence",
+		"alice@example.test", "nobody@example.test"), 0);
+	ck_assert_int_eq(hr_store_tx_rule_put(tx, "reg",
+		"alice@example.test", "example.test", "allow"), 0);
 	sub_commit(tx, &d);
 	hr_buf_init(&buf, 1 << 16);
 	ck_assert_int_eq(hr_store_pubs_load(store, pub_collect, &buf), 0);
-	ck_assert_int_eq(hr_store_rules_load(store, rule_collect, &buf), 0);
+	ck_assert_int_eq(hr_store_rules_load(store, "presence", rule_collect,
+		&buf), 0);
+	ck_assert_int_eq(hr_store_rules_load(store, "reg", rule_collect,
+		&buf), 0);
 	ck_assert_int_eq(hr_buf_write(&buf, "", 1), 0);
 	ck_assert_str_eq(buf.b,
 		"e1|alice@example.test|presence|application/pidf+xml|"
@@ -347,24 +355,33 @@ START_TEST(test_presence)
 		"e9|bob@example.test|presence|application/pidf+xml|<old/>|"
 		"1700003600|1\n"
 		"alice@example.test|bob@example.test|allow\n"
-		"alice@example.test|example.test|polite-block\n");
+		"alice@example.test|example.test|polite-block\n"
+		"alice@example.test|bob@example.test|block\n"
+		"alice@example.test|example.test|allow\n");
 	hr_buf_reset(&buf);
-	/* an action the database does not know fails that transaction */
-	ck_assert_int_eq(hr_store_tx_alloc(&tx, store), 0);
-	ck_assert_int_eq(hr_store_tx_rule_put(tx, "alice@example.test",
-		"carol@example.test", "maybe"), 0);
-	d.want = d.n + 1;
-	d.flag = 0;
-	ck_assert_int_eq(hr_store_tx_commit(tx, done_h, &d), 0);
-	ck_assert(run_until(&d.flag, 5000));
-	ck_assert_int_eq(d.err[d.n - 1], EIO);
+	/* an action the database does not know (for that package) fails
+	 * that transaction */
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(hr_store_tx_alloc(&tx, store), 0);
+		ck_assert_int_eq(hr_store_tx_rule_put(tx, i ? "reg" :
+			"presence", "alice@example.test", "carol@example.test",
+			i ? "confirm" : "maybe"), 0);
+		d.want = d.n + 1;
+		d.flag = 0;
+		ck_assert_int_eq(hr_store_tx_commit(tx, done_h, &d), 0);
+		ck_assert(run_until(&d.flag, 5000));
+		ck_assert_int_eq(d.err[d.n - 1], EIO);
+	}
 	/* required fields */
 	ck_assert_int_eq(hr_store_tx_alloc(&tx, store), 0);
 	u.body = NULL;
 	ck_assert_int_eq(hr_store_tx_pub_put(tx, &u), EINVAL);
 	ck_assert_int_eq(hr_store_tx_pub_del(tx, NULL), EINVAL);
-	ck_assert_int_eq(hr_store_tx_rule_put(tx, "a", "b", NULL), EINVAL);
-	ck_assert_int_eq(hr_store_tx_rule_del(tx, NULL, "b"), EINVAL);
+	ck_assert_int_eq(hr_store_tx_rule_put(tx, "reg", "a", "b", NULL),
+		EINVAL);
+	ck_assert_int_eq(hr_store_tx_rule_put(tx, NULL, "a", "b", "allow"),
+		EINVAL);
+	ck_assert_int_eq(hr_store_tx_rule_del(tx, "reg", NULL, "b"), EINVAL);
 	hr_store_tx_abort(tx);
 }
 END_TEST
@@ -609,9 +626,11 @@ static int user_h(const struct hr_store_user *u, void *arg)
 	struct users *us = arg;
 
 	if (us->n < 8)
-		snprintf(us->line[us->n], sizeof(us->line[0]), "%s@%s %s %s",
-			u->user, u->domain, u->ha1_md5 ? u->ha1_md5 : "-",
-			u->ha1_sha256 ? u->ha1_sha256 : "-");
+		snprintf(us->line[us->n], sizeof(us->line[0]),
+			"%s@%s %s %s %s", u->user, u->domain,
+			u->ha1_md5 ? u->ha1_md5 : "-",
+			u->ha1_sha256 ? u->ha1_sha256 : "-",
+			u->role ? u->role : "-");
 	us->n++;
 	us->flag = 1;
 	return 0;
@@ -620,29 +639,35 @@ static int user_h(const struct hr_store_user *u, void *arg)
 START_TEST(test_users)
 {
 	struct hr_store_user u1 = { "alice", "b.test", "m1", "s1",
-		HR_USER_CHANGED };
+		HR_USER_CHANGED, NULL };
 	struct hr_store_user u2 = { "bob", "a.test", "m2", "s2",
-		HR_USER_CHANGED };
+		HR_USER_CHANGED, "monitor" };
 	struct hr_store_user u3 = { "carol", "b.test", "m3", "s3",
-		HR_USER_CHANGED };
+		HR_USER_CHANGED, NULL };
+	struct hr_store_user up = { "bob", "a.test", NULL, NULL,
+		HR_USER_CHANGED, NULL };
 	struct users list = { 0 }, ev = { 0 }, load = { 0 };
+	char role[HR_STORE_ROLE_MAX];
 	bool created = false;
 
 	hr_store_set_user_handler(store, user_h, &ev);
-	ck_assert_int_eq(hr_store_user_put(db.url, &u1, &created), 0);
+	ck_assert_int_eq(hr_store_user_put(db.url, &u1, &created,
+		role), 0);
 	ck_assert(created);
 	ck_assert(run_until(&ev.flag, 10000));
-	ck_assert_str_eq(ev.line[0], "alice@b.test m1 s1");
-	ck_assert_int_eq(hr_store_user_put(db.url, &u2, NULL), 0);
-	ck_assert_int_eq(hr_store_user_put(db.url, &u3, NULL), 0);
+	ck_assert_str_eq(ev.line[0], "alice@b.test m1 s1 user");
+	ck_assert_int_eq(hr_store_user_put(db.url, &u2, NULL, role), 0);
+	ck_assert_str_eq(role, "monitor");
+	ck_assert_int_eq(hr_store_user_put(db.url, &u3, NULL, NULL), 0);
 	u1.ha1_md5 = "m1b";
-	ck_assert_int_eq(hr_store_user_put(db.url, &u1, &created), 0);
+	ck_assert_int_eq(hr_store_user_put(db.url, &u1, &created,
+		role), 0);
 	ck_assert(!created);  /* replaced */
 	ck_assert_int_eq(hr_store_user_list(db.url, user_h, &list), 0);
 	ck_assert_int_eq(list.n, 3);
-	ck_assert_str_eq(list.line[0], "bob@a.test m2 s2");
-	ck_assert_str_eq(list.line[1], "alice@b.test m1b s1");
-	ck_assert_str_eq(list.line[2], "carol@b.test m3 s3");
+	ck_assert_str_eq(list.line[0], "bob@a.test m2 s2 monitor");
+	ck_assert_str_eq(list.line[1], "alice@b.test m1b s1 user");
+	ck_assert_str_eq(list.line[2], "carol@b.test m3 s3 user");
 	ck_assert_int_eq(hr_store_users_load(store, user_h, &load), 0);
 	ck_assert_int_eq(load.n, 3);
 	for (int i = 0; i < 10000 && ev.n < 4; i++) {
@@ -650,10 +675,10 @@ START_TEST(test_users)
 		usleep(1000);
 	}
 	ck_assert_int_eq(ev.n, 4);
-	ck_assert_str_eq(ev.line[1], "bob@a.test m2 s2");
-	ck_assert_str_eq(ev.line[2], "carol@b.test m3 s3");
+	ck_assert_str_eq(ev.line[1], "bob@a.test m2 s2 monitor");
+	ck_assert_str_eq(ev.line[2], "carol@b.test m3 s3 user");
 	/* the row is read when the notification arrives: the latest one */
-	ck_assert_str_eq(ev.line[3], "alice@b.test m1b s1");
+	ck_assert_str_eq(ev.line[3], "alice@b.test m1b s1 user");
 
 	ck_assert_int_eq(hr_store_user_del(db.url, "carol", "b.test"), 0);
 	ck_assert_int_eq(hr_store_user_del(db.url, "carol", "b.test"),
@@ -663,7 +688,35 @@ START_TEST(test_users)
 		usleep(1000);
 	}
 	ck_assert_int_eq(ev.n, 5);
-	ck_assert_str_eq(ev.line[4], "carol@b.test - -");
+	ck_assert_str_eq(ev.line[4], "carol@b.test - - -");
+	/* an update changes what it names: the role, keeping the HA1s */
+	up.role = "user";
+	ck_assert_int_eq(hr_store_user_update(db.url, &up, role), 0);
+	for (int i = 0; i < 10000 && ev.n < 6; i++) {
+		hr_loop_once();
+		usleep(1000);
+	}
+	ck_assert_int_eq(ev.n, 6);
+	ck_assert_str_eq(ev.line[5], "bob@a.test m2 s2 user");
+	ck_assert_str_eq(role, "user");
+	/* a put without a role keeps the one there */
+	up.role = "monitor";
+	ck_assert_int_eq(hr_store_user_update(db.url, &up, role), 0);
+	u2.role = NULL;
+	u2.ha1_md5 = "m2b";
+	ck_assert_int_eq(hr_store_user_put(db.url, &u2, NULL, role), 0);
+	ck_assert_str_eq(role, "monitor");
+	list.n = 0;
+	ck_assert_int_eq(hr_store_user_list(db.url, user_h, &list), 0);
+	ck_assert_str_eq(list.line[0], "bob@a.test m2b s2 monitor");
+	/* the database knows the roles; an update of nobody is ENOENT */
+	up.role = "admin";
+	ck_assert_int_eq(hr_store_user_update(db.url, &up, role), EIO);
+	up.role = "user";
+	up.user = "nobody";
+	ck_assert_int_eq(hr_store_user_update(db.url, &up, role), ENOENT);
+	up.ha1_md5 = "m";    /* both HA1s or neither */
+	ck_assert_int_eq(hr_store_user_update(db.url, &up, role), EINVAL);
 	ck_assert_int_eq(hr_store_user_list("host=/nonexistent", user_h,
 		&list), ECONNREFUSED);
 }
