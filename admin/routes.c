@@ -430,6 +430,55 @@ static void rule(struct req *r, struct reply *rp, bool reg,
 	json_decref(j);
 }
 
+struct rulepage {
+	json_t *items;
+	unsigned limit;
+	bool more;
+	char last[520];
+};
+
+static int rule_one(const char *resource, const char *watcher,
+	const char *action, void *arg)
+{
+	struct rulepage *pg = arg;
+
+	(void)resource;
+	if (json_array_size(pg->items) == pg->limit) {
+		pg->more = true;
+		return 0;
+	}
+	snprintf(pg->last, sizeof(pg->last), "%s", watcher);
+	return json_array_append_new(pg->items, json_pack("{s:s, s:s}",
+		"watcher", watcher, "action", action)) ? ENOMEM : 0;
+}
+
+/* GET a presentity's or AOR's rules, by watcher; the cursor is the last
+ * watcher shown. */
+static void rules_list(struct req *r, struct reply *rp, bool reg,
+	const char *resource)
+{
+	struct rulepage pg = { 0 };
+	json_t *j;
+
+	resource = bare(resource);
+	if (!aor_ok(rp, resource) || !limit_of(r, rp, &pg.limit))
+		return;
+	pg.items = json_array();
+	if (!pg.items || hr_store_rules_page(r->a->rd, reg ? "reg" :
+		"presence", resource, hr_admin_query(r, "cursor"),
+		pg.limit + 1, rule_one, &pg)) {
+		json_decref(pg.items);
+		hr_admin_problem(rp, 503, "Service Unavailable",
+			"PostgreSQL does not answer");
+		return;
+	}
+	j = json_pack("{s:s, s:o}", reg ? "aor" : "presentity", resource,
+		"items", pg.items);
+	if (j && pg.more)
+		json_object_set_new(j, "next_cursor", json_string(pg.last));
+	hr_admin_json(rp, 200, j);
+}
+
 /* ---- users: HA1s only, never a password back ---- */
 
 static bool served(const struct hr_admin *a, const char *domain)
@@ -910,6 +959,14 @@ static void r_rule_del(struct req *r, struct reply *rp)
 {
 	rule(r, rp, false, r->seg[2], r->seg[4], false);
 }
+static void r_rules(struct req *r, struct reply *rp)
+{
+	rules_list(r, rp, false, r->seg[2]);
+}
+static void r_reg_rules(struct req *r, struct reply *rp)
+{
+	rules_list(r, rp, true, r->seg[2]);
+}
 static void r_reg_watchers(struct req *r, struct reply *rp)
 {
 	subs_list(r, rp, "reg", r->seg[2]);
@@ -946,10 +1003,12 @@ static const struct route {
 	{ "DELETE", { "v1", "aors", "*", "bindings", "*" }, r_binding_del },
 	{ "GET", { "v1", "aors", "*", "reginfo" }, r_reginfo },
 	{ "GET", { "v1", "aors", "*", "watchers" }, r_reg_watchers },
+	{ "GET", { "v1", "aors", "*", "rules" }, r_reg_rules },
 	{ "PUT", { "v1", "aors", "*", "rules", "*" }, r_reg_rule_put },
 	{ "DELETE", { "v1", "aors", "*", "rules", "*" }, r_reg_rule_del },
 	{ "GET", { "v1", "presentities", "*", "presence" }, r_presence },
 	{ "GET", { "v1", "presentities", "*", "watchers" }, r_watchers },
+	{ "GET", { "v1", "presentities", "*", "rules" }, r_rules },
 	{ "PUT", { "v1", "presentities", "*", "rules", "*" }, r_rule_put },
 	{ "DELETE", { "v1", "presentities", "*", "rules", "*" }, r_rule_del },
 };

@@ -128,14 +128,9 @@ int hr_store_pubs_load(struct hr_store *s, hr_store_pub_h *h, void *arg)
 		pub_row, &e);
 }
 
-struct rule_each {
-	hr_store_rule_h *h;
-	void *arg;
-};
-
-static int rule_row(const PGresult *res, int row, void *arg)
+int hr_store_rule_row(const PGresult *res, int row, void *arg)
 {
-	const struct rule_each *e = arg;
+	const struct hr_store_rule_each *e = arg;
 
 	return e->h(col(res, row, 0), col(res, row, 1), col(res, row, 2),
 		e->arg);
@@ -144,14 +139,14 @@ static int rule_row(const PGresult *res, int row, void *arg)
 int hr_store_rules_load(struct hr_store *s, const char *package,
 	hr_store_rule_h *h, void *arg)
 {
-	struct rule_each e = { h, arg };
+	struct hr_store_rule_each e = { h, arg };
 	const char *v[] = { package };
 
 	if (!s || !package || !h)
 		return EINVAL;
 	return hr_pq_each_params(s->rd, "SELECT resource, watcher, action "
 		"FROM rules WHERE package = $1 ORDER BY resource, watcher", 1, v,
-		rule_row, &e);
+		hr_store_rule_row, &e);
 }
 
 int hr_store_sub_row(const PGresult *res, int row, void *arg)

@@ -104,6 +104,20 @@ int hr_store_subs_page(struct hr_store_reader *r,
 		&e);
 }
 
+int hr_store_rules_page(struct hr_store_reader *r, const char *package,
+	const char *resource, const char *after, unsigned limit,
+	hr_store_rule_h *h, void *arg)
+{
+	struct hr_store_rule_each e = { h, arg };
+	char lim[16];
+	const char *const v[] = { package, resource, after ? after : "", lim };
+
+	snprintf(lim, sizeof(lim), "%u", limit);
+	return each(r, "SELECT resource, watcher, action FROM rules "
+		"WHERE package = $1 AND resource = $2 AND watcher > $3 "
+		"ORDER BY watcher LIMIT $4::int", 4, v, hr_store_rule_row, &e);
+}
+
 int hr_store_sub_get(struct hr_store_reader *r, const char *id,
 	hr_store_sub_h *h, void *arg)
 {

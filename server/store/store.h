@@ -235,6 +235,11 @@ struct hr_store_sub_filter {
 /** A page of subscriptions in id order. */
 int hr_store_subs_page(struct hr_store_reader *r,
 	const struct hr_store_sub_filter *f, hr_store_sub_h *h, void *arg);
+/** A page of an event package's rules on resource, by watcher, after
+ * the watcher after (NULL: from the first), at most limit. */
+int hr_store_rules_page(struct hr_store_reader *r, const char *package,
+	const char *resource, const char *after, unsigned limit,
+	hr_store_rule_h *h, void *arg);
 /** One subscription by id (h not called when there is none). */
 int hr_store_sub_get(struct hr_store_reader *r, const char *id,
 	hr_store_sub_h *h, void *arg);

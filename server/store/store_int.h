@@ -113,6 +113,12 @@ struct hr_store_sub_each {
 	void *arg;
 };
 int hr_store_sub_row(const PGresult *res, int row, void *arg);
+/* A row (resource, watcher, action) to an hr_store_rule_h. */
+struct hr_store_rule_each {
+	hr_store_rule_h *h;
+	void *arg;
+};
+int hr_store_rule_row(const PGresult *res, int row, void *arg);
 int hr_pq_each_params(PGconn *conn, const char *sql, int n,
 	const char *const *v,
 	int (*row_h)(const PGresult *res, int row, void *arg), void *arg);

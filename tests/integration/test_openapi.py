@@ -353,6 +353,9 @@ class OpenApiCase(harness.HeraldTestCase):
                                  ('PATCH', '/v1/users/{user}'),
                                  ('DELETE', '/v1/users/{user}'),
                                  ('GET', '/v1/aors/{aor}/watchers'),
+                                 ('GET', '/v1/aors/{aor}/rules'),
+                                 ('GET', '/v1/presentities/{presentity}/'
+                                  'rules'),
                                  ('PUT', '/v1/aors/{aor}/rules/{watcher}'),
                                  ('DELETE', '/v1/aors/{aor}/rules/'
                                   '{watcher}'),
@@ -544,6 +547,24 @@ class OpenApiCase(harness.HeraldTestCase):
                      {'action': 'allow', 'note': 'x'}, []):
             C('PUT', X, pw, body=body, expect=400)
         C('PUT', X, pw, raw=b'nope', expect=400)
+        XL = '/v1/presentities/{presentity}/rules'
+        C('PUT', X, {'presentity': ALICE, 'watcher': DOMAIN},
+          body={'action': 'block'}, expect=200)
+        a = C('GET', XL, {'presentity': ALICE}, expect=200).json()
+        self.assertEqual(a, {'presentity': ALICE, 'items': [
+            {'watcher': BOB, 'action': 'confirm'},
+            {'watcher': DOMAIN, 'action': 'block'}]})
+        a = C('GET', XL, {'presentity': ALICE}, query={'limit': 1},
+              expect=200).json()
+        self.assertEqual(len(a['items']), 1)
+        a = C('GET', XL, {'presentity': ALICE},
+              query={'cursor': a['next_cursor']}, expect=200).json()
+        self.assertEqual(a['items'], [{'watcher': DOMAIN,
+                                       'action': 'block'}])
+        C('GET', XL, {'presentity': 'alice'}, expect=400)
+        C('GET', XL, {'presentity': ALICE}, query={'limit': 0}, expect=400)
+        C('DELETE', X, {'presentity': ALICE, 'watcher': DOMAIN},
+          expect=204)
         C('DELETE', X, pw, expect=204)
         C('DELETE', X, pw, expect=204)
 
@@ -563,6 +584,14 @@ class OpenApiCase(harness.HeraldTestCase):
                                                 'sip:', ''),
                                             'action': action})
             C('DELETE', RX, {'aor': ALICE, 'watcher': watcher}, expect=204)
+        RL = '/v1/aors/{aor}/rules'
+        C('PUT', RX, {'aor': ALICE, 'watcher': BOB}, body={'action': 'block'},
+          expect=200)
+        a = C('GET', RL, {'aor': 'sip:' + ALICE}, expect=200).json()
+        self.assertEqual(a, {'aor': ALICE, 'items': [
+            {'watcher': BOB, 'action': 'block'}]})
+        C('GET', RL, {'aor': ALICE}, query={'limit': 5000}, expect=400)
+        C('GET', RL, {'aor': 'alice'}, expect=400)
         for body in ({'action': 'confirm'}, {'action': 'polite-block'}, {},
                      {'action': 'allow', 'x': 1}, []):
             C('PUT', RX, {'aor': ALICE, 'watcher': BOB}, body=body,
@@ -590,7 +619,8 @@ class OpenApiCase(harness.HeraldTestCase):
                              ('GET', '/v1/presentities/%s/rules/%s' %
                               (ALICE, BOB)),
                              ('POST', '/v1/aors/%s/watchers' % ALICE),
-                             ('GET', '/v1/aors/%s/rules/%s' % (ALICE, BOB))):
+                             ('GET', '/v1/aors/%s/rules/%s' % (ALICE, BOB)),
+                             ('PUT', '/v1/aors/%s/rules' % ALICE)):
             tpl = self.template_of(path)
             self.assertIsNotNone(tpl, path)
             self.assertNotIn(method.lower(), self.spec.doc['paths'][tpl],

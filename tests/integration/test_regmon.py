@@ -10,7 +10,7 @@ monitor, POST /v1/users, PATCH /v1/users/{user}) that may watch every AOR
 of its domain; everyone else 403. A rule or a role taken away ends the
 subscriptions it allowed with terminated;reason=rejected. GET
 /v1/aors/{aor}/watchers lists who watches an AOR, with state and
-expiry."""
+expiry; GET /v1/aors/{aor}/rules its rules."""
 
 import os
 import subprocess
@@ -156,6 +156,14 @@ class RulesTest(RegMonCase):
         self.rule(ALICE, 'example.test', 'allow')
         self.rule(ALICE, 'carol@example.test', 'block')
         self.herald = self.restart_herald(self.herald)
+        self.assertEqual(self.get_json('/v1/aors/%s/rules' % q(ALICE)),
+                         {'aor': 'alice@example.test', 'items': [
+                             {'watcher': 'bob@example.test',
+                              'action': 'allow'},
+                             {'watcher': 'carol@example.test',
+                              'action': 'block'},
+                             {'watcher': 'example.test',
+                              'action': 'allow'}]})
         self.active(self.watch('bob', ALICE))
         self.refused(self.watch('carol', ALICE))
         # and a rule removed is removed for good
@@ -163,6 +171,8 @@ class RulesTest(RegMonCase):
         self.rule(ALICE, 'example.test', None)
         self.herald = self.restart_herald(self.herald)
         self.refused(self.watch('bob', ALICE))
+        self.assertEqual(self.get_json('/v1/aors/%s/rules' % q(ALICE))[
+            'items'], [{'watcher': 'carol@example.test', 'action': 'block'}])
 
     def test_bad_rules(self):
         """reg rules are allow or block; presence's other actions are
