@@ -330,7 +330,7 @@ class ErrorsTest(AdminCase):
                      '/v1/presentities/alice@example.test',
                      '/v1/presentities/alice@example.test/reginfo',
                      '/v1/subscriptions/a/b',
-                     '/v1/presentities/alice@example.test/rules',
+                     '/v1/presentities/alice@example.test/rules/a/b',
                      '/healthz'):
             with self.subTest(path=path):
                 self.assertProblem(self.api('GET', path), 404)
