@@ -36,7 +36,13 @@ struct reply {
 	char allow[64];               /* a 405's Allow */
 };
 
+#define HR_ADMIN_LIMIT_DEFAULT 100
+#define HR_ADMIN_LIMIT_MAX 1000
+
 const char *hr_admin_query(const struct req *r, const char *name);
+/** A list's page size from ?limit= (1..1000, default 100); false after
+ * answering 400. */
+bool hr_admin_limit(const struct req *r, struct reply *rp, unsigned *limit);
 void hr_admin_json(struct reply *rp, unsigned status, json_t *j);
 void hr_admin_problem(struct reply *rp, unsigned status, const char *title,
 	const char *detail);
@@ -45,5 +51,14 @@ json_t *hr_admin_body_json(const struct req *r, struct reply *rp,
 
 /* routes.c */
 void hr_admin_route(struct req *r, struct reply *rp);
+
+/* users.c */
+void hr_admin_user_add(struct req *r, struct reply *rp);
+void hr_admin_users_list(struct req *r, struct reply *rp);
+void hr_admin_user_patch(struct req *r, struct reply *rp, const char *name);
+void hr_admin_user_del(struct req *r, struct reply *rp, const char *name);
+
+/* metrics.c */
+void hr_admin_metrics(struct req *r, struct reply *rp);
 
 #endif

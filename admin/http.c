@@ -20,6 +20,25 @@ const char *hr_admin_query(const struct req *r, const char *name)
 	return MHD_lookup_connection_value(r->c, MHD_GET_ARGUMENT_KIND, name);
 }
 
+bool hr_admin_limit(const struct req *r, struct reply *rp, unsigned *limit)
+{
+	const char *lim = hr_admin_query(r, "limit");
+	char *end;
+	long v;
+
+	*limit = HR_ADMIN_LIMIT_DEFAULT;
+	if (!lim)
+		return true;
+	v = strtol(lim, &end, 10);
+	if (!*lim || *end || v < 1 || v > HR_ADMIN_LIMIT_MAX) {
+		hr_admin_problem(rp, 400, "Bad Request",
+			"limit must be 1 to 1000");
+		return false;
+	}
+	*limit = (unsigned)v;
+	return true;
+}
+
 void hr_admin_json(struct reply *rp, unsigned status, json_t *j)
 {
 	rp->status = status;

@@ -13,10 +13,7 @@
 
 #define HR_LOG_MODULE "admin"
 
-#define LIMIT_DEFAULT 100
-#define LIMIT_MAX 1000
 #define DOC_MAX (1024 * 1024)
-#define WAIT_MS 10000
 
 /* "sip:alice@example.test" or "alice@example.test" → the latter */
 static const char *bare(const char *uri)
@@ -35,26 +32,6 @@ static bool aor_ok(struct reply *rp, const char *aor)
 		return true;
 	hr_admin_problem(rp, 400, "Bad Request", "not an address-of-record");
 	return false;
-}
-
-/* A list's page size: limit=1..1000, else 400. */
-static bool limit_of(const struct req *r, struct reply *rp, unsigned *limit)
-{
-	const char *lim = hr_admin_query(r, "limit");
-	char *end;
-	long v;
-
-	*limit = LIMIT_DEFAULT;
-	if (!lim)
-		return true;
-	v = strtol(lim, &end, 10);
-	if (!*lim || *end || v < 1 || v > LIMIT_MAX) {
-		hr_admin_problem(rp, 400, "Bad Request",
-			"limit must be 1 to 1000");
-		return false;
-	}
-	*limit = (unsigned)v;
-	return true;
 }
 
 /* ---- GET /health ---- */
@@ -148,7 +125,7 @@ static void subs_list(struct req *r, struct reply *rp, const char *package,
 		if (!aor_ok(rp, f.resource))
 			return;
 	}
-	if (!limit_of(r, rp, &f.limit))
+	if (!hr_admin_limit(r, rp, &f.limit))
 		return;
 	pg.items = json_array();
 	pg.limit = f.limit;
@@ -461,7 +438,7 @@ static void rules_list(struct req *r, struct reply *rp, bool reg,
 	json_t *j;
 
 	resource = bare(resource);
-	if (!aor_ok(rp, resource) || !limit_of(r, rp, &pg.limit))
+	if (!aor_ok(rp, resource) || !hr_admin_limit(r, rp, &pg.limit))
 		return;
 	pg.items = json_array();
 	if (!pg.items || hr_store_rules_page(r->a->rd, reg ? "reg" :
@@ -477,201 +454,6 @@ static void rules_list(struct req *r, struct reply *rp, bool reg,
 	if (j && pg.more)
 		json_object_set_new(j, "next_cursor", json_string(pg.last));
 	hr_admin_json(rp, 200, j);
-}
-
-/* ---- users: HA1s only, never a password back ---- */
-
-static bool served(const struct hr_admin *a, const char *domain)
-{
-	for (unsigned i = 0; i < a->cfg.ndomains; i++) {
-		if (!strcasecmp(a->cfg.domains[i], domain))
-			return true;
-	}
-	return false;
-}
-
-/* The body's optional "role": true when absent or valid, else 400. */
-static bool role_of(struct reply *rp, json_t *j, const char **role)
-{
-	json_t *v = json_object_get(j, "role");
-	enum hr_user_role r;
-
-	*role = json_string_value(v);
-	if (!v || (*role && !hr_user_role_decode(*role, &r)))
-		return true;
-	hr_admin_problem(rp, 400, "Bad Request", "role must be user or "
-		"monitor");
-	return false;
-}
-
-static void user_reply(struct reply *rp, int status, const char *user,
-	const char *domain, const char *role)
-{
-	hr_admin_json(rp, status, json_pack("{s:s++, s:s}", "user", user, "@",
-		domain, "role", role));
-}
-
-/* POST /v1/users: create, or replace the password (and the role, when
- * given) of, a user of a served domain. */
-static void user_add(struct req *r, struct reply *rp)
-{
-	static const char *const allowed[] = { "user", "password", "role",
-		NULL };
-	char user[256], domain[256], md5[33], sha[65];
-	char role[HR_STORE_ROLE_MAX];
-	struct hr_store_user u = { user, domain, md5, sha, HR_USER_CHANGED,
-		NULL };
-	const char *name, *pw;
-	json_t *j = hr_admin_body_json(r, rp, allowed);
-	bool created = false;
-	int err;
-
-	if (!j)
-		return;
-	name = json_string_value(json_object_get(j, "user"));
-	pw = json_string_value(json_object_get(j, "password"));
-	if (!name || !pw || !*pw || hr_user_split(name, user, sizeof(user),
-		domain, sizeof(domain))) {
-		json_decref(j);
-		hr_admin_problem(rp, 400, "Bad Request", "user (user@domain) "
-			"and password are required");
-		return;
-	}
-	if (!served(r->a, domain)) {
-		json_decref(j);
-		hr_admin_problem(rp, 400, "Bad Request",
-			"not a domain this server serves");
-		return;
-	}
-	if (!role_of(rp, j, &u.role)) {
-		json_decref(j);
-		return;
-	}
-	/* the realm is the domain, as for herald user add */
-	err = hr_digest_ha1s(user, domain, pw, md5, sha);
-	if (!err)
-		err = hr_store_user_put(r->a->cfg.database_url, &u, &created,
-			role);
-	json_decref(j);
-	if (err) {
-		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
-		return;
-	}
-	/* 201 for a new user, 200 when its password was replaced */
-	user_reply(rp, created ? 201 : 200, user, domain, role);
-}
-
-/* PATCH /v1/users/{user}: its password, its role, or both. */
-static void user_patch(struct req *r, struct reply *rp, const char *name)
-{
-	static const char *const allowed[] = { "password", "role", NULL };
-	char user[256], domain[256], md5[33], sha[65];
-	char role[HR_STORE_ROLE_MAX];
-	struct hr_store_user u = { user, domain, NULL, NULL, HR_USER_CHANGED,
-		NULL };
-	json_t *j, *pwv;
-	const char *pw;
-	int err = 0;
-
-	if (hr_user_split(name, user, sizeof(user), domain, sizeof(domain))) {
-		hr_admin_problem(rp, 400, "Bad Request", "not user@domain");
-		return;
-	}
-	j = hr_admin_body_json(r, rp, allowed);
-	if (!j)
-		return;
-	pwv = json_object_get(j, "password");
-	pw = json_string_value(pwv);
-	if (!role_of(rp, j, &u.role)) {
-		json_decref(j);
-		return;
-	}
-	if ((pwv && (!pw || !*pw)) || (!pw && !u.role)) {
-		json_decref(j);
-		hr_admin_problem(rp, 400, "Bad Request", "give a password, a "
-			"role, or both");
-		return;
-	}
-	if (pw) {
-		err = hr_digest_ha1s(user, domain, pw, md5, sha);
-		u.ha1_md5 = md5;
-		u.ha1_sha256 = sha;
-	}
-	if (!err)
-		err = hr_store_user_update(r->a->cfg.database_url, &u, role);
-	json_decref(j);
-	if (err == ENOENT)
-		hr_admin_problem(rp, 404, "Not Found", "no such user");
-	else if (err)
-		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
-	else
-		user_reply(rp, 200, user, domain, role);
-}
-
-struct users {
-	json_t *items;
-	const char *after;
-	unsigned limit;
-	char last[520];
-	bool more;
-};
-
-static int user_one(const struct hr_store_user *u, void *arg)
-{
-	struct users *us = arg;
-	char name[520];
-
-	snprintf(name, sizeof(name), "%s@%s", u->user, u->domain);
-	/* listed by domain then user; the cursor is the last name shown */
-	if (us->after && strcmp(name, us->after) <= 0)
-		return 0;
-	if (json_array_size(us->items) == us->limit) {
-		us->more = true;
-		return 0;
-	}
-	snprintf(us->last, sizeof(us->last), "%s", name);
-	return json_array_append_new(us->items, json_pack("{s:s, s:s}",
-		"user", name, "role", u->role)) ? ENOMEM : 0;
-}
-
-static void users_list(struct req *r, struct reply *rp)
-{
-	struct users us = { .items = json_array(), .limit = LIMIT_DEFAULT,
-		.after = hr_admin_query(r, "cursor") };
-	json_t *j;
-
-	if (!limit_of(r, rp, &us.limit)) {
-		json_decref(us.items);
-		return;
-	}
-	if (!us.items || hr_store_user_list(r->a->cfg.database_url, user_one,
-		&us)) {
-		json_decref(us.items);
-		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
-		return;
-	}
-	j = json_pack("{s:o}", "items", us.items);
-	if (j && us.more)
-		json_object_set_new(j, "next_cursor", json_string(us.last));
-	hr_admin_json(rp, 200, j);
-}
-
-static void user_del(struct req *r, struct reply *rp, const char *name)
-{
-	char user[256], domain[256];
-	int err;
-
-	if (hr_user_split(name, user, sizeof(user), domain, sizeof(domain))) {
-		hr_admin_problem(rp, 400, "Bad Request", "not user@domain");
-		return;
-	}
-	err = hr_store_user_del(r->a->cfg.database_url, user, domain);
-	if (err == ENOENT)
-		hr_admin_problem(rp, 404, "Not Found", "no such user");
-	else if (err)
-		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
-	else
-		rp->status = 204;
 }
 
 /* ---- bindings, from the registrar ---- */
@@ -769,150 +551,9 @@ static void binding_del(struct req *r, struct reply *rp, const char *aor,
 		rp->status = 204;
 }
 
-/* ---- /metrics (Prometheus text) ---- */
-
-static const char *const packages[] = { "reg", "presence",
-	"presence.winfo" };
-#define NPKG (sizeof(packages) / sizeof(packages[0]))
-
-struct metrics {
-	struct hr_admin *a;
-	size_t bindings;
-	size_t subs[NPKG][2];         /* active, pending */
-	size_t pubs;
-	size_t depth;
-	struct hr_store_stats st;
-	struct hr_sip_stats sip;
-	struct hr_events_stats ev;
-};
-
-static void metrics_core(void *arg)
-{
-	struct metrics *m = arg;
-
-	m->bindings = hr_registrar_count(m->a->cfg.registrar);
-	for (unsigned i = 0; i < NPKG; i++) {
-		m->subs[i][0] = hr_events_count_state(m->a->cfg.ev,
-			packages[i], HR_SUB_ACTIVE);
-		m->subs[i][1] = hr_events_count_state(m->a->cfg.ev,
-			packages[i], HR_SUB_PENDING);
-	}
-	m->pubs = hr_presence_count(m->a->cfg.presence);
-	m->depth = hr_store_queue_depth(m->a->cfg.store);
-	hr_store_stats(m->a->cfg.store, &m->st);
-	hr_sip_stats(m->a->cfg.sip, &m->sip);
-	hr_events_stats(m->a->cfg.ev, &m->ev);
-}
-
-/* A Prometheus histogram from per-bucket counts (le bounds; +Inf). */
-static int histogram(struct hr_buf *b, const char *name, const char *help,
-	const uint64_t *bounds, const uint64_t *counts, unsigned n,
-	uint64_t sum)
-{
-	uint64_t cum = 0;
-	int err = hr_buf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n",
-		name, help, name);
-
-	for (unsigned i = 0; i < n; i++) {
-		cum += counts[i];
-		if (i + 1 < n)
-			err |= hr_buf_printf(b, "%s_bucket{le=\"%llu\"} %llu\n",
-				name, (unsigned long long)bounds[i],
-				(unsigned long long)cum);
-		else
-			err |= hr_buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n",
-				name, (unsigned long long)cum);
-	}
-	err |= hr_buf_printf(b, "%s_sum %llu\n%s_count %llu\n", name,
-		(unsigned long long)sum, name, (unsigned long long)cum);
-	return err;
-}
-
-static void metrics(struct req *r, struct reply *rp)
-{
-	struct metrics m = { .a = r->a };
-	struct hr_buf b;
-	int err = 0;
-
-	if (hr_call(metrics_core, &m)) {
-		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
-		return;
-	}
-	hr_buf_init(&b, 64 * 1024);
-#define GAUGE(name, help, v) \
-	err |= hr_buf_printf(&b, "# HELP " name " " help "\n# TYPE " name \
-		" gauge\n" name " %llu\n", (unsigned long long)(v))
-#define COUNTER(name, help, v) \
-	err |= hr_buf_printf(&b, "# HELP " name " " help "\n# TYPE " name \
-		" counter\n" name " %llu\n", (unsigned long long)(v))
-	GAUGE("herald_bindings", "Live registrar bindings.", m.bindings);
-	err |= hr_buf_puts(&b, "# HELP herald_subscriptions Live event "
-		"subscriptions.\n# TYPE herald_subscriptions gauge\n");
-	for (unsigned i = 0; i < NPKG; i++)
-		err |= hr_buf_printf(&b, "herald_subscriptions{event=\"%s\","
-			"state=\"active\"} %zu\nherald_subscriptions{event=\"%s\","
-			"state=\"pending\"} %zu\n", packages[i], m.subs[i][0],
-			packages[i], m.subs[i][1]);
-	GAUGE("herald_publications", "Live presence publications.", m.pubs);
-	err |= hr_buf_puts(&b, "# HELP herald_sip_requests_total SIP requests "
-		"received.\n# TYPE herald_sip_requests_total counter\n");
-	for (int k = 1; k < HR_METH__N; k++)
-		err |= hr_buf_printf(&b, "herald_sip_requests_total{method="
-			"\"%s\"} %llu\n", hr_method_name((enum hr_method)k),
-			(unsigned long long)m.sip.requests[k]);
-	err |= hr_buf_puts(&b, "# HELP herald_sip_responses_total SIP "
-		"responses sent.\n# TYPE herald_sip_responses_total counter\n");
-	for (int k = 1; k <= 6; k++)
-		err |= hr_buf_printf(&b, "herald_sip_responses_total{class="
-			"\"%dxx\"} %llu\n", k,
-			(unsigned long long)m.sip.responses[k]);
-	COUNTER("herald_notifies_total", "NOTIFYs sent.", m.ev.notifies);
-	COUNTER("herald_notifies_failed_total",
-		"NOTIFYs answered with an error or never (Timer F).",
-		m.ev.failed);
-	COUNTER("herald_sip_retransmits_total",
-		"Requests Herald sent again (Timer E).", m.sip.retransmits);
-	GAUGE("herald_store_queue_depth", "Changes queued for PostgreSQL.",
-		m.depth);
-	GAUGE("herald_store_batch_max", "Most changes in one commit.",
-		m.st.max_batch);
-	COUNTER("herald_store_commits_total", "Database commits.",
-		m.st.commits);
-	COUNTER("herald_store_changes_total", "Changes committed.", m.st.txs);
-	COUNTER("herald_store_failed_total", "Changes failed.", m.st.failed);
-	COUNTER("herald_store_timedout_total",
-		"Changes given up while PostgreSQL was away.", m.st.timedout);
-	COUNTER("herald_store_outages_total",
-		"Times the PostgreSQL connection was lost.", m.st.outages);
-	{
-		static const uint64_t bb[] = HR_STORE_BATCH_BOUNDS;
-		static const uint64_t lb[] = HR_STORE_LATENCY_BOUNDS;
-
-		err |= histogram(&b, "herald_store_batch_size",
-			"Changes per database commit.", bb, m.st.batch,
-			HR_STORE_BATCH_BUCKETS, m.st.txs);
-		err |= histogram(&b, "herald_store_commit_ms",
-			"Database commit latency, ms.", lb, m.st.latency,
-			HR_STORE_LATENCY_BUCKETS, m.st.latency_ms_sum);
-	}
-#undef GAUGE
-#undef COUNTER
-	if (err) {
-		hr_buf_reset(&b);
-		hr_admin_problem(rp, 500, "Internal Server Error", NULL);
-		return;
-	}
-	rp->status = 200;
-	rp->ctype = "text/plain; version=0.0.4";
-	rp->body = b.b;
-	rp->len = b.len;
-}
-
-
 /* ---- the table ---- */
 
 static void r_health(struct req *r, struct reply *rp) { health(r, rp); }
-static void r_metrics(struct req *r, struct reply *rp) { metrics(r, rp); }
 static void r_subs(struct req *r, struct reply *rp)
 {
 	subs_list(r, rp, NULL, NULL);
@@ -925,11 +566,9 @@ static void r_sub_del(struct req *r, struct reply *rp)
 {
 	sub_delete(r, rp, r->seg[2]);
 }
-static void r_user_add(struct req *r, struct reply *rp) { user_add(r, rp); }
-static void r_users(struct req *r, struct reply *rp) { users_list(r, rp); }
 static void r_user_del(struct req *r, struct reply *rp)
 {
-	user_del(r, rp, r->seg[2]);
+	hr_admin_user_del(r, rp, r->seg[2]);
 }
 static void r_bindings(struct req *r, struct reply *rp)
 {
@@ -981,7 +620,7 @@ static void r_reg_rule_del(struct req *r, struct reply *rp)
 }
 static void r_user_patch(struct req *r, struct reply *rp)
 {
-	user_patch(r, rp, r->seg[2]);
+	hr_admin_user_patch(r, rp, r->seg[2]);
 }
 
 /* Paths as segments; "*" matches any one segment. */
@@ -991,12 +630,12 @@ static const struct route {
 	void (*h)(struct req *r, struct reply *rp);
 } routes[] = {
 	{ "GET", { "health" }, r_health },
-	{ "GET", { "metrics" }, r_metrics },
+	{ "GET", { "metrics" }, hr_admin_metrics },
 	{ "GET", { "v1", "subscriptions" }, r_subs },
 	{ "GET", { "v1", "subscriptions", "*" }, r_sub_get },
 	{ "DELETE", { "v1", "subscriptions", "*" }, r_sub_del },
-	{ "GET", { "v1", "users" }, r_users },
-	{ "POST", { "v1", "users" }, r_user_add },
+	{ "GET", { "v1", "users" }, hr_admin_users_list },
+	{ "POST", { "v1", "users" }, hr_admin_user_add },
 	{ "PATCH", { "v1", "users", "*" }, r_user_patch },
 	{ "DELETE", { "v1", "users", "*" }, r_user_del },
 	{ "GET", { "v1", "aors", "*", "bindings" }, r_bindings },

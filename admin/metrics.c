@@ -1,0 +1,143 @@
+/*
+ * GET /metrics: Prometheus text, from counters the core hands over in one
+ * call (hr_call) and the store's.
+ */
+#include <stdio.h>
+#include "admin_int.h"
+
+static const char *const packages[] = { "reg", "presence",
+	"presence.winfo" };
+#define NPKG (sizeof(packages) / sizeof(packages[0]))
+
+struct metrics {
+	struct hr_admin *a;
+	size_t bindings;
+	size_t subs[NPKG][2];         /* active, pending */
+	size_t pubs;
+	size_t depth;
+	struct hr_store_stats st;
+	struct hr_sip_stats sip;
+	struct hr_events_stats ev;
+};
+
+static void metrics_core(void *arg)
+{
+	struct metrics *m = arg;
+
+	m->bindings = hr_registrar_count(m->a->cfg.registrar);
+	for (unsigned i = 0; i < NPKG; i++) {
+		m->subs[i][0] = hr_events_count_state(m->a->cfg.ev,
+			packages[i], HR_SUB_ACTIVE);
+		m->subs[i][1] = hr_events_count_state(m->a->cfg.ev,
+			packages[i], HR_SUB_PENDING);
+	}
+	m->pubs = hr_presence_count(m->a->cfg.presence);
+	m->depth = hr_store_queue_depth(m->a->cfg.store);
+	hr_store_stats(m->a->cfg.store, &m->st);
+	hr_sip_stats(m->a->cfg.sip, &m->sip);
+	hr_events_stats(m->a->cfg.ev, &m->ev);
+}
+
+/* A Prometheus histogram from per-bucket counts (le bounds; +Inf). */
+static int histogram(struct hr_buf *b, const char *name, const char *help,
+	const uint64_t *bounds, const uint64_t *counts, unsigned n,
+	uint64_t sum)
+{
+	uint64_t cum = 0;
+	int err = hr_buf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n",
+		name, help, name);
+
+	for (unsigned i = 0; i < n; i++) {
+		cum += counts[i];
+		if (i + 1 < n)
+			err |= hr_buf_printf(b, "%s_bucket{le=\"%llu\"} %llu\n",
+				name, (unsigned long long)bounds[i],
+				(unsigned long long)cum);
+		else
+			err |= hr_buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n",
+				name, (unsigned long long)cum);
+	}
+	err |= hr_buf_printf(b, "%s_sum %llu\n%s_count %llu\n", name,
+		(unsigned long long)sum, name, (unsigned long long)cum);
+	return err;
+}
+
+void hr_admin_metrics(struct req *r, struct reply *rp)
+{
+	struct metrics m = { .a = r->a };
+	struct hr_buf b;
+	int err = 0;
+
+	if (hr_call(metrics_core, &m)) {
+		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
+		return;
+	}
+	hr_buf_init(&b, 64 * 1024);
+#define GAUGE(name, help, v) \
+	err |= hr_buf_printf(&b, "# HELP " name " " help "\n# TYPE " name \
+		" gauge\n" name " %llu\n", (unsigned long long)(v))
+#define COUNTER(name, help, v) \
+	err |= hr_buf_printf(&b, "# HELP " name " " help "\n# TYPE " name \
+		" counter\n" name " %llu\n", (unsigned long long)(v))
+	GAUGE("herald_bindings", "Live registrar bindings.", m.bindings);
+	err |= hr_buf_puts(&b, "# HELP herald_subscriptions Live event "
+		"subscriptions.\n# TYPE herald_subscriptions gauge\n");
+	for (unsigned i = 0; i < NPKG; i++)
+		err |= hr_buf_printf(&b, "herald_subscriptions{event=\"%s\","
+			"state=\"active\"} %zu\nherald_subscriptions{event=\"%s\","
+			"state=\"pending\"} %zu\n", packages[i], m.subs[i][0],
+			packages[i], m.subs[i][1]);
+	GAUGE("herald_publications", "Live presence publications.", m.pubs);
+	err |= hr_buf_puts(&b, "# HELP herald_sip_requests_total SIP requests "
+		"received.\n# TYPE herald_sip_requests_total counter\n");
+	for (int k = 1; k < HR_METH__N; k++)
+		err |= hr_buf_printf(&b, "herald_sip_requests_total{method="
+			"\"%s\"} %llu\n", hr_method_name((enum hr_method)k),
+			(unsigned long long)m.sip.requests[k]);
+	err |= hr_buf_puts(&b, "# HELP herald_sip_responses_total SIP "
+		"responses sent.\n# TYPE herald_sip_responses_total counter\n");
+	for (int k = 1; k <= 6; k++)
+		err |= hr_buf_printf(&b, "herald_sip_responses_total{class="
+			"\"%dxx\"} %llu\n", k,
+			(unsigned long long)m.sip.responses[k]);
+	COUNTER("herald_notifies_total", "NOTIFYs sent.", m.ev.notifies);
+	COUNTER("herald_notifies_failed_total",
+		"NOTIFYs answered with an error or never (Timer F).",
+		m.ev.failed);
+	COUNTER("herald_sip_retransmits_total",
+		"Requests Herald sent again (Timer E).", m.sip.retransmits);
+	GAUGE("herald_store_queue_depth", "Changes queued for PostgreSQL.",
+		m.depth);
+	GAUGE("herald_store_batch_max", "Most changes in one commit.",
+		m.st.max_batch);
+	COUNTER("herald_store_commits_total", "Database commits.",
+		m.st.commits);
+	COUNTER("herald_store_changes_total", "Changes committed.", m.st.txs);
+	COUNTER("herald_store_failed_total", "Changes failed.", m.st.failed);
+	COUNTER("herald_store_timedout_total",
+		"Changes given up while PostgreSQL was away.", m.st.timedout);
+	COUNTER("herald_store_outages_total",
+		"Times the PostgreSQL connection was lost.", m.st.outages);
+	{
+		static const uint64_t bb[] = HR_STORE_BATCH_BOUNDS;
+		static const uint64_t lb[] = HR_STORE_LATENCY_BOUNDS;
+
+		err |= histogram(&b, "herald_store_batch_size",
+			"Changes per database commit.", bb, m.st.batch,
+			HR_STORE_BATCH_BUCKETS, m.st.txs);
+		err |= histogram(&b, "herald_store_commit_ms",
+			"Database commit latency, ms.", lb, m.st.latency,
+			HR_STORE_LATENCY_BUCKETS, m.st.latency_ms_sum);
+	}
+#undef GAUGE
+#undef COUNTER
+	if (err) {
+		hr_buf_reset(&b);
+		hr_admin_problem(rp, 500, "Internal Server Error", NULL);
+		return;
+	}
+	rp->status = 200;
+	rp->ctype = "text/plain; version=0.0.4";
+	rp->body = b.b;
+	rp->len = b.len;
+}

@@ -1,0 +1,204 @@
+/*
+ * The admin API's users: user@domain with the HA1s and role `herald user
+ * add` stores, written on the admin thread's own connection (a running
+ * core hears of each change from the database, as of the CLI's). Never
+ * a password or an HA1 back.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include "admin_int.h"
+
+static bool served(const struct hr_admin *a, const char *domain)
+{
+	for (unsigned i = 0; i < a->cfg.ndomains; i++) {
+		if (!strcasecmp(a->cfg.domains[i], domain))
+			return true;
+	}
+	return false;
+}
+
+/* The body's optional "role": true when absent or valid, else 400. */
+static bool role_of(struct reply *rp, json_t *j, const char **role)
+{
+	json_t *v = json_object_get(j, "role");
+	enum hr_user_role r;
+
+	*role = json_string_value(v);
+	if (!v || (*role && !hr_user_role_decode(*role, &r)))
+		return true;
+	hr_admin_problem(rp, 400, "Bad Request", "role must be user or "
+		"monitor");
+	return false;
+}
+
+static void user_reply(struct reply *rp, int status, const char *user,
+	const char *domain, const char *role)
+{
+	hr_admin_json(rp, status, json_pack("{s:s++, s:s}", "user", user, "@",
+		domain, "role", role));
+}
+
+/* POST /v1/users: create, or replace the password (and the role, when
+ * given) of, a user of a served domain. */
+void hr_admin_user_add(struct req *r, struct reply *rp)
+{
+	static const char *const allowed[] = { "user", "password", "role",
+		NULL };
+	char user[256], domain[256], md5[33], sha[65];
+	char role[HR_STORE_ROLE_MAX];
+	struct hr_store_user u = { user, domain, md5, sha, HR_USER_CHANGED,
+		NULL };
+	const char *name, *pw;
+	json_t *j = hr_admin_body_json(r, rp, allowed);
+	bool created = false;
+	int err;
+
+	if (!j)
+		return;
+	name = json_string_value(json_object_get(j, "user"));
+	pw = json_string_value(json_object_get(j, "password"));
+	if (!name || !pw || !*pw || hr_user_split(name, user, sizeof(user),
+		domain, sizeof(domain))) {
+		json_decref(j);
+		hr_admin_problem(rp, 400, "Bad Request", "user (user@domain) "
+			"and password are required");
+		return;
+	}
+	if (!served(r->a, domain)) {
+		json_decref(j);
+		hr_admin_problem(rp, 400, "Bad Request",
+			"not a domain this server serves");
+		return;
+	}
+	if (!role_of(rp, j, &u.role)) {
+		json_decref(j);
+		return;
+	}
+	/* the realm is the domain, as for herald user add */
+	err = hr_digest_ha1s(user, domain, pw, md5, sha);
+	if (!err)
+		err = hr_store_user_put(r->a->cfg.database_url, &u, &created,
+			role);
+	json_decref(j);
+	if (err) {
+		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
+		return;
+	}
+	/* 201 for a new user, 200 when its password was replaced */
+	user_reply(rp, created ? 201 : 200, user, domain, role);
+}
+
+/* PATCH /v1/users/{user}: its password, its role, or both. */
+void hr_admin_user_patch(struct req *r, struct reply *rp, const char *name)
+{
+	static const char *const allowed[] = { "password", "role", NULL };
+	char user[256], domain[256], md5[33], sha[65];
+	char role[HR_STORE_ROLE_MAX];
+	struct hr_store_user u = { user, domain, NULL, NULL, HR_USER_CHANGED,
+		NULL };
+	json_t *j, *pwv;
+	const char *pw;
+	int err = 0;
+
+	if (hr_user_split(name, user, sizeof(user), domain, sizeof(domain))) {
+		hr_admin_problem(rp, 400, "Bad Request", "not user@domain");
+		return;
+	}
+	j = hr_admin_body_json(r, rp, allowed);
+	if (!j)
+		return;
+	pwv = json_object_get(j, "password");
+	pw = json_string_value(pwv);
+	if (!role_of(rp, j, &u.role)) {
+		json_decref(j);
+		return;
+	}
+	if ((pwv && (!pw || !*pw)) || (!pw && !u.role)) {
+		json_decref(j);
+		hr_admin_problem(rp, 400, "Bad Request", "give a password, a "
+			"role, or both");
+		return;
+	}
+	if (pw) {
+		err = hr_digest_ha1s(user, domain, pw, md5, sha);
+		u.ha1_md5 = md5;
+		u.ha1_sha256 = sha;
+	}
+	if (!err)
+		err = hr_store_user_update(r->a->cfg.database_url, &u, role);
+	json_decref(j);
+	if (err == ENOENT)
+		hr_admin_problem(rp, 404, "Not Found", "no such user");
+	else if (err)
+		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
+	else
+		user_reply(rp, 200, user, domain, role);
+}
+
+struct users {
+	json_t *items;
+	const char *after;
+	unsigned limit;
+	char last[520];
+	bool more;
+};
+
+static int user_one(const struct hr_store_user *u, void *arg)
+{
+	struct users *us = arg;
+	char name[520];
+
+	snprintf(name, sizeof(name), "%s@%s", u->user, u->domain);
+	/* listed by domain then user; the cursor is the last name shown */
+	if (us->after && strcmp(name, us->after) <= 0)
+		return 0;
+	if (json_array_size(us->items) == us->limit) {
+		us->more = true;
+		return 0;
+	}
+	snprintf(us->last, sizeof(us->last), "%s", name);
+	return json_array_append_new(us->items, json_pack("{s:s, s:s}",
+		"user", name, "role", u->role)) ? ENOMEM : 0;
+}
+
+void hr_admin_users_list(struct req *r, struct reply *rp)
+{
+	struct users us = { .items = json_array(),
+		.after = hr_admin_query(r, "cursor") };
+	json_t *j;
+
+	if (!hr_admin_limit(r, rp, &us.limit)) {
+		json_decref(us.items);
+		return;
+	}
+	if (!us.items || hr_store_user_list(r->a->cfg.database_url, user_one,
+		&us)) {
+		json_decref(us.items);
+		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
+		return;
+	}
+	j = json_pack("{s:o}", "items", us.items);
+	if (j && us.more)
+		json_object_set_new(j, "next_cursor", json_string(us.last));
+	hr_admin_json(rp, 200, j);
+}
+
+void hr_admin_user_del(struct req *r, struct reply *rp, const char *name)
+{
+	char user[256], domain[256];
+	int err;
+
+	if (hr_user_split(name, user, sizeof(user), domain, sizeof(domain))) {
+		hr_admin_problem(rp, 400, "Bad Request", "not user@domain");
+		return;
+	}
+	err = hr_store_user_del(r->a->cfg.database_url, user, domain);
+	if (err == ENOENT)
+		hr_admin_problem(rp, 404, "Not Found", "no such user");
+	else if (err)
+		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
+	else
+		rp->status = 204;
+}
