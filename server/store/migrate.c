@@ -103,7 +103,7 @@ int hr_store_migrate(const char *url, unsigned *applied)
 	err = hr_pq_connect(&conn, url);
 	if (err) {
 		HR_ERROR("migrate: cannot connect to PostgreSQL: %s",
-			hr_strerror(err));
+			hr_pq_connect_error());
 		return err;
 	}
 	err = migrate(conn, &n);

@@ -17,6 +17,14 @@ static void notice(void *arg, const char *message)
 	HR_DEBUG("postgres: %.*s", (int)len, message);
 }
 
+/* Why this thread's last connect failed (libpq's words). */
+static _Thread_local char connect_why[256];
+
+const char *hr_pq_connect_error(void)
+{
+	return *connect_why ? connect_why : "unknown";
+}
+
 int hr_pq_connect(PGconn **connp, const char *url)
 {
 	/* expand_dbname: url may be a URI or a conninfo string; the keywords
@@ -30,7 +38,6 @@ int hr_pq_connect(PGconn **connp, const char *url)
 		NULL };
 	const char *const vals[] = { url, "5", "herald", "1", "5", "2", "3",
 		"15000", NULL };
-	char msg[256];
 	PGconn *conn;
 
 	if (!url)
@@ -40,7 +47,8 @@ int hr_pq_connect(PGconn **connp, const char *url)
 		return ENOMEM;
 	if (PQstatus(conn) != CONNECTION_OK) {
 		/* libpq's message names host and port, never the password */
-		HR_DEBUG("connect: %s", hr_pq_errmsg(conn, msg, sizeof(msg)));
+		hr_pq_errmsg(conn, connect_why, sizeof(connect_why));
+		HR_DEBUG("connect: %s", connect_why);
 		PQfinish(conn);
 		return ECONNREFUSED;
 	}

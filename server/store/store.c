@@ -161,7 +161,8 @@ static int connect_all(struct hr_store *s)
 	if (!err)
 		err = hr_pq_connect(&s->wr, s->cfg.url);
 	if (err) {
-		HR_ERROR("cannot connect to PostgreSQL: %s", hr_strerror(err));
+		HR_ERROR("cannot connect to PostgreSQL: %s",
+			hr_pq_connect_error());
 		return err;
 	}
 	err = hr_writer_setup(s->wr);

@@ -98,6 +98,9 @@ struct hr_store {
 
 /** Connect to url: 0, or ECONNREFUSED (logged once by the caller). */
 int hr_pq_connect(PGconn **connp, const char *url);
+/** Why this thread's last hr_pq_connect failed: libpq's message (a bad
+ * password, no such database, refused...), for one-shot callers' logs. */
+const char *hr_pq_connect_error(void);
 /** Run a query without parameters and call row_h on each row in turn
  * (a non-zero return stops): 0, EIO, or row_h's error. */
 /* A subscription row: its columns, decoded as hr_store_sub */

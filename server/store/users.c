@@ -13,7 +13,8 @@ static int cli_connect(PGconn **connp, const char *url)
 	int err = hr_pq_connect(connp, url);
 
 	if (err)
-		HR_ERROR("cannot connect to PostgreSQL: %s", hr_strerror(err));
+		HR_ERROR("cannot connect to PostgreSQL: %s",
+			hr_pq_connect_error());
 	return err;
 }
 
