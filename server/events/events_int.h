@@ -26,6 +26,7 @@ struct res {
 	struct hr_le le;              /* in ev->res */
 	struct hr_events *ev;
 	struct hr_list subs;
+	unsigned pending;             /* new ones being stored (the limit) */
 	char key[];                   /* "package\0resource" */
 };
 
@@ -34,6 +35,7 @@ struct watcher {
 	struct hr_le le;              /* in ev->watchers */
 	struct hr_events *ev;
 	unsigned n;
+	unsigned pending;             /* new ones being stored */
 	char uri[];
 };
 
@@ -48,6 +50,8 @@ struct pend {
 	struct hr_sub *old;           /* replaced by this new one, referenced */
 	bool del;                     /* unsubscribe */
 	bool fresh;                   /* a new subscription */
+	struct res *res;              /* counted there while it is stored */
+	struct watcher *w;            /* (hr_res_hold, hr_watcher_hold) */
 };
 
 /* A next hop's host name and what it resolved to. */
@@ -126,7 +130,16 @@ struct hr_sub *hr_sub_dialog(struct hr_events *ev, const struct hr_pl *callid,
 	const struct hr_pl *package, const struct hr_pl *event_id);
 struct res *hr_res_find(struct hr_events *ev, const char *package,
 	const char *resource);
+/** Subscriptions of a watcher URI: linked and being stored. */
 unsigned hr_watcher_count(struct hr_events *ev, const char *uri);
+/** Count one more subscription being stored (so that limits hold while
+ * SUBSCRIBEs wait for their commits); NULL on ENOMEM. */
+struct res *hr_res_hold(struct hr_events *ev, const char *package,
+	const char *resource);
+struct watcher *hr_watcher_hold(struct hr_events *ev, const char *uri);
+/** ...and it is linked or given up: NULL-safe. */
+void hr_res_release(struct res *r);
+void hr_watcher_release(struct watcher *w);
 const struct hr_pkg *hr_events_pkg(const struct hr_events *ev,
 	const struct hr_pl *name);
 

@@ -231,7 +231,7 @@ unsigned hr_watcher_count(struct hr_events *ev, const char *uri)
 {
 	struct watcher *w = watcher_find(ev, uri);
 
-	return w ? w->n : 0;
+	return w ? w->n + w->pending : 0;
 }
 
 static struct watcher *watcher_get(struct hr_events *ev, const char *uri)
@@ -250,6 +250,57 @@ static struct watcher *watcher_get(struct hr_events *ev, const char *uri)
 	return w;
 }
 
+/* The tables drop a resource or watcher once nothing counts on it. */
+static void res_put(struct res *r)
+{
+	if (!r->subs.n && !r->pending) {
+		/* out of the table at once: someone may hold a reference */
+		hr_hash_unlink(&r->ev->res, &r->le);
+		hr_mem_deref(r);
+	}
+}
+
+static void watcher_put(struct watcher *w)
+{
+	if (!w->n && !w->pending)
+		hr_mem_deref(w);
+}
+
+struct res *hr_res_hold(struct hr_events *ev, const char *package,
+	const char *resource)
+{
+	struct res *r = res_get(ev, package, resource);
+
+	if (r)
+		r->pending++;
+	return r;
+}
+
+struct watcher *hr_watcher_hold(struct hr_events *ev, const char *uri)
+{
+	struct watcher *w = watcher_get(ev, uri);
+
+	if (w)
+		w->pending++;
+	return w;
+}
+
+void hr_res_release(struct res *r)
+{
+	if (r) {
+		r->pending--;
+		res_put(r);
+	}
+}
+
+void hr_watcher_release(struct watcher *w)
+{
+	if (w) {
+		w->pending--;
+		watcher_put(w);
+	}
+}
+
 int hr_sub_link(struct hr_sub *sub)
 {
 	struct hr_events *ev = sub->ev;
@@ -261,10 +312,10 @@ int hr_sub_link(struct hr_sub *sub)
 	sub->res = res_get(ev, sub->info.package, sub->info.resource);
 	sub->w = watcher_get(ev, sub->info.watcher);
 	if (!sub->res || !sub->w) {
-		if (sub->res && !sub->res->subs.n)
-			sub->res = hr_mem_deref(sub->res);
-		if (sub->w && !sub->w->n)
-			sub->w = hr_mem_deref(sub->w);
+		if (sub->res)
+			res_put(sub->res);
+		if (sub->w)
+			watcher_put(sub->w);
 		sub->res = NULL;
 		sub->w = NULL;
 		return ENOMEM;
@@ -288,13 +339,9 @@ void hr_sub_unlink(struct hr_sub *sub)
 	ev->n--;
 	hr_hash_unlink(&ev->byid, &sub->le_id);
 	hr_list_unlink(&sub->le_res);
-	/* out of the table at once: someone may hold a reference */
-	if (!sub->res->subs.n) {
-		hr_hash_unlink(&ev->res, &sub->res->le);
-		hr_mem_deref(sub->res);
-	}
-	if (!--sub->w->n)
-		hr_mem_deref(sub->w);
+	sub->w->n--;
+	res_put(sub->res);
+	watcher_put(sub->w);
 	sub->res = NULL;
 	sub->w = NULL;
 }

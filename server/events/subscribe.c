@@ -117,6 +117,8 @@ static void pend_free(struct hr_sub *sub)
 	hr_mem_deref(p->conn);
 	hr_mem_deref(p->old);
 	hr_mem_deref(p->target);
+	hr_res_release(p->res);
+	hr_watcher_release(p->w);
 	free(p);
 }
 
@@ -555,7 +557,9 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 	{
 		struct res *r = hr_res_find(ev, pkg->name, n.resource);
 
-		if (r && r->subs.n - (old ? 1 : 0) >=
+		/* those being stored count too: a burst of SUBSCRIBEs
+		 * must not pass the limit while it waits for the store */
+		if (r && r->subs.n + r->pending - (old ? 1 : 0) >=
 		    ev->cfg.max_per_resource) {
 			hr_strans_replyh(st, 403,
 				"Too Many Subscriptions", NULL);
@@ -573,8 +577,10 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 	p->cseq = req->cseq.num;
 	p->old = hr_mem_ref(old);
 	p->fresh = true;
+	p->res = hr_res_hold(ev, pkg->name, n.resource);
+	p->w = hr_watcher_hold(ev, sub->info.watcher);
 	sub->pend = p;
-	if (commit(sub)) {
+	if (!p->res || !p->w || commit(sub)) {
 		pend_free(sub);
 		hr_strans_replyh(st, 503, "Service Unavailable", RETRY_AFTER);
 	}

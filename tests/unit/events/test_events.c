@@ -578,6 +578,38 @@ START_TEST(test_limits)
 }
 END_TEST
 
+/* A burst of SUBSCRIBEs, all waiting for the store at once: those being
+ * stored count against the limits, so no more than the limit pass. */
+START_TEST(test_limits_burst)
+{
+	unsigned ok = 0, refused = 0;
+	char c[128], id[16];
+
+	drain();
+	hr_mem_deref(ev);
+	ecfg.max_per_watcher = _i ? 200 : 3;
+	ecfg.max_per_resource = _i ? 2 : 10000;
+	events_open();
+	for (int i = 0; i < 6; i++) {
+		snprintf(c, sizeof(c), "Contact: <sip:bob@192.0.2.%d>\r\n"
+			EVENT, 30 + i);
+		snprintf(id, sizeof(id), "b%d", i);
+		subscribe_send(id, NULL, 1, c);
+	}
+	for (int i = 0; i < 6; i++) {
+		unsigned st = status(next_resp());
+
+		ok += st == 200;
+		refused += st == 403;
+	}
+	ck_assert_uint_eq(ok, _i ? 2 : 3);
+	ck_assert_uint_eq(refused, _i ? 4 : 3);
+	ck_assert_uint_eq(hr_events_count(ev), ok);
+	drain();
+	ck_assert_int_eq(count("SELECT count(*) FROM subscriptions"), ok);
+}
+END_TEST
+
 /* The same watcher device with a new Call-ID replaces its subscription. */
 START_TEST(test_replace)
 {
@@ -806,6 +838,7 @@ static Suite *suite(void)
 		sizeof(errors) / sizeof(errors[0]));
 	tcase_add_test(tc, test_other_domain);
 	tcase_add_test(tc, test_limits);
+	tcase_add_loop_test(tc, test_limits_burst, 0, 2);
 	tcase_add_test(tc, test_replace);
 	tcase_add_loop_test(tc, test_replace_race, 0, 2);
 	tcase_add_test(tc, test_throttle);
