@@ -26,6 +26,7 @@ static const struct bench_scen *const scens[] = {
 	&bench_scen_fanout,
 	&bench_scen_publish,
 	&bench_scen_pres_fanout,
+	&bench_scen_storm,
 };
 
 enum {
@@ -36,6 +37,10 @@ enum {
 	OPT_USERS,
 	OPT_PASSWORD,
 	OPT_WATCHERS,
+	OPT_AORS,
+	OPT_MONITOR,
+	OPT_STORM,
+	OPT_SETTLE,
 };
 
 static const struct option longopts[] = {
@@ -52,6 +57,10 @@ static const struct option longopts[] = {
 	{ "users", required_argument, NULL, OPT_USERS },
 	{ "password", required_argument, NULL, OPT_PASSWORD },
 	{ "watchers", required_argument, NULL, OPT_WATCHERS },
+	{ "aors", required_argument, NULL, OPT_AORS },
+	{ "monitor", required_argument, NULL, OPT_MONITOR },
+	{ "storm-seconds", required_argument, NULL, OPT_STORM },
+	{ "settle", required_argument, NULL, OPT_SETTLE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -86,9 +95,9 @@ static void usage(FILE *f)
 "                         timeout to finish and count\n"
 "  -r, --rate N           start N ops per second (default: flat out,\n"
 "                         keeping --window ops in flight)\n"
-"  -w, --window W         ops in flight at most (default 128, *-fanout 1;\n"
-"                         with --rate, enough for rate x timeout, at most\n"
-"                         262144)\n"
+"  -w, --window W         ops in flight at most (default 128, *-fanout 1,\n"
+"                         reg-storm 256; with --rate, enough for rate x\n"
+"                         timeout, at most 262144)\n"
 "  -c, --connections C    TCP connections; ops are spread round-robin and\n"
 "                         pipelined on each (default 1)\n"
 "      --timeout-ms MS    an exchange without a final response for this\n"
@@ -103,6 +112,16 @@ static void usage(FILE *f)
 "      --password PW      the users' password (default pw)\n"
 "      --watchers W       reg-fanout, presence-fanout: subscriptions to u1\n"
 "                         made before the clock starts (default 1000)\n"
+"      --aors N           reg-storm: AORs u1..uN, registered and watched\n"
+"                         before the clock starts (default 10000)\n"
+"      --monitor USER     reg-storm: who watches them (default mon, a user\n"
+"                         with the monitor role); self: uK watches uK\n"
+"      --storm-seconds S  reg-storm: every AOR re-registers, paced evenly\n"
+"                         over S seconds (default 10; 0: flat out, --window\n"
+"                         in flight); --duration and --ops are not used\n"
+"      --settle S         reg-storm: a refresh not reported by a NOTIFY S\n"
+"                         seconds after the last REGISTER's 200 is lost\n"
+"                         (default 5)\n"
 "  -v, --verbose          print more counters on stderr\n"
 "  -h, --help             show this help\n"
 "\n"
@@ -113,6 +132,11 @@ static void usage(FILE *f)
 "  notifies/s=N registers=N registers/s=N failures=N delay_p50=Xms\n"
 "  delay_p99=Xms reg_p50=Xms reg_p99=Xms\n"
 "(delay: from sending the REGISTER a NOTIFY reports to its arrival)\n"
+"reg-storm re-registers --aors watched AORs and checks the NOTIFYs:\n"
+"  scenario=reg-storm transport=udp aors=N storm=Xs registers=N notifies=N\n"
+"  notifies/s=N notified=N lost=N duplicates=N retransmits=N failures=N\n"
+"  delay_p50=Xms delay_p99=Xms delay_max=Xms reg_p50=Xms reg_p99=Xms\n"
+"(exit status 1 also when lost, duplicates or failures are not 0)\n"
 "\n"
 "Exit status: 0 when the run completed and an op succeeded, 1 when it\n"
 "could not run or nothing succeeded, 2 for a bad command line.\n",
@@ -143,6 +167,22 @@ static int duration(const char *s, double *v)
 	*v = strtod(s, &end);
 	if (errno || end == s || *end || !(*v > 0) || *v > 86400) {
 		bench_err("--duration: expected seconds above 0, got '%s'", s);
+		return EINVAL;
+	}
+	return 0;
+}
+
+/* Seconds from 0 (when zero_ok) or above 0, to a day. */
+static int seconds(const char *opt, const char *s, bool zero_ok, double *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtod(s, &end);
+	if (errno || end == s || *end || *v < 0 || (!zero_ok && *v == 0) ||
+	    !(*v <= 86400)) {
+		bench_err("--%s: expected seconds from %s to 86400, got '%s'",
+			opt, zero_ok ? "0" : "above 0", s);
 		return EINVAL;
 	}
 	return 0;
@@ -210,6 +250,28 @@ static int opt_one(struct bench_cfg *cfg, int c)
 	case OPT_WATCHERS:
 		err = num("watchers", optarg, 1, 1000000, &v);
 		cfg->watchers = (uint32_t)v;
+		break;
+	case OPT_AORS:
+		err = num("aors", optarg, 1, 1000000, &v);
+		cfg->aors = (uint32_t)v;
+		break;
+	case OPT_MONITOR:
+		/* a user part as is in From, Contact and the digest */
+		if (!*optarg || strlen(optarg) > 64 ||
+		    strspn(optarg, "abcdefghijklmnopqrstuvwxyz"
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
+		    strlen(optarg)) {
+			bench_err("--monitor: expected a user name, got '%s'",
+				optarg);
+			err = EINVAL;
+		}
+		cfg->monitor = optarg;
+		break;
+	case OPT_STORM:
+		err = seconds("storm-seconds", optarg, true, &cfg->storm_s);
+		break;
+	case OPT_SETTLE:
+		err = seconds("settle", optarg, false, &cfg->settle_s);
 		break;
 	case 'v':
 		cfg->verbose = true;
@@ -282,6 +344,10 @@ int main(int argc, char **argv)
 		.users = 100000,
 		.password = "pw",
 		.watchers = 1000,
+		.aors = 10000,
+		.monitor = "mon",
+		.storm_s = 10,
+		.settle_s = 5,
 	};
 	const struct bench_scen *scen;
 
@@ -292,6 +358,8 @@ int main(int argc, char **argv)
 	scen = scen_find(cfg.scenario);
 	if (!scen)
 		return 2;
+	if (scen->configure)
+		scen->configure(&cfg);
 	if (!cfg.window)
 		cfg.window = cfg.rate ? rate_window(&cfg) :
 			scen->window ? scen->window : DEFAULT_WINDOW;

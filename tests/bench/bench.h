@@ -48,6 +48,10 @@ struct bench_cfg {
 	uint32_t users;         /* register, subscribe: users u1..uN */
 	const char *password;   /* register: every user's password */
 	uint32_t watchers;      /* reg-fanout: subscriptions to u1 */
+	uint32_t aors;          /* reg-storm: AORs u1..uN, one watched each */
+	const char *monitor;    /* reg-storm: the watcher; "self": uK */
+	double storm_s;         /* reg-storm: refresh all in this; 0: at once */
+	double settle_s;        /* reg-storm: NOTIFYs due until then after it */
 	bool verbose;
 };
 
@@ -121,6 +125,11 @@ bool bench_msg_hdr_next(const struct bench_msg *msg, size_t *cur,
 /** First header called name or its compact form (0: none): true if found. */
 bool bench_msg_hdr(const struct bench_msg *msg, const char *name,
 	char compact, struct hr_pl *val);
+/** The URI in msg's Contact <...> (a 2xx's: where in-dialog requests
+ * go) into out, NUL-ended: its length, or 0 when there is none, it is
+ * shorter than 5 or it does not fit n. */
+size_t bench_msg_contact_uri(const struct bench_msg *msg, char *out,
+	size_t n);
 /** The tag parameter of the first header called name (From, To). */
 bool bench_msg_tag(const struct bench_msg *msg, const char *name,
 	char compact, struct hr_pl *tag);
@@ -223,6 +232,21 @@ struct bench_scen {
 	void (*on_other_request)(struct bench *b, const struct bench_msg *req);
 	/* Print the summary line instead of the engine. NULL: the engine's. */
 	void (*summary)(const struct bench *b, const struct bench_result *r);
+	/*
+	 * Set the run's rate, --ops, duration from the scenario's own
+	 * options, before --window gets its default. NULL: nothing.
+	 */
+	void (*configure)(struct bench_cfg *cfg);
+	/* Every setup op must succeed, else the run fails (after teardown). */
+	bool setup_all;
+	/*
+	 * After the run's last op, before the summary: keep receiving (and
+	 * answering) while this returns a time in ns to wait at most; 0 ends
+	 * it. NULL: none.
+	 */
+	uint64_t (*settle)(const struct bench *b);
+	/* After the summary: true fails the run (exit 1). NULL: no check. */
+	bool (*failed)(const struct bench *b);
 };
 
 extern const struct bench_scen bench_scen_options;
@@ -246,6 +270,8 @@ extern const struct bench_scen bench_scen_pres_fanout;
  * subscribes to u1's presence as user u(K+1); then unsubscribes */
 extern const struct bench_scen bench_scen_pres_watch;
 extern const struct bench_scen bench_scen_pres_unwatch;
+/* scen_storm.c: every one of --aors watched AORs re-registers at once */
+extern const struct bench_scen bench_scen_storm;
 
 /** Write "<run>-<slot>-<gen>": Call-ID and tag material of this op. */
 void bench_put_opid(struct bench_out *o, const struct bench_op *op);

@@ -529,6 +529,30 @@ static int loop(struct bench *b, uint64_t *elapsed)
 	return err;
 }
 
+/*
+ * After the run: no op in flight, but the server still owes requests
+ * (NOTIFYs); answer them for as long as the scenario wants.
+ */
+static int settle(struct bench *b)
+{
+	uint64_t ns;
+	int err;
+
+	for (;;) {
+		b->now = bench_now();
+		ns = b->scen->settle(b);
+		if (!ns)
+			return 0;
+		err = b->tp->flush(b);
+		if (!err)
+			err = loop_events(b, ns > 100000000 ? 100000000 : ns);
+		if (!err)
+			err = b->tp->flush(b);
+		if (err)
+			return err;
+	}
+}
+
 /* ---- set-up and the summary ---- */
 
 static int bench_alloc(struct bench *b)
@@ -643,10 +667,11 @@ static const char *loop_strerror(int err)
 /*
  * A setup or teardown, untimed: n ops of scen, flat out, on the sockets the
  * run uses (the server sends its NOTIFYs there). 0, an errno from the
- * loop, or ENOENT when none succeeded. The counters are zero after.
+ * loop, ENOENT when none succeeded, or EAGAIN when strict and some did
+ * not. The counters are zero after.
  */
 static int run_phase(struct bench *b, const char *what,
-	const struct bench_scen *scen, uint64_t n)
+	const struct bench_scen *scen, uint64_t n, bool strict)
 {
 	const struct bench_cfg *cfg = b->cfg;
 	const struct bench_scen *main_scen = b->scen;
@@ -680,6 +705,8 @@ static int run_phase(struct bench *b, const char *what,
 			(unsigned long long)b->st.timeouts,
 			(unsigned long long)b->st.bad_status);
 	err = b->st.ok ? 0 : ENOENT;
+	if (!err && strict && b->st.ok < n)
+		err = EAGAIN;
 	memset(&b->st, 0, sizeof(b->st));
 	b->last_done = 0;
 	return err;
@@ -711,7 +738,12 @@ int bench_run(const struct bench_cfg *cfg, const struct bench_scen *scen)
 		goto out;       /* the transport said why */
 	if (scen->setup) {
 		err = run_phase(b, "setup", scen->setup,
-			scen->setup_ops(cfg));
+			scen->setup_ops(cfg), scen->setup_all);
+		if (err == EAGAIN) {
+			bench_err("setup incomplete: not running %s",
+				scen->name);
+			goto teardown;
+		}
 		if (err) {
 			if (err == ENOENT)
 				bench_err("setup failed: is the server "
@@ -720,6 +752,8 @@ int bench_run(const struct bench_cfg *cfg, const struct bench_scen *scen)
 		}
 	}
 	err = loop(b, &elapsed);
+	if (!err && scen->settle)
+		err = settle(b);
 	if (err) {
 		bench_err("%s: %s", b->tp->name, loop_strerror(err));
 		goto out;
@@ -734,10 +768,13 @@ int bench_run(const struct bench_cfg *cfg, const struct bench_scen *scen)
 			"raise --window or lower --rate",
 			(unsigned long long)b->st.started);
 	rc = b->st.ok ? 0 : 1;
+	if (scen->failed && scen->failed(b))
+		rc = 1;
+teardown:
 	/* leave the server as we found it; its failure is only told */
 	if (scen->teardown)
 		(void)run_phase(b, "teardown", scen->teardown,
-			scen->teardown_ops(cfg));
+			scen->teardown_ops(cfg), false);
 out:
 	bench_free(b);
 	free(b);

@@ -295,18 +295,11 @@ static void save_totag(struct sub_op *s, const struct hr_pl *tag)
 /* The URI in the 200's Contact: where in-dialog requests go. */
 static void save_target(struct sub_op *s, const struct bench_msg *resp)
 {
-	struct hr_pl val;
-	const char *lt, *gt;
+	size_t n = bench_msg_contact_uri(resp, s->d.target,
+		sizeof(s->d.target));
 
-	if (!bench_msg_hdr(resp, "Contact", 'm', &val))
-		return;
-	lt = memchr(val.p, '<', val.len);
-	gt = lt ? memchr(lt, '>', val.len - (size_t)(lt - val.p)) : NULL;
-	if (!lt || !gt || gt - lt - 1 > TARGET_MAX || gt - lt - 1 < 5)
-		return;
-	memcpy(s->d.target, lt + 1, (size_t)(gt - lt - 1));
-	s->d.target[gt - lt - 1] = '\0';
-	s->d.target_len = (uint8_t)(gt - lt - 1);
+	if (n)
+		s->d.target_len = (uint8_t)n;
 }
 
 static enum bench_act sub_response(struct bench_op *op,

@@ -265,6 +265,27 @@ int bench_msg_scan(struct bench_msg *msg, const char *p, size_t len)
 	return 0;
 }
 
+size_t bench_msg_contact_uri(const struct bench_msg *msg, char *out,
+	size_t n)
+{
+	struct hr_pl val;
+	const char *lt, *gt;
+	size_t len;
+
+	if (!bench_msg_hdr(msg, "Contact", 'm', &val))
+		return 0;
+	lt = memchr(val.p, '<', val.len);
+	gt = lt ? memchr(lt, '>', val.len - (size_t)(lt - val.p)) : NULL;
+	if (!lt || !gt)
+		return 0;
+	len = (size_t)(gt - lt - 1);
+	if (len >= n || len < 5)
+		return 0;
+	memcpy(out, lt + 1, len);
+	out[len] = '\0';
+	return len;
+}
+
 bool bench_msg_hdr_next(const struct bench_msg *msg, size_t *cur,
 	struct hr_pl *name, struct hr_pl *val)
 {
