@@ -126,8 +126,6 @@ enum hr_user_role {
 				   * address-of-record of its domain */
 };
 
-/** "user" or "monitor". */
-const char *hr_user_role_name(enum hr_user_role role);
 /** The role of a name: 0 or EINVAL. */
 int hr_user_role_decode(const char *name, enum hr_user_role *role);
 

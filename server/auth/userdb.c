@@ -103,11 +103,6 @@ static const char *const role_names[] = {
 	[HR_ROLE_MONITOR] = "monitor",
 };
 
-const char *hr_user_role_name(enum hr_user_role role)
-{
-	return (unsigned)role <= HR_ROLE_MONITOR ? role_names[role] : "";
-}
-
 int hr_user_role_decode(const char *name, enum hr_user_role *role)
 {
 	for (unsigned i = 0; name && i <= HR_ROLE_MONITOR; i++) {

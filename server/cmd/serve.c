@@ -307,7 +307,6 @@ static int user_load(const struct hr_store_user *u, void *arg)
 	return user_put(arg, u);
 }
 
-
 static int open_store(struct server *sv)
 {
 	struct hr_store_cfg scfg;

@@ -31,11 +31,6 @@ static const char *const action_names[] = {
 	[HR_PRES_ALLOW] = "allow",
 };
 
-const char *hr_pres_action_name(enum hr_pres_action a)
-{
-	return (unsigned)a <= HR_PRES_ALLOW ? action_names[a] : "";
-}
-
 int hr_pres_action_decode(const char *name, enum hr_pres_action *a)
 {
 	for (unsigned i = HR_PRES_BLOCK; name && i <= HR_PRES_ALLOW; i++) {

@@ -19,8 +19,6 @@ enum hr_pres_action {
 	HR_PRES_ALLOW,
 };
 
-/** "allow", "block", "polite-block", "confirm" ("" for NONE). */
-const char *hr_pres_action_name(enum hr_pres_action a);
 /** The action of a name: 0 or EINVAL. */
 int hr_pres_action_decode(const char *name, enum hr_pres_action *a);
 

@@ -66,11 +66,6 @@ void hr_regpkg_cfg_default(struct hr_regpkg_cfg *cfg)
 
 /* ---- rules ---- */
 
-const char *hr_reg_rule_name(enum hr_reg_rule rule)
-{
-	return (unsigned)rule <= HR_REG_RULE_BLOCK ? rule_names[rule] : "";
-}
-
 int hr_reg_rule_decode(const char *name, enum hr_reg_rule *rule)
 {
 	for (unsigned i = HR_REG_RULE_ALLOW; name && i <= HR_REG_RULE_BLOCK;

@@ -42,8 +42,6 @@ enum hr_reg_rule {
 	HR_REG_RULE_BLOCK,
 };
 
-/** "allow", "block" ("" for NONE). */
-const char *hr_reg_rule_name(enum hr_reg_rule rule);
 /** The rule of a name ("allow", "block"): 0 or EINVAL. */
 int hr_reg_rule_decode(const char *name, enum hr_reg_rule *rule);
 
