@@ -42,6 +42,7 @@ struct serve_cfg {
 	unsigned sub_expires_min;
 	unsigned sub_expires_max;
 	unsigned max_subs_watcher;
+	unsigned max_subs_monitor;
 	unsigned max_subs_resource;
 	unsigned notify_throttle_ms;
 	bool notify_to_source;
@@ -73,6 +74,7 @@ static struct serve_cfg cfg = {
 	.sub_expires_min = 60,
 	.sub_expires_max = 86400,
 	.max_subs_watcher = 200,
+	.max_subs_monitor = 100000,
 	.max_subs_resource = 10000,
 	.pub_expires_default = 3600,
 	.pub_expires_min = 60,
@@ -139,6 +141,9 @@ static const struct hr_opt opts[] = {
 	{ "max-subscriptions-per-watcher", HR_OPT_UINT, &cfg.max_subs_watcher,
 	  "N", "subscriptions one watcher URI may hold; more get 403 "
 	  "(default 200)", 1, 10000000 },
+	{ "max-subscriptions-per-monitor", HR_OPT_UINT, &cfg.max_subs_monitor,
+	  "N", "the same for a user with the monitor role, which may watch "
+	  "every AOR of its domain (default 100000)", 1, 10000000 },
 	{ "max-subscriptions-per-resource", HR_OPT_UINT,
 	  &cfg.max_subs_resource, "N", "subscriptions to one resource; more "
 	  "get 403 (default 10000)", 1, 10000000 },
@@ -444,6 +449,8 @@ static int open_events(struct server *sv)
 	ecfg.ha1h = hr_userdb_ha1;
 	ecfg.users = sv->users;
 	ecfg.max_per_watcher = cfg.max_subs_watcher;
+	ecfg.max_per_monitor = cfg.max_subs_monitor;
+	ecfg.monitorh = hr_userdb_is_monitor;
 	ecfg.max_per_resource = cfg.max_subs_resource;
 	ecfg.throttle_ms = cfg.notify_throttle_ms;
 	ecfg.notify_to_source = cfg.notify_to_source;

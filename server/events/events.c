@@ -54,6 +54,7 @@ void hr_events_cfg_default(struct hr_events_cfg *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->auth = true;
 	cfg->max_per_watcher = 200;
+	cfg->max_per_monitor = 100000;
 	cfg->max_per_resource = 10000;
 	cfg->reserve = 100;
 }

@@ -117,6 +117,9 @@ struct hr_events_cfg {
 	hr_auth_ha1_h *ha1h;
 	void *users;                  /* arg of ha1h */
 	unsigned max_per_watcher;     /* subscriptions of one watcher: 200 */
+	unsigned max_per_monitor;     /* ...of a monitor's: 100000 */
+	hr_user_exists_h *monitorh;   /* is the authenticated watcher a
+				       * monitor? (arg: users) NULL: none */
 	unsigned max_per_resource;    /* subscriptions to one resource: 10000 */
 	unsigned throttle_ms;         /* at least this between two NOTIFYs
 				       * of one subscription (0) */

@@ -417,6 +417,23 @@ static void newsub_free(struct newsub *n)
 	hr_mem_deref(n->event_id);
 }
 
+/* How many subscriptions this watcher may hold: a monitor (an
+ * application server watching every AOR of its domain) many more. */
+static unsigned watcher_limit(const struct hr_events *ev,
+	const struct hr_sub_info *si)
+{
+	const char *at = strchr(si->watcher_user, '@');
+	char user[256];
+
+	if (!ev->cfg.monitorh || !at ||
+	    (size_t)(at - si->watcher_user) >= sizeof(user))
+		return ev->cfg.max_per_watcher;
+	snprintf(user, sizeof(user), "%.*s", (int)(at - si->watcher_user),
+		si->watcher_user);
+	return ev->cfg.monitorh(user, at + 1, ev->cfg.users) ?
+		ev->cfg.max_per_monitor : ev->cfg.max_per_watcher;
+}
+
 static void initial(struct hr_events *ev, struct hr_strans *st,
 	const struct hr_msg *req, const struct hr_pkg *pkg,
 	const struct hr_event *event)
@@ -550,7 +567,7 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 	}
 	old = replaced(ev, sub);
 	if (hr_watcher_count(ev, sub->info.watcher) - (old ? 1 : 0) >=
-	    ev->cfg.max_per_watcher) {
+	    watcher_limit(ev, &sub->info)) {
 		hr_strans_replyh(st, 403, "Too Many Subscriptions", NULL);
 		goto out;
 	}

@@ -29,7 +29,7 @@ CAROL = 'sip:carol@example.test'
 APP = 'app@example.test'
 APPPW = 'apppw'
 PASSWORDS = {'alice': PASSWORD, 'bob': 'bobpw', 'carol': 'carolpw',
-             'app': APPPW}
+             'dave': 'davepw', 'app': APPPW}
 
 
 def q(s):
@@ -264,6 +264,31 @@ class MonitorTest(RegMonCase):
         self.add_app('monitor')
         self.herald = self.restart_herald(self.herald)
         self.active(self.watch('app', BOB))
+
+
+class MonitorLimitTest(RegMonCase):
+    """A monitor holds many more subscriptions than a watcher may."""
+
+    herald_args = ['--max-subscriptions-per-watcher', '2',
+                   '--max-subscriptions-per-monitor', '3']
+
+    def test_monitor_limit(self):
+        self.herald.add_user('carol@example.test', 'carolpw')
+        self.herald.add_user('dave@example.test', 'davepw')
+        self.add_app('monitor')
+        for aor in (ALICE, BOB, CAROL):
+            self.active(self.watch('app', aor))
+        self.refused_many(self.watch('app', 'sip:dave@example.test'))
+        # an ordinary user allowed by a domain rule: the watcher limit
+        for aor in (ALICE, BOB, CAROL):
+            self.rule(aor, 'example.test', 'allow')
+        for aor in (ALICE, BOB):
+            self.active(self.watch('dave', aor))
+        self.refused_many(self.watch('dave', CAROL))
+
+    def refused_many(self, w):
+        self.assertStatus(w.subscribe(600), 403, 'Too Many Subscriptions')
+        w.expect_no_notify()
 
 
 if __name__ == '__main__':
