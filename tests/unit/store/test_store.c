@@ -719,6 +719,8 @@ START_TEST(test_users)
 	ck_assert_int_eq(hr_store_user_update(db.url, &up, role), EINVAL);
 	ck_assert_int_eq(hr_store_user_list("host=/nonexistent", user_h,
 		&list), ECONNREFUSED);
+	/* notifications still on their way must not reach ev after this */
+	hr_store_set_user_handler(store, NULL, NULL);
 }
 END_TEST
 
