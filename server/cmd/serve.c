@@ -292,6 +292,8 @@ static int user_changed(const struct hr_store_user *u, void *arg)
 	if (!u->ha1_md5 || !u->ha1_sha256) {
 		hr_userdb_del(db, u->user, u->domain);
 		HR_INFO("user %s deleted", who);
+		if (!syncing)
+			hr_events_user_gone(sv->events, who);
 	} else {
 		err = user_put(db, u);
 		if (err)

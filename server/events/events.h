@@ -153,6 +153,9 @@ void hr_events_close(struct hr_events *ev);
 int hr_events_foreach(struct hr_events *ev, const char *package,
 	const char *resource, int (*h)(struct hr_sub *sub, void *arg),
 	void *arg);
+/** user ("alice@example.test") was deleted: subscriptions to it end with
+ * terminated;reason=noresource, its own (as the watcher) with rejected. */
+void hr_events_user_gone(struct hr_events *ev, const char *user);
 /** True when package has subscriptions to resource. */
 bool hr_events_has(struct hr_events *ev, const char *package,
 	const char *resource);

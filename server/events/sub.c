@@ -481,6 +481,27 @@ size_t hr_events_count_state(const struct hr_events *ev, const char *package,
 	return n;
 }
 
+/* A deleted user: what it watched, and what watched it, ends. */
+static int user_gone_one(struct hr_sub *sub, void *arg)
+{
+	const struct hr_sub_info *si = hr_sub_info(sub);
+	char who[512];
+
+	/* RFC 6665 4.2.2: the resource is gone; its watcher is no more */
+	if (!strcmp(si->resource, arg))
+		hr_sub_terminate(sub, HR_REASON_NORESOURCE, 0);
+	else if (!strcmp(hr_sub_identity(si, who, sizeof(who)), arg))
+		hr_sub_terminate(sub, HR_REASON_REJECTED, 0);
+	return 0;
+}
+
+void hr_events_user_gone(struct hr_events *ev, const char *user)
+{
+	for (unsigned i = 0; ev && user && i < ev->npkgs; i++)
+		hr_events_foreach(ev, ev->pkgs[i]->name, NULL, user_gone_one,
+			(void *)user);
+}
+
 size_t hr_events_count(const struct hr_events *ev)
 {
 	return ev->n;

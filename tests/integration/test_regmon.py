@@ -258,6 +258,29 @@ class MonitorTest(RegMonCase):
         self.assertEqual(r.status, 204, r)
         self.rejected(m)
 
+    def test_user_deleted(self):
+        """A deleted user's subscriptions end: those to its AOR with
+        noresource, its own (as the watcher) with rejected."""
+        self.add_app('monitor')
+        self.rule(ALICE, BOB, 'allow')
+        b = self.watch('bob', ALICE)
+        self.active(b)
+        m = self.watch('app', BOB)
+        self.active(m)
+        a = self.watch('alice', ALICE)
+        self.active(a)
+        r = self.api('DELETE', '/v1/users/bob@example.test')
+        self.assertEqual(r.status, 204, r)
+        self.rejected(b)
+        n = m.recv_notify(state='terminated')
+        self.assertEqual(n.sub_state[1].get('reason'), 'noresource', n)
+        a.expect_no_notify(0.3)
+        self.refused_gone(self.watch('app', BOB))
+
+    def refused_gone(self, w):
+        self.assertStatus(w.subscribe(600), 404)
+        w.expect_no_notify()
+
     def test_monitor_role_survives_restart(self):
         """The role is in PostgreSQL: after a restart the monitor still
         may watch any AOR of the domain."""
