@@ -501,8 +501,9 @@ def make_request(method, via_host, via_port, transport='UDP', rport=True,
     return req
 
 
-class Response:
-    """A parsed response: status, reason, headers (any case), body."""
+class Parsed:
+    """A received SIP message: its start line, headers in order (folded
+    lines joined; looked up by long or compact name, any case), body."""
 
     def __init__(self, raw):
         self.raw = raw
@@ -511,12 +512,7 @@ class Response:
             raise ValueError('no end of headers in %r' % raw[:200])
         self.body = body
         lines = head.decode('utf-8', 'replace').split('\r\n')
-        m = re.match(r'^(SIP/\d+\.\d+) (\d{3}) (.*)$', lines[0])
-        if not m:
-            raise ValueError('bad status line %r' % lines[0])
-        self.version = m.group(1)
-        self.status = int(m.group(2))
-        self.reason = m.group(3)
+        self.start = lines[0]
         self.headers = []
         for line in lines[1:]:
             if line[:1] in (' ', '\t') and self.headers:
@@ -546,6 +542,19 @@ class Response:
         for v in self.get_all(name):
             out += [t.strip() for t in v.split(',') if t.strip()]
         return out
+
+
+class Response(Parsed):
+    """A parsed response: status, reason, headers (any case), body."""
+
+    def __init__(self, raw):
+        super().__init__(raw)
+        m = re.match(r'^(SIP/\d+\.\d+) (\d{3}) (.*)$', self.start)
+        if not m:
+            raise ValueError('bad status line %r' % self.start)
+        self.version = m.group(1)
+        self.status = int(m.group(2))
+        self.reason = m.group(3)
 
     def __repr__(self):
         return '<Response %d %s>' % (self.status, self.reason)

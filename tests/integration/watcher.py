@@ -77,19 +77,14 @@ def xsd_path(name):
 # ---------------------------------------------------------------------------
 # messages
 
-class Message:
+class Message(harness.Parsed):
     """A parsed SIP request or response (headers in order, any case)."""
 
     def __init__(self, raw, source=None, at=None):
-        self.raw = raw
+        super().__init__(raw)
         self.source = source
         self.at = at if at is not None else time.monotonic()
-        head, sep, body = raw.partition(b'\r\n\r\n')
-        if not sep:
-            raise ValueError('no end of headers in %r' % raw[:200])
-        self.body = body
-        lines = head.decode('utf-8', 'replace').split('\r\n')
-        m = re.match(r'^SIP/2\.0 (\d{3}) (.*)$', lines[0])
+        m = re.match(r'^SIP/2\.0 (\d{3}) (.*)$', self.start)
         if m:
             self.is_request = False
             self.status = int(m.group(1))
@@ -97,45 +92,17 @@ class Message:
             self.method = None
             self.ruri = None
         else:
-            m = re.match(r'^([A-Za-z]+) (\S+) SIP/2\.0$', lines[0])
+            m = re.match(r'^([A-Za-z]+) (\S+) SIP/2\.0$', self.start)
             if not m:
-                raise ValueError('bad start line %r' % lines[0])
+                raise ValueError('bad start line %r' % self.start)
             self.is_request = True
             self.method = m.group(1)
             self.ruri = m.group(2)
             self.status = None
             self.reason = None
-        self.start = lines[0]
-        self.headers = []
-        for line in lines[1:]:
-            if line[:1] in (' ', '\t') and self.headers:
-                n, v = self.headers[-1]
-                self.headers[-1] = (n, v + ' ' + line.strip())
-                continue
-            name, colon, value = line.partition(':')
-            if not colon:
-                raise ValueError('bad header line %r' % line)
-            self.headers.append((name.strip(), value.strip()))
         self._reginfo = None
         self._pidf = None
         self._winfo = None
-
-    def get(self, name):
-        key = canon(name)
-        for n, v in self.headers:
-            if canon(n) == key:
-                return v
-        return None
-
-    def get_all(self, name):
-        key = canon(name)
-        return [v for n, v in self.headers if canon(n) == key]
-
-    def tokens(self, name):
-        out = []
-        for v in self.get_all(name):
-            out += [t.strip() for t in v.split(',') if t.strip()]
-        return out
 
     # -- convenience --
 
