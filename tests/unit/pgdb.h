@@ -112,6 +112,20 @@ static inline void pgdb_drop(const struct pgdb *db)
 
 /* Turn the loop, 1 ms apart, while store has work queued: spins times
  * at the most. */
+/* A fresh database (prefix as for pgdb_create) and a store on it with the
+ * default settings. */
+static inline struct hr_store *pgdb_store(struct pgdb *db, const char *prefix)
+{
+	struct hr_store_cfg scfg;
+	struct hr_store *store = NULL;
+
+	pgdb_create(db, prefix);
+	hr_store_cfg_default(&scfg);
+	scfg.url = db->url;
+	ck_assert_int_eq(hr_store_alloc(&store, &scfg), 0);
+	return store;
+}
+
 static inline void pgdb_drain(struct hr_store *store, int spins)
 {
 	for (int i = 0; i < spins && hr_store_queue_depth(store); i++) {

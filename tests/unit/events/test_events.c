@@ -75,14 +75,10 @@ static void events_open(void)
 static void setup(void)
 {
 	static const char *const domains[] = { "example.test" };
-	struct hr_store_cfg scfg;
 
 	hr_clock_freeze();
 	ck_assert_int_eq(hr_loop_init(), 0);
-	pgdb_create(&db, "tev_");
-	hr_store_cfg_default(&scfg);
-	scfg.url = db.url;
-	ck_assert_int_eq(hr_store_alloc(&store, &scfg), 0);
+	store = pgdb_store(&db, "tev_");
 	ck_assert_int_eq(hr_sip_alloc(&sip, NULL), 0);
 	hr_sip_set_send(sip, cap_send, NULL);
 	cap.sip = sip;

@@ -57,14 +57,10 @@ static void open_all(void)
 
 static void setup(void)
 {
-	struct hr_store_cfg scfg;
 
 	hr_clock_freeze();
 	ck_assert_int_eq(hr_loop_init(), 0);
-	pgdb_create(&db, "tpres_");
-	hr_store_cfg_default(&scfg);
-	scfg.url = db.url;
-	ck_assert_int_eq(hr_store_alloc(&store, &scfg), 0);
+	store = pgdb_store(&db, "tpres_");
 	ck_assert_int_eq(hr_userdb_alloc(&users), 0);
 	ck_assert_int_eq(hr_userdb_put(users, "alice", "example.test", MD5,
 		SHA), 0);

@@ -99,15 +99,11 @@ static void start(unsigned reserve)
 	struct hr_registrar_cfg rcfg;
 	struct hr_events_cfg ecfg;
 	struct hr_regpkg_cfg pcfg;
-	struct hr_store_cfg scfg;
 
 	schema = xsd_load("reginfo.xsd");
 	hr_clock_freeze();
 	ck_assert_int_eq(hr_loop_init(), 0);
-	pgdb_create(&db, "tpkg_");
-	hr_store_cfg_default(&scfg);
-	scfg.url = db.url;
-	ck_assert_int_eq(hr_store_alloc(&store, &scfg), 0);
+	store = pgdb_store(&db, "tpkg_");
 	ck_assert_int_eq(hr_userdb_alloc(&users), 0);
 	ck_assert_int_eq(hr_userdb_put(users, "alice", "example.test", MD5,
 		SHA), 0);

@@ -50,14 +50,10 @@ static void start(unsigned max_contacts)
 	struct hr_auth_cfg acfg = { .secret = secret,
 		.secret_len = sizeof(secret), .nonce_ttl_s = 300 };
 	struct hr_registrar_cfg cfg;
-	struct hr_store_cfg scfg;
 
 	hr_clock_freeze();
 	ck_assert_int_eq(hr_loop_init(), 0);
-	pgdb_create(&db, "treg_");
-	hr_store_cfg_default(&scfg);
-	scfg.url = db.url;
-	ck_assert_int_eq(hr_store_alloc(&store, &scfg), 0);
+	store = pgdb_store(&db, "treg_");
 	ck_assert_int_eq(hr_userdb_alloc(&users), 0);
 	user("alice");
 	user("bob");
