@@ -28,8 +28,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from test_registrar import Phone  # noqa: E402
 from watcher import (PASSWORD, PIDF_TYPE, REGINFO_TYPE,  # noqa: E402
-                     Publisher, Registrant, Watcher, pidf_doc,
-                     validate_pidf, validate_reginfo)
+                     Publisher, Registrant, Watcher, WatcherChecks,
+                     pidf_doc, validate_pidf, validate_reginfo)
 
 ALICE = 'sip:alice@example.test'
 BOB = 'sip:bob@example.test'
@@ -101,7 +101,7 @@ def timed_attrs(text, names=('expires', 'duration-registered')):
     return out
 
 
-class AdminCase(harness.HeraldTestCase):
+class AdminCase(WatcherChecks, harness.HeraldTestCase):
     """alice (secret) and bob (bobpw) exist; api() talks to the admin
     API with the harness's token."""
 
@@ -198,13 +198,6 @@ class AdminCase(harness.HeraldTestCase):
 
     def reg_watcher(self, **kw):
         return self.watcher(user='alice', event='reg', **kw)
-
-    def check_endpoint(self, ep):
-        self.assertEqual(ep.bad, [], 'unparsable messages')
-        self.assertEqual([str(m) for m in ep.stray], [],
-                         'NOTIFYs (or other requests) outside any dialog')
-        self.assertEqual(ep.schema_errors, [],
-                         'bodies failing their schema')
 
     def subscribed(self, w, expires=600):
         r = w.subscribe(expires)

@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import free_port, rand_token, via_parts  # noqa: E402
 from watcher import (PASSWORD, REGINFO_TYPE, Endpoint, Registrant, Watcher,  # noqa
-                     parse_reginfo, uri_of, validate_reginfo)
+                     WatcherChecks, parse_reginfo, validate_reginfo)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NETSIP_WATCH = os.path.join(HERE, 'interop', 'netsip_watch.pl')
@@ -45,7 +45,7 @@ NEW = ('registered', 'created')     # event of a contact just added
 SLACK = 3                           # seconds of test run time tolerated
 
 
-class EventsCase(harness.HeraldTestCase):
+class EventsCase(WatcherChecks, harness.HeraldTestCase):
     """alice and bob exist; watchers' endpoints are checked after the
     test: no unparsable message, no NOTIFY outside a known dialog, no
     reginfo body that fails the schema."""
@@ -65,39 +65,10 @@ class EventsCase(harness.HeraldTestCase):
             self.addCleanup(self.check_endpoint, w.ep)
         return w
 
-    def check_endpoint(self, ep):
-        self.assertEqual(ep.bad, [], 'unparsable messages')
-        self.assertEqual([str(m) for m in ep.stray], [],
-                         'NOTIFYs (or other requests) outside any dialog')
-        self.assertEqual(ep.schema_errors, [],
-                         'reginfo bodies failing the schema')
-
     def registrant(self, herald=None):
         return Registrant(self, herald or self.herald)
 
     # -- assertions --
-
-    def assertSubscribed(self, r, expires=None, tcp=False, herald=None):
-        """A 200 to an out-of-dialog SUBSCRIBE: To-tag, Expires (the
-        granted value when given), Contact naming herald."""
-        h = herald or self.herald
-        self.assertStatus(r, 200)
-        self.assertIsNotNone(harness.addr_tag(r.get('To')),
-                             '200 without To-tag:\n%s' % r)
-        e = r.get('Expires')
-        self.assertIsNotNone(e, '200 without Expires:\n%s' % r)
-        self.assertRegex(e, r'^\d+$', r)
-        if expires is not None:
-            self.assertEqual(int(e), expires, r)
-        ct = r.get('Contact')
-        self.assertIsNotNone(ct, '200 without Contact:\n%s' % r)
-        uri = uri_of(ct)
-        self.assertTrue(uri.startswith('sip:'), r)
-        self.assertIn(harness.hostport(h.host, h.port), uri, r)
-        if tcp:
-            self.assertIn(';transport=tcp', uri.lower(), r)
-        else:
-            self.assertNotIn('transport=', uri.lower(), r)
 
     def assertExpiresClose(self, n, granted, since=None):
         """Subscription-State: active;expires=N with N <= granted and no

@@ -28,8 +28,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from watcher import (DM_NS, PASSWORD, PIDF_TYPE, RPID_NS,  # noqa: E402
-                     WINFO_TYPE, Publisher, Registrant, Watcher, pidf_doc,
-                     rand_token, uri_of, validate_pidf)
+                     WINFO_TYPE, Publisher, Registrant, Watcher,
+                     WatcherChecks, pidf_doc, rand_token, validate_pidf)
 
 ALICE = 'sip:alice@example.test'
 BOB = 'sip:bob@example.test'
@@ -56,7 +56,7 @@ def doc(*tuples, **kw):
     return body
 
 
-class PresenceCase(harness.HeraldTestCase):
+class PresenceCase(WatcherChecks, harness.HeraldTestCase):
     """alice (secret) and bob (bobpw) exist; watchers' endpoints are
     checked after the test: no unparsable message, no NOTIFY outside a
     known dialog, no body that fails its schema."""
@@ -89,30 +89,7 @@ class PresenceCase(harness.HeraldTestCase):
         """A device of alice's that publishes."""
         return Publisher(self, herald or self.herald, **kw)
 
-    def check_endpoint(self, ep):
-        self.assertEqual(ep.bad, [], 'unparsable messages')
-        self.assertEqual([str(m) for m in ep.stray], [],
-                         'NOTIFYs (or other requests) outside any dialog')
-        self.assertEqual(ep.schema_errors, [],
-                         'bodies failing their schema')
-
     # -- assertions --
-
-    def assertSubscribed(self, r, expires=None, herald=None):
-        """A 200 to an out-of-dialog SUBSCRIBE: To-tag, Expires (the
-        granted value when given), Contact naming herald."""
-        h = herald or self.herald
-        self.assertStatus(r, 200)
-        self.assertIsNotNone(harness.addr_tag(r.get('To')),
-                             '200 without To-tag:\n%s' % r)
-        e = r.get('Expires')
-        self.assertIsNotNone(e, '200 without Expires:\n%s' % r)
-        self.assertRegex(e, r'^\d+$', r)
-        if expires is not None:
-            self.assertEqual(int(e), expires, r)
-        ct = r.get('Contact')
-        self.assertIsNotNone(ct, '200 without Contact:\n%s' % r)
-        self.assertIn(harness.hostport(h.host, h.port), uri_of(ct), r)
 
     def assertPublished(self, r, expires, p=None, before=()):
         """200 to a PUBLISH: SIP-ETag of 20 characters, new (not among

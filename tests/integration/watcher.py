@@ -1049,3 +1049,40 @@ class Registrant:
     def retarget(self, herald):
         """Talk to another herald (after a restart)."""
         self.phone.c = self.test.udp(herald)
+
+
+class WatcherChecks:
+    """For test cases whose SIP watchers' endpoints are checked after the
+    test (addCleanup(self.check_endpoint, ep)), and that check the 200s to
+    their SUBSCRIBEs."""
+
+    def check_endpoint(self, ep):
+        self.assertEqual(ep.bad, [], 'unparsable messages')
+        self.assertEqual([str(m) for m in ep.stray], [],
+                         'NOTIFYs (or other requests) outside any dialog')
+        self.assertEqual(ep.schema_errors, [],
+                         'bodies failing their schema')
+
+    def assertSubscribed(self, r, expires=None, tcp=False, herald=None):
+        """A 200 to an out-of-dialog SUBSCRIBE: To-tag, Expires (the
+        granted value when given), Contact naming herald (with
+        ;transport=tcp over TCP only)."""
+        h = herald or self.herald
+        self.assertStatus(r, 200)
+        self.assertIsNotNone(harness.addr_tag(r.get('To')),
+                             '200 without To-tag:\n%s' % r)
+        e = r.get('Expires')
+        self.assertIsNotNone(e, '200 without Expires:\n%s' % r)
+        self.assertRegex(e, r'^\d+$', r)
+        if expires is not None:
+            self.assertEqual(int(e), expires, r)
+        ct = r.get('Contact')
+        self.assertIsNotNone(ct, '200 without Contact:\n%s' % r)
+        uri = uri_of(ct)
+        self.assertTrue(uri.startswith('sip:'), r)
+        self.assertIn(harness.hostport(h.host, h.port), uri, r)
+        if tcp:
+            self.assertIn(';transport=tcp', uri.lower(), r)
+        else:
+            self.assertNotIn('transport=', uri.lower(), r)
+
