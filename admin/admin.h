@@ -32,10 +32,10 @@ struct hr_admin_cfg {
 struct hr_admin;
 
 /** Start listening (its own thread). The listening address, with the
- * port chosen, is logged as "admin listening on http://…". */
+ * port chosen, is logged as "admin listening on http://…". hr_mem_deref
+ * stops it: after hr_call_close(), and after the store has delivered
+ * the completions its handlers may wait for. */
 int hr_admin_start(struct hr_admin **ap, const struct hr_admin_cfg *cfg);
-/** Stop (hr_call_close() first, so no handler waits on the core). */
-void hr_admin_stop(struct hr_admin *a);
 
 /**
  * The token to use: tok when given; else the one kept in path, or a new

@@ -285,8 +285,3 @@ int hr_admin_start(struct hr_admin **ap, const struct hr_admin_cfg *cfg)
 	*ap = a;
 	return 0;
 }
-
-void hr_admin_stop(struct hr_admin *a)
-{
-	hr_mem_deref(a);
-}

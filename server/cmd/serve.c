@@ -531,10 +531,10 @@ static void close_all(struct server *sv)
 {
 	uint64_t until = hr_now_ms() + cfg.store_wait_ms + 1000;
 
-	/* the admin first: its handlers may wait on the core, which runs
-	 * no more calls now */
+	/* the admin takes no more calls into the core; a handler may still
+	 * wait for a change it started (a rule, a binding removed), whose
+	 * completion the store delivers below: the admin stops after it */
 	hr_call_close();
-	sv->admin = hr_mem_deref(sv->admin);
 	/* no new traffic; then let every commit in flight complete while
 	 * the registrar that waits for it still exists (bounded: the store
 	 * fails what waits longer than --store-wait) */
@@ -554,6 +554,7 @@ static void close_all(struct server *sv)
 	/* the store first: its destructor delivers what is still in flight
 	 * to the notifier and the registrar, which must still exist */
 	sv->store = hr_mem_deref(sv->store);
+	sv->admin = hr_mem_deref(sv->admin);
 	sv->events = hr_mem_deref(sv->events);
 	sv->presence = hr_mem_deref(sv->presence);
 	sv->regpkg = hr_mem_deref(sv->regpkg);

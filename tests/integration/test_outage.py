@@ -13,7 +13,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -218,6 +221,38 @@ class OutageTest(harness.HeraldTestCase):
         t0 = time.monotonic()
         h.check_stop()
         self.assertLess(time.monotonic() - t0, STORE_WAIT_MS / 1000 + 3)
+
+    def test_sigterm_with_an_admin_change_in_flight(self):
+        """SIGTERM while an admin rule change waits for a stopped
+        PostgreSQL: the change fails (503), herald exits 0 in time (its
+        admin thread, waiting for the change, does not hold the stop)."""
+        h = self.start_herald(['--store-wait', str(STORE_WAIT_MS)],
+                              db=self.db)
+        self.pg.stop()
+        answer = {}
+
+        def put():
+            req = urllib.request.Request(
+                h.admin_url + '/v1/aors/alice@example.test/rules/'
+                'bob@example.test', data=b'{"action":"allow"}', method='PUT',
+                headers={'Authorization': 'Bearer ' + harness.ADMIN_TOKEN,
+                         'Content-Type': 'application/json'})
+            try:
+                with urllib.request.urlopen(req, timeout=20) as r:
+                    answer['status'] = r.status
+            except urllib.error.HTTPError as e:
+                answer['status'] = e.code
+            except OSError as e:
+                answer['error'] = e
+        t = threading.Thread(target=put)
+        t.start()
+        time.sleep(0.3)     # the change is queued, the handler waits
+        t0 = time.monotonic()
+        h.check_stop()
+        self.assertLess(time.monotonic() - t0, STORE_WAIT_MS / 1000 + 3)
+        t.join(10)
+        self.assertFalse(t.is_alive())
+        self.assertEqual(answer.get('status'), 503, answer)
 
     def test_long_line_behind_a_stopped_database(self):
         """Many REGISTERs for one AOR while PostgreSQL is away wait in
