@@ -1,8 +1,8 @@
 /*
  * The admin API's users: user@domain with the HA1s and role `herald user
- * add` stores, written on the admin thread's own connection (a running
- * core hears of each change from the database, as of the CLI's). Never
- * a password or an HA1 back.
+ * add` stores. Changes are written like the CLI's, and a running core
+ * hears of each from the database; lists are read on the admin's reader.
+ * Never a password or an HA1 back.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -139,7 +139,6 @@ void hr_admin_user_patch(struct req *r, struct reply *rp, const char *name)
 
 struct users {
 	json_t *items;
-	const char *after;
 	unsigned limit;
 	char last[520];
 	bool more;
@@ -148,33 +147,35 @@ struct users {
 static int user_one(const struct hr_store_user *u, void *arg)
 {
 	struct users *us = arg;
-	char name[520];
 
-	snprintf(name, sizeof(name), "%s@%s", u->user, u->domain);
-	/* listed by domain then user; the cursor is the last name shown */
-	if (us->after && strcmp(name, us->after) <= 0)
-		return 0;
+	/* the row past the page only says that more follow */
 	if (json_array_size(us->items) == us->limit) {
 		us->more = true;
 		return 0;
 	}
-	snprintf(us->last, sizeof(us->last), "%s", name);
+	snprintf(us->last, sizeof(us->last), "%s@%s", u->user, u->domain);
 	return json_array_append_new(us->items, json_pack("{s:s, s:s}",
-		"user", name, "role", u->role)) ? ENOMEM : 0;
+		"user", us->last, "role", u->role)) ? ENOMEM : 0;
 }
 
+/* GET /v1/users: by domain then user; the cursor is the last one shown. */
 void hr_admin_users_list(struct req *r, struct reply *rp)
 {
-	struct users us = { .items = json_array(),
-		.after = hr_admin_query(r, "cursor") };
+	const char *after = hr_admin_query(r, "cursor");
+	char user[256] = "", domain[256] = "";
+	struct users us = { 0 };
 	json_t *j;
 
-	if (!hr_admin_limit(r, rp, &us.limit)) {
-		json_decref(us.items);
+	if (!hr_admin_limit(r, rp, &us.limit))
+		return;
+	if (after && hr_user_split(after, user, sizeof(user), domain,
+		sizeof(domain))) {
+		hr_admin_problem(rp, 400, "Bad Request", "not a cursor");
 		return;
 	}
-	if (!us.items || hr_store_user_list(r->a->cfg.database_url, user_one,
-		&us)) {
+	us.items = json_array();
+	if (!us.items || hr_store_users_page(r->a->rd, user, domain,
+		us.limit + 1, user_one, &us)) {
 		json_decref(us.items);
 		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
 		return;

@@ -118,6 +118,22 @@ int hr_store_rules_page(struct hr_store_reader *r, const char *package,
 		"ORDER BY watcher LIMIT $4::int", 4, v, hr_store_rule_row, &e);
 }
 
+int hr_store_users_page(struct hr_store_reader *r, const char *after_user,
+	const char *after_domain, unsigned limit, hr_store_user_h *h,
+	void *arg)
+{
+	struct hr_store_user_each e = { h, arg };
+	char lim[16];
+	const char *const v[] = { after_domain ? after_domain : "",
+		after_user ? after_user : "", lim };
+
+	snprintf(lim, sizeof(lim), "%u", limit);
+	/* the order of the key: a page goes on where the last one ended */
+	return each(r, "SELECT " HR_STORE_USER_COLUMNS " FROM users "
+		"WHERE (domain, username) > ($1, $2) ORDER BY domain, username "
+		"LIMIT $3::int", 3, v, hr_store_user_row, &e);
+}
+
 int hr_store_sub_get(struct hr_store_reader *r, const char *id,
 	hr_store_sub_h *h, void *arg)
 {

@@ -281,6 +281,11 @@ int hr_store_user_update(const char *url, const struct hr_store_user *u,
 int hr_store_user_del(const char *url, const char *user, const char *domain);
 /** List users ordered by domain and user (CLI; own connection). */
 int hr_store_user_list(const char *url, hr_store_user_h *h, void *arg);
+/** A page of users (admin; a reader) by domain then user, after after_user@after_domain
+ * (NULL: from the first), at most limit. */
+int hr_store_users_page(struct hr_store_reader *r, const char *after_user,
+	const char *after_domain, unsigned limit, hr_store_user_h *h,
+	void *arg);
 /** Every user, at start. */
 int hr_store_users_load(struct hr_store *s, hr_store_user_h *h, void *arg);
 

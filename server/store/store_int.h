@@ -116,6 +116,13 @@ struct hr_store_sub_each {
 	void *arg;
 };
 int hr_store_sub_row(const PGresult *res, int row, void *arg);
+/* A users row (these columns) to an hr_store_user_h. */
+#define HR_STORE_USER_COLUMNS "username, domain, ha1_md5, ha1_sha256, role"
+struct hr_store_user_each {
+	hr_store_user_h *h;
+	void *arg;
+};
+int hr_store_user_row(const PGresult *res, int row, void *arg);
 /* A row (resource, watcher, action) to an hr_store_rule_h. */
 struct hr_store_rule_each {
 	hr_store_rule_h *h;

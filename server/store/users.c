@@ -120,14 +120,9 @@ int hr_store_user_del(const char *url, const char *user, const char *domain)
 	return err;
 }
 
-struct user_each {
-	hr_store_user_h *h;
-	void *arg;
-};
-
-static int user_row(const PGresult *res, int row, void *arg)
+int hr_store_user_row(const PGresult *res, int row, void *arg)
 {
-	const struct user_each *e = arg;
+	const struct hr_store_user_each *e = arg;
 	struct hr_store_user u = {
 		PQgetvalue(res, row, 0), PQgetvalue(res, row, 1),
 		PQgetvalue(res, row, 2), PQgetvalue(res, row, 3),
@@ -139,11 +134,10 @@ static int user_row(const PGresult *res, int row, void *arg)
 
 static int users_each(PGconn *conn, hr_store_user_h *h, void *arg)
 {
-	struct user_each e = { h, arg };
+	struct hr_store_user_each e = { h, arg };
 
-	return hr_pq_each(conn, "SELECT username, domain, ha1_md5, "
-		"ha1_sha256, role FROM users ORDER BY domain, username",
-		user_row, &e);
+	return hr_pq_each(conn, "SELECT " HR_STORE_USER_COLUMNS " FROM users "
+		"ORDER BY domain, username", hr_store_user_row, &e);
 }
 
 int hr_store_user_list(const char *url, hr_store_user_h *h, void *arg)

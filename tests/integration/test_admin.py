@@ -280,6 +280,26 @@ def query(url, sql):
 
 class UsersTest(AdminCase):
 
+    def test_pages_of_users(self):
+        """Pages of one user each, across domains and names that sort
+        apart as strings ('bob-x' and 'bob', 'zed@a' and 'alice@b'), give
+        every user once, in the order of the whole list."""
+        for aor in ('bob-x@example.test', 'zed@a.test', 'alice@b.test'):
+            harness.add_user(self.herald.db, aor, 'pw')
+        whole = [u['user'] for u in self.get_json('/v1/users')['items']]
+        self.assertEqual(len(whole), 5, whole)
+        seen, cursor = [], None
+        for _ in range(10):
+            q = '?limit=1' + ('&cursor=' + urllib.parse.quote(cursor)
+                              if cursor else '')
+            j = self.get_json('/v1/users' + q)
+            seen += [u['user'] for u in j['items']]
+            cursor = j.get('next_cursor')
+            if not cursor:
+                break
+        self.assertEqual(seen, whole)
+        self.assertProblem(self.api('GET', '/v1/users?cursor=nobody'), 400)
+
     def test_api_user_is_the_cli_user(self):
         """POST /v1/users stores what `herald user add` stores (the same
         HA1s for the same password), and the user can register at once."""
