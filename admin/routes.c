@@ -15,22 +15,54 @@
 
 #define DOC_MAX (1024 * 1024)
 
-/* "sip:alice@example.test" or "alice@example.test" → the latter */
+#define NAME_LEN 520
+
+/* "sip:alice@example.test", "pres:…" or "alice@example.test" → the
+ * last */
 static const char *bare(const char *uri)
 {
-	if (!strncmp(uri, "sip:", 4))
-		return uri + 4;
-	if (!strncmp(uri, "pres:", 5))
-		return uri + 5;
+	static const char *const schemes[] = { "sip:", "sips:", "pres:" };
+
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		size_t n = strlen(schemes[i]);
+
+		if (!strncasecmp(uri, schemes[i], n))
+			return uri + n;
+	}
 	return uri;
 }
 
-/* An address-of-record or presentity names a user: user@domain. */
-static bool aor_ok(struct reply *rp, const char *aor)
+/* An address-of-record or presentity as the core keys it: user@domain,
+ * the domain lowercased (hr_user_split); false after a 400. */
+static bool aor_of(struct reply *rp, const char *uri, char out[NAME_LEN])
 {
-	if (strchr(aor, '@'))
+	char user[256], domain[256];
+
+	if (hr_user_split(bare(uri), user, sizeof(user), domain,
+		sizeof(domain))) {
+		hr_admin_problem(rp, 400, "Bad Request",
+			"not an address-of-record (user@domain)");
+		return false;
+	}
+	snprintf(out, NAME_LEN, "%s@%s", user, domain);
+	return true;
+}
+
+/* A rule's watcher: a user as aor_of, or a whole domain (lowercased). */
+static bool watcher_of(struct reply *rp, const char *uri, char out[NAME_LEN])
+{
+	const char *w = bare(uri);
+	size_t i;
+
+	if (strchr(w, '@'))
+		return aor_of(rp, w, out);
+	for (i = 0; w[i] && i + 1 < NAME_LEN; i++)
+		out[i] = (char)hr_lower[(unsigned char)w[i]];
+	out[i] = '\0';
+	if (i && !w[i])
 		return true;
-	hr_admin_problem(rp, 400, "Bad Request", "not an address-of-record");
+	hr_admin_problem(rp, 400, "Bad Request", "the watcher is a user "
+		"(user@domain) or a domain");
 	return false;
 }
 
@@ -108,6 +140,7 @@ static void subs_list(struct req *r, struct reply *rp, const char *package,
 	const char *resource)
 {
 	struct hr_store_sub_filter f = { 0 };
+	char res[NAME_LEN];
 	struct page pg = { 0 };
 	json_t *j;
 	int err;
@@ -117,13 +150,14 @@ static void subs_list(struct req *r, struct reply *rp, const char *package,
 	f.resource = hr_admin_query(r, "resource");
 	f.watcher = hr_admin_query(r, "watcher");
 	f.after = hr_admin_query(r, "cursor");
-	if (f.resource)
-		f.resource = bare(f.resource);
-	if (resource) {
+	if (resource)
 		f.package = package;
-		f.resource = bare(resource);
-		if (!aor_ok(rp, f.resource))
+	else
+		resource = f.resource;
+	if (resource) {
+		if (!aor_of(rp, resource, res))
 			return;
+		f.resource = res;
 	}
 	if (!hr_admin_limit(r, rp, &f.limit))
 		return;
@@ -250,12 +284,12 @@ static void doc_core(void *arg)
 static void document(struct req *r, struct reply *rp, const char *name,
 	bool reginfo)
 {
-	struct doccall c = { .a = r->a, .name = bare(name),
-		.reginfo = reginfo };
+	char aor[NAME_LEN];
+	struct doccall c = { .a = r->a, .name = aor, .reginfo = reginfo };
 	const char *accept = MHD_lookup_connection_value(r->c,
 		MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
 
-	if (!aor_ok(rp, c.name))
+	if (!aor_of(rp, name, aor))
 		return;
 	hr_buf_init(&c.buf, DOC_MAX);
 	if (hr_call(doc_core, &c) || c.err) {
@@ -367,19 +401,15 @@ static void rule(struct req *r, struct reply *rp, bool reg,
 	const char *resource, const char *watcher, bool put)
 {
 	static const char *const allowed[] = { "action", NULL };
-	struct rulecall c = { .a = r->a, .reg = reg,
-		.resource = bare(resource), .watcher = bare(watcher) };
+	char res[NAME_LEN], who[NAME_LEN];
+	struct rulecall c = { .a = r->a, .reg = reg, .resource = res,
+		.watcher = who };
 	const char *name = NULL;
 	json_t *j = NULL;
 	int err;
 
-	if (!aor_ok(rp, c.resource))
+	if (!aor_of(rp, resource, res) || !watcher_of(rp, watcher, who))
 		return;
-	if (!*c.watcher || strchr(c.watcher, '@') == c.watcher) {
-		hr_admin_problem(rp, 400, "Bad Request", "the watcher is a "
-			"user (user@domain) or a domain");
-		return;
-	}
 	if (put) {
 		j = hr_admin_body_json(r, rp, allowed);
 		if (!j)
@@ -435,11 +465,12 @@ static void rules_list(struct req *r, struct reply *rp, bool reg,
 	const char *resource)
 {
 	struct rulepage pg = { 0 };
+	char res[NAME_LEN];
 	json_t *j;
 
-	resource = bare(resource);
-	if (!aor_ok(rp, resource) || !hr_admin_limit(r, rp, &pg.limit))
+	if (!aor_of(rp, resource, res) || !hr_admin_limit(r, rp, &pg.limit))
 		return;
+	resource = res;
 	pg.items = json_array();
 	if (!pg.items || hr_store_rules_page(r->a->rd, reg ? "reg" :
 		"presence", resource, hr_admin_query(r, "cursor"),
@@ -496,13 +527,12 @@ static void bind_core(void *arg)
 
 static void bindings(struct req *r, struct reply *rp, const char *aor)
 {
-	struct bindcall c = { .r = r->a->cfg.registrar, .aor = bare(aor),
-		.items = json_array() };
+	char name[NAME_LEN];
+	struct bindcall c = { .r = r->a->cfg.registrar, .aor = name };
 
-	if (!aor_ok(rp, c.aor)) {
-		json_decref(c.items);
+	if (!aor_of(rp, aor, name))
 		return;
-	}
+	c.items = json_array();
 	if (!c.items || hr_call(bind_core, &c)) {
 		json_decref(c.items);
 		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
@@ -533,11 +563,12 @@ static void deact_core(void *arg)
 static void binding_del(struct req *r, struct reply *rp, const char *aor,
 	const char *id)
 {
-	struct deactcall c = { .r = r->a->cfg.registrar, .aor = bare(aor),
+	char name[NAME_LEN];
+	struct deactcall c = { .r = r->a->cfg.registrar, .aor = name,
 		.id = id };
 	int err;
 
-	if (!aor_ok(rp, c.aor))
+	if (!aor_of(rp, aor, name))
 		return;
 	err = call_and_wait(deact_core, &c, &c.w);
 	if (err == ENOENT)

@@ -174,6 +174,24 @@ class RulesTest(RegMonCase):
         self.assertEqual(self.get_json('/v1/aors/%s/rules' % q(ALICE))[
             'items'], [{'watcher': 'carol@example.test', 'action': 'block'}])
 
+    def test_names_as_the_core_keys_them(self):
+        """A domain in any case and a sips: or no scheme name the same
+        AOR and watcher as SIP does (domains compare without case, user
+        parts with it)."""
+        self.rule('sips:alice@EXAMPLE.test', 'bob@Example.TEST', 'allow')
+        self.rule(ALICE, 'EXAMPLE.TEST', 'block')
+        j = self.get_json('/v1/aors/alice@Example.Test/rules')
+        self.assertEqual(j, {'aor': 'alice@example.test', 'items': [
+            {'watcher': 'bob@example.test', 'action': 'allow'},
+            {'watcher': 'example.test', 'action': 'block'}]})
+        self.assertEqual(self.get_json('/v1/aors/ALICE@example.test/rules')[
+            'items'], [])
+        self.active(self.watch('bob', ALICE))
+        Registrant(self, self.herald).add('sip:alice@192.0.2.1:5060')
+        j = self.get_json('/v1/aors/alice@Example.TEST/bindings')
+        self.assertEqual([b['uri'] for b in j['bindings']],
+                         ['sip:alice@192.0.2.1:5060'])
+
     def test_bad_rules(self):
         """reg rules are allow or block; presence's other actions are
         400 here."""
