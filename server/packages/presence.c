@@ -401,9 +401,11 @@ static void pub_expire(void *arg)
 	}
 	HR_DEBUG("%s: publication %s expired", pr->name, pb->etag);
 	if (!hr_store_tx_alloc(&tx, pr->p->store)) {
-		if (hr_store_tx_pub_del(tx, pb->etag) ||
-		    hr_store_tx_commit(tx, del_done, NULL))
+		/* the commit takes over tx, also when it fails */
+		if (hr_store_tx_pub_del(tx, pb->etag))
 			hr_store_tx_abort(tx);
+		else
+			(void)hr_store_tx_commit(tx, del_done, NULL);
 	}
 	hr_mem_ref(pr);
 	pub_drop(pb);
