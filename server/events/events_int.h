@@ -104,7 +104,6 @@ struct hr_sub {
 	bool dirty;                   /* a NOTIFY is owed */
 	bool full;                    /* ...with full state */
 	bool final;                   /* ...and it is the last one */
-	enum hr_sub_reason final_reason;
 	uint32_t final_retry;
 	struct hr_ctrans *ct;         /* NOTIFY in flight (holds a ref) */
 	struct hr_dns_query *dnsq;    /* next hop's lookup (holds a ref) */

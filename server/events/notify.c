@@ -318,7 +318,7 @@ static int substate(struct hr_buf *b, const struct hr_sub *sub)
 	if (sub->final) {
 		/* RFC 6665 4.1.3: terminated carries no expires */
 		int err = hr_buf_printf(b, "terminated;reason=%s",
-			hr_sub_reason_name(sub->final_reason));
+			hr_sub_reason_name(sub->info.reason));
 
 		if (sub->final_retry)
 			err |= hr_buf_printf(b, ";retry-after=%u",
@@ -337,7 +337,7 @@ static bool has_body(const struct hr_sub *sub)
 {
 	if (sub->info.state != HR_SUB_ACTIVE || !sub->pkg->body)
 		return false;
-	return !sub->final || sub->final_reason == HR_REASON_TIMEOUT;
+	return !sub->final || sub->info.reason == HR_REASON_TIMEOUT;
 }
 
 static int send_notify(struct hr_sub *sub)
@@ -534,7 +534,6 @@ void hr_sub_end(struct hr_sub *sub, enum hr_sub_reason reason,
 	if (del && sub->stored)
 		hr_sub_store_del(sub);
 	sub->final = true;
-	sub->final_reason = reason;
 	sub->info.reason = reason;
 	sub->final_retry = retry_after;
 	sub->dirty = true;

@@ -1087,7 +1087,6 @@ int hr_presence_alloc(struct hr_presence **pp, struct hr_sip *sip,
 	if (!p)
 		return ENOMEM;
 	p->cfg = *cfg;
-	p->sip = sip;
 	p->store = store;
 	p->ev = ev;
 	p->r = r;

@@ -24,7 +24,6 @@ struct wchange {
 	const char *uri;
 	const char *status;
 	const char *event;
-	int64_t subscribed_at;
 	int64_t expires_at;
 	char strs[];
 };

@@ -134,29 +134,6 @@ struct binding *hr_binding_find(struct aor *a, const char *key)
 	return NULL;
 }
 
-void hr_binding_to_store(const struct binding *b, struct hr_store_binding *sb)
-{
-	const struct hr_binding *p = &b->pub;
-
-	memset(sb, 0, sizeof(*sb));
-	sb->aor = p->aor;
-	sb->key = p->key;
-	sb->id = p->id;
-	sb->uri = p->uri;
-	sb->params = p->params;
-	sb->dname = p->dname;
-	sb->expires_at = p->expires_at;
-	sb->registered_at = p->registered_at;
-	sb->callid = p->callid;
-	sb->cseq = p->cseq;
-	sb->q = p->q;
-	sb->instance = p->instance;
-	sb->reg_id = p->reg_id;
-	sb->path = p->path;
-	sb->user_agent = p->user_agent;
-	sb->received = p->received;
-}
-
 bool hr_binding_live(const struct binding *b)
 {
 	return b->pub.expires_at > hr_wall_s();

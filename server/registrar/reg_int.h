@@ -41,8 +41,6 @@ void hr_aor_release(struct aor *a);
 struct binding *hr_binding_new(struct aor *a,
 	const struct hr_store_binding *sb);
 struct binding *hr_binding_find(struct aor *a, const char *key);
-void hr_binding_to_store(const struct binding *b,
-	struct hr_store_binding *sb);
 bool hr_binding_live(const struct binding *b);
 /* Take b out of its AOR (no timer) while it stays readable. */
 void hr_binding_unlist(struct binding *b);

@@ -54,16 +54,6 @@ void hr_registrar_cfg_default(struct hr_registrar_cfg *cfg)
 	cfg->auth = true;
 }
 
-bool hr_registrar_serves(const struct hr_registrar *r,
-	const struct hr_pl *domain)
-{
-	for (unsigned i = 0; i < r->cfg.ndomains; i++) {
-		if (!hr_pl_strcasecmp(domain, r->domains[i]))
-			return true;
-	}
-	return false;
-}
-
 static void notify(struct hr_registrar *r, const struct hr_binding *b,
 	enum hr_reg_event ev)
 {

@@ -101,8 +101,5 @@ int hr_registrar_deactivate(struct hr_registrar *r, const char *aor,
 	const char *id, hr_registrar_done_h *done, void *arg);
 /** Number of live bindings (metrics, tests). */
 size_t hr_registrar_count(const struct hr_registrar *r);
-/** True when domain is served. */
-bool hr_registrar_serves(const struct hr_registrar *r,
-	const struct hr_pl *domain);
 
 #endif

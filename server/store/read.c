@@ -67,7 +67,7 @@ int hr_store_bindings_load(struct hr_store *s, hr_store_binding_h *h,
 		"FROM bindings ORDER BY aor, key", binding_row, &e);
 }
 
-void hr_store_sub_decode(struct hr_store_sub *u, const PGresult *res, int row)
+static void sub_decode(struct hr_store_sub *u, const PGresult *res, int row)
 {
 	u->id = col(res, row, 0);
 	u->package = col(res, row, 1);
@@ -154,7 +154,7 @@ int hr_store_sub_row(const PGresult *res, int row, void *arg)
 	const struct hr_store_sub_each *e = arg;
 	struct hr_store_sub u;
 
-	hr_store_sub_decode(&u, res, row);
+	sub_decode(&u, res, row);
 	return e->h(&u, e->arg);
 }
 

@@ -101,16 +101,12 @@ int hr_pq_connect(PGconn **connp, const char *url);
 /** Why this thread's last hr_pq_connect failed: libpq's message (a bad
  * password, no such database, refused...), for one-shot callers' logs. */
 const char *hr_pq_connect_error(void);
-/** Run a query without parameters and call row_h on each row in turn
- * (a non-zero return stops): 0, EIO, or row_h's error. */
 /* A subscription row: its columns, decoded as hr_store_sub */
 #define HR_STORE_SUB_COLUMNS "id, package, event_id, resource, watcher, " \
 	"watcher_user, state, reason, extract(epoch FROM expires_at)::bigint, " \
 	"accept, callid, local_tag, remote_tag, local_uri, remote_uri, " \
 	"remote_target, route_set, remote_cseq, cseq_reserved, " \
 	"version_reserved, transport, received, instance, local_contact"
-void hr_store_sub_decode(struct hr_store_sub *u, const PGresult *res,
-	int row);
 struct hr_store_sub_each {
 	hr_store_sub_h *h;
 	void *arg;
@@ -129,6 +125,8 @@ struct hr_store_rule_each {
 	void *arg;
 };
 int hr_store_rule_row(const PGresult *res, int row, void *arg);
+/** Run a query (with n text parameters v) and call row_h on each row in
+ * turn (a non-zero return stops): 0, EIO, or row_h's error. */
 int hr_pq_each_params(PGconn *conn, const char *sql, int n,
 	const char *const *v,
 	int (*row_h)(const PGresult *res, int row, void *arg), void *arg);

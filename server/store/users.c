@@ -235,8 +235,8 @@ int hr_store_users_resync(struct hr_store *s, PGconn *conn)
 	PGresult *res;
 	int err;
 
-	err = hr_pq_exec(conn, &res, "SELECT username, domain, ha1_md5, "
-		"ha1_sha256, role FROM users", 0, NULL, PGRES_TUPLES_OK);
+	err = hr_pq_exec(conn, &res, "SELECT " HR_STORE_USER_COLUMNS
+		" FROM users", 0, NULL, PGRES_TUPLES_OK);
 	if (err)
 		return err;
 	ue = ev_new(HR_USER_SYNC_BEGIN, NULL, NULL, NULL, NULL, NULL);
