@@ -112,6 +112,9 @@ typedef bool (hr_user_exists_h)(const char *user, const char *domain,
 /** "alice@example.test" → user and domain (lowercased): 0 or EINVAL. */
 int hr_user_split(const char *aor, char *user, size_t un, char *domain,
 	size_t dn);
+/** h (exists, is a monitor...) of the user aor names: false when aor is
+ * not user@domain; true for every well-formed one when h is NULL. */
+bool hr_user_check(hr_user_exists_h *h, const char *aor, void *arg);
 /** Both HA1s of a user in its realm (its domain): 0 or an error. The
  * password is not kept. */
 int hr_digest_ha1s(const char *user, const char *realm, const char *password,

@@ -213,6 +213,15 @@ int hr_user_split(const char *aor, char *user, size_t un, char *domain,
 	return 0;
 }
 
+bool hr_user_check(hr_user_exists_h *h, const char *aor, void *arg)
+{
+	char user[256], domain[256];
+
+	if (hr_user_split(aor, user, sizeof(user), domain, sizeof(domain)))
+		return false;
+	return !h || h(user, domain, arg);
+}
+
 int hr_digest_ha1s(const char *user, const char *realm, const char *password,
 	char md5[33], char sha256[65])
 {

@@ -178,10 +178,6 @@ size_t hr_events_count(const struct hr_events *ev);
  * or without authentication its From URI's user@host. */
 const char *hr_sub_identity(const struct hr_sub_info *si, char *out,
 	size_t n);
-/** True when the resource ("alice@example.test") is a user that exists
- * (exists NULL: every well-formed one). */
-bool hr_sub_resource_exists(const struct hr_sub_info *si,
-	hr_user_exists_h *exists, void *arg);
 
 /** What a package sees of sub. */
 const struct hr_sub_info *hr_sub_info(const struct hr_sub *sub);

@@ -517,19 +517,6 @@ const char *hr_sub_identity(const struct hr_sub_info *si, char *out,
 	return out;
 }
 
-bool hr_sub_resource_exists(const struct hr_sub_info *si,
-	hr_user_exists_h *exists, void *arg)
-{
-	const char *at = strchr(si->resource, '@');
-	char user[256];
-
-	if (!at || (size_t)(at - si->resource) >= sizeof(user))
-		return false;
-	snprintf(user, sizeof(user), "%.*s", (int)(at - si->resource),
-		si->resource);
-	return !exists || exists(user, at + 1, arg);
-}
-
 const struct hr_sub_info *hr_sub_info(const struct hr_sub *sub)
 {
 	return &sub->info;

@@ -422,16 +422,9 @@ static void newsub_free(struct newsub *n)
 static unsigned watcher_limit(const struct hr_events *ev,
 	const struct hr_sub_info *si)
 {
-	const char *at = strchr(si->watcher_user, '@');
-	char user[256];
-
-	if (!ev->cfg.monitorh || !at ||
-	    (size_t)(at - si->watcher_user) >= sizeof(user))
-		return ev->cfg.max_per_watcher;
-	snprintf(user, sizeof(user), "%.*s", (int)(at - si->watcher_user),
-		si->watcher_user);
-	return ev->cfg.monitorh(user, at + 1, ev->cfg.users) ?
-		ev->cfg.max_per_monitor : ev->cfg.max_per_watcher;
+	return ev->cfg.monitorh && hr_user_check(ev->cfg.monitorh,
+		si->watcher_user, ev->cfg.users) ? ev->cfg.max_per_monitor :
+		ev->cfg.max_per_watcher;
 }
 
 static void initial(struct hr_events *ev, struct hr_strans *st,

@@ -572,7 +572,7 @@ static void on_publish(struct hr_strans *st, const struct hr_msg *req,
 	const struct hr_hdr *ev = hr_msg_hdr(req, HR_HDR_EVENT);
 	const struct hr_hdr *im = hr_msg_hdr(req, HR_HDR_SIP_IF_MATCH);
 	struct hr_event event;
-	char name[NAME_MAX_], user[256], hdrs[64];
+	char name[NAME_MAX_], hdrs[64];
 	const char *domain;
 	struct pubctx *c;
 	struct hr_pl who;
@@ -590,9 +590,7 @@ static void on_publish(struct hr_strans *st, const struct hr_msg *req,
 		return;
 	}
 	/* step 1: a presentity that exists */
-	snprintf(user, sizeof(user), "%.*s",
-		(int)(strchr(name, '@') - name), name);
-	if (p->cfg.existsh && !p->cfg.existsh(user, domain, p->cfg.users)) {
+	if (!hr_user_check(p->cfg.existsh, name, p->cfg.users)) {
 		hr_strans_replyh(st, 404, "Not Found", NULL);
 		return;
 	}
@@ -842,7 +840,7 @@ static enum hr_authz authorize(const struct hr_sub_info *si, void *arg)
 	struct hr_presence *p = arg;
 
 	/* RFC 3856 6.5: a presentity that does not exist */
-	if (!hr_sub_resource_exists(si, p->cfg.existsh, p->cfg.users))
+	if (!hr_user_check(p->cfg.existsh, si->resource, p->cfg.users))
 		return HR_AUTHZ_NOTFOUND;
 	switch (decide(p, si)) {
 	case HR_PRES_BLOCK:

@@ -83,13 +83,9 @@ static bool monitor_of(const struct hr_regpkg *p, const char *who,
 	const char *aor)
 {
 	const char *at = strchr(who, '@'), *aat = strchr(aor, '@');
-	char user[256];
 
-	if (!p->cfg.monitorh || !at || !aat || strcasecmp(at + 1, aat + 1) ||
-	    (size_t)(at - who) >= sizeof(user))
-		return false;
-	snprintf(user, sizeof(user), "%.*s", (int)(at - who), who);
-	return p->cfg.monitorh(user, at + 1, p->cfg.users);
+	return p->cfg.monitorh && at && aat && !strcasecmp(at + 1, aat + 1) &&
+		hr_user_check(p->cfg.monitorh, who, p->cfg.users);
 }
 
 static bool allowed(const struct hr_regpkg *p, const struct hr_sub_info *si)
@@ -175,7 +171,7 @@ static enum hr_authz authorize(const struct hr_sub_info *si, void *arg)
 {
 	struct hr_regpkg *p = arg;
 
-	if (!hr_sub_resource_exists(si, p->cfg.existsh, p->cfg.users))
+	if (!hr_user_check(p->cfg.existsh, si->resource, p->cfg.users))
 		return HR_AUTHZ_NOTFOUND;
 	return allowed(p, si) ? HR_AUTHZ_ACTIVE : HR_AUTHZ_REJECT;
 }

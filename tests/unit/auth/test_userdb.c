@@ -63,6 +63,22 @@ START_TEST(test_userdb)
 	ck_assert(hr_userdb_exists("u1", "example.test", db));
 	ck_assert(hr_userdb_exists("new", "example.test", db));
 	ck_assert(!hr_userdb_exists("u2", "example.test", db));
+	/* roles, and a check of the user an AOR names */
+	ck_assert_int_eq(hr_userdb_set_role(db, "u1", "example.test",
+		HR_ROLE_MONITOR), 0);
+	ck_assert_int_eq(hr_userdb_set_role(db, "u2", "example.test",
+		HR_ROLE_MONITOR), ENOENT);
+	ck_assert(hr_user_check(hr_userdb_is_monitor, "u1@Example.TEST", db));
+	ck_assert(!hr_user_check(hr_userdb_is_monitor, "new@example.test",
+		db));
+	ck_assert(hr_user_check(hr_userdb_exists, "new@example.test", db));
+	ck_assert(!hr_user_check(hr_userdb_exists, "new", db));
+	ck_assert(!hr_user_check(hr_userdb_exists, "@example.test", db));
+	ck_assert(hr_user_check(NULL, "anyone@example.test", db));
+	ck_assert(!hr_user_check(NULL, "anyone", db));
+	/* a user replaced is a user again */
+	ck_assert_int_eq(hr_userdb_put(db, "u1", "example.test", MD5, SHA), 0);
+	ck_assert(!hr_userdb_is_monitor("u1", "example.test", db));
 	hr_mem_deref(db);
 	ck_assert_uint_eq(hr_mem_live(), 0);
 }
