@@ -283,8 +283,8 @@ static int user_changed(const struct hr_store_user *u, void *arg)
 		syncing = false;
 		HR_INFO("users resynchronised: %zu, %zu gone",
 			hr_userdb_count(db), gone);
-		/* roles may have changed meanwhile: check every watcher */
-		hr_regpkg_watcher_changed(sv->regpkg, NULL);
+		/* users and roles may have changed meanwhile */
+		hr_events_reauthorize(sv->events, NULL, NULL, NULL);
 		return 0;
 	}
 	snprintf(who, sizeof(who), "%s@%s", u->user, u->domain);
@@ -305,7 +305,7 @@ static int user_changed(const struct hr_store_user *u, void *arg)
 	/* a monitor no longer: what its role allowed ends */
 	if (was_monitor && !syncing &&
 	    !hr_userdb_is_monitor(u->user, u->domain, db))
-		hr_regpkg_watcher_changed(sv->regpkg, who);
+		hr_events_reauthorize(sv->events, NULL, NULL, who);
 	return 0;
 }
 
@@ -615,6 +615,10 @@ static int run(void)
 	}
 	for (unsigned i = 0; i < cfg.domains.n; i++)
 		HR_INFO("serving domain %s", cfg.domains.v[i]);
+	/* rules, roles and users may have changed since the subscriptions
+	 * were stored (while down, or in a crash between a rule's commit
+	 * and the end it brings): what is no longer allowed ends now */
+	hr_events_reauthorize(sv.events, NULL, NULL, NULL);
 	hr_log(HR_LOG_INFO, HR_LOG_MODULE, "ready");
 	err = hr_loop_run();
 out:

@@ -153,6 +153,15 @@ void hr_events_close(struct hr_events *ev);
 int hr_events_foreach(struct hr_events *ev, const char *package,
 	const char *resource, int (*h)(struct hr_sub *sub, void *arg),
 	void *arg);
+/**
+ * What decides who may subscribe changed (a rule, a role, users while
+ * the server was down): ask the package again for each subscription of
+ * package to resource by watcher who (each NULL: any). One it now
+ * rejects ends with terminated;reason=rejected, one whose resource is
+ * gone with noresource; a pending verdict leaves an active one be.
+ */
+void hr_events_reauthorize(struct hr_events *ev, const char *package,
+	const char *resource, const char *who);
 /** user ("alice@example.test") was deleted: subscriptions to it end with
  * terminated;reason=noresource, its own (as the watcher) with rejected. */
 void hr_events_user_gone(struct hr_events *ev, const char *user);

@@ -481,6 +481,40 @@ size_t hr_events_count_state(const struct hr_events *ev, const char *package,
 	return n;
 }
 
+/* Ask the package again; what it no longer allows ends (RFC 6665
+ * 4.2.2: rejected; a resource gone: noresource). */
+static int reauthorize_one(struct hr_sub *sub, void *arg)
+{
+	const struct hr_sub_info *si = hr_sub_info(sub);
+	const char *who = arg;
+	char id[512];
+
+	if (!sub->pkg->authorize || (who && strcmp(hr_sub_identity(si, id,
+	    sizeof(id)), who)))
+		return 0;
+	switch (sub->pkg->authorize(si, sub->pkg->arg)) {
+	case HR_AUTHZ_REJECT:
+		hr_sub_terminate(sub, HR_REASON_REJECTED, 0);
+		break;
+	case HR_AUTHZ_NOTFOUND:
+		hr_sub_terminate(sub, HR_REASON_NORESOURCE, 0);
+		break;
+	default:
+		break;   /* allowed, or waiting: an active one stays */
+	}
+	return 0;
+}
+
+void hr_events_reauthorize(struct hr_events *ev, const char *package,
+	const char *resource, const char *who)
+{
+	for (unsigned i = 0; ev && i < ev->npkgs; i++) {
+		if (!package || !strcmp(package, ev->pkgs[i]->name))
+			hr_events_foreach(ev, ev->pkgs[i]->name, resource,
+				reauthorize_one, (void *)who);
+	}
+}
+
 /* A deleted user: what it watched, and what watched it, ends. */
 static int user_gone_one(struct hr_sub *sub, void *arg)
 {

@@ -865,9 +865,10 @@ static void linked(struct hr_sub *sub, void *arg)
 		if (ps->action == HR_PRES_CONFIRM &&
 		    si->state == HR_SUB_ACTIVE)
 			ps->action = HR_PRES_ALLOW;
+		/* loaded, and blocked by a rule since: it ends at start
+		 * (hr_events_reauthorize) */
 		if (ps->action == HR_PRES_BLOCK)
-			ps->action = HR_PRES_ALLOW;  /* loaded: a rule came
-						      * after; reapplied */
+			ps->action = HR_PRES_ALLOW;
 	}
 	hr_sub_set_data(sub, ps);
 	/* RFC 3857 4.1: a new subscription makes its waiting one redundant */

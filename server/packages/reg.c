@@ -108,24 +108,15 @@ static bool allowed(const struct hr_regpkg *p, const struct hr_sub_info *si)
 	}
 }
 
-/* RFC 3680 6 / RFC 6665 4.2.2: a permission taken away: rejected */
-static int revoke(struct hr_sub *sub, void *arg)
-{
-	struct hr_regpkg *p = arg;
-
-	if (!allowed(p, hr_sub_info(sub)))
-		hr_sub_terminate(sub, HR_REASON_REJECTED, 0);
-	return 0;
-}
-
 static void rule_applied(const char *aor, const char *watcher, int rule,
 	void *arg)
 {
 	struct hr_regpkg *p = arg;
 
 	(void)watcher;
+	/* a permission taken away ends what it allowed (RFC 3680 6) */
 	if (rule != HR_REG_RULE_ALLOW)
-		hr_events_foreach(p->ev, p->pkg.name, aor, revoke, p);
+		hr_events_reauthorize(p->ev, p->pkg.name, aor, NULL);
 }
 
 int hr_regpkg_rule(struct hr_regpkg *p, const char *aor, const char *watcher,
@@ -134,30 +125,6 @@ int hr_regpkg_rule(struct hr_regpkg *p, const char *aor, const char *watcher,
 	if (!p || (unsigned)rule > HR_REG_RULE_BLOCK)
 		return EINVAL;
 	return hr_rules_change(p->rules, aor, watcher, (int)rule, done, arg);
-}
-
-struct watcher_ctx {
-	struct hr_regpkg *p;
-	const char *watcher;
-};
-
-static int revoke_of(struct hr_sub *sub, void *arg)
-{
-	const struct watcher_ctx *c = arg;
-	char who[512];
-
-	if (!c->watcher || !strcmp(hr_sub_identity(hr_sub_info(sub), who,
-	    sizeof(who)), c->watcher))
-		revoke(sub, c->p);
-	return 0;
-}
-
-void hr_regpkg_watcher_changed(struct hr_regpkg *p, const char *watcher)
-{
-	struct watcher_ctx c = { p, watcher };
-
-	if (p)
-		hr_events_foreach(p->ev, p->pkg.name, NULL, revoke_of, &c);
 }
 
 int hr_regpkg_load(struct hr_regpkg *p)

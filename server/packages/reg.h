@@ -58,11 +58,6 @@ typedef void (hr_regpkg_done_h)(int err, void *arg);
 int hr_regpkg_rule(struct hr_regpkg *p, const char *aor, const char *watcher,
 	enum hr_reg_rule rule, hr_regpkg_done_h *done, void *arg);
 
-/** The user or role of watcher ("app@example.test"; NULL: of any)
- * changed: its subscriptions no longer allowed end with
- * terminated;reason=rejected. */
-void hr_regpkg_watcher_changed(struct hr_regpkg *p, const char *watcher);
-
 /** The whole state of aor, as the first NOTIFY of a subscription would
  * carry it (version 0): the admin API's reginfo. */
 int hr_regpkg_document(struct hr_regpkg *p, const char *aor,

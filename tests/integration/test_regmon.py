@@ -192,6 +192,26 @@ class RulesTest(RegMonCase):
         self.assertEqual([b['uri'] for b in j['bindings']],
                          ['sip:alice@192.0.2.1:5060'])
 
+    def test_rule_changed_while_down(self):
+        """A rule that changed while herald was down (a crash between a
+        rule's commit and the end it brings, or an operator's SQL) takes
+        effect at start: the subscription it no longer allows ends with
+        rejected."""
+        self.rule(ALICE, BOB, 'allow')
+        b = self.watch('bob', ALICE)
+        self.active(b)
+        harness.psql(self.herald.db, "UPDATE rules SET action = 'block' "
+                     "WHERE package = 'reg' AND watcher = 'bob@example.test'")
+        h = self.restart_herald(self.herald)
+        if h.port != self.herald.port:
+            self.skipTest('port %d not free for the restart' %
+                          self.herald.port)
+        self.herald = h
+        b.ep.herald = h
+        b.expect_jump = True
+        self.rejected(b)
+        self.wait_watchers(ALICE, 0)
+
     def test_bad_rules(self):
         """reg rules are allow or block; presence's other actions are
         400 here."""

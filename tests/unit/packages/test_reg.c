@@ -977,15 +977,15 @@ START_TEST(test_monitor)
 	rule(B, "example.test", HR_REG_RULE_ALLOW);
 	ck_assert_int_eq(hr_userdb_set_role(users, "app", "example.test",
 		HR_ROLE_USER), 0);
-	hr_regpkg_watcher_changed(pkg, "app@example.test");
+	hr_events_reauthorize(ev, "reg", NULL, "app@example.test");
 	note_take(&ma, &n);
 	note_state(&n, "terminated", -1, "rejected");
 	note_done(&n, true);
 	quiet(&mb);
 	ck_assert_uint_eq(hr_events_count(ev), 1);
 	/* told of someone else: nothing changes */
-	hr_regpkg_watcher_changed(pkg, "bob@example.test");
-	hr_regpkg_watcher_changed(pkg, NULL);
+	hr_events_reauthorize(ev, "reg", NULL, "bob@example.test");
+	hr_events_reauthorize(ev, NULL, NULL, NULL);
 	quiet(&mb);
 	ck_assert_uint_eq(hr_events_count(ev), 1);
 }
