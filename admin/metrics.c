@@ -5,14 +5,11 @@
 #include <stdio.h>
 #include "admin_int.h"
 
-static const char *const packages[] = { "reg", "presence",
-	"presence.winfo" };
-#define NPKG (sizeof(packages) / sizeof(packages[0]))
-
 struct metrics {
 	struct hr_admin *a;
 	size_t bindings;
-	size_t subs[NPKG][2];         /* active, pending */
+	struct hr_events_count subs[HR_EVENTS_MAX_PKGS];
+	unsigned npkgs;
 	size_t pubs;
 	size_t depth;
 	struct hr_store_stats st;
@@ -25,12 +22,7 @@ static void metrics_core(void *arg)
 	struct metrics *m = arg;
 
 	m->bindings = hr_registrar_count(m->a->cfg.registrar);
-	for (unsigned i = 0; i < NPKG; i++) {
-		m->subs[i][0] = hr_events_count_state(m->a->cfg.ev,
-			packages[i], HR_SUB_ACTIVE);
-		m->subs[i][1] = hr_events_count_state(m->a->cfg.ev,
-			packages[i], HR_SUB_PENDING);
-	}
+	m->npkgs = hr_events_counts(m->a->cfg.ev, m->subs);
 	m->pubs = hr_presence_count(m->a->cfg.presence);
 	m->depth = hr_store_queue_depth(m->a->cfg.store);
 	hr_store_stats(m->a->cfg.store, &m->st);
@@ -82,11 +74,11 @@ void hr_admin_metrics(struct req *r, struct reply *rp)
 	GAUGE("herald_bindings", "Live registrar bindings.", m.bindings);
 	err |= hr_buf_puts(&b, "# HELP herald_subscriptions Live event "
 		"subscriptions.\n# TYPE herald_subscriptions gauge\n");
-	for (unsigned i = 0; i < NPKG; i++)
+	for (unsigned i = 0; i < m.npkgs; i++)
 		err |= hr_buf_printf(&b, "herald_subscriptions{event=\"%s\","
 			"state=\"active\"} %zu\nherald_subscriptions{event=\"%s\","
-			"state=\"pending\"} %zu\n", packages[i], m.subs[i][0],
-			packages[i], m.subs[i][1]);
+			"state=\"pending\"} %zu\n", m.subs[i].package,
+			m.subs[i].active, m.subs[i].package, m.subs[i].pending);
 	GAUGE("herald_publications", "Live presence publications.", m.pubs);
 	err |= hr_buf_puts(&b, "# HELP herald_sip_requests_total SIP requests "
 		"received.\n# TYPE herald_sip_requests_total counter\n");

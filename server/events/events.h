@@ -177,9 +177,16 @@ struct hr_events_stats {
 };
 
 void hr_events_stats(const struct hr_events *ev, struct hr_events_stats *st);
-/** Live subscriptions of package in state. */
-size_t hr_events_count_state(const struct hr_events *ev, const char *package,
-	enum hr_sub_state state);
+/** Live subscriptions of each package by state (metrics), in one pass:
+ * out[0 .. the return value - 1], in the order packages were added. */
+#define HR_EVENTS_MAX_PKGS 8
+struct hr_events_count {
+	const char *package;
+	size_t active;
+	size_t pending;
+};
+unsigned hr_events_counts(const struct hr_events *ev,
+	struct hr_events_count out[HR_EVENTS_MAX_PKGS]);
 /** Number of live subscriptions (metrics, tests). */
 size_t hr_events_count(const struct hr_events *ev);
 

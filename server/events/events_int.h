@@ -4,7 +4,6 @@
 
 #include "events.h"
 
-#define HR_EVENTS_MAX_PKGS 8
 
 struct hr_events {
 	struct hr_events_cfg cfg;

@@ -464,21 +464,26 @@ void hr_events_stats(const struct hr_events *ev, struct hr_events_stats *st)
 	*st = ev->stats;
 }
 
-size_t hr_events_count_state(const struct hr_events *ev, const char *package,
-	enum hr_sub_state state)
+unsigned hr_events_counts(const struct hr_events *ev,
+	struct hr_events_count out[HR_EVENTS_MAX_PKGS])
 {
-	size_t n = 0;
-
+	for (unsigned k = 0; k < ev->npkgs; k++)
+		out[k] = (struct hr_events_count){ ev->pkgs[k]->name, 0, 0 };
 	for (uint32_t i = 0; ev->byid.bucket && i <= ev->byid.mask; i++) {
 		for (struct hr_le *le = ev->byid.bucket[i].head; le;
 		     le = le->next) {
 			const struct hr_sub *sub = le->data;
+			unsigned k = 0;
 
-			n += !strcmp(sub->info.package, package) &&
-				sub->info.state == state && !sub->final;
+			while (k < ev->npkgs && ev->pkgs[k] != sub->pkg)
+				k++;
+			if (k == ev->npkgs || sub->final)
+				continue;
+			out[k].active += sub->info.state == HR_SUB_ACTIVE;
+			out[k].pending += sub->info.state == HR_SUB_PENDING;
 		}
 	}
-	return n;
+	return ev->npkgs;
 }
 
 /* Ask the package again; what it no longer allows ends (RFC 6665

@@ -342,6 +342,13 @@ class OpenApiCase(harness.HeraldTestCase):
         a = C('GET', '/metrics', expect=200)
         self.assertRegex(a.body.decode(), r'(?m)^herald_publications 1$')
         self.assertRegex(a.body.decode(), r'(?m)^herald_bindings 1$')
+        for event in ('reg', 'presence', 'presence.winfo'):
+            self.assertRegex(a.body.decode(), r'(?m)^herald_subscriptions'
+                             r'\{event="%s",state="active"\} 1$' %
+                             re.escape(event))
+            self.assertRegex(a.body.decode(), r'(?m)^herald_subscriptions'
+                             r'\{event="%s",state="pending"\} 0$' %
+                             re.escape(event))
 
         # 401 everywhere but /health, no token and a wrong one
         for method, template in (('GET', '/metrics'),
