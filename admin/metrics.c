@@ -110,17 +110,12 @@ void hr_admin_metrics(struct req *r, struct reply *rp)
 		"Changes given up while PostgreSQL was away.", m.st.timedout);
 	COUNTER("herald_store_outages_total",
 		"Times the PostgreSQL connection was lost.", m.st.outages);
-	{
-		static const uint64_t bb[] = HR_STORE_BATCH_BOUNDS;
-		static const uint64_t lb[] = HR_STORE_LATENCY_BOUNDS;
-
-		err |= histogram(&b, "herald_store_batch_size",
-			"Changes per database commit.", bb, m.st.batch,
-			HR_STORE_BATCH_BUCKETS, m.st.txs);
-		err |= histogram(&b, "herald_store_commit_ms",
-			"Database commit latency, ms.", lb, m.st.latency,
-			HR_STORE_LATENCY_BUCKETS, m.st.latency_ms_sum);
-	}
+	err |= histogram(&b, "herald_store_batch_size",
+		"Changes per database commit.", hr_store_batch_bounds,
+		m.st.batch, HR_STORE_BATCH_BUCKETS, m.st.txs);
+	err |= histogram(&b, "herald_store_commit_ms",
+		"Database commit latency, ms.", hr_store_latency_bounds,
+		m.st.latency, HR_STORE_LATENCY_BUCKETS, m.st.latency_ms_sum);
 #undef GAUGE
 #undef COUNTER
 	if (err) {

@@ -158,12 +158,13 @@ int hr_store_tx_commit(struct hr_store_tx *tx, hr_store_done_h *done,
 size_t hr_store_queue_depth(const struct hr_store *s);
 
 /** Counters of the writer thread (metrics, tests). */
-/* Histogram bounds: batch sizes, and commit latency in ms (the last
- * bucket is +Inf). */
-#define HR_STORE_BATCH_BOUNDS { 1, 2, 5, 10, 20, 50, 100, 200, 500 }
-#define HR_STORE_LATENCY_BOUNDS { 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000 }
+/* Histograms' buckets: batch sizes, and commit latency in ms; the upper
+ * bounds of all but the last (+Inf). The definitions (writer.c) must
+ * have as many: the compiler holds them to these sizes. */
 #define HR_STORE_BATCH_BUCKETS 10
 #define HR_STORE_LATENCY_BUCKETS 11
+extern const uint64_t hr_store_batch_bounds[HR_STORE_BATCH_BUCKETS - 1];
+extern const uint64_t hr_store_latency_bounds[HR_STORE_LATENCY_BUCKETS - 1];
 
 struct hr_store_stats {
 	uint64_t commits;       /* database transactions committed */

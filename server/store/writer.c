@@ -375,19 +375,24 @@ static unsigned bucket(uint64_t v, const uint64_t *bounds, unsigned n)
 	return i;
 }
 
+const uint64_t hr_store_batch_bounds[] = { 1, 2, 5, 10, 20, 50, 100, 200,
+	500 };
+const uint64_t hr_store_latency_bounds[] = { 1, 2, 5, 10, 20, 50, 100, 200,
+	500, 1000 };
+
 /* A commit of n transactions that took ms (metrics). */
 static void committed(struct writer *w, size_t n, uint64_t ms)
 {
-	static const uint64_t batch[] = HR_STORE_BATCH_BOUNDS;
-	static const uint64_t latency[] = HR_STORE_LATENCY_BOUNDS;
 	struct hr_store *s = w->s;
 
 	pthread_mutex_lock(&s->lock);
 	s->stats.commits++;
 	if (n > s->stats.max_batch)
 		s->stats.max_batch = n;
-	s->stats.batch[bucket(n, batch, HR_STORE_BATCH_BUCKETS - 1)]++;
-	s->stats.latency[bucket(ms, latency, HR_STORE_LATENCY_BUCKETS - 1)]++;
+	s->stats.batch[bucket(n, hr_store_batch_bounds,
+		HR_STORE_BATCH_BUCKETS - 1)]++;
+	s->stats.latency[bucket(ms, hr_store_latency_bounds,
+		HR_STORE_LATENCY_BUCKETS - 1)]++;
 	s->stats.latency_ms_sum += ms;
 	pthread_mutex_unlock(&s->lock);
 }
