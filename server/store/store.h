@@ -159,12 +159,12 @@ size_t hr_store_queue_depth(const struct hr_store *s);
 
 /** Counters of the writer thread (metrics, tests). */
 /* Histograms' buckets: batch sizes, and commit latency in ms; the upper
- * bounds of all but the last (+Inf). The definitions (writer.c) must
- * have as many: the compiler holds them to these sizes. */
+ * bounds of all but the last (+Inf), one fewer than the buckets (writer.c
+ * asserts it). */
 #define HR_STORE_BATCH_BUCKETS 10
 #define HR_STORE_LATENCY_BUCKETS 11
-extern const uint64_t hr_store_batch_bounds[HR_STORE_BATCH_BUCKETS - 1];
-extern const uint64_t hr_store_latency_bounds[HR_STORE_LATENCY_BUCKETS - 1];
+extern const uint64_t hr_store_batch_bounds[];
+extern const uint64_t hr_store_latency_bounds[];
 
 struct hr_store_stats {
 	uint64_t commits;       /* database transactions committed */

@@ -379,6 +379,10 @@ const uint64_t hr_store_batch_bounds[] = { 1, 2, 5, 10, 20, 50, 100, 200,
 	500 };
 const uint64_t hr_store_latency_bounds[] = { 1, 2, 5, 10, 20, 50, 100, 200,
 	500, 1000 };
+_Static_assert(sizeof(hr_store_batch_bounds) ==
+	(HR_STORE_BATCH_BUCKETS - 1) * sizeof(uint64_t), "batch buckets");
+_Static_assert(sizeof(hr_store_latency_bounds) ==
+	(HR_STORE_LATENCY_BUCKETS - 1) * sizeof(uint64_t), "latency buckets");
 
 /* A commit of n transactions that took ms (metrics). */
 static void committed(struct writer *w, size_t n, uint64_t ms)
