@@ -206,6 +206,9 @@ void hr_sub_set_data(struct hr_sub *sub, void *data);
  * in flight and the throttle allows, else merged into the next one.
  */
 void hr_sub_changed(struct hr_sub *sub);
+/** The same, and the next NOTIFY carries the whole state (the package
+ * could not keep track of what changed). */
+void hr_sub_changed_full(struct hr_sub *sub);
 /** Move a pending subscription to active (NOTIFY with full state). */
 int hr_sub_activate(struct hr_sub *sub);
 /**

@@ -575,6 +575,14 @@ void hr_sub_changed(struct hr_sub *sub)
 	hr_sub_kick(sub);
 }
 
+void hr_sub_changed_full(struct hr_sub *sub)
+{
+	if (sub->finished || sub->final)
+		return;
+	sub->full = true;
+	hr_sub_changed(sub);
+}
+
 void hr_sub_terminate(struct hr_sub *sub, enum hr_sub_reason reason,
 	uint32_t retry_after)
 {

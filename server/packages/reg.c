@@ -426,6 +426,8 @@ static int tell(struct hr_sub *sub, void *arg)
 		/* cannot remember the change: send the whole state */
 		HR_WARN("subscription %s: out of memory, full state next",
 			si->id);
+		hr_sub_changed_full(sub);
+		return 0;
 	}
 	hr_sub_changed(sub);
 	return 0;

@@ -223,6 +223,15 @@ START_TEST(test_subscribe)
 	ck_assert_str_eq(hdr(n, "CSeq", v, sizeof(v)), "2 NOTIFY");
 	ck_assert_str_eq(body(n), "v=1 partial");
 	answer(n, 200);
+	/* a package that lost track of what changed asks for everything */
+	hr_sub_changed_full(the_sub());
+	n = next_notify();
+	ck_assert_str_eq(body(n), "v=2 full");
+	answer(n, 200);
+	hr_sub_changed(the_sub());
+	n = next_notify();
+	ck_assert_str_eq(body(n), "v=3 partial");
+	answer(n, 200);
 }
 END_TEST
 
