@@ -25,17 +25,17 @@ int hr_uri_aor(const struct hr_uri *uri, const char *domain, char *out,
 	return 0;
 }
 
-/* Is the Request-URI host the address this request arrived on? */
+/* Is the Request-URI host the address this request arrived on? (as
+ * addresses: "::1" and "0:0::1" are one) */
 static bool names_us(const struct hr_msg *req)
 {
-	char host[64], local[64];
+	char host[64];
+	struct hr_sa sa;
 
 	if (!req->dst.len || hr_pl_strcpy(&req->ruri.host, host, sizeof(host)))
 		return false;
-	hr_sa_ntop(&req->dst, local, sizeof(local));
-	if (strcmp(host, local))
-		return false;
-	return !req->ruri.port || req->ruri.port == hr_sa_port(&req->dst);
+	return !hr_sa_set(&sa, host, req->ruri.port ? req->ruri.port :
+		hr_sa_port(&req->dst)) && hr_sa_eq(&sa, &req->dst);
 }
 
 static const char *served(const struct hr_pl *host,

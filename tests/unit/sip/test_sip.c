@@ -162,6 +162,45 @@ static void dest_of(const char *via, struct hr_dest *dst)
 	hr_mem_deref(m);
 }
 
+/* The served domain: the Request-URI's host, or To's when the
+ * Request-URI names the address the request came in on, in any
+ * spelling of that address. */
+static const char *domain_of(const char *ruri, const char *local,
+	uint16_t port)
+{
+	static const char *const domains[] = { "example.test" };
+	char buf[512];
+	struct hr_msg *m;
+	const char *d;
+
+	snprintf(buf, sizeof(buf), "REGISTER %s SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKd\r\n"
+		"To: <sip:a@Example.TEST>\r\nFrom: <sip:a@example.test>;tag=1"
+		"\r\nCall-ID: d\r\nCSeq: 1 REGISTER\r\n\r\n", ruri);
+	ck_assert_int_eq(hr_msg_decode(&m, buf, strlen(buf), false), 0);
+	ck_assert_int_eq(hr_sa_set(&m->dst, local, port), 0);
+	d = hr_req_domain(m, domains, 1);
+	hr_mem_deref(m);
+	return d;
+}
+
+START_TEST(test_req_domain)
+{
+	ck_assert_str_eq(domain_of("sip:EXAMPLE.test", "::1", 5060),
+		"example.test");
+	ck_assert_ptr_null(domain_of("sip:other.test", "::1", 5060));
+	ck_assert_str_eq(domain_of("sip:[::1]", "::1", 5060), "example.test");
+	ck_assert_str_eq(domain_of("sip:[0:0::1]:5060", "::1", 5060),
+		"example.test");
+	ck_assert_str_eq(domain_of("sip:127.0.0.1", "127.0.0.1", 5060),
+		"example.test");
+	/* another address, or another port, is not this one */
+	ck_assert_ptr_null(domain_of("sip:127.0.0.2", "127.0.0.1", 5060));
+	ck_assert_ptr_null(domain_of("sip:127.0.0.1:5070", "127.0.0.1",
+		5060));
+}
+END_TEST
+
 START_TEST(test_resp_dest)
 {
 	struct hr_dest d;
@@ -209,6 +248,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_existing_totag_kept);
 	tcase_add_test(tc, test_via_received_rport);
 	tcase_add_test(tc, test_resp_dest);
+	tcase_add_test(tc, test_req_domain);
 	tcase_add_test(tc, test_handler_gets_allow);
 	suite_add_tcase(s, tc);
 	return s;
