@@ -16,14 +16,21 @@
 #define AOR_MAX 512
 #define RETRY_AFTER "Retry-After: 5\r\n"
 
+/* The strings a change owns for its binding: every field of sb that is
+ * made for the request has its own slot. */
+enum own_slot {
+	OWN_KEY, OWN_ID, OWN_URI, OWN_PARAMS, OWN_DNAME, OWN_CALLID,
+	OWN_INSTANCE, OWN_PATH, OWN_UA, OWN_RECEIVED, OWN__N
+};
+
 struct change {
 	bool del;
 	enum hr_reg_event ev;
 	struct binding *old;          /* the binding it replaces or removes */
 	struct binding *made;         /* the binding it made, once applied */
 	struct hr_store_binding sb;   /* the new values (put) */
-	char *own[8];                 /* strings sb points to */
-	unsigned nown;
+	char *own[OWN__N];            /* strings sb points to, one slot each:
+				       * no count to outgrow */
 };
 
 struct regctx {
@@ -172,7 +179,7 @@ static void ctx_destroy(void *data)
 	struct regctx *ctx = data;
 
 	for (unsigned i = 0; i < ctx->cap; i++) {
-		for (unsigned k = 0; k < ctx->ch[i].nown; k++)
+		for (unsigned k = 0; k < OWN__N; k++)
 			free(ctx->ch[i].own[k]);
 	}
 	hr_mem_deref(ctx->st);
@@ -267,14 +274,11 @@ static int commit(struct regctx *ctx)
 
 /* ---- computing the changes (RFC 3261 10.3 steps 6 and 7) ---- */
 
-static char *own(struct change *c, char *s)
+/* c owns s (which may be NULL) in its slot: returns s. */
+static char *own(struct change *c, enum own_slot slot, char *s)
 {
-	if (s && c->nown < sizeof(c->own) / sizeof(c->own[0]))
-		c->own[c->nown++] = s;
-	else if (s) {
-		free(s);
-		return NULL;
-	}
+	free(c->own[slot]);
+	c->own[slot] = s;
 	return s;
 }
 
@@ -439,7 +443,7 @@ static char *joined_path(const struct hr_msg *req)
 
 static void slot_reset(struct change *c)
 {
-	for (unsigned k = 0; k < c->nown; k++)
+	for (unsigned k = 0; k < OWN__N; k++)
 		free(c->own[k]);
 	memset(c, 0, sizeof(*c));
 }
@@ -457,7 +461,7 @@ static int contact_change(struct regctx *ctx, const struct hr_msg *req,
 	uint32_t exp = ct->expires;
 	int64_t now = hr_wall_s();
 
-	if (!own(c, key))
+	if (!own(c, OWN_KEY, key))
 		return ENOMEM;
 	old = hr_binding_find(ctx->aor, key);
 	/* step 7: the same Call-ID with a CSeq not higher aborts it all */
@@ -497,27 +501,33 @@ static int contact_change(struct regctx *ctx, const struct hr_msg *req,
 			HR_REG_REFRESHED;
 	} else {
 		hr_rand_token(id, 16);
-		c->sb.id = own(c, strdup(id));
+		c->sb.id = own(c, OWN_ID, strdup(id));
 		c->sb.registered_at = now;
 		c->ev = HR_REG_REGISTERED;
 	}
-	c->sb.uri = own(c, pldup(&ct->addr.uri.raw));
-	c->sb.params = own(c, other_params(&ct->addr.params));
-	c->sb.dname = own(c, pldup(&ct->addr.dname));
-	c->sb.callid = own(c, pldup(&req->callid));
-	c->sb.instance = ct->instance.len ? own(c, pldup(&ct->instance)) : NULL;
-	c->sb.path = own(c, joined_path(req));
+	c->sb.uri = own(c, OWN_URI, pldup(&ct->addr.uri.raw));
+	c->sb.params = own(c, OWN_PARAMS,
+		other_params(&ct->addr.params));
+	c->sb.dname = own(c, OWN_DNAME, pldup(&ct->addr.dname));
+	c->sb.callid = own(c, OWN_CALLID, pldup(&req->callid));
+	c->sb.instance = ct->instance.len ? own(c, OWN_INSTANCE,
+		pldup(&ct->instance)) : NULL;
+	c->sb.path = own(c, OWN_PATH, joined_path(req));
 	if (uah)
-		ua = own(c, pldup(&uah->val));
+		ua = own(c, OWN_UA, pldup(&uah->val));
 	c->sb.user_agent = ua;
 	received(req, rcv, sizeof(rcv));
-	c->sb.received = own(c, strdup(rcv));
+	c->sb.received = own(c, OWN_RECEIVED, strdup(rcv));
 	c->sb.expires_at = now + exp;
 	c->sb.cseq = req->cseq.num;
 	c->sb.q = ct->q;
 	c->sb.reg_id = ct->reg_id;
-	if (!c->sb.uri || !c->sb.params || !c->sb.callid || !c->sb.received ||
-	    !c->sb.id)
+	/* a string that is absent stays NULL; one that could not be made is
+	 * out of memory, never a silently missing column */
+	if (!c->sb.uri || !c->sb.params || !c->sb.dname || !c->sb.callid ||
+	    !c->sb.received || !c->sb.id ||
+	    (ct->instance.len && !c->sb.instance) || (uah && !ua) ||
+	    (hr_msg_hdr(req, HR_HDR_PATH) && !c->sb.path))
 		return ENOMEM;
 	ctx->n++;
 	return 0;

@@ -145,6 +145,9 @@ struct rcase {
 #define C2 "Contact: <sip:alice@192.0.2.2>\r\n"
 #define C3 "Contact: <sip:alice@192.0.2.3>\r\n"
 #define C4 "Contact: <sip:alice@192.0.2.4>\r\n"
+#define LONG_UA "Linphone-Desktop/5.1.65 (debian) debian/12 Qt/5.15.8 " \
+	"LinphoneSDK/5.1.65 belle-sip/5.1.65 mediastreamer2/5.1.65 " \
+	"ortp/5.1.65 bctoolbox/5.1.65 (a long User-Agent, as phones send)"
 
 static const struct rcase cases[] = {
 	{ "one contact, default expiry", {
@@ -213,6 +216,21 @@ static const struct rcase cases[] = {
 	{ "a contact that is not SIP", {
 		{ A, "c1", 1, "Contact: <mailto:alice@example.test>\r\n", 400,
 		  -1, "Bad Contact URI" } } },
+	/* every Contact parameter a real phone sends at once, a Path and a
+	 * long User-Agent: each is a string the binding owns (a fixed list
+	 * of eight of them once made this a silent 500) */
+	{ "every parameter real clients send, Path and User-Agent", {
+		{ A, "c1", 1, "Contact: \"Alice\" <sip:alice@192.0.2.1:5060;"
+		  "transport=udp>;expires=600;q=0.7;+sip.instance="
+		  "\"<urn:uuid:1f2e3d4c-0000-1111-2222-333344445555>\";"
+		  "reg-id=1;+sip.ice;ob;methods=\"INVITE,ACK,OPTIONS,BYE,"
+		  "CANCEL,SUBSCRIBE,NOTIFY,MESSAGE,REFER,INFO,PUBLISH,"
+		  "UPDATE\";+sip.instance-extra=x\r\n"
+		  "Path: <sip:edge.example.test;lr>\r\n"
+		  "Supported: path, outbound, gruu\r\n"
+		  "User-Agent: " LONG_UA "\r\n", 200, 1,
+		  "reg-id=1;+sip.ice;ob;methods=" },
+		{ A, "c1", 2, "", 200, 1, "+sip.instance=" } } },
 	{ "Path is kept and echoed with Supported: path", {
 		{ A, "c1", 1, C1 "Path: <sip:edge.example.test;lr>\r\n"
 		  "Supported: path\r\n", 200, 1,
