@@ -77,7 +77,7 @@ static struct serve_cfg cfg = {
 	.max_subs_monitor = 100000,
 	.max_subs_resource = 10000,
 	.pub_expires_default = 3600,
-	.pub_expires_min = 60,
+	.pub_expires_min = 10,
 	.pub_expires_max = 86400,
 	.presence_local = "allow",
 	.presence_remote = "confirm",
@@ -157,8 +157,9 @@ static const struct hr_opt opts[] = {
 	  "SECONDS", "PUBLISH expiry when the request gives none "
 	  "(default 3600)", 1, 86400 * 365 },
 	{ "publish-min-expires", HR_OPT_UINT, &cfg.pub_expires_min,
-	  "SECONDS", "shorter PUBLISH expiries get 423 (default 60; baresip "
-	  "never retries after a 423)", 1, 86400 },
+	  "SECONDS", "shorter PUBLISH expiries get 423 (default 10: baresip "
+	  "publishes every pubint seconds, often 30, and never retries after "
+	  "a 423)", 1, 86400 },
 	{ "publish-max-expires", HR_OPT_UINT, &cfg.pub_expires_max,
 	  "SECONDS", "longer PUBLISH expiries are cut to this "
 	  "(default 86400)", 1, 86400 * 365 },

@@ -47,7 +47,7 @@ void hr_presence_cfg_default(struct hr_presence_cfg *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->auth = true;
 	cfg->pub_expires_default = 3600;
-	cfg->pub_expires_min = 60;
+	cfg->pub_expires_min = 10;
 	cfg->pub_expires_max = 86400;
 	cfg->sub_expires_default = 3600;
 	cfg->sub_expires_min = 60;

@@ -308,7 +308,7 @@ static const struct {
 	{ "unknown entity-tag", PIDF_HDRS "SIP-If-Match: nosuch\r\n", "", 412,
 	  NULL },
 	{ "too brief", PIDF_HDRS "Expires: 5\r\n", DOC("t", "open"), 423,
-	  "Min-Expires: 60" },
+	  "Min-Expires: 10" },
 	{ "removal without an entity-tag", PIDF_HDRS "Expires: 0\r\n",
 	  DOC("t", "open"), 400, NULL },
 };
