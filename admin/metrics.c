@@ -3,6 +3,7 @@
  * call (hr_call) and the store's.
  */
 #include <stdio.h>
+#include <string.h>
 #include "admin_int.h"
 
 struct metrics {
@@ -54,6 +55,26 @@ static int histogram(struct hr_buf *b, const char *name, const char *help,
 	return err;
 }
 
+/* Every 5xx Herald sent, by status, reason, where it arose and errno
+ * (the core keeps a bounded list of kinds; its last is "other causes"). */
+static int sip_errors(struct hr_buf *b, const struct hr_sip_stats *s)
+{
+	int err = hr_buf_puts(b, "# HELP herald_sip_errors_total SIP 5xx "
+		"responses sent, by cause.\n"
+		"# TYPE herald_sip_errors_total counter\n");
+
+	for (unsigned i = 0; i < s->nfails; i++) {
+		const struct hr_sip_fail_count *k = &s->fails[i];
+		const char *en = k->err ? strerrorname_np(k->err) : "";
+
+		err |= hr_buf_printf(b, "herald_sip_errors_total{code=\"%u\","
+			"reason=\"%s\",where=\"%s\",errno=\"%s\"} %llu\n",
+			k->scode, k->reason, k->where, en ? en : "",
+			(unsigned long long)k->n);
+	}
+	return err;
+}
+
 void hr_admin_metrics(struct req *r, struct reply *rp)
 {
 	struct metrics m = { .a = r->a };
@@ -92,6 +113,7 @@ void hr_admin_metrics(struct req *r, struct reply *rp)
 		err |= hr_buf_printf(&b, "herald_sip_responses_total{class="
 			"\"%dxx\"} %llu\n", k,
 			(unsigned long long)m.sip.responses[k]);
+	err |= sip_errors(&b, &m.sip);
 	COUNTER("herald_notifies_total", "NOTIFYs sent.", m.ev.notifies);
 	COUNTER("herald_notifies_failed_total",
 		"NOTIFYs answered with an error or never (Timer F).",

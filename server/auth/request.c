@@ -18,7 +18,7 @@ bool hr_auth_request(struct hr_auth *a, struct hr_strans *st,
 
 	err = hr_auth_verify(a, req, realm, ha1h, arg, &res, user);
 	if (err) {
-		hr_strans_replyh(st, 500, "Server Internal Error", NULL);
+		hr_strans_fail(st, err, "auth: verifying the credentials");
 		return false;
 	}
 	switch (res) {
@@ -32,8 +32,7 @@ bool hr_auth_request(struct hr_auth *a, struct hr_strans *st,
 		if (!err)
 			err = hr_buf_write(&hdrs, "", 1);
 		if (err)
-			hr_strans_replyh(st, 500,
-				"Server Internal Error", NULL);
+			hr_strans_fail(st, err, "auth: the challenge");
 		else
 			hr_strans_replyh(st, 401, "Unauthorized", hdrs.b);
 		hr_buf_reset(&hdrs);

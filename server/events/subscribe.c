@@ -164,10 +164,7 @@ static void committed(int err, void *arg)
 	bool fresh = p->fresh;
 
 	if (err) {
-		HR_WARN("subscription %s not stored: %s", sub->info.id,
-			hr_strerror(err));
-		hr_strans_replyh(p->st, 503,
-			"Service Unavailable", RETRY_AFTER);
+		hr_strans_fail(p->st, err, "events: storing the subscription");
 		pend_free(sub);
 		hr_mem_deref(sub);
 		return;
@@ -212,8 +209,8 @@ static void committed(int err, void *arg)
 			hr_sub_finish(p->old, false);
 		}
 		if (hr_sub_link(sub)) {
-			hr_strans_replyh(p->st, 500,
-				"Server Internal Error", NULL);
+			hr_strans_fail(p->st, ENOMEM,
+				"events: linking the subscription");
 			pend_free(sub);
 			hr_mem_deref(sub);
 			return;
@@ -244,6 +241,7 @@ static void in_dialog(struct hr_events *ev, struct hr_strans *st,
 	const struct hr_hdr *h;
 	struct pend *p;
 	uint32_t exp;
+	int err;
 
 	sub = hr_sub_dialog(ev, &req->callid, &req->to.tag, &req->from.tag,
 		&event->package, &event->id);
@@ -254,19 +252,21 @@ static void in_dialog(struct hr_events *ev, struct hr_strans *st,
 	}
 	/* RFC 3261 12.2.2: a lower CSeq is out of order */
 	if (req->cseq.num <= sub->remote_cseq) {
-		hr_strans_replyh(st, 500, "Out of Order", NULL);
+		hr_strans_fail_as(st, 500, "Out of Order", NULL,
+			"events: refresh", "CSeq not above the dialog's");
 		return;
 	}
 	if (sub->pend) {
-		hr_strans_replyh(st, 500,
-			"Request Pending", "Retry-After: 1\r\n");
+		hr_strans_fail_as(st, 500, "Request Pending",
+			"Retry-After: 1\r\n", "events: refresh",
+			"the dialog's last request is being stored");
 		return;
 	}
 	if (!expiry(sub->pkg, req, st, &exp))
 		return;
 	p = calloc(1, sizeof(*p));
 	if (!p) {
-		hr_strans_replyh(st, 500, "Server Internal Error", NULL);
+		hr_strans_fail(st, ENOMEM, "events: refresh");
 		return;
 	}
 	p->st = hr_mem_ref(st);
@@ -288,9 +288,10 @@ static void in_dialog(struct hr_events *ev, struct hr_strans *st,
 	if (req->conn)
 		p->conn = hr_mem_ref(req->conn);
 	sub->pend = p;
-	if (commit(sub)) {
+	err = commit(sub);
+	if (err) {
 		pend_free(sub);
-		hr_strans_replyh(st, 503, "Service Unavailable", RETRY_AFTER);
+		hr_strans_fail(st, err, "events: queueing the refresh");
 	}
 }
 
@@ -441,6 +442,7 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 	enum hr_authz az;
 	uint32_t exp;
 	struct pend *p;
+	int err;
 
 	domain = hr_req_domain(req, (const char *const *)ev->domains,
 		ev->cfg.ndomains);
@@ -498,7 +500,7 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 	local_contact(req, domain, n.contact, sizeof(n.contact));
 	if (!n.watcher || !n.callid || !n.local_uri || !n.remote_uri ||
 	    !n.remote_tag || !n.target || !n.routes || !n.event_id) {
-		hr_strans_replyh(st, 500, "Server Internal Error", NULL);
+		hr_strans_fail(st, ENOMEM, "events: the new dialog");
 		goto out;
 	}
 	ss.id = n.id;
@@ -527,7 +529,7 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 	ss.local_contact = n.contact;
 	sub = hr_sub_new(ev, pkg, &ss);
 	if (!sub) {
-		hr_strans_replyh(st, 500, "Server Internal Error", NULL);
+		hr_strans_fail(st, ENOMEM, "events: the new subscription");
 		goto out;
 	}
 	sub->sock = req->sock;
@@ -578,7 +580,7 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 	}
 	p = calloc(1, sizeof(*p));
 	if (!p) {
-		hr_strans_replyh(st, 500, "Server Internal Error", NULL);
+		hr_strans_fail(st, ENOMEM, "events: the new subscription");
 		goto out;
 	}
 	p->st = hr_mem_ref(st);
@@ -590,9 +592,10 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 	p->res = hr_res_hold(ev, pkg->name, n.resource);
 	p->w = hr_watcher_hold(ev, sub->info.watcher);
 	sub->pend = p;
-	if (!p->res || !p->w || commit(sub)) {
+	err = p->res && p->w ? commit(sub) : ENOMEM;
+	if (err) {
 		pend_free(sub);
-		hr_strans_replyh(st, 503, "Service Unavailable", RETRY_AFTER);
+		hr_strans_fail(st, err, "events: queueing the subscription");
 	}
 out:
 	hr_mem_deref(sub);
@@ -608,7 +611,8 @@ void hr_events_on_subscribe(struct hr_strans *st, const struct hr_msg *req,
 	struct hr_event event;
 
 	if (ev->closing) {
-		hr_strans_replyh(st, 503, "Service Unavailable", RETRY_AFTER);
+		hr_strans_fail_as(st, 503, "Service Unavailable", RETRY_AFTER,
+			"events", "shutting down");
 		return;
 	}
 	/* RFC 6665 4.2.3: no Event (and no PINT here) is a bad event */

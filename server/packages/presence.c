@@ -433,10 +433,7 @@ static void committed(int err, void *arg)
 	struct pub *pb = c->pb;
 
 	if (err) {
-		HR_WARN("PUBLISH for %s not stored: %s", pr->name,
-			hr_strerror(err));
-		hr_strans_replyh(c->st, 503, "Service Unavailable",
-			RETRY_AFTER);
+		hr_strans_fail(c->st, err, "presence: storing the PUBLISH");
 		hr_mem_deref(c);
 		return;
 	}
@@ -450,8 +447,8 @@ static void committed(int err, void *arg)
 	if (!pb) {
 		pb = hr_mem_zalloc(sizeof(*pb), pub_destroy);
 		if (!pb) {
-			hr_strans_replyh(c->st, 500, "Server Internal Error",
-				NULL);
+			hr_strans_fail(c->st, ENOMEM,
+				"presence: the publication");
 			hr_mem_deref(c);
 			return;
 		}
@@ -515,7 +512,7 @@ static bool body_ok(struct hr_presence *p, struct hr_strans *st,
 	}
 	err = hr_pidf_parse(&c->doc, req->body.p, req->body.len, &why);
 	if (err == ENOMEM) {
-		hr_strans_replyh(st, 500, "Server Internal Error", NULL);
+		hr_strans_fail(st, err, "presence: parsing the PIDF");
 		return false;
 	}
 	if (err) {
@@ -531,7 +528,7 @@ static bool body_ok(struct hr_presence *p, struct hr_strans *st,
 	}
 	c->body = hr_pl_strdup(&req->body);
 	if (!c->body) {
-		hr_strans_replyh(st, 500, "Server Internal Error", NULL);
+		hr_strans_fail(st, ENOMEM, "presence: the PUBLISH body");
 		return false;
 	}
 	return true;
@@ -577,9 +574,11 @@ static void on_publish(struct hr_strans *st, const struct hr_msg *req,
 	struct pubctx *c;
 	struct hr_pl who;
 	uint32_t exp;
+	int err;
 
 	if (p->closing) {
-		hr_strans_replyh(st, 503, "Service Unavailable", RETRY_AFTER);
+		hr_strans_fail_as(st, 503, "Service Unavailable", RETRY_AFTER,
+			"presence", "shutting down");
 		return;
 	}
 	/* step 1: a presentity of a domain we serve */
@@ -613,14 +612,14 @@ static void on_publish(struct hr_strans *st, const struct hr_msg *req,
 	}
 	c = hr_mem_zalloc(sizeof(*c), ctx_destroy);
 	if (!c) {
-		hr_strans_replyh(st, 500, "Server Internal Error", NULL);
+		hr_strans_fail(st, ENOMEM, "presence: the request's state");
 		return;
 	}
 	c->p = p;
 	c->st = hr_mem_ref(st);
 	c->pr = pres_get(p, name);
 	if (!c->pr) {
-		hr_strans_replyh(st, 500, "Server Internal Error", NULL);
+		hr_strans_fail(st, ENOMEM, "presence: the presentity");
 		goto out;
 	}
 	/* step 3 */
@@ -639,8 +638,12 @@ static void on_publish(struct hr_strans *st, const struct hr_msg *req,
 		}
 		if (c->pb->busy) {
 			c->pb = NULL;
-			hr_strans_replyh(st, 500, "Request Pending",
-				"Retry-After: 1\r\n");
+			/* RFC 3903 has none: a change of this entity-tag is
+			 * being stored; 500 with Retry-After, as RFC 3261
+			 * 14.2 does for overlapping re-INVITEs */
+			hr_strans_fail_as(st, 500, "Request Pending",
+				"Retry-After: 1\r\n", "presence: SIP-If-Match",
+				"a change of this entity-tag is being stored");
 			goto out;
 		}
 		hr_mem_ref(c->pb);
@@ -677,8 +680,9 @@ static void on_publish(struct hr_strans *st, const struct hr_msg *req,
 	hr_rand_token(c->etag, HR_ETAG_LEN);
 	if (c->pb)
 		c->pb->busy = true;
-	if (store(c)) {
-		hr_strans_replyh(st, 503, "Service Unavailable", RETRY_AFTER);
+	err = store(c);
+	if (err) {
+		hr_strans_fail(st, err, "presence: queueing the PUBLISH");
 		goto out;
 	}
 	return;

@@ -125,7 +125,7 @@ static void reply_ok(struct hr_registrar *r, struct aor *a,
 	err |= hr_buf_puts(&hdrs, date);
 	err |= hr_buf_write(&hdrs, "", 1);
 	if (err)
-		hr_strans_replyh(st, 500, "Server Internal Error", NULL);
+		hr_strans_fail(st, err, "registrar: printing the 200");
 	else
 		hr_strans_replyh(st, 200, "OK", hdrs.b);
 	hr_buf_reset(&hdrs);
@@ -234,14 +234,9 @@ static void committed(int err, void *arg)
 	struct aor *a = ctx->aor;
 
 	if (err) {
-		HR_WARN("REGISTER for %s not stored: %s", a->name,
-			hr_strerror(err));
-		if (err == EIO)
-			hr_strans_replyh(ctx->st, 500,
-				"Server Internal Error", NULL);
-		else
-			hr_strans_replyh(ctx->st, 503,
-				"Service Unavailable", RETRY_AFTER);
+		/* the 5xx's warn line says why (EIO: PostgreSQL refused it;
+		 * else it was away or the queue full: 503) */
+		hr_strans_fail(ctx->st, err, "registrar: storing the change");
 	} else {
 		apply(ctx);
 		reply_ok(ctx->r, a, ctx->st);
@@ -605,10 +600,6 @@ static int changes(struct regctx *ctx, const struct hr_msg *req,
 		*fail = "Too Many Contacts";
 		return EPROTO;
 	}
-	if (err == ENOMEM) {
-		*scode = 500;
-		*fail = "Server Internal Error";
-	}
 	return err;
 }
 
@@ -640,9 +631,11 @@ static void handle(struct hr_registrar *r, struct hr_strans *st,
 	struct aor *a;
 	uint16_t scode;
 	unsigned n;
+	int err;
 
 	if (r->closing) {
-		hr_strans_replyh(st, 503, "Service Unavailable", RETRY_AFTER);
+		hr_strans_fail_as(st, 503, "Service Unavailable", RETRY_AFTER,
+			"registrar", "shutting down");
 		return;
 	}
 	/* step 1: a domain we serve; a UA configured with the server's
@@ -670,19 +663,20 @@ static void handle(struct hr_registrar *r, struct hr_strans *st,
 	}
 	a = hr_aor_get(r, aor);
 	if (!a) {
-		hr_strans_replyh(st, 500, "Server Internal Error", NULL);
+		hr_strans_fail(st, ENOMEM, "registrar: the AOR's entry");
 		return;
 	}
 	if (a->busy) {
 		if (!wait_in_line(a, st))
-			hr_strans_replyh(st, 503,
-				"Service Unavailable", RETRY_AFTER);
+			hr_strans_fail_as(st, 503, "Service Unavailable",
+				RETRY_AFTER, "registrar: the AOR's line",
+				"too many REGISTERs waiting for this AOR");
 		return;
 	}
 	n = hr_msg_hdr_count(req, HR_HDR_CONTACT) + a->bindings.n + 1;
 	ctx = hr_mem_zalloc(sizeof(*ctx) + n * sizeof(ctx->ch[0]), ctx_destroy);
 	if (!ctx) {
-		hr_strans_replyh(st, 500, "Server Internal Error", NULL);
+		hr_strans_fail(st, ENOMEM, "registrar: the request's state");
 		hr_aor_release(a);
 		return;
 	}
@@ -690,7 +684,12 @@ static void handle(struct hr_registrar *r, struct hr_strans *st,
 	ctx->aor = a;
 	ctx->cap = n;
 	ctx->st = hr_mem_ref(st);
-	if (changes(ctx, req, &fail, &scode)) {
+	err = changes(ctx, req, &fail, &scode);
+	if (err == ENOMEM) {
+		hr_strans_fail(st, err, "registrar: the contacts' changes");
+		goto done;
+	}
+	if (err) {
 		char hdrs[64];
 
 		snprintf(hdrs, sizeof(hdrs), "Min-Expires: %u\r\n",
@@ -704,9 +703,10 @@ static void handle(struct hr_registrar *r, struct hr_strans *st,
 		goto done;
 	}
 	a->busy = true;
-	if (commit(ctx)) {
+	err = commit(ctx);
+	if (err) {
 		a->busy = false;
-		hr_strans_replyh(st, 503, "Service Unavailable", RETRY_AFTER);
+		hr_strans_fail(st, err, "registrar: queueing the change");
 		goto done;
 	}
 	return;

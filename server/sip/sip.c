@@ -377,12 +377,6 @@ struct hr_sip_stats *hr_sip_counters(struct hr_sip *sip)
 	return &sip->stats;
 }
 
-void hr_sip_count_resp(struct hr_sip *sip, uint16_t scode)
-{
-	if (scode >= 100 && scode < 700)
-		sip->stats.responses[scode / 100]++;
-}
-
 void hr_sip_stats(const struct hr_sip *sip, struct hr_sip_stats *st)
 {
 	*st = sip->stats;
@@ -398,7 +392,7 @@ int hr_sip_reply(struct hr_sip *sip, const struct hr_msg *req,
 	err = hr_resp_print(&sip->out, req, resp, sip->server);
 	if (err)
 		return err;
-	hr_sip_count_resp(sip, resp->scode);
+	hr_sip_count_resp(sip, req, resp);
 	hr_sip_resp_dest(req, &dst);
 	return hr_sip_send(sip, &dst, sip->out.b, sip->out.len);
 }
@@ -412,6 +406,19 @@ static void replys(struct hr_sip *sip, const struct hr_msg *req,
 
 	if (err)
 		HR_DEBUG("reply %u: %s", scode, hr_strerror(err));
+}
+
+/* A request the parser refused: 400, or 505, 513 (logged as 5xx are) */
+static void reply_bad(struct hr_sip *sip, const struct hr_msg *msg)
+{
+	struct hr_resp resp = { .scode = msg->err_scode,
+		.reason = msg->err_reason, .where = "sip: parser",
+		.why = msg->err_scode == 513 ? "over --max-message-size" :
+		msg->err_scode == 505 ? "not SIP/2.0" : NULL };
+
+	if (msg->err_scode == 500)
+		resp.err = ENOMEM;
+	hr_sip_reply(sip, msg, &resp);
 }
 
 /* ---- the router ---- */
@@ -439,7 +446,8 @@ static void not_implemented(struct hr_strans *st, const struct hr_msg *req,
 {
 	(void)req;
 	(void)arg;
-	hr_strans_replys(st, 501, "Not Implemented");
+	hr_strans_fail_as(st, 501, "Not Implemented", NULL, "sip: router",
+		"no handler for the method");
 }
 
 static void transact(struct hr_sip *sip, struct hr_msg *msg)
@@ -449,7 +457,11 @@ static void transact(struct hr_sip *sip, struct hr_msg *msg)
 	int err = hr_strans_alloc(&st, sip, msg);
 
 	if (err) {
-		replys(sip, msg, 500, "Server Internal Error", NULL);
+		struct hr_resp resp = { .scode = 500,
+			.reason = "Server Internal Error",
+			.where = "sip: server transaction", .err = err };
+
+		hr_sip_reply(sip, msg, &resp);
 		return;
 	}
 	/* held across the handler: a final response may end the
@@ -470,7 +482,11 @@ static void route(struct hr_sip *sip, struct hr_msg *msg)
 	sip->stats.requests[m]++;
 	/* RFC 3261 8.2.1: method inspection first */
 	if (m == HR_METH_OTHER) {
-		replys(sip, msg, 501, "Not Implemented", NULL);
+		struct hr_resp resp = { .scode = 501,
+			.reason = "Not Implemented", .where = "sip: router",
+			.why = "a method Herald does not know" };
+
+		hr_sip_reply(sip, msg, &resp);
 		return;
 	}
 	if (m != HR_METH_OPTIONS && !sip->hand[m].h && !routed(m)) {
@@ -510,7 +526,7 @@ static void recv_request(struct hr_sip *sip, struct hr_msg *msg)
 	if (msg->err_scode) {
 		/* no usable Via: no way to route a response; drop it */
 		if (msg->has_via)
-			replys(sip, msg, msg->err_scode, msg->err_reason, NULL);
+			reply_bad(sip, msg);
 		else
 			HR_DEBUG("dropped request: %s", msg->err_reason);
 		return;

@@ -402,6 +402,11 @@ struct hr_resp {
 	struct hr_pl hdrs;      /* extra header lines, each ending in CRLF */
 	const char *ctype;      /* NULL: no body */
 	struct hr_pl body;
+	/* a 5xx's cause, for its warn line and its count in /metrics: */
+	const char *where;      /* where it arose, "module: step" (a static
+				 * string); NULL: "no cause recorded" */
+	int err;                /* the errno behind it, or 0 */
+	const char *why;        /* what happened, in words, or NULL */
 };
 
 /**
@@ -423,6 +428,11 @@ struct hr_req {
 				 * ending in CRLF */
 	const char *ctype;      /* NULL: no body */
 	struct hr_pl body;
+	/* a 5xx's cause, for its warn line and its count in /metrics: */
+	const char *where;      /* where it arose, "module: step" (a static
+				 * string); NULL: "no cause recorded" */
+	int err;                /* the errno behind it, or 0 */
+	const char *why;        /* what happened, in words, or NULL */
 };
 
 /**
@@ -495,12 +505,28 @@ void hr_sip_resp_dest(const struct hr_msg *req, struct hr_dest *dst);
 /** Answer req without a transaction (RFC 3261 8.2.7). */
 int hr_sip_reply(struct hr_sip *sip, const struct hr_msg *req,
 	const struct hr_resp *resp);
+/** 5xx responses sent for one cause: status, reason, where, errno. */
+struct hr_sip_fail_count {
+	uint16_t scode;
+	char reason[48];
+	const char *where;              /* a static string */
+	int err;
+	uint64_t n;
+	int64_t log_s;                  /* rate limit of the warn lines */
+	unsigned logged, quiet;
+};
+
+#define HR_SIP_FAIL_KINDS 48
+
 /** Counters of the stack (metrics). */
 struct hr_sip_stats {
 	uint64_t requests[HR_METH__N];  /* received, by method */
 	uint64_t responses[7];          /* sent, by class: [2] is 2xx */
 	uint64_t retransmits;           /* client requests sent again
 					 * (Timer E) */
+	struct hr_sip_fail_count fails[HR_SIP_FAIL_KINDS];
+	unsigned nfails;                /* kinds in use; the last one is
+					 * "other" once they are all used */
 };
 
 /** Copy the counters. */
@@ -527,6 +553,19 @@ int hr_strans_replys(struct hr_strans *st, uint16_t scode,
  * none). */
 int hr_strans_replyh(struct hr_strans *st, uint16_t scode, const char *reason,
 	const char *hdrs);
+/**
+ * Answer a request that failed inside Herald: err picks the status, 503
+ * with Retry-After when the cause is passing (the store away or full:
+ * ETIMEDOUT, ENOSPC, EAGAIN, EBUSY, ENOTCONN, ECONNREFUSED), 500
+ * otherwise. The response is logged at warn with err and where, and
+ * counted (every 5xx is; see hr_resp's where, err and why).
+ */
+int hr_strans_fail(struct hr_strans *st, int err, const char *where);
+/** A 5xx the protocol calls for (500 Out of Order...): why says what
+ * happened; logged and counted like hr_strans_fail's. */
+int hr_strans_fail_as(struct hr_strans *st, uint16_t scode,
+	const char *reason, const char *hdrs, const char *where,
+	const char *why);
 
 enum hr_strans_state {
 	HR_STRANS_TRYING,

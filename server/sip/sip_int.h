@@ -108,8 +108,10 @@ int hr_conn_connect(struct hr_conn **connp, struct hr_sip *sip,
 const struct hr_sip_cfg *hr_sip_cfg(const struct hr_sip *sip);
 /* The counters, to add to (core thread). */
 struct hr_sip_stats *hr_sip_counters(struct hr_sip *sip);
-/* A response of scode went out. */
-void hr_sip_count_resp(struct hr_sip *sip, uint16_t scode);
+/* A response to req went out: counted; a 5xx is logged at warn with its
+ * cause (fail.c). */
+void hr_sip_count_resp(struct hr_sip *sip, const struct hr_msg *req,
+	const struct hr_resp *resp);
 struct hr_list *hr_sip_conns(struct hr_sip *sip);
 struct hr_list *hr_sip_udps(struct hr_sip *sip);
 struct hr_list *hr_sip_lsnrs(struct hr_sip *sip);

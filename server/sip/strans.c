@@ -138,9 +138,8 @@ static void guard(void *arg)
 {
 	struct hr_strans *st = arg;
 
-	HR_WARN("no final response to %s in %u ms: 500",
-		hr_method_name(st->meth), 64 * HR_SIP_T1);
-	hr_strans_replys(st, 500, "Server Internal Error");
+	hr_strans_fail_as(st, 500, "Server Internal Error", NULL,
+		"sip: transaction guard", "no final response in 64*T1");
 }
 
 static void timer_j(void *arg)
@@ -206,7 +205,7 @@ int hr_strans_reply(struct hr_strans *st, const struct hr_resp *resp)
 		hr_buf_reset(&buf);
 		return err;
 	}
-	hr_sip_count_resp(st->sip, resp->scode);
+	hr_sip_count_resp(st->sip, st->req, resp);
 	free(st->resp);
 	st->resp = buf.b;     /* the buffer's storage moves to st */
 	st->resp_len = buf.len;
@@ -236,6 +235,46 @@ int hr_strans_replyh(struct hr_strans *st, uint16_t scode, const char *reason,
 {
 	struct hr_resp resp = { .scode = scode, .reason = reason,
 		.hdrs = hr_pl_str(hdrs ? hdrs : "") };
+
+	return hr_strans_reply(st, &resp);
+}
+
+/* Causes that pass: the store away or its queue full. */
+static bool passing(int err)
+{
+	switch (err) {
+	case ETIMEDOUT:
+	case ENOSPC:
+	case EAGAIN:
+	case EBUSY:
+	case ENOTCONN:
+	case ECONNREFUSED:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int hr_strans_fail(struct hr_strans *st, int err, const char *where)
+{
+	/* RFC 3261 21.5.4: 503 with Retry-After when it will pass */
+	bool later = passing(err);
+	struct hr_resp resp = { .scode = later ? 503 : 500,
+		.reason = later ? "Service Unavailable" :
+		"Server Internal Error",
+		.hdrs = hr_pl_str(later ? "Retry-After: 5\r\n" : ""),
+		.where = where, .err = err };
+
+	return hr_strans_reply(st, &resp);
+}
+
+int hr_strans_fail_as(struct hr_strans *st, uint16_t scode,
+	const char *reason, const char *hdrs, const char *where,
+	const char *why)
+{
+	struct hr_resp resp = { .scode = scode, .reason = reason,
+		.hdrs = hr_pl_str(hdrs ? hdrs : ""), .where = where,
+		.why = why };
 
 	return hr_strans_reply(st, &resp);
 }

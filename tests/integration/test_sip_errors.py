@@ -2,7 +2,10 @@
 """Methods herald does not serve and malformed messages."""
 
 import os
+import re
 import sys
+import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -57,6 +60,51 @@ class MethodTest(harness.HeraldTestCase):
         req.set('To', '<sip:alice@example.test>')
         r = c.request(req)
         self.assertStatus(r, 483, 'Too Many Hops')
+
+
+class ServerErrorLogTest(harness.HeraldTestCase):
+    """Every 5xx herald sends is logged at warn with its cause (where it
+    arose, errno or words) and counted in /metrics by that cause."""
+
+    def metrics(self):
+        req = urllib.request.Request(
+            self.herald.admin_url + '/metrics',
+            headers={'Authorization': 'Bearer ' + harness.ADMIN_TOKEN})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.read().decode()
+
+    def wait_log(self, pattern):
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            m = re.search(pattern, self.herald.log_text())
+            if m:
+                return m
+            time.sleep(0.05)
+        self.fail('no log line %r in:\n%s' % (pattern,
+                                                self.herald.log_text()))
+
+    def test_5xx_logged_with_cause_and_counted(self):
+        c = self.udp()
+        for i in range(3):
+            r = c.request(self.req('FOO', c))
+            self.assertStatus(r, 501, 'Not Implemented')
+        req = self.req('OPTIONS', c, call_id='v3-call')
+        req.version = 'SIP/3.0'
+        c.send(req)
+        self.assertStatus(c.recv(), 505)
+        self.wait_log(r'warn +sip +501 Not Implemented to FOO from '
+                      r'127\.0\.0\.1:%d over UDP, Call-ID \S+: sip: router: '
+                      r'a method Herald does not know' % c.port)
+        self.wait_log(r'warn +sip +505 Version Not Supported to OPTIONS '
+                      r'from 127\.0\.0\.1:%d over UDP, Call-ID v3-call: '
+                      r'sip: parser: not SIP/2\.0' % c.port)
+        m = self.metrics()
+        self.assertIn('herald_sip_errors_total{code="501",'
+                      'reason="Not Implemented",where="sip: router",'
+                      'errno=""} 3\n', m)
+        self.assertIn('herald_sip_errors_total{code="505",'
+                      'reason="Version Not Supported",where="sip: parser",'
+                      'errno=""} 1\n', m)
 
 
 class BadRequestTest(harness.HeraldTestCase):

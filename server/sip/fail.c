@@ -1,0 +1,109 @@
+/*
+ * Every response is counted by class; every 5xx is also logged at warn
+ * with its cause and counted by it (status, reason, where, errno). A 500
+ * nobody can explain is a defect: the one that kept real phones from
+ * registering said nothing at any log level.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "sip/sip_int.h"
+
+#define HR_LOG_MODULE "sip"
+
+#define LOG_PER_S 10     /* warn lines a second for one cause; the rest
+			  * are counted and said in the next line */
+#define UNRECORDED "no cause recorded"
+
+static bool same_kind(const struct hr_sip_fail_count *k,
+	const struct hr_resp *resp, const char *where)
+{
+	return k->scode == resp->scode && k->err == resp->err &&
+		!strcmp(k->where, where) &&
+		!strncmp(k->reason, resp->reason ? resp->reason : "",
+			sizeof(k->reason) - 1);
+}
+
+/* The count of resp's kind; once every slot is taken, the last one counts
+ * all other kinds (the list stays bounded whatever the causes). */
+static struct hr_sip_fail_count *kind(struct hr_sip_stats *s,
+	const struct hr_resp *resp)
+{
+	const char *where = resp->where ? resp->where : UNRECORDED;
+	struct hr_sip_fail_count *k;
+
+	for (unsigned i = 0; i < s->nfails; i++) {
+		if (same_kind(&s->fails[i], resp, where))
+			return &s->fails[i];
+	}
+	if (s->nfails == HR_SIP_FAIL_KINDS)
+		return &s->fails[HR_SIP_FAIL_KINDS - 1];
+	k = &s->fails[s->nfails++];
+	if (s->nfails == HR_SIP_FAIL_KINDS) {
+		k->where = "other causes";
+		return k;
+	}
+	k->scode = resp->scode;
+	k->err = resp->err;
+	k->where = where;
+	snprintf(k->reason, sizeof(k->reason), "%s",
+		resp->reason ? resp->reason : "");
+	return k;
+}
+
+static bool may_log(struct hr_sip_fail_count *k)
+{
+	int64_t now = (int64_t)(hr_now_ms() / 1000);
+
+	if (k->log_s != now) {
+		k->log_s = now;
+		k->logged = 0;
+	}
+	if (k->logged >= LOG_PER_S) {
+		k->quiet++;
+		return false;
+	}
+	k->logged++;
+	return true;
+}
+
+static void log_fail(const struct hr_msg *req, const struct hr_resp *resp,
+	struct hr_sip_fail_count *k)
+{
+	char src[HR_SA_STRLEN], errs[96] = "", more[48] = "";
+
+	if (resp->err)
+		snprintf(errs, sizeof(errs), "%s%s (%s)",
+			resp->why ? ", " : "", hr_strerror(resp->err),
+			strerrorname_np(resp->err) ? strerrorname_np(resp->err)
+			: "?");
+	if (k->quiet)
+		snprintf(more, sizeof(more), " [%u like it not logged]",
+			k->quiet);
+	k->quiet = 0;
+	HR_WARN("%u %s to %.*s from %s over %s, Call-ID %.*s: %s%s%s%s%s",
+		resp->scode, resp->reason ? resp->reason : "",
+		HR_PL_ARG(req->method),
+		hr_sa_print(&req->src, src, sizeof(src)), hr_tp_name(req->tp),
+		HR_PL_ARG(req->callid),
+		resp->where ? resp->where : UNRECORDED,
+		resp->why || resp->err ? ": " : "",
+		resp->why ? resp->why : "", errs, more);
+}
+
+void hr_sip_count_resp(struct hr_sip *sip, const struct hr_msg *req,
+	const struct hr_resp *resp)
+{
+	struct hr_sip_stats *s = hr_sip_counters(sip);
+	struct hr_sip_fail_count *k;
+
+	if (resp->scode < 100 || resp->scode >= 700)
+		return;
+	s->responses[resp->scode / 100]++;
+	if (resp->scode < 500)
+		return;
+	k = kind(s, resp);
+	k->n++;
+	if (req && may_log(k))
+		log_fail(req, resp, k);
+}
