@@ -15,7 +15,6 @@
 
 #define HR_LOG_MODULE "reg"
 
-#define MAX_PARAMS 16
 
 static const char *const types[] = { "application/reginfo+xml" };
 
@@ -163,17 +162,34 @@ static void gone(struct hr_sub *sub, void *arg)
 	hr_sub_set_data(sub, NULL);
 }
 
-/* Unknown contact parameters (RFC 3680 5.1) from ";a=b;c": names and
- * values point into buf. */
-static unsigned split_params(const char *params, char *buf, size_t n,
-	const char **names, const char **values)
+/* One contact for the document; its parameters are split in storage of
+ * its own (the array of contacts may move while it grows). */
+struct wcontact {
+	struct hr_reginfo_contact c;
+	char *pbuf;           /* the parameters, split in place */
+	const char **pv;      /* names, then values */
+};
+
+/* Unknown contact parameters (RFC 3680 5.1) from ";a=b;c", every one of
+ * them however many a phone sends: 0 or ENOMEM. */
+static int split_params(struct wcontact *w, const char *params)
 {
+	struct hr_reginfo_contact *c = &w->c;
+	const char **names, **values;
+	size_t max = 1;
 	unsigned k = 0;
 	char *s;
 
-	snprintf(buf, n, "%s", params);
-	s = buf;
-	while (*s && k < MAX_PARAMS) {
+	for (const char *p = params; *p; p++)
+		max += *p == ';';   /* at least one ';' before each */
+	w->pbuf = strdup(params);
+	w->pv = calloc(2 * max, sizeof(*w->pv));
+	if (!w->pbuf || !w->pv)
+		return ENOMEM;
+	names = w->pv;
+	values = w->pv + max;
+	s = w->pbuf;
+	while (*s) {
 		char *end, *eq;
 		bool quoted = false;
 
@@ -204,19 +220,22 @@ static unsigned split_params(const char *params, char *buf, size_t n,
 		k++;
 		s = end;
 	}
-	return k;
+	c->n_unknown_params = k;
+	c->unknown_param_names = names;
+	c->unknown_param_values = values;
+	return 0;
 }
 
-/* One contact for the document; the strings live in the caller's
- * storage while the document is written. */
-struct wcontact {
-	struct hr_reginfo_contact c;
-	const char *names[MAX_PARAMS];
-	const char *values[MAX_PARAMS];
-	char pbuf[1024];
-};
+static void wcontacts_free(struct wcontact *w, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		free(w[i].pbuf);
+		free(w[i].pv);
+	}
+	free(w);
+}
 
-static void contact_fill(struct wcontact *w, const char *id, const char *uri,
+static int contact_fill(struct wcontact *w, const char *id, const char *uri,
 	const char *dname, const char *callid, const char *params,
 	int64_t expires_at, int64_t registered_at, uint32_t cseq, int q,
 	enum hr_reg_event ev)
@@ -224,7 +243,7 @@ static void contact_fill(struct wcontact *w, const char *id, const char *uri,
 	int64_t now = hr_wall_s();
 	struct hr_reginfo_contact *c = &w->c;
 
-	memset(c, 0, sizeof(*c));
+	memset(w, 0, sizeof(*w));
 	c->id = id;
 	c->uri = uri;
 	c->display_name = dname;
@@ -241,10 +260,7 @@ static void contact_fill(struct wcontact *w, const char *id, const char *uri,
 	c->duration_registered = registered_at && now >= registered_at ?
 		now - registered_at : -1;
 	c->retry_after = -1;
-	c->n_unknown_params = split_params(params ? params : "", w->pbuf,
-		sizeof(w->pbuf), w->names, w->values);
-	c->unknown_param_names = w->names;
-	c->unknown_param_values = w->values;
+	return split_params(w, params ? params : "");
 }
 
 struct full {
@@ -266,10 +282,9 @@ static int full_one(const struct hr_binding *b, void *arg)
 		f->w = w;
 		f->cap = cap;
 	}
-	contact_fill(&f->w[f->n++], b->id, b->uri, b->dname, b->callid,
-		b->params, b->expires_at, b->registered_at, b->cseq, b->q,
-		HR_REG_REGISTERED);
-	return 0;
+	return contact_fill(&f->w[f->n++], b->id, b->uri, b->dname,
+		b->callid, b->params, b->expires_at, b->registered_at, b->cseq,
+		b->q, HR_REG_REGISTERED);
 }
 
 static int count_one(const struct hr_binding *b, void *arg)
@@ -314,8 +329,8 @@ static int write_doc(struct hr_regpkg *p, const char *resource,
 		for (unsigned i = 0; !err && i < pd->n; i++) {
 			const struct change *c = pd->v[i];
 
-			contact_fill(&f.w[f.n++], c->id, c->uri, c->dname,
-				c->callid, c->params, c->expires_at,
+			err = contact_fill(&f.w[f.n++], c->id, c->uri,
+				c->dname, c->callid, c->params, c->expires_at,
 				c->registered_at, c->cseq, c->q, c->ev);
 		}
 	}
@@ -341,7 +356,7 @@ static int write_doc(struct hr_regpkg *p, const char *resource,
 	if (!err && pd)
 		pending_clear(pd);
 	free(cv);
-	free(f.w);
+	wcontacts_free(f.w, f.n);
 	return err;
 }
 

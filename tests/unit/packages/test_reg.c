@@ -499,7 +499,7 @@ static void told(struct watch *w, const char *const *uris, unsigned n,
 
 static void reg_send(const char *callid, unsigned cseq, const char *hdrs)
 {
-	char m[2048];
+	char m[16384];
 	const struct hr_msg *r;
 	struct hr_sa src;
 
@@ -576,6 +576,45 @@ END_TEST
 
 /* RFC 3680 5.1 / 5.2: one partial document per change, with the contact's
  * new state and the event that made it. */
+/* Twenty parameters on each of ten contacts, one of them longer than a
+ * kilobyte: every one of them is in the document (a list of sixteen and
+ * a buffer of 1024 bytes dropped the rest, and a growing list of
+ * contacts left the first ones' parameters behind). */
+#define P10 ";p0=0;p1=1;p2=2;p3=3;p4=4;p5=5;p6=6;p7=7;p8=8;p9=9"
+#define P20 P10 ";q0=0;q1=1;q2=2;q3=3;q4=4;q5=5;q6=6;q7=7;q8=8"
+#define LONGV "\"<urn:uuid:" X64 X64 X64 X64 X64 X64 X64 X64 ">\""
+#define X64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+START_TEST(test_many_params)
+{
+	char hdrs[12000], xp[128];
+	size_t len = 0;
+	struct watch w;
+	struct note n;
+
+	for (unsigned i = 1; i <= 10; i++)
+		len += (size_t)snprintf(hdrs + len, sizeof(hdrs) - len,
+			"Contact: <sip:alice@192.0.2.%u:5060>" P20 ";long="
+			LONGV "\r\n", i);
+	ck_assert_uint_lt(len, sizeof(hdrs));
+	reg_send("many", 1, hdrs);
+	watch_init(&w, "alice", "alice", 5070);
+	subscribed(&w, 600);
+	note_take(&w, &n);
+	note_state(&n, "active", 600, NULL);
+	xp_count(n.doc, REG "/r:contact", 10);
+	for (unsigned i = 1; i <= 10; i++) {
+		snprintf(xp, sizeof(xp), REG "/r:contact[r:uri='sip:alice@"
+			"192.0.2.%u:5060']/r:unknown-param", i);
+		xp_count(n.doc, xp, 20);
+	}
+	xp_eq(n.doc, CT(U1) "/r:unknown-param[@name='q8']", "8");
+	xp_eq(n.doc, CT(U1) "/r:unknown-param[@name='long']",
+		"<urn:uuid:" X64 X64 X64 X64 X64 X64 X64 X64 ">");
+	note_done(&n, true);
+}
+END_TEST
+
 START_TEST(test_contact_events)
 {
 	struct watch w;
@@ -1108,6 +1147,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_initial);
 	tcase_add_test(tc, test_contact_events);
+	tcase_add_test(tc, test_many_params);
 	tcase_add_test(tc, test_last_unregistered);
 	tcase_add_test(tc, test_subscription_expires);
 	tcase_add_test(tc, test_star_unregistered);
