@@ -76,95 +76,74 @@ static int param(struct stmt *st, const char *v)
 	return 0;
 }
 
-static int param_i64(struct stmt *st, int64_t v)
+/* One statement from its parameters: 0, ENOMEM, or E2BIG for more than
+ * a statement holds (ADD checks that at compile time). */
+static int add(struct hr_store_tx *tx, enum stmt_kind kind,
+	const char *const *v, unsigned n)
 {
-	char buf[24];
+	struct stmt *st;
+	int err = 0;
 
-	snprintf(buf, sizeof(buf), "%" PRId64, v);
-	return param(st, buf);
+	if (n > STMT_PARAMS_MAX)
+		return E2BIG;
+	st = stmt_add(tx, kind);
+	if (!st)
+		return ENOMEM;
+	for (unsigned i = 0; i < n && !err; i++)
+		err = param(st, v[i]);
+	if (err) {
+		hr_stmt_reset(st);
+		return err;
+	}
+	tx->n++;
+	return 0;
 }
 
-/* -1 means absent (q, reg-id): SQL NULL */
-static int param_opt(struct stmt *st, int v)
+#define ADD(tx, kind, v) (__extension__({ \
+	_Static_assert(sizeof(v) / sizeof((v)[0]) <= STMT_PARAMS_MAX, \
+		"more parameters than struct stmt holds"); \
+	add((tx), (kind), (v), sizeof(v) / sizeof((v)[0])); }))
+
+/* An integer parameter; -1 is absent (q, reg-id) when opt: NULL. */
+static const char *num(char *buf, size_t n, int64_t v, bool opt)
 {
-	return v < 0 ? param(st, NULL) : param_i64(st, v);
+	if (opt && v < 0)
+		return NULL;
+	snprintf(buf, n, "%" PRId64, v);
+	return buf;
 }
 
 int hr_store_tx_binding_put(struct hr_store_tx *tx,
 	const struct hr_store_binding *b)
 {
-	struct stmt *st;
-	int err = 0;
+	char exp[24], reg[24], cseq[24], q[24], rid[24];
 
 	if (!tx || !b || !b->aor || !b->key || !b->id || !b->uri ||
 		!b->callid)
 		return EINVAL;
-	st = stmt_add(tx, STMT_BINDING_PUT);
-	if (!st)
-		return ENOMEM;
-	/* order: $1..$16 of the "binding_put" statement (writer.c) */
-	err |= param(st, b->aor);
-	err |= param(st, b->key);
-	err |= param(st, b->id);
-	err |= param(st, b->uri);
-	err |= param(st, b->params);
-	err |= param(st, b->dname);
-	err |= param_i64(st, b->expires_at);
-	err |= param_i64(st, b->registered_at);
-	err |= param(st, b->callid);
-	err |= param_i64(st, b->cseq);
-	err |= param_opt(st, b->q);
-	err |= param(st, b->instance);
-	err |= param_opt(st, b->reg_id);
-	err |= param(st, b->path);
-	err |= param(st, b->user_agent);
-	err |= param(st, b->received);
-	if (err) {
-		hr_stmt_reset(st);
-		return ENOMEM;
+	{
+		/* order: $1..$16 of the "binding_put" statement (writer.c) */
+		const char *const v[] = { b->aor, b->key, b->id, b->uri,
+			b->params, b->dname,
+			num(exp, sizeof(exp), b->expires_at, false),
+			num(reg, sizeof(reg), b->registered_at, false),
+			b->callid, num(cseq, sizeof(cseq), b->cseq, false),
+			num(q, sizeof(q), b->q, true), b->instance,
+			num(rid, sizeof(rid), b->reg_id, true), b->path,
+			b->user_agent, b->received };
+
+		return ADD(tx, STMT_BINDING_PUT, v);
 	}
-	tx->n++;
-	return 0;
 }
 
 int hr_store_tx_binding_del(struct hr_store_tx *tx, const char *aor,
 	const char *key)
 {
-	struct stmt *st;
-	int err = 0;
+	const char *const v[] = { aor, key };
 
 	if (!tx || !aor || !key)
 		return EINVAL;
-	st = stmt_add(tx, STMT_BINDING_DEL);
-	if (!st)
-		return ENOMEM;
-	err |= param(st, aor);
-	err |= param(st, key);
-	if (err) {
-		hr_stmt_reset(st);
-		return ENOMEM;
-	}
-	tx->n++;
-	return 0;
-}
-
-/* One statement from its parameters: 0, EINVAL or ENOMEM. */
-static int add(struct hr_store_tx *tx, enum stmt_kind kind,
-	const char *const *v, unsigned n)
-{
-	struct stmt *st = stmt_add(tx, kind);
-	int err = 0;
-
-	if (!st)
-		return ENOMEM;
-	for (unsigned i = 0; i < n; i++)
-		err |= param(st, v[i]);
-	if (err) {
-		hr_stmt_reset(st);
-		return ENOMEM;
-	}
-	tx->n++;
-	return 0;
+	return ADD(tx, STMT_BINDING_DEL, v);
 }
 
 int hr_store_tx_sub_put(struct hr_store_tx *tx, const struct hr_store_sub *u)
@@ -190,7 +169,7 @@ int hr_store_tx_sub_put(struct hr_store_tx *tx, const struct hr_store_sub *u)
 			u->transport, u->received, u->instance,
 			u->local_contact };
 
-		return add(tx, STMT_SUB_PUT, v, sizeof(v) / sizeof(v[0]));
+		return ADD(tx, STMT_SUB_PUT, v);
 	}
 }
 
@@ -200,7 +179,7 @@ int hr_store_tx_sub_del(struct hr_store_tx *tx, const char *id)
 
 	if (!tx || !id)
 		return EINVAL;
-	return add(tx, STMT_SUB_DEL, v, 1);
+	return ADD(tx, STMT_SUB_DEL, v);
 }
 
 int hr_store_tx_sub_reserve(struct hr_store_tx *tx, const char *id,
@@ -213,7 +192,7 @@ int hr_store_tx_sub_reserve(struct hr_store_tx *tx, const char *id,
 		return EINVAL;
 	snprintf(c, sizeof(c), "%" PRId64, cseq_reserved);
 	snprintf(ver, sizeof(ver), "%" PRId64, version_reserved);
-	return add(tx, STMT_SUB_RESERVE, v, 3);
+	return ADD(tx, STMT_SUB_RESERVE, v);
 }
 
 int hr_store_tx_pub_put(struct hr_store_tx *tx, const struct hr_store_pub *u)
@@ -230,7 +209,7 @@ int hr_store_tx_pub_put(struct hr_store_tx *tx, const struct hr_store_pub *u)
 		const char *const v[] = { u->etag, u->presentity, u->event,
 			u->ctype, u->body, exp, at };
 
-		return add(tx, STMT_PUB_PUT, v, sizeof(v) / sizeof(v[0]));
+		return ADD(tx, STMT_PUB_PUT, v);
 	}
 }
 
@@ -240,7 +219,7 @@ int hr_store_tx_pub_del(struct hr_store_tx *tx, const char *etag)
 
 	if (!tx || !etag)
 		return EINVAL;
-	return add(tx, STMT_PUB_DEL, v, 1);
+	return ADD(tx, STMT_PUB_DEL, v);
 }
 
 int hr_store_tx_rule_put(struct hr_store_tx *tx, const char *package,
@@ -250,7 +229,7 @@ int hr_store_tx_rule_put(struct hr_store_tx *tx, const char *package,
 
 	if (!tx || !package || !resource || !watcher || !action)
 		return EINVAL;
-	return add(tx, STMT_RULE_PUT, v, 4);
+	return ADD(tx, STMT_RULE_PUT, v);
 }
 
 int hr_store_tx_rule_del(struct hr_store_tx *tx, const char *package,
@@ -260,7 +239,7 @@ int hr_store_tx_rule_del(struct hr_store_tx *tx, const char *package,
 
 	if (!tx || !package || !resource || !watcher)
 		return EINVAL;
-	return add(tx, STMT_RULE_DEL, v, 3);
+	return ADD(tx, STMT_RULE_DEL, v);
 }
 
 void hr_store_tx_abort(struct hr_store_tx *tx)
