@@ -1,6 +1,7 @@
 /*
- * Every response is counted by class; every 5xx is also logged at warn
- * with its cause and counted by it (status, reason, where, errno). A 500
+ * Every response is counted by class; every 5xx, and every 4xx by which
+ * a limit refused a request, is also logged at warn with its cause and
+ * counted by it (status, reason, where, errno). A 500
  * nobody can explain is a defect: the one that kept real phones from
  * registering said nothing at any log level.
  */
@@ -100,7 +101,8 @@ void hr_sip_count_resp(struct hr_sip *sip, const struct hr_msg *req,
 	if (resp->scode < 100 || resp->scode >= 700)
 		return;
 	s->responses[resp->scode / 100]++;
-	if (resp->scode < 500)
+	/* a 4xx is logged when it names its cause: a limit refused it */
+	if (resp->scode < 500 && !resp->where)
 		return;
 	k = kind(s, resp);
 	k->n++;

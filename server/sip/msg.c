@@ -30,6 +30,9 @@ static void msg_destroy(void *data)
 	hr_mem_deref(m->msg.conn);
 }
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 static void bad(struct hr_msg *msg, uint16_t scode, const char *reason)
 {
 	if (!msg->err_scode) {
@@ -279,6 +282,8 @@ static const char *header_section(struct hr_msg *msg, const char *p,
 		err = header_line(msg, hs, l.e);
 		if (err == EMSGSIZE) {
 			bad(msg, 400, "Too Many Headers");
+			msg->err_limit = "more than " STR(HR_SIP_MAX_HDRS)
+				" header values";
 			break;
 		}
 		if (err == ENOMEM) {

@@ -408,15 +408,22 @@ static void replys(struct hr_sip *sip, const struct hr_msg *req,
 		HR_DEBUG("reply %u: %s", scode, hr_strerror(err));
 }
 
-/* A request the parser refused: 400, or 505, 513 (logged as 5xx are) */
+/* A request the parser refused: 400, or 505, 513; the 5xx and the
+ * refusals by a limit are logged with their cause (fail.c) */
 static void reply_bad(struct hr_sip *sip, const struct hr_msg *msg)
 {
 	struct hr_resp resp = { .scode = msg->err_scode,
-		.reason = msg->err_reason, .where = "sip: parser",
-		.why = msg->err_scode == 513 ? "over --max-message-size" :
-		msg->err_scode == 505 ? "not SIP/2.0" : NULL };
+		.reason = msg->err_reason };
 
-	if (msg->err_scode == 500)
+	if (msg->err_scode >= 500 || msg->err_limit) {
+		resp.where = "sip: parser";
+		resp.why = msg->err_limit;
+	}
+	if (msg->err_scode == 513)
+		resp.why = "over --max-message-size";
+	else if (msg->err_scode == 505)
+		resp.why = "not SIP/2.0";
+	else if (msg->err_scode == 500)
 		resp.err = ENOMEM;
 	hr_sip_reply(sip, msg, &resp);
 }

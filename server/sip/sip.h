@@ -13,7 +13,9 @@
 #define HR_SIP_T2 4000
 #define HR_SIP_T4 5000
 
-#define HR_SIP_MAX_HDRS 128      /* header values in one message */
+#define HR_SIP_MAX_HDRS 256      /* header values in one message (a list
+				  * header's elements each count; the
+				  * index of a first one is a uint8_t) */
 #define HR_SIP_DEFAULT_MAX_MSG 65535
 
 /* ---- methods ---- */
@@ -342,6 +344,7 @@ struct hr_msg {
 	 */
 	uint16_t err_scode;
 	const char *err_reason;
+	const char *err_limit;  /* set when a limit refused it: which */
 
 	/* where it came from; filled by the transport */
 	enum hr_tp tp;

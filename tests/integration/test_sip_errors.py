@@ -98,7 +98,19 @@ class ServerErrorLogTest(harness.HeraldTestCase):
         self.wait_log(r'warn +sip +505 Version Not Supported to OPTIONS '
                       r'from 127\.0\.0\.1:%d over UDP, Call-ID v3-call: '
                       r'sip: parser: not SIP/2\.0' % c.port)
+        # a limit's 4xx is logged and counted too
+        req = self.req('OPTIONS', c, call_id='many-headers')
+        for i in range(300):
+            req.add('X-H%d' % i, str(i))
+        c.send(req)
+        self.assertStatus(c.recv(), 400, 'Too Many Headers')
+        self.wait_log(r'warn +sip +400 Too Many Headers to OPTIONS from '
+                      r'127\.0\.0\.1:%d over UDP, Call-ID many-headers: '
+                      r'sip: parser: more than 256 header values' % c.port)
         m = self.metrics()
+        self.assertIn('herald_sip_errors_total{code="400",'
+                      'reason="Too Many Headers",where="sip: parser",'
+                      'errno=""} 1\n', m)
         self.assertIn('herald_sip_errors_total{code="501",'
                       'reason="Not Implemented",where="sip: router",'
                       'errno=""} 3\n', m)

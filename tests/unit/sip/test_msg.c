@@ -298,18 +298,19 @@ START_TEST(test_many_headers)
 	struct hr_msg *msg;
 	unsigned n;
 
-	for (n = 100; n <= 200; n += 100) {
+	for (n = 200; n <= 300; n += 100) {
 		hr_buf_init(&b, 1 << 20);
 		hr_buf_puts(&b, OPT);
 		for (unsigned i = 0; i < n; i++)
 			hr_buf_printf(&b, "X-H%u: %u\r\n", i, i);
 		hr_buf_puts(&b, "\r\n");
 		ck_assert_int_eq(hr_msg_decode(&msg, b.b, b.len, false), 0);
-		if (n == 100) {
+		if (n == 200) {
 			ck_assert_uint_eq(msg->err_scode, 0);
-			ck_assert_uint_eq(msg->hdrc, 106);
+			ck_assert_uint_eq(msg->hdrc, 206);
 		} else {
 			ck_assert_str_eq(msg->err_reason, "Too Many Headers");
+			ck_assert_ptr_nonnull(msg->err_limit);
 		}
 		hr_mem_deref(msg);
 		hr_buf_reset(&b);
