@@ -164,7 +164,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		return MHD_YES;
 	}
 	if (!r->path)
-		hr_admin_problem(&rp, 500, "Internal Server Error", NULL);
+		hr_admin_problem(&rp, 500, "Internal Server Error",
+			"out of memory");
 	else if (!(r->nseg == 1 && !strcmp(r->seg[0], "health")) &&
 	    !authorized(r))
 		hr_admin_problem(&rp, 401, "Unauthorized",
@@ -173,6 +174,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		hr_admin_problem(&rp, 413, "Payload Too Large", NULL);
 	else
 		hr_admin_route(r, &rp);
+	/* a 5xx is never silent: its problem document says why */
+	if (rp.status >= 500)
+		HR_WARN("%s %s: %u %.*s", method, url, rp.status,
+			(int)(rp.len < 300 ? rp.len : 300),
+			rp.body ? rp.body : "");
 	resp = MHD_create_response_from_buffer(rp.len, rp.body ? rp.body : "",
 		MHD_RESPMEM_MUST_COPY);
 	free(rp.body);

@@ -82,7 +82,8 @@ void hr_admin_metrics(struct req *r, struct reply *rp)
 	int err = 0;
 
 	if (hr_call(metrics_core, &m)) {
-		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
+		hr_admin_problem(rp, 503, "Service Unavailable",
+			"the SIP core did not answer");
 		return;
 	}
 	hr_buf_init(&b, 64 * 1024);
@@ -142,7 +143,8 @@ void hr_admin_metrics(struct req *r, struct reply *rp)
 #undef COUNTER
 	if (err) {
 		hr_buf_reset(&b);
-		hr_admin_problem(rp, 500, "Internal Server Error", NULL);
+		hr_admin_problem(rp, 500, "Internal Server Error",
+			"out of memory");
 		return;
 	}
 	rp->status = 200;

@@ -294,7 +294,8 @@ static void document(struct req *r, struct reply *rp, const char *name,
 	hr_buf_init(&c.buf, DOC_MAX);
 	if (hr_call(doc_core, &c) || c.err) {
 		hr_buf_reset(&c.buf);
-		hr_admin_problem(rp, 500, "Internal Server Error", NULL);
+		hr_admin_problem(rp, 500, "Internal Server Error", c.err ?
+			hr_strerror(c.err) : "the SIP core did not answer");
 		return;
 	}
 	if (!reginfo && accept && strstr(accept, "application/json")) {
@@ -427,7 +428,8 @@ static void rule(struct req *r, struct reply *rp, bool reg,
 	if (err == EINVAL)
 		hr_admin_problem(rp, 400, "Bad Request", NULL);
 	else if (err)
-		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
+		hr_admin_problem(rp, 503, "Service Unavailable",
+			hr_strerror(err));
 	else if (put)
 		hr_admin_json(rp, 200, json_pack("{s:s, s:s, s:s}",
 			reg ? "aor" : "presentity", c.resource, "watcher",
@@ -535,7 +537,8 @@ static void bindings(struct req *r, struct reply *rp, const char *aor)
 	c.items = json_array();
 	if (!c.items || hr_call(bind_core, &c)) {
 		json_decref(c.items);
-		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
+		hr_admin_problem(rp, 503, "Service Unavailable",
+			"the SIP core did not answer");
 		return;
 	}
 	hr_admin_json(rp, 200, json_pack("{s:s, s:o}", "aor", c.aor,
@@ -577,7 +580,8 @@ static void binding_del(struct req *r, struct reply *rp, const char *aor,
 		hr_admin_problem(rp, 409, "Conflict", "a registration of this "
 			"address-of-record is being stored; try again");
 	else if (err)
-		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
+		hr_admin_problem(rp, 503, "Service Unavailable",
+			hr_strerror(err));
 	else
 		rp->status = 204;
 }

@@ -83,7 +83,8 @@ void hr_admin_user_add(struct req *r, struct reply *rp)
 			role);
 	json_decref(j);
 	if (err) {
-		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
+		hr_admin_problem(rp, 503, "Service Unavailable",
+			hr_strerror(err));
 		return;
 	}
 	/* 201 for a new user, 200 when its password was replaced */
@@ -132,7 +133,8 @@ void hr_admin_user_patch(struct req *r, struct reply *rp, const char *name)
 	if (err == ENOENT)
 		hr_admin_problem(rp, 404, "Not Found", "no such user");
 	else if (err)
-		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
+		hr_admin_problem(rp, 503, "Service Unavailable",
+			hr_strerror(err));
 	else
 		user_reply(rp, 200, user, domain, role);
 }
@@ -177,7 +179,8 @@ void hr_admin_users_list(struct req *r, struct reply *rp)
 	if (!us.items || hr_store_users_page(r->a->rd, user, domain,
 		us.limit + 1, user_one, &us)) {
 		json_decref(us.items);
-		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
+		hr_admin_problem(rp, 503, "Service Unavailable",
+			"the database did not answer");
 		return;
 	}
 	j = json_pack("{s:o}", "items", us.items);
@@ -199,7 +202,8 @@ void hr_admin_user_del(struct req *r, struct reply *rp, const char *name)
 	if (err == ENOENT)
 		hr_admin_problem(rp, 404, "Not Found", "no such user");
 	else if (err)
-		hr_admin_problem(rp, 503, "Service Unavailable", NULL);
+		hr_admin_problem(rp, 503, "Service Unavailable",
+			hr_strerror(err));
 	else
 		rp->status = 204;
 }
