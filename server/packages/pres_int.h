@@ -18,6 +18,9 @@ struct presentity {
 	uint64_t doc_hash;           /* of doc: what a watcher was told */
 	uint64_t round_ms;           /* when the last round started */
 	struct hr_tmr tmr;           /* the next round */
+	unsigned pending;            /* PUBLISHes being stored: while one
+				      * is, the entry stays in the table,
+				      * where its commit adds to it */
 	char name[];
 };
 

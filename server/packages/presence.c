@@ -105,10 +105,13 @@ static struct presentity *pres_get(struct hr_presence *p, const char *name)
 	return pr;
 }
 
-/* Drop the table's reference once nothing is published. */
+/* Drop the table's reference once nothing is published, waiting or
+ * pending. A PUBLISH being stored keeps its entry in the table: were it
+ * unlinked, the commit would add the publication to an entry nobody
+ * finds again (its entity-tag then gets 412, its watchers never hear). */
 static void pres_release(struct presentity *pr)
 {
-	if (!pr->pubs.n && !pr->waiting.n && pr->le.list &&
+	if (!pr->pubs.n && !pr->waiting.n && !pr->pending && pr->le.list &&
 	    !hr_tmr_isrunning(&pr->tmr)) {
 		hr_hash_unlink(&pr->p->pres, &pr->le);
 		hr_mem_deref(pr);
@@ -363,6 +366,7 @@ static void ctx_destroy(void *data)
 	hr_mem_deref(c->doc);
 	hr_mem_deref(c->body);
 	if (c->pr) {
+		c->pr->pending--;
 		pres_release(c->pr);
 		hr_mem_deref(c->pr);
 	}
@@ -622,6 +626,7 @@ static void on_publish(struct hr_strans *st, const struct hr_msg *req,
 		hr_strans_fail(st, ENOMEM, "presence: the presentity");
 		goto out;
 	}
+	c->pr->pending++;   /* until ctx_destroy */
 	/* step 3 */
 	if (im) {
 		if (hr_msg_hdr_count(req, HR_HDR_SIP_IF_MATCH) > 1 ||

@@ -77,6 +77,44 @@ static void take_list(struct hr_list *dst, struct hr_list *src)
 	memset(src, 0, sizeof(*src));
 }
 
+static void complete(struct hr_store *s, struct hr_store_tx *tx)
+{
+	s->depth--;
+	tx->done(tx->err, tx->arg);
+	hr_mem_deref(tx);
+}
+
+void hr_store_hold(struct hr_store *s, bool hold)
+{
+	s->hold = hold;
+	if (!hold)
+		wake_core(s);
+}
+
+size_t hr_store_held(struct hr_store *s)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->done.n;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+bool hr_store_deliver_one(struct hr_store *s)
+{
+	struct hr_le *le;
+
+	pthread_mutex_lock(&s->lock);
+	le = s->done.head;
+	if (le)
+		hr_list_unlink(le);
+	pthread_mutex_unlock(&s->lock);
+	if (le)
+		complete(s, le->data);
+	return le != NULL;
+}
+
 /* Core thread: run the handlers of everything the writer handed over. */
 static void deliver(struct hr_store *s)
 {
@@ -84,16 +122,15 @@ static void deliver(struct hr_store *s)
 	struct hr_le *le;
 
 	pthread_mutex_lock(&s->lock);
-	take_list(&done, &s->done);
+	if (s->hold)
+		memset(&done, 0, sizeof(done));
+	else
+		take_list(&done, &s->done);
 	take_list(&users, &s->users);
 	pthread_mutex_unlock(&s->lock);
 	while ((le = done.head)) {
-		struct hr_store_tx *tx = le->data;
-
 		hr_list_unlink(le);
-		s->depth--;
-		tx->done(tx->err, tx->arg);
-		hr_mem_deref(tx);
+		complete(s, le->data);
 	}
 	while ((le = users.head)) {
 		struct user_ev *ue = le->data;
@@ -134,6 +171,7 @@ static void store_destroy(void *data)
 		 * ETIMEDOUT after wait_ms while PostgreSQL is away */
 		pthread_join(s->thread, NULL);
 	}
+	s->hold = false;
 	deliver(s);
 	while ((le = s->queue.head)) {  /* only when the thread never ran */
 		hr_list_unlink(le);

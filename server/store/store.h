@@ -157,6 +157,15 @@ int hr_store_tx_commit(struct hr_store_tx *tx, hr_store_done_h *done,
 /** Transactions queued or in flight (for metrics and overload checks). */
 size_t hr_store_queue_depth(const struct hr_store *s);
 
+/** Tests: while held, the completions of committed changes wait, in
+ * order, until delivered one by one or the hold ends (so a test sets the
+ * exact interleaving of commits and requests). Core thread. */
+void hr_store_hold(struct hr_store *s, bool hold);
+/** Tests: completions waiting under the hold. */
+size_t hr_store_held(struct hr_store *s);
+/** Tests: run the oldest waiting completion; false when there is none. */
+bool hr_store_deliver_one(struct hr_store *s);
+
 /** Counters of the writer thread (metrics, tests). */
 /* Histograms' buckets: batch sizes, and commit latency in ms; the upper
  * bounds of all but the last (+Inf), one fewer than the buckets (writer.c

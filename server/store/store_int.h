@@ -77,6 +77,7 @@ struct hr_store {
 	size_t depth;              /* committed, completion not delivered */
 	hr_store_user_h *user_h;
 	void *user_arg;
+	bool hold;                 /* tests: completions wait (hr_store_hold) */
 
 	/* writer thread */
 	pthread_t thread;

@@ -152,7 +152,8 @@ static const char *notified_of(const char *event)
 	return NULL;
 }
 
-static const char *request(const char *method, const char *from,
+/* Send a request; its response is not waited for. */
+static void request_send(const char *method, const char *from,
 	const char *callid, const char *hdrs, const char *b)
 {
 	char m[8192];
@@ -164,6 +165,12 @@ static const char *request(const char *method, const char *from,
 		"Content-Length: %zu\r\n\r\n%s", method, target, ++branch, from,
 		callid, target, callid, method, hdrs, strlen(b), b);
 	cap_recv(m);
+}
+
+static const char *request(const char *method, const char *from,
+	const char *callid, const char *hdrs, const char *b)
+{
+	request_send(method, from, callid, hdrs, b);
 	return next_resp();
 }
 
@@ -173,21 +180,38 @@ static const char *request(const char *method, const char *from,
 	"</tuple></presence>"
 #define PIDF_HDRS "Event: presence\r\nContent-Type: application/pidf+xml\r\n"
 
-/* alice publishes: returns the new entity-tag */
-static void publish(const char *ifmatch, const char *exp, const char *doc,
-	unsigned want, char *etag, size_t n)
+/* alice sends a PUBLISH (a new Call-ID each time, as baresip does) */
+static void publish_send(const char *ifmatch, const char *exp,
+	const char *doc)
 {
-	char hdrs[256], v[64];
-	const char *r;
+	static unsigned k;
+	char hdrs[256], callid[32];
 
 	snprintf(hdrs, sizeof(hdrs), PIDF_HDRS "%s%s%s%s%s%s",
 		ifmatch ? "SIP-If-Match: " : "", ifmatch ? ifmatch : "",
 		ifmatch ? "\r\n" : "", exp ? "Expires: " : "", exp ? exp : "",
 		exp ? "\r\n" : "");
-	r = request("PUBLISH", ALICE, "pub", hdrs, doc ? doc : "");
+	snprintf(callid, sizeof(callid), "pub%u", ++k);
+	request_send("PUBLISH", ALICE, callid, hdrs, doc ? doc : "");
+}
+
+/* The next response is want; etag gets its SIP-ETag. */
+static void published(unsigned want, char *etag, size_t n)
+{
+	const char *r = next_resp();
+	char v[64];
+
 	ck_assert_msg(status(r) == want, "%s", r);
 	if (etag)
 		snprintf(etag, n, "%s", hdr(r, "SIP-ETag", v, sizeof(v)));
+}
+
+/* alice publishes: returns the new entity-tag */
+static void publish(const char *ifmatch, const char *exp, const char *doc,
+	unsigned want, char *etag, size_t n)
+{
+	publish_send(ifmatch, exp, doc);
+	published(want, etag, n);
 }
 
 static const char *watch(const char *who, const char *callid,
@@ -282,6 +306,58 @@ START_TEST(test_publish_compose)
 	drain();
 	ck_assert_int_eq(pgdb_count(db.url, "SELECT count(*) FROM "
 		"publications"), 0);
+}
+END_TEST
+
+/* Run the loop until n commits wait under the store's hold. */
+static void held(size_t n)
+{
+	for (int i = 0; i < 5000 && hr_store_held(store) < n; i++) {
+		hr_loop_once();
+		usleep(1000);
+	}
+	ck_assert_uint_eq(hr_store_held(store), n);
+}
+
+/* A removal of the presentity's only publication and a new initial
+ * PUBLISH in flight at once; the removal's commit completes first and
+ * the presentity's round runs before the other's does. The new
+ * publication stays where its entity-tag finds it, and watchers see it
+ * (its presentity was unlinked while its commit waited: 412). */
+START_TEST(test_publish_race)
+{
+	char e1[64], e2[64], e3[64];
+	const char *n;
+
+	ck_assert_uint_eq(status(watch("bob@example.test", "w1", "presence")),
+		200);
+	notified();
+	publish(NULL, NULL, DOC("t1", "open"), 200, e1, sizeof(e1));
+	notified();
+	hr_store_hold(store, true);
+	publish_send(e1, "0", NULL);
+	publish_send(NULL, NULL, DOC("t2", "open"));
+	held(2);
+	ck_assert(hr_store_deliver_one(store));
+	published(200, NULL, 0);
+	/* the removal's round: nothing is published now */
+	n = notified();
+	ck_assert_msg(strstr(body(n), "<basic>closed</basic>"), "%s", n);
+	ck_assert(hr_store_deliver_one(store));
+	published(200, e2, sizeof(e2));
+	hr_store_hold(store, false);
+	n = notified();
+	ck_assert_msg(strstr(body(n), "\"t2\"") &&
+		strstr(body(n), "<basic>open</basic>"), "%s", n);
+	ck_assert_uint_eq(hr_presence_count(pres), 1);
+	/* the entity-tag the 200 gave out is honoured */
+	publish(e2, NULL, DOC("t2", "closed"), 200, e3, sizeof(e3));
+	n = notified();
+	ck_assert_msg(strstr(body(n), "\"t2\"") &&
+		strstr(body(n), "<basic>closed</basic>"), "%s", n);
+	publish(e3, "0", NULL, 200, NULL, 0);
+	notified();
+	ck_assert_uint_eq(hr_presence_count(pres), 0);
 }
 END_TEST
 
@@ -528,6 +604,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_publish_compose);
+	tcase_add_test(tc, test_publish_race);
 	tcase_add_loop_test(tc, test_publish_errors, 0,
 		sizeof(errors) / sizeof(errors[0]));
 	tcase_add_test(tc, test_rules);
