@@ -757,6 +757,61 @@ class NotifyIntervalTest(PresenceCase):
 # ---------------------------------------------------------------------------
 # presence.winfo
 
+class PublishRaceTest(PresenceCase):
+    """A removal of a presentity's only publication and a new initial
+    PUBLISH of it sent back to back, each commit made slow by a trigger
+    (so they commit apart and the removal's notification round runs in
+    between, with --presence-notify-interval 0), 100 times: every entity-
+    tag a 200 gave out is honoured by the next modify, and the watcher
+    ends on the last document. (The presentity was once unlinked under the
+    waiting PUBLISH: its entity-tag then got 412, 5 times out of 5.)"""
+
+    herald_args = ['--presence-notify-interval', '0']
+    ROUNDS = 100
+
+    def slow_commits(self):
+        harness.psql(self.herald.db, """
+            CREATE FUNCTION slow_pub() RETURNS trigger AS $$
+            BEGIN PERFORM pg_sleep(0.005); RETURN NULL; END
+            $$ LANGUAGE plpgsql;
+            CREATE TRIGGER slow_pub AFTER INSERT OR UPDATE OR DELETE
+            ON publications FOR EACH ROW EXECUTE FUNCTION slow_pub();""")
+
+    def test_removal_and_initial_in_flight(self):
+        w = self.watcher()
+        self.assertSubscribed(w.subscribe(600), 600)
+        self.presence(w)
+        self.slow_commits()
+        p1 = self.publisher()
+        p2 = self.publisher()
+        # a challenge each first: then one round trip per PUBLISH
+        self.assertStatus(p2.publish(doc(('t2', 'open')), 600), 200)
+        self.assertStatus(p2.remove(), 200)
+        for i in range(self.ROUNDS):
+            self.assertStatus(p1.publish(doc(('t1', 'open')), 600), 200)
+            gone = p1.build(expires=0, etag=p1.etag)
+            new = p2.build(body=doc(('t2', 'open')), expires=600)
+            p1.c.send(gone)
+            p2.c.send(new)
+            r1, r2 = p1.c.recv(), p2.c.recv()
+            self.assertStatus(r1, 200, msg='round %d: %s' % (i, r1))
+            etag = self.assertPublished(r2, 600)
+            r = p2.modify(doc(('t2', 'closed')), etag=etag)
+            self.assertStatus(r, 200, msg='round %d: the entity-tag %s of '
+                              'a 200 was refused:\n%s' % (i, etag, r))
+            if i + 1 < self.ROUNDS:
+                self.assertStatus(p2.remove(), 200)
+            w.ep.drain(0.01)
+        # the watcher ends on the last document: t2 closed alone
+        deadline = time.monotonic() + 10
+        while True:
+            n, d = self.presence(w)
+            if d.basics() == {'t2': 'closed'} or \
+                    time.monotonic() > deadline:
+                break
+        self.assertTuples(d, {'t2': 'closed'}, n)
+
+
 class WinfoTest(PresenceCase):
 
     def test_only_alice(self):
