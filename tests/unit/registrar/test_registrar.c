@@ -286,6 +286,48 @@ START_TEST(test_waiting_line)
 }
 END_TEST
 
+/* The removal of an AOR's only binding and a REGISTER of a new one, in
+ * flight at once (the shape of the presence race, RFC 3903's removal and
+ * initial): the AOR's entry stays while the removal is stored (its line
+ * holds the second REGISTER), each commit completes when the test says,
+ * and the new binding is where the next query finds it. */
+START_TEST(test_removal_and_new_in_flight)
+{
+	static const char *const reqs[] = {
+		"Contact: <sip:alice@192.0.2.1>;expires=0\r\n", C2 };
+	char m[1024];
+	struct hr_sa src;
+
+	reg_send(A, "c1", 1, C1);
+	hr_store_hold(store, true);
+	hr_sa_set(&src, "192.0.2.1", 5060);
+	for (unsigned i = 0; i < 2; i++) {
+		snprintf(m, sizeof(m), "REGISTER sip:example.test SIP/2.0\r\n"
+			"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKrn%u\r\n"
+			"To: <sip:" A ">\r\nFrom: <sip:" A ">;tag=f\r\n"
+			"Call-ID: rn%u\r\nCSeq: 2 REGISTER\r\n%s"
+			"Content-Length: 0\r\n\r\n", i, i, reqs[i]);
+		hr_sip_recv_raw(sip, HR_TP_UDP, m, strlen(m), &src, NULL);
+	}
+	for (unsigned k = 0; k < 2; k++) {
+		for (int i = 0; i < 5000 && !hr_store_held(store); i++) {
+			hr_loop_once();
+			usleep(1000);
+		}
+		ck_assert(hr_store_deliver_one(store));
+		/* the expiry and announcement timers run in between */
+		hr_tmr_poll();
+		hr_loop_once();
+	}
+	hr_store_hold(store, false);
+	ck_assert_uint_eq(status(cap.out[cap.n - 2]), 200);
+	ck_assert_uint_eq(status(cap.out[cap.n - 1]), 200);
+	ck_assert_uint_eq(ncontacts(cap.out[cap.n - 1]), 1);
+	ck_assert_uint_eq(ncontacts(reg_send(A, "c1", 2, "")), 1);
+	ck_assert_uint_eq(hr_registrar_count(reg), 1);
+}
+END_TEST
+
 START_TEST(test_events_and_expiry)
 {
 	reg_send(A, "c1", 1, "Contact: <sip:alice@192.0.2.1>;expires=600\r\n"
@@ -397,6 +439,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_rules, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, test_waiting_line);
+	tcase_add_test(tc, test_removal_and_new_in_flight);
 	tcase_add_test(tc, test_events_and_expiry);
 	tcase_add_test(tc, test_deactivate);
 	tcase_add_test(tc, test_recovery);
