@@ -475,6 +475,42 @@ START_TEST(test_refresh_unsubscribe)
 }
 END_TEST
 
+/* The un-SUBSCRIBE of a resource's only subscription and a new
+ * SUBSCRIBE to it in flight at once, each commit completed when the test
+ * says, the timers run in between: the resource's entry is held for the
+ * new one (a pending count), which is found, counted and refreshed. */
+START_TEST(test_unsubscribe_and_new_in_flight)
+{
+	char tag[64], tag2[64];
+	const char *r;
+
+	subscribed("c1", tag, sizeof(tag));
+	hr_store_hold(store, true);
+	subscribe_send("c1", tag, 2, EVENT "Expires: 0\r\n");
+	subscribe_send("c2", NULL, 1, EVENT "Expires: 600\r\n"
+		"Contact: <sip:bob@192.0.2.2:5060>\r\n");
+	for (int k = 0; k < 2; k++) {
+		for (int i = 0; i < 5000 && !hr_store_held(store); i++) {
+			hr_loop_once();
+			usleep(1000);
+		}
+		ck_assert(hr_store_deliver_one(store));
+		hr_tmr_poll();
+		hr_loop_once();
+		r = next_resp();
+		ck_assert_msg(status(r) == 200, "%s", r);
+		answer(next_notify(), 200);
+	}
+	hr_store_hold(store, false);
+	totag_of(r, tag2, sizeof(tag2));
+	ck_assert_uint_eq(hr_events_count(ev), 1);
+	ck_assert_str_eq(hr_sub_info(the_sub())->id, tag2);
+	r = subscribe("c2", tag2, 2, EVENT "Expires: 300\r\n");
+	ck_assert_msg(status(r) == 200, "%s", r);
+	answer(next_notify(), 200);
+}
+END_TEST
+
 /* RFC 6665 4.4.3: an initial SUBSCRIBE with Expires 0 fetches the state. */
 START_TEST(test_fetch)
 {
@@ -832,6 +868,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_notify_failure, 0,
 		sizeof(failures) / sizeof(failures[0]));
 	tcase_add_test(tc, test_notify_timeout);
+	tcase_add_test(tc, test_unsubscribe_and_new_in_flight);
 	tcase_add_test(tc, test_expiry);
 	tcase_add_test(tc, test_expiry_whole);
 	tcase_add_loop_test(tc, test_terminate, 0,
