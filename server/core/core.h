@@ -126,10 +126,22 @@ enum hr_log_level {
 	HR_LOG_ERROR,
 };
 
-extern enum hr_log_level hr_log_level;
+/* atomic: SIGHUP changes it on the core thread while others log */
+extern _Atomic enum hr_log_level hr_log_level;
 
 /** Set the level from "debug", "info", "warn" or "error": 0 or EINVAL. */
 int hr_log_set_level(const char *name);
+/** The level a name means ("warning" too): 0 or EINVAL. */
+int hr_log_level_decode(const char *name, enum hr_log_level *lvl);
+/** "debug", "info", "warn" or "error". */
+const char *hr_log_level_name(enum hr_log_level lvl);
+/**
+ * Log to path (appended to, created 0640) instead of stderr, or to
+ * stderr again when path is NULL. Called again with the same path it
+ * reopens the file (after logrotate moved it). The new file replaces the
+ * old for every thread at once; on failure the old one stays. 0 or errno.
+ */
+int hr_log_open(const char *path);
 /** Write one log line; use the HR_* macros instead. */
 void hr_log(enum hr_log_level lvl, const char *module, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -346,8 +358,61 @@ struct hr_opt {
  */
 int hr_opt_parse(const struct hr_opt *opts, size_t n, int argc,
 	char *const *argv);
+/** hr_opt_parse, and given[i] (n of them) set for each option the
+ * environment or the command line gave. */
+int hr_opt_parse_given(const struct hr_opt *opts, size_t n, int argc,
+	char *const *argv, bool *given);
 /** Print the options, their variables and help to f. */
 void hr_opt_usage(const struct hr_opt *opts, size_t n, void *f);
+/** The option called name, or NULL. */
+const struct hr_opt *hr_opt_find(const struct hr_opt *opts, size_t n,
+	const char *name);
+
+/* ---- a config file: "name = value" lines, names of the options ---- */
+
+#define HR_CONF_MAX 256
+
+struct hr_conf_item {
+	const char *name;
+	const char *value;
+	unsigned line;
+};
+
+struct hr_conf {                /* hr_mem; strings point into text */
+	char *text;
+	struct hr_conf_item v[HR_CONF_MAX];
+	unsigned n;
+};
+
+/**
+ * Split one line in place. Blank lines and lines starting with '#' give
+ * *name NULL; "name = value" gives both, trimmed (value may be empty, or
+ * in double quotes to keep spaces). 0 or EBADMSG (no '=', no name).
+ */
+int hr_conf_line(char *line, char **name, char **value);
+/** Read and split the file at path: 0 or an errno, why says what. */
+int hr_conf_read(struct hr_conf **confp, const char *path, char *why,
+	size_t size);
+/** Split text (copied) as a file's contents: 0 or EBADMSG with why. */
+int hr_conf_parse(struct hr_conf **confp, const char *text, char *why,
+	size_t size);
+/** The last value given to name, or NULL. */
+const char *hr_conf_get(const struct hr_conf *conf, const char *name);
+/** True when a and b (either may be NULL) give name the same values. */
+bool hr_conf_same(const struct hr_conf *a, const struct hr_conf *b,
+	const char *name);
+/**
+ * Check conf against opts without applying it: known names, values
+ * their options take, once each but for lists; "config" is refused.
+ * 0 or EINVAL with why ("line 3: ...").
+ */
+int hr_opt_conf_check(const struct hr_opt *opts, size_t n,
+	const struct hr_conf *conf, char *why, size_t size);
+/** Check, then apply conf to the options not given (given may be NULL);
+ * list values are split at commas and spaces, like the environment's. */
+int hr_opt_conf_apply(const struct hr_opt *opts, size_t n,
+	const struct hr_conf *conf, const bool *given, char *why,
+	size_t size);
 
 /* ---- calls into the core thread from others (the admin API) ---- */
 
