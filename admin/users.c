@@ -10,6 +10,20 @@
 #include <strings.h>
 #include "admin_int.h"
 
+#define HR_LOG_MODULE "admin"
+
+/* The store's one-shot calls leave a failed connection for us to log. */
+/* The database did not answer: the problem says why in libpq's words
+ * (http.c logs every 5xx with its problem document). */
+static void unavailable(struct reply *rp, const char *what, int err)
+{
+	char detail[256];
+
+	snprintf(detail, sizeof(detail), "%s: %s", what,
+		hr_store_strerror(err));
+	hr_admin_problem(rp, 503, "Service Unavailable", detail);
+}
+
 static bool served(const struct hr_admin *a, const char *domain)
 {
 	for (unsigned i = 0; i < a->cfg.ndomains; i++) {
@@ -83,8 +97,7 @@ void hr_admin_user_add(struct req *r, struct reply *rp)
 			role);
 	json_decref(j);
 	if (err) {
-		hr_admin_problem(rp, 503, "Service Unavailable",
-			hr_strerror(err));
+		unavailable(rp, "user add", err);
 		return;
 	}
 	/* 201 for a new user, 200 when its password was replaced */
@@ -133,8 +146,7 @@ void hr_admin_user_patch(struct req *r, struct reply *rp, const char *name)
 	if (err == ENOENT)
 		hr_admin_problem(rp, 404, "Not Found", "no such user");
 	else if (err)
-		hr_admin_problem(rp, 503, "Service Unavailable",
-			hr_strerror(err));
+		unavailable(rp, "user change", err);
 	else
 		user_reply(rp, 200, user, domain, role);
 }
@@ -202,8 +214,7 @@ void hr_admin_user_del(struct req *r, struct reply *rp, const char *name)
 	if (err == ENOENT)
 		hr_admin_problem(rp, 404, "Not Found", "no such user");
 	else if (err)
-		hr_admin_problem(rp, 503, "Service Unavailable",
-			hr_strerror(err));
+		unavailable(rp, "user delete", err);
 	else
 		rp->status = 204;
 }

@@ -12,12 +12,30 @@ static void usage(FILE *f)
 		"server.\n"
 		"\n"
 		"commands:\n"
-		"  serve      run the server (herald serve --help for options)\n"
+		"  serve      run the server\n"
 		"  migrate    apply the database migrations\n"
 		"  user add USER@DOMAIN [--password PW]   add or change a user\n"
 		"  user del USER@DOMAIN                   delete a user\n"
 		"  user list                              list the users\n"
-		"  version    print the version\n");
+		"  version    print the version\n"
+		"\n"
+		"herald COMMAND --help for a command's options.\n");
+}
+
+static int version(int argc, char **argv)
+{
+	if (argc >= 1 && (!strcmp(argv[0], "--help") ||
+		!strcmp(argv[0], "-h"))) {
+		printf("usage: herald version\n\nPrint the version.\n");
+		return 0;
+	}
+	if (argc >= 1) {
+		fprintf(stderr, "herald: unknown option '%s'\n"
+			"usage: herald version\n", argv[0]);
+		return 2;
+	}
+	printf("herald %s\n", HR_VERSION);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -32,10 +50,8 @@ int main(int argc, char **argv)
 		return hr_cmd_user(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "migrate"))
 		return hr_cmd_migrate(argc - 2, argv + 2);
-	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
-		printf("herald %s\n", HR_VERSION);
-		return 0;
-	}
+	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version"))
+		return version(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
 	    !strcmp(argv[1], "-h")) {
 		usage(stdout);

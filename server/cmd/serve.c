@@ -25,6 +25,8 @@ struct serve_cfg {
 	struct hr_strlist listen;
 	struct hr_strlist domains;
 	const char *log_level;
+	const char *log_file;
+	const char *config;
 	const char *database_url;
 	struct hr_strlist auth;
 	struct hr_strlist md5_agents;
@@ -58,8 +60,10 @@ struct serve_cfg {
 	const char *admin_token_file;
 };
 
+#define LOG_LEVEL_DEFAULT "info"
+
 static struct serve_cfg cfg = {
-	.log_level = "info",
+	.log_level = LOG_LEVEL_DEFAULT,
 	.max_msg = HR_SIP_DEFAULT_MAX_MSG,
 	.tcp_idle_s = 300,
 	.tcp_max_conns = 4096,
@@ -93,7 +97,15 @@ static const struct hr_opt opts[] = {
 	{ "domain", HR_OPT_LIST, &cfg.domains, "DOMAIN",
 	  "a domain served, repeatable (each its own digest realm)", 0, 0 },
 	{ "log-level", HR_OPT_STR, &cfg.log_level, "LEVEL",
-	  "debug, info, warn or error (default info)", 0, 0 },
+	  "debug, info, warn or error (default info); SIGHUP applies a "
+	  "change in --config", 0, 0 },
+	{ "log-file", HR_OPT_STR, &cfg.log_file, "PATH",
+	  "log to this file, appending (default stderr); SIGHUP reopens it "
+	  "(logrotate) and applies a change in --config", 0, 0 },
+	{ "config", HR_OPT_STR, &cfg.config, "FILE",
+	  "options as 'name = value' lines, names as the flags' ('#' "
+	  "comments); flags and environment variables win over it; SIGHUP "
+	  "re-reads it for log-level and log-file", 0, 0 },
 	{ "max-message-size", HR_OPT_UINT, &cfg.max_msg, "BYTES",
 	  "largest SIP message accepted; larger get 513 (default 65535)",
 	  1024, 1024 * 1024 },
@@ -102,7 +114,8 @@ static const struct hr_opt opts[] = {
 	{ "tcp-max-connections", HR_OPT_UINT, &cfg.tcp_max_conns, "N",
 	  "accepted TCP connections at once (default 4096)", 1, 1000000 },
 	{ "database-url", HR_OPT_STR, &cfg.database_url, "URL",
-	  "PostgreSQL connection URI (required)", 0, 0 },
+	  "PostgreSQL connection URI (default: the URL in var/database-url, "
+	  "which script/server writes)", 0, 0 },
 	{ "auth", HR_OPT_LIST, &cfg.auth, "METHOD",
 	  "methods that need digest authentication, repeatable "
 	  "(default REGISTER, SUBSCRIBE, PUBLISH; 'none' for none)", 0, 0 },
@@ -187,10 +200,19 @@ static const struct hr_opt opts[] = {
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
+/* which options the environment or the command line gave */
+static bool given[NOPTS];
+/* --config as read at start: cfg's strings point into it */
+static struct hr_conf *conf;
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
 	(void)arg;
+	if (sig == SIGHUP) {
+		hr_hup();
+		return;
+	}
 	HR_INFO("%s: shutting down", strsignal((int)sig));
 	hr_loop_stop();
 }
@@ -321,15 +343,14 @@ static int open_store(struct server *sv)
 	unsigned applied = 0;
 	int err;
 
-	if (!cfg.database_url || !*cfg.database_url) {
-		HR_ERROR("--database-url (or HERALD_DATABASE_URL) is required");
-		return EINVAL;
-	}
 	err = hr_store_migrate(cfg.database_url, &applied);
-	if (err) {
+	if (err == ECONNREFUSED)
+		HR_ERROR("cannot connect to PostgreSQL: %s",
+			hr_store_strerror(err));
+	else if (err)
 		HR_ERROR("database migration failed: %s", hr_strerror(err));
+	if (err)
 		return err;
-	}
 	if (applied)
 		HR_INFO("applied %u migration%s", applied, applied > 1 ? "s" :
 			"");
@@ -399,19 +420,9 @@ static int open_presence(struct server *sv)
 	struct hr_presence_cfg pcfg;
 
 	hr_presence_cfg_default(&pcfg);
-	if (hr_pres_action_decode(cfg.presence_local, &pcfg.local) ||
-	    hr_pres_action_decode(cfg.presence_remote, &pcfg.remote)) {
-		HR_ERROR("--presence-default-local and -remote take allow, "
-			"confirm, polite-block or block");
-		return EINVAL;
-	}
-	if (cfg.pub_expires_min > cfg.pub_expires_max ||
-	    cfg.pub_expires_default < cfg.pub_expires_min ||
-	    cfg.pub_expires_default > cfg.pub_expires_max) {
-		HR_ERROR("--publish-default-expires must lie between "
-			"--publish-min-expires and --publish-max-expires");
-		return EINVAL;
-	}
+	/* both checked by check_cfg() */
+	hr_pres_action_decode(cfg.presence_local, &pcfg.local);
+	hr_pres_action_decode(cfg.presence_remote, &pcfg.remote);
 	pcfg.domains = cfg.domains.v;
 	pcfg.ndomains = cfg.domains.n;
 	pcfg.auth = auth_for("PUBLISH");
@@ -437,13 +448,6 @@ static int open_events(struct server *sv)
 	struct hr_regpkg_cfg pcfg;
 	int err;
 
-	if (cfg.sub_expires_min > cfg.sub_expires_max ||
-	    cfg.sub_expires_default < cfg.sub_expires_min ||
-	    cfg.sub_expires_default > cfg.sub_expires_max) {
-		HR_ERROR("--subscribe-default-expires must lie between "
-			"--subscribe-min-expires and --subscribe-max-expires");
-		return EINVAL;
-	}
 	hr_events_cfg_default(&ecfg);
 	ecfg.domains = cfg.domains.v;
 	ecfg.ndomains = cfg.domains.n;
@@ -569,17 +573,14 @@ static int run(void)
 {
 	struct hr_sip_cfg scfg;
 	struct server sv = { 0 };
-	struct event *sigs[2] = { NULL, NULL };
+	static const int signos[] = { SIGTERM, SIGINT, SIGHUP };
+	struct event *sigs[3] = { NULL, NULL, NULL };
 	int err;
 
 	hr_sip_cfg_default(&scfg);
 	scfg.max_msg = cfg.max_msg;
 	scfg.tcp_idle_ms = cfg.tcp_idle_s * 1000;
 	scfg.tcp_max_conns = cfg.tcp_max_conns;
-	if (!cfg.domains.n) {
-		HR_ERROR("no --domain given: Herald serves no domain");
-		return EINVAL;
-	}
 	if (!cfg.md5_agents.n) {
 		/* both stop at the first challenge they cannot answer */
 		cfg.md5_agents.v[0] = "sipsak";
@@ -607,12 +608,13 @@ static int run(void)
 		err = open_admin(&sv);
 	if (err)
 		goto out;
-	sigs[0] = evsignal_new(hr_loop_base(), SIGTERM, on_signal, NULL);
-	sigs[1] = evsignal_new(hr_loop_base(), SIGINT, on_signal, NULL);
-	if (!sigs[0] || !sigs[1] || evsignal_add(sigs[0], NULL) ||
-	    evsignal_add(sigs[1], NULL)) {
-		err = ENOMEM;
-		goto out;
+	for (int i = 0; i < 3; i++) {
+		sigs[i] = evsignal_new(hr_loop_base(), signos[i], on_signal,
+			NULL);
+		if (!sigs[i] || evsignal_add(sigs[i], NULL)) {
+			err = ENOMEM;
+			goto out;
+		}
 	}
 	for (unsigned i = 0; i < cfg.domains.n; i++)
 		HR_INFO("serving domain %s", cfg.domains.v[i]);
@@ -623,7 +625,7 @@ static int run(void)
 	hr_log(HR_LOG_INFO, HR_LOG_MODULE, "ready");
 	err = hr_loop_run();
 out:
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		if (sigs[i])
 			event_free(sigs[i]);
 	}
@@ -634,31 +636,161 @@ out:
 	return err;
 }
 
-int hr_cmd_serve(int argc, char **argv)
+/* A min/default/max triple of options. */
+struct range {
+	const char *min, *def, *max;
+	const unsigned *vmin, *vdef, *vmax;
+};
+
+static int check_order(const char *a, unsigned va, const char *b,
+	unsigned vb)
+{
+	if (va <= vb)
+		return 0;
+	fprintf(stderr, "herald: --%s %u is above --%s %u\n", a, va, b, vb);
+	return EINVAL;
+}
+
+/* Each triple in order: min <= default <= max. */
+static int check_ranges(void)
+{
+	static const struct range r[] = {
+		{ "min-expires", "default-expires", "max-expires",
+		  &cfg.expires_min, &cfg.expires_default, &cfg.expires_max },
+		{ "subscribe-min-expires", "subscribe-default-expires",
+		  "subscribe-max-expires", &cfg.sub_expires_min,
+		  &cfg.sub_expires_default, &cfg.sub_expires_max },
+		{ "publish-min-expires", "publish-default-expires",
+		  "publish-max-expires", &cfg.pub_expires_min,
+		  &cfg.pub_expires_default, &cfg.pub_expires_max },
+	};
+
+	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
+		if (check_order(r[i].min, *r[i].vmin, r[i].max, *r[i].vmax) ||
+		    check_order(r[i].min, *r[i].vmin, r[i].def, *r[i].vdef) ||
+		    check_order(r[i].def, *r[i].vdef, r[i].max, *r[i].vmax))
+			return EINVAL;
+	}
+	return 0;
+}
+
+/* --auth none with a method is a contradiction, not a list. */
+static int check_auth(void)
+{
+	for (unsigned i = 0; cfg.auth.n > 1 && i < cfg.auth.n; i++) {
+		if (!strcasecmp(cfg.auth.v[i], "none")) {
+			fprintf(stderr, "herald: --auth none cannot go with "
+				"--auth %s\n", cfg.auth.v[i ? 0 : 1]);
+			return EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* What can be known wrong before anything starts: usage errors, exit 2. */
+static int check_cfg(char *db_desc, size_t size)
+{
+	enum hr_pres_action act;
+	bool from_file;
+
+	if (hr_log_set_level(cfg.log_level)) {
+		fprintf(stderr, "herald: --log-level is debug, info, warn or "
+			"error, not '%s'\n", cfg.log_level);
+		return EINVAL;
+	}
+	if (hr_pres_action_decode(cfg.presence_local, &act) ||
+	    hr_pres_action_decode(cfg.presence_remote, &act)) {
+		fprintf(stderr, "herald: --presence-default-local and "
+			"--presence-default-remote take allow, confirm, "
+			"polite-block or block\n");
+		return EINVAL;
+	}
+	if (check_ranges() || check_auth())
+		return EINVAL;
+	if (!cfg.domains.n) {
+		fprintf(stderr, "herald: no --domain given: Herald would serve "
+			"no domain\n");
+		return EINVAL;
+	}
+	if (hr_cmd_database_url(&cfg.database_url, db_desc, size,
+		&from_file))
+		return EINVAL;
+	if (from_file)
+		snprintf(db_desc + strlen(db_desc), size - strlen(db_desc),
+			" (from var/database-url)");
+	return 0;
+}
+
+/* Options: flags and environment, then --config under them. 0 to go on,
+ * or the exit status + 1. */
+static int parse(int argc, char **argv)
+{
+	char why[320];
+	int err;
+
+	err = hr_opt_parse_given(opts, NOPTS, argc, argv, given);
+	if (err == EAGAIN) {
+		printf("usage: herald serve [OPTIONS]\n\nRun the server until "
+			"SIGTERM or SIGINT; SIGHUP reopens --log-file and "
+			"applies\n--config's log-level and log-file.\n\noptions "
+			"(each also from its environment variable):\n");
+		hr_opt_usage(opts, NOPTS, stdout);
+		return 1;
+	}
+	if (err)
+		return 3;
+	if (!cfg.config || !*cfg.config) {
+		cfg.config = NULL;
+		return 0;
+	}
+	err = hr_conf_read(&conf, cfg.config, why, sizeof(why));
+	if (!err)
+		err = hr_opt_conf_apply(opts, NOPTS, conf, given, why,
+			sizeof(why));
+	if (err) {
+		fprintf(stderr, "herald: %s: %s\n", cfg.config, why);
+		return 3;
+	}
+	return 0;
+}
+
+static int serve(const char *db_desc)
 {
 	int err;
 
-	err = hr_opt_parse(opts, NOPTS, argc, argv);
-	if (err == EAGAIN) {
-		printf("usage: herald serve [OPTIONS]\n\noptions (each also "
-			"from its environment variable):\n");
-		hr_opt_usage(opts, NOPTS, stdout);
-		return 0;
-	}
-	if (err)
-		return 2;
-	if (hr_log_set_level(cfg.log_level)) {
-		fprintf(stderr, "herald: unknown log level '%s'\n",
-			cfg.log_level);
-		return 2;
-	}
 	/* a peer closing its socket must not kill the server */
 	signal(SIGPIPE, SIG_IGN);
+	/* nor SIGHUP, before the loop handles it and after */
+	signal(SIGHUP, SIG_IGN);
+	err = hr_log_open(cfg.log_file && *cfg.log_file ? cfg.log_file :
+		NULL);
+	if (err) {
+		fprintf(stderr, "herald: cannot open --log-file %s: %s\n",
+			cfg.log_file, hr_strerror(err));
+		return 1;
+	}
+	HR_INFO("database %s", db_desc);
+	hr_hup_init(&(struct hr_hup_cfg){ opts, NOPTS, given, cfg.config,
+		conf, cfg.log_level, LOG_LEVEL_DEFAULT, cfg.log_file });
 	err = run();
+	hr_hup_close();
 	if (err) {
 		HR_ERROR("stopped: %s", hr_strerror(err));
 		return 1;
 	}
 	HR_INFO("stopped");
 	return 0;
+}
+
+int hr_cmd_serve(int argc, char **argv)
+{
+	char db_desc[512];
+	int rc = parse(argc, argv);
+
+	if (!rc && check_cfg(db_desc, sizeof(db_desc)))
+		rc = 3;
+	if (!rc)
+		rc = serve(db_desc) + 1;
+	conf = hr_mem_deref(conf);
+	return rc - 1;
 }

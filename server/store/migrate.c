@@ -100,12 +100,10 @@ int hr_store_migrate(const char *url, unsigned *applied)
 	char msg[256];
 	int err;
 
+	/* a failed connection is the caller's to report */
 	err = hr_pq_connect(&conn, url);
-	if (err) {
-		HR_ERROR("migrate: cannot connect to PostgreSQL: %s",
-			hr_pq_connect_error());
+	if (err)
 		return err;
-	}
 	err = migrate(conn, &n);
 	if (err)
 		HR_ERROR("migrate: %s", hr_pq_errmsg(conn, msg, sizeof(msg)));

@@ -25,6 +25,61 @@ const char *hr_pq_connect_error(void)
 	return *connect_why ? connect_why : "unknown";
 }
 
+const char *hr_store_strerror(int err)
+{
+	if (err == ECONNREFUSED && *connect_why)
+		return connect_why;
+	return hr_strerror(err);
+}
+
+/* "user@host:port/dbname" of libpq's options, blank ones left out. */
+static void describe(const PQconninfoOption *o, char *desc, size_t size)
+{
+	const char *user = "", *host = "", *port = "", *db = "";
+
+	for (; o->keyword; o++) {
+		const char *v = o->val ? o->val : "";
+
+		if (!strcmp(o->keyword, "user"))
+			user = v;
+		else if (!strcmp(o->keyword, "host"))
+			host = v;
+		else if (!strcmp(o->keyword, "port"))
+			port = v;
+		else if (!strcmp(o->keyword, "dbname"))
+			db = v;
+	}
+	snprintf(desc, size, "%s%s%s%s%s/%s", user, *user ? "@" : "",
+		*host ? host : "(default host)", *port ? ":" : "", port, db);
+}
+
+int hr_store_url_check(const char *url, char *desc, size_t size)
+{
+	PQconninfoOption *o;
+	char *why = NULL;
+	size_t len;
+
+	if (!url || !*url) {
+		snprintf(desc, size, "empty");
+		return EINVAL;
+	}
+	o = PQconninfoParse(url, &why);
+	if (!o) {
+		int err = why ? EINVAL : ENOMEM;
+
+		snprintf(desc, size, "%s", why ? why : "out of memory");
+		PQfreemem(why);
+		/* one line: libpq ends its message with a newline */
+		len = strlen(desc);
+		while (len && (desc[len - 1] == '\n' || desc[len - 1] == ' '))
+			desc[--len] = '\0';
+		return err;
+	}
+	describe(o, desc, size);
+	PQconninfoFree(o);
+	return 0;
+}
+
 int hr_pq_connect(PGconn **connp, const char *url)
 {
 	/* expand_dbname: url may be a URI or a conninfo string; the keywords
@@ -79,12 +134,16 @@ const char *hr_pq_errmsg(const PGconn *conn, char *buf, size_t size)
 
 	snprintf(buf, size, "%s",
 		conn ? PQerrorMessage(conn) : "no connection");
-	/* one log line: libpq's messages span lines */
+	/* one log line: libpq's messages span lines ("...refused\n\tIs
+	 * the server running...") */
+	len = 0;
 	for (char *p = buf; *p; p++) {
-		if (*p == '\n' || *p == '\t')
-			*p = ' ';
+		char c = *p == '\n' || *p == '\t' ? ' ' : *p;
+
+		if (c != ' ' || (len && buf[len - 1] != ' '))
+			buf[len++] = c;
 	}
-	len = strlen(buf);
+	buf[len] = '\0';
 	while (len && buf[len - 1] == ' ')
 		buf[--len] = '\0';
 	return buf;

@@ -26,8 +26,21 @@ struct hr_store_cfg {
 void hr_store_cfg_default(struct hr_store_cfg *cfg);
 
 /** Apply the migrations not yet recorded in schema_migrations, in order,
- * each in its own transaction. *applied (may be NULL) gets how many. */
+ * each in its own transaction. *applied (may be NULL) gets how many.
+ * ECONNREFUSED when it cannot connect: not logged, the caller says why
+ * with hr_store_strerror(). */
 int hr_store_migrate(const char *url, unsigned *applied);
+
+/**
+ * Whether libpq can read url (a postgresql:// URI or "key=value ..."):
+ * 0 with desc "user@host:port/dbname" (never the password), or EINVAL
+ * with libpq's reason in desc. Nothing is connected to.
+ */
+int hr_store_url_check(const char *url, char *desc, size_t size);
+/** err in words; for ECONNREFUSED, why this thread's last connection to
+ * PostgreSQL failed, in libpq's words (refused, bad password, no such
+ * database...). */
+const char *hr_store_strerror(int err);
 
 struct hr_store;  /* refcounted; its destructor drains and stops the writer */
 
@@ -279,7 +292,9 @@ typedef int (hr_store_user_h)(const struct hr_store_user *u, void *arg);
 #define HR_STORE_ROLE_MAX 16
 
 /** Add or replace a user (CLI, admin; own connection); *created (may be
- * NULL) tells which, role (may be NULL) gets the role it now has. */
+ * NULL) tells which, role (may be NULL) gets the role it now has. These
+ * one-shot calls do not log a failed connection (ECONNREFUSED): their
+ * caller does, with hr_store_strerror(). */
 int hr_store_user_put(const char *url, const struct hr_store_user *u,
 	bool *created, char role[HR_STORE_ROLE_MAX]);
 /** Change an existing user (own connection): its HA1s unless NULL, its

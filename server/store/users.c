@@ -8,14 +8,10 @@
 
 #define HR_LOG_MODULE "store"
 
+/* Not logged: the CLI and the admin report it (hr_store_strerror) */
 static int cli_connect(PGconn **connp, const char *url)
 {
-	int err = hr_pq_connect(connp, url);
-
-	if (err)
-		HR_ERROR("cannot connect to PostgreSQL: %s",
-			hr_pq_connect_error());
-	return err;
+	return hr_pq_connect(connp, url);
 }
 
 /* The role a statement RETURNING it left in column c. */
