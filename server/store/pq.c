@@ -1,5 +1,6 @@
 /* libpq helpers: connect, run a parameterized query, classify failures. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "store/store_int.h"
@@ -53,8 +54,34 @@ static void describe(const PQconninfoOption *o, char *desc, size_t size)
 		*host ? host : "(default host)", *port ? ":" : "", port, db);
 }
 
+/* libpq reads a port only when it connects: "5432" or "5432,5433". */
+static int port_check(const PQconninfoOption *o, char *desc, size_t size)
+{
+	for (; o->keyword; o++) {
+		const char *p = o->val;
+
+		if (strcmp(o->keyword, "port") || !p || !*p)
+			continue;
+		while (*p) {
+			char *end;
+			unsigned long v = strtoul(p, &end, 10);
+
+			if (end == p || v < 1 || v > 65535 ||
+			    (*end && *end != ',')) {
+				snprintf(desc, size, "invalid port number: "
+					"\"%s\"", o->val);
+				return EINVAL;
+			}
+			p = *end ? end + 1 : end;
+		}
+	}
+	return 0;
+}
+
 int hr_store_url_check(const char *url, char *desc, size_t size)
 {
+	int err;
+
 	PQconninfoOption *o;
 	char *why = NULL;
 	size_t len;
@@ -65,8 +92,7 @@ int hr_store_url_check(const char *url, char *desc, size_t size)
 	}
 	o = PQconninfoParse(url, &why);
 	if (!o) {
-		int err = why ? EINVAL : ENOMEM;
-
+		err = why ? EINVAL : ENOMEM;
 		snprintf(desc, size, "%s", why ? why : "out of memory");
 		PQfreemem(why);
 		/* one line: libpq ends its message with a newline */
@@ -75,9 +101,11 @@ int hr_store_url_check(const char *url, char *desc, size_t size)
 			desc[--len] = '\0';
 		return err;
 	}
-	describe(o, desc, size);
+	err = port_check(o, desc, size);
+	if (!err)
+		describe(o, desc, size);
 	PQconninfoFree(o);
-	return 0;
+	return err;
 }
 
 int hr_pq_connect(PGconn **connp, const char *url)
