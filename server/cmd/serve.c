@@ -722,7 +722,7 @@ static int check_cfg(char *db_desc, size_t size)
 }
 
 /* Options: flags and environment, then --config under them. 0 to go on,
- * or the exit status + 1. */
+ * EAGAIN after --help, EINVAL (said on stderr). */
 static int parse(int argc, char **argv)
 {
 	char why[320];
@@ -735,10 +735,10 @@ static int parse(int argc, char **argv)
 			"applies\n--config's log-level and log-file.\n\noptions "
 			"(each also from its environment variable):\n");
 		hr_opt_usage(opts, NOPTS, stdout);
-		return 1;
+		return EAGAIN;
 	}
 	if (err)
-		return 3;
+		return EINVAL;
 	if (!cfg.config || !*cfg.config) {
 		cfg.config = NULL;
 		return 0;
@@ -749,7 +749,7 @@ static int parse(int argc, char **argv)
 			sizeof(why));
 	if (err) {
 		fprintf(stderr, "herald: %s: %s\n", cfg.config, why);
-		return 3;
+		return EINVAL;
 	}
 	return 0;
 }
@@ -785,12 +785,16 @@ static int serve(const char *db_desc)
 int hr_cmd_serve(int argc, char **argv)
 {
 	char db_desc[512];
-	int rc = parse(argc, argv);
+	int rc, err = parse(argc, argv);
 
-	if (!rc && check_cfg(db_desc, sizeof(db_desc)))
-		rc = 3;
-	if (!rc)
-		rc = serve(db_desc) + 1;
+	if (!err)
+		err = check_cfg(db_desc, sizeof(db_desc));
+	if (err == EAGAIN)
+		rc = 0;
+	else if (err)
+		rc = 2;   /* usage: nothing was opened */
+	else
+		rc = serve(db_desc);
 	conf = hr_mem_deref(conf);
-	return rc - 1;
+	return rc;
 }
