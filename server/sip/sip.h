@@ -152,6 +152,12 @@ int hr_uri_unescape(const struct hr_pl *pl, char *out, size_t n,
 	size_t *outlen);
 
 /**
+ * Are a and b equivalent (RFC 3261 19.1.4)? SIP and SIPS URIs by its
+ * rules; tel and other schemes only when byte for byte equal.
+ */
+bool hr_uri_eq(const struct hr_uri *a, const struct hr_uri *b);
+
+/**
  * The address-of-record "user@domain" a SIP or SIPS URI names in domain:
  * its user part unescaped. 0, or EINVAL (no user, another scheme, an
  * '@' or NUL in the user, too long for n).

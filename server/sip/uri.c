@@ -1,6 +1,7 @@
 /* SIP, SIPS and tel URIs (RFC 3261 19.1 and 25.1, RFC 3966). */
 #include <errno.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include "sip_int.h"
 
 
@@ -269,4 +270,215 @@ int hr_uri_unescape(const struct hr_pl *pl, char *out, size_t n,
 	out[o] = '\0';
 	*outlen = o;
 	return 0;
+}
+
+/* ---- comparison (RFC 3261 19.1.4) ---- */
+
+/* RFC 2396 2.2 reserved: an escape of one of these is not the character */
+static bool reserved(char c)
+{
+	return c && strchr(";/?:@&=+$,", c) != NULL;
+}
+
+/* One character of an escaped run at *i, moved past it. */
+struct uch {
+	char c;
+	bool esc;   /* a reserved character still escaped */
+};
+
+static struct uch uch_next(const struct hr_pl *pl, size_t *i)
+{
+	struct uch u = { pl->p[*i], false };
+
+	if (u.c == '%' && *i + 2 < pl->len && cc_is(pl->p[*i + 1], CC_HEX) &&
+	    cc_is(pl->p[*i + 2], CC_HEX)) {
+		u.c = (char)(hexval(pl->p[*i + 1]) * 16 +
+			hexval(pl->p[*i + 2]));
+		u.esc = reserved(u.c);
+		*i += 3;
+		return u;
+	}
+	(*i)++;
+	return u;
+}
+
+/* RFC 3261 19.1.4: characters other than reserved ones equal their
+ * "%" HEX HEX escapes; ci: letters compare in any case */
+static bool esc_eq(const struct hr_pl *a, const struct hr_pl *b, bool ci)
+{
+	size_t i = 0, j = 0;
+
+	while (i < a->len && j < b->len) {
+		struct uch x = uch_next(a, &i), y = uch_next(b, &j);
+
+		if (x.esc != y.esc)
+			return false;
+		if (ci) {
+			x.c = (char)hr_lower[(unsigned char)x.c];
+			y.c = (char)hr_lower[(unsigned char)y.c];
+		}
+		if (x.c != y.c)
+			return false;
+	}
+	return i == a->len && j == b->len;
+}
+
+/* RFC 3261 19.1.4: these may not be in one URI only, even with their
+ * default value (the example pairs show transport among them) */
+static bool param_must_match(const struct hr_pl *name)
+{
+	static const char *const names[] = {
+		"transport", "user", "ttl", "method", "maddr",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct hr_pl n = hr_pl_str(names[i]);
+
+		if (esc_eq(name, &n, true))
+			return true;
+	}
+	return false;
+}
+
+/* Does b have a's parameter name=val? A name given twice matches on
+ * any of its values, so that every URI equals itself. */
+static bool param_find(const struct hr_pl *params, const struct hr_pl *name,
+	const struct hr_pl *val, bool *named)
+{
+	struct hr_pl n, v;
+	struct cur c;
+
+	*named = false;
+	cur_init(&c, params);
+	while (hr_param_next(&c, &n, &v) == 0) {
+		if (!esc_eq(&n, name, true))
+			continue;
+		*named = true;
+		if (esc_eq(&v, val, true))
+			return true;
+	}
+	return false;
+}
+
+/* Every parameter of a matches b's, or is one b may lack. */
+static bool params_in(const struct hr_pl *a, const struct hr_pl *b)
+{
+	struct hr_pl n, v;
+	struct cur c;
+	bool named;
+
+	cur_init(&c, a);
+	while (hr_param_next(&c, &n, &v) == 0) {
+		if (param_find(b, &n, &v, &named))
+			continue;
+		if (named || param_must_match(&n))
+			return false;
+	}
+	return true;
+}
+
+/* The next "hname=hvalue" of a header list at *i, without the '&'. */
+static bool header_next(const struct hr_pl *hdrs, size_t *i,
+	struct hr_pl *name, struct hr_pl *val)
+{
+	const char *s, *e, *eq;
+
+	if (*i >= hdrs->len)
+		return false;
+	s = hdrs->p + *i;
+	e = memchr(s, '&', hdrs->len - *i);
+	if (!e)
+		e = hdrs->p + hdrs->len;
+	*i = (size_t)(e - hdrs->p) + 1;
+	eq = memchr(s, '=', (size_t)(e - s));
+	name->p = s;
+	name->len = (size_t)((eq ? eq : e) - s);
+	val->p = eq ? eq + 1 : e;
+	val->len = eq ? (size_t)(e - eq - 1) : 0;
+	return true;
+}
+
+/*
+ * Every header of a is in b with the same value. Names compare in any
+ * case; values exactly after unescaping: RFC 3261 19.1.4 leaves their
+ * rules to each header field, and exact never calls unequal ones equal.
+ */
+static bool headers_in(const struct hr_pl *a, const struct hr_pl *b,
+	unsigned *n)
+{
+	struct hr_pl an, av, bn, bv;
+	size_t i = 0;
+
+	*n = 0;
+	while (header_next(a, &i, &an, &av)) {
+		size_t j = 0;
+		bool found = false;
+
+		while (!found && header_next(b, &j, &bn, &bv))
+			found = esc_eq(&an, &bn, true) &&
+				esc_eq(&av, &bv, false);
+		if (!found)
+			return false;
+		(*n)++;
+	}
+	return true;
+}
+
+static bool headers_eq(const struct hr_pl *a, const struct hr_pl *b)
+{
+	unsigned na, nb;
+
+	/* RFC 3261 19.1.4: headers are never ignored; order does not count */
+	return headers_in(a, b, &na) && headers_in(b, a, &nb) && na == nb;
+}
+
+/* IPv6 references compare as addresses: [::1] is [0:0::1] */
+static bool host_eq(const struct hr_uri *a, const struct hr_uri *b)
+{
+	struct in6_addr x, y;
+	char s[64], t[64];
+
+	if (a->ipv6 != b->ipv6)
+		return false;
+	if (!a->ipv6)
+		return !hr_pl_casecmp(&a->host, &b->host);
+	if (hr_pl_strcpy(&a->host, s, sizeof(s)) ||
+	    hr_pl_strcpy(&b->host, t, sizeof(t)) ||
+	    inet_pton(AF_INET6, s, &x) != 1 || inet_pton(AF_INET6, t, &y) != 1)
+		return !hr_pl_casecmp(&a->host, &b->host);
+	return !memcmp(&x, &y, sizeof(x));
+}
+
+/* RFC 3261 19.1.4: userinfo is case-sensitive; a part in one URI only
+ * never matches */
+static bool userinfo_eq(const struct hr_uri *a, const struct hr_uri *b)
+{
+	if (!esc_eq(&a->user, &b->user, false))
+		return false;
+	if (!a->password.p != !b->password.p)
+		return false;
+	return !a->password.p || esc_eq(&a->password, &b->password, false);
+}
+
+/* tel and other schemes: their own rules (RFC 3966 4) are not ours to
+ * guess, so only the scheme's case may differ */
+static bool other_eq(const struct hr_uri *a, const struct hr_uri *b)
+{
+	size_t sa = a->scheme_pl.len, sb = b->scheme_pl.len;
+
+	return !hr_pl_casecmp(&a->scheme_pl, &b->scheme_pl) &&
+		a->raw.len - sa == b->raw.len - sb &&
+		!memcmp(a->raw.p + sa, b->raw.p + sb, a->raw.len - sa);
+}
+
+bool hr_uri_eq(const struct hr_uri *a, const struct hr_uri *b)
+{
+	if (a->scheme != b->scheme)
+		return false;  /* RFC 3261 19.1.4: SIP and SIPS never equal */
+	if (a->scheme != HR_URI_SIP && a->scheme != HR_URI_SIPS)
+		return other_eq(a, b);
+	return userinfo_eq(a, b) && host_eq(a, b) && a->port == b->port &&
+		params_in(&a->params, &b->params) &&
+		params_in(&b->params, &a->params) &&
+		headers_eq(&a->headers, &b->headers);
 }

@@ -1,6 +1,7 @@
 /*
  * Fuzz the URI parser: slices stay inside the input, and a decoded URI
- * prints, decodes again and prints back to the same bytes.
+ * prints, decodes again and prints back to the same bytes, equal to itself
+ * and to its print (hr_uri_eq).
  */
 #include <errno.h>
 #include <string.h>
@@ -60,6 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(uri2.scheme == uri.scheme);
 	FUZZ_CHECK(uri2.port == uri.port);
 	FUZZ_CHECK(uri2.ipv6 == uri.ipv6);
+	FUZZ_CHECK(hr_uri_eq(&uri, &uri) && hr_uri_eq(&uri2, &uri2));
+	FUZZ_CHECK(hr_uri_eq(&uri, &uri2) && hr_uri_eq(&uri2, &uri));
 	FUZZ_CHECK(hr_uri_print(&pr2, &uri2) == 0);
 	if (pr2.len != pr.len || memcmp(pr2.b, pr.b, pr.len)) {
 		fprintf(stderr, "prints differ: %.*s / %.*s\n", (int)pr.len,

@@ -163,6 +163,95 @@ START_TEST(test_addr)
 }
 END_TEST
 
+/* RFC 3261 19.1.4: every example pair, then the rules they leave out */
+struct eqcase {
+	const char *a;
+	const char *b;
+	bool eq;
+};
+
+static const struct eqcase eqs[] = {
+	/* "The URIs within each of the following sets are equivalent" */
+	{ "sip:%61lice@atlanta.com;transport=TCP",
+	  "sip:alice@AtLanTa.CoM;Transport=tcp", true },
+	{ "sip:carol@chicago.com", "sip:carol@chicago.com;newparam=5", true },
+	{ "sip:carol@chicago.com", "sip:carol@chicago.com;security=on", true },
+	{ "sip:carol@chicago.com;newparam=5",
+	  "sip:carol@chicago.com;security=on", true },
+	{ "sip:biloxi.com;transport=tcp;method=REGISTER"
+	  "?to=sip:bob%40biloxi.com",
+	  "sip:biloxi.com;method=REGISTER;transport=tcp"
+	  "?to=sip:bob%40biloxi.com", true },
+	{ "sip:alice@atlanta.com?subject=project%20x&priority=urgent",
+	  "sip:alice@atlanta.com?priority=urgent&subject=project%20x", true },
+	/* "...are not equivalent" */
+	{ "SIP:ALICE@AtLanTa.CoM;Transport=udp",
+	  "sip:alice@AtLanTa.CoM;Transport=UDP", false },
+	{ "sip:bob@biloxi.com", "sip:bob@biloxi.com:5060", false },
+	{ "sip:bob@biloxi.com", "sip:bob@biloxi.com;transport=udp", false },
+	{ "sip:bob@biloxi.com", "sip:bob@biloxi.com:6000;transport=tcp",
+	  false },
+	{ "sip:carol@chicago.com",
+	  "sip:carol@chicago.com?Subject=next%20meeting", false },
+	{ "sip:bob@phone21.boxesbybob.com", "sip:bob@192.0.2.4", false },
+	/* "equality is not transitive" */
+	{ "sip:carol@chicago.com", "sip:carol@chicago.com;security=off", true },
+	{ "sip:carol@chicago.com;security=on",
+	  "sip:carol@chicago.com;security=off", false },
+	/* the other rules of 19.1.4 */
+	{ "sip:alice@atlanta.com", "sips:alice@atlanta.com", false },
+	{ "sip:atlanta.com", "sip:alice@atlanta.com", false },
+	{ "sip:alice@atlanta.com", "sip:alice:pw@atlanta.com", false },
+	{ "sip:alice:pw@atlanta.com", "sip:alice:PW@atlanta.com", false },
+	{ "sip:alice:p%77@atlanta.com", "sip:alice:pw@atlanta.com", true },
+	{ "sip:alice@atlanta.com", "sip:alice@atlanta.com;user=ip", false },
+	{ "sip:alice@atlanta.com", "sip:alice@atlanta.com;ttl=1", false },
+	{ "sip:alice@atlanta.com", "sip:alice@atlanta.com;method=INVITE",
+	  false },
+	{ "sip:alice@atlanta.com",
+	  "sip:alice@atlanta.com;maddr=239.255.255.1", false },
+	{ "sip:alice@atlanta.com;lr", "sip:alice@atlanta.com;LR", true },
+	{ "sip:alice@atlanta.com;lr", "sip:alice@atlanta.com;lr=on", false },
+	{ "sip:alice@atlanta.com;maddr=a.test",
+	  "sip:alice@atlanta.com;maddr=b.test", false },
+	{ "sip:%41lice@atlanta.com", "sip:alice@atlanta.com", false },
+	{ "sip:atlanta.com;transport=t%63p", "sip:atlanta.com;transport=TCP",
+	  true },
+	/* a reserved character and its escape differ; hex digits any case */
+	{ "sip:a%3Bb@atlanta.com", "sip:a;b@atlanta.com", false },
+	{ "sip:a%3Bb@atlanta.com", "sip:a%3bb@atlanta.com", true },
+	{ "sip:atlanta.com:5060", "sip:atlanta.com:5070", false },
+	{ "sip:[2001:db8::1]:5060", "sip:[2001:DB8:0::1]:5060", true },
+	{ "sip:[2001:db8::1]", "sip:[2001:db8::2]", false },
+	{ "sip:atlanta.com?a=1&a=1", "sip:atlanta.com?a=1", false },
+	{ "sip:atlanta.com?a=x", "sip:atlanta.com?A=x", true },
+	{ "sip:atlanta.com?a=x", "sip:atlanta.com?a=X", false },
+	/* a parameter given twice: each value must be in the other URI */
+	{ "sip:atlanta.com;a=1;a=2", "sip:atlanta.com;a=2;a=1", true },
+	{ "sip:atlanta.com;a=1;a=2", "sip:atlanta.com;a=2", false },
+	{ "tel:+1-201-555-0123", "TEL:+1-201-555-0123", true },
+	{ "tel:+1-201-555-0123", "tel:+12015550123", false },
+	{ "tel:+12015550123", "sip:+12015550123@atlanta.com;user=phone",
+	  false },
+};
+
+START_TEST(test_eq)
+{
+	const struct eqcase *c = &eqs[_i];
+	struct hr_pl pa = hr_pl_str(c->a), pb = hr_pl_str(c->b);
+	struct hr_uri a, b;
+
+	ck_assert_msg(!hr_uri_decode(&a, &pa), "%s", c->a);
+	ck_assert_msg(!hr_uri_decode(&b, &pb), "%s", c->b);
+	ck_assert_msg(hr_uri_eq(&a, &b) == c->eq, "%s %s %s", c->a,
+		c->eq ? "!=" : "==", c->b);
+	ck_assert_msg(hr_uri_eq(&b, &a) == c->eq, "%s %s %s", c->b,
+		c->eq ? "!=" : "==", c->a);
+	ck_assert_msg(hr_uri_eq(&a, &a) && hr_uri_eq(&b, &b), "%s or %s "
+		"is not itself", c->a, c->b);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("uri");
@@ -171,6 +260,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_uri, 0, sizeof(uris) / sizeof(uris[0]));
 	tcase_add_test(tc, test_unescape);
 	tcase_add_loop_test(tc, test_addr, 0, sizeof(addrs) / sizeof(addrs[0]));
+	tcase_add_loop_test(tc, test_eq, 0, sizeof(eqs) / sizeof(eqs[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }
