@@ -13,8 +13,9 @@
  *   22.4 says a client MUST then send it; without nc there is no replay
  *   protection. qop=auth-int, the -sess algorithms, SHA-512-256 and
  *   userhash are never offered either: FORBIDDEN.
- * - uri not byte-equal to the Request-URI: FORBIDDEN. RFC 3261 22.4 item
- *   6 makes this a policy (a MAY), not malformed input, so not 400.
+ * - uri not the Request-URI (compared as URIs; in loose mode, not one
+ *   naming this server either: digest_uri.c): FORBIDDEN. RFC 3261 22.4
+ *   item 6 makes this a policy (a MAY), not malformed input, so not 400.
  * - opaque echoed but different: FORBIDDEN; opaque absent: accepted, it
  *   proves nothing here (it is fixed per server).
  * - unknown user and wrong password: FORBIDDEN alike, after the same work.
@@ -38,6 +39,13 @@
 #define SECRET_MIN 16
 #define RANDOM_SECRET 32
 
+static void strv_free(char **v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 static void auth_destroy(void *data)
 {
 	struct hr_auth *a = data;
@@ -45,9 +53,8 @@ static void auth_destroy(void *data)
 	hr_nonce_flush(a);
 	hr_hash_reset(&a->nct);
 	EVP_MAC_CTX_free(a->mac);
-	for (unsigned i = 0; i < a->nmd5_agents; i++)
-		free(a->md5_agents[i]);
-	free(a->md5_agents);
+	strv_free(a->md5_agents, a->nmd5_agents);
+	strv_free(a->domains, a->ndomains);
 }
 
 static int mac_init(struct hr_auth *a, const uint8_t *key, size_t len)
@@ -82,20 +89,36 @@ static int opaque_init(struct hr_auth *a)
 	return err;
 }
 
-static int agents_init(struct hr_auth *a, const struct hr_auth_cfg *cfg)
+/* Copies of n strings into *vp; *np counts those made, for the
+ * destructor. */
+static int strv_dup(char ***vp, unsigned *np, const char *const *src,
+	unsigned n)
 {
-	if (!cfg->nmd5_agents)
+	if (!n)
 		return 0;
-	a->md5_agents = calloc(cfg->nmd5_agents, sizeof(*a->md5_agents));
-	if (!a->md5_agents)
+	*vp = calloc(n, sizeof(**vp));
+	if (!*vp)
 		return ENOMEM;
-	for (unsigned i = 0; i < cfg->nmd5_agents; i++) {
-		a->md5_agents[i] = strdup(cfg->md5_agents[i]);
-		if (!a->md5_agents[i])
+	for (unsigned i = 0; i < n; i++) {
+		(*vp)[i] = strdup(src[i]);
+		if (!(*vp)[i])
 			return ENOMEM;
-		a->nmd5_agents = i + 1;
+		*np = i + 1;
 	}
 	return 0;
+}
+
+static int cfg_init(struct hr_auth *a, const struct hr_auth_cfg *cfg)
+{
+	int err;
+
+	a->uri_check = cfg->uri_check;
+	err = strv_dup(&a->md5_agents, &a->nmd5_agents, cfg->md5_agents,
+		cfg->nmd5_agents);
+	if (!err)
+		err = strv_dup(&a->domains, &a->ndomains, cfg->domains,
+			cfg->ndomains);
+	return err;
 }
 
 int hr_auth_alloc(struct hr_auth **ap, const struct hr_auth_cfg *cfg)
@@ -124,7 +147,7 @@ int hr_auth_alloc(struct hr_auth **ap, const struct hr_auth_cfg *cfg)
 	nb = a->nc_max / 4 > 16384 ? 16384 : (uint32_t)a->nc_max / 4;
 	err = hr_hash_init(&a->nct, nb);
 	if (!err && cfg)
-		err = agents_init(a, cfg);
+		err = cfg_init(a, cfg);
 	if (!err)
 		err = mac_init(a, key, keylen);
 	if (!err)
@@ -370,8 +393,12 @@ static int verify_one(struct hr_auth *a, const struct hr_msg *req,
 	*res = check_offer(a, &c);
 	if (*res != HR_AUTH_OK)
 		return 0;
-	/* RFC 3261 22.4 item 6: a server MAY check it; we do, exactly */
-	if (hr_pl_cmp(&d->uri, &req->ruri_pl)) {
+	/* RFC 3261 22.4 item 6: a server MAY check it; we do */
+	if (!hr_auth_uri_ok(a, req, &d->uri, realm)) {
+		HR_INFO("digest uri \"%.*s\" is not the Request-URI %.*s "
+			"(%s check): 403", HR_PL_ARG(d->uri),
+			HR_PL_ARG(req->ruri_pl), a->uri_check ==
+			HR_AUTH_URI_LOOSE ? "loose" : "strict");
 		*res = HR_AUTH_FORBIDDEN;
 		return 0;
 	}

@@ -35,6 +35,15 @@ int hr_digest_response(char *out, size_t n, enum hr_digest_alg alg,
 	const char *ha1, const struct hr_digest *cred,
 	const struct hr_pl *method);
 
+/** How the digest uri must match the Request-URI. */
+enum hr_auth_uri_check {
+	HR_AUTH_URI_STRICT = 0, /* the same URI (RFC 3261 19.1.4) */
+	HR_AUTH_URI_LOOSE,      /* or one that names this server */
+};
+
+/** "strict" or "loose": 0 or EINVAL. */
+int hr_auth_uri_check_decode(const char *name, enum hr_auth_uri_check *v);
+
 struct hr_auth_cfg {
 	const uint8_t *secret;  /* HMAC key; NULL: random (nonces then do
 				 * not survive a restart) */
@@ -46,6 +55,9 @@ struct hr_auth_cfg {
 					 * first challenge and know no
 					 * SHA-256: Debian's sipsak) */
 	unsigned nmd5_agents;
+	enum hr_auth_uri_check uri_check;
+	const char *const *domains;     /* served; loose uri check only */
+	unsigned ndomains;
 };
 
 struct hr_auth;   /* refcounted (hr_mem) */

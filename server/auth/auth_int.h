@@ -24,6 +24,9 @@ struct hr_auth {
 	int64_t floor_ts;       /* nonces this old are no longer tracked */
 	char **md5_agents;      /* copies of cfg->md5_agents */
 	unsigned nmd5_agents;
+	enum hr_auth_uri_check uri_check;
+	char **domains;         /* copies of cfg->domains */
+	unsigned ndomains;
 };
 
 enum hr_nonce_state {
@@ -38,6 +41,10 @@ enum hr_nc_state {
 	HR_NC_UNTRACKED,        /* evicted from the table: ask for a new one */
 };
 
+/** Does the digest uri duri stand for req's Request-URI? (a->uri_check
+ * says how: see digest_uri.c) */
+bool hr_auth_uri_ok(const struct hr_auth *a, const struct hr_msg *req,
+	const struct hr_pl *duri, const char *realm);
 /** Wall-clock seconds of this verifier. */
 int64_t hr_auth_now(const struct hr_auth *a);
 /** Make a fresh nonce for realm into out (HR_NONCE_HEX + 1 bytes). */

@@ -34,6 +34,7 @@ struct serve_cfg {
 	unsigned tcp_idle_s;
 	unsigned tcp_max_conns;
 	unsigned nonce_ttl_s;
+	const char *digest_uri_check;
 	unsigned store_wait_ms;
 	unsigned store_queue;
 	unsigned expires_default;
@@ -68,6 +69,7 @@ static struct serve_cfg cfg = {
 	.tcp_idle_s = 300,
 	.tcp_max_conns = 4096,
 	.nonce_ttl_s = 300,
+	.digest_uri_check = "strict",
 	.store_wait_ms = 5000,
 	.store_queue = 20000,
 	.expires_default = 3600,
@@ -125,6 +127,10 @@ static const struct hr_opt opts[] = {
 	  0 },
 	{ "nonce-lifetime", HR_OPT_UINT, &cfg.nonce_ttl_s, "SECONDS",
 	  "how long a digest nonce stays valid (default 300)", 10, 86400 },
+	{ "digest-uri-check", HR_OPT_STR, &cfg.digest_uri_check, "MODE",
+	  "strict: the digest uri is the Request-URI, compared as URIs; "
+	  "loose: or any naming this server or the Request-URI's user, as "
+	  "SIPp and rewriting proxies send (default strict)", 0, 0 },
 	{ "store-wait", HR_OPT_UINT, &cfg.store_wait_ms, "MS",
 	  "how long a change waits for PostgreSQL before 503 (default 5000; "
 	  "below 32 s, when clients give up)", 100, 30000 },
@@ -384,6 +390,12 @@ static int open_auth(struct server *sv)
 	acfg.nonce_ttl_s = cfg.nonce_ttl_s;
 	acfg.md5_agents = cfg.md5_agents.v;
 	acfg.nmd5_agents = cfg.md5_agents.n;
+	acfg.domains = cfg.domains.v;
+	acfg.ndomains = cfg.domains.n;
+	if (hr_auth_uri_check_decode(cfg.digest_uri_check, &acfg.uri_check)) {
+		HR_ERROR("--digest-uri-check takes strict or loose");
+		return EINVAL;
+	}
 	err = hr_auth_alloc(&sv->auth, &acfg);
 	memset(secret, 0, sizeof(secret));
 	HR_INFO("%zu users", hr_userdb_count(sv->users));

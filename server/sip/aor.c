@@ -25,17 +25,21 @@ int hr_uri_aor(const struct hr_uri *uri, const char *domain, char *out,
 	return 0;
 }
 
-/* Is the Request-URI host the address this request arrived on? (as
- * addresses: "::1" and "0:0::1" are one) */
-static bool names_us(const struct hr_msg *req)
+bool hr_uri_is_addr(const struct hr_uri *uri, const struct hr_sa *sa)
 {
 	char host[64];
-	struct hr_sa sa;
+	struct hr_sa u;
 
-	if (!req->dst.len || hr_pl_strcpy(&req->ruri.host, host, sizeof(host)))
+	if (!sa->len || hr_pl_strcpy(&uri->host, host, sizeof(host)))
 		return false;
-	return !hr_sa_set(&sa, host, req->ruri.port ? req->ruri.port :
-		hr_sa_port(&req->dst)) && hr_sa_eq(&sa, &req->dst);
+	return !hr_sa_set(&u, host, uri->port ? uri->port : hr_sa_port(sa)) &&
+		hr_sa_eq(&u, sa);
+}
+
+/* Is the Request-URI host the address this request arrived on? */
+static bool names_us(const struct hr_msg *req)
+{
+	return hr_uri_is_addr(&req->ruri, &req->dst);
 }
 
 static const char *served(const struct hr_pl *host,

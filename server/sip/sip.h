@@ -165,6 +165,12 @@ bool hr_uri_eq(const struct hr_uri *a, const struct hr_uri *b);
 int hr_uri_aor(const struct hr_uri *uri, const char *domain, char *out,
 	size_t n);
 
+/**
+ * Is uri's host, with its port or else sa's, the address sa? Compared as
+ * addresses: "::1" and "0:0::1" are one; a host name never is.
+ */
+bool hr_uri_is_addr(const struct hr_uri *uri, const struct hr_sa *sa);
+
 /* ---- name-addr / addr-spec: From, To, Contact, Route ... ---- */
 
 struct hr_addr {

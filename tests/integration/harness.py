@@ -58,7 +58,7 @@ HERALD_ENV = ('HERALD_SIP_LISTEN', 'HERALD_DOMAIN', 'HERALD_LOG_LEVEL',
               'HERALD_MAX_EXPIRES', 'HERALD_DEFAULT_EXPIRES',
               'HERALD_NONCE_LIFETIME', 'HERALD_STORE_WAIT',
               'HERALD_ADMIN_LISTEN', 'HERALD_ADMIN_TOKEN',
-              'HERALD_ADMIN_TOKEN_FILE')
+              'HERALD_ADMIN_TOKEN_FILE', 'HERALD_DIGEST_URI_CHECK')
 
 
 # ---------------------------------------------------------------------------

@@ -48,6 +48,9 @@ struct cred {
 	const char *nonce;      /* NULL: a fresh one from a challenge */
 	const char *hdr;        /* "Authorization" unless set */
 	const char *ruri;       /* the Request-URI; RURI unless set */
+	const char *hash_uri;   /* the uri the response covers; uri unless
+				 * set */
+	const char *dst;        /* the address it arrived on, if known */
 	bool no_opaque;
 };
 
@@ -129,8 +132,11 @@ static struct hr_msg *mkreq(const struct cred *c, char *nonce, size_t nn)
 	ck_assert_int_eq(hr_digest_ha1(ha1, sizeof(ha1), alg,
 		c->user ? c->user : "alice", realm,
 		c->pass ? c->pass : "secret"), 0);
+	if (c->hash_uri)
+		d.uri = hr_pl_str(c->hash_uri);
 	ck_assert_int_eq(hr_digest_response(resp, sizeof(resp), alg, ha1, &d,
 		&HR_PL("REGISTER")), 0);
+	d.uri = hr_pl_str(c->uri ? c->uri : RURI);
 	len = snprintf(text, sizeof(text),
 		"REGISTER %s SIP/2.0\r\n"
 		"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n"
@@ -153,6 +159,8 @@ static struct hr_msg *mkreq(const struct cred *c, char *nonce, size_t nn)
 	ck_assert_int_lt(len, (int)sizeof(text));
 	ck_assert_int_eq(hr_msg_decode(&m, text, (size_t)len, false), 0);
 	ck_assert_uint_eq(m->err_scode, 0);
+	if (c->dst)
+		ck_assert_int_eq(hr_sa_decode(&m->dst, c->dst), 0);
 	return m;
 }
 
@@ -283,11 +291,102 @@ START_TEST(test_uri_mismatch)
 {
 	ck_assert_int_eq(verify(&(struct cred){ .uri = "sip:other.test" }),
 		HR_AUTH_FORBIDDEN);
-	/* raw comparison: equivalent but differently spelt is a mismatch */
-	ck_assert_int_eq(verify(&(struct cred){ .uri = "sip:EXAMPLE.test" }),
-		HR_AUTH_FORBIDDEN);
 	ck_assert_int_eq(verify(&(struct cred){ .uri = "sip:x.test",
 		.ruri = "sip:x.test" }), HR_AUTH_OK);
+}
+END_TEST
+
+/* The digest uri against the Request-URI in both modes (digest_uri.c);
+ * the loose verifier serves example.test and example.org. */
+struct uricase {
+	const char *uri, *ruri, *dst;
+	enum hr_auth_result strict, loose;
+};
+
+#define OK HR_AUTH_OK
+#define NO HR_AUTH_FORBIDDEN
+#define DST "192.0.2.10:5060"
+
+static const struct uricase uricases[] = {
+	/* the same URI (RFC 3261 19.1.4), however spelt */
+	{ RURI, NULL, NULL, OK, OK },
+	{ "sip:EXAMPLE.test", NULL, NULL, OK, OK },
+	{ "SIP:example.test;newparam=5", NULL, NULL, OK, OK },
+	{ "sip:example.test;transport=udp", "sip:example.test;transport=UDP",
+	  NULL, OK, OK },
+	{ "sip:%61lice@example.test", "sip:alice@example.test", NULL, OK, OK },
+	/* another URI of a served domain */
+	{ "sip:example.test:5060", NULL, NULL, NO, OK },
+	{ "sip:example.test;transport=tcp", NULL, NULL, NO, OK },
+	{ "sips:example.test", NULL, NULL, NO, OK },
+	{ "sip:Example.ORG", NULL, NULL, NO, OK },
+	{ "sip:other.test", NULL, NULL, NO, NO },
+	/* SIPp: the address it sent to, which is where the request came in */
+	{ "sip:192.0.2.10:5060", NULL, DST, NO, OK },
+	{ "sip:192.0.2.10", NULL, DST, NO, OK },
+	{ "sip:192.0.2.10:5070", NULL, DST, NO, NO },
+	{ "sip:192.0.2.11:5060", NULL, DST, NO, NO },
+	{ "sip:192.0.2.10:5060", NULL, NULL, NO, NO },
+	{ "sip:[2001:DB8:0::1]:5060", NULL, "[2001:db8::1]:5060", NO, OK },
+	/* the Request-URI's address-of-record, or its user at our address */
+	{ "sip:bob@example.test", "sip:bob@192.0.2.10:5060;transport=tcp",
+	  NULL, NO, OK },
+	{ "sip:b%6Fb@example.test", "sip:bob@192.0.2.10", NULL, NO, OK },
+	{ "sip:bob@192.0.2.10:5060", "sip:bob@example.test", DST, NO, OK },
+	{ "sip:carol@example.test", "sip:bob@192.0.2.10", NULL, NO, NO },
+	{ "sip:BOB@example.test", "sip:bob@example.test", NULL, NO, NO },
+	{ "sip:bob@example.test", NULL, NULL, NO, NO },
+	{ "sip:bob@other.test", "sip:bob@example.test", NULL, NO, NO },
+	{ "sip:192.0.2.10:5060", "sip:bob@example.test", DST, NO, OK },
+	/* no SIP URI: compared byte for byte, so never a match here */
+	{ "tel:+15550100", NULL, NULL, NO, NO },
+	{ "*", NULL, NULL, NO, NO },
+	{ "/example.test", NULL, NULL, NO, NO },
+};
+
+static void loose_auth(void)
+{
+	static const char *const domains[] = { "example.test", "example.org" };
+	struct hr_auth_cfg cfg = { .secret = secret, .secret_len = 32,
+		.uri_check = HR_AUTH_URI_LOOSE, .domains = domains,
+		.ndomains = 2 };
+
+	a = hr_mem_deref(a);
+	ck_assert_int_eq(hr_auth_alloc(&a, &cfg), 0);
+}
+
+START_TEST(test_uri_modes)
+{
+	const struct uricase *u = &uricases[_i];
+	struct cred c = { .uri = u->uri, .ruri = u->ruri, .dst = u->dst };
+
+	ck_assert_msg(verify(&c) == u->strict, "strict: uri %s, Request-URI "
+		"%s", u->uri, u->ruri ? u->ruri : RURI);
+	loose_auth();
+	ck_assert_msg(verify(&c) == u->loose, "loose: uri %s, Request-URI %s",
+		u->uri, u->ruri ? u->ruri : RURI);
+}
+END_TEST
+
+/* Loose takes another uri, but the response must still cover it. */
+START_TEST(test_uri_loose_hash)
+{
+	enum hr_auth_uri_check v = HR_AUTH_URI_LOOSE;
+
+	loose_auth();
+	ck_assert_int_eq(verify(&(struct cred){ .uri = "sip:192.0.2.10:5060",
+		.dst = DST }), HR_AUTH_OK);
+	ck_assert_int_eq(verify(&(struct cred){ .uri = "sip:192.0.2.10:5060",
+		.hash_uri = RURI, .dst = DST }), HR_AUTH_FORBIDDEN);
+	ck_assert_int_eq(verify(&(struct cred){ .uri = RURI,
+		.hash_uri = "sip:192.0.2.10:5060", .dst = DST }),
+		HR_AUTH_FORBIDDEN);
+	ck_assert_int_eq(hr_auth_uri_check_decode("strict", &v), 0);
+	ck_assert_int_eq(v, HR_AUTH_URI_STRICT);
+	ck_assert_int_eq(hr_auth_uri_check_decode("loose", &v), 0);
+	ck_assert_int_eq(v, HR_AUTH_URI_LOOSE);
+	ck_assert_int_eq(hr_auth_uri_check_decode("Loose", &v), EINVAL);
+	ck_assert_int_eq(hr_auth_uri_check_decode("", &v), EINVAL);
 }
 END_TEST
 
@@ -546,6 +645,9 @@ int main(void)
 	tcase_add_test(tc, test_no_credentials);
 	tcase_add_test(tc, test_wrong_password_unknown_user);
 	tcase_add_test(tc, test_uri_mismatch);
+	tcase_add_loop_test(tc, test_uri_modes, 0,
+		sizeof(uricases) / sizeof(uricases[0]));
+	tcase_add_test(tc, test_uri_loose_hash);
 	tcase_add_test(tc, test_other_realm);
 	tcase_add_test(tc, test_foreign_nonce);
 	tcase_add_test(tc, test_stale);
