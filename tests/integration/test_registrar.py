@@ -33,6 +33,7 @@ class Phone:
         self.cseq = 0
         self.challenge = None
         self.nc = 0
+        self.digest_uri = 'sip:example.test'   # what the response covers
 
     def request(self, contacts=(), expires=None, to_user=None, extra=(),
                 cseq=None, auth=True):
@@ -54,7 +55,7 @@ class Phone:
             self.nc += 1
             r.add('Authorization', digest_authorization(
                 self.challenge, self.user, self.password, 'REGISTER',
-                'sip:example.test', nc=self.nc))
+                self.digest_uri, nc=self.nc))
         return r
 
     def register(self, contacts=(), expires=None, **kw):
@@ -241,6 +242,58 @@ class RestartTest(harness.HeraldTestCase):
         self.assertStatus(r, 200)
         left = contacts_of(r)['sip:alice@192.0.2.1']
         self.assertTrue(590 <= left <= 600, left)
+
+
+class DigestUriTest(harness.HeraldTestCase):
+    """The digest uri against the Request-URI sip:example.test, through
+    --digest-uri-check (tests/integration/test_sipp.py runs SIPp itself)."""
+    autostart = False
+
+    def status(self, h, uri):
+        p = Phone(self, self.udp(h))
+        p.digest_uri = uri
+        return p.register(['<sip:alice@192.0.2.1>;expires=600']).status
+
+    def herald(self, *args):
+        h = self.start_herald(list(args))
+        h.add_user('alice@example.test', PASSWORD)
+        return h
+
+    def test_strict(self):
+        h = self.herald()
+        ours = 'sip:127.0.0.1:%d' % h.port
+        for uri, want in (('sip:example.test', 200),
+                          ('SIP:EXAMPLE.TEST;newparam=5', 200),
+                          ('sip:example.test:5060', 403),
+                          ('sip:example.test;transport=udp', 403),
+                          (ours, 403), ('*', 403)):
+            with self.subTest(uri=uri):
+                self.assertEqual(self.status(h, uri), want)
+        h.wait_log('digest uri "%s" is not the Request-URI '
+                   'sip:example.test (strict check): 403' % ours)
+
+    def test_loose(self):
+        h = self.herald('--digest-uri-check', 'loose', '--domain',
+                        'example.org')
+        for uri, want in (('sip:example.test', 200),
+                          ('sip:127.0.0.1:%d' % h.port, 200),
+                          ('sip:127.0.0.1', 200),
+                          ('sip:example.test:5060;transport=tcp', 200),
+                          ('sip:example.org', 200),
+                          ('sip:alice@example.test', 403),
+                          ('sip:127.0.0.1:%d' % (h.port ^ 1), 403),
+                          ('sip:192.0.2.1:%d' % h.port, 403),
+                          ('sip:other.test', 403), ('*', 403)):
+            with self.subTest(uri=uri):
+                self.assertEqual(self.status(h, uri), want)
+
+    def test_bad_mode(self):
+        h = Herald(['--digest-uri-check', 'lax'])
+        self.addCleanup(h.stop)
+        with self.assertRaises(AssertionError):
+            h.start()
+        self.assertIn('--digest-uri-check takes strict or loose',
+                      h.log_text())
 
 
 if __name__ == '__main__':
