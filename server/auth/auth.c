@@ -372,6 +372,18 @@ static enum hr_auth_result nc_result(enum hr_nc_state st)
 	}
 }
 
+/* How much of the client's text to log: up to its first control byte
+ * (a folded line break), at most 256. */
+static int loggable(const struct hr_pl *pl)
+{
+	size_t n = 0;
+
+	while (n < pl->len && n < 256 && (unsigned char)pl->p[n] >= 0x20 &&
+	    pl->p[n] != 0x7f)
+		n++;
+	return (int)n;
+}
+
 /* One Digest credential for our realm: CHALLENGE means "not ours, look
  * further". */
 static int verify_one(struct hr_auth *a, const struct hr_msg *req,
@@ -396,7 +408,7 @@ static int verify_one(struct hr_auth *a, const struct hr_msg *req,
 	/* RFC 3261 22.4 item 6: a server MAY check it; we do */
 	if (!hr_auth_uri_ok(a, req, &d->uri, realm)) {
 		HR_INFO("digest uri \"%.*s\" is not the Request-URI %.*s "
-			"(%s check): 403", HR_PL_ARG(d->uri),
+			"(%s check): 403", loggable(&d->uri), d->uri.p,
 			HR_PL_ARG(req->ruri_pl), a->uri_check ==
 			HR_AUTH_URI_LOOSE ? "loose" : "strict");
 		*res = HR_AUTH_FORBIDDEN;

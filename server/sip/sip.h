@@ -153,7 +153,8 @@ int hr_uri_unescape(const struct hr_pl *pl, char *out, size_t n,
 
 /**
  * Are a and b equivalent (RFC 3261 19.1.4)? SIP and SIPS URIs by its
- * rules; tel and other schemes only when byte for byte equal.
+ * rules; tel and other schemes only when equal byte for byte after the
+ * scheme (whose case does not count).
  */
 bool hr_uri_eq(const struct hr_uri *a, const struct hr_uri *b);
 
