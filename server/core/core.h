@@ -323,6 +323,8 @@ const char *hr_sa_ntop(const struct hr_sa *sa, char *buf, size_t size);
 const char *hr_sa_print(const struct hr_sa *sa, char *buf, size_t size);
 /** True when address and port are equal. */
 bool hr_sa_eq(const struct hr_sa *a, const struct hr_sa *b);
+/** True for the wildcard address (0.0.0.0, ::) or an unset one. */
+bool hr_sa_isany(const struct hr_sa *sa);
 
 #define HR_SA_STRLEN 64
 

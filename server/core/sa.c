@@ -110,3 +110,15 @@ bool hr_sa_eq(const struct hr_sa *a, const struct hr_sa *b)
 				sizeof(a->u.in6.sin6_addr)) == 0;
 	return false;
 }
+
+bool hr_sa_isany(const struct hr_sa *sa)
+{
+	if (!sa->len)
+		return true;
+	if (sa->u.sa.sa_family == AF_INET)
+		return sa->u.in.sin_addr.s_addr == htonl(INADDR_ANY);
+	if (sa->u.sa.sa_family == AF_INET6)
+		return !memcmp(&sa->u.in6.sin6_addr, &in6addr_any,
+			sizeof(in6addr_any));
+	return true;
+}
