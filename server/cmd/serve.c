@@ -94,8 +94,10 @@ static struct serve_cfg cfg = {
 
 static const struct hr_opt opts[] = {
 	{ "sip-listen", HR_OPT_LIST, &cfg.listen, "PROTO:HOST:PORT",
-	  "SIP socket, repeatable: udp:127.0.0.1:5060, tcp:[::1]:5060 "
-	  "(default: UDP and TCP on 127.0.0.1:5060)", 0, 0 },
+	  "SIP socket, repeatable: udp:127.0.0.1:5060, tcp:[::1]:5060; "
+	  "';advertise=HOST[:PORT]' after it names what Contact and Via "
+	  "carry for it (NAT, Docker) (default: UDP and TCP on "
+	  "127.0.0.1:5060)", 0, 0 },
 	{ "domain", HR_OPT_LIST, &cfg.domains, "DOMAIN",
 	  "a domain served, repeatable (each its own digest realm)", 0, 0 },
 	{ "log-level", HR_OPT_STR, &cfg.log_level, "LEVEL",
@@ -231,26 +233,33 @@ static int listen_all(struct hr_sip *sip)
 	unsigned n = cfg.listen.n ? cfg.listen.n : 2;
 
 	for (unsigned i = 0; i < n; i++) {
-		char addr[HR_SA_STRLEN];
-		struct hr_sa sa;
-		enum hr_tp tp;
+		char addr[HR_SA_STRLEN], adv[HR_ADV_MAX + 16] = "";
+		struct hr_listen ls;
 		int err;
 
-		if (hr_sip_listen_decode(specs[i], &tp, &sa)) {
+		if (hr_sip_listen_decode(&ls, specs[i])) {
 			HR_ERROR("bad --sip-listen '%s' (want udp:HOST:PORT or "
-				"tcp:HOST:PORT)", specs[i]);
+				"tcp:HOST:PORT, optionally followed by "
+				";advertise=HOST[:PORT])", specs[i]);
 			return EINVAL;
 		}
-		err = hr_sip_listen(sip, tp, &sa);
+		err = hr_sip_listen(sip, ls.tp, &ls.laddr, ls.adv_host,
+			ls.adv_port);
 		if (err) {
 			HR_ERROR("cannot listen on %s: %s", specs[i],
 				hr_strerror(err));
 			return err;
 		}
+		if (*ls.adv_host && ls.adv_port)
+			snprintf(adv, sizeof(adv), " advertising %s:%u",
+				ls.adv_host, ls.adv_port);
+		else if (*ls.adv_host)
+			snprintf(adv, sizeof(adv), " advertising %s",
+				ls.adv_host);
 		/* startup lines print at any level: scripts wait for them */
-		hr_log(HR_LOG_INFO, HR_LOG_MODULE, "listening on %s:%s",
-			tp == HR_TP_UDP ? "udp" : "tcp",
-			hr_sa_print(&sa, addr, sizeof(addr)));
+		hr_log(HR_LOG_INFO, HR_LOG_MODULE, "listening on %s:%s%s",
+			ls.tp == HR_TP_UDP ? "udp" : "tcp",
+			hr_sa_print(&ls.laddr, addr, sizeof(addr)), adv);
 	}
 	return 0;
 }

@@ -110,7 +110,7 @@ int hr_ctrans_request(struct hr_ctrans **ctp, struct hr_sip *sip,
 	hr_resp_h *resph, void *arg)
 {
 	struct hr_ctrans *ct;
-	char sentby[HR_SA_STRLEN];
+	char sentby[HR_ADV_MAX];
 	struct hr_buf buf;
 	int err;
 
@@ -127,7 +127,8 @@ int hr_ctrans_request(struct hr_ctrans **ctp, struct hr_sip *sip,
 	strcpy(ct->method, req->method);
 	memcpy(ct->branch, "z9hG4bK", 7);
 	hr_rand_token(ct->branch + 7, 20);
-	hr_sip_sentby(sip, dst, sentby, sizeof(sentby));
+	/* the Via sent-by: the address the dialog advertises */
+	hr_sip_advertise(sip, dst, sentby, sizeof(sentby));
 	hr_buf_init(&buf, REQ_MAX);
 	err = hr_req_print(&buf, req, dst->tp, sentby, ct->branch);
 	ct->req = buf.b;

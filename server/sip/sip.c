@@ -3,8 +3,11 @@
  * A request goes: transport → decode → (retransmission? absorbed) →
  * router checks in RFC 3261 8.2 order → handler in a server transaction.
  */
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include "sip_int.h"
@@ -236,36 +239,162 @@ void hr_sip_close(struct hr_sip *sip)
 		hr_mem_deref(sip->udps.head->data);
 }
 
-int hr_sip_listen_decode(const char *spec, enum hr_tp *tp,
-	struct hr_sa *laddr)
+/* ---- sockets ---- */
+
+/* A host to advertise: a name (RFC 3261 25.1 hostname, checked loosely:
+ * letters, digits, '-', '.'), an IPv4 address or a bracketed IPv6 one. */
+static bool adv_host_ok(const char *h, size_t n)
 {
-	if (!strncasecmp(spec, "udp:", 4))
-		*tp = HR_TP_UDP;
-	else if (!strncasecmp(spec, "tcp:", 4))
-		*tp = HR_TP_TCP;
-	else
-		return EINVAL;
-	return hr_sa_decode(laddr, spec + 4);
+	char tmp[INET6_ADDRSTRLEN];
+	struct in6_addr a6;
+
+	if (!n)
+		return false;
+	if (h[0] == '[') {
+		if (n < 3 || h[n - 1] != ']' || n - 2 >= sizeof(tmp))
+			return false;
+		memcpy(tmp, h + 1, n - 2);
+		tmp[n - 2] = '\0';
+		return inet_pton(AF_INET6, tmp, &a6) == 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!isalnum((unsigned char)h[i]) && h[i] != '-' &&
+		    h[i] != '.')
+			return false;
+	}
+	return true;
 }
 
-int hr_sip_listen(struct hr_sip *sip, enum hr_tp tp, struct hr_sa *laddr)
+/* "host[:port]" into ls->adv_host and ls->adv_port. */
+static int adv_decode(struct hr_listen *ls, const char *v, size_t n)
+{
+	const char *close = n && v[0] == '[' ? memchr(v, ']', n) : NULL;
+	const char *colon = memchr(close ? close : v, ':',
+		n - (size_t)((close ? close : v) - v));
+	size_t hlen = colon ? (size_t)(colon - v) : n;
+	unsigned long port = 0;
+
+	if (hlen >= sizeof(ls->adv_host) || !adv_host_ok(v, hlen))
+		return EINVAL;
+	if (colon) {
+		char num[8], *end;
+		size_t plen = n - hlen - 1;
+
+		if (!plen || plen >= sizeof(num))
+			return EINVAL;
+		memcpy(num, colon + 1, plen);
+		num[plen] = '\0';
+		port = strtoul(num, &end, 10);
+		if (*end || !isdigit((unsigned char)num[0]) || !port ||
+		    port > 65535)
+			return EINVAL;
+	}
+	memcpy(ls->adv_host, v, hlen);
+	ls->adv_host[hlen] = '\0';
+	ls->adv_port = (uint16_t)port;
+	return 0;
+}
+
+/* ";name=value" parameters after the address: advertise only. */
+static int listen_params(struct hr_listen *ls, const char *p)
+{
+	while (*p == ';') {
+		const char *end = strchr(p + 1, ';');
+		size_t len = end ? (size_t)(end - p - 1) : strlen(p + 1);
+		int err;
+
+		if (len <= 10 || strncasecmp(p + 1, "advertise=", 10))
+			return EINVAL;
+		err = adv_decode(ls, p + 11, len - 10);
+		if (err)
+			return err;
+		p += 1 + len;
+	}
+	return *p ? EINVAL : 0;
+}
+
+int hr_sip_listen_decode(struct hr_listen *ls, const char *spec)
+{
+	char addr[HR_SA_STRLEN];
+	const char *semi;
+	size_t n;
+	int err;
+
+	memset(ls, 0, sizeof(*ls));
+	if (!strncasecmp(spec, "udp:", 4))
+		ls->tp = HR_TP_UDP;
+	else if (!strncasecmp(spec, "tcp:", 4))
+		ls->tp = HR_TP_TCP;
+	else
+		return EINVAL;
+	spec += 4;
+	semi = strchr(spec, ';');
+	n = semi ? (size_t)(semi - spec) : strlen(spec);
+	if (n >= sizeof(addr))
+		return EINVAL;
+	memcpy(addr, spec, n);
+	addr[n] = '\0';
+	err = hr_sa_decode(&ls->laddr, addr);
+	if (!err && semi)
+		err = listen_params(ls, semi);
+	return err;
+}
+
+int hr_sip_adv_make(char **advp, const char *host, uint16_t port,
+	const struct hr_sa *laddr)
+{
+	size_t n;
+
+	*advp = NULL;
+	if (!host || !*host)
+		return 0;
+	n = strlen(host) + 7;
+	*advp = hr_mem_alloc(n, NULL);
+	if (!*advp)
+		return ENOMEM;
+	snprintf(*advp, n, "%s:%u", host, port ? port : hr_sa_port(laddr));
+	return 0;
+}
+
+int hr_sip_listen(struct hr_sip *sip, enum hr_tp tp, struct hr_sa *laddr,
+	const char *adv_host, uint16_t adv_port)
 {
 	if (tp == HR_TP_UDP)
-		return hr_udp_alloc(NULL, sip, laddr);
-	return hr_tcp_listen(NULL, sip, laddr);
+		return hr_udp_alloc(NULL, sip, laddr, adv_host, adv_port);
+	return hr_tcp_listen(NULL, sip, laddr, adv_host, adv_port);
 }
 
 /* ---- sending ---- */
 
-static struct hr_udp *udp_for(struct hr_sip *sip, const struct hr_sa *dst)
+/* A socket bound to la, or to the wildcard address on la's port. */
+static bool udp_has(const struct hr_udp *u, const struct hr_sa *la)
 {
+	const struct hr_sa *ua = hr_udp_laddr(u);
+
+	if (ua->u.sa.sa_family != la->u.sa.sa_family ||
+	    hr_sa_port(ua) != hr_sa_port(la))
+		return false;
+	return hr_sa_isany(ua) || hr_sa_eq(ua, la);
+}
+
+/* The UDP socket to send from: the one named, else the one that has the
+ * dialog's local address, else the first of the destination's family. */
+static struct hr_udp *udp_for(struct hr_sip *sip, const struct hr_dest *dst)
+{
+	struct hr_udp *any = NULL;
+
+	if (dst->sock)
+		return dst->sock;
 	for (struct hr_le *le = sip->udps.head; le; le = le->next) {
 		struct hr_udp *u = le->data;
 
-		if (hr_udp_laddr(u)->u.sa.sa_family == dst->u.sa.sa_family)
+		if (dst->laddr.len && udp_has(u, &dst->laddr))
 			return u;
+		if (!any && hr_udp_laddr(u)->u.sa.sa_family ==
+		    dst->addr.u.sa.sa_family)
+			any = u;
 	}
-	return NULL;
+	return any;
 }
 
 /* The connection named, else an open one to the address, else a new one
@@ -307,43 +436,66 @@ int hr_sip_send_conn(struct hr_sip *sip, const struct hr_dest *dst,
 			sip->send_arg);
 	if (dst->tp == HR_TP_TCP)
 		return send_tcp(sip, dst, p, len, used);
-	u = dst->sock ? dst->sock : udp_for(sip, &dst->addr);
+	u = udp_for(sip, dst);
 	if (!u)
 		return EAFNOSUPPORT;
-	return hr_udp_send(u, &dst->addr, p, len);
+	return hr_udp_send(u, &dst->addr, &dst->laddr, p, len);
 }
 
-static const struct hr_sa *lsnr_for(struct hr_sip *sip,
-	const struct hr_sa *dst)
+static struct hr_tcp_lsnr *lsnr_for(struct hr_sip *sip, sa_family_t af)
 {
 	for (struct hr_le *le = sip->lsnrs.head; le; le = le->next) {
-		const struct hr_sa *la = hr_tcp_lsnr_laddr(le->data);
-
-		if (la->u.sa.sa_family == dst->u.sa.sa_family)
-			return la;
+		if (hr_tcp_lsnr_laddr(le->data)->u.sa.sa_family == af)
+			return le->data;
 	}
 	return NULL;
 }
 
-void hr_sip_sentby(struct hr_sip *sip, const struct hr_dest *dst, char *out,
-	size_t n)
+/*
+ * What a socket advertises: its advertise=, else the local address of
+ * the dialog or request (a socket bound to a wildcard address learns it
+ * per message), else the socket's own address.
+ */
+static int advertise(const char *adv, const struct hr_sa *la,
+	const struct hr_sa *sock, char *out, size_t n)
 {
-	const struct hr_sa *la = NULL;
+	if (adv) {
+		snprintf(out, n, "%s", adv);
+		return 0;
+	}
+	if (la && la->len && !hr_sa_isany(la)) {
+		hr_sa_print(la, out, n);
+		return 0;
+	}
+	if (sock && sock->len) {
+		hr_sa_print(sock, out, n);
+		return hr_sa_isany(sock) ? ENOENT : 0;
+	}
+	snprintf(out, n, "herald.invalid");
+	return ENOENT;
+}
+
+int hr_sip_advertise(struct hr_sip *sip, const struct hr_dest *dst,
+	char *out, size_t n)
+{
+	sa_family_t af = dst->laddr.len ? dst->laddr.u.sa.sa_family :
+		dst->addr.u.sa.sa_family;
+	struct hr_tcp_lsnr *l;
 	struct hr_udp *u;
 
 	if (dst->tp == HR_TP_TCP && hr_conn_isopen(dst->conn))
-		la = hr_conn_laddr(dst->conn);
-	else if (dst->tp == HR_TP_TCP)
-		/* a new connection: our listener is where replies may come */
-		la = lsnr_for(sip, &dst->addr);
-	else if (dst->tp == HR_TP_UDP) {
-		u = dst->sock ? dst->sock : udp_for(sip, &dst->addr);
-		la = u ? hr_udp_laddr(u) : NULL;
+		return advertise(hr_conn_adv(dst->conn), &dst->laddr,
+			hr_conn_laddr(dst->conn), out, n);
+	if (dst->tp == HR_TP_TCP) {
+		/* a new connection: our listener is where replies may come
+		 * (RFC 3261 18.1.1) */
+		l = lsnr_for(sip, af);
+		return advertise(l ? hr_tcp_lsnr_adv(l) : NULL, &dst->laddr,
+			l ? hr_tcp_lsnr_laddr(l) : NULL, out, n);
 	}
-	if (la)
-		hr_sa_print(la, out, n);
-	else
-		snprintf(out, n, "herald.invalid");
+	u = udp_for(sip, dst);
+	return advertise(u ? hr_udp_adv(u) : NULL, &dst->laddr,
+		u ? hr_udp_laddr(u) : NULL, out, n);
 }
 
 void hr_sip_resp_dest(const struct hr_msg *req, struct hr_dest *dst)
@@ -356,6 +508,8 @@ void hr_sip_resp_dest(const struct hr_msg *req, struct hr_dest *dst)
 	dst->conn = req->conn;
 	dst->sock = req->sock;
 	dst->addr = req->src;
+	/* RFC 3581 4: sent from the address the request came to */
+	dst->laddr = req->dst;
 	/* RFC 3261 18.2.2: streams answer on the same connection; if it
 	 * closed, on a new one to the source address and the sent-by port */
 	if (hr_tp_reliable(req->tp)) {

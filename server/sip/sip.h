@@ -308,6 +308,11 @@ struct hr_dest {
 	struct hr_sa addr;
 	struct hr_conn *conn;   /* not referenced by the dest */
 	void *sock;             /* UDP socket to send from; NULL: any */
+	struct hr_sa laddr;     /* the local address of the dialog or request
+				 * (len 0: unknown): the source of UDP sent
+				 * from a wildcard socket, and what is
+				 * advertised when the socket has no
+				 * advertise= */
 };
 
 /** True while a connection can carry messages. */
@@ -492,11 +497,39 @@ typedef int (hr_send_h)(enum hr_tp tp, const struct hr_sa *dst,
 
 /** Create a stack on the core loop (hr_loop_init() first). */
 int hr_sip_alloc(struct hr_sip **sipp, const struct hr_sip_cfg *cfg);
-/** Listen on laddr; port 0 picks one, written back into laddr. */
-int hr_sip_listen(struct hr_sip *sip, enum hr_tp tp, struct hr_sa *laddr);
-/** Parse a "udp:host:port" / "tcp:[v6]:port" listen spec. */
-int hr_sip_listen_decode(const char *spec, enum hr_tp *tp,
-	struct hr_sa *laddr);
+#define HR_ADV_HOST_MAX 256   /* an advertised host, IPv6 with brackets */
+#define HR_ADV_MAX (HR_ADV_HOST_MAX + 8)  /* "host:port" */
+
+/** A listen spec: "udp:0.0.0.0:5060;advertise=sip.example.com:5060". */
+struct hr_listen {
+	enum hr_tp tp;
+	struct hr_sa laddr;
+	char adv_host[HR_ADV_HOST_MAX];  /* "" when not given */
+	uint16_t adv_port;               /* 0: the socket's own port */
+};
+
+/**
+ * Parse a "udp:host:port" / "tcp:[v6]:port" listen spec with an optional
+ * ";advertise=host[:port]" (host a name, an IPv4 or a [v6] address):
+ * 0 or EINVAL.
+ */
+int hr_sip_listen_decode(struct hr_listen *ls, const char *spec);
+/**
+ * Listen on laddr; port 0 picks one, written back into laddr. advertise:
+ * NULL, or the host (and port, 0 for laddr's) that Contact and Via name
+ * for this socket instead of its local address (behind NAT, in Docker).
+ */
+int hr_sip_listen(struct hr_sip *sip, enum hr_tp tp, struct hr_sa *laddr,
+	const char *adv_host, uint16_t adv_port);
+/**
+ * The "host:port" to advertise (Contact, Via sent-by, Record-Route) for
+ * messages sent to dst, or for a dialog made by the request dst answers
+ * (hr_sip_resp_dest): the socket's advertise=, else dst->laddr, else the
+ * socket's address. ENOENT (with the wildcard address in out) when the
+ * socket is bound to a wildcard address and dst->laddr is unknown.
+ */
+int hr_sip_advertise(struct hr_sip *sip, const struct hr_dest *dst,
+	char *out, size_t n);
 /** Route requests of this method to h; the method joins Allow. */
 void hr_sip_handle(struct hr_sip *sip, enum hr_method meth, hr_req_h *h,
 	void *arg);

@@ -88,15 +88,28 @@ bool hr_utf8_valid_nonul(const char *s, size_t n, bool *nul);
 struct hr_udp;
 struct hr_tcp_lsnr;
 
-int hr_udp_alloc(struct hr_udp **up, struct hr_sip *sip, struct hr_sa *laddr);
-int hr_udp_send(struct hr_udp *u, const struct hr_sa *dst, const char *p,
-	size_t len);
+/*
+ * The advertised "host:port" (an hr_mem string) of a socket bound to
+ * laddr: port 0 takes laddr's. *advp is NULL when host is NULL or "".
+ */
+int hr_sip_adv_make(char **advp, const char *host, uint16_t port,
+	const struct hr_sa *laddr);
+/* adv_host, adv_port: what hr_sip_listen() was given */
+int hr_udp_alloc(struct hr_udp **up, struct hr_sip *sip, struct hr_sa *laddr,
+	const char *adv_host, uint16_t adv_port);
+/* src: the source address when the socket is bound to a wildcard one
+ * (len 0: the kernel's choice) */
+int hr_udp_send(struct hr_udp *u, const struct hr_sa *dst,
+	const struct hr_sa *src, const char *p, size_t len);
 const struct hr_sa *hr_udp_laddr(const struct hr_udp *u);
+const char *hr_udp_adv(const struct hr_udp *u);
 int hr_tcp_listen(struct hr_tcp_lsnr **lp, struct hr_sip *sip,
-	struct hr_sa *laddr);
+	struct hr_sa *laddr, const char *adv_host, uint16_t adv_port);
 const struct hr_sa *hr_tcp_lsnr_laddr(const struct hr_tcp_lsnr *l);
+const char *hr_tcp_lsnr_adv(const struct hr_tcp_lsnr *l);
 int hr_conn_send(struct hr_conn *conn, const char *p, size_t len);
 const struct hr_sa *hr_conn_laddr(const struct hr_conn *conn);
+const char *hr_conn_adv(const struct hr_conn *conn);
 void hr_conn_close(struct hr_conn *conn);
 /* An open connection to peer, or NULL. */
 struct hr_conn *hr_conn_find(struct hr_sip *sip, const struct hr_sa *peer);
@@ -133,8 +146,5 @@ void hr_trans_close_all(struct hr_sip *sip);
 void hr_ctrans_terminate(void *ct);
 struct hr_hash *hr_sip_strans_tab(struct hr_sip *sip);
 struct hr_hash *hr_sip_ctrans_tab(struct hr_sip *sip);
-/* The sent-by for our Via on this destination. */
-void hr_sip_sentby(struct hr_sip *sip, const struct hr_dest *dst, char *out,
-	size_t n);
 
 #endif

@@ -20,6 +20,7 @@ struct hr_tcp_lsnr {
 	struct hr_sip *sip;
 	struct evconnlistener *l;
 	struct hr_sa laddr;
+	char *adv;                 /* advertised "host:port", or NULL */
 };
 
 struct hr_conn {
@@ -28,6 +29,7 @@ struct hr_conn {
 	struct bufferevent *bev;
 	struct hr_sa peer;
 	struct hr_sa laddr;
+	char *adv;                 /* its listener's, referenced, or NULL */
 	struct hr_tmr tmr_msg;     /* a started message must end by then */
 	bool closing;              /* close once the output has drained */
 };
@@ -40,6 +42,11 @@ bool hr_conn_isopen(const struct hr_conn *conn)
 const struct hr_sa *hr_conn_laddr(const struct hr_conn *conn)
 {
 	return &conn->laddr;
+}
+
+const char *hr_conn_adv(const struct hr_conn *conn)
+{
+	return conn->adv;
 }
 
 void hr_conn_close(struct hr_conn *conn)
@@ -78,6 +85,7 @@ static void conn_destroy(void *data)
 	hr_tmr_cancel(&conn->tmr_msg);
 	if (conn->bev)
 		bufferevent_free(conn->bev);
+	hr_mem_deref(conn->adv);
 }
 
 int hr_conn_send(struct hr_conn *conn, const char *p, size_t len)
@@ -229,7 +237,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 /* Wrap a connected (or connecting) socket; the stack's list holds the
  * allocation's reference. */
 static struct hr_conn *conn_new(struct hr_sip *sip, evutil_socket_t fd,
-	const struct hr_sa *peer)
+	const struct hr_sa *peer, char *adv)
 {
 	const struct hr_sip_cfg *cfg = hr_sip_cfg(sip);
 	struct timeval idle = { cfg->tcp_idle_ms / 1000,
@@ -245,6 +253,7 @@ static struct hr_conn *conn_new(struct hr_sip *sip, evutil_socket_t fd,
 	}
 	conn->sip = sip;
 	conn->peer = *peer;
+	conn->adv = hr_mem_ref(adv);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	conn->bev = bufferevent_socket_new(hr_loop_base(), fd,
 		BEV_OPT_CLOSE_ON_FREE);
@@ -281,7 +290,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	memset(&peer, 0, sizeof(peer));
 	memcpy(&peer.u.ss, sa, (size_t)salen);
 	peer.len = (socklen_t)salen;
-	conn_new(lsnr->sip, fd, &peer);
+	conn_new(lsnr->sip, fd, &peer, lsnr->adv);
 }
 
 struct hr_conn *hr_conn_find(struct hr_sip *sip, const struct hr_sa *peer)
@@ -291,6 +300,18 @@ struct hr_conn *hr_conn_find(struct hr_sip *sip, const struct hr_sa *peer)
 
 		if (hr_conn_isopen(conn) && hr_sa_eq(&conn->peer, peer))
 			return conn;
+	}
+	return NULL;
+}
+
+/* The advertised address of our listener of family af, or NULL. */
+static char *lsnr_adv(struct hr_sip *sip, sa_family_t af)
+{
+	for (struct hr_le *le = hr_sip_lsnrs(sip)->head; le; le = le->next) {
+		struct hr_tcp_lsnr *l = le->data;
+
+		if (l->laddr.u.sa.sa_family == af)
+			return l->adv;
 	}
 	return NULL;
 }
@@ -313,7 +334,7 @@ int hr_conn_connect(struct hr_conn **connp, struct hr_sip *sip,
 		close(fd);
 		return err;
 	}
-	conn = conn_new(sip, fd, peer);
+	conn = conn_new(sip, fd, peer, lsnr_adv(sip, peer->u.sa.sa_family));
 	if (!conn)
 		return ENOMEM;
 	*connp = conn;
@@ -335,10 +356,11 @@ static void lsnr_destroy(void *data)
 	hr_list_unlink(&lsnr->le);
 	if (lsnr->l)
 		evconnlistener_free(lsnr->l);
+	hr_mem_deref(lsnr->adv);
 }
 
 int hr_tcp_listen(struct hr_tcp_lsnr **lp, struct hr_sip *sip,
-	struct hr_sa *laddr)
+	struct hr_sa *laddr, const char *adv_host, uint16_t adv_port)
 {
 	struct hr_tcp_lsnr *lsnr;
 	socklen_t len;
@@ -366,6 +388,11 @@ int hr_tcp_listen(struct hr_tcp_lsnr **lp, struct hr_sip *sip,
 	}
 	laddr->len = len;
 	lsnr->laddr = *laddr;
+	err = hr_sip_adv_make(&lsnr->adv, adv_host, adv_port, laddr);
+	if (err) {
+		close(fd);
+		goto out;
+	}
 	lsnr->l = evconnlistener_new(hr_loop_base(), accept_cb, lsnr,
 		LEV_OPT_CLOSE_ON_FREE, -1, fd);
 	if (!lsnr->l) {
@@ -386,4 +413,9 @@ out:
 const struct hr_sa *hr_tcp_lsnr_laddr(const struct hr_tcp_lsnr *l)
 {
 	return &l->laddr;
+}
+
+const char *hr_tcp_lsnr_adv(const struct hr_tcp_lsnr *l)
+{
+	return l->adv;
 }

@@ -2,10 +2,16 @@
  * UDP transport: batched receive with recvmmsg and batched send with
  * sendmmsg. Responses produced while a receive batch is handled are
  * queued and leave in one sendmmsg at the end of the batch.
+ *
+ * A socket bound to a wildcard address learns each datagram's local
+ * address from its IP_PKTINFO / IPV6_PKTINFO control message (no extra
+ * system call) and sends from a chosen local address the same way, so a
+ * host with several addresses answers from the one it was asked on.
  */
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,6 +24,13 @@
 #define RX_ROUNDS 8        /* batches per wakeup before others get a turn */
 #define TX_BATCH 64
 #define TX_ARENA (256 * 1024)
+/* room for either pktinfo */
+#define CTL_LEN CMSG_SPACE(sizeof(struct in6_pktinfo))
+
+union ctl {
+	char buf[CTL_LEN];
+	struct cmsghdr align;
+};
 
 struct hr_udp {
 	struct hr_le le;
@@ -25,17 +38,22 @@ struct hr_udp {
 	int fd;
 	struct event *ev;
 	struct hr_sa laddr;
+	char *adv;                 /* advertised "host:port", or NULL */
+	struct hr_sa adv_sa;       /* ...when it is an IP address */
+	bool any;                  /* bound to a wildcard address */
 	size_t slot;               /* max_msg + 1: one more shows truncation */
 	char *rxbuf;
 	struct mmsghdr rx[RX_BATCH];
 	struct iovec rxiov[RX_BATCH];
 	struct sockaddr_storage rxsrc[RX_BATCH];
+	union ctl rxctl[RX_BATCH];
 	bool batching;
 	unsigned txn;
 	size_t txused;
 	struct mmsghdr tx[TX_BATCH];
 	struct iovec txiov[TX_BATCH];
 	struct hr_sa txdst[TX_BATCH];
+	union ctl txctl[TX_BATCH];
 	char *txarena;
 };
 
@@ -50,6 +68,46 @@ static void udp_destroy(void *data)
 		close(u->fd);
 	free(u->rxbuf);
 	free(u->txarena);
+	hr_mem_deref(u->adv);
+}
+
+/* The pktinfo control message that sends from src: its length, 0 when
+ * the kernel chooses (a socket bound to one address, src unknown). */
+static size_t src_ctl(const struct hr_udp *u, const struct hr_sa *src,
+	union ctl *ctl)
+{
+	struct cmsghdr *c = &ctl->align;
+
+	/* an advertised address is not necessarily ours (NAT) */
+	if (!u->any || !src || !src->len ||
+	    src->u.sa.sa_family != u->laddr.u.sa.sa_family ||
+	    (u->adv_sa.len && hr_sa_eq(src, &u->adv_sa)))
+		return 0;
+	memset(ctl, 0, sizeof(*ctl));
+	if (src->u.sa.sa_family == AF_INET) {
+		struct in_pktinfo pi = { .ipi_spec_dst = src->u.in.sin_addr };
+
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		return CMSG_SPACE(sizeof(pi));
+	} else {
+		struct in6_pktinfo pi = { .ipi6_addr = src->u.in6.sin6_addr };
+
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		return CMSG_SPACE(sizeof(pi));
+	}
+}
+
+/* A source address that is no longer ours (a dialog from before a
+ * restart, an address gone): send from the kernel's choice instead. */
+static bool bad_src(int err, const struct msghdr *h)
+{
+	return h->msg_controllen && (err == EINVAL || err == EADDRNOTAVAIL);
 }
 
 static void flush(struct hr_udp *u)
@@ -62,6 +120,11 @@ static void flush(struct hr_udp *u)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			if (bad_src(errno, &u->tx[off].msg_hdr)) {
+				u->tx[off].msg_hdr.msg_control = NULL;
+				u->tx[off].msg_hdr.msg_controllen = 0;
+				continue;
+			}
 			/* a full socket buffer loses this datagram: the peer
 			 * retransmits (RFC 3261 17.1.2) */
 			HR_DEBUG("sendmmsg: %s", hr_strerror(errno));
@@ -73,18 +136,36 @@ static void flush(struct hr_udp *u)
 	u->txused = 0;
 }
 
-int hr_udp_send(struct hr_udp *u, const struct hr_sa *dst, const char *p,
-	size_t len)
+/* One datagram now, outside a batch. */
+static int send_one(struct hr_udp *u, const struct hr_sa *dst,
+	const struct hr_sa *src, const char *p, size_t len)
+{
+	struct iovec iov = { (void *)p, len };
+	union ctl ctl;
+	struct msghdr h = { .msg_name = (void *)&dst->u.sa,
+		.msg_namelen = dst->len, .msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = &ctl, .msg_controllen = src_ctl(u, src, &ctl) };
+
+	if (!h.msg_controllen)
+		h.msg_control = NULL;
+	while (sendmsg(u->fd, &h, 0) < 0) {
+		if (!bad_src(errno, &h)) {
+			HR_DEBUG("sendmsg: %s", hr_strerror(errno));
+			return errno;
+		}
+		h.msg_control = NULL;
+		h.msg_controllen = 0;
+	}
+	return 0;
+}
+
+int hr_udp_send(struct hr_udp *u, const struct hr_sa *dst,
+	const struct hr_sa *src, const char *p, size_t len)
 {
 	struct mmsghdr *m;
 
-	if (!u->batching || len > TX_ARENA) {
-		if (sendto(u->fd, p, len, 0, &dst->u.sa, dst->len) < 0) {
-			HR_DEBUG("sendto: %s", hr_strerror(errno));
-			return errno;
-		}
-		return 0;
-	}
+	if (!u->batching || len > TX_ARENA)
+		return send_one(u, dst, src, p, len);
 	if (u->txn == TX_BATCH || u->txused + len > TX_ARENA)
 		flush(u);
 	memcpy(u->txarena + u->txused, p, len);
@@ -97,9 +178,41 @@ int hr_udp_send(struct hr_udp *u, const struct hr_sa *dst, const char *p,
 	m->msg_hdr.msg_namelen = dst->len;
 	m->msg_hdr.msg_iov = &u->txiov[u->txn];
 	m->msg_hdr.msg_iovlen = 1;
+	m->msg_hdr.msg_controllen = src_ctl(u, src, &u->txctl[u->txn]);
+	if (m->msg_hdr.msg_controllen)
+		m->msg_hdr.msg_control = &u->txctl[u->txn];
 	u->txused += len;
 	u->txn++;
 	return 0;
+}
+
+/* The local address datagram i was sent to, from its pktinfo, with the
+ * socket's port; the socket's address when there is none. */
+static void local_of(struct hr_udp *u, unsigned i, struct hr_sa *la)
+{
+	struct msghdr *h = &u->rx[i].msg_hdr;
+
+	*la = u->laddr;
+	if (!u->any)
+		return;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+		    la->u.sa.sa_family == AF_INET) {
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			/* the address to answer from: the destination of a
+			 * unicast datagram */
+			la->u.in.sin_addr = pi.ipi_spec_dst;
+		} else if (c->cmsg_level == IPPROTO_IPV6 &&
+			   c->cmsg_type == IPV6_PKTINFO &&
+			   la->u.sa.sa_family == AF_INET6) {
+			struct in6_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			la->u.in6.sin6_addr = pi.ipi6_addr;
+		}
+	}
 }
 
 static void deliver(struct hr_udp *u, unsigned i)
@@ -122,7 +235,7 @@ static void deliver(struct hr_udp *u, unsigned i)
 	msg->tp = HR_TP_UDP;
 	memcpy(&msg->src.u.ss, &u->rxsrc[i], m->msg_hdr.msg_namelen);
 	msg->src.len = m->msg_hdr.msg_namelen;
-	msg->dst = u->laddr;
+	local_of(u, i, &msg->dst);
 	msg->sock = u;
 	hr_sip_recv(u->sip, msg);
 }
@@ -138,6 +251,8 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 		for (unsigned i = 0; i < RX_BATCH; i++) {
 			u->rx[i].msg_hdr.msg_namelen = sizeof(u->rxsrc[i]);
 			u->rx[i].msg_hdr.msg_flags = 0;
+			if (u->any)
+				u->rx[i].msg_hdr.msg_controllen = CTL_LEN;
 		}
 		n = recvmmsg(fd, u->rx, RX_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
@@ -171,10 +286,19 @@ static int sock_open(struct hr_udp *u)
 	if (getsockname(u->fd, &u->laddr.u.sa, &len) < 0)
 		return errno;
 	u->laddr.len = len;
+	u->any = hr_sa_isany(&u->laddr);
+	if (u->any && u->laddr.u.sa.sa_family == AF_INET &&
+	    setsockopt(u->fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on)) < 0)
+		return errno;
+	if (u->any && u->laddr.u.sa.sa_family == AF_INET6 &&
+	    setsockopt(u->fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on,
+		sizeof(on)) < 0)
+		return errno;
 	return 0;
 }
 
-int hr_udp_alloc(struct hr_udp **up, struct hr_sip *sip, struct hr_sa *laddr)
+int hr_udp_alloc(struct hr_udp **up, struct hr_sip *sip, struct hr_sa *laddr,
+	const char *adv_host, uint16_t adv_port)
 {
 	const struct hr_sip_cfg *cfg = hr_sip_cfg(sip);
 	struct hr_udp *u;
@@ -199,10 +323,15 @@ int hr_udp_alloc(struct hr_udp **up, struct hr_sip *sip, struct hr_sa *laddr)
 		u->rx[i].msg_hdr.msg_iov = &u->rxiov[i];
 		u->rx[i].msg_hdr.msg_iovlen = 1;
 		u->rx[i].msg_hdr.msg_name = &u->rxsrc[i];
+		u->rx[i].msg_hdr.msg_control = &u->rxctl[i];
 	}
 	err = sock_open(u);
+	if (!err)
+		err = hr_sip_adv_make(&u->adv, adv_host, adv_port, &u->laddr);
 	if (err)
 		goto out;
+	if (u->adv && hr_sa_decode(&u->adv_sa, u->adv))
+		memset(&u->adv_sa, 0, sizeof(u->adv_sa));
 	u->ev = event_new(hr_loop_base(), u->fd, EV_READ | EV_PERSIST,
 		read_cb, u);
 	if (!u->ev || event_add(u->ev, NULL) < 0) {
@@ -225,3 +354,8 @@ const struct hr_sa *hr_udp_laddr(const struct hr_udp *u)
 	return &u->laddr;
 }
 
+
+const char *hr_udp_adv(const struct hr_udp *u)
+{
+	return u->adv;
+}

@@ -236,6 +236,146 @@ START_TEST(test_handler_gets_allow)
 }
 END_TEST
 
+
+/* --sip-listen specs: the address, and advertise= (a name, IPv4 or
+ * bracketed IPv6, with or without a port). */
+static const struct {
+	const char *spec;
+	int err;
+	enum hr_tp tp;
+	const char *laddr;
+	const char *host;
+	uint16_t port;
+} specs[] = {
+	{ "udp:127.0.0.1:5060", 0, HR_TP_UDP, "127.0.0.1:5060", "", 0 },
+	{ "TCP:[::]:5061", 0, HR_TP_TCP, "[::]:5061", "", 0 },
+	{ "udp:0.0.0.0:5060;advertise=sip.example.com:5080", 0, HR_TP_UDP,
+	  "0.0.0.0:5060", "sip.example.com", 5080 },
+	{ "tcp:0.0.0.0:5060;ADVERTISE=sip.example.com", 0, HR_TP_TCP,
+	  "0.0.0.0:5060", "sip.example.com", 0 },
+	{ "udp:0.0.0.0:5060;advertise=203.0.113.7", 0, HR_TP_UDP,
+	  "0.0.0.0:5060", "203.0.113.7", 0 },
+	{ "udp:[::]:5060;advertise=[2001:db8::1]:5070", 0, HR_TP_UDP,
+	  "[::]:5060", "[2001:db8::1]", 5070 },
+	{ "udp:[::]:5060;advertise=[2001:db8::1]", 0, HR_TP_UDP,
+	  "[::]:5060", "[2001:db8::1]", 0 },
+	{ "sctp:0.0.0.0:5060", EINVAL, 0, NULL, NULL, 0 },
+	{ "udp:0.0.0.0", EINVAL, 0, NULL, NULL, 0 },
+	{ "udp:0.0.0.0:5060;", EINVAL, 0, NULL, NULL, 0 },
+	{ "udp:0.0.0.0:5060;advertise=", EINVAL, 0, NULL, NULL, 0 },
+	{ "udp:0.0.0.0:5060;advertise=a b", EINVAL, 0, NULL, NULL, 0 },
+	{ "udp:0.0.0.0:5060;advertise=h:0", EINVAL, 0, NULL, NULL, 0 },
+	{ "udp:0.0.0.0:5060;advertise=h:65536", EINVAL, 0, NULL, NULL, 0 },
+	{ "udp:0.0.0.0:5060;advertise=h:", EINVAL, 0, NULL, NULL, 0 },
+	{ "udp:0.0.0.0:5060;advertise=h:+5", EINVAL, 0, NULL, NULL, 0 },
+	{ "udp:0.0.0.0:5060;advertise=2001:db8::1", EINVAL, 0, NULL, NULL,
+	  0 },
+	{ "udp:0.0.0.0:5060;advertise=[2001:db8::1", EINVAL, 0, NULL, NULL,
+	  0 },
+	{ "udp:0.0.0.0:5060;advertise=[nope]:5", EINVAL, 0, NULL, NULL, 0 },
+	{ "udp:0.0.0.0:5060;maddr=h", EINVAL, 0, NULL, NULL, 0 },
+};
+
+START_TEST(test_listen_decode)
+{
+	struct hr_listen ls;
+	char s[HR_SA_STRLEN];
+
+	ck_assert_int_eq(hr_sip_listen_decode(&ls, specs[_i].spec),
+		specs[_i].err);
+	if (specs[_i].err)
+		return;
+	ck_assert_int_eq(ls.tp, specs[_i].tp);
+	ck_assert_str_eq(hr_sa_print(&ls.laddr, s, sizeof(s)),
+		specs[_i].laddr);
+	ck_assert_str_eq(ls.adv_host, specs[_i].host);
+	ck_assert_uint_eq(ls.adv_port, specs[_i].port);
+}
+END_TEST
+
+/* What Contact and Via name for a socket: advertise= first, else the
+ * local address of the request or dialog, else the socket's own one. */
+static struct hr_sip *real;
+
+static void real_setup(void)
+{
+	ck_assert_int_eq(hr_loop_init(), 0);
+	ck_assert_int_eq(hr_sip_alloc(&real, NULL), 0);
+}
+
+static void real_teardown(void)
+{
+	real = hr_mem_deref(real);
+	hr_loop_close();
+	ck_assert_uint_eq(hr_mem_live(), 0);
+}
+
+static uint16_t listen_on(enum hr_tp tp, const char *spec)
+{
+	struct hr_listen ls;
+
+	ck_assert_int_eq(hr_sip_listen_decode(&ls, spec), 0);
+	ck_assert_int_eq(hr_sip_listen(real, tp, &ls.laddr, ls.adv_host,
+		ls.adv_port), 0);
+	return hr_sa_port(&ls.laddr);
+}
+
+static int advertised(enum hr_tp tp, const char *laddr, uint16_t port,
+	char *out, size_t n)
+{
+	struct hr_dest d = { .tp = tp };
+
+	hr_sa_set(&d.addr, "127.0.0.1", 9);
+	if (laddr)
+		ck_assert_int_eq(hr_sa_set(&d.laddr, laddr, port), 0);
+	return hr_sip_advertise(real, &d, out, n);
+}
+
+START_TEST(test_advertise_wildcard)
+{
+	char out[HR_ADV_MAX], want[64];
+	uint16_t port = listen_on(HR_TP_UDP, "udp:0.0.0.0:0");
+
+	snprintf(want, sizeof(want), "127.0.0.2:%u", port);
+	ck_assert_int_eq(advertised(HR_TP_UDP, "127.0.0.2", port, out,
+		sizeof(out)), 0);
+	ck_assert_str_eq(out, want);
+	/* nothing known but the wildcard address */
+	snprintf(want, sizeof(want), "0.0.0.0:%u", port);
+	ck_assert_int_eq(advertised(HR_TP_UDP, NULL, 0, out, sizeof(out)),
+		ENOENT);
+	ck_assert_str_eq(out, want);
+}
+END_TEST
+
+START_TEST(test_advertise_specific)
+{
+	char out[HR_ADV_MAX], want[64];
+	uint16_t port = listen_on(HR_TP_TCP, "tcp:127.0.0.1:0");
+
+	snprintf(want, sizeof(want), "127.0.0.1:%u", port);
+	ck_assert_int_eq(advertised(HR_TP_TCP, NULL, 0, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, want);
+}
+END_TEST
+
+START_TEST(test_advertise_given)
+{
+	char out[HR_ADV_MAX], want[64];
+	uint16_t port = listen_on(HR_TP_UDP,
+		"udp:0.0.0.0:0;advertise=sip.example.com");
+
+	snprintf(want, sizeof(want), "sip.example.com:%u", port);
+	/* it wins over the local address */
+	ck_assert_int_eq(advertised(HR_TP_UDP, "127.0.0.2", port, out,
+		sizeof(out)), 0);
+	ck_assert_str_eq(out, want);
+	listen_on(HR_TP_TCP, "tcp:0.0.0.0:0;advertise=[2001:db8::1]:5070");
+	ck_assert_int_eq(advertised(HR_TP_TCP, NULL, 0, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "[2001:db8::1]:5070");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("sip");
@@ -250,6 +390,14 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_resp_dest);
 	tcase_add_test(tc, test_req_domain);
 	tcase_add_test(tc, test_handler_gets_allow);
+	tcase_add_loop_test(tc, test_listen_decode, 0,
+		sizeof(specs) / sizeof(specs[0]));
+	suite_add_tcase(s, tc);
+	tc = tcase_create("advertise");
+	tcase_add_checked_fixture(tc, real_setup, real_teardown);
+	tcase_add_test(tc, test_advertise_wildcard);
+	tcase_add_test(tc, test_advertise_specific);
+	tcase_add_test(tc, test_advertise_given);
 	suite_add_tcase(s, tc);
 	return s;
 }

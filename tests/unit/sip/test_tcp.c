@@ -66,7 +66,7 @@ static void setup(void)
 	ck_assert_int_eq(hr_sip_alloc(&a, NULL), 0);
 	ck_assert_int_eq(hr_sip_alloc(&b, NULL), 0);
 	hr_sa_set(&a_addr, "127.0.0.1", 0);
-	ck_assert_int_eq(hr_sip_listen(a, HR_TP_TCP, &a_addr), 0);
+	ck_assert_int_eq(hr_sip_listen(a, HR_TP_TCP, &a_addr, NULL, 0), 0);
 	hr_sip_handle(a, HR_METH_NOTIFY, on_notify, NULL);
 	got_notify = got_200 = got_err = 0;
 }
@@ -109,7 +109,7 @@ START_TEST(test_refused)
 	 * the transaction fails at once (RFC 3261 8.1.3.1), not at Timer F;
 	 * its handler is told once */
 	hr_sa_set(&dead, "127.0.0.1", 0);
-	ck_assert_int_eq(hr_sip_listen(b, HR_TP_TCP, &dead), 0);
+	ck_assert_int_eq(hr_sip_listen(b, HR_TP_TCP, &dead, NULL, 0), 0);
 	hr_sip_close(b);
 	dst.addr = dead;
 	ck_assert_int_eq(hr_ctrans_request(NULL, b, &dst, &req, on_resp, NULL),
