@@ -232,10 +232,30 @@ static int hop(struct hr_sub *sub, const struct hr_uri *uri,
 	return 0;
 }
 
+/* The dialog's local address: its Contact's when that is an IP address
+ * (the one the SUBSCRIBE came to, unless the socket advertises another),
+ * so that Via and the source address match the Contact, after a restart
+ * too. */
+static void local_side(const struct hr_sub *sub, struct hr_dest *d)
+{
+	struct hr_pl pl = hr_pl_str(sub->local_contact);
+	char host[HR_SA_STRLEN];
+	struct hr_addr a;
+
+	if (hr_addr_decode(&a, &pl) || hr_pl_strcpy(&a.uri.host, host,
+		sizeof(host)) || hr_sa_set(&d->laddr, host, a.uri.port ?
+		a.uri.port : 5060))
+		memset(&d->laddr, 0, sizeof(d->laddr));
+	else if (!d->conn && d->laddr.u.sa.sa_family !=
+		 d->addr.u.sa.sa_family)
+		memset(&d->laddr, 0, sizeof(d->laddr));
+}
+
 /* Over UDP, from the socket the SUBSCRIBE came to (the address the
  * watcher knows), when it can reach the destination. */
 static void from_sock(const struct hr_sub *sub, struct hr_dest *d)
 {
+	local_side(sub, d);
 	if (d->tp == HR_TP_UDP && sub->sock &&
 	    d->addr.u.sa.sa_family == sub->sock_family)
 		d->sock = sub->sock;
@@ -291,6 +311,7 @@ static int target(struct hr_sub *sub, struct hr_dest *d, struct hr_buf *ruri,
 	if (sub->conn && hr_conn_isopen(sub->conn)) {
 		d->tp = HR_TP_TCP;
 		d->conn = sub->conn;
+		local_side(sub, d);
 		return 0;
 	}
 	/* a watcher behind NAT: where its SUBSCRIBE came from */

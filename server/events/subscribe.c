@@ -324,21 +324,22 @@ static char *watcher_of(const struct hr_msg *req)
 	return b.b;
 }
 
-static void local_contact(const struct hr_msg *req, const char *domain,
-	char *out, size_t n)
+/*
+ * Our Contact in the dialog (RFC 6665 4.1.2.1 / RFC 3261 12.1.1): what
+ * the socket the SUBSCRIBE came to advertises, else the address it came
+ * to. It is stored with the dialog, and NOTIFYs after a restart take
+ * their Via and source address from it (notify.c). The domain only when
+ * no address is known at all.
+ */
+static void local_contact(struct hr_events *ev, const struct hr_msg *req,
+	const char *domain, char *out, size_t n)
 {
-	char host[HR_SA_STRLEN];
-	const struct hr_sa *la = &req->dst;
-	bool any = !la->len ||
-		(la->u.sa.sa_family == AF_INET &&
-		 la->u.in.sin_addr.s_addr == 0) ||
-		(la->u.sa.sa_family == AF_INET6 &&
-		 !memcmp(&la->u.in6.sin6_addr, &in6addr_any, 16));
+	char host[HR_ADV_MAX];
+	struct hr_dest d;
 
-	if (any)
+	hr_sip_resp_dest(req, &d);
+	if (hr_sip_advertise(ev->sip, &d, host, sizeof(host)))
 		snprintf(host, sizeof(host), "%s", domain);
-	else
-		hr_sa_print(la, host, sizeof(host));
 	snprintf(out, n, "<sip:%s%s>", host, req->tp == HR_TP_TCP ?
 		";transport=tcp" : "");
 }
@@ -393,7 +394,7 @@ struct newsub {
 	char resource[RES_MAX];
 	char user[RES_MAX];
 	char rcv[HR_SA_STRLEN + 8];
-	char contact[HR_SA_STRLEN + 32];
+	char contact[HR_ADV_MAX + 32];
 	char *watcher;
 	char *callid;
 	char *local_uri;
@@ -497,7 +498,7 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 	snprintf(n.rcv, sizeof(n.rcv), "%s:", req->tp == HR_TP_TCP ? "tcp" :
 		"udp");
 	hr_sa_print(&req->src, n.rcv + 4, sizeof(n.rcv) - 4);
-	local_contact(req, domain, n.contact, sizeof(n.contact));
+	local_contact(ev, req, domain, n.contact, sizeof(n.contact));
 	if (!n.watcher || !n.callid || !n.local_uri || !n.remote_uri ||
 	    !n.remote_tag || !n.target || !n.routes || !n.event_id) {
 		hr_strans_fail(st, ENOMEM, "events: the new dialog");
