@@ -744,7 +744,8 @@ class HeraldTestCase(unittest.TestCase):
         """kill -9, then herald again on the same database, arguments
         and port (dialogs name the port: a watcher can go on)."""
         h.kill()
-        h2 = Herald(h.extra, db=h.db)
+        h2 = Herald(h.extra, db=h.db, host=h.host, udp=h.udp, tcp=h.tcp,
+                    listen=h.listen, env=h.env_extra)
         h2.port = h.port
         self.servers.append(h2)
         h2.start()
