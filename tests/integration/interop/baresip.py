@@ -149,19 +149,93 @@ class BaresipError(AssertionError):
     pass
 
 
+_default = {}
+
+
+def default_config():
+    """The config file baresip writes on its first start into an empty
+    directory (`baresip -f DIR`), as a new user gets it. -n lo: it
+    writes the file before it looks at the network, and binds nothing
+    but loopback (on a machine where lo has no address baresip stops
+    right after writing the file); -t 1: it quits after a second if it
+    does get going."""
+    if 'text' not in _default:
+        d = tempfile.mkdtemp(prefix='herald-baresip-default-')
+        try:
+            subprocess.run([BARESIP, '-f', d, '-4', '-n', 'lo', '-t', '1'],
+                           stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.STDOUT, timeout=20,
+                           preexec_fn=_die_with_parent)
+            with open(os.path.join(d, 'config')) as f:
+                _default['text'] = f.read()
+        finally:
+            shutil.rmtree(d, True)
+    return _default['text']
+
+
+# Every change the tests make to baresip's default config: (pattern of
+# the default line, the line instead, why). Each pattern must match
+# exactly one line of the default (a new baresip with another template
+# fails the test instead of drifting). Only addresses and ports, plus
+# two modules: presence (a finding for users: baresip's default
+# config does not load it, so a default baresip neither PUBLISHes nor
+# SUBSCRIBEs; the README's quick start says to enable it) and ctrl_tcp
+# (the test's remote control; a user has stdio or another UI instead).
+# Everything else stays as baresip wrote it: uuid (so +sip.instance on
+# every Contact), stdio (which fails to load with stdin on /dev/null,
+# "module stdio.so: Operation not permitted", and baresip carries on),
+# alsa, g711, stun/turn/ice, auloop, vidloop, debug_cmd, no dns_server
+# (every request goes to the outbound proxy's address: nothing is
+# resolved).
+DEFAULT_EDITS = (
+    (r'^#sip_listen\t+0\.0\.0\.0:5060$', 'sip_listen\t\t127.0.0.1:{sip_port}',
+     'address: loopback and a free port (default: every interface, '
+     'port 5060)'),
+    (r'^#module_app\t+presence\.so$', 'module_app\t\tpresence.so',
+     'not loaded by default: without it baresip neither publishes nor '
+     'subscribes (presence=p2p contacts are ignored)'),
+    (r'^#module_app\t+ctrl_tcp\.so$', 'module_app\t\tctrl_tcp.so',
+     'the test drives baresip through it (no terminal)'),
+    (r'^ctrl_tcp_listen\t+0\.0\.0\.0:4444.*$',
+     'ctrl_tcp_listen\t\t127.0.0.1:{ctrl_port}',
+     'address: loopback and a free port'),
+)
+
+
+def edited_default_config(sip_port, ctrl_port):
+    """default_config() with DEFAULT_EDITS applied."""
+    lines = default_config().split('\n')
+    for pattern, repl, why in DEFAULT_EDITS:
+        rx = re.compile(pattern)
+        hits = [i for i, l in enumerate(lines) if rx.match(l)]
+        if len(hits) != 1:
+            raise BaresipError('baresip\'s default config has %d lines '
+                               'matching %r (want 1: %s)' %
+                               (len(hits), pattern, why))
+        lines[hits[0]] = repl.format(sip_port=sip_port, ctrl_port=ctrl_port)
+    if not any(re.match(r'^module_tmp\s+uuid\.so', l) for l in lines):
+        raise BaresipError('baresip\'s default config does not load uuid')
+    return '\n'.join(lines)
+
+
 class Baresip:
     """One baresip process with one account, driven over ctrl_tcp."""
 
     def __init__(self, test_or_tmpdir, herald, user, password,
                  contacts=(), pubint=60, regint=600, domain='example.test',
-                 transport='udp', display=None, start=True):
+                 transport='udp', display=None, start=True,
+                 default_config=False):
         """test_or_tmpdir: a unittest.TestCase (a temporary directory is
         made, and the process is killed and the directory removed in
         its cleanups), or a directory to create the config directory in
         (then call close()). herald: a harness.Herald (or anything with
         .host and .port). contacts: AoRs to watch (;presence=p2p).
         pubint: PUBLISH expiry and refresh interval (0: no PUBLISH);
-        regint: REGISTER expiry (baresip refreshes at half of it)."""
+        regint: REGISTER expiry (baresip refreshes at half of it).
+        default_config: baresip's own default config (edited_default_
+        config()) instead of the minimal one below, and an account line
+        without regint (baresip's default, 3600)."""
         self.user = user
         self.password = password
         self.domain = domain
@@ -172,6 +246,7 @@ class Baresip:
         self.regint = regint
         self.transport = transport
         self.display = display or user
+        self.default_config = default_config
         self.proc = None
         self.lines = []
         self.lock = threading.Lock()
@@ -222,6 +297,15 @@ class Baresip:
         acc = ('"%s" <%s>;auth_pass=%s;outbound="%s";regint=%d;pubint=%d'
                % (self.display, self.aor, self.password, proxy, self.regint,
                   self.pubint))
+        if self.default_config:
+            cfg = edited_default_config(self.sip_port,
+                                        self.ctrl_port).split('\n')
+            # what a user writes: identity, password, the server
+            # (outbound: example.test has no DNS) and pubint (0, no
+            # PUBLISH, unless given)
+            acc = ('"%s" <%s>;auth_pass=%s;outbound="%s";pubint=%d'
+                   % (self.display, self.aor, self.password, proxy,
+                      self.pubint))
         contacts = ['"%s" <%s>;presence=p2p' % (uri.split(':', 1)[1]
                                                 .split('@')[0], uri)
                     for uri in self.watch]
