@@ -497,6 +497,17 @@ struct bindcall {
 	json_t *items;
 };
 
+/* The +sip.instance value as the phone means it: "<urn:uuid:...>" is
+ * a quoted-string on the wire (RFC 5626 4.1), the quotes are not its. */
+static json_t *instance(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n >= 2 && v[0] == '"' && v[n - 1] == '"')
+		return json_stringn(v + 1, n - 2);
+	return json_string(v);
+}
+
 static int bind_one(const struct hr_binding *b, void *arg)
 {
 	struct bindcall *c = arg;
@@ -511,7 +522,7 @@ static int bind_one(const struct hr_binding *b, void *arg)
 	if (b->q >= 0)
 		json_object_set_new(j, "q", json_real(b->q / 1000.0));
 	if (*b->instance)
-		json_object_set_new(j, "instance", json_string(b->instance));
+		json_object_set_new(j, "instance", instance(b->instance));
 	if (*b->user_agent)
 		json_object_set_new(j, "user_agent",
 			json_string(b->user_agent));

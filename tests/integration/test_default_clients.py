@@ -275,7 +275,9 @@ class ClientCase(harness.HeraldTestCase):
         b = bs[0]
         self.assertIn('@127.0.0.1:%d' % client_port, b['uri'], b)
         self.assertTrue(b.get('user_agent', '').startswith(agent), b)
-        self.assertIn('urn:uuid:%s' % instance, b.get('instance') or '', b)
+        # the instance as the phone means it, without the quotes of
+        # its quoted-string on the wire
+        self.assertEqual(b.get('instance'), '<urn:uuid:%s>' % instance, b)
         return b
 
 
