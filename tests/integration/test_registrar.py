@@ -127,6 +127,33 @@ class RegistrarTest(harness.HeraldTestCase):
         self.assertStatus(r, 200)
         self.assertEqual(set(contacts_of(r)), {'sip:alice@192.0.2.1:5060'})
 
+    def test_every_parameter_real_phones_send(self):
+        """A REGISTER with every Contact parameter real clients send at
+        once (baresip with uuid, Linphone, JsSIP: +sip.instance, reg-id,
+        +sip.ice, expires, q, methods, transport, ob) and a long
+        User-Agent, over digest: 200 with them all (it was a silent 500
+        once), kept across the refresh and in the reginfo."""
+        p = self.phone()
+        inst = '"<urn:uuid:%s>"' % '1f2e3d4c-0000-1111-2222-333344445555'
+        ct = ('"Alice" <sip:alice@192.0.2.1:5060;transport=udp>'
+              ';+sip.instance=%s;reg-id=1;+sip.ice;expires=600;q=0.7'
+              ';methods="INVITE,ACK,OPTIONS,BYE,CANCEL,SUBSCRIBE,NOTIFY,'
+              'MESSAGE,REFER,INFO,PUBLISH,UPDATE";ob' % inst)
+        ua = ('Linphone-Desktop/5.1.65 (debian) debian/12 Qt/5.15.8 '
+              'LinphoneSDK/5.1.65 ' + 'x' * 200)
+        extra = [('User-Agent', ua), ('Supported', 'path, outbound, gruu')]
+        r = p.register([ct], extra=extra)
+        self.assertStatus(r, 200)
+        v = r.get_all('Contact')
+        self.assertEqual(len(v), 1, r)
+        for part in ('+sip.instance=' + inst, 'reg-id=1', '+sip.ice',
+                     ';ob', 'methods="INVITE,', ';q=0.7', ';expires=600'):
+            self.assertIn(part, v[0], r)
+        r = p.register([ct], extra=extra)
+        self.assertStatus(r, 200)
+        self.assertEqual(len(r.get_all('Contact')), 1, r)
+        self.assertNotIn('no cause recorded', self.herald.log_text())
+
     def test_star(self):
         p = self.phone()
         self.assertStatus(p.register(['<sip:alice@192.0.2.1>',
