@@ -345,6 +345,43 @@ enum bench_act bench_reg_challenged(struct bench_op *op,
 	struct bench_reg *r, const struct bench_msg *resp,
 	struct bench_out *out);
 
+/* ---- PUBLISH (scen_publish.c): publish, presence-fanout, publish-race ---- */
+
+#define BENCH_ETAG_MAX 64
+
+/* A challenge kept to answer again: its nonce with nc 2, 3, ... */
+struct bench_pub_auth {
+	uint32_t nc;            /* the last nc sent; 0: no challenge yet */
+	uint8_t nonce_len, realm_len, opaque_len;
+	char nonce[160];
+	char realm[128];
+	char opaque[128];
+};
+
+/* What one PUBLISH of uK for sip:uK@DOMAIN says. */
+struct bench_pub_req {
+	uint32_t user;          /* K of uK */
+	uint32_t cseq;
+	uint32_t expires;
+	const char *etag;       /* SIP-If-Match; NULL: initial */
+	size_t etag_len;
+	const char *basic;      /* "open", "closed"; NULL: no body */
+	uint64_t seq;           /* tuple id "p<seq>-<run>"; 0: "t1" */
+	const char *callid;     /* NULL: the op's ("<opid>@herald-bench") */
+};
+
+/** The PUBLISH of r; with a kept challenge a (nonce_len set), its
+ * Authorization with the next nc. 0 or ENOSPC. */
+int bench_put_publish(struct bench_out *out, struct bench_op *op,
+	const struct bench_pub_req *r, struct bench_pub_auth *a);
+/** Keep the 401's MD5 challenge in a: false if it has none we can keep. */
+bool bench_pub_auth_take(struct bench_pub_auth *a,
+	const struct bench_msg *resp);
+/** The 200's SIP-ETag into etag (BENCH_ETAG_MAX bytes): false if it has
+ * none that fits. */
+bool bench_pub_etag_take(char *etag, uint8_t *len,
+	const struct bench_msg *resp);
+
 /* ---- engine and transports ---- */
 
 /** Nanoseconds on CLOCK_MONOTONIC. */

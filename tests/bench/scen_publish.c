@@ -26,6 +26,9 @@
  * one (Herald merges the changes of --presence-notify-interval into one
  * NOTIFY, so one NOTIFY times several PUBLISHes). The teardown removes the
  * publication and ends the subscriptions (presence-unwatch).
+ *
+ * The PUBLISH writer, the challenge kept and the entity-tag reader are
+ * publish-race's too (scen_race.c; bench.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -34,31 +37,8 @@
 #include "auth/auth.h"
 #include "bench.h"
 
-#define NONCE_MAX 160
-#define REALM_MAX 128
-#define ETAG_MAX 64
 #define BODY_MAX 512
 #define NIL UINT32_MAX
-
-/* A challenge kept to answer again: its nonce with nc 2, 3, ... */
-struct pub_auth {
-	uint32_t nc;            /* the last nc sent; 0: no challenge yet */
-	uint8_t nonce_len, realm_len, opaque_len;
-	char nonce[NONCE_MAX];
-	char realm[REALM_MAX];
-	char opaque[REALM_MAX];
-};
-
-/* What one PUBLISH says. */
-struct pub_req {
-	uint32_t user;          /* K of uK */
-	uint32_t cseq;
-	uint32_t expires;
-	const char *etag;       /* SIP-If-Match; NULL: initial */
-	size_t etag_len;
-	const char *basic;      /* "open", "closed"; NULL: no body */
-	uint64_t seq;           /* tuple id "p<seq>-<run>"; 0: "t1" */
-};
 
 static bool copy_pl(char *dst, size_t cap, uint8_t *len,
 	const struct hr_pl *pl)
@@ -70,8 +50,8 @@ static bool copy_pl(char *dst, size_t cap, uint8_t *len,
 	return true;
 }
 
-/* Keep the 401's MD5 challenge: false if it has none we can keep. */
-static bool auth_take(struct pub_auth *a, const struct bench_msg *resp)
+bool bench_pub_auth_take(struct bench_pub_auth *a,
+	const struct bench_msg *resp)
 {
 	struct hr_digest chal;
 
@@ -90,10 +70,8 @@ static bool auth_take(struct pub_auth *a, const struct bench_msg *resp)
 	return true;
 }
 
-/* The PUBLISH of r; with a kept challenge (a->nc set or not), its
- * Authorization with the next nc. */
-static int put_publish(struct bench_out *out, struct bench_op *op,
-	const struct pub_req *r, struct pub_auth *a)
+int bench_put_publish(struct bench_out *out, struct bench_op *op,
+	const struct bench_pub_req *r, struct bench_pub_auth *a)
 {
 	const struct bench_cfg *cfg = bench_cfg(op->b);
 	char user[16], aor[300], body[BODY_MAX];
@@ -107,7 +85,10 @@ static int put_publish(struct bench_out *out, struct bench_op *op,
 
 	bench_put_reqline(out, op, "PUBLISH", aor);
 	bench_put_from_to(out, op, aor);
-	bench_put_callid(out, op);
+	if (r->callid)
+		bench_out_printf(out, "Call-ID: %s\r\n", r->callid);
+	else
+		bench_put_callid(out, op);
 	bench_put_cseq(out, r->cseq, "PUBLISH");
 	bench_out_lit(out, "Event: presence\r\nExpires: ");
 	bench_out_putu(out, r->expires);
@@ -159,13 +140,13 @@ static int put_publish(struct bench_out *out, struct bench_op *op,
 	return out->full ? ENOSPC : 0;
 }
 
-/* The 200's SIP-ETag into etag: false if it has none that fits. */
-static bool etag_take(char *etag, uint8_t *len, const struct bench_msg *resp)
+bool bench_pub_etag_take(char *etag, uint8_t *len,
+	const struct bench_msg *resp)
 {
 	struct hr_pl val;
 
 	return bench_msg_hdr(resp, "SIP-ETag", 0, &val) && val.len &&
-		copy_pl(etag, ETAG_MAX, len, &val);
+		copy_pl(etag, BENCH_ETAG_MAX, len, &val);
 }
 
 /* ---- publish ---- */
@@ -183,8 +164,8 @@ struct pub_op {
 	uint8_t step;
 	bool retried;           /* this step was challenged already */
 	uint8_t etag_len;
-	char etag[ETAG_MAX];
-	struct pub_auth a;
+	char etag[BENCH_ETAG_MAX];
+	struct bench_pub_auth a;
 };
 
 static struct {
@@ -200,7 +181,7 @@ static struct {
 static enum bench_act pub_send(struct bench_op *op, struct pub_op *p,
 	struct bench_out *out)
 {
-	struct pub_req r = {
+	struct bench_pub_req r = {
 		.user = p->user,
 		.cseq = ++p->cseq,
 		.expires = p->step == ST_REMOVE ? 0 : 3600,
@@ -215,7 +196,7 @@ static enum bench_act pub_send(struct bench_op *op, struct pub_op *p,
 	else if (p->step == ST_MODIFY)
 		r.basic = "closed";
 	pub.sent++;
-	if (put_publish(out, op, &r, p->a.nonce_len ? &p->a : NULL))
+	if (bench_put_publish(out, op, &r, p->a.nonce_len ? &p->a : NULL))
 		return BENCH_FAIL;
 	return BENCH_SEND;
 }
@@ -239,7 +220,7 @@ static enum bench_act pub_response(struct bench_op *op,
 			pub.rechallenges++;
 		else
 			pub.challenges++;
-		if (p->retried || !auth_take(&p->a, resp))
+		if (p->retried || !bench_pub_auth_take(&p->a, resp))
 			return BENCH_FAIL;
 		p->retried = true;
 		return pub_send(op, p, out);
@@ -251,7 +232,7 @@ static enum bench_act pub_response(struct bench_op *op,
 	pub.ok200++;
 	if (p->step == ST_REMOVE)
 		return BENCH_DONE;
-	if (!etag_take(p->etag, &p->etag_len, resp)) {
+	if (!bench_pub_etag_take(p->etag, &p->etag_len, resp)) {
 		pub.no_etag++;
 		return BENCH_FAIL;
 	}
@@ -308,10 +289,10 @@ struct pf_op {
 
 static struct {
 	/* u1's publication: its etag, the challenge we answer again */
-	char etag[ETAG_MAX];
+	char etag[BENCH_ETAG_MAX];
 	uint8_t etag_len;
 	uint32_t cseq;
-	struct pub_auth a;
+	struct bench_pub_auth a;
 	uint64_t next_seq;
 	uint64_t seq[RING];     /* which PUBLISH the entry is about */
 	uint64_t t_req[RING];   /* when it was last sent */
@@ -336,7 +317,7 @@ static struct {
 static enum bench_act pf_send(struct bench_op *op, uint64_t seq, bool remove,
 	struct bench_out *out)
 {
-	struct pub_req r = {
+	struct bench_pub_req r = {
 		.user = 1,
 		.cseq = ++pf.cseq,
 		.expires = remove ? 0 : 3600,
@@ -349,7 +330,7 @@ static enum bench_act pf_send(struct bench_op *op, uint64_t seq, bool remove,
 	}
 	if (!remove)
 		r.basic = seq & 1 ? "open" : "closed";
-	if (put_publish(out, op, &r, pf.a.nonce_len ? &pf.a : NULL))
+	if (bench_put_publish(out, op, &r, pf.a.nonce_len ? &pf.a : NULL))
 		return BENCH_FAIL;
 	if (seq) {
 		pf.seq[seq % RING] = seq;
@@ -373,7 +354,7 @@ static enum bench_act pf_reply(struct bench_op *op, bool *retried,
 	if (resp->scode == 401) {
 		if (pf.a.nonce_len)
 			pf.rechallenges++;
-		if (*retried || !auth_take(&pf.a, resp))
+		if (*retried || !bench_pub_auth_take(&pf.a, resp))
 			return BENCH_FAIL;
 		*retried = true;
 		return pf_send(op, seq, seq == 0, out);
@@ -382,7 +363,7 @@ static enum bench_act pf_reply(struct bench_op *op, bool *retried,
 		pf.etag_len = 0;        /* gone: the next op publishes anew */
 	if (resp->scode != 200)
 		return BENCH_FAIL;
-	if (seq && !etag_take(pf.etag, &pf.etag_len, resp))
+	if (seq && !bench_pub_etag_take(pf.etag, &pf.etag_len, resp))
 		return BENCH_FAIL;
 	if (!seq)
 		pf.etag_len = 0;
