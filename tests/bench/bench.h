@@ -247,6 +247,14 @@ struct bench_scen {
 	uint64_t (*settle)(const struct bench *b);
 	/* After the summary: true fails the run (exit 1). NULL: no check. */
 	bool (*failed)(const struct bench *b);
+	/*
+	 * After the run (and settle), before the summary: check_ops(cfg)
+	 * ops of check run untimed, flat out, on the same sockets; they do
+	 * not count in the run's figures (the scenario counts what they
+	 * find). NULL: none.
+	 */
+	const struct bench_scen *check;
+	uint64_t (*check_ops)(const struct bench_cfg *cfg);
 };
 
 extern const struct bench_scen bench_scen_options;

@@ -559,6 +559,7 @@ static int bench_alloc(struct bench *b)
 {
 	const struct bench_scen *setup = b->scen->setup;
 	const struct bench_scen *down = b->scen->teardown;
+	const struct bench_scen *check = b->scen->check;
 	size_t psize = b->scen->op_size;
 	uint32_t i;
 	uint8_t rnd[BENCH_RUNID_LEN / 2];
@@ -568,13 +569,15 @@ static int bench_alloc(struct bench *b)
 	for (i = 0; i < sizeof(rnd); i++)
 		snprintf(b->runid + 2 * i, 3, "%02x", rnd[i]);
 	b->window = b->nops = b->cfg->window;
-	/* set-up and teardown ops share the table */
-	if ((setup || down) && b->nops < PHASE_WINDOW)
+	/* set-up, check and teardown ops share the table */
+	if ((setup || down || check) && b->nops < PHASE_WINDOW)
 		b->nops = PHASE_WINDOW;
 	if (setup && setup->op_size > psize)
 		psize = setup->op_size;
 	if (down && down->op_size > psize)
 		psize = down->op_size;
+	if (check && check->op_size > psize)
+		psize = check->op_size;
 	b->ops = calloc(b->nops, sizeof(*b->ops));
 	b->freev = calloc(b->nops, sizeof(*b->freev));
 	b->priv = calloc(b->nops, psize ? psize : 1);
@@ -712,6 +715,32 @@ static int run_phase(struct bench *b, const char *what,
 	return err;
 }
 
+/*
+ * The scenario's check after the run: its ops must not count in the
+ * run's figures, which the summary prints after it. 0 or an errno from
+ * the loop (a check that found nothing right is the scenario's verdict).
+ */
+static int run_check(struct bench *b)
+{
+	const struct bench_scen *scen = b->scen;
+	uint64_t last_done = b->last_done;
+	struct stats *st;
+	int err;
+
+	st = malloc(sizeof(*st));       /* the histogram is 30 KB */
+	if (!st) {
+		bench_err("check: out of memory");
+		return ENOMEM;
+	}
+	*st = b->st;
+	err = run_phase(b, "check", scen->check, scen->check_ops(b->cfg),
+		false);
+	b->st = *st;
+	b->last_done = last_done;
+	free(st);
+	return err == ENOENT ? 0 : err;
+}
+
 int bench_run(const struct bench_cfg *cfg, const struct bench_scen *scen)
 {
 	struct bench *b;
@@ -754,6 +783,11 @@ int bench_run(const struct bench_cfg *cfg, const struct bench_scen *scen)
 	err = loop(b, &elapsed);
 	if (!err && scen->settle)
 		err = settle(b);
+	if (!err && scen->check) {
+		err = run_check(b);
+		if (err)
+			goto out;       /* said why */
+	}
 	if (err) {
 		bench_err("%s: %s", b->tp->name, loop_strerror(err));
 		goto out;
