@@ -27,6 +27,7 @@ static const struct bench_scen *const scens[] = {
 	&bench_scen_publish,
 	&bench_scen_pres_fanout,
 	&bench_scen_storm,
+	&bench_scen_pub_race,
 };
 
 enum {
@@ -41,6 +42,9 @@ enum {
 	OPT_MONITOR,
 	OPT_STORM,
 	OPT_SETTLE,
+	OPT_PRESENTITIES,
+	OPT_DEVICES,
+	OPT_ADMIN,
 };
 
 static const struct option longopts[] = {
@@ -61,6 +65,9 @@ static const struct option longopts[] = {
 	{ "monitor", required_argument, NULL, OPT_MONITOR },
 	{ "storm-seconds", required_argument, NULL, OPT_STORM },
 	{ "settle", required_argument, NULL, OPT_SETTLE },
+	{ "presentities", required_argument, NULL, OPT_PRESENTITIES },
+	{ "devices", required_argument, NULL, OPT_DEVICES },
+	{ "admin", required_argument, NULL, OPT_ADMIN },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -122,6 +129,14 @@ static void usage(FILE *f)
 "      --settle S         reg-storm: a refresh not reported by a NOTIFY S\n"
 "                         seconds after the last REGISTER's 200 is lost\n"
 "                         (default 5)\n"
+"      --presentities P   publish-race: presentities u1..uP (default 8)\n"
+"      --devices D        publish-race: publishers (devices) of each, one\n"
+"                         PUBLISH in flight each (default 4; the window is\n"
+"                         P x D, at most)\n"
+"      --admin HOST:PORT  publish-race: Herald's admin API, whose\n"
+"                         herald_publications it compares with what the\n"
+"                         publishers believe live (bearer token from\n"
+"                         HERALD_ADMIN_TOKEN; none: not compared)\n"
 "  -v, --verbose          print more counters on stderr\n"
 "  -h, --help             show this help\n"
 "\n"
@@ -137,6 +152,12 @@ static void usage(FILE *f)
 "  notifies/s=N notified=N lost=N duplicates=N retransmits=N failures=N\n"
 "  delay_p50=Xms delay_p99=Xms delay_max=Xms reg_p50=Xms reg_p99=Xms\n"
 "(exit status 1 also when lost, duplicates or failures are not 0)\n"
+"publish-race checks every entity-tag believed live and Herald's count:\n"
+"  scenario=publish-race transport=udp duration=10.0s presentities=N\n"
+"  publishers=N publishes=N publishes/s=N races=N etags_checked=N\n"
+"  etags_412=N live_expected=N live_herald=N failures=N p50=Xms p99=Xms\n"
+"(exit status 1 also when etags_412 or failures are not 0 or the live\n"
+"counts differ)\n"
 "\n"
 "Exit status: 0 when the run completed and an op succeeded, 1 when it\n"
 "could not run or nothing succeeded, 2 for a bad command line.\n",
@@ -273,6 +294,17 @@ static int opt_one(struct bench_cfg *cfg, int c)
 	case OPT_SETTLE:
 		err = seconds("settle", optarg, false, &cfg->settle_s);
 		break;
+	case OPT_PRESENTITIES:
+		err = num("presentities", optarg, 1, 100000, &v);
+		cfg->presentities = (uint32_t)v;
+		break;
+	case OPT_DEVICES:
+		err = num("devices", optarg, 1, 1000, &v);
+		cfg->devices = (uint32_t)v;
+		break;
+	case OPT_ADMIN:
+		cfg->admin = optarg;
+		break;
 	case 'v':
 		cfg->verbose = true;
 		break;
@@ -348,6 +380,8 @@ int main(int argc, char **argv)
 		.monitor = "mon",
 		.storm_s = 10,
 		.settle_s = 5,
+		.presentities = 8,
+		.devices = 4,
 	};
 	const struct bench_scen *scen;
 

@@ -52,6 +52,9 @@ struct bench_cfg {
 	const char *monitor;    /* reg-storm: the watcher; "self": uK */
 	double storm_s;         /* reg-storm: refresh all in this; 0: at once */
 	double settle_s;        /* reg-storm: NOTIFYs due until then after it */
+	uint32_t presentities;  /* publish-race: u1..uP */
+	uint32_t devices;       /* publish-race: publishers of each */
+	const char *admin;      /* publish-race: Herald's admin HOST:PORT */
 	bool verbose;
 };
 
@@ -280,6 +283,8 @@ extern const struct bench_scen bench_scen_pres_watch;
 extern const struct bench_scen bench_scen_pres_unwatch;
 /* scen_storm.c: every one of --aors watched AORs re-registers at once */
 extern const struct bench_scen bench_scen_storm;
+/* scen_race.c: many devices of few presentities PUBLISH at once */
+extern const struct bench_scen bench_scen_pub_race;
 
 /** Write "<run>-<slot>-<gen>": Call-ID and tag material of this op. */
 void bench_put_opid(struct bench_out *o, const struct bench_op *op);

@@ -13,4 +13,11 @@ void bench_net_bufsize(int fd, int size);
 /** The socket's local "host:port" into buf. */
 int bench_net_laddr(int fd, char *buf, size_t size);
 
+/**
+ * The sample "name N" of Herald's GET /metrics at admin ("HOST:PORT"),
+ * with the bearer token: 0, or an errno (EACCES: not a 200).
+ */
+int bench_net_metric(const char *admin, const char *token, const char *name,
+	int64_t *val);
+
 #endif
