@@ -70,7 +70,10 @@ json_t *hr_admin_body_json(const struct req *r, struct reply *rp,
 	const char *k;
 	json_t *v;
 
-	j = json_loadb(r->body.b ? r->body.b : "", r->body.len, 0, &e);
+	/* a key given twice is refused: jansson would keep the last, and a
+	 * request could name one user and change another */
+	j = json_loadb(r->body.b ? r->body.b : "", r->body.len,
+		JSON_REJECT_DUPLICATES, &e);
 	if (!j || !json_is_object(j)) {
 		hr_admin_problem(rp, 400, "Bad JSON", j ? "not an object" :
 			e.text);
