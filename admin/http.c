@@ -1,7 +1,7 @@
 /*
  * The admin HTTP server: libmicrohttpd with its own polling thread,
- * bearer-token authentication, bodies capped, JSON answers and RFC 7807
- * problems.
+ * bearer-token authentication before any body is read, bodies capped,
+ * JSON answers and RFC 7807 problems.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -137,6 +137,95 @@ static void split(struct req *r, const char *url)
 		r->seg[r->nseg++] = s;
 }
 
+static enum MHD_Result respond(struct MHD_Connection *c, struct reply *rp,
+	const char *method, const char *url)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	/* a 5xx is never silent: its problem document says why */
+	if (rp->status >= 500)
+		HR_WARN("%s %s: %u %.*s", method, url, rp->status,
+			(int)(rp->len < 300 ? rp->len : 300),
+			rp->body ? rp->body : "");
+	resp = MHD_create_response_from_buffer(rp->len,
+		rp->body ? rp->body : "", MHD_RESPMEM_MUST_COPY);
+	free(rp->body);
+	rp->body = NULL;
+	if (!resp)
+		return MHD_NO;
+	if (rp->ctype)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+			rp->ctype);
+	if (rp->status == 401)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+			"Bearer");
+	if (rp->status == 405 && *rp->allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rp->allow);
+	ret = MHD_queue_response(c, rp->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static bool is_health(const struct req *r)
+{
+	return r->nseg == 1 && !strcmp(r->seg[0], "health");
+}
+
+static bool body_too_big(const struct req *r)
+{
+	const char *cl = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND,
+		MHD_HTTP_HEADER_CONTENT_LENGTH);
+	char *end;
+	unsigned long long n;
+
+	if (!cl)
+		return false;
+	errno = 0;
+	n = strtoull(cl, &end, 10);
+	return errno == ERANGE || n > r->a->cfg.max_body;
+}
+
+/*
+ * The headers are in, no byte of the body has been read: refuse here
+ * what would be refused after it, so that no one without the token has
+ * a body read, however large or slow. libmicrohttpd sends an answer
+ * queued now without reading the body (nor a 100 Continue), and closes
+ * the connection after it.
+ */
+static bool refuse_early(const struct req *r, struct reply *rp)
+{
+	if (!r->path)
+		hr_admin_problem(rp, 500, "Internal Server Error",
+			"out of memory");
+	else if (!is_health(r) && !authorized(r))
+		hr_admin_problem(rp, 401, "Unauthorized",
+			"a bearer token is required");
+	else if (body_too_big(r))
+		hr_admin_problem(rp, 413, "Payload Too Large", NULL);
+	return rp->status != 0;
+}
+
+/* The first call for a request: its headers are complete. */
+static enum MHD_Result begin(struct hr_admin *a, struct MHD_Connection *c,
+	const char *url, const char *method, void **con_cls)
+{
+	struct req *r = calloc(1, sizeof(*r));
+	struct reply rp = { 0 };
+
+	if (!r)
+		return MHD_NO;
+	r->a = a;
+	r->c = c;
+	r->method = method;
+	hr_buf_init(&r->body, a->cfg.max_body);
+	split(r, url);
+	*con_cls = r;
+	if (!refuse_early(r, &rp))
+		return MHD_YES;
+	return respond(c, &rp, method, url);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 	const char *url, const char *method, const char *version,
 	const char *data, size_t *size, void **con_cls)
@@ -144,60 +233,21 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 	struct hr_admin *a = cls;
 	struct req *r = *con_cls;
 	struct reply rp = { 0 };
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
 
 	(void)version;
-	if (!r) {
-		r = calloc(1, sizeof(*r));
-		if (!r)
-			return MHD_NO;
-		r->a = a;
-		r->c = c;
-		r->method = method;
-		hr_buf_init(&r->body, a->cfg.max_body);
-		split(r, url);
-		*con_cls = r;
-		return MHD_YES;
-	}
+	if (!r)
+		return begin(a, c, url, method, con_cls);
 	if (*size) {
 		if (hr_buf_write(&r->body, data, *size))
 			r->too_big = true;
 		*size = 0;
 		return MHD_YES;
 	}
-	if (!r->path)
-		hr_admin_problem(&rp, 500, "Internal Server Error",
-			"out of memory");
-	else if (!(r->nseg == 1 && !strcmp(r->seg[0], "health")) &&
-	    !authorized(r))
-		hr_admin_problem(&rp, 401, "Unauthorized",
-			"a bearer token is required");
-	else if (r->too_big)
+	if (r->too_big)
 		hr_admin_problem(&rp, 413, "Payload Too Large", NULL);
 	else
 		hr_admin_route(r, &rp);
-	/* a 5xx is never silent: its problem document says why */
-	if (rp.status >= 500)
-		HR_WARN("%s %s: %u %.*s", method, url, rp.status,
-			(int)(rp.len < 300 ? rp.len : 300),
-			rp.body ? rp.body : "");
-	resp = MHD_create_response_from_buffer(rp.len, rp.body ? rp.body : "",
-		MHD_RESPMEM_MUST_COPY);
-	free(rp.body);
-	if (!resp)
-		return MHD_NO;
-	if (rp.ctype)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-			rp.ctype);
-	if (rp.status == 401)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-			"Bearer");
-	if (rp.status == 405 && *rp.allow)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rp.allow);
-	ret = MHD_queue_response(c, rp.status, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return respond(c, &rp, method, url);
 }
 
 int hr_admin_token(const char *tok, const char *path, char *out, size_t n)
