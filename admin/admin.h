@@ -19,6 +19,8 @@ struct hr_admin_cfg {
 	const char *token;           /* the bearer token */
 	const char *database_url;
 	size_t max_body;             /* request bodies, bytes (65536) */
+	unsigned max_conns;          /* connections at once (64) */
+	unsigned request_timeout_s;  /* to receive a request whole (10) */
 	const char *const *domains;  /* served: users are made in these */
 	unsigned ndomains;
 	struct hr_events *ev;        /* core objects: used in hr_call only */

@@ -12,6 +12,7 @@ struct hr_admin {
 	struct hr_admin_cfg cfg;
 	char *token;
 	struct MHD_Daemon *d;
+	struct hr_admin_conns *conns;
 	struct hr_store_reader *rd;   /* used on the admin thread only */
 };
 
@@ -48,6 +49,26 @@ void hr_admin_problem(struct reply *rp, unsigned status, const char *title,
 	const char *detail);
 json_t *hr_admin_body_json(const struct req *r, struct reply *rp,
 	const char *const *allowed);
+
+/* conn.c: each request's deadline, room kept for new connections */
+struct hr_admin_conns;
+
+/** Keep the connections of a daemon of max connections; a request
+ * not received whole within timeout_s is cut. */
+int hr_admin_conns_alloc(struct hr_admin_conns **csp, unsigned max,
+	unsigned timeout_s);
+/** Stop (after MHD_stop_daemon) and free. */
+void hr_admin_conns_free(struct hr_admin_conns *cs);
+/** MHD_OPTION_NOTIFY_CONNECTION's callback; cls is the conns. */
+void hr_admin_conn_notify(void *cls, struct MHD_Connection *c,
+	void **socket_context, enum MHD_ConnectionNotificationCode code);
+/** c's request is all received (or answered before its body): no more
+ * deadline. */
+void hr_admin_conn_received(struct hr_admin_conns *cs,
+	struct MHD_Connection *c);
+/** c's request is done; a next one on the connection has the deadline
+ * afresh. */
+void hr_admin_conn_done(struct hr_admin_conns *cs, struct MHD_Connection *c);
 
 /* routes.c */
 void hr_admin_route(struct req *r, struct reply *rp);

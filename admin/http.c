@@ -1,7 +1,8 @@
 /*
  * The admin HTTP server: libmicrohttpd with its own polling thread,
  * bearer-token authentication before any body is read, bodies capped,
- * JSON answers and RFC 7807 problems.
+ * each request's time bounded (conn.c), JSON answers and RFC 7807
+ * problems.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -112,11 +113,11 @@ static bool authorized(const struct req *r)
 static void req_free(void *cls, struct MHD_Connection *c, void **con_cls,
 	enum MHD_RequestTerminationCode toe)
 {
+	struct hr_admin *a = cls;
 	struct req *r = *con_cls;
 
-	(void)cls;
-	(void)c;
 	(void)toe;
+	hr_admin_conn_done(a->conns, c);
 	if (!r)
 		return;
 	hr_buf_reset(&r->body);
@@ -223,6 +224,7 @@ static enum MHD_Result begin(struct hr_admin *a, struct MHD_Connection *c,
 	*con_cls = r;
 	if (!refuse_early(r, &rp))
 		return MHD_YES;
+	hr_admin_conn_received(a->conns, c);
 	return respond(c, &rp, method, url);
 }
 
@@ -243,6 +245,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		*size = 0;
 		return MHD_YES;
 	}
+	hr_admin_conn_received(a->conns, c);
 	if (r->too_big)
 		hr_admin_problem(&rp, 413, "Payload Too Large", NULL);
 	else
@@ -292,10 +295,42 @@ static void admin_destroy(void *data)
 
 	if (a->d)
 		MHD_stop_daemon(a->d);
+	hr_admin_conns_free(a->conns);
 	hr_mem_deref(a->rd);
 	if (a->token)
 		OPENSSL_cleanse(a->token, strlen(a->token));
 	free(a->token);
+}
+
+/*
+ * One thread polls every connection (epoll on Linux) and runs the
+ * handlers. libmicrohttpd stops accepting at max_conns; conn.c keeps
+ * places free below it and gives each request its deadline, after which
+ * the idle timeout, the same number of seconds, is left to bound a
+ * client that stops reading its answer.
+ */
+static struct MHD_Daemon *daemon_start(struct hr_admin *a,
+	const struct hr_sa *sa)
+{
+	return MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD |
+		MHD_USE_ERROR_LOG | (sa->u.sa.sa_family == AF_INET6 ?
+		MHD_USE_IPv6 : 0), 0, NULL, NULL, handle, a,
+		MHD_OPTION_SOCK_ADDR, &sa->u.sa,
+		MHD_OPTION_NOTIFY_COMPLETED, req_free, a,
+		MHD_OPTION_NOTIFY_CONNECTION, hr_admin_conn_notify, a->conns,
+		MHD_OPTION_CONNECTION_LIMIT, a->cfg.max_conns,
+		MHD_OPTION_CONNECTION_TIMEOUT, a->cfg.request_timeout_s,
+		MHD_OPTION_END);
+}
+
+static void cfg_defaults(struct hr_admin_cfg *cfg)
+{
+	if (!cfg->max_body)
+		cfg->max_body = 65536;
+	if (!cfg->max_conns)
+		cfg->max_conns = 64;
+	if (!cfg->request_timeout_s)
+		cfg->request_timeout_s = 10;
 }
 
 int hr_admin_start(struct hr_admin **ap, const struct hr_admin_cfg *cfg)
@@ -313,23 +348,18 @@ int hr_admin_start(struct hr_admin **ap, const struct hr_admin_cfg *cfg)
 	if (!a)
 		return ENOMEM;
 	a->cfg = *cfg;
-	if (!a->cfg.max_body)
-		a->cfg.max_body = 65536;
+	cfg_defaults(&a->cfg);
 	a->token = strdup(cfg->token);
 	err = a->token ? hr_store_reader_alloc(&a->rd, cfg->database_url) :
 		ENOMEM;
+	if (!err)
+		err = hr_admin_conns_alloc(&a->conns, a->cfg.max_conns,
+			a->cfg.request_timeout_s);
 	if (err) {
 		hr_mem_deref(a);
 		return err;
 	}
-	a->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-		MHD_USE_ERROR_LOG | (sa.u.sa.sa_family == AF_INET6 ?
-		MHD_USE_IPv6 : 0), 0, NULL, NULL, handle, a,
-		MHD_OPTION_SOCK_ADDR, &sa.u.sa,
-		MHD_OPTION_NOTIFY_COMPLETED, req_free, NULL,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-		MHD_OPTION_END);
+	a->d = daemon_start(a, &sa);
 	if (!a->d) {
 		HR_ERROR("admin: cannot listen on %s", cfg->listen);
 		hr_mem_deref(a);

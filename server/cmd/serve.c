@@ -59,6 +59,8 @@ struct serve_cfg {
 	const char *admin_listen;
 	const char *admin_token;
 	const char *admin_token_file;
+	unsigned admin_max_conns;
+	unsigned admin_request_timeout_s;
 };
 
 #define LOG_LEVEL_DEFAULT "info"
@@ -90,6 +92,8 @@ static struct serve_cfg cfg = {
 	.presence_interval_ms = 10,
 	.admin_listen = "127.0.0.1:8080",
 	.admin_token_file = "var/admin-token",
+	.admin_max_conns = 64,
+	.admin_request_timeout_s = 10,
 };
 
 static const struct hr_opt opts[] = {
@@ -204,6 +208,13 @@ static const struct hr_opt opts[] = {
 	{ "admin-token-file", HR_OPT_STR, &cfg.admin_token_file, "PATH",
 	  "where a generated admin token is kept, mode 0600 (default "
 	  "var/admin-token)", 0, 0 },
+	{ "admin-max-connections", HR_OPT_UINT, &cfg.admin_max_conns, "N",
+	  "admin connections at once; an eighth is kept free for new ones "
+	  "(/health) by closing the oldest still sending its request "
+	  "(default 64)", 8, 10000 },
+	{ "admin-request-timeout", HR_OPT_UINT, &cfg.admin_request_timeout_s,
+	  "SECONDS", "an admin request's headers and body must arrive within "
+	  "this, or the connection is closed (default 10)", 1, 3600 },
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -539,6 +550,8 @@ static int open_admin(struct server *sv)
 		return err;
 	acfg.listen = cfg.admin_listen;
 	acfg.token = token;
+	acfg.max_conns = cfg.admin_max_conns;
+	acfg.request_timeout_s = cfg.admin_request_timeout_s;
 	acfg.database_url = cfg.database_url;
 	acfg.domains = cfg.domains.v;
 	acfg.ndomains = cfg.domains.n;
