@@ -142,18 +142,63 @@ const char *hr_log_level_name(enum hr_log_level lvl);
  * old for every thread at once; on failure the old one stays. 0 or errno.
  */
 int hr_log_open(const char *path);
-/** Write one log line; use the HR_* macros instead. */
+/**
+ * Write one log line; use the HR_* macros instead. Control characters in
+ * the formatted text are escaped (CR as \\r, LF as \\n, tab as \\t,
+ * others as \\xNN): a value from the network cannot forge a line.
+ */
 void hr_log(enum hr_log_level lvl, const char *module, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-#define HR_LOG_AT(lvl, ...) do { \
+/*
+ * A rate limit of log lines (one call site, or one cause): at most max
+ * lines in a window of window_ms; the lines over it are counted and the
+ * next line that goes out says "[N like it not logged]". Zeroed is
+ * ready; one lock in log.c guards them all, so any thread may use one.
+ */
+struct hr_log_rl {
+	uint64_t start;     /* hr_now_ms() when the window began */
+	unsigned n;         /* lines out in the window */
+	unsigned quiet;     /* lines left out since the last one out */
+};
+
+/** Lines a second each site logs at info and above before the rest are
+ * summarized (HR_INFO, HR_WARN, HR_ERROR). */
+#define HR_LOG_PER_S 10
+
+/** True when one more line may go out through rl now; *quiet then gets
+ * the lines left out before it (and rl forgets them). */
+bool hr_log_rl_take(struct hr_log_rl *rl, unsigned max, uint64_t window_ms,
+	unsigned *quiet);
+/** hr_log() through rl: dropped over the limit, else with the count of
+ * those dropped before it. */
+void hr_log_rl(struct hr_log_rl *rl, unsigned max, uint64_t window_ms,
+	enum hr_log_level lvl, const char *module, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+/* Each expansion has its own limit: one per call site. */
+#define HR_LOG_LIMITED(lvl, max, window_ms, ...) do { \
+	static struct hr_log_rl hr_log_rl_; \
 	if ((lvl) >= hr_log_level) \
-		hr_log((lvl), HR_LOG_MODULE, __VA_ARGS__); \
+		hr_log_rl(&hr_log_rl_, (max), (window_ms), (lvl), \
+			HR_LOG_MODULE, __VA_ARGS__); \
 } while (0)
-#define HR_DEBUG(...) HR_LOG_AT(HR_LOG_DEBUG, __VA_ARGS__)
+#define HR_LOG_AT(lvl, ...) \
+	HR_LOG_LIMITED(lvl, HR_LOG_PER_S, 1000, __VA_ARGS__)
+/* debug lines are asked for: every one is written */
+#define HR_DEBUG(...) do { \
+	if (HR_LOG_DEBUG >= hr_log_level) \
+		hr_log(HR_LOG_DEBUG, HR_LOG_MODULE, __VA_ARGS__); \
+} while (0)
 #define HR_INFO(...)  HR_LOG_AT(HR_LOG_INFO, __VA_ARGS__)
 #define HR_WARN(...)  HR_LOG_AT(HR_LOG_WARN, __VA_ARGS__)
 #define HR_ERROR(...) HR_LOG_AT(HR_LOG_ERROR, __VA_ARGS__)
+/* At most one line every ms from this site: a failure that repeats
+ * (a peer that refuses connections, a database that is away). */
+#define HR_INFO_EVERY(ms, ...) \
+	HR_LOG_LIMITED(HR_LOG_INFO, 1, (ms), __VA_ARGS__)
+#define HR_WARN_EVERY(ms, ...) \
+	HR_LOG_LIMITED(HR_LOG_WARN, 1, (ms), __VA_ARGS__)
 
 /** strerror that is safe to call from any thread. */
 const char *hr_strerror(int err);

@@ -52,44 +52,29 @@ static struct hr_sip_fail_count *kind(struct hr_sip_stats *s,
 	return k;
 }
 
-static bool may_log(struct hr_sip_fail_count *k)
-{
-	int64_t now = (int64_t)(hr_now_ms() / 1000);
-
-	if (k->log_s != now) {
-		k->log_s = now;
-		k->logged = 0;
-	}
-	if (k->logged >= LOG_PER_S) {
-		k->quiet++;
-		return false;
-	}
-	k->logged++;
-	return true;
-}
-
+/* Held to LOG_PER_S lines a second per cause by the log's rate limit,
+ * not per call site: one busy cause must not hide another. */
 static void log_fail(const struct hr_msg *req, const struct hr_resp *resp,
 	struct hr_sip_fail_count *k)
 {
-	char src[HR_SA_STRLEN], errs[96] = "", more[48] = "";
+	char src[HR_SA_STRLEN], errs[96] = "";
 
+	if (HR_LOG_WARN < hr_log_level)
+		return;
 	if (resp->err)
 		snprintf(errs, sizeof(errs), "%s%s (%s)",
 			resp->why ? ", " : "", hr_strerror(resp->err),
 			strerrorname_np(resp->err) ? strerrorname_np(resp->err)
 			: "?");
-	if (k->quiet)
-		snprintf(more, sizeof(more), " [%u like it not logged]",
-			k->quiet);
-	k->quiet = 0;
-	HR_WARN("%u %s to %.*s from %s over %s, Call-ID %.*s: %s%s%s%s%s",
+	hr_log_rl(&k->rl, LOG_PER_S, 1000, HR_LOG_WARN, HR_LOG_MODULE,
+		"%u %s to %.*s from %s over %s, Call-ID %.*s: %s%s%s%s",
 		resp->scode, resp->reason ? resp->reason : "",
 		HR_PL_ARG(req->method),
 		hr_sa_print(&req->src, src, sizeof(src)), hr_tp_name(req->tp),
 		HR_PL_ARG(req->callid),
 		resp->where ? resp->where : UNRECORDED,
 		resp->why || resp->err ? ": " : "",
-		resp->why ? resp->why : "", errs, more);
+		resp->why ? resp->why : "", errs);
 }
 
 void hr_sip_count_resp(struct hr_sip *sip, const struct hr_msg *req,
@@ -106,6 +91,6 @@ void hr_sip_count_resp(struct hr_sip *sip, const struct hr_msg *req,
 		return;
 	k = kind(s, resp);
 	k->n++;
-	if (req && may_log(k))
+	if (req)
 		log_fail(req, resp, k);
 }

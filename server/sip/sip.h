@@ -561,8 +561,7 @@ struct hr_sip_fail_count {
 	const char *where;              /* a static string */
 	int err;
 	uint64_t n;
-	int64_t log_s;                  /* rate limit of the warn lines */
-	unsigned logged, quiet;
+	struct hr_log_rl rl;            /* rate limit of the warn lines */
 };
 
 #define HR_SIP_FAIL_KINDS 48
