@@ -5,6 +5,7 @@
  * and idle connections are closed, so no peer can hold others up.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
@@ -15,12 +16,23 @@
 
 #define HR_LOG_MODULE "tcp"
 
+/* Out of descriptors, accepting pauses this long, doubling up to the
+ * most while it lasts: libevent would retry at once, for ever. */
+#define PAUSE_MIN_MS 100
+#define PAUSE_MAX_MS 1000
+/* waiting connections closed in one go when out of descriptors */
+#define SHED_MAX 64
+
 struct hr_tcp_lsnr {
 	struct hr_le le;
 	struct hr_sip *sip;
 	struct evconnlistener *l;
 	struct hr_sa laddr;
 	char *adv;                 /* advertised "host:port", or NULL */
+	int reserve;               /* /dev/null, given up to shed a peer when
+				    * out of descriptors; -1 when not held */
+	struct hr_tmr tmr_pause;   /* accepting again after EMFILE */
+	unsigned pause_ms;         /* the next pause */
 };
 
 struct hr_conn {
@@ -281,6 +293,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	struct hr_sa peer;
 
 	(void)l;
+	lsnr->pause_ms = PAUSE_MIN_MS;
 	if (hr_sip_conns(lsnr->sip)->n >= cfg->tcp_max_conns) {
 		HR_WARN("connection limit (%u) reached: refusing",
 			cfg->tcp_max_conns);
@@ -341,12 +354,73 @@ int hr_conn_connect(struct hr_conn **connp, struct hr_sip *sip,
 	return 0;
 }
 
+static int reserve_open(void)
+{
+	return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/*
+ * Out of descriptors: the reserve is given up so that the peers waiting
+ * in the backlog can be accepted and closed at once, one at a time: they
+ * see a clean close rather than a handshake that never ends. Another
+ * thread (the store's, the admin's) may take the freed slot first: the
+ * reserve is then taken back when accepting resumes. Returns the number
+ * closed.
+ */
+static unsigned shed(struct hr_tcp_lsnr *lsnr)
+{
+	evutil_socket_t lfd = evconnlistener_get_fd(lsnr->l);
+	unsigned n = 0;
+	int fd;
+
+	if (lsnr->reserve < 0)
+		return 0;
+	close(lsnr->reserve);
+	lsnr->reserve = -1;
+	while (n < SHED_MAX &&
+	       (fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+		close(fd);
+		n++;
+	}
+	lsnr->reserve = reserve_open();
+	return n;
+}
+
+static void resume(void *arg)
+{
+	struct hr_tcp_lsnr *lsnr = arg;
+
+	if (lsnr->reserve < 0)
+		lsnr->reserve = reserve_open();
+	evconnlistener_enable(lsnr->l);
+}
+
+static bool out_of_fds(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS ||
+		err == ENOMEM;
+}
+
 static void lsnr_error(struct evconnlistener *l, void *arg)
 {
-	(void)l;
-	(void)arg;
-	/* EMFILE and friends: libevent keeps listening */
-	HR_WARN("accept: %s", hr_strerror(errno));
+	struct hr_tcp_lsnr *lsnr = arg;
+	int err = errno;
+	unsigned n;
+
+	if (!out_of_fds(err)) {
+		HR_WARN("accept: %s", hr_strerror(err));
+		return;
+	}
+	/* libevent would call again at once while the backlog is not
+	 * empty: a core spent and the log flooded */
+	evconnlistener_disable(l);
+	n = shed(lsnr);
+	HR_WARN("accept: %s: %u waiting connection%s closed, accepting again "
+		"in %u ms", hr_strerror(err), n, n == 1 ? "" : "s",
+		lsnr->pause_ms);
+	hr_tmr_start(&lsnr->tmr_pause, lsnr->pause_ms, resume, lsnr);
+	lsnr->pause_ms = lsnr->pause_ms * 2 > PAUSE_MAX_MS ? PAUSE_MAX_MS :
+		lsnr->pause_ms * 2;
 }
 
 static void lsnr_destroy(void *data)
@@ -354,8 +428,11 @@ static void lsnr_destroy(void *data)
 	struct hr_tcp_lsnr *lsnr = data;
 
 	hr_list_unlink(&lsnr->le);
+	hr_tmr_cancel(&lsnr->tmr_pause);
 	if (lsnr->l)
 		evconnlistener_free(lsnr->l);
+	if (lsnr->reserve >= 0)
+		close(lsnr->reserve);
 	hr_mem_deref(lsnr->adv);
 }
 
@@ -370,6 +447,12 @@ int hr_tcp_listen(struct hr_tcp_lsnr **lp, struct hr_sip *sip,
 	if (!lsnr)
 		return ENOMEM;
 	lsnr->sip = sip;
+	lsnr->pause_ms = PAUSE_MIN_MS;
+	lsnr->reserve = reserve_open();
+	if (lsnr->reserve < 0) {
+		err = errno;
+		goto out;
+	}
 	fd = socket(laddr->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK |
 		SOCK_CLOEXEC, 0);
 	if (fd < 0) {
