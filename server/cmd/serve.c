@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "cmd.h"
 #include <libxml/parser.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include "admin.h"
 #include "auth/auth.h"
@@ -120,7 +121,8 @@ static const struct hr_opt opts[] = {
 	{ "tcp-idle-timeout", HR_OPT_UINT, &cfg.tcp_idle_s, "SECONDS",
 	  "close TCP connections idle this long (default 300)", 1, 86400 },
 	{ "tcp-max-connections", HR_OPT_UINT, &cfg.tcp_max_conns, "N",
-	  "accepted TCP connections at once (default 4096)", 1, 1000000 },
+	  "accepted TCP connections at once (default 4096; lowered at start "
+	  "to fit the descriptor limit, ulimit -n, less 128)", 1, 1000000 },
 	{ "database-url", HR_OPT_STR, &cfg.database_url, "URL",
 	  "PostgreSQL connection URI (default: the URL in var/database-url, "
 	  "which script/server writes)", 0, 0 },
@@ -603,6 +605,48 @@ static void close_all(struct server *sv)
 	sv->users = hr_mem_deref(sv->users);
 }
 
+/* Descriptors kept for what is not a TCP connection: the admin API's 64
+ * connections and its listener, PostgreSQL's connections (the writer,
+ * the reader, the admin's), the UDP sockets and TCP listeners with their
+ * reserves, the log, stdio, epoll, eventfds, DNS. */
+#define FD_MARGIN 128
+
+static bool given_opt(const char *name)
+{
+	for (size_t i = 0; i < NOPTS; i++) {
+		if (!strcmp(opts[i].name, name))
+			return given[i] || (conf && hr_conf_get(conf, name));
+	}
+	return false;
+}
+
+/* --tcp-max-connections as the descriptor limit allows: more would end
+ * in accept() failing with EMFILE, and PostgreSQL and the admin API
+ * starved of descriptors, long before the limit refuses anyone. */
+static unsigned tcp_max_conns(void)
+{
+	unsigned n = cfg.tcp_max_conns;
+	struct rlimit rl;
+	rlim_t fit;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY)
+		return n;
+	fit = rl.rlim_cur > 2 * FD_MARGIN ? rl.rlim_cur - FD_MARGIN :
+		rl.rlim_cur / 2;
+	if (!fit)
+		fit = 1;
+	if (n <= fit)
+		return n;
+	/* a value given is a mistake worth a warning; the default is not */
+	HR_LOG_AT(given_opt("tcp-max-connections") ? HR_LOG_WARN : HR_LOG_INFO,
+		"--tcp-max-connections %u lowered to %u: the descriptor limit "
+		"is %llu (ulimit -n), %llu kept for PostgreSQL, the admin API, "
+		"UDP and files", n, (unsigned)fit,
+		(unsigned long long)rl.rlim_cur,
+		(unsigned long long)(rl.rlim_cur - fit));
+	return (unsigned)fit;
+}
+
 static int run(void)
 {
 	struct hr_sip_cfg scfg;
@@ -614,7 +658,7 @@ static int run(void)
 	hr_sip_cfg_default(&scfg);
 	scfg.max_msg = cfg.max_msg;
 	scfg.tcp_idle_ms = cfg.tcp_idle_s * 1000;
-	scfg.tcp_max_conns = cfg.tcp_max_conns;
+	scfg.tcp_max_conns = tcp_max_conns();
 	if (!cfg.md5_agents.n) {
 		/* both stop at the first challenge they cannot answer */
 		cfg.md5_agents.v[0] = "sipsak";
