@@ -73,8 +73,15 @@ void hr_admin_user_add(struct req *r, struct reply *rp)
 		return;
 	name = json_string_value(json_object_get(j, "user"));
 	pw = json_string_value(json_object_get(j, "password"));
-	if (!name || !pw || !*pw || hr_user_split(name, user, sizeof(user),
-		domain, sizeof(domain))) {
+	err = name ? hr_user_split(name, user, sizeof(user), domain,
+		sizeof(domain)) : EINVAL;
+	if (err == EILSEQ) {
+		json_decref(j);
+		hr_admin_problem(rp, 400, "Bad Request", "a user name may not "
+			"contain control characters (CR, LF, tab...)");
+		return;
+	}
+	if (err || !pw || !*pw) {
 		json_decref(j);
 		hr_admin_problem(rp, 400, "Bad Request", "user (user@domain) "
 			"and password are required");

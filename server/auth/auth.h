@@ -121,7 +121,8 @@ bool hr_auth_user_is(const struct hr_pl *username, const char *aor,
 typedef bool (hr_user_exists_h)(const char *user, const char *domain,
 	void *arg);
 
-/** "alice@example.test" → user and domain (lowercased): 0 or EINVAL. */
+/** "alice@example.test" → user and domain (lowercased): 0, EINVAL (not
+ * user@domain, too long) or EILSEQ (a control character in it). */
 int hr_user_split(const char *aor, char *user, size_t un, char *domain,
 	size_t dn);
 /** h (exists, is a monitor...) of the user aor names: false when aor is

@@ -205,6 +205,11 @@ int hr_user_split(const char *aor, char *user, size_t un, char *domain,
 	if (!at || at == aor || !at[1] || strchr(at + 1, '@') ||
 	    (size_t)(at - aor) >= un || strlen(at + 1) >= dn)
 		return EINVAL;
+	/* a name that could forge a log line or a list's line */
+	for (const char *p = aor; *p; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return EILSEQ;
+	}
 	memcpy(user, aor, (size_t)(at - aor));
 	user[at - aor] = '\0';
 	strcpy(domain, at + 1);

@@ -130,7 +130,10 @@ static int split_aor(const char *aor, char *user, size_t un, char *domain,
 {
 	int err = hr_user_split(aor, user, un, domain, dn);
 
-	if (err)
+	if (err == EILSEQ)
+		fprintf(stderr, "herald: a user name may not contain control "
+			"characters (CR, LF, tab...)\n");
+	else if (err)
 		fprintf(stderr, "herald: '%s' is not user@domain\n", aor);
 	return err;
 }

@@ -647,8 +647,13 @@ static void handle(struct hr_registrar *r, struct hr_strans *st,
 		return;
 	}
 	/* step 5 (syntax): To names an AOR of that domain */
-	if (hr_uri_aor(&req->to.uri, realm, aor, sizeof(aor)) ||
-	    hr_pl_strcasecmp(&req->to.uri.host, realm)) {
+	err = hr_uri_aor(&req->to.uri, realm, aor, sizeof(aor));
+	if (err == EBADMSG) {
+		hr_strans_replyh(st, 400, "Control Character in User Part",
+			NULL);
+		return;
+	}
+	if (err || hr_pl_strcasecmp(&req->to.uri.host, realm)) {
 		hr_strans_replyh(st, 404, "Not Found", NULL);
 		return;
 	}

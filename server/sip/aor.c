@@ -8,6 +8,17 @@
 #include <string.h>
 #include "sip_int.h"
 
+/* A control character (escaped in the URI: %0D%0A): no user has one,
+ * and it would let a name forge log lines or database rows' text. */
+static bool has_ctl(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return true;
+	}
+	return false;
+}
+
 int hr_uri_aor(const struct hr_uri *uri, const char *domain, char *out,
 	size_t n)
 {
@@ -18,8 +29,10 @@ int hr_uri_aor(const struct hr_uri *uri, const char *domain, char *out,
 		return EINVAL;
 	/* RFC 3261 19.1.4: user parts compare after unescaping */
 	if (!uri->user.len || hr_uri_unescape(&uri->user, user, sizeof(user),
-		&len) || memchr(user, '\0', len) || memchr(user, '@', len))
+		&len) || memchr(user, '@', len))
 		return EINVAL;
+	if (has_ctl(user, len))
+		return EBADMSG;
 	if ((size_t)snprintf(out, n, "%.*s@%s", (int)len, user, domain) >= n)
 		return EINVAL;
 	return 0;

@@ -160,8 +160,9 @@ bool hr_uri_eq(const struct hr_uri *a, const struct hr_uri *b);
 
 /**
  * The address-of-record "user@domain" a SIP or SIPS URI names in domain:
- * its user part unescaped. 0, or EINVAL (no user, another scheme, an
- * '@' or NUL in the user, too long for n).
+ * its user part unescaped. 0, EBADMSG (a control character, NUL among
+ * them, in the user) or EINVAL (no user, another scheme, an '@' in the
+ * user, too long for n).
  */
 int hr_uri_aor(const struct hr_uri *uri, const char *domain, char *out,
 	size_t n);

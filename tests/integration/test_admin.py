@@ -333,6 +333,23 @@ class UsersTest(AdminCase):
         self.assertNotIn('s3cret', json.dumps(j))
         self.assertNotIn(rows[0][1], json.dumps(j))
 
+    def test_control_characters_in_a_name_refused(self):
+        """A name with CR/LF could forge a line of the log or of `herald
+        user list`: 400, nothing stored, nothing logged but escaped."""
+        forged = '2030-01-01T00:00:00.000Z info  admin     root added'
+        for name in ('eve\r\n%s@example.test' % forged,
+                     'eve\x1b[2J@example.test', 'eve@example.test\n',
+                     'eve\t@example.test'):
+            r = self.api('POST', '/v1/users', body={
+                'user': name, 'password': 's3cret'})
+            self.assertProblem(r, 400)
+            self.assertIn('control characters', r.json().get('detail', ''),
+                          r)
+        self.assertEqual(query(self.herald.db, "SELECT username FROM users "
+                               "WHERE username LIKE 'eve%'"), [])
+        for line in self.herald.log_text().splitlines():
+            self.assertFalse(line.startswith(forged[:20]), line)
+
 
 class ErrorsTest(AdminCase):
 

@@ -319,6 +319,17 @@ class CliTest(unittest.TestCase):
             self.assertEqual(code, 2, '%s: %s' % (args, err))
             self.assertIn('usage', err.lower(), args)
 
+    def test_user_name_with_control_characters_exit_2(self):
+        """Refused before the database is tried: a CR/LF in a name could
+        forge a line of the log or of `herald user list`."""
+        for aor in ('a\r\nb@example.test', 'a\x1b[2J@example.test',
+                    'a@example.test\n', 'a\t@example.test'):
+            code, out, err = run(['user', 'add', aor, '--password', 'x',
+                                  '--database-url', REFUSED_URL])
+            self.assertEqual(code, 2, '%r: %s' % (aor, err))
+            self.assertIn('control characters', err, aor)
+            self.assertNotIn('\x1b', err)
+
     def test_contradictory_expiries_exit_2(self):
         for prefix in ('', 'subscribe-', 'publish-'):
             mn, df, mx = ('--%smin-expires' % prefix,

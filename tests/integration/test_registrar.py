@@ -212,6 +212,14 @@ class RegistrarTest(harness.HeraldTestCase):
         r = p.c.request(p.request(['<sip:alice@192.0.2.1>'], 600))
         self.assertStatus(r, 200)
 
+    def test_control_characters_in_user_part_400(self):
+        """%0D%0A in To's user part unescapes to CR LF: no user has one."""
+        for user in ('al%0d%0aice', 'al%00ice', 'al%1bice'):
+            p = self.phone()
+            r = p.c.request(p.request(['<sip:alice@192.0.2.1>'], 600,
+                                      to_user=user))
+            self.assertStatus(r, 400, 'Control Character in User Part')
+
     def test_unserved_domain(self):
         p = self.phone()
         req = p.request(['<sip:alice@192.0.2.1>'], 600)
