@@ -19,6 +19,7 @@
 #define BODY_MAX (256 * 1024)
 #define RETRY_MS 1000
 #define DNS_TTL_MS (60 * 1000)  /* evdns keeps no cache: we keep one name */
+#define GONE_LOG_MS 10000       /* one line this often of watchers gone */
 
 static void on_resp(int err, const struct hr_msg *resp, void *arg);
 
@@ -435,6 +436,26 @@ out:
 	return err;
 }
 
+/* A watcher that is gone (refused, reset, unreachable, silent) fails
+ * every NOTIFY sent to it, and many subscriptions may have the same
+ * watcher: such failures are said once an interval with a count. */
+static bool gone(int err)
+{
+	return err == ECONNREFUSED || err == ECONNRESET || err == ETIMEDOUT ||
+		err == EHOSTUNREACH || err == ENETUNREACH || err == ENOTCONN ||
+		err == EPIPE;
+}
+
+static void log_failed(const struct hr_sub *sub, int err)
+{
+	if (gone(err))
+		HR_INFO_EVERY(GONE_LOG_MS, "subscription %s: NOTIFY failed "
+			"(%s): ended", sub->info.id, hr_strerror(err));
+	else
+		HR_INFO("subscription %s: NOTIFY failed (%s): ended",
+			sub->info.id, hr_strerror(err));
+}
+
 void hr_sub_kick(struct hr_sub *sub)
 {
 	struct hr_events *ev = sub->ev;
@@ -478,8 +499,7 @@ void hr_sub_kick(struct hr_sub *sub)
 	} else if (err) {
 		/* RFC 6665 4.2.2: a NOTIFY that cannot be delivered ends
 		 * the subscription */
-		HR_INFO("subscription %s: NOTIFY not sent (%s): ended",
-			sub->info.id, hr_strerror(err));
+		log_failed(sub, err);
 		hr_sub_finish(sub, true);
 	}
 }
@@ -496,8 +516,7 @@ static void on_resp(int err, const struct hr_msg *resp, void *arg)
 	if (err || resp->scode >= 300) {
 		sub->ev->stats.failed++;
 		if (err)
-			HR_INFO("subscription %s: NOTIFY failed (%s): ended",
-				sub->info.id, hr_strerror(err));
+			log_failed(sub, err);
 		else
 			HR_INFO("subscription %s: NOTIFY answered %u: ended",
 				sub->info.id, resp->scode);

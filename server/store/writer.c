@@ -26,6 +26,7 @@
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+#define AWAY_LOG_MS 10000     /* one line this often while it is away */
 #define LOST ENOTCONN  /* run(): the connection went away, retry */
 
 static const char *const stmt_name[STMT__N] = {
@@ -242,6 +243,12 @@ static void reconnect(struct writer *w, uint64_t now)
 			return;
 		}
 		PQfinish(conn);
+	} else {
+		/* every try fails alike while it is away: say why once an
+		 * interval, not at every try */
+		HR_WARN_EVERY(AWAY_LOG_MS, "PostgreSQL still away after %llu "
+			"ms: %s", (unsigned long long)(now - w->down_since),
+			hr_pq_connect_error());
 	}
 	w->backoff_ms = w->backoff_ms * 2 > BACKOFF_MAX_MS ?
 		BACKOFF_MAX_MS : w->backoff_ms * 2;

@@ -113,6 +113,12 @@ class OutageTest(harness.HeraldTestCase):
         self.assertRegex(h.log_text(), r'warn +sip +503 Service Unavailable '
                          r'to REGISTER from .*: registrar: storing the '
                          r'change: .*\(ETIMEDOUT\)')
+        # every reconnect attempt fails alike: said once an interval
+        # (10 s), with libpq's reason, not at every attempt
+        self.assertEqual(h.log_text().count('PostgreSQL still away after'),
+                         1, h.log_text())
+        self.assertRegex(h.log_text(), r'warn +store +PostgreSQL still '
+                         r'away after \d+ ms: .*127\.0\.0\.1')
         self.assertAlive(h)
 
         # PostgreSQL comes back, on the same port
