@@ -626,6 +626,7 @@ static bool given_opt(const char *name)
 static unsigned tcp_max_conns(void)
 {
 	unsigned n = cfg.tcp_max_conns;
+	enum hr_log_level lvl;
 	struct rlimit rl;
 	rlim_t fit;
 
@@ -638,10 +639,10 @@ static unsigned tcp_max_conns(void)
 	if (n <= fit)
 		return n;
 	/* a value given is a mistake worth a warning; the default is not */
-	HR_LOG_AT(given_opt("tcp-max-connections") ? HR_LOG_WARN : HR_LOG_INFO,
-		"--tcp-max-connections %u lowered to %u: the descriptor limit "
-		"is %llu (ulimit -n), %llu kept for PostgreSQL, the admin API, "
-		"UDP and files", n, (unsigned)fit,
+	lvl = given_opt("tcp-max-connections") ? HR_LOG_WARN : HR_LOG_INFO;
+	HR_LOG_AT(lvl, "--tcp-max-connections %u lowered to %u: the "
+		"descriptor limit is %llu (ulimit -n), %llu kept for "
+		"PostgreSQL, the admin API, UDP and files", n, (unsigned)fit,
 		(unsigned long long)rl.rlim_cur,
 		(unsigned long long)(rl.rlim_cur - fit));
 	return (unsigned)fit;
