@@ -60,7 +60,9 @@ struct hr_sub_info {
 	const char *package;
 	const char *event_id;     /* "" when none */
 	const char *resource;     /* "alice@example.test" */
-	const char *watcher;      /* From URI */
+	const char *watcher;      /* "sip:bob@example.test": the
+				   * authenticated user in From's scheme,
+				   * else From's scheme:user@host */
 	const char *watcher_user; /* "bob@example.test" authenticated, or
 				   * "" without authentication */
 	const char *accept;       /* the body type agreed */
@@ -116,10 +118,14 @@ struct hr_events_cfg {
 	struct hr_auth *authn;
 	hr_auth_ha1_h *ha1h;
 	void *users;                  /* arg of ha1h */
-	unsigned max_per_watcher;     /* subscriptions of one watcher: 200 */
+	unsigned max_per_watcher;     /* subscriptions of one watcher (its
+				       * identity, hr_sub_identity): 200 */
 	unsigned max_per_monitor;     /* ...of a monitor's: 100000 */
 	hr_user_exists_h *monitorh;   /* is the authenticated watcher a
-				       * monitor? (arg: users) NULL: none */
+				       * monitor? (arg: users) NULL: none.
+				       * A monitor may also send a From of
+				       * any user of its domain; others get
+				       * 403 for a From not their own */
 	unsigned max_per_resource;    /* subscriptions to one resource: 10000 */
 	unsigned throttle_ms;         /* at least this between two NOTIFYs
 				       * of one subscription (0) */

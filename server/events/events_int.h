@@ -14,7 +14,7 @@ struct hr_events {
 	unsigned npkgs;
 	struct hr_hash byid;          /* id (= local tag) → sub */
 	struct hr_hash res;           /* package + resource → struct res */
-	struct hr_hash watchers;      /* watcher URI → struct watcher */
+	struct hr_hash watchers;      /* identity → struct watcher */
 	size_t n;                     /* linked subscriptions */
 	struct hr_events_stats stats;
 	bool closing;
@@ -29,13 +29,14 @@ struct res {
 	char key[];                   /* "package\0resource" */
 };
 
-/* How many subscriptions one watcher URI holds (the limit). */
+/* How many subscriptions one watcher holds (the limit), by its identity
+ * (hr_sub_who): the authenticated user, whatever its From says. */
 struct watcher {
 	struct hr_le le;              /* in ev->watchers */
 	struct hr_events *ev;
 	unsigned n;
 	unsigned pending;             /* new ones being stored */
-	char uri[];
+	char uri[];                   /* the identity */
 };
 
 /* What a SUBSCRIBE waiting for its commit will change. */
@@ -128,8 +129,11 @@ struct hr_sub *hr_sub_dialog(struct hr_events *ev, const struct hr_pl *callid,
 	const struct hr_pl *package, const struct hr_pl *event_id);
 struct res *hr_res_find(struct hr_events *ev, const char *package,
 	const char *resource);
-/** Subscriptions of a watcher URI: linked and being stored. */
-unsigned hr_watcher_count(struct hr_events *ev, const char *uri);
+/** The watcher's identity, borrowed from si: its authenticated user, or
+ * without authentication its From URI's user@host. */
+const char *hr_sub_who(const struct hr_sub_info *si);
+/** Subscriptions of a watcher identity: linked and being stored. */
+unsigned hr_watcher_count(struct hr_events *ev, const char *who);
 /** Count one more subscription being stored (so that limits hold while
  * SUBSCRIBEs wait for their commits); NULL on ENOMEM. */
 struct res *hr_res_hold(struct hr_events *ev, const char *package,

@@ -1,7 +1,7 @@
 /*
  * Subscriptions in memory: one allocation each (the struct and its
  * strings), found by id, by dialog, and per package and resource; a count
- * per watcher URI for the limit. Built from the stored row, so that a new
+ * per watcher identity (hr_sub_who) for the limit. Built from the stored row, so that a new
  * subscription and a recovered one are made the same way.
  */
 #include <errno.h>
@@ -310,7 +310,7 @@ int hr_sub_link(struct hr_sub *sub)
 	if (sub->finished)
 		return EINVAL;
 	sub->res = res_get(ev, sub->info.package, sub->info.resource);
-	sub->w = watcher_get(ev, sub->info.watcher);
+	sub->w = watcher_get(ev, hr_sub_who(&sub->info));
 	if (!sub->res || !sub->w) {
 		if (sub->res)
 			res_put(sub->res);
@@ -546,13 +546,18 @@ size_t hr_events_count(const struct hr_events *ev)
 	return ev->n;
 }
 
-const char *hr_sub_identity(const struct hr_sub_info *si, char *out,
-	size_t n)
+const char *hr_sub_who(const struct hr_sub_info *si)
 {
 	const char *colon = strchr(si->watcher, ':');
 
-	snprintf(out, n, "%s", *si->watcher_user ? si->watcher_user :
-		colon ? colon + 1 : si->watcher);
+	return *si->watcher_user ? si->watcher_user : colon ? colon + 1 :
+		si->watcher;
+}
+
+const char *hr_sub_identity(const struct hr_sub_info *si, char *out,
+	size_t n)
+{
+	snprintf(out, n, "%s", hr_sub_who(si));
 	return out;
 }
 

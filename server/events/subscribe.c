@@ -307,21 +307,63 @@ static int resource_of(const struct hr_msg *req, const char *domain,
 	return hr_uri_aor(&req->to.uri, domain, out, n);
 }
 
-/* Its watcher: the From URI without parameters or headers. */
-static char *watcher_of(const struct hr_msg *req)
+/* Its watcher, as lists and watcher info show it: the authenticated
+ * user (user, "" without authentication) in the From URI's scheme, else
+ * the From URI without parameters or headers. */
+static char *watcher_of(const struct hr_msg *req, const char *user)
 {
 	const struct hr_uri *u = &req->from.uri;
 	struct hr_buf b;
+	int err;
 
 	hr_buf_init(&b, 1024);
-	if (hr_buf_putpl(&b, &u->scheme_pl) || hr_buf_puts(&b, ":") ||
-	    (u->user.len && (hr_buf_putpl(&b, &u->user) ||
-	     hr_buf_puts(&b, "@"))) || hr_buf_putpl(&b, &u->host) ||
-	    hr_buf_write(&b, "", 1)) {
+	err = hr_buf_putpl(&b, &u->scheme_pl) || hr_buf_puts(&b, ":");
+	if (*user)
+		err = err || hr_buf_puts(&b, user);
+	else
+		err = err || (u->user.len && (hr_buf_putpl(&b, &u->user) ||
+			hr_buf_puts(&b, "@"))) || hr_buf_putpl(&b, &u->host);
+	if (err || hr_buf_write(&b, "", 1)) {
 		hr_buf_reset(&b);
 		return NULL;
 	}
 	return b.b;
+}
+
+/* Does the From URI name user ("bob@example.test"): its user part as is
+ * (RFC 3261 19.1.4), its host in any case? */
+static bool from_names(const struct hr_msg *req, const char *user)
+{
+	const struct hr_uri *u = &req->from.uri;
+	const char *at = strchr(user, '@');
+
+	return at && u->user.len == (size_t)(at - user) &&
+		!memcmp(u->user.p, user, u->user.len) &&
+		!hr_pl_strcasecmp(&u->host, at + 1);
+}
+
+/*
+ * RFC 3261 22.1 leaves it to the server to decide whether the
+ * authenticated user may use the From it sent; here From must name that
+ * user (a watcher is counted, shown and authorized by its credentials,
+ * never by a From it may vary at will). A user with the monitor role (an
+ * application server watching for the users of its domain, as a trusted
+ * element of RFC 3325 asserts identities) may name any user of its own
+ * domain. False: answered 403.
+ */
+static bool from_allowed(struct hr_events *ev, struct hr_strans *st,
+	const struct hr_msg *req, const char *user, const char *domain)
+{
+	if (from_names(req, user))
+		return true;
+	if (!hr_pl_strcasecmp(&req->from.uri.host, domain) &&
+	    ev->cfg.monitorh && hr_user_check(ev->cfg.monitorh, user,
+	    ev->cfg.users))
+		return true;
+	hr_strans_fail_as(st, 403, "From Is Not the Authenticated User", NULL,
+		"events: SUBSCRIBE", "its From names another user than its "
+		"digest credentials");
+	return false;
 }
 
 /*
@@ -381,6 +423,7 @@ static struct hr_sub *replaced(struct hr_events *ev, const struct hr_sub *sub)
 		if (o->key_hash != sub->key_hash || o->final ||
 		    o->finished || o->pend ||
 		    strcmp(o->info.watcher, sub->info.watcher) ||
+		    strcmp(o->remote_uri, sub->remote_uri) ||
 		    strcmp(o->info.event_id, sub->info.event_id) ||
 		    strcmp(o->contact_key, sub->contact_key))
 			continue;
@@ -482,10 +525,12 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 		}
 		strcat(n.user, "@");
 		strcat(n.user, domain);
+		if (!from_allowed(ev, st, req, n.user, domain))
+			return;
 	}
 	/* the id is the To-tag: one hash finds a dialog and an id */
 	hr_rand_token(n.id, TOKEN_LEN);
-	n.watcher = watcher_of(req);
+	n.watcher = watcher_of(req, n.user);
 	n.callid = hr_pl_strdup(&req->callid);
 	n.local_uri = hr_pl_strdup(&req->to.uri.raw);
 	n.remote_uri = hr_pl_strdup(&req->from.uri.raw);
@@ -562,9 +607,13 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 		goto out;
 	}
 	old = replaced(ev, sub);
-	if (hr_watcher_count(ev, sub->info.watcher) - (old ? 1 : 0) >=
+	/* the watcher is who its credentials say: a From varied at will
+	 * counts as the same watcher */
+	if (hr_watcher_count(ev, hr_sub_who(&sub->info)) - (old ? 1 : 0) >=
 	    watcher_limit(ev, &sub->info)) {
-		hr_strans_replyh(st, 403, "Too Many Subscriptions", NULL);
+		hr_strans_fail_as(st, 403, "Too Many Subscriptions", NULL,
+			"events: SUBSCRIBE", "the watcher holds "
+			"--max-subscriptions-per-watcher (or -monitor) already");
 		goto out;
 	}
 	{
@@ -574,8 +623,9 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 		 * must not pass the limit while it waits for the store */
 		if (r && r->subs.n + r->pending - (old ? 1 : 0) >=
 		    ev->cfg.max_per_resource) {
-			hr_strans_replyh(st, 403,
-				"Too Many Subscriptions", NULL);
+			hr_strans_fail_as(st, 403, "Too Many Subscriptions",
+				NULL, "events: SUBSCRIBE", "the resource has "
+				"--max-subscriptions-per-resource already");
 			goto out;
 		}
 	}
@@ -591,7 +641,7 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 	p->old = hr_mem_ref(old);
 	p->fresh = true;
 	p->res = hr_res_hold(ev, pkg->name, n.resource);
-	p->w = hr_watcher_hold(ev, sub->info.watcher);
+	p->w = hr_watcher_hold(ev, hr_sub_who(&sub->info));
 	sub->pend = p;
 	err = p->res && p->w ? commit(sub) : ENOMEM;
 	if (err) {

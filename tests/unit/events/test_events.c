@@ -19,6 +19,7 @@ static struct hr_store *store;
 static struct hr_sip *sip;
 static struct hr_events *ev;
 static struct hr_events_cfg ecfg;
+static struct hr_auth *authn;
 
 /* the test package */
 static enum hr_authz authz;
@@ -100,6 +101,7 @@ static void teardown(void)
 	store = hr_mem_deref(store);
 	ev = hr_mem_deref(ev);
 	sip = hr_mem_deref(sip);
+	authn = hr_mem_deref(authn);
 	hr_loop_close();
 	pgdb_drop(&db);
 	ck_assert_uint_eq(hr_tmr_count(), 0);
@@ -619,6 +621,172 @@ START_TEST(test_limits)
 }
 END_TEST
 
+/* ---- with digest: bob and mon (a monitor) of example.test ---- */
+
+static int test_ha1(const struct hr_pl *username, const char *realm,
+	enum hr_digest_alg alg, char *ha1, size_t n, void *arg)
+{
+	(void)arg;
+	if (hr_pl_strcmp(username, "bob") && hr_pl_strcmp(username, "mon"))
+		return ENOENT;
+	return hr_digest_ha1(ha1, n, alg, username->p[0] == 'b' ? "bob" :
+		"mon", realm, "secret");
+}
+
+static bool test_monitor(const char *user, const char *domain, void *arg)
+{
+	(void)arg;
+	return !strcmp(user, "mon") && !strcmp(domain, "example.test");
+}
+
+/* The notifier again, challenging SUBSCRIBE. */
+static void events_open_auth(void)
+{
+	static const uint8_t secret[32] = "0123456789abcdef0123456789abcdef";
+	struct hr_auth_cfg acfg = { .secret = secret, .secret_len = 32 };
+
+	drain();
+	ev = hr_mem_deref(ev);
+	ck_assert_int_eq(hr_auth_alloc(&authn, &acfg), 0);
+	ecfg.auth = true;
+	ecfg.authn = authn;
+	ecfg.ha1h = test_ha1;
+	ecfg.monitorh = test_monitor;
+	events_open();
+}
+
+/* "Authorization: ...\r\n" of user (password secret) for a SUBSCRIBE to
+ * alice, answering a fresh challenge (its first: SHA-256). */
+static void credentials(const char *user, char *out, size_t n)
+{
+	char nonce[128], opaque[128], ha1[HR_DIGEST_HEX_MAX];
+	char resp[HR_DIGEST_HEX_MAX];
+	struct hr_digest d = { 0 };
+	enum hr_digest_alg alg;
+	const char *colon, *eol;
+	struct hr_buf b;
+
+	hr_buf_init(&b, 4096);
+	ck_assert_int_eq(hr_auth_challenge(authn, &b, "example.test", false,
+		false), 0);
+	colon = memchr(b.b, ':', b.len);
+	eol = memchr(b.b, '\r', b.len);
+	ck_assert_int_eq(hr_digest_decode(&d, &(struct hr_pl){ colon + 1,
+		(size_t)(eol - colon - 1) }), 0);
+	ck_assert_int_eq(hr_digest_alg_decode(&d.algorithm, &alg), 0);
+	ck_assert_int_eq(hr_pl_strcpy(&d.nonce, nonce, sizeof(nonce)), 0);
+	ck_assert_int_eq(hr_pl_strcpy(&d.opaque, opaque, sizeof(opaque)), 0);
+	hr_buf_reset(&b);
+	d.nonce = hr_pl_str(nonce);
+	d.uri = HR_PL("sip:alice@example.test");
+	d.nc = HR_PL("00000001");
+	d.cnonce = HR_PL("0a4f113b");
+	d.qop = HR_PL("auth");
+	ck_assert_int_eq(hr_digest_ha1(ha1, sizeof(ha1), alg, user,
+		"example.test", "secret"), 0);
+	ck_assert_int_eq(hr_digest_response(resp, sizeof(resp), alg, ha1, &d,
+		&HR_PL("SUBSCRIBE")), 0);
+	snprintf(out, n, "Authorization: Digest username=\"%s\", "
+		"realm=\"example.test\", nonce=\"%s\", "
+		"uri=\"sip:alice@example.test\", response=\"%s\", "
+		"algorithm=%s, cnonce=\"0a4f113b\", nc=00000001, qop=auth, "
+		"opaque=\"%s\"\r\n", user, nonce, resp,
+		hr_digest_alg_name(alg), opaque);
+}
+
+/* An authenticated SUBSCRIBE from user with this From, from a Contact
+ * of its own (no replacement) unless contact is given: its status. */
+static unsigned subscribe_as(const char *user, const char *from,
+	const char *contact, const char **resp)
+{
+	static unsigned k;
+	char m[4096], cred[1024], c[128];
+	const char *r;
+
+	credentials(user, cred, sizeof(cred));
+	snprintf(c, sizeof(c), "<sip:%s@192.0.2.%u>", user, 100 + ++k % 100);
+	snprintf(m, sizeof(m), "SUBSCRIBE sip:alice@example.test SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKa%u\r\n"
+		"Max-Forwards: 70\r\nFrom: %s;tag=ft%u\r\n"
+		"To: <sip:alice@example.test>\r\nCall-ID: auth%u\r\n"
+		"CSeq: 1 SUBSCRIBE\r\nContact: %s\r\n" EVENT
+		"Expires: 600\r\n%sContent-Length: 0\r\n\r\n", k, from, k,
+		k, contact ? contact : c, cred);
+	cap_recv(m);
+	r = next_resp();
+	ck_assert_ptr_nonnull(r);
+	if (resp)
+		*resp = r;
+	if (status(r) == 200)
+		answer(next_notify(), 200);
+	return status(r);
+}
+
+/* The watcher is who the credentials say: a From varied in scheme, case
+ * or display name counts once against the cap, and a From naming
+ * another user is refused (403) before it is counted at all. */
+START_TEST(test_auth_watcher)
+{
+	const char *r;
+
+	ecfg.max_per_watcher = 2;
+	events_open_auth();
+	ck_assert_uint_eq(subscribe_as("bob", "<sip:bob@example.test>", NULL,
+		NULL), 200);
+	ck_assert_uint_eq(subscribe_as("bob", "\"Bob\" <sips:bob@EXAMPLE."
+		"test>", NULL, NULL), 200);
+	ck_assert_uint_eq(subscribe_as("bob", "<sip:bob@Example.Test>", NULL,
+		&r), 403);
+	ck_assert_msg(strstr(r, " 403 Too Many Subscriptions\r\n"), "%s", r);
+	/* another user's From, whatever the cap */
+	ck_assert_uint_eq(subscribe_as("bob", "<sip:carol@example.test>",
+		NULL, &r), 403);
+	ck_assert_msg(strstr(r, " 403 From Is Not the Authenticated User\r\n"),
+		"%s", r);
+	ck_assert_uint_eq(subscribe_as("bob", "<sip:bob@other.test>", NULL,
+		NULL), 403);
+	ck_assert_uint_eq(hr_events_count(ev), 2);
+	/* shown and stored as the authenticated user */
+	ck_assert_str_eq(hr_sub_info(the_sub())->watcher,
+		"sip:bob@example.test");
+	drain();
+	ck_assert_int_eq(count("SELECT count(*) FROM subscriptions WHERE "
+		"watcher_user = 'bob@example.test' AND watcher IN "
+		"('sip:bob@example.test', 'sips:bob@example.test')"), 2);
+}
+END_TEST
+
+/* A monitor may name any user of its domain in From (one Contact, and
+ * no subscription replaces another: they act for different users), and
+ * is counted once, against its own cap. */
+START_TEST(test_auth_monitor)
+{
+	static const char *const users[] = { "alice", "carol", "dave" };
+	char from[128];
+	const char *r;
+
+	ecfg.max_per_watcher = 1;
+	ecfg.max_per_monitor = 3;
+	events_open_auth();
+	for (unsigned i = 0; i < 3; i++) {
+		snprintf(from, sizeof(from), "<sip:%s@example.test>", users[i]);
+		ck_assert_uint_eq(subscribe_as("mon", from, "<sip:mon@192.0.2."
+			"9>", NULL), 200);
+	}
+	ck_assert_uint_eq(hr_events_count(ev), 3);
+	ck_assert_uint_eq(subscribe_as("mon", "<sip:erin@example.test>", NULL,
+		&r), 403);
+	ck_assert_msg(strstr(r, " 403 Too Many Subscriptions\r\n"), "%s", r);
+	ck_assert_uint_eq(subscribe_as("mon", "<sip:erin@other.test>", NULL,
+		&r), 403);
+	ck_assert_msg(strstr(r, " 403 From Is Not the Authenticated User\r\n"),
+		"%s", r);
+	drain();
+	ck_assert_int_eq(count("SELECT count(*) FROM subscriptions WHERE "
+		"watcher = 'sip:mon@example.test'"), 3);
+}
+END_TEST
+
 /* A burst of SUBSCRIBEs, all waiting for the store at once: those being
  * stored count against the limits, so no more than the limit pass. */
 START_TEST(test_limits_burst)
@@ -881,6 +1049,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_other_domain);
 	tcase_add_test(tc, test_limits);
 	tcase_add_loop_test(tc, test_limits_burst, 0, 2);
+	tcase_add_test(tc, test_auth_watcher);
+	tcase_add_test(tc, test_auth_monitor);
 	tcase_add_test(tc, test_replace);
 	tcase_add_loop_test(tc, test_replace_race, 0, 2);
 	tcase_add_test(tc, test_throttle);
