@@ -57,6 +57,8 @@ struct serve_cfg {
 	const char *presence_remote;
 	bool presence_from_registrar;
 	unsigned presence_interval_ms;
+	unsigned max_pubs;
+	unsigned max_doc;
 	const char *admin_listen;
 	const char *admin_token;
 	const char *admin_token_file;
@@ -91,6 +93,8 @@ static struct serve_cfg cfg = {
 	.presence_local = "allow",
 	.presence_remote = "confirm",
 	.presence_interval_ms = 10,
+	.max_pubs = 32,
+	.max_doc = HR_PRES_DOC_DEFAULT,
 	.admin_listen = "127.0.0.1:8080",
 	.admin_token_file = "var/admin-token",
 	.admin_max_conns = 64,
@@ -201,6 +205,13 @@ static const struct hr_opt opts[] = {
 	{ "presence-notify-interval", HR_OPT_UINT, &cfg.presence_interval_ms,
 	  "MS", "a presentity's watchers are told of changes at most this "
 	  "often, a burst in one NOTIFY each (default 10)", 0, 60000 },
+	{ "max-publications-per-presentity", HR_OPT_UINT, &cfg.max_pubs, "N",
+	  "live publications of one presentity (its devices); a new one "
+	  "past it gets 403 (default 32)", 1, 1024 },
+	{ "max-presence-document", HR_OPT_UINT, &cfg.max_doc, "BYTES",
+	  "largest composed presence document; a PUBLISH that would make "
+	  "a larger one gets 413 (default 61440: a NOTIFY with it fits in "
+	  "UDP)", 1024, 262144 },
 	{ "admin-listen", HR_OPT_STR, &cfg.admin_listen, "HOST:PORT",
 	  "the HTTP admin API (default 127.0.0.1:8080; port 0 picks one; "
 	  "'off' for none)", 0, 0 },
@@ -472,6 +483,8 @@ static int open_presence(struct server *sv)
 	pcfg.sub_expires_max = cfg.sub_expires_max;
 	pcfg.from_registrar = cfg.presence_from_registrar;
 	pcfg.interval_ms = cfg.presence_interval_ms;
+	pcfg.max_pubs = cfg.max_pubs;
+	pcfg.max_doc = cfg.max_doc;
 	return hr_presence_alloc(&sv->presence, sv->sip, sv->store, sv->events,
 		sv->registrar, &pcfg);
 }

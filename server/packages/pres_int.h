@@ -21,6 +21,9 @@ struct presentity {
 	unsigned pending;            /* PUBLISHes being stored: while one
 				      * is, the entry stays in the table,
 				      * where its commit adds to it */
+	struct hr_list inflight;     /* those of them with a document
+				      * (struct pubctx): the bounds count
+				      * them as if stored already */
 	char name[];
 };
 

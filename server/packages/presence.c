@@ -18,7 +18,8 @@
 
 #define PIDF "application/pidf+xml"
 #define RETRY_AFTER "Retry-After: 5\r\n"
-#define DOC_MAX (1024 * 1024)
+#define DOC_MAX (1024 * 1024)   /* composing for watchers: any bound in
+				 * force when the publications were made */
 #define NAME_MAX_ 512
 
 static const char *const types[] = { PIDF };
@@ -56,6 +57,8 @@ void hr_presence_cfg_default(struct hr_presence_cfg *cfg)
 	cfg->remote = HR_PRES_CONFIRM;
 	cfg->interval_ms = 10;
 	cfg->max_body = 65536;
+	cfg->max_pubs = 32;
+	cfg->max_doc = HR_PRES_DOC_DEFAULT;
 }
 
 /* ---- presentities and publications ---- */
@@ -183,6 +186,22 @@ static int64_t next_published(struct hr_presence *p)
 	return p->last_published;
 }
 
+/* A PUBLISH from its checks to its commit. */
+struct pubctx {
+	struct hr_le le;              /* in pr->inflight while it has a doc */
+	struct hr_presence *p;
+	struct hr_strans *st;
+	struct presentity *pr;
+	struct pub *pb;               /* the publication changed, or NULL */
+	struct hr_pidf *doc;          /* a new document, or NULL */
+	char *body;                   /* its text (hr_mem) */
+	char etag[HR_ETAG_LEN + 1];   /* the new entity-tag */
+	int64_t expires_at;
+	int64_t published_at;
+	uint32_t expires;
+	bool del;
+};
+
 /* ---- the composed document and its notification ---- */
 
 struct binds {
@@ -204,27 +223,63 @@ static int bind_collect(const struct hr_binding *b, void *arg)
 	return 0;
 }
 
-/* Compose presentity's document into buf (RFC 3863: entity always). */
-static int compose(struct hr_presence *p, const char *name,
-	const struct presentity *pr, struct hr_buf *buf)
+/* A stored publication that a PUBLISH in flight gives a new document. */
+static bool superseded(const struct presentity *pr, const struct pub *pb)
+{
+	for (struct hr_le *le = pr->inflight.head; le; le = le->next) {
+		if (((const struct pubctx *)le->data)->pb == pb)
+			return true;
+	}
+	return false;
+}
+
+/* The documents of presentity's publications, oldest first (every one:
+ * their number is bounded when they are made): *docsp (free it) and
+ * their number. With ahead, the documents of the PUBLISHes in flight
+ * too, in place of those they modify: what the presentity will have if
+ * they all succeed. */
+static int docs_of(const struct presentity *pr, bool ahead,
+	struct hr_pidf ***docsp, unsigned *np)
+{
+	size_t max = pr ? pr->pubs.n + (ahead ? pr->inflight.n : 0) : 0;
+	struct hr_pidf **docs = calloc(max ? max : 1, sizeof(*docs));
+	unsigned n = 0;
+
+	if (!docs)
+		return ENOMEM;
+	for (struct hr_le *le = pr ? pr->pubs.head : NULL; le; le = le->next) {
+		const struct pub *pb = le->data;
+
+		if (!ahead || !superseded(pr, pb))
+			docs[n++] = pb->doc;
+	}
+	for (struct hr_le *le = ahead && pr ? pr->inflight.head : NULL; le;
+	     le = le->next)
+		docs[n++] = ((const struct pubctx *)le->data)->doc;
+	*docsp = docs;
+	*np = n;
+	return 0;
+}
+
+/* Compose presentity's document into buf (RFC 3863: entity always);
+ * ahead: as it will be once the PUBLISHes in flight are stored. */
+static int compose_as(struct hr_presence *p, const char *name,
+	const struct presentity *pr, bool ahead, struct hr_buf *buf)
 {
 	char entity[NAME_MAX_ + 8];
-	struct hr_pidf *docs[64];
-	unsigned n = 0;
-	size_t skip;
+	struct hr_pidf **docs;
+	unsigned n;
+	int err;
 
 	snprintf(entity, sizeof(entity), "sip:%s", name);
-	/* the newest 64 publications of one presentity at most */
-	skip = pr && pr->pubs.n > 64 ? pr->pubs.n - 64 : 0;
-	for (struct hr_le *le = pr ? pr->pubs.head : NULL; le; le = le->next) {
-		if (skip) {
-			skip--;
-			continue;
-		}
-		docs[n++] = ((const struct pub *)le->data)->doc;
-	}
+	err = docs_of(pr, ahead, &docs, &n);
+	if (err)
+		return err;
 	if (n)
-		return hr_pidf_compose(buf, entity, docs, n);
+		err = hr_pidf_compose(buf, entity, docs, n);
+	free(docs);
+	if (n)
+		return err;
 	if (p->cfg.from_registrar && p->r) {
 		/* no publication: what the registrar knows (the strings
 		 * stay while the loop does not turn) */
@@ -236,6 +291,12 @@ static int compose(struct hr_presence *p, const char *name,
 				bs.uris, bs.n);
 	}
 	return hr_pidf_compose(buf, entity, NULL, 0);
+}
+
+static int compose(struct hr_presence *p, const char *name,
+	const struct presentity *pr, struct hr_buf *buf)
+{
+	return compose_as(p, name, pr, false, buf);
 }
 
 /* FNV-1a, 64 bits: a watcher is never sent the same document twice in
@@ -341,26 +402,14 @@ size_t hr_presence_count(const struct hr_presence *p)
 
 /* ---- PUBLISH, RFC 3903 6 ---- */
 
-struct pubctx {
-	struct hr_presence *p;
-	struct hr_strans *st;
-	struct presentity *pr;
-	struct pub *pb;               /* the publication changed, or NULL */
-	struct hr_pidf *doc;          /* a new document, or NULL */
-	char *body;                   /* its text (hr_mem) */
-	char etag[HR_ETAG_LEN + 1];   /* the new entity-tag */
-	int64_t expires_at;
-	int64_t published_at;
-	uint32_t expires;
-	bool del;
-};
-
 static void ctx_destroy(void *data)
 {
 	struct pubctx *c = data;
 
 	if (c->pb)
 		c->pb->busy = false;
+	if (c->le.list)
+		hr_list_unlink(&c->le);
 	hr_mem_deref(c->st);
 	hr_mem_deref(c->pb);
 	hr_mem_deref(c->doc);
@@ -511,7 +560,9 @@ static bool body_ok(struct hr_presence *p, struct hr_strans *st,
 		return false;
 	}
 	if (req->body.len > p->cfg.max_body) {
-		hr_strans_replyh(st, 413, "Request Entity Too Large", NULL);
+		hr_strans_fail_as(st, 413, "Request Entity Too Large", NULL,
+			"presence: PUBLISH", "its body is over the limit "
+			"(65536 bytes)");
 		return false;
 	}
 	err = hr_pidf_parse(&c->doc, req->body.p, req->body.len, &why);
@@ -533,6 +584,59 @@ static bool body_ok(struct hr_presence *p, struct hr_strans *st,
 	c->body = hr_pl_strdup(&req->body);
 	if (!c->body) {
 		hr_strans_fail(st, ENOMEM, "presence: the PUBLISH body");
+		return false;
+	}
+	return true;
+}
+
+/* A new publication while the presentity has max_pubs (those being
+ * stored count, so that a burst cannot pass the bound): 403, as for
+ * Herald's other bounds (--max-contacts, subscriptions). Making it
+ * smaller would not help; removing or letting another expire would. */
+static bool count_ok(struct hr_presence *p, struct hr_strans *st,
+	const struct pubctx *c)
+{
+	size_t n = c->pr->pubs.n;
+
+	if (c->pb)
+		return true;
+	for (struct hr_le *le = c->pr->inflight.head; le; le = le->next)
+		n += !((const struct pubctx *)le->data)->pb;
+	if (n < p->cfg.max_pubs)
+		return true;
+	hr_strans_fail_as(st, 403, "Too Many Publications", NULL,
+		"presence: PUBLISH", "the presentity holds "
+		"--max-publications-per-presentity already");
+	return false;
+}
+
+/*
+ * The document the presentity would have with this one (and those in
+ * flight) is composed now, to the bound: one past it gets 413 (RFC 3261
+ * 21.4.11: a body larger than the server is willing to process, here
+ * with what is published already; a smaller body would do). Not 503:
+ * that asks to send the same again later (RFC 3903 9). Refused here, a
+ * too large document never reaches a watcher: NOTIFYs stay deliverable.
+ */
+static bool size_ok(struct hr_presence *p, struct hr_strans *st,
+	struct pubctx *c)
+{
+	struct hr_buf b;
+	int err;
+
+	hr_buf_init(&b, p->cfg.max_doc);
+	hr_list_append(&c->pr->inflight, &c->le, c);
+	err = compose_as(p, c->pr->name, c->pr, true, &b);
+	hr_list_unlink(&c->le);
+	hr_buf_reset(&b);
+	if (err == EMSGSIZE) {
+		hr_strans_fail_as(st, 413, "Presence Document Too Large",
+			NULL, "presence: PUBLISH", "the presentity's document "
+			"would be over --max-presence-document");
+		return false;
+	}
+	if (err) {
+		hr_strans_fail(st, err, "presence: composing ahead");
 		return false;
 	}
 	return true;
@@ -676,6 +780,10 @@ static void on_publish(struct hr_strans *st, const struct hr_msg *req,
 			NULL);
 		goto out;
 	}
+	if (!c->pb && !count_ok(p, st, c))
+		goto out;
+	if (c->doc && exp && !size_ok(p, st, c))
+		goto out;
 	c->del = exp == 0;
 	c->expires = exp;
 	c->expires_at = hr_wall_s() + exp;
@@ -685,6 +793,9 @@ static void on_publish(struct hr_strans *st, const struct hr_msg *req,
 	hr_rand_token(c->etag, HR_ETAG_LEN);
 	if (c->pb)
 		c->pb->busy = true;
+	/* counted by the bounds until its commit is done (ctx_destroy) */
+	if (c->doc && !c->del)
+		hr_list_append(&c->pr->inflight, &c->le, c);
 	err = store(c);
 	if (err) {
 		hr_strans_fail(st, err, "presence: queueing the PUBLISH");

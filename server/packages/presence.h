@@ -44,7 +44,17 @@ struct hr_presence_cfg {
 	unsigned interval_ms;          /* rounds of NOTIFYs of a presentity
 					* start at most this often (10) */
 	size_t max_body;               /* PUBLISH body, bytes (65536) */
+	unsigned max_pubs;             /* publications of one presentity:
+					* more get 403 (32) */
+	size_t max_doc;                /* a composed document, bytes: a
+					* PUBLISH that would make a larger
+					* one gets 413 (61440: with its
+					* headers, a NOTIFY fits in UDP) */
 };
+
+/* 60 KB: with its headers (a few hundred bytes; more with a long route
+ * set) a NOTIFY carrying it fits in one UDP datagram (65,507 bytes) */
+#define HR_PRES_DOC_DEFAULT (60 * 1024)
 
 /** Fill cfg with the defaults. */
 void hr_presence_cfg_default(struct hr_presence_cfg *cfg);

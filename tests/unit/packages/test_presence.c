@@ -156,15 +156,18 @@ static const char *notified_of(const char *event)
 static void request_send(const char *method, const char *from,
 	const char *callid, const char *hdrs, const char *b)
 {
-	char m[8192];
+	size_t size = strlen(b) + 4096;
+	char *m = malloc(size);
 
-	snprintf(m, sizeof(m), "%s sip:%s SIP/2.0\r\n"
+	ck_assert_ptr_nonnull(m);
+	snprintf(m, size, "%s sip:%s SIP/2.0\r\n"
 		"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKp%u\r\n"
 		"Max-Forwards: 70\r\nFrom: <sip:%s>;tag=%s\r\n"
 		"To: <sip:%s>\r\nCall-ID: %s\r\nCSeq: 1 %s\r\n%s"
 		"Content-Length: %zu\r\n\r\n%s", method, target, ++branch, from,
 		callid, target, callid, method, hdrs, strlen(b), b);
 	cap_recv(m);
+	free(m);
 }
 
 static const char *request(const char *method, const char *from,
@@ -596,6 +599,121 @@ START_TEST(test_recovery)
 }
 END_TEST
 
+/* A document of alice's with tuple id, its note n bytes long (free it). */
+static char *big_doc(const char *id, size_t n)
+{
+	static const char head[] = "<?xml version=\"1.0\"?><presence "
+		"xmlns=\"urn:ietf:params:xml:ns:pidf\" entity=\"pres:" ALICE
+		"\"><tuple id=\"%s\"><status><basic>open</basic></status>"
+		"<note>";
+	static const char tail[] = "</note></tuple></presence>";
+	size_t size = sizeof(head) + strlen(id) + n + sizeof(tail);
+	char *d = malloc(size);
+	int len;
+
+	ck_assert_ptr_nonnull(d);
+	len = snprintf(d, size, head, id);
+	memset(d + len, 'x', n);
+	memcpy(d + len + n, tail, sizeof(tail));
+	return d;
+}
+
+/* Reopen presence and the notifier with this configuration. */
+static void reopen(void)
+{
+	drain();
+	close_all();
+	ck_assert_int_eq(hr_store_alloc(&store, &(struct hr_store_cfg){
+		.url = db.url, .queue_max = 20000, .wait_ms = 5000,
+		.batch_max = 500 }), 0);
+	open_all();
+}
+
+/* --max-publications-per-presentity: a new publication past it is
+ * refused (403), those being stored counting too; a change of one that
+ * exists is not. */
+START_TEST(test_publication_cap)
+{
+	char e1[64], e2[64];
+	const char *r;
+
+	pcfg.max_pubs = 2;
+	reopen();
+	publish(NULL, NULL, DOC("t1", "open"), 200, e1, sizeof(e1));
+	publish(NULL, NULL, DOC("t2", "open"), 200, e2, sizeof(e2));
+	publish_send(NULL, NULL, DOC("t3", "open"));
+	r = next_resp();
+	ck_assert_msg(status(r) == 403 &&
+		strstr(r, " 403 Too Many Publications\r\n"), "%s", r);
+	ck_assert_uint_eq(hr_presence_count(pres), 2);
+	publish(e2, NULL, DOC("t2", "closed"), 200, e2, sizeof(e2));
+	publish(e2, "0", NULL, 200, NULL, 0);
+	/* a burst, all waiting for the store: one more passes, not two */
+	hr_store_hold(store, true);
+	publish_send(NULL, NULL, DOC("t4", "open"));
+	publish_send(NULL, NULL, DOC("t5", "open"));
+	r = next_resp();
+	ck_assert_msg(status(r) == 403, "%s", r);
+	held(1);
+	hr_store_hold(store, false);
+	published(200, NULL, 0);
+	ck_assert_uint_eq(hr_presence_count(pres), 2);
+}
+END_TEST
+
+/* --max-presence-document: a PUBLISH whose body, or the document it
+ * would make with what is published (and being stored), is over it gets
+ * 413; what is published stays as it was. */
+START_TEST(test_document_cap)
+{
+	char *d1 = big_doc("t1", 2500), *d2 = big_doc("t2", 2500);
+	char *d3 = big_doc("t3", 5000), *small = big_doc("s", 10);
+	char *mid = big_doc("s", 1200), *more = big_doc("t9", 1000);
+	char e1[64], e2[64];
+	const char *r;
+	struct hr_buf b;
+
+	pcfg.max_doc = 4096;
+	reopen();
+	publish(NULL, NULL, d1, 200, e1, sizeof(e1));
+	publish_send(NULL, NULL, d2);
+	r = next_resp();
+	ck_assert_msg(status(r) == 413 &&
+		strstr(r, " 413 Presence Document Too Large\r\n"), "%s", r);
+	publish_send(NULL, NULL, d3);
+	ck_assert_uint_eq(status(next_resp()), 413);
+	ck_assert_uint_eq(hr_presence_count(pres), 1);
+	/* a modify is measured without the document it replaces */
+	publish(e1, NULL, d2, 200, e1, sizeof(e1));
+
+	publish(NULL, NULL, small, 200, e2, sizeof(e2));
+
+	/* alone each fits; with the one being stored, the second does not */
+	hr_store_hold(store, true);
+	publish_send(e2, NULL, mid);
+	held(1);
+	publish_send(NULL, NULL, more);
+	r = next_resp();
+
+	ck_assert_msg(status(r) == 413, "%s", r);
+	hr_store_hold(store, false);
+	published(200, NULL, 0);
+	ck_assert_uint_eq(hr_presence_count(pres), 2);
+	drain();
+	hr_buf_init(&b, 65536);
+	ck_assert_int_eq(hr_presence_document(pres, ALICE, &b), 0);
+	ck_assert_uint_le(b.len, 4096);
+	ck_assert_uint_gt(b.len, 3000);
+	hr_buf_reset(&b);
+	free(d1);
+	free(d2);
+	free(d3);
+	free(small);
+	free(mid);
+	free(more);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("presence");
@@ -613,6 +731,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_winfo);
 	tcase_add_test(tc, test_waiting);
 	tcase_add_test(tc, test_recovery);
+	tcase_add_test(tc, test_publication_cap);
+	tcase_add_test(tc, test_document_cap);
 	suite_add_tcase(s, tc);
 	return s;
 }
