@@ -50,6 +50,7 @@ struct serve_cfg {
 	unsigned max_subs_resource;
 	unsigned notify_throttle_ms;
 	bool notify_to_source;
+	unsigned notify_udp_max;
 	unsigned pub_expires_default;
 	unsigned pub_expires_min;
 	unsigned pub_expires_max;
@@ -87,6 +88,7 @@ static struct serve_cfg cfg = {
 	.max_subs_watcher = 200,
 	.max_subs_monitor = 100000,
 	.max_subs_resource = 10000,
+	.notify_udp_max = HR_EVENTS_UDP_MAX,
 	.pub_expires_default = 3600,
 	.pub_expires_min = 10,
 	.pub_expires_max = 86400,
@@ -181,6 +183,12 @@ static const struct hr_opt opts[] = {
 	{ "notify-throttle", HR_OPT_UINT, &cfg.notify_throttle_ms, "MS",
 	  "least time between two NOTIFYs of one subscription; changes "
 	  "meanwhile are merged (default 0)", 0, 3600000 },
+	{ "notify-udp-max", HR_OPT_UINT, &cfg.notify_udp_max, "BYTES",
+	  "a NOTIFY larger than this goes over TCP to a UDP watcher, which "
+	  "ends with terminated;reason=probation when TCP fails (RFC 3261 "
+	  "18.1.1; default 65507, what one UDP datagram carries; 1300 "
+	  "follows the RFC to the letter for unknown path MTUs)", 512,
+	  65507 },
 	{ "notify-to-source", HR_OPT_FLAG, &cfg.notify_to_source, NULL,
 	  "send NOTIFYs to the address the SUBSCRIBE came from, not to its "
 	  "Contact (watchers behind NAT)", 0, 0 },
@@ -508,6 +516,7 @@ static int open_events(struct server *sv)
 	ecfg.max_per_resource = cfg.max_subs_resource;
 	ecfg.throttle_ms = cfg.notify_throttle_ms;
 	ecfg.notify_to_source = cfg.notify_to_source;
+	ecfg.udp_max = cfg.notify_udp_max;
 	err = hr_events_alloc(&sv->events, sv->sip, sv->store, &ecfg);
 	if (err)
 		return err;

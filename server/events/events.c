@@ -56,6 +56,7 @@ void hr_events_cfg_default(struct hr_events_cfg *cfg)
 	cfg->max_per_watcher = 200;
 	cfg->max_per_monitor = 100000;
 	cfg->max_per_resource = 10000;
+	cfg->udp_max = HR_EVENTS_UDP_MAX;
 	cfg->reserve = 100;
 }
 
@@ -94,6 +95,8 @@ int hr_events_alloc(struct hr_events **evp, struct hr_sip *sip,
 	ev->cfg = *cfg;
 	if (!ev->cfg.reserve)
 		ev->cfg.reserve = 100;
+	if (!ev->cfg.udp_max)
+		ev->cfg.udp_max = HR_EVENTS_UDP_MAX;
 	ev->sip = sip;
 	ev->store = store;
 	err = hr_hash_init(&ev->byid, 4096);

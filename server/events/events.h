@@ -131,9 +131,19 @@ struct hr_events_cfg {
 				       * of one subscription (0) */
 	bool notify_to_source;        /* send NOTIFYs to where the SUBSCRIBE
 				       * came from (watchers behind NAT) */
+	unsigned udp_max;             /* a NOTIFY larger than this goes
+				       * over TCP, not UDP (RFC 3261
+				       * 18.1.1): HR_EVENTS_UDP_MAX */
 	unsigned reserve;             /* CSeqs and versions reserved in the
 				       * store at a time (100) */
 };
+
+/* The most one UDP datagram carries over IPv4 (65,535 less the IP and
+ * UDP headers) */
+#define HR_EVENTS_UDP_MAX 65507
+/* A watcher that can take a NOTIFY by neither UDP (too large) nor TCP is
+ * told to come back this much later (terminated;reason=probation) */
+#define HR_EVENTS_PROBATION_S 600
 
 /** Fill cfg with the defaults. */
 void hr_events_cfg_default(struct hr_events_cfg *cfg);

@@ -104,7 +104,10 @@ struct hr_sub {
 	bool dirty;                   /* a NOTIFY is owed */
 	bool full;                    /* ...with full state */
 	bool final;                   /* ...and it is the last one */
+	bool over_tcp;                /* the NOTIFY in flight went over TCP,
+				       * being too large for UDP */
 	uint32_t final_retry;
+	uint32_t big_len;             /* ...and its size, for the log */
 	struct hr_ctrans *ct;         /* NOTIFY in flight (holds a ref) */
 	struct hr_dns_query *dnsq;    /* next hop's lookup (holds a ref) */
 	struct dns_cache *dns;        /* the last name looked up, or NULL */

@@ -362,6 +362,61 @@ static bool has_body(const struct hr_sub *sub)
 	return !sub->final || sub->info.reason == HR_REASON_TIMEOUT;
 }
 
+/* What hr_req_print() makes of req, at most: its parts, and room for
+ * Via, Max-Forwards, Content-Type and Content-Length. */
+static size_t req_size(const struct hr_req *req)
+{
+	return strlen(req->method) + req->ruri.len + req->hdrs.len +
+		(req->ctype ? strlen(req->ctype) + 16 + req->body.len : 0) +
+		HR_ADV_MAX + 160;
+}
+
+/*
+ * RFC 3261 18.1.1: a request too large for the path MUST go over a
+ * congestion-controlled transport; every element implements TCP (RFC
+ * 3261 18), so one that took the SUBSCRIBE by UDP is tried by TCP at
+ * the same address. Too large: over --notify-udp-max, by default what
+ * UDP carries at all (NOTIFYs of a few kilobytes over UDP are what
+ * phones behind NAT, which take no TCP connection, live on). A final
+ * NOTIFY that TCP cannot take goes without its body (send_final).
+ */
+static void over_udp(struct hr_sub *sub, struct hr_dest *d, size_t size)
+{
+	sub->over_tcp = false;
+	if (d->tp != HR_TP_UDP || size <= sub->ev->cfg.udp_max)
+		return;
+	d->tp = HR_TP_TCP;
+	d->sock = NULL;
+	sub->over_tcp = true;
+	sub->big_len = (uint32_t)size;
+	HR_DEBUG("subscription %s: NOTIFY of %zu bytes over TCP (over "
+		"--notify-udp-max %u)", sub->info.id, size,
+		sub->ev->cfg.udp_max);
+}
+
+/* The last NOTIFY: nothing waits for its answer. One too large for UDP
+ * that TCP refuses at once goes again by UDP without its body. */
+static int send_final(struct hr_sub *sub, struct hr_dest *d,
+	struct hr_req *req)
+{
+	int err = hr_ctrans_request(NULL, sub->ev->sip, d, req, NULL, NULL);
+
+	if (err && sub->over_tcp) {
+		HR_WARN("subscription %s: final NOTIFY of %u bytes is over "
+			"--notify-udp-max and TCP failed (%s): sent without "
+			"its body", sub->info.id, sub->big_len,
+			hr_strerror(err));
+		sub->over_tcp = false;
+		d->tp = HR_TP_UDP;
+		from_sock(sub, d);
+		req->ctype = NULL;
+		req->body = (struct hr_pl){ NULL, 0 };
+		err = hr_ctrans_request(NULL, sub->ev->sip, d, req, NULL,
+			NULL);
+	}
+	return err;
+}
+
 static int send_notify(struct hr_sub *sub)
 {
 	struct hr_events *ev = sub->ev;
@@ -371,6 +426,7 @@ static int send_notify(struct hr_sub *sub)
 	bool with_body = has_body(sub);
 	int err;
 
+	sub->over_tcp = false;
 	hr_buf_init(&hdrs, 64 * 1024);
 	hr_buf_init(&body, BODY_MAX);
 	hr_buf_init(&ruri, 4096);
@@ -408,9 +464,11 @@ static int send_notify(struct hr_sub *sub)
 		req.ctype = sub->info.accept;
 		req.body = (struct hr_pl){ body.b, body.len };
 	}
+	over_udp(sub, &d, req_size(&req));
 	if (sub->final) {
 		/* nothing to wait for: the subscription ends now */
-		err = hr_ctrans_request(NULL, ev->sip, &d, &req, NULL, NULL);
+		err = send_final(sub, &d, &req);
+		with_body = with_body && req.ctype;
 	} else {
 		err = hr_ctrans_request(&sub->ct, ev->sip, &d, &req, on_resp,
 			sub);
@@ -456,6 +514,32 @@ static void log_failed(const struct hr_sub *sub, int err)
 			sub->info.id, hr_strerror(err));
 }
 
+/*
+ * A NOTIFY too large for UDP that TCP did not deliver either (no
+ * connection, Timer F, 513): the watcher cannot have this state now.
+ * RFC 6665 4.2.2: probation, "retry at some later time": the document
+ * may shrink (publications expire or change), a retry at once would
+ * only meet it again (deactivated), and nothing about authorization or
+ * the resource changed (rejected, giveup, noresource). The final NOTIFY
+ * has no body: it fits.
+ */
+static void too_large(struct hr_sub *sub, int err, unsigned scode)
+{
+	char why[64];
+
+	if (err)
+		snprintf(why, sizeof(why), "%s", hr_strerror(err));
+	else
+		snprintf(why, sizeof(why), "answered %u", scode);
+	sub->ev->stats.failed++;
+	HR_WARN("subscription %s: NOTIFY of %u bytes is over --notify-udp-max "
+		"(%u) and TCP to the watcher failed (%s): ended with "
+		"probation;retry-after=%u", sub->info.id, sub->big_len,
+		sub->ev->cfg.udp_max, why, HR_EVENTS_PROBATION_S);
+	sub->over_tcp = false;
+	hr_sub_end(sub, HR_REASON_PROBATION, HR_EVENTS_PROBATION_S, true);
+}
+
 void hr_sub_kick(struct hr_sub *sub)
 {
 	struct hr_events *ev = sub->ev;
@@ -496,6 +580,8 @@ void hr_sub_kick(struct hr_sub *sub)
 			HR_INFO("subscription %s: final NOTIFY not sent: %s",
 				sub->info.id, hr_strerror(err));
 		hr_sub_finish(sub, false);
+	} else if (err && sub->over_tcp) {
+		too_large(sub, err, 0);
 	} else if (err) {
 		/* RFC 6665 4.2.2: a NOTIFY that cannot be delivered ends
 		 * the subscription */
@@ -513,7 +599,10 @@ static void on_resp(int err, const struct hr_msg *resp, void *arg)
 	if (!err && resp->scode < 200)
 		return;
 	sub->ct = hr_mem_deref(sub->ct);
-	if (err || resp->scode >= 300) {
+	if (sub->over_tcp && (err || resp->scode == 513)) {
+		/* the watcher takes no TCP, or not this much */
+		too_large(sub, err, err ? 0 : resp->scode);
+	} else if (err || resp->scode >= 300) {
 		sub->ev->stats.failed++;
 		if (err)
 			log_failed(sub, err);

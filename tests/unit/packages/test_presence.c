@@ -33,6 +33,7 @@ static struct hr_presence *pres;
 static struct hr_presence_cfg pcfg;
 static const char *target = ALICE;   /* Request-URI and To */
 static unsigned branch;
+static unsigned udp_max;             /* the notifier's; 0: its default */
 
 static void open_all(void)
 {
@@ -43,6 +44,8 @@ static void open_all(void)
 	ecfg.domains = domains;
 	ecfg.ndomains = 1;
 	ecfg.auth = false;
+	if (udp_max)
+		ecfg.udp_max = udp_max;
 	ck_assert_int_eq(hr_events_alloc(&ev, sip, store, &ecfg), 0);
 	pcfg.domains = domains;
 	pcfg.ndomains = 1;
@@ -90,6 +93,7 @@ static void teardown(void)
 {
 	cap_clear();
 	target = ALICE;
+	udp_max = 0;
 	close_all();
 	sip = hr_mem_deref(sip);
 	users = hr_mem_deref(users);
@@ -714,6 +718,64 @@ START_TEST(test_document_cap)
 }
 END_TEST
 
+/* The transport a captured message went by. */
+static enum hr_tp tp_of(const char *m)
+{
+	for (unsigned i = 0; i < cap.n; i++) {
+		if (cap.out[i] == m)
+			return cap.tp[i];
+	}
+	ck_abort_msg("not captured");
+	return HR_TP_UDP;
+}
+
+/* A NOTIFY over --notify-udp-max goes by TCP; where TCP fails, at once
+ * (_i 0) or by Timer F (_i 1), the subscription ends with a final
+ * NOTIFY that fits UDP: terminated;reason=probation, no body. */
+START_TEST(test_notify_too_large)
+{
+	const char *n;
+	char v[128], *d;
+
+	udp_max = 2048;
+	reopen();
+	d = big_doc("t1", 3000);
+	ck_assert_uint_eq(status(watch("bob@example.test", "w1", "presence")),
+		200);
+	notified();
+	/* TCP takes it: the subscription goes on */
+	publish(NULL, NULL, d, 200, NULL, 0);
+	free(d);
+	n = notified();
+	ck_assert_uint_eq(tp_of(n), HR_TP_TCP);
+	ck_assert_msg(strstr(n, "\r\nVia: SIP/2.0/TCP "), "%s", n);
+	ck_assert_msg(strstr(body(n), "xxxx"), "%s", n);
+	ck_assert_uint_eq(hr_events_count(ev), 1);
+	/* now it does not */
+	if (_i == 0)
+		cap.tcp_err = ECONNREFUSED;
+	publish(NULL, NULL, DOC("t2", "open"), 200, NULL, 0);
+	if (_i == 1) {
+		ck_assert_ptr_nonnull(take(is_notify));
+		for (int i = 0; i < 70; i++) {
+			hr_clock_advance(500);
+			hr_tmr_poll();
+		}
+	}
+	n = take(is_notify);
+	ck_assert_ptr_nonnull(n);
+	ck_assert_str_eq(hdr(n, "Subscription-State", v, sizeof(v)),
+		"terminated;reason=probation;retry-after=600");
+	ck_assert_str_eq(body(n), "");
+	ck_assert_uint_le(strlen(n), 2048);
+	ck_assert_msg(strstr(n, "\r\nVia: SIP/2.0/UDP "), "%s", n);
+	ck_assert_uint_eq(hr_events_count(ev), 0);
+	drain();
+	ck_assert_int_eq(pgdb_count(db.url, "SELECT count(*) FROM "
+		"subscriptions"), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("presence");
@@ -733,6 +795,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_recovery);
 	tcase_add_test(tc, test_publication_cap);
 	tcase_add_test(tc, test_document_cap);
+	tcase_add_loop_test(tc, test_notify_too_large, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }

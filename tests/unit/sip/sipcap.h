@@ -25,11 +25,14 @@
 struct sipcap {
 	char *out[SIPCAP_MAX];          /* NUL-terminated copies */
 	struct hr_sa dst[SIPCAP_MAX];
+	enum hr_tp tp[SIPCAP_MAX];
 	bool used[SIPCAP_MAX];          /* taken already */
 	unsigned n;
 	struct hr_sip *sip;     /* what answer() feeds */
 	unsigned spins;         /* loop turns, 1 ms apart, take() waits */
 	bool poll;              /* and polls the timers at each */
+	int tcp_err;            /* what sending by TCP returns (0: it is
+				 * captured like UDP) */
 };
 
 static struct sipcap cap;
@@ -38,10 +41,12 @@ static struct sipcap cap;
 static inline int cap_send(enum hr_tp tp, const struct hr_sa *dst,
 	struct hr_conn *conn, const char *p, size_t len, void *arg)
 {
-	(void)tp;
 	(void)conn;
 	(void)arg;
+	if (tp == HR_TP_TCP && cap.tcp_err)
+		return cap.tcp_err;
 	ck_assert_uint_lt(cap.n, SIPCAP_MAX);
+	cap.tp[cap.n] = tp;
 	/* not strndup: p is not NUL-terminated and may fill its buffer */
 	cap.out[cap.n] = malloc(len + 1);
 	memcpy(cap.out[cap.n], p, len);
@@ -59,6 +64,7 @@ static inline void cap_clear(void)
 		cap.used[i] = false;
 	}
 	cap.n = 0;
+	cap.tcp_err = 0;
 }
 
 /* Run the loop until n messages were sent, or cap.spins turns. */
