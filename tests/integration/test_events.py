@@ -464,6 +464,49 @@ class WatcherLimitTest(LimitCase):
         self.check_limit()
 
 
+class WatcherIdentityTest(EventsCase):
+    """The watcher is who its digest credentials say, whatever its From:
+    alice (authenticated) varying her From in scheme and case is one
+    watcher against --max-subscriptions-per-watcher, and a From naming
+    bob gets 403 From Is Not the Authenticated User."""
+    herald_args = ['--max-subscriptions-per-watcher', '2']
+
+    def test_varying_from(self):
+        froms = ['sip:alice@example.test', 'sips:alice@example.test',
+                 'sip:alice@EXAMPLE.TEST']
+        ws = []
+        for f in froms:
+            w = self.watcher()
+            w.from_uri = f
+            ws.append(w)
+        for w in ws[:2]:
+            self.assertSubscribed(w.subscribe(600), 600)
+            w.recv_notify(state='active', doc='full')
+        r = ws[2].subscribe(600)
+        self.assertStatus(r, 403, 'Too Many Subscriptions')
+        ws[2].expect_no_notify()
+        self.herald.wait_log('403 Too Many Subscriptions')
+        # another user's From: refused before it is counted
+        w = self.watcher()
+        w.from_uri = 'sip:bob@example.test'
+        r = w.subscribe(600)
+        self.assertStatus(r, 403, 'From Is Not the Authenticated User')
+        w.expect_no_notify()
+        # a slot freed: alice again, in yet another From
+        self.assertStatus(ws[0].unsubscribe(), 200)
+        ws[0].recv_notify(state='terminated')
+        deadline = time.monotonic() + 2
+        while True:
+            ws[2].new_dialog()
+            r = ws[2].subscribe(600)
+            if r is None or r.status != 403 or \
+                    time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertSubscribed(r, 600)
+        ws[2].recv_notify(state='active', doc='full')
+
+
 class ResourceLimitTest(LimitCase):
     herald_args = ['--max-subscriptions-per-resource', '1']
 

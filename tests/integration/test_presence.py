@@ -22,13 +22,17 @@ watcherinfo.xsd, with xmllint --nonet (watcher.py); so is every valid
 document the tests publish."""
 
 import os
+import re
+import select
+import socket
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from watcher import (DM_NS, PASSWORD, PIDF_TYPE, RPID_NS,  # noqa: E402
-                     WINFO_TYPE, Publisher, Registrant, Watcher,
+                     WINFO_TYPE, Message, Publisher, Registrant, Watcher,
+                     response_to,
                      WatcherChecks, pidf_doc, rand_token, validate_pidf)
 
 ALICE = 'sip:alice@example.test'
@@ -909,6 +913,137 @@ class FromRegistrarTest(PresenceCase):
 
 # ---------------------------------------------------------------------------
 # kill -9 and restart
+
+# ---------------------------------------------------------------------------
+# bounds: big documents, many publications
+
+BIG = 41 * 1024                 # two of these make no UDP datagram
+
+
+def big(tid):
+    """alice's document with tuple tid and a 41 KB note."""
+    return doc((tid, 'open', 'x' * BIG))
+
+
+def read_sip(conn, timeout):
+    """One SIP message from a stream (headers, then Content-Length
+    bytes): its bytes, or None."""
+    data = b''
+    deadline = time.monotonic() + timeout
+    while True:
+        head, sep, rest = data.partition(b'\r\n\r\n')
+        if sep:
+            m = re.search(rb'(?im)^(?:content-length|l)\s*:\s*(\d+)', head)
+            want = int(m.group(1)) if m else 0
+            if len(rest) >= want:
+                return head + sep + rest[:want]
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([conn], [], [], left)[0]:
+            return None
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+
+
+class DocumentBoundTest(PresenceCase):
+    """The defaults: --max-presence-document 61440 keeps every NOTIFY
+    within one UDP datagram."""
+
+    def test_second_big_publication_refused(self):
+        """A 41 KB publication is taken and bob gets it over UDP; a second
+        one, which would make an 82 KB document, gets 413 Presence
+        Document Too Large and changes nothing: bob hears nothing more."""
+        w = self.watcher()
+        self.assertSubscribed(w.subscribe(600), 600)
+        self.presence(w)
+        p1, p2 = self.publisher(), self.publisher()
+        self.assertPublished(p1.publish(big('one'), 600), 600, p1)
+        n, d = self.presence(w)
+        self.assertTuples(d, {'one': 'open'}, n)
+        r = p2.publish(big('two'), 600)
+        self.assertStatus(r, 413, 'Presence Document Too Large')
+        w.expect_no_notify()
+        self.herald.wait_log('413 Presence Document Too Large')
+
+
+class PublicationBoundTest(PresenceCase):
+    herald_args = ['--max-publications-per-presentity', '2']
+
+    def test_third_device_refused(self):
+        """Two devices publish; a third gets 403 Too Many Publications
+        until one of the two removes its publication."""
+        p = [self.publisher() for _ in range(3)]
+        for i in range(2):
+            self.assertPublished(p[i].publish(doc(('d%d' % i, 'open')),
+                                              600), 600)
+        self.assertStatus(p[2].publish(doc(('d2', 'open')), 600), 403,
+                          'Too Many Publications')
+        self.assertStatus(p[0].remove(), 200)
+        self.assertPublished(p[2].publish(doc(('d2', 'open')), 600), 600)
+
+
+class BigNotifyTest(PresenceCase):
+    """--max-presence-document raised to 128 KB: two 41 KB publications
+    make a document no UDP datagram carries. A watcher that took its
+    subscription over UDP gets that NOTIFY over TCP when it listens on
+    TCP at its Contact's address, else a final NOTIFY terminated;
+    reason=probation that fits; never silence."""
+    herald_args = ['--max-presence-document', '131072']
+
+    def publish_two(self, w):
+        """bob is subscribed (initial NOTIFY taken); the first 41 KB
+        document reaches him over UDP; the second is published."""
+        self.assertSubscribed(w.subscribe(600), 600)
+        self.presence(w)
+        p1, p2 = self.publisher(), self.publisher()
+        self.assertPublished(p1.publish(big('one'), 600), 600, p1)
+        n, d = self.presence(w)
+        self.assertTuples(d, {'one': 'open'}, n)
+        self.assertPublished(p2.publish(big('two'), 600), 600, p2)
+        return p1, p2
+
+    def test_over_tcp(self):
+        w = self.watcher()
+        lsn = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(lsn.close)
+        lsn.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lsn.bind((w.ep.host, w.ep.port))
+        lsn.listen(4)
+        p1, p2 = self.publish_two(w)
+        self.assertTrue(select.select([lsn], [], [], harness.RECV_TIMEOUT)
+                        [0], 'herald opened no TCP connection:\n%s'
+                        % self.herald.log_text(20))
+        conn, _ = lsn.accept()
+        self.addCleanup(conn.close)
+        raw = read_sip(conn, harness.RECV_TIMEOUT)
+        self.assertIsNotNone(raw, 'no NOTIFY on the TCP connection')
+        m = Message(raw)
+        conn.sendall(bytes(response_to(m, 200)))
+        self.assertGreater(len(raw), 65507, m.start)
+        self.assertRegex(m.get('Via'), r'^SIP/2\.0/TCP ', m.start)
+        w.inbox.append(m)
+        n, d = self.presence(w)
+        self.assertTuples(d, {'one': 'open', 'two': 'open'}, n)
+        # the subscription goes on: a small document by UDP again
+        self.assertStatus(p2.remove(), 200)
+        n, d = self.presence(w)
+        self.assertTuples(d, {'one': 'open'}, n)
+        w.expect_no_notify()
+
+    def test_no_tcp_probation(self):
+        w = self.watcher()
+        self.publish_two(w)
+        # the CSeq of the NOTIFY that TCP did not take is skipped
+        w.expect_jump = True
+        n = w.recv_notify(state='terminated')
+        self.assertEqual(n.sub_state[1].get('reason'), 'probation', n)
+        self.assertEqual(n.sub_state[1].get('retry-after'), '600', n)
+        self.assertEqual(n.body, b'', n)
+        self.herald.wait_log('ended with probation')
+        w.expect_no_notify()
+
+
 
 class RestartTest(PresenceCase):
     autostart = False
