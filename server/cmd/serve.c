@@ -184,10 +184,10 @@ static const struct hr_opt opts[] = {
 	  "least time between two NOTIFYs of one subscription; changes "
 	  "meanwhile are merged (default 0)", 0, 3600000 },
 	{ "notify-udp-max", HR_OPT_UINT, &cfg.notify_udp_max, "BYTES",
-	  "a NOTIFY larger than this goes over TCP to a UDP watcher, which "
-	  "ends with terminated;reason=probation when TCP fails (RFC 3261 "
-	  "18.1.1; default 65507, what one UDP datagram carries; 1300 "
-	  "follows the RFC to the letter for unknown path MTUs)", 512,
+	  "a NOTIFY larger than this to a UDP watcher goes over TCP; where "
+	  "TCP fails the subscription ends with terminated;reason=probation "
+	  "(RFC 3261 18.1.1; default 65507, what one UDP datagram carries; "
+	  "1300 follows the RFC to the letter for unknown path MTUs)", 512,
 	  65507 },
 	{ "notify-to-source", HR_OPT_FLAG, &cfg.notify_to_source, NULL,
 	  "send NOTIFYs to the address the SUBSCRIBE came from, not to its "
