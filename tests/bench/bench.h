@@ -344,6 +344,9 @@ struct bench_reg {
 	uint32_t user;          /* K of uK */
 	uint32_t cseq;          /* 1; 2 with credentials */
 	uint64_t callseq;       /* Call-ID "r<callseq>-<opid>"; 0: "<opid>" */
+	const char *callid;     /* else this Call-ID (kept by the caller) */
+	uint32_t nc;            /* the credentials' nonce count; 0: 1 */
+	bool remove;            /* Expires: 0; else 3600 */
 	bool tp_param;          /* the Contact's ;transport=tcp over TCP */
 };
 
@@ -387,12 +390,51 @@ struct bench_pub_req {
  * Authorization with the next nc. 0 or ENOSPC. */
 int bench_put_publish(struct bench_out *out, struct bench_op *op,
 	const struct bench_pub_req *r, struct bench_pub_auth *a);
+/** The kept challenge a as a decoded one (its slices point into a). */
+void bench_pub_auth_chal(const struct bench_pub_auth *a,
+	struct hr_digest *chal);
 /** Keep the 401's MD5 challenge in a: false if it has none we can keep. */
 bool bench_pub_auth_take(struct bench_pub_auth *a,
 	const struct bench_msg *resp);
 /** The 200's SIP-ETag into etag (BENCH_ETAG_MAX bytes): false if it has
  * none that fits. */
 bool bench_pub_etag_take(char *etag, uint8_t *len,
+	const struct bench_msg *resp);
+
+/* ---- SUBSCRIBE (scen_subscribe.c): subscribe-*, watchers, soak ---- */
+
+/* A dialog: Call-ID "<opid>@herald-bench", From-tag "[pre.]<opid>". */
+struct bench_sub_dlg {
+	uint32_t cseq;
+	uint8_t opid_len;
+	uint8_t totag_len;
+	uint8_t target_len;
+	char opid[32];
+	char totag[64];
+	char target[129];       /* the 200's Contact URI, NUL-ended */
+};
+
+/* What one SUBSCRIBE to sip:uK@DOMAIN says (its dialog aside). */
+struct bench_sub_req {
+	const char *from;       /* user part of From and Contact */
+	const char *auth;       /* the credentials' user; NULL: from */
+	const char *tag_pre;    /* From-tag "<tag_pre>.<opid>"; NULL: "<opid>" */
+	uint32_t resource;      /* K of uK */
+	uint32_t expires;
+	uint32_t nc;            /* the credentials' nonce count; 0: 1 */
+	bool presence;          /* Event: presence; else reg */
+	bool in_dialog;         /* To-tag; Request-URI the remote target */
+};
+
+/** The SUBSCRIBE r in (or making) dialog d; with chal, its Authorization
+ * answers it. 0 or an errno. */
+int bench_put_subscribe(struct bench_out *out, struct bench_op *op,
+	const struct bench_sub_req *r, const struct bench_sub_dlg *d,
+	const struct hr_digest *chal);
+/** A new dialog made by op: the op's id, CSeq 1. */
+void bench_sub_dlg_new(struct bench_sub_dlg *d, const struct bench_op *op);
+/** The 2xx's To-tag and Contact into d: false if it has no To-tag. */
+bool bench_sub_dlg_take(struct bench_sub_dlg *d,
 	const struct bench_msg *resp);
 
 /* ---- engine and transports ---- */

@@ -70,6 +70,16 @@ bool bench_pub_auth_take(struct bench_pub_auth *a,
 	return true;
 }
 
+void bench_pub_auth_chal(const struct bench_pub_auth *a,
+	struct hr_digest *chal)
+{
+	memset(chal, 0, sizeof(*chal));
+	chal->nonce = (struct hr_pl){ a->nonce, a->nonce_len };
+	chal->realm = (struct hr_pl){ a->realm, a->realm_len };
+	if (a->opaque_len)
+		chal->opaque = (struct hr_pl){ a->opaque, a->opaque_len };
+}
+
 int bench_put_publish(struct bench_out *out, struct bench_op *op,
 	const struct bench_pub_req *r, struct bench_pub_auth *a)
 {
@@ -99,12 +109,7 @@ int bench_put_publish(struct bench_out *out, struct bench_op *op,
 		bench_out_lit(out, "\r\n");
 	}
 	if (a && a->nonce_len) {
-		memset(&chal, 0, sizeof(chal));
-		chal.nonce = (struct hr_pl){ a->nonce, a->nonce_len };
-		chal.realm = (struct hr_pl){ a->realm, a->realm_len };
-		if (a->opaque_len)
-			chal.opaque = (struct hr_pl){ a->opaque,
-				a->opaque_len };
+		bench_pub_auth_chal(a, &chal);
 		/* the digest uri is exactly the Request-URI */
 		err = bench_put_auth_nc(out, op, user, "PUBLISH", aor, &chal,
 			++a->nc);

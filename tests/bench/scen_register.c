@@ -91,7 +91,7 @@ int bench_put_auth_nc(struct bench_out *out, const struct bench_op *op,
 	return 0;
 }
 
-/* Shared with reg-fanout (bench.h). */
+/* Shared with reg-fanout and soak (bench.h). */
 int bench_put_register(struct bench_out *out, struct bench_op *op,
 	const struct bench_reg *r, const struct hr_digest *chal)
 {
@@ -105,7 +105,9 @@ int bench_put_register(struct bench_out *out, struct bench_op *op,
 		return ENOSPC;
 	bench_put_reqline(out, op, "REGISTER", uri);
 	bench_put_from_to(out, op, aor);
-	if (r->callseq) {
+	if (r->callid) {
+		bench_out_printf(out, "Call-ID: %s\r\n", r->callid);
+	} else if (r->callseq) {
 		bench_out_lit(out, "Call-ID: r");
 		bench_out_putu(out, r->callseq);
 		bench_out_lit(out, "-");
@@ -116,10 +118,14 @@ int bench_put_register(struct bench_out *out, struct bench_op *op,
 	}
 	bench_put_cseq(out, r->cseq, "REGISTER");
 	bench_put_contact(out, op, user, r->tp_param);
-	bench_out_lit(out, "Expires: 3600\r\n");
+	if (r->remove)
+		bench_out_lit(out, "Expires: 0\r\n");
+	else
+		bench_out_lit(out, "Expires: 3600\r\n");
 	if (chal) {
 		/* the digest uri is exactly the Request-URI */
-		err = bench_put_auth(out, op, user, "REGISTER", uri, chal);
+		err = bench_put_auth_nc(out, op, user, "REGISTER", uri, chal,
+			r->nc ? r->nc : 1);
 		if (err)
 			return err;
 	}

@@ -52,21 +52,6 @@ enum sub_phase {
 	PH_UNSUB,       /* Expires: 0: expect 200 and NOTIFY terminated */
 };
 
-#define OPID_MAX 32
-#define TAG_MAX 64
-#define TARGET_MAX 128
-
-/* A dialog: Call-ID "<opid>@herald-bench", From-tag "[wK.]<opid>". */
-struct sub_dlg {
-	uint32_t cseq;
-	uint8_t opid_len;
-	uint8_t totag_len;
-	uint8_t target_len;
-	char opid[OPID_MAX];
-	char totag[TAG_MAX];
-	char target[TARGET_MAX + 1];    /* the 200's Contact URI, NUL-ended */
-};
-
 struct sub_op {
 	uint8_t kind;
 	uint8_t phase;
@@ -74,7 +59,7 @@ struct sub_op {
 	bool got_notify;        /* the NOTIFY the phase expects */
 	uint32_t user;          /* K of uK: the resource, authenticated */
 	uint32_t watcher;       /* K of wK; 0: uK watches itself */
-	struct sub_dlg d;
+	struct bench_sub_dlg d;
 };
 
 static uint32_t next_user;
@@ -86,73 +71,65 @@ static bool is_pres(const struct sub_op *s)
 
 /* reg-fanout's (or presence-fanout's) watchers: [K] is wK's dialog once it is up (cseq != 0) */
 static struct {
-	struct sub_dlg *dlg;
+	struct bench_sub_dlg *dlg;
 	uint32_t n;             /* --watchers */
 	uint32_t next;          /* the last wK started */
 	uint32_t up;            /* dialogs made */
 	uint32_t next_down;     /* the last wK ended */
 } watch;
 
-/* SUBSCRIBE for the op's phase; with chal, Authorization answers it. */
-static int put_subscribe(struct bench_out *out, struct bench_op *op,
-	struct sub_op *s, const struct hr_digest *chal)
+int bench_put_subscribe(struct bench_out *out, struct bench_op *op,
+	const struct bench_sub_req *r, const struct bench_sub_dlg *d,
+	const struct hr_digest *chal)
 {
 	const struct bench_cfg *cfg = bench_cfg(op->b);
-	char user[16], watcher[16], from[16], aor[300];
-	const char *auth = user;
+	char user[16], aor[300];
+	const char *ruri = aor;
 
-	bench_name_k(user, sizeof(user), 'u', s->user);
-	if (s->watcher)
-		bench_name_k(watcher, sizeof(watcher), 'w', s->watcher);
-	else
-		memcpy(watcher, user, sizeof(user));
-	/* From and Contact: wK, or uK watching itself, or presence's u(K+1) */
-	memcpy(from, watcher, sizeof(from));
-	if (is_pres(s)) {
-		bench_name_k(from, sizeof(from), 'u', s->watcher + 1);
-		auth = from;
-	}
+	bench_name_k(user, sizeof(user), 'u', r->resource);
 	if (bench_sip_uri(aor, sizeof(aor), user, cfg->domain))
 		return ENOSPC;
-
 	/* in the dialog, the remote target (RFC 3261 12.2.1.1) */
-	bench_put_reqline(out, op, "SUBSCRIBE",
-		s->phase == PH_UNSUB && s->d.target_len ? s->d.target : aor);
+	if (r->in_dialog && d->target_len)
+		ruri = d->target;
+
+	bench_put_reqline(out, op, "SUBSCRIBE", ruri);
 	bench_out_lit(out, "From: <sip:");
-	bench_out_puts(out, from);
+	bench_out_puts(out, r->from);
 	bench_out_lit(out, "@");
 	bench_out_puts(out, cfg->domain);
 	bench_out_lit(out, ">;tag=");
-	if (s->watcher) {
+	if (r->tag_pre) {
 		/* scen_fanout.c counts NOTIFYs per watcher by this tag */
-		bench_out_puts(out, watcher);
+		bench_out_puts(out, r->tag_pre);
 		bench_out_lit(out, ".");
 	}
-	bench_out_put(out, s->d.opid, s->d.opid_len);
+	bench_out_put(out, d->opid, d->opid_len);
 	bench_out_lit(out, "\r\nTo: <");
 	bench_out_puts(out, aor);
 	bench_out_lit(out, ">");
-	if (s->phase == PH_UNSUB) {
+	if (r->in_dialog) {
 		bench_out_lit(out, ";tag=");
-		bench_out_put(out, s->d.totag, s->d.totag_len);
+		bench_out_put(out, d->totag, d->totag_len);
 	}
 	bench_out_lit(out, "\r\nCall-ID: ");
-	bench_out_put(out, s->d.opid, s->d.opid_len);
+	bench_out_put(out, d->opid, d->opid_len);
 	bench_out_lit(out, "@herald-bench\r\n");
-	bench_put_cseq(out, s->d.cseq, "SUBSCRIBE");
-	bench_put_contact(out, op, from, true);
-	if (is_pres(s))
+	bench_put_cseq(out, d->cseq, "SUBSCRIBE");
+	bench_put_contact(out, op, r->from, true);
+	if (r->presence)
 		bench_out_lit(out, "Event: presence\r\n"
 			"Accept: application/pidf+xml\r\nExpires: ");
 	else
 		bench_out_lit(out, "Event: reg\r\n"
 			"Accept: application/reginfo+xml\r\nExpires: ");
-	bench_out_putu(out, s->phase == PH_UNSUB ? 0 : 3600);
+	bench_out_putu(out, r->expires);
 	bench_out_lit(out, "\r\n");
 	if (chal) {
 		/* the digest uri is exactly the Request-URI */
-		int err = bench_put_auth(out, op, auth, "SUBSCRIBE", aor,
-			chal);
+		int err = bench_put_auth_nc(out, op,
+			r->auth ? r->auth : r->from, "SUBSCRIBE", ruri, chal,
+			r->nc ? r->nc : 1);
 
 		if (err)
 			return err;
@@ -162,8 +139,36 @@ static int put_subscribe(struct bench_out *out, struct bench_op *op,
 	return 0;
 }
 
-/* A new dialog of op: its id, CSeq 1. */
-static void dlg_new(struct sub_dlg *d, const struct bench_op *op)
+/* SUBSCRIBE for the op's phase; with chal, Authorization answers it. */
+static int put_subscribe(struct bench_out *out, struct bench_op *op,
+	struct sub_op *s, const struct hr_digest *chal)
+{
+	char user[16], watcher[16], from[16];
+	struct bench_sub_req r = {
+		.from = from,
+		.resource = s->user,
+		.presence = is_pres(s),
+		.in_dialog = s->phase == PH_UNSUB,
+		.expires = s->phase == PH_UNSUB ? 0 : 3600,
+	};
+
+	bench_name_k(user, sizeof(user), 'u', s->user);
+	if (s->watcher) {
+		bench_name_k(watcher, sizeof(watcher), 'w', s->watcher);
+		r.tag_pre = watcher;
+	} else {
+		memcpy(watcher, user, sizeof(user));
+	}
+	/* From and Contact: wK, or uK watching itself, or presence's u(K+1) */
+	memcpy(from, watcher, sizeof(from));
+	if (is_pres(s))
+		bench_name_k(from, sizeof(from), 'u', s->watcher + 1);
+	else
+		r.auth = user;
+	return bench_put_subscribe(out, op, &r, &s->d, chal);
+}
+
+void bench_sub_dlg_new(struct bench_sub_dlg *d, const struct bench_op *op)
 {
 	struct bench_out o = { d->opid, 0, sizeof(d->opid), false };
 
@@ -216,7 +221,7 @@ static enum bench_act sub_start(struct bench_op *op, struct bench_out *out,
 	} else {
 		if (watch_kind)
 			s->watcher = ++watch.next;
-		dlg_new(&s->d, op);
+		bench_sub_dlg_new(&s->d, op);
 	}
 	if (put_subscribe(out, op, s, NULL))
 		return BENCH_FAIL;
@@ -284,22 +289,27 @@ static enum bench_act sub_up(struct bench_op *op, struct sub_op *s,
 	return BENCH_SEND;
 }
 
-static void save_totag(struct sub_op *s, const struct hr_pl *tag)
+static void save_totag(struct bench_sub_dlg *d, const struct hr_pl *tag)
 {
-	if (tag->len > TAG_MAX)
+	if (tag->len > sizeof(d->totag))
 		return;
-	memcpy(s->d.totag, tag->p, tag->len);
-	s->d.totag_len = (uint8_t)tag->len;
+	memcpy(d->totag, tag->p, tag->len);
+	d->totag_len = (uint8_t)tag->len;
 }
 
-/* The URI in the 200's Contact: where in-dialog requests go. */
-static void save_target(struct sub_op *s, const struct bench_msg *resp)
+bool bench_sub_dlg_take(struct bench_sub_dlg *d, const struct bench_msg *resp)
 {
-	size_t n = bench_msg_contact_uri(resp, s->d.target,
-		sizeof(s->d.target));
+	struct hr_pl tag;
+	size_t n;
 
+	if (!bench_msg_tag(resp, "To", 't', &tag))
+		return false;
+	save_totag(d, &tag);
+	/* the URI in the 200's Contact: where in-dialog requests go */
+	n = bench_msg_contact_uri(resp, d->target, sizeof(d->target));
 	if (n)
-		s->d.target_len = (uint8_t)n;
+		d->target_len = (uint8_t)n;
+	return true;
 }
 
 static enum bench_act sub_response(struct bench_op *op,
@@ -307,7 +317,6 @@ static enum bench_act sub_response(struct bench_op *op,
 {
 	struct sub_op *s = op->priv;
 	struct hr_digest chal;
-	struct hr_pl tag;
 	bool ok = resp->scode >= 200 && resp->scode < 300;
 
 	switch (s->phase) {
@@ -327,10 +336,8 @@ static enum bench_act sub_response(struct bench_op *op,
 		s->phase = PH_AUTH;
 		/* fall through */
 	case PH_AUTH:
-		if (!ok || !bench_msg_tag(resp, "To", 't', &tag))
+		if (!ok || !bench_sub_dlg_take(&s->d, resp))
 			return BENCH_FAIL;
-		save_totag(s, &tag);
-		save_target(s, resp);
 		s->got_ok = true;
 		return s->got_notify ? sub_up(op, s, out) : BENCH_WAIT;
 	case PH_UNSUB:
@@ -365,7 +372,7 @@ static enum bench_act sub_request(struct bench_op *op,
 		s->got_notify = true;
 		/* a NOTIFY that overtook the 200 has its To-tag as From-tag */
 		if (!s->d.totag_len && bench_msg_tag(req, "From", 'f', &tag))
-			save_totag(s, &tag);
+			save_totag(&s->d, &tag);
 		return s->got_ok ? sub_up(op, s, out) : BENCH_WAIT;
 	case PH_UNSUB:
 		if (!terminated || s->got_notify)
