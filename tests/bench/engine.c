@@ -668,8 +668,8 @@ static const char *loop_strerror(int err)
 }
 
 /*
- * A setup or teardown, untimed: n ops of scen, flat out, on the sockets the
- * run uses (the server sends its NOTIFYs there). 0, an errno from the
+ * A setup or teardown, untimed: n ops of scen, flat out (scen->window in
+ * flight, else the table's), on the sockets the run uses (the server sends its NOTIFYs there). 0, an errno from the
  * loop, ENOENT when none succeeded, or EAGAIN when strict and some did
  * not. The counters are zero after.
  */
@@ -691,7 +691,9 @@ static int run_phase(struct bench *b, const char *what,
 	pcfg.duration_s = 86400;        /* --ops ends it */
 	b->cfg = &pcfg;
 	b->scen = scen;
-	b->window = b->nops;
+	/* the phase's own window, if it has one (a burst the sockets hold) */
+	b->window = scen->window && scen->window < b->nops ? scen->window :
+		b->nops;
 	err = loop(b, &elapsed);
 	b->cfg = cfg;
 	b->scen = main_scen;
