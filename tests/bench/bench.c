@@ -16,6 +16,7 @@
 #define MAX_WINDOW (1u << 20)
 #define MAX_RATE_WINDOW (1u << 18)
 #define MAX_CONNECTIONS 4096
+#define DEFAULT_USERS 100000    /* soak: its own (scen_soak.c) */
 
 static const struct bench_scen *const scens[] = {
 	&bench_scen_options,
@@ -28,6 +29,7 @@ static const struct bench_scen *const scens[] = {
 	&bench_scen_pres_fanout,
 	&bench_scen_storm,
 	&bench_scen_pub_race,
+	&bench_scen_soak,
 };
 
 enum {
@@ -45,6 +47,8 @@ enum {
 	OPT_PRESENTITIES,
 	OPT_DEVICES,
 	OPT_ADMIN,
+	OPT_PID,
+	OPT_RSS_LOG,
 };
 
 static const struct option longopts[] = {
@@ -68,6 +72,8 @@ static const struct option longopts[] = {
 	{ "presentities", required_argument, NULL, OPT_PRESENTITIES },
 	{ "devices", required_argument, NULL, OPT_DEVICES },
 	{ "admin", required_argument, NULL, OPT_ADMIN },
+	{ "pid", required_argument, NULL, OPT_PID },
+	{ "rss-log", required_argument, NULL, OPT_RSS_LOG },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -101,7 +107,7 @@ static void usage(FILE *f)
 "                         (default 10); ops in flight then get up to the\n"
 "                         timeout to finish and count\n"
 "  -r, --rate N           start N ops per second (default: flat out,\n"
-"                         keeping --window ops in flight)\n"
+"                         keeping --window ops in flight; soak 2000)\n"
 "  -w, --window W         ops in flight at most (default 128, *-fanout 1,\n"
 "                         reg-storm 256; with --rate, enough for rate x\n"
 "                         timeout, at most 262144)\n"
@@ -115,7 +121,8 @@ static void usage(FILE *f)
 "      --ops N            start at most N ops, then finish (default: no\n"
 "                         limit; the run still ends after --duration)\n"
 "      --users N          register, subscribe-*, publish: users u1..uN, one\n"
-"                         per op round-robin (default 100000)\n"
+"                         per op round-robin (default 100000; soak: its\n"
+"                         population, default 5000)\n"
 "      --password PW      the users' password (default pw)\n"
 "      --watchers W       reg-fanout, presence-fanout: subscriptions to u1\n"
 "                         made before the clock starts (default 1000)\n"
@@ -137,6 +144,9 @@ static void usage(FILE *f)
 "                         herald_publications it compares with what the\n"
 "                         publishers believe live (bearer token from\n"
 "                         HERALD_ADMIN_TOKEN; none: not compared)\n"
+"      --pid PID          soak: sample this process's VmRSS (Herald's)\n"
+"                         every 10 s (duration / 60 if less, at least 1 s)\n"
+"      --rss-log FILE     soak: write the samples there, \"t_seconds rss_kb\"\n"
 "  -v, --verbose          print more counters on stderr\n"
 "  -h, --help             show this help\n"
 "\n"
@@ -157,7 +167,14 @@ static void usage(FILE *f)
 "  publishers=N publishes=N publishes/s=N races=N etags_checked=N\n"
 "  etags_412=N live_expected=N live_herald=N failures=N p50=Xms p99=Xms\n"
 "(exit status 1 also when etags_412 or failures are not 0 or the live\n"
-"counts differ)\n"
+"counts differ)\n""soak keeps --users bindings, publications and subscriptions refreshed\n"
+"at --rate (default 2000), with churn, and samples --pid's VmRSS:\n"
+"  scenario=soak transport=udp duration=3600.0s users=N ops=N ops/s=N\n"
+"  failures=N p50=Xms p99=Xms registers=N publishes=N subscribes=N\n"
+"  removals=N notifies=N rss_start=NkB rss_end=NkB rss_max=NkB\n"
+"  rss_mid=NkB rss_last=NkB plateau=yes|no\n"
+"(plateau: rss_last, the peak of the last third, within 10% of rss_mid,\n"
+"the middle third's; not in the exit status)\n"
 "\n"
 "Exit status: 0 when the run completed and an op succeeded, 1 when it\n"
 "could not run or nothing succeeded, 2 for a bad command line.\n",
@@ -305,6 +322,13 @@ static int opt_one(struct bench_cfg *cfg, int c)
 	case OPT_ADMIN:
 		cfg->admin = optarg;
 		break;
+	case OPT_PID:
+		err = num("pid", optarg, 1, INT32_MAX, &v);
+		cfg->pid = (int)v;
+		break;
+	case OPT_RSS_LOG:
+		cfg->rss_log = optarg;
+		break;
 	case 'v':
 		cfg->verbose = true;
 		break;
@@ -373,7 +397,7 @@ int main(int argc, char **argv)
 		.timeout_ms = 2000,
 		.cpu = -1,
 		.domain = "example.test",
-		.users = 100000,
+		.users = 0,     /* the scenario's default, else DEFAULT_USERS */
 		.password = "pw",
 		.watchers = 1000,
 		.aors = 10000,
@@ -394,6 +418,8 @@ int main(int argc, char **argv)
 		return 2;
 	if (scen->configure)
 		scen->configure(&cfg);
+	if (!cfg.users)
+		cfg.users = DEFAULT_USERS;
 	if (!cfg.window)
 		cfg.window = cfg.rate ? rate_window(&cfg) :
 			scen->window ? scen->window : DEFAULT_WINDOW;

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include "core/core.h"
 
@@ -55,6 +56,8 @@ struct bench_cfg {
 	uint32_t presentities;  /* publish-race: u1..uP */
 	uint32_t devices;       /* publish-race: publishers of each */
 	const char *admin;      /* publish-race: Herald's admin HOST:PORT */
+	int pid;                /* soak: the process whose VmRSS to sample */
+	const char *rss_log;    /* soak: where the samples go */
 	bool verbose;
 };
 
@@ -286,6 +289,8 @@ extern const struct bench_scen bench_scen_pres_unwatch;
 extern const struct bench_scen bench_scen_storm;
 /* scen_race.c: many devices of few presentities PUBLISH at once */
 extern const struct bench_scen bench_scen_pub_race;
+/* scen_soak.c: a steady population refreshes, with churn, for long */
+extern const struct bench_scen bench_scen_soak;
 
 /** Write "<run>-<slot>-<gen>": Call-ID and tag material of this op. */
 void bench_put_opid(struct bench_out *o, const struct bench_op *op);
@@ -437,6 +442,33 @@ void bench_sub_dlg_new(struct bench_sub_dlg *d, const struct bench_op *op);
 /** The 2xx's To-tag and Contact into d: false if it has no To-tag. */
 bool bench_sub_dlg_take(struct bench_sub_dlg *d,
 	const struct bench_msg *resp);
+
+/* ---- Herald's VmRSS over a run (rss.c): soak ---- */
+
+/*
+ * Samples of one process's VmRSS, every interval seconds of a run of
+ * duration seconds; the figures a plateau verdict needs, kept as they
+ * come (no series in memory): the first sample from 10% of the run on,
+ * and the largest of all, of the middle third and of the last third.
+ */
+struct bench_rss {
+	int pid;                /* 0: not sampling */
+	FILE *log;              /* "t_seconds rss_kb" lines; NULL: none */
+	double duration, interval, next;
+	uint64_t start, end, max, mid, last;    /* kB; 0: no sample */
+};
+
+/** Sample pid (0: none) over a run of duration s, logging to path
+ * (NULL: no log): 0 or an errno (said why). */
+int bench_rss_open(struct bench_rss *r, int pid, const char *path,
+	double duration);
+/** Take a sample at t seconds into the run if one is due. */
+void bench_rss_poll(struct bench_rss *r, double t);
+/** The last sample (at t), then close the log. */
+void bench_rss_close(struct bench_rss *r, double t);
+/** 1: the last third's peak is within 10% of the middle third's; 0: it
+ * is not; -1: no verdict (not sampled, a third without a sample). */
+int bench_rss_plateau(const struct bench_rss *r);
 
 /* ---- engine and transports ---- */
 
