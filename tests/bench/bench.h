@@ -424,7 +424,7 @@ struct bench_sub_dlg {
 struct bench_sub_req {
 	const char *from;       /* user part of From and Contact */
 	const char *auth;       /* the credentials' user; NULL: from */
-	const char *tag_pre;    /* From-tag "<tag_pre>.<opid>"; NULL: "<opid>" */
+	const char *tag_pre;    /* From-tag "<tag_pre>.<opid>"; NULL: <opid> */
 	uint32_t resource;      /* K of uK */
 	uint32_t expires;
 	uint32_t nc;            /* the credentials' nonce count; 0: 1 */

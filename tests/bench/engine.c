@@ -669,9 +669,10 @@ static const char *loop_strerror(int err)
 
 /*
  * A setup or teardown, untimed: n ops of scen, flat out (scen->window in
- * flight, else the table's), on the sockets the run uses (the server sends its NOTIFYs there). 0, an errno from the
- * loop, ENOENT when none succeeded, or EAGAIN when strict and some did
- * not. The counters are zero after.
+ * flight, else the table's), on the sockets the run uses (the server
+ * sends its NOTIFYs there). 0, an errno from the loop, ENOENT when none
+ * succeeded, or EAGAIN when strict and some did not. The counters are
+ * zero after.
  */
 static int run_phase(struct bench *b, const char *what,
 	const struct bench_scen *scen, uint64_t n, bool strict)
