@@ -63,9 +63,17 @@ static uint32_t key(const struct hr_msg *req)
 
 /*
  * The RFC 3261 17.2.3 match key without the method, fields joined by LF
- * (no field can hold one): with a magic-cookie branch, the branch and the
- * sent-by; otherwise (RFC 2543 peers) Request-URI, tags, Call-ID, CSeq
- * number and the top Via. 0 and the key in buf, or ENOMEM.
+ * (no field can hold one): with a magic-cookie branch, the branch, the
+ * sent-by, the Call-ID and the CSeq number; otherwise (RFC 2543 peers)
+ * Request-URI, tags, Call-ID, CSeq number and the top Via. 0 and the key
+ * in buf, or ENOMEM.
+ *
+ * 17.2.3 matches on branch and sent-by alone, trusting clients to make
+ * branches unique; some do not (RFC 4475 cparam01/cparam02 and
+ * escnull/regescrt share one). A request whose Call-ID or CSeq differs
+ * cannot be a retransmission (RFC 3261 17.1.1.3: those are identical),
+ * so it is a new request, not one to answer with another's response. A
+ * CANCEL keeps both of the request it names (RFC 3261 9.1).
  */
 static int match_key(const struct hr_msg *req, struct hr_buf *buf)
 {
@@ -81,7 +89,9 @@ static int match_key(const struct hr_msg *req, struct hr_buf *buf)
 
 			err |= hr_buf_write(buf, &c, 1);
 		}
-		err |= hr_buf_printf(buf, "\n%u", v->port);
+		err |= hr_buf_printf(buf, "\n%u\n", v->port);
+		err |= hr_buf_putpl(buf, &req->callid);
+		err |= hr_buf_printf(buf, "\n%u", req->cseq.num);
 		return err ? ENOMEM : 0;
 	}
 	err |= hr_buf_puts(buf, "2\n");

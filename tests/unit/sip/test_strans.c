@@ -10,6 +10,13 @@
 	"From: <sip:alice@example.test>;tag=a1\r\nCall-ID: c1@h\r\n" \
 	"CSeq: 1 " meth "\r\nContent-Length: 0\r\n\r\n"
 
+/* One branch and sent-by, Call-ID and CSeq number as given. */
+#define REQX(callid, cseq) "REGISTER sip:alice@example.test SIP/2.0\r\n" \
+	"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKsame\r\n" \
+	"Max-Forwards: 70\r\nTo: <sip:alice@example.test>\r\n" \
+	"From: <sip:alice@example.test>;tag=a1\r\nCall-ID: " callid "\r\n" \
+	"CSeq: " cseq " REGISTER\r\nContent-Length: 0\r\n\r\n"
+
 static struct hr_strans *held;
 static unsigned calls;
 
@@ -130,6 +137,44 @@ START_TEST(test_rfc2543_matching)
 }
 END_TEST
 
+/* RFC 4475 cparam01/cparam02, escnull/regescrt: the same branch and
+ * sent-by in requests that differ in Call-ID or CSeq are new requests,
+ * each handled, not retransmissions answered with the first response. */
+START_TEST(test_branch_reused)
+{
+	hr_sip_handle(mock.sip, HR_METH_REGISTER, later, NULL);
+	mock_recv(HR_TP_UDP, REQX("c1@h", "1"));
+	ck_assert_uint_eq(calls, 1);
+	hr_strans_replys(held, 200, "OK");
+	held = hr_mem_deref(held);
+	/* a retransmission: absorbed, the 200 again */
+	mock_recv(HR_TP_UDP, REQX("c1@h", "1"));
+	ck_assert_uint_eq(calls, 1);
+	ck_assert_uint_eq(mock.n, 2);
+	/* another CSeq number */
+	mock_recv(HR_TP_UDP, REQX("c1@h", "2"));
+	ck_assert_uint_eq(calls, 2);
+	ck_assert_uint_eq(mock.n, 2);
+	hr_strans_replys(held, 200, "OK");
+	held = hr_mem_deref(held);
+	/* another Call-ID */
+	mock_recv(HR_TP_UDP, REQX("c2@h", "1"));
+	ck_assert_uint_eq(calls, 3);
+	hr_strans_replys(held, 200, "OK");
+	held = hr_mem_deref(held);
+	ck_assert_uint_eq(hr_sip_strans_count(mock.sip), 3);
+	/* a CANCEL names the request by its Call-ID and CSeq number */
+	mock_recv(HR_TP_UDP, "CANCEL sip:alice@example.test SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKsame\r\n"
+		"Max-Forwards: 70\r\nTo: <sip:alice@example.test>\r\n"
+		"From: <sip:alice@example.test>;tag=a1\r\nCall-ID: c3@h\r\n"
+		"CSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n");
+	ck_assert_uint_eq(mock_status(mock.n - 1), 481);
+	mock_advance(64 * HR_SIP_T1);
+	ck_assert_uint_eq(hr_sip_strans_count(mock.sip), 0);
+}
+END_TEST
+
 START_TEST(test_close_drops_pending)
 {
 	hr_sip_handle(mock.sip, HR_METH_SUBSCRIBE, later, NULL);
@@ -160,6 +205,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_proceeding_resends_provisional);
 	tcase_add_test(tc, test_guard_answers_stuck_request);
 	tcase_add_test(tc, test_rfc2543_matching);
+	tcase_add_test(tc, test_branch_reused);
 	tcase_add_test(tc, test_close_drops_pending);
 	suite_add_tcase(s, tc);
 	return s;
