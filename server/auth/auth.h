@@ -105,7 +105,8 @@ int hr_auth_verify(struct hr_auth *a, const struct hr_msg *req,
  * Authenticate req for realm inside its server transaction st. True with
  * *user (borrowed from req) when the credentials are valid; otherwise st
  * has been answered: 401 with the challenge (stale=true after an expired
- * nonce), 403, 400 for malformed credentials, or 500.
+ * nonce), 403, 400 for malformed credentials, or 500. The 401, 403 and
+ * 400 end st at once, keeping no state for retransmissions.
  */
 bool hr_auth_request(struct hr_auth *a, struct hr_strans *st,
 	const struct hr_msg *req, const char *realm, hr_auth_ha1_h *ha1h,

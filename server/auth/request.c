@@ -8,6 +8,22 @@
 
 #define HR_LOG_MODULE "auth"
 
+/*
+ * A refusal of credentials ends the transaction at once (RFC 3261 8.2.7,
+ * 17.2.2): nothing changed, and a retransmission is refused again (a 401
+ * with a new nonce, which is as good). Kept for Timer J, each challenge
+ * held ~1.7 kB for 32 s: 150,000 unauthenticated SUBSCRIBEs in 5 s took
+ * 260 MB.
+ */
+static void refuse(struct hr_strans *st, uint16_t scode, const char *reason,
+	const char *hdrs)
+{
+	struct hr_resp resp = { .scode = scode, .reason = reason,
+		.hdrs = hr_pl_str(hdrs ? hdrs : "") };
+
+	hr_strans_reply_stateless(st, &resp);
+}
+
 bool hr_auth_request(struct hr_auth *a, struct hr_strans *st,
 	const struct hr_msg *req, const char *realm, hr_auth_ha1_h *ha1h,
 	void *arg, struct hr_pl *user)
@@ -34,15 +50,15 @@ bool hr_auth_request(struct hr_auth *a, struct hr_strans *st,
 		if (err)
 			hr_strans_fail(st, err, "auth: the challenge");
 		else
-			hr_strans_replyh(st, 401, "Unauthorized", hdrs.b);
+			refuse(st, 401, "Unauthorized", hdrs.b);
 		hr_buf_reset(&hdrs);
 		return false;
 	case HR_AUTH_BAD:
-		hr_strans_replyh(st, 400, "Bad Authorization", NULL);
+		refuse(st, 400, "Bad Authorization", NULL);
 		return false;
 	case HR_AUTH_FORBIDDEN:
 	default:
-		hr_strans_replyh(st, 403, "Forbidden", NULL);
+		refuse(st, 403, "Forbidden", NULL);
 		return false;
 	}
 }

@@ -595,6 +595,15 @@ void hr_sip_close(struct hr_sip *sip);
 const struct hr_msg *hr_strans_msg(const struct hr_strans *st);
 /** Send a response (1xx keeps the transaction open, final completes it). */
 int hr_strans_reply(struct hr_strans *st, const struct hr_resp *resp);
+/**
+ * Send a final response and end the transaction at once, keeping no
+ * state for Timer J (RFC 3261 8.2.7, 17.2.2): a retransmission of the
+ * request is then a new request, answered again. For answers that
+ * changed nothing and are cheap to give again (a digest challenge), so
+ * that a flood of them costs no memory. EINVAL for a 1xx.
+ */
+int hr_strans_reply_stateless(struct hr_strans *st,
+	const struct hr_resp *resp);
 /** Short form: status and reason only. */
 int hr_strans_replys(struct hr_strans *st, uint16_t scode,
 	const char *reason);

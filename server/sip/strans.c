@@ -201,7 +201,9 @@ static int send_last(struct hr_strans *st)
 	return hr_sip_send(st->sip, &st->dst, st->resp, st->resp_len);
 }
 
-int hr_strans_reply(struct hr_strans *st, const struct hr_resp *resp)
+/* Send resp; a final one completes the transaction, which then absorbs
+ * retransmissions for Timer J unless keep is false. */
+static int reply(struct hr_strans *st, const struct hr_resp *resp, bool keep)
 {
 	const struct hr_sip_cfg *cfg = hr_sip_cfg(st->sip);
 	struct hr_buf buf;
@@ -228,11 +230,24 @@ int hr_strans_reply(struct hr_strans *st, const struct hr_resp *resp)
 	/* the request is not needed to absorb retransmissions: drop it */
 	st->req = hr_mem_deref(st->req);
 	/* Timer J: 64*T1 on UDP to absorb retransmissions, 0 on streams */
-	if (hr_tp_reliable(st->dst.tp))
+	if (!keep || hr_tp_reliable(st->dst.tp))
 		terminate(st);
 	else
 		hr_tmr_start(&st->tmr, 64 * HR_SIP_T1, timer_j, st);
 	return err;
+}
+
+int hr_strans_reply(struct hr_strans *st, const struct hr_resp *resp)
+{
+	return reply(st, resp, true);
+}
+
+int hr_strans_reply_stateless(struct hr_strans *st,
+	const struct hr_resp *resp)
+{
+	if (resp->scode < 200)
+		return EINVAL;
+	return reply(st, resp, false);
 }
 
 int hr_strans_replys(struct hr_strans *st, uint16_t scode, const char *reason)

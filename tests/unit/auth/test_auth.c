@@ -7,6 +7,7 @@
 #include <string.h>
 #include "auth/auth.h"
 #include "check_run.h"
+#include "sip/sipmock.h"
 
 #define REALM "example.test"
 #define RURI "sip:example.test"
@@ -634,6 +635,56 @@ START_TEST(test_several)
 }
 END_TEST
 
+static unsigned handled;
+
+static void reg_handler(struct hr_strans *st, const struct hr_msg *req,
+	void *arg)
+{
+	struct hr_pl user;
+
+	(void)arg;
+	handled++;
+	ck_assert(!hr_auth_request(a, st, req, REALM, ha1h, NULL, &user));
+}
+
+#define UNAUTH(authz) "REGISTER " RURI " SIP/2.0\r\n" \
+	"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKch1\r\n" \
+	"Max-Forwards: 70\r\nTo: <sip:alice@" REALM ">\r\n" \
+	"From: <sip:alice@" REALM ">;tag=a1\r\nCall-ID: ch1@h\r\n" \
+	"CSeq: 1 REGISTER\r\n" authz "Content-Length: 0\r\n\r\n"
+
+/* A refusal of credentials keeps no server transaction (not even Timer
+ * J's 32 s over UDP): a retransmission is a new request, refused again. */
+START_TEST(test_refusal_is_stateless)
+{
+	static const unsigned codes[] = { 401, 403, 400 };
+	char nonce[128], bob[2048];
+	const char *reqs[] = { UNAUTH(""), bob,
+		UNAUTH("Authorization: Digest username=\r\n") };
+
+	/* a user we do not know, with a nonce of ours: 403 */
+	fresh_nonce(REALM, nonce, sizeof(nonce));
+	snprintf(bob, sizeof(bob), UNAUTH("Authorization: Digest username="
+		"\"bob\", realm=\"" REALM "\", nonce=\"%s\", uri=\"" RURI
+		"\", response=\"00000000000000000000000000000000\", qop=auth, "
+		"nc=00000001, cnonce=\"c\"\r\n"), nonce);
+	handled = 0;
+	mock_setup();
+	hr_sip_handle(mock.sip, HR_METH_REGISTER, reg_handler, NULL);
+	for (unsigned i = 0; i < 3; i++) {
+		for (unsigned k = 0; k < 2; k++) {
+			mock_recv(HR_TP_UDP, reqs[i]);
+			ck_assert_uint_eq(mock_status(mock.n - 1), codes[i]);
+			ck_assert_uint_eq(hr_sip_strans_count(mock.sip), 0);
+		}
+	}
+	ck_assert_uint_eq(handled, 6);
+	ck_assert_uint_eq(hr_tmr_count(), 0);
+	mock_clear();
+	mock.sip = hr_mem_deref(mock.sip);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("auth");
@@ -658,6 +709,7 @@ int main(void)
 	tcase_add_test(tc, test_store_error);
 	tcase_add_test(tc, test_challenge);
 	tcase_add_test(tc, test_several);
+	tcase_add_test(tc, test_refusal_is_stateless);
 	suite_add_tcase(s, tc);
 	return hr_check_run(s);
 }

@@ -175,6 +175,30 @@ START_TEST(test_branch_reused)
 }
 END_TEST
 
+/* A stateless final response ends the transaction at once over UDP. */
+START_TEST(test_reply_stateless)
+{
+	struct hr_resp resp = { .scode = 401, .reason = "Unauthorized" };
+
+	hr_sip_handle(mock.sip, HR_METH_SUBSCRIBE, later, NULL);
+	mock_recv(HR_TP_UDP, REQ("SUBSCRIBE", "z9hG4bK7"));
+	resp.scode = 100;
+	ck_assert_int_eq(hr_strans_reply_stateless(held, &resp), EINVAL);
+	resp.scode = 401;
+	ck_assert_int_eq(hr_strans_reply_stateless(held, &resp), 0);
+	ck_assert_uint_eq(mock_status(0), 401);
+	ck_assert_int_eq(hr_strans_state(held), HR_STRANS_TERMINATED);
+	ck_assert_uint_eq(hr_sip_strans_count(mock.sip), 0);
+	held = hr_mem_deref(held);
+	/* the retransmission is a new request */
+	mock_recv(HR_TP_UDP, REQ("SUBSCRIBE", "z9hG4bK7"));
+	ck_assert_uint_eq(calls, 2);
+	hr_strans_reply_stateless(held, &resp);
+	held = hr_mem_deref(held);
+	ck_assert_uint_eq(hr_tmr_count(), 0);
+}
+END_TEST
+
 START_TEST(test_close_drops_pending)
 {
 	hr_sip_handle(mock.sip, HR_METH_SUBSCRIBE, later, NULL);
@@ -206,6 +230,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_guard_answers_stuck_request);
 	tcase_add_test(tc, test_rfc2543_matching);
 	tcase_add_test(tc, test_branch_reused);
+	tcase_add_test(tc, test_reply_stateless);
 	tcase_add_test(tc, test_close_drops_pending);
 	suite_add_tcase(s, tc);
 	return s;
