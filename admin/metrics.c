@@ -115,6 +115,8 @@ void hr_admin_metrics(struct req *r, struct reply *rp)
 			"\"%dxx\"} %llu\n", k,
 			(unsigned long long)m.sip.responses[k]);
 	err |= sip_errors(&b, &m.sip);
+	GAUGE("herald_sip_server_transactions", "Live server transactions "
+		"(at most --max-transactions).", m.sip.strans);
 	COUNTER("herald_notifies_total", "NOTIFYs sent.", m.ev.notifies);
 	COUNTER("herald_notifies_failed_total",
 		"NOTIFYs answered with an error or never (Timer F).",

@@ -34,6 +34,7 @@ struct serve_cfg {
 	unsigned max_msg;
 	unsigned tcp_idle_s;
 	unsigned tcp_max_conns;
+	unsigned max_strans;
 	unsigned nonce_ttl_s;
 	const char *digest_uri_check;
 	unsigned store_wait_ms;
@@ -74,6 +75,7 @@ static struct serve_cfg cfg = {
 	.max_msg = HR_SIP_DEFAULT_MAX_MSG,
 	.tcp_idle_s = 300,
 	.tcp_max_conns = 4096,
+	.max_strans = HR_SIP_DEFAULT_MAX_STRANS,
 	.nonce_ttl_s = 300,
 	.digest_uri_check = "strict",
 	.store_wait_ms = 5000,
@@ -129,6 +131,10 @@ static const struct hr_opt opts[] = {
 	{ "tcp-max-connections", HR_OPT_UINT, &cfg.tcp_max_conns, "N",
 	  "accepted TCP connections at once (default 4096; lowered at start "
 	  "to fit the descriptor limit, ulimit -n, less 128)", 1, 1000000 },
+	{ "max-transactions", HR_OPT_UINT, &cfg.max_strans, "N",
+	  "server transactions at once (each kept 32 s after its answer "
+	  "over UDP, under 1 kB); more requests get 503 (default 1000000)",
+	  100, 100000000 },
 	{ "database-url", HR_OPT_STR, &cfg.database_url, "URL",
 	  "PostgreSQL connection URI (default: the URL in var/database-url, "
 	  "which script/server writes)", 0, 0 },
@@ -682,6 +688,7 @@ static int run(void)
 	scfg.max_msg = cfg.max_msg;
 	scfg.tcp_idle_ms = cfg.tcp_idle_s * 1000;
 	scfg.tcp_max_conns = tcp_max_conns();
+	scfg.max_strans = cfg.max_strans;
 	if (!cfg.md5_agents.n) {
 		/* both stop at the first challenge they cannot answer */
 		cfg.md5_agents.v[0] = "sipsak";

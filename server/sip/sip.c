@@ -61,6 +61,7 @@ void hr_sip_cfg_default(struct hr_sip_cfg *cfg)
 	cfg->tcp_msg_ms = 64 * HR_SIP_T1;
 	cfg->tcp_max_out = 4 * 1024 * 1024;
 	cfg->tcp_max_conns = 4096;
+	cfg->max_strans = HR_SIP_DEFAULT_MAX_STRANS;
 	cfg->server = "Herald/" HR_VERSION;
 }
 
@@ -534,6 +535,7 @@ struct hr_sip_stats *hr_sip_counters(struct hr_sip *sip)
 void hr_sip_stats(const struct hr_sip *sip, struct hr_sip_stats *st)
 {
 	*st = sip->stats;
+	st->strans = sip->strans.n;
 }
 
 int hr_sip_reply(struct hr_sip *sip, const struct hr_msg *req,
@@ -611,12 +613,32 @@ static void not_implemented(struct hr_strans *st, const struct hr_msg *req,
 		"no handler for the method");
 }
 
+/* RFC 3261 21.5.4: 503 with Retry-After, without a transaction (8.2.7):
+ * the server cannot take the request now. */
+static void unavailable(struct hr_sip *sip, const struct hr_msg *req,
+	const char *where, const char *why)
+{
+	struct hr_resp resp = { .scode = 503,
+		.reason = "Service Unavailable",
+		.hdrs = hr_pl_str("Retry-After: 5\r\n"), .where = where,
+		.why = why };
+
+	hr_sip_reply(sip, req, &resp);
+}
+
 static void transact(struct hr_sip *sip, struct hr_msg *msg)
 {
 	struct handler *hd = &sip->hand[msg->meth];
 	struct hr_strans *st;
-	int err = hr_strans_alloc(&st, sip, msg);
+	int err;
 
+	/* each holds up to ~1 kB for 32 s (Timer J): bound the sum */
+	if (sip->strans.n >= sip->cfg.max_strans) {
+		unavailable(sip, msg, "sip: transaction limit",
+			"over --max-transactions");
+		return;
+	}
+	err = hr_strans_alloc(&st, sip, msg);
 	if (err) {
 		struct hr_resp resp = { .scode = 500,
 			.reason = "Server Internal Error",

@@ -17,6 +17,9 @@
 				  * header's elements each count; the
 				  * index of a first one is a uint8_t) */
 #define HR_SIP_DEFAULT_MAX_MSG 65535
+/* live server transactions: REGISTER at ~17,000/s holds ~550,000 for
+ * Timer J's 32 s; each takes under 1 kB */
+#define HR_SIP_DEFAULT_MAX_STRANS 1000000
 
 /* ---- methods ---- */
 
@@ -472,6 +475,8 @@ struct hr_sip_cfg {
 	unsigned tcp_msg_ms;     /* a message must arrive whole within this */
 	size_t tcp_max_out;      /* unsent bytes before a slow peer is cut */
 	unsigned tcp_max_conns;  /* accepted connections at once */
+	unsigned max_strans;     /* live server transactions at most; more
+				  * requests get a stateless 503 */
 	const char *server;      /* Server / User-Agent value */
 };
 
@@ -576,6 +581,7 @@ struct hr_sip_stats {
 	struct hr_sip_fail_count fails[HR_SIP_FAIL_KINDS];
 	unsigned nfails;                /* kinds in use; the last one is
 					 * "other" once they are all used */
+	size_t strans;                  /* live server transactions */
 };
 
 /** Copy the counters. */

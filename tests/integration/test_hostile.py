@@ -155,5 +155,40 @@ class ChallengeFloodTest(harness.HeraldTestCase):
         self.assertAlive()
 
 
+class TransactionCapTest(harness.HeraldTestCase):
+    """Beyond --max-transactions live server transactions, a new request
+    gets a stateless 503 with Retry-After, logged and counted by cause;
+    retransmissions of kept ones are still absorbed."""
+
+    herald_args = ['--max-transactions', '100']
+
+    def test_cap(self):
+        c = self.udp()
+        first = None
+        seen = {}
+        for i in range(120):
+            req = self.req('REGISTER', c, ruri='sip:elsewhere.test')
+            req.set('To', '<sip:alice@elsewhere.test>')
+            r = c.request(req)
+            self.assertIsNotNone(r, 'no answer to request %d' % i)
+            seen[r.status] = seen.get(r.status, 0) + 1
+            first = first or (req, r)
+            if r.status == 503:
+                self.assertEqual(r.get('retry-after'), '5', str(r))
+        self.assertEqual(seen.get(503), 20, seen)
+        # the first is still kept: its retransmission gets its answer
+        r = c.request(first[0])
+        self.assertEqual(r.raw, first[1].raw)
+        self.herald.wait_log('503 Service Unavailable to REGISTER from '
+                             '127.0.0.1:%d over UDP' % c.port)
+        self.assertIn('sip: transaction limit: over --max-transactions',
+                      self.herald.log_text())
+        m = metrics(self.herald)
+        self.assertIn('herald_sip_errors_total{code="503",reason="Service '
+                      'Unavailable",where="sip: transaction limit",'
+                      'errno=""} 20\n', m)
+        self.assertEqual(metric(m, 'herald_sip_server_transactions'), 100)
+
+
 if __name__ == '__main__':
     harness.main()

@@ -199,6 +199,39 @@ START_TEST(test_reply_stateless)
 }
 END_TEST
 
+/* Beyond the cap a request gets a stateless 503 with Retry-After,
+ * logged and counted with its cause; room comes back with Timer J. */
+START_TEST(test_cap)
+{
+	struct hr_sip_cfg cfg;
+	struct hr_sip_stats stats;
+
+	mock.sip = hr_mem_deref(mock.sip);
+	hr_sip_cfg_default(&cfg);
+	cfg.max_strans = 2;
+	ck_assert_int_eq(hr_sip_alloc(&mock.sip, &cfg), 0);
+	hr_sip_set_send(mock.sip, mock_send, NULL);
+	mock_recv(HR_TP_UDP, REQ("REGISTER", "z9hG4bKc1"));
+	mock_recv(HR_TP_UDP, REQ("REGISTER", "z9hG4bKc2"));
+	ck_assert_uint_eq(hr_sip_strans_count(mock.sip), 2);
+	mock_recv(HR_TP_UDP, REQ("REGISTER", "z9hG4bKc3"));
+	ck_assert_uint_eq(mock_status(2), 503);
+	ck_assert_ptr_nonnull(strstr(mock.out[2], "\r\nRetry-After: "));
+	ck_assert_uint_eq(hr_sip_strans_count(mock.sip), 2);
+	/* a retransmission of a kept one is still absorbed */
+	mock_recv(HR_TP_UDP, REQ("REGISTER", "z9hG4bKc1"));
+	ck_assert_str_eq(mock.out[3], mock.out[0]);
+	hr_sip_stats(mock.sip, &stats);
+	ck_assert_uint_eq(stats.nfails, 2);
+	ck_assert_uint_eq(stats.fails[1].scode, 503);
+	ck_assert_str_eq(stats.fails[1].where, "sip: transaction limit");
+	mock_advance(64 * HR_SIP_T1);
+	mock_recv(HR_TP_UDP, REQ("REGISTER", "z9hG4bKc3"));
+	ck_assert_uint_eq(mock_status(4), 501);
+	mock_advance(64 * HR_SIP_T1);
+}
+END_TEST
+
 START_TEST(test_close_drops_pending)
 {
 	hr_sip_handle(mock.sip, HR_METH_SUBSCRIBE, later, NULL);
@@ -231,6 +264,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_rfc2543_matching);
 	tcase_add_test(tc, test_branch_reused);
 	tcase_add_test(tc, test_reply_stateless);
+	tcase_add_test(tc, test_cap);
 	tcase_add_test(tc, test_close_drops_pending);
 	suite_add_tcase(s, tc);
 	return s;
