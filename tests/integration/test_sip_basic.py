@@ -140,9 +140,10 @@ class RetransmissionTest(harness.HeraldTestCase):
         self.assertIsNotNone(r2, 'no response to the retransmission')
         self.assertEqual(r1, r2)
 
-    def test_register_retransmission_identical_401(self):
-        """The registrar's challenge runs in a server transaction: a
-        retransmission gets the same bytes, the same nonce included."""
+    def test_register_retransmission_challenged_again(self):
+        """The registrar's challenge keeps no transaction (RFC 3261
+        8.2.7): a retransmission is challenged again, with the same
+        To-tag and a fresh nonce, either of which the client may use."""
         c = self.udp()
         req = self.req('REGISTER', c)
         req.set('To', '<sip:alice@example.test>')
@@ -155,7 +156,11 @@ class RetransmissionTest(harness.HeraldTestCase):
         c.send(data)
         r2 = c.recv_raw()
         self.assertIsNotNone(r2, 'no response to the retransmission')
-        self.assertEqual(r1, r2)
+        r1, r2 = harness.Response(r1), harness.Response(r2)
+        self.assertStatus(r2, 401, 'Unauthorized')
+        for h in ('via', 'from', 'to', 'call-id', 'cseq'):
+            self.assertEqual(r1.get(h), r2.get(h), h)
+        self.assertTrue(r2.get('www-authenticate').startswith('Digest '))
 
     def test_event_methods_501(self):
         # Herald subscribes to nothing, so it takes no NOTIFY
