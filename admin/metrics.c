@@ -117,6 +117,18 @@ void hr_admin_metrics(struct req *r, struct reply *rp)
 	err |= sip_errors(&b, &m.sip);
 	GAUGE("herald_sip_server_transactions", "Live server transactions "
 		"(at most --max-transactions).", m.sip.strans);
+	GAUGE("herald_sip_sources", "Source addresses in the per-source "
+		"limits' table (bounded).", m.sip.sources);
+	COUNTER("herald_sip_requests_dropped_total", "Requests over "
+		"--max-requests-per-source dropped unanswered (beyond the few "
+		"answered with 503 each second).", m.sip.src_dropped);
+	err |= hr_buf_printf(&b, "# HELP herald_sip_tcp_refused_total TCP "
+		"connections closed at accept, by limit.\n# TYPE "
+		"herald_sip_tcp_refused_total counter\n"
+		"herald_sip_tcp_refused_total{limit=\"per-source\"} %llu\n"
+		"herald_sip_tcp_refused_total{limit=\"total\"} %llu\n",
+		(unsigned long long)m.sip.tcp_refused_src,
+		(unsigned long long)m.sip.tcp_refused_max);
 	COUNTER("herald_notifies_total", "NOTIFYs sent.", m.ev.notifies);
 	COUNTER("herald_notifies_failed_total",
 		"NOTIFYs answered with an error or never (Timer F).",

@@ -35,6 +35,8 @@ struct serve_cfg {
 	unsigned tcp_idle_s;
 	unsigned tcp_max_conns;
 	unsigned max_strans;
+	unsigned src_rate;
+	unsigned src_max_tcp;
 	unsigned nonce_ttl_s;
 	const char *digest_uri_check;
 	unsigned store_wait_ms;
@@ -76,6 +78,8 @@ static struct serve_cfg cfg = {
 	.tcp_idle_s = 300,
 	.tcp_max_conns = 4096,
 	.max_strans = HR_SIP_DEFAULT_MAX_STRANS,
+	.src_rate = HR_SIP_DEFAULT_SRC_RATE,
+	.src_max_tcp = HR_SIP_DEFAULT_SRC_MAX_TCP,
 	.nonce_ttl_s = 300,
 	.digest_uri_check = "strict",
 	.store_wait_ms = 5000,
@@ -135,6 +139,14 @@ static const struct hr_opt opts[] = {
 	  "server transactions at once (each kept 32 s after its answer "
 	  "over UDP, under 1 kB); more requests get 503 (default 1000000)",
 	  100, 100000000 },
+	{ "max-requests-per-source", HR_OPT_UINT, &cfg.src_rate, "N",
+	  "requests a second from one address (IPv6: one /64), in bursts of "
+	  "twice that; more get a few 503s a second and are otherwise "
+	  "dropped; 0 for no limit (default 200: raise it for a proxy or an "
+	  "application server that speaks for many users)", 0, 1000000 },
+	{ "max-tcp-per-source", HR_OPT_UINT, &cfg.src_max_tcp, "N",
+	  "TCP connections open from one address (IPv6: one /64); more are "
+	  "closed at accept; 0 for no limit (default 64)", 0, 1000000 },
 	{ "database-url", HR_OPT_STR, &cfg.database_url, "URL",
 	  "PostgreSQL connection URI (default: the URL in var/database-url, "
 	  "which script/server writes)", 0, 0 },
@@ -689,6 +701,8 @@ static int run(void)
 	scfg.tcp_idle_ms = cfg.tcp_idle_s * 1000;
 	scfg.tcp_max_conns = tcp_max_conns();
 	scfg.max_strans = cfg.max_strans;
+	scfg.src_rate = cfg.src_rate;
+	scfg.src_max_tcp = cfg.src_max_tcp;
 	if (!cfg.md5_agents.n) {
 		/* both stop at the first challenge they cannot answer */
 		cfg.md5_agents.v[0] = "sipsak";

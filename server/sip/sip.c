@@ -39,6 +39,7 @@ struct hr_sip {
 	void *send_arg;
 	struct hr_sip_stats stats;
 	struct hr_buf out;                 /* scratch for stateless replies */
+	struct hr_srclim *srclim;          /* limits per source address */
 };
 
 /* Methods answered in a server transaction even before their feature
@@ -62,6 +63,8 @@ void hr_sip_cfg_default(struct hr_sip_cfg *cfg)
 	cfg->tcp_max_out = 4 * 1024 * 1024;
 	cfg->tcp_max_conns = 4096;
 	cfg->max_strans = HR_SIP_DEFAULT_MAX_STRANS;
+	cfg->src_rate = HR_SIP_DEFAULT_SRC_RATE;
+	cfg->src_max_tcp = HR_SIP_DEFAULT_SRC_MAX_TCP;
 	cfg->server = "Herald/" HR_VERSION;
 }
 
@@ -93,6 +96,11 @@ struct hr_hash *hr_sip_strans_tab(struct hr_sip *sip)
 struct hr_hash *hr_sip_ctrans_tab(struct hr_sip *sip)
 {
 	return &sip->ctrans;
+}
+
+struct hr_srclim *hr_sip_srclim(struct hr_sip *sip)
+{
+	return sip->srclim;
 }
 
 size_t hr_sip_strans_count(const struct hr_sip *sip)
@@ -196,6 +204,8 @@ static void sip_destroy(void *data)
 	hr_hash_reset(&sip->strans);
 	hr_hash_reset(&sip->ctrans);
 	hr_buf_reset(&sip->out);
+	/* after the connections, which give their counts back to it */
+	hr_mem_deref(sip->srclim);
 }
 
 int hr_sip_alloc(struct hr_sip **sipp, const struct hr_sip_cfg *cfg)
@@ -217,6 +227,11 @@ int hr_sip_alloc(struct hr_sip **sipp, const struct hr_sip_cfg *cfg)
 	err = hr_hash_init(&sip->strans, 65536);
 	if (!err)
 		err = hr_hash_init(&sip->ctrans, 65536);
+	/* room for four times the connections that can hold an entry */
+	if (!err && (sip->cfg.src_rate || sip->cfg.src_max_tcp))
+		err = hr_srclim_alloc(&sip->srclim, sip->cfg.src_rate,
+			sip->cfg.src_max_tcp, sip->cfg.tcp_max_conns > 4096 ?
+			4 * sip->cfg.tcp_max_conns : 16384);
 	if (err) {
 		hr_mem_deref(sip);
 		return err;
@@ -536,6 +551,7 @@ void hr_sip_stats(const struct hr_sip *sip, struct hr_sip_stats *st)
 {
 	*st = sip->stats;
 	st->strans = sip->strans.n;
+	st->sources = hr_srclim_count(sip->srclim);
 }
 
 int hr_sip_reply(struct hr_sip *sip, const struct hr_msg *req,
@@ -702,10 +718,33 @@ static void route(struct hr_sip *sip, struct hr_msg *msg)
 	transact(sip, msg);
 }
 
+/*
+ * Over its source's rate: a few 503s a second tell a client that is only
+ * too busy to back off (RFC 3261 21.5.4) and say why in the log; the
+ * rest is dropped, since answering each would double what a flood costs
+ * and send it back to a source that may be forged. False: drop it.
+ */
+static bool within_rate(struct hr_sip *sip, const struct hr_msg *msg)
+{
+	enum hr_srclim_verdict v = hr_srclim_request(sip->srclim, &msg->src);
+
+	if (v == HR_SRC_PASS)
+		return true;
+	/* a request without a usable Via, or an ACK: nothing to answer */
+	if (v == HR_SRC_REFUSE && msg->has_via && msg->meth != HR_METH_ACK)
+		unavailable(sip, msg, "sip: per-source limit",
+			"over --max-requests-per-source");
+	else
+		sip->stats.src_dropped++;
+	return false;
+}
+
 static void recv_request(struct hr_sip *sip, struct hr_msg *msg)
 {
 	struct hr_strans *st;
 
+	if (!within_rate(sip, msg))
+		return;
 	if (msg->err_scode) {
 		/* no usable Via: no way to route a response; drop it */
 		if (msg->has_via)

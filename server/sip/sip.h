@@ -20,6 +20,10 @@
 /* live server transactions: REGISTER at ~17,000/s holds ~550,000 for
  * Timer J's 32 s; each takes under 1 kB */
 #define HR_SIP_DEFAULT_MAX_STRANS 1000000
+/* per source address: more than a phone, or an office of phones behind
+ * one NAT, ever sends */
+#define HR_SIP_DEFAULT_SRC_RATE 200
+#define HR_SIP_DEFAULT_SRC_MAX_TCP 64
 
 /* ---- methods ---- */
 
@@ -477,6 +481,10 @@ struct hr_sip_cfg {
 	unsigned tcp_max_conns;  /* accepted connections at once */
 	unsigned max_strans;     /* live server transactions at most; more
 				  * requests get a stateless 503 */
+	unsigned src_rate;       /* requests a second from one source
+				  * address (IPv6: one /64); 0: no limit */
+	unsigned src_max_tcp;    /* accepted connections from one source
+				  * address; 0: no limit */
 	const char *server;      /* Server / User-Agent value */
 };
 
@@ -582,6 +590,12 @@ struct hr_sip_stats {
 	unsigned nfails;                /* kinds in use; the last one is
 					 * "other" once they are all used */
 	size_t strans;                  /* live server transactions */
+	size_t sources;                 /* sources in the per-source table */
+	uint64_t src_dropped;           /* requests over src_rate dropped
+					 * unanswered */
+	uint64_t tcp_refused_src;       /* connections refused at accept:
+					 * over src_max_tcp... */
+	uint64_t tcp_refused_max;       /* ...over tcp_max_conns */
 };
 
 /** Copy the counters. */

@@ -135,6 +135,36 @@ int hr_sip_send_conn(struct hr_sip *sip, const struct hr_dest *dst,
 /* A connection closed: its client transactions fail at once. */
 void hr_ctrans_conn_lost(struct hr_sip *sip, const struct hr_conn *conn);
 
+/* Limits per source address (srclim.c). */
+struct hr_srclim;
+
+enum hr_srclim_verdict {
+	HR_SRC_PASS,       /* within the limit */
+	HR_SRC_REFUSE,     /* over it: answer 503 */
+	HR_SRC_DROP,       /* over it, and told enough this second: drop */
+};
+
+/**
+ * A table of at least size sources (rounded up to a power of two): rate
+ * requests a second and max_tcp accepted connections each (0: no
+ * limit). 0 or ENOMEM.
+ */
+int hr_srclim_alloc(struct hr_srclim **slp, unsigned rate, unsigned max_tcp,
+	unsigned size);
+/** A request from src: may it pass? (sl NULL: yes) */
+enum hr_srclim_verdict hr_srclim_request(struct hr_srclim *sl,
+	const struct hr_sa *src);
+/** A connection accepted from src: 0 and *slot to give back on close (0
+ * when not counted), or EBUSY when src has max_tcp open. */
+int hr_srclim_conn_open(struct hr_srclim *sl, const struct hr_sa *src,
+	uint32_t *slot);
+/** A counted connection closed. */
+void hr_srclim_conn_close(struct hr_srclim *sl, uint32_t slot);
+/** Entries holding a source. */
+size_t hr_srclim_count(const struct hr_srclim *sl);
+/** The stack's table. */
+struct hr_srclim *hr_sip_srclim(struct hr_sip *sip);
+
 /* Transactions. */
 struct hr_strans *hr_strans_find(struct hr_sip *sip, const struct hr_msg *req,
 	bool cancel);

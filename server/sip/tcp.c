@@ -44,6 +44,7 @@ struct hr_conn {
 	char *adv;                 /* its listener's, referenced, or NULL */
 	struct hr_tmr tmr_msg;     /* a started message must end by then */
 	bool closing;              /* close once the output has drained */
+	uint32_t src_slot;         /* its count in the per-source table */
 };
 
 bool hr_conn_isopen(const struct hr_conn *conn)
@@ -69,6 +70,8 @@ void hr_conn_close(struct hr_conn *conn)
 		return;
 	HR_DEBUG("close %s", hr_sa_print(&conn->peer, peer, sizeof(peer)));
 	hr_tmr_cancel(&conn->tmr_msg);
+	hr_srclim_conn_close(hr_sip_srclim(conn->sip), conn->src_slot);
+	conn->src_slot = 0;
 	bufferevent_free(conn->bev);
 	conn->bev = NULL;
 	conn->closing = true;
@@ -285,25 +288,62 @@ static struct hr_conn *conn_new(struct hr_sip *sip, evutil_socket_t fd,
 	return conn;
 }
 
+/* A connection closed at accept: counted, and said at most once a
+ * second (a flood of connections must not flood the log too). */
+static void refuse(struct hr_sip *sip, evutil_socket_t fd,
+	const struct hr_sa *peer, bool per_source)
+{
+	const struct hr_sip_cfg *cfg = hr_sip_cfg(sip);
+	struct hr_sip_stats *st = hr_sip_counters(sip);
+	static uint64_t last_s, quiet;
+	uint64_t now_s = hr_now_ms() / 1000;
+	char addr[HR_SA_STRLEN];
+
+	close(fd);
+	if (per_source)
+		st->tcp_refused_src++;
+	else
+		st->tcp_refused_max++;
+	if (now_s == last_s) {
+		quiet++;
+		return;
+	}
+	last_s = now_s;
+	HR_WARN("connection from %s refused: %s (%u)%s",
+		hr_sa_print(peer, addr, sizeof(addr)), per_source ?
+		"over --max-tcp-per-source" : "over --tcp-max-connections",
+		per_source ? cfg->src_max_tcp : cfg->tcp_max_conns,
+		quiet ? " [and others not logged]" : "");
+	quiet = 0;
+}
+
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	struct sockaddr *sa, int salen, void *arg)
 {
 	struct hr_tcp_lsnr *lsnr = arg;
 	const struct hr_sip_cfg *cfg = hr_sip_cfg(lsnr->sip);
+	struct hr_conn *conn;
 	struct hr_sa peer;
+	uint32_t slot;
 
 	(void)l;
 	lsnr->pause_ms = PAUSE_MIN_MS;
-	if (hr_sip_conns(lsnr->sip)->n >= cfg->tcp_max_conns) {
-		HR_WARN("connection limit (%u) reached: refusing",
-			cfg->tcp_max_conns);
-		close(fd);
-		return;
-	}
 	memset(&peer, 0, sizeof(peer));
 	memcpy(&peer.u.ss, sa, (size_t)salen);
 	peer.len = (socklen_t)salen;
-	conn_new(lsnr->sip, fd, &peer, lsnr->adv);
+	if (hr_sip_conns(lsnr->sip)->n >= cfg->tcp_max_conns) {
+		refuse(lsnr->sip, fd, &peer, false);
+		return;
+	}
+	if (hr_srclim_conn_open(hr_sip_srclim(lsnr->sip), &peer, &slot)) {
+		refuse(lsnr->sip, fd, &peer, true);
+		return;
+	}
+	conn = conn_new(lsnr->sip, fd, &peer, lsnr->adv);
+	if (conn)
+		conn->src_slot = slot;
+	else
+		hr_srclim_conn_close(hr_sip_srclim(lsnr->sip), slot);
 }
 
 struct hr_conn *hr_conn_find(struct hr_sip *sip, const struct hr_sa *peer)

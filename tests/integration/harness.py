@@ -59,7 +59,9 @@ HERALD_ENV = ('HERALD_SIP_LISTEN', 'HERALD_DOMAIN', 'HERALD_LOG_LEVEL',
               'HERALD_NONCE_LIFETIME', 'HERALD_STORE_WAIT',
               'HERALD_ADMIN_LISTEN', 'HERALD_ADMIN_TOKEN',
               'HERALD_ADMIN_TOKEN_FILE', 'HERALD_DIGEST_URI_CHECK',
-              'HERALD_ADMIN_MAX_CONNECTIONS', 'HERALD_ADMIN_REQUEST_TIMEOUT')
+              'HERALD_ADMIN_MAX_CONNECTIONS', 'HERALD_ADMIN_REQUEST_TIMEOUT',
+              'HERALD_MAX_TRANSACTIONS', 'HERALD_MAX_REQUESTS_PER_SOURCE',
+              'HERALD_MAX_TCP_PER_SOURCE')
 
 
 # ---------------------------------------------------------------------------
@@ -246,6 +248,10 @@ class Herald:
             # parallel), with a known token
             argv += ['--admin-listen', '127.0.0.1:0', '--admin-token',
                      ADMIN_TOKEN]
+        # every client of a test is on 127.0.0.1: one source address for
+        # the per-source limits, which the tests of those set themselves
+        argv += ['--max-requests-per-source', '0',
+                 '--max-tcp-per-source', '0']
         argv += ['--database-url', self.db]
         # extra arguments may name the chosen port: 'udp:127.0.0.1:{port}'
         return argv + [a.format(port=self.port) for a in self.extra]

@@ -6,6 +6,7 @@ limits while others go on."""
 import os
 import re
 import select
+import socket
 import time
 import urllib.request
 
@@ -120,6 +121,7 @@ def flood(clients, n, window=64):
 
 
 class ChallengeFloodTest(harness.HeraldTestCase):
+    # not the per-source limit: the harness turns it off
     """20,000 unauthenticated SUBSCRIBEs from four sockets: each is
     challenged, and the challenges keep no transaction (RFC 3261 8.2.7),
     so herald's memory does not grow with them (it grew by ~1.7 kB a
@@ -188,6 +190,122 @@ class TransactionCapTest(harness.HeraldTestCase):
                       'Unavailable",where="sip: transaction limit",'
                       'errno=""} 20\n', m)
         self.assertEqual(metric(m, 'herald_sip_server_transactions'), 100)
+
+
+class SourceRateTest(harness.HeraldTestCase):
+    """One source over --max-requests-per-source gets a few 503s with
+    Retry-After a second and is otherwise dropped, while another source
+    (127.0.0.2) is answered as ever."""
+
+    RATE = 50
+    N = 2000
+    herald_args = ['--max-requests-per-source', str(RATE)]
+
+    def test_flood_from_one_source(self):
+        flooder = self.udp()
+        other = self.udp(host='127.0.0.2')
+        t0 = time.monotonic()
+        seen = {}
+        for i in range(self.N):
+            flooder.send(subscribe(flooder, i))
+            if i % 100 == 99:
+                # the other source, in the middle of the flood
+                r = other.request(subscribe(other, i))
+                self.assertStatus(r, 401)
+                r = other.request(self.req('OPTIONS', other))
+                self.assertStatus(r, 200)
+            while True:
+                data = flooder.recv_raw(0)
+                if data is None:
+                    break
+                seen[int(data[8:11])] = seen.get(int(data[8:11]), 0) + 1
+        while True:
+            data = flooder.recv_raw(0.5)
+            if data is None:
+                break
+            seen[int(data[8:11])] = seen.get(int(data[8:11]), 0) + 1
+        took = time.monotonic() - t0
+        # a burst of two seconds' worth, then the rate; five 503s a second
+        allowed = 2 * self.RATE + self.RATE * took + 1
+        self.assertLessEqual(seen.get(401, 0), allowed, (seen, took))
+        self.assertGreaterEqual(seen.get(401, 0), 2 * self.RATE, seen)
+        self.assertLessEqual(seen.get(503, 0), 5 * (took + 1), (seen, took))
+        self.assertGreater(seen.get(503, 0), 0, seen)
+        self.assertEqual(set(seen), {401, 503}, seen)
+        self.herald.wait_log('503 Service Unavailable to SUBSCRIBE from '
+                             '127.0.0.1:%d over UDP' % flooder.port)
+        self.assertIn('sip: per-source limit: over '
+                      '--max-requests-per-source', self.herald.log_text())
+        m = metrics(self.herald)
+        self.assertIn('herald_sip_errors_total{code="503",reason="Service '
+                      'Unavailable",where="sip: per-source limit",'
+                      'errno=""} %d\n' % seen[503], m)
+        self.assertEqual(metric(m, 'herald_sip_requests_dropped_total'),
+                         self.N - seen[401] - seen[503])
+        self.assertEqual(metric(m, 'herald_sip_sources'), 2)
+        # once it stops, the source is answered again
+        time.sleep(1.1)
+        r = flooder.request(self.req('OPTIONS', flooder))
+        self.assertStatus(r, 200)
+
+
+class SourceTcpTest(harness.HeraldTestCase):
+    """Beyond --max-tcp-per-source open connections from one address, a
+    new one is closed at accept; another address still connects."""
+
+    herald_args = ['--max-tcp-per-source', '4']
+
+    def connect(self, host='127.0.0.1'):
+        s = socket.create_connection(self.herald.addr, timeout=3,
+                                     source_address=(host, 0))
+        self.addCleanup(s.close)
+        return s
+
+    def options_ok(self, s):
+        host, port = s.getsockname()[:2]
+        req = harness.make_request('OPTIONS', host, port, transport='TCP')
+        s.sendall(bytes(req))
+        data = s.recv(65536)
+        self.assertTrue(data.startswith(b'SIP/2.0 200 '), data)
+
+    def closed(self, s):
+        s.settimeout(3)
+        try:
+            return s.recv(1) == b''
+        except ConnectionResetError:
+            return True
+
+    def test_connections_per_source(self):
+        socks = [self.connect() for _ in range(4)]
+        for s in socks:
+            self.options_ok(s)
+        fifth = self.connect()
+        self.assertTrue(self.closed(fifth), 'a fifth connection was kept')
+        self.options_ok(self.connect('127.0.0.2'))
+        # one closes: room for another
+        socks[0].close()
+        deadline = time.monotonic() + 5
+        while True:
+            s = self.connect()
+            s.settimeout(0.5)
+            req = harness.make_request('OPTIONS', '127.0.0.1',
+                                       s.getsockname()[1], transport='TCP')
+            try:
+                s.sendall(bytes(req))
+                if s.recv(65536).startswith(b'SIP/2.0 200 '):
+                    break
+            except OSError:
+                pass
+            self.assertLess(time.monotonic(), deadline,
+                            'no room after a connection closed')
+            time.sleep(0.1)
+        self.herald.wait_log('refused: over --max-tcp-per-source (4)')
+        m = metrics(self.herald)
+        self.assertGreaterEqual(
+            metric(m, 'herald_sip_tcp_refused_total{limit="per-source"}'),
+            1)
+        self.assertEqual(
+            metric(m, 'herald_sip_tcp_refused_total{limit="total"}'), 0)
 
 
 if __name__ == '__main__':
