@@ -137,7 +137,7 @@ static const struct hr_opt opts[] = {
 	  "to fit the descriptor limit, ulimit -n, less 128)", 1, 1000000 },
 	{ "max-transactions", HR_OPT_UINT, &cfg.max_strans, "N",
 	  "server transactions at once (each kept 32 s after its answer "
-	  "over UDP, under 1 kB); more requests get 503 (default 1000000)",
+	  "over UDP, about 2 kB); more requests get 503 (default 1000000)",
 	  100, 100000000 },
 	{ "max-requests-per-source", HR_OPT_UINT, &cfg.src_rate, "N",
 	  "requests a second from one address (IPv6: one /64), in bursts of "
