@@ -61,7 +61,8 @@ int hr_srclim_alloc(struct hr_srclim **slp, unsigned rate, unsigned max_tcp,
 
 	if (!slp)
 		return EINVAL;
-	while (sets * WAYS < size && sets < (1u << 24))
+	/* at most 2^20 entries (48 MB): beyond, sets only grow busier */
+	while (sets * WAYS < size && sets * WAYS < (1u << 20))
 		sets <<= 1;
 	sl = hr_mem_zalloc(sizeof(*sl), srclim_destroy);
 	if (!sl)

@@ -100,6 +100,9 @@ static void conn_destroy(void *data)
 	hr_tmr_cancel(&conn->tmr_msg);
 	if (conn->bev)
 		bufferevent_free(conn->bev);
+	/* 0 once closed: the stack may be gone by now */
+	if (conn->src_slot)
+		hr_srclim_conn_close(hr_sip_srclim(conn->sip), conn->src_slot);
 	hr_mem_deref(conn->adv);
 }
 
