@@ -237,11 +237,15 @@ class SourceRateTest(harness.HeraldTestCase):
         self.assertIn('sip: per-source limit: over '
                       '--max-requests-per-source', self.herald.log_text())
         m = metrics(self.herald)
-        self.assertIn('herald_sip_errors_total{code="503",reason="Service '
-                      'Unavailable",where="sip: per-source limit",'
-                      'errno=""} %d\n' % seen[503], m)
-        self.assertEqual(metric(m, 'herald_sip_requests_dropped_total'),
-                         self.N - seen[401] - seen[503])
+        refused = re.search(r'^herald_sip_errors_total\{code="503",'
+                            r'reason="Service Unavailable",where="sip: '
+                            r'per-source limit",errno=""\} (\d+)$', m, re.M)
+        self.assertIsNotNone(refused, m)
+        # a datagram may be lost either way on a busy machine
+        self.assertGreaterEqual(int(refused.group(1)), seen[503])
+        dropped = metric(m, 'herald_sip_requests_dropped_total')
+        self.assertGreater(dropped, self.N / 2, (seen, m))
+        self.assertLessEqual(dropped, self.N - seen[401] - seen[503])
         self.assertEqual(metric(m, 'herald_sip_sources'), 2)
         # once it stops, the source is answered again
         time.sleep(1.1)
