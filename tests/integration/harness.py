@@ -215,8 +215,9 @@ class Herald:
     """One herald process with its output collected by a thread."""
 
     def __init__(self, args=(), host='127.0.0.1', udp=True, tcp=True,
-                 env=None, listen=True, db=None):
+                 env=None, listen=True, db=None, source_limits=False):
         self.db = db or fresh_database()
+        self.source_limits = source_limits
         self.host = host
         self.family = socket.AF_INET6 if ':' in host else socket.AF_INET
         self.extra = list(args)
@@ -249,9 +250,11 @@ class Herald:
             argv += ['--admin-listen', '127.0.0.1:0', '--admin-token',
                      ADMIN_TOKEN]
         # every client of a test is on 127.0.0.1: one source address for
-        # the per-source limits, which the tests of those set themselves
-        argv += ['--max-requests-per-source', '0',
-                 '--max-tcp-per-source', '0']
+        # the per-source limits, off unless a test keeps the defaults
+        # (source_limits: the real clients' tests do) or sets its own
+        if not self.source_limits:
+            argv += ['--max-requests-per-source', '0',
+                     '--max-tcp-per-source', '0']
         argv += ['--database-url', self.db]
         # extra arguments may name the chosen port: 'udp:127.0.0.1:{port}'
         return argv + [a.format(port=self.port) for a in self.extra]
@@ -733,6 +736,7 @@ class HeraldTestCase(unittest.TestCase):
 
     herald_args = []
     autostart = True
+    source_limits = False   # True: herald's default per-source limits
     maxDiff = None
 
     def setUp(self):
@@ -741,6 +745,7 @@ class HeraldTestCase(unittest.TestCase):
             self.herald = self.start_herald(self.herald_args)
 
     def start_herald(self, args=(), **kw):
+        kw.setdefault('source_limits', self.source_limits)
         h = Herald(args, **kw)
         self.servers.append(h)
         h.start()
@@ -752,7 +757,8 @@ class HeraldTestCase(unittest.TestCase):
         and port (dialogs name the port: a watcher can go on)."""
         h.kill()
         h2 = Herald(h.extra, db=h.db, host=h.host, udp=h.udp, tcp=h.tcp,
-                    listen=h.listen, env=h.env_extra)
+                    listen=h.listen, env=h.env_extra,
+                    source_limits=h.source_limits)
         h2.port = h.port
         self.servers.append(h2)
         h2.start()

@@ -161,6 +161,9 @@ class Trace:
 class ClientCase(harness.HeraldTestCase):
     """alice, bob and carol exist (password secret)."""
 
+    # Herald as shipped: its default per-source limits too
+    source_limits = True
+
     def setUp(self):
         baresip.skip_unless_available()
         linphonec.skip_unless_available()
