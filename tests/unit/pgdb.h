@@ -134,4 +134,24 @@ static inline void pgdb_drain(struct hr_store *store, int spins)
 	}
 }
 
+/* Under hr_store_hold: run the loop until n commits wait to complete. */
+static inline void pgdb_held(struct hr_store *store, size_t n)
+{
+	for (int i = 0; i < 5000 && hr_store_held(store) < n; i++) {
+		hr_loop_once();
+		usleep(1000);
+	}
+	ck_assert_uint_ge(hr_store_held(store), n);
+}
+
+/* Under hr_store_hold: complete the oldest commit once it waits, then
+ * let the timers it armed run (the interleaving tests build on). */
+static inline void pgdb_deliver_one(struct hr_store *store)
+{
+	pgdb_held(store, 1);
+	ck_assert(hr_store_deliver_one(store));
+	hr_tmr_poll();
+	hr_loop_once();
+}
+
 #endif

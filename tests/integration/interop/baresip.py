@@ -145,6 +145,27 @@ def netstring(data):
     return b'%d:%s,' % (len(data), data)
 
 
+
+def wait_line(client, reader, pattern, timeout, start=0):
+    """The index of the first line of client.lines from start on that
+    matches pattern, waiting on client.cond while the client's process or
+    its output reader lives; None at the timeout. (The drivers of baresip
+    and linphonec share it.)"""
+    rx = re.compile(pattern)
+    deadline = time.monotonic() + timeout
+    with client.cond:
+        i = start
+        while True:
+            while i < len(client.lines):
+                if rx.search(client.lines[i]):
+                    return i
+                i += 1
+            left = deadline - time.monotonic()
+            if left <= 0 or (client.proc.poll() is not None and
+                             not reader.is_alive()):
+                return None
+            client.cond.wait(min(left, 0.2))
+
 class BaresipError(AssertionError):
     pass
 
@@ -402,23 +423,12 @@ class Baresip:
     def wait_log(self, pattern, timeout=WAIT, what=None, start=0):
         """Wait for a line of baresip's output (from line index start on)
         matching pattern; return its index."""
-        rx = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            i = start
-            while True:
-                while i < len(self.lines):
-                    if rx.search(self.lines[i]):
-                        return i
-                    i += 1
-                left = deadline - time.monotonic()
-                if left <= 0 or (self.proc.poll() is not None and
-                                 not self.out_reader.is_alive()):
-                    break
-                self.cond.wait(min(left, 0.2))
-        raise BaresipError('%s: no %s within %.0f s\n%s' %
-                           (self.aor, what or repr(pattern), timeout,
-                            self.log_text(200)))
+        i = wait_line(self, self.out_reader, pattern, timeout, start)
+        if i is None:
+            raise BaresipError('%s: no %s within %.0f s\n%s' %
+                               (self.aor, what or repr(pattern), timeout,
+                                self.log_text(200)))
+        return i
 
     # -- ctrl_tcp --
 

@@ -238,23 +238,12 @@ class Linphonec:
     def wait_out(self, pattern, timeout=WAIT, what=None, start=0):
         """Wait for a line of linphonec's output (from index start on)
         matching pattern; its index."""
-        rx = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            i = start
-            while True:
-                while i < len(self.lines):
-                    if rx.search(self.lines[i]):
-                        return i
-                    i += 1
-                left = deadline - time.monotonic()
-                if left <= 0 or (self.proc.poll() is not None and
-                                 not self.reader.is_alive()):
-                    break
-                self.cond.wait(min(left, 0.2))
-        raise LinphonecError('%s: no %s within %.0f s\n%s' %
-                             (self.aor, what or repr(pattern), timeout,
-                              self.diag()))
+        i = _bs.wait_line(self, self.reader, pattern, timeout, start)
+        if i is None:
+            raise LinphonecError('%s: no %s within %.0f s\n%s' %
+                                 (self.aor, what or repr(pattern), timeout,
+                                  self.diag()))
+        return i
 
     def mark(self):
         with self.lock:

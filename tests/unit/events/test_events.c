@@ -492,13 +492,7 @@ START_TEST(test_unsubscribe_and_new_in_flight)
 	subscribe_send("c2", NULL, 1, EVENT "Expires: 600\r\n"
 		"Contact: <sip:bob@192.0.2.2:5060>\r\n");
 	for (int k = 0; k < 2; k++) {
-		for (int i = 0; i < 5000 && !hr_store_held(store); i++) {
-			hr_loop_once();
-			usleep(1000);
-		}
-		ck_assert(hr_store_deliver_one(store));
-		hr_tmr_poll();
-		hr_loop_once();
+		pgdb_deliver_one(store);
 		r = next_resp();
 		ck_assert_msg(status(r) == 200, "%s", r);
 		answer(next_notify(), 200);

@@ -316,16 +316,6 @@ START_TEST(test_publish_compose)
 }
 END_TEST
 
-/* Run the loop until n commits wait under the store's hold. */
-static void held(size_t n)
-{
-	for (int i = 0; i < 5000 && hr_store_held(store) < n; i++) {
-		hr_loop_once();
-		usleep(1000);
-	}
-	ck_assert_uint_eq(hr_store_held(store), n);
-}
-
 /* A removal of the presentity's only publication and a new initial
  * PUBLISH in flight at once; the removal's commit completes first and
  * the presentity's round runs before the other's does. The new
@@ -344,7 +334,7 @@ START_TEST(test_publish_race)
 	hr_store_hold(store, true);
 	publish_send(e1, "0", NULL);
 	publish_send(NULL, NULL, DOC("t2", "open"));
-	held(2);
+	pgdb_held(store, 2);
 	ck_assert(hr_store_deliver_one(store));
 	published(200, NULL, 0);
 	/* the removal's round: nothing is published now */
@@ -658,7 +648,7 @@ START_TEST(test_publication_cap)
 	publish_send(NULL, NULL, DOC("t5", "open"));
 	r = next_resp();
 	ck_assert_msg(status(r) == 403, "%s", r);
-	held(1);
+	pgdb_held(store, 1);
 	hr_store_hold(store, false);
 	published(200, NULL, 0);
 	ck_assert_uint_eq(hr_presence_count(pres), 2);
@@ -695,7 +685,7 @@ START_TEST(test_document_cap)
 	/* alone each fits; with the one being stored, the second does not */
 	hr_store_hold(store, true);
 	publish_send(e2, NULL, mid);
-	held(1);
+	pgdb_held(store, 1);
 	publish_send(NULL, NULL, more);
 	r = next_resp();
 
