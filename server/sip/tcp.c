@@ -298,8 +298,6 @@ static void refuse(struct hr_sip *sip, evutil_socket_t fd,
 {
 	const struct hr_sip_cfg *cfg = hr_sip_cfg(sip);
 	struct hr_sip_stats *st = hr_sip_counters(sip);
-	static uint64_t last_s, quiet;
-	uint64_t now_s = hr_now_ms() / 1000;
 	char addr[HR_SA_STRLEN];
 
 	close(fd);
@@ -307,17 +305,10 @@ static void refuse(struct hr_sip *sip, evutil_socket_t fd,
 		st->tcp_refused_src++;
 	else
 		st->tcp_refused_max++;
-	if (now_s == last_s) {
-		quiet++;
-		return;
-	}
-	last_s = now_s;
-	HR_WARN("connection from %s refused: %s (%u)%s",
+	HR_WARN_EVERY(1000, "connection from %s refused: %s (%u)",
 		hr_sa_print(peer, addr, sizeof(addr)), per_source ?
 		"over --max-tcp-per-source" : "over --tcp-max-connections",
-		per_source ? cfg->src_max_tcp : cfg->tcp_max_conns,
-		quiet ? " [and others not logged]" : "");
-	quiet = 0;
+		per_source ? cfg->src_max_tcp : cfg->tcp_max_conns);
 }
 
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,

@@ -146,6 +146,27 @@ def netstring(data):
 
 
 
+def kill_process(proc):
+    """SIGKILL proc if it still runs, and reap it."""
+    if proc is None:
+        return
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def stop_process(proc, grace=3):
+    """SIGTERM proc if it still runs, SIGKILL it after grace seconds.
+    (The drivers of baresip and linphonec share it.)"""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        kill_process(proc)
+
+
 def wait_line(client, reader, pattern, timeout, start=0):
     """The index of the first line of client.lines from start on that
     matches pattern, waiting on client.cond while the client's process or
@@ -592,10 +613,7 @@ class Baresip:
                                % (self.aor, timeout, self.log_text(100)))
 
     def kill(self):
-        if self.alive():
-            self.proc.send_signal(signal.SIGKILL)
-        if self.proc is not None:
-            self.proc.wait()
+        kill_process(self.proc)
 
     def close(self):
         """Stop the process this object started (SIGTERM, then SIGKILL)
@@ -604,12 +622,7 @@ class Baresip:
             return
         self.closed = True
         _live.discard(self)
-        if self.alive():
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(3)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_process(self.proc)
         if self.sock is not None:
             try:
                 self.sock.close()

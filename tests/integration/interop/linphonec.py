@@ -49,7 +49,6 @@ import atexit
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
@@ -376,21 +375,13 @@ class Linphonec:
                                  % (self.aor, timeout, self.diag()))
 
     def kill(self):
-        if self.alive():
-            self.proc.send_signal(signal.SIGKILL)
-        if self.proc is not None:
-            self.proc.wait()
+        _bs.kill_process(self.proc)
 
     def close(self):
         if self.closed:
             return
         self.closed = True
         _live.discard(self)
-        if self.alive():
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(3)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        _bs.stop_process(self.proc)
         if self.reader is not None:
             self.reader.join(2)
