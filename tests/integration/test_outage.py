@@ -109,7 +109,9 @@ class OutageTest(harness.HeraldTestCase):
                                 '503 came before --store-wait:\n%s' % r)
         self.assertLess(took, STORE_WAIT_MS / 1000.0 + 2.0,
                         '503 came long after --store-wait')
-        # the 503 is logged with its cause
+        # the 503 is logged with its cause (herald writes the line before
+        # the 503; the harness reads its output a moment later)
+        h.wait_log('registrar: storing the change: ')
         self.assertRegex(h.log_text(), r'warn +sip +503 Service Unavailable '
                          r'to REGISTER from .*: registrar: storing the '
                          r'change: .*\(ETIMEDOUT\)')
