@@ -616,6 +616,15 @@ class UdpClient:
         self.host = host
         self.port = self.sock.getsockname()[1]
 
+    def big_rcvbuf(self, size=4 << 20):
+        """Room for a burst of answers: the default (208 kB) holds about
+        a hundred small responses, and a flood's were lost there."""
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUFFORCE,
+                                 size)
+        except (OSError, AttributeError):
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+
     def send(self, data):
         self.sock.sendto(bytes(data), self.server[:2])
 

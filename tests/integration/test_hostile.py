@@ -203,6 +203,7 @@ class SourceRateTest(harness.HeraldTestCase):
 
     def test_flood_from_one_source(self):
         flooder = self.udp()
+        flooder.big_rcvbuf()
         other = self.udp(host='127.0.0.2')
         t0 = time.monotonic()
         seen = {}
