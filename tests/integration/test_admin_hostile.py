@@ -22,7 +22,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from test_admin import AdminCase, query  # noqa: E402
+from adminapi import AdminCase, query  # noqa: E402
 
 DEADLINE = 3        # --admin-request-timeout in these tests, seconds
 SLACK = 2.0         # the reaper's delay, a loaded machine, ASan

@@ -21,11 +21,10 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import free_port  # noqa: E402
-from test_registrar import Phone, contacts_of  # noqa: E402
+from phone import PASSWORD, Phone, contacts_of  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NETSIP_SCRIPT = os.path.join(HERE, 'interop', 'netsip_register.pl')
-PASSWORD = 'secret'
 CLIENT_TIMEOUT = 30
 
 

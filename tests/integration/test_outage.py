@@ -20,9 +20,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from test_registrar import Phone, contacts_of  # noqa: E402
+from phone import PASSWORD, Phone, contacts_of  # noqa: E402
 
-PASSWORD = 'secret'
 STORE_WAIT_MS = 1500
 A = 'sip:alice@192.0.2.1:5060'      # acknowledged before the outage
 B = 'sip:alice@192.0.2.2:5060'      # refused with 503 during it

@@ -29,9 +29,8 @@ sys.path.insert(0, os.path.join(HERE, 'interop'))
 import harness  # noqa: E402
 import baresip  # noqa: E402
 from baresip import Baresip  # noqa: E402
-from test_registrar import Phone, contacts_of  # noqa: E402
+from phone import PASSWORD, Phone, contacts_of  # noqa: E402
 
-PASSWORD = 'secret'
 ALICE = 'sip:alice@example.test'
 BOB = 'sip:bob@example.test'
 

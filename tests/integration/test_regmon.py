@@ -20,7 +20,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from test_admin import AdminCase  # noqa: E402
+from adminapi import AdminCase  # noqa: E402
 from watcher import PASSWORD, Registrant  # noqa: E402
 
 ALICE = 'sip:alice@example.test'

@@ -26,11 +26,10 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import free_port  # noqa: E402
-from test_registrar import Phone, contacts_of  # noqa: E402
+from phone import PASSWORD, Phone, contacts_of  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCENARIO = os.path.join(HERE, 'interop', 'sipp_register.xml')
-PASSWORD = 'secret'
 SIPP_TIMEOUT = 30
 
 

@@ -20,7 +20,7 @@ Every reginfo body received is validated with xmllint against the
 project's copy of the RFC 3680 schema (tests/unit/xml/reginfo.xsd).
 
 Registrant registers alice's contacts from a socket of its own, with the
-registrar tests' digest client (test_registrar.Phone).
+registrar tests' digest client (phone.Phone).
 
 The presence packages (test_presence.py) use the same Watcher with
 event='presence' or event='presence.winfo': Accept, the expected
@@ -43,9 +43,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import (addr_tag, canon, digest_authorization,  # noqa: E402
                      hostport, new_branch, rand_token)
-from test_registrar import Phone, contacts_of  # noqa: E402
+from phone import PASSWORD, Phone, contacts_of  # noqa: E402
 
-PASSWORD = 'secret'
 DOMAIN = 'example.test'
 REGINFO_TYPE = 'application/reginfo+xml'
 REGINFO_NS = 'urn:ietf:params:xml:ns:reginfo'
@@ -1017,7 +1016,7 @@ class Watcher:
 
 class Registrant:
     """REGISTERs for a user from a UDP socket of its own (digest through
-    test_registrar.Phone): one Call-ID, increasing CSeq."""
+    phone.Phone): one Call-ID, increasing CSeq."""
 
     def __init__(self, test, herald, user='alice', password=PASSWORD):
         self.test = test
