@@ -241,6 +241,19 @@ class ClientCase(harness.HeraldTestCase):
         return Publisher(self, herald or self.herald, user='bob',
                          password=PASSWORD, resource=BOB)
 
+    def bob_changes(self, wait, shown):
+        """bob publishes open, then busy, then closed, and after each
+        wait(BOB, state) for the state the client shows it as (shown:
+        the client's names for open, busy and closed); bob."""
+        bob = self.bob()
+        self.assertStatus(bob.publish(bob_doc('open'), 600), 200)
+        wait(BOB, shown[0])
+        self.assertStatus(bob.modify(bob_doc('open', busy=True)), 200)
+        wait(BOB, shown[1])
+        self.assertStatus(bob.modify(bob_doc('closed')), 200)
+        wait(BOB, shown[2])
+        return bob
+
     # -- checks on the traces --
 
     def assertNoErrors(self, trace, who, allowed=()):
@@ -315,13 +328,8 @@ class BaresipTest(ClientCase):
         # nothing published by bob: a closed tuple
         alice.wait_contact(BOB, 'offline')
 
-        bob = self.bob()
-        self.assertStatus(bob.publish(bob_doc('open'), 600), 200)
-        alice.wait_contact(BOB, 'online')
-        self.assertStatus(bob.modify(bob_doc('open', busy=True)), 200)
-        alice.wait_contact(BOB, 'busy')
-        self.assertStatus(bob.modify(bob_doc('closed')), 200)
-        alice.wait_contact(BOB, 'offline')
+        bob = self.bob_changes(alice.wait_contact,
+                               ('online', 'busy', 'offline'))
         self.assertStatus(bob.modify(bob_doc('open')), 200)
         alice.wait_contact(BOB, 'online')
         self.assertStatus(bob.remove(), 200)
@@ -396,13 +404,8 @@ class LinphonecTest(ClientCase):
         self.poll('carol watches bob', lambda: self.watchers(BOB),
                   {CAROL: 'active'})
         carol.wait_friend(BOB, 'Offline')
-        bob = self.bob()
-        self.assertStatus(bob.publish(bob_doc('open'), 600), 200)
-        carol.wait_friend(BOB, 'Online')
-        self.assertStatus(bob.modify(bob_doc('open', busy=True)), 200)
-        carol.wait_friend(BOB, 'On the phone')
-        self.assertStatus(bob.modify(bob_doc('closed')), 200)
-        carol.wait_friend(BOB, 'Offline')
+        self.bob_changes(carol.wait_friend,
+                         ('Online', 'On the phone', 'Offline'))
 
         self.assertEqual(carol.quit(), 0, carol.diag())
         self.assertEqual(self.bindings(CAROL), [])

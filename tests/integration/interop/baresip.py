@@ -44,13 +44,10 @@ response it sends or receives) is kept in .lines; log_text() returns it.
 Cleanup kills only the process this object started.
 """
 
-import atexit
-import ctypes
 import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -58,35 +55,14 @@ import threading
 import time
 import unittest
 
+from clientproc import WAIT, Client, die_with_parent, free_ports, wait_line
+
 BARESIP = '/usr/bin/baresip'
 MODULE_PATH = '/usr/lib/baresip/modules'
-WAIT = 10.0              # every wait is bounded by this many seconds
-QUIT_WAIT = 15.0         # but /quit: ~10 s more without a final NOTIFY
 
 ANSI = re.compile(r'\x1b\[[0-9;]*m')
 # contact_presence_str() and the contacts listing, lower-cased
 STATES = ('unknown', 'online', 'offline', 'busy')
-
-_reserved = set()        # ports handed out by this process
-_reserved_lock = threading.Lock()
-_live = set()            # instances whose process may still run
-
-
-@atexit.register
-def _close_all():
-    """Stop every baresip this process started and did not stop (a
-    test or script that died half-way)."""
-    for b in list(_live):
-        b.close()
-
-
-def _die_with_parent():
-    """In the child before exec: SIGKILL when the parent goes (a
-    test runner killed with SIGKILL leaves no baresip behind)."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # noqa
-    except (OSError, AttributeError):
-        pass
 
 
 def available():
@@ -104,88 +80,10 @@ def skip_unless_available():
                                 'not installed')
 
 
-def _free(port, udp=True):
-    """True when port is free on 127.0.0.1 for TCP (and UDP)."""
-    kinds = [socket.SOCK_STREAM] + ([socket.SOCK_DGRAM] if udp else [])
-    socks = []
-    try:
-        for k in kinds:
-            s = socket.socket(socket.AF_INET, k)
-            socks.append(s)
-            s.bind(('127.0.0.1', port))
-        return True
-    except OSError:
-        return False
-    finally:
-        for s in socks:
-            s.close()
-
-
-def free_ports(count, udp=True):
-    """The first of count consecutive ports free on 127.0.0.1 (TCP and,
-    with udp, UDP) and not handed out before by this process."""
-    for _ in range(200):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind(('127.0.0.1', 0))
-        base = s.getsockname()[1]
-        s.close()
-        want = range(base, base + count)
-        if want[-1] > 65535:
-            continue
-        with _reserved_lock:
-            if any(p in _reserved for p in want):
-                continue
-            if all(_free(p, udp) for p in want):
-                _reserved.update(want)
-                return base
-    raise RuntimeError('no %d consecutive free ports' % count)
-
-
 def netstring(data):
     return b'%d:%s,' % (len(data), data)
 
 
-
-def kill_process(proc):
-    """SIGKILL proc if it still runs, and reap it."""
-    if proc is None:
-        return
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGKILL)
-    proc.wait()
-
-
-def stop_process(proc, grace=3):
-    """SIGTERM proc if it still runs, SIGKILL it after grace seconds.
-    (The drivers of baresip and linphonec share it.)"""
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        kill_process(proc)
-
-
-def wait_line(client, reader, pattern, timeout, start=0):
-    """The index of the first line of client.lines from start on that
-    matches pattern, waiting on client.cond while the client's process or
-    its output reader lives; None at the timeout. (The drivers of baresip
-    and linphonec share it.)"""
-    rx = re.compile(pattern)
-    deadline = time.monotonic() + timeout
-    with client.cond:
-        i = start
-        while True:
-            while i < len(client.lines):
-                if rx.search(client.lines[i]):
-                    return i
-                i += 1
-            left = deadline - time.monotonic()
-            if left <= 0 or (client.proc.poll() is not None and
-                             not reader.is_alive()):
-                return None
-            client.cond.wait(min(left, 0.2))
 
 class BaresipError(AssertionError):
     pass
@@ -208,7 +106,7 @@ def default_config():
                            stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL,
                            stderr=subprocess.STDOUT, timeout=20,
-                           preexec_fn=_die_with_parent)
+                           preexec_fn=die_with_parent)
             with open(os.path.join(d, 'config')) as f:
                 _default['text'] = f.read()
         finally:
@@ -261,8 +159,10 @@ def edited_default_config(sip_port, ctrl_port):
     return '\n'.join(lines)
 
 
-class Baresip:
+class Baresip(Client):
     """One baresip process with one account, driven over ctrl_tcp."""
+
+    Error = BaresipError
 
     def __init__(self, test_or_tmpdir, herald, user, password,
                  contacts=(), pubint=60, regint=600, domain='example.test',
@@ -278,6 +178,7 @@ class Baresip:
         default_config: baresip's own default config (edited_default_
         config()) instead of the minimal one below, and an account line
         without regint (baresip's default, 3600)."""
+        super().__init__()
         self.user = user
         self.password = password
         self.domain = domain
@@ -289,17 +190,12 @@ class Baresip:
         self.transport = transport
         self.display = display or user
         self.default_config = default_config
-        self.proc = None
-        self.lines = []
-        self.lock = threading.Lock()
-        self.cond = threading.Condition(self.lock)
         self.events = []
         self.responses = {}
         self.sock = None
         self.sock_reader = None
         self.out_reader = None
         self.token_n = 0
-        self.closed = False
 
         if isinstance(test_or_tmpdir, unittest.TestCase):
             base = tempfile.mkdtemp(prefix='herald-baresip-')
@@ -364,8 +260,8 @@ class Baresip:
             [BARESIP, '-f', self.dir, '-s', '-v'],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, cwd=self.dir,
-            preexec_fn=_die_with_parent)       # PR_SET_PDEATHSIG
-        _live.add(self)
+            preexec_fn=die_with_parent)        # PR_SET_PDEATHSIG
+        self.started()
         self.out_reader = threading.Thread(target=self._drain, daemon=True)
         self.out_reader.start()
         self.wait_log(r'ctrl_tcp: TCP socket listening|baresip is ready',
@@ -387,9 +283,6 @@ class Baresip:
                                             daemon=True)
         self.sock_reader.start()
         return self
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
 
     def _drain(self):
         for raw in iter(self.proc.stdout.readline, b''):
@@ -593,36 +486,21 @@ class Baresip:
 
     # -- stopping --
 
-    def quit(self, timeout=QUIT_WAIT):
+    def ask_quit(self):
         """/quit: baresip un-PUBLISHes (Expires: 0), un-SUBSCRIBEs
-        (Expires: 0, in dialog), un-REGISTERs and exits; wait for it
-        (killed after timeout). Returns the exit status. baresip waits
+        (Expires: 0, in dialog), un-REGISTERs and exits. baresip waits
         about 10 s for the terminated NOTIFY after each un-SUBSCRIBE
-        before it exits when none comes."""
-        if not self.alive():
-            return self.proc.returncode if self.proc else None
+        before it exits when none comes (QUIT_WAIT allows for it)."""
         try:
             self.command('quit', timeout=2)
         except (BaresipError, OSError):
             pass
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise BaresipError('%s: did not exit within %.0f s of quit\n%s'
-                               % (self.aor, timeout, self.log_text(100)))
 
-    def kill(self):
-        kill_process(self.proc)
+    def quit_diag(self):
+        return self.log_text(100)
 
-    def close(self):
-        """Stop the process this object started (SIGTERM, then SIGKILL)
-        and close the control connection."""
-        if self.closed:
-            return
-        self.closed = True
-        _live.discard(self)
-        stop_process(self.proc)
+    def closed_more(self):
+        """The control connection and the readers."""
         if self.sock is not None:
             try:
                 self.sock.close()

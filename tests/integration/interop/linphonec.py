@@ -45,7 +45,6 @@ it quits.
 Cleanup kills only the process this object started.
 """
 
-import atexit
 import os
 import re
 import shutil
@@ -55,18 +54,10 @@ import threading
 import time
 import unittest
 
-import baresip as _bs
+from clientproc import (WAIT, Client, die_with_parent,
+                        free_ports, wait_line)
 
 LINPHONEC = '/usr/bin/linphonec'
-WAIT = 10.0
-QUIT_WAIT = 15.0
-_live = set()
-
-
-@atexit.register
-def _close_all():
-    for l in list(_live):
-        l.close()
 
 
 def available():
@@ -93,30 +84,28 @@ _RECV = re.compile(r'received \[(\d+)\] new bytes from \[([A-Z]+)://'
 _STAMP = re.compile(r'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d:\d{3} ')
 
 
-class Linphonec:
+class Linphonec(Client):
     """One linphonec process with one account, driven through stdin."""
+
+    Error = LinphonecError
 
     def __init__(self, test, herald, user, password, domain='example.test',
                  start=True):
+        super().__init__()
         self.test = test
         self.herald = herald
         self.user = user
         self.password = password
         self.domain = domain
         self.aor = 'sip:%s@%s' % (user, domain)
-        self.proc = None
-        self.lines = []
-        self.lock = threading.Lock()
-        self.cond = threading.Condition(self.lock)
         self.reader = None
-        self.closed = False
         self.home = tempfile.mkdtemp(prefix='herald-linphonec-')
         test.addCleanup(shutil.rmtree, self.home, True)
         test.addCleanup(self.close)
         os.makedirs(os.path.join(self.home, '.local', 'share', 'linphone'))
         self.rc = os.path.join(self.home, '.linphonerc')
         self.log = os.path.join(self.home, 'linphonec.log')
-        self.sip_port = _bs.free_ports(2)
+        self.sip_port = free_ports(2)
         self.first_run()
         self.write_account()
         if start:
@@ -137,7 +126,7 @@ class Linphonec:
         r = subprocess.run([LINPHONEC], input=b'quit\n', env=self.env(),
                            cwd=self.home, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=30,
-                           preexec_fn=_bs._die_with_parent)
+                           preexec_fn=die_with_parent)
         if not os.path.exists(self.rc):
             raise LinphonecError('linphonec wrote no %s:\n%s' %
                                  (self.rc, r.stdout.decode('utf-8',
@@ -184,15 +173,12 @@ class Linphonec:
             [LINPHONEC, '-d', '6', '-l', self.log],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, env=self.env(), cwd=self.home,
-            preexec_fn=_bs._die_with_parent)
-        _live.add(self)
+            preexec_fn=die_with_parent)
+        self.started()
         self.reader = threading.Thread(target=self._drain, daemon=True)
         self.reader.start()
         self.wait_out(r'linphonec> ', what='the linphonec prompt')
         return self
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
 
     def _drain(self):
         # prompts are not followed by a newline: read in chunks
@@ -237,7 +223,7 @@ class Linphonec:
     def wait_out(self, pattern, timeout=WAIT, what=None, start=0):
         """Wait for a line of linphonec's output (from index start on)
         matching pattern; its index."""
-        i = _bs.wait_line(self, self.reader, pattern, timeout, start)
+        i = wait_line(self, self.reader, pattern, timeout, start)
         if i is None:
             raise LinphonecError('%s: no %s within %.0f s\n%s' %
                                  (self.aor, what or repr(pattern), timeout,
@@ -358,30 +344,14 @@ class Linphonec:
 
     # -- stopping --
 
-    def quit(self, timeout=QUIT_WAIT):
+    def ask_quit(self):
         """`quit`: linphonec un-PUBLISHes, un-REGISTERs and exits."""
-        if not self.alive():
-            return self.proc.returncode if self.proc else None
         try:
             self.send('quit')
             self.proc.stdin.close()
         except OSError:
             pass
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise LinphonecError('%s: did not exit within %.0f s of quit\n%s'
-                                 % (self.aor, timeout, self.diag()))
 
-    def kill(self):
-        _bs.kill_process(self.proc)
-
-    def close(self):
-        if self.closed:
-            return
-        self.closed = True
-        _live.discard(self)
-        _bs.stop_process(self.proc)
+    def closed_more(self):
         if self.reader is not None:
             self.reader.join(2)
