@@ -1,5 +1,5 @@
 /*
- * Shared by the fuzz targets: the libFuzzer entry point and invariant
+ * Shared by the fuzz targets: the entry point (fuzz_main.c) and invariant
  * checks. A broken invariant aborts, which libFuzzer reports as a crash
  * and corpus_main (the gcc build) as a failed test.
  */
@@ -11,8 +11,20 @@
 #include <stdlib.h>
 #include "sip/sip.h"
 
-/** The libFuzzer entry point; each target defines it. */
+/** The libFuzzer entry point, in fuzz_main.c for every target: it runs
+ * fuzz_one() and checks that nothing is left allocated. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/** One input through the target's parser and invariants; each target
+ * defines it. */
+void fuzz_one(const uint8_t *data, size_t size);
+
+/** A print that does not decode again: report it (why: "" or what the
+ * decoder said) and abort. */
+_Noreturn void fuzz_undecodable(const struct hr_buf *pr, const char *why);
+
+/** Abort unless the second print has the bytes of the first. */
+void fuzz_same_print(const struct hr_buf *pr, const struct hr_buf *pr2);
 
 #define FUZZ_CHECK(cond) do { \
 	if (!(cond)) { \
