@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 #include "core/core.h"
 #include "store/store.h"
+#include "check_run.h"
 
 #define PGDB_ENV "HERALD_TEST_DATABASE_URL"
 
@@ -110,8 +111,6 @@ static inline void pgdb_drop(const struct pgdb *db)
 	pgdb_exec(getenv(PGDB_ENV), q);
 }
 
-/* Turn the loop, 1 ms apart, while store has work queued: spins times
- * at the most. */
 /* A fresh database (prefix as for pgdb_create) and a store on it with the
  * default settings. */
 static inline struct hr_store *pgdb_store(struct pgdb *db, const char *prefix)
@@ -126,6 +125,38 @@ static inline struct hr_store *pgdb_store(struct pgdb *db, const char *prefix)
 	return store;
 }
 
+/* What a test against the store starts from: the loop on the frozen
+ * clock, and a fresh database (prefix as for pgdb_create) with a store
+ * on it. */
+static inline struct hr_store *pgdb_open(struct pgdb *db, const char *prefix)
+{
+	hr_clock_freeze();
+	ck_assert_int_eq(hr_loop_init(), 0);
+	return pgdb_store(db, prefix);
+}
+
+/* Once the test freed what it made (the store first: it delivers what
+ * is in flight): no timer may be left; close the loop, drop db, and no
+ * allocation may be left. */
+static inline void pgdb_close(const struct pgdb *db)
+{
+	ck_assert_uint_eq(hr_tmr_count(), 0);
+	hr_loop_close();
+	pgdb_drop(db);
+	ck_assert_uint_eq(hr_mem_live(), 0);
+}
+
+/* main() of a test against PostgreSQL: the suite, or skipped (77)
+ * without a cluster. */
+static inline int pgdb_main(Suite *(*suite)(void))
+{
+	if (!pgdb_base())
+		return 77;
+	return hr_check_run(suite());
+}
+
+/* Turn the loop, 1 ms apart, while store has work queued: spins times
+ * at the most. */
 static inline void pgdb_drain(struct hr_store *store, int spins)
 {
 	for (int i = 0; i < spins && hr_store_queue_depth(store); i++) {

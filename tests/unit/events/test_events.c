@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "events/events.h"
-#include "check_run.h"
 #include "pgdb.h"
+#include "events/evfix.h"
 #include "sip/sipcap.h"
 
 static struct pgdb db;
@@ -75,20 +75,9 @@ static void events_open(void)
 
 static void setup(void)
 {
-	static const char *const domains[] = { "example.test" };
-
-	hr_clock_freeze();
-	ck_assert_int_eq(hr_loop_init(), 0);
-	store = pgdb_store(&db, "tev_");
-	ck_assert_int_eq(hr_sip_alloc(&sip, NULL), 0);
-	hr_sip_set_send(sip, cap_send, NULL);
-	cap.sip = sip;
-	cap.spins = 5000;
-	cap.poll = false;
-	hr_events_cfg_default(&ecfg);
-	ecfg.domains = domains;
-	ecfg.ndomains = 1;
-	ecfg.auth = false;     /* digest has its own tests */
+	store = pgdb_open(&db, "tev_");
+	sip = cap_sip(5000, false);
+	evfix_cfg(&ecfg);
 	authz = HR_AUTHZ_ACTIVE;
 	gone_calls = 0;
 	events_open();
@@ -102,10 +91,7 @@ static void teardown(void)
 	ev = hr_mem_deref(ev);
 	sip = hr_mem_deref(sip);
 	authn = hr_mem_deref(authn);
-	hr_loop_close();
-	pgdb_drop(&db);
-	ck_assert_uint_eq(hr_tmr_count(), 0);
-	ck_assert_uint_eq(hr_mem_live(), 0);
+	pgdb_close(&db);
 }
 
 /* ---- messages ---- */
@@ -173,19 +159,9 @@ static void subscribed(const char *callid, char *tag, size_t n)
 	answer(next_notify(), 200);
 }
 
-static int grab(struct hr_sub *sub, void *arg)
-{
-	*(struct hr_sub **)arg = sub;
-	return 1;
-}
-
 static struct hr_sub *the_sub(void)
 {
-	struct hr_sub *sub = NULL;
-
-	hr_events_foreach(ev, "test", "alice@example.test", grab, &sub);
-	ck_assert_ptr_nonnull(sub);
-	return sub;
+	return evfix_sub(ev, "test", "alice@example.test", NULL);
 }
 
 /* ---- tests ---- */
@@ -1059,7 +1035,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	if (!pgdb_base())
-		return 77;
-	return hr_check_run(suite());
+	return pgdb_main(suite);
 }

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "packages/presence.h"
-#include "check_run.h"
 #include "pgdb.h"
+#include "events/evfix.h"
 
 #define SIPCAP_MAX 256
 #include "sip/sipcap.h"
@@ -37,18 +37,14 @@ static unsigned udp_max;             /* the notifier's; 0: its default */
 
 static void open_all(void)
 {
-	static const char *const domains[] = { "example.test" };
 	struct hr_events_cfg ecfg;
 
-	hr_events_cfg_default(&ecfg);
-	ecfg.domains = domains;
-	ecfg.ndomains = 1;
-	ecfg.auth = false;
+	evfix_cfg(&ecfg);
 	if (udp_max)
 		ecfg.udp_max = udp_max;
 	ck_assert_int_eq(hr_events_alloc(&ev, sip, store, &ecfg), 0);
-	pcfg.domains = domains;
-	pcfg.ndomains = 1;
+	pcfg.domains = ecfg.domains;
+	pcfg.ndomains = ecfg.ndomains;
 	pcfg.auth = false;
 	pcfg.existsh = hr_userdb_exists;
 	pcfg.users = users;
@@ -60,10 +56,7 @@ static void open_all(void)
 
 static void setup(void)
 {
-
-	hr_clock_freeze();
-	ck_assert_int_eq(hr_loop_init(), 0);
-	store = pgdb_store(&db, "tpres_");
+	store = pgdb_open(&db, "tpres_");
 	ck_assert_int_eq(hr_userdb_alloc(&users), 0);
 	ck_assert_int_eq(hr_userdb_put(users, "alice", "example.test", MD5,
 		SHA), 0);
@@ -71,11 +64,7 @@ static void setup(void)
 		SHA), 0);
 	ck_assert_int_eq(hr_userdb_put(users, "carol", "other.test", MD5,
 		SHA), 0);
-	ck_assert_int_eq(hr_sip_alloc(&sip, NULL), 0);
-	hr_sip_set_send(sip, cap_send, NULL);
-	cap.sip = sip;
-	cap.spins = 3000;
-	cap.poll = true;
+	sip = cap_sip(3000, true);
 	hr_presence_cfg_default(&pcfg);
 	pcfg.interval_ms = 0;
 	open_all();
@@ -97,10 +86,7 @@ static void teardown(void)
 	close_all();
 	sip = hr_mem_deref(sip);
 	users = hr_mem_deref(users);
-	hr_loop_close();
-	pgdb_drop(&db);
-	ck_assert_uint_eq(hr_tmr_count(), 0);
-	ck_assert_uint_eq(hr_mem_live(), 0);
+	pgdb_close(&db);
 }
 
 /* ---- messages ---- */
@@ -231,28 +217,9 @@ static const char *watch(const char *who, const char *callid,
 	return request("SUBSCRIBE", who, callid, hdrs, "");
 }
 
-struct find {
-	const char *w;
-	struct hr_sub *sub;
-};
-
-static int grab(struct hr_sub *s, void *arg)
-{
-	struct find *f = arg;
-
-	if (!strstr(hr_sub_info(s)->watcher, f->w))
-		return 0;
-	f->sub = s;
-	return 1;
-}
-
 static struct hr_sub *sub_of(const char *package, const char *watcher)
 {
-	struct find f = { watcher, NULL };
-
-	hr_events_foreach(ev, package, ALICE, grab, &f);
-	ck_assert_ptr_nonnull(f.sub);
-	return f.sub;
+	return evfix_sub(ev, package, ALICE, watcher);
 }
 
 static void rule(const char *watcher, enum hr_pres_action a)
@@ -792,7 +759,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	if (!pgdb_base())
-		return 77;
-	return hr_check_run(suite());
+	return pgdb_main(suite);
 }

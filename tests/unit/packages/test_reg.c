@@ -17,6 +17,7 @@
 #include "packages/reg.h"
 #include "check_run.h"
 #include "pgdb.h"
+#include "events/evfix.h"
 #include "xml/xsd.h"
 
 #define CTYPE "application/reginfo+xml"
@@ -95,15 +96,12 @@ static int capture(enum hr_tp tp, const struct hr_sa *dst,
 
 static void start(unsigned reserve)
 {
-	static const char *const domains[] = { "example.test" };
 	struct hr_registrar_cfg rcfg;
 	struct hr_events_cfg ecfg;
 	struct hr_regpkg_cfg pcfg;
 
 	schema = xsd_load("reginfo.xsd");
-	hr_clock_freeze();
-	ck_assert_int_eq(hr_loop_init(), 0);
-	store = pgdb_store(&db, "tpkg_");
+	store = pgdb_open(&db, "tpkg_");
 	ck_assert_int_eq(hr_userdb_alloc(&users), 0);
 	ck_assert_int_eq(hr_userdb_put(users, "alice", "example.test", MD5,
 		SHA), 0);
@@ -116,19 +114,16 @@ static void start(unsigned reserve)
 	ck_assert_int_eq(hr_sip_alloc(&sip, NULL), 0);
 	hr_sip_set_send(sip, capture, NULL);
 
+	evfix_cfg(&ecfg);
+	ecfg.reserve = reserve;
 	hr_registrar_cfg_default(&rcfg);
-	rcfg.domains = domains;
-	rcfg.ndomains = 1;
+	rcfg.domains = ecfg.domains;
+	rcfg.ndomains = ecfg.ndomains;
 	rcfg.auth = false;             /* auth has its own tests */
 	rcfg.existsh = hr_userdb_exists;
 	rcfg.users = users;
 	ck_assert_int_eq(hr_registrar_alloc(&reg, sip, store, &rcfg), 0);
 
-	hr_events_cfg_default(&ecfg);
-	ecfg.domains = domains;
-	ecfg.ndomains = 1;
-	ecfg.auth = false;
-	ecfg.reserve = reserve;
 	ck_assert_int_eq(hr_events_alloc(&ev, sip, store, &ecfg), 0);
 
 	hr_regpkg_cfg_default(&pcfg);
@@ -185,16 +180,13 @@ static void teardown(void)
 	reg = hr_mem_deref(reg);
 	sip = hr_mem_deref(sip);
 	users = hr_mem_deref(users);
-	ck_assert_uint_eq(hr_tmr_count(), 0);
-	hr_loop_close();
-	pgdb_drop(&db);
 	for (unsigned i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
 		xmlFreeDoc(docs[i]);
 		docs[i] = NULL;
 	}
 	xmlSchemaFree(schema);
 	schema = NULL;
-	ck_assert_uint_eq(hr_mem_live(), 0);
+	pgdb_close(&db);
 }
 
 /* ---- what the stack sent ---- */

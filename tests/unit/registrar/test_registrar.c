@@ -51,15 +51,12 @@ static void start(unsigned max_contacts)
 		.secret_len = sizeof(secret), .nonce_ttl_s = 300 };
 	struct hr_registrar_cfg cfg;
 
-	hr_clock_freeze();
-	ck_assert_int_eq(hr_loop_init(), 0);
-	store = pgdb_store(&db, "treg_");
+	store = pgdb_open(&db, "treg_");
 	ck_assert_int_eq(hr_userdb_alloc(&users), 0);
 	user("alice");
 	user("bob");
 	ck_assert_int_eq(hr_auth_alloc(&authn, &acfg), 0);
-	ck_assert_int_eq(hr_sip_alloc(&sip, NULL), 0);
-	hr_sip_set_send(sip, cap_send, NULL);
+	sip = cap_sip(5000, false);
 	hr_registrar_cfg_default(&cfg);
 	cfg.domains = domains;
 	cfg.ndomains = 1;
@@ -87,9 +84,7 @@ static void teardown(void)
 	store = hr_mem_deref(store);
 	authn = hr_mem_deref(authn);
 	users = hr_mem_deref(users);
-	hr_loop_close();
-	pgdb_drop(&db);
-	ck_assert_uint_eq(hr_mem_live(), 0);
+	pgdb_close(&db);
 }
 
 /* Send a REGISTER and run the loop until it is answered. */
@@ -98,7 +93,6 @@ static const char *reg_send(const char *to, const char *callid,
 {
 	static unsigned branch;
 	char m[2048];
-	struct hr_sa src;
 	unsigned before = cap.n;
 
 	snprintf(m, sizeof(m), "REGISTER sip:example.test SIP/2.0\r\n"
@@ -106,13 +100,8 @@ static const char *reg_send(const char *to, const char *callid,
 		"Max-Forwards: 70\r\nTo: <sip:%s>\r\nFrom: <sip:%s>;tag=f\r\n"
 		"Call-ID: %s\r\nCSeq: %u REGISTER\r\n%sContent-Length: 0\r\n\r\n",
 		callid, cseq, ++branch, to, to, callid, cseq, extra);
-	hr_sa_set(&src, "192.0.2.1", 5060);
-	hr_sip_recv_raw(sip, HR_TP_UDP, m, strlen(m), &src, NULL);
-	for (int i = 0; i < 5000 && cap.n == before; i++) {
-		hr_loop_once();
-		usleep(1000);
-	}
-	ck_assert_msg(cap.n > before, "no answer");
+	cap_recv(m);
+	ck_assert_msg(cap_wait(before + 1), "no answer");
 	return cap.out[cap.n - 1];
 }
 

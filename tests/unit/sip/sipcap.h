@@ -2,8 +2,8 @@
  * real, only its sockets are not): each message taken once by a match,
  * read by header, and a NOTIFY answered by hand as a watcher would.
  * Define SIPCAP_MAX before including it for another capacity; the
- * fixture sets cap.sip, and cap.spins (and cap.poll) for how long take()
- * waits.
+ * fixture makes the stack with cap_sip(), which sets cap.sip, and
+ * cap.spins (and cap.poll) for how long take() waits.
  * The readers keep the short names of the file-static helpers they
  * replace: a test includes this once, instead of its own. */
 #ifndef HR_TEST_SIPCAP_H
@@ -54,6 +54,18 @@ static inline int cap_send(enum hr_tp tp, const struct hr_sa *dst,
 	cap.dst[cap.n] = *dst;
 	cap.n++;
 	return 0;
+}
+
+/* A socketless SIP stack whose sends are captured and which cap_recv()
+ * feeds; take() waits spins loop turns for a message, polling the
+ * timers at each with poll. */
+static inline struct hr_sip *cap_sip(unsigned spins, bool poll)
+{
+	ck_assert_int_eq(hr_sip_alloc(&cap.sip, NULL), 0);
+	hr_sip_set_send(cap.sip, cap_send, NULL);
+	cap.spins = spins;
+	cap.poll = poll;
+	return cap.sip;
 }
 
 /* Forget every message (the fixture's teardown). */

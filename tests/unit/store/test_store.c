@@ -15,7 +15,6 @@
 #include "core/core.h"
 #include "store/store.h"
 #include "store/store_int.h"  /* hr_migrations_n */
-#include "check_run.h"
 #include "pgdb.h"
 
 #ifndef HR_SOURCE_DIR
@@ -840,7 +839,5 @@ static Suite *store_suite(void)
 
 int main(void)
 {
-	if (!pgdb_base())
-		return 77;
-	return hr_check_run(store_suite());
+	return pgdb_main(store_suite);
 }
