@@ -5,15 +5,13 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include "admin.h"
-#include "auth/auth.h"
-#include "registrar/registrar.h"
 
 struct hr_admin {
 	struct hr_admin_cfg cfg;
 	char *token;
 	struct MHD_Daemon *d;
 	struct hr_admin_conns *conns;
-	struct hr_store_reader *rd;   /* used on the admin thread only */
+	struct hr_ctl_reader *rd;     /* used on the admin thread only */
 };
 
 /* One request: method, path split in segments, query, body. */

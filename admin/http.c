@@ -297,6 +297,7 @@ static void admin_destroy(void *data)
 		MHD_stop_daemon(a->d);
 	hr_admin_conns_free(a->conns);
 	hr_mem_deref(a->rd);
+	hr_mem_deref(a->cfg.ctl);
 	if (a->token)
 		OPENSSL_cleanse(a->token, strlen(a->token));
 	free(a->token);
@@ -341,17 +342,18 @@ int hr_admin_start(struct hr_admin **ap, const struct hr_admin_cfg *cfg)
 	char addr[HR_SA_STRLEN];
 	int err;
 
-	if (!ap || !cfg || !cfg->listen || !cfg->token || !*cfg->token ||
+	if (!ap || !cfg || !cfg->ctl || !cfg->listen || !cfg->token ||
+	    !*cfg->token ||
 	    hr_sa_decode(&sa, cfg->listen))
 		return EINVAL;
 	a = hr_mem_zalloc(sizeof(*a), admin_destroy);
 	if (!a)
 		return ENOMEM;
 	a->cfg = *cfg;
+	hr_mem_ref(a->cfg.ctl);
 	cfg_defaults(&a->cfg);
 	a->token = strdup(cfg->token);
-	err = a->token ? hr_store_reader_alloc(&a->rd, cfg->database_url) :
-		ENOMEM;
+	err = a->token ? hr_ctl_reader_alloc(&a->rd, a->cfg.ctl) : ENOMEM;
 	if (!err)
 		err = hr_admin_conns_alloc(&a->conns, a->cfg.max_conns,
 			a->cfg.request_timeout_s);

@@ -1,70 +1,44 @@
 /*
- * GET /metrics: Prometheus text, from counters the core hands over in one
- * call (hr_call) and the store's.
+ * GET /metrics: Prometheus text, from the counters the control hands over
+ * in one call into the core.
  */
 #include <stdio.h>
 #include <string.h>
 #include "admin_int.h"
 
-struct metrics {
-	struct hr_admin *a;
-	size_t bindings;
-	struct hr_events_count subs[HR_EVENTS_MAX_PKGS];
-	unsigned npkgs;
-	size_t pubs;
-	size_t depth;
-	struct hr_store_stats st;
-	struct hr_sip_stats sip;
-	struct hr_events_stats ev;
-};
-
-static void metrics_core(void *arg)
-{
-	struct metrics *m = arg;
-
-	m->bindings = hr_registrar_count(m->a->cfg.registrar);
-	m->npkgs = hr_events_counts(m->a->cfg.ev, m->subs);
-	m->pubs = hr_presence_count(m->a->cfg.presence);
-	m->depth = hr_store_queue_depth(m->a->cfg.store);
-	hr_store_stats(m->a->cfg.store, &m->st);
-	hr_sip_stats(m->a->cfg.sip, &m->sip);
-	hr_events_stats(m->a->cfg.ev, &m->ev);
-}
-
 /* A Prometheus histogram from per-bucket counts (le bounds; +Inf). */
 static int histogram(struct hr_buf *b, const char *name, const char *help,
-	const uint64_t *bounds, const uint64_t *counts, unsigned n,
-	uint64_t sum)
+	const struct hr_ctl_histogram *h)
 {
 	uint64_t cum = 0;
 	int err = hr_buf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n",
 		name, help, name);
 
-	for (unsigned i = 0; i < n; i++) {
-		cum += counts[i];
-		if (i + 1 < n)
+	for (unsigned i = 0; i < h->n; i++) {
+		cum += h->counts[i];
+		if (i + 1 < h->n)
 			err |= hr_buf_printf(b, "%s_bucket{le=\"%llu\"} %llu\n",
-				name, (unsigned long long)bounds[i],
+				name, (unsigned long long)h->bounds[i],
 				(unsigned long long)cum);
 		else
 			err |= hr_buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n",
 				name, (unsigned long long)cum);
 	}
 	err |= hr_buf_printf(b, "%s_sum %llu\n%s_count %llu\n", name,
-		(unsigned long long)sum, name, (unsigned long long)cum);
+		(unsigned long long)h->sum, name, (unsigned long long)cum);
 	return err;
 }
 
 /* Every 5xx Herald sent, by status, reason, where it arose and errno
  * (the core keeps a bounded list of kinds; its last is "other causes"). */
-static int sip_errors(struct hr_buf *b, const struct hr_sip_stats *s)
+static int sip_errors(struct hr_buf *b, const struct hr_ctl_stats *s)
 {
 	int err = hr_buf_puts(b, "# HELP herald_sip_errors_total SIP 5xx "
 		"responses sent, by cause.\n"
 		"# TYPE herald_sip_errors_total counter\n");
 
 	for (unsigned i = 0; i < s->nfails; i++) {
-		const struct hr_sip_fail_count *k = &s->fails[i];
+		const struct hr_ctl_fail *k = &s->fails[i];
 		const char *en = k->err ? strerrorname_np(k->err) : "";
 
 		err |= hr_buf_printf(b, "herald_sip_errors_total{code=\"%u\","
@@ -77,11 +51,11 @@ static int sip_errors(struct hr_buf *b, const struct hr_sip_stats *s)
 
 void hr_admin_metrics(struct req *r, struct reply *rp)
 {
-	struct metrics m = { .a = r->a };
+	struct hr_ctl_stats m;
 	struct hr_buf b;
 	int err = 0;
 
-	if (hr_call(metrics_core, &m)) {
+	if (hr_ctl_stats(r->a->cfg.ctl, &m)) {
 		hr_admin_problem(rp, 503, "Service Unavailable",
 			"the SIP core did not answer");
 		return;
@@ -101,58 +75,57 @@ void hr_admin_metrics(struct req *r, struct reply *rp)
 			"state=\"active\"} %zu\nherald_subscriptions{event=\"%s\","
 			"state=\"pending\"} %zu\n", m.subs[i].package,
 			m.subs[i].active, m.subs[i].package, m.subs[i].pending);
-	GAUGE("herald_publications", "Live presence publications.", m.pubs);
+	GAUGE("herald_publications", "Live presence publications.",
+		m.publications);
 	err |= hr_buf_puts(&b, "# HELP herald_sip_requests_total SIP requests "
 		"received.\n# TYPE herald_sip_requests_total counter\n");
-	for (int k = 1; k < HR_METH__N; k++)
+	for (unsigned k = 0; k < m.nmethods; k++)
 		err |= hr_buf_printf(&b, "herald_sip_requests_total{method="
-			"\"%s\"} %llu\n", hr_method_name((enum hr_method)k),
-			(unsigned long long)m.sip.requests[k]);
+			"\"%s\"} %llu\n", m.requests[k].method,
+			(unsigned long long)m.requests[k].n);
 	err |= hr_buf_puts(&b, "# HELP herald_sip_responses_total SIP "
 		"responses sent.\n# TYPE herald_sip_responses_total counter\n");
 	for (int k = 1; k <= 6; k++)
 		err |= hr_buf_printf(&b, "herald_sip_responses_total{class="
 			"\"%dxx\"} %llu\n", k,
-			(unsigned long long)m.sip.responses[k]);
-	err |= sip_errors(&b, &m.sip);
+			(unsigned long long)m.responses[k]);
+	err |= sip_errors(&b, &m);
 	GAUGE("herald_sip_server_transactions", "Live server transactions "
-		"(at most --max-transactions).", m.sip.strans);
+		"(at most --max-transactions).", m.strans);
 	GAUGE("herald_sip_sources", "Source addresses in the per-source "
-		"limits' table (bounded).", m.sip.sources);
+		"limits' table (bounded).", m.sources);
 	COUNTER("herald_sip_requests_dropped_total", "Requests over "
 		"--max-requests-per-source dropped unanswered (beyond the few "
-		"answered with 503 each second).", m.sip.src_dropped);
+		"answered with 503 each second).", m.src_dropped);
 	err |= hr_buf_printf(&b, "# HELP herald_sip_tcp_refused_total TCP "
 		"connections closed at accept, by limit.\n# TYPE "
 		"herald_sip_tcp_refused_total counter\n"
 		"herald_sip_tcp_refused_total{limit=\"per-source\"} %llu\n"
 		"herald_sip_tcp_refused_total{limit=\"total\"} %llu\n",
-		(unsigned long long)m.sip.tcp_refused_src,
-		(unsigned long long)m.sip.tcp_refused_max);
-	COUNTER("herald_notifies_total", "NOTIFYs sent.", m.ev.notifies);
+		(unsigned long long)m.tcp_refused_src,
+		(unsigned long long)m.tcp_refused_max);
+	COUNTER("herald_notifies_total", "NOTIFYs sent.", m.notifies);
 	COUNTER("herald_notifies_failed_total",
 		"NOTIFYs answered with an error or never (Timer F).",
-		m.ev.failed);
+		m.notifies_failed);
 	COUNTER("herald_sip_retransmits_total",
-		"Requests Herald sent again (Timer E).", m.sip.retransmits);
+		"Requests Herald sent again (Timer E).", m.retransmits);
 	GAUGE("herald_store_queue_depth", "Changes queued for PostgreSQL.",
-		m.depth);
+		m.queue_depth);
 	GAUGE("herald_store_batch_max", "Most changes in one commit.",
-		m.st.max_batch);
+		m.max_batch);
 	COUNTER("herald_store_commits_total", "Database commits.",
-		m.st.commits);
-	COUNTER("herald_store_changes_total", "Changes committed.", m.st.txs);
-	COUNTER("herald_store_failed_total", "Changes failed.", m.st.failed);
+		m.commits);
+	COUNTER("herald_store_changes_total", "Changes committed.", m.changes);
+	COUNTER("herald_store_failed_total", "Changes failed.", m.failed);
 	COUNTER("herald_store_timedout_total",
-		"Changes given up while PostgreSQL was away.", m.st.timedout);
+		"Changes given up while PostgreSQL was away.", m.timedout);
 	COUNTER("herald_store_outages_total",
-		"Times the PostgreSQL connection was lost.", m.st.outages);
+		"Times the PostgreSQL connection was lost.", m.outages);
 	err |= histogram(&b, "herald_store_batch_size",
-		"Changes per database commit.", hr_store_batch_bounds,
-		m.st.batch, HR_STORE_BATCH_BUCKETS, m.st.txs);
+		"Changes per database commit.", &m.batch);
 	err |= histogram(&b, "herald_store_commit_ms",
-		"Database commit latency, ms.", hr_store_latency_bounds,
-		m.st.latency, HR_STORE_LATENCY_BUCKETS, m.st.latency_ms_sum);
+		"Database commit latency, ms.", &m.commit_ms);
 #undef GAUGE
 #undef COUNTER
 	if (err) {

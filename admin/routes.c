@@ -1,10 +1,10 @@
 /*
  * The admin endpoints. Lists and single subscriptions are read from
  * PostgreSQL; documents (reginfo, PIDF) are made by the core's own package
- * code, and changes are applied by the core (hr_call), like SIP requests.
+ * code, and changes are applied by the core, like SIP requests: all of
+ * them asked through the control (control/control.h).
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,68 +15,36 @@
 
 #define DOC_MAX (1024 * 1024)
 
-#define NAME_LEN 520
-
-/* "sip:alice@example.test", "pres:…" or "alice@example.test" → the
- * last */
-static const char *bare(const char *uri)
-{
-	static const char *const schemes[] = { "sip:", "sips:", "pres:" };
-
-	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
-		size_t n = strlen(schemes[i]);
-
-		if (!strncasecmp(uri, schemes[i], n))
-			return uri + n;
-	}
-	return uri;
-}
+#define NAME_LEN HR_CTL_NAME_MAX
 
 /* An address-of-record or presentity as the core keys it: user@domain,
- * the domain lowercased (hr_user_split); false after a 400. */
+ * the domain lowercased; false after a 400. */
 static bool aor_of(struct reply *rp, const char *uri, char out[NAME_LEN])
 {
-	char user[256], domain[256];
-
-	if (hr_user_split(bare(uri), user, sizeof(user), domain,
-		sizeof(domain))) {
-		hr_admin_problem(rp, 400, "Bad Request",
-			"not an address-of-record (user@domain)");
-		return false;
-	}
-	snprintf(out, NAME_LEN, "%s@%s", user, domain);
-	return true;
+	if (!hr_ctl_aor(uri, out))
+		return true;
+	hr_admin_problem(rp, 400, "Bad Request",
+		"not an address-of-record (user@domain)");
+	return false;
 }
 
 /* A rule's watcher: a user as aor_of, or a whole domain (lowercased). */
 static bool watcher_of(struct reply *rp, const char *uri, char out[NAME_LEN])
 {
-	const char *w = bare(uri);
-	size_t i;
-
-	if (strchr(w, '@'))
-		return aor_of(rp, w, out);
-	for (i = 0; w[i] && i + 1 < NAME_LEN; i++)
-		out[i] = (char)hr_lower[(unsigned char)w[i]];
-	out[i] = '\0';
-	if (i && !w[i])
+	if (!hr_ctl_watcher(uri, out))
 		return true;
-	hr_admin_problem(rp, 400, "Bad Request", "the watcher is a user "
-		"(user@domain) or a domain");
+	hr_admin_problem(rp, 400, "Bad Request", strchr(uri, '@') ?
+		"not an address-of-record (user@domain)" : "the watcher is a "
+		"user (user@domain) or a domain");
 	return false;
 }
 
 /* ---- GET /health ---- */
 
-static void noop(void *arg)
-{
-	(void)arg;
-}
-
 static void health(struct req *r, struct reply *rp)
 {
-	bool core = hr_call(noop, NULL) == 0;
-	bool db = hr_store_reader_ping(r->a->rd) == 0;
+	bool core = hr_ctl_ping(r->a->cfg.ctl) == 0;
+	bool db = hr_ctl_reader_ping(r->a->rd) == 0;
 
 	if (core && db) {
 		hr_admin_json(rp, 200, json_pack("{s:s}", "status", "ok"));
@@ -88,7 +56,7 @@ static void health(struct req *r, struct reply *rp)
 
 /* ---- subscriptions ---- */
 
-static json_t *sub_json(const struct hr_store_sub *s)
+static json_t *sub_json(const struct hr_ctl_sub *s)
 {
 	int64_t left = s->expires_at - hr_wall_s();
 	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:{s:s, s:s, "
@@ -117,7 +85,7 @@ struct page {
 	char last[64];
 };
 
-static int page_one(const struct hr_store_sub *s, void *arg)
+static int page_one(const struct hr_ctl_sub *s, void *arg)
 {
 	struct page *pg = arg;
 	json_t *j;
@@ -139,7 +107,7 @@ static int page_one(const struct hr_store_sub *s, void *arg)
 static void subs_list(struct req *r, struct reply *rp, const char *package,
 	const char *resource)
 {
-	struct hr_store_sub_filter f = { 0 };
+	struct hr_ctl_sub_filter f = { 0 };
 	char res[NAME_LEN];
 	struct page pg = { 0 };
 	json_t *j;
@@ -164,7 +132,7 @@ static void subs_list(struct req *r, struct reply *rp, const char *package,
 	pg.items = json_array();
 	pg.limit = f.limit;
 	f.limit++;
-	err = pg.items ? hr_store_subs_page(r->a->rd, &f, page_one, &pg) :
+	err = pg.items ? hr_ctl_subs_page(r->a->rd, &f, page_one, &pg) :
 		ENOMEM;
 	if (err) {
 		json_decref(pg.items);
@@ -179,47 +147,18 @@ static void subs_list(struct req *r, struct reply *rp, const char *package,
 	hr_admin_json(rp, 200, j);
 }
 
-static int one(const struct hr_store_sub *s, void *arg)
+static int one(const struct hr_ctl_sub *s, void *arg)
 {
 	*(json_t **)arg = sub_json(s);
 	return 0;
 }
 
-/* ---- calls into the core ---- */
-
-/* What only the core knows of a subscription, and its end. */
-struct subcall {
-	struct hr_events *ev;
-	const char *id;
-	enum hr_sub_reason reason;   /* NONE: only read */
-	bool found;
-	uint64_t version;
-	uint32_t notifies;
-};
-
-static void sub_core(void *arg)
-{
-	struct subcall *c = arg;
-	struct hr_sub *sub = hr_events_find(c->ev, c->id);
-	const struct hr_sub_info *si;
-
-	if (!sub)
-		return;
-	si = hr_sub_info(sub);
-	c->found = si->state != HR_SUB_TERMINATED;
-	c->version = si->version;
-	c->notifies = si->notifies;
-	/* the final NOTIFY goes out before the API answers */
-	if (c->reason != HR_REASON_NONE)
-		hr_sub_terminate(sub, c->reason, 0);
-}
-
 static void sub_get(struct req *r, struct reply *rp, const char *id)
 {
-	struct subcall c = { .ev = r->a->cfg.ev, .id = id };
+	struct hr_ctl_sub_live live;
 	json_t *j = NULL;
 
-	if (hr_store_sub_get(r->a->rd, id, one, &j)) {
+	if (hr_ctl_sub_get(r->a->rd, id, one, &j)) {
 		hr_admin_problem(rp, 503, "Service Unavailable",
 			"PostgreSQL does not answer");
 		return;
@@ -228,172 +167,70 @@ static void sub_get(struct req *r, struct reply *rp, const char *id)
 		hr_admin_problem(rp, 404, "Not Found", "no such subscription");
 		return;
 	}
-	if (!hr_call(sub_core, &c) && c.found) {
+	if (!hr_ctl_sub_live(r->a->cfg.ctl, id, &live)) {
 		json_object_set_new(j, "version", json_integer(
-			(json_int_t)c.version));
-		json_object_set_new(j, "notifies", json_integer(c.notifies));
+			(json_int_t)live.version));
+		json_object_set_new(j, "notifies", json_integer(live.notifies));
 	}
 	hr_admin_json(rp, 200, j);
 }
 
 static void sub_delete(struct req *r, struct reply *rp, const char *id)
 {
-	struct subcall c = { .ev = r->a->cfg.ev, .id = id,
-		.reason = HR_REASON_DEACTIVATED };
-	const char *reason = hr_admin_query(r, "reason");
+	int err = hr_ctl_sub_end(r->a->cfg.ctl, id,
+		hr_admin_query(r, "reason"));
 
-	if (reason && (hr_sub_reason_decode(reason, &c.reason) ||
-	    (c.reason != HR_REASON_DEACTIVATED &&
-	     c.reason != HR_REASON_NORESOURCE &&
-	     c.reason != HR_REASON_REJECTED))) {
+	if (err == EINVAL)
 		hr_admin_problem(rp, 400, "Bad Request", "reason must be "
 			"deactivated, noresource or rejected");
-		return;
-	}
-	if (hr_call(sub_core, &c)) {
+	else if (err == ENOENT)
+		hr_admin_problem(rp, 404, "Not Found", "no such subscription");
+	else if (err)
 		hr_admin_problem(rp, 503, "Service Unavailable",
 			"shutting down");
-		return;
-	}
-	if (!c.found) {
-		hr_admin_problem(rp, 404, "Not Found", "no such subscription");
-		return;
-	}
-	rp->status = 204;
+	else
+		rp->status = 204;
 }
 
 /* ---- documents, made by the packages' own code ---- */
-
-struct doccall {
-	struct hr_admin *a;
-	const char *name;
-	bool reginfo;
-	struct hr_buf buf;
-	int err;
-};
-
-static void doc_core(void *arg)
-{
-	struct doccall *c = arg;
-
-	c->err = c->reginfo ? hr_regpkg_document(c->a->cfg.reg, c->name,
-		&c->buf) : hr_presence_document(c->a->cfg.presence, c->name,
-		&c->buf);
-}
 
 static void document(struct req *r, struct reply *rp, const char *name,
 	bool reginfo)
 {
 	char aor[NAME_LEN];
-	struct doccall c = { .a = r->a, .name = aor, .reginfo = reginfo };
+	struct hr_buf buf;
 	const char *accept = MHD_lookup_connection_value(r->c,
 		MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+	int err;
 
 	if (!aor_of(rp, name, aor))
 		return;
-	hr_buf_init(&c.buf, DOC_MAX);
-	if (hr_call(doc_core, &c) || c.err) {
-		hr_buf_reset(&c.buf);
-		hr_admin_problem(rp, 500, "Internal Server Error", c.err ?
-			hr_strerror(c.err) : "the SIP core did not answer");
+	hr_buf_init(&buf, DOC_MAX);
+	err = hr_ctl_document(r->a->cfg.ctl, reginfo ? HR_CTL_DOC_REGINFO :
+		HR_CTL_DOC_PIDF, aor, &buf);
+	if (err) {
+		hr_buf_reset(&buf);
+		hr_admin_problem(rp, 500, "Internal Server Error",
+			err != ECANCELED ? hr_strerror(err) :
+			"the SIP core did not answer");
 		return;
 	}
 	if (!reginfo && accept && strstr(accept, "application/json")) {
-		json_t *j = json_pack("{s:s, s:s%}", "presentity", c.name,
-			"pidf", c.buf.b, c.buf.len);
+		json_t *j = json_pack("{s:s, s:s%}", "presentity", aor,
+			"pidf", buf.b, buf.len);
 
-		hr_buf_reset(&c.buf);
+		hr_buf_reset(&buf);
 		hr_admin_json(rp, 200, j);
 		return;
 	}
 	rp->status = 200;
 	rp->ctype = reginfo ? "application/reginfo+xml" :
 		"application/pidf+xml";
-	rp->body = c.buf.b;   /* malloc'd by the buffer */
-	rp->len = c.buf.len;
+	rp->body = buf.b;   /* malloc'd by the buffer */
+	rp->len = buf.len;
 }
 
 /* ---- rules: presence's and reg's ---- */
-
-/* A change the core stores before it applies it: the admin thread waits
- * for its completion (on the core thread) after the call. */
-struct waiter {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool done;
-	int err;
-};
-
-static void waiter_done(int err, void *arg)
-{
-	struct waiter *w = arg;
-
-	pthread_mutex_lock(&w->lock);
-	w->err = err;
-	w->done = true;
-	pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
-}
-
-/* hr_call(fn, arg), then wait for w (fn started the change, or failed
- * it with waiter_done). */
-static int call_and_wait(hr_call_h *fn, void *arg, struct waiter *w)
-{
-	int err;
-
-	pthread_mutex_init(&w->lock, NULL);
-	pthread_cond_init(&w->cond, NULL);
-	err = hr_call(fn, arg);
-	if (!err) {
-		pthread_mutex_lock(&w->lock);
-		while (!w->done)
-			pthread_cond_wait(&w->cond, &w->lock);
-		pthread_mutex_unlock(&w->lock);
-		err = w->err;
-	}
-	pthread_cond_destroy(&w->cond);
-	pthread_mutex_destroy(&w->lock);
-	return err;
-}
-
-struct rulecall {
-	struct hr_admin *a;
-	bool reg;                     /* else presence */
-	const char *resource;
-	const char *watcher;
-	int action;                   /* the package's; 0: remove */
-	struct waiter w;
-};
-
-static void rule_core(void *arg)
-{
-	struct rulecall *c = arg;
-	int err = c->reg ? hr_regpkg_rule(c->a->cfg.reg, c->resource,
-		c->watcher, (enum hr_reg_rule)c->action, waiter_done, &c->w) :
-		hr_presence_rule(c->a->cfg.presence, c->resource, c->watcher,
-		(enum hr_pres_action)c->action, waiter_done, &c->w);
-
-	if (err)
-		waiter_done(err, &c->w);
-}
-
-/* The action named in a PUT's body: 0 or EINVAL. */
-static int action_decode(const struct rulecall *c, const char *name,
-	int *action)
-{
-	enum hr_reg_rule rr;
-	enum hr_pres_action pa;
-	int err;
-
-	if (c->reg) {
-		err = hr_reg_rule_decode(name, &rr);
-		*action = (int)rr;
-	} else {
-		err = hr_pres_action_decode(name, &pa);
-		*action = (int)pa;
-	}
-	return err;
-}
 
 /* PUT or DELETE a presentity's or AOR's rule for a watcher: a user
  * ("bob@example.test") or a whole domain ("example.test"). The change is
@@ -402,9 +239,8 @@ static void rule(struct req *r, struct reply *rp, bool reg,
 	const char *resource, const char *watcher, bool put)
 {
 	static const char *const allowed[] = { "action", NULL };
+	enum hr_ctl_pkg pkg = reg ? HR_CTL_REG : HR_CTL_PRESENCE;
 	char res[NAME_LEN], who[NAME_LEN];
-	struct rulecall c = { .a = r->a, .reg = reg, .resource = res,
-		.watcher = who };
 	const char *name = NULL;
 	json_t *j = NULL;
 	int err;
@@ -416,7 +252,7 @@ static void rule(struct req *r, struct reply *rp, bool reg,
 		if (!j)
 			return;
 		name = json_string_value(json_object_get(j, "action"));
-		if (!name || action_decode(&c, name, &c.action)) {
+		if (!hr_ctl_rule_action_valid(pkg, name)) {
 			json_decref(j);
 			hr_admin_problem(rp, 400, "Bad Request", reg ?
 				"action must be allow or block" : "action must "
@@ -424,7 +260,7 @@ static void rule(struct req *r, struct reply *rp, bool reg,
 			return;
 		}
 	}
-	err = call_and_wait(rule_core, &c, &c.w);
+	err = hr_ctl_rule_set(r->a->cfg.ctl, pkg, res, who, name);
 	if (err == EINVAL)
 		hr_admin_problem(rp, 400, "Bad Request", NULL);
 	else if (err)
@@ -432,8 +268,8 @@ static void rule(struct req *r, struct reply *rp, bool reg,
 			hr_strerror(err));
 	else if (put)
 		hr_admin_json(rp, 200, json_pack("{s:s, s:s, s:s}",
-			reg ? "aor" : "presentity", c.resource, "watcher",
-			c.watcher, "action", name));
+			reg ? "aor" : "presentity", res, "watcher", who,
+			"action", name));
 	else
 		rp->status = 204;
 	json_decref(j);
@@ -474,8 +310,8 @@ static void rules_list(struct req *r, struct reply *rp, bool reg,
 		return;
 	resource = res;
 	pg.items = json_array();
-	if (!pg.items || hr_store_rules_page(r->a->rd, reg ? "reg" :
-		"presence", resource, hr_admin_query(r, "cursor"),
+	if (!pg.items || hr_ctl_rules_page(r->a->rd, reg ? HR_CTL_REG :
+		HR_CTL_PRESENCE, resource, hr_admin_query(r, "cursor"),
 		pg.limit + 1, rule_one, &pg)) {
 		json_decref(pg.items);
 		hr_admin_problem(rp, 503, "Service Unavailable",
@@ -491,12 +327,6 @@ static void rules_list(struct req *r, struct reply *rp, bool reg,
 
 /* ---- bindings, from the registrar ---- */
 
-struct bindcall {
-	struct hr_registrar *r;
-	const char *aor;
-	json_t *items;
-};
-
 /* The +sip.instance value as the phone means it: "<urn:uuid:...>" is
  * a quoted-string on the wire (RFC 5626 4.1), the quotes are not its. */
 static json_t *instance(const char *v)
@@ -508,9 +338,9 @@ static json_t *instance(const char *v)
 	return json_string(v);
 }
 
-static int bind_one(const struct hr_binding *b, void *arg)
+static int bind_one(const struct hr_ctl_binding *b, void *arg)
 {
-	struct bindcall *c = arg;
+	json_t *items = arg;
 	int64_t left = b->expires_at - hr_wall_s();
 	json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:I, s:s}", "id", b->id,
 		"uri", b->uri, "expires_in", (json_int_t)(left > 0 ? left : 0),
@@ -528,49 +358,25 @@ static int bind_one(const struct hr_binding *b, void *arg)
 			json_string(b->user_agent));
 	if (*b->path)
 		json_object_set_new(j, "path", json_string(b->path));
-	return json_array_append_new(c->items, j) ? ENOMEM : 0;
-}
-
-static void bind_core(void *arg)
-{
-	struct bindcall *c = arg;
-
-	hr_registrar_bindings(c->r, c->aor, bind_one, c);
+	return json_array_append_new(items, j) ? ENOMEM : 0;
 }
 
 static void bindings(struct req *r, struct reply *rp, const char *aor)
 {
 	char name[NAME_LEN];
-	struct bindcall c = { .r = r->a->cfg.registrar, .aor = name };
+	json_t *items;
 
 	if (!aor_of(rp, aor, name))
 		return;
-	c.items = json_array();
-	if (!c.items || hr_call(bind_core, &c)) {
-		json_decref(c.items);
+	items = json_array();
+	if (!items || hr_ctl_bindings(r->a->cfg.ctl, name, bind_one, items)) {
+		json_decref(items);
 		hr_admin_problem(rp, 503, "Service Unavailable",
 			"the SIP core did not answer");
 		return;
 	}
-	hr_admin_json(rp, 200, json_pack("{s:s, s:o}", "aor", c.aor,
-		"bindings", c.items));
-}
-
-struct deactcall {
-	struct hr_registrar *r;
-	const char *aor;
-	const char *id;
-	struct waiter w;
-};
-
-static void deact_core(void *arg)
-{
-	struct deactcall *c = arg;
-	int err = hr_registrar_deactivate(c->r, c->aor, c->id, waiter_done,
-		&c->w);
-
-	if (err)
-		waiter_done(err, &c->w);
+	hr_admin_json(rp, 200, json_pack("{s:s, s:o}", "aor", name,
+		"bindings", items));
 }
 
 /* RFC 3680: the binding goes, its watchers hear "deactivated" */
@@ -578,13 +384,11 @@ static void binding_del(struct req *r, struct reply *rp, const char *aor,
 	const char *id)
 {
 	char name[NAME_LEN];
-	struct deactcall c = { .r = r->a->cfg.registrar, .aor = name,
-		.id = id };
 	int err;
 
 	if (!aor_of(rp, aor, name))
 		return;
-	err = call_and_wait(deact_core, &c, &c.w);
+	err = hr_ctl_binding_remove(r->a->cfg.ctl, name, id);
 	if (err == ENOENT)
 		hr_admin_problem(rp, 404, "Not Found", "no such binding");
 	else if (err == EBUSY)

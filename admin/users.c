@@ -1,13 +1,12 @@
 /*
  * The admin API's users: user@domain with the HA1s and role `herald user
- * add` stores. Changes are written like the CLI's, and a running core
- * hears of each from the database; lists are read on the admin's reader.
- * Never a password or an HA1 back.
+ * add` stores, written through the control like the CLI's writes (a
+ * running core hears of each from the database); lists are read on the
+ * admin's reader. Never a password or an HA1 back.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include "admin_int.h"
 
 #define HR_LOG_MODULE "admin"
@@ -20,27 +19,17 @@ static void unavailable(struct reply *rp, const char *what, int err)
 	char detail[256];
 
 	snprintf(detail, sizeof(detail), "%s: %s", what,
-		hr_store_strerror(err));
+		hr_ctl_strerror(err));
 	hr_admin_problem(rp, 503, "Service Unavailable", detail);
-}
-
-static bool served(const struct hr_admin *a, const char *domain)
-{
-	for (unsigned i = 0; i < a->cfg.ndomains; i++) {
-		if (!strcasecmp(a->cfg.domains[i], domain))
-			return true;
-	}
-	return false;
 }
 
 /* The body's optional "role": true when absent or valid, else 400. */
 static bool role_of(struct reply *rp, json_t *j, const char **role)
 {
 	json_t *v = json_object_get(j, "role");
-	enum hr_user_role r;
 
 	*role = json_string_value(v);
-	if (!v || (*role && !hr_user_role_decode(*role, &r)))
+	if (!v || hr_ctl_role_valid(*role))
 		return true;
 	hr_admin_problem(rp, 400, "Bad Request", "role must be user or "
 		"monitor");
@@ -60,11 +49,10 @@ void hr_admin_user_add(struct req *r, struct reply *rp)
 {
 	static const char *const allowed[] = { "user", "password", "role",
 		NULL };
-	char user[256], domain[256], md5[33], sha[65];
-	char role[HR_STORE_ROLE_MAX];
-	struct hr_store_user u = { user, domain, md5, sha, HR_USER_CHANGED,
-		NULL };
-	const char *name, *pw;
+	char user[256], domain[256];
+	char role[HR_CTL_ROLE_MAX];
+	struct hr_ctl_user u = { .user = user, .domain = domain };
+	const char *name;
 	json_t *j = hr_admin_body_json(r, rp, allowed);
 	bool created = false;
 	int err;
@@ -72,8 +60,8 @@ void hr_admin_user_add(struct req *r, struct reply *rp)
 	if (!j)
 		return;
 	name = json_string_value(json_object_get(j, "user"));
-	pw = json_string_value(json_object_get(j, "password"));
-	err = name ? hr_user_split(name, user, sizeof(user), domain,
+	u.password = json_string_value(json_object_get(j, "password"));
+	err = name ? hr_ctl_user_split(name, user, sizeof(user), domain,
 		sizeof(domain)) : EINVAL;
 	if (err == EILSEQ) {
 		json_decref(j);
@@ -81,13 +69,13 @@ void hr_admin_user_add(struct req *r, struct reply *rp)
 			"contain control characters (CR, LF, tab...)");
 		return;
 	}
-	if (err || !pw || !*pw) {
+	if (err || !u.password || !*u.password) {
 		json_decref(j);
 		hr_admin_problem(rp, 400, "Bad Request", "user (user@domain) "
 			"and password are required");
 		return;
 	}
-	if (!served(r->a, domain)) {
+	if (!hr_ctl_served(r->a->cfg.ctl, domain)) {
 		json_decref(j);
 		hr_admin_problem(rp, 400, "Bad Request",
 			"not a domain this server serves");
@@ -97,11 +85,7 @@ void hr_admin_user_add(struct req *r, struct reply *rp)
 		json_decref(j);
 		return;
 	}
-	/* the realm is the domain, as for herald user add */
-	err = hr_digest_ha1s(user, domain, pw, md5, sha);
-	if (!err)
-		err = hr_store_user_put(r->a->cfg.database_url, &u, &created,
-			role);
+	err = hr_ctl_user_put(r->a->cfg.ctl, &u, &created, role);
 	json_decref(j);
 	if (err) {
 		unavailable(rp, "user add", err);
@@ -115,15 +99,14 @@ void hr_admin_user_add(struct req *r, struct reply *rp)
 void hr_admin_user_patch(struct req *r, struct reply *rp, const char *name)
 {
 	static const char *const allowed[] = { "password", "role", NULL };
-	char user[256], domain[256], md5[33], sha[65];
-	char role[HR_STORE_ROLE_MAX];
-	struct hr_store_user u = { user, domain, NULL, NULL, HR_USER_CHANGED,
-		NULL };
+	char user[256], domain[256];
+	char role[HR_CTL_ROLE_MAX];
+	struct hr_ctl_user u = { .user = user, .domain = domain };
 	json_t *j, *pwv;
 	const char *pw;
-	int err = 0;
+	int err;
 
-	if (hr_user_split(name, user, sizeof(user), domain, sizeof(domain))) {
+	if (hr_ctl_user_split(name, user, sizeof(user), domain, sizeof(domain))) {
 		hr_admin_problem(rp, 400, "Bad Request", "not user@domain");
 		return;
 	}
@@ -142,13 +125,8 @@ void hr_admin_user_patch(struct req *r, struct reply *rp, const char *name)
 			"role, or both");
 		return;
 	}
-	if (pw) {
-		err = hr_digest_ha1s(user, domain, pw, md5, sha);
-		u.ha1_md5 = md5;
-		u.ha1_sha256 = sha;
-	}
-	if (!err)
-		err = hr_store_user_update(r->a->cfg.database_url, &u, role);
+	u.password = pw;
+	err = hr_ctl_user_update(r->a->cfg.ctl, &u, role);
 	json_decref(j);
 	if (err == ENOENT)
 		hr_admin_problem(rp, 404, "Not Found", "no such user");
@@ -165,7 +143,8 @@ struct users {
 	bool more;
 };
 
-static int user_one(const struct hr_store_user *u, void *arg)
+static int user_one(const char *user, const char *domain, const char *role,
+	void *arg)
 {
 	struct users *us = arg;
 
@@ -174,9 +153,9 @@ static int user_one(const struct hr_store_user *u, void *arg)
 		us->more = true;
 		return 0;
 	}
-	snprintf(us->last, sizeof(us->last), "%s@%s", u->user, u->domain);
+	snprintf(us->last, sizeof(us->last), "%s@%s", user, domain);
 	return json_array_append_new(us->items, json_pack("{s:s, s:s}",
-		"user", us->last, "role", u->role)) ? ENOMEM : 0;
+		"user", us->last, "role", role)) ? ENOMEM : 0;
 }
 
 /* GET /v1/users: by domain then user; the cursor is the last one shown. */
@@ -189,13 +168,13 @@ void hr_admin_users_list(struct req *r, struct reply *rp)
 
 	if (!hr_admin_limit(r, rp, &us.limit))
 		return;
-	if (after && hr_user_split(after, user, sizeof(user), domain,
+	if (after && hr_ctl_user_split(after, user, sizeof(user), domain,
 		sizeof(domain))) {
 		hr_admin_problem(rp, 400, "Bad Request", "not a cursor");
 		return;
 	}
 	us.items = json_array();
-	if (!us.items || hr_store_users_page(r->a->rd, user, domain,
+	if (!us.items || hr_ctl_users_page(r->a->rd, user, domain,
 		us.limit + 1, user_one, &us)) {
 		json_decref(us.items);
 		hr_admin_problem(rp, 503, "Service Unavailable",
@@ -213,11 +192,12 @@ void hr_admin_user_del(struct req *r, struct reply *rp, const char *name)
 	char user[256], domain[256];
 	int err;
 
-	if (hr_user_split(name, user, sizeof(user), domain, sizeof(domain))) {
+	if (hr_ctl_user_split(name, user, sizeof(user), domain,
+		sizeof(domain))) {
 		hr_admin_problem(rp, 400, "Bad Request", "not user@domain");
 		return;
 	}
-	err = hr_store_user_del(r->a->cfg.database_url, user, domain);
+	err = hr_ctl_user_del(r->a->cfg.ctl, user, domain);
 	if (err == ENOENT)
 		hr_admin_problem(rp, 404, "Not Found", "no such user");
 	else if (err)

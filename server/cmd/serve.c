@@ -560,6 +560,18 @@ static int open_events(struct server *sv)
 	return err;
 }
 
+/* The core's door for the admin API (the admin keeps a reference). */
+static int open_control(struct server *sv, struct hr_control **ctlp)
+{
+	struct hr_control_cfg c = { .database_url = cfg.database_url,
+		.domains = cfg.domains.v, .ndomains = cfg.domains.n,
+		.ev = sv->events, .presence = sv->presence, .reg = sv->regpkg,
+		.registrar = sv->registrar, .store = sv->store,
+		.sip = sv->sip };
+
+	return hr_control_alloc(ctlp, &c);
+}
+
 static int open_admin(struct server *sv)
 {
 	struct hr_admin_cfg acfg = { 0 };
@@ -594,16 +606,10 @@ static int open_admin(struct server *sv)
 	acfg.token = token;
 	acfg.max_conns = cfg.admin_max_conns;
 	acfg.request_timeout_s = cfg.admin_request_timeout_s;
-	acfg.database_url = cfg.database_url;
-	acfg.domains = cfg.domains.v;
-	acfg.ndomains = cfg.domains.n;
-	acfg.ev = sv->events;
-	acfg.presence = sv->presence;
-	acfg.reg = sv->regpkg;
-	acfg.registrar = sv->registrar;
-	acfg.store = sv->store;
-	acfg.sip = sv->sip;
-	err = hr_admin_start(&sv->admin, &acfg);
+	err = open_control(sv, &acfg.ctl);
+	if (!err)
+		err = hr_admin_start(&sv->admin, &acfg);
+	hr_mem_deref(acfg.ctl);
 	memset(token, 0, sizeof(token));
 	return err;
 }

@@ -1,0 +1,301 @@
+/*
+ * The core's one door for its clients in other threads: the admin API
+ * today, a console or a second node later (DESIGN.md). Every function is
+ * called from the client's own thread. Reads go to PostgreSQL on the
+ * client's own reader; whatever only the core knows, and every change,
+ * is one call into the core thread (hr_call) made here, applied like a
+ * SIP request (a terminated subscription gets its final NOTIFY). Plain C
+ * only: no client's format (HTTP, JSON) appears here, and no core object
+ * leaves the core thread: what a call returns is a copy, or a row read
+ * from the database.
+ *
+ * Errors are 0 or an errno; ECANCELED: the core takes no more calls
+ * (shutting down).
+ */
+#ifndef HR_CONTROL_H
+#define HR_CONTROL_H
+
+#include "core/core.h"
+
+struct hr_events;
+struct hr_presence;
+struct hr_regpkg;
+struct hr_registrar;
+struct hr_store;
+struct hr_sip;
+
+/* What the control works on: made by `herald serve` (core thread). */
+struct hr_control_cfg {
+	const char *database_url;    /* for readers and users */
+	const char *const *domains;  /* served: users are made in these */
+	unsigned ndomains;
+	struct hr_events *ev;        /* core objects: used in hr_call only */
+	struct hr_presence *presence;
+	struct hr_regpkg *reg;
+	struct hr_registrar *registrar;
+	struct hr_store *store;
+	struct hr_sip *sip;
+};
+
+struct hr_control;  /* refcounted; borrows the core objects of its cfg */
+
+/** Make the control (core thread); cfg's strings must outlive it. */
+int hr_control_alloc(struct hr_control **ctlp,
+	const struct hr_control_cfg *cfg);
+
+/* ---- names as the core keys them ---- */
+
+#define HR_CTL_NAME_MAX 520
+
+/** An address-of-record or presentity ("sip:", "sips:", "pres:" or no
+ * scheme) as user@domain, the domain lowercased: 0 or EINVAL. */
+int hr_ctl_aor(const char *uri, char out[HR_CTL_NAME_MAX]);
+/** A rule's watcher: a user as hr_ctl_aor, or a whole domain
+ * (lowercased): 0 or EINVAL. */
+int hr_ctl_watcher(const char *uri, char out[HR_CTL_NAME_MAX]);
+
+/* ---- the core's state and its health ---- */
+
+/** Does the core thread answer? 0 or ECANCELED. */
+int hr_ctl_ping(struct hr_control *ctl);
+
+/** One client's read connection to PostgreSQL (one thread at a time);
+ * hr_mem_deref closes it. */
+struct hr_ctl_reader;
+
+/** Open a reader on the control's database (a connection of its own). */
+int hr_ctl_reader_alloc(struct hr_ctl_reader **rp, struct hr_control *ctl);
+/** Does PostgreSQL answer? 0, or an errno. */
+int hr_ctl_reader_ping(struct hr_ctl_reader *rd);
+
+/* ---- subscriptions ---- */
+
+/** A subscription as stored; strings live during the callback. */
+struct hr_ctl_sub {
+	const char *id;
+	const char *package;
+	const char *event_id;        /* or NULL */
+	const char *resource;
+	const char *watcher;
+	const char *watcher_user;    /* or NULL */
+	const char *state;           /* "active", "pending", "terminated" */
+	const char *reason;          /* or NULL */
+	int64_t expires_at;          /* wall seconds */
+	const char *callid;
+	const char *local_tag;
+	const char *remote_tag;
+	const char *remote_target;
+	const char *transport;
+};
+
+typedef int (hr_ctl_sub_h)(const struct hr_ctl_sub *sub, void *arg);
+
+/** Which subscriptions a page lists: NULL matches any. */
+struct hr_ctl_sub_filter {
+	const char *package;
+	const char *state;
+	const char *resource;        /* as hr_ctl_aor makes it */
+	const char *watcher;
+	const char *after;           /* ids above this one (the cursor) */
+	unsigned limit;
+};
+
+/** A page of subscriptions in id order. */
+int hr_ctl_subs_page(struct hr_ctl_reader *rd,
+	const struct hr_ctl_sub_filter *f, hr_ctl_sub_h *h, void *arg);
+/** One subscription by id (h not called when there is none). */
+int hr_ctl_sub_get(struct hr_ctl_reader *rd, const char *id,
+	hr_ctl_sub_h *h, void *arg);
+
+/* What only the core knows of a live subscription. */
+struct hr_ctl_sub_live {
+	uint64_t version;            /* of its last body */
+	uint32_t notifies;           /* NOTIFYs sent */
+};
+
+/** The live state of subscription id: 0, ENOENT when the core has no
+ * such subscription (or it is terminated), ECANCELED. */
+int hr_ctl_sub_live(struct hr_control *ctl, const char *id,
+	struct hr_ctl_sub_live *live);
+/** End subscription id with reason (NULL: deactivated; else
+ * deactivated, noresource or rejected): its final NOTIFY is sent before
+ * this returns. 0, EINVAL (another reason), ENOENT, ECANCELED. */
+int hr_ctl_sub_end(struct hr_control *ctl, const char *id,
+	const char *reason);
+
+/* ---- documents, made by the packages' own code ---- */
+
+enum hr_ctl_doc {
+	HR_CTL_DOC_PIDF,             /* a presentity's composed presence */
+	HR_CTL_DOC_REGINFO,          /* an AOR's registrations (full) */
+};
+
+/** The document of name (as hr_ctl_aor makes it), appended to b. 0,
+ * ECANCELED, or the package's error. */
+int hr_ctl_document(struct hr_control *ctl, enum hr_ctl_doc doc,
+	const char *name, struct hr_buf *b);
+
+/* ---- rules: who may watch a presentity (presence) or an AOR (reg) ---- */
+
+enum hr_ctl_pkg {
+	HR_CTL_PRESENCE,
+	HR_CTL_REG,
+};
+
+/** Is action one of pkg's (presence: allow, block, polite-block,
+ * confirm; reg: allow, block)? */
+bool hr_ctl_rule_action_valid(enum hr_ctl_pkg pkg, const char *action);
+/** Set resource's rule for watcher (action NULL: remove it). The change
+ * is stored, then applied to the subscriptions, then this returns: 0,
+ * EINVAL, ECANCELED, or the store's error. */
+int hr_ctl_rule_set(struct hr_control *ctl, enum hr_ctl_pkg pkg,
+	const char *resource, const char *watcher, const char *action);
+
+typedef int (hr_ctl_rule_h)(const char *resource, const char *watcher,
+	const char *action, void *arg);
+
+/** A page of pkg's rules on resource, by watcher, after the watcher
+ * after (NULL: from the first), at most limit. */
+int hr_ctl_rules_page(struct hr_ctl_reader *rd, enum hr_ctl_pkg pkg,
+	const char *resource, const char *after, unsigned limit,
+	hr_ctl_rule_h *h, void *arg);
+
+/* ---- bindings ---- */
+
+/** A contact bound to an AOR (a copy, made on the core thread). */
+struct hr_ctl_binding {
+	const char *id;              /* stable contact id */
+	const char *uri;
+	const char *callid;
+	const char *instance;        /* "" when none */
+	const char *path;            /* "" when none */
+	const char *user_agent;      /* "" when none */
+	const char *received;        /* "udp:192.0.2.1:5060" */
+	int64_t expires_at;          /* wall seconds */
+	uint32_t cseq;
+	int q;                       /* x 1000, -1 when absent */
+};
+
+typedef int (hr_ctl_binding_h)(const struct hr_ctl_binding *b, void *arg);
+
+/** aor's bindings, each given to h on the caller's thread: 0, ENOMEM,
+ * ECANCELED, or h's error. */
+int hr_ctl_bindings(struct hr_control *ctl, const char *aor,
+	hr_ctl_binding_h *h, void *arg);
+/** RFC 3680: remove aor's binding id; its watchers hear "deactivated".
+ * 0, ENOENT, EBUSY (a REGISTER of aor is being stored), ECANCELED, or
+ * the store's error. */
+int hr_ctl_binding_remove(struct hr_control *ctl, const char *aor,
+	const char *id);
+
+/* ---- users: user@domain with the HA1s and role `herald user add`
+ * stores; written on a connection of their own, a running core hears
+ * of each from the database ---- */
+
+#define HR_CTL_ROLE_MAX 16
+
+/** user@domain (or a bare user@host) split: 0, EINVAL, or EILSEQ for a
+ * control character. */
+int hr_ctl_user_split(const char *name, char *user, size_t un,
+	char *domain, size_t dn);
+/** Is domain one the server serves? */
+bool hr_ctl_served(const struct hr_control *ctl, const char *domain);
+/** Is role a role's name (user, monitor)? */
+bool hr_ctl_role_valid(const char *role);
+
+/* A user to write; NULL password or role: unchanged (or the default). */
+struct hr_ctl_user {
+	const char *user;
+	const char *domain;
+	const char *password;
+	const char *role;
+};
+
+/** Add or replace a user; *created tells which, role_out gets its role.
+ * 0 or an errno (hr_ctl_strerror says why). */
+int hr_ctl_user_put(struct hr_control *ctl, const struct hr_ctl_user *u,
+	bool *created, char role_out[HR_CTL_ROLE_MAX]);
+/** Change an existing user's password and/or role: 0, ENOENT, or an
+ * errno. */
+int hr_ctl_user_update(struct hr_control *ctl, const struct hr_ctl_user *u,
+	char role_out[HR_CTL_ROLE_MAX]);
+/** Delete a user: 0, ENOENT, or an errno. */
+int hr_ctl_user_del(struct hr_control *ctl, const char *user,
+	const char *domain);
+/** Why a user call failed (the database's words when it did not
+ * answer). */
+const char *hr_ctl_strerror(int err);
+
+typedef int (hr_ctl_user_h)(const char *user, const char *domain,
+	const char *role, void *arg);
+
+/** A page of users by domain then user, after after_user@after_domain
+ * ("" and "": from the first), at most limit. */
+int hr_ctl_users_page(struct hr_ctl_reader *rd, const char *after_user,
+	const char *after_domain, unsigned limit, hr_ctl_user_h *h,
+	void *arg);
+
+/* ---- statistics ---- */
+
+#define HR_CTL_PKGS_MAX 8
+#define HR_CTL_METHODS_MAX 16
+#define HR_CTL_FAILS_MAX 48
+#define HR_CTL_BUCKETS_MAX 16
+
+/* Counts by bucket (not cumulative); the last bucket is +Inf. */
+struct hr_ctl_histogram {
+	const uint64_t *bounds;      /* n - 1 upper bounds, static */
+	uint64_t counts[HR_CTL_BUCKETS_MAX];
+	unsigned n;
+	uint64_t sum;
+};
+
+/* Every 5xx sent of one kind. */
+struct hr_ctl_fail {
+	unsigned scode;
+	char reason[48];
+	const char *where;           /* static */
+	int err;
+	uint64_t n;
+};
+
+/* The core's counters at one moment. */
+struct hr_ctl_stats {
+	size_t bindings;
+	struct {
+		const char *package; /* static */
+		size_t active, pending;
+	} subs[HR_CTL_PKGS_MAX];
+	unsigned npkgs;
+	size_t publications;
+	struct {
+		const char *method;  /* static */
+		uint64_t n;
+	} requests[HR_CTL_METHODS_MAX];
+	unsigned nmethods;
+	uint64_t responses[7];       /* by class: [2] is 2xx */
+	struct hr_ctl_fail fails[HR_CTL_FAILS_MAX];
+	unsigned nfails;             /* the last one is "other" when full */
+	size_t strans;               /* live server transactions */
+	size_t sources;              /* in the per-source table */
+	uint64_t src_dropped;
+	uint64_t tcp_refused_src;
+	uint64_t tcp_refused_max;
+	uint64_t retransmits;
+	uint64_t notifies;
+	uint64_t notifies_failed;
+	size_t queue_depth;          /* changes queued for PostgreSQL */
+	uint64_t max_batch;
+	uint64_t commits;
+	uint64_t changes;
+	uint64_t failed;
+	uint64_t timedout;
+	uint64_t outages;
+	struct hr_ctl_histogram batch;       /* changes per commit */
+	struct hr_ctl_histogram commit_ms;   /* commit latency */
+};
+
+/** The counters, read in one call on the core thread: 0 or ECANCELED. */
+int hr_ctl_stats(struct hr_control *ctl, struct hr_ctl_stats *st);
+
+#endif

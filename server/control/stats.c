@@ -1,0 +1,110 @@
+/*
+ * The core's counters, copied in one call on the core thread into a plain
+ * snapshot the client formats as it likes (the admin: Prometheus text).
+ */
+#include <string.h>
+#include "control_int.h"
+
+_Static_assert(HR_EVENTS_MAX_PKGS <= HR_CTL_PKGS_MAX, "packages' room");
+_Static_assert(HR_METH__N - 1 <= HR_CTL_METHODS_MAX, "methods' room");
+_Static_assert(HR_SIP_FAIL_KINDS <= HR_CTL_FAILS_MAX, "failures' room");
+_Static_assert(HR_STORE_BATCH_BUCKETS <= HR_CTL_BUCKETS_MAX &&
+	HR_STORE_LATENCY_BUCKETS <= HR_CTL_BUCKETS_MAX, "buckets' room");
+
+struct statcall {
+	struct hr_control *ctl;
+	struct hr_ctl_stats *st;
+};
+
+static void histogram(struct hr_ctl_histogram *h, const uint64_t *bounds,
+	const uint64_t *counts, unsigned n, uint64_t sum)
+{
+	h->bounds = bounds;
+	memcpy(h->counts, counts, n * sizeof(*counts));
+	h->n = n;
+	h->sum = sum;
+}
+
+static void sip_stats(struct hr_ctl_stats *st, const struct hr_sip *sip)
+{
+	struct hr_sip_stats s;
+
+	hr_sip_stats(sip, &s);
+	for (int k = 1; k < HR_METH__N; k++) {
+		st->requests[k - 1].method = hr_method_name((enum hr_method)k);
+		st->requests[k - 1].n = s.requests[k];
+	}
+	st->nmethods = HR_METH__N - 1;
+	memcpy(st->responses, s.responses, sizeof(st->responses));
+	for (unsigned i = 0; i < s.nfails; i++) {
+		const struct hr_sip_fail_count *f = &s.fails[i];
+		struct hr_ctl_fail *c = &st->fails[i];
+
+		c->scode = f->scode;
+		memcpy(c->reason, f->reason, sizeof(c->reason));
+		c->where = f->where;
+		c->err = f->err;
+		c->n = f->n;
+	}
+	st->nfails = s.nfails;
+	st->strans = s.strans;
+	st->sources = s.sources;
+	st->src_dropped = s.src_dropped;
+	st->tcp_refused_src = s.tcp_refused_src;
+	st->tcp_refused_max = s.tcp_refused_max;
+	st->retransmits = s.retransmits;
+}
+
+static void store_stats(struct hr_ctl_stats *st, struct hr_store *store)
+{
+	struct hr_store_stats s;
+
+	hr_store_stats(store, &s);
+	st->queue_depth = hr_store_queue_depth(store);
+	st->max_batch = s.max_batch;
+	st->commits = s.commits;
+	st->changes = s.txs;
+	st->failed = s.failed;
+	st->timedout = s.timedout;
+	st->outages = s.outages;
+	histogram(&st->batch, hr_store_batch_bounds, s.batch,
+		HR_STORE_BATCH_BUCKETS, s.txs);
+	histogram(&st->commit_ms, hr_store_latency_bounds, s.latency,
+		HR_STORE_LATENCY_BUCKETS, s.latency_ms_sum);
+}
+
+static void events_stats(struct hr_ctl_stats *st, struct hr_events *ev)
+{
+	struct hr_events_count subs[HR_EVENTS_MAX_PKGS];
+	struct hr_events_stats s;
+
+	st->npkgs = hr_events_counts(ev, subs);
+	for (unsigned i = 0; i < st->npkgs; i++) {
+		st->subs[i].package = subs[i].package;
+		st->subs[i].active = subs[i].active;
+		st->subs[i].pending = subs[i].pending;
+	}
+	hr_events_stats(ev, &s);
+	st->notifies = s.notifies;
+	st->notifies_failed = s.failed;
+}
+
+static void stats_core(void *arg)
+{
+	struct statcall *c = arg;
+	const struct hr_control_cfg *cfg = &c->ctl->cfg;
+
+	c->st->bindings = hr_registrar_count(cfg->registrar);
+	c->st->publications = hr_presence_count(cfg->presence);
+	events_stats(c->st, cfg->ev);
+	sip_stats(c->st, cfg->sip);
+	store_stats(c->st, cfg->store);
+}
+
+int hr_ctl_stats(struct hr_control *ctl, struct hr_ctl_stats *st)
+{
+	struct statcall c = { ctl, st };
+
+	memset(st, 0, sizeof(*st));
+	return hr_call(stats_core, &c);
+}
