@@ -11,7 +11,7 @@
 #include <libxml/parser.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include "admin.h"
+#include "admin/admin.h"
 #include "auth/auth.h"
 #include "events/events.h"
 #include "packages/presence.h"
