@@ -1,0 +1,3 @@
+/* high's public header */
+#include "low/low.h"
+int high_one(void);

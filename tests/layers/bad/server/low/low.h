@@ -1,0 +1,2 @@
+/* low's public header */
+int low_one(void);

@@ -1,0 +1,2 @@
+/* Private to low/. */
+#include "low.h"

@@ -1,0 +1,1 @@
+#include "low/low_int.h"  /* high's tests may not */

@@ -1,0 +1,1 @@
+#include "low/low_int.h"  /* low's own tests may */
