@@ -251,7 +251,9 @@ START_TEST(test_close_in_flight)
 		NULL), EINPROGRESS);
 	ck_assert_int_eq(hr_dns_resolve("x." NX_HOST, 5060, &sa, on_dns, NULL,
 		NULL), EINPROGRESS);
-	hr_loop_once();
+	/* no loop pass before the close: the answers (an ICMP error where
+	 * no name server is reachable) may be in by then, and the queries
+	 * no longer in flight (seen on a loaded machine: ncalls == 2) */
 	hr_dns_close();
 	ck_assert_uint_eq(hr_mem_live(), 0);
 	ck_assert_uint_eq(ncalls, 0);
