@@ -503,6 +503,15 @@ typedef void (hr_dns_h)(int err, const struct hr_sa *addr, void *arg);
  */
 int hr_dns_resolve(const char *host, uint16_t port, struct hr_sa *addr,
 	hr_dns_h *h, void *arg, struct hr_dns_query **qp);
+/* how long hr_dns_lookup() keeps a name's address */
+#define HR_DNS_TTL_MS (60 * 1000)
+/**
+ * hr_dns_resolve() through a small cache keyed by host: a name resolved in
+ * the last HR_DNS_TTL_MS is answered at once (0) with the address found
+ * then. Failures are not kept. hr_dns_close() empties the cache.
+ */
+int hr_dns_lookup(const char *host, uint16_t port, struct hr_sa *addr,
+	hr_dns_h *h, void *arg, struct hr_dns_query **qp);
 /** Cancel a lookup whose h has not run: h will not be called. NULL-safe. */
 void hr_dns_cancel(struct hr_dns_query *q);
 /**

@@ -8,8 +8,13 @@
  * not stop the callback, it only turns it into EVUTIL_EAI_CANCEL, delivered
  * later from the loop. So cancelling clears the handler and the callback
  * frees the query; nothing evdns may still call into is ever freed first.
+ *
+ * evdns keeps no cache of its own: hr_dns_lookup() keeps the names it
+ * resolved for a while (HR_DNS_TTL_MS), a few of them, keyed by host.
+ * Failures are not kept: the next lookup of such a name asks again.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <event2/dns.h>
 #include <event2/event.h>
@@ -21,6 +26,7 @@
 enum {
 	HOST_MAX = 255,      /* RFC 1035 2.3.4 */
 	FLUSH_MAX = 100,     /* loop passes hr_dns_close() allows libevent */
+	CACHE_MAX = 256,     /* names kept by hr_dns_lookup() */
 };
 
 struct hr_dns_query {
@@ -33,12 +39,97 @@ struct hr_dns_query {
 	bool done;            /* evdns has called back */
 	int err;              /* the outcome, when evdns answered at once */
 	struct hr_sa addr;
+	bool cache;           /* hr_dns_lookup's: keep what it finds */
+	char host[];
+};
+
+/* A name hr_dns_lookup() resolved, and until when its address holds. */
+struct cached {
+	struct hr_le le_host;   /* in cache */
+	struct hr_le le_age;    /* in ages, the oldest first */
+	struct hr_sa addr;
+	uint64_t until_ms;
+	char host[];
 };
 
 static struct evdns_base *dns;
 static struct event_base *dns_loop;  /* the loop dns was made on */
 static struct hr_list queries;
 static bool closing;
+static struct hr_hash cache;
+static struct hr_list ages;
+
+/* ---- the cache ---- */
+
+static struct cached *cache_find(const char *host)
+{
+	struct hr_list *l;
+
+	if (!cache.bucket)
+		return NULL;
+	l = hr_hash_list(&cache, hr_hash_bytes(host, strlen(host)));
+	for (struct hr_le *le = l->head; le; le = le->next) {
+		struct cached *c = le->data;
+
+		if (!strcmp(c->host, host))
+			return c;
+	}
+	return NULL;
+}
+
+static void cache_drop(struct cached *c)
+{
+	hr_hash_unlink(&cache, &c->le_host);
+	hr_list_unlink(&c->le_age);
+	free(c);
+}
+
+static void cache_clear(void)
+{
+	while (ages.head)
+		cache_drop(ages.head->data);
+	hr_hash_reset(&cache);
+}
+
+/* Keep host's address (any port) for HR_DNS_TTL_MS; when full, the
+ * oldest name goes. Without memory nothing is kept: the next lookup asks
+ * again. */
+static void cache_put(const char *host, const struct hr_sa *addr)
+{
+	struct cached *c = cache_find(host);
+	size_t n = strlen(host);
+
+	if (!c) {
+		if (!cache.bucket && hr_hash_init(&cache, CACHE_MAX))
+			return;
+		if (ages.n >= CACHE_MAX)
+			cache_drop(ages.head->data);
+		c = calloc(1, sizeof(*c) + n + 1);
+		if (!c)
+			return;
+		memcpy(c->host, host, n + 1);
+		hr_hash_append(&cache, hr_hash_bytes(host, n), &c->le_host, c);
+	} else {
+		hr_list_unlink(&c->le_age);
+	}
+	hr_list_append(&ages, &c->le_age, c);
+	c->addr = *addr;
+	c->until_ms = hr_now_ms() + HR_DNS_TTL_MS;
+}
+
+/* host's address with port, while it holds: 0 or ENOENT. */
+static int cache_get(const char *host, uint16_t port, struct hr_sa *addr)
+{
+	struct cached *c = cache_find(host);
+
+	if (!c || c->until_ms <= hr_now_ms())
+		return ENOENT;
+	*addr = c->addr;
+	hr_sa_set_port(addr, port);
+	return 0;
+}
+
+/* ---- evdns ---- */
 
 static void evdns_log(int is_warn, const char *msg)
 {
@@ -160,6 +251,8 @@ static void gai_cb(int result, struct evutil_addrinfo *res, void *arg)
 		evutil_freeaddrinfo(res);
 	q->done = true;
 	q->req = NULL;  /* evdns frees it after this returns */
+	if (!q->err && q->cache)
+		cache_put(q->host, &q->addr);
 	if (q->sync)
 		return;  /* hr_dns_resolve() hands the outcome over */
 	hr_list_unlink(&q->le);
@@ -172,8 +265,8 @@ static void gai_cb(int result, struct evutil_addrinfo *res, void *arg)
 	hr_mem_deref(q);
 }
 
-static int start(const char *host, uint16_t port, struct hr_sa *addr,
-	hr_dns_h *h, void *arg, struct hr_dns_query **qp)
+static int start(const char *host, uint16_t port, bool keep,
+	struct hr_sa *addr, hr_dns_h *h, void *arg, struct hr_dns_query **qp)
 {
 	struct evutil_addrinfo hints;
 	struct evdns_base *base = base_get();
@@ -182,9 +275,12 @@ static int start(const char *host, uint16_t port, struct hr_sa *addr,
 
 	if (!base)
 		return hr_loop_base() ? ENOMEM : EINVAL;
-	q = hr_mem_zalloc(sizeof(*q), NULL);
+	q = hr_mem_zalloc(sizeof(*q) + (keep ? strlen(host) + 1 : 0), NULL);
 	if (!q)
 		return ENOMEM;
+	q->cache = keep;
+	if (keep)
+		memcpy(q->host, host, strlen(host) + 1);
 	q->h = h;
 	q->arg = arg;
 	q->port = port;
@@ -210,8 +306,8 @@ static int start(const char *host, uint16_t port, struct hr_sa *addr,
 	return EINPROGRESS;
 }
 
-int hr_dns_resolve(const char *host, uint16_t port, struct hr_sa *addr,
-	hr_dns_h *h, void *arg, struct hr_dns_query **qp)
+static int resolve(const char *host, uint16_t port, bool keep,
+	struct hr_sa *addr, hr_dns_h *h, void *arg, struct hr_dns_query **qp)
 {
 	if (qp)
 		*qp = NULL;
@@ -219,9 +315,23 @@ int hr_dns_resolve(const char *host, uint16_t port, struct hr_sa *addr,
 		return EINVAL;
 	if (hr_sa_set(addr, host, port) == 0)
 		return 0;
+	if (keep && !cache_get(host, port, addr))
+		return 0;
 	if (closing)
 		return ESHUTDOWN;
-	return start(host, port, addr, h, arg, qp);
+	return start(host, port, keep, addr, h, arg, qp);
+}
+
+int hr_dns_resolve(const char *host, uint16_t port, struct hr_sa *addr,
+	hr_dns_h *h, void *arg, struct hr_dns_query **qp)
+{
+	return resolve(host, port, false, addr, h, arg, qp);
+}
+
+int hr_dns_lookup(const char *host, uint16_t port, struct hr_sa *addr,
+	hr_dns_h *h, void *arg, struct hr_dns_query **qp)
+{
+	return resolve(host, port, true, addr, h, arg, qp);
 }
 
 void hr_dns_cancel(struct hr_dns_query *q)
@@ -239,6 +349,7 @@ void hr_dns_close(void)
 	struct event_base *loop = hr_loop_base();
 	bool flushed = false;
 
+	cache_clear();
 	if (!dns)
 		return;
 	if (loop != dns_loop) {
