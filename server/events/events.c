@@ -145,6 +145,7 @@ static int load_one(const struct hr_store_sub *ss, void *arg)
 	struct hr_events *ev = l->ev;
 	const struct hr_pkg *pkg = hr_events_pkg(ev, &(struct hr_pl){
 		ss->package, strlen(ss->package) });
+	struct hr_dialog *dlg;
 	struct hr_sub *sub;
 
 	/* expired while we were down, or of a package no longer served */
@@ -153,12 +154,13 @@ static int load_one(const struct hr_store_sub *ss, void *arg)
 		l->expired++;
 		return hr_store_tx_sub_del(l->gone, ss->id);
 	}
-	sub = hr_sub_new(ev, pkg, ss);
+	dlg = hr_sub_dialog_decode(ss);
+	sub = dlg ? hr_sub_new(ev, pkg, ss, dlg) : NULL;
 	if (!sub)
 		return ENOMEM;
 	/* go on past everything that may have been sent: the next NOTIFY
 	 * waits for a fresh reservation, and carries the whole state */
-	sub->cseq = ss->cseq_reserved;
+	hr_dialog_skip_cseq(dlg, ss->cseq_reserved);
 	sub->info.version = (uint64_t)(ss->version_reserved + 1);
 	sub->stored = true;
 	sub->full = true;

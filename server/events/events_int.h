@@ -54,13 +54,6 @@ struct pend {
 	struct watcher *w;            /* (hr_res_hold, hr_watcher_hold) */
 };
 
-/* A next hop's host name and what it resolved to. */
-struct dns_cache {
-	struct hr_sa addr;
-	uint64_t until_ms;
-	char host[];
-};
-
 struct hr_sub {
 	struct hr_le le_id;           /* ev->byid */
 	struct hr_le le_res;          /* res->subs */
@@ -70,31 +63,13 @@ struct hr_sub {
 	struct watcher *w;            /* set while linked */
 	struct hr_sub_info info;
 
-	/* the dialog, RFC 3261 12 (strings in strs[], or shared with an
-	 * equal one: local_tag is the id, remote_uri often the watcher) */
-	const char *callid;
-	const char *local_tag;
-	const char *remote_tag;
-	const char *local_uri;
-	const char *remote_uri;
-	const char *local_contact;
-	const char *route_set;        /* "" when none */
-	const char *received;         /* "udp:192.0.2.1:5060", "" */
-	const char *instance;         /* "" when none */
-	const char *contact_key;      /* +sip.instance, or the Contact URI */
+	struct hr_dialog *dlg;        /* the subscription's dialog: its
+				       * local tag is the id */
+	const char *contact_key;      /* +sip.instance, or the remote
+				       * target (the dialog's) */
 	uint32_t key_hash;            /* of watcher and contact_key */
-	const char *target;           /* remote target: in strs[], or an
-				       * hr_mem string once a refresh moved
-				       * it (target_own) */
-	bool target_own;
-	enum hr_tp tp;
-	struct hr_conn *conn;         /* the SUBSCRIBE's TCP connection */
-	void *sock;                   /* the UDP socket it arrived on */
-	sa_family_t sock_family;      /* ...and that socket's family */
-	uint32_t remote_cseq;
 
-	/* NOTIFY sequencing */
-	int64_t cseq;                 /* the last NOTIFY CSeq used */
+	/* NOTIFY sequencing (the last CSeq used is the dialog's) */
 	int64_t cseq_res;             /* reserved in the store, committed */
 	int64_t ver_res;
 	bool reserving;
@@ -108,9 +83,8 @@ struct hr_sub {
 				       * being too large for UDP */
 	uint32_t final_retry;
 	uint32_t big_len;             /* ...and its size, for the log */
-	struct hr_ctrans *ct;         /* NOTIFY in flight (holds a ref) */
-	struct hr_dns_query *dnsq;    /* next hop's lookup (holds a ref) */
-	struct dns_cache *dns;        /* the last name looked up, or NULL */
+	struct hr_ctrans *ct;         /* NOTIFY in flight (holds a ref; so
+				       * does the dialog's next-hop lookup) */
 	uint64_t last_ms;             /* when the last NOTIFY went out */
 	struct hr_tmr tmr_exp;
 	struct hr_tmr tmr_thr;        /* throttle, or retry a reservation */
@@ -121,10 +95,11 @@ struct hr_sub {
 
 /* sub.c: objects and tables */
 struct hr_sub *hr_sub_new(struct hr_events *ev, const struct hr_pkg *pkg,
-	const struct hr_store_sub *ss);
+	const struct hr_store_sub *ss, struct hr_dialog *dlg);
+/** The dialog of a stored row; NULL on ENOMEM. */
+struct hr_dialog *hr_sub_dialog_decode(const struct hr_store_sub *ss);
 void hr_sub_to_store(const struct hr_sub *sub, struct hr_store_sub *ss);
 void hr_sub_rekey(struct hr_sub *sub);
-void hr_sub_retarget(struct hr_sub *sub, char *target);
 int hr_sub_link(struct hr_sub *sub);
 void hr_sub_unlink(struct hr_sub *sub);
 struct hr_sub *hr_sub_dialog(struct hr_events *ev, const struct hr_pl *callid,

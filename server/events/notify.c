@@ -18,7 +18,6 @@
 
 #define BODY_MAX (256 * 1024)
 #define RETRY_MS 1000
-#define DNS_TTL_MS (60 * 1000)  /* evdns keeps no cache: we keep one name */
 #define GONE_LOG_MS 10000       /* one line this often of watchers gone */
 
 static void on_resp(int err, const struct hr_msg *resp, void *arg);
@@ -97,13 +96,15 @@ static void reserve(struct hr_sub *sub)
 	unsigned n = sub->ev->cfg.reserve;
 	struct hr_store_tx *tx;
 	struct reserve *r;
+	int64_t cseq;
 
 	if (sub->reserving || !sub->stored || sub->ev->closing)
 		return;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return;
-	r->cseq = (sub->cseq > sub->cseq_res ? sub->cseq : sub->cseq_res) + n;
+	cseq = hr_dialog_cseq(sub->dlg);
+	r->cseq = (cseq > sub->cseq_res ? cseq : sub->cseq_res) + n;
 	r->ver = ((int64_t)sub->info.version > sub->ver_res ?
 		(int64_t)sub->info.version : sub->ver_res) + n;
 	if (hr_store_tx_alloc(&tx, sub->ev->store)) {
@@ -127,208 +128,22 @@ static void reserve(struct hr_sub *sub)
 
 /* ---- where a NOTIFY goes ---- */
 
-/* The next element of a "<a>,<b>" list (commas inside <> or quotes do
- * not split). */
-static bool next_elem(struct hr_pl *list, struct hr_pl *elem)
-{
-	bool quoted = false;
-	int angle = 0;
-	size_t i;
-
-	while (list->len && (*list->p == ',' || *list->p == ' ')) {
-		list->p++;
-		list->len--;
-	}
-	if (!list->len)
-		return false;
-	for (i = 0; i < list->len; i++) {
-		char c = list->p[i];
-
-		if (c == '"' && (i == 0 || list->p[i - 1] != '\\'))
-			quoted = !quoted;
-		else if (!quoted && c == '<')
-			angle++;
-		else if (!quoted && c == '>')
-			angle--;
-		else if (!quoted && !angle && c == ',')
-			break;
-	}
-	elem->p = list->p;
-	elem->len = i;
-	list->p += i;
-	list->len -= i;
-	return true;
-}
-
-static void resolved(int err, const struct hr_sa *addr, void *arg)
+/* The next hop's name was looked up (the dialog's lookup held sub). */
+static void resolved(int err, const char *host, void *arg)
 {
 	struct hr_sub *sub = arg;
 
-	sub->dnsq = NULL;
 	if (!err) {
-		sub->dns->addr = *addr;
-		sub->dns->until_ms = hr_now_ms() + DNS_TTL_MS;
 		hr_sub_kick(sub);
 	} else if (!sub->finished) {
 		HR_INFO("subscription %s: %s does not resolve (%s): ended",
-			sub->info.id, sub->dns->host, hr_strerror(err));
+			sub->info.id, host, hr_strerror(err));
 		if (sub->final)
 			hr_sub_finish(sub, false);
 		else
 			hr_sub_finish(sub, true);
 	}
 	hr_mem_deref(sub);
-}
-
-/* A host name: the address looked up before, or EINPROGRESS while it is
- * looked up (the NOTIFY waits; resolved() sends it). */
-static int lookup(struct hr_sub *sub, const char *host, uint16_t port,
-	struct hr_sa *addr)
-{
-	size_t n = strlen(host);
-	int err;
-
-	if (sub->dns && !strcmp(sub->dns->host, host) &&
-	    sub->dns->until_ms > hr_now_ms()) {
-		*addr = sub->dns->addr;
-		hr_sa_set_port(addr, port);
-		return 0;
-	}
-	free(sub->dns);
-	sub->dns = calloc(1, sizeof(*sub->dns) + n + 1);
-	if (!sub->dns)
-		return ENOMEM;
-	memcpy(sub->dns->host, host, n + 1);
-	err = hr_dns_resolve(host, port, addr, resolved, sub, &sub->dnsq);
-	if (err == EINPROGRESS) {
-		hr_mem_ref(sub);  /* the lookup's, until resolved() */
-	} else if (!err) {
-		sub->dns->addr = *addr;
-		sub->dns->until_ms = hr_now_ms() + DNS_TTL_MS;
-	}
-	return err;
-}
-
-/* Address and transport of a next-hop URI (RFC 3263 without SRV: an IP
- * literal or a name's A/AAAA record, port 5060 by default; the transport
- * parameter, else the one the subscription came over). */
-static int hop(struct hr_sub *sub, const struct hr_uri *uri,
-	struct hr_dest *d)
-{
-	char host[256];
-	uint16_t port = uri->port ? uri->port : 5060;
-	struct hr_pl tp;
-	int err;
-
-	if (hr_pl_strcpy(&uri->host, host, sizeof(host)) || !*host)
-		return EHOSTUNREACH;
-	if (hr_sa_set(&d->addr, host, port)) {
-		err = lookup(sub, host, port, &d->addr);
-		if (err)
-			return err;
-	}
-	d->tp = sub->tp;
-	if (!hr_uri_param(uri, "transport", &tp))
-		d->tp = !hr_pl_strcasecmp(&tp, "tcp") ? HR_TP_TCP : HR_TP_UDP;
-	return 0;
-}
-
-/* The dialog's local address: its Contact's when that is an IP address
- * (the one the SUBSCRIBE came to, unless the socket advertises another),
- * so that Via and the source address match the Contact, after a restart
- * too. */
-static void local_side(const struct hr_sub *sub, struct hr_dest *d)
-{
-	struct hr_pl pl = hr_pl_str(sub->local_contact);
-	char host[HR_SA_STRLEN];
-	struct hr_addr a;
-
-	if (hr_addr_decode(&a, &pl) || hr_pl_strcpy(&a.uri.host, host,
-		sizeof(host)) || hr_sa_set(&d->laddr, host, a.uri.port ?
-		a.uri.port : 5060))
-		memset(&d->laddr, 0, sizeof(d->laddr));
-	else if (!d->conn && d->laddr.u.sa.sa_family !=
-		 d->addr.u.sa.sa_family)
-		memset(&d->laddr, 0, sizeof(d->laddr));
-}
-
-/* Over UDP, from the socket the SUBSCRIBE came to (the address the
- * watcher knows), when it can reach the destination. */
-static void from_sock(const struct hr_sub *sub, struct hr_dest *d)
-{
-	local_side(sub, d);
-	if (d->tp == HR_TP_UDP && sub->sock &&
-	    d->addr.u.sa.sa_family == sub->sock_family)
-		d->sock = sub->sock;
-}
-
-/*
- * RFC 3261 12.2.1.1: with no route set the request goes to the remote
- * target; with a loose-routing first hop (lr) to that hop, the route set
- * in Route; with a strict router, the first route becomes the
- * Request-URI and the remote target the last Route. ruri and routes are
- * written into req's buffers.
- */
-static int target(struct hr_sub *sub, struct hr_dest *d, struct hr_buf *ruri,
-	struct hr_buf *hdrs)
-{
-	struct hr_pl list = hr_pl_str(sub->route_set), first, rest;
-	struct hr_addr a;
-	struct hr_uri t;
-	const struct hr_uri *next;
-	int err = 0;
-
-	memset(d, 0, sizeof(*d));
-	if (hr_uri_decode(&t, &(struct hr_pl){ sub->target,
-		strlen(sub->target) }))
-		return EHOSTUNREACH;
-	next = &t;
-	if (!next_elem(&list, &first)) {
-		err |= hr_buf_puts(ruri, sub->target);
-	} else {
-		if (hr_addr_decode(&a, &first))
-			return EHOSTUNREACH;
-		next = &a.uri;
-		rest = list;
-		if (hr_uri_param(&a.uri, "lr", &(struct hr_pl){ 0 }) == 0) {
-			err |= hr_buf_puts(ruri, sub->target);
-			err |= hr_buf_printf(hdrs, "Route: %s\r\n",
-				sub->route_set);
-		} else {
-			err |= hr_buf_putpl(ruri, &a.uri.raw);
-			err |= hr_buf_puts(hdrs, "Route: ");
-			if (next_elem(&rest, &first)) {
-				err |= hr_buf_putpl(hdrs, &first);
-				err |= hr_buf_putpl(hdrs, &rest);
-				err |= hr_buf_puts(hdrs, ",");
-			}
-			err |= hr_buf_printf(hdrs, "<%s>\r\n", sub->target);
-		}
-	}
-	if (err)
-		return err;
-	/* RFC 3261 18.2.2 applies to requests too in practice: the
-	 * connection the watcher opened is the one it listens on */
-	if (sub->conn && hr_conn_isopen(sub->conn)) {
-		d->tp = HR_TP_TCP;
-		d->conn = sub->conn;
-		local_side(sub, d);
-		return 0;
-	}
-	/* a watcher behind NAT: where its SUBSCRIBE came from */
-	if (sub->ev->cfg.notify_to_source && *sub->received) {
-		const char *colon = strchr(sub->received, ':');
-
-		if (colon && !hr_sa_decode(&d->addr, colon + 1)) {
-			d->tp = sub->tp;
-			from_sock(sub, d);
-			return 0;
-		}
-	}
-	err = hop(sub, next, d);
-	if (!err)
-		from_sock(sub, d);
-	return err;
 }
 
 /* ---- sending ---- */
@@ -385,8 +200,7 @@ static void over_udp(struct hr_sub *sub, struct hr_dest *d, size_t size)
 	sub->over_tcp = false;
 	if (d->tp != HR_TP_UDP || size <= sub->ev->cfg.udp_max)
 		return;
-	d->tp = HR_TP_TCP;
-	d->sock = NULL;
+	hr_dialog_set_tp(sub->dlg, d, HR_TP_TCP);
 	sub->over_tcp = true;
 	sub->big_len = (uint32_t)size;
 	HR_DEBUG("subscription %s: NOTIFY of %zu bytes over TCP (over "
@@ -399,7 +213,8 @@ static void over_udp(struct hr_sub *sub, struct hr_dest *d, size_t size)
 static int send_final(struct hr_sub *sub, struct hr_dest *d,
 	struct hr_req *req)
 {
-	int err = hr_ctrans_request(NULL, sub->ev->sip, d, req, NULL, NULL);
+	int err = hr_dialog_send(NULL, sub->ev->sip, sub->dlg, d, req, NULL,
+		NULL);
 
 	if (err && sub->over_tcp) {
 		HR_WARN("subscription %s: final NOTIFY of %u bytes is over "
@@ -407,12 +222,11 @@ static int send_final(struct hr_sub *sub, struct hr_dest *d,
 			"its body", sub->info.id, sub->big_len,
 			hr_strerror(err));
 		sub->over_tcp = false;
-		d->tp = HR_TP_UDP;
-		from_sock(sub, d);
+		hr_dialog_set_tp(sub->dlg, d, HR_TP_UDP);
 		req->ctype = NULL;
 		req->body = (struct hr_pl){ NULL, 0 };
-		err = hr_ctrans_request(NULL, sub->ev->sip, d, req, NULL,
-			NULL);
+		err = hr_dialog_send(NULL, sub->ev->sip, sub->dlg, d, req,
+			NULL, NULL);
 	}
 	return err;
 }
@@ -430,17 +244,12 @@ static int send_notify(struct hr_sub *sub)
 	hr_buf_init(&hdrs, 64 * 1024);
 	hr_buf_init(&body, BODY_MAX);
 	hr_buf_init(&ruri, 4096);
-	err = target(sub, &d, &ruri, &hdrs);
+	err = hr_dialog_prepare(sub->dlg, req.method, ev->cfg.notify_to_source,
+		&d, &ruri, &hdrs, resolved, sub);
+	if (err == EINPROGRESS)
+		hr_mem_ref(sub);  /* the lookup's, until resolved() */
 	if (err)
 		goto out;
-	err |= hr_buf_printf(&hdrs, "From: <%s>;tag=%s\r\n", sub->local_uri,
-		sub->local_tag);
-	err |= hr_buf_printf(&hdrs, "To: <%s>;tag=%s\r\n", sub->remote_uri,
-		sub->remote_tag);
-	err |= hr_buf_printf(&hdrs, "Call-ID: %s\r\n", sub->callid);
-	err |= hr_buf_printf(&hdrs, "CSeq: %lld NOTIFY\r\n",
-		(long long)sub->cseq + 1);
-	err |= hr_buf_printf(&hdrs, "Contact: %s\r\n", sub->local_contact);
 	err |= hr_buf_printf(&hdrs, "Event: %s", sub->info.package);
 	if (*sub->info.event_id)
 		err |= hr_buf_printf(&hdrs, ";id=%s", sub->info.event_id);
@@ -470,14 +279,13 @@ static int send_notify(struct hr_sub *sub)
 		err = send_final(sub, &d, &req);
 		with_body = with_body && req.ctype;
 	} else {
-		err = hr_ctrans_request(&sub->ct, ev->sip, &d, &req, on_resp,
-			sub);
+		err = hr_dialog_send(&sub->ct, ev->sip, sub->dlg, &d, &req,
+			on_resp, sub);
 		if (!err)
 			hr_mem_ref(sub);  /* the transaction's, until on_resp() */
 	}
 	if (err)
 		goto out;
-	sub->cseq++;
 	ev->stats.notifies++;
 	if (with_body)
 		sub->info.version++;
@@ -485,7 +293,8 @@ static int send_notify(struct hr_sub *sub)
 	sub->dirty = false;
 	sub->full = false;
 	sub->last_ms = hr_now_ms();
-	HR_DEBUG("NOTIFY %s CSeq %lld %s", sub->info.id, (long long)sub->cseq,
+	HR_DEBUG("NOTIFY %s CSeq %lld %s", sub->info.id,
+		(long long)hr_dialog_cseq(sub->dlg),
 		sub->final ? "final" : hr_sub_state_name(sub->info.state));
 out:
 	hr_buf_reset(&hdrs);
@@ -544,10 +353,11 @@ void hr_sub_kick(struct hr_sub *sub)
 {
 	struct hr_events *ev = sub->ev;
 	unsigned half = ev->cfg.reserve / 2;
+	int64_t cseq = hr_dialog_cseq(sub->dlg);
 	int err;
 
-	if (!sub->dirty || sub->ct || sub->dnsq || sub->finished ||
-	    ev->closing)
+	if (!sub->dirty || sub->ct || hr_dialog_resolving(sub->dlg) ||
+	    sub->finished || ev->closing)
 		return;
 	if (!sub->final) {
 		uint64_t now = hr_now_ms();
@@ -560,12 +370,12 @@ void hr_sub_kick(struct hr_sub *sub)
 			return;
 		}
 		/* only within the committed range; top it up early */
-		if (sub->cseq + 1 > sub->cseq_res ||
+		if (cseq + 1 > sub->cseq_res ||
 		    (int64_t)sub->info.version > sub->ver_res) {
 			reserve(sub);
 			return;
 		}
-		if (sub->cseq + 1 + half > sub->cseq_res ||
+		if (cseq + 1 + half > sub->cseq_res ||
 		    (int64_t)sub->info.version + half > sub->ver_res)
 			reserve(sub);
 	}
@@ -626,9 +436,8 @@ static void release(struct hr_sub *sub)
 		sub->ct = hr_mem_deref(sub->ct);
 		hr_mem_deref(sub);
 	}
-	if (sub->dnsq) {
-		hr_dns_cancel(sub->dnsq);
-		sub->dnsq = NULL;
+	if (hr_dialog_resolving(sub->dlg)) {
+		hr_dialog_cancel(sub->dlg);
 		hr_mem_deref(sub);
 	}
 }

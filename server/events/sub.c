@@ -23,10 +23,7 @@ static void sub_destroy(void *data)
 		hr_ctrans_abandon(sub->ct);
 		hr_mem_deref(sub->ct);
 	}
-	free(sub->dns);
-	hr_mem_deref(sub->conn);
-	if (sub->target_own)
-		hr_mem_deref((char *)sub->target);
+	hr_mem_deref(sub->dlg);
 }
 
 /* s, or NULL when it equals other (then other is used, not a copy) */
@@ -51,73 +48,70 @@ static const char *pkg_type(const struct hr_pkg *pkg, const char *type)
 }
 
 /*
- * A subscription from its stored form: one allocation with its strings
- * (about 500 bytes and the strings; at 100,000 subscriptions the memory
- * goal is 1 KB each, so equal strings are stored once: the local tag is
- * the id, the watcher's user is often the resource, the From URI often
- * the watcher).
+ * A subscription from its stored form and its dialog (taken over): one
+ * allocation with its strings (about 500 bytes and the strings; at
+ * 100,000 subscriptions the memory goal is 1 KB each, so equal strings
+ * are stored once: the id is the dialog's local tag, the watcher's user
+ * is often the resource, the From URI often the watcher).
  */
 struct hr_sub *hr_sub_new(struct hr_events *ev, const struct hr_pkg *pkg,
-	const struct hr_store_sub *ss)
+	const struct hr_store_sub *ss, struct hr_dialog *dlg)
 {
 	const char *user = ss->watcher_user ? ss->watcher_user : "";
-	const char *const strs[] = { ss->id, ss->event_id, ss->resource,
-		ss->watcher, unless(user, ss->resource), ss->callid,
-		unless(ss->local_tag, ss->id), ss->remote_tag, ss->local_uri,
-		unless(ss->remote_uri, ss->watcher), ss->local_contact,
-		ss->route_set, ss->received, ss->instance, ss->remote_target };
+	const char *ltag = hr_dialog_local_tag(dlg);
+	const char *ruri = hr_dialog_remote_uri(dlg);
+	const char *const strs[] = { unless(ss->id, ltag), ss->event_id,
+		ss->resource, unless(ss->watcher, ruri),
+		unless(user, ss->resource) };
 	size_t n = hr_strpack_size(strs, sizeof(strs) / sizeof(strs[0]));
 	struct hr_sub *sub = hr_mem_zalloc(sizeof(*sub) + n, sub_destroy);
 	char *p;
 
-	if (!sub)
+	if (!sub) {
+		hr_mem_deref(dlg);
 		return NULL;
+	}
 	p = sub->strs;
 	sub->ev = ev;
 	sub->pkg = pkg;
+	sub->dlg = dlg;
 	sub->info.package = pkg->name;
 	sub->info.accept = pkg_type(pkg, ss->accept);
-	sub->info.id = hr_strpack(&p, ss->id);
+	sub->info.id = pack(&p, ss->id, ltag);
 	sub->info.event_id = hr_strpack(&p, ss->event_id);
 	sub->info.resource = hr_strpack(&p, ss->resource);
-	sub->info.watcher = hr_strpack(&p, ss->watcher);
+	sub->info.watcher = pack(&p, ss->watcher, ruri);
 	sub->info.watcher_user = pack(&p, user, sub->info.resource);
-	sub->callid = hr_strpack(&p, ss->callid);
-	sub->local_tag = pack(&p, ss->local_tag, sub->info.id);
-	sub->remote_tag = hr_strpack(&p, ss->remote_tag);
-	sub->local_uri = hr_strpack(&p, ss->local_uri);
-	sub->remote_uri = pack(&p, ss->remote_uri, sub->info.watcher);
-	sub->local_contact = hr_strpack(&p, ss->local_contact);
-	sub->route_set = hr_strpack(&p, ss->route_set);
-	sub->received = hr_strpack(&p, ss->received);
-	sub->instance = hr_strpack(&p, ss->instance);
-	sub->target = hr_strpack(&p, ss->remote_target);
 	hr_sub_rekey(sub);
 	sub->info.expires_at = ss->expires_at;
 	sub->info.state = !strcmp(ss->state, "active") ? HR_SUB_ACTIVE :
 		!strcmp(ss->state, "pending") ? HR_SUB_PENDING :
 		HR_SUB_TERMINATED;
-	sub->tp = ss->transport && !strcmp(ss->transport, "tcp") ? HR_TP_TCP :
-		HR_TP_UDP;
-	sub->remote_cseq = (uint32_t)ss->remote_cseq;
 	sub->cseq_res = ss->cseq_reserved;
 	sub->ver_res = ss->version_reserved;
 	return sub;
 }
 
-/* A refresh moved the remote target (RFC 6665 4.1.2.1); takes target. */
-void hr_sub_retarget(struct hr_sub *sub, char *target)
+struct hr_dialog *hr_sub_dialog_decode(const struct hr_store_sub *ss)
 {
-	if (sub->target_own)
-		hr_mem_deref((char *)sub->target);
-	sub->target = target;
-	sub->target_own = true;
-	hr_sub_rekey(sub);
+	struct hr_dialog *dlg = NULL;
+
+	hr_dialog_decode(&dlg, &(struct hr_dialog_rec){
+		.callid = ss->callid, .local_tag = ss->local_tag,
+		.remote_tag = ss->remote_tag, .local_uri = ss->local_uri,
+		.remote_uri = ss->remote_uri,
+		.local_contact = ss->local_contact,
+		.remote_target = ss->remote_target,
+		.route_set = ss->route_set, .transport = ss->transport,
+		.received = ss->received, .instance = ss->instance,
+		.remote_cseq = ss->remote_cseq });
+	return dlg;
 }
 
 void hr_sub_to_store(const struct hr_sub *sub, struct hr_store_sub *ss)
 {
 	const struct hr_sub_info *si = &sub->info;
+	struct hr_dialog_rec d;
 
 	memset(ss, 0, sizeof(*ss));
 	ss->id = si->id;
@@ -130,27 +124,30 @@ void hr_sub_to_store(const struct hr_sub *sub, struct hr_store_sub *ss)
 	ss->reason = hr_sub_reason_name(si->reason);
 	ss->expires_at = si->expires_at;
 	ss->accept = si->accept;
-	ss->callid = sub->callid;
-	ss->local_tag = sub->local_tag;
-	ss->remote_tag = sub->remote_tag;
-	ss->local_uri = sub->local_uri;
-	ss->remote_uri = sub->remote_uri;
-	ss->remote_target = sub->target;
-	ss->route_set = *sub->route_set ? sub->route_set : NULL;
-	ss->remote_cseq = sub->remote_cseq;
 	ss->cseq_reserved = sub->cseq_res;
 	ss->version_reserved = sub->ver_res;
-	ss->transport = sub->tp == HR_TP_TCP ? "tcp" : "udp";
-	ss->received = *sub->received ? sub->received : NULL;
-	ss->instance = *sub->instance ? sub->instance : NULL;
-	ss->local_contact = sub->local_contact;
+	hr_dialog_encode(sub->dlg, &d);
+	ss->callid = d.callid;
+	ss->local_tag = d.local_tag;
+	ss->remote_tag = d.remote_tag;
+	ss->local_uri = d.local_uri;
+	ss->remote_uri = d.remote_uri;
+	ss->remote_target = d.remote_target;
+	ss->route_set = d.route_set;
+	ss->remote_cseq = d.remote_cseq;
+	ss->transport = d.transport;
+	ss->received = d.received;
+	ss->instance = d.instance;
+	ss->local_contact = d.local_contact;
 }
 
 /* The device key, and a hash of it and the watcher (replacement looks
  * through every subscription to a resource: compare numbers first). */
 void hr_sub_rekey(struct hr_sub *sub)
 {
-	sub->contact_key = *sub->instance ? sub->instance : sub->target;
+	const char *inst = hr_dialog_instance(sub->dlg);
+
+	sub->contact_key = *inst ? inst : hr_dialog_target(sub->dlg);
 	sub->key_hash = hr_hash_bytes(sub->contact_key,
 		strlen(sub->contact_key)) ^ hr_hash_bytes(sub->info.watcher,
 		strlen(sub->info.watcher));
@@ -304,6 +301,7 @@ void hr_watcher_release(struct watcher *w)
 int hr_sub_link(struct hr_sub *sub)
 {
 	struct hr_events *ev = sub->ev;
+	const char *ltag;
 
 	if (sub->linked)
 		return 0;
@@ -322,8 +320,9 @@ int hr_sub_link(struct hr_sub *sub)
 	}
 	hr_list_append(&sub->res->subs, &sub->le_res, sub);
 	sub->w->n++;
-	hr_hash_append(&ev->byid, hr_hash_bytes(sub->local_tag,
-		strlen(sub->local_tag)), &sub->le_id, sub);
+	ltag = hr_dialog_local_tag(sub->dlg);
+	hr_hash_append(&ev->byid, hr_hash_bytes(ltag, strlen(ltag)),
+		&sub->le_id, sub);
 	sub->linked = true;
 	ev->n++;
 	return 0;
@@ -357,9 +356,7 @@ struct hr_sub *hr_sub_dialog(struct hr_events *ev, const struct hr_pl *callid,
 	for (struct hr_le *le = l->head; le; le = le->next) {
 		struct hr_sub *sub = le->data;
 
-		if (hr_pl_strcmp(callid, sub->callid) ||
-		    hr_pl_strcmp(local_tag, sub->local_tag) ||
-		    hr_pl_strcmp(remote_tag, sub->remote_tag) ||
+		if (!hr_dialog_match(sub->dlg, callid, local_tag, remote_tag) ||
 		    hr_pl_strcmp(package, sub->info.package))
 			continue;
 		if (event_id->len ? hr_pl_strcmp(event_id, sub->info.event_id) :

@@ -14,7 +14,6 @@
 
 #define RETRY_AFTER "Retry-After: 5\r\n"
 #define RES_MAX 512
-#define TOKEN_LEN 16
 
 /* RFC 6665 4.2.1.1 / 8.3.2: 489 names the packages we know. */
 static void bad_event(struct hr_events *ev, struct hr_strans *st)
@@ -98,10 +97,10 @@ static void ok(struct hr_sub *sub, struct hr_strans *st, uint32_t exp)
 {
 	char hdrs[1024];
 	struct hr_resp resp = { .scode = 200, .reason = "OK",
-		.totag = sub->local_tag };
+		.totag = hr_dialog_local_tag(sub->dlg) };
 
 	snprintf(hdrs, sizeof(hdrs), "Expires: %u\r\nContact: %s\r\n", exp,
-		sub->local_contact);
+		hr_dialog_local_contact(sub->dlg));
 	resp.hdrs = hr_pl_str(hdrs);
 	hr_strans_reply(st, &resp);
 }
@@ -183,7 +182,7 @@ static void committed(int err, void *arg)
 	if (p->del) {
 		/* unsubscribe: the final NOTIFY with the last state */
 		sub->stored = false;
-		sub->remote_cseq = p->cseq;
+		hr_dialog_update(sub->dlg, p->cseq, NULL, NULL);
 		ok(sub, p->st, 0);
 		pend_free(sub);
 		hr_sub_end(sub, HR_REASON_TIMEOUT, 0, false);
@@ -192,14 +191,10 @@ static void committed(int err, void *arg)
 	}
 	sub->stored = true;
 	sub->info.expires_at = p->expires_at;
-	sub->remote_cseq = p->cseq;
+	hr_dialog_update(sub->dlg, p->cseq, p->target, p->conn);
 	if (p->target) {
-		hr_sub_retarget(sub, p->target);
-		p->target = NULL;
-	}
-	if (p->conn) {
-		hr_mem_deref(sub->conn);
-		sub->conn = hr_mem_ref(p->conn);
+		p->target = NULL;  /* the dialog's now */
+		hr_sub_rekey(sub);
 	}
 	if (fresh) {
 		/* a watcher's new dialog replaces its old one: the old one
@@ -251,7 +246,7 @@ static void in_dialog(struct hr_events *ev, struct hr_strans *st,
 		return;
 	}
 	/* RFC 3261 12.2.2: a lower CSeq is out of order */
-	if (req->cseq.num <= sub->remote_cseq) {
+	if (!hr_dialog_rcseq_valid(sub->dlg, req)) {
 		hr_strans_fail_as(st, 500, "Out of Order", NULL,
 			"events: refresh", "CSeq not above the dialog's");
 		return;
@@ -281,7 +276,8 @@ static void in_dialog(struct hr_events *ev, struct hr_strans *st,
 
 		if (!hr_addr_decode(&a, &h->val) && !a.star) {
 			p->target = hr_pl_strdup(&a.uri.raw);
-			if (p->target && !strcmp(p->target, sub->target))
+			if (p->target && !strcmp(p->target,
+			    hr_dialog_target(sub->dlg)))
 				p->target = hr_mem_deref(p->target);
 		}
 	}
@@ -366,48 +362,6 @@ static bool from_allowed(struct hr_events *ev, struct hr_strans *st,
 	return false;
 }
 
-/*
- * Our Contact in the dialog (RFC 6665 4.1.2.1 / RFC 3261 12.1.1): what
- * the socket the SUBSCRIBE came to advertises, else the address it came
- * to. It is stored with the dialog, and NOTIFYs after a restart take
- * their Via and source address from it (notify.c). The domain only when
- * no address is known at all.
- */
-static void local_contact(struct hr_events *ev, const struct hr_msg *req,
-	const char *domain, char *out, size_t n)
-{
-	char host[HR_ADV_MAX];
-	struct hr_dest d;
-
-	hr_sip_resp_dest(req, &d);
-	if (hr_sip_advertise(ev->sip, &d, host, sizeof(host)))
-		snprintf(host, sizeof(host), "%s", domain);
-	snprintf(out, n, "<sip:%s%s>", host, req->tp == HR_TP_TCP ?
-		";transport=tcp" : "");
-}
-
-static char *route_set(const struct hr_msg *req)
-{
-	struct hr_buf b;
-	bool first = true;
-
-	hr_buf_init(&b, 16 * 1024);
-	for (const struct hr_hdr *h = hr_msg_hdr(req, HR_HDR_RECORD_ROUTE); h;
-	     h = hr_msg_hdr_next(req, h)) {
-		if ((!first && hr_buf_puts(&b, ",")) ||
-		    hr_buf_putpl(&b, &h->val)) {
-			hr_buf_reset(&b);
-			return NULL;
-		}
-		first = false;
-	}
-	if (hr_buf_write(&b, "", 1)) {
-		hr_buf_reset(&b);
-		return NULL;
-	}
-	return b.b;
-}
-
 /* The subscription of the same watcher device to the same resource and
  * event that this one replaces (same +sip.instance, or Contact URI). */
 static struct hr_sub *replaced(struct hr_events *ev, const struct hr_sub *sub)
@@ -423,7 +377,8 @@ static struct hr_sub *replaced(struct hr_events *ev, const struct hr_sub *sub)
 		if (o->key_hash != sub->key_hash || o->final ||
 		    o->finished || o->pend ||
 		    strcmp(o->info.watcher, sub->info.watcher) ||
-		    strcmp(o->remote_uri, sub->remote_uri) ||
+		    strcmp(hr_dialog_remote_uri(o->dlg),
+		    hr_dialog_remote_uri(sub->dlg)) ||
 		    strcmp(o->info.event_id, sub->info.event_id) ||
 		    strcmp(o->contact_key, sub->contact_key))
 			continue;
@@ -433,33 +388,18 @@ static struct hr_sub *replaced(struct hr_events *ev, const struct hr_sub *sub)
 }
 
 struct newsub {
-	char id[TOKEN_LEN + 1];
 	char resource[RES_MAX];
 	char user[RES_MAX];
-	char rcv[HR_SA_STRLEN + 8];
-	char contact[HR_ADV_MAX + 32];
 	char *watcher;
-	char *callid;
-	char *local_uri;
-	char *remote_uri;
-	char *remote_tag;
-	char *target;
-	char *routes;
-	char *instance;
 	char *event_id;
+	struct hr_dialog *dlg;
 };
 
 static void newsub_free(struct newsub *n)
 {
 	free(n->watcher);
-	free(n->routes);
-	hr_mem_deref(n->callid);
-	hr_mem_deref(n->local_uri);
-	hr_mem_deref(n->remote_uri);
-	hr_mem_deref(n->remote_tag);
-	hr_mem_deref(n->target);
-	hr_mem_deref(n->instance);
 	hr_mem_deref(n->event_id);
+	hr_mem_deref(n->dlg);
 }
 
 /* How many subscriptions this watcher may hold: a monitor (an
@@ -482,7 +422,7 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 	const char *domain, *accept;
 	struct hr_sub *sub = NULL, *old;
 	struct hr_addr contact;
-	struct hr_pl user, inst;
+	struct hr_pl user;
 	enum hr_authz az;
 	uint32_t exp;
 	struct pend *p;
@@ -528,28 +468,16 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 		if (!from_allowed(ev, st, req, n.user, domain))
 			return;
 	}
-	/* the id is the To-tag: one hash finds a dialog and an id */
-	hr_rand_token(n.id, TOKEN_LEN);
+	/* the id is the dialog's local tag (To-tag): one hash finds a
+	 * dialog and an id */
 	n.watcher = watcher_of(req, n.user);
-	n.callid = hr_pl_strdup(&req->callid);
-	n.local_uri = hr_pl_strdup(&req->to.uri.raw);
-	n.remote_uri = hr_pl_strdup(&req->from.uri.raw);
-	n.remote_tag = hr_pl_strdup(&req->from.tag);
-	n.target = hr_pl_strdup(&contact.uri.raw);
-	n.routes = route_set(req);
 	n.event_id = hr_pl_strdup(&event->id);
-	if (!hr_param_get(&contact.params, "+sip.instance", &inst))
-		n.instance = hr_pl_strdup(&inst);
-	snprintf(n.rcv, sizeof(n.rcv), "%s:", req->tp == HR_TP_TCP ? "tcp" :
-		"udp");
-	hr_sa_print(&req->src, n.rcv + 4, sizeof(n.rcv) - 4);
-	local_contact(ev, req, domain, n.contact, sizeof(n.contact));
-	if (!n.watcher || !n.callid || !n.local_uri || !n.remote_uri ||
-	    !n.remote_tag || !n.target || !n.routes || !n.event_id) {
-		hr_strans_fail(st, ENOMEM, "events: the new dialog");
+	err = hr_dialog_accept(&n.dlg, ev->sip, req, domain);
+	if (err || !n.watcher || !n.event_id) {
+		hr_strans_fail(st, err ? err : ENOMEM, "events: the new dialog");
 		goto out;
 	}
-	ss.id = n.id;
+	ss.id = hr_dialog_local_tag(n.dlg);
 	ss.package = pkg->name;
 	ss.event_id = n.event_id;
 	ss.resource = n.resource;
@@ -558,30 +486,14 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 	ss.state = "pending";
 	ss.expires_at = hr_wall_s() + exp;
 	ss.accept = accept;
-	ss.callid = n.callid;
-	ss.local_tag = n.id;
-	ss.remote_tag = n.remote_tag;
-	ss.local_uri = n.local_uri;
-	ss.remote_uri = n.remote_uri;
-	ss.remote_target = n.target;
-	ss.route_set = n.routes;
-	ss.remote_cseq = req->cseq.num;
 	/* versions 0..reserve-1 and CSeqs 1..reserve are ours */
 	ss.cseq_reserved = ev->cfg.reserve;
 	ss.version_reserved = (int64_t)ev->cfg.reserve - 1;
-	ss.transport = req->tp == HR_TP_TCP ? "tcp" : "udp";
-	ss.received = n.rcv;
-	ss.instance = n.instance;
-	ss.local_contact = n.contact;
-	sub = hr_sub_new(ev, pkg, &ss);
+	sub = hr_sub_new(ev, pkg, &ss, hr_mem_ref(n.dlg));
 	if (!sub) {
 		hr_strans_fail(st, ENOMEM, "events: the new subscription");
 		goto out;
 	}
-	sub->sock = req->sock;
-	sub->sock_family = req->src.u.sa.sa_family;
-	if (req->conn)
-		sub->conn = hr_mem_ref(req->conn);
 	az = pkg->authorize ? pkg->authorize(&sub->info, pkg->arg) :
 		HR_AUTHZ_ACTIVE;
 	switch (az) {

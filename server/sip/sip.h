@@ -679,4 +679,94 @@ enum hr_ctrans_state {
 /** Current state (tests). */
 enum hr_ctrans_state hr_ctrans_state(const struct hr_ctrans *ct);
 
+/* ---- dialogs (RFC 3261 12), made by a request we answer ---- */
+
+struct hr_dialog;   /* refcounted */
+
+/** A dialog's stored form: its strings borrowed (NULL reads as ""). */
+struct hr_dialog_rec {
+	const char *callid;
+	const char *local_tag;
+	const char *remote_tag;
+	const char *local_uri;
+	const char *remote_uri;
+	const char *local_contact; /* our Contact in the dialog */
+	const char *remote_target;
+	const char *route_set;     /* "<a>,<b>", or NULL for none */
+	const char *transport;     /* "udp", "tcp" */
+	const char *received;      /* "udp:192.0.2.1:5060", or NULL */
+	const char *instance;      /* the peer's +sip.instance, or NULL */
+	int64_t remote_cseq;
+};
+
+/** A request reached the next hop's name: 0 (the request can be
+ * prepared again) or why not. host: the name looked up. */
+typedef void (hr_dialog_resolved_h)(int err, const char *host, void *arg);
+
+/**
+ * The dialog req makes, as its UAS (RFC 3261 12.1.1): a new local tag,
+ * the route set from Record-Route, the remote target from Contact, our
+ * Contact from what sip advertises for req (domain when nothing), and the
+ * flow req came over. 0, EBADMSG (no Contact, "*", no From tag), ENOMEM.
+ */
+int hr_dialog_accept(struct hr_dialog **dlgp, struct hr_sip *sip,
+	const struct hr_msg *req, const char *domain);
+/** A dialog from its stored form (no flow: requests go to the next hop
+ * by its transport). 0, EINVAL or ENOMEM. */
+int hr_dialog_decode(struct hr_dialog **dlgp, const struct hr_dialog_rec *r);
+/** The stored form of dlg (strings borrowed from it). */
+void hr_dialog_encode(const struct hr_dialog *dlg, struct hr_dialog_rec *r);
+
+/** The dialog's parts (the local tag is ours: unguessable). */
+const char *hr_dialog_callid(const struct hr_dialog *dlg);
+const char *hr_dialog_local_tag(const struct hr_dialog *dlg);
+const char *hr_dialog_remote_uri(const struct hr_dialog *dlg);
+const char *hr_dialog_local_contact(const struct hr_dialog *dlg);
+const char *hr_dialog_target(const struct hr_dialog *dlg);
+/** The peer's +sip.instance, "" when none. */
+const char *hr_dialog_instance(const struct hr_dialog *dlg);
+/** The last local CSeq used (0: none yet). */
+int64_t hr_dialog_cseq(const struct hr_dialog *dlg);
+/** Is this the dialog of a request with these Call-ID and tags (ours
+ * the local one, To's in a request to us)? */
+bool hr_dialog_match(const struct hr_dialog *dlg, const struct hr_pl *callid,
+	const struct hr_pl *local_tag, const struct hr_pl *remote_tag);
+/** RFC 3261 12.2.2: is req's CSeq above the dialog's remote CSeq? */
+bool hr_dialog_rcseq_valid(const struct hr_dialog *dlg,
+	const struct hr_msg *req);
+/** A request in the dialog was accepted: its CSeq becomes the remote
+ * one; target (an hr_mem string, taken over; NULL: unchanged) the remote
+ * target (RFC 6665 4.1.2.1 for a refresh); conn (NULL: unchanged) the
+ * connection requests go over. */
+void hr_dialog_update(struct hr_dialog *dlg, uint32_t cseq, char *target,
+	struct hr_conn *conn);
+/** Go on past cseq: the next request carries a higher one (recovery). */
+void hr_dialog_skip_cseq(struct hr_dialog *dlg, int64_t cseq);
+
+/**
+ * The next request in dlg (RFC 3261 12.2.1.1): its destination in d (the
+ * connection the dialog was made over while open; the request's source
+ * when to_source; else the next hop), its Request-URI in ruri, and
+ * appended to hdrs Route (loose or strict routing), From, To, Call-ID,
+ * CSeq (the next local one) and Contact. EINPROGRESS while the next
+ * hop's name is looked up: h follows once (unless hr_dialog_cancel()),
+ * then prepare again. EALREADY while a lookup is in flight,
+ * EHOSTUNREACH for an unusable target or route, or another error.
+ */
+int hr_dialog_prepare(struct hr_dialog *dlg, const char *method,
+	bool to_source, struct hr_dest *d, struct hr_buf *ruri,
+	struct hr_buf *hdrs, hr_dialog_resolved_h *h, void *arg);
+/** True while the next hop's name is looked up. */
+bool hr_dialog_resolving(const struct hr_dialog *dlg);
+/** Stop a lookup: its h will not be called. */
+void hr_dialog_cancel(struct hr_dialog *dlg);
+/** Send d by tp instead, from the dialog's UDP socket when it can. */
+void hr_dialog_set_tp(const struct hr_dialog *dlg, struct hr_dest *d,
+	enum hr_tp tp);
+/** Send a prepared request (hr_ctrans_request); once sent the local CSeq
+ * moves on. */
+int hr_dialog_send(struct hr_ctrans **ctp, struct hr_sip *sip,
+	struct hr_dialog *dlg, const struct hr_dest *d,
+	const struct hr_req *req, hr_resp_h *resph, void *arg);
+
 #endif
