@@ -5,6 +5,7 @@
  * subscription and a recovered one are made the same way.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,26 +93,38 @@ struct hr_sub *hr_sub_new(struct hr_events *ev, const struct hr_pkg *pkg,
 	return sub;
 }
 
+/* The dialog's columns of a row: where each of its strings goes. */
+#define COL(f) { offsetof(struct hr_dialog_rec, f), \
+	offsetof(struct hr_store_sub, f) }
+static const struct {
+	size_t rec;
+	size_t row;
+} dialog_cols[] = {
+	COL(callid), COL(local_tag), COL(remote_tag), COL(local_uri),
+	COL(remote_uri), COL(local_contact), COL(remote_target),
+	COL(route_set), COL(transport), COL(received), COL(instance),
+};
+#undef COL
+
+#define STR_AT(p, off) (*(const char **)((char *)(p) + (off)))
+
 struct hr_dialog *hr_sub_dialog_decode(const struct hr_store_sub *ss)
 {
+	struct hr_dialog_rec r = { .remote_cseq = ss->remote_cseq };
 	struct hr_dialog *dlg = NULL;
 
-	hr_dialog_decode(&dlg, &(struct hr_dialog_rec){
-		.callid = ss->callid, .local_tag = ss->local_tag,
-		.remote_tag = ss->remote_tag, .local_uri = ss->local_uri,
-		.remote_uri = ss->remote_uri,
-		.local_contact = ss->local_contact,
-		.remote_target = ss->remote_target,
-		.route_set = ss->route_set, .transport = ss->transport,
-		.received = ss->received, .instance = ss->instance,
-		.remote_cseq = ss->remote_cseq });
+	for (size_t i = 0; i < sizeof(dialog_cols) / sizeof(dialog_cols[0]);
+	     i++)
+		STR_AT(&r, dialog_cols[i].rec) = STR_AT(ss,
+			dialog_cols[i].row);
+	hr_dialog_decode(&dlg, &r);
 	return dlg;
 }
 
 void hr_sub_to_store(const struct hr_sub *sub, struct hr_store_sub *ss)
 {
 	const struct hr_sub_info *si = &sub->info;
-	struct hr_dialog_rec d;
+	struct hr_dialog_rec r;
 
 	memset(ss, 0, sizeof(*ss));
 	ss->id = si->id;
@@ -126,19 +139,12 @@ void hr_sub_to_store(const struct hr_sub *sub, struct hr_store_sub *ss)
 	ss->accept = si->accept;
 	ss->cseq_reserved = sub->cseq_res;
 	ss->version_reserved = sub->ver_res;
-	hr_dialog_encode(sub->dlg, &d);
-	ss->callid = d.callid;
-	ss->local_tag = d.local_tag;
-	ss->remote_tag = d.remote_tag;
-	ss->local_uri = d.local_uri;
-	ss->remote_uri = d.remote_uri;
-	ss->remote_target = d.remote_target;
-	ss->route_set = d.route_set;
-	ss->remote_cseq = d.remote_cseq;
-	ss->transport = d.transport;
-	ss->received = d.received;
-	ss->instance = d.instance;
-	ss->local_contact = d.local_contact;
+	hr_dialog_encode(sub->dlg, &r);
+	for (size_t i = 0; i < sizeof(dialog_cols) / sizeof(dialog_cols[0]);
+	     i++)
+		STR_AT(ss, dialog_cols[i].row) = STR_AT(&r,
+			dialog_cols[i].rec);
+	ss->remote_cseq = r.remote_cseq;
 }
 
 /* The device key, and a hash of it and the watcher (replacement looks

@@ -40,9 +40,9 @@ struct hr_dialog {
 	uint32_t remote_cseq;
 	int64_t cseq;                 /* the last local CSeq used */
 	struct hr_dns_query *dnsq;    /* the next hop's lookup */
+	char *host;                   /* ...and the name looked up */
 	hr_dialog_resolved_h *resolvedh;
 	void *arg;
-	char host[256];               /* ...and the name looked up */
 	char strs[];
 };
 
@@ -50,7 +50,7 @@ static void destroy(void *data)
 {
 	struct hr_dialog *dlg = data;
 
-	hr_dns_cancel(dlg->dnsq);
+	hr_dialog_cancel(dlg);
 	hr_mem_deref(dlg->conn);
 	if (dlg->target_own)
 		hr_mem_deref((char *)dlg->target);
@@ -355,9 +355,13 @@ static void resolved(int err, const struct hr_sa *addr, void *arg)
 {
 	struct hr_dialog *dlg = arg;
 
+	char *host = dlg->host;
+
 	(void)addr;  /* in the cache now: the request asks again */
 	dlg->dnsq = NULL;
-	dlg->resolvedh(err, dlg->host, dlg->arg);
+	dlg->host = NULL;
+	dlg->resolvedh(err, host ? host : "the next hop", dlg->arg);
+	free(host);
 }
 
 /* Address and transport of a next-hop URI (RFC 3263 without SRV: an IP
@@ -368,15 +372,17 @@ static int hop(struct hr_dialog *dlg, const struct hr_uri *uri,
 	struct hr_dest *d)
 {
 	uint16_t port = uri->port ? uri->port : 5060;
+	char host[256];
 	struct hr_pl tp;
 	int err;
 
-	if (hr_pl_strcpy(&uri->host, dlg->host, sizeof(dlg->host)) ||
-	    !*dlg->host)
+	if (hr_pl_strcpy(&uri->host, host, sizeof(host)) || !*host)
 		return EHOSTUNREACH;
-	if (hr_sa_set(&d->addr, dlg->host, port)) {
-		err = hr_dns_lookup(dlg->host, port, &d->addr, resolved, dlg,
+	if (hr_sa_set(&d->addr, host, port)) {
+		err = hr_dns_lookup(host, port, &d->addr, resolved, dlg,
 			&dlg->dnsq);
+		if (err == EINPROGRESS)
+			dlg->host = strdup(host);  /* for h; NULL: unnamed */
 		if (err)
 			return err;
 	}
@@ -526,6 +532,8 @@ void hr_dialog_cancel(struct hr_dialog *dlg)
 {
 	hr_dns_cancel(dlg->dnsq);
 	dlg->dnsq = NULL;
+	free(dlg->host);
+	dlg->host = NULL;
 }
 
 int hr_dialog_send(struct hr_ctrans **ctp, struct hr_sip *sip,
