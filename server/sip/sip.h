@@ -1,6 +1,6 @@
 /*
  * Herald SIP layer: message parser and printer, URIs and headers,
- * transports (UDP, TCP), transactions and the method router.
+ * transports (UDP, TCP), transactions, the method router and dialogs.
  * Knows core; never registrar, events or SQL.
  */
 #ifndef HR_SIP_H
