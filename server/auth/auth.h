@@ -175,6 +175,49 @@ bool hr_userdb_exists(const char *user, const char *domain, void *arg);
 int hr_userdb_ha1(const struct hr_pl *username, const char *realm,
 	enum hr_digest_alg alg, char *ha1, size_t n, void *arg);
 
+/* ---- the realm: served domains, digest and users (one per server) ---- */
+
+#define HR_REALM_METH(m) (1u << (m))  /* a method in challenge */
+
+struct hr_realm_cfg {
+	const char *const *domains;   /* served domains (digest realms) */
+	unsigned ndomains;
+	unsigned challenge;           /* methods challenged (HR_REALM_METH
+				       * bits); 0: none */
+	struct hr_auth *authn;        /* needed when challenge is not 0 */
+	hr_auth_ha1_h *ha1h;
+	hr_user_exists_h *existsh;    /* NULL: every user@domain exists */
+	hr_user_exists_h *monitorh;   /* NULL: nobody is a monitor */
+	void *users;                  /* arg of ha1h, existsh, monitorh */
+};
+
+struct hr_realm;  /* refcounted */
+
+/** Create the realm (it copies the domains, references authn). */
+int hr_realm_alloc(struct hr_realm **rp, const struct hr_realm_cfg *cfg);
+/** Number of served domains. */
+unsigned hr_realm_ndomains(const struct hr_realm *r);
+/** The served domain req is for (lowercase; hr_req_domain), or NULL. */
+const char *hr_realm_domain(const struct hr_realm *r,
+	const struct hr_msg *req);
+/**
+ * Authenticate req for domain when its method is challenged. With aor,
+ * the credentials must be aor's user's; else id (n bytes) gets the
+ * authenticated identity "user@domain" ("" when not challenged). False:
+ * st has been answered (hr_auth_request's 401, 403, 400 or 500, or 403
+ * Forbidden for another user or too long an identity).
+ */
+bool hr_realm_open(struct hr_realm *r, struct hr_strans *st,
+	const struct hr_msg *req, const char *domain, const char *aor,
+	char *id, size_t n);
+/** Does the user aor names exist? (hr_user_check with existsh) */
+bool hr_realm_exists(const struct hr_realm *r, const char *aor);
+/** Does user@domain exist? (existsh as it is; true without one) */
+bool hr_realm_user_exists(const struct hr_realm *r, const char *user,
+	const char *domain);
+/** Is the user aor names a monitor? */
+bool hr_realm_is_monitor(const struct hr_realm *r, const char *aor);
+
 /** Move this verifier's wall clock by s seconds (tests). */
 void hr_auth_time_advance(struct hr_auth *a, int64_t s);
 /** Number of nonces in the nc table (tests). */

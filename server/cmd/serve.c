@@ -325,10 +325,25 @@ static bool auth_for(const char *method)
 	return false;
 }
 
+/* The methods --auth challenges. */
+static unsigned challenged(void)
+{
+	static const enum hr_method m[] = { HR_METH_REGISTER,
+		HR_METH_SUBSCRIBE, HR_METH_PUBLISH };
+	unsigned bits = 0;
+
+	for (unsigned i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		if (auth_for(hr_method_name(m[i])))
+			bits |= HR_REALM_METH(m[i]);
+	}
+	return bits;
+}
+
 struct server {
 	struct hr_store *store;
 	struct hr_userdb *users;
 	struct hr_auth *auth;
+	struct hr_realm *realm;
 	struct hr_sip *sip;
 	struct hr_registrar *registrar;
 	struct hr_events *events;
@@ -429,6 +444,23 @@ static int open_store(struct server *sv)
 	return err;
 }
 
+/* The served domains, the digest and the users: one realm for REGISTER,
+ * SUBSCRIBE and PUBLISH. */
+static int open_realm(struct server *sv)
+{
+	struct hr_realm_cfg rcfg = { 0 };
+
+	rcfg.domains = cfg.domains.v;
+	rcfg.ndomains = cfg.domains.n;
+	rcfg.challenge = challenged();
+	rcfg.authn = sv->auth;
+	rcfg.ha1h = hr_userdb_ha1;
+	rcfg.existsh = hr_userdb_exists;
+	rcfg.monitorh = hr_userdb_is_monitor;
+	rcfg.users = sv->users;
+	return hr_realm_alloc(&sv->realm, &rcfg);
+}
+
 static int open_auth(struct server *sv)
 {
 	struct hr_auth_cfg acfg = { 0 };
@@ -458,7 +490,7 @@ static int open_auth(struct server *sv)
 	err = hr_auth_alloc(&sv->auth, &acfg);
 	memset(secret, 0, sizeof(secret));
 	HR_INFO("%zu users", hr_userdb_count(sv->users));
-	return err;
+	return err ? err : open_realm(sv);
 }
 
 static int open_registrar(struct server *sv)
@@ -467,17 +499,11 @@ static int open_registrar(struct server *sv)
 	int err;
 
 	hr_registrar_cfg_default(&rcfg);
-	rcfg.domains = cfg.domains.v;
-	rcfg.ndomains = cfg.domains.n;
+	rcfg.realm = sv->realm;
 	rcfg.expires_default = cfg.expires_default;
 	rcfg.expires_min = cfg.expires_min;
 	rcfg.expires_max = cfg.expires_max;
 	rcfg.max_contacts = cfg.max_contacts;
-	rcfg.auth = auth_for("REGISTER");
-	rcfg.authn = sv->auth;
-	rcfg.ha1h = hr_userdb_ha1;
-	rcfg.existsh = hr_userdb_exists;
-	rcfg.users = sv->users;
 	err = hr_registrar_alloc(&sv->registrar, sv->sip, sv->store, &rcfg);
 	if (!err)
 		err = hr_registrar_load(sv->registrar);
@@ -494,13 +520,7 @@ static int open_presence(struct server *sv)
 	/* both checked by check_cfg() */
 	hr_pres_action_decode(cfg.presence_local, &pcfg.local);
 	hr_pres_action_decode(cfg.presence_remote, &pcfg.remote);
-	pcfg.domains = cfg.domains.v;
-	pcfg.ndomains = cfg.domains.n;
-	pcfg.auth = auth_for("PUBLISH");
-	pcfg.authn = sv->auth;
-	pcfg.ha1h = hr_userdb_ha1;
-	pcfg.existsh = hr_userdb_exists;
-	pcfg.users = sv->users;
+	pcfg.realm = sv->realm;
 	pcfg.pub_expires_default = cfg.pub_expires_default;
 	pcfg.pub_expires_min = cfg.pub_expires_min;
 	pcfg.pub_expires_max = cfg.pub_expires_max;
@@ -522,15 +542,9 @@ static int open_events(struct server *sv)
 	int err;
 
 	hr_events_cfg_default(&ecfg);
-	ecfg.domains = cfg.domains.v;
-	ecfg.ndomains = cfg.domains.n;
-	ecfg.auth = auth_for("SUBSCRIBE");
-	ecfg.authn = sv->auth;
-	ecfg.ha1h = hr_userdb_ha1;
-	ecfg.users = sv->users;
+	ecfg.realm = sv->realm;
 	ecfg.max_per_watcher = cfg.max_subs_watcher;
 	ecfg.max_per_monitor = cfg.max_subs_monitor;
-	ecfg.monitorh = hr_userdb_is_monitor;
 	ecfg.max_per_resource = cfg.max_subs_resource;
 	ecfg.throttle_ms = cfg.notify_throttle_ms;
 	ecfg.notify_to_source = cfg.notify_to_source;
@@ -542,9 +556,7 @@ static int open_events(struct server *sv)
 	pcfg.expires_default = cfg.sub_expires_default;
 	pcfg.expires_min = cfg.sub_expires_min;
 	pcfg.expires_max = cfg.sub_expires_max;
-	pcfg.existsh = hr_userdb_exists;
-	pcfg.monitorh = hr_userdb_is_monitor;
-	pcfg.users = sv->users;
+	pcfg.realm = sv->realm;
 	err = hr_regpkg_alloc(&sv->regpkg, sv->events, sv->registrar,
 		sv->store, &pcfg);
 	if (!err)
@@ -647,6 +659,7 @@ static void close_all(struct server *sv)
 	sv->regpkg = hr_mem_deref(sv->regpkg);
 	sv->registrar = hr_mem_deref(sv->registrar);
 	sv->sip = hr_mem_deref(sv->sip);
+	sv->realm = hr_mem_deref(sv->realm);
 	sv->auth = hr_mem_deref(sv->auth);
 	sv->users = hr_mem_deref(sv->users);
 }

@@ -52,7 +52,6 @@ int hr_sub_reason_decode(const char *name, enum hr_sub_reason *r)
 void hr_events_cfg_default(struct hr_events_cfg *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->auth = true;
 	cfg->max_per_watcher = 200;
 	cfg->max_per_monitor = 100000;
 	cfg->max_per_resource = 10000;
@@ -77,7 +76,7 @@ static void events_destroy(void *data)
 	hr_hash_reset(&ev->byid);
 	hr_hash_reset(&ev->res);
 	hr_hash_reset(&ev->watchers);
-	hr_mem_deref(ev->domains);
+	hr_mem_deref(ev->cfg.realm);
 }
 
 int hr_events_alloc(struct hr_events **evp, struct hr_sip *sip,
@@ -86,8 +85,8 @@ int hr_events_alloc(struct hr_events **evp, struct hr_sip *sip,
 	struct hr_events *ev;
 	int err;
 
-	if (!evp || !sip || !store || !cfg || !cfg->ndomains ||
-	    (cfg->auth && (!cfg->authn || !cfg->ha1h)))
+	if (!evp || !sip || !store || !cfg || !cfg->realm ||
+	    !hr_realm_ndomains(cfg->realm))
 		return EINVAL;
 	ev = hr_mem_zalloc(sizeof(*ev), events_destroy);
 	if (!ev)
@@ -102,12 +101,11 @@ int hr_events_alloc(struct hr_events **evp, struct hr_sip *sip,
 	err = hr_hash_init(&ev->byid, 4096);
 	err |= hr_hash_init(&ev->res, 4096);
 	err |= hr_hash_init(&ev->watchers, 4096);
-	ev->domains = hr_strv_lower(cfg->domains, cfg->ndomains);
-	if (err || !ev->domains) {
+	hr_mem_ref(ev->cfg.realm);
+	if (err) {
 		hr_mem_deref(ev);
 		return ENOMEM;
 	}
-	ev->cfg.domains = NULL;
 	hr_sip_handle(sip, HR_METH_SUBSCRIBE, hr_events_on_subscribe, ev);
 	*evp = ev;
 	return 0;

@@ -112,20 +112,12 @@ struct hr_pkg {
 };
 
 struct hr_events_cfg {
-	const char *const *domains;   /* served domains (digest realms) */
-	unsigned ndomains;
-	bool auth;                    /* challenge SUBSCRIBE (default on) */
-	struct hr_auth *authn;
-	hr_auth_ha1_h *ha1h;
-	void *users;                  /* arg of ha1h */
+	struct hr_realm *realm;       /* served domains, digest, users */
 	unsigned max_per_watcher;     /* subscriptions of one watcher (its
 				       * identity, hr_sub_identity): 200 */
 	unsigned max_per_monitor;     /* ...of a monitor's: 100000 */
-	hr_user_exists_h *monitorh;   /* is the authenticated watcher a
-				       * monitor? (arg: users) NULL: none.
-				       * A monitor may also send a From of
-				       * any user of its domain; others get
-				       * 403 for a From not their own */
+	/* a monitor (hr_realm_is_monitor) may also send a From of any user
+	 * of its domain; others get 403 for a From not their own */
 	unsigned max_per_resource;    /* subscriptions to one resource: 10000 */
 	unsigned throttle_ms;         /* at least this between two NOTIFYs
 				       * of one subscription (0) */

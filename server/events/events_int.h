@@ -7,7 +7,6 @@
 
 struct hr_events {
 	struct hr_events_cfg cfg;
-	char **domains;               /* lowercased copies */
 	struct hr_sip *sip;
 	struct hr_store *store;
 	const struct hr_pkg *pkgs[HR_EVENTS_MAX_PKGS];

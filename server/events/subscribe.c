@@ -353,8 +353,7 @@ static bool from_allowed(struct hr_events *ev, struct hr_strans *st,
 	if (from_names(req, user))
 		return true;
 	if (!hr_pl_strcasecmp(&req->from.uri.host, domain) &&
-	    ev->cfg.monitorh && hr_user_check(ev->cfg.monitorh, user,
-	    ev->cfg.users))
+	    hr_realm_is_monitor(ev->cfg.realm, user))
 		return true;
 	hr_strans_fail_as(st, 403, "From Is Not the Authenticated User", NULL,
 		"events: SUBSCRIBE", "its From names another user than its "
@@ -407,8 +406,8 @@ static void newsub_free(struct newsub *n)
 static unsigned watcher_limit(const struct hr_events *ev,
 	const struct hr_sub_info *si)
 {
-	return ev->cfg.monitorh && hr_user_check(ev->cfg.monitorh,
-		si->watcher_user, ev->cfg.users) ? ev->cfg.max_per_monitor :
+	return hr_realm_is_monitor(ev->cfg.realm, si->watcher_user) ?
+		ev->cfg.max_per_monitor :
 		ev->cfg.max_per_watcher;
 }
 
@@ -422,14 +421,12 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 	const char *domain, *accept;
 	struct hr_sub *sub = NULL, *old;
 	struct hr_addr contact;
-	struct hr_pl user;
 	enum hr_authz az;
 	uint32_t exp;
 	struct pend *p;
 	int err;
 
-	domain = hr_req_domain(req, (const char *const *)ev->domains,
-		ev->cfg.ndomains);
+	domain = hr_realm_domain(ev->cfg.realm, req);
 	if (!domain || resource_of(req, domain, n.resource,
 		sizeof(n.resource))) {
 		hr_strans_replyh(st, 404, "Not Found", NULL);
@@ -451,23 +448,12 @@ static void initial(struct hr_events *ev, struct hr_strans *st,
 	}
 	if (!expiry(pkg, req, st, &exp))
 		return;
-	if (ev->cfg.auth) {
-		if (!hr_auth_request(ev->cfg.authn, st, req, domain,
-			ev->cfg.ha1h, ev->cfg.users, &user))
-			return;
-		/* the digest username names a user of the realm */
-		snprintf(n.user, sizeof(n.user), "%.*s", (int)(hr_pl_chr(&user,
-			'@') ? (size_t)(hr_pl_chr(&user, '@') - user.p) :
-			user.len), user.p);
-		if (strlen(n.user) + strlen(domain) + 2 > sizeof(n.user)) {
-			hr_strans_replyh(st, 403, "Forbidden", NULL);
-			return;
-		}
-		strcat(n.user, "@");
-		strcat(n.user, domain);
-		if (!from_allowed(ev, st, req, n.user, domain))
-			return;
-	}
+	/* the digest username names a user of the realm: n.user */
+	if (!hr_realm_open(ev->cfg.realm, st, req, domain, NULL, n.user,
+		sizeof(n.user)))
+		return;
+	if (*n.user && !from_allowed(ev, st, req, n.user, domain))
+		return;
 	/* the id is the dialog's local tag (To-tag): one hash finds a
 	 * dialog and an id */
 	n.watcher = watcher_of(req, n.user);

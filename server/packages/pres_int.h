@@ -61,7 +61,6 @@ struct psub {
 
 struct hr_presence {
 	struct hr_presence_cfg cfg;
-	char **domains;
 	struct hr_store *store;
 	struct hr_events *ev;
 	struct hr_registrar *r;

@@ -46,7 +46,6 @@ int hr_pres_action_decode(const char *name, enum hr_pres_action *a)
 void hr_presence_cfg_default(struct hr_presence_cfg *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->auth = true;
 	cfg->pub_expires_default = 3600;
 	cfg->pub_expires_min = 10;
 	cfg->pub_expires_max = 86400;
@@ -680,7 +679,6 @@ static void on_publish(struct hr_strans *st, const struct hr_msg *req,
 	char name[NAME_MAX_], hdrs[64];
 	const char *domain;
 	struct pubctx *c;
-	struct hr_pl who;
 	uint32_t exp;
 	int err;
 
@@ -690,14 +688,13 @@ static void on_publish(struct hr_strans *st, const struct hr_msg *req,
 		return;
 	}
 	/* step 1: a presentity of a domain we serve */
-	domain = hr_req_domain(req, (const char *const *)p->domains,
-		p->cfg.ndomains);
+	domain = hr_realm_domain(p->cfg.realm, req);
 	if (!domain || hr_uri_aor(&req->ruri, domain, name, sizeof(name))) {
 		hr_strans_replyh(st, 404, "Not Found", NULL);
 		return;
 	}
 	/* step 1: a presentity that exists */
-	if (!hr_user_check(p->cfg.existsh, name, p->cfg.users)) {
+	if (!hr_realm_exists(p->cfg.realm, name)) {
 		hr_strans_replyh(st, 404, "Not Found", NULL);
 		return;
 	}
@@ -709,15 +706,8 @@ static void on_publish(struct hr_strans *st, const struct hr_msg *req,
 		return;
 	}
 	/* only the presentity publishes for itself */
-	if (p->cfg.auth) {
-		if (!hr_auth_request(p->cfg.authn, st, req, domain,
-			p->cfg.ha1h, p->cfg.users, &who))
-			return;
-		if (!hr_auth_user_is(&who, name, domain)) {
-			hr_strans_replyh(st, 403, "Forbidden", NULL);
-			return;
-		}
-	}
+	if (!hr_realm_open(p->cfg.realm, st, req, domain, name, NULL, 0))
+		return;
 	c = hr_mem_zalloc(sizeof(*c), ctx_destroy);
 	if (!c) {
 		hr_strans_fail(st, ENOMEM, "presence: the request's state");
@@ -960,7 +950,7 @@ static enum hr_authz authorize(const struct hr_sub_info *si, void *arg)
 	struct hr_presence *p = arg;
 
 	/* RFC 3856 6.5: a presentity that does not exist */
-	if (!hr_user_check(p->cfg.existsh, si->resource, p->cfg.users))
+	if (!hr_realm_exists(p->cfg.realm, si->resource))
 		return HR_AUTHZ_NOTFOUND;
 	switch (decide(p, si)) {
 	case HR_PRES_BLOCK:
@@ -1189,7 +1179,7 @@ static void presence_destroy(void *data)
 	}
 	hr_hash_reset(&p->pres);
 	hr_mem_deref(p->rules);
-	hr_mem_deref(p->domains);
+	hr_mem_deref(p->cfg.realm);
 }
 
 int hr_presence_alloc(struct hr_presence **pp, struct hr_sip *sip,
@@ -1199,8 +1189,8 @@ int hr_presence_alloc(struct hr_presence **pp, struct hr_sip *sip,
 	struct hr_presence *p;
 	int err;
 
-	if (!pp || !sip || !store || !ev || !cfg || !cfg->ndomains ||
-	    (cfg->auth && (!cfg->authn || !cfg->ha1h)))
+	if (!pp || !sip || !store || !ev || !cfg || !cfg->realm ||
+	    !hr_realm_ndomains(cfg->realm))
 		return EINVAL;
 	p = hr_mem_zalloc(sizeof(*p), presence_destroy);
 	if (!p)
@@ -1212,12 +1202,11 @@ int hr_presence_alloc(struct hr_presence **pp, struct hr_sip *sip,
 	err = hr_hash_init(&p->pres, 4096);
 	err |= hr_rules_alloc(&p->rules, store, "presence", action_names,
 		HR_PRES_ALLOW + 1, rule_applied, p);
-	p->domains = hr_strv_lower(cfg->domains, cfg->ndomains);
-	if (err || !p->domains) {
+	hr_mem_ref(p->cfg.realm);
+	if (err) {
 		hr_mem_deref(p);
 		return ENOMEM;
 	}
-	p->cfg.domains = NULL;
 	p->pkg.name = "presence";
 	p->pkg.types = types;
 	p->pkg.ntypes = 1;

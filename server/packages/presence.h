@@ -23,13 +23,7 @@ enum hr_pres_action {
 int hr_pres_action_decode(const char *name, enum hr_pres_action *a);
 
 struct hr_presence_cfg {
-	const char *const *domains;    /* served domains (digest realms) */
-	unsigned ndomains;
-	bool auth;                     /* challenge PUBLISH (default on) */
-	struct hr_auth *authn;
-	hr_auth_ha1_h *ha1h;
-	hr_user_exists_h *existsh;
-	void *users;                   /* arg of ha1h and existsh */
+	struct hr_realm *realm;        /* served domains, digest, users */
 	unsigned pub_expires_default;  /* 3600 */
 	unsigned pub_expires_min;      /* 60: less gets 423 */
 	unsigned pub_expires_max;      /* 86400 */

@@ -83,8 +83,8 @@ static bool monitor_of(const struct hr_regpkg *p, const char *who,
 {
 	const char *at = strchr(who, '@'), *aat = strchr(aor, '@');
 
-	return p->cfg.monitorh && at && aat && !strcasecmp(at + 1, aat + 1) &&
-		hr_user_check(p->cfg.monitorh, who, p->cfg.users);
+	return at && aat && !strcasecmp(at + 1, aat + 1) &&
+		hr_realm_is_monitor(p->cfg.realm, who);
 }
 
 static bool allowed(const struct hr_regpkg *p, const struct hr_sub_info *si)
@@ -137,7 +137,7 @@ static enum hr_authz authorize(const struct hr_sub_info *si, void *arg)
 {
 	struct hr_regpkg *p = arg;
 
-	if (!hr_user_check(p->cfg.existsh, si->resource, p->cfg.users))
+	if (!hr_realm_exists(p->cfg.realm, si->resource))
 		return HR_AUTHZ_NOTFOUND;
 	return allowed(p, si) ? HR_AUTHZ_ACTIVE : HR_AUTHZ_REJECT;
 }
@@ -469,6 +469,7 @@ static void regpkg_destroy(void *data)
 	struct hr_regpkg *p = data;
 
 	hr_mem_deref(p->rules);
+	hr_mem_deref(p->cfg.realm);
 	if (p->watching)
 		hr_registrar_unwatch(p->r, binding_changed, p);
 }
@@ -480,12 +481,13 @@ int hr_regpkg_alloc(struct hr_regpkg **pp, struct hr_events *ev,
 	struct hr_regpkg *p;
 	int err;
 
-	if (!pp || !ev || !r || !cfg)
+	if (!pp || !ev || !r || !cfg || !cfg->realm)
 		return EINVAL;
 	p = hr_mem_zalloc(sizeof(*p), regpkg_destroy);
 	if (!p)
 		return ENOMEM;
 	p->cfg = *cfg;
+	hr_mem_ref(p->cfg.realm);
 	p->ev = ev;
 	p->r = r;
 	p->pkg.name = "reg";

@@ -12,10 +12,9 @@ struct hr_regpkg_cfg {
 	unsigned expires_default;     /* 3600 */
 	unsigned expires_min;         /* 60 */
 	unsigned expires_max;         /* 86400 */
-	hr_user_exists_h *existsh;    /* does the AOR's user exist? */
-	hr_user_exists_h *monitorh;   /* is the watcher a monitor? (may
-				       * watch every AOR of its domain) */
-	void *users;                  /* their arg */
+	struct hr_realm *realm;       /* does the AOR's user exist? is the
+				       * watcher a monitor? (may watch
+				       * every AOR of its domain) */
 };
 
 /** Fill cfg with the defaults. */

@@ -6,7 +6,6 @@
 
 struct hr_registrar {
 	struct hr_registrar_cfg cfg;
-	char **domains;           /* lowercased copies */
 	struct hr_sip *sip;
 	struct hr_store *store;
 	struct hr_hash aors;

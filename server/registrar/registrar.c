@@ -58,7 +58,6 @@ void hr_registrar_cfg_default(struct hr_registrar_cfg *cfg)
 	cfg->expires_min = 60;
 	cfg->expires_max = 86400;
 	cfg->max_contacts = 10;
-	cfg->auth = true;
 }
 
 static void notify(struct hr_registrar *r, const struct hr_binding *b,
@@ -605,23 +604,6 @@ static int changes(struct regctx *ctx, const struct hr_msg *req,
 
 /* ---- steps 1 to 5 ---- */
 
-static bool authorize(struct hr_registrar *r, struct hr_strans *st,
-	const struct hr_msg *req, const char *realm, const char *aor)
-{
-	struct hr_pl user;
-
-	if (!r->cfg.auth)
-		return true;
-	if (!hr_auth_request(r->cfg.authn, st, req, realm, r->cfg.ha1h,
-		r->cfg.users, &user))
-		return false;
-	/* step 4: a user may register only its own AOR */
-	if (hr_auth_user_is(&user, aor, realm))
-		return true;
-	hr_strans_replyh(st, 403, "Forbidden", NULL);
-	return false;
-}
-
 static void handle(struct hr_registrar *r, struct hr_strans *st,
 	const struct hr_msg *req, bool authorized)
 {
@@ -640,8 +622,7 @@ static void handle(struct hr_registrar *r, struct hr_strans *st,
 	}
 	/* step 1: a domain we serve; a UA configured with the server's
 	 * address rather than the domain names us: the domain is To's */
-	realm = hr_req_domain(req, (const char *const *)r->domains,
-		r->cfg.ndomains);
+	realm = hr_realm_domain(r->cfg.realm, req);
 	if (!realm) {
 		hr_strans_replyh(st, 404, "Not Found", NULL);
 		return;
@@ -657,12 +638,13 @@ static void handle(struct hr_registrar *r, struct hr_strans *st,
 		hr_strans_replyh(st, 404, "Not Found", NULL);
 		return;
 	}
-	/* steps 3 and 4 */
-	if (!authorized && !authorize(r, st, req, realm, aor))
+	/* steps 3 and 4: a user may register only its own AOR */
+	if (!authorized && !hr_realm_open(r->cfg.realm, st, req, realm, aor,
+		NULL, 0))
 		return;
 	/* step 5: the AOR exists */
 	snprintf(user, sizeof(user), "%.*s", (int)(strchr(aor, '@') - aor), aor);
-	if (r->cfg.existsh && !r->cfg.existsh(user, realm, r->cfg.users)) {
+	if (!hr_realm_user_exists(r->cfg.realm, user, realm)) {
 		hr_strans_replyh(st, 404, "Not Found", NULL);
 		return;
 	}
@@ -895,7 +877,7 @@ static void registrar_destroy(void *data)
 		}
 	}
 	hr_hash_reset(&r->aors);
-	hr_mem_deref(r->domains);
+	hr_mem_deref(r->cfg.realm);
 }
 
 int hr_registrar_alloc(struct hr_registrar **rp, struct hr_sip *sip,
@@ -904,7 +886,7 @@ int hr_registrar_alloc(struct hr_registrar **rp, struct hr_sip *sip,
 	struct hr_registrar *r;
 	int err;
 
-	if (cfg->auth && (!cfg->authn || !cfg->ha1h))
+	if (!cfg->realm)
 		return EINVAL;
 	r = hr_mem_zalloc(sizeof(*r), registrar_destroy);
 	if (!r)
@@ -912,8 +894,8 @@ int hr_registrar_alloc(struct hr_registrar **rp, struct hr_sip *sip,
 	r->cfg = *cfg;
 	r->sip = sip;
 	r->store = store;
-	r->domains = hr_strv_lower(cfg->domains, cfg->ndomains);
-	err = r->domains ? hr_hash_init(&r->aors, 65536) : ENOMEM;
+	hr_mem_ref(r->cfg.realm);
+	err = hr_hash_init(&r->aors, 65536);
 	if (err) {
 		hr_mem_deref(r);
 		return err;

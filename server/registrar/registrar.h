@@ -45,17 +45,11 @@ struct hr_binding {
 };
 
 struct hr_registrar_cfg {
-	const char *const *domains;   /* served domains (digest realms) */
-	unsigned ndomains;
+	struct hr_realm *realm;       /* served domains, digest, users */
 	unsigned expires_default;     /* 3600 */
 	unsigned expires_min;         /* 60: less gets 423 */
 	unsigned expires_max;         /* 86400: more is clamped */
 	unsigned max_contacts;        /* per AOR: 10; more gets 403 */
-	bool auth;                    /* challenge REGISTER (default on) */
-	struct hr_auth *authn;
-	hr_auth_ha1_h *ha1h;
-	hr_user_exists_h *existsh;
-	void *users;                  /* arg of ha1h and existsh */
 };
 
 /** Fill cfg with the defaults. */

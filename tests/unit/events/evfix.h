@@ -5,18 +5,16 @@
 
 #include <check.h>
 #include <string.h>
+#include "auth/auth.h"
 #include "events/events.h"
 
-/* The notifier's defaults, serving example.test, authentication off
- * (digest has its own tests). */
-static inline void evfix_cfg(struct hr_events_cfg *cfg)
+/* The realm the tests serve: example.test, no method challenged (digest
+ * has its own tests); a test adds its user handlers. */
+static inline struct hr_realm_cfg evfix_realm(void)
 {
 	static const char *const domains[] = { "example.test" };
 
-	hr_events_cfg_default(cfg);
-	cfg->domains = domains;
-	cfg->ndomains = 1;
-	cfg->auth = false;
+	return (struct hr_realm_cfg){ .domains = domains, .ndomains = 1 };
 }
 
 struct evfix_find {

@@ -66,9 +66,13 @@ static long long count(const char *q)
 	return pgdb_count(db.url, q);
 }
 
+static struct hr_realm_cfg rlcfg;
+
 static void events_open(void)
 {
+	ck_assert_int_eq(hr_realm_alloc(&ecfg.realm, &rlcfg), 0);
 	ck_assert_int_eq(hr_events_alloc(&ev, sip, store, &ecfg), 0);
+	ecfg.realm = hr_mem_deref(ecfg.realm);  /* the notifier's now */
 	ck_assert_int_eq(hr_events_package(ev, &pkg), 0);
 	ck_assert_int_eq(hr_events_load(ev), 0);
 }
@@ -77,7 +81,8 @@ static void setup(void)
 {
 	store = pgdb_open(&db, "tev_");
 	sip = cap_sip(5000, false);
-	evfix_cfg(&ecfg);
+	hr_events_cfg_default(&ecfg);
+	rlcfg = evfix_realm();
 	authz = HR_AUTHZ_ACTIVE;
 	gone_calls = 0;
 	events_open();
@@ -618,10 +623,10 @@ static void events_open_auth(void)
 	drain();
 	ev = hr_mem_deref(ev);
 	ck_assert_int_eq(hr_auth_alloc(&authn, &acfg), 0);
-	ecfg.auth = true;
-	ecfg.authn = authn;
-	ecfg.ha1h = test_ha1;
-	ecfg.monitorh = test_monitor;
+	rlcfg.challenge = HR_REALM_METH(HR_METH_SUBSCRIBE);
+	rlcfg.authn = authn;
+	rlcfg.ha1h = test_ha1;
+	rlcfg.monitorh = test_monitor;
 	events_open();
 }
 

@@ -37,19 +37,20 @@ static unsigned udp_max;             /* the notifier's; 0: its default */
 
 static void open_all(void)
 {
+	struct hr_realm_cfg rl = evfix_realm();
 	struct hr_events_cfg ecfg;
 
-	evfix_cfg(&ecfg);
+	rl.existsh = hr_userdb_exists;
+	rl.users = users;
+	hr_events_cfg_default(&ecfg);
+	ck_assert_int_eq(hr_realm_alloc(&ecfg.realm, &rl), 0);
 	if (udp_max)
 		ecfg.udp_max = udp_max;
 	ck_assert_int_eq(hr_events_alloc(&ev, sip, store, &ecfg), 0);
-	pcfg.domains = ecfg.domains;
-	pcfg.ndomains = ecfg.ndomains;
-	pcfg.auth = false;
-	pcfg.existsh = hr_userdb_exists;
-	pcfg.users = users;
+	pcfg.realm = ecfg.realm;
 	ck_assert_int_eq(hr_presence_alloc(&pres, sip, store, ev, NULL,
 		&pcfg), 0);
+	hr_mem_deref(ecfg.realm);  /* theirs now */
 	ck_assert_int_eq(hr_presence_load(pres), 0);
 	ck_assert_int_eq(hr_events_load(ev), 0);
 }

@@ -99,6 +99,8 @@ static void start(unsigned reserve)
 	struct hr_registrar_cfg rcfg;
 	struct hr_events_cfg ecfg;
 	struct hr_regpkg_cfg pcfg;
+	struct hr_realm_cfg rlcfg = evfix_realm();
+	struct hr_realm *realm;
 
 	schema = xsd_load("reginfo.xsd");
 	store = pgdb_open(&db, "tpkg_");
@@ -114,23 +116,23 @@ static void start(unsigned reserve)
 	ck_assert_int_eq(hr_sip_alloc(&sip, NULL), 0);
 	hr_sip_set_send(sip, capture, NULL);
 
-	evfix_cfg(&ecfg);
-	ecfg.reserve = reserve;
+	rlcfg.existsh = hr_userdb_exists;
+	rlcfg.monitorh = hr_userdb_is_monitor;
+	rlcfg.users = users;
+	ck_assert_int_eq(hr_realm_alloc(&realm, &rlcfg), 0);
 	hr_registrar_cfg_default(&rcfg);
-	rcfg.domains = ecfg.domains;
-	rcfg.ndomains = ecfg.ndomains;
-	rcfg.auth = false;             /* auth has its own tests */
-	rcfg.existsh = hr_userdb_exists;
-	rcfg.users = users;
+	rcfg.realm = realm;
 	ck_assert_int_eq(hr_registrar_alloc(&reg, sip, store, &rcfg), 0);
 
+	hr_events_cfg_default(&ecfg);
+	ecfg.realm = realm;
+	ecfg.reserve = reserve;
 	ck_assert_int_eq(hr_events_alloc(&ev, sip, store, &ecfg), 0);
 
 	hr_regpkg_cfg_default(&pcfg);
-	pcfg.existsh = hr_userdb_exists;
-	pcfg.monitorh = hr_userdb_is_monitor;
-	pcfg.users = users;
+	pcfg.realm = realm;
 	ck_assert_int_eq(hr_regpkg_alloc(&pkg, ev, reg, store, &pcfg), 0);
+	realm = hr_mem_deref(realm);  /* theirs now */
 	ck_assert_int_eq(hr_regpkg_load(pkg), 0);
 	ck_assert_int_eq(hr_registrar_load(reg), 0);
 	ck_assert_int_eq(hr_events_load(ev), 0);

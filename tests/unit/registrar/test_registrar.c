@@ -58,15 +58,14 @@ static void start(unsigned max_contacts)
 	ck_assert_int_eq(hr_auth_alloc(&authn, &acfg), 0);
 	sip = cap_sip(5000, false);
 	hr_registrar_cfg_default(&cfg);
-	cfg.domains = domains;
-	cfg.ndomains = 1;
 	cfg.max_contacts = max_contacts;
-	cfg.auth = false;              /* the rules; auth has its own tests */
-	cfg.authn = authn;
-	cfg.ha1h = hr_userdb_ha1;
-	cfg.existsh = hr_userdb_exists;
-	cfg.users = users;
+	/* challenge 0: the rules; auth has its own tests */
+	ck_assert_int_eq(hr_realm_alloc(&cfg.realm, &(struct hr_realm_cfg){
+		.domains = domains, .ndomains = 1, .authn = authn,
+		.ha1h = hr_userdb_ha1, .existsh = hr_userdb_exists,
+		.users = users }), 0);
 	ck_assert_int_eq(hr_registrar_alloc(&reg, sip, store, &cfg), 0);
+	hr_mem_deref(cfg.realm);  /* the registrar's now */
 	ck_assert_int_eq(hr_registrar_watch(reg, on_binding, NULL), 0);
 	memset(events, 0, sizeof(events));
 }
@@ -393,12 +392,12 @@ START_TEST(test_recovery)
 		struct hr_registrar_cfg cfg;
 
 		hr_registrar_cfg_default(&cfg);
-		cfg.domains = domains;
-		cfg.ndomains = 1;
-		cfg.auth = false;
-		cfg.existsh = hr_userdb_exists;
-		cfg.users = users;
+		ck_assert_int_eq(hr_realm_alloc(&cfg.realm,
+			&(struct hr_realm_cfg){ .domains = domains,
+			.ndomains = 1, .existsh = hr_userdb_exists,
+			.users = users }), 0);
 		ck_assert_int_eq(hr_registrar_alloc(&reg, sip, store, &cfg), 0);
+		hr_mem_deref(cfg.realm);
 	}
 	ck_assert_int_eq(hr_registrar_load(reg), 0);
 	ck_assert_uint_eq(hr_registrar_count(reg), 1);

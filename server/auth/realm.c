@@ -1,0 +1,122 @@
+/*
+ * The realm: the domains Herald serves, the digest verifier and the
+ * users behind them, made once and shared by REGISTER, SUBSCRIBE and
+ * PUBLISH, which open a request the same way: a served domain, then the
+ * credentials (RFC 3261 22.4), then the identity they prove.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "auth_int.h"
+
+#define HR_LOG_MODULE "auth"
+
+struct hr_realm {
+	char **domains;               /* lowercased copies */
+	unsigned ndomains;
+	unsigned challenge;
+	struct hr_auth *authn;
+	hr_auth_ha1_h *ha1h;
+	hr_user_exists_h *existsh;
+	hr_user_exists_h *monitorh;
+	void *users;
+};
+
+static void realm_destroy(void *data)
+{
+	struct hr_realm *r = data;
+
+	hr_mem_deref(r->domains);
+	hr_mem_deref(r->authn);
+}
+
+int hr_realm_alloc(struct hr_realm **rp, const struct hr_realm_cfg *cfg)
+{
+	struct hr_realm *r;
+
+	if (!rp || !cfg || (cfg->challenge && (!cfg->authn || !cfg->ha1h)))
+		return EINVAL;
+	r = hr_mem_zalloc(sizeof(*r), realm_destroy);
+	if (!r)
+		return ENOMEM;
+	r->domains = hr_strv_lower(cfg->domains, cfg->ndomains);
+	if (!r->domains) {
+		hr_mem_deref(r);
+		return ENOMEM;
+	}
+	r->ndomains = cfg->ndomains;
+	r->challenge = cfg->challenge;
+	r->authn = hr_mem_ref(cfg->authn);
+	r->ha1h = cfg->ha1h;
+	r->existsh = cfg->existsh;
+	r->monitorh = cfg->monitorh;
+	r->users = cfg->users;
+	*rp = r;
+	return 0;
+}
+
+unsigned hr_realm_ndomains(const struct hr_realm *r)
+{
+	return r->ndomains;
+}
+
+const char *hr_realm_domain(const struct hr_realm *r,
+	const struct hr_msg *req)
+{
+	return hr_req_domain(req, (const char *const *)r->domains,
+		r->ndomains);
+}
+
+/* The digest username's user part ("alice", "alice@example.test",
+ * sipsak's "alice@") in domain: "alice@example.test"; false when it does
+ * not fit in n. */
+static bool identity(const struct hr_pl *username, const char *domain,
+	char *id, size_t n)
+{
+	const char *at = hr_pl_chr(username, '@');
+	size_t ulen = at ? (size_t)(at - username->p) : username->len;
+
+	if (ulen + strlen(domain) + 2 > n)
+		return false;
+	snprintf(id, n, "%.*s@%s", (int)ulen, username->p, domain);
+	return true;
+}
+
+bool hr_realm_open(struct hr_realm *r, struct hr_strans *st,
+	const struct hr_msg *req, const char *domain, const char *aor,
+	char *id, size_t n)
+{
+	struct hr_pl user;
+	bool mine;
+
+	if (id && n)
+		*id = '\0';
+	if (!(r->challenge & HR_REALM_METH(req->meth)))
+		return true;
+	if (!hr_auth_request(r->authn, st, req, domain, r->ha1h, r->users,
+		&user))
+		return false;
+	/* RFC 3261 10.3 step 4, RFC 3903 14.1: a user changes only its own
+	 * AOR's bindings and publications */
+	mine = aor ? hr_auth_user_is(&user, aor, domain) :
+		identity(&user, domain, id, n);
+	if (!mine)
+		hr_strans_replyh(st, 403, "Forbidden", NULL);
+	return mine;
+}
+
+bool hr_realm_exists(const struct hr_realm *r, const char *aor)
+{
+	return hr_user_check(r->existsh, aor, r->users);
+}
+
+bool hr_realm_user_exists(const struct hr_realm *r, const char *user,
+	const char *domain)
+{
+	return !r->existsh || r->existsh(user, domain, r->users);
+}
+
+bool hr_realm_is_monitor(const struct hr_realm *r, const char *aor)
+{
+	return r->monitorh && hr_user_check(r->monitorh, aor, r->users);
+}
