@@ -3,27 +3,20 @@
 #define HR_PRES_INT_H
 
 #include "presence.h"
+#include "publish.h"
 
-#define HR_ETAG_LEN 20
-
-/* One presentity with publications, its composed document, and the
- * debounce of its notifications. */
+/* One presentity with publications (publish.c keeps them) or waiting
+ * watchers: its composed document, and the debounce of its
+ * notifications. */
 struct presentity {
 	struct hr_le le;             /* in p->pres */
 	struct hr_presence *p;
-	struct hr_list pubs;         /* oldest first (published_at) */
 	struct hr_list waiting;      /* struct waiting */
 	char *doc;                   /* the composed document, NULL: not yet */
 	size_t doclen;
 	uint64_t doc_hash;           /* of doc: what a watcher was told */
 	uint64_t round_ms;           /* when the last round started */
 	struct hr_tmr tmr;           /* the next round */
-	unsigned pending;            /* PUBLISHes being stored: while one
-				      * is, the entry stays in the table,
-				      * where its commit adds to it */
-	struct hr_list inflight;     /* those of them with a document
-				      * (struct pubctx): the bounds count
-				      * them as if stored already */
 	char name[];
 };
 
@@ -39,19 +32,6 @@ struct waiting {
 	char strs[];
 };
 
-/* One publication (RFC 3903). */
-struct pub {
-	struct hr_le le;             /* in presentity->pubs */
-	struct presentity *pr;
-	struct hr_pidf *doc;
-	char *body;                  /* as published (hr_mem) */
-	int64_t expires_at;
-	int64_t published_at;
-	struct hr_tmr tmr;           /* expiry */
-	bool busy;                   /* a change of it is being stored */
-	char etag[HR_ETAG_LEN + 1];
-};
-
 /* What presence keeps per presence subscription. */
 struct psub {
 	enum hr_pres_action action;  /* ALLOW, POLITE_BLOCK or CONFIRM */
@@ -64,12 +44,11 @@ struct hr_presence {
 	struct hr_store *store;
 	struct hr_events *ev;
 	struct hr_registrar *r;
+	struct hr_publish *pub;      /* the presence package's PUBLISH */
 	struct hr_pkg pkg;           /* presence */
 	struct hr_pkg wpkg;          /* presence.winfo */
 	struct hr_hash pres;         /* name → presentity */
 	struct hr_rules *rules;      /* enum hr_pres_action per watcher */
-	size_t npubs;
-	int64_t last_published;      /* published_at is strictly increasing */
 	bool watching;
 	bool closing;
 };

@@ -1,10 +1,11 @@
 /*
- * Presence: PUBLISH (RFC 3903) stores PIDF documents per presentity; the
- * presentity's document is composed from all its live publications
- * (server/xml) and told to every active watcher of the presence package
- * (RFC 3856), once per burst of changes. Who may watch is decided by
- * rules (RFC 5025's actions) kept in PostgreSQL, and a default for
- * watchers of the presentity's own domain and for others.
+ * Presence: the presence package's documents. PUBLISH (RFC 3903, in
+ * publish.c) stores PIDF documents per presentity; the presentity's
+ * document is composed from all its live publications (server/xml) and
+ * told to every active watcher of the presence package (RFC 3856), once
+ * per burst of changes. Who may watch is decided by rules (RFC 5025's
+ * actions) kept in PostgreSQL, and a default for watchers of the
+ * presentity's own domain and for others.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,11 +18,9 @@
 #define HR_LOG_MODULE "presence"
 
 #define PIDF "application/pidf+xml"
-#define RETRY_AFTER "Retry-After: 5\r\n"
 #define DOC_MAX (1024 * 1024)   /* composing for watchers: any bound in
 				 * force when the publications were made */
 #define NAME_MAX_ 512
-
 static const char *const types[] = { PIDF };
 
 static const char *const action_names[] = {
@@ -60,7 +59,7 @@ void hr_presence_cfg_default(struct hr_presence_cfg *cfg)
 	cfg->max_doc = HR_PRES_DOC_DEFAULT;
 }
 
-/* ---- presentities and publications ---- */
+/* ---- presentities ---- */
 
 static void pres_destroy(void *data)
 {
@@ -69,7 +68,8 @@ static void pres_destroy(void *data)
 	hr_tmr_cancel(&pr->tmr);
 	while (pr->waiting.head)
 		hr_mem_deref(pr->waiting.head->data);
-	hr_hash_unlink(&pr->p->pres, &pr->le);
+	if (pr->le.list)
+		hr_hash_unlink(&pr->p->pres, &pr->le);
 	free(pr->doc);
 }
 
@@ -89,7 +89,7 @@ struct presentity *hr_pres_find(const struct hr_presence *p,
 }
 
 /* The presentity, made when needed; the table holds it while it has
- * publications (others hold references while they use it). */
+ * publications, waiting watchers or a round due (others hold references while they use it). */
 static struct presentity *pres_get(struct hr_presence *p, const char *name)
 {
 	struct presentity *pr = hr_pres_find(p, name);
@@ -107,99 +107,16 @@ static struct presentity *pres_get(struct hr_presence *p, const char *name)
 	return pr;
 }
 
-/* Drop the table's reference once nothing is published, waiting or
- * pending. A PUBLISH being stored keeps its entry in the table: were it
- * unlinked, the commit would add the publication to an entry nobody
- * finds again (its entity-tag then gets 412, its watchers never hear). */
+/* Drop the table's reference once nothing is published or waiting and
+ * no round is due (the document is kept while publications are). */
 static void pres_release(struct presentity *pr)
 {
-	if (!pr->pubs.n && !pr->waiting.n && !pr->pending && pr->le.list &&
-	    !hr_tmr_isrunning(&pr->tmr)) {
+	if (!pr->waiting.n && pr->le.list && !hr_tmr_isrunning(&pr->tmr) &&
+	    !hr_publish_count(pr->p->pub, pr->name)) {
 		hr_hash_unlink(&pr->p->pres, &pr->le);
 		hr_mem_deref(pr);
 	}
 }
-
-static void pub_destroy(void *data)
-{
-	struct pub *pb = data;
-
-	hr_tmr_cancel(&pb->tmr);
-	if (pb->le.list) {
-		hr_list_unlink(&pb->le);
-		pb->pr->p->npubs--;
-	}
-	hr_mem_deref(pb->doc);
-	hr_mem_deref(pb->body);
-	hr_mem_deref(pb->pr);
-}
-
-static struct pub *pub_find(const struct presentity *pr, const struct hr_pl *etag)
-{
-	for (struct hr_le *le = pr ? pr->pubs.head : NULL; le; le = le->next) {
-		struct pub *pb = le->data;
-
-		if (!hr_pl_strcmp(etag, pb->etag))
-			return pb;
-	}
-	return NULL;
-}
-
-/* Keep pubs ordered by published_at (oldest first). */
-static void pub_place(struct presentity *pr, struct pub *pb)
-{
-	struct hr_le *le;
-
-	if (pb->le.list) {
-		hr_list_unlink(&pb->le);
-		pr->p->npubs--;
-	}
-	for (le = pr->pubs.tail; le; le = le->prev) {
-		const struct pub *o = le->data;
-
-		if (o->published_at <= pb->published_at)
-			break;
-	}
-	hr_list_insert_after(&pr->pubs, le, &pb->le, pb);
-	pr->p->npubs++;
-}
-
-/* A publication ends: out of its presentity now, its list reference
- * goes (others may still hold one). */
-static void pub_drop(struct pub *pb)
-{
-	hr_tmr_cancel(&pb->tmr);
-	if (pb->le.list) {
-		hr_list_unlink(&pb->le);
-		pb->pr->p->npubs--;
-		hr_mem_deref(pb);
-	}
-}
-
-static int64_t next_published(struct hr_presence *p)
-{
-	int64_t now = hr_wall_s() * 1000000;
-
-	p->last_published = now > p->last_published ? now :
-		p->last_published + 1;
-	return p->last_published;
-}
-
-/* A PUBLISH from its checks to its commit. */
-struct pubctx {
-	struct hr_le le;              /* in pr->inflight while it has a doc */
-	struct hr_presence *p;
-	struct hr_strans *st;
-	struct presentity *pr;
-	struct pub *pb;               /* the publication changed, or NULL */
-	struct hr_pidf *doc;          /* a new document, or NULL */
-	char *body;                   /* its text (hr_mem) */
-	char etag[HR_ETAG_LEN + 1];   /* the new entity-tag */
-	int64_t expires_at;
-	int64_t published_at;
-	uint32_t expires;
-	bool del;
-};
 
 /* ---- the composed document and its notification ---- */
 
@@ -222,48 +139,41 @@ static int bind_collect(const struct hr_binding *b, void *arg)
 	return 0;
 }
 
-/* A stored publication that a PUBLISH in flight gives a new document. */
-static bool superseded(const struct presentity *pr, const struct pub *pb)
+struct docs {
+	struct hr_pidf **v;
+	unsigned n;
+};
+
+static void doc_collect(void *doc, void *arg)
 {
-	for (struct hr_le *le = pr->inflight.head; le; le = le->next) {
-		if (((const struct pubctx *)le->data)->pb == pb)
-			return true;
-	}
-	return false;
+	struct docs *d = arg;
+
+	d->v[d->n++] = doc;
 }
 
 /* The documents of presentity's publications, oldest first (every one:
  * their number is bounded when they are made): *docsp (free it) and
  * their number. With ahead, the documents of the PUBLISHes in flight
- * too, in place of those they modify: what the presentity will have if
- * they all succeed. */
-static int docs_of(const struct presentity *pr, bool ahead,
+ * too: what the presentity will have if they all succeed. */
+static int docs_of(struct hr_presence *p, const char *name, bool ahead,
 	struct hr_pidf ***docsp, unsigned *np)
 {
-	size_t max = pr ? pr->pubs.n + (ahead ? pr->inflight.n : 0) : 0;
-	struct hr_pidf **docs = calloc(max ? max : 1, sizeof(*docs));
-	unsigned n = 0;
+	size_t max = hr_publish_ndocs(p->pub, name, ahead);
+	struct docs d = { .v = calloc(max ? max : 1, sizeof(*d.v)) };
 
-	if (!docs)
+	if (!d.v)
 		return ENOMEM;
-	for (struct hr_le *le = pr ? pr->pubs.head : NULL; le; le = le->next) {
-		const struct pub *pb = le->data;
-
-		if (!ahead || !superseded(pr, pb))
-			docs[n++] = pb->doc;
-	}
-	for (struct hr_le *le = ahead && pr ? pr->inflight.head : NULL; le;
-	     le = le->next)
-		docs[n++] = ((const struct pubctx *)le->data)->doc;
-	*docsp = docs;
-	*np = n;
+	if (max)
+		hr_publish_docs(p->pub, name, ahead, doc_collect, &d);
+	*docsp = d.v;
+	*np = d.n;
 	return 0;
 }
 
 /* Compose presentity's document into buf (RFC 3863: entity always);
  * ahead: as it will be once the PUBLISHes in flight are stored. */
-static int compose_as(struct hr_presence *p, const char *name,
-	const struct presentity *pr, bool ahead, struct hr_buf *buf)
+static int compose_as(struct hr_presence *p, const char *name, bool ahead,
+	struct hr_buf *buf)
 {
 	char entity[NAME_MAX_ + 8];
 	struct hr_pidf **docs;
@@ -271,7 +181,7 @@ static int compose_as(struct hr_presence *p, const char *name,
 	int err;
 
 	snprintf(entity, sizeof(entity), "sip:%s", name);
-	err = docs_of(pr, ahead, &docs, &n);
+	err = docs_of(p, name, ahead, &docs, &n);
 	if (err)
 		return err;
 	if (n)
@@ -293,9 +203,9 @@ static int compose_as(struct hr_presence *p, const char *name,
 }
 
 static int compose(struct hr_presence *p, const char *name,
-	const struct presentity *pr, struct hr_buf *buf)
+	struct hr_buf *buf)
 {
-	return compose_as(p, name, pr, false, buf);
+	return compose_as(p, name, false, buf);
 }
 
 /* FNV-1a, 64 bits: a watcher is never sent the same document twice in
@@ -333,7 +243,7 @@ static void round_fire(void *arg)
 
 	pr->round_ms = hr_now_ms();
 	hr_buf_init(&b, DOC_MAX);
-	err = compose(p, pr->name, pr, &b);
+	err = compose(p, pr->name, &b);
 	if (!err)
 		err = hr_buf_write(&b, "", 1);
 	if (err) {
@@ -391,139 +301,15 @@ int hr_presence_document(struct hr_presence *p, const char *presentity,
 
 	if (pr && pr->doc && !hr_tmr_isrunning(&pr->tmr))
 		return hr_buf_write(buf, pr->doc, pr->doclen);
-	return compose(p, presentity, pr, buf);
+	return compose(p, presentity, buf);
 }
 
 size_t hr_presence_count(const struct hr_presence *p)
 {
-	return p->npubs;
+	return hr_publish_count(p->pub, NULL);
 }
 
-/* ---- PUBLISH, RFC 3903 6 ---- */
-
-static void ctx_destroy(void *data)
-{
-	struct pubctx *c = data;
-
-	if (c->pb)
-		c->pb->busy = false;
-	if (c->le.list)
-		hr_list_unlink(&c->le);
-	hr_mem_deref(c->st);
-	hr_mem_deref(c->pb);
-	hr_mem_deref(c->doc);
-	hr_mem_deref(c->body);
-	if (c->pr) {
-		c->pr->pending--;
-		pres_release(c->pr);
-		hr_mem_deref(c->pr);
-	}
-}
-
-static void pub_expire(void *arg);
-
-static void pub_arm(struct pub *pb, int64_t ms)
-{
-	if (ms < 0)
-		ms = (pb->expires_at - hr_wall_s()) * 1000;
-	hr_tmr_start(&pb->tmr, ms > 0 ? (uint64_t)ms : 0, pub_expire, pb);
-}
-
-static void del_done(int err, void *arg)
-{
-	(void)arg;
-	if (err)
-		HR_WARN("expired publication not removed: %s",
-			hr_strerror(err));
-}
-
-/* RFC 3903 4.1: a publication not refreshed in time is gone. */
-static void pub_expire(void *arg)
-{
-	struct pub *pb = arg;
-	struct presentity *pr = pb->pr;
-	struct hr_store_tx *tx;
-
-	if (pr->p->closing)
-		return;
-	if (pb->busy) {
-		/* a refresh is being stored: it decides */
-		hr_tmr_start(&pb->tmr, 100, pub_expire, pb);
-		return;
-	}
-	HR_DEBUG("%s: publication %s expired", pr->name, pb->etag);
-	if (!hr_store_tx_alloc(&tx, pr->p->store)) {
-		/* the commit takes over tx, also when it fails */
-		if (hr_store_tx_pub_del(tx, pb->etag))
-			hr_store_tx_abort(tx);
-		else
-			(void)hr_store_tx_commit(tx, del_done, NULL);
-	}
-	hr_mem_ref(pr);
-	pub_drop(pb);
-	changed(pr->p, pr->name);
-	pres_release(pr);
-	hr_mem_deref(pr);
-}
-
-static void ok(struct hr_strans *st, const char *etag, uint32_t exp)
-{
-	char hdrs[128];
-
-	if (etag)
-		snprintf(hdrs, sizeof(hdrs), "SIP-ETag: %s\r\nExpires: %u\r\n",
-			etag, exp);
-	else
-		snprintf(hdrs, sizeof(hdrs), "Expires: %u\r\n", exp);
-	hr_strans_replyh(st, 200, "OK", hdrs);
-}
-
-static void committed(int err, void *arg)
-{
-	struct pubctx *c = arg;
-	struct presentity *pr = c->pr;
-	struct pub *pb = c->pb;
-
-	if (err) {
-		hr_strans_fail(c->st, err, "presence: storing the PUBLISH");
-		hr_mem_deref(c);
-		return;
-	}
-	if (c->del) {
-		ok(c->st, NULL, 0);
-		pub_drop(pb);
-		changed(c->p, pr->name);
-		hr_mem_deref(c);
-		return;
-	}
-	if (!pb) {
-		pb = hr_mem_zalloc(sizeof(*pb), pub_destroy);
-		if (!pb) {
-			hr_strans_fail(c->st, ENOMEM,
-				"presence: the publication");
-			hr_mem_deref(c);
-			return;
-		}
-		pb->pr = hr_mem_ref(pr);
-		pb->published_at = c->published_at;
-		pub_place(pr, pb);
-	}
-	snprintf(pb->etag, sizeof(pb->etag), "%s", c->etag);
-	pb->expires_at = c->expires_at;
-	pub_arm(pb, (int64_t)c->expires * 1000);
-	ok(c->st, pb->etag, c->expires);
-	if (c->doc) {
-		/* a new or modified document: the newest of the presentity */
-		hr_mem_deref(pb->doc);
-		hr_mem_deref(pb->body);
-		pb->doc = hr_mem_ref(c->doc);
-		pb->body = hr_mem_ref(c->body);
-		pb->published_at = c->published_at;
-		pub_place(pr, pb);
-		changed(c->p, pr->name);
-	}
-	hr_mem_deref(c);
-}
+/* ---- the publication interface: PIDF documents (publish.c) ---- */
 
 /* The entity of a published document names the presentity: pres:, sip:
  * or sips: and user@domain (the domain in any case). */
@@ -543,28 +329,17 @@ static bool entity_ok(const char *entity, const char *presentity)
 	return !strncmp(entity, presentity, ulen + 1) &&
 		!strcasecmp(entity + ulen + 1, at + 1);
 }
-
-static bool body_ok(struct hr_presence *p, struct hr_strans *st,
-	const struct hr_msg *req, const char *name, struct pubctx *c)
+/* A published PIDF document (RFC 3863) whose entity is the presentity. */
+static bool parse(struct hr_strans *st, const struct hr_pl *body,
+	const char *name, void **docp, void *arg)
 {
+	struct hr_pidf *doc;
 	char reason[128];
 	const char *why = NULL;
 	int err;
 
-	/* RFC 3903 6 step 5: a body of the package's type only */
-	if (!req->has_ctype || !hr_ctype_match(&req->ctype, "application",
-		"pidf+xml")) {
-		hr_strans_replyh(st, 415, "Unsupported Media Type",
-			"Accept: " PIDF "\r\n");
-		return false;
-	}
-	if (req->body.len > p->cfg.max_body) {
-		hr_strans_fail_as(st, 413, "Request Entity Too Large", NULL,
-			"presence: PUBLISH", "its body is over the limit "
-			"(65536 bytes)");
-		return false;
-	}
-	err = hr_pidf_parse(&c->doc, req->body.p, req->body.len, &why);
+	(void)arg;
+	err = hr_pidf_parse(&doc, body->p, body->len, &why);
 	if (err == ENOMEM) {
 		hr_strans_fail(st, err, "presence: parsing the PIDF");
 		return false;
@@ -575,38 +350,24 @@ static bool body_ok(struct hr_presence *p, struct hr_strans *st,
 		hr_strans_replyh(st, 400, reason, NULL);
 		return false;
 	}
-	if (!entity_ok(hr_pidf_entity(c->doc), name)) {
+	if (!entity_ok(hr_pidf_entity(doc), name)) {
+		hr_mem_deref(doc);
 		hr_strans_replyh(st, 400, "Bad PIDF: entity is not the "
 			"presentity", NULL);
 		return false;
 	}
-	c->body = hr_pl_strdup(&req->body);
-	if (!c->body) {
-		hr_strans_fail(st, ENOMEM, "presence: the PUBLISH body");
-		return false;
-	}
+	*docp = doc;
 	return true;
 }
 
-/* A new publication while the presentity has max_pubs (those being
- * stored count, so that a burst cannot pass the bound): 403, as for
- * Herald's other bounds (--max-contacts, subscriptions). Making it
- * smaller would not help; removing or letting another expire would. */
-static bool count_ok(struct hr_presence *p, struct hr_strans *st,
-	const struct pubctx *c)
+static int load(void **docp, const char *body, const char **why)
 {
-	size_t n = c->pr->pubs.n;
+	struct hr_pidf *doc;
+	int err = hr_pidf_parse(&doc, body, strlen(body), why);
 
-	if (c->pb)
-		return true;
-	for (struct hr_le *le = c->pr->inflight.head; le; le = le->next)
-		n += !((const struct pubctx *)le->data)->pb;
-	if (n < p->cfg.max_pubs)
-		return true;
-	hr_strans_fail_as(st, 403, "Too Many Publications", NULL,
-		"presence: PUBLISH", "the presentity holds "
-		"--max-publications-per-presentity already");
-	return false;
+	if (!err)
+		*docp = doc;
+	return err;
 }
 
 /*
@@ -617,16 +378,14 @@ static bool count_ok(struct hr_presence *p, struct hr_strans *st,
  * that asks to send the same again later (RFC 3903 9). Refused here, a
  * too large document never reaches a watcher: NOTIFYs stay deliverable.
  */
-static bool size_ok(struct hr_presence *p, struct hr_strans *st,
-	struct pubctx *c)
+static bool fits(struct hr_strans *st, const char *name, void *arg)
 {
+	struct hr_presence *p = arg;
 	struct hr_buf b;
 	int err;
 
 	hr_buf_init(&b, p->cfg.max_doc);
-	hr_list_append(&c->pr->inflight, &c->le, c);
-	err = compose_as(p, c->pr->name, c->pr, true, &b);
-	hr_list_unlink(&c->le);
+	err = compose_as(p, name, true, &b);
 	hr_buf_reset(&b);
 	if (err == EMSGSIZE) {
 		hr_strans_fail_as(st, 413, "Presence Document Too Large",
@@ -641,159 +400,9 @@ static bool size_ok(struct hr_presence *p, struct hr_strans *st,
 	return true;
 }
 
-static int store(struct pubctx *c)
+static void pub_changed(const char *name, void *arg)
 {
-	struct hr_store_tx *tx;
-	struct hr_store_pub sp = { 0 };
-	int err = hr_store_tx_alloc(&tx, c->p->store);
-
-	if (err)
-		return err;
-	if (c->pb)
-		err = hr_store_tx_pub_del(tx, c->pb->etag);
-	if (!err && !c->del) {
-		sp.etag = c->etag;
-		sp.presentity = c->pr->name;
-		sp.event = "presence";
-		sp.ctype = PIDF;
-		sp.body = c->body ? c->body : c->pb->body;
-		sp.expires_at = c->expires_at;
-		sp.published_at = c->doc ? c->published_at :
-			c->pb->published_at;
-		err = hr_store_tx_pub_put(tx, &sp);
-	}
-	if (err) {
-		hr_store_tx_abort(tx);
-		return err;
-	}
-	return hr_store_tx_commit(tx, committed, c);
-}
-
-static void on_publish(struct hr_strans *st, const struct hr_msg *req,
-	void *arg)
-{
-	struct hr_presence *p = arg;
-	const struct hr_hdr *ev = hr_msg_hdr(req, HR_HDR_EVENT);
-	const struct hr_hdr *im = hr_msg_hdr(req, HR_HDR_SIP_IF_MATCH);
-	struct hr_event event;
-	char name[NAME_MAX_], hdrs[64];
-	const char *domain;
-	struct pubctx *c;
-	uint32_t exp;
-	int err;
-
-	if (p->closing) {
-		hr_strans_fail_as(st, 503, "Service Unavailable", RETRY_AFTER,
-			"presence", "shutting down");
-		return;
-	}
-	/* step 1: a presentity of a domain we serve */
-	domain = hr_realm_domain(p->cfg.realm, req);
-	if (!domain || hr_uri_aor(&req->ruri, domain, name, sizeof(name))) {
-		hr_strans_replyh(st, 404, "Not Found", NULL);
-		return;
-	}
-	/* step 1: a presentity that exists */
-	if (!hr_realm_exists(p->cfg.realm, name)) {
-		hr_strans_replyh(st, 404, "Not Found", NULL);
-		return;
-	}
-	/* step 2 */
-	if (!ev || hr_event_decode(&event, &ev->val) ||
-	    hr_pl_strcmp(&event.package, "presence")) {
-		hr_strans_replyh(st, 489, "Bad Event",
-			"Allow-Events: presence\r\n");
-		return;
-	}
-	/* only the presentity publishes for itself */
-	if (!hr_realm_open(p->cfg.realm, st, req, domain, name, NULL, 0))
-		return;
-	c = hr_mem_zalloc(sizeof(*c), ctx_destroy);
-	if (!c) {
-		hr_strans_fail(st, ENOMEM, "presence: the request's state");
-		return;
-	}
-	c->p = p;
-	c->st = hr_mem_ref(st);
-	c->pr = pres_get(p, name);
-	if (!c->pr) {
-		hr_strans_fail(st, ENOMEM, "presence: the presentity");
-		goto out;
-	}
-	c->pr->pending++;   /* until ctx_destroy */
-	/* step 3 */
-	if (im) {
-		if (hr_msg_hdr_count(req, HR_HDR_SIP_IF_MATCH) > 1 ||
-		    hr_pl_chr(&im->val, ',')) {
-			hr_strans_replyh(st, 400, "Bad SIP-If-Match", NULL);
-			goto out;
-		}
-		c->pb = pub_find(c->pr, &im->val);
-		if (!c->pb || c->pb->expires_at <= hr_wall_s()) {
-			c->pb = NULL;
-			hr_strans_replyh(st, 412, "Conditional Request Failed",
-				NULL);
-			goto out;
-		}
-		if (c->pb->busy) {
-			c->pb = NULL;
-			/* RFC 3903 has none: a change of this entity-tag is
-			 * being stored; 500 with Retry-After, as RFC 3261
-			 * 14.2 does for overlapping re-INVITEs */
-			hr_strans_fail_as(st, 500, "Request Pending",
-				"Retry-After: 1\r\n", "presence: SIP-If-Match",
-				"a change of this entity-tag is being stored");
-			goto out;
-		}
-		hr_mem_ref(c->pb);
-	}
-	/* step 4 */
-	exp = req->has_expires ? req->expires : p->cfg.pub_expires_default;
-	if (exp && exp < p->cfg.pub_expires_min) {
-		snprintf(hdrs, sizeof(hdrs), "Min-Expires: %u\r\n",
-			p->cfg.pub_expires_min);
-		hr_strans_replyh(st, 423, "Interval Too Brief", hdrs);
-		goto out;
-	}
-	if (exp > p->cfg.pub_expires_max)
-		exp = p->cfg.pub_expires_max;
-	/* step 5: a body (initial or modify), or none (refresh, remove);
-	 * baresip refreshes with an empty body and a Content-Type */
-	if (req->body.len && !body_ok(p, st, req, name, c))
-		goto out;
-	if (!c->pb && !c->doc) {
-		hr_strans_replyh(st, 400, "Missing Body", NULL);
-		goto out;
-	}
-	if (!exp && !c->pb) {
-		hr_strans_replyh(st, 400, "Expires 0 Without SIP-If-Match",
-			NULL);
-		goto out;
-	}
-	if (!c->pb && !count_ok(p, st, c))
-		goto out;
-	if (c->doc && exp && !size_ok(p, st, c))
-		goto out;
-	c->del = exp == 0;
-	c->expires = exp;
-	c->expires_at = hr_wall_s() + exp;
-	if (c->doc)
-		c->published_at = next_published(p);
-	/* RFC 3903 6 step 3: a new entity-tag for every change */
-	hr_rand_token(c->etag, HR_ETAG_LEN);
-	if (c->pb)
-		c->pb->busy = true;
-	/* counted by the bounds until its commit is done (ctx_destroy) */
-	if (c->doc && !c->del)
-		hr_list_append(&c->pr->inflight, &c->le, c);
-	err = store(c);
-	if (err) {
-		hr_strans_fail(st, err, "presence: queueing the PUBLISH");
-		goto out;
-	}
-	return;
-out:
-	hr_mem_deref(c);
+	changed(arg, name);
 }
 
 /* ---- RFC 3857 4.1: waiting ---- */
@@ -1033,112 +642,44 @@ static void binding_changed(const struct hr_binding *b, enum hr_reg_event ev,
 	void *arg)
 {
 	struct hr_presence *p = arg;
-	const struct presentity *pr = hr_pres_find(p, b->aor);
-
 	(void)ev;
-	if (!pr || !pr->pubs.n)
+	if (!hr_publish_count(p->pub, b->aor))
 		changed(p, b->aor);
 }
 
 /* ---- recovery ---- */
 
-struct load {
-	struct hr_presence *p;
-	struct hr_store_tx *gone;
-	unsigned loaded;
-	unsigned expired;
-};
-
-static int load_pub(const struct hr_store_pub *sp, void *arg)
+/* A loaded presentity's document, composed now. */
+static int load_doc(const char *name, void *arg)
 {
-	struct load *l = arg;
-	struct hr_presence *p = l->p;
-	struct presentity *pr;
-	struct pub *pb;
-	const char *why;
+	struct hr_presence *p = arg;
+	struct presentity *pr = pres_get(p, name);
+	struct hr_buf b;
 
-	if (sp->expires_at <= hr_wall_s() || strcmp(sp->event, "presence")) {
-		l->expired++;
-		return hr_store_tx_pub_del(l->gone, sp->etag);
-	}
-	pr = pres_get(p, sp->presentity);
-	pb = hr_mem_zalloc(sizeof(*pb), pub_destroy);
-	if (!pr || !pb) {
-		hr_mem_deref(pr);
-		hr_mem_deref(pb);
+	if (!pr)
 		return ENOMEM;
+	hr_buf_init(&b, DOC_MAX);
+	if (!compose(p, pr->name, &b) && !hr_buf_write(&b, "", 1)) {
+		free(pr->doc);
+		pr->doc = b.b;
+		pr->doclen = b.len - 1;
+		pr->doc_hash = doc_hash(pr->doc, pr->doclen);
+	} else {
+		hr_buf_reset(&b);
 	}
-	pb->pr = pr;
-	if (hr_pidf_parse(&pb->doc, sp->body, strlen(sp->body), &why)) {
-		HR_WARN("%s: stored publication %s unreadable (%s): removed",
-			sp->presentity, sp->etag, why ? why : "?");
-		hr_mem_deref(pb);
-		pres_release(pr);
-		l->expired++;
-		return hr_store_tx_pub_del(l->gone, sp->etag);
-	}
-	pb->body = hr_pl_strdup(&(struct hr_pl){ sp->body, strlen(sp->body) });
-	if (!pb->body) {
-		hr_mem_deref(pb);
-		return ENOMEM;
-	}
-	snprintf(pb->etag, sizeof(pb->etag), "%s", sp->etag);
-	pb->expires_at = sp->expires_at;
-	pb->published_at = sp->published_at;
-	if (sp->published_at > p->last_published)
-		p->last_published = sp->published_at;
-	pub_place(pr, pb);
-	pub_arm(pb, -1);
-	l->loaded++;
+	hr_mem_deref(pr);
 	return 0;
-}
-
-static void load_committed(int err, void *arg)
-{
-	(void)arg;
-	if (err)
-		HR_WARN("expired publications not removed: %s",
-			hr_strerror(err));
 }
 
 int hr_presence_load(struct hr_presence *p)
 {
-	struct load l = { .p = p };
-	int err;
+	int err = hr_rules_load(p->rules);
 
-	err = hr_rules_load(p->rules);
 	if (!err)
-		err = hr_store_tx_alloc(&l.gone, p->store);
-	if (err)
-		return err;
-	err = hr_store_pubs_load(p->store, load_pub, &l);
-	if (err) {
-		hr_store_tx_abort(l.gone);
-		return err;
-	}
-	if (hr_store_tx_commit(l.gone, load_committed, NULL))
-		HR_WARN("expired publications not removed");
-	/* compose every loaded presentity's document now */
-	for (uint32_t i = 0; p->pres.bucket && i <= p->pres.mask; i++) {
-		for (struct hr_le *le = p->pres.bucket[i].head; le;
-		     le = le->next) {
-			struct presentity *pr = le->data;
-			struct hr_buf b;
-
-			hr_buf_init(&b, DOC_MAX);
-			if (!compose(p, pr->name, pr, &b) &&
-			    !hr_buf_write(&b, "", 1)) {
-				pr->doc = b.b;
-				pr->doclen = b.len - 1;
-				pr->doc_hash = doc_hash(pr->doc,
-					pr->doclen);
-			} else {
-				hr_buf_reset(&b);
-			}
-		}
-	}
-	HR_INFO("%u publications loaded, %u expired", l.loaded, l.expired);
-	return 0;
+		err = hr_publish_load(p->pub);
+	if (!err)
+		err = hr_publish_foreach(p->pub, load_doc, p);
+	return err;
 }
 
 /* ---- lifetime ---- */
@@ -1146,15 +687,11 @@ int hr_presence_load(struct hr_presence *p)
 void hr_presence_close(struct hr_presence *p)
 {
 	p->closing = true;
+	hr_publish_close(p->pub);
 	for (uint32_t i = 0; p->pres.bucket && i <= p->pres.mask; i++) {
 		for (struct hr_le *le = p->pres.bucket[i].head; le;
-		     le = le->next) {
-			struct presentity *pr = le->data;
-
-			hr_tmr_cancel(&pr->tmr);
-			for (struct hr_le *k = pr->pubs.head; k; k = k->next)
-				hr_tmr_cancel(&((struct pub *)k->data)->tmr);
-		}
+		     le = le->next)
+			hr_tmr_cancel(&((struct presentity *)le->data)->tmr);
 	}
 }
 
@@ -1162,24 +699,54 @@ static void presence_destroy(void *data)
 {
 	struct hr_presence *p = data;
 
-	hr_presence_close(p);
+	if (p->pub)
+		hr_presence_close(p);
 	if (p->watching)
 		hr_registrar_unwatch(p->r, binding_changed, p);
 	for (uint32_t i = 0; p->pres.bucket && i <= p->pres.mask; i++) {
 		while (p->pres.bucket[i].head) {
 			struct presentity *pr = p->pres.bucket[i].head->data;
 
-			hr_mem_ref(pr);
-			while (pr->pubs.head)
-				pub_drop(pr->pubs.head->data);
 			hr_hash_unlink(&p->pres, &pr->le);
 			hr_mem_deref(pr);  /* the table's */
-			hr_mem_deref(pr);
 		}
 	}
 	hr_hash_reset(&p->pres);
+	hr_mem_deref(p->pub);
 	hr_mem_deref(p->rules);
 	hr_mem_deref(p->cfg.realm);
+}
+
+/* PUBLISH of PIDF documents (publish.c does the rest of RFC 3903). */
+static int publication(struct hr_presence *p)
+{
+	const struct hr_pubpkg pkg = {
+		.event = "presence", .ctype = PIDF,
+		.expires_default = p->cfg.pub_expires_default,
+		.expires_min = p->cfg.pub_expires_min,
+		.expires_max = p->cfg.pub_expires_max,
+		.max_body = p->cfg.max_body, .max_pubs = p->cfg.max_pubs,
+		.parse = parse, .load = load, .fits = fits,
+		.changed = pub_changed, .arg = p,
+	};
+
+	return hr_publish_alloc(&p->pub, p->store, p->cfg.realm, &pkg);
+}
+
+/* The presence package for the notifier. */
+static void package(struct hr_presence *p)
+{
+	p->pkg.name = "presence";
+	p->pkg.types = types;
+	p->pkg.ntypes = 1;
+	p->pkg.expires_default = p->cfg.sub_expires_default;
+	p->pkg.expires_min = p->cfg.sub_expires_min;
+	p->pkg.expires_max = p->cfg.sub_expires_max;
+	p->pkg.authorize = authorize;
+	p->pkg.body = body;
+	p->pkg.linked = linked;
+	p->pkg.gone = gone;
+	p->pkg.arg = p;
 }
 
 int hr_presence_alloc(struct hr_presence **pp, struct hr_sip *sip,
@@ -1199,25 +766,17 @@ int hr_presence_alloc(struct hr_presence **pp, struct hr_sip *sip,
 	p->store = store;
 	p->ev = ev;
 	p->r = r;
+	hr_mem_ref(p->cfg.realm);
 	err = hr_hash_init(&p->pres, 4096);
 	err |= hr_rules_alloc(&p->rules, store, "presence", action_names,
 		HR_PRES_ALLOW + 1, rule_applied, p);
-	hr_mem_ref(p->cfg.realm);
+	if (!err)
+		err = publication(p);
 	if (err) {
 		hr_mem_deref(p);
-		return ENOMEM;
+		return err == EINVAL ? EINVAL : ENOMEM;
 	}
-	p->pkg.name = "presence";
-	p->pkg.types = types;
-	p->pkg.ntypes = 1;
-	p->pkg.expires_default = cfg->sub_expires_default;
-	p->pkg.expires_min = cfg->sub_expires_min;
-	p->pkg.expires_max = cfg->sub_expires_max;
-	p->pkg.authorize = authorize;
-	p->pkg.body = body;
-	p->pkg.linked = linked;
-	p->pkg.gone = gone;
-	p->pkg.arg = p;
+	package(p);
 	hr_winfo_init(p);
 	err = hr_events_package(ev, &p->pkg);
 	if (!err)
@@ -1230,7 +789,7 @@ int hr_presence_alloc(struct hr_presence **pp, struct hr_sip *sip,
 		hr_mem_deref(p);
 		return err;
 	}
-	hr_sip_handle(sip, HR_METH_PUBLISH, on_publish, p);
+	hr_publish_serve(p->pub, sip);
 	*pp = p;
 	return 0;
 }

@@ -1,0 +1,833 @@
+/*
+ * PUBLISH (RFC 3903 6) for any package: entity-tags, expiry, storage,
+ * recovery. A resource's publications are kept oldest first (by
+ * published_at); what their documents mean is the package's (struct
+ * hr_pubpkg).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "publish.h"
+
+#define HR_LOG_MODULE "publish"
+
+#define RETRY_AFTER "Retry-After: 5\r\n"
+#define ETAG_LEN 20
+#define NAME_MAX_ 512
+
+/* A resource with publications, or with a PUBLISH being stored: while
+ * one is, the entry stays in the table, where its commit adds to it. */
+struct res {
+	struct hr_le le;             /* in pub->res */
+	struct hr_publish *pub;
+	struct hr_list pubs;         /* oldest first (published_at) */
+	unsigned pending;            /* PUBLISHes being stored */
+	struct hr_list inflight;     /* those of them with a document
+				      * (struct pubctx): the bounds count
+				      * them as if stored already */
+	char name[];
+};
+
+/* One publication (RFC 3903 4.1). */
+struct pub {
+	struct hr_le le;             /* in res->pubs */
+	struct res *res;
+	void *doc;                   /* the package's (hr_mem) */
+	char *body;                  /* as published (hr_mem) */
+	int64_t expires_at;
+	int64_t published_at;
+	struct hr_tmr tmr;           /* expiry */
+	bool busy;                   /* a change of it is being stored */
+	char etag[ETAG_LEN + 1];
+};
+
+/* A PUBLISH from its checks to its commit. */
+struct pubctx {
+	struct hr_le le;              /* in res->inflight while it has a doc */
+	struct hr_publish *pub;
+	struct hr_strans *st;
+	struct res *res;
+	struct pub *pb;               /* the publication changed, or NULL */
+	void *doc;                    /* a new document, or NULL */
+	char *body;                   /* its text (hr_mem) */
+	char etag[ETAG_LEN + 1];      /* the new entity-tag */
+	int64_t expires_at;
+	int64_t published_at;
+	uint32_t expires;
+	bool del;
+};
+
+struct hr_publish {
+	struct hr_pubpkg pkg;
+	struct hr_store *store;
+	struct hr_realm *realm;
+	struct hr_hash res;          /* name → struct res */
+	size_t npubs;
+	int64_t last_published;      /* published_at is strictly increasing */
+	char type[32];               /* of pkg.ctype */
+	char subtype[64];
+	char allow[96];              /* "Allow-Events: <event>\r\n" */
+	char accept[128];            /* "Accept: <ctype>\r\n" */
+	bool closing;
+};
+
+/* "<event>: what" for the log of a failure. */
+static void fail(struct hr_publish *pub, struct hr_strans *st, int err,
+	const char *what)
+{
+	char where[96];
+
+	snprintf(where, sizeof(where), "%s: %s", pub->pkg.event, what);
+	hr_strans_fail(st, err, where);
+}
+
+static void fail_as(struct hr_publish *pub, struct hr_strans *st,
+	uint16_t scode, const char *reason, const char *hdrs, const char *what,
+	const char *why)
+{
+	char where[96];
+
+	snprintf(where, sizeof(where), "%s%s%s", pub->pkg.event,
+		*what ? ": " : "", what);
+	hr_strans_fail_as(st, scode, reason, hdrs, where, why);
+}
+
+/* ---- resources and publications ---- */
+
+static void res_destroy(void *data)
+{
+	struct res *r = data;
+
+	if (r->le.list)
+		hr_hash_unlink(&r->pub->res, &r->le);
+}
+
+static struct res *res_find(const struct hr_publish *pub, const char *name)
+{
+	struct hr_list *l = hr_hash_list(&pub->res, hr_hash_bytes(name,
+		strlen(name)));
+
+	for (struct hr_le *le = l->head; le; le = le->next) {
+		struct res *r = le->data;
+
+		if (!strcmp(r->name, name))
+			return r;
+	}
+	return NULL;
+}
+
+/* The resource, made when needed; the table holds it while it has
+ * publications (others hold references while they use it). */
+static struct res *res_get(struct hr_publish *pub, const char *name)
+{
+	struct res *r = res_find(pub, name);
+	size_t n = strlen(name);
+
+	if (r)
+		return hr_mem_ref(r);
+	r = hr_mem_zalloc(sizeof(*r) + n + 1, res_destroy);
+	if (!r)
+		return NULL;
+	r->pub = pub;
+	memcpy(r->name, name, n + 1);
+	hr_hash_append(&pub->res, hr_hash_bytes(name, n), &r->le, r);
+	hr_mem_ref(r);  /* the table's */
+	return r;
+}
+
+/* Drop the table's reference once nothing is published or pending. A
+ * PUBLISH being stored keeps its entry in the table: were it unlinked,
+ * the commit would add the publication to an entry nobody finds again
+ * (its entity-tag then gets 412, its watchers never hear). */
+static void res_release(struct res *r)
+{
+	if (!r->pubs.n && !r->pending && r->le.list) {
+		hr_hash_unlink(&r->pub->res, &r->le);
+		hr_mem_deref(r);
+	}
+}
+
+static void pub_destroy(void *data)
+{
+	struct pub *pb = data;
+
+	hr_tmr_cancel(&pb->tmr);
+	if (pb->le.list) {
+		hr_list_unlink(&pb->le);
+		pb->res->pub->npubs--;
+	}
+	hr_mem_deref(pb->doc);
+	hr_mem_deref(pb->body);
+	hr_mem_deref(pb->res);
+}
+
+static struct pub *pub_find(const struct res *r, const struct hr_pl *etag)
+{
+	for (struct hr_le *le = r ? r->pubs.head : NULL; le; le = le->next) {
+		struct pub *pb = le->data;
+
+		if (!hr_pl_strcmp(etag, pb->etag))
+			return pb;
+	}
+	return NULL;
+}
+
+/* Keep pubs ordered by published_at (oldest first). */
+static void pub_place(struct res *r, struct pub *pb)
+{
+	struct hr_le *le;
+
+	if (pb->le.list) {
+		hr_list_unlink(&pb->le);
+		r->pub->npubs--;
+	}
+	for (le = r->pubs.tail; le; le = le->prev) {
+		const struct pub *o = le->data;
+
+		if (o->published_at <= pb->published_at)
+			break;
+	}
+	hr_list_insert_after(&r->pubs, le, &pb->le, pb);
+	r->pub->npubs++;
+}
+
+/* A publication ends: out of its resource now, its list reference goes
+ * (others may still hold one). */
+static void pub_drop(struct pub *pb)
+{
+	hr_tmr_cancel(&pb->tmr);
+	if (pb->le.list) {
+		hr_list_unlink(&pb->le);
+		pb->res->pub->npubs--;
+		hr_mem_deref(pb);
+	}
+}
+
+static int64_t next_published(struct hr_publish *pub)
+{
+	int64_t now = hr_wall_s() * 1000000;
+
+	pub->last_published = now > pub->last_published ? now :
+		pub->last_published + 1;
+	return pub->last_published;
+}
+
+static void changed(struct hr_publish *pub, const char *name)
+{
+	if (!pub->closing)
+		pub->pkg.changed(name, pub->pkg.arg);
+}
+
+/* ---- the documents, for the package ---- */
+
+/* A stored publication that a PUBLISH in flight gives a new document. */
+static bool superseded(const struct res *r, const struct pub *pb)
+{
+	for (struct hr_le *le = r->inflight.head; le; le = le->next) {
+		if (((const struct pubctx *)le->data)->pb == pb)
+			return true;
+	}
+	return false;
+}
+
+size_t hr_publish_ndocs(const struct hr_publish *pub, const char *resource,
+	bool ahead)
+{
+	const struct res *r = res_find(pub, resource);
+
+	return r ? r->pubs.n + (ahead ? r->inflight.n : 0) : 0;
+}
+
+void hr_publish_docs(const struct hr_publish *pub, const char *resource,
+	bool ahead, hr_pubdoc_h *h, void *arg)
+{
+	const struct res *r = res_find(pub, resource);
+
+	for (struct hr_le *le = r ? r->pubs.head : NULL; le; le = le->next) {
+		const struct pub *pb = le->data;
+
+		if (!ahead || !superseded(r, pb))
+			h(pb->doc, arg);
+	}
+	for (struct hr_le *le = ahead && r ? r->inflight.head : NULL; le;
+	     le = le->next)
+		h(((const struct pubctx *)le->data)->doc, arg);
+}
+
+size_t hr_publish_count(const struct hr_publish *pub, const char *resource)
+{
+	const struct res *r;
+
+	if (!resource)
+		return pub->npubs;
+	r = res_find(pub, resource);
+	return r ? r->pubs.n : 0;
+}
+
+int hr_publish_foreach(const struct hr_publish *pub,
+	int (*h)(const char *resource, void *arg), void *arg)
+{
+	int err = 0;
+
+	for (uint32_t i = 0; pub->res.bucket && i <= pub->res.mask && !err;
+	     i++) {
+		for (struct hr_le *le = pub->res.bucket[i].head; le && !err;
+		     le = le->next) {
+			const struct res *r = le->data;
+
+			if (r->pubs.n)
+				err = h(r->name, arg);
+		}
+	}
+	return err;
+}
+
+/* ---- expiry ---- */
+
+static void pub_expire(void *arg);
+
+static void pub_arm(struct pub *pb, int64_t ms)
+{
+	if (ms < 0)
+		ms = (pb->expires_at - hr_wall_s()) * 1000;
+	hr_tmr_start(&pb->tmr, ms > 0 ? (uint64_t)ms : 0, pub_expire, pb);
+}
+
+static void del_done(int err, void *arg)
+{
+	(void)arg;
+	if (err)
+		HR_WARN("expired publication not removed: %s",
+			hr_strerror(err));
+}
+
+/* RFC 3903 4.1: a publication not refreshed in time is gone. */
+static void pub_expire(void *arg)
+{
+	struct pub *pb = arg;
+	struct res *r = pb->res;
+	struct hr_store_tx *tx;
+
+	if (r->pub->closing)
+		return;
+	if (pb->busy) {
+		/* a refresh is being stored: it decides */
+		hr_tmr_start(&pb->tmr, 100, pub_expire, pb);
+		return;
+	}
+	HR_DEBUG("%s: publication %s expired", r->name, pb->etag);
+	if (!hr_store_tx_alloc(&tx, r->pub->store)) {
+		/* the commit takes over tx, also when it fails */
+		if (hr_store_tx_pub_del(tx, pb->etag))
+			hr_store_tx_abort(tx);
+		else
+			(void)hr_store_tx_commit(tx, del_done, NULL);
+	}
+	hr_mem_ref(r);
+	pub_drop(pb);
+	changed(r->pub, r->name);
+	res_release(r);
+	hr_mem_deref(r);
+}
+
+/* ---- PUBLISH, RFC 3903 6 ---- */
+
+static void ctx_destroy(void *data)
+{
+	struct pubctx *c = data;
+
+	if (c->pb)
+		c->pb->busy = false;
+	if (c->le.list)
+		hr_list_unlink(&c->le);
+	hr_mem_deref(c->st);
+	hr_mem_deref(c->pb);
+	hr_mem_deref(c->doc);
+	hr_mem_deref(c->body);
+	if (c->res) {
+		c->res->pending--;
+		res_release(c->res);
+		hr_mem_deref(c->res);
+	}
+}
+
+/* RFC 3903 6 step 6: Expires, and SIP-ETag for a publication that
+ * lives on (none after a removal) */
+static void ok(struct hr_strans *st, const char *etag, uint32_t exp)
+{
+	char hdrs[128];
+
+	if (etag)
+		snprintf(hdrs, sizeof(hdrs), "SIP-ETag: %s\r\nExpires: %u\r\n",
+			etag, exp);
+	else
+		snprintf(hdrs, sizeof(hdrs), "Expires: %u\r\n", exp);
+	hr_strans_replyh(st, 200, "OK", hdrs);
+}
+
+/* A new publication, in its resource. */
+static struct pub *pub_new(struct pubctx *c)
+{
+	struct pub *pb = hr_mem_zalloc(sizeof(*pb), pub_destroy);
+
+	if (!pb)
+		return NULL;
+	pb->res = hr_mem_ref(c->res);
+	pb->published_at = c->published_at;
+	pub_place(c->res, pb);
+	return pb;
+}
+
+static void committed(int err, void *arg)
+{
+	struct pubctx *c = arg;
+	struct pub *pb = c->pb;
+
+	if (err) {
+		fail(c->pub, c->st, err, "storing the PUBLISH");
+	} else if (c->del) {
+		ok(c->st, NULL, 0);
+		pub_drop(pb);
+		changed(c->pub, c->res->name);
+	} else if (!pb && !(pb = pub_new(c))) {
+		fail(c->pub, c->st, ENOMEM, "the publication");
+	} else {
+		snprintf(pb->etag, sizeof(pb->etag), "%s", c->etag);
+		pb->expires_at = c->expires_at;
+		pub_arm(pb, (int64_t)c->expires * 1000);
+		ok(c->st, pb->etag, c->expires);
+		if (c->doc) {
+			/* a new or modified document: the newest */
+			hr_mem_deref(pb->doc);
+			hr_mem_deref(pb->body);
+			pb->doc = hr_mem_ref(c->doc);
+			pb->body = hr_mem_ref(c->body);
+			pb->published_at = c->published_at;
+			pub_place(c->res, pb);
+			changed(c->pub, c->res->name);
+		}
+	}
+	hr_mem_deref(c);
+}
+
+/* RFC 3903 6 step 5: a body of the package's type, within bounds, that
+ * the package understands. */
+static bool body_ok(struct hr_publish *pub, struct hr_strans *st,
+	const struct hr_msg *req, struct pubctx *c)
+{
+	if (!req->has_ctype || !hr_ctype_match(&req->ctype, pub->type,
+		pub->subtype)) {
+		hr_strans_replyh(st, 415, "Unsupported Media Type",
+			pub->accept);
+		return false;
+	}
+	if (req->body.len > pub->pkg.max_body) {
+		fail_as(pub, st, 413, "Request Entity Too Large", NULL,
+			"PUBLISH", "its body is over the limit (65536 bytes)");
+		return false;
+	}
+	if (!pub->pkg.parse(st, &req->body, c->res->name, &c->doc,
+		pub->pkg.arg))
+		return false;
+	c->body = hr_pl_strdup(&req->body);
+	if (!c->body) {
+		fail(pub, st, ENOMEM, "the PUBLISH body");
+		return false;
+	}
+	return true;
+}
+
+/* A new publication while the resource has max_pubs (those being
+ * stored count, so that a burst cannot pass the bound): 403, as for
+ * Herald's other bounds (--max-contacts, subscriptions). Making it
+ * smaller would not help; removing or letting another expire would. */
+static bool count_ok(struct hr_publish *pub, struct hr_strans *st,
+	const struct pubctx *c)
+{
+	size_t n = c->res->pubs.n;
+
+	if (c->pb)
+		return true;
+	for (struct hr_le *le = c->res->inflight.head; le; le = le->next)
+		n += !((const struct pubctx *)le->data)->pb;
+	if (n < pub->pkg.max_pubs)
+		return true;
+	fail_as(pub, st, 403, "Too Many Publications", NULL, "PUBLISH",
+		"the presentity holds --max-publications-per-presentity "
+		"already");
+	return false;
+}
+
+/* The package's bounds on the document this one (and those in flight)
+ * would make. */
+static bool fits(struct hr_publish *pub, struct hr_strans *st,
+	struct pubctx *c)
+{
+	bool ok_;
+
+	if (!pub->pkg.fits)
+		return true;
+	hr_list_append(&c->res->inflight, &c->le, c);
+	ok_ = pub->pkg.fits(st, c->res->name, pub->pkg.arg);
+	hr_list_unlink(&c->le);
+	return ok_;
+}
+
+static int store(struct pubctx *c)
+{
+	struct hr_store_tx *tx;
+	struct hr_store_pub sp = { 0 };
+	int err = hr_store_tx_alloc(&tx, c->pub->store);
+
+	if (err)
+		return err;
+	if (c->pb)
+		err = hr_store_tx_pub_del(tx, c->pb->etag);
+	if (!err && !c->del) {
+		sp.etag = c->etag;
+		sp.presentity = c->res->name;
+		sp.event = c->pub->pkg.event;
+		sp.ctype = c->pub->pkg.ctype;
+		sp.body = c->body ? c->body : c->pb->body;
+		sp.expires_at = c->expires_at;
+		sp.published_at = c->doc ? c->published_at :
+			c->pb->published_at;
+		err = hr_store_tx_pub_put(tx, &sp);
+	}
+	if (err) {
+		hr_store_tx_abort(tx);
+		return err;
+	}
+	return hr_store_tx_commit(tx, committed, c);
+}
+
+/* Steps 1 and 2 and who publishes: the resource (name), or false when
+ * st has been answered. */
+static bool opening(struct hr_publish *pub, struct hr_strans *st,
+	const struct hr_msg *req, char *name, size_t n)
+{
+	const struct hr_hdr *ev = hr_msg_hdr(req, HR_HDR_EVENT);
+	struct hr_event event;
+	const char *domain;
+
+	if (pub->closing) {
+		fail_as(pub, st, 503, "Service Unavailable", RETRY_AFTER, "",
+			"shutting down");
+		return false;
+	}
+	/* RFC 3903 6 step 1: a resource of a domain we serve, that exists */
+	domain = hr_realm_domain(pub->realm, req);
+	if (!domain || hr_uri_aor(&req->ruri, domain, name, n) ||
+	    !hr_realm_exists(pub->realm, name)) {
+		hr_strans_replyh(st, 404, "Not Found", NULL);
+		return false;
+	}
+	/* RFC 3903 6 step 2: the package's event only */
+	if (!ev || hr_event_decode(&event, &ev->val) ||
+	    hr_pl_strcmp(&event.package, pub->pkg.event)) {
+		hr_strans_replyh(st, 489, "Bad Event", pub->allow);
+		return false;
+	}
+	/* RFC 3903 14.1: only the resource publishes for itself */
+	return hr_realm_open(pub->realm, st, req, domain, name, NULL, 0);
+}
+
+/* RFC 3903 6 step 3: the publication SIP-If-Match names, if any. */
+static bool if_match(struct hr_publish *pub, struct hr_strans *st,
+	const struct hr_msg *req, struct pubctx *c)
+{
+	const struct hr_hdr *im = hr_msg_hdr(req, HR_HDR_SIP_IF_MATCH);
+
+	if (!im)
+		return true;
+	/* MUST: one entity-tag, else 400 */
+	if (hr_msg_hdr_count(req, HR_HDR_SIP_IF_MATCH) > 1 ||
+	    hr_pl_chr(&im->val, ',')) {
+		hr_strans_replyh(st, 400, "Bad SIP-If-Match", NULL);
+		return false;
+	}
+	/* MUST: none of ours (or expired): 412 */
+	c->pb = pub_find(c->res, &im->val);
+	if (!c->pb || c->pb->expires_at <= hr_wall_s()) {
+		c->pb = NULL;
+		hr_strans_replyh(st, 412, "Conditional Request Failed", NULL);
+		return false;
+	}
+	if (c->pb->busy) {
+		c->pb = NULL;
+		/* RFC 3903 has none: a change of this entity-tag is being
+		 * stored; 500 with Retry-After, as RFC 3261 14.2 does for
+		 * overlapping re-INVITEs */
+		fail_as(pub, st, 500, "Request Pending", "Retry-After: 1\r\n",
+			"SIP-If-Match", "a change of this entity-tag is being "
+			"stored");
+		return false;
+	}
+	hr_mem_ref(c->pb);
+	return true;
+}
+
+/* RFC 3903 6 step 4: the expiry asked, else the default; MUST answer
+ * too short a one with 423 and Min-Expires. */
+static bool expiry(struct hr_publish *pub, struct hr_strans *st,
+	const struct hr_msg *req, uint32_t *exp)
+{
+	char hdrs[64];
+
+	*exp = req->has_expires ? req->expires : pub->pkg.expires_default;
+	if (*exp && *exp < pub->pkg.expires_min) {
+		snprintf(hdrs, sizeof(hdrs), "Min-Expires: %u\r\n",
+			pub->pkg.expires_min);
+		hr_strans_replyh(st, 423, "Interval Too Brief", hdrs);
+		return false;
+	}
+	if (*exp > pub->pkg.expires_max)
+		*exp = pub->pkg.expires_max;
+	return true;
+}
+
+/* Step 5: a body (initial or modify), or none (refresh, remove);
+ * baresip refreshes with an empty body and a Content-Type. */
+static bool state_ok(struct hr_publish *pub, struct hr_strans *st,
+	const struct hr_msg *req, struct pubctx *c, uint32_t exp)
+{
+	if (req->body.len && !body_ok(pub, st, req, c))
+		return false;
+	if (!c->pb && !c->doc) {
+		hr_strans_replyh(st, 400, "Missing Body", NULL);
+		return false;
+	}
+	if (!exp && !c->pb) {
+		hr_strans_replyh(st, 400, "Expires 0 Without SIP-If-Match",
+			NULL);
+		return false;
+	}
+	return count_ok(pub, st, c) && (!c->doc || !exp || fits(pub, st, c));
+}
+
+/* The change checked: queue it for the store. */
+static int queue(struct hr_publish *pub, struct pubctx *c, uint32_t exp)
+{
+	/* RFC 3903 6 step 5: expires 0 MUST remove the state at once */
+	c->del = exp == 0;
+	c->expires = exp;
+	c->expires_at = hr_wall_s() + exp;
+	if (c->doc)
+		c->published_at = next_published(pub);
+	/* RFC 3903 6 step 6: a new entity-tag for every change */
+	hr_rand_token(c->etag, ETAG_LEN);
+	if (c->pb)
+		c->pb->busy = true;
+	/* counted by the bounds until its commit is done (ctx_destroy) */
+	if (c->doc && !c->del)
+		hr_list_append(&c->res->inflight, &c->le, c);
+	return store(c);
+}
+
+static void on_publish(struct hr_strans *st, const struct hr_msg *req,
+	void *arg)
+{
+	struct hr_publish *pub = arg;
+	char name[NAME_MAX_];
+	struct pubctx *c;
+	uint32_t exp;
+	int err;
+
+	if (!opening(pub, st, req, name, sizeof(name)))
+		return;
+	c = hr_mem_zalloc(sizeof(*c), ctx_destroy);
+	if (!c) {
+		fail(pub, st, ENOMEM, "the request's state");
+		return;
+	}
+	c->pub = pub;
+	c->st = hr_mem_ref(st);
+	c->res = res_get(pub, name);
+	if (!c->res) {
+		fail(pub, st, ENOMEM, "the presentity");
+		goto out;
+	}
+	c->res->pending++;   /* until ctx_destroy */
+	if (!if_match(pub, st, req, c) || !expiry(pub, st, req, &exp) ||
+	    !state_ok(pub, st, req, c, exp))
+		goto out;
+	err = queue(pub, c, exp);
+	if (err) {
+		fail(pub, st, err, "queueing the PUBLISH");
+		goto out;
+	}
+	return;
+out:
+	hr_mem_deref(c);
+}
+
+/* ---- recovery ---- */
+
+struct load {
+	struct hr_publish *pub;
+	struct hr_store_tx *gone;
+	unsigned loaded;
+	unsigned expired;
+};
+
+/* A stored publication that cannot be read back: removed. */
+static int unreadable(struct load *l, const struct hr_store_pub *sp,
+	const char *why)
+{
+	HR_WARN("%s: stored publication %s unreadable (%s): removed",
+		sp->presentity, sp->etag, why ? why : "?");
+	l->expired++;
+	return hr_store_tx_pub_del(l->gone, sp->etag);
+}
+
+static int load_pub(const struct hr_store_pub *sp, void *arg)
+{
+	struct load *l = arg;
+	struct hr_publish *pub = l->pub;
+	struct pubctx c = { .published_at = sp->published_at };
+	const char *why = NULL;
+	struct pub *pb;
+	void *doc;
+
+	if (sp->expires_at <= hr_wall_s() || strcmp(sp->event,
+		pub->pkg.event)) {
+		l->expired++;
+		return hr_store_tx_pub_del(l->gone, sp->etag);
+	}
+	if (pub->pkg.load(&doc, sp->body, &why))
+		return unreadable(l, sp, why);
+	c.res = res_get(pub, sp->presentity);
+	pb = c.res ? pub_new(&c) : NULL;
+	hr_mem_deref(c.res);
+	if (!pb) {
+		hr_mem_deref(doc);
+		return ENOMEM;
+	}
+	pb->doc = doc;
+	pb->body = hr_pl_strdup(&(struct hr_pl){ sp->body, strlen(sp->body) });
+	if (!pb->body) {
+		pub_drop(pb);
+		return ENOMEM;
+	}
+	snprintf(pb->etag, sizeof(pb->etag), "%s", sp->etag);
+	pb->expires_at = sp->expires_at;
+	if (sp->published_at > pub->last_published)
+		pub->last_published = sp->published_at;
+	pub_arm(pb, -1);
+	l->loaded++;
+	return 0;
+}
+
+static void load_committed(int err, void *arg)
+{
+	(void)arg;
+	if (err)
+		HR_WARN("expired publications not removed: %s",
+			hr_strerror(err));
+}
+
+int hr_publish_load(struct hr_publish *pub)
+{
+	struct load l = { .pub = pub };
+	int err;
+
+	err = hr_store_tx_alloc(&l.gone, pub->store);
+	if (err)
+		return err;
+	err = hr_store_pubs_load(pub->store, load_pub, &l);
+	if (err) {
+		hr_store_tx_abort(l.gone);
+		return err;
+	}
+	if (hr_store_tx_commit(l.gone, load_committed, NULL))
+		HR_WARN("expired publications not removed");
+	HR_INFO("%u publications loaded, %u expired", l.loaded, l.expired);
+	return 0;
+}
+
+/* ---- lifetime ---- */
+
+void hr_publish_close(struct hr_publish *pub)
+{
+	pub->closing = true;
+	for (uint32_t i = 0; pub->res.bucket && i <= pub->res.mask; i++) {
+		for (struct hr_le *le = pub->res.bucket[i].head; le;
+		     le = le->next) {
+			struct res *r = le->data;
+
+			for (struct hr_le *k = r->pubs.head; k; k = k->next)
+				hr_tmr_cancel(&((struct pub *)k->data)->tmr);
+		}
+	}
+}
+
+static void publish_destroy(void *data)
+{
+	struct hr_publish *pub = data;
+
+	hr_publish_close(pub);
+	for (uint32_t i = 0; pub->res.bucket && i <= pub->res.mask; i++) {
+		while (pub->res.bucket[i].head) {
+			struct res *r = pub->res.bucket[i].head->data;
+
+			hr_mem_ref(r);
+			while (r->pubs.head)
+				pub_drop(r->pubs.head->data);
+			hr_hash_unlink(&pub->res, &r->le);
+			hr_mem_deref(r);  /* the table's */
+			hr_mem_deref(r);
+		}
+	}
+	hr_hash_reset(&pub->res);
+	hr_mem_deref(pub->realm);
+}
+
+/* "application/pidf+xml": type and subtype, and the Accept of a 415. */
+static int ctype_split(struct hr_publish *pub)
+{
+	const char *slash = strchr(pub->pkg.ctype, '/');
+
+	if (!slash || (size_t)(slash - pub->pkg.ctype) >= sizeof(pub->type) ||
+	    strlen(slash + 1) >= sizeof(pub->subtype))
+		return EINVAL;
+	snprintf(pub->type, sizeof(pub->type), "%.*s",
+		(int)(slash - pub->pkg.ctype), pub->pkg.ctype);
+	snprintf(pub->subtype, sizeof(pub->subtype), "%s", slash + 1);
+	snprintf(pub->accept, sizeof(pub->accept), "Accept: %s\r\n",
+		pub->pkg.ctype);
+	snprintf(pub->allow, sizeof(pub->allow), "Allow-Events: %s\r\n",
+		pub->pkg.event);
+	return 0;
+}
+
+int hr_publish_alloc(struct hr_publish **pubp, struct hr_store *store,
+	struct hr_realm *realm, const struct hr_pubpkg *pkg)
+{
+	struct hr_publish *pub;
+	int err;
+
+	if (!pubp || !store || !realm || !pkg || !pkg->event || !pkg->ctype ||
+	    !pkg->parse || !pkg->load || !pkg->changed)
+		return EINVAL;
+	pub = hr_mem_zalloc(sizeof(*pub), publish_destroy);
+	if (!pub)
+		return ENOMEM;
+	pub->pkg = *pkg;
+	pub->store = store;
+	pub->realm = hr_mem_ref(realm);
+	err = ctype_split(pub);
+	if (!err)
+		err = hr_hash_init(&pub->res, 4096);
+	if (err) {
+		hr_mem_deref(pub);
+		return err;
+	}
+	*pubp = pub;
+	return 0;
+}
+
+void hr_publish_serve(struct hr_publish *pub, struct hr_sip *sip)
+{
+	hr_sip_handle(sip, HR_METH_PUBLISH, on_publish, pub);
+}

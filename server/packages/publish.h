@@ -1,0 +1,68 @@
+/*
+ * Publication (RFC 3903): the event state compositor's part that is the
+ * same for every package. PUBLISH with its entity-tags (initial,
+ * refresh, modify, remove), expiry, storage and recovery; a package fed
+ * by PUBLISH (presence; later dialog, message-summary) gives only what
+ * its documents mean, in a small table.
+ */
+#ifndef HR_PKG_PUBLISH_H
+#define HR_PKG_PUBLISH_H
+
+#include "auth/auth.h"
+#include "store/store.h"
+
+/** What a PUBLISH-fed package supplies. */
+struct hr_pubpkg {
+	const char *event;          /* "presence" */
+	const char *ctype;          /* "application/pidf+xml": the only
+				     * body accepted (415 otherwise) */
+	unsigned expires_default;
+	unsigned expires_min;       /* less gets 423 */
+	unsigned expires_max;       /* more is clamped */
+	size_t max_body;            /* bytes: more gets 413 */
+	unsigned max_pubs;          /* of one resource: more get 403 */
+	/* A published body for resource: true with *docp (an hr_mem
+	 * object), else st has been answered (400, 500). */
+	bool (*parse)(struct hr_strans *st, const struct hr_pl *body,
+		const char *resource, void **docp, void *arg);
+	/* A stored body back: 0 with *docp, or an error and *why. */
+	int (*load)(void **docp, const char *body, const char **why);
+	/* The resource's document with the PUBLISHes in flight
+	 * (hr_publish_docs ahead) is within the package's bounds: true,
+	 * else st has been answered. May be NULL. */
+	bool (*fits)(struct hr_strans *st, const char *resource, void *arg);
+	/* The resource's publications changed (committed, expired). */
+	void (*changed)(const char *resource, void *arg);
+	void *arg;
+};
+
+struct hr_publish;  /* refcounted */
+
+/** Publications of one package (pkg is copied). */
+int hr_publish_alloc(struct hr_publish **pubp, struct hr_store *store,
+	struct hr_realm *realm, const struct hr_pubpkg *pkg);
+/** Route PUBLISH to pub (once allocated, when all else is ready). */
+void hr_publish_serve(struct hr_publish *pub, struct hr_sip *sip);
+/** Load the stored publications: expiry timers resume, expired and
+ * unreadable ones are removed. */
+int hr_publish_load(struct hr_publish *pub);
+/** Shutting down: no new publications (503), no timers. */
+void hr_publish_close(struct hr_publish *pub);
+
+typedef void (hr_pubdoc_h)(void *doc, void *arg);
+
+/** At most how many documents hr_publish_docs gives for resource. */
+size_t hr_publish_ndocs(const struct hr_publish *pub, const char *resource,
+	bool ahead);
+/** h for each document of resource's publications, oldest first; with
+ * ahead those of the PUBLISHes in flight too, in place of those they
+ * modify: what resource will have if they all succeed. */
+void hr_publish_docs(const struct hr_publish *pub, const char *resource,
+	bool ahead, hr_pubdoc_h *h, void *arg);
+/** Live publications of resource, or of all with NULL. */
+size_t hr_publish_count(const struct hr_publish *pub, const char *resource);
+/** h for each resource with publications (stops at non-zero). */
+int hr_publish_foreach(const struct hr_publish *pub,
+	int (*h)(const char *resource, void *arg), void *arg);
+
+#endif
