@@ -366,16 +366,16 @@ static void ok(struct hr_strans *st, const char *etag, uint32_t exp)
 	hr_strans_replyh(st, 200, "OK", hdrs);
 }
 
-/* A new publication, in its resource. */
-static struct pub *pub_new(struct pubctx *c)
+/* A new publication, in its resource (whose list holds it). */
+static struct pub *pub_new(struct res *r, int64_t published_at)
 {
 	struct pub *pb = hr_mem_zalloc(sizeof(*pb), pub_destroy);
 
 	if (!pb)
 		return NULL;
-	pb->res = hr_mem_ref(c->res);
-	pb->published_at = c->published_at;
-	pub_place(c->res, pb);
+	pb->res = hr_mem_ref(r);
+	pb->published_at = published_at;
+	pub_place(r, pb);
 	return pb;
 }
 
@@ -390,7 +390,7 @@ static void committed(int err, void *arg)
 		ok(c->st, NULL, 0);
 		pub_drop(pb);
 		changed(c->pub, c->res->name);
-	} else if (!pb && !(pb = pub_new(c))) {
+	} else if (!pb && !(pb = pub_new(c->res, c->published_at))) {
 		fail(c->pub, c->st, ENOMEM, "the publication");
 	} else {
 		snprintf(pb->etag, sizeof(pb->etag), "%s", c->etag);
@@ -685,9 +685,9 @@ static int load_pub(const struct hr_store_pub *sp, void *arg)
 {
 	struct load *l = arg;
 	struct hr_publish *pub = l->pub;
-	struct pubctx c = { .published_at = sp->published_at };
 	const char *why = NULL;
 	struct pub *pb;
+	struct res *r;
 	void *doc;
 
 	if (sp->expires_at <= hr_wall_s() || strcmp(sp->event,
@@ -697,9 +697,9 @@ static int load_pub(const struct hr_store_pub *sp, void *arg)
 	}
 	if (pub->pkg.load(&doc, sp->body, &why))
 		return unreadable(l, sp, why);
-	c.res = res_get(pub, sp->presentity);
-	pb = c.res ? pub_new(&c) : NULL;
-	hr_mem_deref(c.res);
+	r = res_get(pub, sp->presentity);
+	pb = r ? pub_new(r, sp->published_at) : NULL;
+	hr_mem_deref(r);
 	if (!pb) {
 		hr_mem_deref(doc);
 		return ENOMEM;

@@ -41,10 +41,12 @@ struct hr_publish;  /* refcounted */
 /** Publications of one package (pkg is copied). */
 int hr_publish_alloc(struct hr_publish **pubp, struct hr_store *store,
 	struct hr_realm *realm, const struct hr_pubpkg *pkg);
-/** Route PUBLISH to pub (once allocated, when all else is ready). */
+/** Route PUBLISH to pub (once allocated, when all else is ready). One
+ * package for now: a second one needs PUBLISH routed by Event here, and
+ * Allow-Events of the 489 listing both. */
 void hr_publish_serve(struct hr_publish *pub, struct hr_sip *sip);
 /** Load the stored publications: expiry timers resume, expired and
- * unreadable ones are removed. */
+ * unreadable ones, and those of another event, are removed. */
 int hr_publish_load(struct hr_publish *pub);
 /** Shutting down: no new publications (503), no timers. */
 void hr_publish_close(struct hr_publish *pub);
