@@ -20,7 +20,7 @@ static bool same_kind(const struct hr_sip_fail_count *k,
 	const struct hr_resp *resp, const char *where)
 {
 	return k->scode == resp->scode && k->err == resp->err &&
-		!strcmp(k->where, where) &&
+		!strncmp(k->where, where, sizeof(k->wbuf) - 1) &&
 		!strncmp(k->reason, resp->reason ? resp->reason : "",
 			sizeof(k->reason) - 1);
 }
@@ -46,7 +46,10 @@ static struct hr_sip_fail_count *kind(struct hr_sip_stats *s,
 	}
 	k->scode = resp->scode;
 	k->err = resp->err;
-	k->where = where;
+	/* a where may be made for the request (a verdict's buffer): the
+	 * count keeps its own copy */
+	snprintf(k->wbuf, sizeof(k->wbuf), "%s", where);
+	k->where = k->wbuf;
 	snprintf(k->reason, sizeof(k->reason), "%s",
 		resp->reason ? resp->reason : "");
 	return k;

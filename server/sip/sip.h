@@ -449,6 +449,52 @@ int hr_resp_print(struct hr_buf *buf, const struct hr_msg *req,
 /** The stateless To-tag for req: the same request always gets the same. */
 void hr_resp_totag(const struct hr_msg *req, char *out, size_t n);
 
+/* ---- verdicts: what a check of a request found (verdict.c) ---- */
+
+/**
+ * A request's checks return true to go on, or false with a verdict that
+ * one call answers (hr_strans_answer): a status, its reason and extra
+ * headers, or an errno that hr_verdict_resp maps to one. where and why
+ * are its cause: a 5xx, and a 4xx by which a limit refused the request,
+ * is logged at warn and counted with them (hr_resp's where, err, why).
+ */
+struct hr_verdict {
+	uint16_t scode;         /* 0: the status comes from err */
+	const char *reason;
+	const char *hdrs;       /* extra header lines, each ending in CRLF;
+				 * NULL: none */
+	const char *where;      /* "module: step"; NULL: no cause recorded
+				 * (a 4xx that is no limit's) */
+	const char *why;        /* what happened, in words, or NULL */
+	int err;                /* the errno behind it, or 0 */
+	char hbuf[512];         /* hdrs made for this request */
+	char wbuf[96];          /* a where made for this request */
+};
+
+/** Refuse with scode, reason and extra headers (NULL: none); false. */
+bool hr_verdict_refuse(struct hr_verdict *v, uint16_t scode,
+	const char *reason, const char *hdrs);
+/** Refuse for a cause that is logged and counted (a limit's 4xx, a 5xx
+ * the protocol calls for); false. */
+bool hr_verdict_refuse_why(struct hr_verdict *v, uint16_t scode,
+	const char *reason, const char *hdrs, const char *where,
+	const char *why);
+/** Fail inside Herald with err (mapped by hr_verdict_resp); false. */
+bool hr_verdict_fail(struct hr_verdict *v, int err, const char *where);
+/** Print extra header lines into v's own buffer (cut at its size). */
+const char *hr_verdict_hdrs(struct hr_verdict *v, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/** Print a where into v's own buffer (cut at its size). */
+const char *hr_verdict_where(struct hr_verdict *v, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/**
+ * The response a verdict calls for. An errno (scode 0) is mapped in this
+ * one place: 503 Service Unavailable with Retry-After when the cause
+ * passes (the store away or full: ETIMEDOUT, ENOSPC, EAGAIN, EBUSY,
+ * ENOTCONN, ECONNREFUSED), 500 Server Internal Error otherwise.
+ */
+void hr_verdict_resp(const struct hr_verdict *v, struct hr_resp *resp);
+
 /** A request to send through a client transaction. */
 struct hr_req {
 	const char *method;
@@ -573,7 +619,9 @@ int hr_sip_reply(struct hr_sip *sip, const struct hr_msg *req,
 struct hr_sip_fail_count {
 	uint16_t scode;
 	char reason[48];
-	const char *where;              /* a static string */
+	const char *where;              /* static, or wbuf */
+	char wbuf[64];                  /* a where made for one request
+					 * (a verdict's) kept here */
 	int err;
 	uint64_t n;
 	struct hr_log_rl rl;            /* rate limit of the warn lines */
@@ -633,10 +681,9 @@ int hr_strans_replys(struct hr_strans *st, uint16_t scode,
 int hr_strans_replyh(struct hr_strans *st, uint16_t scode, const char *reason,
 	const char *hdrs);
 /**
- * Answer a request that failed inside Herald: err picks the status, 503
- * with Retry-After when the cause is passing (the store away or full:
- * ETIMEDOUT, ENOSPC, EAGAIN, EBUSY, ENOTCONN, ECONNREFUSED), 500
- * otherwise. The response is logged at warn with err and where, and
+ * Answer a request that failed inside Herald: err picks the status by
+ * hr_verdict_resp's mapping (503 with Retry-After when the cause passes,
+ * 500 otherwise). The response is logged at warn with err and where, and
  * counted (every 5xx is; see hr_resp's where, err and why).
  */
 int hr_strans_fail(struct hr_strans *st, int err, const char *where);
@@ -645,6 +692,8 @@ int hr_strans_fail(struct hr_strans *st, int err, const char *where);
 int hr_strans_fail_as(struct hr_strans *st, uint16_t scode,
 	const char *reason, const char *hdrs, const char *where,
 	const char *why);
+/** Answer the request with what a check found (hr_verdict_resp). */
+int hr_strans_answer(struct hr_strans *st, const struct hr_verdict *v);
 
 enum hr_strans_state {
 	HR_STRANS_TRYING,

@@ -264,44 +264,30 @@ int hr_strans_replyh(struct hr_strans *st, uint16_t scode, const char *reason,
 	return hr_strans_reply(st, &resp);
 }
 
-/* Causes that pass: the store away or its queue full. */
-static bool passing(int err)
+int hr_strans_answer(struct hr_strans *st, const struct hr_verdict *v)
 {
-	switch (err) {
-	case ETIMEDOUT:
-	case ENOSPC:
-	case EAGAIN:
-	case EBUSY:
-	case ENOTCONN:
-	case ECONNREFUSED:
-		return true;
-	default:
-		return false;
-	}
+	struct hr_resp resp;
+
+	hr_verdict_resp(v, &resp);
+	return hr_strans_reply(st, &resp);
 }
 
 int hr_strans_fail(struct hr_strans *st, int err, const char *where)
 {
-	/* RFC 3261 21.5.4: 503 with Retry-After when it will pass */
-	bool later = passing(err);
-	struct hr_resp resp = { .scode = later ? 503 : 500,
-		.reason = later ? "Service Unavailable" :
-		"Server Internal Error",
-		.hdrs = hr_pl_str(later ? "Retry-After: 5\r\n" : ""),
-		.where = where, .err = err };
+	struct hr_verdict v;
 
-	return hr_strans_reply(st, &resp);
+	hr_verdict_fail(&v, err, where);
+	return hr_strans_answer(st, &v);
 }
 
 int hr_strans_fail_as(struct hr_strans *st, uint16_t scode,
 	const char *reason, const char *hdrs, const char *where,
 	const char *why)
 {
-	struct hr_resp resp = { .scode = scode, .reason = reason,
-		.hdrs = hr_pl_str(hdrs ? hdrs : ""), .where = where,
-		.why = why };
+	struct hr_verdict v;
 
-	return hr_strans_reply(st, &resp);
+	hr_verdict_refuse_why(&v, scode, reason, hdrs, where, why);
+	return hr_strans_answer(st, &v);
 }
 
 void hr_strans_retransmit(struct hr_strans *st)
