@@ -16,17 +16,18 @@
 #define RES_MAX 512
 
 /* RFC 6665 4.2.1.1 / 8.3.2: 489 names the packages we know. */
-static void bad_event(struct hr_events *ev, struct hr_strans *st)
+static bool bad_event(const struct hr_events *ev, struct hr_verdict *v)
 {
-	char hdrs[512];
-	size_t n = (size_t)snprintf(hdrs, sizeof(hdrs), "Allow-Events: ");
+	char *hdrs = v->hbuf;
+	size_t size = sizeof(v->hbuf);
+	size_t n = (size_t)snprintf(hdrs, size, "Allow-Events: ");
 
-	for (unsigned i = 0; i < ev->npkgs && n < sizeof(hdrs); i++)
-		n += (size_t)snprintf(hdrs + n, sizeof(hdrs) - n, "%s%s",
+	for (unsigned i = 0; i < ev->npkgs && n < size; i++)
+		n += (size_t)snprintf(hdrs + n, size - n, "%s%s",
 			i ? ", " : "", ev->pkgs[i]->name);
-	if (n < sizeof(hdrs))
-		snprintf(hdrs + n, sizeof(hdrs) - n, "\r\n");
-	hr_strans_replyh(st, 489, "Bad Event", hdrs);
+	if (n < size)
+		snprintf(hdrs + n, size - n, "\r\n");
+	return hr_verdict_refuse(v, 489, "Bad Event", hdrs);
 }
 
 /* RFC 3261 21.4.7 / RFC 6665 4.1.1: the first type of the package that
@@ -61,33 +62,30 @@ static const char *negotiate(const struct hr_pkg *pkg,
 	return NULL;
 }
 
-static void not_acceptable(struct hr_strans *st, const struct hr_pkg *pkg)
+static bool not_acceptable(const struct hr_pkg *pkg, struct hr_verdict *v)
 {
-	char hdrs[512];
-	size_t n = (size_t)snprintf(hdrs, sizeof(hdrs), "Accept: ");
+	char *hdrs = v->hbuf;
+	size_t size = sizeof(v->hbuf);
+	size_t n = (size_t)snprintf(hdrs, size, "Accept: ");
 
-	for (unsigned i = 0; i < pkg->ntypes && n < sizeof(hdrs); i++)
-		n += (size_t)snprintf(hdrs + n, sizeof(hdrs) - n, "%s%s",
+	for (unsigned i = 0; i < pkg->ntypes && n < size; i++)
+		n += (size_t)snprintf(hdrs + n, size - n, "%s%s",
 			i ? ", " : "", pkg->types[i]);
-	if (n < sizeof(hdrs))
-		snprintf(hdrs + n, sizeof(hdrs) - n, "\r\n");
-	hr_strans_replyh(st, 406, "Not Acceptable", hdrs);
+	if (n < size)
+		snprintf(hdrs + n, size - n, "\r\n");
+	return hr_verdict_refuse(v, 406, "Not Acceptable", hdrs);
 }
 
 /* RFC 6665 4.2.1.1 / 7.2: the package's default, 423 below its minimum
  * (0 is an unsubscribe or a fetch), clamped to its maximum. */
 static bool expiry(const struct hr_pkg *pkg, const struct hr_msg *req,
-	struct hr_strans *st, uint32_t *exp)
+	struct hr_verdict *v, uint32_t *exp)
 {
-	char hdrs[64];
-
 	*exp = req->has_expires ? req->expires : pkg->expires_default;
-	if (*exp && *exp < pkg->expires_min) {
-		snprintf(hdrs, sizeof(hdrs), "Min-Expires: %u\r\n",
-			pkg->expires_min);
-		hr_strans_replyh(st, 423, "Interval Too Brief", hdrs);
-		return false;
-	}
+	if (*exp && *exp < pkg->expires_min)
+		return hr_verdict_refuse(v, 423, "Interval Too Brief",
+			hr_verdict_hdrs(v, "Min-Expires: %u\r\n",
+			pkg->expires_min));
 	if (*exp > pkg->expires_max)
 		*exp = pkg->expires_max;
 	return true;
@@ -229,66 +227,80 @@ static void committed(int err, void *arg)
 
 /* ---- in a dialog: refresh or unsubscribe ---- */
 
-static void in_dialog(struct hr_events *ev, struct hr_strans *st,
-	const struct hr_msg *req, const struct hr_event *event)
+/* The subscription a refresh is for may take it now: true with the
+ * expiry granted. */
+static bool refresh_ok(const struct hr_sub *sub, const struct hr_msg *req,
+	struct hr_verdict *v, uint32_t *exp)
 {
-	struct hr_sub *sub;
-	const struct hr_hdr *h;
-	struct pend *p;
-	uint32_t exp;
-	int err;
-
-	sub = hr_sub_dialog(ev, &req->callid, &req->to.tag, &req->from.tag,
-		&event->package, &event->id);
 	/* RFC 6665 4.1.2.2: no such subscription (or it is ending) */
-	if (!sub || sub->final || sub->finished) {
-		hr_strans_replyh(st, 481, "Subscription Does Not Exist", NULL);
-		return;
-	}
+	if (!sub || sub->final || sub->finished)
+		return hr_verdict_refuse(v, 481, "Subscription Does Not Exist",
+			NULL);
 	/* RFC 3261 12.2.2: a lower CSeq is out of order */
-	if (!hr_dialog_rcseq_valid(sub->dlg, req)) {
-		hr_strans_fail_as(st, 500, "Out of Order", NULL,
+	if (!hr_dialog_rcseq_valid(sub->dlg, req))
+		return hr_verdict_refuse_why(v, 500, "Out of Order", NULL,
 			"events: refresh", "CSeq not above the dialog's");
-		return;
-	}
-	if (sub->pend) {
-		hr_strans_fail_as(st, 500, "Request Pending",
+	if (sub->pend)
+		return hr_verdict_refuse_why(v, 500, "Request Pending",
 			"Retry-After: 1\r\n", "events: refresh",
 			"the dialog's last request is being stored");
-		return;
-	}
-	if (!expiry(sub->pkg, req, st, &exp))
-		return;
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		hr_strans_fail(st, ENOMEM, "events: refresh");
-		return;
-	}
+	return expiry(sub->pkg, req, v, exp);
+}
+
+/* RFC 6665 4.1.2.1: a refresh may move the remote target: the new one
+ * (hr_mem), or NULL when it stays. */
+static char *new_target(const struct hr_sub *sub, const struct hr_msg *req)
+{
+	const struct hr_hdr *h = hr_msg_hdr(req, HR_HDR_CONTACT);
+	struct hr_addr a;
+	char *target;
+
+	if (!h || hr_addr_decode(&a, &h->val) || a.star)
+		return NULL;
+	target = hr_pl_strdup(&a.uri.raw);
+	if (target && !strcmp(target, hr_dialog_target(sub->dlg)))
+		target = hr_mem_deref(target);
+	return target;
+}
+
+/* Queue the refresh (or removal) of sub's row; the 200 waits. */
+static bool queue_refresh(struct hr_sub *sub, struct hr_strans *st,
+	const struct hr_msg *req, uint32_t exp, struct hr_verdict *v)
+{
+	struct pend *p = calloc(1, sizeof(*p));
+	int err;
+
+	if (!p)
+		return hr_verdict_fail(v, ENOMEM, "events: refresh");
 	p->st = hr_mem_ref(st);
 	p->expires = exp;
 	p->expires_at = hr_wall_s() + exp;
 	p->cseq = req->cseq.num;
 	p->del = exp == 0;
-	/* RFC 6665 4.1.2.1: a refresh may move the remote target */
-	h = hr_msg_hdr(req, HR_HDR_CONTACT);
-	if (h) {
-		struct hr_addr a;
-
-		if (!hr_addr_decode(&a, &h->val) && !a.star) {
-			p->target = hr_pl_strdup(&a.uri.raw);
-			if (p->target && !strcmp(p->target,
-			    hr_dialog_target(sub->dlg)))
-				p->target = hr_mem_deref(p->target);
-		}
-	}
+	p->target = new_target(sub, req);
 	if (req->conn)
 		p->conn = hr_mem_ref(req->conn);
 	sub->pend = p;
 	err = commit(sub);
 	if (err) {
 		pend_free(sub);
-		hr_strans_fail(st, err, "events: queueing the refresh");
+		return hr_verdict_fail(v, err, "events: queueing the refresh");
 	}
+	return true;
+}
+
+static void in_dialog(struct hr_events *ev, struct hr_strans *st,
+	const struct hr_msg *req, const struct hr_event *event)
+{
+	struct hr_verdict v;
+	struct hr_sub *sub;
+	uint32_t exp;
+
+	sub = hr_sub_dialog(ev, &req->callid, &req->to.tag, &req->from.tag,
+		&event->package, &event->id);
+	if (!refresh_ok(sub, req, &v, &exp) ||
+	    !queue_refresh(sub, st, req, exp, &v))
+		hr_strans_answer(st, &v);
 }
 
 /* ---- a new subscription ---- */
@@ -345,20 +357,19 @@ static bool from_names(const struct hr_msg *req, const char *user)
  * never by a From it may vary at will). A user with the monitor role (an
  * application server watching for the users of its domain, as a trusted
  * element of RFC 3325 asserts identities) may name any user of its own
- * domain. False: answered 403.
+ * domain. Without authentication (user ""), any From.
  */
-static bool from_allowed(struct hr_events *ev, struct hr_strans *st,
-	const struct hr_msg *req, const char *user, const char *domain)
+static bool from_allowed(const struct hr_events *ev, const struct hr_msg *req,
+	const char *user, const char *domain, struct hr_verdict *v)
 {
-	if (from_names(req, user))
+	if (!*user || from_names(req, user))
 		return true;
 	if (!hr_pl_strcasecmp(&req->from.uri.host, domain) &&
 	    hr_realm_is_monitor(ev->cfg.realm, user))
 		return true;
-	hr_strans_fail_as(st, 403, "From Is Not the Authenticated User", NULL,
-		"events: SUBSCRIBE", "its From names another user than its "
-		"digest credentials");
-	return false;
+	return hr_verdict_refuse_why(v, 403,
+		"From Is Not the Authenticated User", NULL, "events: SUBSCRIBE",
+		"its From names another user than its digest credentials");
 }
 
 /* The subscription of the same watcher device to the same resource and
@@ -411,167 +422,226 @@ static unsigned watcher_limit(const struct hr_events *ev,
 		ev->cfg.max_per_watcher;
 }
 
-static void initial(struct hr_events *ev, struct hr_strans *st,
-	const struct hr_msg *req, const struct hr_pkg *pkg,
-	const struct hr_event *event)
+/* What an initial SUBSCRIBE asks for, once checked. */
+struct asked {
+	const char *domain;           /* the served domain it is for */
+	const char *accept;           /* the type its NOTIFYs carry */
+	uint32_t exp;                 /* the expiry granted; 0: a fetch */
+};
+
+/* Before its credentials: a resource of ours (n->resource), what makes
+ * a dialog, a type it accepts and its expiry. */
+static bool asked_ok(const struct hr_events *ev, const struct hr_msg *req,
+	const struct hr_pkg *pkg, struct newsub *n, struct asked *a,
+	struct hr_verdict *v)
 {
-	struct newsub n = { 0 };
-	struct hr_store_sub ss = { 0 };
 	const struct hr_hdr *ch = hr_msg_hdr(req, HR_HDR_CONTACT);
-	const char *domain, *accept;
-	struct hr_sub *sub = NULL, *old;
 	struct hr_addr contact;
-	enum hr_authz az;
-	uint32_t exp;
-	struct pend *p;
+
+	a->domain = hr_realm_domain(ev->cfg.realm, req);
+	if (!a->domain || resource_of(req, a->domain, n->resource,
+		sizeof(n->resource)))
+		return hr_verdict_refuse(v, 404, "Not Found", NULL);
+	/* RFC 6665 4.1.2.1 / RFC 3261 8.1.1.8: a Contact, one URI */
+	if (!ch || hr_addr_decode(&contact, &ch->val) || contact.star)
+		return hr_verdict_refuse(v, 400, "Missing Contact", NULL);
+	if (!req->from.tag.len)
+		return hr_verdict_refuse(v, 400, "Missing From Tag", NULL);
+	a->accept = negotiate(pkg, req);
+	if (!a->accept)
+		return not_acceptable(pkg, v);
+	return expiry(pkg, req, v, &a->exp);
+}
+
+/* The new subscription with its dialog, not yet authorized; NULL with
+ * v. */
+static struct hr_sub *sub_make(struct hr_events *ev, const struct hr_msg *req,
+	const struct hr_pkg *pkg, const struct hr_event *event,
+	struct newsub *n, const struct asked *a, struct hr_verdict *v)
+{
+	struct hr_store_sub ss = { 0 };
+	struct hr_sub *sub;
 	int err;
 
-	domain = hr_realm_domain(ev->cfg.realm, req);
-	if (!domain || resource_of(req, domain, n.resource,
-		sizeof(n.resource))) {
-		hr_strans_replyh(st, 404, "Not Found", NULL);
-		return;
-	}
-	/* RFC 6665 4.1.2.1 / RFC 3261 8.1.1.8: a Contact, one URI */
-	if (!ch || hr_addr_decode(&contact, &ch->val) || contact.star) {
-		hr_strans_replyh(st, 400, "Missing Contact", NULL);
-		return;
-	}
-	if (!req->from.tag.len) {
-		hr_strans_replyh(st, 400, "Missing From Tag", NULL);
-		return;
-	}
-	accept = negotiate(pkg, req);
-	if (!accept) {
-		not_acceptable(st, pkg);
-		return;
-	}
-	if (!expiry(pkg, req, st, &exp))
-		return;
-	/* the digest username names a user of the realm: n.user */
-	if (!hr_realm_open(ev->cfg.realm, st, req, domain, NULL, n.user,
-		sizeof(n.user)))
-		return;
-	if (*n.user && !from_allowed(ev, st, req, n.user, domain))
-		return;
 	/* the id is the dialog's local tag (To-tag): one hash finds a
 	 * dialog and an id */
-	n.watcher = watcher_of(req, n.user);
-	n.event_id = hr_pl_strdup(&event->id);
-	err = hr_dialog_accept(&n.dlg, ev->sip, req, domain);
-	if (err || !n.watcher || !n.event_id) {
-		hr_strans_fail(st, err ? err : ENOMEM, "events: the new dialog");
-		goto out;
+	n->watcher = watcher_of(req, n->user);
+	n->event_id = hr_pl_strdup(&event->id);
+	err = hr_dialog_accept(&n->dlg, ev->sip, req, a->domain);
+	if (err || !n->watcher || !n->event_id) {
+		hr_verdict_fail(v, err ? err : ENOMEM, "events: the new dialog");
+		return NULL;
 	}
-	ss.id = hr_dialog_local_tag(n.dlg);
+	ss.id = hr_dialog_local_tag(n->dlg);
 	ss.package = pkg->name;
-	ss.event_id = n.event_id;
-	ss.resource = n.resource;
-	ss.watcher = n.watcher;
-	ss.watcher_user = n.user;
+	ss.event_id = n->event_id;
+	ss.resource = n->resource;
+	ss.watcher = n->watcher;
+	ss.watcher_user = n->user;
 	ss.state = "pending";
-	ss.expires_at = hr_wall_s() + exp;
-	ss.accept = accept;
+	ss.expires_at = hr_wall_s() + a->exp;
+	ss.accept = a->accept;
 	/* versions 0..reserve-1 and CSeqs 1..reserve are ours */
 	ss.cseq_reserved = ev->cfg.reserve;
 	ss.version_reserved = (int64_t)ev->cfg.reserve - 1;
-	sub = hr_sub_new(ev, pkg, &ss, hr_mem_ref(n.dlg));
-	if (!sub) {
-		hr_strans_fail(st, ENOMEM, "events: the new subscription");
-		goto out;
-	}
-	az = pkg->authorize ? pkg->authorize(&sub->info, pkg->arg) :
-		HR_AUTHZ_ACTIVE;
+	sub = hr_sub_new(ev, pkg, &ss, hr_mem_ref(n->dlg));
+	if (!sub)
+		hr_verdict_fail(v, ENOMEM, "events: the new subscription");
+	return sub;
+}
+
+/* The package's word on the watcher: the subscription's first state. */
+static bool authorized(struct hr_sub *sub, const struct hr_pkg *pkg,
+	struct hr_verdict *v)
+{
+	enum hr_authz az = pkg->authorize ?
+		pkg->authorize(&sub->info, pkg->arg) : HR_AUTHZ_ACTIVE;
+
 	switch (az) {
 	case HR_AUTHZ_ACTIVE:
 		sub->info.state = HR_SUB_ACTIVE;
-		break;
+		return true;
 	case HR_AUTHZ_PENDING:
 		sub->info.state = HR_SUB_PENDING;
-		break;
+		return true;
 	case HR_AUTHZ_NOTFOUND:
-		hr_strans_replyh(st, 404, "Not Found", NULL);
-		goto out;
+		return hr_verdict_refuse(v, 404, "Not Found", NULL);
 	case HR_AUTHZ_REJECT:
 	default:
-		hr_strans_replyh(st, 403, "Forbidden", NULL);
-		goto out;
+		return hr_verdict_refuse(v, 403, "Forbidden", NULL);
 	}
-	/* a fetch: 200, the state in a final NOTIFY, nothing stored */
-	if (!exp) {
-		ok(sub, st, 0);
-		hr_sub_end(sub, HR_REASON_TIMEOUT, 0, false);
-		hr_sub_finish(sub, false);
-		goto out;
-	}
-	old = replaced(ev, sub);
+}
+
+/* The bounds a new subscription stays within; old, which it replaces,
+ * does not count. */
+static bool within_limits(struct hr_events *ev, const struct hr_sub *sub,
+	const struct hr_sub *old, struct hr_verdict *v)
+{
+	struct res *r = hr_res_find(ev, sub->info.package,
+		sub->info.resource);
+
 	/* the watcher is who its credentials say: a From varied at will
 	 * counts as the same watcher */
 	if (hr_watcher_count(ev, hr_sub_who(&sub->info)) - (old ? 1 : 0) >=
-	    watcher_limit(ev, &sub->info)) {
-		hr_strans_fail_as(st, 403, "Too Many Subscriptions", NULL,
-			"events: SUBSCRIBE", "the watcher holds "
+	    watcher_limit(ev, &sub->info))
+		return hr_verdict_refuse_why(v, 403, "Too Many Subscriptions",
+			NULL, "events: SUBSCRIBE", "the watcher holds "
 			"--max-subscriptions-per-watcher (or -monitor) already");
-		goto out;
-	}
-	{
-		struct res *r = hr_res_find(ev, pkg->name, n.resource);
+	/* those being stored count too: a burst of SUBSCRIBEs must not pass
+	 * the limit while it waits for the store */
+	if (r && r->subs.n + r->pending - (old ? 1 : 0) >=
+	    ev->cfg.max_per_resource)
+		return hr_verdict_refuse_why(v, 403, "Too Many Subscriptions",
+			NULL, "events: SUBSCRIBE", "the resource has "
+			"--max-subscriptions-per-resource already");
+	return true;
+}
 
-		/* those being stored count too: a burst of SUBSCRIBEs
-		 * must not pass the limit while it waits for the store */
-		if (r && r->subs.n + r->pending - (old ? 1 : 0) >=
-		    ev->cfg.max_per_resource) {
-			hr_strans_fail_as(st, 403, "Too Many Subscriptions",
-				NULL, "events: SUBSCRIBE", "the resource has "
-				"--max-subscriptions-per-resource already");
-			goto out;
-		}
-	}
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		hr_strans_fail(st, ENOMEM, "events: the new subscription");
-		goto out;
-	}
+/* Hold the new subscription's place and queue its row; the 200 waits. */
+static bool queue_new(struct hr_events *ev, struct hr_strans *st,
+	const struct hr_msg *req, struct hr_sub *sub, struct hr_sub *old,
+	uint32_t exp, struct hr_verdict *v)
+{
+	struct pend *p = calloc(1, sizeof(*p));
+	int err;
+
+	if (!p)
+		return hr_verdict_fail(v, ENOMEM,
+			"events: the new subscription");
 	p->st = hr_mem_ref(st);
 	p->expires = exp;
-	p->expires_at = ss.expires_at;
+	p->expires_at = sub->info.expires_at;
 	p->cseq = req->cseq.num;
 	p->old = hr_mem_ref(old);
 	p->fresh = true;
-	p->res = hr_res_hold(ev, pkg->name, n.resource);
+	p->res = hr_res_hold(ev, sub->info.package, sub->info.resource);
 	p->w = hr_watcher_hold(ev, hr_sub_who(&sub->info));
 	sub->pend = p;
 	err = p->res && p->w ? commit(sub) : ENOMEM;
 	if (err) {
 		pend_free(sub);
-		hr_strans_fail(st, err, "events: queueing the subscription");
+		return hr_verdict_fail(v, err,
+			"events: queueing the subscription");
 	}
+	return true;
+}
+
+/* A fetch: 200, the state in a final NOTIFY, nothing stored. */
+static void fetch(struct hr_sub *sub, struct hr_strans *st)
+{
+	ok(sub, st, 0);
+	hr_sub_end(sub, HR_REASON_TIMEOUT, 0, false);
+	hr_sub_finish(sub, false);
+}
+
+static void initial(struct hr_events *ev, struct hr_strans *st,
+	const struct hr_msg *req, const struct hr_pkg *pkg,
+	const struct hr_event *event)
+{
+	struct newsub n = { 0 };
+	struct hr_sub *sub = NULL, *old;
+	struct hr_verdict v;
+	struct asked a;
+
+	if (!asked_ok(ev, req, pkg, &n, &a, &v))
+		goto answer;
+	/* the digest username names a user of the realm: n.user */
+	if (!hr_realm_open(ev->cfg.realm, st, req, a.domain, NULL, n.user,
+		sizeof(n.user)))
+		goto out;
+	if (!from_allowed(ev, req, n.user, a.domain, &v))
+		goto answer;
+	sub = sub_make(ev, req, pkg, event, &n, &a, &v);
+	if (!sub || !authorized(sub, pkg, &v))
+		goto answer;
+	if (!a.exp) {
+		fetch(sub, st);
+		goto out;
+	}
+	old = replaced(ev, sub);
+	if (within_limits(ev, sub, old, &v) &&
+	    queue_new(ev, st, req, sub, old, a.exp, &v))
+		goto out;
+answer:
+	hr_strans_answer(st, &v);
 out:
 	hr_mem_deref(sub);
 	newsub_free(&n);
+}
+
+/* The package a SUBSCRIBE names; NULL with v. */
+static const struct hr_pkg *package_of(const struct hr_events *ev,
+	const struct hr_msg *req, struct hr_event *event,
+	struct hr_verdict *v)
+{
+	const struct hr_hdr *h = hr_msg_hdr(req, HR_HDR_EVENT);
+	const struct hr_pkg *pkg = NULL;
+
+	if (ev->closing) {
+		hr_verdict_refuse_why(v, 503, "Service Unavailable",
+			RETRY_AFTER, "events", "shutting down");
+		return NULL;
+	}
+	/* RFC 6665 4.2.3: no Event (and no PINT here) is a bad event */
+	if (h && !hr_event_decode(event, &h->val))
+		pkg = hr_events_pkg(ev, &event->package);
+	if (!pkg)
+		bad_event(ev, v);
+	return pkg;
 }
 
 void hr_events_on_subscribe(struct hr_strans *st, const struct hr_msg *req,
 	void *arg)
 {
 	struct hr_events *ev = arg;
-	const struct hr_hdr *h = hr_msg_hdr(req, HR_HDR_EVENT);
-	const struct hr_pkg *pkg = NULL;
+	const struct hr_pkg *pkg;
 	struct hr_event event;
+	struct hr_verdict v;
 
-	if (ev->closing) {
-		hr_strans_fail_as(st, 503, "Service Unavailable", RETRY_AFTER,
-			"events", "shutting down");
-		return;
-	}
-	/* RFC 6665 4.2.3: no Event (and no PINT here) is a bad event */
-	if (h && !hr_event_decode(&event, &h->val))
-		pkg = hr_events_pkg(ev, &event.package);
-	if (!pkg) {
-		bad_event(ev, st);
-		return;
-	}
-	if (req->to.tag.len)
+	pkg = package_of(ev, req, &event, &v);
+	if (!pkg)
+		hr_strans_answer(st, &v);
+	else if (req->to.tag.len)
 		in_dialog(ev, st, req, &event);
 	else
 		initial(ev, st, req, pkg, &event);
