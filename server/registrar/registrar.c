@@ -15,6 +15,7 @@
 #define MAX_WAITING 32        /* requests queued behind one busy AOR */
 #define AOR_MAX 512
 #define RETRY_AFTER "Retry-After: 5\r\n"
+#define WHERE_CHANGES "registrar: the contacts' changes"
 
 /* The strings a change owns for its binding: every field of sb that is
  * made for the request has its own slot. */
@@ -442,49 +443,55 @@ static void slot_reset(struct change *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* The change for one contact; *fail gets a reply when the request must
- * fail as a whole. */
-static int contact_change(struct regctx *ctx, const struct hr_msg *req,
-	const struct contact *ct, const char **fail, uint16_t *scode)
+/* RFC 3261 10.3 step 7: the same Call-ID with a CSeq not higher than
+ * the binding's is out of order. */
+static bool out_of_order(const struct hr_msg *req, const struct binding *b)
 {
-	struct hr_registrar *r = ctx->r;
-	struct change *c = &ctx->ch[ctx->n];
-	char *key = contact_key(ct), *ua = NULL, rcv[96], id[17];
+	return !hr_pl_strcmp(&req->callid, b->pub.callid) &&
+		req->cseq.num <= b->pub.cseq;
+}
+
+/* The strings of c's binding made for the request: false when one could
+ * not be made. */
+static bool put_strings(struct change *c, const struct hr_msg *req,
+	const struct contact *ct)
+{
 	const struct hr_hdr *uah = hr_msg_hdr(req, HR_HDR_USER_AGENT);
-	struct binding *old;
+	char *ua = NULL, rcv[96];
+
+	c->sb.uri = own(c, OWN_URI, pldup(&ct->addr.uri.raw));
+	c->sb.params = own(c, OWN_PARAMS,
+		other_params(&ct->addr.params));
+	c->sb.dname = own(c, OWN_DNAME, pldup(&ct->addr.dname));
+	c->sb.callid = own(c, OWN_CALLID, pldup(&req->callid));
+	c->sb.instance = ct->instance.len ? own(c, OWN_INSTANCE,
+		pldup(&ct->instance)) : NULL;
+	c->sb.path = own(c, OWN_PATH, joined_path(req));
+	if (uah)
+		ua = own(c, OWN_UA, pldup(&uah->val));
+	c->sb.user_agent = ua;
+	received(req, rcv, sizeof(rcv));
+	c->sb.received = own(c, OWN_RECEIVED, strdup(rcv));
+	/* a string that is absent stays NULL; one that could not be made is
+	 * out of memory, never a silently missing column */
+	return !(!c->sb.uri || !c->sb.params || !c->sb.dname ||
+	    !c->sb.callid || !c->sb.received ||
+	    (ct->instance.len && !c->sb.instance) || (uah && !ua) ||
+	    (hr_msg_hdr(req, HR_HDR_PATH) && !c->sb.path));
+}
+
+/* c puts the binding of ct under key, replacing old (or NULL): false
+ * when out of memory. */
+static bool put_change(struct regctx *ctx, struct change *c,
+	const struct hr_msg *req, const struct contact *ct, char *key,
+	struct binding *old)
+{
 	uint32_t exp = ct->expires;
 	int64_t now = hr_wall_s();
+	char id[17];
 
-	if (!own(c, OWN_KEY, key))
-		return ENOMEM;
-	old = hr_binding_find(ctx->aor, key);
-	/* step 7: the same Call-ID with a CSeq not higher aborts it all */
-	if (old && !hr_pl_strcmp(&req->callid, old->pub.callid) &&
-	    req->cseq.num <= old->pub.cseq) {
-		*scode = 400;
-		*fail = "Out-Of-Order CSeq";
-		return EPROTO;
-	}
-	if (exp == 0) {
-		if (!old) {
-			/* removing what is not there: nothing; the slot is
-			 * free again for the next contact */
-			slot_reset(c);
-			return 0;
-		}
-		c->del = true;
-		c->old = old;
-		c->ev = HR_REG_UNREGISTERED;
-		ctx->n++;
-		return 0;
-	}
-	if (exp < r->cfg.expires_min) {
-		*scode = 423;
-		*fail = "Interval Too Brief";
-		return EPROTO;
-	}
-	if (exp > r->cfg.expires_max)
-		exp = r->cfg.expires_max;
+	if (exp > ctx->r->cfg.expires_max)
+		exp = ctx->r->cfg.expires_max;
 	c->old = old;
 	c->sb.aor = ctx->aor->name;
 	c->sb.key = key;
@@ -499,54 +506,68 @@ static int contact_change(struct regctx *ctx, const struct hr_msg *req,
 		c->sb.registered_at = now;
 		c->ev = HR_REG_REGISTERED;
 	}
-	c->sb.uri = own(c, OWN_URI, pldup(&ct->addr.uri.raw));
-	c->sb.params = own(c, OWN_PARAMS,
-		other_params(&ct->addr.params));
-	c->sb.dname = own(c, OWN_DNAME, pldup(&ct->addr.dname));
-	c->sb.callid = own(c, OWN_CALLID, pldup(&req->callid));
-	c->sb.instance = ct->instance.len ? own(c, OWN_INSTANCE,
-		pldup(&ct->instance)) : NULL;
-	c->sb.path = own(c, OWN_PATH, joined_path(req));
-	if (uah)
-		ua = own(c, OWN_UA, pldup(&uah->val));
-	c->sb.user_agent = ua;
-	received(req, rcv, sizeof(rcv));
-	c->sb.received = own(c, OWN_RECEIVED, strdup(rcv));
 	c->sb.expires_at = now + exp;
 	c->sb.cseq = req->cseq.num;
 	c->sb.q = ct->q;
 	c->sb.reg_id = ct->reg_id;
-	/* a string that is absent stays NULL; one that could not be made is
-	 * out of memory, never a silently missing column */
-	if (!c->sb.uri || !c->sb.params || !c->sb.dname || !c->sb.callid ||
-	    !c->sb.received || !c->sb.id ||
-	    (ct->instance.len && !c->sb.instance) || (uah && !ua) ||
-	    (hr_msg_hdr(req, HR_HDR_PATH) && !c->sb.path))
-		return ENOMEM;
+	return c->sb.id && put_strings(c, req, ct);
+}
+
+/* The change for one contact: true, or false with v when the request
+ * fails as a whole. */
+static bool contact_change(struct regctx *ctx, const struct hr_msg *req,
+	const struct contact *ct, struct hr_verdict *v)
+{
+	struct change *c = &ctx->ch[ctx->n];
+	char *key = contact_key(ct);
+	struct binding *old;
+
+	if (!own(c, OWN_KEY, key))
+		return hr_verdict_fail(v, ENOMEM, WHERE_CHANGES);
+	old = hr_binding_find(ctx->aor, key);
+	/* step 7: the same Call-ID with a CSeq not higher aborts it all */
+	if (old && out_of_order(req, old))
+		return hr_verdict_refuse(v, 400, "Out-Of-Order CSeq", NULL);
+	if (ct->expires == 0 && !old) {
+		/* removing what is not there: nothing; the slot is free
+		 * again for the next contact */
+		slot_reset(c);
+		return true;
+	}
+	if (ct->expires == 0) {
+		c->del = true;
+		c->old = old;
+		c->ev = HR_REG_UNREGISTERED;
+		ctx->n++;
+		return true;
+	}
+	if (ct->expires < ctx->r->cfg.expires_min)
+		return hr_verdict_refuse(v, 423, "Interval Too Brief",
+			hr_verdict_hdrs(v, "Min-Expires: %u\r\n",
+			ctx->r->cfg.expires_min));
+	if (!put_change(ctx, c, req, ct, key, old))
+		return hr_verdict_fail(v, ENOMEM, WHERE_CHANGES);
 	ctx->n++;
-	return 0;
+	return true;
 }
 
 /* Contact: * with Expires: 0 removes every binding (step 6). */
-static int star_changes(struct regctx *ctx, const struct hr_msg *req,
-	const char **fail, uint16_t *scode)
+static bool star_changes(struct regctx *ctx, const struct hr_msg *req,
+	struct hr_verdict *v)
 {
 	for (struct hr_le *le = ctx->aor->bindings.head; le; le = le->next) {
 		struct binding *b = le->data;
 		struct change *c = &ctx->ch[ctx->n];
 
-		if (!hr_pl_strcmp(&req->callid, b->pub.callid) &&
-		    req->cseq.num <= b->pub.cseq) {
-			*scode = 400;
-			*fail = "Out-Of-Order CSeq";
-			return EPROTO;
-		}
+		if (out_of_order(req, b))
+			return hr_verdict_refuse(v, 400, "Out-Of-Order CSeq",
+				NULL);
 		c->del = true;
 		c->old = b;
 		c->ev = HR_REG_UNREGISTERED;
 		ctx->n++;
 	}
-	return 0;
+	return true;
 }
 
 static unsigned live_after(const struct regctx *ctx)
@@ -564,142 +585,168 @@ static unsigned live_after(const struct regctx *ctx)
 	return n;
 }
 
-/* Steps 6 and 7 for every contact. 0 with the changes, or *fail set. */
-static int changes(struct regctx *ctx, const struct hr_msg *req,
-	const char **fail, uint16_t *scode)
+/* Steps 6 and 7 for every contact: true with the changes, else false
+ * with v. */
+static bool changes(struct regctx *ctx, const struct hr_msg *req,
+	struct hr_verdict *v)
 {
 	unsigned ncontacts = hr_msg_hdr_count(req, HR_HDR_CONTACT);
 	bool star = false;
 	struct contact ct;
-	int err = 0;
+	const char *bad;
 
-	*scode = 400;
 	for (const struct hr_hdr *h = hr_msg_hdr(req, HR_HDR_CONTACT); h;
 	     h = hr_msg_hdr_next(req, h)) {
-		*fail = contact_decode(ctx->r, req, h, &ct);
-		if (*fail)
-			return EPROTO;
+		bad = contact_decode(ctx->r, req, h, &ct);
+		if (bad)
+			return hr_verdict_refuse(v, 400, bad, NULL);
 		star |= ct.addr.star;
 	}
-	if (star) {
-		/* step 6: "*" only alone and with Expires: 0 */
-		if (ncontacts > 1 || !req->has_expires || req->expires) {
-			*fail = "Invalid Contact *";
-			return EPROTO;
-		}
-		return star_changes(ctx, req, fail, scode);
-	}
-	for (const struct hr_hdr *h = hr_msg_hdr(req, HR_HDR_CONTACT);
-	     h && !err; h = hr_msg_hdr_next(req, h)) {
+	/* step 6: "*" only alone and with Expires: 0 */
+	if (star && (ncontacts > 1 || !req->has_expires || req->expires))
+		return hr_verdict_refuse(v, 400, "Invalid Contact *", NULL);
+	if (star)
+		return star_changes(ctx, req, v);
+	for (const struct hr_hdr *h = hr_msg_hdr(req, HR_HDR_CONTACT); h;
+	     h = hr_msg_hdr_next(req, h)) {
 		contact_decode(ctx->r, req, h, &ct);
-		err = contact_change(ctx, req, &ct, fail, scode);
+		if (!contact_change(ctx, req, &ct, v))
+			return false;
 	}
-	if (!err && live_after(ctx) > ctx->r->cfg.max_contacts) {
-		*scode = 403;
-		*fail = "Too Many Contacts";
-		return EPROTO;
-	}
-	return err;
+	if (live_after(ctx) > ctx->r->cfg.max_contacts)
+		return hr_verdict_refuse(v, 403, "Too Many Contacts", NULL);
+	return true;
 }
 
 /* ---- steps 1 to 5 ---- */
 
-static void handle(struct hr_registrar *r, struct hr_strans *st,
-	const struct hr_msg *req, bool authorized)
+/* Steps 1 and 5 (syntax): the AOR (aor) in To of a domain we serve
+ * (*realm); false with v. */
+static bool aor_ok(const struct hr_registrar *r, const struct hr_msg *req,
+	const char **realm, char *aor, size_t n, struct hr_verdict *v)
 {
-	const char *realm, *fail = NULL;
-	char aor[AOR_MAX], user[256];
-	struct regctx *ctx;
-	struct aor *a;
-	uint16_t scode;
-	unsigned n;
 	int err;
 
-	if (r->closing) {
-		hr_strans_fail_as(st, 503, "Service Unavailable", RETRY_AFTER,
-			"registrar", "shutting down");
-		return;
-	}
+	if (r->closing)
+		return hr_verdict_refuse_why(v, 503, "Service Unavailable",
+			RETRY_AFTER, "registrar", "shutting down");
 	/* step 1: a domain we serve; a UA configured with the server's
 	 * address rather than the domain names us: the domain is To's */
-	realm = hr_realm_domain(r->cfg.realm, req);
-	if (!realm) {
-		hr_strans_replyh(st, 404, "Not Found", NULL);
-		return;
-	}
+	*realm = hr_realm_domain(r->cfg.realm, req);
+	if (!*realm)
+		return hr_verdict_refuse(v, 404, "Not Found", NULL);
 	/* step 5 (syntax): To names an AOR of that domain */
-	err = hr_uri_aor(&req->to.uri, realm, aor, sizeof(aor));
-	if (err == EBADMSG) {
-		hr_strans_replyh(st, 400, "Control Character in User Part",
-			NULL);
-		return;
-	}
-	if (err || hr_pl_strcasecmp(&req->to.uri.host, realm)) {
-		hr_strans_replyh(st, 404, "Not Found", NULL);
-		return;
-	}
-	/* steps 3 and 4: a user may register only its own AOR */
-	if (!authorized && !hr_realm_open(r->cfg.realm, st, req, realm, aor,
-		NULL, 0))
-		return;
-	/* step 5: the AOR exists */
+	err = hr_uri_aor(&req->to.uri, *realm, aor, n);
+	if (err == EBADMSG)
+		return hr_verdict_refuse(v, 400,
+			"Control Character in User Part", NULL);
+	if (err || hr_pl_strcasecmp(&req->to.uri.host, *realm))
+		return hr_verdict_refuse(v, 404, "Not Found", NULL);
+	return true;
+}
+
+/* Step 5: the AOR exists; false with v. */
+static bool aor_exists(const struct hr_registrar *r, const char *realm,
+	const char *aor, struct hr_verdict *v)
+{
+	char user[256];
+
 	snprintf(user, sizeof(user), "%.*s", (int)(strchr(aor, '@') - aor), aor);
-	if (!hr_realm_user_exists(r->cfg.realm, user, realm)) {
-		hr_strans_replyh(st, 404, "Not Found", NULL);
-		return;
-	}
-	a = hr_aor_get(r, aor);
-	if (!a) {
-		hr_strans_fail(st, ENOMEM, "registrar: the AOR's entry");
-		return;
-	}
-	if (a->busy) {
-		if (!wait_in_line(a, st))
-			hr_strans_fail_as(st, 503, "Service Unavailable",
-				RETRY_AFTER, "registrar: the AOR's line",
-				"too many REGISTERs waiting for this AOR");
-		return;
-	}
-	n = hr_msg_hdr_count(req, HR_HDR_CONTACT) + a->bindings.n + 1;
-	ctx = hr_mem_zalloc(sizeof(*ctx) + n * sizeof(ctx->ch[0]), ctx_destroy);
-	if (!ctx) {
-		hr_strans_fail(st, ENOMEM, "registrar: the request's state");
-		hr_aor_release(a);
-		return;
-	}
+	if (!hr_realm_user_exists(r->cfg.realm, user, realm))
+		return hr_verdict_refuse(v, 404, "Not Found", NULL);
+	return true;
+}
+
+static struct regctx *ctx_new(struct hr_registrar *r, struct aor *a,
+	struct hr_strans *st, const struct hr_msg *req)
+{
+	unsigned n = hr_msg_hdr_count(req, HR_HDR_CONTACT) + a->bindings.n + 1;
+	struct regctx *ctx = hr_mem_zalloc(sizeof(*ctx) +
+		n * sizeof(ctx->ch[0]), ctx_destroy);
+
+	if (!ctx)
+		return NULL;
 	ctx->r = r;
 	ctx->aor = a;
 	ctx->cap = n;
 	ctx->st = hr_mem_ref(st);
-	err = changes(ctx, req, &fail, &scode);
-	if (err == ENOMEM) {
-		hr_strans_fail(st, err, "registrar: the contacts' changes");
-		goto done;
-	}
-	if (err) {
-		char hdrs[64];
+	return ctx;
+}
 
-		snprintf(hdrs, sizeof(hdrs), "Min-Expires: %u\r\n",
-			r->cfg.expires_min);
-		hr_strans_replyh(st, scode, fail, scode == 423 ? hdrs : NULL);
-		goto done;
+/* Queue the changes for the store; the AOR's line is taken until
+ * committed(). */
+static bool start(struct regctx *ctx, struct hr_verdict *v)
+{
+	int err;
+
+	ctx->aor->busy = true;
+	err = commit(ctx);
+	if (!err)
+		return true;
+	ctx->aor->busy = false;
+	return hr_verdict_fail(v, err, "registrar: queueing the change");
+}
+
+/* Steps 6 to 8 for a, whose line is free: answered here, or by
+ * committed() once the change is stored. */
+static void change(struct hr_registrar *r, struct aor *a,
+	struct hr_strans *st, const struct hr_msg *req)
+{
+	struct regctx *ctx = ctx_new(r, a, st, req);
+	struct hr_verdict v;
+
+	if (!ctx) {
+		hr_verdict_fail(&v, ENOMEM, "registrar: the request's state");
+		goto answer;
 	}
+	if (!changes(ctx, req, &v))
+		goto answer;
 	/* a query (no Contact), or nothing to change */
 	if (!ctx->n) {
 		reply_ok(r, a, st);
 		goto done;
 	}
-	a->busy = true;
-	err = commit(ctx);
-	if (err) {
-		a->busy = false;
-		hr_strans_fail(st, err, "registrar: queueing the change");
-		goto done;
-	}
-	return;
+	if (start(ctx, &v))
+		return;
+answer:
+	hr_strans_answer(st, &v);
 done:
 	hr_mem_deref(ctx);
 	hr_aor_release(a);
+}
+
+static void handle(struct hr_registrar *r, struct hr_strans *st,
+	const struct hr_msg *req, bool authorized)
+{
+	char aor[AOR_MAX];
+	const char *realm;
+	struct hr_verdict v;
+	struct aor *a;
+
+	if (!aor_ok(r, req, &realm, aor, sizeof(aor), &v))
+		goto answer;
+	/* steps 3 and 4: a user may register only its own AOR */
+	if (!authorized && !hr_realm_open(r->cfg.realm, st, req, realm, aor,
+		NULL, 0))
+		return;
+	if (!aor_exists(r, realm, aor, &v))
+		goto answer;
+	a = hr_aor_get(r, aor);
+	if (!a) {
+		hr_verdict_fail(&v, ENOMEM, "registrar: the AOR's entry");
+		goto answer;
+	}
+	if (!a->busy) {
+		change(r, a, st, req);
+		return;
+	}
+	if (wait_in_line(a, st))
+		return;
+	hr_verdict_refuse_why(&v, 503, "Service Unavailable", RETRY_AFTER,
+		"registrar: the AOR's line",
+		"too many REGISTERs waiting for this AOR");
+answer:
+	hr_strans_answer(st, &v);
 }
 
 static void on_register(struct hr_strans *st, const struct hr_msg *req,
