@@ -330,31 +330,24 @@ static bool entity_ok(const char *entity, const char *presentity)
 		!strcasecmp(entity + ulen + 1, at + 1);
 }
 /* A published PIDF document (RFC 3863) whose entity is the presentity. */
-static bool parse(struct hr_strans *st, const struct hr_pl *body,
+static bool parse(struct hr_verdict *v, const struct hr_pl *body,
 	const char *name, void **docp, void *arg)
 {
 	struct hr_pidf *doc;
-	char reason[128];
 	const char *why = NULL;
 	int err;
 
 	(void)arg;
 	err = hr_pidf_parse(&doc, body->p, body->len, &why);
-	if (err == ENOMEM) {
-		hr_strans_fail(st, err, "presence: parsing the PIDF");
-		return false;
-	}
-	if (err) {
-		snprintf(reason, sizeof(reason), "%s", why ? why :
-			"Bad PIDF");
-		hr_strans_replyh(st, 400, reason, NULL);
-		return false;
-	}
+	if (err == ENOMEM)
+		return hr_verdict_fail(v, err, "presence: parsing the PIDF");
+	/* why is a static "Bad PIDF: ..." (xml.h) */
+	if (err)
+		return hr_verdict_refuse(v, 400, why ? why : "Bad PIDF", NULL);
 	if (!entity_ok(hr_pidf_entity(doc), name)) {
 		hr_mem_deref(doc);
-		hr_strans_replyh(st, 400, "Bad PIDF: entity is not the "
-			"presentity", NULL);
-		return false;
+		return hr_verdict_refuse(v, 400, "Bad PIDF: entity is not "
+			"the presentity", NULL);
 	}
 	*docp = doc;
 	return true;
@@ -378,7 +371,7 @@ static int load(void **docp, const char *body, const char **why)
  * that asks to send the same again later (RFC 3903 9). Refused here, a
  * too large document never reaches a watcher: NOTIFYs stay deliverable.
  */
-static bool fits(struct hr_strans *st, const char *name, void *arg)
+static bool fits(struct hr_verdict *v, const char *name, void *arg)
 {
 	struct hr_presence *p = arg;
 	struct hr_buf b;
@@ -387,16 +380,13 @@ static bool fits(struct hr_strans *st, const char *name, void *arg)
 	hr_buf_init(&b, p->cfg.max_doc);
 	err = compose_as(p, name, true, &b);
 	hr_buf_reset(&b);
-	if (err == EMSGSIZE) {
-		hr_strans_fail_as(st, 413, "Presence Document Too Large",
-			NULL, "presence: PUBLISH", "the presentity's document "
-			"would be over --max-presence-document");
-		return false;
-	}
-	if (err) {
-		hr_strans_fail(st, err, "presence: composing ahead");
-		return false;
-	}
+	if (err == EMSGSIZE)
+		return hr_verdict_refuse_why(v, 413,
+			"Presence Document Too Large", NULL,
+			"presence: PUBLISH", "the presentity's document would "
+			"be over --max-presence-document");
+	if (err)
+		return hr_verdict_fail(v, err, "presence: composing ahead");
 	return true;
 }
 

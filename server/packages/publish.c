@@ -72,25 +72,31 @@ struct hr_publish {
 	bool closing;
 };
 
-/* "<event>: what" for the log of a failure. */
-static void fail(struct hr_publish *pub, struct hr_strans *st, int err,
-	const char *what)
+/* Failed with err at what: "<event>: what" for its log line; false. */
+static bool fail(const struct hr_publish *pub, struct hr_verdict *v,
+	int err, const char *what)
 {
-	char where[96];
-
-	snprintf(where, sizeof(where), "%s: %s", pub->pkg.event, what);
-	hr_strans_fail(st, err, where);
+	return hr_verdict_fail(v, err, hr_verdict_where(v, "%s: %s",
+		pub->pkg.event, what));
 }
 
-static void fail_as(struct hr_publish *pub, struct hr_strans *st,
+static bool fail_as(const struct hr_publish *pub, struct hr_verdict *v,
 	uint16_t scode, const char *reason, const char *hdrs, const char *what,
 	const char *why)
 {
-	char where[96];
+	return hr_verdict_refuse_why(v, scode, reason, hdrs,
+		hr_verdict_where(v, "%s%s%s", pub->pkg.event,
+		*what ? ": " : "", what), why);
+}
 
-	snprintf(where, sizeof(where), "%s%s%s", pub->pkg.event,
-		*what ? ": " : "", what);
-	hr_strans_fail_as(st, scode, reason, hdrs, where, why);
+/* A PUBLISH whose change could not be made or stored: answered. */
+static void answer_fail(const struct hr_publish *pub, struct hr_strans *st,
+	int err, const char *what)
+{
+	struct hr_verdict v;
+
+	fail(pub, &v, err, what);
+	hr_strans_answer(st, &v);
 }
 
 /* ---- resources and publications ---- */
@@ -385,13 +391,13 @@ static void committed(int err, void *arg)
 	struct pub *pb = c->pb;
 
 	if (err) {
-		fail(c->pub, c->st, err, "storing the PUBLISH");
+		answer_fail(c->pub, c->st, err, "storing the PUBLISH");
 	} else if (c->del) {
 		ok(c->st, NULL, 0);
 		pub_drop(pb);
 		changed(c->pub, c->res->name);
 	} else if (!pb && !(pb = pub_new(c->res, c->published_at))) {
-		fail(c->pub, c->st, ENOMEM, "the publication");
+		answer_fail(c->pub, c->st, ENOMEM, "the publication");
 	} else {
 		snprintf(pb->etag, sizeof(pb->etag), "%s", c->etag);
 		pb->expires_at = c->expires_at;
@@ -413,28 +419,22 @@ static void committed(int err, void *arg)
 
 /* RFC 3903 6 step 5: a body of the package's type, within bounds, that
  * the package understands. */
-static bool body_ok(struct hr_publish *pub, struct hr_strans *st,
-	const struct hr_msg *req, struct pubctx *c)
+static bool body_ok(const struct hr_publish *pub, const struct hr_msg *req,
+	struct pubctx *c, struct hr_verdict *v)
 {
 	if (!req->has_ctype || !hr_ctype_match(&req->ctype, pub->type,
-		pub->subtype)) {
-		hr_strans_replyh(st, 415, "Unsupported Media Type",
+		pub->subtype))
+		return hr_verdict_refuse(v, 415, "Unsupported Media Type",
 			pub->accept);
-		return false;
-	}
-	if (req->body.len > pub->pkg.max_body) {
-		fail_as(pub, st, 413, "Request Entity Too Large", NULL,
+	if (req->body.len > pub->pkg.max_body)
+		return fail_as(pub, v, 413, "Request Entity Too Large", NULL,
 			"PUBLISH", "its body is over the limit (65536 bytes)");
-		return false;
-	}
-	if (!pub->pkg.parse(st, &req->body, c->res->name, &c->doc,
+	if (!pub->pkg.parse(v, &req->body, c->res->name, &c->doc,
 		pub->pkg.arg))
 		return false;
 	c->body = hr_pl_strdup(&req->body);
-	if (!c->body) {
-		fail(pub, st, ENOMEM, "the PUBLISH body");
-		return false;
-	}
+	if (!c->body)
+		return fail(pub, v, ENOMEM, "the PUBLISH body");
 	return true;
 }
 
@@ -442,8 +442,8 @@ static bool body_ok(struct hr_publish *pub, struct hr_strans *st,
  * stored count, so that a burst cannot pass the bound): 403, as for
  * Herald's other bounds (--max-contacts, subscriptions). Making it
  * smaller would not help; removing or letting another expire would. */
-static bool count_ok(struct hr_publish *pub, struct hr_strans *st,
-	const struct pubctx *c)
+static bool count_ok(const struct hr_publish *pub, const struct pubctx *c,
+	struct hr_verdict *v)
 {
 	size_t n = c->res->pubs.n;
 
@@ -453,23 +453,22 @@ static bool count_ok(struct hr_publish *pub, struct hr_strans *st,
 		n += !((const struct pubctx *)le->data)->pb;
 	if (n < pub->pkg.max_pubs)
 		return true;
-	fail_as(pub, st, 403, "Too Many Publications", NULL, "PUBLISH",
+	return fail_as(pub, v, 403, "Too Many Publications", NULL, "PUBLISH",
 		"the presentity holds --max-publications-per-presentity "
 		"already");
-	return false;
 }
 
 /* The package's bounds on the document this one (and those in flight)
  * would make. */
-static bool fits(struct hr_publish *pub, struct hr_strans *st,
-	struct pubctx *c)
+static bool fits(const struct hr_publish *pub, struct pubctx *c,
+	struct hr_verdict *v)
 {
 	bool ok_;
 
 	if (!pub->pkg.fits)
 		return true;
 	hr_list_append(&c->res->inflight, &c->le, c);
-	ok_ = pub->pkg.fits(st, c->res->name, pub->pkg.arg);
+	ok_ = pub->pkg.fits(v, c->res->name, pub->pkg.arg);
 	hr_list_unlink(&c->le);
 	return ok_;
 }
@@ -502,40 +501,32 @@ static int store(struct pubctx *c)
 	return hr_store_tx_commit(tx, committed, c);
 }
 
-/* Steps 1 and 2 and who publishes: the resource (name), or false when
- * st has been answered. */
-static bool opening(struct hr_publish *pub, struct hr_strans *st,
-	const struct hr_msg *req, char *name, size_t n)
+/* Steps 1 and 2: the resource (name) of a domain we serve (*domain);
+ * false with v. */
+static bool asked_ok(const struct hr_publish *pub, const struct hr_msg *req,
+	const char **domain, char *name, size_t n, struct hr_verdict *v)
 {
 	const struct hr_hdr *ev = hr_msg_hdr(req, HR_HDR_EVENT);
 	struct hr_event event;
-	const char *domain;
 
-	if (pub->closing) {
-		fail_as(pub, st, 503, "Service Unavailable", RETRY_AFTER, "",
-			"shutting down");
-		return false;
-	}
+	if (pub->closing)
+		return fail_as(pub, v, 503, "Service Unavailable", RETRY_AFTER,
+			"", "shutting down");
 	/* RFC 3903 6 step 1: a resource of a domain we serve, that exists */
-	domain = hr_realm_domain(pub->realm, req);
-	if (!domain || hr_uri_aor(&req->ruri, domain, name, n) ||
-	    !hr_realm_exists(pub->realm, name)) {
-		hr_strans_replyh(st, 404, "Not Found", NULL);
-		return false;
-	}
+	*domain = hr_realm_domain(pub->realm, req);
+	if (!*domain || hr_uri_aor(&req->ruri, *domain, name, n) ||
+	    !hr_realm_exists(pub->realm, name))
+		return hr_verdict_refuse(v, 404, "Not Found", NULL);
 	/* RFC 3903 6 step 2: the package's event only */
 	if (!ev || hr_event_decode(&event, &ev->val) ||
-	    hr_pl_strcmp(&event.package, pub->pkg.event)) {
-		hr_strans_replyh(st, 489, "Bad Event", pub->allow);
-		return false;
-	}
-	/* RFC 3903 14.1: only the resource publishes for itself */
-	return hr_realm_open(pub->realm, st, req, domain, name, NULL, 0);
+	    hr_pl_strcmp(&event.package, pub->pkg.event))
+		return hr_verdict_refuse(v, 489, "Bad Event", pub->allow);
+	return true;
 }
 
 /* RFC 3903 6 step 3: the publication SIP-If-Match names, if any. */
-static bool if_match(struct hr_publish *pub, struct hr_strans *st,
-	const struct hr_msg *req, struct pubctx *c)
+static bool if_match(const struct hr_publish *pub, const struct hr_msg *req,
+	struct pubctx *c, struct hr_verdict *v)
 {
 	const struct hr_hdr *im = hr_msg_hdr(req, HR_HDR_SIP_IF_MATCH);
 
@@ -543,26 +534,23 @@ static bool if_match(struct hr_publish *pub, struct hr_strans *st,
 		return true;
 	/* MUST: one entity-tag, else 400 */
 	if (hr_msg_hdr_count(req, HR_HDR_SIP_IF_MATCH) > 1 ||
-	    hr_pl_chr(&im->val, ',')) {
-		hr_strans_replyh(st, 400, "Bad SIP-If-Match", NULL);
-		return false;
-	}
+	    hr_pl_chr(&im->val, ','))
+		return hr_verdict_refuse(v, 400, "Bad SIP-If-Match", NULL);
 	/* MUST: none of ours (or expired): 412 */
 	c->pb = pub_find(c->res, &im->val);
 	if (!c->pb || c->pb->expires_at <= hr_wall_s()) {
 		c->pb = NULL;
-		hr_strans_replyh(st, 412, "Conditional Request Failed", NULL);
-		return false;
+		return hr_verdict_refuse(v, 412, "Conditional Request Failed",
+			NULL);
 	}
 	if (c->pb->busy) {
 		c->pb = NULL;
 		/* RFC 3903 has none: a change of this entity-tag is being
 		 * stored; 500 with Retry-After, as RFC 3261 14.2 does for
 		 * overlapping re-INVITEs */
-		fail_as(pub, st, 500, "Request Pending", "Retry-After: 1\r\n",
-			"SIP-If-Match", "a change of this entity-tag is being "
-			"stored");
-		return false;
+		return fail_as(pub, v, 500, "Request Pending",
+			"Retry-After: 1\r\n", "SIP-If-Match", "a change of this "
+			"entity-tag is being stored");
 	}
 	hr_mem_ref(c->pb);
 	return true;
@@ -570,18 +558,14 @@ static bool if_match(struct hr_publish *pub, struct hr_strans *st,
 
 /* RFC 3903 6 step 4: the expiry asked, else the default; MUST answer
  * too short a one with 423 and Min-Expires. */
-static bool expiry(struct hr_publish *pub, struct hr_strans *st,
-	const struct hr_msg *req, uint32_t *exp)
+static bool expiry(const struct hr_publish *pub, const struct hr_msg *req,
+	struct hr_verdict *v, uint32_t *exp)
 {
-	char hdrs[64];
-
 	*exp = req->has_expires ? req->expires : pub->pkg.expires_default;
-	if (*exp && *exp < pub->pkg.expires_min) {
-		snprintf(hdrs, sizeof(hdrs), "Min-Expires: %u\r\n",
-			pub->pkg.expires_min);
-		hr_strans_replyh(st, 423, "Interval Too Brief", hdrs);
-		return false;
-	}
+	if (*exp && *exp < pub->pkg.expires_min)
+		return hr_verdict_refuse(v, 423, "Interval Too Brief",
+			hr_verdict_hdrs(v, "Min-Expires: %u\r\n",
+			pub->pkg.expires_min));
 	if (*exp > pub->pkg.expires_max)
 		*exp = pub->pkg.expires_max;
 	return true;
@@ -589,26 +573,25 @@ static bool expiry(struct hr_publish *pub, struct hr_strans *st,
 
 /* Step 5: a body (initial or modify), or none (refresh, remove);
  * baresip refreshes with an empty body and a Content-Type. */
-static bool state_ok(struct hr_publish *pub, struct hr_strans *st,
-	const struct hr_msg *req, struct pubctx *c, uint32_t exp)
+static bool state_ok(const struct hr_publish *pub, const struct hr_msg *req,
+	struct pubctx *c, uint32_t exp, struct hr_verdict *v)
 {
-	if (req->body.len && !body_ok(pub, st, req, c))
+	if (req->body.len && !body_ok(pub, req, c, v))
 		return false;
-	if (!c->pb && !c->doc) {
-		hr_strans_replyh(st, 400, "Missing Body", NULL);
-		return false;
-	}
-	if (!exp && !c->pb) {
-		hr_strans_replyh(st, 400, "Expires 0 Without SIP-If-Match",
-			NULL);
-		return false;
-	}
-	return count_ok(pub, st, c) && (!c->doc || !exp || fits(pub, st, c));
+	if (!c->pb && !c->doc)
+		return hr_verdict_refuse(v, 400, "Missing Body", NULL);
+	if (!exp && !c->pb)
+		return hr_verdict_refuse(v, 400,
+			"Expires 0 Without SIP-If-Match", NULL);
+	return count_ok(pub, c, v) && (!c->doc || !exp || fits(pub, c, v));
 }
 
-/* The change checked: queue it for the store. */
-static int queue(struct hr_publish *pub, struct pubctx *c, uint32_t exp)
+/* The change checked: queue it for the store; false with v. */
+static bool queue(struct hr_publish *pub, struct pubctx *c, uint32_t exp,
+	struct hr_verdict *v)
 {
+	int err;
+
 	/* RFC 3903 6 step 5: expires 0 MUST remove the state at once */
 	c->del = exp == 0;
 	c->expires = exp;
@@ -622,7 +605,29 @@ static int queue(struct hr_publish *pub, struct pubctx *c, uint32_t exp)
 	/* counted by the bounds until its commit is done (ctx_destroy) */
 	if (c->doc && !c->del)
 		hr_list_append(&c->res->inflight, &c->le, c);
-	return store(c);
+	err = store(c);
+	return !err || fail(pub, v, err, "queueing the PUBLISH");
+}
+
+/* The state of a PUBLISH from its checks to its commit; NULL with v. */
+static struct pubctx *ctx_new(struct hr_publish *pub, struct hr_strans *st,
+	const char *name, struct hr_verdict *v)
+{
+	struct pubctx *c = hr_mem_zalloc(sizeof(*c), ctx_destroy);
+
+	if (!c) {
+		fail(pub, v, ENOMEM, "the request's state");
+		return NULL;
+	}
+	c->pub = pub;
+	c->st = hr_mem_ref(st);
+	c->res = res_get(pub, name);
+	if (!c->res) {
+		fail(pub, v, ENOMEM, "the presentity");
+		return hr_mem_deref(c);
+	}
+	c->res->pending++;   /* until ctx_destroy */
+	return c;
 }
 
 static void on_publish(struct hr_strans *st, const struct hr_msg *req,
@@ -630,35 +635,23 @@ static void on_publish(struct hr_strans *st, const struct hr_msg *req,
 {
 	struct hr_publish *pub = arg;
 	char name[NAME_MAX_];
-	struct pubctx *c;
+	struct pubctx *c = NULL;
+	struct hr_verdict v;
+	const char *domain;
 	uint32_t exp;
-	int err;
 
-	if (!opening(pub, st, req, name, sizeof(name)))
+	if (!asked_ok(pub, req, &domain, name, sizeof(name), &v))
+		goto answer;
+	/* RFC 3903 14.1: only the resource publishes for itself */
+	if (!hr_realm_open(pub->realm, st, req, domain, name, NULL, 0))
 		return;
-	c = hr_mem_zalloc(sizeof(*c), ctx_destroy);
-	if (!c) {
-		fail(pub, st, ENOMEM, "the request's state");
+	c = ctx_new(pub, st, name, &v);
+	/* the commit holds c from here; committed() answers */
+	if (c && if_match(pub, req, c, &v) && expiry(pub, req, &v, &exp) &&
+	    state_ok(pub, req, c, exp, &v) && queue(pub, c, exp, &v))
 		return;
-	}
-	c->pub = pub;
-	c->st = hr_mem_ref(st);
-	c->res = res_get(pub, name);
-	if (!c->res) {
-		fail(pub, st, ENOMEM, "the presentity");
-		goto out;
-	}
-	c->res->pending++;   /* until ctx_destroy */
-	if (!if_match(pub, st, req, c) || !expiry(pub, st, req, &exp) ||
-	    !state_ok(pub, st, req, c, exp))
-		goto out;
-	err = queue(pub, c, exp);
-	if (err) {
-		fail(pub, st, err, "queueing the PUBLISH");
-		goto out;
-	}
-	return;
-out:
+answer:
+	hr_strans_answer(st, &v);
 	hr_mem_deref(c);
 }
 

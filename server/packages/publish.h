@@ -22,15 +22,15 @@ struct hr_pubpkg {
 	size_t max_body;            /* bytes: more gets 413 */
 	unsigned max_pubs;          /* of one resource: more get 403 */
 	/* A published body for resource: true with *docp (an hr_mem
-	 * object), else st has been answered (400, 500). */
-	bool (*parse)(struct hr_strans *st, const struct hr_pl *body,
+	 * object), else false with the answer in v (400, 500). */
+	bool (*parse)(struct hr_verdict *v, const struct hr_pl *body,
 		const char *resource, void **docp, void *arg);
 	/* A stored body back: 0 with *docp, or an error and *why. */
 	int (*load)(void **docp, const char *body, const char **why);
 	/* The resource's document with the PUBLISHes in flight
 	 * (hr_publish_docs ahead) is within the package's bounds: true,
-	 * else st has been answered. May be NULL. */
-	bool (*fits)(struct hr_strans *st, const char *resource, void *arg);
+	 * else false with the answer in v. May be NULL. */
+	bool (*fits)(struct hr_verdict *v, const char *resource, void *arg);
 	/* The resource's publications changed (committed, expired). */
 	void (*changed)(const char *resource, void *arg);
 	void *arg;
