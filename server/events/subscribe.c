@@ -15,19 +15,31 @@
 #define RETRY_AFTER "Retry-After: 5\r\n"
 #define RES_MAX 512
 
-/* RFC 6665 4.2.1.1 / 8.3.2: 489 names the packages we know. */
-static bool bad_event(const struct hr_events *ev, struct hr_verdict *v)
+/* "<name>: a, b, c" and CRLF in v's headers (cut at their size). */
+static const char *list_hdr(struct hr_verdict *v, const char *name,
+	const char *const *items, unsigned nitems)
 {
 	char *hdrs = v->hbuf;
 	size_t size = sizeof(v->hbuf);
-	size_t n = (size_t)snprintf(hdrs, size, "Allow-Events: ");
+	size_t n = (size_t)snprintf(hdrs, size, "%s: ", name);
 
-	for (unsigned i = 0; i < ev->npkgs && n < size; i++)
+	for (unsigned i = 0; i < nitems && n < size; i++)
 		n += (size_t)snprintf(hdrs + n, size - n, "%s%s",
-			i ? ", " : "", ev->pkgs[i]->name);
+			i ? ", " : "", items[i]);
 	if (n < size)
 		snprintf(hdrs + n, size - n, "\r\n");
-	return hr_verdict_refuse(v, 489, "Bad Event", hdrs);
+	return hdrs;
+}
+
+/* RFC 6665 4.2.1.1 / 8.3.2: 489 names the packages we know. */
+static bool bad_event(const struct hr_events *ev, struct hr_verdict *v)
+{
+	const char *names[HR_EVENTS_MAX_PKGS];
+
+	for (unsigned i = 0; i < ev->npkgs; i++)
+		names[i] = ev->pkgs[i]->name;
+	return hr_verdict_refuse(v, 489, "Bad Event",
+		list_hdr(v, "Allow-Events", names, ev->npkgs));
 }
 
 /* RFC 3261 21.4.7 / RFC 6665 4.1.1: the first type of the package that
@@ -64,16 +76,8 @@ static const char *negotiate(const struct hr_pkg *pkg,
 
 static bool not_acceptable(const struct hr_pkg *pkg, struct hr_verdict *v)
 {
-	char *hdrs = v->hbuf;
-	size_t size = sizeof(v->hbuf);
-	size_t n = (size_t)snprintf(hdrs, size, "Accept: ");
-
-	for (unsigned i = 0; i < pkg->ntypes && n < size; i++)
-		n += (size_t)snprintf(hdrs + n, size - n, "%s%s",
-			i ? ", " : "", pkg->types[i]);
-	if (n < size)
-		snprintf(hdrs + n, size - n, "\r\n");
-	return hr_verdict_refuse(v, 406, "Not Acceptable", hdrs);
+	return hr_verdict_refuse(v, 406, "Not Acceptable",
+		list_hdr(v, "Accept", pkg->types, pkg->ntypes));
 }
 
 /* RFC 6665 4.2.1.1 / 7.2: the package's default, 423 below its minimum
