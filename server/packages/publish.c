@@ -637,7 +637,7 @@ static void on_publish(struct hr_strans *st, const struct hr_msg *req,
 	char name[NAME_MAX_];
 	struct pubctx *c = NULL;
 	struct hr_verdict v;
-	const char *domain;
+	const char *domain = NULL;  /* set when asked_ok is true */
 	uint32_t exp;
 
 	if (!asked_ok(pub, req, &domain, name, sizeof(name), &v))

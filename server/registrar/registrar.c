@@ -719,7 +719,7 @@ static void handle(struct hr_registrar *r, struct hr_strans *st,
 	const struct hr_msg *req, bool authorized)
 {
 	char aor[AOR_MAX];
-	const char *realm;
+	const char *realm = NULL;  /* set when aor_ok is true */
 	struct hr_verdict v;
 	struct aor *a;
 
