@@ -422,7 +422,8 @@ struct bench_sub_dlg {
 
 /* What one SUBSCRIBE to sip:uK@DOMAIN says (its dialog aside). */
 struct bench_sub_req {
-	const char *from;       /* user part of From and Contact */
+	const char *from;       /* user part of From (and Contact) */
+	const char *contact;    /* user part of Contact; NULL: from */
 	const char *auth;       /* the credentials' user; NULL: from */
 	const char *tag_pre;    /* From-tag "<tag_pre>.<opid>"; NULL: <opid> */
 	uint32_t resource;      /* K of uK */

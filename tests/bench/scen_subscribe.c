@@ -17,10 +17,11 @@
  * --ops N leaves N active subscriptions (the memory figure).
  *
  * fanout-watch (reg-fanout's setup, scen_fanout.c): watcher wK subscribes
- * to u1, authenticated as u1, From <sip:wK@DOMAIN>;tag=wK.<opid> and
- * Contact <sip:wK@OURHOST:OURPORT>: every watcher is its own watcher
- * identity and Contact, so none replaces another and none counts against
- * another's limit. The dialog is kept for fanout-unwatch (the teardown),
+ * to u1, authenticated as u1 and so From <sip:u1@DOMAIN>;tag=wK.<opid>
+ * (Herald answers another From 403), with Contact <sip:wK@OURHOST:OURPORT>:
+ * every watcher has its own Contact, so none replaces another; they all
+ * count against u1's --max-subscriptions-per-watcher, which script/bench
+ * raises. The dialog is kept for fanout-unwatch (the teardown),
  * which ends each watcher's subscription with an in-dialog Expires: 0 and
  * waits for the 200 only (the NOTIFY goes to the watcher's old Call-ID).
  *
@@ -116,7 +117,7 @@ int bench_put_subscribe(struct bench_out *out, struct bench_op *op,
 	bench_out_put(out, d->opid, d->opid_len);
 	bench_out_lit(out, "@herald-bench\r\n");
 	bench_put_cseq(out, d->cseq, "SUBSCRIBE");
-	bench_put_contact(out, op, r->from, true);
+	bench_put_contact(out, op, r->contact ? r->contact : r->from, true);
 	if (r->presence)
 		bench_out_lit(out, "Event: presence\r\n"
 			"Accept: application/pidf+xml\r\nExpires: ");
@@ -156,15 +157,14 @@ static int put_subscribe(struct bench_out *out, struct bench_op *op,
 	if (s->watcher) {
 		bench_name_k(watcher, sizeof(watcher), 'w', s->watcher);
 		r.tag_pre = watcher;
-	} else {
-		memcpy(watcher, user, sizeof(user));
 	}
-	/* From and Contact: wK, or uK watching itself, or presence's u(K+1) */
-	memcpy(from, watcher, sizeof(from));
+	/* From: the user the credentials are (Herald refuses another From);
+	 * Contact: wK (a reg-fanout watcher), else the same as From */
+	memcpy(from, user, sizeof(from));
 	if (is_pres(s))
 		bench_name_k(from, sizeof(from), 'u', s->watcher + 1);
-	else
-		r.auth = user;
+	else if (s->watcher)
+		r.contact = watcher;
 	return bench_put_subscribe(out, op, &r, &s->d, chal);
 }
 
