@@ -254,7 +254,7 @@ struct hr_ctl_histogram {
 struct hr_ctl_fail {
 	unsigned scode;
 	char reason[48];
-	const char *where;           /* static */
+	char where[64];              /* a copy: the core's may be a buffer */
 	int err;
 	uint64_t n;
 };

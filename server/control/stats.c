@@ -2,6 +2,7 @@
  * The core's counters, copied in one call on the core thread into a plain
  * snapshot the client formats as it likes (the admin: Prometheus text).
  */
+#include <stdio.h>
 #include <string.h>
 #include "control_int.h"
 
@@ -42,7 +43,7 @@ static void sip_stats(struct hr_ctl_stats *st, const struct hr_sip *sip)
 
 		c->scode = f->scode;
 		memcpy(c->reason, f->reason, sizeof(c->reason));
-		c->where = f->where;
+		snprintf(c->where, sizeof(c->where), "%s", f->where);
 		c->err = f->err;
 		c->n = f->n;
 	}
