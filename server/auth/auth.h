@@ -197,6 +197,9 @@ struct hr_realm;  /* refcounted */
 int hr_realm_alloc(struct hr_realm **rp, const struct hr_realm_cfg *cfg);
 /** Number of served domains. */
 unsigned hr_realm_ndomains(const struct hr_realm *r);
+/** Is domain one the realm serves (any case)? The list is fixed once
+ * made: any thread may ask. */
+bool hr_realm_serves(const struct hr_realm *r, const char *domain);
 /** The served domain req is for (lowercase; hr_req_domain), or NULL. */
 const char *hr_realm_domain(const struct hr_realm *r,
 	const struct hr_msg *req);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include "auth_int.h"
 
 #define HR_LOG_MODULE "auth"
@@ -58,6 +59,15 @@ int hr_realm_alloc(struct hr_realm **rp, const struct hr_realm_cfg *cfg)
 unsigned hr_realm_ndomains(const struct hr_realm *r)
 {
 	return r->ndomains;
+}
+
+bool hr_realm_serves(const struct hr_realm *r, const char *domain)
+{
+	for (unsigned i = 0; i < r->ndomains; i++) {
+		if (!strcasecmp(r->domains[i], domain))
+			return true;
+	}
+	return false;
 }
 
 const char *hr_realm_domain(const struct hr_realm *r,

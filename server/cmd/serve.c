@@ -576,8 +576,7 @@ static int open_events(struct server *sv)
 static int open_control(struct server *sv, struct hr_control **ctlp)
 {
 	struct hr_control_cfg c = { .database_url = cfg.database_url,
-		.domains = cfg.domains.v, .ndomains = cfg.domains.n,
-		.ev = sv->events, .presence = sv->presence, .reg = sv->regpkg,
+		.realm = sv->realm, .ev = sv->events, .presence = sv->presence, .reg = sv->regpkg,
 		.registrar = sv->registrar, .store = sv->store,
 		.sip = sv->sip };
 

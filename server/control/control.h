@@ -17,6 +17,7 @@
 
 #include "core/core.h"
 
+struct hr_realm;
 struct hr_events;
 struct hr_presence;
 struct hr_regpkg;
@@ -27,8 +28,8 @@ struct hr_sip;
 /* What the control works on: made by `herald serve` (core thread). */
 struct hr_control_cfg {
 	const char *database_url;    /* for readers and users */
-	const char *const *domains;  /* served: users are made in these */
-	unsigned ndomains;
+	struct hr_realm *realm;      /* served domains: users are made in
+				      * these */
 	struct hr_events *ev;        /* core objects: used in hr_call only */
 	struct hr_presence *presence;
 	struct hr_regpkg *reg;

@@ -18,11 +18,7 @@ int hr_ctl_user_split(const char *name, char *user, size_t un,
 
 bool hr_ctl_served(const struct hr_control *ctl, const char *domain)
 {
-	for (unsigned i = 0; i < ctl->cfg.ndomains; i++) {
-		if (!strcasecmp(ctl->cfg.domains[i], domain))
-			return true;
-	}
-	return false;
+	return hr_realm_serves(ctl->cfg.realm, domain);
 }
 
 bool hr_ctl_role_valid(const char *role)
