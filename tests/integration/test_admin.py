@@ -190,6 +190,20 @@ class UsersTest(AdminCase):
         self.assertNotIn('s3cret', json.dumps(j))
         self.assertNotIn(rows[0][1], json.dumps(j))
 
+    def test_user_of_a_domain_not_served_refused(self):
+        """Users are made in the served domains only (any case): 400 for
+        another, nothing stored."""
+        r = self.api('POST', '/v1/users', body={
+            'user': 'frank@elsewhere.test', 'password': 's3cret'})
+        self.assertProblem(r, 400)
+        self.assertIn('not a domain this server serves',
+                      r.json().get('detail', ''), r)
+        self.assertEqual(query(self.herald.db, "SELECT username FROM users "
+                               "WHERE username = 'frank'"), [])
+        r = self.api('POST', '/v1/users', body={
+            'user': 'frank@EXAMPLE.Test', 'password': 's3cret'})
+        self.assertEqual(r.status, 201, r)
+
     def test_control_characters_in_a_name_refused(self):
         """A name with CR/LF could forge a line of the log or of `herald
         user list`: 400, nothing stored, nothing logged but escaped."""
