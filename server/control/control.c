@@ -118,7 +118,7 @@ static int sub_row(const struct hr_store_sub *s, void *arg)
 	struct hr_ctl_sub c = { .id = s->id, .package = s->package,
 		.event_id = s->event_id, .resource = s->resource,
 		.watcher = s->watcher, .watcher_user = s->watcher_user,
-		.state = s->state, .reason = s->reason,
+		.state = hr_sub_state_name(s->state), .reason = s->reason,
 		.expires_at = s->expires_at, .callid = s->callid,
 		.local_tag = s->local_tag, .remote_tag = s->remote_tag,
 		.remote_target = s->remote_target, .transport = s->transport };

@@ -9,12 +9,6 @@
 
 #define HR_LOG_MODULE "events"
 
-static const char *const state_names[] = {
-	[HR_SUB_PENDING] = "pending",
-	[HR_SUB_ACTIVE] = "active",
-	[HR_SUB_TERMINATED] = "terminated",
-};
-
 static const char *const reason_names[] = {
 	[HR_REASON_NONE] = NULL,
 	[HR_REASON_DEACTIVATED] = "deactivated",
@@ -27,11 +21,6 @@ static const char *const reason_names[] = {
 };
 
 #define NREASONS (sizeof(reason_names) / sizeof(reason_names[0]))
-
-const char *hr_sub_state_name(enum hr_sub_state s)
-{
-	return (unsigned)s <= HR_SUB_TERMINATED ? state_names[s] : "?";
-}
 
 const char *hr_sub_reason_name(enum hr_sub_reason r)
 {
@@ -148,7 +137,7 @@ static int load_one(const struct hr_store_sub *ss, void *arg)
 
 	/* expired while we were down, or of a package no longer served */
 	if (!pkg || ss->expires_at <= hr_wall_s() ||
-	    strcmp(ss->state, "terminated") == 0) {
+	    ss->state == HR_SUB_TERMINATED) {
 		l->expired++;
 		return hr_store_tx_sub_del(l->gone, ss->id);
 	}
@@ -252,7 +241,7 @@ int hr_sub_activate(struct hr_sub *sub)
 	if (err)
 		return err;
 	hr_sub_to_store(sub, &ss);
-	ss.state = "active";
+	ss.state = HR_SUB_ACTIVE;
 	err = hr_store_tx_sub_put(tx, &ss);
 	if (err) {
 		hr_store_tx_abort(tx);

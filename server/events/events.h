@@ -17,12 +17,7 @@
 #include "auth/auth.h"
 #include "store/store.h"
 
-/* RFC 6665 4.1.3 */
-enum hr_sub_state {
-	HR_SUB_PENDING,
-	HR_SUB_ACTIVE,
-	HR_SUB_TERMINATED,
-};
+/* enum hr_sub_state (RFC 6665 4.1.3) is the store's (store/store.h) */
 
 /* RFC 6665 4.2.2 reasons, for terminated */
 enum hr_sub_reason {
@@ -36,8 +31,6 @@ enum hr_sub_reason {
 	HR_REASON_INVARIANT,
 };
 
-/** "pending", "active", "terminated". */
-const char *hr_sub_state_name(enum hr_sub_state s);
 /** "deactivated", ..., NULL for NONE. */
 const char *hr_sub_reason_name(enum hr_sub_reason r);
 /** Reason of a name: 0 or EINVAL. */

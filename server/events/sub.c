@@ -85,9 +85,7 @@ struct hr_sub *hr_sub_new(struct hr_events *ev, const struct hr_pkg *pkg,
 	sub->info.watcher_user = pack(&p, user, sub->info.resource);
 	hr_sub_rekey(sub);
 	sub->info.expires_at = ss->expires_at;
-	sub->info.state = !strcmp(ss->state, "active") ? HR_SUB_ACTIVE :
-		!strcmp(ss->state, "pending") ? HR_SUB_PENDING :
-		HR_SUB_TERMINATED;
+	sub->info.state = ss->state;
 	sub->cseq_res = ss->cseq_reserved;
 	sub->ver_res = ss->version_reserved;
 	return sub;
@@ -133,7 +131,7 @@ void hr_sub_to_store(const struct hr_sub *sub, struct hr_store_sub *ss)
 	ss->resource = si->resource;
 	ss->watcher = si->watcher;
 	ss->watcher_user = *si->watcher_user ? si->watcher_user : NULL;
-	ss->state = hr_sub_state_name(si->state);
+	ss->state = si->state;
 	ss->reason = hr_sub_reason_name(si->reason);
 	ss->expires_at = si->expires_at;
 	ss->accept = si->accept;

@@ -482,7 +482,7 @@ static struct hr_sub *sub_make(struct hr_events *ev, const struct hr_msg *req,
 	ss.resource = n->resource;
 	ss.watcher = n->watcher;
 	ss.watcher_user = n->user;
-	ss.state = "pending";
+	ss.state = HR_SUB_PENDING;
 	ss.expires_at = hr_wall_s() + a->exp;
 	ss.accept = a->accept;
 	/* versions 0..reserve-1 and CSeqs 1..reserve are ours */

@@ -67,34 +67,6 @@ int hr_store_bindings_load(struct hr_store *s, hr_store_binding_h *h,
 		"FROM bindings ORDER BY aor, key", binding_row, &e);
 }
 
-static void sub_decode(struct hr_store_sub *u, const PGresult *res, int row)
-{
-	u->id = col(res, row, 0);
-	u->package = col(res, row, 1);
-	u->event_id = col(res, row, 2);
-	u->resource = col(res, row, 3);
-	u->watcher = col(res, row, 4);
-	u->watcher_user = col(res, row, 5);
-	u->state = col(res, row, 6);
-	u->reason = col(res, row, 7);
-	u->expires_at = col_i64(res, row, 8, 0);
-	u->accept = col(res, row, 9);
-	u->callid = col(res, row, 10);
-	u->local_tag = col(res, row, 11);
-	u->remote_tag = col(res, row, 12);
-	u->local_uri = col(res, row, 13);
-	u->remote_uri = col(res, row, 14);
-	u->remote_target = col(res, row, 15);
-	u->route_set = col(res, row, 16);
-	u->remote_cseq = col_i64(res, row, 17, 0);
-	u->cseq_reserved = col_i64(res, row, 18, 0);
-	u->version_reserved = col_i64(res, row, 19, 0);
-	u->transport = col(res, row, 20);
-	u->received = col(res, row, 21);
-	u->instance = col(res, row, 22);
-	u->local_contact = col(res, row, 23);
-}
-
 struct pub_each {
 	hr_store_pub_h *h;
 	void *arg;
@@ -154,18 +126,20 @@ int hr_store_sub_row(const PGresult *res, int row, void *arg)
 	const struct hr_store_sub_each *e = arg;
 	struct hr_store_sub u;
 
-	sub_decode(&u, res, row);
+	hr_row_decode(&hr_row_sub, &u, res, row);
 	return e->h(&u, e->arg);
 }
 
 int hr_store_subs_load(struct hr_store *s, hr_store_sub_h *h, void *arg)
 {
 	struct hr_store_sub_each e = { h, arg };
+	char sql[HR_ROW_SQL_MAX];
+	int err;
 
 	if (!s || !h)
 		return EINVAL;
-	return hr_pq_each(s->rd, "SELECT " HR_STORE_SUB_COLUMNS
-		" FROM subscriptions ORDER BY id", hr_store_sub_row, &e);
+	err = hr_row_select(sql, sizeof(sql), &hr_row_sub, "ORDER BY id");
+	return err ? err : hr_pq_each(s->rd, sql, hr_store_sub_row, &e);
 }
 
 int hr_store_secret(struct hr_store *s, const char *name, uint8_t *out,

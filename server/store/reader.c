@@ -89,19 +89,21 @@ int hr_store_subs_page(struct hr_store_reader *r,
 	const struct hr_store_sub_filter *f, hr_store_sub_h *h, void *arg)
 {
 	struct hr_store_sub_each e = { h, arg };
-	char limit[16];
+	char limit[16], sql[HR_ROW_SQL_MAX];
 	const char *const v[] = { f->package, f->state, f->resource,
 		f->watcher, f->after ? f->after : "", limit };
-
-	snprintf(limit, sizeof(limit), "%u", f->limit);
 	/* NULL filters match everything; ids order the pages */
-	return each(r, "SELECT " HR_STORE_SUB_COLUMNS " FROM subscriptions "
+	int err = hr_row_select(sql, sizeof(sql), &hr_row_sub,
 		"WHERE ($1::text IS NULL OR package = $1) "
 		"AND ($2::text IS NULL OR state = $2) "
 		"AND ($3::text IS NULL OR resource = $3) "
 		"AND ($4::text IS NULL OR watcher = $4) "
-		"AND id > $5 ORDER BY id LIMIT $6::int", 6, v, hr_store_sub_row,
-		&e);
+		"AND id > $5 ORDER BY id LIMIT $6::int");
+
+	if (err)
+		return err;
+	snprintf(limit, sizeof(limit), "%u", f->limit);
+	return each(r, sql, 6, v, hr_store_sub_row, &e);
 }
 
 int hr_store_rules_page(struct hr_store_reader *r, const char *package,
@@ -139,7 +141,9 @@ int hr_store_sub_get(struct hr_store_reader *r, const char *id,
 {
 	struct hr_store_sub_each e = { h, arg };
 	const char *const v[] = { id };
+	char sql[HR_ROW_SQL_MAX];
+	int err = hr_row_select(sql, sizeof(sql), &hr_row_sub,
+		"WHERE id = $1");
 
-	return each(r, "SELECT " HR_STORE_SUB_COLUMNS " FROM subscriptions "
-		"WHERE id = $1", 1, v, hr_store_sub_row, &e);
+	return err ? err : each(r, sql, 1, v, hr_store_sub_row, &e);
 }

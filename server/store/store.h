@@ -80,6 +80,19 @@ struct hr_store_binding {
 				   * REGISTER, where requests can reach it */
 };
 
+/* A subscription's state (RFC 6665 4.1.3), stored as its name: the
+ * store and the notifier share it. */
+enum hr_sub_state {
+	HR_SUB_PENDING,
+	HR_SUB_ACTIVE,
+	HR_SUB_TERMINATED,
+};
+
+/** "pending", "active", "terminated" (the database's, the admin's). */
+const char *hr_sub_state_name(enum hr_sub_state s);
+/** The state of a name: 0 or EINVAL. */
+int hr_sub_state_decode(const char *name, enum hr_sub_state *s);
+
 /** One event subscription with its dialog (RFC 6665, RFC 3261 12). */
 struct hr_store_sub {
 	const char *id;
@@ -88,7 +101,7 @@ struct hr_store_sub {
 	const char *resource;
 	const char *watcher;
 	const char *watcher_user; /* or NULL */
-	const char *state;        /* "active", "pending", "terminated" */
+	enum hr_sub_state state;
 	const char *reason;       /* or NULL */
 	int64_t expires_at;       /* absolute, seconds since the epoch */
 	const char *accept;       /* or NULL */

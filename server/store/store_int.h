@@ -95,6 +95,59 @@ struct hr_store {
 	struct hr_store_stats stats;
 };
 
+/* ---- rows: each table's columns, once (rows.c) ---- */
+
+enum col_type {
+	COL_TEXT,              /* const char *; NULL is SQL NULL */
+	COL_INT64,             /* int64_t, a bigint */
+	COL_EPOCH,             /* int64_t seconds since the epoch, stored
+				* as a timestamptz */
+	COL_UINT32,            /* uint32_t, a bigint */
+	COL_INT_OPT,           /* int; -1 (absent) is SQL NULL */
+	COL_SUB_STATE,         /* enum hr_sub_state, stored as its name */
+};
+
+enum col_flag {
+	COL_KEY = 1,           /* the conflict target: never updated */
+	COL_REQ = 2,           /* a text a put must not leave NULL */
+	COL_UP = 4,            /* a mark that a put never moves back */
+};
+
+struct hr_col {
+	const char *name;      /* the column */
+	enum col_type type;
+	size_t off;            /* of its field in the row struct */
+	unsigned flags;        /* enum col_flag */
+};
+
+/* A table and its columns, in the order of statements and results. */
+struct hr_row {
+	const char *table;
+	const struct hr_col *cols;
+	unsigned ncols;
+};
+
+extern const struct hr_row hr_row_sub;     /* struct hr_store_sub */
+
+/* Room for any statement made from a table */
+#define HR_ROW_SQL_MAX 4096
+
+/** "SELECT <the columns> FROM <table> <suffix>" into buf: 0 or E2BIG. */
+int hr_row_select(char *buf, size_t size, const struct hr_row *row,
+	const char *suffix);
+/** The upsert of a row, its columns as $1..$n: 0 or E2BIG. */
+int hr_row_upsert(char *buf, size_t size, const struct hr_row *row);
+/** Column c of row struct p as a statement parameter: its text (numbers
+ * written into buf), or NULL for SQL NULL. */
+const char *hr_row_text(const struct hr_col *c, const void *p, char *buf,
+	size_t size);
+/** Are p's required columns set and its state one there is? */
+bool hr_row_valid(const struct hr_row *row, const void *p);
+/** Result row r (columns as hr_row_select) into row struct p; its
+ * strings are res's. */
+void hr_row_decode(const struct hr_row *row, void *p, const PGresult *res,
+	int r);
+
 /* ---- helpers (pq.c) ---- */
 
 /** Connect to url: 0, or ECONNREFUSED (logged once by the caller). */
@@ -102,12 +155,6 @@ int hr_pq_connect(PGconn **connp, const char *url);
 /** Why this thread's last hr_pq_connect failed: libpq's message (a bad
  * password, no such database, refused...), for one-shot callers' logs. */
 const char *hr_pq_connect_error(void);
-/* A subscription row: its columns, decoded as hr_store_sub */
-#define HR_STORE_SUB_COLUMNS "id, package, event_id, resource, watcher, " \
-	"watcher_user, state, reason, extract(epoch FROM expires_at)::bigint, " \
-	"accept, callid, local_tag, remote_tag, local_uri, remote_uri, " \
-	"remote_target, route_set, remote_cseq, cseq_reserved, " \
-	"version_reserved, transport, received, instance, local_contact"
 struct hr_store_sub_each {
 	hr_store_sub_h *h;
 	void *arg;

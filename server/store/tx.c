@@ -104,6 +104,23 @@ static int add(struct hr_store_tx *tx, enum stmt_kind kind,
 		"more parameters than struct stmt holds"); \
 	add((tx), (kind), (v), sizeof(v) / sizeof((v)[0])); }))
 
+/* A put of row struct p: its columns as the parameters of the upsert
+ * hr_row_upsert() made. EINVAL when a required column is not set. */
+static int add_row(struct hr_store_tx *tx, enum stmt_kind kind,
+	const struct hr_row *row, const void *p)
+{
+	char num[STMT_PARAMS_MAX][24];
+	const char *v[STMT_PARAMS_MAX];
+
+	if (row->ncols > STMT_PARAMS_MAX)
+		return E2BIG;
+	if (!hr_row_valid(row, p))
+		return EINVAL;
+	for (unsigned i = 0; i < row->ncols; i++)
+		v[i] = hr_row_text(&row->cols[i], p, num[i], sizeof(num[i]));
+	return add(tx, kind, v, row->ncols);
+}
+
 /* An integer parameter; -1 is absent (q, reg-id) when opt: NULL. */
 static const char *num(char *buf, size_t n, int64_t v, bool opt)
 {
@@ -148,29 +165,9 @@ int hr_store_tx_binding_del(struct hr_store_tx *tx, const char *aor,
 
 int hr_store_tx_sub_put(struct hr_store_tx *tx, const struct hr_store_sub *u)
 {
-	char exp[24], rcseq[24], cres[24], vres[24];
-
-	if (!tx || !u || !u->id || !u->package || !u->resource ||
-	    !u->watcher || !u->state || !u->callid || !u->local_tag ||
-	    !u->remote_tag || !u->local_uri || !u->remote_uri ||
-	    !u->remote_target || !u->transport)
+	if (!tx || !u)
 		return EINVAL;
-	snprintf(exp, sizeof(exp), "%" PRId64, u->expires_at);
-	snprintf(rcseq, sizeof(rcseq), "%" PRId64, u->remote_cseq);
-	snprintf(cres, sizeof(cres), "%" PRId64, u->cseq_reserved);
-	snprintf(vres, sizeof(vres), "%" PRId64, u->version_reserved);
-	{
-		/* order: $1..$24 of "sub_put" (writer.c) */
-		const char *const v[] = { u->id, u->package, u->event_id,
-			u->resource, u->watcher, u->watcher_user, u->state,
-			u->reason, exp, u->accept, u->callid, u->local_tag,
-			u->remote_tag, u->local_uri, u->remote_uri,
-			u->remote_target, u->route_set, rcseq, cres, vres,
-			u->transport, u->received, u->instance,
-			u->local_contact };
-
-		return ADD(tx, STMT_SUB_PUT, v);
-	}
+	return add_row(tx, STMT_SUB_PUT, &hr_row_sub, u);
 }
 
 int hr_store_tx_sub_del(struct hr_store_tx *tx, const char *id)

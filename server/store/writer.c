@@ -59,33 +59,6 @@ static const char binding_put_sql[] =
 static const char binding_del_sql[] =
 	"DELETE FROM bindings WHERE aor = $1 AND key = $2";
 
-static const char sub_put_sql[] =
-	"INSERT INTO subscriptions (id, package, event_id, resource, watcher, "
-	"watcher_user, state, reason, expires_at, accept, callid, local_tag, "
-	"remote_tag, local_uri, remote_uri, remote_target, route_set, "
-	"remote_cseq, cseq_reserved, version_reserved, transport, received, "
-	"instance, local_contact) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-	"to_timestamp($9::bigint), $10, $11, $12, $13, $14, $15, $16, $17, "
-	"$18, $19, $20, $21, $22, $23, $24) "
-	"ON CONFLICT (id) DO UPDATE SET package = EXCLUDED.package, "
-	"event_id = EXCLUDED.event_id, resource = EXCLUDED.resource, "
-	"watcher = EXCLUDED.watcher, watcher_user = EXCLUDED.watcher_user, "
-	"state = EXCLUDED.state, reason = EXCLUDED.reason, "
-	"expires_at = EXCLUDED.expires_at, accept = EXCLUDED.accept, "
-	"callid = EXCLUDED.callid, local_tag = EXCLUDED.local_tag, "
-	"remote_tag = EXCLUDED.remote_tag, local_uri = EXCLUDED.local_uri, "
-	"remote_uri = EXCLUDED.remote_uri, "
-	"remote_target = EXCLUDED.remote_target, "
-	"route_set = EXCLUDED.route_set, remote_cseq = EXCLUDED.remote_cseq, "
-	/* the marks never go back, whatever the caller passes */
-	"cseq_reserved = GREATEST(subscriptions.cseq_reserved, "
-	"EXCLUDED.cseq_reserved), "
-	"version_reserved = GREATEST(subscriptions.version_reserved, "
-	"EXCLUDED.version_reserved), "
-	"transport = EXCLUDED.transport, received = EXCLUDED.received, "
-	"instance = EXCLUDED.instance, local_contact = EXCLUDED.local_contact, "
-	"updated_at = now()";
-
 static const char sub_del_sql[] = "DELETE FROM subscriptions WHERE id = $1";
 
 static const char sub_reserve_sql[] =
@@ -114,14 +87,16 @@ static const char rule_del_sql[] =
 	"DELETE FROM rules WHERE package = $1 AND resource = $2 AND "
 	"watcher = $3";
 
-/* Every statement, prepared on each new writer connection. */
+/* Every statement, prepared on each new writer connection: an upsert
+ * made from its table's row, or its SQL. */
 static const struct {
 	const char *sql;
 	int nparams;
+	const struct hr_row *row;
 } stmts[STMT__N] = {
-	[STMT_BINDING_PUT] = { binding_put_sql, 16 },
-	[STMT_BINDING_DEL] = { binding_del_sql, 2 },
-	[STMT_SUB_PUT] = { sub_put_sql, 24 },
+	[STMT_BINDING_PUT] = { binding_put_sql, 16, NULL },
+	[STMT_BINDING_DEL] = { binding_del_sql, 2, NULL },
+	[STMT_SUB_PUT] = { NULL, 0, &hr_row_sub },
 	[STMT_SUB_DEL] = { sub_del_sql, 1 },
 	[STMT_SUB_RESERVE] = { sub_reserve_sql, 3 },
 	[STMT_PUB_PUT] = { pub_put_sql, 7 },
@@ -140,18 +115,31 @@ struct writer {
 	uint64_t down_since;
 };
 
-int hr_writer_setup(PGconn *conn)
+static int prepare(PGconn *conn, int k)
 {
+	char sql[HR_ROW_SQL_MAX];
+	const struct hr_row *row = stmts[k].row;
 	PGresult *res;
 	int err = 0;
 
-	for (int k = 0; k < STMT__N && !err; k++) {
-		res = PQprepare(conn, stmt_name[k], stmts[k].sql,
-			stmts[k].nparams, NULL);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK)
-			err = EIO;
-		PQclear(res);
-	}
+	if (row)
+		err = hr_row_upsert(sql, sizeof(sql), row);
+	if (err)
+		return err;
+	res = PQprepare(conn, stmt_name[k], row ? sql : stmts[k].sql,
+		row ? (int)row->ncols : stmts[k].nparams, NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		err = EIO;
+	PQclear(res);
+	return err;
+}
+
+int hr_writer_setup(PGconn *conn)
+{
+	int err = 0;
+
+	for (int k = 0; k < STMT__N && !err; k++)
+		err = prepare(conn, k);
 	if (!err)
 		err = hr_pq_exec(conn, NULL, "LISTEN herald_users", 0, NULL,
 			PGRES_COMMAND_OK);

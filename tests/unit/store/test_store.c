@@ -170,7 +170,7 @@ static void sub_fill(struct hr_store_sub *u, const char *id)
 	u->resource = "sip:alice@example.test";
 	u->watcher = "sip:bob@example.test";
 	u->watcher_user = "bob@example.test";
-	u->state = "active";
+	u->state = HR_SUB_ACTIVE;
 	u->expires_at = 1700003600;
 	u->accept = "application/reginfo+xml";
 	u->callid = "sub-1@pc";
@@ -197,7 +197,8 @@ static int sub_collect(const struct hr_store_sub *u, void *arg)
 	hr_buf_printf(buf, "%s|%s|%s|%s|%s|%s|%s|%s|%" PRId64 "|%s|%s|%s|%s|"
 		"%s|%s|%s|%s|%" PRId64 "|%" PRId64 "|%" PRId64 "|%s|%s|%s|%s\n",
 		u->id, u->package, S(u->event_id), u->resource, u->watcher,
-		S(u->watcher_user), u->state, S(u->reason), u->expires_at,
+		S(u->watcher_user), hr_sub_state_name(u->state), S(u->reason),
+		u->expires_at,
 		S(u->accept), u->callid, u->local_tag, u->remote_tag,
 		u->local_uri, u->remote_uri, u->remote_target, S(u->route_set),
 		u->remote_cseq, u->cseq_reserved, u->version_reserved,
@@ -231,7 +232,7 @@ START_TEST(test_subscriptions)
 	sub_fill(&u, "s2");
 	u.event_id = u.watcher_user = u.route_set = u.received = NULL;
 	u.instance = u.accept = u.local_contact = NULL;
-	u.state = "pending";
+	u.state = HR_SUB_PENDING;
 	u.reason = "timeout";
 	ck_assert_int_eq(hr_store_tx_sub_put(tx, &u), 0);
 	sub_commit(tx, &d);
