@@ -149,12 +149,12 @@ static int load_one(const struct hr_store_sub *ss, void *arg)
 	 * waits for a fresh reservation, and carries the whole state */
 	hr_dialog_skip_cseq(dlg, ss->cseq_reserved);
 	sub->info.version = (uint64_t)(ss->version_reserved + 1);
-	sub->stored = true;
 	sub->full = true;
 	if (hr_sub_link(sub)) {
 		hr_mem_deref(sub);
 		return ENOMEM;
 	}
+	hr_sub_life_set(sub, HR_LIFE_LIVE);
 	hr_sub_arm(sub, -1);
 	if (pkg->linked)
 		pkg->linked(sub, pkg->arg);
@@ -218,7 +218,7 @@ static void activated(int err, void *arg)
 	if (err) {
 		HR_WARN("subscription %s: activation not stored: %s",
 			sub->info.id, hr_strerror(err));
-	} else if (!sub->finished && !sub->final) {
+	} else if (!hr_sub_over(sub)) {
 		sub->info.state = HR_SUB_ACTIVE;
 		sub->dirty = true;
 		sub->full = true;
@@ -233,7 +233,7 @@ int hr_sub_activate(struct hr_sub *sub)
 	struct hr_store_sub ss;
 	int err;
 
-	if (sub->finished || sub->final)
+	if (hr_sub_over(sub))
 		return ENOENT;
 	if (sub->info.state == HR_SUB_ACTIVE)
 		return 0;

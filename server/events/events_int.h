@@ -53,6 +53,48 @@ struct pend {
 	struct watcher *w;            /* (hr_res_hold, hr_watcher_hold) */
 };
 
+/*
+ * A subscription's lifecycle, one state at a time (hr_sub_life_set checks
+ * each move against this diagram). Beside it, info.state is what RFC 6665
+ * 4.1.3 calls the subscription's state (pending or active) as the
+ * NOTIFYs carry it; it stays as it was in ENDING, where the final NOTIFY
+ * says terminated.
+ *
+ *      SUBSCRIBE without a To tag (RFC 6665 4.2.1.1), or a stored row
+ *                |
+ *                v
+ *               NEW -------- a fetch, Expires: 0 (4.4.3): ----------+
+ *                |           nothing stored, one final NOTIFY       |
+ *   authorized, its row committed and linked                        |
+ *   (the 200 goes); a row loaded at start                           |
+ *                v                                                  v
+ *              LIVE -- expired, unsubscribed (4.2.1.4), ended ---> ENDING
+ *                |     by the package or the admin (4.2.2): the     |
+ *                |     row deleted, a final NOTIFY owed,            |
+ *                |     terminated;reason=...                        |
+ *   its NOTIFY failed: an error, 481,                               |
+ *   Timer F (4.2.2); the watcher's new                              |
+ *   dialog replaced it; shutdown                                    |
+ *                v                                                  |
+ *              GONE <--------- the final NOTIFY sent, or failed ----+
+ *                              (nothing waits for its answer);
+ *                              shutdown
+ *
+ * NEW:    made, not yet stored nor linked; no NOTIFY.
+ * LIVE:   stored (its row is there to delete) and linked in the
+ *         tables; refreshes and NOTIFYs (4.2.1.4, 4.2.2).
+ * ENDING: no row, no refresh (481), only the final NOTIFY; still
+ *         linked when it was LIVE.
+ * GONE:   the package was told (gone()), unlinked, nothing in flight.
+ *         At shutdown the row stays for the next start.
+ */
+enum hr_sub_life {
+	HR_LIFE_NEW = 0,
+	HR_LIFE_LIVE,
+	HR_LIFE_ENDING,
+	HR_LIFE_GONE,
+};
+
 struct hr_sub {
 	struct hr_le le_id;           /* ev->byid */
 	struct hr_le le_res;          /* res->subs */
@@ -61,6 +103,7 @@ struct hr_sub {
 	struct res *res;              /* set while linked */
 	struct watcher *w;            /* set while linked */
 	struct hr_sub_info info;
+	enum hr_sub_life life;
 
 	struct hr_dialog *dlg;        /* the subscription's dialog: its
 				       * local tag is the id */
@@ -68,16 +111,14 @@ struct hr_sub {
 				       * target (the dialog's) */
 	uint32_t key_hash;            /* of watcher and contact_key */
 
-	/* NOTIFY sequencing (the last CSeq used is the dialog's) */
+	/* NOTIFY sequencing (the last CSeq used is the dialog's), not the
+	 * lifecycle: what the next NOTIFY carries and when it may go */
 	int64_t cseq_res;             /* reserved in the store, committed */
 	int64_t ver_res;
-	bool reserving;
-	bool stored;                  /* a row exists (not a fetch) */
-	bool linked;                  /* in the tables */
-	bool finished;                /* gone() called; no more NOTIFYs */
-	bool dirty;                   /* a NOTIFY is owed */
+	bool reserving;               /* a reservation is being stored */
+	bool dirty;                   /* a NOTIFY is owed (in ENDING: the
+				       * final one) */
 	bool full;                    /* ...with full state */
-	bool final;                   /* ...and it is the last one */
 	bool over_tcp;                /* the NOTIFY in flight went over TCP,
 				       * being too large for UDP */
 	uint32_t final_retry;
@@ -93,6 +134,14 @@ struct hr_sub {
 };
 
 /* sub.c: objects and tables */
+/** Move sub to state to: a move not in the diagram is logged (and
+ * aborts a debug build). */
+void hr_sub_life_set(struct hr_sub *sub, enum hr_sub_life to);
+/** Ending or gone: no refresh, no NOTIFY but the final one. */
+static inline bool hr_sub_over(const struct hr_sub *sub)
+{
+	return sub->life >= HR_LIFE_ENDING;
+}
 struct hr_sub *hr_sub_new(struct hr_events *ev, const struct hr_pkg *pkg,
 	const struct hr_store_sub *ss, struct hr_dialog *dlg);
 /** The dialog of a stored row; NULL on ENOMEM. */

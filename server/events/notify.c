@@ -42,7 +42,6 @@ void hr_sub_store_del(struct hr_sub *sub)
 	struct hr_store_tx *tx;
 	char *id;
 
-	sub->stored = false;
 	id = strdup(sub->info.id);
 	if (!id || hr_store_tx_alloc(&tx, sub->ev->store)) {
 		free(id);
@@ -77,7 +76,7 @@ static void reserved(int err, void *arg)
 	if (err) {
 		HR_WARN("subscription %s: CSeq reservation not stored: %s",
 			sub->info.id, hr_strerror(err));
-		if (!sub->finished)
+		if (sub->life != HR_LIFE_GONE)
 			hr_tmr_start(&sub->tmr_thr, RETRY_MS, kick_tmr, sub);
 	} else {
 		if (r->cseq > sub->cseq_res)
@@ -98,7 +97,7 @@ static void reserve(struct hr_sub *sub)
 	struct reserve *r;
 	int64_t cseq;
 
-	if (sub->reserving || !sub->stored || sub->ev->closing)
+	if (sub->reserving || sub->life != HR_LIFE_LIVE || sub->ev->closing)
 		return;
 	r = calloc(1, sizeof(*r));
 	if (!r)
@@ -135,13 +134,10 @@ static void resolved(int err, const char *host, void *arg)
 
 	if (!err) {
 		hr_sub_kick(sub);
-	} else if (!sub->finished) {
+	} else if (sub->life != HR_LIFE_GONE) {
 		HR_INFO("subscription %s: %s does not resolve (%s): ended",
 			sub->info.id, host, hr_strerror(err));
-		if (sub->final)
-			hr_sub_finish(sub, false);
-		else
-			hr_sub_finish(sub, true);
+		hr_sub_finish(sub, true);   /* an ENDING one has no row */
 	}
 	hr_mem_deref(sub);
 }
@@ -152,7 +148,7 @@ static int substate(struct hr_buf *b, const struct hr_sub *sub)
 {
 	int64_t left = sub->info.expires_at - hr_wall_s();
 
-	if (sub->final) {
+	if (sub->life == HR_LIFE_ENDING) {
 		/* RFC 6665 4.1.3: terminated carries no expires */
 		int err = hr_buf_printf(b, "terminated;reason=%s",
 			hr_sub_reason_name(sub->info.reason));
@@ -174,7 +170,8 @@ static bool has_body(const struct hr_sub *sub)
 {
 	if (sub->info.state != HR_SUB_ACTIVE || !sub->pkg->body)
 		return false;
-	return !sub->final || sub->info.reason == HR_REASON_TIMEOUT;
+	return sub->life != HR_LIFE_ENDING ||
+		sub->info.reason == HR_REASON_TIMEOUT;
 }
 
 /* What hr_req_print() makes of req, at most: its parts, and room for
@@ -274,7 +271,7 @@ static int send_notify(struct hr_sub *sub)
 		req.body = (struct hr_pl){ body.b, body.len };
 	}
 	over_udp(sub, &d, req_size(&req));
-	if (sub->final) {
+	if (sub->life == HR_LIFE_ENDING) {
 		/* nothing to wait for: the subscription ends now */
 		err = send_final(sub, &d, &req);
 		with_body = with_body && req.ctype;
@@ -295,7 +292,8 @@ static int send_notify(struct hr_sub *sub)
 	sub->last_ms = hr_now_ms();
 	HR_DEBUG("NOTIFY %s CSeq %lld %s", sub->info.id,
 		(long long)hr_dialog_cseq(sub->dlg),
-		sub->final ? "final" : hr_sub_state_name(sub->info.state));
+		sub->life == HR_LIFE_ENDING ? "final" :
+		hr_sub_state_name(sub->info.state));
 out:
 	hr_buf_reset(&hdrs);
 	hr_buf_reset(&body);
@@ -357,9 +355,9 @@ void hr_sub_kick(struct hr_sub *sub)
 	int err;
 
 	if (!sub->dirty || sub->ct || hr_dialog_resolving(sub->dlg) ||
-	    sub->finished || ev->closing)
+	    sub->life == HR_LIFE_GONE || ev->closing)
 		return;
-	if (!sub->final) {
+	if (sub->life != HR_LIFE_ENDING) {
 		uint64_t now = hr_now_ms();
 
 		if (ev->cfg.throttle_ms && sub->last_ms &&
@@ -385,7 +383,7 @@ void hr_sub_kick(struct hr_sub *sub)
 	err = send_notify(sub);
 	if (err == EINPROGRESS)
 		return;  /* a lookup first */
-	if (sub->final) {
+	if (sub->life == HR_LIFE_ENDING) {
 		if (err)
 			HR_INFO("subscription %s: final NOTIFY not sent: %s",
 				sub->info.id, hr_strerror(err));
@@ -444,19 +442,21 @@ static void release(struct hr_sub *sub)
 
 void hr_sub_finish(struct hr_sub *sub, bool del)
 {
-	if (sub->finished)
+	bool stored = sub->life == HR_LIFE_LIVE;
+
+	if (sub->life == HR_LIFE_GONE)
 		return;
 	hr_mem_ref(sub);
-	sub->finished = true;
+	hr_sub_life_set(sub, HR_LIFE_GONE);
 	release(sub);
 	hr_tmr_cancel(&sub->tmr_exp);
 	hr_tmr_cancel(&sub->tmr_thr);
-	if (del && sub->stored)
+	if (del && stored)
 		hr_sub_store_del(sub);
 	if (sub->pkg->gone)
 		sub->pkg->gone(sub, sub->pkg->arg);
 	sub->data = NULL;
-	if (sub->linked) {
+	if (sub->res) {
 		hr_sub_unlink(sub);
 		hr_mem_deref(sub);  /* the tables' reference */
 	}
@@ -466,12 +466,12 @@ void hr_sub_finish(struct hr_sub *sub, bool del)
 void hr_sub_end(struct hr_sub *sub, enum hr_sub_reason reason,
 	uint32_t retry_after, bool del)
 {
-	if (sub->finished || sub->final)
+	if (hr_sub_over(sub))
 		return;
 	hr_tmr_cancel(&sub->tmr_exp);
-	if (del && sub->stored)
+	if (del && sub->life == HR_LIFE_LIVE)
 		hr_sub_store_del(sub);
-	sub->final = true;
+	hr_sub_life_set(sub, HR_LIFE_ENDING);
 	sub->info.reason = reason;
 	sub->final_retry = retry_after;
 	sub->dirty = true;
@@ -507,7 +507,7 @@ void hr_sub_arm(struct hr_sub *sub, int64_t ms)
 
 void hr_sub_changed(struct hr_sub *sub)
 {
-	if (sub->finished || sub->final)
+	if (hr_sub_over(sub))
 		return;
 	sub->dirty = true;
 	hr_sub_kick(sub);
@@ -515,7 +515,7 @@ void hr_sub_changed(struct hr_sub *sub)
 
 void hr_sub_changed_full(struct hr_sub *sub)
 {
-	if (sub->finished || sub->final)
+	if (hr_sub_over(sub))
 		return;
 	sub->full = true;
 	hr_sub_changed(sub);

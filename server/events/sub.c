@@ -4,6 +4,7 @@
  * per watcher identity (hr_sub_who) for the limit. Built from the stored row, so that a new
  * subscription and a recovered one are made the same way.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -89,6 +90,39 @@ struct hr_sub *hr_sub_new(struct hr_events *ev, const struct hr_pkg *pkg,
 	sub->cseq_res = ss->cseq_reserved;
 	sub->ver_res = ss->version_reserved;
 	return sub;
+}
+
+/* ---- the lifecycle (events_int.h has the diagram) ---- */
+
+static const char *const life_names[] = {
+	[HR_LIFE_NEW] = "new",
+	[HR_LIFE_LIVE] = "live",
+	[HR_LIFE_ENDING] = "ending",
+	[HR_LIFE_GONE] = "gone",
+};
+
+/* The moves of the diagram: from -> the states it may go to. */
+static const unsigned life_moves[] = {
+	[HR_LIFE_NEW] = 1u << HR_LIFE_LIVE | 1u << HR_LIFE_ENDING,
+	[HR_LIFE_LIVE] = 1u << HR_LIFE_ENDING | 1u << HR_LIFE_GONE,
+	[HR_LIFE_ENDING] = 1u << HR_LIFE_GONE,
+	[HR_LIFE_GONE] = 0,
+};
+
+void hr_sub_life_set(struct hr_sub *sub, enum hr_sub_life to)
+{
+	bool legal = (unsigned)to < sizeof(life_names) / sizeof(*life_names) &&
+		(life_moves[sub->life] & 1u << to);
+
+	if (!legal) {
+		/* a bug: say which, and go on in the state asked for (one
+		 * left in place would leak or NOTIFY after its end) */
+		HR_ERROR("subscription %s: no move from %s to %s", sub->info.id,
+			life_names[sub->life], (unsigned)to < sizeof(life_names) /
+			sizeof(*life_names) ? life_names[to] : "?");
+		assert(!"a subscription moved out of its lifecycle");
+	}
+	sub->life = to;
 }
 
 /* The dialog's columns of a row: where each of its strings goes. */
@@ -307,9 +341,9 @@ int hr_sub_link(struct hr_sub *sub)
 	struct hr_events *ev = sub->ev;
 	const char *ltag;
 
-	if (sub->linked)
+	if (sub->res)
 		return 0;
-	if (sub->finished)
+	if (sub->life == HR_LIFE_GONE)
 		return EINVAL;
 	sub->res = res_get(ev, sub->info.package, sub->info.resource);
 	sub->w = watcher_get(ev, hr_sub_who(&sub->info));
@@ -327,7 +361,6 @@ int hr_sub_link(struct hr_sub *sub)
 	ltag = hr_dialog_local_tag(sub->dlg);
 	hr_hash_append(&ev->byid, hr_hash_bytes(ltag, strlen(ltag)),
 		&sub->le_id, sub);
-	sub->linked = true;
 	ev->n++;
 	return 0;
 }
@@ -336,9 +369,8 @@ void hr_sub_unlink(struct hr_sub *sub)
 {
 	struct hr_events *ev = sub->ev;
 
-	if (!sub->linked)
+	if (!sub->res)
 		return;
-	sub->linked = false;
 	ev->n--;
 	hr_hash_unlink(&ev->byid, &sub->le_id);
 	hr_list_unlink(&sub->le_res);
@@ -398,7 +430,8 @@ static int foreach_all(struct hr_events *ev, const char *package,
 		     le = le->next) {
 			struct hr_sub *sub = le->data;
 
-			if (strcmp(sub->info.package, package) || sub->final)
+			if (strcmp(sub->info.package, package) ||
+			    hr_sub_over(sub))
 				continue;
 			if (n == cap) {
 				struct hr_sub **nv;
@@ -415,7 +448,7 @@ static int foreach_all(struct hr_events *ev, const char *package,
 		}
 	}
 	for (size_t i = 0; i < n && !err; i++) {
-		if (v[i]->res && !v[i]->final)   /* still linked, live */
+		if (v[i]->res && !hr_sub_over(v[i]))  /* linked, live */
 			err = h(v[i], arg);
 	}
 out:
@@ -478,7 +511,7 @@ unsigned hr_events_counts(const struct hr_events *ev,
 
 			while (k < ev->npkgs && ev->pkgs[k] != sub->pkg)
 				k++;
-			if (k == ev->npkgs || sub->final)
+			if (k == ev->npkgs || hr_sub_over(sub))
 				continue;
 			out[k].active += sub->info.state == HR_SUB_ACTIVE;
 			out[k].pending += sub->info.state == HR_SUB_PENDING;

@@ -144,7 +144,8 @@ static int commit(struct hr_sub *sub)
 		if (sub->pend->target)
 			ss.remote_target = sub->pend->target;
 		err = hr_store_tx_sub_put(tx, &ss);
-		if (!err && sub->pend->old && sub->pend->old->stored)
+		if (!err && sub->pend->old &&
+		    sub->pend->old->life == HR_LIFE_LIVE)
 			err = hr_store_tx_sub_del(tx, sub->pend->old->info.id);
 	}
 	if (err) {
@@ -172,7 +173,7 @@ static void committed(int err, void *arg)
 	}
 	/* replaced or ended while this refresh was being stored: the row
 	 * this refresh put back goes again */
-	if (!fresh && (sub->finished || sub->final)) {
+	if (!fresh && hr_sub_over(sub)) {
 		if (!p->del)
 			hr_sub_store_del(sub);
 		hr_strans_replyh(p->st, 481,
@@ -182,8 +183,8 @@ static void committed(int err, void *arg)
 		return;
 	}
 	if (p->del) {
-		/* unsubscribe: the final NOTIFY with the last state */
-		sub->stored = false;
+		/* unsubscribe: the final NOTIFY with the last state (the
+		 * row went in this commit) */
 		hr_dialog_update(sub->dlg, p->cseq, NULL, NULL);
 		ok(sub, p->st, 0);
 		pend_free(sub);
@@ -191,7 +192,6 @@ static void committed(int err, void *arg)
 		hr_mem_deref(sub);
 		return;
 	}
-	sub->stored = true;
 	sub->info.expires_at = p->expires_at;
 	hr_dialog_update(sub->dlg, p->cseq, p->target, p->conn);
 	if (p->target) {
@@ -201,10 +201,8 @@ static void committed(int err, void *arg)
 	if (fresh) {
 		/* a watcher's new dialog replaces its old one: the old one
 		 * just ends (its row went in this commit) */
-		if (p->old) {
-			p->old->stored = false;
+		if (p->old)
 			hr_sub_finish(p->old, false);
-		}
 		if (hr_sub_link(sub)) {
 			hr_strans_fail(p->st, ENOMEM,
 				"events: linking the subscription");
@@ -213,6 +211,7 @@ static void committed(int err, void *arg)
 			return;
 		}
 		hr_mem_ref(sub);  /* the tables' reference */
+		hr_sub_life_set(sub, HR_LIFE_LIVE);
 		if (sub->pkg->linked)
 			sub->pkg->linked(sub, sub->pkg->arg);
 		HR_DEBUG("subscription %s: %s to %s of %s, %s", sub->info.id,
@@ -237,7 +236,7 @@ static bool refresh_ok(const struct hr_sub *sub, const struct hr_msg *req,
 	struct hr_verdict *v, uint32_t *exp)
 {
 	/* RFC 6665 4.1.2.2: no such subscription (or it is ending) */
-	if (!sub || sub->final || sub->finished)
+	if (!sub || hr_sub_over(sub))
 		return hr_verdict_refuse(v, 481, "Subscription Does Not Exist",
 			NULL);
 	/* RFC 3261 12.2.2: a lower CSeq is out of order */
@@ -388,8 +387,7 @@ static struct hr_sub *replaced(struct hr_events *ev, const struct hr_sub *sub)
 	for (struct hr_le *le = r->subs.head; le; le = le->next) {
 		struct hr_sub *o = le->data;
 
-		if (o->key_hash != sub->key_hash || o->final ||
-		    o->finished || o->pend ||
+		if (o->key_hash != sub->key_hash || hr_sub_over(o) || o->pend ||
 		    strcmp(o->info.watcher, sub->info.watcher) ||
 		    strcmp(hr_dialog_remote_uri(o->dlg),
 		    hr_dialog_remote_uri(sub->dlg)) ||
