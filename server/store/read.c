@@ -12,33 +12,6 @@ static const char *col(const PGresult *res, int row, int c)
 	return PQgetisnull(res, row, c) ? NULL : PQgetvalue(res, row, c);
 }
 
-static int64_t col_i64(const PGresult *res, int row, int c, int64_t def)
-{
-	return PQgetisnull(res, row, c) ? def :
-		strtoll(PQgetvalue(res, row, c), NULL, 10);
-}
-
-static void binding_decode(struct hr_store_binding *b, const PGresult *res,
-	int row)
-{
-	b->aor = col(res, row, 0);
-	b->key = col(res, row, 1);
-	b->id = col(res, row, 2);
-	b->uri = col(res, row, 3);
-	b->params = col(res, row, 4);
-	b->dname = col(res, row, 5);
-	b->expires_at = col_i64(res, row, 6, 0);
-	b->registered_at = col_i64(res, row, 7, 0);
-	b->callid = col(res, row, 8);
-	b->cseq = (uint32_t)col_i64(res, row, 9, 0);
-	b->q = (int)col_i64(res, row, 10, -1);
-	b->instance = col(res, row, 11);
-	b->reg_id = (int)col_i64(res, row, 12, -1);
-	b->path = col(res, row, 13);
-	b->user_agent = col(res, row, 14);
-	b->received = col(res, row, 15);
-}
-
 struct binding_each {
 	hr_store_binding_h *h;
 	void *arg;
@@ -49,7 +22,7 @@ static int binding_row(const PGresult *res, int row, void *arg)
 	const struct binding_each *e = arg;
 	struct hr_store_binding b;
 
-	binding_decode(&b, res, row);
+	hr_row_decode(&hr_row_binding, &b, res, row);
 	return e->h(&b, e->arg);
 }
 
@@ -57,14 +30,14 @@ int hr_store_bindings_load(struct hr_store *s, hr_store_binding_h *h,
 	void *arg)
 {
 	struct binding_each e = { h, arg };
+	char sql[HR_ROW_SQL_MAX];
+	int err;
 
 	if (!s || !h)
 		return EINVAL;
-	return hr_pq_each(s->rd, "SELECT aor, key, id, uri, params, "
-		"dname, extract(epoch FROM expires_at)::bigint, "
-		"extract(epoch FROM registered_at)::bigint, callid, cseq, q, "
-		"instance, reg_id, path, user_agent, received "
-		"FROM bindings ORDER BY aor, key", binding_row, &e);
+	err = hr_row_select(sql, sizeof(sql), &hr_row_binding,
+		"ORDER BY aor, key");
+	return err ? err : hr_pq_each(s->rd, sql, binding_row, &e);
 }
 
 struct pub_each {
@@ -75,29 +48,23 @@ struct pub_each {
 static int pub_row(const PGresult *res, int row, void *arg)
 {
 	const struct pub_each *e = arg;
-	struct hr_store_pub u = {
-		.etag = col(res, row, 0),
-		.presentity = col(res, row, 1),
-		.event = col(res, row, 2),
-		.ctype = col(res, row, 3),
-		.body = col(res, row, 4),
-		.expires_at = col_i64(res, row, 5, 0),
-		.published_at = col_i64(res, row, 6, 0),
-	};
+	struct hr_store_pub u;
 
+	hr_row_decode(&hr_row_pub, &u, res, row);
 	return e->h(&u, e->arg);
 }
 
 int hr_store_pubs_load(struct hr_store *s, hr_store_pub_h *h, void *arg)
 {
 	struct pub_each e = { h, arg };
+	char sql[HR_ROW_SQL_MAX];
+	int err;
 
 	if (!s || !h)
 		return EINVAL;
-	return hr_pq_each(s->rd, "SELECT etag, presentity, event, ctype, body, "
-		"extract(epoch FROM expires_at)::bigint, published_at "
-		"FROM publications ORDER BY presentity, published_at, etag",
-		pub_row, &e);
+	err = hr_row_select(sql, sizeof(sql), &hr_row_pub,
+		"ORDER BY presentity, published_at, etag");
+	return err ? err : hr_pq_each(s->rd, sql, pub_row, &e);
 }
 
 int hr_store_rule_row(const PGresult *res, int row, void *arg)

@@ -42,6 +42,50 @@ int hr_sub_state_decode(const char *name, enum hr_sub_state *s)
 
 /* ---- the tables ---- */
 
+#define BND(f, type, flags) { #f, type, \
+	offsetof(struct hr_store_binding, f), flags }
+static const struct hr_col binding_cols[] = {
+	BND(aor, COL_TEXT, COL_KEY | COL_REQ),
+	BND(key, COL_TEXT, COL_KEY | COL_REQ),
+	BND(id, COL_TEXT, COL_REQ),
+	BND(uri, COL_TEXT, COL_REQ),
+	BND(params, COL_TEXT, 0),
+	BND(dname, COL_TEXT, 0),
+	BND(expires_at, COL_EPOCH, 0),
+	BND(registered_at, COL_EPOCH, 0),
+	BND(callid, COL_TEXT, COL_REQ),
+	BND(cseq, COL_UINT32, 0),
+	BND(q, COL_INT_OPT, 0),
+	BND(instance, COL_TEXT, 0),
+	BND(reg_id, COL_INT_OPT, 0),
+	BND(path, COL_TEXT, 0),
+	BND(user_agent, COL_TEXT, 0),
+	BND(received, COL_TEXT, 0),
+};
+#undef BND
+
+const struct hr_row hr_row_binding = { "bindings", binding_cols,
+	N(binding_cols) };
+
+_Static_assert(N(binding_cols) <= STMT_PARAMS_MAX, "a row is one statement");
+
+#define PUB(f, type, flags) { #f, type, offsetof(struct hr_store_pub, f), \
+	flags }
+static const struct hr_col pub_cols[] = {
+	PUB(etag, COL_TEXT, COL_KEY | COL_REQ),
+	PUB(presentity, COL_TEXT, COL_REQ),
+	PUB(event, COL_TEXT, COL_REQ),
+	PUB(ctype, COL_TEXT, COL_REQ),
+	PUB(body, COL_TEXT, COL_REQ),
+	PUB(expires_at, COL_EPOCH, 0),
+	PUB(published_at, COL_INT64, 0),
+};
+#undef PUB
+
+const struct hr_row hr_row_pub = { "publications", pub_cols, N(pub_cols) };
+
+_Static_assert(N(pub_cols) <= STMT_PARAMS_MAX, "a row is one statement");
+
 #define SUB(f, type, flags) { #f, type, offsetof(struct hr_store_sub, f), \
 	flags }
 static const struct hr_col sub_cols[] = {

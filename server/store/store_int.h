@@ -127,7 +127,9 @@ struct hr_row {
 	unsigned ncols;
 };
 
+extern const struct hr_row hr_row_binding; /* struct hr_store_binding */
 extern const struct hr_row hr_row_sub;     /* struct hr_store_sub */
+extern const struct hr_row hr_row_pub;     /* struct hr_store_pub */
 
 /* Room for any statement made from a table */
 #define HR_ROW_SQL_MAX 4096

@@ -121,36 +121,12 @@ static int add_row(struct hr_store_tx *tx, enum stmt_kind kind,
 	return add(tx, kind, v, row->ncols);
 }
 
-/* An integer parameter; -1 is absent (q, reg-id) when opt: NULL. */
-static const char *num(char *buf, size_t n, int64_t v, bool opt)
-{
-	if (opt && v < 0)
-		return NULL;
-	snprintf(buf, n, "%" PRId64, v);
-	return buf;
-}
-
 int hr_store_tx_binding_put(struct hr_store_tx *tx,
 	const struct hr_store_binding *b)
 {
-	char exp[24], reg[24], cseq[24], q[24], rid[24];
-
-	if (!tx || !b || !b->aor || !b->key || !b->id || !b->uri ||
-		!b->callid)
+	if (!tx || !b)
 		return EINVAL;
-	{
-		/* order: $1..$16 of the "binding_put" statement (writer.c) */
-		const char *const v[] = { b->aor, b->key, b->id, b->uri,
-			b->params, b->dname,
-			num(exp, sizeof(exp), b->expires_at, false),
-			num(reg, sizeof(reg), b->registered_at, false),
-			b->callid, num(cseq, sizeof(cseq), b->cseq, false),
-			num(q, sizeof(q), b->q, true), b->instance,
-			num(rid, sizeof(rid), b->reg_id, true), b->path,
-			b->user_agent, b->received };
-
-		return ADD(tx, STMT_BINDING_PUT, v);
-	}
+	return add_row(tx, STMT_BINDING_PUT, &hr_row_binding, b);
 }
 
 int hr_store_tx_binding_del(struct hr_store_tx *tx, const char *aor,
@@ -194,20 +170,9 @@ int hr_store_tx_sub_reserve(struct hr_store_tx *tx, const char *id,
 
 int hr_store_tx_pub_put(struct hr_store_tx *tx, const struct hr_store_pub *u)
 {
-	char exp[24], at[24];
-
-	if (!tx || !u || !u->etag || !u->presentity || !u->event ||
-	    !u->ctype || !u->body)
+	if (!tx || !u)
 		return EINVAL;
-	snprintf(exp, sizeof(exp), "%" PRId64, u->expires_at);
-	snprintf(at, sizeof(at), "%" PRId64, u->published_at);
-	{
-		/* order: $1..$7 of "pub_put" (writer.c) */
-		const char *const v[] = { u->etag, u->presentity, u->event,
-			u->ctype, u->body, exp, at };
-
-		return ADD(tx, STMT_PUB_PUT, v);
-	}
+	return add_row(tx, STMT_PUB_PUT, &hr_row_pub, u);
 }
 
 int hr_store_tx_pub_del(struct hr_store_tx *tx, const char *etag)

@@ -41,21 +41,6 @@ static const char *const stmt_name[STMT__N] = {
 	[STMT_RULE_DEL] = "rule_del",
 };
 
-static const char binding_put_sql[] =
-	"INSERT INTO bindings (aor, key, id, uri, params, dname, expires_at, "
-	"registered_at, callid, cseq, q, instance, reg_id, path, user_agent, "
-	"received, updated_at) VALUES ($1, $2, $3, $4, $5, $6, "
-	"to_timestamp($7::bigint), to_timestamp($8::bigint), $9, $10, $11, "
-	"$12, $13, $14, $15, $16, now()) "
-	"ON CONFLICT (aor, key) DO UPDATE SET id = EXCLUDED.id, "
-	"uri = EXCLUDED.uri, params = EXCLUDED.params, "
-	"dname = EXCLUDED.dname, expires_at = EXCLUDED.expires_at, "
-	"registered_at = EXCLUDED.registered_at, callid = EXCLUDED.callid, "
-	"cseq = EXCLUDED.cseq, q = EXCLUDED.q, instance = EXCLUDED.instance, "
-	"reg_id = EXCLUDED.reg_id, path = EXCLUDED.path, "
-	"user_agent = EXCLUDED.user_agent, received = EXCLUDED.received, "
-	"updated_at = now()";
-
 static const char binding_del_sql[] =
 	"DELETE FROM bindings WHERE aor = $1 AND key = $2";
 
@@ -66,15 +51,6 @@ static const char sub_reserve_sql[] =
 	"cseq_reserved = GREATEST(cseq_reserved, $2::bigint), "
 	"version_reserved = GREATEST(version_reserved, $3::bigint), "
 	"updated_at = now() WHERE id = $1";
-
-static const char pub_put_sql[] =
-	"INSERT INTO publications (etag, presentity, event, ctype, body, "
-	"expires_at, published_at) VALUES ($1, $2, $3, $4, $5, "
-	"to_timestamp($6::bigint), $7) "
-	"ON CONFLICT (etag) DO UPDATE SET presentity = EXCLUDED.presentity, "
-	"event = EXCLUDED.event, ctype = EXCLUDED.ctype, body = EXCLUDED.body, "
-	"expires_at = EXCLUDED.expires_at, "
-	"published_at = EXCLUDED.published_at, updated_at = now()";
 
 static const char pub_del_sql[] = "DELETE FROM publications WHERE etag = $1";
 
@@ -94,12 +70,12 @@ static const struct {
 	int nparams;
 	const struct hr_row *row;
 } stmts[STMT__N] = {
-	[STMT_BINDING_PUT] = { binding_put_sql, 16, NULL },
+	[STMT_BINDING_PUT] = { NULL, 0, &hr_row_binding },
 	[STMT_BINDING_DEL] = { binding_del_sql, 2, NULL },
 	[STMT_SUB_PUT] = { NULL, 0, &hr_row_sub },
 	[STMT_SUB_DEL] = { sub_del_sql, 1 },
 	[STMT_SUB_RESERVE] = { sub_reserve_sql, 3 },
-	[STMT_PUB_PUT] = { pub_put_sql, 7 },
+	[STMT_PUB_PUT] = { NULL, 0, &hr_row_pub },
 	[STMT_PUB_DEL] = { pub_del_sql, 1 },
 	[STMT_RULE_PUT] = { rule_put_sql, 4 },
 	[STMT_RULE_DEL] = { rule_del_sql, 3 },
