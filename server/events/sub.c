@@ -101,6 +101,8 @@ static const char *const life_names[] = {
 	[HR_LIFE_GONE] = "gone",
 };
 
+#define NLIFE (sizeof(life_names) / sizeof(life_names[0]))
+
 /* The moves of the diagram: from -> the states it may go to. */
 static const unsigned life_moves[] = {
 	[HR_LIFE_NEW] = 1u << HR_LIFE_LIVE | 1u << HR_LIFE_ENDING,
@@ -109,17 +111,18 @@ static const unsigned life_moves[] = {
 	[HR_LIFE_GONE] = 0,
 };
 
+static const char *life_name(enum hr_sub_life l)
+{
+	return (unsigned)l < NLIFE ? life_names[l] : "?";
+}
+
 void hr_sub_life_set(struct hr_sub *sub, enum hr_sub_life to)
 {
-	bool legal = (unsigned)to < sizeof(life_names) / sizeof(*life_names) &&
-		(life_moves[sub->life] & 1u << to);
-
-	if (!legal) {
+	if ((unsigned)to >= NLIFE || !(life_moves[sub->life] & 1u << to)) {
 		/* a bug: say which, and go on in the state asked for (one
-		 * left in place would leak or NOTIFY after its end) */
-		HR_ERROR("subscription %s: no move from %s to %s", sub->info.id,
-			life_names[sub->life], (unsigned)to < sizeof(life_names) /
-			sizeof(*life_names) ? life_names[to] : "?");
+		 * left in place would leak, or NOTIFY after its end) */
+		HR_ERROR("subscription %s: no move from %s to %s",
+			sub->info.id, life_name(sub->life), life_name(to));
 		assert(!"a subscription moved out of its lifecycle");
 	}
 	sub->life = to;

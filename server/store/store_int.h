@@ -109,7 +109,7 @@ enum col_type {
 
 enum col_flag {
 	COL_KEY = 1,           /* the conflict target: never updated */
-	COL_REQ = 2,           /* a text a put must not leave NULL */
+	COL_REQ = 2,           /* a put must set it (a text, a state) */
 	COL_UP = 4,            /* a mark that a put never moves back */
 };
 
@@ -139,12 +139,13 @@ int hr_row_select(char *buf, size_t size, const struct hr_row *row,
 	const char *suffix);
 /** The upsert of a row, its columns as $1..$n: 0 or E2BIG. */
 int hr_row_upsert(char *buf, size_t size, const struct hr_row *row);
+/* Room for the text of any number column, and its NUL */
+#define HR_ROW_NUM_MAX 24
 /** Column c of row struct p as a statement parameter: its text (numbers
- * written into buf), or NULL for SQL NULL. */
+ * written into buf, of HR_ROW_NUM_MAX), or NULL: SQL NULL, or for a
+ * state, none there is. */
 const char *hr_row_text(const struct hr_col *c, const void *p, char *buf,
 	size_t size);
-/** Are p's required columns set and its state one there is? */
-bool hr_row_valid(const struct hr_row *row, const void *p);
 /** Result row r (columns as hr_row_select) into row struct p; its
  * strings are res's. */
 void hr_row_decode(const struct hr_row *row, void *p, const PGresult *res,

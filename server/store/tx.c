@@ -109,15 +109,18 @@ static int add(struct hr_store_tx *tx, enum stmt_kind kind,
 static int add_row(struct hr_store_tx *tx, enum stmt_kind kind,
 	const struct hr_row *row, const void *p)
 {
-	char num[STMT_PARAMS_MAX][24];
+	char num[STMT_PARAMS_MAX][HR_ROW_NUM_MAX];
 	const char *v[STMT_PARAMS_MAX];
 
 	if (row->ncols > STMT_PARAMS_MAX)
 		return E2BIG;
-	if (!hr_row_valid(row, p))
-		return EINVAL;
-	for (unsigned i = 0; i < row->ncols; i++)
-		v[i] = hr_row_text(&row->cols[i], p, num[i], sizeof(num[i]));
+	for (unsigned i = 0; i < row->ncols; i++) {
+		const struct hr_col *c = &row->cols[i];
+
+		v[i] = hr_row_text(c, p, num[i], sizeof(num[i]));
+		if (!v[i] && (c->flags & COL_REQ))
+			return EINVAL;
+	}
 	return add(tx, kind, v, row->ncols);
 }
 
