@@ -5,6 +5,7 @@
  * so changes to one AOR are applied in the order they were committed.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include "reg_int.h"
 
@@ -86,33 +87,43 @@ static void binding_destroy(void *data)
 	hr_binding_unlist(data);
 }
 
+/* The strings of a binding's row, and where each goes in its public
+ * form (the key apart: often the URI, then not stored twice). */
+#define STR(f) { offsetof(struct hr_store_binding, f), \
+	offsetof(struct hr_binding, f) }
+static const struct {
+	size_t row;
+	size_t pub;
+} strs[] = {
+	STR(id), STR(uri), STR(params), STR(dname), STR(callid),
+	STR(instance), STR(path), STR(user_agent), STR(received),
+};
+#undef STR
+#define NSTRS (sizeof(strs) / sizeof(strs[0]))
+#define STR_AT(p, off) (*(const char **)((char *)(p) + (off)))
+
 struct binding *hr_binding_new(struct aor *a, const struct hr_store_binding *sb)
 {
 	/* without an instance the key is the URI: stored once */
 	bool key_is_uri = sb->key && sb->uri && !strcmp(sb->key, sb->uri);
-	const char *const strs[] = { key_is_uri ? NULL : sb->key, sb->id,
-		sb->uri, sb->params, sb->dname, sb->callid, sb->instance,
-		sb->path, sb->user_agent, sb->received };
-	size_t n = hr_strpack_size(strs, sizeof(strs) / sizeof(strs[0])) -
-		(key_is_uri ? 1 : 0);
-	struct binding *b = hr_mem_zalloc(sizeof(*b) + n, binding_destroy);
+	const char *v[NSTRS + 1];
+	struct binding *b;
+	size_t n;
 	char *p;
 
+	for (size_t i = 0; i < NSTRS; i++)
+		v[i] = STR_AT(sb, strs[i].row);
+	v[NSTRS] = key_is_uri ? NULL : sb->key;
+	n = hr_strpack_size(v, NSTRS + 1) - (key_is_uri ? 1 : 0);
+	b = hr_mem_zalloc(sizeof(*b) + n, binding_destroy);
 	if (!b)
 		return NULL;
 	p = b->strs;
 	b->aor = a;
 	b->pub.aor = a->name;
-	b->pub.id = hr_strpack(&p, sb->id);
-	b->pub.uri = hr_strpack(&p, sb->uri);
+	for (size_t i = 0; i < NSTRS; i++)
+		STR_AT(&b->pub, strs[i].pub) = hr_strpack(&p, v[i]);
 	b->pub.key = key_is_uri ? b->pub.uri : hr_strpack(&p, sb->key);
-	b->pub.params = hr_strpack(&p, sb->params);
-	b->pub.dname = hr_strpack(&p, sb->dname);
-	b->pub.callid = hr_strpack(&p, sb->callid);
-	b->pub.instance = hr_strpack(&p, sb->instance);
-	b->pub.path = hr_strpack(&p, sb->path);
-	b->pub.user_agent = hr_strpack(&p, sb->user_agent);
-	b->pub.received = hr_strpack(&p, sb->received);
 	b->pub.expires_at = sb->expires_at;
 	b->pub.registered_at = sb->registered_at;
 	b->pub.cseq = sb->cseq;
