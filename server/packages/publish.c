@@ -67,7 +67,11 @@ struct hr_publish {
 	int64_t last_published;      /* published_at is strictly increasing */
 	char type[32];               /* of pkg.ctype */
 	char subtype[64];
-	char allow[96];              /* "Allow-Events: <event>\r\n" */
+	struct hr_sip *sip;          /* once served (a reference) */
+	struct hr_publish *next;     /* the next package served by the same
+				      * sip (a reference) */
+	char allow[256];             /* "Allow-Events: <event>, …\r\n" of
+				      * them all (the first's is used) */
 	char accept[128];            /* "Accept: <ctype>\r\n" */
 	bool closing;
 };
@@ -501,27 +505,48 @@ static int store(struct pubctx *c)
 	return hr_store_tx_commit(tx, committed, c);
 }
 
-/* Steps 1 and 2: the resource (name) of a domain we serve (*domain);
- * false with v. */
-static bool asked_ok(const struct hr_publish *pub, const struct hr_msg *req,
-	const char **domain, char *name, size_t n, struct hr_verdict *v)
+/* The package of the first one, head, and those after it, that serves
+ * req's Event; NULL when none does. */
+static struct hr_publish *package_of(struct hr_publish *head,
+	const struct hr_msg *req)
 {
 	const struct hr_hdr *ev = hr_msg_hdr(req, HR_HDR_EVENT);
 	struct hr_event event;
 
-	if (pub->closing)
-		return fail_as(pub, v, 503, "Service Unavailable", RETRY_AFTER,
-			"", "shutting down");
+	if (!ev || hr_event_decode(&event, &ev->val))
+		return NULL;
+	for (struct hr_publish *p = head; p; p = p->next) {
+		if (!hr_pl_strcmp(&event.package, p->pkg.event))
+			return p;
+	}
+	return NULL;
+}
+
+static bool shutting_down(const struct hr_publish *pub, struct hr_verdict *v)
+{
+	return fail_as(pub, v, 503, "Service Unavailable", RETRY_AFTER, "",
+		"shutting down");
+}
+
+/* Steps 1 and 2: the resource (name) of a domain we serve (*domain) and
+ * the package of its event (*pubp), head's or one after it; false with
+ * v. */
+static bool asked_ok(struct hr_publish *head, const struct hr_msg *req,
+	struct hr_publish **pubp, const char **domain, char *name, size_t n,
+	struct hr_verdict *v)
+{
+	if (head->closing)
+		return shutting_down(head, v);
 	/* RFC 3903 6 step 1: a resource of a domain we serve, that exists */
-	*domain = hr_realm_domain(pub->realm, req);
+	*domain = hr_realm_domain(head->realm, req);
 	if (!*domain || hr_uri_aor(&req->ruri, *domain, name, n) ||
-	    !hr_realm_exists(pub->realm, name))
+	    !hr_realm_exists(head->realm, name))
 		return hr_verdict_refuse(v, 404, "Not Found", NULL);
-	/* RFC 3903 6 step 2: the package's event only */
-	if (!ev || hr_event_decode(&event, &ev->val) ||
-	    hr_pl_strcmp(&event.package, pub->pkg.event))
-		return hr_verdict_refuse(v, 489, "Bad Event", pub->allow);
-	return true;
+	/* RFC 3903 6 step 2: an event one of our packages serves */
+	*pubp = package_of(head, req);
+	if (!*pubp)
+		return hr_verdict_refuse(v, 489, "Bad Event", head->allow);
+	return !(*pubp)->closing || shutting_down(*pubp, v);
 }
 
 /* RFC 3903 6 step 3: the publication SIP-If-Match names, if any. */
@@ -633,14 +658,14 @@ static struct pubctx *ctx_new(struct hr_publish *pub, struct hr_strans *st,
 static void on_publish(struct hr_strans *st, const struct hr_msg *req,
 	void *arg)
 {
-	struct hr_publish *pub = arg;
+	struct hr_publish *pub = NULL;  /* set when asked_ok is true */
 	char name[NAME_MAX_];
 	struct pubctx *c = NULL;
 	struct hr_verdict v;
-	const char *domain = NULL;  /* set when asked_ok is true */
+	const char *domain = NULL;  /* likewise */
 	uint32_t exp;
 
-	if (!asked_ok(pub, req, &domain, name, sizeof(name), &v))
+	if (!asked_ok(arg, req, &pub, &domain, name, sizeof(name), &v))
 		goto answer;
 	/* RFC 3903 14.1: only the resource publishes for itself */
 	if (!hr_realm_open(pub->realm, st, req, domain, name, NULL, 0))
@@ -683,8 +708,9 @@ static int load_pub(const struct hr_store_pub *sp, void *arg)
 	struct res *r;
 	void *doc;
 
-	if (sp->expires_at <= hr_wall_s() || strcmp(sp->event,
-		pub->pkg.event)) {
+	if (strcmp(sp->event, pub->pkg.event))
+		return 0;  /* another package's */
+	if (sp->expires_at <= hr_wall_s()) {
 		l->expired++;
 		return hr_store_tx_pub_del(l->gone, sp->etag);
 	}
@@ -755,6 +781,24 @@ void hr_publish_close(struct hr_publish *pub)
 	}
 }
 
+static void allow_build(struct hr_publish *head);
+
+/* pub goes: when PUBLISH is routed to it, the next package takes the
+ * route (none: no route). */
+static void unroute(struct hr_publish *pub)
+{
+	hr_req_h *h;
+	void *arg;
+
+	if (!pub->sip || !hr_sip_handler(pub->sip, HR_METH_PUBLISH, &h, &arg) ||
+	    h != on_publish || arg != pub)
+		return;
+	hr_sip_handle(pub->sip, HR_METH_PUBLISH, pub->next ? on_publish : NULL,
+		pub->next);
+	if (pub->next)
+		allow_build(pub->next);
+}
+
 static void publish_destroy(void *data)
 {
 	struct hr_publish *pub = data;
@@ -774,6 +818,9 @@ static void publish_destroy(void *data)
 	}
 	hr_hash_reset(&pub->res);
 	hr_mem_deref(pub->realm);
+	unroute(pub);
+	hr_mem_deref(pub->next);
+	hr_mem_deref(pub->sip);
 }
 
 /* "application/pidf+xml": type and subtype, and the Accept of a 415. */
@@ -789,9 +836,20 @@ static int ctype_split(struct hr_publish *pub)
 	snprintf(pub->subtype, sizeof(pub->subtype), "%s", slash + 1);
 	snprintf(pub->accept, sizeof(pub->accept), "Accept: %s\r\n",
 		pub->pkg.ctype);
-	snprintf(pub->allow, sizeof(pub->allow), "Allow-Events: %s\r\n",
-		pub->pkg.event);
 	return 0;
+}
+
+/* The Allow-Events of a 489: every package served with head. */
+static void allow_build(struct hr_publish *head)
+{
+	size_t len = (size_t)snprintf(head->allow, sizeof(head->allow),
+		"Allow-Events: ");
+
+	for (struct hr_publish *p = head; p && len < sizeof(head->allow);
+	     p = p->next)
+		len += (size_t)snprintf(head->allow + len,
+			sizeof(head->allow) - len, "%s%s", p->pkg.event,
+			p->next ? ", " : "\r\n");
 }
 
 int hr_publish_alloc(struct hr_publish **pubp, struct hr_store *store,
@@ -822,5 +880,22 @@ int hr_publish_alloc(struct hr_publish **pubp, struct hr_store *store,
 
 void hr_publish_serve(struct hr_publish *pub, struct hr_sip *sip)
 {
-	hr_sip_handle(sip, HR_METH_PUBLISH, on_publish, pub);
+	struct hr_publish *head = pub;
+	hr_req_h *h;
+	void *arg;
+
+	pub->sip = hr_mem_ref(sip);
+	/* RFC 3903 4: PUBLISH carries one event; each package fed by it
+	 * gets those of its own */
+	if (hr_sip_handler(sip, HR_METH_PUBLISH, &h, &arg) &&
+	    h == on_publish) {
+		struct hr_publish *last = head = arg;
+
+		while (last->next)
+			last = last->next;
+		last->next = hr_mem_ref(pub);
+	} else {
+		hr_sip_handle(sip, HR_METH_PUBLISH, on_publish, pub);
+	}
+	allow_build(head);
 }

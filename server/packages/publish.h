@@ -41,12 +41,14 @@ struct hr_publish;  /* refcounted */
 /** Publications of one package (pkg is copied). */
 int hr_publish_alloc(struct hr_publish **pubp, struct hr_store *store,
 	struct hr_realm *realm, const struct hr_pubpkg *pkg);
-/** Route PUBLISH to pub (once allocated, when all else is ready). One
- * package for now: a second one needs PUBLISH routed by Event here, and
- * Allow-Events of the 489 listing both. */
+/** Route PUBLISH of pub's event to pub (once allocated, when all else is
+ * ready). Each package fed by PUBLISH is served so on the same sip: the
+ * first one served routes by Event (an event none serves gets 489, its
+ * Allow-Events listing them all) and keeps a reference to the others. */
 void hr_publish_serve(struct hr_publish *pub, struct hr_sip *sip);
-/** Load the stored publications: expiry timers resume, expired and
- * unreadable ones, and those of another event, are removed. */
+/** Load the stored publications of pub's event: expiry timers resume,
+ * expired and unreadable ones are removed (those of another event are
+ * its package's to load). */
 int hr_publish_load(struct hr_publish *pub);
 /** Shutting down: no new publications (503), no timers. */
 void hr_publish_close(struct hr_publish *pub);

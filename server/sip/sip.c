@@ -170,6 +170,16 @@ void hr_sip_handle(struct hr_sip *sip, enum hr_method meth, hr_req_h *h,
 	opt_hdrs_build(sip);
 }
 
+bool hr_sip_handler(const struct hr_sip *sip, enum hr_method meth,
+	hr_req_h **h, void **arg)
+{
+	if (meth <= HR_METH_OTHER || meth >= HR_METH__N || !sip->hand[meth].h)
+		return false;
+	*h = sip->hand[meth].h;
+	*arg = sip->hand[meth].arg;
+	return true;
+}
+
 void hr_sip_supported_add(struct hr_sip *sip, const char *tag)
 {
 	list_add(sip->supported, tag);

@@ -591,9 +591,14 @@ int hr_sip_listen(struct hr_sip *sip, enum hr_tp tp, struct hr_sa *laddr,
  */
 int hr_sip_advertise(struct hr_sip *sip, const struct hr_dest *dst,
 	char *out, size_t n);
-/** Route requests of this method to h; the method joins Allow. */
+/** Route requests of this method to h (NULL: to none); the method joins
+ * Allow. */
 void hr_sip_handle(struct hr_sip *sip, enum hr_method meth, hr_req_h *h,
 	void *arg);
+/** The handler requests of meth go to: true with *h and *arg, false when
+ * there is none. */
+bool hr_sip_handler(const struct hr_sip *sip, enum hr_method meth,
+	hr_req_h **h, void **arg);
 /** Add an option tag to Supported (and to what Require may ask for). */
 void hr_sip_supported_add(struct hr_sip *sip, const char *tag);
 /** Add an event package to Allow-Events. */
