@@ -73,12 +73,12 @@ static const struct {
 	[STMT_BINDING_PUT] = { NULL, 0, &hr_row_binding },
 	[STMT_BINDING_DEL] = { binding_del_sql, 2, NULL },
 	[STMT_SUB_PUT] = { NULL, 0, &hr_row_sub },
-	[STMT_SUB_DEL] = { sub_del_sql, 1 },
-	[STMT_SUB_RESERVE] = { sub_reserve_sql, 3 },
+	[STMT_SUB_DEL] = { sub_del_sql, 1, NULL },
+	[STMT_SUB_RESERVE] = { sub_reserve_sql, 3, NULL },
 	[STMT_PUB_PUT] = { NULL, 0, &hr_row_pub },
-	[STMT_PUB_DEL] = { pub_del_sql, 1 },
-	[STMT_RULE_PUT] = { rule_put_sql, 4 },
-	[STMT_RULE_DEL] = { rule_del_sql, 3 },
+	[STMT_PUB_DEL] = { pub_del_sql, 1, NULL },
+	[STMT_RULE_PUT] = { rule_put_sql, 4, NULL },
+	[STMT_RULE_DEL] = { rule_del_sql, 3, NULL },
 };
 
 struct writer {
