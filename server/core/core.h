@@ -318,6 +318,11 @@ void hr_hash_append(struct hr_hash *h, uint32_t key, struct hr_le *le,
 	void *data);
 /** The list of entries that may have this key. */
 struct hr_list *hr_hash_list(const struct hr_hash *h, uint32_t key);
+/** The entry whose string, a char array at offset off in the entry (its
+ * flexible name), is name; hashed with hr_hash_bytes(name, strlen(name))
+ * when appended. NULL when none. */
+void *hr_hash_find_str(const struct hr_hash *h, const char *name,
+	size_t off);
 /** Unlink an entry and keep the count right. */
 void hr_hash_unlink(struct hr_hash *h, struct hr_le *le);
 /** FNV-1a hash of bytes. */

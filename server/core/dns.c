@@ -14,6 +14,7 @@
  * Failures are not kept: the next lookup of such a name asks again.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <event2/dns.h>
@@ -63,18 +64,9 @@ static struct hr_list ages;
 
 static struct cached *cache_find(const char *host)
 {
-	struct hr_list *l;
-
 	if (!cache.bucket)
 		return NULL;
-	l = hr_hash_list(&cache, hr_hash_bytes(host, strlen(host)));
-	for (struct hr_le *le = l->head; le; le = le->next) {
-		struct cached *c = le->data;
-
-		if (!strcmp(c->host, host))
-			return c;
-	}
-	return NULL;
+	return hr_hash_find_str(&cache, host, offsetof(struct cached, host));
 }
 
 static void cache_drop(struct cached *c)

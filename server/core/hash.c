@@ -1,7 +1,9 @@
 /* Intrusive chained hash table; owners unlink their own entries. */
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include "core.h"
 
 int hr_hash_init(struct hr_hash *h, uint32_t nbuckets)
@@ -36,6 +38,19 @@ void hr_hash_append(struct hr_hash *h, uint32_t key, struct hr_le *le,
 struct hr_list *hr_hash_list(const struct hr_hash *h, uint32_t key)
 {
 	return &h->bucket[key & h->mask];
+}
+
+void *hr_hash_find_str(const struct hr_hash *h, const char *name,
+	size_t off)
+{
+	const struct hr_list *l = hr_hash_list(h, hr_hash_bytes(name,
+		strlen(name)));
+
+	for (const struct hr_le *le = l->head; le; le = le->next) {
+		if (!strcmp((const char *)le->data + off, name))
+			return le->data;
+	}
+	return NULL;
 }
 
 void hr_hash_unlink(struct hr_hash *h, struct hr_le *le)

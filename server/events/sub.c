@@ -253,16 +253,8 @@ static void watcher_destroy(void *data)
 
 static struct watcher *watcher_find(struct hr_events *ev, const char *uri)
 {
-	struct hr_list *l = hr_hash_list(&ev->watchers,
-		hr_hash_bytes(uri, strlen(uri)));
-
-	for (struct hr_le *le = l->head; le; le = le->next) {
-		struct watcher *w = le->data;
-
-		if (!strcmp(w->uri, uri))
-			return w;
-	}
-	return NULL;
+	return hr_hash_find_str(&ev->watchers, uri,
+		offsetof(struct watcher, uri));
 }
 
 unsigned hr_watcher_count(struct hr_events *ev, const char *uri)

@@ -8,6 +8,7 @@
  * presentity's own domain and for others.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,16 +77,8 @@ static void pres_destroy(void *data)
 struct presentity *hr_pres_find(const struct hr_presence *p,
 	const char *name)
 {
-	struct hr_list *l = hr_hash_list(&p->pres, hr_hash_bytes(name,
-		strlen(name)));
-
-	for (struct hr_le *le = l->head; le; le = le->next) {
-		struct presentity *pr = le->data;
-
-		if (!strcmp(pr->name, name))
-			return pr;
-	}
-	return NULL;
+	return hr_hash_find_str(&p->pres, name,
+		offsetof(struct presentity, name));
 }
 
 /* The presentity, made when needed; the table holds it while it has

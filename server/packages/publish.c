@@ -5,6 +5,7 @@
  * hr_pubpkg).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,16 +116,7 @@ static void res_destroy(void *data)
 
 static struct res *res_find(const struct hr_publish *pub, const char *name)
 {
-	struct hr_list *l = hr_hash_list(&pub->res, hr_hash_bytes(name,
-		strlen(name)));
-
-	for (struct hr_le *le = l->head; le; le = le->next) {
-		struct res *r = le->data;
-
-		if (!strcmp(r->name, name))
-			return r;
-	}
-	return NULL;
+	return hr_hash_find_str(&pub->res, name, offsetof(struct res, name));
 }
 
 /* The resource, made when needed; the table holds it while it has

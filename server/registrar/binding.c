@@ -34,16 +34,7 @@ static void aor_destroy(void *data)
 
 struct aor *hr_aor_find(struct hr_registrar *r, const char *name)
 {
-	struct hr_list *l = hr_hash_list(&r->aors,
-		hr_hash_bytes(name, strlen(name)));
-
-	for (struct hr_le *le = l->head; le; le = le->next) {
-		struct aor *a = le->data;
-
-		if (!strcmp(a->name, name))
-			return a;
-	}
-	return NULL;
+	return hr_hash_find_str(&r->aors, name, offsetof(struct aor, name));
 }
 
 struct aor *hr_aor_get(struct hr_registrar *r, const char *name)

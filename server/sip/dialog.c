@@ -244,11 +244,6 @@ out:
 
 /* ---- what the dialog holds ---- */
 
-const char *hr_dialog_callid(const struct hr_dialog *dlg)
-{
-	return dlg->callid;
-}
-
 const char *hr_dialog_local_tag(const struct hr_dialog *dlg)
 {
 	return dlg->local_tag;

@@ -772,7 +772,6 @@ int hr_dialog_decode(struct hr_dialog **dlgp, const struct hr_dialog_rec *r);
 void hr_dialog_encode(const struct hr_dialog *dlg, struct hr_dialog_rec *r);
 
 /** The dialog's parts (the local tag is ours: unguessable). */
-const char *hr_dialog_callid(const struct hr_dialog *dlg);
 const char *hr_dialog_local_tag(const struct hr_dialog *dlg);
 const char *hr_dialog_remote_uri(const struct hr_dialog *dlg);
 const char *hr_dialog_local_contact(const struct hr_dialog *dlg);

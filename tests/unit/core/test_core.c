@@ -1,5 +1,6 @@
 /* server/core: memory, slices, buffers, lists, hash, addresses, options. */
 #include <check.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,41 @@ START_TEST(test_hash_list)
 }
 END_TEST
 
+struct named {
+	struct hr_le le;
+	int n;
+	char name[8];
+};
+
+/* Entries found by the name they hold, hashed as hr_hash_bytes. */
+START_TEST(test_hash_find_str)
+{
+	static const char *const names[] = { "alice", "bob", "carol", "" };
+	struct named e[4];
+	struct hr_hash h;
+
+	ck_assert_int_eq(hr_hash_init(&h, 2), 0);
+	for (int i = 0; i < 4; i++) {
+		memset(&e[i], 0, sizeof(e[i]));
+		e[i].n = i;
+		strcpy(e[i].name, names[i]);
+		hr_hash_append(&h, hr_hash_bytes(names[i], strlen(names[i])),
+			&e[i].le, &e[i]);
+	}
+	for (int i = 0; i < 4; i++)
+		ck_assert_ptr_eq(hr_hash_find_str(&h, names[i],
+			offsetof(struct named, name)), &e[i]);
+	ck_assert_ptr_null(hr_hash_find_str(&h, "Alice",
+		offsetof(struct named, name)));
+	ck_assert_ptr_null(hr_hash_find_str(&h, "dave",
+		offsetof(struct named, name)));
+	hr_hash_unlink(&h, &e[1].le);
+	ck_assert_ptr_null(hr_hash_find_str(&h, "bob",
+		offsetof(struct named, name)));
+	hr_hash_reset(&h);
+}
+END_TEST
+
 START_TEST(test_sa)
 {
 	struct hr_sa a, b;
@@ -208,6 +244,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_pl);
 	tcase_add_test(tc, test_buf);
 	tcase_add_test(tc, test_hash_list);
+	tcase_add_test(tc, test_hash_find_str);
 	tcase_add_test(tc, test_sa);
 	tcase_add_test(tc, test_opt);
 	tcase_add_test(tc, test_rand);
