@@ -21,6 +21,7 @@ Every PIDF body received is validated against tests/unit/xml/pidf.xsd
 watcherinfo.xsd, with xmllint --nonet (watcher.py); so is every valid
 document the tests publish."""
 
+import errno
 import os
 import re
 import select
@@ -1003,12 +1004,27 @@ class BigNotifyTest(PresenceCase):
         self.assertPublished(p2.publish(big('two'), 600), 600, p2)
         return p1, p2
 
+    def watcher_and_listener(self):
+        """A watcher, and a TCP listener on its UDP port number (where
+        herald's NOTIFY over TCP goes). The system picks the UDP port;
+        another TCP socket may hold that number: then another watcher."""
+        for _ in range(20):
+            w = self.watcher()
+            lsn = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            lsn.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                lsn.bind((w.ep.host, w.ep.port))
+            except OSError as e:
+                lsn.close()
+                if e.errno != errno.EADDRINUSE:
+                    raise
+                continue
+            self.addCleanup(lsn.close)
+            return w, lsn
+        self.fail('no UDP port whose number was free for TCP too')
+
     def test_over_tcp(self):
-        w = self.watcher()
-        lsn = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.addCleanup(lsn.close)
-        lsn.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        lsn.bind((w.ep.host, w.ep.port))
+        w, lsn = self.watcher_and_listener()
         lsn.listen(4)
         p1, p2 = self.publish_two(w)
         self.assertTrue(select.select([lsn], [], [], harness.RECV_TIMEOUT)
