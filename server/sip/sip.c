@@ -680,7 +680,33 @@ static void transact(struct hr_sip *sip, struct hr_msg *msg)
 		hd->h(st, msg, hd->arg);
 	else
 		not_implemented(st, msg, NULL);
+	/* RFC 3261 17.2.1: 100 unless the TU answers within 200 ms; one
+	 * that has not answered yet may take longer */
+	if (msg->meth == HR_METH_INVITE &&
+	    hr_strans_state(st) == HR_STRANS_TRYING)
+		hr_strans_replys(st, 100, "Trying");
 	hr_mem_deref(st);
+}
+
+/* A method that only has meaning in a dialog Herald is not in: BYE (RFC
+ * 3261 15.1.2), PRACK (RFC 3262 3: Herald sends no reliable provisional
+ * response to acknowledge), and INFO and UPDATE when their To-tag names
+ * a dialog (RFC 3261 12.2.2; a subscription's dialog has no invite usage
+ * for them, RFC 5057 5). Out of a dialog INFO and UPDATE get 405. */
+static bool needs_dialog(const struct hr_sip *sip, const struct hr_msg *req)
+{
+	if (sip->hand[req->meth].h)
+		return false;
+	switch (req->meth) {
+	case HR_METH_BYE:
+	case HR_METH_PRACK:
+		return true;
+	case HR_METH_INFO:
+	case HR_METH_UPDATE:
+		return req->to.tag.p != NULL;
+	default:
+		return false;
+	}
 }
 
 static void route(struct hr_sip *sip, struct hr_msg *msg)
@@ -698,7 +724,8 @@ static void route(struct hr_sip *sip, struct hr_msg *msg)
 		hr_sip_reply(sip, msg, &resp);
 		return;
 	}
-	if (m != HR_METH_OPTIONS && !sip->hand[m].h && !routed(m)) {
+	if (m != HR_METH_OPTIONS && !sip->hand[m].h && !routed(m) &&
+	    !needs_dialog(sip, msg)) {
 		snprintf(hdrs, sizeof(hdrs), "Allow: %s\r\n", sip->allow);
 		replys(sip, msg, 405, "Method Not Allowed", hdrs);
 		return;
@@ -716,6 +743,10 @@ static void route(struct hr_sip *sip, struct hr_msg *msg)
 	 * by its final recipient (RFC 3261 11) */
 	if (msg->maxfwd == 0 && m != HR_METH_OPTIONS) {
 		replys(sip, msg, 483, "Too Many Hops", NULL);
+		return;
+	}
+	if (needs_dialog(sip, msg)) {
+		replys(sip, msg, 481, "Call/Transaction Does Not Exist", NULL);
 		return;
 	}
 	/* RFC 3261 11.2 / 8.2.7: OPTIONS is answered statelessly; the To-tag
@@ -749,6 +780,22 @@ static bool within_rate(struct hr_sip *sip, const struct hr_msg *msg)
 	return false;
 }
 
+/* RFC 3261 9.2: a matched CANCEL gets its 200, then an INVITE without
+ * its final response its 487; a non-INVITE transaction is not cancelled.
+ * No match: 481. */
+static void cancel(struct hr_sip *sip, const struct hr_msg *msg)
+{
+	struct hr_strans *st = hr_strans_find(sip, msg, true);
+
+	if (!st) {
+		replys(sip, msg, 481, "Call/Transaction Does Not Exist", NULL);
+		return;
+	}
+	replys(sip, msg, 200, "OK", NULL);
+	if (hr_strans_cancelable(st))
+		hr_strans_replys(st, 487, "Request Terminated");
+}
+
 static void recv_request(struct hr_sip *sip, struct hr_msg *msg)
 {
 	struct hr_strans *st;
@@ -763,22 +810,20 @@ static void recv_request(struct hr_sip *sip, struct hr_msg *msg)
 			HR_DEBUG("dropped request: %s", msg->err_reason);
 		return;
 	}
-	/* ACK only ever answers a final response we sent statelessly */
-	if (msg->meth == HR_METH_ACK)
-		return;
 	st = hr_strans_find(sip, msg, false);
+	/* RFC 3261 17.2.1: the ACK of a 3xx-6xx goes to its INVITE's
+	 * transaction; one for a response sent statelessly ends here */
+	if (msg->meth == HR_METH_ACK) {
+		if (st)
+			hr_strans_ack(st);
+		return;
+	}
 	if (st) {
 		hr_strans_retransmit(st);
 		return;
 	}
 	if (msg->meth == HR_METH_CANCEL) {
-		/* RFC 3261 9.2: a non-INVITE transaction is not cancelled,
-		 * but a matched CANCEL gets its 200 */
-		if (hr_strans_find(sip, msg, true))
-			replys(sip, msg, 200, "OK", NULL);
-		else
-			replys(sip, msg, 481, "Call/Transaction Does Not Exist",
-				NULL);
+		cancel(sip, msg);
 		return;
 	}
 	route(sip, msg);

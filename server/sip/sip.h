@@ -538,7 +538,7 @@ struct hr_sip_cfg {
 /** Fill cfg with the defaults. */
 void hr_sip_cfg_default(struct hr_sip_cfg *cfg);
 
-struct hr_strans;   /* non-INVITE server transaction */
+struct hr_strans;   /* server transaction (INVITE or not) */
 struct hr_ctrans;   /* non-INVITE client transaction */
 
 /**
@@ -640,6 +640,10 @@ struct hr_sip_stats {
 	uint64_t responses[7];          /* sent, by class: [2] is 2xx */
 	uint64_t retransmits;           /* client requests sent again
 					 * (Timer E) */
+	uint64_t resp_retransmits;      /* INVITE 3xx-6xx sent again
+					 * (Timer G) */
+	uint64_t acks_missing;          /* INVITE 3xx-6xx never ACKed
+					 * (Timer H) */
 	struct hr_sip_fail_count fails[HR_SIP_FAIL_KINDS];
 	unsigned nfails;                /* kinds in use; the last one is
 					 * "other" once they are all used */
@@ -662,7 +666,7 @@ size_t hr_sip_conn_count(const struct hr_sip *sip);
 /** Close every socket and connection; pending transactions are dropped. */
 void hr_sip_close(struct hr_sip *sip);
 
-/* server transactions, RFC 3261 17.2.2 */
+/* server transactions, RFC 3261 17.2.1 (INVITE) and 17.2.2 */
 
 /** The request that opened the transaction; NULL once it has its final
  * response (Completed keeps only what matching retransmissions needs). */
@@ -704,6 +708,7 @@ enum hr_strans_state {
 	HR_STRANS_TRYING,
 	HR_STRANS_PROCEEDING,
 	HR_STRANS_COMPLETED,
+	HR_STRANS_CONFIRMED,     /* INVITE: the ACK came (RFC 3261 17.2.1) */
 	HR_STRANS_TERMINATED,
 };
 

@@ -169,6 +169,10 @@ struct hr_srclim *hr_sip_srclim(struct hr_sip *sip);
 struct hr_strans *hr_strans_find(struct hr_sip *sip, const struct hr_msg *req,
 	bool cancel);
 void hr_strans_retransmit(struct hr_strans *st);
+/* The ACK of an INVITE transaction's 3xx-6xx came (RFC 3261 17.2.1). */
+void hr_strans_ack(struct hr_strans *st);
+/* An INVITE without its final response yet: a CANCEL ends it (9.2). */
+bool hr_strans_cancelable(const struct hr_strans *st);
 int hr_strans_alloc(struct hr_strans **stp, struct hr_sip *sip,
 	struct hr_msg *req);
 bool hr_ctrans_recv(struct hr_sip *sip, const struct hr_msg *resp);

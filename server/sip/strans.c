@@ -1,6 +1,9 @@
 /*
- * Non-INVITE server transaction (RFC 3261 17.2.2): Trying → Proceeding →
- * Completed → Terminated. Retransmitted requests are absorbed and the
+ * Server transactions. Non-INVITE (RFC 3261 17.2.2): Trying → Proceeding
+ * → Completed → Terminated. INVITE (17.2.1): Proceeding → Completed on a
+ * 3xx-6xx, which Timer G sends again over UDP until the ACK comes (Timer
+ * H gives up) → Confirmed, absorbing ACKs for Timer I → Terminated; a
+ * 2xx terminates it at once. Retransmitted requests are absorbed and the
  * last response is sent again. The table holds one reference until the
  * transaction terminates.
  */
@@ -23,7 +26,10 @@ struct hr_strans {
 	enum hr_method meth;
 	uint32_t hash;
 	enum hr_strans_state state;
-	struct hr_tmr tmr;      /* Timer J when Completed; a guard before */
+	struct hr_tmr tmr;      /* a guard before the final response; then
+				 * Timer J, or for INVITE Timer H and I */
+	struct hr_tmr tmr_g;    /* INVITE over UDP: Timer G */
+	uint32_t g_ms;          /* its next interval */
 	char *resp;             /* the last response sent */
 	size_t resp_len;
 	struct hr_dest dst;     /* dst.conn is referenced */
@@ -35,6 +41,7 @@ static void terminate(struct hr_strans *st)
 		return;
 	st->state = HR_STRANS_TERMINATED;
 	hr_tmr_cancel(&st->tmr);
+	hr_tmr_cancel(&st->tmr_g);
 	hr_hash_unlink(hr_sip_strans_tab(st->sip), &st->le);
 	hr_mem_deref(st);  /* the table's reference */
 }
@@ -44,6 +51,7 @@ static void destroy(void *data)
 	struct hr_strans *st = data;
 
 	hr_tmr_cancel(&st->tmr);
+	hr_tmr_cancel(&st->tmr_g);
 	hr_hash_unlink(hr_sip_strans_tab(st->sip), &st->le);
 	free(st->resp);
 	free(st->mkey);
@@ -73,7 +81,9 @@ static uint32_t key(const struct hr_msg *req)
  * escnull/regescrt share one). A request whose Call-ID or CSeq differs
  * cannot be a retransmission (RFC 3261 17.1.1.3: those are identical),
  * so it is a new request, not one to answer with another's response. A
- * CANCEL keeps both of the request it names (RFC 3261 9.1).
+ * CANCEL keeps both of the request it names (RFC 3261 9.1), and so does
+ * the ACK of a 3xx-6xx (17.1.1.3); that ACK's To-tag is the response's,
+ * which the INVITE did not have, so it is left out of an ACK's key.
  */
 static int match_key(const struct hr_msg *req, struct hr_buf *buf)
 {
@@ -97,7 +107,8 @@ static int match_key(const struct hr_msg *req, struct hr_buf *buf)
 	err |= hr_buf_puts(buf, "2\n");
 	err |= hr_buf_putpl(buf, &req->ruri_pl);
 	err |= hr_buf_puts(buf, "\n");
-	err |= hr_buf_putpl(buf, &req->to.tag);
+	if (req->meth != HR_METH_ACK)
+		err |= hr_buf_putpl(buf, &req->to.tag);
 	err |= hr_buf_puts(buf, "\n");
 	err |= hr_buf_putpl(buf, &req->from.tag);
 	err |= hr_buf_puts(buf, "\n");
@@ -113,6 +124,9 @@ static bool same_method(const struct hr_strans *st, const struct hr_msg *req,
 	/* RFC 3261 9.2: a CANCEL names the request it cancels */
 	if (cancel)
 		return st->meth != HR_METH_CANCEL && st->meth != HR_METH_ACK;
+	/* 17.2.3: an ACK matches the INVITE it acknowledges */
+	if (req->meth == HR_METH_ACK)
+		return st->meth == HR_METH_INVITE;
 	return st->meth == req->meth;
 }
 
@@ -152,9 +166,67 @@ static void guard(void *arg)
 		"sip: transaction guard", "no final response in 64*T1");
 }
 
-static void timer_j(void *arg)
+/* Timer J (non-INVITE) or I (INVITE): no more retransmissions to absorb */
+static void timer_end(void *arg)
 {
 	terminate(arg);
+}
+
+/* RFC 3261 17.2.1: the 3xx-6xx again, at T1, 2*T1, ... at most T2 */
+static void timer_g(void *arg)
+{
+	struct hr_strans *st = arg;
+
+	hr_sip_counters(st->sip)->resp_retransmits++;
+	(void)hr_sip_send(st->sip, &st->dst, st->resp, st->resp_len);
+	st->g_ms = st->g_ms * 2 < HR_SIP_T2 ? st->g_ms * 2 : HR_SIP_T2;
+	hr_tmr_start(&st->tmr_g, st->g_ms, timer_g, st);
+}
+
+/* RFC 3261 17.2.1: no ACK in 64*T1; the transaction ends (the caller
+ * is gone, or its ACKs do not reach us) */
+static void timer_h(void *arg)
+{
+	struct hr_strans *st = arg;
+
+	hr_sip_counters(st->sip)->acks_missing++;
+	HR_DEBUG("INVITE answered %.3s: no ACK within 64*T1", st->resp + 8);
+	terminate(st);
+}
+
+/* RFC 3261 17.2.1: a 2xx ends the INVITE transaction (its core sends the
+ * 2xx again); a 3xx-6xx waits for the ACK for Timer H, and over UDP is
+ * sent again by Timer G. */
+static void invite_completed(struct hr_strans *st, uint16_t scode)
+{
+	if (scode < 300) {
+		terminate(st);
+		return;
+	}
+	hr_tmr_start(&st->tmr, 64 * HR_SIP_T1, timer_h, st);
+	if (hr_tp_reliable(st->dst.tp))
+		return;
+	st->g_ms = HR_SIP_T1;
+	hr_tmr_start(&st->tmr_g, st->g_ms, timer_g, st);
+}
+
+void hr_strans_ack(struct hr_strans *st)
+{
+	/* in Confirmed, ACKs are absorbed */
+	if (st->meth != HR_METH_INVITE || st->state != HR_STRANS_COMPLETED)
+		return;
+	st->state = HR_STRANS_CONFIRMED;
+	hr_tmr_cancel(&st->tmr_g);
+	/* Timer I: T4 on UDP for the ACK's retransmissions, 0 on streams */
+	if (hr_tp_reliable(st->dst.tp))
+		terminate(st);
+	else
+		hr_tmr_start(&st->tmr, HR_SIP_T4, timer_end, st);
+}
+
+bool hr_strans_cancelable(const struct hr_strans *st)
+{
+	return st->meth == HR_METH_INVITE && st->state < HR_STRANS_COMPLETED;
 }
 
 int hr_strans_alloc(struct hr_strans **stp, struct hr_sip *sip,
@@ -229,11 +301,13 @@ static int reply(struct hr_strans *st, const struct hr_resp *resp, bool keep)
 	st->state = HR_STRANS_COMPLETED;
 	/* the request is not needed to absorb retransmissions: drop it */
 	st->req = hr_mem_deref(st->req);
+	if (keep && st->meth == HR_METH_INVITE)
+		invite_completed(st, resp->scode);
 	/* Timer J: 64*T1 on UDP to absorb retransmissions, 0 on streams */
-	if (!keep || hr_tp_reliable(st->dst.tp))
+	else if (!keep || hr_tp_reliable(st->dst.tp))
 		terminate(st);
 	else
-		hr_tmr_start(&st->tmr, 64 * HR_SIP_T1, timer_j, st);
+		hr_tmr_start(&st->tmr, 64 * HR_SIP_T1, timer_end, st);
 	return err;
 }
 
@@ -292,7 +366,8 @@ int hr_strans_fail_as(struct hr_strans *st, uint16_t scode,
 
 void hr_strans_retransmit(struct hr_strans *st)
 {
-	/* RFC 3261 17.2.2: in Trying a retransmission is just discarded */
+	/* RFC 3261 17.2.2: in Trying a retransmission is just discarded;
+	 * 17.2.1: in Confirmed, the ACK has come */
 	if (st->resp && (st->state == HR_STRANS_PROCEEDING ||
 		st->state == HR_STRANS_COMPLETED))
 		send_last(st);
