@@ -110,6 +110,23 @@ void hr_admin_metrics(struct req *r, struct reply *rp)
 		m.notifies_failed);
 	COUNTER("herald_sip_retransmits_total",
 		"Requests Herald sent again (Timer E).", m.retransmits);
+	COUNTER("herald_sip_response_retransmits_total", "INVITE final "
+		"responses (3xx-6xx) sent again until their ACK (Timer G).",
+		m.resp_retransmits);
+	COUNTER("herald_sip_acks_missing_total", "INVITE final responses "
+		"(3xx-6xx) never ACKed (Timer H).", m.acks_missing);
+	err |= hr_buf_printf(&b, "# HELP herald_redirect_responses_total "
+		"Answers of the redirect server, by status.\n# TYPE "
+		"herald_redirect_responses_total counter\n"
+		"herald_redirect_responses_total{code=\"302\"} %llu\n"
+		"herald_redirect_responses_total{code=\"404\"} %llu\n"
+		"herald_redirect_responses_total{code=\"480\"} %llu\n",
+		(unsigned long long)m.redirect_moved,
+		(unsigned long long)m.redirect_not_found,
+		(unsigned long long)m.redirect_unavailable);
+	COUNTER("herald_redirect_contacts_total",
+		"Contacts offered in the redirect server's 302s.",
+		m.redirect_contacts);
 	GAUGE("herald_store_queue_depth", "Changes queued for PostgreSQL.",
 		m.queue_depth);
 	GAUGE("herald_store_batch_max", "Most changes in one commit.",

@@ -1,4 +1,5 @@
 /* herald serve: options, sockets, the loop, and a clean shutdown. */
+#include <ctype.h>
 #include <errno.h>
 #include <malloc.h>
 #include <event2/event.h>
@@ -16,6 +17,7 @@
 #include "events/events.h"
 #include "packages/presence.h"
 #include "packages/reg.h"
+#include "redirect/redirect.h"
 #include "registrar/registrar.h"
 #include "sip/sip.h"
 #include "store/store.h"
@@ -45,6 +47,8 @@ struct serve_cfg {
 	unsigned expires_min;
 	unsigned expires_max;
 	unsigned max_contacts;
+	struct hr_strlist redirect;
+	bool redirect_auth;
 	unsigned sub_expires_default;
 	unsigned sub_expires_min;
 	unsigned sub_expires_max;
@@ -180,6 +184,16 @@ static const struct hr_opt opts[] = {
 	{ "max-contacts", HR_OPT_UINT, &cfg.max_contacts, "N",
 	  "bindings per address-of-record; more get 403 (default 10)", 1,
 	  1000 },
+	{ "redirect", HR_OPT_LIST, &cfg.redirect, "METHOD",
+	  "methods answered as a redirect server, repeatable: INVITE, "
+	  "MESSAGE, OPTIONS (to a user), REFER; a request for a user of a "
+	  "served domain gets 302 with its registered contacts, 480 when it "
+	  "has none, 404 when there is no such user (default INVITE; 'none' "
+	  "for none: 405)", 0, 0 },
+	{ "redirect-auth", HR_OPT_FLAG, &cfg.redirect_auth, NULL,
+	  "callers authenticate before a redirect is answered: 401 with a "
+	  "digest challenge in the callee's domain (RFC 3261 22.3: a "
+	  "redirect server is a UAS)", 0, 0 },
 	{ "subscribe-default-expires", HR_OPT_UINT, &cfg.sub_expires_default,
 	  "SECONDS", "SUBSCRIBE expiry when the request gives none "
 	  "(default 3600)", 1, 86400 * 365 },
@@ -325,17 +339,43 @@ static bool auth_for(const char *method)
 	return false;
 }
 
-/* The methods --auth challenges. */
+/* The methods --redirect names (HR_REALM_METH bits); INVITE when it
+ * names none. False: one Herald cannot redirect. */
+static bool redirected(unsigned *bits)
+{
+	*bits = cfg.redirect.n ? 0 : HR_REALM_METH(HR_METH_INVITE);
+	for (unsigned i = 0; i < cfg.redirect.n; i++) {
+		const char *name = cfg.redirect.v[i];
+		char upper[16];
+		size_t n = strlen(name);
+		struct hr_pl pl;
+
+		if (!strcasecmp(name, "none"))
+			continue;
+		if (n >= sizeof(upper))
+			return false;
+		for (size_t k = 0; k <= n; k++)
+			upper[k] = (char)toupper((unsigned char)name[k]);
+		pl = hr_pl_str(upper);
+		*bits |= HR_REALM_METH(hr_method_id(&pl));
+	}
+	return !(*bits & ~(unsigned)HR_REDIRECT_METHODS);
+}
+
+/* The methods --auth challenges, and with --redirect-auth those
+ * redirected. */
 static unsigned challenged(void)
 {
 	static const enum hr_method m[] = { HR_METH_REGISTER,
 		HR_METH_SUBSCRIBE, HR_METH_PUBLISH };
-	unsigned bits = 0;
+	unsigned bits = 0, redirect;
 
 	for (unsigned i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
 		if (auth_for(hr_method_name(m[i])))
 			bits |= HR_REALM_METH(m[i]);
 	}
+	if (cfg.redirect_auth && redirected(&redirect))
+		bits |= redirect;
 	return bits;
 }
 
@@ -346,6 +386,7 @@ struct server {
 	struct hr_realm *realm;
 	struct hr_sip *sip;
 	struct hr_registrar *registrar;
+	struct hr_redirect *redirect;
 	struct hr_events *events;
 	struct hr_regpkg *regpkg;
 	struct hr_presence *presence;
@@ -512,6 +553,19 @@ static int open_registrar(struct server *sv)
 	return err;
 }
 
+/* The redirect server over the registrar, for the methods --redirect
+ * names (checked by check_cfg()); none: they get 405. */
+static int open_redirect(struct server *sv)
+{
+	struct hr_redirect_cfg rcfg = { .realm = sv->realm };
+
+	redirected(&rcfg.methods);
+	if (!rcfg.methods)
+		return 0;
+	return hr_redirect_alloc(&sv->redirect, sv->sip, sv->registrar,
+		&rcfg);
+}
+
 static int open_presence(struct server *sv)
 {
 	struct hr_presence_cfg pcfg;
@@ -577,7 +631,8 @@ static int open_control(struct server *sv, struct hr_control **ctlp)
 {
 	struct hr_control_cfg c = { .database_url = cfg.database_url,
 		.realm = sv->realm, .ev = sv->events, .presence = sv->presence, .reg = sv->regpkg,
-		.registrar = sv->registrar, .store = sv->store,
+		.registrar = sv->registrar, .redirect = sv->redirect,
+		.store = sv->store,
 		.sip = sv->sip };
 
 	return hr_control_alloc(ctlp, &c);
@@ -656,6 +711,7 @@ static void close_all(struct server *sv)
 	sv->events = hr_mem_deref(sv->events);
 	sv->presence = hr_mem_deref(sv->presence);
 	sv->regpkg = hr_mem_deref(sv->regpkg);
+	sv->redirect = hr_mem_deref(sv->redirect);
 	sv->registrar = hr_mem_deref(sv->registrar);
 	sv->sip = hr_mem_deref(sv->sip);
 	sv->realm = hr_mem_deref(sv->realm);
@@ -741,6 +797,8 @@ static int run(void)
 	if (!err)
 		err = open_registrar(&sv);
 	if (!err)
+		err = open_redirect(&sv);
+	if (!err)
 		err = open_events(&sv);
 	if (!err)
 		err = listen_all(sv.sip);
@@ -814,9 +872,25 @@ static int check_ranges(void)
 	return 0;
 }
 
-/* --auth none with a method is a contradiction, not a list. */
+/* --auth none with a method is a contradiction, not a list; so is
+ * --redirect none with one, and a method not redirected. */
 static int check_auth(void)
 {
+	unsigned bits;
+
+	for (unsigned i = 0; cfg.redirect.n > 1 && i < cfg.redirect.n; i++) {
+		if (!strcasecmp(cfg.redirect.v[i], "none")) {
+			fprintf(stderr, "herald: --redirect none cannot go "
+				"with --redirect %s\n", cfg.redirect.v[i ? 0 :
+				1]);
+			return EINVAL;
+		}
+	}
+	if (!redirected(&bits)) {
+		fprintf(stderr, "herald: --redirect takes INVITE, MESSAGE, "
+			"OPTIONS, REFER or none\n");
+		return EINVAL;
+	}
 	for (unsigned i = 0; cfg.auth.n > 1 && i < cfg.auth.n; i++) {
 		if (!strcasecmp(cfg.auth.v[i], "none")) {
 			fprintf(stderr, "herald: --auth none cannot go with "

@@ -21,6 +21,7 @@ struct hr_realm;
 struct hr_events;
 struct hr_presence;
 struct hr_regpkg;
+struct hr_redirect;
 struct hr_registrar;
 struct hr_store;
 struct hr_sip;
@@ -34,6 +35,7 @@ struct hr_control_cfg {
 	struct hr_presence *presence;
 	struct hr_regpkg *reg;
 	struct hr_registrar *registrar;
+	struct hr_redirect *redirect;  /* NULL: no redirect server */
 	struct hr_store *store;
 	struct hr_sip *sip;
 };
@@ -283,6 +285,12 @@ struct hr_ctl_stats {
 	uint64_t tcp_refused_src;
 	uint64_t tcp_refused_max;
 	uint64_t retransmits;
+	uint64_t resp_retransmits;   /* INVITE 3xx-6xx sent again (Timer G) */
+	uint64_t acks_missing;       /* ... never ACKed (Timer H) */
+	uint64_t redirect_moved;     /* the redirect server's 302s */
+	uint64_t redirect_unavailable;  /* its 480s */
+	uint64_t redirect_not_found;    /* its 404s */
+	uint64_t redirect_contacts;  /* Contacts in its 302s */
 	uint64_t notifies;
 	uint64_t notifies_failed;
 	size_t queue_depth;          /* changes queued for PostgreSQL */

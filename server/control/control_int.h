@@ -6,6 +6,7 @@
 #include "events/events.h"
 #include "packages/presence.h"
 #include "packages/reg.h"
+#include "redirect/redirect.h"
 #include "registrar/registrar.h"
 #include "sip/sip.h"
 #include "store/store.h"

@@ -54,6 +54,22 @@ static void sip_stats(struct hr_ctl_stats *st, const struct hr_sip *sip)
 	st->tcp_refused_src = s.tcp_refused_src;
 	st->tcp_refused_max = s.tcp_refused_max;
 	st->retransmits = s.retransmits;
+	st->resp_retransmits = s.resp_retransmits;
+	st->acks_missing = s.acks_missing;
+}
+
+static void redirect_stats(struct hr_ctl_stats *st,
+	const struct hr_redirect *rd)
+{
+	struct hr_redirect_stats s;
+
+	if (!rd)
+		return;
+	hr_redirect_stats(rd, &s);
+	st->redirect_moved = s.moved;
+	st->redirect_unavailable = s.unavailable;
+	st->redirect_not_found = s.not_found;
+	st->redirect_contacts = s.contacts;
 }
 
 static void store_stats(struct hr_ctl_stats *st, struct hr_store *store)
@@ -99,6 +115,7 @@ static void stats_core(void *arg)
 	c->st->publications = hr_presence_count(cfg->presence);
 	events_stats(c->st, cfg->ev);
 	sip_stats(c->st, cfg->sip);
+	redirect_stats(c->st, cfg->redirect);
 	store_stats(c->st, cfg->store);
 }
 

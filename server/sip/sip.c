@@ -180,6 +180,11 @@ bool hr_sip_handler(const struct hr_sip *sip, enum hr_method meth,
 	return true;
 }
 
+int hr_sip_options_answer(struct hr_sip *sip, struct hr_strans *st)
+{
+	return hr_strans_replyh(st, 200, "OK", sip->opt_hdrs);
+}
+
 void hr_sip_supported_add(struct hr_sip *sip, const char *tag)
 {
 	list_add(sip->supported, tag);

@@ -599,6 +599,10 @@ void hr_sip_handle(struct hr_sip *sip, enum hr_method meth, hr_req_h *h,
  * there is none. */
 bool hr_sip_handler(const struct hr_sip *sip, enum hr_method meth,
 	hr_req_h **h, void **arg);
+/** Answer an OPTIONS for the server itself in st: 200 with Allow,
+ * Accept, Supported and Allow-Events (RFC 3261 11.2), as the stack does
+ * when OPTIONS has no handler. */
+int hr_sip_options_answer(struct hr_sip *sip, struct hr_strans *st);
 /** Add an option tag to Supported (and to what Require may ask for). */
 void hr_sip_supported_add(struct hr_sip *sip, const char *tag);
 /** Add an event package to Allow-Events. */

@@ -517,6 +517,17 @@ def make_request(method, via_host, via_port, transport='UDP', rport=True,
     return req
 
 
+def ack_request(inv, resp):
+    """RFC 3261 17.1.1.3: the ACK of a 3xx-6xx to INVITE inv: its Via,
+    From, Call-ID and CSeq number, and the To of the response."""
+    ack = Request('ACK', inv.ruri)
+    for name in ('Via', 'Max-Forwards', 'From', 'Call-ID'):
+        ack.add(name, inv.get(name))
+    ack.add('To', resp.get('To'))
+    ack.add('CSeq', '%s ACK' % inv.get('CSeq').split()[0])
+    return ack
+
+
 class Parsed:
     """A received SIP message: its start line, headers in order (folded
     lines joined; looked up by long or compact name, any case), body."""

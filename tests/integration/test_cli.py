@@ -351,7 +351,14 @@ class CliTest(unittest.TestCase):
                            '--auth none cannot go with --auth REGISTER'),
                           (['--presence-default-local', 'maybe'],
                            '--presence-default-local'),
-                          (['--log-level', 'loud'], "not 'loud'")):
+                          (['--log-level', 'loud'], "not 'loud'"),
+                          (['--redirect', 'none', '--redirect', 'INVITE'],
+                           '--redirect none cannot go with --redirect '
+                           'INVITE'),
+                          (['--redirect', 'SUBSCRIBE'],
+                           '--redirect takes INVITE, MESSAGE, OPTIONS, '
+                           'REFER or none'),
+                          (['--redirect', 'FOO'], '--redirect takes')):
             code, out, err = run(['serve', '--domain', 'example.test',
                                   '--database-url', REFUSED_URL] + args)
             self.assertEqual(code, 2, '%s: %s' % (args, err))

@@ -86,6 +86,17 @@ class OutageTest(harness.HeraldTestCase):
         self.assertStatus(r, 200)
         return contacts_of(r)
 
+    def call_alice(self, h):
+        """An INVITE for alice, ACKed: (status, first Contact's URI)."""
+        c = self.udp(h)
+        inv = self.req('INVITE', c, ruri='sip:alice@example.test')
+        inv.set('To', '<sip:alice@example.test>')
+        r = c.request(inv)
+        self.assertIsNotNone(r, 'no answer to the INVITE')
+        c.send(harness.ack_request(inv, r))
+        m = re.match(r'\s*<([^>]*)>', r.get('Contact') or '')
+        return r.status, m.group(1) if m else None
+
     def test_outage_and_recovery(self):
         h = self.start_herald(['--store-wait', str(STORE_WAIT_MS)],
                               db=self.db)
@@ -98,6 +109,9 @@ class OutageTest(harness.HeraldTestCase):
         # PostgreSQL goes away
         port = self.pg.port()
         self.pg.stop()
+        # the redirect server answers from memory: a call still finds
+        # alice where she registered
+        self.assertEqual(self.call_alice(h), (302, A))
         r, took = self.register(p, ['<%s>' % B])
         self.assertStatus(r, 503)
         retry = r.get('Retry-After')

@@ -14,7 +14,8 @@ import harness  # noqa: E402
 class MethodTest(harness.HeraldTestCase):
 
     def test_invite_405_with_allow(self):
-        c = self.udp()
+        # INVITE is redirected unless --redirect none (test_redirect)
+        c = self.udp(self.start_herald(['--redirect', 'none']))
         req = self.req('INVITE', c, ruri='sip:bob@example.test')
         req.add('Contact', '<sip:alice@127.0.0.1:%d>' % c.port)
         r = c.request(req)
