@@ -33,6 +33,7 @@ import threading
 import time
 import unittest
 import urllib.parse
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -515,6 +516,21 @@ def make_request(method, via_host, via_port, transport='UDP', rport=True,
     req.add('Call-ID', call_id or '%s@%s' % (rand_token(16), via_host))
     req.add('CSeq', '%d %s' % (cseq, method))
     return req
+
+
+def metrics(herald):
+    """The admin API's /metrics text of a herald."""
+    req = urllib.request.Request(
+        herald.admin_url + '/metrics',
+        headers={'Authorization': 'Bearer ' + ADMIN_TOKEN})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return resp.read().decode()
+
+
+def metric(text, name):
+    """One sample of /metrics text by its name and labels, or None."""
+    m = re.search(r'^%s (\d+)$' % re.escape(name), text, re.M)
+    return int(m.group(1)) if m else None
 
 
 def ack_request(inv, resp):

@@ -8,9 +8,9 @@ import re
 import select
 import socket
 import time
-import urllib.request
 
 import harness
+from harness import metric, metrics
 
 TORTURE = os.path.join(harness.ROOT, 'tests', 'unit', 'sip', 'torture',
                        'rfc4475')
@@ -58,19 +58,6 @@ def vmrss_kb(pid):
             if line.startswith('VmRSS:'):
                 return int(line.split()[1])
     raise AssertionError('no VmRSS for %d' % pid)
-
-
-def metrics(herald):
-    req = urllib.request.Request(
-        herald.admin_url + '/metrics',
-        headers={'Authorization': 'Bearer ' + harness.ADMIN_TOKEN})
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return resp.read().decode()
-
-
-def metric(text, name):
-    m = re.search(r'^%s (\d+)$' % re.escape(name), text, re.M)
-    return int(m.group(1)) if m else None
 
 
 def subscribe(client, n):

@@ -10,12 +10,11 @@ import os
 import re
 import sys
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import ack_request, digest_authorization  # noqa: E402
-from harness import rand_token  # noqa: E402
+from harness import metric, metrics, rand_token  # noqa: E402
 from phone import PASSWORD, Phone  # noqa: E402
 
 BOB_CONTACTS = ('sip:bob@192.0.2.1:5060', 'sip:bob@192.0.2.2:5062')
@@ -34,19 +33,6 @@ def contacts(resp):
 def param(params, name):
     m = re.search(r';\s*%s=("[^"]*"|[^;]*)' % re.escape(name), params)
     return m.group(1) if m else None
-
-
-def metrics(herald):
-    req = urllib.request.Request(
-        herald.admin_url + '/metrics',
-        headers={'Authorization': 'Bearer ' + harness.ADMIN_TOKEN})
-    with urllib.request.urlopen(req, timeout=5) as r:
-        return r.read().decode()
-
-
-def counter(text, name):
-    m = re.search(r'^%s (\d+)$' % re.escape(name), text, re.M)
-    return int(m.group(1)) if m else None
 
 
 class RedirectCase(harness.HeraldTestCase):
@@ -184,9 +170,9 @@ class RedirectTest(RedirectCase):
         self.assertSilent(c, 2.5)
         m = metrics(self.herald)
         self.assertGreaterEqual(
-            counter(m, 'herald_sip_response_retransmits_total'), 1, m)
+            metric(m, 'herald_sip_response_retransmits_total'), 1, m)
         self.assertEqual(
-            counter(m, 'herald_redirect_responses_total{code="302"}'), 1, m)
+            metric(m, 'herald_redirect_responses_total{code="302"}'), 1, m)
 
     def test_tcp(self):
         self.register('bob', ['<%s>' % BOB_CONTACTS[0]])

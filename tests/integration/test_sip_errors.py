@@ -5,7 +5,6 @@ import os
 import re
 import sys
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -67,13 +66,6 @@ class ServerErrorLogTest(harness.HeraldTestCase):
     """Every 5xx herald sends is logged at warn with its cause (where it
     arose, errno or words) and counted in /metrics by that cause."""
 
-    def metrics(self):
-        req = urllib.request.Request(
-            self.herald.admin_url + '/metrics',
-            headers={'Authorization': 'Bearer ' + harness.ADMIN_TOKEN})
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.read().decode()
-
     def wait_log(self, pattern):
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
@@ -108,7 +100,7 @@ class ServerErrorLogTest(harness.HeraldTestCase):
         self.wait_log(r'warn +sip +400 Too Many Headers to OPTIONS from '
                       r'127\.0\.0\.1:%d over UDP, Call-ID many-headers: '
                       r'sip: parser: more than 256 header values' % c.port)
-        m = self.metrics()
+        m = harness.metrics(self.herald)
         self.assertIn('herald_sip_errors_total{code="400",'
                       'reason="Too Many Headers",where="sip: parser",'
                       'errno=""} 1\n', m)
