@@ -143,17 +143,29 @@ DEFAULT_EDITS = (
 )
 
 
-def edited_default_config(sip_port, ctrl_port):
-    """default_config() with DEFAULT_EDITS applied."""
+# With a DNS server given (dns_port): the domain's DNS (RFC 3263 SRV
+# records naming Herald) is a test server, interop/dnsserver.py, in
+# place of the machine's resolver.
+DNS_EDIT = (r'^#dns_server\t+1\.1\.1\.1:53$',
+            'dns_server\t\t127.0.0.1:{dns_port}',
+            'address: the test\'s DNS server, which serves example.test '
+            '(default: the system\'s resolver)')
+
+
+def edited_default_config(sip_port, ctrl_port, dns_port=None):
+    """default_config() with DEFAULT_EDITS (and DNS_EDIT with a
+    dns_port) applied."""
     lines = default_config().split('\n')
-    for pattern, repl, why in DEFAULT_EDITS:
+    edits = DEFAULT_EDITS + ((DNS_EDIT,) if dns_port else ())
+    for pattern, repl, why in edits:
         rx = re.compile(pattern)
         hits = [i for i, l in enumerate(lines) if rx.match(l)]
         if len(hits) != 1:
             raise BaresipError('baresip\'s default config has %d lines '
                                'matching %r (want 1: %s)' %
                                (len(hits), pattern, why))
-        lines[hits[0]] = repl.format(sip_port=sip_port, ctrl_port=ctrl_port)
+        lines[hits[0]] = repl.format(sip_port=sip_port, ctrl_port=ctrl_port,
+                                     dns_port=dns_port)
     if not any(re.match(r'^module_tmp\s+uuid\.so', l) for l in lines):
         raise BaresipError('baresip\'s default config does not load uuid')
     return '\n'.join(lines)
@@ -167,7 +179,7 @@ class Baresip(Client):
     def __init__(self, test_or_tmpdir, herald, user, password,
                  contacts=(), pubint=60, regint=600, domain='example.test',
                  transport='udp', display=None, start=True,
-                 default_config=False):
+                 default_config=False, dns_port=None):
         """test_or_tmpdir: a unittest.TestCase (a temporary directory is
         made, and the process is killed and the directory removed in
         its cleanups), or a directory to create the config directory in
@@ -177,7 +189,11 @@ class Baresip(Client):
         regint: REGISTER expiry (baresip refreshes at half of it).
         default_config: baresip's own default config (edited_default_
         config()) instead of the minimal one below, and an account line
-        without regint (baresip's default, 3600)."""
+        without regint (baresip's default, 3600). dns_port (with
+        default_config): the domain is found through the DNS server on
+        127.0.0.1:dns_port (DNS_EDIT), and the account names no
+        outbound proxy: every request goes where the domain's DNS
+        says, as RFC 3263 has it."""
         super().__init__()
         self.user = user
         self.password = password
@@ -190,6 +206,7 @@ class Baresip(Client):
         self.transport = transport
         self.display = display or user
         self.default_config = default_config
+        self.dns_port = dns_port
         self.events = []
         self.responses = {}
         self.sock = None
@@ -236,14 +253,18 @@ class Baresip(Client):
                % (self.display, self.aor, self.password, proxy, self.regint,
                   self.pubint))
         if self.default_config:
-            cfg = edited_default_config(self.sip_port,
-                                        self.ctrl_port).split('\n')
+            cfg = edited_default_config(self.sip_port, self.ctrl_port,
+                                        self.dns_port).split('\n')
             # what a user writes: identity, password, the server
             # (outbound: example.test has no DNS) and pubint (0, no
             # PUBLISH, unless given)
             acc = ('"%s" <%s>;auth_pass=%s;outbound="%s";pubint=%d'
                    % (self.display, self.aor, self.password, proxy,
                       self.pubint))
+            if self.dns_port:
+                acc = ('"%s" <%s>;auth_pass=%s;pubint=%d'
+                       % (self.display, self.aor, self.password,
+                          self.pubint))
         contacts = ['"%s" <%s>;presence=p2p' % (uri.split(':', 1)[1]
                                                 .split('@')[0], uri)
                     for uri in self.watch]
@@ -457,18 +478,26 @@ class Baresip(Client):
         """The SIP messages of baresip's trace (-s), as (direction, text)
         with direction 'out' or 'in' and text the message's lines joined
         with CRLF. The trace heads each message with
-        'UDP SRC -> DST', whichever way it goes."""
+        'UDP SRC -> DST', whichever way it goes. A TCP connection that
+        baresip opened is from a port of its own, not its SIP port: the
+        first message seen between two addresses neither of which is
+        the SIP port is baresip's (it opened the connection to send)."""
         msgs = []
         lines = self.log_text().split('\n')
         i = 0
         head = re.compile(r'^(UDP|TCP|TLS) (\S+) -> (\S+)$')
         me = '127.0.0.1:%d' % self.sip_port
+        opened = set()          # (baresip's port, peer) of its connections
         while i < len(lines):
             m = head.match(lines[i])
             if not m:
                 i += 1
                 continue
-            direction = 'out' if m.group(2) == me else 'in'
+            src, dst = m.group(2), m.group(3)
+            if src != me and dst != me and (dst, src) not in opened:
+                opened.add((src, dst))
+            out = src == me or (src, dst) in opened
+            direction = 'out' if out else 'in'
             j = i + 1
             body = []
             # a message ends at the trace's closing colour reset, which

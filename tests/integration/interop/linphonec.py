@@ -19,7 +19,10 @@ Set-up, as a new user gets it:
   and [auth_info_0] sections: identity, server, password, publish=1
   ("publish presence information", off by default) and reg_route =
   the server ("outbound proxy": example.test has no DNS, so requests
-  are routed to the server by address, not by the domain);
+  are routed to the server by address, not by the domain), unless the
+  test serves example.test's DNS (dns_port: no reg_route, and
+  linphonec's /etc/resolv.conf, in a mount namespace of its own, names
+  the test's DNS server);
 - the only change to what linphonec wrote: [sip] sip_port, sip_tcp_port
   (free ports, tests run in parallel; the default is 5060) and
   bind_address=127.0.0.1 (loopback only; the default listens on every
@@ -58,6 +61,7 @@ from clientproc import (WAIT, Client, die_with_parent,
                         free_ports, wait_line)
 
 LINPHONEC = '/usr/bin/linphonec'
+UNSHARE = '/usr/bin/unshare'
 
 
 def available():
@@ -90,8 +94,15 @@ class Linphonec(Client):
     Error = LinphonecError
 
     def __init__(self, test, herald, user, password, domain='example.test',
-                 start=True):
+                 start=True, dns_port=None):
+        """dns_port: the account has no outbound route (reg_route), so
+        that calls go where the domain's DNS says (RFC 3263), and the
+        DNS is the test's server on 127.0.0.1:dns_port: linphonec runs
+        in a mount namespace of its own (unshare) whose
+        /etc/resolv.conf names that server. linphonec has no setting
+        for its DNS server; the machine's resolver is not touched."""
         super().__init__()
+        self.dns_port = dns_port
         self.test = test
         self.herald = herald
         self.user = user
@@ -155,7 +166,7 @@ class Linphonec(Client):
         """The [proxy_0] and [auth_info_0] a user's account makes."""
         return ('\n[proxy_0]\n'
                 'reg_proxy=%s\n'
-                'reg_route=%s\n'
+                '%s'
                 'reg_identity="%s" <%s>\n'
                 'reg_sendregister=1\n'
                 'publish=1\n'
@@ -163,14 +174,33 @@ class Linphonec(Client):
                 'username=%s\n'
                 'passwd=%s\n'
                 'domain=%s\n'
-                % (server, server.replace('>', ';lr>'), self.user, self.aor,
+                % (server, self.route(server), self.user, self.aor,
                    self.user, self.password, self.domain))
+
+    def route(self, server):
+        """reg_route: the server, unless the domain's DNS is used."""
+        if self.dns_port:
+            return ''
+        return 'reg_route=%s\n' % server.replace('>', ';lr>')
 
     # -- process --
 
+    def argv(self):
+        argv = [LINPHONEC, '-d', '6', '-l', self.log]
+        if not self.dns_port:
+            return argv
+        # belle-sip reads /etc/resolv.conf, and takes nameserver
+        # [ADDRESS]:PORT there
+        resolv = os.path.join(self.home, 'resolv.conf')
+        with open(resolv, 'w') as f:
+            f.write('nameserver [127.0.0.1]:%d\n' % self.dns_port)
+        return [UNSHARE, '--map-root-user', '--mount', 'sh', '-c',
+                'mount --bind "$0" /etc/resolv.conf && exec "$@"',
+                resolv] + argv
+
     def start(self):
         self.proc = subprocess.Popen(
-            [LINPHONEC, '-d', '6', '-l', self.log],
+            self.argv(),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, env=self.env(), cwd=self.home,
             preexec_fn=die_with_parent)
