@@ -108,8 +108,9 @@ static int put_params(struct hr_buf *buf, const char *p)
 }
 
 /*
- * One Contact of the 302: the registered URI, its q and the seconds it
- * has left (RFC 3261 20.10, 21.3.3). A binding registered through a
+ * One Contact of the 302: the registered URI, its q (as ranked: 1.0
+ * when it registered none) and the seconds it has left (RFC 3261 20.10,
+ * 21.3.3). A binding registered through a
  * Path (RFC 3327) is reached only through those proxies: they go with
  * it as a Route header of the URI (RFC 3261 19.1.1), which a caller may
  * choose not to honour (19.1.5).
@@ -126,10 +127,8 @@ static int contact_line(struct hr_buf *buf, const struct hr_binding *b,
 	}
 	err |= hr_buf_puts(buf, ">");
 	err |= put_params(buf, b->params);
-	if (b->q >= 0)
-		err |= hr_buf_printf(buf, ";q=%d.%03d", b->q / 1000,
-			b->q % 1000);
-	err |= hr_buf_printf(buf, ";expires=%lld\r\n", (long long)left);
+	err |= hr_buf_printf(buf, ";q=%d.%03d;expires=%lld\r\n",
+		qvalue(b) / 1000, qvalue(b) % 1000, (long long)left);
 	return err;
 }
 

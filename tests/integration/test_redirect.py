@@ -97,8 +97,8 @@ class RedirectTest(RedirectCase):
         self.assertStatus(r, 302)
         self.assertEqual([u for u, _ in contacts(r)],
                          [BOB_CONTACTS[1], BOB_CONTACTS[0]], r)
-        # no q was registered: none is made up
-        self.assertIsNone(param(contacts(r)[0][1], 'q'), r)
+        # no q was registered: offered as ranked, 1.0
+        self.assertEqual(param(contacts(r)[0][1], 'q'), '1.000', r)
 
     def test_instance_and_path_kept_reg_id_dropped(self):
         inst = '"<urn:uuid:00000000-0000-1000-8000-000A95A0E128>"'
