@@ -30,6 +30,7 @@ static const struct bench_scen *const scens[] = {
 	&bench_scen_storm,
 	&bench_scen_pub_race,
 	&bench_scen_soak,
+	&bench_scen_redirect,
 };
 
 enum {
@@ -127,7 +128,10 @@ static void usage(FILE *f)
 "      --watchers W       reg-fanout, presence-fanout: subscriptions to u1\n"
 "                         made before the clock starts (default 1000)\n"
 "      --aors N           reg-storm: AORs u1..uN, registered and watched\n"
-"                         before the clock starts (default 10000)\n"
+"                         before the clock starts (default 10000);\n"
+"                         redirect: registered, one Contact each, and\n"
+"                         called round-robin (default 1000, at most\n"
+"                         --users)\n"
 "      --monitor USER     reg-storm: who watches them (default mon, a user\n"
 "                         with the monitor role); self: uK watches uK\n"
 "      --storm-seconds S  reg-storm: every AOR re-registers, paced evenly\n"
@@ -175,7 +179,11 @@ static void usage(FILE *f)
 "  removals=N notifies=N rss_start=NkB rss_end=NkB rss_max=NkB\n"
 "  rss_mid=NkB rss_last=NkB plateau=yes|no\n"
 "(plateau: rss_last, the peak of the last third, within 10% of rss_mid,\n"
-"the middle third's; not in the exit status)\n"
+"the middle third's; not in the exit status)\n""redirect adds the final responses to its INVITEs that came again (over\n"
+"UDP, until 1 s after the last: ACKs that did not match):\n"
+"  scenario=redirect transport=udp duration=10.0s ops=N ops/s=N failures=N\n"
+"  p50=Xms p99=Xms p99.9=Xms retransmits=N\n"
+"(exit status 1 also when a 302 lacks the Contact the AOR registered)\n"
 "\n"
 "Exit status: 0 when the run completed and an op succeeded, 1 when it\n"
 "could not run or nothing succeeded, 2 for a bad command line.\n",
@@ -401,7 +409,7 @@ int main(int argc, char **argv)
 		.users = 0,     /* the scenario's default, else DEFAULT_USERS */
 		.password = "pw",
 		.watchers = 1000,
-		.aors = 10000,
+		.aors = 0,      /* the scenario's default */
 		.monitor = "mon",
 		.storm_s = 10,
 		.settle_s = 5,

@@ -195,6 +195,10 @@ enum bench_act {
 	BENCH_SEND,             /* out holds a request: send it, await reply */
 	BENCH_DONE,             /* the op succeeded */
 	BENCH_FAIL,             /* the op failed */
+	/* out holds a last request that gets no response (an ACK): send
+	 * it, and the op succeeded (DONE_SEND) or failed (FAIL_SEND) */
+	BENCH_DONE_SEND,
+	BENCH_FAIL_SEND,
 };
 
 struct bench_scen {
@@ -239,6 +243,16 @@ struct bench_scen {
 	void (*on_other_request)(struct bench *b, const struct bench_msg *req);
 	/* Print the summary line instead of the engine. NULL: the engine's. */
 	void (*summary)(const struct bench *b, const struct bench_result *r);
+	/* Print more " key=value" at the end of the engine's summary line.
+	 * NULL: none. */
+	void (*summary_tail)(const struct bench *b);
+	/*
+	 * A response that belongs to no request in flight (a retransmitted
+	 * final response): true when out then holds a request to send back
+	 * on its connection (an ACK). NULL: ignore it.
+	 */
+	bool (*on_other_response)(struct bench *b, const struct bench_msg *resp,
+		struct bench_out *out);
 	/*
 	 * Set the run's rate, --ops, duration from the scenario's own
 	 * options, before --window gets its default. NULL: nothing.
@@ -291,6 +305,8 @@ extern const struct bench_scen bench_scen_storm;
 extern const struct bench_scen bench_scen_pub_race;
 /* scen_soak.c: a steady population refreshes, with churn, for long */
 extern const struct bench_scen bench_scen_soak;
+/* scen_redirect.c: INVITE to a registered AOR, 302 with its Contact, ACK */
+extern const struct bench_scen bench_scen_redirect;
 
 /** Write "<run>-<slot>-<gen>": Call-ID and tag material of this op. */
 void bench_put_opid(struct bench_out *o, const struct bench_op *op);
@@ -352,6 +368,7 @@ struct bench_reg {
 	uint64_t callseq;       /* Call-ID "r<callseq>-<opid>"; 0: "<opid>" */
 	const char *callid;     /* else this Call-ID (kept by the caller) */
 	uint32_t nc;            /* the credentials' nonce count; 0: 1 */
+	const char *contact;    /* the Contact URI; NULL: sip:uK@OURHOST:OURPORT */
 	bool remove;            /* Expires: 0; else 3600 */
 	bool tp_param;          /* the Contact's ;transport=tcp over TCP */
 };

@@ -225,6 +225,15 @@ static void op_act(struct bench *b, struct bench_op *op, enum bench_act act,
 	case BENCH_FAIL:
 		op_fail(b, op);
 		break;
+	case BENCH_DONE_SEND:
+	case BENCH_FAIL_SEND:
+		if (out->full || out->len == 0)
+			b->st.send_fail++;
+		else
+			b->tp->out_commit(b, op->conn, out);
+		op_act(b, op, act == BENCH_DONE_SEND ? BENCH_DONE :
+			BENCH_FAIL, out);
+		break;
 	}
 }
 
@@ -322,12 +331,17 @@ static void recv_response(struct bench *b, uint32_t conn,
 	op->pending = false;
 	out_get(b, op->conn, &out);
 	act = b->scen->on_response(op, msg, &out);
-	if (act == BENCH_FAIL)
+	if (act == BENCH_FAIL || act == BENCH_FAIL_SEND)
 		b->st.bad_status++;
 	op_act(b, op, act, &out);
 	return;
 stray:
 	b->st.stray++;
+	if (!b->scen->on_other_response)
+		return;
+	out_get(b, conn, &out);
+	if (b->scen->on_other_response(b, msg, &out) && !out.full)
+		b->tp->out_commit(b, conn, &out);
 }
 
 /* RFC 3261 8.2.6: copy Via, From, To, Call-ID and CSeq into the answer. */
@@ -623,12 +637,12 @@ static void print_summary(const struct bench *b, uint64_t elapsed)
 		.lat = &st->lat,
 	};
 
-	if (b->scen->summary)
+	if (b->scen->summary) {
 		b->scen->summary(b, &r);
-	else
+	} else {
 		printf("scenario=%s transport=%s duration=%.1fs ops=%llu "
 			"ops/s=%.0f failures=%llu p50=%.3fms p99=%.3fms "
-			"p99.9=%.3fms\n",
+			"p99.9=%.3fms",
 			b->scen->name, b->tp->name, secs,
 			(unsigned long long)st->ok,
 			secs > 0 ? (double)st->ok / secs : 0.0,
@@ -636,6 +650,10 @@ static void print_summary(const struct bench *b, uint64_t elapsed)
 			(double)bench_hist_pct(&st->lat, 50) / 1e6,
 			(double)bench_hist_pct(&st->lat, 99) / 1e6,
 			(double)bench_hist_pct(&st->lat, 99.9) / 1e6);
+		if (b->scen->summary_tail)
+			b->scen->summary_tail(b);
+		putchar('\n');
+	}
 	fflush(stdout);
 	if (!b->cfg->verbose)
 		return;

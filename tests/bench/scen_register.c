@@ -117,7 +117,10 @@ int bench_put_register(struct bench_out *out, struct bench_op *op,
 		bench_put_callid(out, op);
 	}
 	bench_put_cseq(out, r->cseq, "REGISTER");
-	bench_put_contact(out, op, user, r->tp_param);
+	if (r->contact)
+		bench_out_printf(out, "Contact: <%s>\r\n", r->contact);
+	else
+		bench_put_contact(out, op, user, r->tp_param);
 	if (r->remove)
 		bench_out_lit(out, "Expires: 0\r\n");
 	else

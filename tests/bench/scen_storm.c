@@ -50,6 +50,7 @@
 #define TAG_MAX 64
 #define TARGET_MAX 128
 #define STORM_WINDOW 256       /* the default --window */
+#define STORM_AORS 10000        /* the default --aors */
 
 /* What one AOR is at: its binding, its subscription, its NOTIFYs. */
 struct aor {
@@ -730,6 +731,8 @@ static void storm_configure(struct bench_cfg *cfg)
 {
 	double r;
 
+	if (!cfg->aors)
+		cfg->aors = STORM_AORS;
 	cfg->max_ops = cfg->aors;
 	if (cfg->storm_s > 0) {
 		r = (double)cfg->aors / cfg->storm_s + 0.5;
