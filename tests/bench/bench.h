@@ -383,6 +383,13 @@ int bench_put_register(struct bench_out *out, struct bench_op *op,
 enum bench_act bench_reg_challenged(struct bench_op *op,
 	struct bench_reg *r, const struct bench_msg *resp,
 	struct bench_out *out);
+/** The first REGISTER of r (cseq 1, no credentials): BENCH_SEND. */
+enum bench_act bench_reg_first(struct bench_op *op, struct bench_reg *r,
+	struct bench_out *out);
+/** The final response to op's REGISTER (op->priv a struct bench_reg):
+ * the 401 answered, the 200 to the one with credentials BENCH_DONE. */
+enum bench_act bench_reg_response(struct bench_op *op,
+	const struct bench_msg *resp, struct bench_out *out);
 
 /* ---- PUBLISH (scen_publish.c): publish, presence-fanout, publish-race ---- */
 

@@ -93,28 +93,15 @@ static enum bench_act setup_start(struct bench_op *op,
 	a = &st.a[r->user];
 	if (!contact_of(a->contact, sizeof(a->contact), op, r->user))
 		return BENCH_FAIL;
-	r->cseq = 1;
 	r->contact = a->contact;
-	if (bench_put_register(out, op, r, NULL))
-		return BENCH_FAIL;
-	return BENCH_SEND;
-}
-
-static enum bench_act reg_response(struct bench_op *op,
-	const struct bench_msg *resp, struct bench_out *out)
-{
-	struct bench_reg *r = op->priv;
-
-	if (resp->scode == 200 && r->cseq == 2)
-		return BENCH_DONE;
-	return bench_reg_challenged(op, r, resp, out);
+	return bench_reg_first(op, r, out);
 }
 
 static enum bench_act setup_response(struct bench_op *op,
 	const struct bench_msg *resp, struct bench_out *out)
 {
 	const struct bench_reg *r = op->priv;
-	enum bench_act act = reg_response(op, resp, out);
+	enum bench_act act = bench_reg_response(op, resp, out);
 
 	if (act == BENCH_DONE)
 		st.bound++;
@@ -145,12 +132,9 @@ static enum bench_act down_start(struct bench_op *op, struct bench_out *out)
 	while (r->user <= st.n && !st.a[r->user].contact[0]);
 	if (r->user > st.n)
 		return BENCH_FAIL;
-	r->cseq = 1;
 	r->remove = true;
 	r->contact = st.a[r->user].contact;
-	if (bench_put_register(out, op, r, NULL))
-		return BENCH_FAIL;
-	return BENCH_SEND;
+	return bench_reg_first(op, r, out);
 }
 
 static uint64_t down_ops(const struct bench_cfg *cfg)
@@ -164,7 +148,7 @@ static const struct bench_scen redirect_down = {
 	.help = "uK's binding goes",
 	.op_size = sizeof(struct bench_reg),
 	.start = down_start,
-	.on_response = reg_response,
+	.on_response = bench_reg_response,
 };
 
 /* ---- the run: INVITE, 302, ACK ---- */

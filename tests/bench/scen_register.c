@@ -171,19 +171,26 @@ bool bench_find_md5(const struct bench_msg *resp, struct hr_digest *chal)
 	return false;
 }
 
-static enum bench_act reg_start(struct bench_op *op, struct bench_out *out)
+/* Shared with redirect (bench.h). */
+enum bench_act bench_reg_first(struct bench_op *op, struct bench_reg *r,
+	struct bench_out *out)
 {
-	struct bench_reg *r = op->priv;
-
-	r->user = next_user % bench_cfg(op->b)->users + 1;
-	next_user++;
 	r->cseq = 1;
 	if (bench_put_register(out, op, r, NULL))
 		return BENCH_FAIL;
 	return BENCH_SEND;
 }
 
-static enum bench_act reg_response(struct bench_op *op,
+static enum bench_act reg_start(struct bench_op *op, struct bench_out *out)
+{
+	struct bench_reg *r = op->priv;
+
+	r->user = next_user % bench_cfg(op->b)->users + 1;
+	next_user++;
+	return bench_reg_first(op, r, out);
+}
+
+enum bench_act bench_reg_response(struct bench_op *op,
 	const struct bench_msg *resp, struct bench_out *out)
 {
 	struct bench_reg *r = op->priv;
@@ -198,5 +205,5 @@ const struct bench_scen bench_scen_register = {
 	.help = "REGISTER, 401, REGISTER with digest, expect 200",
 	.op_size = sizeof(struct bench_reg),
 	.start = reg_start,
-	.on_response = reg_response,
+	.on_response = bench_reg_response,
 };
