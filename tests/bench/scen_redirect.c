@@ -40,7 +40,8 @@ static struct {
 	uint32_t next_call;
 	uint32_t next_down;
 	uint32_t bound;
-	uint64_t last_final;    /* when the latest final response came */
+	uint64_t last_final;    /* when an op's final response last came
+				 * (not one sent again: the wait must end) */
 	uint64_t retransmits;   /* final responses to INVITEs seen again */
 	uint64_t no_contact;    /* 302s without uK's Contact */
 	uint64_t acks;
@@ -325,7 +326,6 @@ static bool call_other_response(struct bench *b,
 	if (resp->scode < 300 || !cseq_invite(resp))
 		return false;
 	st.retransmits++;
-	st.last_final = bench_now();
 	return put_ack(out, resp);
 }
 
