@@ -217,6 +217,10 @@ void hr_strans_ack(struct hr_strans *st)
 		return;
 	st->state = HR_STRANS_CONFIRMED;
 	hr_tmr_cancel(&st->tmr_g);
+	/* nothing is sent again from here: only the match key is kept */
+	free(st->resp);
+	st->resp = NULL;
+	st->resp_len = 0;
 	/* Timer I: T4 on UDP for the ACK's retransmissions, 0 on streams */
 	if (hr_tp_reliable(st->dst.tp))
 		terminate(st);
