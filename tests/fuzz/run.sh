@@ -12,7 +12,7 @@ total=${FUZZ_TIME:-60}
 jobs=${FUZZ_BUILD_JOBS:-2}
 
 # target:share of the total time, in percent
-targets="msg:36 uri:10 addr:10 via:8 digest:8 hdr:16 pidf:12"
+targets="msg:32 uri:10 addr:10 via:8 digest:8 hdr:16 pidf:12 mwi:4"
 
 mkdir -p "$build"
 if ! { cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DHR_FUZZ=ON \
