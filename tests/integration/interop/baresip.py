@@ -152,11 +152,28 @@ DNS_EDIT = (r'^#dns_server\t+1\.1\.1\.1:53$',
             '(default: the system\'s resolver)')
 
 
-def edited_default_config(sip_port, ctrl_port, dns_port=None):
+# For a call that is answered: no sound card here, and alsa's player
+# failing makes baresip close an answered call at once ("audio_decoder_set
+# error"). aubridge (in baresip-core) is source and player both: the
+# player's audio goes to the source of the same device name, no device
+# is opened.
+AUDIO_EDITS = (
+    (r'^#module\t+aubridge\.so$', 'module\t\t\taubridge.so',
+     'not loaded by default: the player and source below'),
+    (r'^audio_player\t+alsa,default$', 'audio_player\t\taubridge,call',
+     'no sound card: aubridge, not alsa'),
+    (r'^audio_source\t+alsa,default$', 'audio_source\t\taubridge,call',
+     'no sound card: aubridge, not alsa'),
+)
+
+
+def edited_default_config(sip_port, ctrl_port, dns_port=None,
+                          more_edits=()):
     """default_config() with DEFAULT_EDITS (and DNS_EDIT with a
-    dns_port) applied."""
+    dns_port, and more_edits, e.g. AUDIO_EDITS) applied."""
     lines = default_config().split('\n')
-    edits = DEFAULT_EDITS + ((DNS_EDIT,) if dns_port else ())
+    edits = DEFAULT_EDITS + ((DNS_EDIT,) if dns_port else ()) + \
+        tuple(more_edits)
     for pattern, repl, why in edits:
         rx = re.compile(pattern)
         hits = [i for i, l in enumerate(lines) if rx.match(l)]
@@ -179,7 +196,7 @@ class Baresip(Client):
     def __init__(self, test_or_tmpdir, herald, user, password,
                  contacts=(), pubint=60, regint=600, domain='example.test',
                  transport='udp', display=None, start=True,
-                 default_config=False, dns_port=None):
+                 default_config=False, dns_port=None, more_edits=()):
         """test_or_tmpdir: a unittest.TestCase (a temporary directory is
         made, and the process is killed and the directory removed in
         its cleanups), or a directory to create the config directory in
@@ -193,7 +210,9 @@ class Baresip(Client):
         default_config): the domain is found through the DNS server on
         127.0.0.1:dns_port (DNS_EDIT), and the account names no
         outbound proxy: every request goes where the domain's DNS
-        says, as RFC 3263 has it."""
+        says, as RFC 3263 has it. more_edits (with default_config):
+        further edits of the default config, as DEFAULT_EDITS
+        (AUDIO_EDITS: a call can be answered)."""
         super().__init__()
         self.user = user
         self.password = password
@@ -207,6 +226,7 @@ class Baresip(Client):
         self.display = display or user
         self.default_config = default_config
         self.dns_port = dns_port
+        self.more_edits = more_edits
         self.events = []
         self.responses = {}
         self.sock = None
@@ -254,7 +274,8 @@ class Baresip(Client):
                   self.pubint))
         if self.default_config:
             cfg = edited_default_config(self.sip_port, self.ctrl_port,
-                                        self.dns_port).split('\n')
+                                        self.dns_port,
+                                        self.more_edits).split('\n')
             # what a user writes: identity, password, the server
             # (outbound: example.test has no DNS) and pubint (0, no
             # PUBLISH, unless given)
