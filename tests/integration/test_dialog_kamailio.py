@@ -203,20 +203,6 @@ class DialogKamailioTest(harness.HeraldTestCase):
         b.wait_registered()
         return b
 
-    def wait_event(self, b, kind, start=0, timeout=WAIT):
-        """The first ctrl_tcp event of type kind from index start on."""
-        deadline = time.monotonic() + timeout
-        while True:
-            evs = b.event_list()
-            for e in evs[start:]:
-                if e.get('type') == kind:
-                    return e
-            if time.monotonic() > deadline or not b.alive():
-                self.fail('%s: no %s event within %.0f s: %r\n%s\n%s' %
-                          (b.aor, kind, timeout, evs, b.log_text(200),
-                           self.kam.diag()))
-            time.sleep(0.1)
-
     def watch(self, resource):
         """carol's subscription to resource's dialog state at Herald
         (digest), and the first NOTIFY taken."""
@@ -271,8 +257,8 @@ class DialogKamailioTest(harness.HeraldTestCase):
 
         a0, b0 = len(alice.event_list()), len(bob.event_list())
         alice.ok('dial', BOB)
-        self.wait_event(bob, 'CALL_INCOMING', b0)
-        self.wait_event(alice, 'CALL_RINGING', a0)
+        bob.wait_event('CALL_INCOMING', b0, diag=self.kam.diag)
+        alice.wait_event('CALL_RINGING', a0, diag=self.kam.diag)
         cid = self.call_id(alice)
         self.assertThroughKamailio(bob, cid)
         d = lamp.wait_state(cid, 'early')
@@ -286,8 +272,8 @@ class DialogKamailioTest(harness.HeraldTestCase):
             self.assertEqual(d['remote'], BOB)
 
         bob.ok('accept')
-        self.wait_event(alice, 'CALL_ESTABLISHED', a0)
-        self.wait_event(bob, 'CALL_ESTABLISHED', b0)
+        alice.wait_event('CALL_ESTABLISHED', a0, diag=self.kam.diag)
+        bob.wait_event('CALL_ESTABLISHED', b0, diag=self.kam.diag)
         lamp.wait_state(cid, 'confirmed')
         lamp_a.wait_state(cid, 'confirmed')
         self.assertTrue(bob.alive() and alice.alive())
@@ -297,7 +283,7 @@ class DialogKamailioTest(harness.HeraldTestCase):
                          % bob.log_text(100))
 
         alice.ok('hangup')
-        self.wait_event(bob, 'CALL_CLOSED', b0)
+        bob.wait_event('CALL_CLOSED', b0, diag=self.kam.diag)
         lamp.wait_state(cid, 'terminated')
         lamp_a.wait_state(cid, 'terminated')
         self.assertEqual(self.history(lamp, cid),

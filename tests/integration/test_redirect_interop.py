@@ -62,7 +62,6 @@ linphone-cli)."""
 import os
 import re
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -131,16 +130,7 @@ class RedirectCase(ClientCase):
 
     def wait_event(self, b, kind, start=0, timeout=WAIT):
         """The first ctrl_tcp event of type kind from index start on."""
-        deadline = time.monotonic() + timeout
-        while True:
-            evs = b.event_list()
-            for e in evs[start:]:
-                if e.get('type') == kind:
-                    return e
-            if time.monotonic() > deadline or not b.alive():
-                self.fail('%s: no %s event within %.0f s: %r\n%s' %
-                          (b.aor, kind, timeout, evs, b.log_text(200)))
-            time.sleep(0.1)
+        return b.wait_event(kind, start, timeout)
 
     # -- checks on the caller's trace --
 

@@ -368,14 +368,6 @@ class Baresip(Client):
         with self.cond:
             self.cond.notify_all()
 
-    def log_text(self, tail=None):
-        with self.lock:
-            lines = list(self.lines)
-        if tail and len(lines) > tail:
-            lines = ['... (%d lines before)' % (len(lines) - tail)] + \
-                lines[-tail:]
-        return '\n'.join(lines)
-
     def wait_log(self, pattern, timeout=WAIT, what=None, start=0):
         """Wait for a line of baresip's output (from line index start on)
         matching pattern; return its index."""
@@ -422,6 +414,22 @@ class Baresip(Client):
     def event_list(self):
         with self.lock:
             return list(self.events)
+
+    def wait_event(self, kind, start=0, timeout=WAIT, diag=None):
+        """The first ctrl_tcp event of type kind from index start on;
+        diag: a function giving more to show when none comes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            evs = self.event_list()
+            for e in evs[start:]:
+                if e.get('type') == kind:
+                    return e
+            if time.monotonic() > deadline or not self.alive():
+                raise BaresipError('%s: no %s event within %.0f s: %r\n%s%s'
+                                   % (self.aor, kind, timeout, evs,
+                                      self.log_text(200),
+                                      '\n' + diag() if diag else ''))
+            time.sleep(0.1)
 
     # -- registration --
 

@@ -138,6 +138,15 @@ class Client:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def log_text(self, tail=None):
+        """The lines of output kept so far (the last tail of them)."""
+        with self.lock:
+            lines = list(self.lines)
+        if tail and len(lines) > tail:
+            lines = ['... (%d lines before)' % (len(lines) - tail)] + \
+                lines[-tail:]
+        return '\n'.join(lines)
+
     def quit(self, timeout=QUIT_WAIT):
         """Ask the client to quit (ask_quit) and wait for it, killed
         after timeout; its exit status."""

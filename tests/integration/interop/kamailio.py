@@ -167,14 +167,6 @@ class Kamailio(Client):
         with self.cond:
             self.cond.notify_all()
 
-    def log_text(self, tail=None):
-        with self.lock:
-            lines = list(self.lines)
-        if tail and len(lines) > tail:
-            lines = ['... (%d lines before)' % (len(lines) - tail)] + \
-                lines[-tail:]
-        return '\n'.join(lines)
-
     def diag(self):
         return '--- kamailio log ---\n' + self.log_text(200)
 
