@@ -93,9 +93,10 @@ class Lamp:
     (RFC 4235 4.1: a partial document carries the dialogs that changed),
     and the history of each dialog's states."""
 
-    def __init__(self, test, watcher):
+    def __init__(self, test, watcher, diag=None):
         self.test = test
         self.w = watcher
+        self.diag = diag or (lambda: '')
         self.docs = []
         self.dialogs = {}
         self.history = {}       # dialog id: [states, no repeats]
@@ -174,9 +175,10 @@ class Lamp:
             left = deadline - time.monotonic()
             if left <= 0 or self.take(left) is None:
                 self.test.fail('%s: no NOTIFY shows call %s %s within '
-                               '%.0f s; seen:\n%s' % (
+                               '%.0f s; seen:\n%s\n%s' % (
                                    self.w.resource, call_id, state, timeout,
-                                   '\n'.join(str(n) for n, _ in self.docs)))
+                                   '\n'.join(str(n) for n, _ in self.docs),
+                                   self.diag()))
 
 
 class DialogKamailioTest(harness.HeraldTestCase):
@@ -217,7 +219,7 @@ class DialogKamailioTest(harness.HeraldTestCase):
                       % r.get('Allow-Events'))
         self.assertIn(r.status, (200, 202), '%s\n%s' % (
             r, self.herald.log_text(40)))
-        lamp = Lamp(self, w)
+        lamp = Lamp(self, w, self.kam.diag)
         self.assertIsNotNone(lamp.take(), 'no NOTIFY after the SUBSCRIBE')
         return lamp
 

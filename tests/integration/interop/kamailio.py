@@ -87,13 +87,15 @@ class Kamailio(Client):
 
     Error = KamailioError
 
-    def __init__(self, test, herald, lifetime=300, debug=2, start=True):
+    def __init__(self, test, herald, lifetime=300, debug=2, localremote=True,
+                 start=True):
         """test: a unittest.TestCase (the process is stopped and the
         temporary directory removed in its cleanups). herald: a
         harness.Herald (or anything with .host and .port). lifetime:
         the Expires of the dialog PUBLISHes (pua_dialoginfo
         override_lifetime). debug: Kamailio's log level (3:
-        debug)."""
+        debug). localremote: pua_dialoginfo's include_localremote (each
+        dialog's <local> and <remote>; Kamailio's default, on)."""
         super().__init__()
         self.aor = 'kamailio'            # for Client's messages
         self.herald = herald
@@ -113,7 +115,8 @@ class Kamailio(Client):
         with open(self.cfg, 'w') as f:
             f.write(text.format(port=self.port, herald_port=herald.port,
                                 mpath=module_path(), dbdir=dbdir,
-                                lifetime=lifetime, debug=debug))
+                                lifetime=lifetime, debug=debug,
+                                localremote=int(bool(localremote))))
         if start:
             self.start()
 
