@@ -27,8 +27,21 @@ The parts (interop/kamailio.cfg.in says what the proxy does):
     is no sound card, and alsa failing makes baresip close an answered
     call at once.
   - the watcher: watcher.Watcher as carol (digest), SUBSCRIBE Event:
-    dialog to sip:bob@example.test straight at Herald, Accept:
-    application/dialog-info+xml.
+    dialog to sip:bob@example.test (and one to alice) straight at
+    Herald, Accept: application/dialog-info+xml; its NOTIFYs are checked
+    here (Lamp), against RFC 4235's schema.
+
+What Kamailio 5.6 publishes, with its defaults (seen on the wire): one
+PUBLISH per state change of one side, the first of a dialog without
+SIP-If-Match, the next ones with the entity-tag Herald gave (Expires the
+dialog's lifetime, override_lifetime + 1; the terminated one Expires:
+11); each body a dialog-info document with state="full", version="0"
+every time (pua's dlginfo_increase_version is off by default), entity
+the side's AOR, one <dialog> (id "padi-...", call-id, local-tag and
+remote-tag once known, direction) with <state> "Trying" (capitalized:
+the caller's, at the INVITE), then "early", "confirmed", "terminated";
+then <remote> before <local> (identity, target), an order RFC 4235's
+schema does not allow (include_localremote, Kamailio() localremote).
 
 Skips only when Kamailio, its modules or baresip are not installed
 (script/bootstrap installs kamailio, kamailio-presence-modules and
