@@ -3,9 +3,6 @@
  * documents the server writes on its own. compose.c merges publications.
  */
 #include <errno.h>
-#include <limits.h>
-#include <libxml/parser.h>
-#include <libxml/parserInternals.h>
 #include "xml_int.h"
 
 #define NEUTRAL_ID "offline"
@@ -33,114 +30,13 @@ static xmlNodePtr first_child(const xmlNode *n, const char *ns,
 	return NULL;
 }
 
-/* ---- reading: a DOCTYPE stops the parser before its subset is read ---- */
+/* ---- reading (read.c keeps DOCTYPEs and entities out) ---- */
 
-static void refuse(void *ctx)
-{
-	xmlParserCtxtPtr ctxt = ctx;
-	bool *dtd = ctxt->_private;
-
-	*dtd = true;
-	xmlStopParser(ctxt);
-}
-
-/* <!DOCTYPE ...>: called once the name and external id are read, before
- * the internal subset; nothing is declared, loaded or expanded */
-static void on_subset(void *ctx, const xmlChar *name, const xmlChar *ext,
-	const xmlChar *sys)
-{
-	(void)name;
-	(void)ext;
-	(void)sys;
-	refuse(ctx);
-}
-
-/* unreachable behind on_subset(); refused again should that change */
-static void on_entity_decl(void *ctx, const xmlChar *name, int type,
-	const xmlChar *pub, const xmlChar *sys, xmlChar *content)
-{
-	(void)name;
-	(void)type;
-	(void)pub;
-	(void)sys;
-	(void)content;
-	refuse(ctx);
-}
-
-static xmlParserInputPtr on_resolve(void *ctx, const xmlChar *pub,
-	const xmlChar *sys)
-{
-	(void)pub;
-	(void)sys;
-	refuse(ctx);
-	return NULL;
-}
-
-/* libxml2 would print parse errors on stderr */
-static void on_error(void *ctx, xmlErrorPtr e)
-{
-	(void)ctx;
-	(void)e;
-}
-
-/* No XML_PARSE_NOENT (no entity substitution), DTDLOAD, DTDATTR,
- * XINCLUDE or HUGE (libxml2's depth and size limits stay). CDATA
- * becomes text. */
-static const int parse_opts = XML_PARSE_NONET | XML_PARSE_NOERROR |
-	XML_PARSE_NOWARNING | XML_PARSE_NOCDATA | XML_PARSE_COMPACT;
-
-static void hooks_set(xmlParserCtxtPtr ctxt, bool *dtd)
-{
-	ctxt->_private = dtd;
-	ctxt->sax->internalSubset = on_subset;
-	ctxt->sax->externalSubset = on_subset;
-	ctxt->sax->entityDecl = on_entity_decl;
-	ctxt->sax->resolveEntity = on_resolve;
-	ctxt->sax->serror = on_error;
-}
-
-static int doc_read(xmlDocPtr *docp, const char *p, size_t len,
-	const char **why)
-{
-	xmlParserCtxtPtr ctxt;
-	bool dtd = false;
-	int err = 0;
-
-	if (!len) {
-		*why = "Bad PIDF: not well-formed";
-		return EBADMSG;
-	}
-	if (len > INT_MAX) {
-		*why = "Bad PIDF: too large";
-		return EBADMSG;
-	}
-	xmlInitParser();
-	ctxt = xmlCreateMemoryParserCtxt(p, (int)len);
-	if (!ctxt)
-		return ENOMEM;
-	xmlCtxtUseOptions(ctxt, parse_opts);
-	hooks_set(ctxt, &dtd);
-	xmlParseDocument(ctxt);
-	if (dtd) {
-		*why = "Bad PIDF: DOCTYPE not allowed";
-		err = EBADMSG;
-	} else if (ctxt->errNo == XML_ERR_NO_MEMORY) {
-		err = ENOMEM;
-	} else if (!ctxt->wellFormed || !ctxt->nsWellFormed ||
-		!ctxt->myDoc) {
-		/* nsWellFormed: an undeclared prefix would leave an element
-		 * named "p:x" in no namespace */
-		*why = "Bad PIDF: not well-formed";
-		err = EBADMSG;
-	}
-	if (err)
-		xmlFreeDoc(ctxt->myDoc);
-	else
-		*docp = ctxt->myDoc;
-	ctxt->myDoc = NULL;
-	xmlFreeParserCtxt(ctxt);
-	return err;
-}
+static const struct hr_xml_reasons reasons = {
+	.nwf = "Bad PIDF: not well-formed",
+	.large = "Bad PIDF: too large",
+	.doctype = "Bad PIDF: DOCTYPE not allowed",
+};
 
 /* RFC 3863 4.1.4: <basic> is open or closed */
 static int basic_check(xmlNodePtr status, const char **why)
@@ -195,14 +91,9 @@ static int root_check(xmlDocPtr doc, xmlChar **entity, const char **why)
 		*why = "Bad PIDF: not in the PIDF namespace";
 		return EBADMSG;
 	}
-	if (!xmlHasNsProp(root, BAD_CAST "entity", NULL)) {
-		*why = "Bad PIDF: no entity";
-		return EBADMSG;
-	}
-	*entity = xmlGetNoNsProp(root, BAD_CAST "entity");
-	if (!*entity)
+	if (hr_xml_prop(root, "entity", entity))
 		return ENOMEM;
-	if (!**entity) {
+	if (!*entity || !**entity) {
 		*why = "Bad PIDF: no entity";
 		return EBADMSG;
 	}
@@ -239,7 +130,7 @@ int hr_pidf_parse(struct hr_pidf **docp, const char *p, size_t len,
 		*why = NULL;
 	if (!docp || (!p && len))
 		return EINVAL;
-	err = doc_read(&doc, p, len, &reason);
+	err = hr_xml_read(&doc, p, len, &reasons, &reason);
 	if (!err)
 		err = doc_check(doc, &entity, &reason);
 	if (err)

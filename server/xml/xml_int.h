@@ -46,6 +46,46 @@ int hr_xml_elem(xmlTextWriterPtr w, const char *name, const char *text);
 /** True when n is the element {ns}name. */
 bool hr_xml_is_elem(const xmlNode *n, const char *ns, const char *name);
 
+/* Reading (read.c) */
+/** The static reasons for a 400 that a format gives for what
+ *  hr_xml_read() refuses. */
+struct hr_xml_reasons {
+	const char *nwf;        /* empty or not well-formed */
+	const char *large;      /* over INT_MAX bytes */
+	const char *doctype;    /* any DOCTYPE */
+};
+/** Parse p safely (no network, no entities, a DOCTYPE refused before
+ *  its content is read) into *docp: 0; EBADMSG with *why one of r's;
+ *  ENOMEM. */
+int hr_xml_read(xmlDocPtr *docp, const char *p, size_t len,
+	const struct hr_xml_reasons *r, const char **why);
+/** n's attribute name of no namespace into *v (xmlFree() it), NULL when
+ *  n has none: 0 or ENOMEM. */
+int hr_xml_prop(const xmlNode *n, const char *name, xmlChar **v);
+
+/* Copying parsed elements into a writer (copy.c) */
+/** True for an element left out of a copy, with its content. */
+typedef bool (hr_xml_skip_h)(const xmlNode *n);
+struct hr_xml_binding;
+struct hr_xml_copy {
+	xmlTextWriterPtr w;
+	const xmlChar *ns;      /* the output's default namespace */
+	hr_xml_skip_h *skip;    /* NULL: nothing left out */
+	struct hr_xml_binding *scope;  /* a stack: innermost last */
+	size_t nscope;
+	size_t sscope;
+};
+/** Copy into w, below a root element just started there that declares
+ *  ns as the default namespace; elements of ns go unprefixed, any other
+ *  keeps its prefix. 0 or ENOMEM; hr_xml_copy_free() it either way. */
+int hr_xml_copy_init(struct hr_xml_copy *c, xmlTextWriterPtr w,
+	const char *ns, hr_xml_skip_h *skip);
+/** Copy n, a child of its document's root, with its attributes and
+ *  content (comments and PIs dropped), declaring the namespaces it
+ *  needs: 0 or ENOMEM. */
+int hr_xml_copy_top(struct hr_xml_copy *c, xmlNodePtr n);
+void hr_xml_copy_free(struct hr_xml_copy *c);
+
 /* PIDF, shared by pidf.c and compose.c */
 /** The <presence> element of a publication. */
 xmlNodePtr hr_pidf_root(const struct hr_pidf *d);
