@@ -1,6 +1,6 @@
 /*
- * Herald xml: PIDF, reginfo and watcherinfo documents read and written
- * with libxml2. Knows nothing of SIP.
+ * Herald xml: PIDF, reginfo, watcherinfo and dialog-info documents read
+ * and written with libxml2. Knows nothing of SIP.
  *
  * Writers append to an hr_buf and leave it as it was on error. Every input
  * string must be UTF-8 made of XML 1.0 characters (no NUL, no C0 control
@@ -142,6 +142,79 @@ int hr_pidf_neutral(struct hr_buf *buf, const char *entity);
  */
 int hr_pidf_open_tuples(struct hr_buf *buf, const char *entity,
 	const char *const *ids, const char *const *contacts, unsigned n);
+
+/* ---- dialog-info (RFC 4235), application/dialog-info+xml ---- */
+
+/** RFC 4235 3.7.1 dialog states, in the order a dialog moves through
+ *  them. */
+enum hr_dlg_state {
+	HR_DLG_TRYING,
+	HR_DLG_PROCEEDING,
+	HR_DLG_EARLY,
+	HR_DLG_CONFIRMED,
+	HR_DLG_TERMINATED,
+};
+
+/*
+ * A parsed, checked publication: refcounted with hr_mem_ref/hr_mem_deref,
+ * immutable, holding its libxml2 tree.
+ */
+struct hr_dinfo;
+
+/**
+ * Parse a PUBLISH body into *docp, with the same safety as hr_pidf_parse
+ * (no network, no entities, any DOCTYPE refused before its content is
+ * read). The root must be <dialog-info> in
+ * urn:ietf:params:xml:ns:dialog-info with version (non-negative
+ * integer), state ("full"/"partial") and a non-empty entity; each
+ * <dialog> of that namespace needs a non-empty id and exactly one
+ * <state> whose text (trimmed) is trying, proceeding, early, confirmed
+ * or terminated; two dialogs with one id: refused. 0; EBADMSG with *why
+ * (if why is not NULL) a static "Bad dialog-info: ..." reason for a 400;
+ * EINVAL or ENOMEM. Nothing else is checked against RFC 4235's schema
+ * (the RFC's own examples break it), and the size limit is the caller's.
+ */
+int hr_dinfo_parse(struct hr_dinfo **docp, const char *p, size_t len,
+	const char **why);
+/** The publication's entity attribute, as written. */
+const char *hr_dinfo_entity(const struct hr_dinfo *d);
+/** state="full"? */
+bool hr_dinfo_full(const struct hr_dinfo *d);
+/** Number of <dialog> elements, and each one's id and state
+ *  (i < that number; else NULL and HR_DLG_TERMINATED), in document
+ *  order. */
+unsigned hr_dinfo_ndialogs(const struct hr_dinfo *d);
+const char *hr_dinfo_id(const struct hr_dinfo *d, unsigned i);
+enum hr_dlg_state hr_dinfo_state(const struct hr_dinfo *d, unsigned i);
+/** "trying" ... "terminated"; NULL for a value outside the enum. */
+const char *hr_dlg_state_name(enum hr_dlg_state s);
+
+/** One dialog of a parsed publication. */
+struct hr_dinfo_ref {
+	const struct hr_dinfo *doc;
+	unsigned i;
+};
+
+/**
+ * Append a dialog-info document: XML declaration, default namespace
+ * urn:ietf:params:xml:ns:dialog-info with unprefixed dialog-info
+ * elements (desk phones read unprefixed ones), version, state full or
+ * partial, entity; then the n dialogs given, in that order, each copied
+ * as published with its attributes and content intact (elements of
+ * other namespaces kept with the namespaces they need, as
+ * hr_pidf_compose does; comments and PIs dropped). With private_remote,
+ * each copy leaves out its <remote> and <referred-by> elements (those of
+ * the dialog-info namespace, wherever they are in it): the watcher sees
+ * the states, not who the other party is. n == 0: a document with no
+ * dialog (the line is idle). The result must validate against
+ * dialog-info.xsd (it does when the dialogs copied do). Ids are not made
+ * unique here: the caller picks the dialogs. 0, EINVAL (also for a ref
+ * whose doc is NULL or whose i is out of range), EMSGSIZE (buf's cap) or
+ * ENOMEM.
+ */
+int hr_dinfo_compose(struct hr_buf *buf, const char *entity,
+	unsigned version, bool full, const struct hr_dinfo_ref *v, unsigned n,
+	bool private_remote);
 
 /* ---- watcherinfo (RFC 3858), application/watcherinfo+xml ---- */
 

@@ -1,6 +1,7 @@
 /* XML documents checked against a schema from HR_XSD_DIR (no network) and
  * read with XPath: prefix r: for RFC 3680's reginfo namespace, p: PIDF,
- * dm: RFC 4479's data model, rpid: RPID, w: watcherinfo, and x: and y:
+ * dm: RFC 4479's data model, rpid: RPID, w: watcherinfo, di: RFC 4235's
+ * dialog-info, and x: and y:
  * for the tests' own urn:example:x and urn:example:y. main() calls
  * xmlSetExternalEntityLoader(xmlNoNetExternalEntityLoader) first: a
  * schema's imports are local copies. */
@@ -31,6 +32,7 @@ static const char *const xsd_ns[][2] = {
 	{ "dm", "urn:ietf:params:xml:ns:pidf:data-model" },
 	{ "rpid", "urn:ietf:params:xml:ns:pidf:rpid" },
 	{ "w", "urn:ietf:params:xml:ns:watcherinfo" },
+	{ "di", "urn:ietf:params:xml:ns:dialog-info" },
 	{ "x", "urn:example:x" },
 	{ "y", "urn:example:y" },
 };
