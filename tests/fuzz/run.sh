@@ -12,7 +12,7 @@ total=${FUZZ_TIME:-60}
 jobs=${FUZZ_BUILD_JOBS:-2}
 
 # target:share of the total time, in percent
-targets="msg:32 uri:10 addr:10 via:8 digest:8 hdr:16 pidf:12 mwi:4"
+targets="msg:30 uri:10 addr:10 via:8 digest:8 hdr:12 pidf:10 dinfo:8 mwi:4"
 
 mkdir -p "$build"
 if ! { cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DHR_FUZZ=ON \
