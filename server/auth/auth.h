@@ -189,6 +189,10 @@ struct hr_realm_cfg {
 	hr_user_exists_h *existsh;    /* NULL: every user@domain exists */
 	hr_user_exists_h *monitorh;   /* NULL: nobody is a monitor */
 	void *users;                  /* arg of ha1h, existsh, monitorh */
+	const struct hr_net *trusted; /* publishers not challenged (a proxy,
+				       * a PBX, a voicemail system), who
+				       * publish for any user */
+	unsigned ntrusted;
 };
 
 struct hr_realm;  /* refcounted */
@@ -204,7 +208,8 @@ bool hr_realm_serves(const struct hr_realm *r, const char *domain);
 const char *hr_realm_domain(const struct hr_realm *r,
 	const struct hr_msg *req);
 /**
- * Authenticate req for domain when its method is challenged. With aor,
+ * Authenticate req for domain when its method is challenged (a PUBLISH
+ * from a trusted publisher is not: it may publish for anyone). With aor,
  * the credentials must be aor's user's; else id (n bytes) gets the
  * authenticated identity "user@domain" ("" when not challenged). False:
  * st has been answered (hr_auth_request's 401, 403, 400 or 500, or 403

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include "auth_int.h"
@@ -21,6 +22,8 @@ struct hr_realm {
 	hr_user_exists_h *existsh;
 	hr_user_exists_h *monitorh;
 	void *users;
+	struct hr_net *trusted;       /* copies */
+	unsigned ntrusted;
 };
 
 static void realm_destroy(void *data)
@@ -29,6 +32,7 @@ static void realm_destroy(void *data)
 
 	hr_mem_deref(r->domains);
 	hr_mem_deref(r->authn);
+	free(r->trusted);
 }
 
 int hr_realm_alloc(struct hr_realm **rp, const struct hr_realm_cfg *cfg)
@@ -52,6 +56,16 @@ int hr_realm_alloc(struct hr_realm **rp, const struct hr_realm_cfg *cfg)
 	r->existsh = cfg->existsh;
 	r->monitorh = cfg->monitorh;
 	r->users = cfg->users;
+	if (cfg->ntrusted) {
+		r->trusted = malloc(cfg->ntrusted * sizeof(*r->trusted));
+		if (!r->trusted) {
+			hr_mem_deref(r);
+			return ENOMEM;
+		}
+		memcpy(r->trusted, cfg->trusted, cfg->ntrusted *
+			sizeof(*r->trusted));
+		r->ntrusted = cfg->ntrusted;
+	}
 	*rp = r;
 	return 0;
 }
@@ -92,6 +106,20 @@ static bool identity(const struct hr_pl *username, const char *domain,
 	return true;
 }
 
+/* A PUBLISH from a trusted publisher: the proxy or PBX that sees the
+ * calls (dialog), the voicemail system (message-summary) publish for
+ * their users, with no credentials of theirs. */
+static bool trusted(const struct hr_realm *r, const struct hr_msg *req)
+{
+	if (req->meth != HR_METH_PUBLISH)
+		return false;
+	for (unsigned i = 0; i < r->ntrusted; i++) {
+		if (hr_net_has(&r->trusted[i], &req->src))
+			return true;
+	}
+	return false;
+}
+
 bool hr_realm_open(struct hr_realm *r, struct hr_strans *st,
 	const struct hr_msg *req, const char *domain, const char *aor,
 	char *id, size_t n)
@@ -101,7 +129,7 @@ bool hr_realm_open(struct hr_realm *r, struct hr_strans *st,
 
 	if (id && n)
 		*id = '\0';
-	if (!(r->challenge & HR_REALM_METH(req->meth)))
+	if (!(r->challenge & HR_REALM_METH(req->meth)) || trusted(r, req))
 		return true;
 	if (!hr_auth_request(r->authn, st, req, domain, r->ha1h, r->users,
 		&user))

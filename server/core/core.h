@@ -378,6 +378,17 @@ bool hr_sa_isany(const struct hr_sa *sa);
 
 #define HR_SA_STRLEN 64
 
+/** An address block: "192.0.2.0/24", "2001:db8::/32", or one address. */
+struct hr_net {
+	struct hr_sa addr;
+	unsigned prefix;          /* bits */
+};
+
+/** Parse an address or ADDRESS/PREFIX: 0 or EINVAL. */
+int hr_net_decode(struct hr_net *net, const char *str);
+/** Is sa's address in net (an IPv4-mapped IPv6 address as IPv4)? */
+bool hr_net_has(const struct hr_net *net, const struct hr_sa *sa);
+
 /* ---- command-line options, each with an environment variable ---- */
 
 enum hr_opt_type {

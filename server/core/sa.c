@@ -122,3 +122,58 @@ bool hr_sa_isany(const struct hr_sa *sa)
 			sizeof(in6addr_any));
 	return true;
 }
+
+int hr_net_decode(struct hr_net *net, const char *str)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *slash = strchr(str, '/');
+	size_t n = slash ? (size_t)(slash - str) : strlen(str);
+	unsigned max;
+	char *end;
+
+	if (n >= sizeof(host))
+		return EINVAL;
+	memcpy(host, str, n);
+	host[n] = '\0';
+	if (hr_sa_set(&net->addr, host, 0))
+		return EINVAL;
+	max = net->addr.u.sa.sa_family == AF_INET ? 32 : 128;
+	net->prefix = max;
+	if (slash) {
+		unsigned long p = strtoul(slash + 1, &end, 10);
+
+		if (!slash[1] || *end || p > max)
+			return EINVAL;
+		net->prefix = (unsigned)p;
+	}
+	return 0;
+}
+
+/* The address's bytes, an IPv4-mapped IPv6 one as its IPv4 four. */
+static const uint8_t *addr_bytes(const struct hr_sa *sa, int *family)
+{
+	const uint8_t *b6 = sa->u.in6.sin6_addr.s6_addr;
+
+	*family = sa->u.sa.sa_family;
+	if (*family == AF_INET)
+		return (const uint8_t *)&sa->u.in.sin_addr;
+	if (*family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&sa->u.in6.sin6_addr)) {
+		*family = AF_INET;
+		return b6 + 12;
+	}
+	return b6;
+}
+
+bool hr_net_has(const struct hr_net *net, const struct hr_sa *sa)
+{
+	int nf, af;
+	const uint8_t *nb = addr_bytes(&net->addr, &nf);
+	const uint8_t *ab = addr_bytes(sa, &af);
+	unsigned full = net->prefix / 8, rest = net->prefix % 8;
+
+	if (nf != af || (af != AF_INET && af != AF_INET6))
+		return false;
+	if (memcmp(nb, ab, full))
+		return false;
+	return !rest || !((nb[full] ^ ab[full]) & (0xff00u >> rest));
+}

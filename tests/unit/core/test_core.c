@@ -158,6 +158,43 @@ START_TEST(test_hash_find_str)
 }
 END_TEST
 
+/* Address blocks: --trusted-publisher's. */
+START_TEST(test_net)
+{
+	struct hr_net n;
+	struct hr_sa a;
+
+	ck_assert_int_eq(hr_net_decode(&n, "192.0.2.0/24"), 0);
+	hr_sa_set(&a, "192.0.2.77", 5060);
+	ck_assert(hr_net_has(&n, &a));
+	hr_sa_set(&a, "192.0.3.1", 5060);
+	ck_assert(!hr_net_has(&n, &a));
+	/* an IPv4-mapped source is its IPv4 address */
+	hr_sa_set(&a, "::ffff:192.0.2.9", 5060);
+	ck_assert(hr_net_has(&n, &a));
+	hr_sa_set(&a, "2001:db8::1", 5060);
+	ck_assert(!hr_net_has(&n, &a));
+	/* one address; a prefix that ends inside a byte */
+	ck_assert_int_eq(hr_net_decode(&n, "127.0.0.1"), 0);
+	hr_sa_set(&a, "127.0.0.1", 1);
+	ck_assert(hr_net_has(&n, &a));
+	hr_sa_set(&a, "127.0.0.2", 1);
+	ck_assert(!hr_net_has(&n, &a));
+	ck_assert_int_eq(hr_net_decode(&n, "2001:db8:8000::/33"), 0);
+	hr_sa_set(&a, "2001:db8:ffff::1", 1);
+	ck_assert(hr_net_has(&n, &a));
+	hr_sa_set(&a, "2001:db8:7fff::1", 1);
+	ck_assert(!hr_net_has(&n, &a));
+	ck_assert_int_eq(hr_net_decode(&n, "::/0"), 0);
+	ck_assert(hr_net_has(&n, &a));
+	/* refused */
+	ck_assert_int_eq(hr_net_decode(&n, "192.0.2.0/33"), EINVAL);
+	ck_assert_int_eq(hr_net_decode(&n, "192.0.2.0/"), EINVAL);
+	ck_assert_int_eq(hr_net_decode(&n, "192.0.2.0/2x"), EINVAL);
+	ck_assert_int_eq(hr_net_decode(&n, "example.test"), EINVAL);
+}
+END_TEST
+
 START_TEST(test_sa)
 {
 	struct hr_sa a, b;
@@ -246,6 +283,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_hash_list);
 	tcase_add_test(tc, test_hash_find_str);
 	tcase_add_test(tc, test_sa);
+	tcase_add_test(tc, test_net);
 	tcase_add_test(tc, test_opt);
 	tcase_add_test(tc, test_rand);
 	suite_add_tcase(s, tc);
