@@ -143,7 +143,9 @@ static int root_check(struct hr_dinfo *d, const char **why)
 	return 0;
 }
 
-/* The text of <state>, whitespace around it aside (RFC 4235 4.1.2) */
+/* The text of <state>, whitespace around it aside (RFC 4235 4.1.2), in
+ * any case: RFC 4235 3.7.1's diagram writes "Trying", and Kamailio 5.6
+ * publishes that. */
 static int state_word(const xmlChar *v, enum hr_dlg_state *st,
 	const char **why)
 {
@@ -158,7 +160,7 @@ static int state_word(const xmlChar *v, enum hr_dlg_state *st,
 	len = (size_t)(end - v);
 	for (size_t i = 0; i < NSTATES; i++) {
 		if (xmlStrlen(BAD_CAST state_names[i]) == (int)len &&
-		    !xmlStrncmp(v, BAD_CAST state_names[i], (int)len)) {
+		    !xmlStrncasecmp(v, BAD_CAST state_names[i], (int)len)) {
 			*st = (enum hr_dlg_state)i;
 			return 0;
 		}
@@ -192,8 +194,59 @@ static int state_read(xmlNodePtr dialog, enum hr_dlg_state *st,
 	if (!v)
 		return ENOMEM;
 	err = state_word(v, st, why);
+	/* what a watcher gets is the state's name as RFC 4235 4.1.2's
+	 * examples write it: phones compare it so */
+	if (!err && !xmlStrEqual(v, BAD_CAST state_names[*st]))
+		xmlNodeSetContent(s, BAD_CAST state_names[*st]);
 	xmlFree(v);
 	return err;
+}
+
+/* RFC 4235 4.4: a dialog's elements in the schema's order, other
+ * namespaces' last (Kamailio 5.6 writes <remote> before <local>) */
+static unsigned child_rank(const xmlNode *k)
+{
+	static const char *const order[] = { "state", "duration",
+		"replaces", "referred-by", "route-set", "local", "remote" };
+	unsigned n = sizeof(order) / sizeof(order[0]);
+
+	for (unsigned i = 0; i < n; i++) {
+		if (hr_xml_is_elem(k, DINFO_NS, order[i]))
+			return i;
+	}
+	return n;
+}
+
+/* Put dialog's child elements in the schema's order, each rank's in the
+ * order given; the text between them (white space: the schema has no
+ * mixed content) goes. A published document is read once, so that what
+ * is copied from it to watchers is valid. */
+static void reorder(xmlNodePtr dialog)
+{
+	xmlNodePtr k = dialog->children, next, moved[8] = { 0 }, last[8];
+	unsigned r;
+
+	for (; k; k = next) {
+		next = k->next;
+		xmlUnlinkNode(k);
+		if (k->type != XML_ELEMENT_NODE) {
+			xmlFreeNode(k);
+			continue;
+		}
+		r = child_rank(k);
+		if (!moved[r])
+			moved[r] = k;
+		else
+			xmlAddNextSibling(last[r], k);
+		last[r] = k;
+	}
+	for (r = 0; r < 8; r++) {
+		for (k = moved[r]; k; k = next) {
+			next = k->next;
+			xmlUnlinkNode(k);
+			xmlAddChild(dialog, k);
+		}
+	}
 }
 
 /* RFC 4235 4.1.1: an id, and a state */
@@ -206,6 +259,7 @@ static int dialog_read(struct dlg *g, xmlNodePtr n, const char **why)
 		*why = "Bad dialog-info: dialog without id";
 		return EBADMSG;
 	}
+	reorder(n);
 	return state_read(n, &g->state, why);
 }
 
