@@ -15,6 +15,8 @@
 #include "admin/admin.h"
 #include "auth/auth.h"
 #include "events/events.h"
+#include "packages/dialog.h"
+#include "packages/mwi.h"
 #include "packages/presence.h"
 #include "packages/reg.h"
 #include "redirect/redirect.h"
@@ -33,6 +35,7 @@ struct serve_cfg {
 	const char *database_url;
 	struct hr_strlist auth;
 	struct hr_strlist md5_agents;
+	struct hr_strlist trusted;
 	unsigned max_msg;
 	unsigned tcp_idle_s;
 	unsigned tcp_max_conns;
@@ -160,6 +163,11 @@ static const struct hr_opt opts[] = {
 	{ "md5-only-agents", HR_OPT_LIST, &cfg.md5_agents, "PREFIX",
 	  "User-Agent prefixes offered only the MD5 challenge, repeatable "
 	  "(default sipsak, baresip: they read only the first challenge)", 0,
+	  0 },
+	{ "trusted-publisher", HR_OPT_LIST, &cfg.trusted, "ADDRESS[/BITS]",
+	  "a proxy, PBX or voicemail system whose PUBLISHes (dialog, "
+	  "message-summary, presence) are taken without credentials, for "
+	  "any user of the served domains; repeatable (default none)", 0,
 	  0 },
 	{ "nonce-lifetime", HR_OPT_UINT, &cfg.nonce_ttl_s, "SECONDS",
 	  "how long a digest nonce stays valid (default 300)", 10, 86400 },
@@ -390,6 +398,8 @@ struct server {
 	struct hr_events *events;
 	struct hr_regpkg *regpkg;
 	struct hr_presence *presence;
+	struct hr_dlgpkg *dialog;
+	struct hr_mwipkg *mwi;
 	struct hr_admin *admin;
 };
 
@@ -489,7 +499,13 @@ static int open_store(struct server *sv)
  * SUBSCRIBE and PUBLISH. */
 static int open_realm(struct server *sv)
 {
+	struct hr_net nets[64];
 	struct hr_realm_cfg rcfg = { 0 };
+
+	for (unsigned i = 0; i < cfg.trusted.n; i++)
+		hr_net_decode(&nets[i], cfg.trusted.v[i]);  /* check_auth */
+	rcfg.trusted = nets;
+	rcfg.ntrusted = cfg.trusted.n;
 
 	rcfg.domains = cfg.domains.v;
 	rcfg.ndomains = cfg.domains.n;
@@ -589,6 +605,45 @@ static int open_presence(struct server *sv)
 		sv->registrar, &pcfg);
 }
 
+/* The dialog package: publications bounded as presence's, watchers
+ * authorized by presence's rules. */
+static int open_dialog(struct server *sv)
+{
+	struct hr_dlgpkg_cfg dcfg;
+
+	hr_dlgpkg_cfg_default(&dcfg);
+	dcfg.realm = sv->realm;
+	dcfg.pub_expires_default = cfg.pub_expires_default;
+	dcfg.pub_expires_min = cfg.pub_expires_min;
+	dcfg.pub_expires_max = cfg.pub_expires_max;
+	dcfg.sub_expires_default = cfg.sub_expires_default;
+	dcfg.sub_expires_min = cfg.sub_expires_min;
+	dcfg.sub_expires_max = cfg.sub_expires_max;
+	dcfg.interval_ms = cfg.presence_interval_ms;
+	dcfg.max_pubs = cfg.max_pubs;
+	dcfg.max_doc = cfg.max_doc;
+	return hr_dlgpkg_alloc(&sv->dialog, sv->sip, sv->store, sv->events,
+		sv->presence, &dcfg);
+}
+
+/* The message-summary package: publications bounded as presence's. */
+static int open_mwi(struct server *sv)
+{
+	struct hr_mwipkg_cfg mcfg;
+
+	hr_mwipkg_cfg_default(&mcfg);
+	mcfg.realm = sv->realm;
+	mcfg.pub_expires_default = cfg.pub_expires_default;
+	mcfg.pub_expires_min = cfg.pub_expires_min;
+	mcfg.pub_expires_max = cfg.pub_expires_max;
+	mcfg.sub_expires_default = cfg.sub_expires_default;
+	mcfg.sub_expires_min = cfg.sub_expires_min;
+	mcfg.sub_expires_max = cfg.sub_expires_max;
+	mcfg.max_pubs = cfg.max_pubs;
+	return hr_mwipkg_alloc(&sv->mwi, sv->sip, sv->store, sv->events,
+		&mcfg);
+}
+
 static int open_events(struct server *sv)
 {
 	struct hr_events_cfg ecfg;
@@ -615,11 +670,19 @@ static int open_events(struct server *sv)
 		sv->store, &pcfg);
 	if (!err)
 		err = open_presence(sv);
+	if (!err)
+		err = open_dialog(sv);
+	if (!err)
+		err = open_mwi(sv);
 	/* publications and rules first: subscriptions are loaded into them */
 	if (!err)
 		err = hr_regpkg_load(sv->regpkg);
 	if (!err)
 		err = hr_presence_load(sv->presence);
+	if (!err)
+		err = hr_dlgpkg_load(sv->dialog);
+	if (!err)
+		err = hr_mwipkg_load(sv->mwi);
 	if (!err)
 		err = hr_events_load(sv->events);
 	malloc_trim(0);
@@ -695,6 +758,10 @@ static void close_all(struct server *sv)
 		hr_sip_close(sv->sip);
 	if (sv->presence)
 		hr_presence_close(sv->presence);
+	if (sv->dialog)
+		hr_dlgpkg_close(sv->dialog);
+	if (sv->mwi)
+		hr_mwipkg_close(sv->mwi);
 	if (sv->events)
 		hr_events_close(sv->events);
 	if (sv->registrar)
@@ -709,6 +776,8 @@ static void close_all(struct server *sv)
 	sv->store = hr_mem_deref(sv->store);
 	sv->admin = hr_mem_deref(sv->admin);
 	sv->events = hr_mem_deref(sv->events);
+	sv->dialog = hr_mem_deref(sv->dialog);
+	sv->mwi = hr_mem_deref(sv->mwi);
 	sv->presence = hr_mem_deref(sv->presence);
 	sv->regpkg = hr_mem_deref(sv->regpkg);
 	sv->redirect = hr_mem_deref(sv->redirect);
@@ -883,6 +952,16 @@ static int check_auth(void)
 			fprintf(stderr, "herald: --redirect none cannot go "
 				"with --redirect %s\n", cfg.redirect.v[i ? 0 :
 				1]);
+			return EINVAL;
+		}
+	}
+	for (unsigned i = 0; i < cfg.trusted.n; i++) {
+		struct hr_net net;
+
+		if (i == 64 || hr_net_decode(&net, cfg.trusted.v[i])) {
+			fprintf(stderr, "herald: --trusted-publisher takes an "
+				"address or ADDRESS/BITS, at most 64 of them, "
+				"not '%s'\n", cfg.trusted.v[i]);
 			return EINVAL;
 		}
 	}

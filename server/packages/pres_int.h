@@ -49,6 +49,8 @@ struct hr_presence {
 	struct hr_pkg wpkg;          /* presence.winfo */
 	struct hr_hash pres;         /* name → presentity */
 	struct hr_rules *rules;      /* enum hr_pres_action per watcher */
+	void (*rule_hook)(const char *presentity, void *arg);
+	void *rule_hook_arg;         /* the dialog package's */
 	bool watching;
 	bool closing;
 };

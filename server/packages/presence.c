@@ -304,24 +304,6 @@ size_t hr_presence_count(const struct hr_presence *p)
 
 /* ---- the publication interface: PIDF documents (publish.c) ---- */
 
-/* The entity of a published document names the presentity: pres:, sip:
- * or sips: and user@domain (the domain in any case). */
-static bool entity_ok(const char *entity, const char *presentity)
-{
-	const char *colon = strchr(entity, ':');
-	const char *at = strchr(presentity, '@');
-	size_t ulen;
-
-	if (!colon || !at)
-		return false;
-	if (strncmp(entity, "pres:", 5) && strncmp(entity, "sip:", 4) &&
-	    strncmp(entity, "sips:", 5))
-		return false;
-	entity = colon + 1;
-	ulen = (size_t)(at - presentity);
-	return !strncmp(entity, presentity, ulen + 1) &&
-		!strcasecmp(entity + ulen + 1, at + 1);
-}
 /* A published PIDF document (RFC 3863) whose entity is the presentity. */
 static bool parse(struct hr_verdict *v, const struct hr_pl *body,
 	const char *name, void **docp, void *arg)
@@ -337,7 +319,7 @@ static bool parse(struct hr_verdict *v, const struct hr_pl *body,
 	/* why is a static "Bad PIDF: ..." (xml.h) */
 	if (err)
 		return hr_verdict_refuse(v, 400, why ? why : "Bad PIDF", NULL);
-	if (!entity_ok(hr_pidf_entity(doc), name)) {
+	if (!hr_publish_entity_ok(hr_pidf_entity(doc), name)) {
 		hr_mem_deref(doc);
 		return hr_verdict_refuse(v, 400, "Bad PIDF: entity is not "
 			"the presentity", NULL);
@@ -458,7 +440,7 @@ enum hr_pres_action hr_presence_rule_get(const struct hr_presence *p,
 
 /* What applies to this watcher: the presentity itself always sees
  * itself; then its rules; then the default for its domain or others. */
-static enum hr_pres_action decide(const struct hr_presence *p,
+enum hr_pres_action hr_presence_decide(const struct hr_presence *p,
 	const struct hr_sub_info *si)
 {
 	char who[NAME_MAX_];
@@ -483,7 +465,7 @@ static int reapply(struct hr_sub *sub, void *arg)
 	struct hr_presence *p = arg;
 	const struct hr_sub_info *si = hr_sub_info(sub);
 	struct psub *ps = hr_sub_data(sub);
-	enum hr_pres_action a = decide(p, si);
+	enum hr_pres_action a = hr_presence_decide(p, si);
 
 	if (!ps || a == ps->action)
 		return 0;
@@ -518,6 +500,8 @@ static void rule_applied(const char *presentity, const char *watcher,
 	struct hr_presence *p = arg;
 
 	hr_events_foreach(p->ev, "presence", presentity, reapply, p);
+	if (p->rule_hook)
+		p->rule_hook(presentity, p->rule_hook_arg);
 	/* RFC 3857 4.1: a decision ends a waiting subscription */
 	if (action == HR_PRES_ALLOW || action == HR_PRES_BLOCK ||
 	    action == HR_PRES_POLITE_BLOCK)
@@ -537,14 +521,20 @@ int hr_presence_rule(struct hr_presence *p, const char *presentity,
 
 /* ---- the presence package's hooks ---- */
 
-static enum hr_authz authorize(const struct hr_sub_info *si, void *arg)
+void hr_presence_rule_hook(struct hr_presence *p,
+	void (*h)(const char *presentity, void *arg), void *arg)
 {
-	struct hr_presence *p = arg;
+	p->rule_hook = h;
+	p->rule_hook_arg = arg;
+}
 
+enum hr_authz hr_presence_authorize(const struct hr_presence *p,
+	const struct hr_sub_info *si)
+{
 	/* RFC 3856 6.5: a presentity that does not exist */
 	if (!hr_realm_exists(p->cfg.realm, si->resource))
 		return HR_AUTHZ_NOTFOUND;
-	switch (decide(p, si)) {
+	switch (hr_presence_decide(p, si)) {
 	case HR_PRES_BLOCK:
 		return HR_AUTHZ_REJECT;
 	case HR_PRES_CONFIRM:
@@ -552,6 +542,11 @@ static enum hr_authz authorize(const struct hr_sub_info *si, void *arg)
 	default:
 		return HR_AUTHZ_ACTIVE;
 	}
+}
+
+static enum hr_authz authorize(const struct hr_sub_info *si, void *arg)
+{
+	return hr_presence_authorize(arg, si);
 }
 
 static void linked(struct hr_sub *sub, void *arg)
@@ -563,7 +558,7 @@ static void linked(struct hr_sub *sub, void *arg)
 
 	if (ps) {
 		ps->action = si->state == HR_SUB_PENDING ? HR_PRES_CONFIRM :
-			decide(p, si);
+			hr_presence_decide(p, si);
 		if (ps->action == HR_PRES_CONFIRM &&
 		    si->state == HR_SUB_ACTIVE)
 			ps->action = HR_PRES_ALLOW;

@@ -82,6 +82,19 @@ int hr_presence_rule(struct hr_presence *p, const char *presentity,
 /** The rule in force for watcher (exact, else its domain's): NONE. */
 enum hr_pres_action hr_presence_rule_get(const struct hr_presence *p,
 	const char *presentity, const char *watcher);
+/** What applies to the watcher of si (its rule, else the default of its
+ * domain or of others; a presentity always sees itself). */
+enum hr_pres_action hr_presence_decide(const struct hr_presence *p,
+	const struct hr_sub_info *si);
+/** May the watcher of si watch its resource: the presence package's
+ * answer (404 for no such user, the action as the subscription state),
+ * for packages authorized alike (dialog). */
+enum hr_authz hr_presence_authorize(const struct hr_presence *p,
+	const struct hr_sub_info *si);
+/** h (NULL: none) runs after a rule of presentity was applied to its
+ * presence watchers: another package's watchers follow it then. */
+void hr_presence_rule_hook(struct hr_presence *p,
+	void (*h)(const char *presentity, void *arg), void *arg);
 /** The presentity's composed document (what a NOTIFY carries). */
 int hr_presence_document(struct hr_presence *p, const char *presentity,
 	struct hr_buf *buf);

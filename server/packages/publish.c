@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "publish.h"
 
 #define HR_LOG_MODULE "publish"
@@ -890,4 +891,21 @@ void hr_publish_serve(struct hr_publish *pub, struct hr_sip *sip)
 		hr_sip_handle(sip, HR_METH_PUBLISH, on_publish, pub);
 	}
 	allow_build(head);
+}
+
+bool hr_publish_entity_ok(const char *entity, const char *resource)
+{
+	const char *colon = strchr(entity, ':');
+	const char *at = strchr(resource, '@');
+	size_t ulen;
+
+	if (!colon || !at)
+		return false;
+	if (strncmp(entity, "pres:", 5) && strncmp(entity, "sip:", 4) &&
+	    strncmp(entity, "sips:", 5))
+		return false;
+	entity = colon + 1;
+	ulen = (size_t)(at - resource);
+	return !strncmp(entity, resource, ulen + 1) &&
+		!strcasecmp(entity + ulen + 1, at + 1);
 }

@@ -53,6 +53,10 @@ int hr_publish_load(struct hr_publish *pub);
 /** Shutting down: no new publications (503), no timers. */
 void hr_publish_close(struct hr_publish *pub);
 
+/** A published document's entity names resource ("alice@example.test"):
+ * pres:, sip: or sips: and user@domain, the domain in any case. */
+bool hr_publish_entity_ok(const char *entity, const char *resource);
+
 typedef void (hr_pubdoc_h)(void *doc, void *arg);
 
 /** At most how many documents hr_publish_docs gives for resource. */

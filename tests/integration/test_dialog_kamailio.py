@@ -9,9 +9,10 @@ confirmed (answered), then terminated (hung up).
 
 The parts (interop/kamailio.cfg.in says what the proxy does):
   - Herald: the registrar (digest) and a redirect server (an INVITE for
-    a registered user gets 302 with the user's contact). PUBLISH is not
-    challenged (`--auth REGISTER --auth SUBSCRIBE`): Kamailio's pua
-    sends its PUBLISHes unauthenticated and answers no challenge.
+    a registered user gets 302 with the user's contact). Kamailio's pua
+    sends its PUBLISHes unauthenticated and answers no challenge: the
+    proxy is a trusted publisher (`--trusted-publisher 127.0.0.1`), whose
+    PUBLISHes for any user are taken without credentials.
   - Kamailio (interop/kamailio.py: a child process in the foreground,
     loopback, its runtime directory in a temporary one): the UAs'
     outbound proxy. REGISTER goes on to Herald; an INVITE goes to
@@ -200,7 +201,7 @@ class DialogKamailioTest(harness.HeraldTestCase):
 
     # Kamailio's pua sends its PUBLISHes without credentials and answers
     # no challenge: PUBLISH is not challenged
-    herald_args = ['--auth', 'REGISTER', '--auth', 'SUBSCRIBE']
+    herald_args = ['--trusted-publisher', '127.0.0.1']
 
     def setUp(self):
         kamailio.skip_unless_available()

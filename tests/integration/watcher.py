@@ -59,9 +59,13 @@ RPID_NS = 'urn:ietf:params:xml:ns:pidf:rpid'
 DM_NS = 'urn:ietf:params:xml:ns:pidf:data-model'
 WINFO_TYPE = 'application/watcherinfo+xml'
 WINFO_NS = 'urn:ietf:params:xml:ns:watcherinfo'
+DINFO_TYPE = 'application/dialog-info+xml'
+DINFO_NS = 'urn:ietf:params:xml:ns:dialog-info'
+SMS_TYPE = 'application/simple-message-summary'
 # the body type of each package's NOTIFYs (and the Accept sent)
 PACKAGE_TYPES = {'reg': REGINFO_TYPE, 'presence': PIDF_TYPE,
-                 'presence.winfo': WINFO_TYPE}
+                 'presence.winfo': WINFO_TYPE, 'dialog': DINFO_TYPE,
+                 'message-summary': SMS_TYPE}
 
 
 def xsd_path(name):
@@ -302,8 +306,13 @@ def validate_winfo(body):
     return xmllint(body, xsd_path('watcherinfo.xsd'))
 
 
+def validate_dinfo(body):
+    """(ok, xmllint's output) for body against RFC 4235's schema."""
+    return xmllint(body, xsd_path('dialog-info.xsd'))
+
+
 VALIDATORS = {REGINFO_TYPE: validate_reginfo, PIDF_TYPE: validate_pidf,
-              WINFO_TYPE: validate_winfo}
+              WINFO_TYPE: validate_winfo, DINFO_TYPE: validate_dinfo}
 
 
 class Pidf:
@@ -444,6 +453,58 @@ def parse_winfo(body):
         lists.append({'resource': wl.get('resource'),
                       'package': wl.get('package'), 'watchers': ws})
     return Winfo(int(root.get('version')), root.get('state'), lists, text)
+
+
+class Dinfo:
+    """A dialog-info document: version, state, entity, and dialogs, each
+    a dict of its attributes with 'state' (the <state> text), 'event'
+    (its event attribute) and 'children' (the tags of its elements)."""
+
+    def __init__(self, root, text):
+        ns = '{%s}' % DINFO_NS
+        self.text = text
+        self.version = int(root.get('version'))
+        self.state = root.get('state')
+        self.entity = root.get('entity')
+        self.dialogs = []
+        for d in root.findall(ns + 'dialog'):
+            one = dict(d.attrib)
+            st = d.find(ns + 'state')
+            one['state'] = (st.text or '').strip()
+            one['event'] = st.get('event')
+            one['children'] = [c.tag for c in d]
+            self.dialogs.append(one)
+
+    def states(self):
+        """{dialog id: state}."""
+        return {d['id']: d['state'] for d in self.dialogs}
+
+    def __repr__(self):
+        return self.text
+
+
+def parse_dinfo(body):
+    """Parse an application/dialog-info+xml body with xml.etree."""
+    text = body.decode('utf-8') if isinstance(body, bytes) else body
+    root = ET.fromstring(text)
+    if root.tag != '{%s}dialog-info' % DINFO_NS:
+        raise ValueError('root element %s, not dialog-info' % root.tag)
+    return Dinfo(root, text)
+
+
+def dinfo_doc(dialogs, entity='sip:alice@%s' % DOMAIN, version=0,
+              state='full'):
+    """A dialog-info body: dialogs as (id, state) or (id, state, extra
+    XML inside <dialog> after <state>)."""
+    out = ['<?xml version="1.0" encoding="UTF-8"?>\n<dialog-info '
+           'xmlns="%s" version="%d" state="%s" entity="%s">'
+           % (DINFO_NS, version, state, entity)]
+    for d in dialogs:
+        extra = d[2] if len(d) > 2 else ''
+        out.append('<dialog id="%s" direction="recipient"><state>%s</state>'
+                   '%s</dialog>' % (d[0], d[1], extra))
+    out.append('</dialog-info>')
+    return '\n'.join(out).encode()
 
 
 # ---------------------------------------------------------------------------
@@ -912,6 +973,10 @@ class Watcher:
             t.assertNotIn('expires', ssp, n)
         if n.body and self.package == 'presence':
             self._check_pidf(n)
+        elif n.body and self.package == 'dialog':
+            self._check_dinfo(n)
+        elif n.body and self.package == 'message-summary':
+            t.assertEqual(n.content_type, SMS_TYPE, n)
         elif n.body and self.package == 'presence.winfo':
             self._check_winfo(n, doc)
         elif n.body:
@@ -977,6 +1042,19 @@ class Watcher:
         t.assertEqual(len(ids), len(set(ids)), 'tuple ids repeat:\n%s' % n)
         for x in d.tuples:
             t.assertIn(x['basic'], ('open', 'closed'), n)
+
+    def _check_dinfo(self, n):
+        """application/dialog-info+xml, schema-valid, version 0 then +1,
+        full state, entity the resource."""
+        t = self.test
+        t.assertEqual(n.content_type, DINFO_TYPE, n)
+        ok, out = validate_dinfo(n.body)
+        t.assertTrue(ok, 'dialog-info body not valid against %s:\n%s\n%s'
+                     % (xsd_path('dialog-info.xsd'), out, n))
+        d = parse_dinfo(n.body)
+        self._check_version(n, d.version, 'dialog-info')
+        t.assertEqual(d.state, 'full', n)
+        t.assertEqual(d.entity, self.resource, n)
 
     def _check_winfo(self, n, doc):
         """application/watcherinfo+xml, schema-valid, version 0 then +1,

@@ -1,0 +1,51 @@
+/*
+ * The dialog package (RFC 4235): busy lamps. The proxy or PBX that sees
+ * the calls PUBLISHes application/dialog-info+xml for a line (RFC 3903,
+ * publish.c); every publication of the line is merged into one document,
+ * each dialog once in its newest state, and told to the line's watchers.
+ * Who may watch is presence's decision (its rules and defaults).
+ */
+#ifndef HR_PKG_DIALOG_H
+#define HR_PKG_DIALOG_H
+
+#include "events/events.h"
+#include "presence.h"
+
+struct hr_dlgpkg_cfg {
+	struct hr_realm *realm;        /* served domains, digest, users */
+	unsigned pub_expires_default;  /* 3600 */
+	unsigned pub_expires_min;      /* 10: less gets 423 */
+	unsigned pub_expires_max;      /* 86400 */
+	unsigned sub_expires_default;  /* 3600 */
+	unsigned sub_expires_min;      /* 60 */
+	unsigned sub_expires_max;      /* 86400 */
+	unsigned interval_ms;          /* a line's watchers are told at most
+					* this often (10) */
+	size_t max_body;               /* PUBLISH body, bytes (65536) */
+	unsigned max_pubs;             /* publications of one line (32) */
+	size_t max_doc;                /* a composed document, bytes */
+};
+
+/** Fill cfg with the defaults. */
+void hr_dlgpkg_cfg_default(struct hr_dlgpkg_cfg *cfg);
+
+struct hr_dlgpkg;   /* refcounted */
+
+/** Create the dialog package: PUBLISH of Event: dialog goes to it, and
+ * the notifier serves SUBSCRIBE to it (before hr_events_load). Watchers
+ * are authorized by pres. */
+int hr_dlgpkg_alloc(struct hr_dlgpkg **dp, struct hr_sip *sip,
+	struct hr_store *store, struct hr_events *ev, struct hr_presence *pres,
+	const struct hr_dlgpkg_cfg *cfg);
+/** Load the stored publications (before hr_events_load). */
+int hr_dlgpkg_load(struct hr_dlgpkg *d);
+/** Shutting down: no new publications (503), no timers. */
+void hr_dlgpkg_close(struct hr_dlgpkg *d);
+/** The line's composed document as a watcher that sees identities would
+ * get it (version 0). */
+int hr_dlgpkg_document(struct hr_dlgpkg *d, const char *line,
+	struct hr_buf *buf);
+/** Live publications (metrics, tests). */
+size_t hr_dlgpkg_count(const struct hr_dlgpkg *d);
+
+#endif
