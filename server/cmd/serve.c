@@ -66,6 +66,7 @@ struct serve_cfg {
 	unsigned pub_expires_max;
 	const char *presence_local;
 	const char *presence_remote;
+	const char *dialog_privacy;
 	bool presence_from_registrar;
 	unsigned presence_interval_ms;
 	unsigned max_pubs;
@@ -107,6 +108,7 @@ static struct serve_cfg cfg = {
 	.pub_expires_max = 86400,
 	.presence_local = "allow",
 	.presence_remote = "confirm",
+	.dialog_privacy = "identity",
 	.presence_interval_ms = 10,
 	.max_pubs = 32,
 	.max_doc = HR_PRES_DOC_DEFAULT,
@@ -247,6 +249,11 @@ static const struct hr_opt opts[] = {
 	  "confirm, polite-block or block (default allow)", 0, 0 },
 	{ "presence-default-remote", HR_OPT_STR, &cfg.presence_remote,
 	  "ACTION", "other watchers without a rule (default confirm)", 0, 0 },
+	{ "dialog-default-privacy", HR_OPT_STR, &cfg.dialog_privacy,
+	  "PRIVACY", "what a busy lamp's watcher without a rule sees of the "
+	  "other party: identity (who calls) or state (only that the line "
+	  "rings or is busy); rules per watcher in the admin API (default "
+	  "identity)", 0, 0 },
 	{ "presence-from-registrar", HR_OPT_FLAG, &cfg.presence_from_registrar,
 	  NULL, "a presentity that publishes nothing is open while it has "
 	  "registered contacts", 0, 0 },
@@ -613,6 +620,8 @@ static int open_dialog(struct server *sv)
 
 	hr_dlgpkg_cfg_default(&dcfg);
 	dcfg.realm = sv->realm;
+	/* checked by check_cfg() */
+	hr_dlg_privacy_decode(cfg.dialog_privacy, &dcfg.privacy);
 	dcfg.pub_expires_default = cfg.pub_expires_default;
 	dcfg.pub_expires_min = cfg.pub_expires_min;
 	dcfg.pub_expires_max = cfg.pub_expires_max;
@@ -984,11 +993,17 @@ static int check_auth(void)
 static int check_cfg(char *db_desc, size_t size)
 {
 	enum hr_pres_action act;
+	enum hr_dlg_privacy priv;
 	bool from_file;
 
 	if (hr_log_set_level(cfg.log_level)) {
 		fprintf(stderr, "herald: --log-level is debug, info, warn or "
 			"error, not '%s'\n", cfg.log_level);
+		return EINVAL;
+	}
+	if (hr_dlg_privacy_decode(cfg.dialog_privacy, &priv)) {
+		fprintf(stderr, "herald: --dialog-default-privacy takes "
+			"identity or state\n");
 		return EINVAL;
 	}
 	if (hr_pres_action_decode(cfg.presence_local, &act) ||

@@ -34,6 +34,13 @@
 
 static const char *const types[] = { DINFO };
 
+/* the rules table's names of enum hr_dlg_privacy */
+static const char *const privacy_names[] = {
+	[HR_DLG_PRIV_NONE] = "",
+	[HR_DLG_PRIV_IDENTITY] = "identity",
+	[HR_DLG_PRIV_STATE] = "state",
+};
+
 /* One dialog of a line as last merged. */
 struct mdlg {
 	struct hr_le le;          /* in line->dlgs, first seen first */
@@ -67,6 +74,7 @@ struct line {
 struct dsub {
 	enum hr_pres_action action;  /* ALLOW, POLITE_BLOCK or CONFIRM */
 	uint64_t sent_gen;           /* the line's gen last sent, 0: none */
+	bool sent_private;           /* that was without the other party */
 };
 
 struct hr_dlgpkg {
@@ -77,6 +85,7 @@ struct hr_dlgpkg {
 	struct hr_publish *pub;
 	struct hr_pkg pkg;
 	struct hr_hash lines;     /* name → line */
+	struct hr_rules *rules;   /* enum hr_dlg_privacy per watcher */
 	bool closing;
 };
 
@@ -89,10 +98,23 @@ void hr_dlgpkg_cfg_default(struct hr_dlgpkg_cfg *cfg)
 	cfg->sub_expires_default = 3600;
 	cfg->sub_expires_min = 60;
 	cfg->sub_expires_max = 86400;
+	cfg->privacy = HR_DLG_PRIV_IDENTITY;
 	cfg->interval_ms = 10;
 	cfg->max_body = 65536;
 	cfg->max_pubs = 32;
 	cfg->max_doc = HR_PRES_DOC_DEFAULT;
+}
+
+int hr_dlg_privacy_decode(const char *name, enum hr_dlg_privacy *p)
+{
+	for (unsigned i = HR_DLG_PRIV_IDENTITY; name &&
+	     i <= HR_DLG_PRIV_STATE; i++) {
+		if (!strcmp(name, privacy_names[i])) {
+			*p = (enum hr_dlg_privacy)i;
+			return 0;
+		}
+	}
+	return EINVAL;
 }
 
 /* ---- lines and their dialogs ---- */
@@ -325,6 +347,13 @@ static void changed(struct hr_dlgpkg *d, const char *name)
 	ln = line_get(d, name);
 	if (!ln)
 		return;
+	/* a round due within the interval takes this change too; one due
+	 * later (forgetting ended dialogs) comes sooner */
+	if (hr_tmr_isrunning(&ln->tmr) &&
+	    hr_tmr_left(&ln->tmr) <= d->cfg.interval_ms) {
+		hr_mem_deref(ln);
+		return;
+	}
 	hr_tmr_cancel(&ln->tmr);
 	since = hr_now_ms() - ln->round_ms;
 	hr_tmr_start(&ln->tmr, since >= d->cfg.interval_ms ?
@@ -492,6 +521,64 @@ static void gone(struct hr_sub *sub, void *arg)
 	hr_sub_set_data(sub, NULL);
 }
 
+/* ---- privacy ---- */
+
+enum hr_dlg_privacy hr_dlgpkg_privacy_get(const struct hr_dlgpkg *d,
+	const char *line, const char *watcher)
+{
+	enum hr_dlg_privacy p;
+
+	if (!strcmp(watcher, line))
+		return HR_DLG_PRIV_IDENTITY;
+	p = (enum hr_dlg_privacy)hr_rules_get(d->rules, line, watcher);
+	return p != HR_DLG_PRIV_NONE ? p : d->cfg.privacy;
+}
+
+/* Does the watcher of si see the states only (RFC 4235 4.1.6's remote
+ * party left out)? */
+static bool private_for(const struct hr_dlgpkg *d,
+	const struct hr_sub_info *si)
+{
+	char who[NAME_MAX_];
+
+	hr_sub_identity(si, who, sizeof(who));
+	return hr_dlgpkg_privacy_get(d, si->resource, who) ==
+		HR_DLG_PRIV_STATE;
+}
+
+/* A privacy rule changed: a watcher it changes for is told again. */
+static int privacy_reapply(struct hr_sub *sub, void *arg)
+{
+	const struct hr_sub_info *si = hr_sub_info(sub);
+	struct dsub *ds = hr_sub_data(sub);
+
+	if (ds && ds->sent_gen && ds->sent_private != private_for(arg, si) &&
+	    si->state == HR_SUB_ACTIVE) {
+		ds->sent_gen = 0;
+		hr_sub_changed(sub);
+	}
+	return 0;
+}
+
+static void privacy_applied(const char *line, const char *watcher,
+	int action, void *arg)
+{
+	struct hr_dlgpkg *d = arg;
+
+	(void)watcher;
+	(void)action;
+	hr_events_foreach(d->ev, "dialog", line, privacy_reapply, d);
+}
+
+int hr_dlgpkg_privacy(struct hr_dlgpkg *d, const char *line,
+	const char *watcher, enum hr_dlg_privacy p, hr_dlgpkg_done_h *done,
+	void *arg)
+{
+	if (!d || (unsigned)p > HR_DLG_PRIV_STATE)
+		return EINVAL;
+	return hr_rules_change(d->rules, line, watcher, (int)p, done, arg);
+}
+
 /* RFC 4235 has a partial form; every NOTIFY here has the whole state,
  * which every watcher can take. */
 static int body(struct hr_sub *sub, const struct hr_sub_info *si,
@@ -509,7 +596,10 @@ static int body(struct hr_sub *sub, const struct hr_sub_info *si,
 		ln = NULL;   /* RFC 5025 3.2.1: nothing to see */
 	if (ds && ln)
 		ds->sent_gen = ln->gen;
-	return compose(ln, si->resource, si->version, false, buf);
+	if (ds)
+		ds->sent_private = private_for(d, si);
+	return compose(ln, si->resource, si->version, private_for(d, si),
+		buf);
 }
 
 /* A presence rule changed: the line's watchers follow it at once. */
@@ -559,8 +649,10 @@ static int load_line(const char *name, void *arg)
 
 int hr_dlgpkg_load(struct hr_dlgpkg *d)
 {
-	int err = hr_publish_load(d->pub);
+	int err = hr_rules_load(d->rules);
 
+	if (!err)
+		err = hr_publish_load(d->pub);
 	return err ? err : hr_publish_foreach(d->pub, load_line, d);
 }
 
@@ -591,6 +683,7 @@ static void dlgpkg_destroy(void *data)
 		}
 	}
 	hr_hash_reset(&d->lines);
+	hr_mem_deref(d->rules);
 	hr_mem_deref(d->pub);
 	hr_mem_deref(d->pres);
 	hr_mem_deref(d->cfg.realm);
@@ -629,6 +722,9 @@ int hr_dlgpkg_alloc(struct hr_dlgpkg **dp, struct hr_sip *sip,
 	d->pres = hr_mem_ref(pres);
 	hr_mem_ref(d->cfg.realm);
 	err = hr_hash_init(&d->lines, 4096);
+	if (!err)
+		err = hr_rules_alloc(&d->rules, store, "dialog", privacy_names,
+			HR_DLG_PRIV_STATE + 1, privacy_applied, d);
 	if (!err)
 		err = publication(d);
 	if (!err) {

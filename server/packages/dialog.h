@@ -11,8 +11,21 @@
 #include "events/events.h"
 #include "presence.h"
 
+/** Who sees whom on the lamp: a rule per line and watcher (a user, or a
+ * whole domain). */
+enum hr_dlg_privacy {
+	HR_DLG_PRIV_NONE = 0,      /* no rule: the default */
+	HR_DLG_PRIV_IDENTITY,      /* the watcher sees who the other party is */
+	HR_DLG_PRIV_STATE,         /* only the states */
+};
+
+/** "identity" or "state": 0 or EINVAL. */
+int hr_dlg_privacy_decode(const char *name, enum hr_dlg_privacy *p);
+
 struct hr_dlgpkg_cfg {
 	struct hr_realm *realm;        /* served domains, digest, users */
+	enum hr_dlg_privacy privacy;   /* watchers without a rule:
+					* IDENTITY */
 	unsigned pub_expires_default;  /* 3600 */
 	unsigned pub_expires_min;      /* 10: less gets 423 */
 	unsigned pub_expires_max;      /* 86400 */
@@ -47,5 +60,23 @@ int hr_dlgpkg_document(struct hr_dlgpkg *d, const char *line,
 	struct hr_buf *buf);
 /** Live publications (metrics, tests). */
 size_t hr_dlgpkg_count(const struct hr_dlgpkg *d);
+
+typedef void (hr_dlgpkg_done_h)(int err, void *arg);
+
+/**
+ * Set (HR_DLG_PRIV_NONE: remove) line's privacy rule for watcher (a user
+ * "bob@example.test" or a domain "example.test"): stored (the rules
+ * table, package "dialog", actions "identity" and "state"), then in force
+ * for the line's watchers (those it changes for get a NOTIFY), then done
+ * (may be NULL) on the core thread. 0 when under way, else EINVAL or
+ * ENOMEM.
+ */
+int hr_dlgpkg_privacy(struct hr_dlgpkg *d, const char *line,
+	const char *watcher, enum hr_dlg_privacy p, hr_dlgpkg_done_h *done,
+	void *arg);
+/** The privacy that applies to watcher (a user) on line: its rule, its
+ * domain's, else the default; a line's own user sees identities. */
+enum hr_dlg_privacy hr_dlgpkg_privacy_get(const struct hr_dlgpkg *d,
+	const char *line, const char *watcher);
 
 #endif

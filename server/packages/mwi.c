@@ -154,6 +154,24 @@ static void pub_changed(const char *name, void *arg)
 	hr_buf_reset(&b);
 }
 
+/* ten years: a mailbox the admin set stays until it is set again */
+#define ADMIN_EXPIRES (3650u * 86400u)
+
+int hr_mwipkg_put(struct hr_mwipkg *m, const char *account,
+	const struct hr_mwi *s, hr_mwipkg_done_h *done, void *arg)
+{
+	struct hr_buf b;
+	int err;
+
+	hr_buf_init(&b, BODY_MAX);
+	err = hr_mwi_print(&b, s);
+	if (!err)
+		err = hr_publish_put(m->pub, account, b.b, b.len,
+			ADMIN_EXPIRES, done, arg);
+	hr_buf_reset(&b);
+	return err;
+}
+
 /* ---- the package's hooks ---- */
 
 /* RFC 3842 8: a mailbox's summary is its owner's; RFC 6665 4.2.1.2:

@@ -41,4 +41,17 @@ void hr_mwipkg_summary(const struct hr_mwipkg *m, const char *account,
 /** Live publications (metrics, tests). */
 size_t hr_mwipkg_count(const struct hr_mwipkg *m);
 
+typedef void (hr_mwipkg_done_h)(int err, void *arg);
+
+/**
+ * Set account's mailbox as a voicemail system speaking HTTP says it:
+ * replaces what the admin said before for it (publications made by
+ * PUBLISH stay; the account's summary is the sum), and lasts until the
+ * next change. Stored, then its phones told, then done on the core
+ * thread. 0 when under way, else EINVAL (an account it cannot print) or
+ * ENOMEM, EBUSY (the last change is being stored), ECANCELED.
+ */
+int hr_mwipkg_put(struct hr_mwipkg *m, const char *account,
+	const struct hr_mwi *s, hr_mwipkg_done_h *done, void *arg);
+
 #endif

@@ -16,6 +16,11 @@
 
 #define RETRY_AFTER "Retry-After: 5\r\n"
 #define ETAG_LEN 20
+
+/* Entity-tags of the admin's publications start so (a PUBLISH's are
+ * lowercase letters and digits): a resource has at most one, which the
+ * admin's next change replaces. */
+#define ADMIN_TAG "ADMIN"
 #define NAME_MAX_ 512
 
 /* A resource with publications, or with a PUBLISH being stored: while
@@ -58,6 +63,8 @@ struct pubctx {
 	int64_t published_at;
 	uint32_t expires;
 	bool del;
+	hr_publish_done_h *done;      /* the admin's change: no st */
+	void *done_arg;
 };
 
 struct hr_publish {
@@ -382,24 +389,41 @@ static struct pub *pub_new(struct res *r, int64_t published_at)
 	return pb;
 }
 
+/* The change is done: the PUBLISH answered, or the admin told. */
+static void done_ok(struct pubctx *c, const char *etag, uint32_t exp)
+{
+	if (c->st)
+		ok(c->st, etag, exp);
+	else if (c->done)
+		c->done(0, c->done_arg);
+}
+
+static void done_fail(struct pubctx *c, int err, const char *what)
+{
+	if (c->st)
+		answer_fail(c->pub, c->st, err, what);
+	else if (c->done)
+		c->done(err, c->done_arg);
+}
+
 static void committed(int err, void *arg)
 {
 	struct pubctx *c = arg;
 	struct pub *pb = c->pb;
 
 	if (err) {
-		answer_fail(c->pub, c->st, err, "storing the PUBLISH");
+		done_fail(c, err, "storing the PUBLISH");
 	} else if (c->del) {
-		ok(c->st, NULL, 0);
+		done_ok(c, NULL, 0);
 		pub_drop(pb);
 		changed(c->pub, c->res->name);
 	} else if (!pb && !(pb = pub_new(c->res, c->published_at))) {
-		answer_fail(c->pub, c->st, ENOMEM, "the publication");
+		done_fail(c, ENOMEM, "the publication");
 	} else {
 		snprintf(pb->etag, sizeof(pb->etag), "%s", c->etag);
 		pb->expires_at = c->expires_at;
 		pub_arm(pb, (int64_t)c->expires * 1000);
-		ok(c->st, pb->etag, c->expires);
+		done_ok(c, pb->etag, c->expires);
 		if (c->doc) {
 			/* a new or modified document: the newest */
 			hr_mem_deref(pb->doc);
@@ -616,8 +640,11 @@ static bool queue(struct hr_publish *pub, struct pubctx *c, uint32_t exp,
 	c->expires_at = hr_wall_s() + exp;
 	if (c->doc)
 		c->published_at = next_published(pub);
-	/* RFC 3903 6 step 6: a new entity-tag for every change */
+	/* RFC 3903 6 step 6: a new entity-tag for every change; the
+	 * admin's start with ADMIN_TAG */
 	hr_rand_token(c->etag, ETAG_LEN);
+	if (!c->st)
+		memcpy(c->etag, ADMIN_TAG, sizeof(ADMIN_TAG) - 1);
 	if (c->pb)
 		c->pb->busy = true;
 	/* counted by the bounds until its commit is done (ctx_destroy) */
@@ -671,6 +698,51 @@ static void on_publish(struct hr_strans *st, const struct hr_msg *req,
 answer:
 	hr_strans_answer(st, &v);
 	hr_mem_deref(c);
+}
+
+/* ---- the admin's publication: an HTTP client's, not a PUBLISH ---- */
+
+static struct pub *admin_pub(const struct res *r)
+{
+	for (struct hr_le *le = r->pubs.head; le; le = le->next) {
+		struct pub *pb = le->data;
+
+		if (!strncmp(pb->etag, ADMIN_TAG, sizeof(ADMIN_TAG) - 1))
+			return pb;
+	}
+	return NULL;
+}
+
+int hr_publish_put(struct hr_publish *pub, const char *resource,
+	const char *body, size_t len, uint32_t expires,
+	hr_publish_done_h *done, void *arg)
+{
+	struct hr_pl pl = { body, len };
+	struct pubctx *c;
+	struct hr_verdict v;
+
+	if (pub->closing)
+		return ECANCELED;
+	c = ctx_new(pub, NULL, resource, &v);
+	if (!c)
+		return ENOMEM;
+	c->done = done;
+	c->done_arg = arg;
+	c->pb = admin_pub(c->res);
+	if (!c->pb ? !expires : c->pb->busy) {
+		c->pb = NULL;
+		hr_mem_deref(c);
+		return expires ? EBUSY : ENOENT;
+	}
+	hr_mem_ref(c->pb);
+	v.err = 0;
+	if ((expires && (!pub->pkg.parse(&v, &pl, resource, &c->doc,
+		pub->pkg.arg) || !(c->body = hr_pl_strdup(&pl)) ||
+		!count_ok(pub, c, &v))) || !queue(pub, c, expires, &v)) {
+		hr_mem_deref(c);
+		return v.err ? v.err : EINVAL;
+	}
+	return 0;
 }
 
 /* ---- recovery ---- */

@@ -53,6 +53,20 @@ int hr_publish_load(struct hr_publish *pub);
 /** Shutting down: no new publications (503), no timers. */
 void hr_publish_close(struct hr_publish *pub);
 
+typedef void (hr_publish_done_h)(int err, void *arg);
+
+/**
+ * Publish body for resource as the admin (an HTTP client: no PUBLISH, no
+ * credentials): resource has one such publication, which this replaces
+ * (PUBLISHed ones stay); expires 0 removes it. Stored, then in force,
+ * then done on the core thread. 0 when under way; EINVAL (a body the
+ * package refuses, or a bound), EBUSY (a change of it is being stored),
+ * ENOENT (nothing to remove), ECANCELED (shutting down), ENOMEM.
+ */
+int hr_publish_put(struct hr_publish *pub, const char *resource,
+	const char *body, size_t len, uint32_t expires,
+	hr_publish_done_h *done, void *arg);
+
 /** A published document's entity names resource ("alice@example.test"):
  * pres:, sip: or sips: and user@domain, the domain in any case. */
 bool hr_publish_entity_ok(const char *entity, const char *resource);

@@ -192,6 +192,77 @@ START_TEST(test_load_own)
 }
 END_TEST
 
+static int put_err = -1;
+
+static void put_done(int err, void *arg)
+{
+	(void)arg;
+	put_err = err;
+}
+
+/* The admin's change: under way, then done once stored. */
+static void put(struct fake *f, const char *body, uint32_t expires)
+{
+	put_err = -1;
+	ck_assert_int_eq(hr_publish_put(f->pub, ALICE, body, strlen(body),
+		expires, put_done, NULL), 0);
+	pgdb_drain(store, 3000);
+	hr_loop_once();
+	ck_assert_int_eq(put_err, 0);
+}
+
+struct docs {
+	char text[128];
+};
+
+static void doc_cat(void *doc, void *arg)
+{
+	struct docs *d = arg;
+
+	strncat(d->text, doc, sizeof(d->text) - strlen(d->text) - 1);
+}
+
+static const char *docs_of(struct fake *f)
+{
+	static struct docs d;
+
+	d.text[0] = '\0';
+	hr_publish_docs(f->pub, ALICE, false, doc_cat, &d);
+	return d.text;
+}
+
+/* The admin's publication (an HTTP client's): one per resource, replaced
+ * by the next, beside the PUBLISHed ones, stored, and gone with
+ * expires 0; nothing to remove is ENOENT. */
+START_TEST(test_admin_put)
+{
+	struct hr_store_cfg scfg;
+
+	ck_assert_uint_eq(status(publish("test-a", "p")), 200);
+	put(&fa, "x", 600);
+	ck_assert_str_eq(docs_of(&fa), "px");
+	put(&fa, "y", 600);
+	ck_assert_str_eq(docs_of(&fa), "py");
+	ck_assert_uint_eq(fa.changed, 3);
+	ck_assert_int_eq(pgdb_count(db.url, "SELECT count(*) FROM "
+		"publications"), 2);
+	/* it comes back after a restart, and is still the admin's */
+	packages_close();
+	cap_clear();
+	hr_store_cfg_default(&scfg);
+	scfg.url = db.url;
+	ck_assert_int_eq(hr_store_alloc(&store, &scfg), 0);
+	packages_open();
+	ck_assert_uint_eq(hr_publish_count(fa.pub, ALICE), 2);
+	put(&fa, "z", 600);
+	ck_assert_str_eq(docs_of(&fa), "pz");
+	put(&fa, "", 0);
+	ck_assert_str_eq(docs_of(&fa), "p");
+	ck_assert_int_eq(hr_publish_put(fa.pub, ALICE, "", 0, 0, put_done,
+		NULL), ENOENT);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("publish");
@@ -203,6 +274,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_neither_event);
 	tcase_add_test(tc, test_first_goes);
 	tcase_add_test(tc, test_load_own);
+	tcase_add_test(tc, test_admin_put);
 	suite_add_tcase(s, tc);
 	return s;
 }
