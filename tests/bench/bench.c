@@ -27,6 +27,8 @@ static const struct bench_scen *const scens[] = {
 	&bench_scen_fanout,
 	&bench_scen_publish,
 	&bench_scen_pres_fanout,
+	&bench_scen_dlg_publish,
+	&bench_scen_dlg_fanout,
 	&bench_scen_storm,
 	&bench_scen_pub_race,
 	&bench_scen_soak,
@@ -121,11 +123,13 @@ static void usage(FILE *f)
 "                         (default example.test)\n"
 "      --ops N            start at most N ops, then finish (default: no\n"
 "                         limit; the run still ends after --duration)\n"
-"      --users N          register, subscribe-*, publish: users u1..uN, one\n"
-"                         per op round-robin (default 100000; soak: its\n"
-"                         population, default 5000)\n"
+"      --users N          register, subscribe-*, publish, dialog-publish:\n"
+"                         users (lines) u1..uN, one per op round-robin\n"
+"                         (default 100000; soak: its population, default\n"
+"                         5000)\n"
 "      --password PW      the users' password (default pw)\n"
-"      --watchers W       reg-fanout, presence-fanout: subscriptions to u1\n"
+"      --watchers W       reg-fanout, presence-fanout, dialog-fanout:\n"
+"                         subscriptions to u1\n"
 "                         made before the clock starts (default 1000)\n"
 "      --aors N           reg-storm: AORs u1..uN, registered and watched\n"
 "                         before the clock starts (default 10000);\n"
@@ -161,6 +165,14 @@ static void usage(FILE *f)
 "  notifies/s=N registers=N registers/s=N failures=N delay_p50=Xms\n"
 "  delay_p99=Xms reg_p50=Xms reg_p99=Xms\n"
 "(delay: from sending the REGISTER a NOTIFY reports to its arrival)\n"
+"presence-fanout and dialog-fanout the same while u1 PUBLISHes:\n"
+"  scenario=dialog-fanout transport=udp duration=10.0s watchers=N\n"
+"  notified=N notifies=N notifies/s=N publishes=N publishes/s=N\n"
+"  failures=N delay_p50=Xms delay_p99=Xms pub_p50=Xms pub_p99=Xms\n"
+"(delay: from sending a PUBLISH to each watcher's first NOTIFY showing it)\n"
+"publish and dialog-publish count PUBLISHes answered 200 and sent:\n"
+"  scenario=dialog-publish transport=udp duration=10.0s ops=N ops/s=N\n"
+"  publishes/s=N requests/s=N failures=N p50=Xms p99=Xms p99.9=Xms\n"
 "reg-storm re-registers --aors watched AORs and checks the NOTIFYs:\n"
 "  scenario=reg-storm transport=udp aors=N storm=Xs registers=N notifies=N\n"
 "  notifies/s=N notified=N lost=N duplicates=N retransmits=N failures=N\n"

@@ -292,13 +292,19 @@ extern const struct bench_scen bench_scen_fanout_unwatch;
 uint64_t bench_watch_ops(const struct bench_cfg *cfg);
 /** How many fanout-watch ops made a dialog (fanout-unwatch ops to run). */
 uint64_t bench_unwatch_ops(const struct bench_cfg *cfg);
-/* scen_publish.c: PUBLISH cycles; presence NOTIFYs to many watchers */
+/* scen_publish.c: PUBLISH cycles; presence NOTIFYs to many watchers;
+ * the same for the dialog package (RFC 4235) */
 extern const struct bench_scen bench_scen_publish;
 extern const struct bench_scen bench_scen_pres_fanout;
+extern const struct bench_scen bench_scen_dlg_publish;
+extern const struct bench_scen bench_scen_dlg_fanout;
 /* presence-fanout's setup and teardown (scen_subscribe.c): watcher wK
  * subscribes to u1's presence as user u(K+1); then unsubscribes */
 extern const struct bench_scen bench_scen_pres_watch;
 extern const struct bench_scen bench_scen_pres_unwatch;
+/* dialog-fanout's: the same for Event: dialog */
+extern const struct bench_scen bench_scen_dlg_watch;
+extern const struct bench_scen bench_scen_dlg_unwatch;
 /* scen_storm.c: every one of --aors watched AORs re-registers at once */
 extern const struct bench_scen bench_scen_storm;
 /* scen_race.c: many devices of few presentities PUBLISH at once */
@@ -391,7 +397,8 @@ enum bench_act bench_reg_first(struct bench_op *op, struct bench_reg *r,
 enum bench_act bench_reg_response(struct bench_op *op,
 	const struct bench_msg *resp, struct bench_out *out);
 
-/* ---- PUBLISH (scen_publish.c): publish, presence-fanout, publish-race ---- */
+/* ---- PUBLISH (scen_publish.c): publish, presence-fanout, publish-race,
+ * dialog-publish, dialog-fanout ---- */
 
 #define BENCH_ETAG_MAX 64
 
@@ -413,6 +420,9 @@ struct bench_pub_req {
 	size_t etag_len;
 	const char *basic;      /* "open", "closed"; NULL: no body */
 	uint64_t seq;           /* tuple id "p<seq>-<run>"; 0: "t1" */
+	/* Event: dialog; the body (with basic: its dialog's state, "early"
+	 * ...) is a dialog-info of one dialog "d<seq>-<run>", version cseq */
+	bool dialog;
 	const char *callid;     /* NULL: the op's ("<opid>@herald-bench") */
 };
 
@@ -454,6 +464,7 @@ struct bench_sub_req {
 	uint32_t expires;
 	uint32_t nc;            /* the credentials' nonce count; 0: 1 */
 	bool presence;          /* Event: presence; else reg */
+	bool dialog;            /* Event: dialog (before presence) */
 	bool in_dialog;         /* To-tag; Request-URI the remote target */
 };
 

@@ -27,6 +27,15 @@
  * NOTIFY, so one NOTIFY times several PUBLISHes). The teardown removes the
  * publication and ends the subscriptions (presence-unwatch).
  *
+ * dialog-publish and dialog-fanout are the same for the dialog package
+ * (RFC 4235): Event: dialog, application/dialog-info+xml bodies of one
+ * dialog. A dialog-publish op is one call's lamp on line uK: initial
+ * early, modify confirmed, modify terminated, remove. dialog-fanout's
+ * PUBLISHes each carry a new dialog "d<seq>-<run>", early, confirmed and
+ * terminated in turn; its watchers are dialog-watch's (scen_subscribe.c).
+ * Both expect Herald to trust the generator's address (no credentials,
+ * --trusted-publisher), but answer a 401 as publish does.
+ *
  * The PUBLISH writer, the challenge kept and the entity-tag reader are
  * publish-race's too (scen_race.c; bench.h).
  */
@@ -80,6 +89,56 @@ void bench_pub_auth_chal(const struct bench_pub_auth *a,
 		chal->opaque = (struct hr_pl){ a->opaque, a->opaque_len };
 }
 
+/* "<c><seq>-<run>": a tuple's or dialog's id that names its PUBLISH. */
+static void put_seq_id(struct bench_out *o, const struct bench_op *op,
+	const char *c, uint64_t seq)
+{
+	bench_out_puts(o, c);
+	bench_out_putu(o, seq);
+	bench_out_lit(o, "-");
+	bench_out_put(o, bench_runid(op->b), BENCH_RUNID_LEN);
+}
+
+/* A PIDF document of user with one tuple, basic r->basic. */
+static void put_pidf(struct bench_out *bo, const struct bench_op *op,
+	const struct bench_pub_req *r, const char *user)
+{
+	bench_out_lit(bo, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n"
+		"<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" "
+		"entity=\"pres:");
+	bench_out_puts(bo, user);
+	bench_out_lit(bo, "@");
+	bench_out_puts(bo, bench_cfg(op->b)->domain);
+	bench_out_lit(bo, "\">\r\n<tuple id=\"");
+	if (r->seq)
+		put_seq_id(bo, op, "p", r->seq);
+	else
+		bench_out_lit(bo, "t1");
+	bench_out_lit(bo, "\"><status><basic>");
+	bench_out_puts(bo, r->basic);
+	bench_out_lit(bo, "</basic></status></tuple>\r\n</presence>\r\n");
+}
+
+/* A dialog-info document (RFC 4235) of line sip:user@DOMAIN, the whole
+ * state: one dialog, in state r->basic (a call's lamp). */
+static void put_dinfo(struct bench_out *bo, const struct bench_op *op,
+	const struct bench_pub_req *r, const char *user)
+{
+	bench_out_lit(bo, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n"
+		"<dialog-info xmlns=\"urn:ietf:params:xml:ns:dialog-info\" "
+		"version=\"");
+	bench_out_putu(bo, r->cseq);
+	bench_out_lit(bo, "\" state=\"full\" entity=\"sip:");
+	bench_out_puts(bo, user);
+	bench_out_lit(bo, "@");
+	bench_out_puts(bo, bench_cfg(op->b)->domain);
+	bench_out_lit(bo, "\">\r\n<dialog id=\"");
+	put_seq_id(bo, op, "d", r->seq);
+	bench_out_lit(bo, "\" direction=\"recipient\"><state>");
+	bench_out_puts(bo, r->basic);
+	bench_out_lit(bo, "</state></dialog>\r\n</dialog-info>\r\n");
+}
+
 int bench_put_publish(struct bench_out *out, struct bench_op *op,
 	const struct bench_pub_req *r, struct bench_pub_auth *a)
 {
@@ -100,7 +159,10 @@ int bench_put_publish(struct bench_out *out, struct bench_op *op,
 	else
 		bench_put_callid(out, op);
 	bench_put_cseq(out, r->cseq, "PUBLISH");
-	bench_out_lit(out, "Event: presence\r\nExpires: ");
+	if (r->dialog)
+		bench_out_lit(out, "Event: dialog\r\nExpires: ");
+	else
+		bench_out_lit(out, "Event: presence\r\nExpires: ");
 	bench_out_putu(out, r->expires);
 	bench_out_lit(out, "\r\n");
 	if (r->etag) {
@@ -121,27 +183,14 @@ int bench_put_publish(struct bench_out *out, struct bench_op *op,
 		bench_put_end(out, NULL, NULL, 0);
 		return out->full ? ENOSPC : 0;
 	}
-	bench_out_lit(&bo, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n"
-		"<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" "
-		"entity=\"pres:");
-	bench_out_puts(&bo, user);
-	bench_out_lit(&bo, "@");
-	bench_out_puts(&bo, cfg->domain);
-	bench_out_lit(&bo, "\">\r\n<tuple id=\"");
-	if (r->seq) {
-		bench_out_lit(&bo, "p");
-		bench_out_putu(&bo, r->seq);
-		bench_out_lit(&bo, "-");
-		bench_out_put(&bo, bench_runid(op->b), BENCH_RUNID_LEN);
-	} else {
-		bench_out_lit(&bo, "t1");
-	}
-	bench_out_lit(&bo, "\"><status><basic>");
-	bench_out_puts(&bo, r->basic);
-	bench_out_lit(&bo, "</basic></status></tuple>\r\n</presence>\r\n");
+	if (r->dialog)
+		put_dinfo(&bo, op, r, user);
+	else
+		put_pidf(&bo, op, r, user);
 	if (bo.full)
 		return ENOSPC;
-	bench_put_end(out, "application/pidf+xml", body, bo.len);
+	bench_put_end(out, r->dialog ? "application/dialog-info+xml" :
+		"application/pidf+xml", body, bo.len);
 	return out->full ? ENOSPC : 0;
 }
 
@@ -158,12 +207,20 @@ bool bench_pub_etag_take(char *etag, uint8_t *len,
 
 enum pub_step {
 	ST_INITIAL = 0,
-	ST_REFRESH,
+	ST_REFRESH,             /* dialog-publish: modify to confirmed */
 	ST_MODIFY,
 	ST_REMOVE,
 };
 
+/* Each step's body (NULL: none): basic, or the dialog's state. */
+static const char *const pres_body[] = { "open", NULL, "closed", NULL };
+static const char *const dlg_body[] = {
+	"early", "confirmed", "terminated", NULL,
+};
+
 struct pub_op {
+	uint64_t seq;           /* dialog-publish: the dialog "d<seq>-<run>" */
+	bool dialog;            /* dialog-publish */
 	uint32_t user;
 	uint32_t cseq;
 	uint8_t step;
@@ -174,7 +231,7 @@ struct pub_op {
 };
 
 static struct {
-	uint32_t next_user;
+	uint64_t next_user;     /* ops started */
 	uint64_t ok200;         /* PUBLISHes answered 200 */
 	uint64_t sent;          /* PUBLISHes sent, with the challenged */
 	uint64_t challenges;    /* 401s to PUBLISHes without credentials */
@@ -196,23 +253,36 @@ static enum bench_act pub_send(struct bench_op *op, struct pub_op *p,
 		r.etag = p->etag;
 		r.etag_len = p->etag_len;
 	}
-	if (p->step == ST_INITIAL)
-		r.basic = "open";
-	else if (p->step == ST_MODIFY)
-		r.basic = "closed";
+	r.basic = (p->dialog ? dlg_body : pres_body)[p->step];
+	r.dialog = p->dialog;
+	if (p->dialog)
+		r.seq = p->seq;
 	pub.sent++;
 	if (bench_put_publish(out, op, &r, p->a.nonce_len ? &p->a : NULL))
 		return BENCH_FAIL;
 	return BENCH_SEND;
 }
 
-static enum bench_act pub_start(struct bench_op *op, struct bench_out *out)
+static enum bench_act pub_begin(struct bench_op *op, bool dialog,
+	struct bench_out *out)
 {
 	struct pub_op *p = op->priv;
 
+	p->dialog = dialog;
 	p->user = pub.next_user % bench_cfg(op->b)->users + 1;
-	pub.next_user++;
+	p->seq = ++pub.next_user;
 	return pub_send(op, p, out);
+}
+
+static enum bench_act pub_start(struct bench_op *op, struct bench_out *out)
+{
+	return pub_begin(op, false, out);
+}
+
+static enum bench_act dlg_pub_start(struct bench_op *op,
+	struct bench_out *out)
+{
+	return pub_begin(op, true, out);
 }
 
 static enum bench_act pub_response(struct bench_op *op,
@@ -250,19 +320,19 @@ static void pub_summary(const struct bench *b, const struct bench_result *r)
 {
 	double s = r->secs > 0 ? r->secs : 1;
 
-	printf("scenario=publish transport=%s duration=%.1fs ops=%llu "
+	printf("scenario=%s transport=%s duration=%.1fs ops=%llu "
 		"ops/s=%.0f publishes/s=%.0f requests/s=%.0f failures=%llu "
 		"p50=%.3fms p99=%.3fms p99.9=%.3fms\n",
-		r->tp, r->secs, (unsigned long long)r->ok,
+		bench_cfg(b)->scenario, r->tp, r->secs, (unsigned long long)r->ok,
 		(double)r->ok / s, (double)pub.ok200 / s,
 		(double)pub.sent / s, (unsigned long long)r->failed,
 		(double)bench_hist_pct(r->lat, 50) / 1e6,
 		(double)bench_hist_pct(r->lat, 99) / 1e6,
 		(double)bench_hist_pct(r->lat, 99.9) / 1e6);
 	if (bench_cfg(b)->verbose)
-		bench_err("publish: sent=%llu ok200=%llu challenges=%llu "
+		bench_err("%s: sent=%llu ok200=%llu challenges=%llu "
 			"rechallenges=%llu no_etag=%llu 3xx=%llu 4xx=%llu "
-			"5xx=%llu 6xx=%llu",
+			"5xx=%llu 6xx=%llu", bench_cfg(b)->scenario,
 			(unsigned long long)pub.sent,
 			(unsigned long long)pub.ok200,
 			(unsigned long long)pub.challenges,
@@ -283,6 +353,15 @@ const struct bench_scen bench_scen_publish = {
 	.summary = pub_summary,
 };
 
+const struct bench_scen bench_scen_dlg_publish = {
+	.name = "dialog-publish",
+	.help = "PUBLISH dialog early; confirmed, terminated, remove",
+	.op_size = sizeof(struct pub_op),
+	.start = dlg_pub_start,
+	.on_response = pub_response,
+	.summary = pub_summary,
+};
+
 /* ---- presence-fanout ---- */
 
 #define RING (1u << 16)         /* PUBLISHes whose sending we remember */
@@ -293,6 +372,7 @@ struct pf_op {
 };
 
 static struct {
+	bool dialog;            /* dialog-fanout: u1's line, Event: dialog */
 	/* u1's publication: its etag, the challenge we answer again */
 	char etag[BENCH_ETAG_MAX];
 	uint8_t etag_len;
@@ -318,7 +398,9 @@ static struct {
 	uint32_t rm_slot, rm_gen;
 } pf;
 
-/* u1's PUBLISH for op: initial, modify, or (remove) Expires 0. */
+/* u1's PUBLISH for op: initial, modify, or (remove) Expires 0. Its
+ * body: basic alternately open and closed, or one new dialog early,
+ * confirmed, terminated in turn. */
 static enum bench_act pf_send(struct bench_op *op, uint64_t seq, bool remove,
 	struct bench_out *out)
 {
@@ -327,13 +409,16 @@ static enum bench_act pf_send(struct bench_op *op, uint64_t seq, bool remove,
 		.cseq = ++pf.cseq,
 		.expires = remove ? 0 : 3600,
 		.seq = seq,
+		.dialog = pf.dialog,
 	};
 
 	if (pf.etag_len) {
 		r.etag = pf.etag;
 		r.etag_len = pf.etag_len;
 	}
-	if (!remove)
+	if (!remove && pf.dialog)
+		r.basic = dlg_body[(seq - 1) % 3];
+	else if (!remove)
 		r.basic = seq & 1 ? "open" : "closed";
 	if (bench_put_publish(out, op, &r, pf.a.nonce_len ? &pf.a : NULL))
 		return BENCH_FAIL;
@@ -344,12 +429,24 @@ static enum bench_act pf_send(struct bench_op *op, uint64_t seq, bool remove,
 	return BENCH_SEND;
 }
 
-static enum bench_act pf_start(struct bench_op *op, struct bench_out *out)
+static enum bench_act pf_begin(struct bench_op *op, bool dialog,
+	struct bench_out *out)
 {
 	struct pf_op *f = op->priv;
 
+	pf.dialog = dialog;
 	f->seq = ++pf.next_seq;
 	return pf_send(op, f->seq, false, out);
+}
+
+static enum bench_act pf_start(struct bench_op *op, struct bench_out *out)
+{
+	return pf_begin(op, false, out);
+}
+
+static enum bench_act df_start(struct bench_op *op, struct bench_out *out)
+{
+	return pf_begin(op, true, out);
 }
 
 /* A response to u1's PUBLISH (seq; 0: the remove). */
@@ -407,7 +504,7 @@ static void pf_notify(struct bench *b, const struct bench_msg *req)
 		pf.count[k]++;
 	if (bench_notify_state(req, &terminated) && terminated)
 		pf.terminated++;
-	seq = bench_body_seq(b, &req->body, "id=\"p");
+	seq = bench_body_seq(b, &req->body, pf.dialog ? "id=\"d" : "id=\"p");
 	if (!seq || pf.seq[seq % RING] != seq) {
 		pf.untimed++;
 		return;
@@ -452,12 +549,12 @@ static void pf_summary(const struct bench *b, const struct bench_result *r)
 	}
 	if (lo == UINT32_MAX)
 		lo = 0;
-	printf("scenario=presence-fanout transport=%s duration=%.1fs "
+	printf("scenario=%s transport=%s duration=%.1fs "
 		"watchers=%u notified=%u notifies=%llu notifies/s=%.0f "
 		"publishes=%llu publishes/s=%.0f failures=%llu "
 		"delay_p50=%.3fms delay_p99=%.3fms pub_p50=%.3fms "
 		"pub_p99=%.3fms\n",
-		r->tp, r->secs, cfg->watchers, got,
+		cfg->scenario, r->tp, r->secs, cfg->watchers, got,
 		(unsigned long long)pf.notifies, (double)pf.notifies / s,
 		(unsigned long long)r->ok, (double)r->ok / s,
 		(unsigned long long)r->failed,
@@ -466,11 +563,11 @@ static void pf_summary(const struct bench *b, const struct bench_result *r)
 		(double)bench_hist_pct(r->lat, 50) / 1e6,
 		(double)bench_hist_pct(r->lat, 99) / 1e6);
 	if (cfg->verbose)
-		bench_err("presence-fanout: per watcher min=%u max=%u "
+		bench_err("%s: per watcher min=%u max=%u "
 			"behind_at_end=%u pairs=%llu terminated=%llu "
 			"untimed=%llu old=%llu other=%llu rechallenges=%llu "
 			"newest_p50=%.3fms newest_p99=%.3fms "
-			"delay_max=%.3fms",
+			"delay_max=%.3fms", cfg->scenario,
 			lo, hi, behind, (unsigned long long)pf.pairs,
 			(unsigned long long)pf.terminated,
 			(unsigned long long)pf.untimed,
@@ -484,9 +581,15 @@ static void pf_summary(const struct bench *b, const struct bench_result *r)
 
 /*
  * The teardown: its first op removes u1's publication (Expires: 0), the
- * others are presence-unwatch ops (their state is the set-up's size,
- * which the engine allocated; this table has none of its own).
+ * others are presence-unwatch (dialog-unwatch) ops (their state is the
+ * set-up's size, which the engine allocated; this table has none of its
+ * own).
  */
+static const struct bench_scen *pf_unwatch(void)
+{
+	return pf.dialog ? &bench_scen_dlg_unwatch : &bench_scen_pres_unwatch;
+}
+
 static uint64_t pf_down_ops(const struct bench_cfg *cfg)
 {
 	return bench_unwatch_ops(cfg) + (pf.etag_len ? 1 : 0);
@@ -501,8 +604,8 @@ static enum bench_act pf_down_start(struct bench_op *op,
 		pf.rm_gen = op->gen;
 		return pf_send(op, 0, true, out);
 	}
-	memset(op->priv, 0, bench_scen_pres_unwatch.op_size);
-	return bench_scen_pres_unwatch.start(op, out);
+	memset(op->priv, 0, pf_unwatch()->op_size);
+	return pf_unwatch()->start(op, out);
 }
 
 static enum bench_act pf_down_response(struct bench_op *op,
@@ -512,12 +615,13 @@ static enum bench_act pf_down_response(struct bench_op *op,
 
 	if (pf.rm_started && op->slot == pf.rm_slot && op->gen == pf.rm_gen)
 		return pf_reply(op, &retried, 0, resp, out);
-	return bench_scen_pres_unwatch.on_response(op, resp, out);
+	return pf_unwatch()->on_response(op, resp, out);
 }
 
 static const struct bench_scen pf_down = {
 	.name = "presence-fanout-down",
-	.help = "remove u1's publication; watchers unsubscribe",
+	.help = "remove u1's publication (presence or dialog); watchers "
+		"unsubscribe",
 	.start = pf_down_start,
 	.on_response = pf_down_response,
 };
@@ -530,6 +634,21 @@ const struct bench_scen bench_scen_pres_fanout = {
 	.on_response = pf_response,
 	.window = 1,
 	.setup = &bench_scen_pres_watch,
+	.setup_ops = bench_watch_ops,
+	.teardown = &pf_down,
+	.teardown_ops = pf_down_ops,
+	.on_other_request = pf_notify,
+	.summary = pf_summary,
+};
+
+const struct bench_scen bench_scen_dlg_fanout = {
+	.name = "dialog-fanout",
+	.help = "--watchers watch u1's dialogs; u1 PUBLISHes: NOTIFYs/s",
+	.op_size = sizeof(struct pf_op),
+	.start = df_start,
+	.on_response = pf_response,
+	.window = 1,
+	.setup = &bench_scen_dlg_watch,
 	.setup_ops = bench_watch_ops,
 	.teardown = &pf_down,
 	.teardown_ops = pf_down_ops,

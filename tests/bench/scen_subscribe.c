@@ -31,6 +31,11 @@
  * u(K+1), its own identity (a same-domain watcher, allowed by default),
  * with From <sip:u(K+1)@DOMAIN>;tag=wK.<opid> and Contact
  * <sip:u(K+1)@OURHOST:OURPORT>.
+ *
+ * dialog-watch, dialog-unwatch (dialog-fanout's, scen_publish.c): the
+ * same as presence-watch for Event: dialog (Accept
+ * application/dialog-info+xml) to u1's line; Herald authorizes dialog
+ * watchers by the presence rules.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -45,6 +50,8 @@ enum sub_kind {
 	SUB_UNWATCH,    /* a reg-fanout watcher ends its subscription */
 	SUB_PWATCH,     /* a presence-fanout watcher */
 	SUB_PUNWATCH,   /* a presence-fanout watcher ends its subscription */
+	SUB_DWATCH,     /* a dialog-fanout watcher */
+	SUB_DUNWATCH,   /* a dialog-fanout watcher ends its subscription */
 };
 
 enum sub_phase {
@@ -65,9 +72,26 @@ struct sub_op {
 
 static uint32_t next_user;
 
-static bool is_pres(const struct sub_op *s)
+static bool is_dlg(const struct sub_op *s)
 {
-	return s->kind == SUB_PWATCH || s->kind == SUB_PUNWATCH;
+	return s->kind == SUB_DWATCH || s->kind == SUB_DUNWATCH;
+}
+
+/* A watcher as its own user u(K+1): presence-fanout's, dialog-fanout's */
+static bool is_peer(const struct sub_op *s)
+{
+	return s->kind == SUB_PWATCH || s->kind == SUB_PUNWATCH || is_dlg(s);
+}
+
+static bool is_watch(enum sub_kind kind)
+{
+	return kind == SUB_WATCH || kind == SUB_PWATCH || kind == SUB_DWATCH;
+}
+
+static bool is_unwatch(enum sub_kind kind)
+{
+	return kind == SUB_UNWATCH || kind == SUB_PUNWATCH ||
+		kind == SUB_DUNWATCH;
 }
 
 /* reg-fanout's (or presence-fanout's) watchers: [K] is wK's dialog once it is up (cseq != 0) */
@@ -118,7 +142,10 @@ int bench_put_subscribe(struct bench_out *out, struct bench_op *op,
 	bench_out_lit(out, "@herald-bench\r\n");
 	bench_put_cseq(out, d->cseq, "SUBSCRIBE");
 	bench_put_contact(out, op, r->contact ? r->contact : r->from, true);
-	if (r->presence)
+	if (r->dialog)
+		bench_out_lit(out, "Event: dialog\r\n"
+			"Accept: application/dialog-info+xml\r\nExpires: ");
+	else if (r->presence)
 		bench_out_lit(out, "Event: presence\r\n"
 			"Accept: application/pidf+xml\r\nExpires: ");
 	else
@@ -148,7 +175,8 @@ static int put_subscribe(struct bench_out *out, struct bench_op *op,
 	struct bench_sub_req r = {
 		.from = from,
 		.resource = s->user,
-		.presence = is_pres(s),
+		.presence = is_peer(s) && !is_dlg(s),
+		.dialog = is_dlg(s),
 		.in_dialog = s->phase == PH_UNSUB,
 		.expires = s->phase == PH_UNSUB ? 0 : 3600,
 	};
@@ -161,7 +189,7 @@ static int put_subscribe(struct bench_out *out, struct bench_op *op,
 	/* From: the user the credentials are (Herald refuses another From);
 	 * Contact: wK (a reg-fanout watcher), else the same as From */
 	memcpy(from, user, sizeof(from));
-	if (is_pres(s))
+	if (is_peer(s))
 		bench_name_k(from, sizeof(from), 'u', s->watcher + 1);
 	else if (s->watcher)
 		r.contact = watcher;
@@ -193,8 +221,8 @@ static enum bench_act sub_start(struct bench_op *op, struct bench_out *out,
 	const struct bench_cfg *cfg = bench_cfg(op->b);
 	struct sub_op *s = op->priv;
 
-	bool watch_kind = kind == SUB_WATCH || kind == SUB_PWATCH;
-	bool unwatch_kind = kind == SUB_UNWATCH || kind == SUB_PUNWATCH;
+	bool watch_kind = is_watch(kind);
+	bool unwatch_kind = is_unwatch(kind);
 
 	s->kind = (uint8_t)kind;
 	s->phase = PH_CHAL;
@@ -260,6 +288,17 @@ static enum bench_act punwatch_start(struct bench_op *op,
 	return sub_start(op, out, SUB_PUNWATCH);
 }
 
+static enum bench_act dwatch_start(struct bench_op *op, struct bench_out *out)
+{
+	return sub_start(op, out, SUB_DWATCH);
+}
+
+static enum bench_act dunwatch_start(struct bench_op *op,
+	struct bench_out *out)
+{
+	return sub_start(op, out, SUB_DUNWATCH);
+}
+
 uint64_t bench_watch_ops(const struct bench_cfg *cfg)
 {
 	return cfg->watchers;
@@ -274,8 +313,7 @@ uint64_t bench_unwatch_ops(const struct bench_cfg *cfg)
 static enum bench_act sub_up(struct bench_op *op, struct sub_op *s,
 	struct bench_out *out)
 {
-	if ((s->kind == SUB_WATCH || s->kind == SUB_PWATCH) &&
-	    s->watcher <= watch.n) {
+	if (is_watch(s->kind) && s->watcher <= watch.n) {
 		watch.dlg[s->watcher] = s->d;
 		watch.up++;
 	}
@@ -345,8 +383,8 @@ static enum bench_act sub_response(struct bench_op *op,
 			return BENCH_FAIL;
 		s->got_ok = true;
 		/* the teardown's NOTIFY goes to the watcher's first op */
-		return s->got_notify || s->kind == SUB_UNWATCH ||
-			s->kind == SUB_PUNWATCH ? BENCH_DONE : BENCH_WAIT;
+		return s->got_notify || is_unwatch(s->kind) ? BENCH_DONE :
+			BENCH_WAIT;
 	}
 	return BENCH_FAIL;
 }
@@ -432,5 +470,22 @@ const struct bench_scen bench_scen_pres_unwatch = {
 	.help = "watcher wK ends its subscription to u1's presence",
 	.op_size = sizeof(struct sub_op),
 	.start = punwatch_start,
+	.on_response = sub_response,
+};
+
+const struct bench_scen bench_scen_dlg_watch = {
+	.name = "dialog-watch",
+	.help = "watcher wK (as u(K+1)) subscribes to u1's dialogs",
+	.op_size = sizeof(struct sub_op),
+	.start = dwatch_start,
+	.on_response = sub_response,
+	.on_request = sub_request,
+};
+
+const struct bench_scen bench_scen_dlg_unwatch = {
+	.name = "dialog-unwatch",
+	.help = "watcher wK ends its subscription to u1's dialogs",
+	.op_size = sizeof(struct sub_op),
+	.start = dunwatch_start,
 	.on_response = sub_response,
 };
