@@ -47,6 +47,9 @@ void hr_admin_problem(struct reply *rp, unsigned status, const char *title,
 	const char *detail);
 json_t *hr_admin_body_json(const struct req *r, struct reply *rp,
 	const char *const *allowed);
+/** Has object j only the allowed members? false after answering 400. */
+bool hr_admin_fields_only(struct reply *rp, json_t *j,
+	const char *const *allowed);
 
 /* conn.c: each request's deadline, room kept for new connections */
 struct hr_admin_conns;
@@ -70,6 +73,13 @@ void hr_admin_conn_done(struct hr_admin_conns *cs, struct MHD_Connection *c);
 
 /* routes.c */
 void hr_admin_route(struct req *r, struct reply *rp);
+/** An address-of-record or presentity as the core keys it (user@domain,
+ * the domain lowercased); false after answering 400. */
+bool hr_admin_aor(struct reply *rp, const char *uri,
+	char out[HR_CTL_NAME_MAX]);
+
+/* mailbox.c: an account's message summary (RFC 3842) */
+void hr_admin_mailbox_get(struct req *r, struct reply *rp, const char *aor);
 
 /* users.c */
 void hr_admin_user_add(struct req *r, struct reply *rp);

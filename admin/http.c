@@ -62,25 +62,12 @@ void hr_admin_problem(struct reply *rp, unsigned status, const char *title,
 	rp->ctype = "application/problem+json";
 }
 
-/* The request body as a JSON object with only the allowed members. */
-json_t *hr_admin_body_json(const struct req *r, struct reply *rp,
+bool hr_admin_fields_only(struct reply *rp, json_t *j,
 	const char *const *allowed)
 {
-	json_error_t e;
-	json_t *j;
 	const char *k;
 	json_t *v;
 
-	/* a key given twice is refused: jansson would keep the last, and a
-	 * request could name one user and change another */
-	j = json_loadb(r->body.b ? r->body.b : "", r->body.len,
-		JSON_REJECT_DUPLICATES, &e);
-	if (!j || !json_is_object(j)) {
-		hr_admin_problem(rp, 400, "Bad JSON", j ? "not an object" :
-			e.text);
-		json_decref(j);
-		return NULL;
-	}
 	json_object_foreach(j, k, v) {
 		bool ok = false;
 
@@ -92,9 +79,32 @@ json_t *hr_admin_body_json(const struct req *r, struct reply *rp,
 			snprintf(detail, sizeof(detail), "unknown field '%.100s'",
 				k);
 			hr_admin_problem(rp, 400, "Bad Request", detail);
-			json_decref(j);
-			return NULL;
+			return false;
 		}
+	}
+	return true;
+}
+
+/* The request body as a JSON object with only the allowed members. */
+json_t *hr_admin_body_json(const struct req *r, struct reply *rp,
+	const char *const *allowed)
+{
+	json_error_t e;
+	json_t *j;
+
+	/* a key given twice is refused: jansson would keep the last, and a
+	 * request could name one user and change another */
+	j = json_loadb(r->body.b ? r->body.b : "", r->body.len,
+		JSON_REJECT_DUPLICATES, &e);
+	if (!j || !json_is_object(j)) {
+		hr_admin_problem(rp, 400, "Bad JSON", j ? "not an object" :
+			e.text);
+		json_decref(j);
+		return NULL;
+	}
+	if (!hr_admin_fields_only(rp, j, allowed)) {
+		json_decref(j);
+		return NULL;
 	}
 	return j;
 }

@@ -75,8 +75,15 @@ void hr_admin_metrics(struct req *r, struct reply *rp)
 			"state=\"active\"} %zu\nherald_subscriptions{event=\"%s\","
 			"state=\"pending\"} %zu\n", m.subs[i].package,
 			m.subs[i].active, m.subs[i].package, m.subs[i].pending);
-	GAUGE("herald_publications", "Live presence publications.",
-		m.publications);
+	GAUGE("herald_publications", "Live presence publications (every "
+		"package's: herald_event_publications).", m.publications);
+	err |= hr_buf_printf(&b, "# HELP herald_event_publications Live "
+		"publications, by event package.\n# TYPE "
+		"herald_event_publications gauge\n"
+		"herald_event_publications{event=\"presence\"} %zu\n"
+		"herald_event_publications{event=\"dialog\"} %zu\n"
+		"herald_event_publications{event=\"message-summary\"} %zu\n",
+		m.publications, m.dialog_publications, m.mwi_publications);
 	err |= hr_buf_puts(&b, "# HELP herald_sip_requests_total SIP requests "
 		"received.\n# TYPE herald_sip_requests_total counter\n");
 	for (unsigned k = 0; k < m.nmethods; k++)

@@ -19,7 +19,7 @@
 
 /* An address-of-record or presentity as the core keys it: user@domain,
  * the domain lowercased; false after a 400. */
-static bool aor_of(struct reply *rp, const char *uri, char out[NAME_LEN])
+bool hr_admin_aor(struct reply *rp, const char *uri, char out[NAME_LEN])
 {
 	if (!hr_ctl_aor(uri, out))
 		return true;
@@ -28,7 +28,8 @@ static bool aor_of(struct reply *rp, const char *uri, char out[NAME_LEN])
 	return false;
 }
 
-/* A rule's watcher: a user as aor_of, or a whole domain (lowercased). */
+/* A rule's watcher: a user as hr_admin_aor, or a whole domain
+ * (lowercased). */
 static bool watcher_of(struct reply *rp, const char *uri, char out[NAME_LEN])
 {
 	if (!hr_ctl_watcher(uri, out))
@@ -123,7 +124,7 @@ static void subs_list(struct req *r, struct reply *rp, const char *package,
 	else
 		resource = f.resource;
 	if (resource) {
-		if (!aor_of(rp, resource, res))
+		if (!hr_admin_aor(rp, resource, res))
 			return;
 		f.resource = res;
 	}
@@ -194,8 +195,15 @@ static void sub_delete(struct req *r, struct reply *rp, const char *id)
 
 /* ---- documents, made by the packages' own code ---- */
 
+/* Each document's media type. */
+static const char *const doc_types[] = {
+	[HR_CTL_DOC_PIDF] = "application/pidf+xml",
+	[HR_CTL_DOC_REGINFO] = "application/reginfo+xml",
+	[HR_CTL_DOC_DIALOG] = "application/dialog-info+xml",
+};
+
 static void document(struct req *r, struct reply *rp, const char *name,
-	bool reginfo)
+	enum hr_ctl_doc doc)
 {
 	char aor[NAME_LEN];
 	struct hr_buf buf;
@@ -203,11 +211,10 @@ static void document(struct req *r, struct reply *rp, const char *name,
 		MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
 	int err;
 
-	if (!aor_of(rp, name, aor))
+	if (!hr_admin_aor(rp, name, aor))
 		return;
 	hr_buf_init(&buf, DOC_MAX);
-	err = hr_ctl_document(r->a->cfg.ctl, reginfo ? HR_CTL_DOC_REGINFO :
-		HR_CTL_DOC_PIDF, aor, &buf);
+	err = hr_ctl_document(r->a->cfg.ctl, doc, aor, &buf);
 	if (err) {
 		hr_buf_reset(&buf);
 		hr_admin_problem(rp, 500, "Internal Server Error",
@@ -215,7 +222,8 @@ static void document(struct req *r, struct reply *rp, const char *name,
 			"the SIP core did not answer");
 		return;
 	}
-	if (!reginfo && accept && strstr(accept, "application/json")) {
+	if (doc == HR_CTL_DOC_PIDF && accept &&
+	    strstr(accept, "application/json")) {
 		json_t *j = json_pack("{s:s, s:s%}", "presentity", aor,
 			"pidf", buf.b, buf.len);
 
@@ -224,39 +232,49 @@ static void document(struct req *r, struct reply *rp, const char *name,
 		return;
 	}
 	rp->status = 200;
-	rp->ctype = reginfo ? "application/reginfo+xml" :
-		"application/pidf+xml";
+	rp->ctype = doc_types[doc];
 	rp->body = buf.b;   /* malloc'd by the buffer */
 	rp->len = buf.len;
 }
 
-/* ---- rules: presence's and reg's ---- */
+/* ---- rules: presence's, reg's and dialog's ---- */
+
+/* How each package's rules read in JSON. */
+static const struct rulekind {
+	const char *resource;        /* the resource's member */
+	const char *field;           /* the rule's */
+	const char *why;             /* a bad one's 400 */
+} kinds[] = {
+	[HR_CTL_PRESENCE] = { "presentity", "action", "action must be "
+		"allow, block, polite-block or confirm" },
+	[HR_CTL_REG] = { "aor", "action", "action must be allow or block" },
+	[HR_CTL_DIALOG] = { "presentity", "privacy", "privacy must be "
+		"identity or state" },
+};
 
 /* PUT or DELETE a presentity's or AOR's rule for a watcher: a user
  * ("bob@example.test") or a whole domain ("example.test"). The change is
  * stored, then applied to the subscriptions, then answered. */
-static void rule(struct req *r, struct reply *rp, bool reg,
+static void rule(struct req *r, struct reply *rp, enum hr_ctl_pkg pkg,
 	const char *resource, const char *watcher, bool put)
 {
-	static const char *const allowed[] = { "action", NULL };
-	enum hr_ctl_pkg pkg = reg ? HR_CTL_REG : HR_CTL_PRESENCE;
+	const struct rulekind *k = &kinds[pkg];
+	const char *const allowed[] = { k->field, NULL };
 	char res[NAME_LEN], who[NAME_LEN];
 	const char *name = NULL;
 	json_t *j = NULL;
 	int err;
 
-	if (!aor_of(rp, resource, res) || !watcher_of(rp, watcher, who))
+	if (!hr_admin_aor(rp, resource, res) || !watcher_of(rp, watcher, who))
 		return;
 	if (put) {
 		j = hr_admin_body_json(r, rp, allowed);
 		if (!j)
 			return;
-		name = json_string_value(json_object_get(j, "action"));
+		name = json_string_value(json_object_get(j, k->field));
 		if (!hr_ctl_rule_action_valid(pkg, name)) {
 			json_decref(j);
-			hr_admin_problem(rp, 400, "Bad Request", reg ?
-				"action must be allow or block" : "action must "
-				"be allow, block, polite-block or confirm");
+			hr_admin_problem(rp, 400, "Bad Request", k->why);
 			return;
 		}
 	}
@@ -268,14 +286,14 @@ static void rule(struct req *r, struct reply *rp, bool reg,
 			hr_strerror(err));
 	else if (put)
 		hr_admin_json(rp, 200, json_pack("{s:s, s:s, s:s}",
-			reg ? "aor" : "presentity", res, "watcher", who,
-			"action", name));
+			k->resource, res, "watcher", who, k->field, name));
 	else
 		rp->status = 204;
 	json_decref(j);
 }
 
 struct rulepage {
+	const char *field;
 	json_t *items;
 	unsigned limit;
 	bool more;
@@ -294,31 +312,30 @@ static int rule_one(const char *resource, const char *watcher,
 	}
 	snprintf(pg->last, sizeof(pg->last), "%s", watcher);
 	return json_array_append_new(pg->items, json_pack("{s:s, s:s}",
-		"watcher", watcher, "action", action)) ? ENOMEM : 0;
+		"watcher", watcher, pg->field, action)) ? ENOMEM : 0;
 }
 
 /* GET a presentity's or AOR's rules, by watcher; the cursor is the last
  * watcher shown. */
-static void rules_list(struct req *r, struct reply *rp, bool reg,
+static void rules_list(struct req *r, struct reply *rp, enum hr_ctl_pkg pkg,
 	const char *resource)
 {
-	struct rulepage pg = { 0 };
+	struct rulepage pg = { .field = kinds[pkg].field };
 	char res[NAME_LEN];
 	json_t *j;
 
-	if (!aor_of(rp, resource, res) || !hr_admin_limit(r, rp, &pg.limit))
+	if (!hr_admin_aor(rp, resource, res) || !hr_admin_limit(r, rp, &pg.limit))
 		return;
 	resource = res;
 	pg.items = json_array();
-	if (!pg.items || hr_ctl_rules_page(r->a->rd, reg ? HR_CTL_REG :
-		HR_CTL_PRESENCE, resource, hr_admin_query(r, "cursor"),
-		pg.limit + 1, rule_one, &pg)) {
+	if (!pg.items || hr_ctl_rules_page(r->a->rd, pkg, resource,
+		hr_admin_query(r, "cursor"), pg.limit + 1, rule_one, &pg)) {
 		json_decref(pg.items);
 		hr_admin_problem(rp, 503, "Service Unavailable",
 			"PostgreSQL does not answer");
 		return;
 	}
-	j = json_pack("{s:s, s:o}", reg ? "aor" : "presentity", resource,
+	j = json_pack("{s:s, s:o}", kinds[pkg].resource, resource,
 		"items", pg.items);
 	if (j && pg.more)
 		json_object_set_new(j, "next_cursor", json_string(pg.last));
@@ -366,7 +383,7 @@ static void bindings(struct req *r, struct reply *rp, const char *aor)
 	char name[NAME_LEN];
 	json_t *items;
 
-	if (!aor_of(rp, aor, name))
+	if (!hr_admin_aor(rp, aor, name))
 		return;
 	items = json_array();
 	if (!items || hr_ctl_bindings(r->a->cfg.ctl, name, bind_one, items)) {
@@ -386,7 +403,7 @@ static void binding_del(struct req *r, struct reply *rp, const char *aor,
 	char name[NAME_LEN];
 	int err;
 
-	if (!aor_of(rp, aor, name))
+	if (!hr_admin_aor(rp, aor, name))
 		return;
 	err = hr_ctl_binding_remove(r->a->cfg.ctl, name, id);
 	if (err == ENOENT)
@@ -430,11 +447,31 @@ static void r_binding_del(struct req *r, struct reply *rp)
 }
 static void r_reginfo(struct req *r, struct reply *rp)
 {
-	document(r, rp, r->seg[2], true);
+	document(r, rp, r->seg[2], HR_CTL_DOC_REGINFO);
 }
 static void r_presence(struct req *r, struct reply *rp)
 {
-	document(r, rp, r->seg[2], false);
+	document(r, rp, r->seg[2], HR_CTL_DOC_PIDF);
+}
+static void r_dialog(struct req *r, struct reply *rp)
+{
+	document(r, rp, r->seg[2], HR_CTL_DOC_DIALOG);
+}
+static void r_dialog_watchers(struct req *r, struct reply *rp)
+{
+	subs_list(r, rp, "dialog", r->seg[2]);
+}
+static void r_dialog_rules(struct req *r, struct reply *rp)
+{
+	rules_list(r, rp, HR_CTL_DIALOG, r->seg[2]);
+}
+static void r_mailbox(struct req *r, struct reply *rp)
+{
+	hr_admin_mailbox_get(r, rp, r->seg[2]);
+}
+static void r_mailbox_watchers(struct req *r, struct reply *rp)
+{
+	subs_list(r, rp, "message-summary", r->seg[2]);
 }
 static void r_watchers(struct req *r, struct reply *rp)
 {
@@ -442,19 +479,19 @@ static void r_watchers(struct req *r, struct reply *rp)
 }
 static void r_rule_put(struct req *r, struct reply *rp)
 {
-	rule(r, rp, false, r->seg[2], r->seg[4], true);
+	rule(r, rp, HR_CTL_PRESENCE, r->seg[2], r->seg[4], true);
 }
 static void r_rule_del(struct req *r, struct reply *rp)
 {
-	rule(r, rp, false, r->seg[2], r->seg[4], false);
+	rule(r, rp, HR_CTL_PRESENCE, r->seg[2], r->seg[4], false);
 }
 static void r_rules(struct req *r, struct reply *rp)
 {
-	rules_list(r, rp, false, r->seg[2]);
+	rules_list(r, rp, HR_CTL_PRESENCE, r->seg[2]);
 }
 static void r_reg_rules(struct req *r, struct reply *rp)
 {
-	rules_list(r, rp, true, r->seg[2]);
+	rules_list(r, rp, HR_CTL_REG, r->seg[2]);
 }
 static void r_reg_watchers(struct req *r, struct reply *rp)
 {
@@ -462,11 +499,11 @@ static void r_reg_watchers(struct req *r, struct reply *rp)
 }
 static void r_reg_rule_put(struct req *r, struct reply *rp)
 {
-	rule(r, rp, true, r->seg[2], r->seg[4], true);
+	rule(r, rp, HR_CTL_REG, r->seg[2], r->seg[4], true);
 }
 static void r_reg_rule_del(struct req *r, struct reply *rp)
 {
-	rule(r, rp, true, r->seg[2], r->seg[4], false);
+	rule(r, rp, HR_CTL_REG, r->seg[2], r->seg[4], false);
 }
 static void r_user_patch(struct req *r, struct reply *rp)
 {
@@ -500,6 +537,13 @@ static const struct route {
 	{ "GET", { "v1", "presentities", "*", "rules" }, r_rules },
 	{ "PUT", { "v1", "presentities", "*", "rules", "*" }, r_rule_put },
 	{ "DELETE", { "v1", "presentities", "*", "rules", "*" }, r_rule_del },
+	{ "GET", { "v1", "presentities", "*", "dialog" }, r_dialog },
+	{ "GET", { "v1", "presentities", "*", "dialog-watchers" },
+		r_dialog_watchers },
+	{ "GET", { "v1", "presentities", "*", "dialog-rules" },
+		r_dialog_rules },
+	{ "GET", { "v1", "mailboxes", "*" }, r_mailbox },
+	{ "GET", { "v1", "mailboxes", "*", "watchers" }, r_mailbox_watchers },
 };
 
 static bool matches(const struct route *rt, const struct req *r)

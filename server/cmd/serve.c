@@ -703,6 +703,7 @@ static int open_control(struct server *sv, struct hr_control **ctlp)
 {
 	struct hr_control_cfg c = { .database_url = cfg.database_url,
 		.realm = sv->realm, .ev = sv->events, .presence = sv->presence, .reg = sv->regpkg,
+		.dialog = sv->dialog, .mwi = sv->mwi,
 		.registrar = sv->registrar, .redirect = sv->redirect,
 		.store = sv->store,
 		.sip = sv->sip };

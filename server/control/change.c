@@ -40,14 +40,18 @@ static int action_decode(enum hr_ctl_pkg pkg, const char *name, int *action)
 	enum hr_pres_action pa;
 	int err;
 
-	if (pkg == HR_CTL_REG) {
+	switch (pkg) {
+	case HR_CTL_REG:
 		err = hr_reg_rule_decode(name, &rr);
 		*action = (int)rr;
-	} else {
+		return err;
+	case HR_CTL_PRESENCE:
 		err = hr_pres_action_decode(name, &pa);
 		*action = (int)pa;
+		return err;
+	default:
+		return EINVAL;
 	}
-	return err;
 }
 
 bool hr_ctl_rule_action_valid(enum hr_ctl_pkg pkg, const char *action)
@@ -63,7 +67,8 @@ int hr_ctl_rule_set(struct hr_control *ctl, enum hr_ctl_pkg pkg,
 	struct rulecall c = { .ctl = ctl, .pkg = pkg, .resource = resource,
 		.watcher = watcher };
 
-	if (action && action_decode(pkg, action, &c.action))
+	if (pkg == HR_CTL_DIALOG ||
+	    (action && action_decode(pkg, action, &c.action)))
 		return EINVAL;
 	return hr_ctl_call_wait(rule_core, &c, &c.w);
 }
@@ -72,8 +77,11 @@ int hr_ctl_rules_page(struct hr_ctl_reader *rd, enum hr_ctl_pkg pkg,
 	const char *resource, const char *after, unsigned limit,
 	hr_ctl_rule_h *h, void *arg)
 {
-	return hr_store_rules_page(rd->rd, pkg == HR_CTL_REG ? "reg" :
-		"presence", resource, after, limit, h, arg);
+	static const char *const names[] = { [HR_CTL_PRESENCE] = "presence",
+		[HR_CTL_REG] = "reg", [HR_CTL_DIALOG] = "dialog" };
+
+	return hr_store_rules_page(rd->rd, names[pkg], resource, after, limit,
+		h, arg);
 }
 
 /* ---- bindings ---- */

@@ -225,9 +225,19 @@ static void doc_core(void *arg)
 {
 	struct doccall *c = arg;
 
-	c->err = c->doc == HR_CTL_DOC_REGINFO ?
-		hr_regpkg_document(c->ctl->cfg.reg, c->name, c->buf) :
-		hr_presence_document(c->ctl->cfg.presence, c->name, c->buf);
+	const struct hr_control_cfg *cfg = &c->ctl->cfg;
+
+	switch (c->doc) {
+	case HR_CTL_DOC_REGINFO:
+		c->err = hr_regpkg_document(cfg->reg, c->name, c->buf);
+		break;
+	case HR_CTL_DOC_DIALOG:
+		c->err = hr_dlgpkg_document(cfg->dialog, c->name, c->buf);
+		break;
+	default:
+		c->err = hr_presence_document(cfg->presence, c->name, c->buf);
+		break;
+	}
 }
 
 int hr_ctl_document(struct hr_control *ctl, enum hr_ctl_doc doc,

@@ -21,6 +21,8 @@ struct hr_realm;
 struct hr_events;
 struct hr_presence;
 struct hr_regpkg;
+struct hr_dlgpkg;
+struct hr_mwipkg;
 struct hr_redirect;
 struct hr_registrar;
 struct hr_store;
@@ -34,6 +36,8 @@ struct hr_control_cfg {
 	struct hr_events *ev;        /* core objects: used in hr_call only */
 	struct hr_presence *presence;
 	struct hr_regpkg *reg;
+	struct hr_dlgpkg *dialog;
+	struct hr_mwipkg *mwi;
 	struct hr_registrar *registrar;
 	struct hr_redirect *redirect;  /* NULL: no redirect server */
 	struct hr_store *store;
@@ -131,6 +135,8 @@ int hr_ctl_sub_end(struct hr_control *ctl, const char *id,
 enum hr_ctl_doc {
 	HR_CTL_DOC_PIDF,             /* a presentity's composed presence */
 	HR_CTL_DOC_REGINFO,          /* an AOR's registrations (full) */
+	HR_CTL_DOC_DIALOG,           /* a line's composed dialog-info, as a
+				      * watcher seeing identities gets it */
 };
 
 /** The document of name (as hr_ctl_aor makes it), appended to b. 0,
@@ -138,15 +144,17 @@ enum hr_ctl_doc {
 int hr_ctl_document(struct hr_control *ctl, enum hr_ctl_doc doc,
 	const char *name, struct hr_buf *b);
 
-/* ---- rules: who may watch a presentity (presence) or an AOR (reg) ---- */
+/* ---- rules: who may watch a presentity (presence) or an AOR (reg), and
+ * what a line's watcher sees of the other party (dialog) ---- */
 
 enum hr_ctl_pkg {
 	HR_CTL_PRESENCE,
 	HR_CTL_REG,
+	HR_CTL_DIALOG,
 };
 
 /** Is action one of pkg's (presence: allow, block, polite-block,
- * confirm; reg: allow, block)? */
+ * confirm; reg: allow, block; dialog: identity, state)? */
 bool hr_ctl_rule_action_valid(enum hr_ctl_pkg pkg, const char *action);
 /** Set resource's rule for watcher (action NULL: remove it). The change
  * is stored, then applied to the subscriptions, then this returns: 0,
@@ -162,6 +170,42 @@ typedef int (hr_ctl_rule_h)(const char *resource, const char *watcher,
 int hr_ctl_rules_page(struct hr_ctl_reader *rd, enum hr_ctl_pkg pkg,
 	const char *resource, const char *after, unsigned limit,
 	hr_ctl_rule_h *h, void *arg);
+
+/* ---- mailboxes: an account's message summary (RFC 3842) ---- */
+
+/* RFC 3842 5.2's message-context-classes, in the core's order. */
+enum hr_ctl_mwi_class {
+	HR_CTL_MWI_VOICE,
+	HR_CTL_MWI_FAX,
+	HR_CTL_MWI_PAGER,
+	HR_CTL_MWI_MULTIMEDIA,
+	HR_CTL_MWI_TEXT,
+	HR_CTL_MWI_NONE,
+	HR_CTL_MWI_CLASSES
+};
+
+#define HR_CTL_ACCOUNT_MAX 512
+
+/* A summary: a plain copy of the core's. */
+struct hr_ctl_mailbox {
+	bool waiting;                /* Messages-Waiting: yes */
+	char account[HR_CTL_ACCOUNT_MAX];  /* Message-Account, "" when none */
+	struct {
+		bool present;        /* the class is in the summary */
+		uint32_t new_msgs, old_msgs;
+		bool urgent;         /* with its urgent counts */
+		uint32_t new_urgent, old_urgent;
+	} cls[HR_CTL_MWI_CLASSES];
+};
+
+/** A class's short name ("voice", "fax", "pager", "multimedia", "text",
+ * "none"); and the reverse, -1 when unknown. */
+const char *hr_ctl_mwi_class_name(enum hr_ctl_mwi_class c);
+int hr_ctl_mwi_class_id(const char *name);
+/** account's (as hr_ctl_aor makes it) summary: the sum of its
+ * publications. 0 or ECANCELED. */
+int hr_ctl_mailbox(struct hr_control *ctl, const char *account,
+	struct hr_ctl_mailbox *out);
 
 /* ---- bindings ---- */
 
@@ -270,7 +314,9 @@ struct hr_ctl_stats {
 		size_t active, pending;
 	} subs[HR_CTL_PKGS_MAX];
 	unsigned npkgs;
-	size_t publications;
+	size_t publications;         /* presence's */
+	size_t dialog_publications;
+	size_t mwi_publications;     /* message-summary's */
 	struct {
 		const char *method;  /* static */
 		uint64_t n;

@@ -4,6 +4,8 @@
 
 #include "control.h"
 #include "events/events.h"
+#include "packages/dialog.h"
+#include "packages/mwi.h"
 #include "packages/presence.h"
 #include "packages/reg.h"
 #include "redirect/redirect.h"

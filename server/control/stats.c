@@ -113,6 +113,8 @@ static void stats_core(void *arg)
 
 	c->st->bindings = hr_registrar_count(cfg->registrar);
 	c->st->publications = hr_presence_count(cfg->presence);
+	c->st->dialog_publications = hr_dlgpkg_count(cfg->dialog);
+	c->st->mwi_publications = hr_mwipkg_count(cfg->mwi);
 	events_stats(c->st, cfg->ev);
 	sip_stats(c->st, cfg->sip);
 	redirect_stats(c->st, cfg->redirect);

@@ -28,8 +28,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from watcher import (DOMAIN, PASSWORD, Publisher, Registrant,  # noqa: E402
-                     Watcher, pidf_doc)
+from watcher import (DINFO_TYPE, DOMAIN, PASSWORD, Publisher,  # noqa: E402
+                     Registrant, Watcher, dinfo_doc, pidf_doc)
 
 try:
     import jsonschema
@@ -609,6 +609,8 @@ class OpenApiCase(harness.HeraldTestCase):
           body={'action': 'allow'}, expect=400)
         C('DELETE', RX, {'aor': ALICE, 'watcher': BOB}, expect=204)
 
+        self.lamps()
+
         # outside the spec: unknown paths and methods
         for path in ('/', '/nothing', '/v1', '/v1/nothing',
                      '/v1/subscriptions/a/b', '/v1/users/a/b',
@@ -637,6 +639,62 @@ class OpenApiCase(harness.HeraldTestCase):
         # every operation of the spec was called
         every = {(p, m) for p, m, _ in self.spec.operations()}
         self.assertEqual(every - self.called, set(), 'never called')
+
+    def lamps(self):
+        """The dialog and message-summary endpoints, with a line that has
+        a dialog and watchers of both packages."""
+        h, C = self.herald, self.call
+        r = Publisher(self, h).publish(dinfo_doc([('d1', 'confirmed')]),
+                                       600, event='dialog',
+                                       content_type=DINFO_TYPE)
+        self.assertEqual(getattr(r, 'status', None), 200, str(r))
+        for user, pw, event in (('bob', BOBPW, 'dialog'),
+                                ('alice', PASSWORD, 'message-summary')):
+            w = Watcher(self, h, user=user, password=pw, event=event,
+                        resource='sip:' + ALICE)
+            r = w.subscribe(600)
+            self.assertTrue(r and 200 <= r.status < 300, str(r))
+            w.recv_notify()
+            self.watchers.append(w)
+        a = C('GET', '/metrics', expect=200).body.decode()
+        self.assertRegex(a, r'(?m)^herald_event_publications'
+                         r'\{event="dialog"\} 1$')
+        self.assertRegex(a, r'(?m)^herald_event_publications'
+                         r'\{event="message-summary"\} 0$')
+
+        D = '/v1/presentities/{presentity}/dialog'
+        a = C('GET', D, {'presentity': 'sip:' + ALICE}, expect=200)
+        self.assertEqual(media_type(a.ctype), 'application/dialog-info+xml')
+        self.assertIn(b'id="d1"', a.body)
+        C('GET', D, {'presentity': 'alice'}, expect=400)
+
+        DW = '/v1/presentities/{presentity}/dialog-watchers'
+        self.wait_for(lambda: C('GET', DW, {'presentity': ALICE},
+                                expect=200).json()['items'],
+                      'the dialog watcher in PostgreSQL')
+        a = C('GET', DW, {'presentity': ALICE}, query={'limit': 1,
+              'state': 'active'}, expect=200).json()
+        self.assertEqual([s['event'] for s in a['items']], ['dialog'])
+        C('GET', DW, {'presentity': 'alice'}, expect=400)
+
+        DL = '/v1/presentities/{presentity}/dialog-rules'
+        a = C('GET', DL, {'presentity': ALICE}, expect=200).json()
+        self.assertEqual(a, {'presentity': ALICE, 'items': []})
+        C('GET', DL, {'presentity': ALICE}, query={'limit': 0}, expect=400)
+        C('GET', DL, {'presentity': 'alice'}, expect=400)
+
+        M = '/v1/mailboxes/{aor}'
+        a = C('GET', M, {'aor': 'sip:' + ALICE}, expect=200).json()
+        self.assertEqual(a['waiting'], False, a)
+        C('GET', M, {'aor': 'alice'}, expect=400)
+        MW = '/v1/mailboxes/{aor}/watchers'
+        self.wait_for(lambda: C('GET', MW, {'aor': ALICE},
+                                expect=200).json()['items'],
+                      'the message-summary watcher in PostgreSQL')
+        a = C('GET', MW, {'aor': ALICE}, expect=200).json()
+        self.assertEqual([s['event'] for s in a['items']],
+                         ['message-summary'])
+        C('GET', MW, {'aor': 'alice'}, expect=400)
 
     def template_of(self, path):
         for tpl in self.spec.doc['paths']:
