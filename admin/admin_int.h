@@ -80,6 +80,7 @@ bool hr_admin_aor(struct reply *rp, const char *uri,
 
 /* mailbox.c: an account's message summary (RFC 3842) */
 void hr_admin_mailbox_get(struct req *r, struct reply *rp, const char *aor);
+void hr_admin_mailbox_put(struct req *r, struct reply *rp, const char *aor);
 
 /* users.c */
 void hr_admin_user_add(struct req *r, struct reply *rp);

@@ -324,7 +324,8 @@ static void rules_list(struct req *r, struct reply *rp, enum hr_ctl_pkg pkg,
 	char res[NAME_LEN];
 	json_t *j;
 
-	if (!hr_admin_aor(rp, resource, res) || !hr_admin_limit(r, rp, &pg.limit))
+	if (!hr_admin_aor(rp, resource, res) ||
+	    !hr_admin_limit(r, rp, &pg.limit))
 		return;
 	resource = res;
 	pg.items = json_array();
@@ -465,6 +466,18 @@ static void r_dialog_rules(struct req *r, struct reply *rp)
 {
 	rules_list(r, rp, HR_CTL_DIALOG, r->seg[2]);
 }
+static void r_dialog_rule_put(struct req *r, struct reply *rp)
+{
+	rule(r, rp, HR_CTL_DIALOG, r->seg[2], r->seg[4], true);
+}
+static void r_dialog_rule_del(struct req *r, struct reply *rp)
+{
+	rule(r, rp, HR_CTL_DIALOG, r->seg[2], r->seg[4], false);
+}
+static void r_mailbox_put(struct req *r, struct reply *rp)
+{
+	hr_admin_mailbox_put(r, rp, r->seg[2]);
+}
 static void r_mailbox(struct req *r, struct reply *rp)
 {
 	hr_admin_mailbox_get(r, rp, r->seg[2]);
@@ -542,7 +555,12 @@ static const struct route {
 		r_dialog_watchers },
 	{ "GET", { "v1", "presentities", "*", "dialog-rules" },
 		r_dialog_rules },
+	{ "PUT", { "v1", "presentities", "*", "dialog-rules", "*" },
+		r_dialog_rule_put },
+	{ "DELETE", { "v1", "presentities", "*", "dialog-rules", "*" },
+		r_dialog_rule_del },
 	{ "GET", { "v1", "mailboxes", "*" }, r_mailbox },
+	{ "PUT", { "v1", "mailboxes", "*" }, r_mailbox_put },
 	{ "GET", { "v1", "mailboxes", "*", "watchers" }, r_mailbox_watchers },
 };
 

@@ -23,12 +23,25 @@ struct rulecall {
 static void rule_core(void *arg)
 {
 	struct rulecall *c = arg;
-	int err = c->pkg == HR_CTL_REG ? hr_regpkg_rule(c->ctl->cfg.reg,
-		c->resource, c->watcher, (enum hr_reg_rule)c->action,
-		hr_ctl_waiter_done, &c->w) :
-		hr_presence_rule(c->ctl->cfg.presence, c->resource, c->watcher,
-		(enum hr_pres_action)c->action, hr_ctl_waiter_done, &c->w);
+	const struct hr_control_cfg *cfg = &c->ctl->cfg;
+	int err;
 
+	switch (c->pkg) {
+	case HR_CTL_REG:
+		err = hr_regpkg_rule(cfg->reg, c->resource, c->watcher,
+			(enum hr_reg_rule)c->action, hr_ctl_waiter_done, &c->w);
+		break;
+	case HR_CTL_DIALOG:
+		err = hr_dlgpkg_privacy(cfg->dialog, c->resource, c->watcher,
+			(enum hr_dlg_privacy)c->action, hr_ctl_waiter_done,
+			&c->w);
+		break;
+	default:
+		err = hr_presence_rule(cfg->presence, c->resource, c->watcher,
+			(enum hr_pres_action)c->action, hr_ctl_waiter_done,
+			&c->w);
+		break;
+	}
 	if (err)
 		hr_ctl_waiter_done(err, &c->w);
 }
@@ -38,6 +51,7 @@ static int action_decode(enum hr_ctl_pkg pkg, const char *name, int *action)
 {
 	enum hr_reg_rule rr;
 	enum hr_pres_action pa;
+	enum hr_dlg_privacy dp;
 	int err;
 
 	switch (pkg) {
@@ -48,6 +62,10 @@ static int action_decode(enum hr_ctl_pkg pkg, const char *name, int *action)
 	case HR_CTL_PRESENCE:
 		err = hr_pres_action_decode(name, &pa);
 		*action = (int)pa;
+		return err;
+	case HR_CTL_DIALOG:
+		err = hr_dlg_privacy_decode(name, &dp);
+		*action = (int)dp;
 		return err;
 	default:
 		return EINVAL;
@@ -67,8 +85,7 @@ int hr_ctl_rule_set(struct hr_control *ctl, enum hr_ctl_pkg pkg,
 	struct rulecall c = { .ctl = ctl, .pkg = pkg, .resource = resource,
 		.watcher = watcher };
 
-	if (pkg == HR_CTL_DIALOG ||
-	    (action && action_decode(pkg, action, &c.action)))
+	if (action && action_decode(pkg, action, &c.action))
 		return EINVAL;
 	return hr_ctl_call_wait(rule_core, &c, &c.w);
 }

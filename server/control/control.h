@@ -199,13 +199,18 @@ struct hr_ctl_mailbox {
 };
 
 /** A class's short name ("voice", "fax", "pager", "multimedia", "text",
- * "none"); and the reverse, -1 when unknown. */
+ * "none"). */
 const char *hr_ctl_mwi_class_name(enum hr_ctl_mwi_class c);
-int hr_ctl_mwi_class_id(const char *name);
 /** account's (as hr_ctl_aor makes it) summary: the sum of its
- * publications. 0 or ECANCELED. */
+ * publications and of what hr_ctl_mailbox_set said. 0 or ECANCELED. */
 int hr_ctl_mailbox(struct hr_control *ctl, const char *account,
 	struct hr_ctl_mailbox *out);
+/** Set account's mailbox as a voicemail system speaking HTTP says it
+ * (replacing what was set so before; PUBLISHed summaries stay): stored,
+ * then its phones told, then this returns. 0, EINVAL, ECANCELED, or the
+ * store's error. */
+int hr_ctl_mailbox_set(struct hr_control *ctl, const char *account,
+	const struct hr_ctl_mailbox *m);
 
 /* ---- bindings ---- */
 

@@ -21,15 +21,6 @@ const char *hr_ctl_mwi_class_name(enum hr_ctl_mwi_class c)
 	return (unsigned)c < HR_CTL_MWI_CLASSES ? class_names[c] : NULL;
 }
 
-int hr_ctl_mwi_class_id(const char *name)
-{
-	for (int c = 0; c < HR_CTL_MWI_CLASSES; c++) {
-		if (!strcmp(class_names[c], name))
-			return c;
-	}
-	return -1;
-}
-
 static void from_core(struct hr_ctl_mailbox *out, const struct hr_mwi *s)
 {
 	out->waiting = s->waiting;
@@ -68,4 +59,48 @@ int hr_ctl_mailbox(struct hr_control *ctl, const char *account,
 
 	memset(out, 0, sizeof(*out));
 	return hr_call(box_core, &c);
+}
+
+static void to_core(struct hr_mwi *s, const struct hr_ctl_mailbox *m)
+{
+	memset(s, 0, sizeof(*s));
+	s->waiting = m->waiting;
+	memcpy(s->account, m->account, sizeof(s->account));
+	s->account[sizeof(s->account) - 1] = '\0';
+	for (int c = 0; c < HR_CTL_MWI_CLASSES; c++) {
+		struct hr_mwi_count *k = &s->cls[c];
+
+		k->present = m->cls[c].present;
+		k->new_msgs = m->cls[c].new_msgs;
+		k->old_msgs = m->cls[c].old_msgs;
+		k->urgent = m->cls[c].urgent;
+		k->new_urgent = m->cls[c].new_urgent;
+		k->old_urgent = m->cls[c].old_urgent;
+	}
+}
+
+struct putcall {
+	struct hr_control *ctl;
+	const char *account;
+	struct hr_mwi s;
+	struct hr_ctl_waiter w;
+};
+
+static void put_core(void *arg)
+{
+	struct putcall *c = arg;
+	int err = hr_mwipkg_put(c->ctl->cfg.mwi, c->account, &c->s,
+		hr_ctl_waiter_done, &c->w);
+
+	if (err)
+		hr_ctl_waiter_done(err, &c->w);
+}
+
+int hr_ctl_mailbox_set(struct hr_control *ctl, const char *account,
+	const struct hr_ctl_mailbox *m)
+{
+	struct putcall c = { .ctl = ctl, .account = account };
+
+	to_core(&c.s, m);
+	return hr_ctl_call_wait(put_core, &c, &c.w);
 }

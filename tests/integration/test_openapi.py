@@ -682,11 +682,43 @@ class OpenApiCase(harness.HeraldTestCase):
         self.assertEqual(a, {'presentity': ALICE, 'items': []})
         C('GET', DL, {'presentity': ALICE}, query={'limit': 0}, expect=400)
         C('GET', DL, {'presentity': 'alice'}, expect=400)
+        DX = '/v1/presentities/{presentity}/dialog-rules/{watcher}'
+        for privacy in ('identity', 'state'):
+            a = C('PUT', DX, {'presentity': ALICE, 'watcher': BOB},
+                  body={'privacy': privacy}, expect=200)
+            self.assertEqual(a.json(), {'presentity': ALICE,
+                                        'watcher': BOB, 'privacy': privacy})
+        for body in ({'privacy': 'maybe'}, {}, {'action': 'allow'}, []):
+            C('PUT', DX, {'presentity': ALICE, 'watcher': BOB}, body=body,
+              expect=400)
+        C('PUT', DX, {'presentity': 'alice', 'watcher': BOB},
+          body={'privacy': 'state'}, expect=400)
+        a = C('GET', DL, {'presentity': ALICE}, expect=200).json()
+        self.assertEqual(a['items'], [{'watcher': BOB, 'privacy': 'state'}])
+        C('DELETE', DX, {'presentity': ALICE, 'watcher': BOB}, expect=204)
+        C('DELETE', DX, {'presentity': ALICE, 'watcher': DOMAIN},
+          expect=204)
+        C('DELETE', DX, {'presentity': ALICE, 'watcher': '@x'}, expect=400)
 
         M = '/v1/mailboxes/{aor}'
         a = C('GET', M, {'aor': 'sip:' + ALICE}, expect=200).json()
         self.assertEqual(a['waiting'], False, a)
         C('GET', M, {'aor': 'alice'}, expect=400)
+        a = C('PUT', M, {'aor': ALICE}, body={'new': 2, 'old': 5},
+              expect=200).json()
+        self.assertEqual((a['waiting'], a['voice']['new']), (True, 2), a)
+        a = C('PUT', M, {'aor': ALICE}, body={
+            'new': 1, 'old': 0, 'new_urgent': 1, 'old_urgent': 0,
+            'waiting': True, 'account': 'sip:*97@' + DOMAIN,
+            'fax': {'new': 0, 'old': 1}, 'text': {'new': 1}},
+            expect=200).json()
+        self.assertEqual(sorted(a), ['account', 'aor', 'fax', 'text',
+                                     'voice', 'waiting'])
+        C('PUT', M, {'aor': ALICE}, body={'voice': {'new': 1}}, expect=200)
+        for body in ({'new': -1}, {'old': 2 ** 32}, {'fax': 1},
+                     {'x': 1}, []):
+            C('PUT', M, {'aor': ALICE}, body=body, expect=400)
+        C('PUT', M, {'aor': 'alice'}, body={'new': 1}, expect=400)
         MW = '/v1/mailboxes/{aor}/watchers'
         self.wait_for(lambda: C('GET', MW, {'aor': ALICE},
                                 expect=200).json()['items'],
