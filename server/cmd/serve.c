@@ -67,6 +67,7 @@ struct serve_cfg {
 	const char *presence_local;
 	const char *presence_remote;
 	const char *dialog_privacy;
+	bool dialog_unregistered;
 	bool presence_from_registrar;
 	unsigned presence_interval_ms;
 	unsigned max_pubs;
@@ -254,6 +255,10 @@ static const struct hr_opt opts[] = {
 	  "other party: identity (who calls) or state (only that the line "
 	  "rings or is busy); rules per watcher in the admin API (default "
 	  "identity)", 0, 0 },
+	{ "dialog-unregistered", HR_OPT_FLAG, &cfg.dialog_unregistered, NULL,
+	  "a busy lamp's line without calls and without a registered "
+	  "contact shows unavailable (a dialog ended with 480), not idle", 0,
+	  0 },
 	{ "presence-from-registrar", HR_OPT_FLAG, &cfg.presence_from_registrar,
 	  NULL, "a presentity that publishes nothing is open while it has "
 	  "registered contacts", 0, 0 },
@@ -631,6 +636,8 @@ static int open_dialog(struct server *sv)
 	dcfg.interval_ms = cfg.presence_interval_ms;
 	dcfg.max_pubs = cfg.max_pubs;
 	dcfg.max_doc = cfg.max_doc;
+	if (cfg.dialog_unregistered)
+		dcfg.unregistered = sv->registrar;
 	return hr_dlgpkg_alloc(&sv->dialog, sv->sip, sv->store, sv->events,
 		sv->presence, &dcfg);
 }

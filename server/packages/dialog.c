@@ -65,6 +65,8 @@ struct line {
 	unsigned nshown;
 	uint64_t gen;             /* changes with shown */
 	uint64_t told_gen;        /* the gen the watchers were told of */
+	bool reg_check;           /* a binding changed: is the line still
+				   * (un)available to its watchers? */
 	uint64_t round_ms;
 	struct hr_tmr tmr;        /* the next round */
 	char name[];
@@ -75,6 +77,7 @@ struct dsub {
 	enum hr_pres_action action;  /* ALLOW, POLITE_BLOCK or CONFIRM */
 	uint64_t sent_gen;           /* the line's gen last sent, 0: none */
 	bool sent_private;           /* that was without the other party */
+	bool sent_unregistered;      /* that was the unavailable line */
 };
 
 struct hr_dlgpkg {
@@ -86,6 +89,8 @@ struct hr_dlgpkg {
 	struct hr_pkg pkg;
 	struct hr_hash lines;     /* name → line */
 	struct hr_rules *rules;   /* enum hr_dlg_privacy per watcher */
+	struct hr_dinfo *unavail; /* with cfg.unregistered: its one dialog
+				   * is what an unregistered line shows */
 	bool closing;
 };
 
@@ -292,13 +297,19 @@ static bool show(struct line *ln, uint64_t now)
 	return !same;
 }
 
+static bool unavailable(const struct hr_dlgpkg *d, const struct line *ln,
+	const char *name);
+
 static int tell(struct hr_sub *sub, void *arg)
 {
 	const struct line *ln = arg;
 	struct dsub *ds = hr_sub_data(sub);
 
-	if (ds && ds->action == HR_PRES_ALLOW && ds->sent_gen != ln->gen &&
-	    hr_sub_info(sub)->state == HR_SUB_ACTIVE)
+	if (!ds || ds->action != HR_PRES_ALLOW ||
+	    hr_sub_info(sub)->state != HR_SUB_ACTIVE)
+		return 0;
+	if (ds->sent_gen != ln->gen || (ln->reg_check &&
+	    ds->sent_unregistered != unavailable(ln->d, ln, ln->name)))
 		hr_sub_changed(sub);
 	return 0;
 }
@@ -327,9 +338,10 @@ static void round_fire(void *arg)
 	ln->round_ms = hr_now_ms();
 	hr_mem_ref(ln);
 	merge(ln);
-	if (ln->gen != ln->told_gen) {
+	if (ln->gen != ln->told_gen || ln->reg_check) {
 		ln->told_gen = ln->gen;
 		hr_events_foreach(ln->d->ev, "dialog", ln->name, tell, ln);
+		ln->reg_check = false;
 	}
 	line_release(ln);
 	hr_mem_deref(ln);
@@ -364,12 +376,54 @@ static void changed(struct hr_dlgpkg *d, const char *name)
 
 /* ---- documents ---- */
 
-static int compose(const struct line *ln, const char *name,
-	uint64_t version, bool private_remote, struct hr_buf *buf)
+/*
+ * What an unregistered line without dialogs shows: one dialog ended as a
+ * call to it would (RFC 4235 4.1.2's event "rejected", and 480, what the
+ * redirect server answers for a user with no binding), so that a phone
+ * shows the line unavailable rather than idle.
+ */
+static const char unavail_doc[] = "<dialog-info xmlns=\"urn:ietf:params:"
+	"xml:ns:dialog-info\" version=\"0\" state=\"full\" entity=\"sip:"
+	"line@invalid\"><dialog id=\"unregistered\"><state event=\"rejected"
+	"\" code=\"480\">terminated</state></dialog></dialog-info>";
+
+static int live_count(const struct hr_binding *b, void *arg)
 {
+	(void)b;
+	++*(unsigned *)arg;
+	return 0;
+}
+
+/* Is line unregistered (and so shown unavailable when it has no
+ * dialogs)? */
+static bool unregistered(const struct hr_dlgpkg *d, const char *line)
+{
+	unsigned n = 0;
+
+	if (!d->unavail)
+		return false;
+	hr_registrar_bindings(d->cfg.unregistered, line, live_count, &n);
+	return !n;
+}
+
+/* Does the line show unavailable: no dialogs, and unregistered? */
+static bool unavailable(const struct hr_dlgpkg *d, const struct line *ln,
+	const char *name)
+{
+	return (!ln || !ln->nshown) && unregistered(d, name);
+}
+
+static int compose(const struct hr_dlgpkg *d, const struct line *ln,
+	const char *name, uint64_t version, bool private_remote,
+	struct hr_buf *buf)
+{
+	struct hr_dinfo_ref unavail = { d->unavail, 0 };
 	char entity[NAME_MAX_ + 8];
 
 	snprintf(entity, sizeof(entity), "sip:%s", name);
+	if (unavailable(d, ln, name))
+		return hr_dinfo_compose(buf, entity, (unsigned)version, true,
+			&unavail, 1, false);
 	return hr_dinfo_compose(buf, entity, (unsigned)version, true,
 		ln ? ln->shown : NULL, ln ? ln->nshown : 0, private_remote);
 }
@@ -377,7 +431,7 @@ static int compose(const struct line *ln, const char *name,
 int hr_dlgpkg_document(struct hr_dlgpkg *d, const char *line,
 	struct hr_buf *buf)
 {
-	return compose(line_find(d, line), line, 0, false, buf);
+	return compose(d, line_find(d, line), line, 0, false, buf);
 }
 
 size_t hr_dlgpkg_count(const struct hr_dlgpkg *d)
@@ -579,6 +633,29 @@ int hr_dlgpkg_privacy(struct hr_dlgpkg *d, const char *line,
 	return hr_rules_change(d->rules, line, watcher, (int)p, done, arg);
 }
 
+/* ---- an unregistered line ---- */
+
+static void changed(struct hr_dlgpkg *d, const char *name);
+
+/* A binding came or went: the line's watchers are told at its next
+ * round if that moves the line between unavailable and not (by then
+ * the registrar's change is done). */
+static void binding_changed(const struct hr_binding *b, enum hr_reg_event ev,
+	void *arg)
+{
+	struct hr_dlgpkg *d = arg;
+	struct line *ln;
+
+	if (ev == HR_REG_REFRESHED || ev == HR_REG_SHORTENED)
+		return;
+	ln = line_get(d, b->aor);
+	if (ln) {
+		ln->reg_check = true;
+		changed(d, b->aor);
+		hr_mem_deref(ln);
+	}
+}
+
 /* RFC 4235 has a partial form; every NOTIFY here has the whole state,
  * which every watcher can take. */
 static int body(struct hr_sub *sub, const struct hr_sub_info *si,
@@ -596,9 +673,11 @@ static int body(struct hr_sub *sub, const struct hr_sub_info *si,
 		ln = NULL;   /* RFC 5025 3.2.1: nothing to see */
 	if (ds && ln)
 		ds->sent_gen = ln->gen;
-	if (ds)
+	if (ds) {
 		ds->sent_private = private_for(d, si);
-	return compose(ln, si->resource, si->version, private_for(d, si),
+		ds->sent_unregistered = unavailable(d, ln, si->resource);
+	}
+	return compose(d, ln, si->resource, si->version, private_for(d, si),
 		buf);
 }
 
@@ -674,6 +753,9 @@ static void dlgpkg_destroy(void *data)
 	if (d->pub)
 		hr_dlgpkg_close(d);
 	hr_presence_rule_hook(d->pres, NULL, NULL);
+	if (d->unavail)
+		hr_registrar_unwatch(d->cfg.unregistered, binding_changed, d);
+	hr_mem_deref(d->unavail);
 	for (uint32_t i = 0; d->lines.bucket && i <= d->lines.mask; i++) {
 		while (d->lines.bucket[i].head) {
 			struct line *ln = d->lines.bucket[i].head->data;
@@ -704,6 +786,21 @@ static int publication(struct hr_dlgpkg *d)
 	return hr_publish_alloc(&d->pub, d->store, d->cfg.realm, &pkg);
 }
 
+/* --dialog-unregistered: the unavailable line's document, and binding
+ * changes. */
+static int unavail_open(struct hr_dlgpkg *d)
+{
+	int err = hr_dinfo_parse(&d->unavail, unavail_doc,
+		sizeof(unavail_doc) - 1, NULL);
+
+	if (!err)
+		err = hr_registrar_watch(d->cfg.unregistered,
+			binding_changed, d);
+	if (err)
+		d->unavail = hr_mem_deref(d->unavail);
+	return err;
+}
+
 int hr_dlgpkg_alloc(struct hr_dlgpkg **dp, struct hr_sip *sip,
 	struct hr_store *store, struct hr_events *ev, struct hr_presence *pres,
 	const struct hr_dlgpkg_cfg *cfg)
@@ -727,6 +824,8 @@ int hr_dlgpkg_alloc(struct hr_dlgpkg **dp, struct hr_sip *sip,
 			HR_DLG_PRIV_STATE + 1, privacy_applied, d);
 	if (!err)
 		err = publication(d);
+	if (!err && cfg->unregistered)
+		err = unavail_open(d);
 	if (!err) {
 		d->pkg = (struct hr_pkg){ .name = "dialog", .types = types,
 			.ntypes = 1,

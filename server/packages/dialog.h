@@ -9,6 +9,7 @@
 #define HR_PKG_DIALOG_H
 
 #include "events/events.h"
+#include "registrar/registrar.h"
 #include "presence.h"
 
 /** Who sees whom on the lamp: a rule per line and watcher (a user, or a
@@ -37,6 +38,9 @@ struct hr_dlgpkg_cfg {
 	size_t max_body;               /* PUBLISH body, bytes (65536) */
 	unsigned max_pubs;             /* publications of one line (32) */
 	size_t max_doc;                /* a composed document, bytes */
+	struct hr_registrar *unregistered;  /* set: a line without dialogs
+					* and without a live binding in it
+					* is shown unavailable, not idle */
 };
 
 /** Fill cfg with the defaults. */

@@ -18,6 +18,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from phone import Phone  # noqa: E402
 from watcher import (DINFO_TYPE, PASSWORD, Publisher, Watcher,  # noqa: E402
                      WatcherChecks, dinfo_doc, parse_dinfo, validate_dinfo)
 
@@ -194,6 +195,46 @@ class TrustedPublisherTest(DialogCase):
         # a SUBSCRIBE from there is still challenged
         w2 = self.watcher()
         self.assertStatus(w2.subscribe(600, auth=False), 401)
+
+
+class UnregisteredTest(DialogCase):
+    herald_args = ['--dialog-unregistered', '--min-expires', '2']
+
+    def unavailable(self, w, timeout=3):
+        n = w.recv_notify(timeout, state='active', doc=True)
+        d = parse_dinfo(n.body)
+        self.assertEqual(d.states(), {'unregistered': 'terminated'}, n)
+        self.assertEqual(d.dialogs[0]['event'], 'rejected', n)
+        return n
+
+    def test_unregistered_line_is_not_idle(self):
+        w = self.watcher()
+        self.assertSubscribed(w.subscribe(600), 600)
+        self.unavailable(w)
+        # alice's phone registers: idle
+        phone = Phone(self, self.udp())
+        self.assertStatus(phone.register(['<sip:alice@192.0.2.1>'], 600),
+                          200)
+        self.assertEqual(self.lamp(w)[0], {})
+        # a call: its dialog, then idle again
+        p = self.publisher()
+        self.publish(p, doc(('d1', 'confirmed')))
+        self.assertEqual(self.lamp(w)[0], {'d1': 'confirmed'})
+        self.assertStatus(p.remove(event='dialog'), 200)
+        self.assertEqual(self.lamp(w)[0], {})
+        # a refresh changes nothing
+        self.assertStatus(phone.register(['<sip:alice@192.0.2.1>'], 600),
+                          200)
+        w.expect_no_notify()
+        # un-REGISTER: unavailable again
+        self.assertStatus(phone.register(['<sip:alice@192.0.2.1>'], 0),
+                          200)
+        self.unavailable(w)
+        # so after expiry
+        self.assertStatus(phone.register(['<sip:alice@192.0.2.1>'], 2),
+                          200)
+        self.assertEqual(self.lamp(w)[0], {})
+        self.unavailable(w, timeout=6)
 
 
 class RestartTest(DialogCase):
