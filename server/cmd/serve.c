@@ -68,6 +68,7 @@ struct serve_cfg {
 	const char *presence_remote;
 	const char *dialog_privacy;
 	bool dialog_unregistered;
+	bool dialog_partial;
 	bool presence_from_registrar;
 	unsigned presence_interval_ms;
 	unsigned max_pubs;
@@ -255,6 +256,11 @@ static const struct hr_opt opts[] = {
 	  "other party: identity (who calls) or state (only that the line "
 	  "rings or is busy); rules per watcher in the admin API (default "
 	  "identity)", 0, 0 },
+	{ "dialog-partial", HR_OPT_FLAG, &cfg.dialog_partial, NULL,
+	  "after its first NOTIFY, a busy lamp's watcher gets only the "
+	  "dialogs that changed (RFC 4235 state=\"partial\"; the whole state "
+	  "when a dialog went without ending); off: the whole state each time, "
+	  "which every phone takes", 0, 0 },
 	{ "dialog-unregistered", HR_OPT_FLAG, &cfg.dialog_unregistered, NULL,
 	  "a busy lamp's line without calls and without a registered "
 	  "contact shows unavailable (a dialog ended with 480), not idle", 0,
@@ -638,6 +644,7 @@ static int open_dialog(struct server *sv)
 	dcfg.max_doc = cfg.max_doc;
 	if (cfg.dialog_unregistered)
 		dcfg.unregistered = sv->registrar;
+	dcfg.partial = cfg.dialog_partial;
 	return hr_dlgpkg_alloc(&sv->dialog, sv->sip, sv->store, sv->events,
 		sv->presence, &dcfg);
 }

@@ -78,6 +78,10 @@ struct dsub {
 	uint64_t sent_gen;           /* the line's gen last sent, 0: none */
 	bool sent_private;           /* that was without the other party */
 	bool sent_unregistered;      /* that was the unavailable line */
+	struct hr_dinfo_ref *seen;   /* with cfg.partial: the dialogs last
+				      * sent (each doc referenced) */
+	unsigned nseen;
+	bool seen_ok;                /* seen is what was sent */
 };
 
 struct hr_dlgpkg {
@@ -568,10 +572,21 @@ static void linked(struct hr_sub *sub, void *arg)
 	hr_sub_set_data(sub, ds);
 }
 
+static void refs_free(struct hr_dinfo_ref *v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		hr_mem_deref((void *)v[i].doc);
+	free(v);
+}
+
 static void gone(struct hr_sub *sub, void *arg)
 {
+	struct dsub *ds = hr_sub_data(sub);
+
 	(void)arg;
-	free(hr_sub_data(sub));
+	if (ds)
+		refs_free(ds->seen, ds->nseen);
+	free(ds);
 	hr_sub_set_data(sub, NULL);
 }
 
@@ -658,27 +673,126 @@ static void binding_changed(const struct hr_binding *b, enum hr_reg_event ev,
 
 /* RFC 4235 has a partial form; every NOTIFY here has the whole state,
  * which every watcher can take. */
+/* ---- partial state (RFC 4235 4.1: state="partial") ---- */
+
+static bool shown_has(const struct line *ln, const struct hr_dinfo_ref *r,
+	bool same_ref)
+{
+	const char *id = hr_dinfo_id(r->doc, r->i);
+
+	for (unsigned i = 0; i < ln->nshown; i++) {
+		const struct hr_dinfo_ref *s = &ln->shown[i];
+
+		if (same_ref ? s->doc == r->doc && s->i == r->i :
+		    !strcmp(hr_dinfo_id(s->doc, s->i), id))
+			return true;
+	}
+	return false;
+}
+
+static bool seen_has(const struct dsub *ds, const struct hr_dinfo_ref *r)
+{
+	for (unsigned i = 0; i < ds->nseen; i++) {
+		if (ds->seen[i].doc == r->doc && ds->seen[i].i == r->i)
+			return true;
+	}
+	return false;
+}
+
+/* What changed for ds since it was last sent: the shown dialogs it has
+ * not seen as they are, into *v (n of them). False when only the whole
+ * state will do: a dialog it saw went without being shown terminated
+ * (a partial document cannot take it away, RFC 4235 4.1). */
+static bool changes(const struct dsub *ds, const struct line *ln,
+	struct hr_dinfo_ref **v, unsigned *n)
+{
+	for (unsigned i = 0; i < ds->nseen; i++) {
+		const struct hr_dinfo_ref *r = &ds->seen[i];
+
+		if (hr_dinfo_state(r->doc, r->i) != HR_DLG_TERMINATED &&
+		    !shown_has(ln, r, false))
+			return false;
+	}
+	*v = calloc(ln->nshown ? ln->nshown : 1, sizeof(**v));
+	if (!*v)
+		return false;
+	*n = 0;
+	for (unsigned i = 0; i < ln->nshown; i++) {
+		if (!seen_has(ds, &ln->shown[i]))
+			(*v)[(*n)++] = ln->shown[i];
+	}
+	return true;
+}
+
+/* Remember what ds was sent (cfg.partial). */
+static void seen_set(struct dsub *ds, const struct line *ln)
+{
+	refs_free(ds->seen, ds->nseen);
+	ds->seen = NULL;
+	ds->nseen = 0;
+	ds->seen_ok = !ln || !ln->nshown;
+	if (ds->seen_ok)
+		return;
+	ds->seen = calloc(ln->nshown, sizeof(*ds->seen));
+	if (!ds->seen)
+		return;   /* the next NOTIFY has the whole state */
+	ds->seen_ok = true;
+	for (unsigned i = 0; i < ln->nshown; i++) {
+		ds->seen[i].doc = hr_mem_ref((void *)ln->shown[i].doc);
+		ds->seen[i].i = ln->shown[i].i;
+	}
+	ds->nseen = ln->nshown;
+}
+
+/* A partial document for ds, if it can have one (cfg.partial, it was
+ * sent the whole state before, and nothing but dialogs changed since):
+ * true with the document in buf. */
+static bool body_partial(struct hr_dlgpkg *d, struct dsub *ds,
+	const struct line *ln, const struct hr_sub_info *si, bool private_,
+	struct hr_buf *buf, int *err)
+{
+	char entity[NAME_MAX_ + 8];
+	struct hr_dinfo_ref *v;
+	unsigned n;
+
+	if (!d->cfg.partial || !ds || !ln || ds->action != HR_PRES_ALLOW ||
+	    !ds->seen_ok || ds->sent_private != private_ ||
+	    ds->sent_unregistered || unavailable(d, ln, si->resource) ||
+	    !changes(ds, ln, &v, &n))
+		return false;
+	snprintf(entity, sizeof(entity), "sip:%s", si->resource);
+	*err = hr_dinfo_compose(buf, entity, (unsigned)si->version, false, v,
+		n, private_);
+	free(v);
+	return true;
+}
+
 static int body(struct hr_sub *sub, const struct hr_sub_info *si,
 	enum hr_body_kind kind, struct hr_buf *buf, void *arg)
 {
 	struct hr_dlgpkg *d = arg;
 	struct dsub *ds = hr_sub_data(sub);
 	struct line *ln = line_find(d, si->resource);
+	bool private_ = private_for(d, si);
+	int err = 0;
 
-	(void)kind;
 	/* a round is due: what it will show, now (it tells the others) */
 	if (ln && hr_tmr_isrunning(&ln->tmr))
 		merge(ln);
 	if (ds && ds->action == HR_PRES_POLITE_BLOCK)
 		ln = NULL;   /* RFC 5025 3.2.1: nothing to see */
-	if (ds && ln)
-		ds->sent_gen = ln->gen;
-	if (ds) {
-		ds->sent_private = private_for(d, si);
+	if (!(kind == HR_BODY_PARTIAL && body_partial(d, ds, ln, si,
+		private_, buf, &err)))
+		err = compose(d, ln, si->resource, si->version, private_,
+			buf);
+	if (ds && !err) {
+		ds->sent_gen = ln ? ln->gen : 0;
+		ds->sent_private = private_;
 		ds->sent_unregistered = unavailable(d, ln, si->resource);
+		if (d->cfg.partial)
+			seen_set(ds, ln);
 	}
-	return compose(d, ln, si->resource, si->version, private_for(d, si),
-		buf);
+	return err;
 }
 
 /* A presence rule changed: the line's watchers follow it at once. */

@@ -38,6 +38,9 @@ struct hr_dlgpkg_cfg {
 	size_t max_body;               /* PUBLISH body, bytes (65536) */
 	unsigned max_pubs;             /* publications of one line (32) */
 	size_t max_doc;                /* a composed document, bytes */
+	bool partial;                  /* after the first (full) NOTIFY, a
+					* watcher gets only what changed
+					* (RFC 4235 state="partial") */
 	struct hr_registrar *unregistered;  /* set: a line without dialogs
 					* and without a live binding in it
 					* is shown unavailable, not idle */

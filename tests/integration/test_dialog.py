@@ -237,6 +237,35 @@ class UnregisteredTest(DialogCase):
         self.unavailable(w, timeout=6)
 
 
+class PartialTest(DialogCase):
+    herald_args = ['--dialog-partial']
+
+    def test_partial_after_full(self):
+        w = self.watcher()
+        w.dinfo_partial = True
+        self.assertSubscribed(w.subscribe(600), 600)
+        n = w.recv_notify(state='active', doc=True)
+        self.assertEqual(parse_dinfo(n.body).state, 'full', n)
+        call1, call2 = self.publisher(), self.publisher()
+
+        def doc_of():
+            n = w.recv_notify(state='active', doc=True)
+            d = parse_dinfo(n.body)
+            return d.state, d.states()
+
+        self.publish(call1, doc(('d1', 'early')))
+        self.assertEqual(doc_of(), ('partial', {'d1': 'early'}))
+        self.publish(call2, doc(('d2', 'confirmed')))
+        self.assertEqual(doc_of(), ('partial', {'d2': 'confirmed'}))
+        self.publish(call1, doc(('d1', 'confirmed')), modify=True)
+        self.assertEqual(doc_of(), ('partial', {'d1': 'confirmed'}))
+        self.publish(call1, doc(('d1', 'terminated')), modify=True)
+        self.assertEqual(doc_of(), ('partial', {'d1': 'terminated'}))
+        # d2 goes without ending: only the whole state can say so
+        self.assertStatus(call2.remove(event='dialog'), 200)
+        self.assertEqual(doc_of(), ('full', {}))
+
+
 class RestartTest(DialogCase):
 
     def test_kill_and_restart(self):
