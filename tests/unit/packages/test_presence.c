@@ -32,8 +32,9 @@ static struct hr_events *ev;
 static struct hr_presence *pres;
 static struct hr_presence_cfg pcfg;
 static const char *target = ALICE;   /* Request-URI and To */
-static unsigned branch;
 static unsigned udp_max;             /* the notifier's; 0: its default */
+
+#include "pkgfix.h"
 
 static void open_all(void)
 {
@@ -92,29 +93,6 @@ static void teardown(void)
 
 /* ---- messages ---- */
 
-static void drain(void)
-{
-	pgdb_drain(store, 3000);
-	hr_loop_once();
-	hr_tmr_poll();
-}
-
-static unsigned untaken_notifies(void)
-{
-	drain();
-	return pending_notifies();
-}
-
-/* The next NOTIFY, answered 200. */
-static const char *notified(void)
-{
-	const char *n = take(is_notify);
-
-	ck_assert_ptr_nonnull(n);
-	answer(n, 200);
-	return n;
-}
-
 /* Answer every NOTIFY sent so far (no transaction left to time out). */
 static void answer_all(void)
 {
@@ -143,61 +121,17 @@ static const char *notified_of(const char *event)
 	return NULL;
 }
 
-/* Send a request; its response is not waited for. */
-static void request_send(const char *method, const char *from,
-	const char *callid, const char *hdrs, const char *b)
-{
-	size_t size = strlen(b) + 4096;
-	char *m = malloc(size);
-
-	ck_assert_ptr_nonnull(m);
-	snprintf(m, size, "%s sip:%s SIP/2.0\r\n"
-		"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKp%u\r\n"
-		"Max-Forwards: 70\r\nFrom: <sip:%s>;tag=%s\r\n"
-		"To: <sip:%s>\r\nCall-ID: %s\r\nCSeq: 1 %s\r\n%s"
-		"Content-Length: %zu\r\n\r\n%s", method, target, ++branch, from,
-		callid, target, callid, method, hdrs, strlen(b), b);
-	cap_recv(m);
-	free(m);
-}
-
-static const char *request(const char *method, const char *from,
-	const char *callid, const char *hdrs, const char *b)
-{
-	request_send(method, from, callid, hdrs, b);
-	return next_resp();
-}
-
 #define DOC(tuple, basic) "<?xml version=\"1.0\"?><presence " \
 	"xmlns=\"urn:ietf:params:xml:ns:pidf\" entity=\"pres:" ALICE "\">" \
 	"<tuple id=\"" tuple "\"><status><basic>" basic "</basic></status>" \
 	"</tuple></presence>"
 #define PIDF_HDRS "Event: presence\r\nContent-Type: application/pidf+xml\r\n"
 
-/* alice sends a PUBLISH (a new Call-ID each time, as baresip does) */
+/* alice sends a PUBLISH */
 static void publish_send(const char *ifmatch, const char *exp,
 	const char *doc)
 {
-	static unsigned k;
-	char hdrs[256], callid[32];
-
-	snprintf(hdrs, sizeof(hdrs), PIDF_HDRS "%s%s%s%s%s%s",
-		ifmatch ? "SIP-If-Match: " : "", ifmatch ? ifmatch : "",
-		ifmatch ? "\r\n" : "", exp ? "Expires: " : "", exp ? exp : "",
-		exp ? "\r\n" : "");
-	snprintf(callid, sizeof(callid), "pub%u", ++k);
-	request_send("PUBLISH", ALICE, callid, hdrs, doc ? doc : "");
-}
-
-/* The next response is want; etag gets its SIP-ETag. */
-static void published(unsigned want, char *etag, size_t n)
-{
-	const char *r = next_resp();
-	char v[64];
-
-	ck_assert_msg(status(r) == want, "%s", r);
-	if (etag)
-		snprintf(etag, n, "%s", hdr(r, "SIP-ETag", v, sizeof(v)));
+	publish_from(ALICE, PIDF_HDRS, ifmatch, exp, doc);
 }
 
 /* alice publishes: returns the new entity-tag */
