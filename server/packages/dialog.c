@@ -51,7 +51,8 @@ struct mdlg {
 	enum hr_dlg_state state;  /* the furthest reached */
 	bool told;                /* terminated and shown so: hidden now */
 	bool present;             /* named by a live publication */
-	uint64_t told_ms;
+	uint64_t gone_ms;         /* told, and since when no publication
+				   * names it (0: one does) */
 	char id[];
 };
 
@@ -232,8 +233,8 @@ static void merge_doc(void *doc, void *arg)
 }
 
 /* Forget what no publication names any more: a live dialog is gone with
- * its publication; a terminated one's id is kept TOMB_MS after it was
- * shown. True when a remembered id waits for that. */
+ * its publication; a terminated one's id is kept TOMB_MS after the last
+ * publication naming it went. True when a remembered id waits for that. */
 static bool sweep(struct line *ln, uint64_t now)
 {
 	bool waiting = false;
@@ -243,7 +244,11 @@ static bool sweep(struct line *ln, uint64_t now)
 		struct mdlg *m = le->data;
 
 		le = le->next;
-		if (!m->present && (!m->told || now - m->told_ms >= TOMB_MS)) {
+		if (m->present)
+			m->gone_ms = 0;
+		else if (m->told && !m->gone_ms)
+			m->gone_ms = now;
+		if (!m->present && (!m->told || now - m->gone_ms >= TOMB_MS)) {
 			hr_mem_deref(m);
 			continue;
 		}
@@ -273,7 +278,7 @@ static bool same_shown(const struct line *ln, const struct hr_dinfo_ref *v,
 
 /* The dialogs to show, in first-seen order; a terminated one is shown
  * this once. True when that differs from what was shown. */
-static bool show(struct line *ln, uint64_t now)
+static bool show(struct line *ln)
 {
 	struct hr_dinfo_ref *v = calloc(ln->dlgs.n ? ln->dlgs.n : 1,
 		sizeof(*v));
@@ -289,10 +294,8 @@ static bool show(struct line *ln, uint64_t now)
 			continue;
 		v[n].doc = hr_mem_ref(m->doc);
 		v[n++].i = m->i;
-		if (m->state == HR_DLG_TERMINATED) {
+		if (m->state == HR_DLG_TERMINATED)
 			m->told = true;
-			m->told_ms = now;
-		}
 	}
 	same = same_shown(ln, v, n);
 	shown_free(ln);
@@ -329,7 +332,7 @@ static void merge(struct line *ln)
 	hr_publish_docs(ln->d->pub, ln->name, false, merge_doc, ln);
 	if (sweep(ln, now) && !hr_tmr_isrunning(&ln->tmr))
 		hr_tmr_start(&ln->tmr, TOMB_MS, round_fire, ln);
-	if (show(ln, now))
+	if (show(ln))
 		ln->gen++;
 }
 

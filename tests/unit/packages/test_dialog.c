@@ -355,12 +355,10 @@ START_TEST(test_terminated_once)
 END_TEST
 
 /*
- * BUG (dialog.c, sweep()): the header comment says a terminated dialog's
- * id is remembered "while any publication still names it (and 64*T1
- * after)", but sweep() counts 64*T1 from when it was shown (told_ms),
- * not from when the last publication naming it went. A terminated
- * publication that stays live longer than 64*T1, removed, and a late
- * "early" of the same call right after: the lamp blinks again.
+ * A terminated dialog's id is remembered while any publication still
+ * names it and 64*T1 after the last one went, not 64*T1 after it was
+ * shown: a terminated publication that stays live longer than 64*T1,
+ * removed, then a late "early" of the same call: the lamp stays off.
  */
 START_TEST(test_remembered_after_last_pub)
 {
