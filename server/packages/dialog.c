@@ -2,7 +2,7 @@
  * The dialog package (RFC 4235). A line's publications (publish.c) are
  * merged into the dialogs its watchers see:
  *
- * - each dialog (by id) once, in the newest state any publication gives
+ * - each dialog (by id) once, in the furthest state any publication gives
  *   it; of two publications giving one state, the newer one's content;
  * - a state never goes back: a dialog keeps the furthest state it has
  *   reached (trying < proceeding < early < confirmed < terminated) even
@@ -14,8 +14,11 @@
  *   after), so that a late "early" cannot bring it back;
  * - a dialog whose publication went (expired, removed) is gone.
  *
- * Watchers get the whole state (state="full") in each NOTIFY, at most
- * once per interval per line, and only when what they would see changed.
+ * Watchers get the whole state (state="full") in each NOTIFY, or with
+ * cfg.partial only what changed after the first, at most once per
+ * interval per line, and only when what they would see changed; with
+ * cfg.unregistered a line without dialogs and bindings shows unavailable.
+ * Who sees whom: privacy rules per line and watcher.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -652,8 +655,6 @@ int hr_dlgpkg_privacy(struct hr_dlgpkg *d, const char *line,
 }
 
 /* ---- an unregistered line ---- */
-
-static void changed(struct hr_dlgpkg *d, const char *name);
 
 /* A binding came or went: the line's watchers are told at its next
  * round if that moves the line between unavailable and not (by then
