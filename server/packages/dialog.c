@@ -279,9 +279,13 @@ static bool same_shown(const struct line *ln, const struct hr_dinfo_ref *v,
 	return k == n;
 }
 
-/* The dialogs to show, in first-seen order; a terminated one is shown
- * this once. True when that differs from what was shown. */
-static bool show(struct line *ln)
+/* The dialogs to show, in first-seen order. A terminated one is shown
+ * in one round (every watcher told of it gets it), and hidden from the
+ * next: a round marks it told; a merge between rounds (a NOTIFY composed
+ * while a round is due) does not, or the watchers composed after it
+ * would never see it ended. True when that differs from what was
+ * shown. */
+static bool show(struct line *ln, bool round)
 {
 	struct hr_dinfo_ref *v = calloc(ln->dlgs.n ? ln->dlgs.n : 1,
 		sizeof(*v));
@@ -297,7 +301,7 @@ static bool show(struct line *ln)
 			continue;
 		v[n].doc = hr_mem_ref(m->doc);
 		v[n++].i = m->i;
-		if (m->state == HR_DLG_TERMINATED)
+		if (round && m->state == HR_DLG_TERMINATED)
 			m->told = true;
 	}
 	same = same_shown(ln, v, n);
@@ -327,15 +331,15 @@ static int tell(struct hr_sub *sub, void *arg)
 static void round_fire(void *arg);
 
 /* Merge the line's publications into what it shows (gen moves when that
- * changed). */
-static void merge(struct line *ln)
+ * changed); round: for a round (show()). */
+static void merge(struct line *ln, bool round)
 {
 	uint64_t now = hr_now_ms();
 
 	hr_publish_docs(ln->d->pub, ln->name, false, merge_doc, ln);
 	if (sweep(ln, now) && !hr_tmr_isrunning(&ln->tmr))
 		hr_tmr_start(&ln->tmr, TOMB_MS, round_fire, ln);
-	if (show(ln))
+	if (show(ln, round))
 		ln->gen++;
 }
 
@@ -347,7 +351,7 @@ static void round_fire(void *arg)
 
 	ln->round_ms = hr_now_ms();
 	hr_mem_ref(ln);
-	merge(ln);
+	merge(ln, true);
 	if (ln->gen != ln->told_gen || ln->reg_check) {
 		ln->told_gen = ln->gen;
 		hr_events_foreach(ln->d->ev, "dialog", ln->name, tell, ln);
@@ -782,7 +786,7 @@ static int body(struct hr_sub *sub, const struct hr_sub_info *si,
 
 	/* a round is due: what it will show, now (it tells the others) */
 	if (ln && hr_tmr_isrunning(&ln->tmr))
-		merge(ln);
+		merge(ln, false);
 	if (ds && ds->action == HR_PRES_POLITE_BLOCK)
 		ln = NULL;   /* RFC 5025 3.2.1: nothing to see */
 	if (!(kind == HR_BODY_PARTIAL && body_partial(d, ds, ln, si,
@@ -838,7 +842,7 @@ static int load_line(const char *name, void *arg)
 
 	if (!ln)
 		return ENOMEM;
-	merge(ln);
+	merge(ln, true);
 	ln->told_gen = ln->gen;
 	hr_mem_deref(ln);
 	return 0;
