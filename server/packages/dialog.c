@@ -71,6 +71,9 @@ struct line {
 	uint64_t told_gen;        /* the gen the watchers were told of */
 	bool reg_check;           /* a binding changed: is the line still
 				   * (un)available to its watchers? */
+	bool round_due;           /* a change waits for the next round (the
+				   * timer may also be only forgetting ended
+				   * dialogs) */
 	uint64_t round_ms;
 	struct hr_tmr tmr;        /* the next round */
 	char name[];
@@ -350,6 +353,7 @@ static void round_fire(void *arg)
 	struct line *ln = arg;
 
 	ln->round_ms = hr_now_ms();
+	ln->round_due = false;
 	hr_mem_ref(ln);
 	merge(ln, true);
 	if (ln->gen != ln->told_gen || ln->reg_check) {
@@ -375,6 +379,7 @@ static void changed(struct hr_dlgpkg *d, const char *name)
 		return;
 	/* a round due within the interval takes this change too; one due
 	 * later (forgetting ended dialogs) comes sooner */
+	ln->round_due = true;
 	if (hr_tmr_isrunning(&ln->tmr) &&
 	    hr_tmr_left(&ln->tmr) <= d->cfg.interval_ms) {
 		hr_mem_deref(ln);
@@ -785,7 +790,7 @@ static int body(struct hr_sub *sub, const struct hr_sub_info *si,
 	int err = 0;
 
 	/* a round is due: what it will show, now (it tells the others) */
-	if (ln && hr_tmr_isrunning(&ln->tmr))
+	if (ln && ln->round_due)
 		merge(ln, false);
 	if (ds && ds->action == HR_PRES_POLITE_BLOCK)
 		ln = NULL;   /* RFC 5025 3.2.1: nothing to see */

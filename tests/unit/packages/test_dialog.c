@@ -536,6 +536,36 @@ START_TEST(test_terminated_for_all)
 }
 END_TEST
 
+/* While an ended dialog's id waits to be forgotten (the line's timer
+ * runs for that), a NOTIFY composed with no round due shows what the
+ * last round showed: the call that just ended, not an empty line. */
+START_TEST(test_compose_between_rounds)
+{
+	char e1[64] = "";
+
+	dcfg.interval_ms = INTERVAL;
+	reopen();
+	bob_watches("");
+	publish(e1, "d1", "terminated", ALICE);
+	hr_clock_advance(INTERVAL);
+	hr_tmr_poll();
+	sees("d1=terminated");
+	/* the same publication, a new call: d1 waits to be forgotten */
+	publish(e1, "d2", "confirmed", ALICE);
+	hr_clock_advance(INTERVAL);
+	hr_tmr_poll();
+	sees("d2=confirmed");
+	publish(e1, "d2", "terminated", ALICE);
+	hr_clock_advance(INTERVAL);
+	hr_tmr_poll();
+	sees("d2=terminated");
+	/* no round due: dave gets what bob got */
+	ck_assert_uint_eq(status(watch("dave@example.test", "w2")), 200);
+	ck_assert_str_eq(lamps(notified()), "d2=terminated");
+	ck_assert_uint_eq(untaken_notifies(), 0);
+}
+END_TEST
+
 /* PUBLISHes 5 ms apart for 2 s: still a NOTIFY at least every interval
  * (each change must not push the line's round back). */
 START_TEST(test_stream)
@@ -588,6 +618,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_privacy);
 	tcase_add_test(tc, test_burst);
 	tcase_add_test(tc, test_terminated_for_all);
+	tcase_add_test(tc, test_compose_between_rounds);
 	tcase_add_test(tc, test_stream);
 	suite_add_tcase(s, tc);
 	return s;
