@@ -327,6 +327,9 @@ void *hr_hash_find_str(const struct hr_hash *h, const char *name,
 void hr_hash_unlink(struct hr_hash *h, struct hr_le *le);
 /** FNV-1a hash of bytes. */
 uint32_t hr_hash_bytes(const void *p, size_t n);
+/** FNV-1a, 64 bits, never 0 (0 can mean "none"): a document's
+ * fingerprint, so that a watcher is not sent the same one twice. */
+uint64_t hr_hash64(const void *p, size_t n);
 /** FNV-1a hash of a slice, lowercased. */
 uint32_t hr_hash_pl_ci(const struct hr_pl *pl);
 

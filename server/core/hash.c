@@ -83,3 +83,15 @@ uint32_t hr_hash_pl_ci(const struct hr_pl *pl)
 	}
 	return x;
 }
+
+uint64_t hr_hash64(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint64_t h = 14695981039346656037ULL;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 1099511628211ULL;
+	}
+	return h ? h : 1;
+}

@@ -62,8 +62,8 @@ void hr_mwipkg_summary(const struct hr_mwipkg *m, const char *account,
 			account);
 }
 
-/* The body for account, and its hash (FNV-1a): a watcher is not told
- * the same summary twice in a row. */
+/* The body for account, and its hash: a watcher is not told the same
+ * summary twice in a row (phones misbehave on duplicates, INTEROP.md). */
 static int print(const struct hr_mwipkg *m, const char *account,
 	struct hr_buf *buf, uint64_t *hash)
 {
@@ -73,11 +73,8 @@ static int print(const struct hr_mwipkg *m, const char *account,
 
 	hr_mwipkg_summary(m, account, &s);
 	err = hr_mwi_print(buf, &s);
-	*hash = 14695981039346656037ULL;
-	for (size_t i = at; !err && i < buf->len; i++) {
-		*hash ^= (unsigned char)buf->b[i];
-		*hash *= 1099511628211ULL;
-	}
+	if (!err)
+		*hash = hr_hash64(buf->b + at, buf->len - at);
 	return err;
 }
 

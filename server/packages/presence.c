@@ -201,19 +201,6 @@ static int compose(struct hr_presence *p, const char *name,
 	return compose_as(p, name, false, buf);
 }
 
-/* FNV-1a, 64 bits: a watcher is never sent the same document twice in
- * a row (phones misbehave on duplicates, INTEROP.md) */
-static uint64_t doc_hash(const char *p, size_t n)
-{
-	uint64_t h = 14695981039346656037ULL;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 1099511628211ULL;
-	}
-	return h ? h : 1;
-}
-
 static int tell(struct hr_sub *sub, void *arg)
 {
 	const struct presentity *pr = arg;
@@ -252,7 +239,7 @@ static void round_fire(void *arg)
 		free(pr->doc);
 		pr->doc = b.b;
 		pr->doclen = b.len - 1;
-		pr->doc_hash = doc_hash(pr->doc, pr->doclen);
+		pr->doc_hash = hr_hash64(pr->doc, pr->doclen);
 		hr_mem_ref(pr);
 		hr_events_foreach(p->ev, "presence", pr->name, tell, pr);
 		hr_mem_deref(pr);
@@ -611,7 +598,7 @@ static int body(struct hr_sub *sub, const struct hr_sub_info *si,
 		err = hr_presence_document(p, si->resource, buf);
 	}
 	if (!err && ps)
-		ps->sent_hash = doc_hash(buf->b + at, buf->len - at);
+		ps->sent_hash = hr_hash64(buf->b + at, buf->len - at);
 	return err;
 }
 
@@ -641,7 +628,7 @@ static int load_doc(const char *name, void *arg)
 		free(pr->doc);
 		pr->doc = b.b;
 		pr->doclen = b.len - 1;
-		pr->doc_hash = doc_hash(pr->doc, pr->doclen);
+		pr->doc_hash = hr_hash64(pr->doc, pr->doclen);
 	} else {
 		hr_buf_reset(&b);
 	}

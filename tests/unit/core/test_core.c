@@ -158,6 +158,15 @@ START_TEST(test_hash_find_str)
 }
 END_TEST
 
+/* FNV-1a 64's published vectors; never 0. */
+START_TEST(test_hash64)
+{
+	ck_assert(hr_hash64("", 0) == 0xcbf29ce484222325ULL);
+	ck_assert(hr_hash64("a", 1) == 0xaf63dc4c8601ec8cULL);
+	ck_assert(hr_hash64("foobar", 6) == 0x85944171f73967e8ULL);
+}
+END_TEST
+
 /* Address blocks: --trusted-publisher's. */
 START_TEST(test_net)
 {
@@ -284,6 +293,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_hash_find_str);
 	tcase_add_test(tc, test_sa);
 	tcase_add_test(tc, test_net);
+	tcase_add_test(tc, test_hash64);
 	tcase_add_test(tc, test_opt);
 	tcase_add_test(tc, test_rand);
 	suite_add_tcase(s, tc);
