@@ -241,8 +241,8 @@ static int send_notify(struct hr_sub *sub)
 	hr_buf_init(&hdrs, 64 * 1024);
 	hr_buf_init(&body, BODY_MAX);
 	hr_buf_init(&ruri, 4096);
-	err = hr_dialog_prepare(sub->dlg, req.method, ev->cfg.notify_to_source,
-		&d, &ruri, &hdrs, resolved, sub);
+	err = hr_dialog_prepare(ev->sip, sub->dlg, req.method,
+		ev->cfg.notify_to_source, &d, &ruri, &hdrs, resolved, sub);
 	if (err == EINPROGRESS)
 		hr_mem_ref(sub);  /* the lookup's, until resolved() */
 	if (err)

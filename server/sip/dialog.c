@@ -34,7 +34,8 @@ struct hr_dialog {
 				       * it (target_own) */
 	bool target_own;
 	enum hr_tp tp;
-	struct hr_conn *conn;         /* the request's TCP connection */
+	struct hr_conn *conn;         /* the request's connection, or a flow
+				       * adopted since (TCP, TLS, WS) */
 	void *sock;                   /* the UDP socket it arrived on */
 	sa_family_t sock_family;      /* ...and that socket's family */
 	uint32_t remote_cseq;
@@ -79,8 +80,9 @@ static struct hr_dialog *alloc(const struct hr_dialog_rec *r)
 	dlg->received = hr_strpack(&p, r->received);
 	dlg->instance = hr_strpack(&p, r->instance);
 	dlg->target = hr_strpack(&p, r->remote_target);
-	dlg->tp = r->transport && !strcmp(r->transport, "tcp") ? HR_TP_TCP :
-		HR_TP_UDP;
+	if (!r->transport || hr_tp_decode(&(struct hr_pl){ r->transport,
+		strlen(r->transport) }, &dlg->tp))
+		dlg->tp = HR_TP_UDP;
 	dlg->remote_cseq = (uint32_t)r->remote_cseq;
 	return dlg;
 }
@@ -110,7 +112,7 @@ void hr_dialog_encode(const struct hr_dialog *dlg, struct hr_dialog_rec *r)
 	r->route_set = *dlg->route_set ? dlg->route_set : NULL;
 	r->received = *dlg->received ? dlg->received : NULL;
 	r->instance = *dlg->instance ? dlg->instance : NULL;
-	r->transport = dlg->tp == HR_TP_TCP ? "tcp" : "udp";
+	r->transport = hr_tp_param(dlg->tp);
 	r->remote_cseq = dlg->remote_cseq;
 }
 
@@ -142,21 +144,27 @@ static char *route_set(const struct hr_msg *req)
 /*
  * Our Contact in the dialog (RFC 6665 4.1.2.1 / RFC 3261 12.1.1): what
  * the socket the request came to advertises, else the address it came
- * to. It is stored with the dialog, and requests after a restart take
- * their Via and source address from it (local_side). The domain only
- * when no address is known at all.
+ * to, with the transport it came over (RFC 7118 5: transport=ws). It is
+ * stored with the dialog, and requests after a restart take their Via
+ * and source address from it (local_side). The domain only when no
+ * address is known at all. RFC 3261 12.1.1: a SIPS Request-URI over TLS
+ * makes it a SIPS URI (TLS then implied: RFC 5630 3.1.3 deprecates
+ * transport=tls).
  */
 static void local_contact(struct hr_sip *sip, const struct hr_msg *req,
 	const char *domain, char *out, size_t n)
 {
-	char host[HR_ADV_MAX];
+	bool sips = req->ruri.scheme == HR_URI_SIPS && hr_tp_secure(req->tp);
+	char host[HR_ADV_MAX], tp[24] = "";
 	struct hr_dest d;
 
 	hr_sip_resp_dest(req, &d);
 	if (hr_sip_advertise(sip, &d, host, sizeof(host)))
 		snprintf(host, sizeof(host), "%s", domain);
-	snprintf(out, n, "<sip:%s%s>", host, req->tp == HR_TP_TCP ?
-		";transport=tcp" : "");
+	if (req->tp != HR_TP_UDP && !(sips && req->tp == HR_TP_TLS))
+		snprintf(tp, sizeof(tp), ";transport=%s",
+			hr_tp_param(req->tp));
+	snprintf(out, n, "<%s:%s%s>", sips ? "sips" : "sip", host, tp);
 }
 
 /* What a request gives its dialog besides the Record-Route: strings
@@ -197,9 +205,9 @@ static int accepted_fill(struct accepted *a, const struct hr_msg *req,
 		if (!a->inst)
 			return ENOMEM;
 	}
-	snprintf(a->rcv, sizeof(a->rcv), "%s:", req->tp == HR_TP_TCP ?
-		"tcp" : "udp");
-	hr_sa_print(&req->src, a->rcv + 4, sizeof(a->rcv) - 4);
+	snprintf(a->rcv, sizeof(a->rcv), "%s:", hr_tp_param(req->tp));
+	hr_sa_print(&req->src, a->rcv + strlen(a->rcv), sizeof(a->rcv) -
+		strlen(a->rcv));
 	return a->callid && a->local_uri && a->remote_uri && a->remote_tag &&
 		a->target && a->routes ? 0 : ENOMEM;
 }
@@ -227,7 +235,7 @@ int hr_dialog_accept(struct hr_dialog **dlgp, struct hr_sip *sip,
 		.local_uri = a.local_uri, .remote_uri = a.remote_uri,
 		.local_contact = a.contact, .remote_target = a.target,
 		.route_set = a.routes, .received = a.rcv, .instance = a.inst,
-		.transport = req->tp == HR_TP_TCP ? "tcp" : "udp",
+		.transport = hr_tp_param(req->tp),
 		.remote_cseq = req->cseq.num });
 	if (!dlg) {
 		err = ENOMEM;
@@ -373,6 +381,13 @@ static int hop(struct hr_dialog *dlg, const struct hr_uri *uri,
 
 	if (hr_pl_strcpy(&uri->host, host, sizeof(host)) || !*host)
 		return EHOSTUNREACH;
+	d->tp = dlg->tp;
+	if (!hr_uri_param(uri, "transport", &tp) && hr_tp_decode(&tp, &d->tp))
+		d->tp = HR_TP_UDP;
+	/* RFC 7118, RFC 5626: a browser's or TLS peer's Contact is not
+	 * reachable; only the connection it opens is */
+	if (hr_tp_flow_only(d->tp))
+		return ENOTCONN;
 	if (hr_sa_set(&d->addr, host, port)) {
 		err = hr_dns_lookup(host, port, &d->addr, resolved, dlg,
 			&dlg->dnsq);
@@ -381,9 +396,6 @@ static int hop(struct hr_dialog *dlg, const struct hr_uri *uri,
 		if (err)
 			return err;
 	}
-	d->tp = dlg->tp;
-	if (!hr_uri_param(uri, "transport", &tp))
-		d->tp = !hr_pl_strcasecmp(&tp, "tcp") ? HR_TP_TCP : HR_TP_UDP;
 	return 0;
 }
 
@@ -458,20 +470,31 @@ static int route(const struct hr_dialog *dlg, struct hr_uri *next,
 }
 
 /* Where the request goes: the connection the dialog was made over while
- * it is open, the request's source when asked, else the next hop. */
-static int dest(struct hr_dialog *dlg, const struct hr_uri *next,
-	bool to_source, struct hr_dest *d)
+ * it is open, else a flow the peer registered since, the request's
+ * source when asked, else the next hop. */
+static int dest(struct hr_sip *sip, struct hr_dialog *dlg,
+	const struct hr_uri *next, bool to_source, struct hr_dest *d)
 {
+	struct hr_conn *flow;
 	int err;
 
 	/* RFC 3261 18.2.2 applies to requests too in practice: the
 	 * connection the peer opened is the one it listens on */
-	if (dlg->conn && hr_conn_isopen(dlg->conn)) {
-		d->tp = HR_TP_TCP;
+	if (!hr_conn_isopen(dlg->conn)) {
+		/* RFC 5626 5.3: gone; a flow of the same instance (or
+		 * Contact) registered since carries it */
+		flow = hr_sip_flow_find(sip, dlg->instance, dlg->target);
+		if (flow)
+			hr_dialog_update(dlg, dlg->remote_cseq, NULL, flow);
+	}
+	if (hr_conn_isopen(dlg->conn)) {
+		d->tp = hr_conn_tp(dlg->conn);
 		d->conn = dlg->conn;
 		local_side(dlg, d);
 		return 0;
 	}
+	if (hr_tp_flow_only(dlg->tp))
+		return ENOTCONN;
 	/* a peer behind NAT: where its request came from */
 	if (to_source && *dlg->received) {
 		const char *colon = strchr(dlg->received, ':');
@@ -487,9 +510,10 @@ static int dest(struct hr_dialog *dlg, const struct hr_uri *next,
 	return err;
 }
 
-int hr_dialog_prepare(struct hr_dialog *dlg, const char *method,
-	bool to_source, struct hr_dest *d, struct hr_buf *ruri,
-	struct hr_buf *hdrs, hr_dialog_resolved_h *h, void *arg)
+int hr_dialog_prepare(struct hr_sip *sip, struct hr_dialog *dlg,
+	const char *method, bool to_source, struct hr_dest *d,
+	struct hr_buf *ruri, struct hr_buf *hdrs, hr_dialog_resolved_h *h,
+	void *arg)
 {
 	struct hr_uri next;
 	int err;
@@ -502,7 +526,7 @@ int hr_dialog_prepare(struct hr_dialog *dlg, const char *method,
 		return err;
 	dlg->resolvedh = h;
 	dlg->arg = arg;
-	err = dest(dlg, &next, to_source, d);
+	err = dest(sip, dlg, &next, to_source, d);
 	if (err)
 		return err;
 	/* RFC 3261 12.2.1.1: the local URI and tag in From, the remote

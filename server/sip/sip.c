@@ -40,6 +40,8 @@ struct hr_sip {
 	struct hr_sip_stats stats;
 	struct hr_buf out;                 /* scratch for stateless replies */
 	struct hr_srclim *srclim;          /* limits per source address */
+	struct hr_tls *tls;                /* for tls: and wss:, or NULL */
+	struct hr_hash flows;              /* RFC 5626 flows (flow.c) */
 };
 
 /* Methods answered in a server transaction even before their feature
@@ -50,9 +52,33 @@ static bool routed(enum hr_method m)
 		m == HR_METH_PUBLISH || m == HR_METH_NOTIFY;
 }
 
+static const char *const tp_names[HR_TP__N][2] = {
+	[HR_TP_UDP] = { "UDP", "udp" },
+	[HR_TP_TCP] = { "TCP", "tcp" },
+	[HR_TP_TLS] = { "TLS", "tls" },
+	[HR_TP_WS] = { "WS", "ws" },
+	[HR_TP_WSS] = { "WSS", "wss" },
+};
+
 const char *hr_tp_name(enum hr_tp tp)
 {
-	return tp == HR_TP_TCP ? "TCP" : "UDP";
+	return tp < HR_TP__N ? tp_names[tp][0] : "UDP";
+}
+
+const char *hr_tp_param(enum hr_tp tp)
+{
+	return tp < HR_TP__N ? tp_names[tp][1] : "udp";
+}
+
+int hr_tp_decode(const struct hr_pl *pl, enum hr_tp *tp)
+{
+	for (int i = 0; i < HR_TP__N; i++) {
+		if (!hr_pl_strcasecmp(pl, tp_names[i][1])) {
+			*tp = (enum hr_tp)i;
+			return 0;
+		}
+	}
+	return EINVAL;
 }
 
 void hr_sip_cfg_default(struct hr_sip_cfg *cfg)
@@ -65,6 +91,7 @@ void hr_sip_cfg_default(struct hr_sip_cfg *cfg)
 	cfg->max_strans = HR_SIP_DEFAULT_MAX_STRANS;
 	cfg->src_rate = HR_SIP_DEFAULT_SRC_RATE;
 	cfg->src_max_tcp = HR_SIP_DEFAULT_SRC_MAX_TCP;
+	cfg->hs_ms = 10 * 1000;
 	cfg->server = "Herald/" HR_VERSION;
 }
 
@@ -96,6 +123,34 @@ struct hr_hash *hr_sip_strans_tab(struct hr_sip *sip)
 struct hr_hash *hr_sip_ctrans_tab(struct hr_sip *sip)
 {
 	return &sip->ctrans;
+}
+
+struct hr_hash *hr_sip_flows(struct hr_sip *sip)
+{
+	return &sip->flows;
+}
+
+struct hr_tls *hr_sip_tls(struct hr_sip *sip)
+{
+	return sip->tls;
+}
+
+int hr_sip_tls_init(struct hr_sip *sip, const char *cert, const char *key,
+	const char *client_ca)
+{
+	struct hr_tls *t;
+	int err = hr_tls_alloc(&t, cert, key, client_ca);
+
+	if (err)
+		return err;
+	hr_mem_deref(sip->tls);
+	sip->tls = t;
+	return 0;
+}
+
+int hr_sip_tls_reload(struct hr_sip *sip)
+{
+	return sip->tls ? hr_tls_reload(sip->tls) : 0;
 }
 
 struct hr_srclim *hr_sip_srclim(struct hr_sip *sip)
@@ -218,6 +273,8 @@ static void sip_destroy(void *data)
 	hr_sip_close(sip);
 	hr_hash_reset(&sip->strans);
 	hr_hash_reset(&sip->ctrans);
+	hr_hash_reset(&sip->flows);
+	hr_mem_deref(sip->tls);
 	hr_buf_reset(&sip->out);
 	/* after the connections, which give their counts back to it */
 	hr_mem_deref(sip->srclim);
@@ -242,6 +299,8 @@ int hr_sip_alloc(struct hr_sip **sipp, const struct hr_sip_cfg *cfg)
 	err = hr_hash_init(&sip->strans, 65536);
 	if (!err)
 		err = hr_hash_init(&sip->ctrans, 65536);
+	if (!err)
+		err = hr_hash_init(&sip->flows, 4096);
 	/* room for four times the connections that can hold an entry */
 	if (!err && (sip->cfg.src_rate || sip->cfg.src_max_tcp))
 		err = hr_srclim_alloc(&sip->srclim, sip->cfg.src_rate,
@@ -352,13 +411,11 @@ int hr_sip_listen_decode(struct hr_listen *ls, const char *spec)
 	int err;
 
 	memset(ls, 0, sizeof(*ls));
-	if (!strncasecmp(spec, "udp:", 4))
-		ls->tp = HR_TP_UDP;
-	else if (!strncasecmp(spec, "tcp:", 4))
-		ls->tp = HR_TP_TCP;
-	else
+	semi = strchr(spec, ':');
+	if (!semi || hr_tp_decode(&(struct hr_pl){ spec,
+		(size_t)(semi - spec) }, &ls->tp))
 		return EINVAL;
-	spec += 4;
+	spec = semi + 1;
 	semi = strchr(spec, ';');
 	n = semi ? (size_t)(semi - spec) : strlen(spec);
 	if (n >= sizeof(addr))
@@ -392,7 +449,7 @@ int hr_sip_listen(struct hr_sip *sip, enum hr_tp tp, struct hr_sa *laddr,
 {
 	if (tp == HR_TP_UDP)
 		return hr_udp_alloc(NULL, sip, laddr, adv_host, adv_port);
-	return hr_tcp_listen(NULL, sip, laddr, adv_host, adv_port);
+	return hr_tcp_listen(NULL, sip, tp, laddr, adv_host, adv_port);
 }
 
 /* ---- sending ---- */
@@ -430,7 +487,8 @@ static struct hr_udp *udp_for(struct hr_sip *sip, const struct hr_dest *dst)
 
 /* The connection named, else an open one to the address, else a new one
  * (RFC 3261 18.1.1 for requests, 18.2.2 for responses whose connection
- * closed). */
+ * closed): TCP only, a TLS or WebSocket peer is reached over the
+ * connection it opened or not at all (RFC 5626). */
 static int send_tcp(struct hr_sip *sip, const struct hr_dest *dst,
 	const char *p, size_t len, struct hr_conn **used)
 {
@@ -438,9 +496,9 @@ static int send_tcp(struct hr_sip *sip, const struct hr_dest *dst,
 	int err;
 
 	if (!conn && dst->addr.len)
-		conn = hr_conn_find(sip, &dst->addr);
+		conn = hr_conn_find(sip, dst->tp, &dst->addr);
 	if (!conn) {
-		if (!dst->addr.len)
+		if (!dst->addr.len || hr_tp_flow_only(dst->tp))
 			return ENOTCONN;
 		err = hr_conn_connect(&conn, sip, &dst->addr);
 		if (err)
@@ -465,7 +523,7 @@ int hr_sip_send_conn(struct hr_sip *sip, const struct hr_dest *dst,
 	if (sip->send_h)
 		return sip->send_h(dst->tp, &dst->addr, dst->conn, p, len,
 			sip->send_arg);
-	if (dst->tp == HR_TP_TCP)
+	if (hr_tp_reliable(dst->tp))
 		return send_tcp(sip, dst, p, len, used);
 	u = udp_for(sip, dst);
 	if (!u)
@@ -473,10 +531,12 @@ int hr_sip_send_conn(struct hr_sip *sip, const struct hr_dest *dst,
 	return hr_udp_send(u, &dst->addr, &dst->laddr, p, len);
 }
 
-static struct hr_tcp_lsnr *lsnr_for(struct hr_sip *sip, sa_family_t af)
+static struct hr_tcp_lsnr *lsnr_for(struct hr_sip *sip, enum hr_tp tp,
+	sa_family_t af)
 {
 	for (struct hr_le *le = sip->lsnrs.head; le; le = le->next) {
-		if (hr_tcp_lsnr_laddr(le->data)->u.sa.sa_family == af)
+		if (hr_tcp_lsnr_laddr(le->data)->u.sa.sa_family == af &&
+		    hr_tcp_lsnr_tp(le->data) == tp)
 			return le->data;
 	}
 	return NULL;
@@ -514,13 +574,13 @@ int hr_sip_advertise(struct hr_sip *sip, const struct hr_dest *dst,
 	struct hr_tcp_lsnr *l;
 	struct hr_udp *u;
 
-	if (dst->tp == HR_TP_TCP && hr_conn_isopen(dst->conn))
+	if (hr_tp_reliable(dst->tp) && hr_conn_isopen(dst->conn))
 		return advertise(hr_conn_adv(dst->conn), &dst->laddr,
 			hr_conn_laddr(dst->conn), out, n);
-	if (dst->tp == HR_TP_TCP) {
+	if (hr_tp_reliable(dst->tp)) {
 		/* a new connection: our listener is where replies may come
 		 * (RFC 3261 18.1.1) */
-		l = lsnr_for(sip, af);
+		l = lsnr_for(sip, dst->tp, af);
 		return advertise(l ? hr_tcp_lsnr_adv(l) : NULL, &dst->laddr,
 			l ? hr_tcp_lsnr_laddr(l) : NULL, out, n);
 	}

@@ -297,18 +297,37 @@ bool hr_utf8_valid(const char *p, size_t n);
 enum hr_tp {
 	HR_TP_UDP = 0,
 	HR_TP_TCP,
+	HR_TP_TLS,
+	HR_TP_WS,          /* SIP over WebSocket (RFC 7118) */
+	HR_TP_WSS,         /* ...over TLS */
 	HR_TP__N
 };
 
-/** "UDP" or "TCP". */
+/** The Via transport: "UDP", "TCP", "TLS", "WS", "WSS". */
 const char *hr_tp_name(enum hr_tp tp);
+/** The URI transport parameter and the stored name: "udp", "tcp", "tls",
+ * "ws", "wss". */
+const char *hr_tp_param(enum hr_tp tp);
+/** A transport from its name, any case: 0 or EINVAL. */
+int hr_tp_decode(const struct hr_pl *pl, enum hr_tp *tp);
 /** True for stream transports (Content-Length required, no retransmits). */
 static inline bool hr_tp_reliable(enum hr_tp tp)
 {
 	return tp != HR_TP_UDP;
 }
+/** True for transports over TLS. */
+static inline bool hr_tp_secure(enum hr_tp tp)
+{
+	return tp == HR_TP_TLS || tp == HR_TP_WSS;
+}
+/** True for transports whose connections only the peer opens (RFC 5626:
+ * the connection is the route): Herald opens TCP, never TLS or WS. */
+static inline bool hr_tp_flow_only(enum hr_tp tp)
+{
+	return tp == HR_TP_TLS || tp == HR_TP_WS || tp == HR_TP_WSS;
+}
 
-struct hr_conn;    /* a TCP connection; refcounted */
+struct hr_conn;    /* a TCP, TLS or WebSocket connection; refcounted */
 struct hr_sip;     /* one SIP stack: sockets, transactions, router */
 
 /** Where to send a message. conn, when set and open, wins over addr. */
@@ -326,6 +345,8 @@ struct hr_dest {
 
 /** True while a connection can carry messages. */
 bool hr_conn_isopen(const struct hr_conn *conn);
+/** The transport a connection carries. */
+enum hr_tp hr_conn_tp(const struct hr_conn *conn);
 
 /* ---- messages ---- */
 
@@ -532,6 +553,8 @@ struct hr_sip_cfg {
 				  * address (IPv6: one /64); 0: no limit */
 	unsigned src_max_tcp;    /* accepted connections from one source
 				  * address; 0: no limit */
+	unsigned hs_ms;          /* a TLS handshake and a WebSocket upgrade
+				  * must end within this */
 	const char *server;      /* Server / User-Agent value */
 };
 
@@ -591,6 +614,34 @@ int hr_sip_listen(struct hr_sip *sip, enum hr_tp tp, struct hr_sa *laddr,
  */
 int hr_sip_advertise(struct hr_sip *sip, const struct hr_dest *dst,
 	char *out, size_t n);
+/**
+ * TLS for tls: and wss: sockets (TLS 1.2 and later, the system's
+ * ciphers): a PEM certificate chain and its key; client_ca (NULL: none)
+ * makes a client certificate signed by it required. 0, or EINVAL with
+ * the cause logged (a file that does not read, a key that does not
+ * match).
+ */
+int hr_sip_tls_init(struct hr_sip *sip, const char *cert, const char *key,
+	const char *client_ca);
+/** Read the files of hr_sip_tls_init() again (SIGHUP): new connections
+ * get them, open ones keep theirs. On an error the old ones stay (it is
+ * logged): 0 or EINVAL. */
+int hr_sip_tls_reload(struct hr_sip *sip);
+
+/* ---- flows (RFC 5626) ---- */
+
+/**
+ * A REGISTER that came over conn bound contact_uri with instance (""
+ * when none) and reg-id: requests to that instance or that URI may go
+ * over conn while it is open (RFC 5626 5.3). The newest flow wins.
+ * 0 or ENOMEM.
+ */
+int hr_sip_flow_bind(struct hr_sip *sip, struct hr_conn *conn,
+	const char *instance, const char *contact_uri);
+/** An open flow of instance (when not empty), else of uri, or NULL. */
+struct hr_conn *hr_sip_flow_find(struct hr_sip *sip, const char *instance,
+	const char *uri);
+
 /** Route requests of this method to h (NULL: to none); the method joins
  * Allow. */
 void hr_sip_handle(struct hr_sip *sip, enum hr_method meth, hr_req_h *h,
@@ -658,6 +709,10 @@ struct hr_sip_stats {
 	uint64_t tcp_refused_src;       /* connections refused at accept:
 					 * over src_max_tcp... */
 	uint64_t tcp_refused_max;       /* ...over tcp_max_conns */
+	uint64_t tls_failed;            /* TLS handshakes that failed */
+	uint64_t hs_timeouts;           /* TLS handshakes and WebSocket
+					 * upgrades not done in time */
+	uint64_t ws_refused;            /* WebSocket upgrades refused */
 };
 
 /** Copy the counters. */
@@ -665,7 +720,7 @@ void hr_sip_stats(const struct hr_sip *sip, struct hr_sip_stats *st);
 /** Number of live server and client transactions. */
 size_t hr_sip_strans_count(const struct hr_sip *sip);
 size_t hr_sip_ctrans_count(const struct hr_sip *sip);
-/** Number of open TCP connections. */
+/** Number of open TCP, TLS and WebSocket connections. */
 size_t hr_sip_conn_count(const struct hr_sip *sip);
 /** Close every socket and connection; pending transactions are dropped. */
 void hr_sip_close(struct hr_sip *sip);
@@ -756,7 +811,8 @@ struct hr_dialog_rec {
 	const char *local_contact; /* our Contact in the dialog */
 	const char *remote_target;
 	const char *route_set;     /* "<a>,<b>", or NULL for none */
-	const char *transport;     /* "udp", "tcp" */
+	const char *transport;     /* hr_tp_param(): "udp", "tcp", "tls",
+				    * "ws", "wss" */
 	const char *received;      /* "udp:192.0.2.1:5060", or NULL */
 	const char *instance;      /* the peer's +sip.instance, or NULL */
 	int64_t remote_cseq;
@@ -807,17 +863,19 @@ void hr_dialog_skip_cseq(struct hr_dialog *dlg, int64_t cseq);
 
 /**
  * The next request in dlg (RFC 3261 12.2.1.1): its destination in d (the
- * connection the dialog was made over while open; the request's source
- * when to_source; else the next hop), its Request-URI in ruri, and
+ * connection the dialog was made over while open, else a flow the peer
+ * registered (hr_sip_flow_bind); the request's source when to_source;
+ * else the next hop; ENOTCONN for a TLS or WebSocket peer with no flow), its Request-URI in ruri, and
  * appended to hdrs Route (loose or strict routing), From, To, Call-ID,
  * CSeq (the next local one) and Contact. EINPROGRESS while the next
  * hop's name is looked up: h follows once (unless hr_dialog_cancel()),
  * then prepare again. EALREADY while a lookup is in flight,
  * EHOSTUNREACH for an unusable target or route, or another error.
  */
-int hr_dialog_prepare(struct hr_dialog *dlg, const char *method,
-	bool to_source, struct hr_dest *d, struct hr_buf *ruri,
-	struct hr_buf *hdrs, hr_dialog_resolved_h *h, void *arg);
+int hr_dialog_prepare(struct hr_sip *sip, struct hr_dialog *dlg,
+	const char *method, bool to_source, struct hr_dest *d,
+	struct hr_buf *ruri, struct hr_buf *hdrs, hr_dialog_resolved_h *h,
+	void *arg);
 /** True while the next hop's name is looked up. */
 bool hr_dialog_resolving(const struct hr_dialog *dlg);
 /** Stop a lookup: its h will not be called. */

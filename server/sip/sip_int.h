@@ -103,19 +103,39 @@ int hr_udp_send(struct hr_udp *u, const struct hr_sa *dst,
 	const struct hr_sa *src, const char *p, size_t len);
 const struct hr_sa *hr_udp_laddr(const struct hr_udp *u);
 const char *hr_udp_adv(const struct hr_udp *u);
-int hr_tcp_listen(struct hr_tcp_lsnr **lp, struct hr_sip *sip,
+/* tp: TCP, TLS, WS or WSS (TLS and WSS need hr_sip_tls_init() first) */
+int hr_tcp_listen(struct hr_tcp_lsnr **lp, struct hr_sip *sip, enum hr_tp tp,
 	struct hr_sa *laddr, const char *adv_host, uint16_t adv_port);
 const struct hr_sa *hr_tcp_lsnr_laddr(const struct hr_tcp_lsnr *l);
+enum hr_tp hr_tcp_lsnr_tp(const struct hr_tcp_lsnr *l);
 const char *hr_tcp_lsnr_adv(const struct hr_tcp_lsnr *l);
 int hr_conn_send(struct hr_conn *conn, const char *p, size_t len);
 const struct hr_sa *hr_conn_laddr(const struct hr_conn *conn);
 const char *hr_conn_adv(const struct hr_conn *conn);
 void hr_conn_close(struct hr_conn *conn);
-/* An open connection to peer, or NULL. */
-struct hr_conn *hr_conn_find(struct hr_sip *sip, const struct hr_sa *peer);
+/* An open connection of transport tp to peer, or NULL. */
+struct hr_conn *hr_conn_find(struct hr_sip *sip, enum hr_tp tp,
+	const struct hr_sa *peer);
+/* The flows (flow.c) registered over conn. */
+struct hr_list *hr_conn_flows(struct hr_conn *conn);
 /* Open a connection to peer (RFC 3261 18.1.1); the list owns it. */
 int hr_conn_connect(struct hr_conn **connp, struct hr_sip *sip,
 	const struct hr_sa *peer);
+
+/* TLS (tls.c): the server context, made again on reload. */
+struct hr_tls;
+struct ssl_st;
+int hr_tls_alloc(struct hr_tls **tp, const char *cert, const char *key,
+	const char *client_ca);
+int hr_tls_reload(struct hr_tls *t);
+/* A new server-side SSL for one connection, or NULL. */
+struct ssl_st *hr_tls_ssl(struct hr_tls *t);
+/* The stack's TLS, or NULL when hr_sip_tls_init() was not called. */
+struct hr_tls *hr_sip_tls(struct hr_sip *sip);
+
+/* Flows (flow.c): the table, and dropping a closed connection's. */
+struct hr_hash *hr_sip_flows(struct hr_sip *sip);
+void hr_flows_drop(struct hr_list *flows);
 
 /* The stack's parts seen by transports and transactions. */
 const struct hr_sip_cfg *hr_sip_cfg(const struct hr_sip *sip);

@@ -1,18 +1,26 @@
 /*
- * TCP transport: a listener and one bufferevent per connection. Messages
- * are framed by Content-Length (RFC 3261 18.3). Each connection's input
- * and output are capped, a message must arrive whole within a deadline,
- * and idle connections are closed, so no peer can hold others up.
+ * Connection transports: TCP, TLS, and WebSocket (RFC 7118) over either.
+ * A listener and one bufferevent per connection (an OpenSSL one for TLS
+ * and WSS). Over TCP and TLS messages are framed by Content-Length (RFC
+ * 3261 18.3); over WebSocket each message is one WebSocket message, after
+ * the HTTP upgrade (ws.c). Each connection's input and output are capped,
+ * a TLS handshake and an upgrade must end within a deadline, so must a
+ * started message, and idle connections are closed, so no peer can hold
+ * others up.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <string.h>
 #include <unistd.h>
 #include "sip_int.h"
+#include "ws.h"
 
 #define HR_LOG_MODULE "tcp"
 
@@ -22,10 +30,15 @@
 #define PAUSE_MAX_MS 1000
 /* waiting connections closed in one go when out of descriptors */
 #define SHED_MAX 64
+/* an HTTP upgrade request at most (browsers send well under 2 KiB) */
+#define WS_UPGRADE_MAX (16 * 1024)
+/* a WebSocket frame header at most, with some room */
+#define WS_HEAD_MAX 64
 
 struct hr_tcp_lsnr {
 	struct hr_le le;
 	struct hr_sip *sip;
+	enum hr_tp tp;
 	struct evconnlistener *l;
 	struct hr_sa laddr;
 	char *adv;                 /* advertised "host:port", or NULL */
@@ -42,14 +55,36 @@ struct hr_conn {
 	struct hr_sa peer;
 	struct hr_sa laddr;
 	char *adv;                 /* its listener's, referenced, or NULL */
-	struct hr_tmr tmr_msg;     /* a started message must end by then */
+	struct hr_tmr tmr_msg;     /* a started message, or the handshake,
+				    * must end by then */
 	bool closing;              /* close once the output has drained */
+	bool ready;                /* TLS handshake and WebSocket upgrade
+				    * done: SIP flows */
+	enum hr_tp tp;
+	struct hr_ws_rx *ws;       /* WS, WSS: the receive side, once
+				    * upgraded */
+	struct hr_list flows;      /* RFC 5626 flows over it (flow.c) */
 	uint32_t src_slot;         /* its count in the per-source table */
 };
 
 bool hr_conn_isopen(const struct hr_conn *conn)
 {
-	return conn && conn->bev && !conn->closing;
+	return conn && conn->bev && !conn->closing && conn->ready;
+}
+
+enum hr_tp hr_conn_tp(const struct hr_conn *conn)
+{
+	return conn->tp;
+}
+
+struct hr_list *hr_conn_flows(struct hr_conn *conn)
+{
+	return &conn->flows;
+}
+
+static bool conn_ws(const struct hr_conn *conn)
+{
+	return conn->tp == HR_TP_WS || conn->tp == HR_TP_WSS;
 }
 
 const struct hr_sa *hr_conn_laddr(const struct hr_conn *conn)
@@ -72,6 +107,11 @@ void hr_conn_close(struct hr_conn *conn)
 	hr_tmr_cancel(&conn->tmr_msg);
 	hr_srclim_conn_close(hr_sip_srclim(conn->sip), conn->src_slot);
 	conn->src_slot = 0;
+	hr_flows_drop(&conn->flows);
+	/* a TLS close_notify is not waited for (RFC 8446 6.1 allows it) */
+	if (hr_tp_secure(conn->tp))
+		SSL_set_shutdown(bufferevent_openssl_get_ssl(conn->bev),
+			SSL_RECEIVED_SHUTDOWN);
 	bufferevent_free(conn->bev);
 	conn->bev = NULL;
 	conn->closing = true;
@@ -104,17 +144,15 @@ static void conn_destroy(void *data)
 	if (conn->src_slot)
 		hr_srclim_conn_close(hr_sip_srclim(conn->sip), conn->src_slot);
 	hr_mem_deref(conn->adv);
+	hr_mem_deref(conn->ws);
 }
 
-int hr_conn_send(struct hr_conn *conn, const char *p, size_t len)
+/* Queue bytes as they are: false when the peer is cut off. */
+static int put(struct hr_conn *conn, const void *p, size_t len)
 {
-	const struct hr_sip_cfg *cfg;
-	struct evbuffer *out;
+	const struct hr_sip_cfg *cfg = hr_sip_cfg(conn->sip);
+	struct evbuffer *out = bufferevent_get_output(conn->bev);
 
-	if (!conn->bev)
-		return ENOTCONN;
-	cfg = hr_sip_cfg(conn->sip);
-	out = bufferevent_get_output(conn->bev);
 	/* a peer that does not read its responses is cut off */
 	if (evbuffer_get_length(out) + len > cfg->tcp_max_out) {
 		HR_INFO("peer does not read: closing");
@@ -126,9 +164,34 @@ int hr_conn_send(struct hr_conn *conn, const char *p, size_t len)
 	return 0;
 }
 
+/* One WebSocket frame (RFC 7118 5: a SIP message is one text message;
+ * unmasked, as a server sends). */
+static int put_frame(struct hr_conn *conn, enum hr_ws_op op, const void *p,
+	size_t len)
+{
+	struct hr_buf b;
+	int err;
+
+	hr_buf_init(&b, len + 16);
+	err = hr_ws_frame_print(&b, op, p, len, NULL);
+	if (!err)
+		err = put(conn, b.b, b.len);
+	hr_buf_reset(&b);
+	return err;
+}
+
+int hr_conn_send(struct hr_conn *conn, const char *p, size_t len)
+{
+	if (!conn->bev || !conn->ready)
+		return ENOTCONN;
+	if (conn_ws(conn))
+		return put_frame(conn, HR_WS_TEXT, p, len);
+	return put(conn, p, len);
+}
+
 static void set_origin(struct hr_conn *conn, struct hr_msg *msg)
 {
-	msg->tp = HR_TP_TCP;
+	msg->tp = conn->tp;
 	msg->src = conn->peer;
 	msg->dst = conn->laddr;
 	msg->conn = hr_mem_ref(conn);
@@ -166,40 +229,163 @@ static void msg_timeout(void *arg)
 	hr_conn_close(conn);
 }
 
-/* Leading CRLFs: a CRLFCRLF ping gets a CRLF pong (RFC 5626 4.4.1). */
-static bool keepalive(struct hr_conn *conn, struct evbuffer *in,
-	const char *p, size_t len)
+/* Leading CRLFs: how many; a CRLFCRLF ping gets a CRLF pong (RFC 5626
+ * 4.4.1). */
+static size_t keepalive(struct hr_conn *conn, const char *p, size_t len)
 {
 	size_t k = 0;
 
 	while (k < len && (p[k] == '\r' || p[k] == '\n'))
 		k++;
-	if (!k)
-		return false;
 	if (k >= 4 && memcmp(p, "\r\n\r\n", 4) == 0)
 		hr_conn_send(conn, "\r\n", 2);
-	evbuffer_drain(in, k);
+	return k;
+}
+
+/* The handshake is over: SIP may flow. */
+static void set_ready(struct hr_conn *conn)
+{
+	conn->ready = true;
+	hr_tmr_cancel(&conn->tmr_msg);
+}
+
+/* Close with a WebSocket CLOSE frame first (RFC 6455 7.1.1). */
+static void ws_close(struct hr_conn *conn, uint16_t code)
+{
+	struct hr_buf b;
+
+	hr_buf_init(&b, 64);
+	if (!hr_ws_close_print(&b, code))
+		put(conn, b.b, b.len);
+	hr_buf_reset(&b);
+	if (conn->bev)
+		close_after_flush(conn);
+}
+
+/* The HTTP upgrade to WebSocket (RFC 6455 4.2, RFC 7118 4): false when
+ * nothing more can be done now. */
+static bool ws_upgrade(struct hr_conn *conn, struct evbuffer *in,
+	const char *p, size_t len)
+{
+	const struct hr_sip_cfg *cfg = hr_sip_cfg(conn->sip);
+	char peer[HR_SA_STRLEN];
+	struct hr_ws_upgrade u;
+	struct hr_buf resp;
+	int err;
+
+	hr_buf_init(&resp, 4096);
+	err = hr_ws_upgrade(p, len, WS_UPGRADE_MAX, "sip", cfg->server,
+		&u, &resp);
+	if (err == ENODATA) {
+		hr_buf_reset(&resp);
+		return false;
+	}
+	if (err) {
+		HR_INFO_EVERY(1000, "WebSocket upgrade from %s: %s: closing",
+			hr_sa_print(&conn->peer, peer, sizeof(peer)),
+			err == EMSGSIZE ? "request too large" :
+			hr_strerror(err));
+		hr_buf_reset(&resp);
+		hr_conn_close(conn);
+		return false;
+	}
+	evbuffer_drain(in, u.len);
+	put(conn, resp.b, resp.len);
+	hr_buf_reset(&resp);
+	if (!conn->bev)
+		return false;
+	if (u.status != 101 || hr_ws_rx_alloc(&conn->ws, cfg->max_msg)) {
+		hr_sip_counters(conn->sip)->ws_refused++;
+		HR_INFO_EVERY(1000, "WebSocket upgrade from %s refused: %u %s",
+			hr_sa_print(&conn->peer, peer, sizeof(peer)), u.status,
+			u.why ? u.why : "out of memory");
+		close_after_flush(conn);
+		return false;
+	}
+	set_ready(conn);
 	return true;
 }
 
-/* Frame, decode and route one message: false when nothing more can be
- * done now. */
-static bool read_one(struct hr_conn *conn)
+/* One WebSocket message is one SIP message (RFC 7118 5): decoded as a
+ * datagram is, Content-Length optional. */
+static void ws_message(struct hr_conn *conn, const uint8_t *data, size_t n)
+{
+	const char *p = (const char *)data;
+	size_t k = keepalive(conn, p, n);
+	struct hr_msg *msg;
+
+	/* a message of CRLFs only: a keep-alive (SIP.js sends them) */
+	if (k == n || !conn->bev)
+		return;
+	if (hr_msg_decode(&msg, p + k, n - k, false))
+		return;
+	set_origin(conn, msg);
+	hr_sip_recv(conn->sip, msg);
+}
+
+/* One WebSocket event from the input: false when nothing more can be done
+ * now. */
+static bool ws_read(struct hr_conn *conn, struct evbuffer *in,
+	const uint8_t *p, size_t len)
 {
 	const struct hr_sip_cfg *cfg = hr_sip_cfg(conn->sip);
-	struct evbuffer *in = bufferevent_get_input(conn->bev);
-	size_t len = evbuffer_get_length(in), mlen;
+	const uint8_t *data;
+	enum hr_ws_op op;
+	uint16_t code;
+	size_t used, n;
+	enum hr_ws_event ev;
+
+	ev = hr_ws_rx_read(conn->ws, p, len, &used, &op, &data, &n, &code);
+	switch (ev) {
+	case HR_WS_AGAIN:
+		evbuffer_drain(in, used);
+		if (len > used && !hr_tmr_isrunning(&conn->tmr_msg))
+			hr_tmr_start(&conn->tmr_msg, cfg->tcp_msg_ms,
+				msg_timeout, conn);
+		return false;
+	case HR_WS_MESSAGE:
+		hr_tmr_cancel(&conn->tmr_msg);
+		/* data may point into the input: routed before the drain */
+		hr_mem_ref(conn);
+		ws_message(conn, data, n);
+		if (conn->bev)
+			evbuffer_drain(in, used);
+		hr_mem_deref(conn);
+		return true;
+	case HR_WS_PINGED:
+		put_frame(conn, HR_WS_PONG, data, n);
+		if (conn->bev)
+			evbuffer_drain(in, used);
+		return true;
+	case HR_WS_PONGED:
+		evbuffer_drain(in, used);
+		return true;
+	case HR_WS_CLOSED:
+	case HR_WS_FAIL:
+	default:
+		if (ev != HR_WS_CLOSED)
+			HR_DEBUG("WebSocket protocol error: closing with %u",
+				code);
+		evbuffer_drain(in, used);
+		ws_close(conn, code);
+		return false;
+	}
+}
+
+/* Frame, decode and route one message over TCP or TLS: false when
+ * nothing more can be done now. */
+static bool sip_read(struct hr_conn *conn, struct evbuffer *in,
+	const char *p, size_t len)
+{
+	const struct hr_sip_cfg *cfg = hr_sip_cfg(conn->sip);
+	size_t k = keepalive(conn, p, len), mlen;
 	struct hr_msg *msg;
-	const char *p;
 	int err;
 
-	if (!len)
-		return false;
-	p = (const char *)evbuffer_pullup(in, -1);
-	if (!p)
-		return false;
-	if (keepalive(conn, in, p, len))
-		return true;
+	if (k) {
+		evbuffer_drain(in, k);
+		return conn->bev != NULL;
+	}
 	err = hr_msg_frame(p, len, cfg->max_msg, &mlen);
 	if (err == ENODATA) {
 		if (!hr_tmr_isrunning(&conn->tmr_msg))
@@ -222,6 +408,25 @@ static bool read_one(struct hr_conn *conn)
 	return true;
 }
 
+/* Read what can be read now: false when nothing more can be done. */
+static bool read_one(struct hr_conn *conn)
+{
+	struct evbuffer *in = bufferevent_get_input(conn->bev);
+	size_t len = evbuffer_get_length(in);
+	const char *p;
+
+	if (!len)
+		return false;
+	p = (const char *)evbuffer_pullup(in, -1);
+	if (!p)
+		return false;
+	if (!conn_ws(conn))
+		return sip_read(conn, in, p, len);
+	if (!conn->ready)
+		return ws_upgrade(conn, in, p, len);
+	return ws_read(conn, in, (const uint8_t *)p, len);
+}
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
 	struct hr_conn *conn = hr_mem_ref(arg);
@@ -241,21 +446,84 @@ static void write_cb(struct bufferevent *bev, void *arg)
 		hr_conn_close(conn);
 }
 
+/* Why a TLS connection failed, from OpenSSL's queue (emptied). */
+static const char *tls_why(struct bufferevent *bev, char *out, size_t n)
+{
+	unsigned long e = bufferevent_get_openssl_error(bev);
+
+	if (!e) {
+		snprintf(out, n, "%s", EVUTIL_SOCKET_ERROR() ?
+			evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()) :
+			"connection closed");
+		return out;
+	}
+	ERR_error_string_n(e, out, n);
+	while (bufferevent_get_openssl_error(bev))
+		;
+	return out;
+}
+
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct hr_conn *conn = arg;
+	char peer[HR_SA_STRLEN], why[256];
 
-	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		/* the TLS handshake is done; a WebSocket upgrade follows */
+		if (hr_tp_secure(conn->tp) && !conn_ws(conn))
+			set_ready(conn);
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT)
 		HR_DEBUG("idle timeout");
+	if (hr_tp_secure(conn->tp) && (what & BEV_EVENT_ERROR) &&
+	    !conn->ready) {
+		hr_sip_counters(conn->sip)->tls_failed++;
+		HR_INFO_EVERY(1000, "TLS handshake with %s failed: %s",
+			hr_sa_print(&conn->peer, peer, sizeof(peer)),
+			tls_why(bev, why, sizeof(why)));
+	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
 		hr_conn_close(conn);
+}
+
+static void hs_timeout(void *arg)
+{
+	struct hr_conn *conn = arg;
+	char peer[HR_SA_STRLEN];
+
+	hr_sip_counters(conn->sip)->hs_timeouts++;
+	HR_INFO_EVERY(1000, "%s handshake with %s not done in %u ms: closing",
+		hr_tp_name(conn->tp), hr_sa_print(&conn->peer, peer,
+		sizeof(peer)), hr_sip_cfg(conn->sip)->hs_ms);
+	hr_conn_close(conn);
+}
+
+/* The bufferevent of a socket: over TLS for tls: and wss: listeners,
+ * the handshake accepted (a server's side; Herald opens only TCP). */
+static struct bufferevent *bev_new(struct hr_sip *sip, evutil_socket_t fd,
+	enum hr_tp tp)
+{
+	struct ssl_st *ssl;
+	struct bufferevent *bev;
+
+	if (!hr_tp_secure(tp))
+		return bufferevent_socket_new(hr_loop_base(), fd,
+			BEV_OPT_CLOSE_ON_FREE);
+	ssl = hr_tls_ssl(hr_sip_tls(sip));
+	if (!ssl)
+		return NULL;
+	bev = bufferevent_openssl_socket_new(hr_loop_base(), fd, ssl,
+		BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (!bev)
+		SSL_free(ssl);
+	return bev;
 }
 
 /* Wrap a connected (or connecting) socket; the stack's list holds the
  * allocation's reference. */
 static struct hr_conn *conn_new(struct hr_sip *sip, evutil_socket_t fd,
-	const struct hr_sa *peer, char *adv)
+	enum hr_tp tp, const struct hr_sa *peer, char *adv)
 {
 	const struct hr_sip_cfg *cfg = hr_sip_cfg(sip);
 	struct timeval idle = { cfg->tcp_idle_ms / 1000,
@@ -270,20 +538,28 @@ static struct hr_conn *conn_new(struct hr_sip *sip, evutil_socket_t fd,
 		return NULL;
 	}
 	conn->sip = sip;
+	conn->tp = tp;
 	conn->peer = *peer;
 	conn->adv = hr_mem_ref(adv);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	conn->bev = bufferevent_socket_new(hr_loop_base(), fd,
-		BEV_OPT_CLOSE_ON_FREE);
+	conn->bev = bev_new(sip, fd, tp);
 	if (!conn->bev) {
 		close(fd);
 		hr_mem_deref(conn);
 		return NULL;
 	}
+	/* TCP is ready at once; the others after their handshake, within
+	 * its deadline */
+	if (tp == HR_TP_TCP)
+		conn->ready = true;
+	else
+		hr_tmr_start(&conn->tmr_msg, cfg->hs_ms, hs_timeout, conn);
 	if (getsockname(fd, &conn->laddr.u.sa, &len) == 0)
 		conn->laddr.len = len;
-	/* input never grows far past one message: framing fails first */
-	bufferevent_setwatermark(conn->bev, EV_READ, 0, cfg->max_msg + 1);
+	/* input never grows far past one message: framing fails first (a
+	 * WebSocket frame has a header of up to 14 bytes besides) */
+	bufferevent_setwatermark(conn->bev, EV_READ, 0, cfg->max_msg +
+		(tp == HR_TP_WS || tp == HR_TP_WSS ? WS_HEAD_MAX : 1));
 	bufferevent_setcb(conn->bev, read_cb, write_cb, event_cb, conn);
 	bufferevent_set_timeouts(conn->bev, &idle, &idle);
 	bufferevent_enable(conn->bev, EV_READ);
@@ -333,31 +609,33 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		refuse(lsnr->sip, fd, &peer, true);
 		return;
 	}
-	conn = conn_new(lsnr->sip, fd, &peer, lsnr->adv);
+	conn = conn_new(lsnr->sip, fd, lsnr->tp, &peer, lsnr->adv);
 	if (conn)
 		conn->src_slot = slot;
 	else
 		hr_srclim_conn_close(hr_sip_srclim(lsnr->sip), slot);
 }
 
-struct hr_conn *hr_conn_find(struct hr_sip *sip, const struct hr_sa *peer)
+struct hr_conn *hr_conn_find(struct hr_sip *sip, enum hr_tp tp,
+	const struct hr_sa *peer)
 {
 	for (struct hr_le *le = hr_sip_conns(sip)->head; le; le = le->next) {
 		struct hr_conn *conn = le->data;
 
-		if (hr_conn_isopen(conn) && hr_sa_eq(&conn->peer, peer))
+		if (hr_conn_isopen(conn) && conn->tp == tp &&
+		    hr_sa_eq(&conn->peer, peer))
 			return conn;
 	}
 	return NULL;
 }
 
-/* The advertised address of our listener of family af, or NULL. */
+/* The advertised address of our TCP listener of family af, or NULL. */
 static char *lsnr_adv(struct hr_sip *sip, sa_family_t af)
 {
 	for (struct hr_le *le = hr_sip_lsnrs(sip)->head; le; le = le->next) {
 		struct hr_tcp_lsnr *l = le->data;
 
-		if (l->laddr.u.sa.sa_family == af)
+		if (l->laddr.u.sa.sa_family == af && l->tp == HR_TP_TCP)
 			return l->adv;
 	}
 	return NULL;
@@ -381,7 +659,8 @@ int hr_conn_connect(struct hr_conn **connp, struct hr_sip *sip,
 		close(fd);
 		return err;
 	}
-	conn = conn_new(sip, fd, peer, lsnr_adv(sip, peer->u.sa.sa_family));
+	conn = conn_new(sip, fd, HR_TP_TCP, peer,
+		lsnr_adv(sip, peer->u.sa.sa_family));
 	if (!conn)
 		return ENOMEM;
 	*connp = conn;
@@ -470,17 +749,23 @@ static void lsnr_destroy(void *data)
 	hr_mem_deref(lsnr->adv);
 }
 
-int hr_tcp_listen(struct hr_tcp_lsnr **lp, struct hr_sip *sip,
+int hr_tcp_listen(struct hr_tcp_lsnr **lp, struct hr_sip *sip, enum hr_tp tp,
 	struct hr_sa *laddr, const char *adv_host, uint16_t adv_port)
 {
 	struct hr_tcp_lsnr *lsnr;
 	socklen_t len;
 	int on = 1, fd, err;
 
+	if (hr_tp_secure(tp) && !hr_sip_tls(sip)) {
+		HR_ERROR("%s: listening needs --tls-cert and --tls-key",
+			hr_tp_param(tp));
+		return EINVAL;
+	}
 	lsnr = hr_mem_zalloc(sizeof(*lsnr), lsnr_destroy);
 	if (!lsnr)
 		return ENOMEM;
 	lsnr->sip = sip;
+	lsnr->tp = tp;
 	lsnr->pause_ms = PAUSE_MIN_MS;
 	lsnr->reserve = reserve_open();
 	if (lsnr->reserve < 0) {
@@ -535,4 +820,9 @@ const struct hr_sa *hr_tcp_lsnr_laddr(const struct hr_tcp_lsnr *l)
 const char *hr_tcp_lsnr_adv(const struct hr_tcp_lsnr *l)
 {
 	return l->adv;
+}
+
+enum hr_tp hr_tcp_lsnr_tp(const struct hr_tcp_lsnr *l)
+{
+	return l->tp;
 }

@@ -72,8 +72,8 @@ static int prepare(struct hr_dest *d, bool to_source)
 
 	hr_buf_reset(&ruri);
 	hr_buf_reset(&hdrs);
-	err = hr_dialog_prepare(dlg, "NOTIFY", to_source, d, &ruri, &hdrs,
-		not_resolved, NULL);
+	err = hr_dialog_prepare(mock.sip, dlg, "NOTIFY", to_source, d, &ruri,
+		&hdrs, not_resolved, NULL);
 	if (!err)
 		err = hr_buf_write(&ruri, "", 1) || hr_buf_write(&hdrs, "", 1);
 	return err;
