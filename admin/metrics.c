@@ -111,6 +111,17 @@ void hr_admin_metrics(struct req *r, struct reply *rp)
 		"herald_sip_tcp_refused_total{limit=\"total\"} %llu\n",
 		(unsigned long long)m.tcp_refused_src,
 		(unsigned long long)m.tcp_refused_max);
+	COUNTER("herald_sip_tls_failures_total", "TLS handshakes that "
+		"failed (each said in the log at info, at most once a second).",
+		m.tls_failed);
+	COUNTER("herald_sip_handshake_timeouts_total", "TLS handshakes and "
+		"WebSocket upgrades not done within --handshake-timeout.",
+		m.hs_timeouts);
+	COUNTER("herald_sip_ws_upgrades_refused_total", "WebSocket upgrade "
+		"requests refused (no sip subprotocol, a bad version or key).",
+		m.ws_refused);
+	GAUGE("herald_sip_connections", "Open TCP, TLS and WebSocket "
+		"connections.", m.conns);
 	COUNTER("herald_notifies_total", "NOTIFYs sent.", m.notifies);
 	COUNTER("herald_notifies_failed_total",
 		"NOTIFYs answered with an error or never (Timer F).",

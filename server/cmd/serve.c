@@ -42,6 +42,10 @@ struct serve_cfg {
 	unsigned max_strans;
 	unsigned src_rate;
 	unsigned src_max_tcp;
+	const char *tls_cert;
+	const char *tls_key;
+	const char *tls_client_ca;
+	unsigned hs_timeout_s;
 	unsigned nonce_ttl_s;
 	const char *digest_uri_check;
 	unsigned store_wait_ms;
@@ -90,6 +94,7 @@ static struct serve_cfg cfg = {
 	.max_strans = HR_SIP_DEFAULT_MAX_STRANS,
 	.src_rate = HR_SIP_DEFAULT_SRC_RATE,
 	.src_max_tcp = HR_SIP_DEFAULT_SRC_MAX_TCP,
+	.hs_timeout_s = 10,
 	.nonce_ttl_s = 300,
 	.digest_uri_check = "strict",
 	.store_wait_ms = 5000,
@@ -122,10 +127,23 @@ static struct serve_cfg cfg = {
 
 static const struct hr_opt opts[] = {
 	{ "sip-listen", HR_OPT_LIST, &cfg.listen, "PROTO:HOST:PORT",
-	  "SIP socket, repeatable: udp:127.0.0.1:5060, tcp:[::1]:5060; "
-	  "';advertise=HOST[:PORT]' after it names what Contact and Via "
-	  "carry for it (NAT, Docker) (default: UDP and TCP on "
-	  "127.0.0.1:5060)", 0, 0 },
+	  "SIP socket, repeatable: udp:127.0.0.1:5060, tcp:[::1]:5060, "
+	  "tls:0.0.0.0:5061, ws:127.0.0.1:8088, wss:0.0.0.0:8089 (tls and wss "
+	  "need --tls-cert and --tls-key); ';advertise=HOST[:PORT]' after it "
+	  "names what Contact and Via carry for it (NAT, Docker) (default: "
+	  "UDP and TCP on 127.0.0.1:5060)", 0, 0 },
+	{ "tls-cert", HR_OPT_STR, &cfg.tls_cert, "FILE",
+	  "PEM certificate chain of tls: and wss: sockets (the server's "
+	  "first); SIGHUP reads it again", 0, 0 },
+	{ "tls-key", HR_OPT_STR, &cfg.tls_key, "FILE",
+	  "PEM private key of --tls-cert; SIGHUP reads it again", 0, 0 },
+	{ "tls-client-ca", HR_OPT_STR, &cfg.tls_client_ca, "FILE",
+	  "PEM CA certificates: when given, TLS clients must present a "
+	  "certificate signed by one of them (default: none asked for)", 0,
+	  0 },
+	{ "handshake-timeout", HR_OPT_UINT, &cfg.hs_timeout_s, "SECONDS",
+	  "a TLS handshake and a WebSocket upgrade must end within this, or "
+	  "the connection is closed (default 10)", 1, 3600 },
 	{ "domain", HR_OPT_LIST, &cfg.domains, "DOMAIN",
 	  "a domain served, repeatable (each its own digest realm)", 0, 0 },
 	{ "log-level", HR_OPT_STR, &cfg.log_level, "LEVEL",
@@ -305,10 +323,12 @@ static struct hr_conf *conf;
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
+	struct hr_sip *sip = arg;
+
 	(void)what;
-	(void)arg;
 	if (sig == SIGHUP) {
 		hr_hup();
+		hr_sip_tls_reload(sip);
 		return;
 	}
 	HR_INFO("%s: shutting down", strsignal((int)sig));
@@ -321,16 +341,25 @@ static int listen_all(struct hr_sip *sip)
 		"tcp:127.0.0.1:5060" };
 	const char *const *specs = cfg.listen.n ? cfg.listen.v : defaults;
 	unsigned n = cfg.listen.n ? cfg.listen.n : 2;
+	int err;
+
+	/* the files are read when given, a tls: or wss: socket or not: a
+	 * mistake in them shows at start */
+	if (cfg.tls_cert || cfg.tls_key || cfg.tls_client_ca) {
+		err = hr_sip_tls_init(sip, cfg.tls_cert, cfg.tls_key,
+			cfg.tls_client_ca);
+		if (err)
+			return err;
+	}
 
 	for (unsigned i = 0; i < n; i++) {
 		char addr[HR_SA_STRLEN], adv[HR_ADV_MAX + 16] = "";
 		struct hr_listen ls;
-		int err;
 
 		if (hr_sip_listen_decode(&ls, specs[i])) {
-			HR_ERROR("bad --sip-listen '%s' (want udp:HOST:PORT or "
-				"tcp:HOST:PORT, optionally followed by "
-				";advertise=HOST[:PORT])", specs[i]);
+			HR_ERROR("bad --sip-listen '%s' (want PROTO:HOST:PORT, "
+				"PROTO one of udp, tcp, tls, ws, wss, optionally "
+				"followed by ;advertise=HOST[:PORT])", specs[i]);
 			return EINVAL;
 		}
 		err = hr_sip_listen(sip, ls.tp, &ls.laddr, ls.adv_host,
@@ -348,7 +377,7 @@ static int listen_all(struct hr_sip *sip)
 				ls.adv_host);
 		/* startup lines print at any level: scripts wait for them */
 		hr_log(HR_LOG_INFO, HR_LOG_MODULE, "listening on %s:%s%s",
-			ls.tp == HR_TP_UDP ? "udp" : "tcp",
+			hr_tp_param(ls.tp),
 			hr_sa_print(&ls.laddr, addr, sizeof(addr)), adv);
 	}
 	return 0;
@@ -579,6 +608,9 @@ static int open_registrar(struct server *sv)
 	rcfg.expires_min = cfg.expires_min;
 	rcfg.expires_max = cfg.expires_max;
 	rcfg.max_contacts = cfg.max_contacts;
+	/* RFC 5626 4.4.1: keep-alives well within the idle timeout */
+	if (rcfg.flow_timer > cfg.tcp_idle_s / 2)
+		rcfg.flow_timer = cfg.tcp_idle_s / 2;
 	err = hr_registrar_alloc(&sv->registrar, sv->sip, sv->store, &rcfg);
 	if (!err)
 		err = hr_registrar_load(sv->registrar);
@@ -870,6 +902,7 @@ static int run(void)
 	scfg.max_strans = cfg.max_strans;
 	scfg.src_rate = cfg.src_rate;
 	scfg.src_max_tcp = cfg.src_max_tcp;
+	scfg.hs_ms = cfg.hs_timeout_s * 1000;
 	if (!cfg.md5_agents.n) {
 		/* both stop at the first challenge they cannot answer */
 		cfg.md5_agents.v[0] = "sipsak";
@@ -901,7 +934,7 @@ static int run(void)
 		goto out;
 	for (int i = 0; i < 3; i++) {
 		sigs[i] = evsignal_new(hr_loop_base(), signos[i], on_signal,
-			NULL);
+			sv.sip);
 		if (!sigs[i] || evsignal_add(sigs[i], NULL)) {
 			err = ENOMEM;
 			goto out;

@@ -335,6 +335,10 @@ struct hr_ctl_stats {
 	uint64_t src_dropped;
 	uint64_t tcp_refused_src;
 	uint64_t tcp_refused_max;
+	uint64_t tls_failed;         /* TLS handshakes that failed */
+	uint64_t hs_timeouts;        /* handshakes and upgrades too slow */
+	uint64_t ws_refused;         /* WebSocket upgrades refused */
+	size_t conns;                /* open TCP, TLS, WS connections */
 	uint64_t retransmits;
 	uint64_t resp_retransmits;   /* INVITE 3xx-6xx sent again (Timer G) */
 	uint64_t acks_missing;       /* ... never ACKed (Timer H) */

@@ -53,6 +53,10 @@ static void sip_stats(struct hr_ctl_stats *st, const struct hr_sip *sip)
 	st->src_dropped = s.src_dropped;
 	st->tcp_refused_src = s.tcp_refused_src;
 	st->tcp_refused_max = s.tcp_refused_max;
+	st->tls_failed = s.tls_failed;
+	st->hs_timeouts = s.hs_timeouts;
+	st->ws_refused = s.ws_refused;
+	st->conns = hr_sip_conn_count(sip);
 	st->retransmits = s.retransmits;
 	st->resp_retransmits = s.resp_retransmits;
 	st->acks_missing = s.acks_missing;

@@ -59,6 +59,7 @@ void hr_registrar_cfg_default(struct hr_registrar_cfg *cfg)
 	cfg->expires_min = 60;
 	cfg->expires_max = 86400;
 	cfg->max_contacts = 10;
+	cfg->flow_timer = 120;
 }
 
 static void notify(struct hr_registrar *r, const struct hr_binding *b,
@@ -90,6 +91,35 @@ static int contact_line(struct hr_buf *buf, const struct hr_binding *b)
 	return err;
 }
 
+/* RFC 5626 6: a REGISTER with a reg-id from a UA that supports outbound,
+ * with us as its first hop (one Via), is answered with Require:
+ * outbound; over a connection with a Flow-Timer (4.4.1): keep-alives
+ * that often keep the flow open, well within --tcp-idle-timeout. */
+static int outbound(const struct hr_registrar *r, const struct hr_msg *req,
+	struct hr_buf *hdrs)
+{
+	const struct hr_hdr *h, *via = hr_msg_hdr(req, HR_HDR_VIA);
+	struct hr_addr ct;
+	struct hr_pl v;
+	bool regid = false;
+	int err;
+
+	if (!hr_msg_hdr_has(req, HR_HDR_SUPPORTED, "outbound") || !via ||
+	    hr_msg_hdr_next(req, via))
+		return 0;
+	for (h = hr_msg_hdr(req, HR_HDR_CONTACT); h && !regid;
+	     h = hr_msg_hdr_next(req, h))
+		regid = !hr_addr_decode(&ct, &h->val) &&
+			!hr_param_get(&ct.params, "reg-id", &v);
+	if (!regid)
+		return 0;
+	err = hr_buf_puts(hdrs, "Require: outbound\r\n");
+	if (req->conn && r->cfg.flow_timer)
+		err |= hr_buf_printf(hdrs, "Flow-Timer: %u\r\n",
+			r->cfg.flow_timer);
+	return err;
+}
+
 /* RFC 3261 10.3 step 8: the 200 lists every current binding. */
 static void reply_ok(struct hr_registrar *r, struct aor *a,
 	struct hr_strans *st)
@@ -101,7 +131,6 @@ static void reply_ok(struct hr_registrar *r, struct aor *a,
 	struct tm tm;
 	int err = 0;
 
-	(void)r;
 	/* answered meanwhile (the transaction's guard): nothing to send */
 	if (!req)
 		return;
@@ -119,6 +148,7 @@ static void reply_ok(struct hr_registrar *r, struct aor *a,
 			err |= hr_buf_printf(&hdrs, "Path: %.*s\r\n",
 				HR_PL_ARG(h->val));
 	}
+	err |= outbound(r, req, &hdrs);
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n",
 		&tm);
@@ -228,6 +258,25 @@ static void announce(struct regctx *ctx)
 	}
 }
 
+/* RFC 5626 5.3: a REGISTER over a connection makes it the route to its
+ * contacts: requests to them (NOTIFYs of subscriptions whose own
+ * connection closed) go over it. */
+static void bind_flows(struct regctx *ctx)
+{
+	const struct hr_msg *req = hr_strans_msg(ctx->st);
+
+	if (!req || !req->conn)
+		return;
+	for (unsigned i = 0; i < ctx->n; i++) {
+		const struct change *c = &ctx->ch[i];
+
+		if (!c->del && hr_sip_flow_bind(ctx->r->sip, req->conn,
+			c->sb.instance, c->sb.uri))
+			HR_WARN("out of memory keeping the flow of %s",
+				c->sb.uri);
+	}
+}
+
 static void committed(int err, void *arg)
 {
 	struct regctx *ctx = arg;
@@ -239,6 +288,7 @@ static void committed(int err, void *arg)
 		hr_strans_fail(ctx->st, err, "registrar: storing the change");
 	} else {
 		apply(ctx);
+		bind_flows(ctx);
 		reply_ok(ctx->r, a, ctx->st);
 		announce(ctx);
 	}
@@ -410,7 +460,7 @@ static void received(const struct hr_msg *req, char *out, size_t n)
 {
 	char sa[HR_SA_STRLEN];
 
-	snprintf(out, n, "%s:%s", req->tp == HR_TP_TCP ? "tcp" : "udp",
+	snprintf(out, n, "%s:%s", hr_tp_param(req->tp),
 		hr_sa_print(&req->src, sa, sizeof(sa)));
 }
 

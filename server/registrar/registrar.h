@@ -50,6 +50,9 @@ struct hr_registrar_cfg {
 	unsigned expires_min;         /* 60: less gets 423 */
 	unsigned expires_max;         /* 86400: more is clamped */
 	unsigned max_contacts;        /* per AOR: 10; more gets 403 */
+	unsigned flow_timer;          /* RFC 5626 Flow-Timer for outbound
+				       * flows over a connection: 120 s;
+				       * 0: none */
 };
 
 /** Fill cfg with the defaults. */
