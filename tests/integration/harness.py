@@ -817,7 +817,8 @@ class HeraldTestCase(unittest.TestCase):
 
     def req(self, method, client, **kw):
         """A valid request whose Via names the client's own address."""
-        transport = 'TCP' if isinstance(client, TcpClient) else 'UDP'
+        transport = getattr(client, 'transport', 'TCP' if isinstance(
+            client, TcpClient) else 'UDP')
         return make_request(method, client.host, client.port,
                             transport=transport, **kw)
 

@@ -619,7 +619,9 @@ class Endpoint:
             client = test.tcp(herald) if tcp else test.udp(herald)
         self.c = client
         self.host, self.port = client.host, client.port
-        self.transport = 'TCP' if tcp else 'UDP'
+        # TLS and WebSocket clients (wsclient.py) say their own
+        self.transport = getattr(client, 'transport',
+                                 'TCP' if tcp else 'UDP')
         self.dialogs = {}       # Call-ID -> Watcher
         self.responses = {}     # Call-ID -> [Message]
         self.seen = {}          # (Call-ID, CSeq, branch) -> [answer code]
