@@ -403,6 +403,8 @@ static int listen_params(struct hr_listen *ls, const char *p)
 	return *p ? EINVAL : 0;
 }
 
+/* "PROTO:ADDR[;params]", PROTO one of "udp:", "tcp:", "tls:", "ws:",
+ * "wss:" (any case) */
 int hr_sip_listen_decode(struct hr_listen *ls, const char *spec)
 {
 	char addr[HR_SA_STRLEN];
