@@ -31,18 +31,16 @@ static int bind_key(struct hr_sip *sip, struct hr_conn *conn, char kind,
 {
 	struct hr_hash *tab = hr_sip_flows(sip);
 	size_t n = strlen(v) + 3;
-	struct flow *f;
+	struct flow *f, *old;
 
-	f = malloc(sizeof(*f) + n);
+	f = calloc(1, sizeof(*f) + n);
 	if (!f)
 		return ENOMEM;
 	snprintf(f->key, n, "%c:%s", kind, v);
 	/* the newest flow wins (RFC 5626 5.3: the most recent) */
-	struct flow *old = hr_hash_find_str(tab, f->key,
-		offsetof(struct flow, key));
+	old = hr_hash_find_str(tab, f->key, offsetof(struct flow, key));
 	if (old)
 		flow_free(old);
-	memset(f, 0, sizeof(*f));
 	f->tab = tab;
 	f->conn = conn;
 	hr_hash_append(tab, hr_hash_bytes(f->key, strlen(f->key)),

@@ -6,6 +6,7 @@ over the connection a request came on, what happens when it is gone, and
 a subscription made over WSS across kill -9. The test CA is made by the
 test (tlsca.py)."""
 
+import json
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -457,6 +459,14 @@ class WssRestartTest(SecureCase):
         w.recv_notify()
         h2 = self.restart_herald(self.herald)
         self.herald = h2
+        # stored with its transport, and so shown by the admin API
+        req = urllib.request.Request(
+            h2.admin_url + '/v1/subscriptions',
+            headers={'Authorization': 'Bearer ' + harness.ADMIN_TOKEN})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            items = json.loads(resp.read())['items']
+        self.assertEqual([i['dialog']['transport'] for i in items],
+                         ['wss'])
         # the browser re-connects and refreshes in its dialog
         c2 = WsClient(self.addr('wss'), ca=self.ca.ca_cert)
         self.addCleanup(c2.close)
