@@ -58,6 +58,7 @@ struct hr_conn {
 	struct hr_tmr tmr_msg;     /* a started message, or the handshake,
 				    * must end by then */
 	bool closing;              /* close once the output has drained */
+	bool tls_up;               /* TLS handshake done */
 	bool ready;                /* TLS handshake and WebSocket upgrade
 				    * done: SIP flows */
 	enum hr_tp tp;
@@ -108,7 +109,8 @@ void hr_conn_close(struct hr_conn *conn)
 	hr_srclim_conn_close(hr_sip_srclim(conn->sip), conn->src_slot);
 	conn->src_slot = 0;
 	hr_flows_drop(&conn->flows);
-	/* a TLS close_notify is not waited for (RFC 8446 6.1 allows it) */
+	/* the peer's close_notify is not waited for (RFC 8446 6.1 allows
+	 * it); said received, OpenSSL keeps the session for resumption */
 	if (hr_tp_secure(conn->tp))
 		SSL_set_shutdown(bufferevent_openssl_get_ssl(conn->bev),
 			SSL_RECEIVED_SHUTDOWN);
@@ -147,7 +149,8 @@ static void conn_destroy(void *data)
 	hr_mem_deref(conn->ws);
 }
 
-/* Queue bytes as they are: false when the peer is cut off. */
+/* Queue bytes as they are: 0, or EPIPE when the peer is cut off (the
+ * connection is closed then), or ENOMEM. */
 static int put(struct hr_conn *conn, const void *p, size_t len)
 {
 	const struct hr_sip_cfg *cfg = hr_sip_cfg(conn->sip);
@@ -470,14 +473,15 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED) {
 		/* the TLS handshake is done; a WebSocket upgrade follows */
-		if (hr_tp_secure(conn->tp) && !conn_ws(conn))
+		conn->tls_up = true;
+		if (!conn_ws(conn))
 			set_ready(conn);
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT)
 		HR_DEBUG("idle timeout");
 	if (hr_tp_secure(conn->tp) && (what & BEV_EVENT_ERROR) &&
-	    !conn->ready) {
+	    !conn->tls_up) {
 		hr_sip_counters(conn->sip)->tls_failed++;
 		HR_INFO_EVERY(1000, "TLS handshake with %s failed: %s",
 			hr_sa_print(&conn->peer, peer, sizeof(peer)),
