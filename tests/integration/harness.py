@@ -62,7 +62,9 @@ HERALD_ENV = ('HERALD_SIP_LISTEN', 'HERALD_DOMAIN', 'HERALD_LOG_LEVEL',
               'HERALD_ADMIN_TOKEN_FILE', 'HERALD_DIGEST_URI_CHECK',
               'HERALD_ADMIN_MAX_CONNECTIONS', 'HERALD_ADMIN_REQUEST_TIMEOUT',
               'HERALD_MAX_TRANSACTIONS', 'HERALD_MAX_REQUESTS_PER_SOURCE',
-              'HERALD_MAX_TCP_PER_SOURCE')
+              'HERALD_MAX_TCP_PER_SOURCE', 'HERALD_TLS_CERT',
+              'HERALD_TLS_KEY', 'HERALD_TLS_CLIENT_CA',
+              'HERALD_HANDSHAKE_TIMEOUT')
 
 
 # ---------------------------------------------------------------------------
