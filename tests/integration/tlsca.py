@@ -12,11 +12,13 @@
 Keys are EC P-256 (fast to make); certificates are X.509 v3, valid
 from now (openssl 3.0's x509 and req set no earlier start) for 30
 days. The server certs carry subjectAltName IP:127.0.0.1,
-DNS:localhost and extendedKeyUsage serverAuth, the client cert clientAuth; the CA is a CA (basicConstraints
-CA:TRUE, keyCertSign). Nothing prompts: every subject is given with
--subj and no key has a passphrase. The two server certs differ in
-subject CN (herald-test-server, herald-test-server-2) and serial, so a
-client can tell which one it was shown.
+DNS:localhost and extendedKeyUsage serverAuth, the client cert
+clientAuth; the CA is a CA (basicConstraints CA:TRUE, keyCertSign).
+Nothing prompts: every subject is given with -subj, `req` reads a
+config of its own (not the system's openssl.cnf), and no key has a
+passphrase. The two server certs differ in subject CN
+(herald-test-server, herald-test-server-2) and serial, so a client can
+tell which one it was shown.
 
 Only the openssl binary (Debian's openssl, Priority important) is used.
 """
@@ -81,7 +83,7 @@ def _signed(d, name, cn, ext, ca_cert, ca_key, serial):
     key = _key(os.path.join(d, name + '.key'))
     csr = os.path.join(d, name + '.csr')
     _openssl('req', '-new', '-key', key, '-subj', '/O=Herald test/CN=' + cn,
-             '-out', csr)
+             '-config', _req_config(d), '-out', csr)
     extfile = _write(os.path.join(d, name + '.ext'), ext)
     cert = os.path.join(d, name + '.pem')
     _openssl('x509', '-req', '-in', csr, '-CA', ca_cert, '-CAkey', ca_key,
@@ -101,7 +103,7 @@ def make(d):
     _openssl('req', '-new', '-x509', '-key', ca_key, '-sha256',
              '-subj', '/O=Herald test/CN=Herald test CA', '-days', str(DAYS),
              '-set_serial', '1', '-extensions', 'v3_ca_test',
-             '-config', _ca_config(d), '-out', ca_cert)
+             '-config', _req_config(d), '-out', ca_cert)
     server = _signed(d, 'server', 'herald-test-server', SERVER_EXT,
                      ca_cert, ca_key, 2)
     server2 = _signed(d, 'server2', 'herald-test-server-2', SERVER_EXT,
@@ -111,10 +113,10 @@ def make(d):
               server2[1], client[0], client[1])
 
 
-def _ca_config(d):
-    """A minimal openssl config for `req -x509` (the system's openssl.cnf
-    is not read: its defaults could prompt or add extensions)."""
-    return _write(os.path.join(d, 'ca.cnf'),
+def _req_config(d):
+    """A minimal openssl config for `req` (the system's openssl.cnf is
+    not read: its defaults could prompt or add extensions)."""
+    return _write(os.path.join(d, 'req.cnf'),
                   '[req]\n'
                   'distinguished_name = dn\n'
                   'prompt = no\n'
