@@ -40,11 +40,12 @@
  *                        wait for its final response
  *   unpublish            PUBLISH Expires: 0 with SIP-If-Match, no body
  *   wait event [contains] [timeout]
- *                        wait for an event of that name (whose body or
- *                        status contains the text) after the last one
- *                        a wait took
+ *                        wait for an event of that name (whose JSON
+ *                        line contains the text) after the last one a
+ *                        wait took
  *   sleep ms
- *   stop                 ua.stop(); wait for disconnected; exit 0
+ *   stop                 ua.stop() (un-REGISTER, close); wait for
+ *                        disconnected
  *
  * JsSIP 3.13 has no publisher of its own (no ua.publish, no
  * JsSIP.Publisher): PUBLISH goes through JsSIP's own request machinery,
@@ -252,17 +253,25 @@ async function run(action) {
 	return ok;
 }
 
+/* What jssip-node-websocket hands the websocket package on each
+ * connect(): clientConfig.tlsOptions go to https.request(), so to
+ * tls.connect() (ca: the CA a wss: server's certificate is verified
+ * against; cert, key: a client certificate). A fresh clientConfig each
+ * time: the websocket package (1.0.35, WebSocketClient's constructor)
+ * deletes tlsOptions from the config it is given, and
+ * jssip-node-websocket gives it the same object on every connect(), so
+ * from the second connection on (JsSIP's recovery after any disconnect)
+ * the CA would be gone and the server's certificate refused. */
 function socketOptions(cfg) {
-	const tls = {};
-	if (cfg.ca)
-		tls.ca = fs.readFileSync(cfg.ca);
-	if (cfg.cert)
-		tls.cert = fs.readFileSync(cfg.cert);
-	if (cfg.key)
-		tls.key = fs.readFileSync(cfg.key);
-	/* the websocket package hands clientConfig.tlsOptions to
-	 * https.request(), so to tls.connect() */
-	return { clientConfig: { tlsOptions: tls } };
+	const files = {};
+	for (const k of ['ca', 'cert', 'key'])
+		if (cfg[k])
+			files[k] = fs.readFileSync(cfg[k]);
+	return {
+		get clientConfig() {
+			return { tlsOptions: Object.assign({}, files) };
+		},
+	};
 }
 
 function start(cfg) {
