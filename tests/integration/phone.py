@@ -56,6 +56,14 @@ class Phone:
         return resp
 
 
+def query_bindings(test, user='alice'):
+    """{contact uri: expires} of user, by a query REGISTER (no Contact)
+    over UDP from test's herald."""
+    r = Phone(test, test.udp(), user=user).register([])
+    test.assertStatus(r, 200)
+    return contacts_of(r)
+
+
 def contacts_of(resp):
     """{uri: expires} from a 200's Contact headers."""
     out = {}

@@ -33,9 +33,7 @@ when baresip is not installed (script/bootstrap installs baresip-core).
 
 import os
 import re
-import shutil
 import sys
-import tempfile
 import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -45,7 +43,7 @@ import harness  # noqa: E402
 import baresip  # noqa: E402
 import tlsca  # noqa: E402
 from baresip import Baresip  # noqa: E402
-from phone import PASSWORD, Phone, contacts_of  # noqa: E402
+from phone import PASSWORD, query_bindings  # noqa: E402
 
 ALICE = 'sip:alice@example.test'
 BOB = 'sip:bob@example.test'
@@ -67,9 +65,7 @@ class BaresipTlsTest(harness.HeraldTestCase):
     def setUp(self):
         baresip.skip_unless_available()
         super().setUp()
-        d = tempfile.mkdtemp(prefix='herald-baresip-tls-')
-        self.addCleanup(shutil.rmtree, d, True)
-        self.ca = tlsca.make(os.path.join(d, 'ca'))
+        [self.ca] = tlsca.for_test(self)
         self.tls_port = harness.free_port()
         self.herald = self.start_herald([
             '--sip-listen', 'tls:127.0.0.1:%d' % self.tls_port,
@@ -86,13 +82,6 @@ class BaresipTlsTest(harness.HeraldTestCase):
                        pubint=60, transport='tls', default_config=True,
                        more_edits=(trust_edit(self.ca.ca_cert),))
 
-    def bindings(self, user):
-        """{contact uri: expires} of user, by a query REGISTER over UDP."""
-        p = Phone(self, self.udp(), user=user)
-        r = p.register([])
-        self.assertStatus(r, 200)
-        return contacts_of(r)
-
     def assertAllTls(self, b):
         """Every SIP message baresip sent or received went over TLS."""
         heads = [m.group(1) for m in
@@ -106,11 +95,11 @@ class BaresipTlsTest(harness.HeraldTestCase):
         transport=tls Contact); /quit un-REGISTERs her."""
         alice = self.baresip('alice', [])
         alice.wait_registered()
-        uris = list(self.bindings('alice'))
+        uris = list(query_bindings(self, 'alice'))
         self.assertEqual(len(uris), 1, uris)
         self.assertIn('transport=tls', uris[0].lower(), uris)
         self.assertEqual(alice.quit(), 0, alice.log_text(100))
-        self.assertEqual(self.bindings('alice'), {})
+        self.assertEqual(query_bindings(self, 'alice'), {})
         self.assertAllTls(alice)
 
     def test_presence_change_seen_over_tls(self):

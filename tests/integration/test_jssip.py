@@ -31,9 +31,7 @@ test needs no network. Skips only when node or npm is not installed
 on PATH)."""
 
 import os
-import shutil
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -42,7 +40,7 @@ import harness  # noqa: E402
 import jssipua  # noqa: E402
 import tlsca  # noqa: E402
 from jssipua import JsSIPUA  # noqa: E402
-from phone import PASSWORD, Phone, contacts_of  # noqa: E402
+from phone import PASSWORD, query_bindings  # noqa: E402
 from watcher import PIDF_TYPE, parse_pidf, validate_pidf  # noqa: E402
 
 ALICE = 'sip:alice@example.test'
@@ -60,10 +58,7 @@ class JsSIPCase(harness.HeraldTestCase):
     def setUp(self):
         jssipua.ensure_installed()
         super().setUp()
-        d = tempfile.mkdtemp(prefix='herald-jssip-')
-        self.addCleanup(shutil.rmtree, d, True)
-        self.ca = tlsca.make(os.path.join(d, 'ca'))
-        self.other_ca = tlsca.make(os.path.join(d, 'other-ca'))
+        self.ca, self.other_ca = tlsca.for_test(self, 2)
         self.wss_port = harness.free_port()
         self.ws_port = harness.free_port()
         self.herald = self.start_herald(list(self.herald_args) + [
@@ -94,13 +89,6 @@ class JsSIPCase(harness.HeraldTestCase):
         u.do({'do': 'register'})
         return u
 
-    def bindings(self, user):
-        """{contact uri: expires} of user, by a query REGISTER over UDP."""
-        p = Phone(self, self.udp(), user=user)
-        r = p.register([])
-        self.assertStatus(r, 200)
-        return contacts_of(r)
-
     def notify_pidf(self, ua, note):
         """The PIDF of the next NOTIFY ua gets whose body has note;
         checked against RFC 3863's schema."""
@@ -125,11 +113,11 @@ class JsSIPTest(JsSIPCase):
         """alice registers over WSS (digest): Herald holds her binding,
         JsSIP's Contact with transport=ws; ua.stop() un-REGISTERs."""
         alice = self.registered('alice')
-        uris = list(self.bindings('alice'))
+        uris = list(query_bindings(self, 'alice'))
         self.assertEqual(len(uris), 1, uris)
         self.assertIn('transport=ws', uris[0].lower(), uris)
         self.assertEqual(alice.stop(), 0, alice.diag())
-        self.assertEqual(self.bindings('alice'), {})
+        self.assertEqual(query_bindings(self, 'alice'), {})
 
     def test_presence_over_wss(self):
         """bob watches alice, both over WSS: alice publishes open, then
@@ -191,7 +179,7 @@ class JsSIPTest(JsSIPCase):
         self.assertFalse([e for e in u.event_list()
                           if e['event'] in ('connected', 'registered')],
                          u.diag())
-        self.assertEqual(self.bindings('alice'), {})
+        self.assertEqual(query_bindings(self, 'alice'), {})
 
 
 class IdleCloseTest(JsSIPCase):
@@ -217,7 +205,7 @@ class IdleCloseTest(JsSIPCase):
             u.wait_event('disconnected', timeout=15)
             u.wait_event('registered', timeout=15)
         for user in ('alice', 'bob'):
-            self.assertEqual(len(self.bindings(user)), 1, user)
+            self.assertEqual(len(query_bindings(self, user)), 1, user)
         alice.do({'do': 'publish', 'basic': 'open', 'note': 'back again'})
         self.assertSees(bob, 'back again', 'open')
         self.assertFalse([e for e in bob.event_list()

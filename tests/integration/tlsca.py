@@ -25,7 +25,9 @@ Only the openssl binary (Debian's openssl, Priority important) is used.
 
 import collections
 import os
+import shutil
 import subprocess
+import tempfile
 
 OPENSSL = 'openssl'
 
@@ -113,6 +115,14 @@ def make(d):
               server2[1], client[0], client[1])
 
 
+def for_test(test, count=1):
+    """count CAs made in a temporary directory that test's cleanups
+    remove; a list of CA."""
+    d = tempfile.mkdtemp(prefix='herald-tlsca-')
+    test.addCleanup(shutil.rmtree, d, True)
+    return [make(os.path.join(d, 'ca%d' % i)) for i in range(count)]
+
+
 def _req_config(d):
     """A minimal openssl config for `req` (the system's openssl.cnf is
     not read: its defaults could prompt or add extensions)."""
@@ -138,7 +148,6 @@ def subject_cn(cert):
 
 if __name__ == '__main__':
     import sys
-    import tempfile
     ca = make(sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp())
     for f, v in ca._asdict().items():
         print('%s\t%s' % (f, v))

@@ -186,15 +186,20 @@ function contains(ev, text) {
 	return JSON.stringify(ev).includes(text);
 }
 
+/* Call start, then wait for the event called name. */
+async function until(start, name) {
+	start();
+	await waitEvent([name]);
+	return true;
+}
+
 const ACTIONS = {
 	async register() {
 		const ev = await waitEvent(['registered', 'registrationFailed']);
 		return ev.event === 'registered';
 	},
 	async unregister() {
-		ua.unregister();
-		await waitEvent(['unregistered']);
-		return true;
+		return until(() => ua.unregister(), 'unregistered');
 	},
 	async subscribe(a) {
 		if (!a.target)
@@ -203,9 +208,7 @@ const ACTIONS = {
 		return true;
 	},
 	async unsubscribe() {
-		subscriber.terminate();
-		await waitEvent(['terminated']);
-		return true;
+		return until(() => subscriber.terminate(), 'terminated');
 	},
 	async publish(a) {
 		if (!a.basic)
@@ -233,9 +236,7 @@ const ACTIONS = {
 		return true;
 	},
 	async stop() {
-		ua.stop();
-		await waitEvent(['disconnected']);
-		return true;
+		return until(() => ua.stop(), 'disconnected');
 	},
 };
 
