@@ -260,7 +260,7 @@ static void announce(struct regctx *ctx)
 
 /* RFC 5626 5.3: a REGISTER over a connection makes it the route to its
  * contacts: requests to them (NOTIFYs of subscriptions whose own
- * connection closed) go over it. */
+ * connection closed) go over it, and it stays open while they live. */
 static void bind_flows(struct regctx *ctx)
 {
 	const struct hr_msg *req = hr_strans_msg(ctx->st);
@@ -269,9 +269,10 @@ static void bind_flows(struct regctx *ctx)
 		return;
 	for (unsigned i = 0; i < ctx->n; i++) {
 		const struct change *c = &ctx->ch[i];
+		int64_t left = c->sb.expires_at - hr_wall_s();
 
-		if (!c->del && hr_sip_flow_bind(ctx->r->sip, req->conn,
-			c->sb.instance, c->sb.uri))
+		if (!c->del && left > 0 && hr_sip_flow_bind(ctx->r->sip,
+			req->conn, c->sb.instance, c->sb.uri, (uint32_t)left))
 			HR_WARN("out of memory keeping the flow of %s",
 				c->sb.uri);
 	}

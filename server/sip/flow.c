@@ -50,12 +50,13 @@ static int bind_key(struct hr_sip *sip, struct hr_conn *conn, char kind,
 }
 
 int hr_sip_flow_bind(struct hr_sip *sip, struct hr_conn *conn,
-	const char *instance, const char *contact_uri)
+	const char *instance, const char *contact_uri, uint32_t expires)
 {
 	int err = 0;
 
 	if (!hr_conn_isopen(conn))
 		return 0;
+	hr_conn_keep(conn, expires);
 	if (instance && *instance)
 		err = bind_key(sip, conn, 'i', instance);
 	if (!err && contact_uri && *contact_uri)

@@ -632,12 +632,12 @@ int hr_sip_tls_reload(struct hr_sip *sip);
 
 /**
  * A REGISTER that came over conn bound contact_uri with instance (""
- * when none) and reg-id: requests to that instance or that URI may go
- * over conn while it is open (RFC 5626 5.3). The newest flow wins.
- * 0 or ENOMEM.
+ * when none) for expires seconds: requests to that instance or that URI
+ * may go over conn while it is open (RFC 5626 5.3), and idleness does not
+ * close it meanwhile. The newest flow wins. 0 or ENOMEM.
  */
 int hr_sip_flow_bind(struct hr_sip *sip, struct hr_conn *conn,
-	const char *instance, const char *contact_uri);
+	const char *instance, const char *contact_uri, uint32_t expires);
 /** An open flow of instance (when not empty), else of uri, or NULL. */
 struct hr_conn *hr_sip_flow_find(struct hr_sip *sip, const char *instance,
 	const char *uri);

@@ -118,6 +118,8 @@ struct hr_conn *hr_conn_find(struct hr_sip *sip, enum hr_tp tp,
 	const struct hr_sa *peer);
 /* The flows (flow.c) registered over conn. */
 struct hr_list *hr_conn_flows(struct hr_conn *conn);
+/* Keep conn open through idleness for secs more (a registered flow). */
+void hr_conn_keep(struct hr_conn *conn, uint32_t secs);
 /* Open a connection to peer (RFC 3261 18.1.1); the list owns it. */
 int hr_conn_connect(struct hr_conn **connp, struct hr_sip *sip,
 	const struct hr_sa *peer);

@@ -65,6 +65,10 @@ struct hr_conn {
 	struct hr_ws_rx *ws;       /* WS, WSS: the receive side, once
 				    * upgraded */
 	struct hr_list flows;      /* RFC 5626 flows over it (flow.c) */
+	uint64_t keep_until;       /* hr_now_ms(): a registered flow's
+				    * binding lives until then */
+	bool pinged;               /* WS: a PING sent for idleness, no
+				    * byte received since */
 	uint32_t src_slot;         /* its count in the per-source table */
 };
 
@@ -435,6 +439,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	struct hr_conn *conn = hr_mem_ref(arg);
 
 	(void)bev;
+	conn->pinged = false;
 	while (conn->bev && !conn->closing && read_one(conn))
 		;
 	hr_mem_deref(conn);
@@ -466,6 +471,39 @@ static const char *tls_why(struct bufferevent *bev, char *out, size_t n)
 	return out;
 }
 
+/*
+ * Idle for --tcp-idle-timeout: is the connection kept? A registered flow
+ * is, while its binding lives (RFC 5626: it is the only route to the UA;
+ * Kamailio's tcp_persistent_flag does the same). A WebSocket connection
+ * gets a PING (browsers send no keep-alives of their own, and JsSIP
+ * ignores Flow-Timer): it is kept while it answers, and closed after a
+ * whole idle period without a byte. True: reading goes on.
+ */
+static bool idle_kept(struct hr_conn *conn)
+{
+	bool flow = hr_now_ms() < conn->keep_until;
+
+	if (conn_ws(conn) && conn->ready) {
+		if (conn->pinged && !flow)
+			return false;
+		if (!conn->pinged && put_frame(conn, HR_WS_PING, "", 0))
+			return false;
+		conn->pinged = true;
+	} else if (!flow) {
+		return false;
+	}
+	bufferevent_enable(conn->bev, EV_READ);
+	return true;
+}
+
+void hr_conn_keep(struct hr_conn *conn, uint32_t secs)
+{
+	uint64_t until = hr_now_ms() + (uint64_t)secs * 1000;
+
+	if (until > conn->keep_until)
+		conn->keep_until = until;
+}
+
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct hr_conn *conn = arg;
@@ -478,6 +516,9 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 			set_ready(conn);
 		return;
 	}
+	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
+	    idle_kept(conn))
+		return;
 	if (what & BEV_EVENT_TIMEOUT)
 		HR_DEBUG("idle timeout");
 	if (hr_tp_secure(conn->tp) && (what & BEV_EVENT_ERROR) &&

@@ -20,9 +20,10 @@ Found on the way, in the clients, not Herald: the websocket package
 config it is given, and jssip-node-websocket gives it the same object
 on every connect(): JsSIP's reconnection after any disconnect loses the
 CA and refuses the server. driver.js hands it a fresh config each time.
-And JsSIP sends no keep-alives (it ignores Flow-Timer), so Herald closes
-its idle connection after --tcp-idle-timeout; IdleCloseTest shows that
-JsSIP connects and registers again and its NOTIFYs follow the new flow.
+And JsSIP sends no keep-alives (it ignores Flow-Timer): Herald keeps its
+registered flow open and pings it when idle (IdleTest); after kill -9 and
+a restart JsSIP connects and registers again and its NOTIFYs follow the
+new flow (RestartTest).
 
 The node packages are installed with `npm ci` (package-lock.json) when
 node_modules is missing or is not what the lock says; once there, the
@@ -182,25 +183,44 @@ class JsSIPTest(JsSIPCase):
         self.assertEqual(query_bindings(self, 'alice'), {})
 
 
-class IdleCloseTest(JsSIPCase):
+class IdleTest(JsSIPCase):
     """JsSIP sends no keep-alives of its own (it ignores Flow-Timer, and
-    re-REGISTERs at half its 600 s or later): Herald closes its idle
-    connection after --tcp-idle-timeout (300 s by default, 5 s here).
-    JsSIP then connects again (its connection recovery, 2 s later) and
-    registers the new flow with the same +sip.instance and reg-id; a
-    NOTIFY of a subscription made over the old connection goes over the
-    new one (RFC 5626)."""
+    re-REGISTERs at half its 600 s or later), and Herald's idle timeout
+    is 300 s (3 s here): Herald keeps a registered flow open while its
+    binding lives, and pings an idle WebSocket connection, so the
+    browser's connection stays and its NOTIFYs arrive."""
 
-    herald_args = ['--tcp-idle-timeout', '5']
+    herald_args = ['--tcp-idle-timeout', '3']
 
-    def test_notify_over_new_flow(self):
-        """Both idle past the timeout, closed, connected and registered
-        again: one binding each; alice publishes, bob (subscribed over
-        his first connection) is told over his second."""
+    def test_idle_browser_stays_connected(self):
         alice = self.registered('alice')
         bob = self.registered('bob')
         bob.do({'do': 'subscribe', 'target': ALICE})
         bob.wait_event('active')
+        # three idle timeouts go by
+        with self.assertRaises(AssertionError):
+            bob.wait_event('disconnected', timeout=10)
+        alice.do({'do': 'publish', 'basic': 'open', 'note': 'still here'})
+        self.assertSees(bob, 'still here', 'open')
+        self.assertFalse([e for u in (alice, bob) for e in u.event_list()
+                          if e['event'] in ('disconnected', 'terminated')],
+                         bob.diag())
+        for u in (alice, bob):
+            self.assertEqual(u.stop(), 0, u.diag())
+
+
+class RestartTest(JsSIPCase):
+    """kill -9 and a restart: JsSIP connects and registers again (its
+    connection recovery) with the same +sip.instance and reg-id; the
+    subscription bob made before, back from PostgreSQL, gets its NOTIFYs
+    over his new flow (RFC 5626)."""
+
+    def test_notify_over_new_flow(self):
+        alice = self.registered('alice')
+        bob = self.registered('bob')
+        bob.do({'do': 'subscribe', 'target': ALICE})
+        bob.wait_event('active')
+        self.herald = self.restart_herald(self.herald)
         for u in (alice, bob):
             u.wait_event('disconnected', timeout=15)
             u.wait_event('registered', timeout=15)

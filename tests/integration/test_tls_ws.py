@@ -448,6 +448,38 @@ class FlowTest(SecureCase):
         self.assertIn('sip:alice@192.0.2.9:5060', n.body.decode())
 
 
+class IdleTest(SecureCase):
+    """--tcp-idle-timeout: an idle WebSocket connection gets a PING and is
+    kept while it answers; a registered flow is kept while its binding
+    lives; anything else idle is closed."""
+    extra_args = ['--tcp-idle-timeout', '1']
+
+    def test_ws_ping_when_idle(self):
+        quiet = self.ws()         # answers nothing
+        live = self.ws(secure=True)
+        self.assertEqual(quiet.recv_frame(timeout=3), (OP_PING, b''))
+        self.assertEqual(live.recv_frame(timeout=3), (OP_PING, b''))
+        live.send_frame(wsclient.OP_PONG, b'')
+        self.assertTrue(quiet.wait_closed(3))
+        # the live one is pinged again and again, never closed
+        for _ in range(2):
+            self.assertEqual(live.recv_frame(timeout=3), (OP_PING, b''))
+            live.send_frame(wsclient.OP_PONG, b'')
+        self.assertStatus(self.options(live), 200)
+
+    def test_registered_flow_kept(self):
+        self.herald.add_user('alice@example.test', PASSWORD)
+        flow, other = self.tls(), self.tls()
+        r = Phone(self, flow).register(['<sip:alice@%s:%d;transport=tls>'
+                                        % (flow.host, flow.port)],
+                                       expires=60)
+        self.assertStatus(r, 200)
+        self.assertStatus(self.options(other), 200)
+        self.assertTrue(other.wait_closed(3), 'idle, not a flow: closed')
+        time.sleep(1.5)
+        self.assertStatus(self.options(flow), 200)
+
+
 class WssRestartTest(SecureCase):
     def test_subscription_over_wss_survives_kill9(self):
         self.herald.add_user('alice@example.test', PASSWORD)
