@@ -13,7 +13,10 @@
 
 struct hr_admin_cfg {
 	const char *listen;          /* "127.0.0.1:8080"; port 0 picks one */
-	const char *token;           /* the bearer token */
+	const char *token;           /* the bearer token named "admin", or
+				      * NULL with tokens_file */
+	const char *tokens_file;     /* named tokens, "NAME TOKEN" lines
+				      * (mode 0600), or NULL */
 	size_t max_body;             /* request bodies, bytes (65536) */
 	unsigned max_conns;          /* connections at once (64) */
 	unsigned request_timeout_s;  /* to receive a request whole (10) */
@@ -27,6 +30,10 @@ struct hr_admin;
  * stops it: after hr_call_close(), and after the store has delivered
  * the completions its handlers may wait for. */
 int hr_admin_start(struct hr_admin **ap, const struct hr_admin_cfg *cfg);
+
+/** SIGHUP (core thread): read the tokens file again; on an error (logged)
+ * the tokens stay as they were. 0 or the error. */
+int hr_admin_reload(struct hr_admin *a);
 
 /**
  * The token to use: tok when given; else the one kept in path, or a new

@@ -6,12 +6,18 @@
 #include <microhttpd.h>
 #include "admin.h"
 
+/* A bearer token's name: letters, digits, '.', '_', '-' */
+#define HR_ADMIN_NAME_MAX 64
+
 struct hr_admin {
 	struct hr_admin_cfg cfg;
-	char *token;
+	struct hr_admin_tokens *tokens;
 	struct MHD_Daemon *d;
 	struct hr_admin_conns *conns;
 	struct hr_ctl_reader *rd;     /* used on the admin thread only */
+	_Atomic uint64_t audit_written;  /* audit records written */
+	_Atomic uint64_t audit_failed;   /* ... not written, logged */
+	_Atomic uint64_t unauthorized;   /* requests answered 401 */
 };
 
 /* One request: method, path split in segments, query, body. */
@@ -24,6 +30,7 @@ struct req {
 	unsigned nseg;
 	struct hr_buf body;
 	bool too_big;
+	char who[HR_ADMIN_NAME_MAX + 1];  /* its token's name; "" before */
 };
 
 /* A reply to send. */
@@ -87,6 +94,31 @@ void hr_admin_user_add(struct req *r, struct reply *rp);
 void hr_admin_users_list(struct req *r, struct reply *rp);
 void hr_admin_user_patch(struct req *r, struct reply *rp, const char *name);
 void hr_admin_user_del(struct req *r, struct reply *rp, const char *name);
+
+/* tokens.c: the bearer tokens by name */
+struct hr_admin_tokens;
+
+/** The tokens: single (NULL or "": none) named "admin", and file's
+ * "NAME TOKEN" lines (NULL: none); at least one. Errors are logged. */
+int hr_admin_tokens_alloc(struct hr_admin_tokens **tp, const char *single,
+	const char *file);
+/** Read the file again (any thread); on error (logged) the tokens stay
+ * as they were. */
+int hr_admin_tokens_reload(struct hr_admin_tokens *t);
+/** Is tok one of the tokens? name gets its name. Constant time. */
+bool hr_admin_tokens_check(struct hr_admin_tokens *t, const char *tok,
+	char name[HR_ADMIN_NAME_MAX + 1]);
+
+/* audit.c: the audit log */
+
+/** After r's answer rp is made, before it is sent: r's record, when r
+ * asked for a change with a valid token (written on the admin's reader;
+ * when PostgreSQL does not take it, logged at warn and counted). */
+void hr_admin_audit(struct req *r, const struct reply *rp, const char *url);
+/** GET /v1/audit */
+void hr_admin_audit_list(struct req *r, struct reply *rp);
+/** The audit's and the tokens' counters in Prometheus text. */
+int hr_admin_audit_metrics(struct hr_admin *a, struct hr_buf *b);
 
 /* metrics.c */
 void hr_admin_metrics(struct req *r, struct reply *rp);

@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <openssl/crypto.h>
 #include "admin_int.h"
 
 #define HR_LOG_MODULE "admin"
@@ -109,15 +109,16 @@ json_t *hr_admin_body_json(const struct req *r, struct reply *rp,
 	return j;
 }
 
-static bool authorized(const struct req *r)
+/* RFC 6750 2.1; the scheme's name is case-insensitive (RFC 9110
+ * 11.1). r->who gets the token's name. */
+static bool authorized(struct req *r)
 {
 	const char *h = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND,
 		MHD_HTTP_HEADER_AUTHORIZATION);
-	size_t n = strlen(r->a->token);
 
-	if (!h || strncmp(h, "Bearer ", 7) || strlen(h + 7) != n)
+	if (!h || strncasecmp(h, "Bearer ", 7))
 		return false;
-	return CRYPTO_memcmp(h + 7, r->a->token, n) == 0;
+	return hr_admin_tokens_check(r->a->tokens, h + 7, r->who);
 }
 
 static void req_free(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -204,15 +205,16 @@ static bool body_too_big(const struct req *r)
  * queued now without reading the body (nor a 100 Continue), and closes
  * the connection after it.
  */
-static bool refuse_early(const struct req *r, struct reply *rp)
+static bool refuse_early(struct req *r, struct reply *rp)
 {
-	if (!r->path)
+	if (!r->path) {
 		hr_admin_problem(rp, 500, "Internal Server Error",
 			"out of memory");
-	else if (!is_health(r) && !authorized(r))
+	} else if (!is_health(r) && !authorized(r)) {
+		r->a->unauthorized++;
 		hr_admin_problem(rp, 401, "Unauthorized",
 			"a bearer token is required");
-	else if (body_too_big(r))
+	} else if (body_too_big(r))
 		hr_admin_problem(rp, 413, "Payload Too Large", NULL);
 	return rp->status != 0;
 }
@@ -235,6 +237,7 @@ static enum MHD_Result begin(struct hr_admin *a, struct MHD_Connection *c,
 	if (!refuse_early(r, &rp))
 		return MHD_YES;
 	hr_admin_conn_received(a->conns, c);
+	hr_admin_audit(r, &rp, url);
 	return respond(c, &rp, method, url);
 }
 
@@ -260,6 +263,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		hr_admin_problem(&rp, 413, "Payload Too Large", NULL);
 	else
 		hr_admin_route(r, &rp);
+	hr_admin_audit(r, &rp, url);
 	return respond(c, &rp, method, url);
 }
 
@@ -308,9 +312,7 @@ static void admin_destroy(void *data)
 	hr_admin_conns_free(a->conns);
 	hr_mem_deref(a->rd);
 	hr_mem_deref(a->cfg.ctl);
-	if (a->token)
-		OPENSSL_cleanse(a->token, strlen(a->token));
-	free(a->token);
+	hr_mem_deref(a->tokens);
 }
 
 /*
@@ -352,8 +354,8 @@ int hr_admin_start(struct hr_admin **ap, const struct hr_admin_cfg *cfg)
 	char addr[HR_SA_STRLEN];
 	int err;
 
-	if (!ap || !cfg || !cfg->ctl || !cfg->listen || !cfg->token ||
-	    !*cfg->token ||
+	if (!ap || !cfg || !cfg->ctl || !cfg->listen ||
+	    ((!cfg->token || !*cfg->token) && !cfg->tokens_file) ||
 	    hr_sa_decode(&sa, cfg->listen))
 		return EINVAL;
 	a = hr_mem_zalloc(sizeof(*a), admin_destroy);
@@ -362,8 +364,9 @@ int hr_admin_start(struct hr_admin **ap, const struct hr_admin_cfg *cfg)
 	a->cfg = *cfg;
 	hr_mem_ref(a->cfg.ctl);
 	cfg_defaults(&a->cfg);
-	a->token = strdup(cfg->token);
-	err = a->token ? hr_ctl_reader_alloc(&a->rd, a->cfg.ctl) : ENOMEM;
+	err = hr_admin_tokens_alloc(&a->tokens, cfg->token, cfg->tokens_file);
+	if (!err)
+		err = hr_ctl_reader_alloc(&a->rd, a->cfg.ctl);
 	if (!err)
 		err = hr_admin_conns_alloc(&a->conns, a->cfg.max_conns,
 			a->cfg.request_timeout_s);
@@ -385,4 +388,9 @@ int hr_admin_start(struct hr_admin **ap, const struct hr_admin_cfg *cfg)
 		hr_sa_print(&sa, addr, sizeof(addr)));
 	*ap = a;
 	return 0;
+}
+
+int hr_admin_reload(struct hr_admin *a)
+{
+	return a ? hr_admin_tokens_reload(a->tokens) : 0;
 }

@@ -161,6 +161,7 @@ void hr_admin_metrics(struct req *r, struct reply *rp)
 		"Changes per database commit.", &m.batch);
 	err |= histogram(&b, "herald_store_commit_ms",
 		"Database commit latency, ms.", &m.commit_ms);
+	err |= hr_admin_audit_metrics(r->a, &b);
 #undef GAUGE
 #undef COUNTER
 	if (err) {

@@ -562,6 +562,7 @@ static const struct route {
 	{ "GET", { "v1", "mailboxes", "*" }, r_mailbox },
 	{ "PUT", { "v1", "mailboxes", "*" }, r_mailbox_put },
 	{ "GET", { "v1", "mailboxes", "*", "watchers" }, r_mailbox_watchers },
+	{ "GET", { "v1", "audit" }, hr_admin_audit_list },
 };
 
 static bool matches(const struct route *rt, const struct req *r)

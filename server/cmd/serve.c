@@ -80,6 +80,7 @@ struct serve_cfg {
 	const char *admin_listen;
 	const char *admin_token;
 	const char *admin_token_file;
+	const char *admin_tokens;
 	unsigned admin_max_conns;
 	unsigned admin_request_timeout_s;
 };
@@ -305,6 +306,11 @@ static const struct hr_opt opts[] = {
 	{ "admin-token-file", HR_OPT_STR, &cfg.admin_token_file, "PATH",
 	  "where a generated admin token is kept, mode 0600 (default "
 	  "var/admin-token)", 0, 0 },
+	{ "admin-tokens", HR_OPT_STR, &cfg.admin_tokens, "FILE",
+	  "named bearer tokens of the admin API, one 'NAME TOKEN' a line ('#' "
+	  "comments), the names the audit log records; mode 0600 or it is "
+	  "refused; SIGHUP reads it again. --admin-token's is named admin; "
+	  "with this file and no --admin-token none is generated", 0, 0 },
 	{ "admin-max-connections", HR_OPT_UINT, &cfg.admin_max_conns, "N",
 	  "admin connections at once; an eighth is kept free for new ones "
 	  "(/health) by closing the oldest still sending its request "
@@ -321,14 +327,14 @@ static bool given[NOPTS];
 /* --config as read at start: cfg's strings point into it */
 static struct hr_conf *conf;
 
+struct server;
+static void on_hup(struct server *sv);
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
-	struct hr_sip *sip = arg;
-
 	(void)what;
 	if (sig == SIGHUP) {
-		hr_hup();
-		hr_sip_tls_reload(sip);
+		on_hup(arg);
 		return;
 	}
 	HR_INFO("%s: shutting down", strsignal((int)sig));
@@ -449,6 +455,13 @@ struct server {
 	struct hr_mwipkg *mwi;
 	struct hr_admin *admin;
 };
+
+static void on_hup(struct server *sv)
+{
+	hr_hup();
+	hr_sip_tls_reload(sv->sip);
+	hr_admin_reload(sv->admin);
+}
 
 /* A user and its role, into the directory. */
 static int user_put(struct hr_userdb *db, const struct hr_store_user *u)
@@ -757,14 +770,11 @@ static int open_control(struct server *sv, struct hr_control **ctlp)
 	return hr_control_alloc(ctlp, &c);
 }
 
-static int open_admin(struct server *sv)
+/* --admin-token, or the one kept in (or generated into) its file. */
+static int single_token(char *token, size_t n)
 {
-	struct hr_admin_cfg acfg = { 0 };
-	char token[128];
 	int err;
 
-	if (!strcmp(cfg.admin_listen, "off"))
-		return 0;
 	if (!cfg.admin_token || !*cfg.admin_token) {
 		char dir[512];
 		char *slash;
@@ -777,18 +787,35 @@ static int open_admin(struct server *sv)
 			mkdir(dir, 0700);
 		}
 	}
-	err = hr_admin_token(cfg.admin_token, cfg.admin_token_file, token,
-		sizeof(token));
-	if (err) {
+	err = hr_admin_token(cfg.admin_token, cfg.admin_token_file, token, n);
+	if (err)
 		HR_ERROR("admin token file %s: %s", cfg.admin_token_file,
 			hr_strerror(err));
-		return err;
+	return err;
+}
+
+static int open_admin(struct server *sv)
+{
+	struct hr_admin_cfg acfg = { 0 };
+	char token[128] = "";
+	bool named = cfg.admin_tokens && *cfg.admin_tokens;
+	int err;
+
+	if (!strcmp(cfg.admin_listen, "off"))
+		return 0;
+	/* with named tokens, no token is made up: "admin" is there only
+	 * when --admin-token gives it */
+	if (!named || (cfg.admin_token && *cfg.admin_token)) {
+		err = single_token(token, sizeof(token));
+		if (err)
+			return err;
+		acfg.token = token;
 	}
 	err = hr_call_open();
 	if (err)
 		return err;
 	acfg.listen = cfg.admin_listen;
-	acfg.token = token;
+	acfg.tokens_file = named ? cfg.admin_tokens : NULL;
 	acfg.max_conns = cfg.admin_max_conns;
 	acfg.request_timeout_s = cfg.admin_request_timeout_s;
 	err = open_control(sv, &acfg.ctl);
@@ -934,7 +961,7 @@ static int run(void)
 		goto out;
 	for (int i = 0; i < 3; i++) {
 		sigs[i] = evsignal_new(hr_loop_base(), signos[i], on_signal,
-			sv.sip);
+			&sv);
 		if (!sigs[i] || evsignal_add(sigs[i], NULL)) {
 			err = ENOMEM;
 			goto out;

@@ -362,4 +362,39 @@ struct hr_ctl_stats {
 /** The counters, read in one call on the core thread: 0 or ECANCELED. */
 int hr_ctl_stats(struct hr_control *ctl, struct hr_ctl_stats *st);
 
+/* ---- the audit log: every admin change, who made it (the bearer
+ * token's name), what, when and its answer; written and read on the
+ * client's own reader, never by the core ---- */
+
+/** One record; strings live during the call (a read's callback). */
+struct hr_ctl_audit {
+	int64_t id;                  /* reads: its id */
+	int64_t at_us;               /* wall microseconds since the epoch */
+	const char *token;           /* the bearer token's name */
+	const char *method;
+	const char *path;
+	const char *query;           /* JSON text, or NULL */
+	const char *body;            /* JSON text, secrets redacted, or
+				      * NULL */
+	unsigned status;             /* the answer's */
+	const char *detail;          /* or NULL */
+};
+
+typedef int (hr_ctl_audit_h)(const struct hr_ctl_audit *a, void *arg);
+
+/** Which records a page lists, newest first: NULL or 0 matches any. */
+struct hr_ctl_audit_filter {
+	const char *token;
+	int64_t since_us;            /* at or after */
+	const char *path;            /* a prefix of the path */
+	int64_t before;              /* ids below it (the cursor) */
+	unsigned limit;
+};
+
+/** Append a record: 0, or an errno (PostgreSQL did not take it). */
+int hr_ctl_audit_add(struct hr_ctl_reader *rd, const struct hr_ctl_audit *a);
+/** A page of records, newest first. */
+int hr_ctl_audit_page(struct hr_ctl_reader *rd,
+	const struct hr_ctl_audit_filter *f, hr_ctl_audit_h *h, void *arg);
+
 #endif

@@ -147,3 +147,10 @@ int hr_store_sub_get(struct hr_store_reader *r, const char *id,
 
 	return err ? err : each(r, sql, 1, v, hr_store_sub_row, &e);
 }
+
+int hr_store_reader_each(struct hr_store_reader *r, const char *sql, int n,
+	const char *const *v,
+	int (*row_h)(const PGresult *res, int row, void *arg), void *arg)
+{
+	return each(r, sql, n, v, row_h, arg);
+}

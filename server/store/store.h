@@ -249,7 +249,8 @@ int hr_store_rules_load(struct hr_store *s, const char *package,
 int hr_store_secret(struct hr_store *s, const char *name, uint8_t *out,
 	size_t n);
 
-/* ---- readers: read-only connections for other threads (admin) ---- */
+/* ---- readers: connections for other threads (admin): reads, and the
+ * audit log's appends ---- */
 
 struct hr_store_reader;   /* refcounted; one thread at a time */
 
@@ -336,6 +337,41 @@ int hr_store_users_load(struct hr_store *s, hr_store_user_h *h, void *arg);
  * Runs on the core thread.
  */
 void hr_store_set_user_handler(struct hr_store *s, hr_store_user_h *h,
+	void *arg);
+
+/* ---- the admin API's audit log (audit.c), on a reader ---- */
+
+/** One audit record: an admin change and its answer. */
+struct hr_store_audit {
+	int64_t id;               /* reads: its id; ignored when added */
+	int64_t at_us;            /* wall microseconds since the epoch */
+	const char *token;        /* the bearer token's name */
+	const char *method;
+	const char *path;
+	const char *query;        /* JSON text, or NULL */
+	const char *body;         /* JSON text (secrets redacted), or NULL */
+	unsigned status;
+	const char *detail;       /* or NULL */
+};
+
+typedef int (hr_store_audit_h)(const struct hr_store_audit *a, void *arg);
+
+/** Which records a page lists, newest first: NULL or 0 matches any. */
+struct hr_store_audit_filter {
+	const char *token;        /* this token name's */
+	int64_t since_us;         /* at or after (0: any) */
+	const char *path;         /* paths that start with it */
+	int64_t before;           /* ids below it (the cursor; 0: from the
+				   * newest) */
+	unsigned limit;
+};
+
+/** Append a record on reader r's connection: 0, ECONNREFUSED, EIO. */
+int hr_store_audit_add(struct hr_store_reader *r,
+	const struct hr_store_audit *a);
+/** A page of records, newest first (strings live during the call). */
+int hr_store_audit_page(struct hr_store_reader *r,
+	const struct hr_store_audit_filter *f, hr_store_audit_h *h,
 	void *arg);
 
 #endif

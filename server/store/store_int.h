@@ -190,6 +190,11 @@ int hr_pq_exec(PGconn *conn, PGresult **resp, const char *sql, int n,
 const char *hr_pq_errmsg(const PGconn *conn, char *buf, size_t size);
 /** True when the connection or server went away (retry elsewhere). */
 bool hr_pq_lost(const PGconn *conn, const PGresult *res);
+/** A query on reader r's connection (made again when it was lost, and
+ * the query run once more when it died under it), as hr_pq_each_params. */
+int hr_store_reader_each(struct hr_store_reader *r, const char *sql, int n,
+	const char *const *v,
+	int (*row_h)(const PGresult *res, int row, void *arg), void *arg);
 /** Monotonic milliseconds (real clock; any thread). */
 uint64_t hr_store_mono_ms(void);
 
