@@ -133,13 +133,14 @@ static json_t *opaque(const char *what, size_t len)
 		(json_int_t)len);
 }
 
-static json_t *body_summary(const struct req *r)
+/* 413: refused on its Content-Length before a byte was read, or cut */
+static json_t *body_summary(const struct req *r, const struct reply *rp)
 {
 	json_t *j, *s;
 	char *text;
 	size_t len;
 
-	if (r->too_big)
+	if (r->too_big || rp->status == 413)
 		return json_pack("{s:s}", "unparsed", "too large");
 	if (!r->body.len)
 		return NULL;
@@ -259,7 +260,7 @@ void hr_admin_audit(struct req *r, const struct reply *rp, const char *url)
 		return;
 	snprintf(path, sizeof(path), "%s", url);
 	query = query_summary(r);
-	body = body_summary(r);
+	body = body_summary(r, rp);
 	qtext = query ? json_dumps(query, JSON_COMPACT) : NULL;
 	btext = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	detail = detail_of(rp);

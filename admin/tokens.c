@@ -228,7 +228,7 @@ static int load(struct hr_admin_tokens *t, const struct entry *single,
 	if (t->file)
 		err = parse_file(t->file, v, &n, why, size);
 	if (!err && !n) {
-		snprintf(why, size, "no token in it");
+		snprintf(why, size, "no token in it, and no --admin-token");
 		err = EINVAL;
 	}
 	if (!err)

@@ -610,6 +610,7 @@ class OpenApiCase(harness.HeraldTestCase):
         C('DELETE', RX, {'aor': ALICE, 'watcher': BOB}, expect=204)
 
         self.lamps()
+        self.audit_log()
 
         # outside the spec: unknown paths and methods
         for path in ('/', '/nothing', '/v1', '/v1/nothing',
@@ -639,6 +640,24 @@ class OpenApiCase(harness.HeraldTestCase):
         # every operation of the spec was called
         every = {(p, m) for p, m, _ in self.spec.operations()}
         self.assertEqual(every - self.called, set(), 'never called')
+
+    def audit_log(self):
+        """GET /v1/audit: the changes made above, newest first, each
+        under the harness token's name (admin)."""
+        C, A = self.call, '/v1/audit'
+        a = C('GET', A, expect=200).json()
+        self.assertTrue(a['items'])
+        self.assertEqual({i['token'] for i in a['items']}, {'admin'})
+        a = C('GET', A, query={'limit': 1, 'token': 'admin',
+                               'path': '/v1/users',
+                               'since': '2000-01-01T00:00:00Z'},
+              expect=200).json()
+        self.assertEqual(len(a['items']), 1)
+        b = C('GET', A, query={'cursor': a['next_cursor'],
+                               'path': '/v1/users'}, expect=200).json()
+        self.assertLess(b['items'][0]['id'], a['items'][0]['id'])
+        C('GET', A, query={'since': 'yesterday'}, expect=400)
+        C('GET', A, token=None, expect=401)
 
     def lamps(self):
         """The dialog and message-summary endpoints, with a line that has
