@@ -815,6 +815,107 @@ START_TEST(test_outage)
 }
 END_TEST
 
+/* ---- the audit log, on a reader ---- */
+
+struct audit_seen {
+	int64_t ids[8];
+	char tokens[8][16];
+	unsigned n;
+};
+
+static int audit_one(const struct hr_store_audit *a, void *arg)
+{
+	struct audit_seen *seen = arg;
+
+	ck_assert_uint_lt(seen->n, 8);
+	seen->ids[seen->n] = a->id;
+	snprintf(seen->tokens[seen->n], sizeof(seen->tokens[0]), "%s",
+		a->token);
+	seen->n++;
+	return 0;
+}
+
+static struct audit_seen audit_page(struct hr_store_reader *r,
+	const struct hr_store_audit_filter *f)
+{
+	struct audit_seen seen = { 0 };
+
+	ck_assert_int_eq(hr_store_audit_page(r, f, audit_one, &seen), 0);
+	return seen;
+}
+
+static int audit_exact(const struct hr_store_audit *a, void *arg)
+{
+	const struct hr_store_audit *want = arg;
+
+	ck_assert_int_eq(a->at_us, want->at_us);
+	ck_assert_str_eq(a->method, want->method);
+	ck_assert_str_eq(a->path, want->path);
+	ck_assert_str_eq(a->query, want->query);
+	ck_assert_ptr_null(a->body);
+	ck_assert_uint_eq(a->status, want->status);
+	ck_assert_str_eq(a->detail, want->detail);
+	return 0;
+}
+
+START_TEST(test_audit)
+{
+	/* 2024-05-01T12:00:00.123456Z, then one second apart */
+	const int64_t t0 = INT64_C(1714564800123456);
+	struct hr_store_reader *r = NULL;
+	struct hr_store_audit a = { .method = "PUT", .path = "/v1/a%b",
+		.query = "{\"reason\": \"rejected\"}", .status = 404,
+		.detail = "no such subscription" };
+	struct hr_store_audit_filter f = { .limit = 10 };
+	struct audit_seen seen;
+
+	ck_assert_int_eq(hr_store_reader_alloc(&r, db.url), 0);
+	for (unsigned i = 0; i < 5; i++) {
+		a.at_us = t0 + i * INT64_C(1000000);
+		a.token = i % 2 ? "ci" : "ops";
+		ck_assert_int_eq(hr_store_audit_add(r, &a), 0);
+	}
+	/* newest first */
+	seen = audit_page(r, &f);
+	ck_assert_uint_eq(seen.n, 5);
+	for (unsigned i = 1; i < 5; i++)
+		ck_assert_int_lt(seen.ids[i], seen.ids[i - 1]);
+	/* the times come back to the microsecond */
+	f.limit = 1;
+	f.before = seen.ids[4] + 1;
+	a.at_us = t0;
+	ck_assert_int_eq(hr_store_audit_page(r, &f, audit_exact, &a), 0);
+	/* the cursor: ids below it */
+	f = (struct hr_store_audit_filter){ .limit = 10,
+		.before = seen.ids[1] };
+	ck_assert_uint_eq(audit_page(r, &f).n, 3);
+	/* by token, since (at or after), and a path prefix taken as text */
+	f = (struct hr_store_audit_filter){ .limit = 10, .token = "ci" };
+	seen = audit_page(r, &f);
+	ck_assert_uint_eq(seen.n, 2);
+	ck_assert_str_eq(seen.tokens[0], "ci");
+	f = (struct hr_store_audit_filter){ .limit = 10,
+		.since_us = t0 + 3000000 };
+	ck_assert_uint_eq(audit_page(r, &f).n, 2);
+	f.since_us = t0 + 3000001;
+	ck_assert_uint_eq(audit_page(r, &f).n, 1);
+	f = (struct hr_store_audit_filter){ .limit = 10, .path = "/v1/a%" };
+	ck_assert_uint_eq(audit_page(r, &f).n, 5);
+	f.path = "/v1/%";
+	ck_assert_uint_eq(audit_page(r, &f).n, 0);
+	f.path = "/v1/a_b";
+	ck_assert_uint_eq(audit_page(r, &f).n, 0);
+	/* the body is JSON: not JSON is refused by PostgreSQL */
+	a.body = "{not json";
+	ck_assert_int_eq(hr_store_audit_add(r, &a), EIO);
+	a.token = NULL;
+	ck_assert_int_eq(hr_store_audit_add(r, &a), EINVAL);
+	ck_assert_int_eq(pgdb_count(db.url, "SELECT count(*) FROM "
+		"audit_log"), 5);
+	hr_mem_deref(r);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -834,6 +935,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_secret);
 	tcase_add_test(tc, test_users);
 	tcase_add_test(tc, test_outage);
+	tcase_add_test(tc, test_audit);
 	suite_add_tcase(s, tc);
 	return s;
 }
