@@ -592,6 +592,9 @@ static int bench_alloc(struct bench *b)
 		psize = down->op_size;
 	if (check && check->op_size > psize)
 		psize = check->op_size;
+	/* each op's priv holds any scenario's struct: align it as malloc */
+	psize = (psize + _Alignof(max_align_t) - 1) &
+		~(_Alignof(max_align_t) - 1);
 	b->ops = calloc(b->nops, sizeof(*b->ops));
 	b->freev = calloc(b->nops, sizeof(*b->freev));
 	b->priv = calloc(b->nops, psize ? psize : 1);
