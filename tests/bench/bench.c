@@ -52,6 +52,7 @@ enum {
 	OPT_ADMIN,
 	OPT_PID,
 	OPT_RSS_LOG,
+	OPT_CA,
 };
 
 static const struct option longopts[] = {
@@ -77,6 +78,7 @@ static const struct option longopts[] = {
 	{ "admin", required_argument, NULL, OPT_ADMIN },
 	{ "pid", required_argument, NULL, OPT_PID },
 	{ "rss-log", required_argument, NULL, OPT_RSS_LOG },
+	{ "ca", required_argument, NULL, OPT_CA },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -104,8 +106,14 @@ static void usage(FILE *f)
 		fprintf(f, "        %-14s %s\n", scens[i]->name,
 			scens[i]->help);
 	fputs(
-"  -t, --target T         udp:HOST:PORT or tcp:HOST:PORT, IPv6 as [ADDR]\n"
-"                         (default udp:127.0.0.1:5060)\n"
+"  -t, --target T         udp:, tcp:, tls:, ws: or wss:HOST:PORT, IPv6 as\n"
+"                         [ADDR] (default udp:127.0.0.1:5060); ws and wss\n"
+"                         are SIP over WebSocket (RFC 7118), one message\n"
+"                         a text frame\n"
+"      --ca FILE          tls, wss: verify the server's certificate (and\n"
+"                         that it names HOST) with the CA certificates in\n"
+"                         FILE (PEM); without it the certificate is NOT\n"
+"                         verified (any server, any name is accepted)\n"
 "  -d, --duration SECS    how long to start ops, fractions allowed\n"
 "                         (default 10); ops in flight then get up to the\n"
 "                         timeout to finish and count\n"
@@ -114,7 +122,9 @@ static void usage(FILE *f)
 "  -w, --window W         ops in flight at most (default 128, *-fanout 1,\n"
 "                         reg-storm 256; with --rate, enough for rate x\n"
 "                         timeout, at most 262144)\n"
-"  -c, --connections C    TCP connections; ops are spread round-robin and\n"
+"  -c, --connections C    tcp, tls, ws, wss: connections, each opened (TLS\n"
+"                         handshake, WebSocket upgrade) before the clock\n"
+"                         starts; ops are spread round-robin and\n"
 "                         pipelined on each (default 1)\n"
 "      --timeout-ms MS    an exchange without a final response for this\n"
 "                         long fails (default 2000)\n"
@@ -350,6 +360,9 @@ static int opt_one(struct bench_cfg *cfg, int c)
 	case OPT_RSS_LOG:
 		cfg->rss_log = optarg;
 		break;
+	case OPT_CA:
+		cfg->ca = optarg;
+		break;
 	case 'v':
 		cfg->verbose = true;
 		break;
@@ -393,6 +406,10 @@ static int opts_parse(struct bench_cfg *cfg, int argc, char **argv)
 	}
 	if (!target_set && bench_net_target(cfg, "udp:127.0.0.1:5060"))
 		return EINVAL;
+	if (cfg->ca && cfg->tp != BENCH_TLS && cfg->tp != BENCH_WSS) {
+		bench_err("--ca: only for tls: and wss: targets");
+		return EINVAL;
+	}
 	return 0;
 }
 

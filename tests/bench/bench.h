@@ -4,8 +4,9 @@
  * The engine (engine.c) keeps a fixed table of operations ("ops"). A
  * scenario (scen_*.c) is a small table of functions over one op: start()
  * writes the first request, on_response() and on_request() decide what an
- * incoming message means for the op. Transports (udp.c, tcp.c) move bytes
- * in batches and hand every received message to bench_recv().
+ * incoming message means for the op. Transports (udp.c; tcp.c for the
+ * streams, with tls.c and ws.c under it) move bytes in batches and hand
+ * every received message to bench_recv().
  *
  * Matching is by identifiers we put into our own requests, so nothing is
  * looked up in a table: the Via branch of every request is
@@ -31,6 +32,9 @@
 enum bench_tp {
 	BENCH_UDP = 0,
 	BENCH_TCP,
+	BENCH_TLS,              /* RFC 3261 26 */
+	BENCH_WS,               /* RFC 7118 */
+	BENCH_WSS,
 };
 
 struct bench_cfg {
@@ -38,10 +42,13 @@ struct bench_cfg {
 	enum bench_tp tp;
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
+	char host[256];         /* the target's host as given (TLS, WS Host) */
+	const char *ca;         /* tls, wss: verify the server with these CAs;
+				 * NULL: no verification */
 	double duration_s;
 	uint64_t rate;          /* ops/s; 0: flat out, window ops in flight */
 	uint32_t window;        /* ops in flight at most */
-	uint32_t connections;   /* TCP connections */
+	uint32_t connections;   /* stream connections (tcp, tls, ws, wss) */
 	uint32_t timeout_ms;    /* per exchange */
 	int cpu;                /* -1: do not pin */
 	const char *domain;
@@ -174,7 +181,7 @@ struct bench_op {
 	uint32_t slot;
 	uint32_t gen;           /* bumped at each start: Call-ID, tags */
 	uint32_t seq;           /* bumped by bench_put_via: the branch */
-	uint32_t conn;          /* TCP connection the op uses */
+	uint32_t conn;          /* stream connection the op uses */
 	uint32_t prev, next;    /* timeout list, in deadline order */
 	bool busy;
 	bool pending;           /* the latest request awaits its response */
@@ -182,7 +189,7 @@ struct bench_op {
 
 /* What a scenario's own summary line is made of. */
 struct bench_result {
-	const char *tp;         /* "udp", "tcp" */
+	const char *tp;         /* "udp", "tcp", "tls", "ws", "wss" */
 	double secs;            /* the measured run */
 	uint64_t ok;            /* ops that succeeded */
 	uint64_t failed;
@@ -336,11 +343,15 @@ void bench_put_from_to(struct bench_out *o, const struct bench_op *op,
 /** Write "CSeq: <cseq> <method>". */
 void bench_put_cseq(struct bench_out *o, uint32_t cseq, const char *method);
 /**
- * Write "Contact: <sip:user@OURHOST:OURPORT>", with ";transport=tcp" over
- * TCP if tp_param (where the server sends requests to it).
+ * Write "Contact: <sip:user@OURHOST:OURPORT>", with ";transport=tcp" (tls,
+ * ws, wss) over a stream if tp_param (where the server sends requests to
+ * it).
  */
 void bench_put_contact(struct bench_out *o, const struct bench_op *op,
 	const char *user, bool tp_param);
+/** Write ";transport=tcp" (tls, ws, wss) over a stream, nothing over
+ * UDP: a Contact URI's transport parameter. */
+void bench_put_tp_param(struct bench_out *o, const struct bench *b);
 /** The configuration of the run. */
 const struct bench_cfg *bench_cfg(const struct bench *b);
 /** The run id (BENCH_RUNID_LEN characters, not NUL-terminated). */
@@ -376,7 +387,7 @@ struct bench_reg {
 	uint32_t nc;            /* the credentials' nonce count; 0: 1 */
 	const char *contact;    /* the Contact URI; NULL: sip:uK@OURHOST:OURPORT */
 	bool remove;            /* Expires: 0; else 3600 */
-	bool tp_param;          /* the Contact's ;transport=tcp over TCP */
+	bool tp_param;          /* the Contact's ;transport= over a stream */
 };
 
 /** The REGISTER of r; with chal, its Authorization answers it. */
@@ -514,8 +525,10 @@ uint64_t bench_now(void);
 int bench_run(const struct bench_cfg *cfg, const struct bench_scen *scen);
 
 struct bench_tp_ops {
-	const char *name;       /* "udp", "tcp" */
-	const char *via;        /* "UDP", "TCP" */
+	const char *name;       /* "udp", "tcp", "tls", "ws", "wss" */
+	const char *via;        /* "UDP", "TCP", "TLS", "WS", "WSS" */
+	const char *param;      /* Contact ;transport= (RFC 7118 5.2 for ws,
+				 * wss); NULL: none (UDP) */
 	int (*open)(struct bench *b);
 	/* Room for one message on connection conn: 0 or ENOBUFS. */
 	int (*out_begin)(struct bench *b, uint32_t conn,
@@ -534,6 +547,9 @@ struct bench_tp_ops {
 
 extern const struct bench_tp_ops bench_udp;
 extern const struct bench_tp_ops bench_tcp;
+extern const struct bench_tp_ops bench_tls;
+extern const struct bench_tp_ops bench_ws;
+extern const struct bench_tp_ops bench_wss;
 
 /** The engine's epoll descriptor (transports register their sockets). */
 int bench_epfd(const struct bench *b);

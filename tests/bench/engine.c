@@ -49,7 +49,7 @@ struct bench {
 	uint32_t *freev;        /* stack of free slots */
 	uint32_t nfree;
 	uint32_t head, tail;    /* busy ops, earliest deadline first */
-	uint32_t rr;            /* next TCP connection for a new op */
+	uint32_t rr;            /* next connection for a new op */
 
 	uint64_t now;
 	uint64_t last_done;     /* when the latest op succeeded */
@@ -126,6 +126,14 @@ void bench_put_via(struct bench_out *o, struct bench_op *op)
 	bench_out_lit(o, "-");
 	bench_out_putu(o, op->seq);
 	bench_out_lit(o, "\r\n");
+}
+
+void bench_put_tp_param(struct bench_out *o, const struct bench *b)
+{
+	if (!b->tp->param)
+		return;
+	bench_out_lit(o, ";transport=");
+	bench_out_puts(o, b->tp->param);
 }
 
 void bench_put_callid(struct bench_out *o, const struct bench_op *op)
@@ -569,6 +577,14 @@ static int settle(struct bench *b)
 
 /* ---- set-up and the summary ---- */
 
+static const struct bench_tp_ops *const tps[] = {
+	[BENCH_UDP] = &bench_udp,
+	[BENCH_TCP] = &bench_tcp,
+	[BENCH_TLS] = &bench_tls,
+	[BENCH_WS] = &bench_ws,
+	[BENCH_WSS] = &bench_wss,
+};
+
 static int bench_alloc(struct bench *b)
 {
 	const struct bench_scen *setup = b->scen->setup;
@@ -683,6 +699,8 @@ static const char *loop_strerror(int err)
 		return "a message from the server has no usable Content-Length";
 	case EMSGSIZE:
 		return "a message from the server is too large";
+	case EPROTO:
+		return "the server broke the TLS or WebSocket protocol";
 	default:
 		return strerror(err);
 	}
@@ -779,7 +797,7 @@ int bench_run(const struct bench_cfg *cfg, const struct bench_scen *scen)
 	}
 	b->cfg = cfg;
 	b->scen = scen;
-	b->tp = cfg->tp == BENCH_TCP ? &bench_tcp : &bench_udp;
+	b->tp = tps[cfg->tp];
 	b->epfd = -1;
 	err = bench_alloc(b);
 	if (err) {

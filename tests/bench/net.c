@@ -28,22 +28,36 @@ static int resolve(struct bench_cfg *cfg, const char *host, const char *port,
 	return 0;
 }
 
+static const struct {
+	const char *prefix;
+	enum bench_tp tp;
+} schemes[] = {
+	{ "udp:", BENCH_UDP },
+	{ "tcp:", BENCH_TCP },
+	{ "tls:", BENCH_TLS },
+	{ "ws:", BENCH_WS },
+	{ "wss:", BENCH_WSS },
+};
+
 int bench_net_target(struct bench_cfg *cfg, const char *spec)
 {
-	char host[256];
-	const char *rest, *colon, *hp;
-	size_t hlen;
+	const char *rest = NULL, *colon, *hp;
+	char *host = cfg->host;
+	size_t i, hlen;
 
-	if (strncmp(spec, "udp:", 4) == 0) {
-		cfg->tp = BENCH_UDP;
-	} else if (strncmp(spec, "tcp:", 4) == 0) {
-		cfg->tp = BENCH_TCP;
-	} else {
-		bench_err("target %s: expected udp:HOST:PORT or "
-			"tcp:HOST:PORT", spec);
+	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		if (strncmp(spec, schemes[i].prefix,
+			    strlen(schemes[i].prefix)) == 0) {
+			cfg->tp = schemes[i].tp;
+			rest = spec + strlen(schemes[i].prefix);
+			break;
+		}
+	}
+	if (!rest) {
+		bench_err("target %s: expected udp:, tcp:, tls:, ws: or "
+			"wss:HOST:PORT", spec);
 		return EINVAL;
 	}
-	rest = spec + 4;
 	colon = strrchr(rest, ':');
 	if (!colon || colon == rest || colon[1] == '\0') {
 		bench_err("target %s: no port", spec);
@@ -55,14 +69,14 @@ int bench_net_target(struct bench_cfg *cfg, const char *spec)
 		hp++;
 		hlen -= 2;
 	}
-	if (hlen == 0 || hlen >= sizeof(host)) {
+	if (hlen == 0 || hlen >= sizeof(cfg->host)) {
 		bench_err("target %s: bad host", spec);
 		return EINVAL;
 	}
 	memcpy(host, hp, hlen);
 	host[hlen] = '\0';
 	return resolve(cfg, host, colon + 1,
-		cfg->tp == BENCH_TCP ? SOCK_STREAM : SOCK_DGRAM);
+		cfg->tp == BENCH_UDP ? SOCK_DGRAM : SOCK_STREAM);
 }
 
 int bench_net_socket(int *fdp, const struct bench_cfg *cfg, int type)

@@ -4,7 +4,8 @@
 
 #include "bench.h"
 
-/** Parse "udp:HOST:PORT" / "tcp:[V6]:PORT" into cfg: 0 or EINVAL. */
+/** Parse "udp:HOST:PORT" / "tcp:[V6]:PORT" (tls:, ws:, wss:) into cfg:
+ * 0 or EINVAL. */
 int bench_net_target(struct bench_cfg *cfg, const char *spec);
 /** A non-blocking, close-on-exec socket for cfg's address family. */
 int bench_net_socket(int *fdp, const struct bench_cfg *cfg, int type);

@@ -6,8 +6,8 @@
  *
  * Setup (untimed), one op per AOR uK, K = 1..--aors (default 1000, at
  * most --users): an authenticated REGISTER as in register, Contact
- * <sip:uK@OURHOST:OURPORT> (;transport=tcp over TCP), Expires 3600; every
- * one must get its 200. The run's INVITEs take the AORs round-robin.
+ * <sip:uK@OURHOST:OURPORT> (;transport=tcp over TCP, tls over TLS...),
+ * Expires 3600; every one must get its 200. The run's INVITEs take the AORs round-robin.
  *
  * Over UDP the INVITE server transaction retransmits its 302 until the
  * ACK matches it (RFC 3261 17.2.1, Timer G from 500 ms): every 302 that
@@ -66,7 +66,8 @@ static bool table(const struct bench_cfg *cfg)
 
 /* ---- setup and teardown: uK's one binding ---- */
 
-/* What uK's binding is: "sip:uK@OURHOST:OURPORT[;transport=tcp]". */
+/* What uK's binding is: "sip:uK@OURHOST:OURPORT[;transport=tcp]" (tls,
+ * ws, wss). */
 static bool contact_of(char *buf, size_t n, const struct bench_op *op,
 	uint32_t k)
 {
@@ -76,8 +77,7 @@ static bool contact_of(char *buf, size_t n, const struct bench_op *op,
 	bench_out_putu(&o, k);
 	bench_out_lit(&o, "@");
 	bench_out_puts(&o, op->laddr);
-	if (bench_cfg(op->b)->tp == BENCH_TCP)
-		bench_out_lit(&o, ";transport=tcp");
+	bench_put_tp_param(&o, op->b);
 	buf[o.len] = '\0';
 	return !o.full;
 }

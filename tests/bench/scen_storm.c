@@ -260,8 +260,7 @@ static int put_register(struct bench_out *out, struct bench_op *op,
 	bench_out_puts(out, user);
 	bench_out_lit(out, "@");
 	bench_out_put(out, a->contact, a->contact_len);
-	if (cfg->tp == BENCH_TCP)
-		bench_out_lit(out, ";transport=tcp");
+	bench_put_tp_param(out, op->b);
 	bench_out_lit(out, ">\r\nExpires: ");
 	bench_out_putu(out, expires);
 	bench_out_lit(out, "\r\n");

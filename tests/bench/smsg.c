@@ -124,8 +124,8 @@ void bench_put_contact(struct bench_out *o, const struct bench_op *op,
 	bench_out_puts(o, user);
 	bench_out_lit(o, "@");
 	bench_out_puts(o, op->laddr);
-	if (tp_param && bench_cfg(op->b)->tp == BENCH_TCP)
-		bench_out_lit(o, ";transport=tcp");
+	if (tp_param)
+		bench_put_tp_param(o, op->b);
 	bench_out_lit(o, ">\r\n");
 }
 
