@@ -10,10 +10,12 @@ a PING with its PONG, puts a response together from two fragments split
 across reads, and says goodbye with a CLOSE; Via says TLS, WS or WSS.
 The test CA is made by the test (tlsca.py)."""
 
+import atexit
 import base64
 import hashlib
 import os
 import re
+import shutil
 import socket
 import ssl
 import struct
@@ -41,6 +43,7 @@ def cas():
     """Two test CAs for the whole run: Herald's, and another."""
     if 'cas' not in _ca:
         d = tempfile.mkdtemp(prefix='herald-bench-ca-')
+        atexit.register(shutil.rmtree, d, True)
         _ca['cas'] = (tlsca.make(os.path.join(d, 'a')),
                       tlsca.make(os.path.join(d, 'b')))
     return _ca['cas']
