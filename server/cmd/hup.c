@@ -142,7 +142,7 @@ static void note_rest(const struct hr_conf *c)
 
 void hr_hup(void)
 {
-	enum hr_log_level lvl, was = hr_log_level;
+	enum hr_log_level lvl, was = hr_log_default();
 	struct hr_conf *c = NULL;
 	char why[320];
 	int err = 0;
@@ -157,7 +157,7 @@ void hr_hup(void)
 			hup.config, why);
 	if (!hr_log_level_decode(value("log-level", c, hup.log_level,
 		hup.log_level_default), &lvl) && lvl != was) {
-		hr_log_level = lvl;
+		hr_log_set_default(lvl);
 		hr_log(HR_LOG_INFO, HR_LOG_MODULE, "SIGHUP: log-level %s, was "
 			"%s", hr_log_level_name(lvl), hr_log_level_name(was));
 	}
@@ -168,5 +168,5 @@ void hr_hup(void)
 	/* at any level, like "ready": the operator asked for it */
 	hr_log(HR_LOG_INFO, HR_LOG_MODULE, "SIGHUP: log %s, log level %s",
 		log_file ? "reopened" : "on stderr",
-		hr_log_level_name(hr_log_level));
+		hr_log_level_name(hr_log_default()));
 }

@@ -30,6 +30,7 @@ struct serve_cfg {
 	struct hr_strlist listen;
 	struct hr_strlist domains;
 	const char *log_level;
+	const char *log_format;
 	const char *log_file;
 	const char *config;
 	const char *database_url;
@@ -89,6 +90,7 @@ struct serve_cfg {
 
 static struct serve_cfg cfg = {
 	.log_level = LOG_LEVEL_DEFAULT,
+	.log_format = "text",
 	.max_msg = HR_SIP_DEFAULT_MAX_MSG,
 	.tcp_idle_s = 300,
 	.tcp_max_conns = 4096,
@@ -150,6 +152,9 @@ static const struct hr_opt opts[] = {
 	{ "log-level", HR_OPT_STR, &cfg.log_level, "LEVEL",
 	  "debug, info, warn or error (default info); SIGHUP applies a "
 	  "change in --config", 0, 0 },
+	{ "log-format", HR_OPT_STR, &cfg.log_format, "FORMAT",
+	  "text (time level module message) or json (one object a line: "
+	  "time, level, module, message) (default text)", 0, 0 },
 	{ "log-file", HR_OPT_STR, &cfg.log_file, "PATH",
 	  "log to this file, appending (default stderr); SIGHUP reopens it "
 	  "(logrotate) and applies a change in --config", 0, 0 },
@@ -1074,6 +1079,11 @@ static int check_cfg(char *db_desc, size_t size)
 	if (hr_log_set_level(cfg.log_level)) {
 		fprintf(stderr, "herald: --log-level is debug, info, warn or "
 			"error, not '%s'\n", cfg.log_level);
+		return EINVAL;
+	}
+	if (hr_log_set_format(cfg.log_format)) {
+		fprintf(stderr, "herald: --log-format is text or json, not "
+			"'%s'\n", cfg.log_format);
 		return EINVAL;
 	}
 	if (hr_dlg_privacy_decode(cfg.dialog_privacy, &priv)) {

@@ -126,15 +126,51 @@ enum hr_log_level {
 	HR_LOG_ERROR,
 };
 
-/* atomic: SIGHUP changes it on the core thread while others log */
+/*
+ * Levels: a default, and any module (a file's HR_LOG_MODULE) may have a
+ * level of its own, set at run time by any thread. hr_log_level is the
+ * lowest level any module logs at, so the macros' test stays one load
+ * and compare; only when some module has a level of its own does a line
+ * that passes it look up its module's (hr_log_module_on).
+ */
 extern _Atomic enum hr_log_level hr_log_level;
+extern _Atomic bool hr_log_overrides;
 
-/** Set the level from "debug", "info", "warn" or "error": 0 or EINVAL. */
+/** Set the default level from "debug", "info", "warn" or "error": 0 or
+ * EINVAL. */
 int hr_log_set_level(const char *name);
+/** Set the default level. */
+void hr_log_set_default(enum hr_log_level lvl);
+/** The default level. */
+enum hr_log_level hr_log_default(void);
 /** The level a name means ("warning" too): 0 or EINVAL. */
 int hr_log_level_decode(const char *name, enum hr_log_level *lvl);
 /** "debug", "info", "warn" or "error". */
 const char *hr_log_level_name(enum hr_log_level lvl);
+/** Give module a level of its own (lvl NULL: back to the default): 0,
+ * or ENOENT for a module the log does not know. Any thread. */
+int hr_log_module_set(const char *module, const enum hr_log_level *lvl);
+/** How many modules the log knows. */
+unsigned hr_log_modules(void);
+/** The i-th module's name (NULL past the last); *has tells whether it
+ * has a level of its own, *lvl gets the level it logs at. */
+const char *hr_log_module(unsigned i, bool *has, enum hr_log_level *lvl);
+/** Does module log at lvl? slot caches the module's place for one call
+ * site (static, zeroed). For the macros. */
+bool hr_log_module_on(enum hr_log_level lvl, const char *module,
+	_Atomic int *slot);
+
+enum hr_log_format {
+	HR_LOG_TEXT = 0,   /* time level module message */
+	HR_LOG_JSON,       /* one JSON object a line */
+};
+
+/** "text" or "json": 0 or EINVAL. */
+int hr_log_set_format(const char *name);
+/** The inside of a JSON string for msg (RFC 8259: quote, backslash and
+ * controls escaped, a byte that is not UTF-8 as U+FFFD), cut at a whole
+ * character to fit size; returns the length (no NUL written). */
+size_t hr_log_json_escape(char *out, size_t size, const char *msg);
 /**
  * Log to path (appended to, created 0640) instead of stderr, or to
  * stderr again when path is NULL. Called again with the same path it
@@ -176,10 +212,16 @@ void hr_log_rl(struct hr_log_rl *rl, unsigned max, uint64_t window_ms,
 	enum hr_log_level lvl, const char *module, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
 
+/* Does this call site log at lvl? The second test only when some
+ * module has a level of its own. Needs a `static _Atomic int
+ * hr_log_slot_` in scope (the macros below declare one). */
+#define HR_LOG_ON(lvl) ((lvl) >= hr_log_level && (!hr_log_overrides || \
+	hr_log_module_on((lvl), HR_LOG_MODULE, &hr_log_slot_)))
 /* Each expansion has its own limit: one per call site. */
 #define HR_LOG_LIMITED(lvl, max, window_ms, ...) do { \
 	static struct hr_log_rl hr_log_rl_; \
-	if ((lvl) >= hr_log_level) \
+	static _Atomic int hr_log_slot_; \
+	if (HR_LOG_ON(lvl)) \
 		hr_log_rl(&hr_log_rl_, (max), (window_ms), (lvl), \
 			HR_LOG_MODULE, __VA_ARGS__); \
 } while (0)
@@ -187,7 +229,8 @@ void hr_log_rl(struct hr_log_rl *rl, unsigned max, uint64_t window_ms,
 	HR_LOG_LIMITED(lvl, HR_LOG_PER_S, 1000, __VA_ARGS__)
 /* debug lines are asked for: every one is written */
 #define HR_DEBUG(...) do { \
-	if (HR_LOG_DEBUG >= hr_log_level) \
+	static _Atomic int hr_log_slot_; \
+	if (HR_LOG_ON(HR_LOG_DEBUG)) \
 		hr_log(HR_LOG_DEBUG, HR_LOG_MODULE, __VA_ARGS__); \
 } while (0)
 #define HR_INFO(...)  HR_LOG_AT(HR_LOG_INFO, __VA_ARGS__)

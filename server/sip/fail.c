@@ -60,9 +60,10 @@ static struct hr_sip_fail_count *kind(struct hr_sip_stats *s,
 static void log_fail(const struct hr_msg *req, const struct hr_resp *resp,
 	struct hr_sip_fail_count *k)
 {
+	static _Atomic int hr_log_slot_;
 	char src[HR_SA_STRLEN], errs[96] = "";
 
-	if (HR_LOG_WARN < hr_log_level)
+	if (!HR_LOG_ON(HR_LOG_WARN))
 		return;
 	if (resp->err)
 		snprintf(errs, sizeof(errs), "%s%s (%s)",
