@@ -18,6 +18,7 @@ struct hr_admin {
 	_Atomic uint64_t audit_written;  /* audit records written */
 	_Atomic uint64_t audit_failed;   /* ... not written, logged */
 	_Atomic uint64_t unauthorized;   /* requests answered 401 */
+	char addr[HR_SA_STRLEN];      /* where it listens, port chosen */
 };
 
 /* One request: method, path split in segments, query, body. */
@@ -119,6 +120,29 @@ void hr_admin_audit(struct req *r, const struct reply *rp, const char *url);
 void hr_admin_audit_list(struct req *r, struct reply *rp);
 /** The audit's and the tokens' counters in Prometheus text. */
 int hr_admin_audit_metrics(struct hr_admin *a, struct hr_buf *b);
+/* loglevel.c: /v1/log-levels, and /v1/log-levels/{module} */
+void hr_admin_loglevels_get(struct req *r, struct reply *rp);
+void hr_admin_loglevels_put(struct req *r, struct reply *rp);
+void hr_admin_loglevel_put(struct req *r, struct reply *rp);
+void hr_admin_loglevel_del(struct req *r, struct reply *rp);
+
+/* process.c: the process's figures (proc(5)) */
+struct hr_admin_proc {
+	double cpu_s;                 /* user and system CPU seconds */
+	unsigned long long resident_bytes;
+	unsigned long long virtual_bytes;
+	unsigned open_fds;
+	unsigned long long max_fds;   /* 0: no limit */
+	double start_s;               /* since the epoch */
+};
+
+/** Read them: 0 or an errno. */
+int hr_admin_proc_read(struct hr_admin_proc *p);
+/** When the process started, seconds since the epoch (0: unknown). */
+double hr_admin_start_time(void);
+
+/* status.c: /v1/status */
+void hr_admin_status(struct req *r, struct reply *rp);
 
 /* metrics.c */
 void hr_admin_metrics(struct req *r, struct reply *rp);

@@ -351,7 +351,6 @@ int hr_admin_start(struct hr_admin **ap, const struct hr_admin_cfg *cfg)
 	struct hr_admin *a;
 	struct hr_sa sa;
 	const union MHD_DaemonInfo *info;
-	char addr[HR_SA_STRLEN];
 	int err;
 
 	if (!ap || !cfg || !cfg->ctl || !cfg->listen ||
@@ -385,7 +384,7 @@ int hr_admin_start(struct hr_admin **ap, const struct hr_admin_cfg *cfg)
 		hr_sa_set_port(&sa, info->port);
 	/* startup lines print at any level: scripts wait for them */
 	hr_log(HR_LOG_INFO, HR_LOG_MODULE, "admin listening on http://%s",
-		hr_sa_print(&sa, addr, sizeof(addr)));
+		hr_sa_print(&sa, a->addr, sizeof(a->addr)));
 	*ap = a;
 	return 0;
 }

@@ -1,14 +1,20 @@
 /*
- * GET /metrics: Prometheus text, from the counters the control hands over
- * in one call into the core.
+ * GET /metrics: Prometheus text (exposition format 0.0.4), from the
+ * counters the control hands over in one call into the core, and the
+ * process's own figures under the standard process_* names. Names carry
+ * their unit (_seconds, _bytes) and counters end in _total, so that
+ * `promtool check metrics` finds nothing to say
+ * (tests/integration/test_observe.py).
  */
 #include <stdio.h>
 #include <string.h>
 #include "admin_int.h"
 
-/* A Prometheus histogram from per-bucket counts (le bounds; +Inf). */
+/* A Prometheus histogram from per-bucket counts (le bounds; +Inf); the
+ * bounds and the sum divided by scale (1000: ms counted, seconds
+ * shown). */
 static int histogram(struct hr_buf *b, const char *name, const char *help,
-	const struct hr_ctl_histogram *h)
+	const struct hr_ctl_histogram *h, double scale)
 {
 	uint64_t cum = 0;
 	int err = hr_buf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n",
@@ -17,15 +23,83 @@ static int histogram(struct hr_buf *b, const char *name, const char *help,
 	for (unsigned i = 0; i < h->n; i++) {
 		cum += h->counts[i];
 		if (i + 1 < h->n)
-			err |= hr_buf_printf(b, "%s_bucket{le=\"%llu\"} %llu\n",
-				name, (unsigned long long)h->bounds[i],
+			err |= hr_buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n",
+				name, (double)h->bounds[i] / scale,
 				(unsigned long long)cum);
 		else
 			err |= hr_buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n",
 				name, (unsigned long long)cum);
 	}
-	err |= hr_buf_printf(b, "%s_sum %llu\n%s_count %llu\n", name,
-		(unsigned long long)h->sum, name, (unsigned long long)cum);
+	err |= hr_buf_printf(b, "%s_sum %.17g\n%s_count %llu\n", name,
+		(double)h->sum / scale, name, (unsigned long long)cum);
+	return err;
+}
+
+/* herald_build_info and the process's standard metrics. */
+static int process(struct hr_buf *b)
+{
+	const struct hr_build_info *bi = hr_build_info();
+	struct hr_admin_proc p;
+	int err = hr_buf_printf(b, "# HELP herald_build_info The version "
+		"and commit (git describe) of the running Herald.\n"
+		"# TYPE herald_build_info gauge\n"
+		"herald_build_info{version=\"%s\",commit=\"%s\"} 1\n",
+		bi->version, bi->commit);
+
+	if (hr_admin_proc_read(&p))
+		return err;
+	err |= hr_buf_printf(b, "# HELP process_cpu_seconds_total Total user "
+		"and system CPU time spent in seconds.\n"
+		"# TYPE process_cpu_seconds_total counter\n"
+		"process_cpu_seconds_total %.6f\n"
+		"# HELP process_resident_memory_bytes Resident memory size in "
+		"bytes.\n# TYPE process_resident_memory_bytes gauge\n"
+		"process_resident_memory_bytes %llu\n"
+		"# HELP process_virtual_memory_bytes Virtual memory size in "
+		"bytes.\n# TYPE process_virtual_memory_bytes gauge\n"
+		"process_virtual_memory_bytes %llu\n"
+		"# HELP process_open_fds Number of open file descriptors.\n"
+		"# TYPE process_open_fds gauge\nprocess_open_fds %u\n",
+		p.cpu_s, p.resident_bytes, p.virtual_bytes, p.open_fds);
+	if (p.max_fds)
+		err |= hr_buf_printf(b, "# HELP process_max_fds Maximum number "
+			"of open file descriptors.\n# TYPE process_max_fds "
+			"gauge\nprocess_max_fds %llu\n", p.max_fds);
+	if (p.start_s)
+		err |= hr_buf_printf(b, "# HELP process_start_time_seconds "
+			"Start time of the process since unix epoch in "
+			"seconds.\n# TYPE process_start_time_seconds gauge\n"
+			"process_start_time_seconds %.2f\n", p.start_s);
+	return err;
+}
+
+/* Credentials refused, by why (every reason, 0 too). */
+static int auth_failures(struct hr_buf *b, const struct hr_ctl_stats *s)
+{
+	int err = hr_buf_puts(b, "# HELP herald_auth_failures_total Digest "
+		"credentials refused, by reason.\n"
+		"# TYPE herald_auth_failures_total counter\n");
+
+	for (unsigned i = 0; i < s->nauth_fails; i++)
+		err |= hr_buf_printf(b, "herald_auth_failures_total{reason="
+			"\"%s\"} %llu\n", s->auth_fails[i].reason,
+			(unsigned long long)s->auth_fails[i].n);
+	return err;
+}
+
+/* Every 5xx by one of a few causes (each cause with its usual status
+ * is there from the start, 0 too). */
+static int server_errors(struct hr_buf *b, const struct hr_ctl_stats *s)
+{
+	int err = hr_buf_puts(b, "# HELP herald_sip_server_errors_total SIP "
+		"5xx responses sent, by status and cause.\n"
+		"# TYPE herald_sip_server_errors_total counter\n");
+
+	for (unsigned i = 0; i < s->nserver_errors; i++)
+		err |= hr_buf_printf(b, "herald_sip_server_errors_total{code="
+			"\"%u\",reason=\"%s\"} %llu\n",
+			s->server_errors[i].scode, s->server_errors[i].reason,
+			(unsigned long long)s->server_errors[i].n);
 	return err;
 }
 
@@ -120,8 +194,17 @@ void hr_admin_metrics(struct req *r, struct reply *rp)
 	COUNTER("herald_sip_ws_upgrades_refused_total", "WebSocket upgrade "
 		"requests refused (no sip subprotocol, a bad version or key).",
 		m.ws_refused);
-	GAUGE("herald_sip_connections", "Open TCP, TLS and WebSocket "
-		"connections.", m.conns);
+	err |= hr_buf_puts(&b, "# HELP herald_sip_connections Open TCP, TLS "
+		"and WebSocket connections, by transport.\n"
+		"# TYPE herald_sip_connections gauge\n");
+	for (unsigned i = 0; i < m.nconns_by; i++)
+		err |= hr_buf_printf(&b, "herald_sip_connections{transport="
+			"\"%s\"} %zu\n", m.conns_by[i].transport,
+			m.conns_by[i].n);
+	GAUGE("herald_sip_client_transactions", "Live client transactions "
+		"(NOTIFYs and the like in flight).", m.ctrans);
+	err |= auth_failures(&b, &m);
+	err |= server_errors(&b, &m);
 	COUNTER("herald_notifies_total", "NOTIFYs sent.", m.notifies);
 	COUNTER("herald_notifies_failed_total",
 		"NOTIFYs answered with an error or never (Timer F).",
@@ -145,6 +228,8 @@ void hr_admin_metrics(struct req *r, struct reply *rp)
 	COUNTER("herald_redirect_contacts_total",
 		"Contacts offered in the redirect server's 302s.",
 		m.redirect_contacts);
+	GAUGE("herald_store_connected", "1 while the store's connection to "
+		"PostgreSQL is up, 0 while it is lost.", m.store_connected);
 	GAUGE("herald_store_queue_depth", "Changes queued for PostgreSQL.",
 		m.queue_depth);
 	GAUGE("herald_store_batch_max", "Most changes in one commit.",
@@ -158,10 +243,11 @@ void hr_admin_metrics(struct req *r, struct reply *rp)
 	COUNTER("herald_store_outages_total",
 		"Times the PostgreSQL connection was lost.", m.outages);
 	err |= histogram(&b, "herald_store_batch_size",
-		"Changes per database commit.", &m.batch);
-	err |= histogram(&b, "herald_store_commit_ms",
-		"Database commit latency, ms.", &m.commit_ms);
+		"Changes per database commit.", &m.batch, 1);
+	err |= histogram(&b, "herald_store_commit_seconds",
+		"Database commit latency in seconds.", &m.commit_ms, 1000);
 	err |= hr_admin_audit_metrics(r->a, &b);
+	err |= process(&b);
 #undef GAUGE
 #undef COUNTER
 	if (err) {

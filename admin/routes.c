@@ -563,6 +563,11 @@ static const struct route {
 	{ "PUT", { "v1", "mailboxes", "*" }, r_mailbox_put },
 	{ "GET", { "v1", "mailboxes", "*", "watchers" }, r_mailbox_watchers },
 	{ "GET", { "v1", "audit" }, hr_admin_audit_list },
+	{ "GET", { "v1", "status" }, hr_admin_status },
+	{ "GET", { "v1", "log-levels" }, hr_admin_loglevels_get },
+	{ "PUT", { "v1", "log-levels" }, hr_admin_loglevels_put },
+	{ "PUT", { "v1", "log-levels", "*" }, hr_admin_loglevel_put },
+	{ "DELETE", { "v1", "log-levels", "*" }, hr_admin_loglevel_del },
 };
 
 static bool matches(const struct route *rt, const struct req *r)

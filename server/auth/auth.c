@@ -285,6 +285,7 @@ struct cred {
 	uint32_t nc;
 	uint8_t nonce[HR_NONCE_RAW];
 	enum hr_nonce_state nstate;
+	enum hr_auth_fail why;  /* when refused */
 };
 
 static enum hr_auth_result check_shape(const struct hr_digest *d)
@@ -305,10 +306,13 @@ static enum hr_auth_result check_offer(const struct hr_auth *a,
 {
 	const struct hr_digest *d = c->d;
 
+	c->why = HR_AUTH_FAIL_UNSUPPORTED;
 	if (hr_digest_alg_decode(&d->algorithm, &c->alg))
 		return HR_AUTH_FORBIDDEN;
-	if (!is_hex(&d->response, hr_digest_hexlen(c->alg)))
+	if (!is_hex(&d->response, hr_digest_hexlen(c->alg))) {
+		c->why = HR_AUTH_FAIL_MALFORMED;
 		return HR_AUTH_BAD;
+	}
 	if (!hr_pl_isset(&d->qop) || hr_pl_strcasecmp(&d->qop, "auth"))
 		return HR_AUTH_FORBIDDEN;
 	if (hr_pl_isset(&d->userhash) &&
@@ -321,7 +325,7 @@ static enum hr_auth_result check_offer(const struct hr_auth *a,
 }
 
 /* Same work for an unknown user as for a wrong password. */
-static int response_ok(const struct cred *c, const struct hr_msg *req,
+static int response_ok(struct cred *c, const struct hr_msg *req,
 	const char *realm, hr_auth_ha1_h *ha1h, void *arg, bool *ok)
 {
 	char ha1[HR_DIGEST_HEX_MAX], want[HR_DIGEST_HEX_MAX];
@@ -353,6 +357,7 @@ static int response_ok(const struct cred *c, const struct hr_msg *req,
 	for (size_t i = 0; i < hl; i++)
 		got[i] = (char)hr_lower[(unsigned char)c->d->response.p[i]];
 	*ok = !CRYPTO_memcmp(want, got, hl) && known;
+	c->why = known ? HR_AUTH_FAIL_PASSWORD : HR_AUTH_FAIL_UNKNOWN_USER;
  out:
 	OPENSSL_cleanse(ha1, sizeof(ha1));
 	return err;
@@ -360,14 +365,16 @@ static int response_ok(const struct cred *c, const struct hr_msg *req,
 
 /* Recorded only now, after a correct response, so that a forged request
  * with a huge nc cannot lock the real client out of its nonce. */
-static enum hr_auth_result nc_result(enum hr_nc_state st)
+static enum hr_auth_result nc_result(enum hr_nc_state st, struct cred *c)
 {
 	switch (st) {
 	case HR_NC_OK:
 		return HR_AUTH_OK;
 	case HR_NC_REPLAY:
+		c->why = HR_AUTH_FAIL_REPLAY;
 		return HR_AUTH_FORBIDDEN;
 	default:
+		c->why = HR_AUTH_FAIL_STALE;
 		return HR_AUTH_STALE;  /* untracked: take a fresh nonce */
 	}
 }
@@ -388,12 +395,13 @@ static int loggable(const struct hr_pl *pl)
  * further". */
 static int verify_one(struct hr_auth *a, const struct hr_msg *req,
 	const char *realm, const struct hr_digest *d, hr_auth_ha1_h *ha1h,
-	void *arg, enum hr_auth_result *res)
+	void *arg, enum hr_auth_result *res, enum hr_auth_fail *why)
 {
-	struct cred c = { .d = d };
+	struct cred c = { .d = d, .why = HR_AUTH_FAIL_MALFORMED };
 	bool ok = false;
 	int err;
 
+	*why = c.why;
 	*res = check_shape(d);
 	if (*res != HR_AUTH_OK)
 		return 0;
@@ -403,6 +411,7 @@ static int verify_one(struct hr_auth *a, const struct hr_msg *req,
 		return 0;
 	}
 	*res = check_offer(a, &c);
+	*why = c.why;
 	if (*res != HR_AUTH_OK)
 		return 0;
 	/* RFC 3261 22.4 item 6: a server MAY check it; we do */
@@ -412,30 +421,32 @@ static int verify_one(struct hr_auth *a, const struct hr_msg *req,
 			HR_PL_ARG(req->ruri_pl), a->uri_check ==
 			HR_AUTH_URI_LOOSE ? "loose" : "strict");
 		*res = HR_AUTH_FORBIDDEN;
+		*why = HR_AUTH_FAIL_URI;
 		return 0;
 	}
 	err = response_ok(&c, req, realm, ha1h, arg, &ok);
 	if (err)
 		return err;
-	if (!ok)
+	if (!ok) {
 		*res = HR_AUTH_FORBIDDEN;
-	else if (c.nstate == HR_NONCE_STALE)
+	} else if (c.nstate == HR_NONCE_STALE) {
 		*res = HR_AUTH_STALE;
-	else
-		*res = nc_result(hr_nonce_nc(a, c.nonce, c.nc));
+		c.why = HR_AUTH_FAIL_STALE;
+	} else {
+		*res = nc_result(hr_nonce_nc(a, c.nonce, c.nc), &c);
+	}
+	*why = c.why;
 	return 0;
 }
 
-int hr_auth_verify(struct hr_auth *a, const struct hr_msg *req,
+static int verify(struct hr_auth *a, const struct hr_msg *req,
 	const char *realm, hr_auth_ha1_h *ha1h, void *arg,
-	enum hr_auth_result *res, struct hr_pl *user)
+	enum hr_auth_result *res, struct hr_pl *user, enum hr_auth_fail *why)
 {
 	static const enum hr_hdr_id ids[] = {
 		HR_HDR_AUTHORIZATION, HR_HDR_PROXY_AUTHORIZATION,
 	};
 
-	if (!a || !req || !realm || !ha1h || !res)
-		return EINVAL;
 	*res = HR_AUTH_CHALLENGE;
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
 		const struct hr_hdr *h = hr_msg_hdr(req, ids[i]);
@@ -448,12 +459,14 @@ int hr_auth_verify(struct hr_auth *a, const struct hr_msg *req,
 				continue;
 			if (hr_digest_decode(&d, &h->val)) {
 				*res = HR_AUTH_BAD;
+				*why = HR_AUTH_FAIL_MALFORMED;
 				return 0;
 			}
 			/* credentials for another realm are not for us */
 			if (hr_pl_strcmp(&d.realm, realm))
 				continue;
-			err = verify_one(a, req, realm, &d, ha1h, arg, res);
+			err = verify_one(a, req, realm, &d, ha1h, arg, res,
+				why);
 			if (err)
 				return err;
 			if (*res == HR_AUTH_OK && user)
@@ -463,4 +476,41 @@ int hr_auth_verify(struct hr_auth *a, const struct hr_msg *req,
 		}
 	}
 	return 0;
+}
+
+int hr_auth_verify(struct hr_auth *a, const struct hr_msg *req,
+	const char *realm, hr_auth_ha1_h *ha1h, void *arg,
+	enum hr_auth_result *res, struct hr_pl *user)
+{
+	enum hr_auth_fail why = HR_AUTH_FAIL_MALFORMED;
+	int err;
+
+	if (!a || !req || !realm || !ha1h || !res)
+		return EINVAL;
+	err = verify(a, req, realm, ha1h, arg, res, user, &why);
+	/* a challenge is the first step of every client, not a failure */
+	if (!err && *res != HR_AUTH_OK && *res != HR_AUTH_CHALLENGE)
+		a->failures[why]++;
+	return err;
+}
+
+const char *hr_auth_fail_name(enum hr_auth_fail f)
+{
+	static const char *const names[HR_AUTH_FAIL__N] = {
+		[HR_AUTH_FAIL_MALFORMED] = "malformed",
+		[HR_AUTH_FAIL_STALE] = "stale_nonce",
+		[HR_AUTH_FAIL_UNKNOWN_USER] = "unknown_user",
+		[HR_AUTH_FAIL_PASSWORD] = "wrong_password",
+		[HR_AUTH_FAIL_REPLAY] = "replay",
+		[HR_AUTH_FAIL_URI] = "uri_mismatch",
+		[HR_AUTH_FAIL_UNSUPPORTED] = "unsupported",
+		[HR_AUTH_FAIL_IDENTITY] = "wrong_identity",
+	};
+
+	return (unsigned)f < HR_AUTH_FAIL__N ? names[f] : "?";
+}
+
+void hr_auth_failures(const struct hr_auth *a, uint64_t out[HR_AUTH_FAIL__N])
+{
+	memcpy(out, a->failures, sizeof(a->failures));
 }

@@ -92,6 +92,29 @@ enum hr_auth_result {
 	HR_AUTH_BAD,       /* malformed credentials: 400 */
 };
 
+/* Why credentials were refused (counted for the metrics; the client is
+ * told no more than its status). */
+enum hr_auth_fail {
+	HR_AUTH_FAIL_MALFORMED = 0, /* 400: unparsable, a parameter missing */
+	HR_AUTH_FAIL_STALE,         /* 401 stale=true: an expired nonce */
+	HR_AUTH_FAIL_UNKNOWN_USER,  /* 403: no such user */
+	HR_AUTH_FAIL_PASSWORD,      /* 403: a wrong password */
+	HR_AUTH_FAIL_REPLAY,        /* 403: nc not above the last seen */
+	HR_AUTH_FAIL_URI,           /* 403: digest uri not the Request-URI */
+	HR_AUTH_FAIL_UNSUPPORTED,   /* 403: an algorithm, qop, userhash or
+				     * opaque never offered */
+	HR_AUTH_FAIL_IDENTITY,      /* 403: valid, but another user than
+				     * the one whose AOR it changes */
+	HR_AUTH_FAIL__N
+};
+
+/** "malformed", "stale_nonce", "unknown_user", "wrong_password",
+ * "replay", "uri_mismatch", "unsupported", "wrong_identity". */
+const char *hr_auth_fail_name(enum hr_auth_fail f);
+/** Credentials refused so far, by why (core thread). */
+void hr_auth_failures(const struct hr_auth *a,
+	uint64_t out[HR_AUTH_FAIL__N]);
+
 /**
  * Check req's Authorization, then Proxy-Authorization, credentials for
  * realm. Returns 0 with *res set (and *user, borrowed from req, on
@@ -197,6 +220,10 @@ struct hr_realm_cfg {
 
 struct hr_realm;  /* refcounted */
 
+/** Credentials refused by the realm's verifier so far (all 0 without
+ * one). */
+void hr_realm_auth_failures(const struct hr_realm *r,
+	uint64_t out[HR_AUTH_FAIL__N]);
 /** Create the realm (it copies the domains, references authn). */
 int hr_realm_alloc(struct hr_realm **rp, const struct hr_realm_cfg *cfg);
 /** Number of served domains. */

@@ -27,6 +27,7 @@ struct hr_auth {
 	enum hr_auth_uri_check uri_check;
 	char **domains;         /* copies of cfg->domains */
 	unsigned ndomains;
+	uint64_t failures[HR_AUTH_FAIL__N];  /* refused, by why */
 };
 
 enum hr_nonce_state {

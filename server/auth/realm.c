@@ -138,9 +138,20 @@ bool hr_realm_open(struct hr_realm *r, struct hr_strans *st,
 	 * AOR's bindings and publications */
 	mine = aor ? hr_auth_user_is(&user, aor, domain) :
 		identity(&user, domain, id, n);
-	if (!mine)
+	if (!mine) {
+		r->authn->failures[HR_AUTH_FAIL_IDENTITY]++;
 		hr_strans_replyh(st, 403, "Forbidden", NULL);
+	}
 	return mine;
+}
+
+void hr_realm_auth_failures(const struct hr_realm *r,
+	uint64_t out[HR_AUTH_FAIL__N])
+{
+	if (r->authn)
+		hr_auth_failures(r->authn, out);
+	else
+		memset(out, 0, HR_AUTH_FAIL__N * sizeof(*out));
 }
 
 bool hr_realm_exists(const struct hr_realm *r, const char *aor)

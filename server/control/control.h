@@ -293,6 +293,9 @@ int hr_ctl_users_page(struct hr_ctl_reader *rd, const char *after_user,
 #define HR_CTL_METHODS_MAX 16
 #define HR_CTL_FAILS_MAX 48
 #define HR_CTL_BUCKETS_MAX 16
+#define HR_CTL_TPS_MAX 8
+#define HR_CTL_AUTH_FAILS_MAX 16
+#define HR_CTL_5XX_MAX 32
 
 /* Counts by bucket (not cumulative); the last bucket is +Inf. */
 struct hr_ctl_histogram {
@@ -357,6 +360,26 @@ struct hr_ctl_stats {
 	uint64_t outages;
 	struct hr_ctl_histogram batch;       /* changes per commit */
 	struct hr_ctl_histogram commit_ms;   /* commit latency */
+	bool store_connected;        /* the writer's connection is up */
+	size_t ctrans;               /* live client transactions */
+	struct {
+		const char *transport;  /* static: "tcp", "tls", "ws"... */
+		size_t n;
+	} conns_by[HR_CTL_TPS_MAX];  /* open connections, by transport */
+	unsigned nconns_by;
+	struct {
+		const char *reason;  /* static: "wrong_password"... */
+		uint64_t n;
+	} auth_fails[HR_CTL_AUTH_FAILS_MAX];  /* credentials refused */
+	unsigned nauth_fails;
+	struct {
+		unsigned scode;
+		const char *reason;  /* static: a cause, "store"... */
+		uint64_t n;
+	} server_errors[HR_CTL_5XX_MAX];      /* every 5xx, by cause: each
+					       * cause with its usual status
+					       * first, 0 too */
+	unsigned nserver_errors;
 };
 
 /** The counters, read in one call on the core thread: 0 or ECANCELED. */
@@ -396,5 +419,29 @@ int hr_ctl_audit_add(struct hr_ctl_reader *rd, const struct hr_ctl_audit *a);
 /** A page of records, newest first. */
 int hr_ctl_audit_page(struct hr_ctl_reader *rd,
 	const struct hr_ctl_audit_filter *f, hr_ctl_audit_h *h, void *arg);
+/* ---- the server's status ---- */
+
+#define HR_CTL_LISTENERS_MAX 32
+
+/* A SIP listening socket. */
+struct hr_ctl_listener {
+	const char *transport;       /* static: "udp", "tcp", "tls", "ws",
+				      * "wss" */
+	char addr[HR_SA_STRLEN];     /* "127.0.0.1:5060", "[::1]:5060" */
+	char advertise[272];         /* its advertise= host:port, or "" */
+};
+
+/* What the core runs with now. */
+struct hr_ctl_status {
+	struct hr_ctl_listener listeners[HR_CTL_LISTENERS_MAX];
+	unsigned nlisteners;
+	bool store_connected;        /* the store's writer connection */
+	size_t queue_depth;          /* changes queued for PostgreSQL */
+	uint64_t store_outages;      /* times its connection was lost */
+};
+
+/** The core's status, read in one call on the core thread: 0 or
+ * ECANCELED. */
+int hr_ctl_status(struct hr_control *ctl, struct hr_ctl_status *st);
 
 #endif

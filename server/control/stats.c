@@ -9,6 +9,10 @@
 _Static_assert(HR_EVENTS_MAX_PKGS <= HR_CTL_PKGS_MAX, "packages' room");
 _Static_assert(HR_METH__N - 1 <= HR_CTL_METHODS_MAX, "methods' room");
 _Static_assert(HR_SIP_FAIL_KINDS <= HR_CTL_FAILS_MAX, "failures' room");
+_Static_assert(HR_TP__N <= HR_CTL_TPS_MAX, "transports' room");
+_Static_assert(HR_AUTH_FAIL__N <= HR_CTL_AUTH_FAILS_MAX, "auth's room");
+_Static_assert(HR_SIP_CAUSE__N + HR_SIP_5XX_KINDS <= HR_CTL_5XX_MAX,
+	"5xx's room");
 _Static_assert(HR_STORE_BATCH_BUCKETS <= HR_CTL_BUCKETS_MAX &&
 	HR_STORE_LATENCY_BUCKETS <= HR_CTL_BUCKETS_MAX, "buckets' room");
 
@@ -26,7 +30,55 @@ static void histogram(struct hr_ctl_histogram *h, const uint64_t *bounds,
 	h->sum = sum;
 }
 
-static void sip_stats(struct hr_ctl_stats *st, const struct hr_sip *sip)
+static void conn_stats(struct hr_ctl_stats *st, struct hr_sip *sip)
+{
+	size_t n[HR_TP__N];
+
+	hr_sip_conn_counts(sip, n);
+	for (int tp = HR_TP_TCP; tp < HR_TP__N; tp++) {
+		st->conns_by[st->nconns_by].transport =
+			hr_tp_param((enum hr_tp)tp);
+		st->conns_by[st->nconns_by++].n = n[tp];
+	}
+	st->ctrans = hr_sip_ctrans_count(sip);
+}
+
+static void fail_stats(struct hr_ctl_stats *st, const struct hr_sip_stats *s,
+	const struct hr_realm *realm)
+{
+	uint64_t auth[HR_AUTH_FAIL__N];
+
+	unsigned n = 0;
+
+	/* each cause with its usual status, then what else was sent */
+	for (int c = 0; c < HR_SIP_CAUSE__N; c++) {
+		st->server_errors[n].scode = hr_sip_cause_code(c);
+		st->server_errors[n++].reason = hr_sip_cause_name(c);
+	}
+	for (unsigned i = 0; i < s->n5xx; i++) {
+		const struct hr_sip_5xx *e = &s->server_errors[i];
+		unsigned k = e->cause;
+
+		if (e->scode != hr_sip_cause_code(e->cause)) {
+			k = n++;
+			st->server_errors[k].scode = e->scode;
+			st->server_errors[k].reason =
+				hr_sip_cause_name(e->cause);
+		}
+		st->server_errors[k].n = e->n;
+	}
+	st->nserver_errors = n;
+	hr_realm_auth_failures(realm, auth);
+	for (int f = 0; f < HR_AUTH_FAIL__N; f++) {
+		st->auth_fails[f].reason = hr_auth_fail_name(
+			(enum hr_auth_fail)f);
+		st->auth_fails[f].n = auth[f];
+	}
+	st->nauth_fails = HR_AUTH_FAIL__N;
+}
+
+static void sip_stats(struct hr_ctl_stats *st, const struct hr_sip *sip,
+	const struct hr_realm *realm)
 {
 	struct hr_sip_stats s;
 
@@ -60,6 +112,7 @@ static void sip_stats(struct hr_ctl_stats *st, const struct hr_sip *sip)
 	st->retransmits = s.retransmits;
 	st->resp_retransmits = s.resp_retransmits;
 	st->acks_missing = s.acks_missing;
+	fail_stats(st, &s, realm);
 }
 
 static void redirect_stats(struct hr_ctl_stats *st,
@@ -88,6 +141,7 @@ static void store_stats(struct hr_ctl_stats *st, struct hr_store *store)
 	st->failed = s.failed;
 	st->timedout = s.timedout;
 	st->outages = s.outages;
+	st->store_connected = !s.down;
 	histogram(&st->batch, hr_store_batch_bounds, s.batch,
 		HR_STORE_BATCH_BUCKETS, s.txs);
 	histogram(&st->commit_ms, hr_store_latency_bounds, s.latency,
@@ -120,7 +174,8 @@ static void stats_core(void *arg)
 	c->st->dialog_publications = hr_dlgpkg_count(cfg->dialog);
 	c->st->mwi_publications = hr_mwipkg_count(cfg->mwi);
 	events_stats(c->st, cfg->ev);
-	sip_stats(c->st, cfg->sip);
+	sip_stats(c->st, cfg->sip, cfg->realm);
+	conn_stats(c->st, cfg->sip);
 	redirect_stats(c->st, cfg->redirect);
 	store_stats(c->st, cfg->store);
 }

@@ -246,6 +246,19 @@ void hr_log_rl(struct hr_log_rl *rl, unsigned max, uint64_t window_ms,
 /** strerror that is safe to call from any thread. */
 const char *hr_strerror(int err);
 
+/* ---- what this binary is ---- */
+
+struct hr_build_info {
+	const char *version;     /* "0.1.0" */
+	const char *commit;      /* git describe: "v0.1.0-12-gabc1234-dirty",
+				  * or "unknown" */
+	const char *compiler;    /* "GNU 12.2.0" */
+	const char *build_type;  /* "Release", "Debug" */
+};
+
+/** Made at build time (build.c). */
+const struct hr_build_info *hr_build_info(void);
+
 /* ---- one clock, which tests can move forward ---- */
 
 /** Milliseconds on the monotonic clock, plus any test advance. */

@@ -81,6 +81,75 @@ static void log_fail(const struct hr_msg *req, const struct hr_resp *resp,
 		resp->why ? resp->why : "", errs);
 }
 
+static const struct {
+	const char *name;
+	uint16_t scode;
+} causes[HR_SIP_CAUSE__N] = {
+	[HR_SIP_CAUSE_STORE] = { "store", 503 },
+	[HR_SIP_CAUSE_UNAVAILABLE] = { "unavailable", 503 },
+	[HR_SIP_CAUSE_NOT_IMPLEMENTED] = { "not_implemented", 501 },
+	[HR_SIP_CAUSE_PROTOCOL] = { "protocol", 500 },
+	[HR_SIP_CAUSE_MEMORY] = { "out_of_memory", 500 },
+	[HR_SIP_CAUSE_INTERNAL] = { "internal", 500 },
+};
+
+const char *hr_sip_cause_name(enum hr_sip_cause c)
+{
+	return (unsigned)c < HR_SIP_CAUSE__N ? causes[c].name : "?";
+}
+
+uint16_t hr_sip_cause_code(enum hr_sip_cause c)
+{
+	return (unsigned)c < HR_SIP_CAUSE__N ? causes[c].scode : 500;
+}
+
+/* A 5xx's cause: from its errno (hr_verdict_resp makes a passing one a
+ * 503), else from its status and reason. */
+static enum hr_sip_cause cause_of(const struct hr_resp *resp)
+{
+	bool plain = !resp->reason ||
+		!strcmp(resp->reason, "Server Internal Error");
+
+	if (resp->err == ENOMEM)
+		return HR_SIP_CAUSE_MEMORY;
+	switch (resp->scode) {
+	case 503:
+		return resp->err ? HR_SIP_CAUSE_STORE :
+			HR_SIP_CAUSE_UNAVAILABLE;
+	case 501:
+		return HR_SIP_CAUSE_NOT_IMPLEMENTED;
+	case 505:
+	case 513:
+		return HR_SIP_CAUSE_PROTOCOL;
+	case 500:
+		return !resp->err && !plain ? HR_SIP_CAUSE_PROTOCOL :
+			HR_SIP_CAUSE_INTERNAL;
+	default:
+		return HR_SIP_CAUSE_INTERNAL;
+	}
+}
+
+static void count_5xx(struct hr_sip_stats *s, const struct hr_resp *resp)
+{
+	enum hr_sip_cause c = cause_of(resp);
+	unsigned i;
+
+	for (i = 0; i < s->n5xx; i++) {
+		if (s->server_errors[i].scode == resp->scode &&
+		    s->server_errors[i].cause == c)
+			break;
+	}
+	if (i == s->n5xx) {
+		/* a few causes by a few statuses: never this many */
+		if (s->n5xx == HR_SIP_5XX_KINDS)
+			i = HR_SIP_5XX_KINDS - 1;
+		else
+			s->server_errors[s->n5xx++] = (struct hr_sip_5xx){
+				.scode = resp->scode, .cause = c };
+	}
+	s->server_errors[i].n++;
+}
+
 void hr_sip_count_resp(struct hr_sip *sip, const struct hr_msg *req,
 	const struct hr_resp *resp)
 {
@@ -90,6 +159,8 @@ void hr_sip_count_resp(struct hr_sip *sip, const struct hr_msg *req,
 	if (resp->scode < 100 || resp->scode >= 700)
 		return;
 	s->responses[resp->scode / 100]++;
+	if (resp->scode >= 500 && resp->scode < 600)
+		count_5xx(s, resp);
 	/* a 4xx is logged when it names its cause: a limit refused it */
 	if (resp->scode < 500 && !resp->where)
 		return;

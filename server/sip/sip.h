@@ -689,6 +689,38 @@ struct hr_sip_fail_count {
 
 #define HR_SIP_FAIL_KINDS 48
 
+/* The few causes every 5xx is also counted by, whatever its where: what
+ * an operator's alert and dashboard tell apart. */
+enum hr_sip_cause {
+	HR_SIP_CAUSE_STORE = 0,         /* 503: a change not stored in time
+					 * (PostgreSQL away, queue full) */
+	HR_SIP_CAUSE_UNAVAILABLE,       /* 503: a limit (transactions, a
+					 * source's rate, an AOR's line) or
+					 * shutting down */
+	HR_SIP_CAUSE_NOT_IMPLEMENTED,   /* 501 */
+	HR_SIP_CAUSE_PROTOCOL,          /* what the protocol calls for: 500
+					 * Out of Order, 500 Request Pending,
+					 * 505, 513 */
+	HR_SIP_CAUSE_MEMORY,            /* 500: out of memory */
+	HR_SIP_CAUSE_INTERNAL,          /* 500: anything else */
+	HR_SIP_CAUSE__N
+};
+
+/** "store", "unavailable", "not_implemented", "protocol",
+ * "out_of_memory", "internal". */
+const char *hr_sip_cause_name(enum hr_sip_cause c);
+/** The status a cause is usually sent with (500, 501, 503). */
+uint16_t hr_sip_cause_code(enum hr_sip_cause c);
+
+/* 5xx sent with one status for one cause. */
+struct hr_sip_5xx {
+	uint16_t scode;
+	enum hr_sip_cause cause;
+	uint64_t n;
+};
+
+#define HR_SIP_5XX_KINDS 16
+
 /** Counters of the stack (metrics). */
 struct hr_sip_stats {
 	uint64_t requests[HR_METH__N];  /* received, by method */
@@ -702,6 +734,9 @@ struct hr_sip_stats {
 	struct hr_sip_fail_count fails[HR_SIP_FAIL_KINDS];
 	unsigned nfails;                /* kinds in use; the last one is
 					 * "other" once they are all used */
+	struct hr_sip_5xx server_errors[HR_SIP_5XX_KINDS];
+	unsigned n5xx;                  /* kinds in use (the last one takes
+					 * any further, never reached) */
 	size_t strans;                  /* live server transactions */
 	size_t sources;                 /* sources in the per-source table */
 	uint64_t src_dropped;           /* requests over src_rate dropped
@@ -722,6 +757,20 @@ size_t hr_sip_strans_count(const struct hr_sip *sip);
 size_t hr_sip_ctrans_count(const struct hr_sip *sip);
 /** Number of open TCP, TLS and WebSocket connections. */
 size_t hr_sip_conn_count(const struct hr_sip *sip);
+/* A listening socket (status.c). */
+struct hr_sip_listener {
+	enum hr_tp tp;
+	struct hr_sa laddr;             /* with the port chosen */
+	const char *adv;                /* its advertise= "host:port", or
+					 * NULL; lives as long as the socket */
+};
+
+/** The listening sockets, UDP first, up to max of them into out;
+ * returns how many there are. */
+unsigned hr_sip_listeners(struct hr_sip *sip, struct hr_sip_listener *out,
+	unsigned max);
+/** Open connections by transport (UDP's is 0). */
+void hr_sip_conn_counts(struct hr_sip *sip, size_t out[HR_TP__N]);
 /** Close every socket and connection; pending transactions are dropped. */
 void hr_sip_close(struct hr_sip *sip);
 

@@ -212,6 +212,7 @@ struct hr_store_stats {
 	uint64_t failed;        /* transactions failed EIO */
 	uint64_t timedout;      /* transactions failed ETIMEDOUT */
 	uint64_t outages;       /* times the connection was lost */
+	bool down;              /* the writer's connection is lost now */
 };
 
 /** Copy the counters (core thread). */

@@ -167,6 +167,7 @@ static void lost(struct writer *w)
 	s->wr = NULL;
 	pthread_mutex_lock(&s->lock);
 	s->stats.outages++;
+	s->stats.down = true;
 	pthread_mutex_unlock(&s->lock);
 	w->down_since = hr_store_mono_ms();
 	w->last_try = w->down_since;
@@ -200,6 +201,9 @@ static void reconnect(struct writer *w, uint64_t now)
 	if (!hr_pq_connect(&conn, s->cfg.url)) {
 		if (!hr_writer_setup(conn)) {
 			s->wr = conn;
+			pthread_mutex_lock(&s->lock);
+			s->stats.down = false;
+			pthread_mutex_unlock(&s->lock);
 			HR_INFO("PostgreSQL is back after %llu ms",
 				(unsigned long long)(now - w->down_since));
 			if (s->user_h && hr_store_users_resync(s, conn))

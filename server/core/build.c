@@ -1,0 +1,22 @@
+/* What this binary is: the values CMake bakes in (core/CMakeLists.txt). */
+#include "core.h"
+#include "hr_build_id.h"
+
+#ifndef HR_COMPILER
+#define HR_COMPILER "unknown"
+#endif
+#ifndef HR_BUILD_TYPE
+#define HR_BUILD_TYPE ""
+#endif
+
+const struct hr_build_info *hr_build_info(void)
+{
+	static const struct hr_build_info info = {
+		.version = HR_VERSION,
+		.commit = HR_BUILD_COMMIT,
+		.compiler = HR_COMPILER,
+		.build_type = HR_BUILD_TYPE,
+	};
+
+	return &info;
+}
