@@ -49,8 +49,8 @@ static int start_ticks(unsigned long long *ticks)
 	p = strrchr(buf, ')');
 	if (!p)
 		return EINVAL;
-	/* after ")": field 3 (state) ... field 22 */
-	for (int field = 3; field < 22; field++) {
+	/* after ")": the space before field 3 (state), ... before 22 */
+	for (int field = 3; field <= 22; field++) {
 		p = strchr(p + 1, ' ');
 		if (!p)
 			return EINVAL;

@@ -314,7 +314,9 @@ class Herald:
     @property
     def admin_url(self):
         """http://127.0.0.1:PORT of the admin API, from the log."""
-        m = re.search(r'admin listening on (http://\S+)', self.log_text())
+        # (a JSON log line closes the message with a quote)
+        m = re.search(r'admin listening on (http://[^\s"]+)',
+                      self.log_text())
         return m.group(1) if m else None
 
     def _port_clash(self):

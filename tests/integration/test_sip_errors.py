@@ -110,6 +110,13 @@ class ServerErrorLogTest(harness.HeraldTestCase):
         self.assertIn('herald_sip_errors_total{code="505",'
                       'reason="Version Not Supported",where="sip: parser",'
                       'errno=""} 1\n', m)
+        # and by the few causes a dashboard tells apart
+        self.assertIn('herald_sip_server_errors_total{code="501",'
+                      'reason="not_implemented"} 3\n', m)
+        self.assertIn('herald_sip_server_errors_total{code="505",'
+                      'reason="protocol"} 1\n', m)
+        self.assertIn('herald_sip_server_errors_total{code="500",'
+                      'reason="internal"} 0\n', m)
 
 
 class BadRequestTest(harness.HeraldTestCase):
