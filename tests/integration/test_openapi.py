@@ -637,6 +637,25 @@ class OpenApiCase(harness.HeraldTestCase):
                              '%s %s is in the spec' % (method, tpl))
             self.call_outside(method, path, 'MethodNotAllowed', 405)
 
+        # the status and the log's levels
+        a = C('GET', '/v1/status', expect=200).json()
+        self.assertTrue(a['store']['connected'], a)
+        LL = '/v1/log-levels'
+        a = C('GET', LL, expect=200).json()
+        self.assertEqual(a['overrides'], {})
+        a = C('PUT', LL + '/{module}', {'module': 'store'},
+              body={'level': 'debug'}, expect=200).json()
+        self.assertEqual(a, {'module': 'store', 'level': 'debug'})
+        C('PUT', LL + '/{module}', {'module': 'nosuch'},
+          body={'level': 'debug'}, expect=400)
+        C('PUT', LL + '/{module}', {'module': 'store'},
+          body={'level': 'loud'}, expect=400)
+        C('DELETE', LL + '/{module}', {'module': 'store'}, expect=204)
+        C('DELETE', LL + '/{module}', {'module': 'nosuch'}, expect=400)
+        a = C('PUT', LL, body={'default': 'debug'}, expect=200).json()
+        self.assertEqual(a['default'], 'debug')
+        C('PUT', LL, body={'default': 'x'}, expect=400)
+
         # every operation of the spec was called
         every = {(p, m) for p, m, _ in self.spec.operations()}
         self.assertEqual(every - self.called, set(), 'never called')
