@@ -1,6 +1,9 @@
 /* What this binary is: the values CMake bakes in (core/CMakeLists.txt). */
 #include "core.h"
-#include "hr_build_id.h"
+
+/* git describe, written at each build into the build tree's
+ * generated/hr_build_id.c (build_id.cmake) */
+extern const char hr_build_commit[];
 
 #ifndef HR_COMPILER
 #define HR_COMPILER "unknown"
@@ -13,7 +16,7 @@ const struct hr_build_info *hr_build_info(void)
 {
 	static const struct hr_build_info info = {
 		.version = HR_VERSION,
-		.commit = HR_BUILD_COMMIT,
+		.commit = hr_build_commit,
 		.compiler = HR_COMPILER,
 		.build_type = HR_BUILD_TYPE,
 	};

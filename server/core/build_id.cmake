@@ -1,4 +1,4 @@
-# Writes OUT (hr_build_id.h) with the commit SRC is at: COMMIT when
+# Writes OUT (hr_build_id.c: hr_build_commit[]) with the commit SRC is at: COMMIT when
 # given, else `git describe --always --dirty`, else "unknown". The file
 # is rewritten only when it changes, so an unchanged commit rebuilds
 # nothing.
@@ -13,7 +13,7 @@ if(commit STREQUAL "")
 	endif()
 endif()
 string(REGEX REPLACE "[^A-Za-z0-9._+-]" "_" commit "${commit}")
-set(text "#define HR_BUILD_COMMIT \"${commit}\"\n")
+set(text "/* made by server/core/build_id.cmake */\nextern const char hr_build_commit[];\nconst char hr_build_commit[] = \"${commit}\";\n")
 if(EXISTS ${OUT})
 	file(READ ${OUT} old)
 endif()
