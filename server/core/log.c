@@ -362,7 +362,7 @@ static void timestamp(char *ts, size_t n)
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(ts, n, "%s.%03ldZ", s, now.tv_nsec / 1000000);
+	snprintf(ts, n, "%s.%03dZ", s, (int)(now.tv_nsec / 1000000) % 1000);
 }
 
 /* The text line: time, level, module, message, and how many like it
@@ -419,7 +419,7 @@ static size_t json_line(char *line, size_t size, const char *ts,
 static void vlog(enum hr_log_level lvl, const char *module, unsigned quiet,
 	const char *fmt, va_list ap)
 {
-	char line[2048], msg[2048], ts[32];
+	char line[2048], msg[2048], ts[48];
 	size_t len;
 
 	timestamp(ts, sizeof(ts));

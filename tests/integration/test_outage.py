@@ -184,8 +184,14 @@ class OutageTest(harness.HeraldTestCase):
         h.add_user('alice@example.test', PASSWORD)
         p = self.phone(h)
         self.assertStatus(p.register(['<%s>' % A], 600), 200)
+        self.assertEqual(self.store_connected(h), 1)
         self.pg.stop()
-        time.sleep(1)
+        # the writer sees its connection close: /metrics says so
+        deadline = time.monotonic() + 10
+        while self.store_connected(h) != 0:
+            self.assertLess(time.monotonic(), deadline,
+                            'herald_store_connected never 0')
+            time.sleep(0.1)
         self.pg.start()
         deadline = time.monotonic() + 10
         while True:
@@ -197,7 +203,13 @@ class OutageTest(harness.HeraldTestCase):
             self.assertLess(time.monotonic(), deadline, 'no 200 in 10 s')
             time.sleep(0.5)
         self.assertEqual(set(contacts_of(r)), {A, C})
+        self.assertEqual(self.store_connected(h), 1)
+        self.assertEqual(harness.metric(harness.metrics(h),
+                                        'herald_store_outages_total'), 1)
         self.assertAlive(h)
+
+    def store_connected(self, h):
+        return harness.metric(harness.metrics(h), 'herald_store_connected')
 
     def test_users_changed_while_disconnected(self):
         """Users added and deleted while herald's connection was down are
