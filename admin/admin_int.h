@@ -41,6 +41,7 @@ struct reply {
 	char *body;                   /* malloc */
 	size_t len;
 	char allow[64];               /* a 405's Allow */
+	const char *headers[8][2];    /* more: name, value (static) */
 };
 
 #define HR_ADMIN_LIMIT_DEFAULT 100
@@ -146,5 +147,10 @@ void hr_admin_status(struct req *r, struct reply *rp);
 
 /* metrics.c */
 void hr_admin_metrics(struct req *r, struct reply *rp);
+
+/* console.c: the web console's files */
+/** GET of /, /console.css or /console.js: served without the token. */
+bool hr_admin_console_public(const struct req *r);
+void hr_admin_console(struct req *r, struct reply *rp);
 
 #endif

@@ -174,6 +174,10 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct reply *rp,
 			"Bearer");
 	if (rp->status == 405 && *rp->allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rp->allow);
+	for (size_t i = 0; i < sizeof(rp->headers) / sizeof(rp->headers[0]) &&
+	     rp->headers[i][0]; i++)
+		MHD_add_response_header(resp, rp->headers[i][0],
+			rp->headers[i][1]);
 	ret = MHD_queue_response(c, rp->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -210,7 +214,9 @@ static bool refuse_early(struct req *r, struct reply *rp)
 	if (!r->path) {
 		hr_admin_problem(rp, 500, "Internal Server Error",
 			"out of memory");
-	} else if (!is_health(r) && !authorized(r)) {
+	/* the console's static files hold no data: no token for them */
+	} else if (!is_health(r) && !hr_admin_console_public(r) &&
+		   !authorized(r)) {
 		r->a->unauthorized++;
 		hr_admin_problem(rp, 401, "Unauthorized",
 			"a bearer token is required");

@@ -531,6 +531,9 @@ static const struct route {
 } routes[] = {
 	{ "GET", { "health" }, r_health },
 	{ "GET", { "metrics" }, hr_admin_metrics },
+	{ "GET", { NULL }, hr_admin_console },          /* "/" */
+	{ "GET", { "console.css" }, hr_admin_console },
+	{ "GET", { "console.js" }, hr_admin_console },
 	{ "GET", { "v1", "subscriptions" }, r_subs },
 	{ "GET", { "v1", "subscriptions", "*" }, r_sub_get },
 	{ "DELETE", { "v1", "subscriptions", "*" }, r_sub_del },

@@ -225,7 +225,7 @@ class UsersTest(AdminCase):
 class ErrorsTest(AdminCase):
 
     def test_unknown_paths(self):
-        for path in ('/', '/v1', '/v2/subscriptions', '/v1/nothing',
+        for path in ('/index.html', '/v1', '/v2/subscriptions', '/v1/nothing',
                      '/v1/aors/alice@example.test',
                      '/v1/aors/alice@example.test/presence',
                      '/v1/presentities/alice@example.test',

@@ -45,6 +45,8 @@ METHODS = ('get', 'put', 'post', 'delete', 'patch', 'head', 'options')
 BOBPW = 'bobpw'
 ALICE = 'alice@%s' % DOMAIN
 BOB = 'bob@%s' % DOMAIN
+# what needs no token: liveness, and the web console's static files
+PUBLIC = ('/health', '/', '/console.css', '/console.js')
 
 
 # ---------------------------------------------------------------------------
@@ -300,8 +302,9 @@ class OpenApiCase(harness.HeraldTestCase):
     # -- tests --
 
     def test_spec_shape(self):
-        """The spec is OpenAPI 3.0.3; everything but /health is
-        authenticated and documents 401; request bodies are closed."""
+        """The spec is OpenAPI 3.0.3; everything but /health and the
+        console's files is authenticated and documents 401; request
+        bodies are closed."""
         d = self.spec.doc
         self.assertEqual(d['openapi'], '3.0.3')
         self.assertEqual(d['components']['securitySchemes']['bearer'],
@@ -309,7 +312,7 @@ class OpenApiCase(harness.HeraldTestCase):
                               type='http', scheme='bearer'))
         self.assertEqual(d['security'], [{'bearer': []}])
         for path, method, op in self.spec.operations():
-            if path == '/health':
+            if path in PUBLIC:
                 self.assertEqual(op.get('security'), [], path)
             else:
                 self.assertNotIn('security', op, path)
@@ -337,6 +340,12 @@ class OpenApiCase(harness.HeraldTestCase):
         a = C('GET', '/health', token=None, expect=200)
         self.assertEqual(a.json(), {'status': 'ok'})
         C('GET', '/health', expect=200)
+
+        # the web console's files, without a token; 304 when unchanged
+        for path in PUBLIC[1:]:
+            a = C('GET', path, token=None, expect=200)
+            C('GET', path, token=None, expect=304,
+              headers={'If-None-Match': a.headers['ETag']})
 
         # /metrics
         a = C('GET', '/metrics', expect=200)
@@ -613,11 +622,12 @@ class OpenApiCase(harness.HeraldTestCase):
         self.audit_log()
 
         # outside the spec: unknown paths and methods
-        for path in ('/', '/nothing', '/v1', '/v1/nothing',
+        for path in ('/nothing', '/v1', '/v1/nothing', '/index.html',
                      '/v1/subscriptions/a/b', '/v1/users/a/b',
                      '/v1/aors/%s/other' % ALICE):
             self.call_outside('GET', path, 'NotFound', 404)
         for method, path in (('POST', '/health'), ('DELETE', '/metrics'),
+                             ('POST', '/'), ('PUT', '/console.js'),
                              ('PUT', '/v1/subscriptions'),
                              ('POST', '/v1/subscriptions/x'),
                              ('PUT', '/v1/users'),
