@@ -20,71 +20,24 @@ for failure messages. Cleanup kills only the process this object
 started.
 """
 
-import fcntl
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 import threading
 import time
-import unittest
 
+import npmpkg
 from clientproc import WAIT, Client, die_with_parent
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PKG = os.path.join(HERE, 'jssip')
 DRIVER = os.path.join(PKG, 'driver.js')
-NPM_TIMEOUT = 300
-
-
-def skip_unless_available():
-    """Skip when node or npm is not on PATH (script/bootstrap installs
-    Debian's nodejs and npm when neither is there)."""
-    missing = [t for t in ('node', 'npm') if shutil.which(t) is None]
-    if missing:
-        raise unittest.SkipTest('%s not on PATH (script/bootstrap installs '
-                                'Debian\'s nodejs and npm)' %
-                                ' and '.join(missing))
-
-
-def installed():
-    """True when node_modules holds every package of package-lock.json
-    at its locked version (what `npm ci` would install)."""
-    with open(os.path.join(PKG, 'package-lock.json')) as f:
-        lock = json.load(f)
-    for path, meta in lock.get('packages', {}).items():
-        if not path:
-            continue
-        try:
-            with open(os.path.join(PKG, path, 'package.json')) as f:
-                if json.load(f).get('version') != meta.get('version'):
-                    return False
-        except (OSError, ValueError):
-            if not meta.get('optional'):
-                return False
-    return True
 
 
 def ensure_installed():
     """`npm ci` in interop/jssip unless node_modules already matches the
-    lock (then nothing is fetched: the test runs without network). A
-    lock file serialises test processes (ctest -j) that would install at
-    once."""
-    skip_unless_available()
-    with open(os.path.join(tempfile.gettempdir(),
-                           'herald-jssip-npm.lock'), 'w') as lk:
-        fcntl.flock(lk, fcntl.LOCK_EX)
-        if installed():
-            return
-        r = subprocess.run(['npm', 'ci', '--no-audit', '--no-fund'],
-                           cwd=PKG, stdin=subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           timeout=NPM_TIMEOUT)
-        if r.returncode != 0 or not installed():
-            raise AssertionError('npm ci in %s failed (%d):\n%s' %
-                                 (PKG, r.returncode,
-                                  r.stdout.decode('utf-8', 'replace')))
+    lock (npmpkg.py); skips without node or npm."""
+    npmpkg.ensure_installed(PKG)
 
 
 class JsSIPError(AssertionError):
