@@ -29,6 +29,7 @@ from clientproc import Client, die_with_parent
 HERE = os.path.dirname(os.path.abspath(__file__))
 PKG = os.path.join(HERE, 'console')
 DRIVER = os.path.join(PKG, 'driver.js')
+NO_BROWSER = 'no chromium'
 
 
 def chromium():
@@ -41,9 +42,10 @@ def ensure_available():
     """Skip (unittest.SkipTest, with the reason) when chromium, node or
     npm is missing; else `npm ci` in interop/console once."""
     if chromium() is None:
-        raise unittest.SkipTest(
-            'no chromium: the web console\'s browser test needs Debian\'s '
-            'chromium (script/bootstrap installs it; or set CHROMIUM)')
+        raise unittest.SkipTest(NO_BROWSER + ': the web console\'s browser '
+                                'test needs Debian\'s chromium '
+                                '(script/bootstrap installs it; or set '
+                                'CHROMIUM)')
     npmpkg.ensure_installed(PKG)
 
 
