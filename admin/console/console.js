@@ -26,6 +26,7 @@ const RETRY_MAX_MS = 30000;
 const SILENCE_MS = 45000;       /* keep-alives come every 15 s at most */
 const MAX_USERS = 200;          /* users whose state the console follows */
 const MAX_SUBS = 5000;
+const SETTLE_MS = 1500;         /* a change reaches PostgreSQL within */
 
 /* ---- Server-Sent Events (WHATWG HTML, "Parsing an event stream") ---- */
 
@@ -585,7 +586,7 @@ class Console {
 			this.mark('bindings', d.aor);
 			break;
 		case 'subscription':
-			this.mark('subs');
+			this.subsChanged();
 			break;
 		case 'publication':
 			this.mark('presence', d.presentity);
@@ -597,6 +598,19 @@ class Console {
 			this.mark('users');
 			break;
 		}
+	}
+
+	/* The list of subscriptions is read from PostgreSQL, where a change
+	 * the core has made may land a moment later: read it now and once
+	 * more after that moment. */
+	subsChanged() {
+		const gen = this.gen;
+
+		this.mark('subs');
+		setTimeout(() => {
+			if (gen === this.gen)
+				this.mark('subs');
+		}, SETTLE_MS);
 	}
 
 	mark(what, name) {
@@ -664,7 +678,7 @@ class Console {
 		this.notice(action === 'allow' ?
 			`${watcher} may now see the presence of ${s.resource}.` :
 			`${watcher} is blocked from the presence of ${s.resource}.`);
-		this.mark('subs');
+		this.subsChanged();
 		this.mark('rules', s.resource);
 	}
 
@@ -680,7 +694,7 @@ class Console {
 		this.notice(`The ${kind.pkg} rule of ${resource} for ${watcher} ` +
 			'is removed.');
 		this.mark('rules', resource);
-		this.mark('subs');
+		this.subsChanged();
 	}
 
 	/* -- rendering: each section made again from the state -- */
