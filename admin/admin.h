@@ -20,6 +20,12 @@ struct hr_admin_cfg {
 	size_t max_body;             /* request bodies, bytes (65536) */
 	unsigned max_conns;          /* connections at once (64) */
 	unsigned request_timeout_s;  /* to receive a request whole (10) */
+	unsigned max_streams;        /* live feeds open at once (256) */
+	size_t stream_buffer;        /* a feed's socket send buffer (65536) */
+	unsigned stream_stall_s;     /* a feed whose client takes nothing
+				      * this long while events wait is cut
+				      * off (10) */
+	unsigned keepalive_s;        /* a quiet feed's comment (15) */
 	struct hr_control *ctl;      /* the core's door (a reference kept) */
 };
 

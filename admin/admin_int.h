@@ -14,6 +14,7 @@ struct hr_admin {
 	struct hr_admin_tokens *tokens;
 	struct MHD_Daemon *d;
 	struct hr_admin_conns *conns;
+	struct hr_admin_feeds *feeds;
 	struct hr_ctl_reader *rd;     /* used on the admin thread only */
 	_Atomic uint64_t audit_written;  /* audit records written */
 	_Atomic uint64_t audit_failed;   /* ... not written, logged */
@@ -42,6 +43,8 @@ struct reply {
 	size_t len;
 	char allow[64];               /* a 405's Allow */
 	const char *headers[8][2];    /* more: name, value (static) */
+	struct MHD_Response *resp;    /* a response of its own (a live
+				       * feed), queued instead of body */
 };
 
 #define HR_ADMIN_LIMIT_DEFAULT 100
@@ -79,6 +82,14 @@ void hr_admin_conn_received(struct hr_admin_conns *cs,
 /** c's request is done; a next one on the connection has the deadline
  * afresh. */
 void hr_admin_conn_done(struct hr_admin_conns *cs, struct MHD_Connection *c);
+/** c's answer is a live feed (no deadline, not counted against the
+ * places kept free): its id for hr_admin_conn_cut (0: none). */
+uint64_t hr_admin_conn_stream(struct hr_admin_conns *cs,
+	struct MHD_Connection *c);
+/** Shut connection id down (any thread): 0, or ENOENT when it is gone
+ * already. */
+int hr_admin_conn_cut(struct hr_admin_conns *cs, uint64_t id,
+	const char *why);
 
 /* routes.c */
 void hr_admin_route(struct req *r, struct reply *rp);
@@ -152,5 +163,20 @@ void hr_admin_metrics(struct req *r, struct reply *rp);
 /** GET of /, /console.css or /console.js: served without the token. */
 bool hr_admin_console_public(const struct req *r);
 void hr_admin_console(struct req *r, struct reply *rp);
+/* feed.c: live feeds (Server-Sent Events) */
+struct hr_admin_feeds;
+
+/** The feeds of a and their thread (before the daemon starts). */
+int hr_admin_feeds_alloc(struct hr_admin_feeds **fp, struct hr_admin *a);
+/** Before MHD_stop_daemon: the thread stopped, every feed resumed to
+ * end. */
+void hr_admin_feeds_stop(struct hr_admin_feeds *f);
+/** After MHD_stop_daemon. */
+void hr_admin_feeds_free(struct hr_admin_feeds *f);
+void hr_admin_feed(struct req *r, struct reply *rp);
+void hr_admin_feed_presence(struct req *r, struct reply *rp);
+void hr_admin_feed_reginfo(struct req *r, struct reply *rp);
+/** The feeds' and the journal's counters as Prometheus text. */
+int hr_admin_feed_metrics(struct hr_admin *a, struct hr_buf *b);
 
 #endif

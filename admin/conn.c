@@ -12,6 +12,11 @@
  * ours keeps one: it shuts the socket down, and libmicrohttpd, which
  * then reads the end of the stream, closes the connection as it closes
  * any other.
+ *
+ * A live feed (feed.c) is a request received whole whose answer goes on:
+ * no deadline, and not counted against the places kept free (the feeds
+ * have --admin-max-streams places of their own); its thread cuts a feed
+ * whose client does not read through the same shutdown.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -29,8 +34,10 @@
 struct conn {
 	struct conn *prev, *next;
 	int fd;
+	uint64_t id;         /* never reused (hr_admin_conn_cut) */
 	uint64_t since;      /* hr_now_ms() when its current request began */
 	bool waiting;        /* the request is not all received yet */
+	bool stream;         /* its answer is a live feed */
 	bool cut;            /* shut down: closing */
 };
 
@@ -40,8 +47,9 @@ struct hr_admin_conns {
 	pthread_t reaper;
 	bool stop;
 	struct conn *head, *tail;
-	unsigned max;                /* libmicrohttpd's connection limit */
+	unsigned max;                /* connections but live feeds */
 	uint64_t timeout_ms;
+	uint64_t ids;                /* the last connection's id */
 };
 
 static void unlink_conn(struct hr_admin_conns *cs, struct conn *cn)
@@ -137,7 +145,7 @@ static void make_room(struct hr_admin_conns *cs, const struct conn *newest)
 	struct conn *oldest = NULL;
 
 	for (struct conn *cn = cs->head; cn; cn = cn->next) {
-		if (cn->cut)
+		if (cn->cut || cn->stream)
 			continue;
 		live++;
 		if (!oldest && cn->waiting && cn != newest)
@@ -171,6 +179,7 @@ static void started(struct hr_admin_conns *cs, struct MHD_Connection *c,
 	cn->since = hr_now_ms();
 	cn->waiting = true;
 	pthread_mutex_lock(&cs->lock);
+	cn->id = ++cs->ids;
 	append_conn(cs, cn);
 	make_room(cs, cn);
 	pthread_cond_signal(&cs->cond);
@@ -216,6 +225,7 @@ void hr_admin_conn_done(struct hr_admin_conns *cs, struct MHD_Connection *c)
 	if (!cn)
 		return;
 	pthread_mutex_lock(&cs->lock);
+	cn->stream = false;
 	if (!cn->cut) {
 		/* kept alive: its next request has the same time */
 		unlink_conn(cs, cn);
@@ -224,6 +234,39 @@ void hr_admin_conn_done(struct hr_admin_conns *cs, struct MHD_Connection *c)
 		cn->waiting = true;
 	}
 	pthread_mutex_unlock(&cs->lock);
+}
+
+uint64_t hr_admin_conn_stream(struct hr_admin_conns *cs,
+	struct MHD_Connection *c)
+{
+	struct conn *cn = conn_of(c);
+	uint64_t id;
+
+	if (!cn)
+		return 0;
+	pthread_mutex_lock(&cs->lock);
+	cn->stream = true;
+	cn->waiting = false;
+	id = cn->id;
+	pthread_mutex_unlock(&cs->lock);
+	return id;
+}
+
+int hr_admin_conn_cut(struct hr_admin_conns *cs, uint64_t id,
+	const char *why)
+{
+	int err = ENOENT;
+
+	pthread_mutex_lock(&cs->lock);
+	for (struct conn *cn = cs->head; cn; cn = cn->next) {
+		if (cn->id == id && !cn->cut) {
+			cut(cn, why);
+			err = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&cs->lock);
+	return err;
 }
 
 static int cond_init(pthread_cond_t *cond)

@@ -152,9 +152,14 @@ static void split(struct req *r, const char *url)
 static enum MHD_Result respond(struct MHD_Connection *c, struct reply *rp,
 	const char *method, const char *url)
 {
-	struct MHD_Response *resp;
+	struct MHD_Response *resp = rp->resp;
 	enum MHD_Result ret;
 
+	if (resp) {
+		ret = MHD_queue_response(c, rp->status, resp);
+		MHD_destroy_response(resp);
+		return ret;
+	}
 	/* a 5xx is never silent: its problem document says why */
 	if (rp->status >= 500)
 		HR_WARN("%s %s: %u %.*s", method, url, rp->status,
@@ -313,8 +318,10 @@ static void admin_destroy(void *data)
 {
 	struct hr_admin *a = data;
 
+	hr_admin_feeds_stop(a->feeds);
 	if (a->d)
 		MHD_stop_daemon(a->d);
+	hr_admin_feeds_free(a->feeds);
 	hr_admin_conns_free(a->conns);
 	hr_mem_deref(a->rd);
 	hr_mem_deref(a->cfg.ctl);
@@ -326,18 +333,22 @@ static void admin_destroy(void *data)
  * handlers. libmicrohttpd stops accepting at max_conns; conn.c keeps
  * places free below it and gives each request its deadline, after which
  * the idle timeout, the same number of seconds, is left to bound a
- * client that stops reading its answer.
+ * client that stops reading its answer. Live feeds (feed.c) are
+ * connections of the same thread, suspended while they have nothing to
+ * send; they have --admin-max-streams places beside max_conns.
  */
 static struct MHD_Daemon *daemon_start(struct hr_admin *a,
 	const struct hr_sa *sa)
 {
 	return MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD |
+		MHD_ALLOW_SUSPEND_RESUME |
 		MHD_USE_ERROR_LOG | (sa->u.sa.sa_family == AF_INET6 ?
 		MHD_USE_IPv6 : 0), 0, NULL, NULL, handle, a,
 		MHD_OPTION_SOCK_ADDR, &sa->u.sa,
 		MHD_OPTION_NOTIFY_COMPLETED, req_free, a,
 		MHD_OPTION_NOTIFY_CONNECTION, hr_admin_conn_notify, a->conns,
-		MHD_OPTION_CONNECTION_LIMIT, a->cfg.max_conns,
+		MHD_OPTION_CONNECTION_LIMIT,
+		a->cfg.max_conns + a->cfg.max_streams,
 		MHD_OPTION_CONNECTION_TIMEOUT, a->cfg.request_timeout_s,
 		MHD_OPTION_END);
 }
@@ -350,6 +361,14 @@ static void cfg_defaults(struct hr_admin_cfg *cfg)
 		cfg->max_conns = 64;
 	if (!cfg->request_timeout_s)
 		cfg->request_timeout_s = 10;
+	if (!cfg->max_streams)
+		cfg->max_streams = 256;
+	if (!cfg->stream_buffer)
+		cfg->stream_buffer = 65536;
+	if (!cfg->stream_stall_s)
+		cfg->stream_stall_s = 10;
+	if (!cfg->keepalive_s)
+		cfg->keepalive_s = 15;
 }
 
 int hr_admin_start(struct hr_admin **ap, const struct hr_admin_cfg *cfg)
@@ -375,6 +394,8 @@ int hr_admin_start(struct hr_admin **ap, const struct hr_admin_cfg *cfg)
 	if (!err)
 		err = hr_admin_conns_alloc(&a->conns, a->cfg.max_conns,
 			a->cfg.request_timeout_s);
+	if (!err)
+		err = hr_admin_feeds_alloc(&a->feeds, a);
 	if (err) {
 		hr_mem_deref(a);
 		return err;

@@ -247,6 +247,7 @@ void hr_admin_metrics(struct req *r, struct reply *rp)
 	err |= histogram(&b, "herald_store_commit_seconds",
 		"Database commit latency in seconds.", &m.commit_ms, 1000);
 	err |= hr_admin_audit_metrics(r->a, &b);
+	err |= hr_admin_feed_metrics(r->a, &b);
 	err |= process(&b);
 #undef GAUGE
 #undef COUNTER

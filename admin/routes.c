@@ -571,6 +571,11 @@ static const struct route {
 	{ "PUT", { "v1", "log-levels" }, hr_admin_loglevels_put },
 	{ "PUT", { "v1", "log-levels", "*" }, hr_admin_loglevel_put },
 	{ "DELETE", { "v1", "log-levels", "*" }, hr_admin_loglevel_del },
+	{ "GET", { "v1", "feed" }, hr_admin_feed },
+	{ "GET", { "v1", "presentities", "*", "presence", "feed" },
+		hr_admin_feed_presence },
+	{ "GET", { "v1", "aors", "*", "reginfo", "feed" },
+		hr_admin_feed_reginfo },
 };
 
 static bool matches(const struct route *rt, const struct req *r)

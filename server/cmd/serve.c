@@ -84,6 +84,11 @@ struct serve_cfg {
 	const char *admin_tokens;
 	unsigned admin_max_conns;
 	unsigned admin_request_timeout_s;
+	unsigned admin_max_streams;
+	unsigned admin_stream_buffer;
+	unsigned admin_stream_stall_s;
+	unsigned admin_keepalive_s;
+	unsigned feed_events;
 };
 
 #define LOG_LEVEL_DEFAULT "info"
@@ -126,6 +131,11 @@ static struct serve_cfg cfg = {
 	.admin_token_file = "var/admin-token",
 	.admin_max_conns = 64,
 	.admin_request_timeout_s = 10,
+	.admin_max_streams = 256,
+	.admin_stream_buffer = 65536,
+	.admin_stream_stall_s = 10,
+	.admin_keepalive_s = 15,
+	.feed_events = HR_CTL_FEED_EVENTS,
 };
 
 static const struct hr_opt opts[] = {
@@ -323,6 +333,23 @@ static const struct hr_opt opts[] = {
 	{ "admin-request-timeout", HR_OPT_UINT, &cfg.admin_request_timeout_s,
 	  "SECONDS", "an admin request's headers and body must arrive within "
 	  "this, or the connection is closed (default 10)", 1, 3600 },
+	{ "admin-max-streams", HR_OPT_UINT, &cfg.admin_max_streams, "N",
+	  "live feeds (Server-Sent Events) open at once, beside "
+	  "--admin-max-connections; more get 503 (default 256)", 1, 20000 },
+	{ "admin-stream-buffer", HR_OPT_UINT, &cfg.admin_stream_buffer,
+	  "BYTES", "what a live feed may have on its way to a client that "
+	  "reads slowly (its socket's send buffer; default 65536)", 4096,
+	  16777216 },
+	{ "admin-stream-stall", HR_OPT_UINT, &cfg.admin_stream_stall_s,
+	  "SECONDS", "a live feed whose client takes nothing this long while "
+	  "events wait for it is cut off (default 10)", 1, 3600 },
+	{ "admin-stream-keepalive", HR_OPT_UINT, &cfg.admin_keepalive_s,
+	  "SECONDS", "a quiet live feed sends a ': keep-alive' comment this "
+	  "often (default 15)", 1, 15 },
+	{ "feed-events", HR_OPT_UINT, &cfg.feed_events, "N",
+	  "changes the core keeps for live feeds to resume from "
+	  "(Last-Event-ID); an older one gets a reset (default 10000)", 16,
+	  10000000 },
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -459,6 +486,7 @@ struct server {
 	struct hr_dlgpkg *dialog;
 	struct hr_mwipkg *mwi;
 	struct hr_admin *admin;
+	struct hr_control *ctl;      /* the admin's door (a reference) */
 };
 
 static void on_hup(struct server *sv)
@@ -511,15 +539,22 @@ static int user_changed(const struct hr_store_user *u, void *arg)
 	if (!u->ha1_md5 || !u->ha1_sha256) {
 		hr_userdb_del(db, u->user, u->domain);
 		HR_INFO("user %s deleted", who);
-		if (!syncing)
+		if (!syncing) {
 			hr_events_user_gone(sv->events, who);
+			hr_ctl_feed_user(sv->ctl, who, "removed");
+		}
 	} else {
+		bool existed = hr_userdb_exists(u->user, u->domain, db);
+
 		err = user_put(db, u);
 		if (err)
 			return err;
-		if (!syncing)
+		if (!syncing) {
 			HR_INFO("user %s changed (%s)", who, u->role ? u->role :
 				"user");
+			hr_ctl_feed_user(sv->ctl, who, existed ? "changed" :
+				"added");
+		}
 	}
 	/* a monitor no longer: what its role allowed ends */
 	if (was_monitor && !syncing &&
@@ -770,7 +805,7 @@ static int open_control(struct server *sv, struct hr_control **ctlp)
 		.dialog = sv->dialog, .mwi = sv->mwi,
 		.registrar = sv->registrar, .redirect = sv->redirect,
 		.store = sv->store,
-		.sip = sv->sip };
+		.sip = sv->sip, .feed_events = cfg.feed_events };
 
 	return hr_control_alloc(ctlp, &c);
 }
@@ -823,10 +858,14 @@ static int open_admin(struct server *sv)
 	acfg.tokens_file = named ? cfg.admin_tokens : NULL;
 	acfg.max_conns = cfg.admin_max_conns;
 	acfg.request_timeout_s = cfg.admin_request_timeout_s;
-	err = open_control(sv, &acfg.ctl);
+	acfg.max_streams = cfg.admin_max_streams;
+	acfg.stream_buffer = cfg.admin_stream_buffer;
+	acfg.stream_stall_s = cfg.admin_stream_stall_s;
+	acfg.keepalive_s = cfg.admin_keepalive_s;
+	err = open_control(sv, &sv->ctl);
+	acfg.ctl = sv->ctl;
 	if (!err)
 		err = hr_admin_start(&sv->admin, &acfg);
-	hr_mem_deref(acfg.ctl);
 	memset(token, 0, sizeof(token));
 	return err;
 }
@@ -863,6 +902,8 @@ static void close_all(struct server *sv)
 	 * to the notifier and the registrar, which must still exist */
 	sv->store = hr_mem_deref(sv->store);
 	sv->admin = hr_mem_deref(sv->admin);
+	/* it unhooks from the core objects below */
+	sv->ctl = hr_mem_deref(sv->ctl);
 	sv->events = hr_mem_deref(sv->events);
 	sv->dialog = hr_mem_deref(sv->dialog);
 	sv->mwi = hr_mem_deref(sv->mwi);
@@ -876,8 +917,9 @@ static void close_all(struct server *sv)
 	sv->users = hr_mem_deref(sv->users);
 }
 
-/* Descriptors kept for what is not a TCP connection: the admin API's 64
- * connections and its listener, PostgreSQL's connections (the writer,
+/* Descriptors kept for what is not a TCP connection (besides the admin's
+ * live feeds, --admin-max-streams): the admin API's 64 connections and
+ * its listener, PostgreSQL's connections (the writer,
  * the reader, the admin's), the UDP sockets and TCP listeners with their
  * reserves, the log, stdio, epoll, eventfds, DNS. */
 #define FD_MARGIN 128
@@ -899,11 +941,13 @@ static unsigned tcp_max_conns(void)
 	unsigned n = cfg.tcp_max_conns;
 	enum hr_log_level lvl;
 	struct rlimit rl;
-	rlim_t fit;
+	rlim_t fit, margin = FD_MARGIN;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY)
 		return n;
-	fit = rl.rlim_cur > 2 * FD_MARGIN ? rl.rlim_cur - FD_MARGIN :
+	if (strcmp(cfg.admin_listen, "off"))
+		margin += cfg.admin_max_streams;
+	fit = rl.rlim_cur > 2 * margin ? rl.rlim_cur - margin :
 		rl.rlim_cur / 2;
 	if (!fit)
 		fit = 1;

@@ -16,9 +16,21 @@ struct rulecall {
 	enum hr_ctl_pkg pkg;
 	const char *resource;
 	const char *watcher;
+	const char *name;            /* the action's name; NULL: remove */
 	int action;                  /* the package's; 0: remove */
 	struct hr_ctl_waiter w;
 };
+
+/* Stored and in force (core thread): journalled, then the client hears. */
+static void rule_done(int err, void *arg)
+{
+	struct rulecall *c = arg;
+
+	if (!err)
+		hr_ctl_feed_rule(c->ctl, c->pkg, c->resource, c->watcher,
+			c->name);
+	hr_ctl_waiter_done(err, &c->w);
+}
 
 static void rule_core(void *arg)
 {
@@ -29,17 +41,15 @@ static void rule_core(void *arg)
 	switch (c->pkg) {
 	case HR_CTL_REG:
 		err = hr_regpkg_rule(cfg->reg, c->resource, c->watcher,
-			(enum hr_reg_rule)c->action, hr_ctl_waiter_done, &c->w);
+			(enum hr_reg_rule)c->action, rule_done, c);
 		break;
 	case HR_CTL_DIALOG:
 		err = hr_dlgpkg_privacy(cfg->dialog, c->resource, c->watcher,
-			(enum hr_dlg_privacy)c->action, hr_ctl_waiter_done,
-			&c->w);
+			(enum hr_dlg_privacy)c->action, rule_done, c);
 		break;
 	default:
 		err = hr_presence_rule(cfg->presence, c->resource, c->watcher,
-			(enum hr_pres_action)c->action, hr_ctl_waiter_done,
-			&c->w);
+			(enum hr_pres_action)c->action, rule_done, c);
 		break;
 	}
 	if (err)
@@ -83,7 +93,7 @@ int hr_ctl_rule_set(struct hr_control *ctl, enum hr_ctl_pkg pkg,
 	const char *resource, const char *watcher, const char *action)
 {
 	struct rulecall c = { .ctl = ctl, .pkg = pkg, .resource = resource,
-		.watcher = watcher };
+		.watcher = watcher, .name = action };
 
 	if (action && action_decode(pkg, action, &c.action))
 		return EINVAL;

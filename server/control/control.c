@@ -10,14 +10,26 @@
 #include <strings.h>
 #include "control_int.h"
 
+/* Core thread: the watch points it hooked are the core's. */
+static void control_destroy(void *data)
+{
+	hr_ctl_feed_close(data);
+}
+
 int hr_control_alloc(struct hr_control **ctlp,
 	const struct hr_control_cfg *cfg)
 {
-	struct hr_control *ctl = hr_mem_zalloc(sizeof(*ctl), NULL);
+	struct hr_control *ctl = hr_mem_zalloc(sizeof(*ctl), control_destroy);
+	int err;
 
 	if (!ctl)
 		return ENOMEM;
 	ctl->cfg = *cfg;
+	err = hr_ctl_feed_open(ctl);
+	if (err) {
+		hr_mem_deref(ctl);
+		return err;
+	}
 	*ctlp = ctl;
 	return 0;
 }

@@ -42,6 +42,8 @@ struct hr_control_cfg {
 	struct hr_redirect *redirect;  /* NULL: no redirect server */
 	struct hr_store *store;
 	struct hr_sip *sip;
+	unsigned feed_events;        /* changes the journal keeps (0:
+				      * HR_CTL_FEED_EVENTS) */
 };
 
 struct hr_control;  /* refcounted; borrows the core objects of its cfg */
@@ -286,6 +288,87 @@ typedef int (hr_ctl_user_h)(const char *user, const char *domain,
 int hr_ctl_users_page(struct hr_ctl_reader *rd, const char *after_user,
 	const char *after_domain, unsigned limit, hr_ctl_user_h *h,
 	void *arg);
+
+/* ---- the change journal: every change the core makes (a binding, a
+ * subscription, a publication, a rule, a user), in order, each with an
+ * id one above the last, kept in a bounded ring for the clients' live
+ * feeds. Ids of a run are above every id of an earlier run. ---- */
+
+#define HR_CTL_FEED_EVENTS 10000
+
+enum hr_ctl_kind {
+	HR_CTL_KIND_BINDING,
+	HR_CTL_KIND_SUBSCRIPTION,
+	HR_CTL_KIND_PUBLICATION,
+	HR_CTL_KIND_RULE,
+	HR_CTL_KIND_USER,
+	HR_CTL_KINDS
+};
+
+/** "binding", "subscription", "publication", "rule", "user". */
+const char *hr_ctl_kind_name(enum hr_ctl_kind k);
+/** The kind of a name: 0 or EINVAL. */
+int hr_ctl_kind_decode(const char *name, enum hr_ctl_kind *k);
+
+/* One of an event's fields: a string, or (str NULL) a number. */
+struct hr_ctl_field {
+	const char *name;
+	const char *str;
+	int64_t num;
+};
+
+#define HR_CTL_FIELDS_MAX 8
+
+/* A change, as plain names and values (the client formats them). */
+struct hr_ctl_event {
+	uint64_t id;
+	enum hr_ctl_kind kind;
+	const char *op;              /* binding: added, refreshed, removed,
+				      * expired; subscription: created,
+				      * updated, terminated; publication:
+				      * published, refreshed, modified,
+				      * removed, expired; rule: set,
+				      * removed; user: added, changed,
+				      * removed */
+	const char *name;            /* the AOR, presentity, resource or
+				      * user it is about (user@domain) */
+	const char *package;         /* its event package; NULL: none
+				      * (bindings, users) */
+	struct hr_ctl_field f[HR_CTL_FIELDS_MAX];  /* in order */
+	unsigned nf;
+};
+
+/** The newest event's id (where a new reader starts). */
+uint64_t hr_ctl_feed_last(struct hr_control *ctl);
+/** The event after id after: 0 with *ep (a reference: give it back with
+ * hr_ctl_feed_put), ENOENT when there is none yet, ERANGE when the
+ * events after `after` are no longer held (or after is another run's). */
+int hr_ctl_feed_next(struct hr_control *ctl, uint64_t after,
+	const struct hr_ctl_event **ep);
+/** Give back an event hr_ctl_feed_next gave (NULL: nothing). */
+void hr_ctl_feed_put(const struct hr_ctl_event *e);
+/** Sleep until there is an event after id after, ms have passed, or
+ * hr_ctl_feed_kick: the newest id. The core never waits for it. */
+uint64_t hr_ctl_feed_wait(struct hr_control *ctl, uint64_t after,
+	unsigned ms);
+/** Wake every thread in hr_ctl_feed_wait (a client stopping). */
+void hr_ctl_feed_kick(struct hr_control *ctl);
+/** A user changed in the database, heard by the core (core thread): op
+ * is added, changed or removed. */
+void hr_ctl_feed_user(struct hr_control *ctl, const char *user,
+	const char *op);
+
+/* The journal's counters. */
+struct hr_ctl_feed_stats {
+	uint64_t events;             /* journalled since start */
+	uint64_t failed;             /* lost for want of memory */
+	size_t held;                 /* in the ring now */
+	size_t cap;                  /* --feed-events */
+	uint64_t last;               /* the newest id */
+};
+
+/** The journal's counters (any thread, no call into the core). */
+void hr_ctl_feed_stats(struct hr_control *ctl, struct hr_ctl_feed_stats *st);
 
 /* ---- statistics ---- */
 

@@ -209,6 +209,42 @@ void hr_events_close(struct hr_events *ev)
 	}
 }
 
+/* ---- watching ---- */
+
+int hr_events_watch(struct hr_events *ev, hr_sub_watch_h *h, void *arg)
+{
+	for (unsigned i = 0; i < HR_EVENTS_WATCHERS; i++) {
+		if (!ev->watch[i].h) {
+			ev->watch[i].h = h;
+			ev->watch[i].arg = arg;
+			return 0;
+		}
+	}
+	return ENOSPC;
+}
+
+void hr_events_unwatch(struct hr_events *ev, hr_sub_watch_h *h, void *arg)
+{
+	for (unsigned i = 0; i < HR_EVENTS_WATCHERS; i++) {
+		if (ev->watch[i].h == h && ev->watch[i].arg == arg) {
+			ev->watch[i].h = NULL;
+			ev->watch[i].arg = NULL;
+		}
+	}
+}
+
+void hr_sub_tell(struct hr_sub *sub, enum hr_sub_change ch)
+{
+	struct hr_events *ev = sub->ev;
+
+	if (ev->closing)
+		return;
+	for (unsigned i = 0; i < HR_EVENTS_WATCHERS; i++) {
+		if (ev->watch[i].h)
+			ev->watch[i].h(&sub->info, ch, ev->watch[i].arg);
+	}
+}
+
 /* ---- state changes ---- */
 
 static void activated(int err, void *arg)
@@ -222,6 +258,7 @@ static void activated(int err, void *arg)
 		sub->info.state = HR_SUB_ACTIVE;
 		sub->dirty = true;
 		sub->full = true;
+		hr_sub_tell(sub, HR_SUB_UPDATED);
 		hr_sub_kick(sub);
 	}
 	hr_mem_deref(sub);

@@ -171,6 +171,28 @@ bool hr_events_has(struct hr_events *ev, const char *package,
 	const char *resource);
 /** The subscription with this id, or NULL. */
 struct hr_sub *hr_events_find(struct hr_events *ev, const char *id);
+/** How a subscription changed, for those who watch the notifier. */
+enum hr_sub_change {
+	HR_SUB_CREATED,           /* made (its 200 is going out) */
+	HR_SUB_UPDATED,           /* refreshed, or pending become active */
+	HR_SUB_ENDED,             /* terminated (info.reason says why; NONE:
+				   * its NOTIFY failed, or a new dialog of
+				   * the watcher replaced it) */
+};
+
+/** sub changed as ch says (core thread; si lives during the call). Not
+ * called for subscriptions loaded at start nor while shutting down. */
+typedef void (hr_sub_watch_h)(const struct hr_sub_info *si,
+	enum hr_sub_change ch, void *arg);
+
+#define HR_EVENTS_WATCHERS 2
+
+/** Watch subscriptions' changes (the control's journal): 0, or ENOSPC
+ * beyond HR_EVENTS_WATCHERS. */
+int hr_events_watch(struct hr_events *ev, hr_sub_watch_h *h, void *arg);
+/** Stop watching (h and arg as given to hr_events_watch). */
+void hr_events_unwatch(struct hr_events *ev, hr_sub_watch_h *h, void *arg);
+
 /** Counters (metrics). */
 struct hr_events_stats {
 	uint64_t notifies;        /* NOTIFYs sent */

@@ -16,6 +16,10 @@ struct hr_events {
 	struct hr_hash watchers;      /* identity → struct watcher */
 	size_t n;                     /* linked subscriptions */
 	struct hr_events_stats stats;
+	struct {
+		hr_sub_watch_h *h;
+		void *arg;
+	} watch[HR_EVENTS_WATCHERS];
 	bool closing;
 };
 
@@ -170,6 +174,10 @@ void hr_res_release(struct res *r);
 void hr_watcher_release(struct watcher *w);
 const struct hr_pkg *hr_events_pkg(const struct hr_events *ev,
 	const struct hr_pl *name);
+
+/** Tell those watching the notifier that sub changed (not while
+ * closing). */
+void hr_sub_tell(struct hr_sub *sub, enum hr_sub_change ch);
 
 /* notify.c: NOTIFYs, expiry, reservations */
 void hr_sub_arm(struct hr_sub *sub, int64_t ms);

@@ -447,6 +447,9 @@ void hr_sub_finish(struct hr_sub *sub, bool del)
 	if (sub->life == HR_LIFE_GONE)
 		return;
 	hr_mem_ref(sub);
+	/* ended without its final NOTIFY (failed, replaced) */
+	if (stored)
+		hr_sub_tell(sub, HR_SUB_ENDED);
 	hr_sub_life_set(sub, HR_LIFE_GONE);
 	release(sub);
 	hr_tmr_cancel(&sub->tmr_exp);
@@ -466,13 +469,17 @@ void hr_sub_finish(struct hr_sub *sub, bool del)
 void hr_sub_end(struct hr_sub *sub, enum hr_sub_reason reason,
 	uint32_t retry_after, bool del)
 {
+	bool live = sub->life == HR_LIFE_LIVE;
+
 	if (hr_sub_over(sub))
 		return;
 	hr_tmr_cancel(&sub->tmr_exp);
-	if (del && sub->life == HR_LIFE_LIVE)
+	if (del && live)
 		hr_sub_store_del(sub);
 	hr_sub_life_set(sub, HR_LIFE_ENDING);
 	sub->info.reason = reason;
+	if (live)
+		hr_sub_tell(sub, HR_SUB_ENDED);
 	sub->final_retry = retry_after;
 	sub->dirty = true;
 	sub->full = true;

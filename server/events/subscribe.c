@@ -221,6 +221,7 @@ static void committed(int err, void *arg)
 	hr_sub_arm(sub, (int64_t)p->expires * 1000);
 	ok(sub, p->st, p->expires);
 	pend_free(sub);
+	hr_sub_tell(sub, fresh ? HR_SUB_CREATED : HR_SUB_UPDATED);
 	/* RFC 6665 4.2.2: a NOTIFY at once, with the whole state */
 	sub->dirty = true;
 	sub->full = true;

@@ -67,6 +67,9 @@ int hr_dlgpkg_document(struct hr_dlgpkg *d, const char *line,
 	struct hr_buf *buf);
 /** Live publications (metrics, tests). */
 size_t hr_dlgpkg_count(const struct hr_dlgpkg *d);
+struct hr_publish;
+/** Its publications (publish.h: to watch them). */
+struct hr_publish *hr_dlgpkg_publish(struct hr_dlgpkg *d);
 
 typedef void (hr_dlgpkg_done_h)(int err, void *arg);
 

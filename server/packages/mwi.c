@@ -83,6 +83,11 @@ size_t hr_mwipkg_count(const struct hr_mwipkg *m)
 	return hr_publish_count(m->pub, NULL);
 }
 
+struct hr_publish *hr_mwipkg_publish(struct hr_mwipkg *m)
+{
+	return m->pub;
+}
+
 /* ---- the publication interface ---- */
 
 static bool parse(struct hr_verdict *v, const struct hr_pl *body,

@@ -40,6 +40,9 @@ void hr_mwipkg_summary(const struct hr_mwipkg *m, const char *account,
 	struct hr_mwi *out);
 /** Live publications (metrics, tests). */
 size_t hr_mwipkg_count(const struct hr_mwipkg *m);
+struct hr_publish;
+/** Its publications (publish.h: to watch them). */
+struct hr_publish *hr_mwipkg_publish(struct hr_mwipkg *m);
 
 typedef void (hr_mwipkg_done_h)(int err, void *arg);
 

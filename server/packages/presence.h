@@ -100,5 +100,8 @@ int hr_presence_document(struct hr_presence *p, const char *presentity,
 	struct hr_buf *buf);
 /** Live publications (metrics, tests). */
 size_t hr_presence_count(const struct hr_presence *p);
+struct hr_publish;
+/** Its publications (publish.h: to watch them). */
+struct hr_publish *hr_presence_publish(struct hr_presence *p);
 
 #endif

@@ -82,6 +82,10 @@ struct hr_publish {
 	char allow[256];             /* "Allow-Events: <event>, …\r\n" of
 				      * them all (the first's is used) */
 	char accept[128];            /* "Accept: <ctype>\r\n" */
+	struct {
+		hr_pub_watch_h *h;
+		void *arg;
+	} watch[HR_PUBLISH_WATCHERS];
 	bool closing;
 };
 
@@ -229,6 +233,42 @@ static void changed(struct hr_publish *pub, const char *name)
 		pub->pkg.changed(name, pub->pkg.arg);
 }
 
+/* Tell those watching how publication pb of name changed. */
+static void tell(struct hr_publish *pub, const char *name,
+	const struct pub *pb, enum hr_pub_change ch)
+{
+	if (pub->closing)
+		return;
+	for (unsigned i = 0; i < HR_PUBLISH_WATCHERS; i++) {
+		if (pub->watch[i].h)
+			pub->watch[i].h(pub->pkg.event, name, pb->etag, ch,
+				pub->watch[i].arg);
+	}
+}
+
+int hr_publish_watch(struct hr_publish *pub, hr_pub_watch_h *h, void *arg)
+{
+	for (unsigned i = 0; i < HR_PUBLISH_WATCHERS; i++) {
+		if (!pub->watch[i].h) {
+			pub->watch[i].h = h;
+			pub->watch[i].arg = arg;
+			return 0;
+		}
+	}
+	return ENOSPC;
+}
+
+void hr_publish_unwatch(struct hr_publish *pub, hr_pub_watch_h *h,
+	void *arg)
+{
+	for (unsigned i = 0; i < HR_PUBLISH_WATCHERS; i++) {
+		if (pub->watch[i].h == h && pub->watch[i].arg == arg) {
+			pub->watch[i].h = NULL;
+			pub->watch[i].arg = NULL;
+		}
+	}
+}
+
 /* ---- the documents, for the package ---- */
 
 /* A stored publication that a PUBLISH in flight gives a new document. */
@@ -335,6 +375,7 @@ static void pub_expire(void *arg)
 			(void)hr_store_tx_commit(tx, del_done, NULL);
 	}
 	hr_mem_ref(r);
+	tell(r->pub, r->name, pb, HR_PUB_EXPIRED);
 	pub_drop(pb);
 	changed(r->pub, r->name);
 	res_release(r);
@@ -415,11 +456,15 @@ static void committed(int err, void *arg)
 		done_fail(c, err, "storing the PUBLISH");
 	} else if (c->del) {
 		done_ok(c, NULL, 0);
+		tell(c->pub, c->res->name, pb, HR_PUB_REMOVED);
 		pub_drop(pb);
 		changed(c->pub, c->res->name);
 	} else if (!pb && !(pb = pub_new(c->res, c->published_at))) {
 		done_fail(c, ENOMEM, "the publication");
 	} else {
+		enum hr_pub_change ch = !c->pb ? HR_PUB_PUBLISHED : c->doc ?
+			HR_PUB_MODIFIED : HR_PUB_REFRESHED;
+
 		snprintf(pb->etag, sizeof(pb->etag), "%s", c->etag);
 		pb->expires_at = c->expires_at;
 		pub_arm(pb, (int64_t)c->expires * 1000);
@@ -434,6 +479,7 @@ static void committed(int err, void *arg)
 			pub_place(c->res, pb);
 			changed(c->pub, c->res->name);
 		}
+		tell(c->pub, c->res->name, pb, ch);
 	}
 	hr_mem_deref(c);
 }

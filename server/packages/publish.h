@@ -53,6 +53,31 @@ int hr_publish_load(struct hr_publish *pub);
 /** Shutting down: no new publications (503), no timers. */
 void hr_publish_close(struct hr_publish *pub);
 
+/** How a publication changed (RFC 3903 4: initial, refresh, modify,
+ * remove; or it expired). */
+enum hr_pub_change {
+	HR_PUB_PUBLISHED,
+	HR_PUB_REFRESHED,
+	HR_PUB_MODIFIED,
+	HR_PUB_REMOVED,
+	HR_PUB_EXPIRED,
+};
+
+/** A publication of event for resource changed as ch says: committed
+ * (etag is its entity-tag now; the last one when it is gone). Core
+ * thread; not while shutting down. */
+typedef void (hr_pub_watch_h)(const char *event, const char *resource,
+	const char *etag, enum hr_pub_change ch, void *arg);
+
+#define HR_PUBLISH_WATCHERS 2
+
+/** Watch pub's publications (the control's journal): 0, or ENOSPC
+ * beyond HR_PUBLISH_WATCHERS. */
+int hr_publish_watch(struct hr_publish *pub, hr_pub_watch_h *h, void *arg);
+/** Stop watching (h and arg as given to hr_publish_watch). */
+void hr_publish_unwatch(struct hr_publish *pub, hr_pub_watch_h *h,
+	void *arg);
+
 typedef void (hr_publish_done_h)(int err, void *arg);
 
 /**

@@ -76,9 +76,10 @@ int hr_registrar_load(struct hr_registrar *r);
 /** Shutting down: no new changes (503) and no expiry timers, so that the
  * commits in flight can be drained before the registrar goes. */
 void hr_registrar_close(struct hr_registrar *r);
-#define HR_REGISTRAR_WATCHERS 4
+#define HR_REGISTRAR_WATCHERS 6
 
-/** Watch binding changes (the reg package, presence from the registrar):
+/** Watch binding changes (the reg package, presence from the registrar,
+ * the control's journal):
  * 0, or ENOSPC beyond HR_REGISTRAR_WATCHERS. */
 int hr_registrar_watch(struct hr_registrar *r, hr_binding_h *h, void *arg);
 /** Stop watching (h and arg as given to hr_registrar_watch). */
