@@ -28,6 +28,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from sse import SseClient  # noqa: E402
 from watcher import (DINFO_TYPE, DOMAIN, PASSWORD, Publisher,  # noqa: E402
                      Registrant, Watcher, dinfo_doc, pidf_doc)
 
@@ -620,6 +621,7 @@ class OpenApiCase(harness.HeraldTestCase):
 
         self.lamps()
         self.audit_log()
+        self.feeds()
 
         # outside the spec: unknown paths and methods
         for path in ('/nothing', '/v1', '/v1/nothing', '/index.html',
@@ -775,6 +777,67 @@ class OpenApiCase(harness.HeraldTestCase):
         self.assertEqual([s['event'] for s in a['items']],
                          ['message-summary'])
         C('GET', MW, {'aor': 'alice'}, expect=400)
+
+    def open_feed(self, template, params=None, query=None, **kw):
+        """Open a live feed (Server-Sent Events) of the spec: its head
+        checked against the operation; the client, to read events."""
+        op = self.spec.operation(template, 'GET')
+        path = template
+        for k, v in (params or {}).items():
+            path = path.replace('{%s}' % k, urllib.parse.quote(v, safe='@:'))
+        if query:
+            path += '?' + urllib.parse.urlencode(query)
+        c = SseClient.open(self.herald.admin_url, path,
+                           token=harness.ADMIN_TOKEN, **kw)
+        self.addCleanup(c.close)
+        self.assertEqual(c.status, 200, c.body)
+        content = self.spec.deref(op['responses']['200'])['content']
+        self.assertEqual(list(content), ['text/event-stream'])
+        self.assertEqual(media_type(c.headers.get('content-type')),
+                         'text/event-stream')
+        self.called.add((template, 'GET'))
+        return c
+
+    def check_event(self, e, schema):
+        self.validate('event %s %s' % (e.type, e.id), e.json(),
+                      {'$ref': '#/components/schemas/' + schema})
+
+    def feeds(self):
+        """The live feeds: each event's data against its schema."""
+        C = self.call
+        F = '/v1/feed'
+        c = self.open_feed(F)
+        Registrant(self, self.herald).add('sip:alice@127.0.0.1:5998', 600)
+        C('PUT', '/v1/presentities/{presentity}/rules/{watcher}',
+          {'presentity': ALICE, 'watcher': BOB}, body={'action': 'block'},
+          expect=200)
+        c.wait(lambda: any(e.type == 'rule' for e in c.events),
+               what='the rule event')
+        # bob blocked: his presence subscription ends (rejected) as the
+        # rule is applied, before the rule is told
+        self.assertEqual([e.type for e in c.events],
+                         ['binding', 'subscription', 'rule'])
+        self.assertEqual(c.events[1].json()['reason'], 'rejected')
+        for e in c.events:
+            self.check_event(e, 'FeedChange')
+        r = self.open_feed(F, last_event_id='5').next()
+        self.assertEqual(r.type, 'reset')
+        self.check_event(r, 'FeedReset')
+        f = self.open_feed(F, query={'kinds': 'rule,user', 'event': 'reg',
+                                     'aor': 'sip:' + ALICE})
+        self.assertEqual(f.quiet(0.2), [])
+        for q in ({'kinds': 'bogus'}, {'event': 'bogus'}, {'aor': 'alice'}):
+            C('GET', F, query=q, expect=400)
+        P = '/v1/presentities/{presentity}/presence/feed'
+        e = self.open_feed(P, {'presentity': 'sip:' + ALICE}).next()
+        self.assertEqual(e.type, 'presence')
+        self.check_event(e, 'PresenceDocument')
+        C('GET', P, {'presentity': 'alice'}, expect=400)
+        R = '/v1/aors/{aor}/reginfo/feed'
+        e = self.open_feed(R, {'aor': ALICE}).next()
+        self.assertEqual(e.type, 'reginfo')
+        self.check_event(e, 'ReginfoDocument')
+        C('GET', R, {'aor': 'alice'}, expect=400)
 
     def template_of(self, path):
         for tpl in self.spec.doc['paths']:
