@@ -96,6 +96,15 @@ struct hr_admin_feeds {
 	struct MHD_Connection **resume;  /* the waker's, max_streams */
 	uint64_t *cuts;
 	uint64_t probed;              /* when the waker last peeked */
+	/* the document last read (libmicrohttpd's thread only): the feeds
+	 * of one presentity resumed by one change read it once */
+	struct {
+		enum feed_type type;
+		char name[HR_CTL_NAME_MAX];
+		uint64_t at;          /* the journal's id it is as new as */
+		struct hr_buf doc;
+		bool valid;
+	} cache;
 	uint64_t opened, refused, cut, resets, sent;
 };
 
@@ -235,6 +244,7 @@ void hr_admin_feeds_free(struct hr_admin_feeds *f)
 		return;
 	hr_admin_feeds_stop(f);
 	pthread_mutex_destroy(&f->lock);
+	hr_buf_reset(&f->cache.doc);
 	free(f->resume);
 	free(f->cuts);
 	free(f);
@@ -343,33 +353,53 @@ static bool touches(const struct stream *s, const struct hr_ctl_event *e)
 		e->package && !strcmp(e->package, "presence");
 }
 
+/* The feed's document as new as its cursor at least: read through the
+ * control (a call into the core), or the one just read for another feed
+ * of it at the same cursor (read after it, so as new). */
+static const struct hr_buf *document(struct stream *s)
+{
+	struct hr_admin_feeds *f = s->f;
+	int err;
+
+	if (f->cache.valid && f->cache.type == s->type &&
+	    f->cache.at == s->cursor && !strcmp(f->cache.name, s->name))
+		return &f->cache.doc;
+	f->cache.valid = false;
+	if (!f->cache.doc.cap)
+		hr_buf_init(&f->cache.doc, DOC_MAX);
+	f->cache.doc.len = 0;
+	err = hr_ctl_document(f->a->cfg.ctl, s->type == FEED_PIDF ?
+		HR_CTL_DOC_PIDF : HR_CTL_DOC_REGINFO, s->name, &f->cache.doc);
+	if (err) {
+		if (err != ECANCELED)
+			HR_WARN("feed of %s: %s", s->name, hr_strerror(err));
+		return NULL;
+	}
+	f->cache.type = s->type;
+	snprintf(f->cache.name, sizeof(f->cache.name), "%s", s->name);
+	f->cache.at = s->cursor;
+	f->cache.valid = true;
+	return &f->cache.doc;
+}
+
 /* The document, sent when it is not the one sent last. */
 static void send_doc(struct stream *s)
 {
 	bool pidf = s->type == FEED_PIDF;
-	struct hr_buf b;
-	int err;
+	const struct hr_buf *b = document(s);
 
-	hr_buf_init(&b, DOC_MAX);
-	err = hr_ctl_document(s->f->a->cfg.ctl, pidf ? HR_CTL_DOC_PIDF :
-		HR_CTL_DOC_REGINFO, s->name, &b);
-	if (err || (s->doc_sent && b.len == s->doc.len &&
-	    !memcmp(b.b, s->doc.b, b.len))) {
-		if (err && err != ECANCELED)
-			HR_WARN("feed of %s: %s", s->name, hr_strerror(err));
-		hr_buf_reset(&b);
+	if (!b || (s->doc_sent && b->len == s->doc.len &&
+	    !memcmp(b->b, s->doc.b, b->len)))
 		return;
-	}
-	if (!put_event(s, s->cursor, pidf ? "presence" : "reginfo",
+	if (put_event(s, s->cursor, pidf ? "presence" : "reginfo",
 		json_pack("{s:s, s:s%}", pidf ? "presentity" : "aor", s->name,
-		pidf ? "pidf" : "reginfo", b.b ? b.b : "", b.len))) {
-		hr_buf_reset(&s->doc);
-		s->doc = b;
+		pidf ? "pidf" : "reginfo", b->b ? b->b : "", b->len)))
+		return;
+	s->doc.len = 0;
+	if (!hr_buf_write(&s->doc, b->b, b->len)) {
 		s->doc_sent = true;
 		count_sent(s, 1);
-		return;
 	}
-	hr_buf_reset(&b);
 }
 
 /* A document feed: the document first, then again after each change of

@@ -264,6 +264,26 @@ class DocumentFeedTest(FeedCase):
         self.assertIn('gone home', e3.json()['pidf'])
         self.assertEqual([x for x in c.quiet(0.5)], [])
 
+    def test_feeds_of_one_presentity(self):
+        # feeds of one presentity resumed by one change share one read of
+        # its document; a reginfo feed of the same name is another
+        # document
+        path = '/v1/presentities/alice@example.test/presence/feed'
+        feeds = [self.open_ok(path) for _ in range(3)]
+        ri = self.open_ok('/v1/aors/alice@example.test/reginfo/feed')
+        first = [c.next().json()['pidf'] for c in feeds]
+        self.assertEqual(len(set(first)), 1)
+        self.assertEqual(ri.next().type, 'reginfo')
+        p = Publisher(self, self.herald)
+        for note in ('one', 'two'):
+            self.assertStatus(p.publish(doc('open', note=note), 600)
+                              if note == 'one' else
+                              p.modify(doc('open', note=note), 600), 200)
+            got = [c.next().json()['pidf'] for c in feeds]
+            self.assertEqual(len(set(got)), 1, got)
+            self.assertIn(note, got[0])
+        self.assertEqual(ri.quiet(0.5), [])
+
     def test_reginfo_feed(self):
         c = self.open_ok('/v1/aors/sip:alice@example.test/reginfo/feed')
         e = c.next()
