@@ -40,8 +40,12 @@
  * suspended, libmicrohttpd does not read them) */
 #define NAP_MAX_MS 1000
 /* ...and after news lets more come for this long: one resume of each
- * feed for a burst, not one per change */
-#define COALESCE_MS 5
+ * feed for a burst, not one per change (a dashboard does not need the
+ * news sooner) */
+#define COALESCE_MS 20
+/* events kept formatted (libmicrohttpd's thread): a change is made into
+ * text once, not once per feed */
+#define TEXTS 1024
 /* events looked at per call of a content reader, at most */
 #define BATCH 1024
 /* libmicrohttpd's block for a feed's content reader */
@@ -105,6 +109,11 @@ struct hr_admin_feeds {
 		struct hr_buf doc;
 		bool valid;
 	} cache;
+	struct {
+		uint64_t id;          /* 0: empty */
+		char *text;           /* "id: …\nevent: …\ndata: …\n\n" */
+		size_t len;
+	} texts[TEXTS];
 	uint64_t opened, refused, cut, resets, sent;
 };
 
@@ -245,6 +254,8 @@ void hr_admin_feeds_free(struct hr_admin_feeds *f)
 	hr_admin_feeds_stop(f);
 	pthread_mutex_destroy(&f->lock);
 	hr_buf_reset(&f->cache.doc);
+	for (size_t i = 0; i < TEXTS; i++)
+		free(f->texts[i].text);
 	free(f->resume);
 	free(f->cuts);
 	free(f);
@@ -311,6 +322,28 @@ static void count_sent(struct stream *s, unsigned n)
 	pthread_mutex_unlock(&s->f->lock);
 }
 
+/* e as an event of the firehose, made once for all feeds. */
+static int put_change(struct stream *s, const struct hr_ctl_event *e)
+{
+	struct hr_admin_feeds *f = s->f;
+	size_t i = (size_t)(e->id % TEXTS), mark = s->out.len;
+	int err;
+
+	if (f->texts[i].id == e->id)
+		return hr_buf_write(&s->out, f->texts[i].text,
+			f->texts[i].len);
+	err = put_event(s, e->id, hr_ctl_kind_name(e->kind), event_json(e));
+	if (err)
+		return err;
+	free(f->texts[i].text);
+	f->texts[i].len = s->out.len - mark;
+	f->texts[i].text = malloc(f->texts[i].len);
+	f->texts[i].id = f->texts[i].text ? e->id : 0;
+	if (f->texts[i].text)
+		memcpy(f->texts[i].text, s->out.b + mark, f->texts[i].len);
+	return 0;
+}
+
 /* Every change the filters let through, up to about max bytes. */
 static void fill_events(struct stream *s, size_t max)
 {
@@ -333,8 +366,7 @@ static void fill_events(struct stream *s, size_t max)
 		if (err)
 			break;
 		s->cursor = e->id;
-		if (wanted(s, e) && !put_event(s, e->id,
-			hr_ctl_kind_name(e->kind), event_json(e)))
+		if (wanted(s, e) && !put_change(s, e))
 			sent++;
 		hr_ctl_feed_put(e);
 	}
