@@ -110,13 +110,7 @@ static void nap(struct hr_admin_conns *cs, uint64_t ms)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	hr_mono_deadline(&ts, ms);
 	pthread_cond_timedwait(&cs->cond, &cs->lock, &ts);
 }
 
@@ -269,21 +263,6 @@ int hr_admin_conn_cut(struct hr_admin_conns *cs, uint64_t id,
 	return err;
 }
 
-static int cond_init(pthread_cond_t *cond)
-{
-	pthread_condattr_t attr;
-	int err;
-
-	err = pthread_condattr_init(&attr);
-	if (err)
-		return err;
-	err = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	if (!err)
-		err = pthread_cond_init(cond, &attr);
-	pthread_condattr_destroy(&attr);
-	return err;
-}
-
 int hr_admin_conns_alloc(struct hr_admin_conns **csp, unsigned max,
 	unsigned timeout_s)
 {
@@ -298,7 +277,7 @@ int hr_admin_conns_alloc(struct hr_admin_conns **csp, unsigned max,
 	cs->max = max;
 	cs->timeout_ms = (uint64_t)timeout_s * 1000;
 	pthread_mutex_init(&cs->lock, NULL);
-	err = cond_init(&cs->cond);
+	err = hr_cond_init(&cs->cond);
 	if (!err) {
 		err = pthread_create(&cs->reaper, NULL, reap, cs);
 		if (err)

@@ -19,7 +19,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "control_int.h"
 
 /* An event as the ring and its readers share it. */
@@ -97,20 +96,6 @@ static struct jev *jev_new(const struct hr_ctl_event *e)
 	return je;
 }
 
-static int cond_init(pthread_cond_t *cond)
-{
-	pthread_condattr_t attr;
-	int err = pthread_condattr_init(&attr);
-
-	if (err)
-		return err;
-	err = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	if (!err)
-		err = pthread_cond_init(cond, &attr);
-	pthread_condattr_destroy(&attr);
-	return err;
-}
-
 int hr_journal_alloc(struct hr_journal **jp, size_t cap, uint64_t base)
 {
 	struct hr_journal *j;
@@ -129,7 +114,7 @@ int hr_journal_alloc(struct hr_journal **jp, size_t cap, uint64_t base)
 	j->cap = cap;
 	j->base = j->last = base;
 	pthread_mutex_init(&j->lock, NULL);
-	err = cond_init(&j->cond);
+	err = hr_cond_init(&j->cond);
 	if (err) {
 		pthread_mutex_destroy(&j->lock);
 		free(j->ring);
@@ -220,24 +205,13 @@ uint64_t hr_journal_last(struct hr_journal *j)
 	return last;
 }
 
-static void deadline(struct timespec *ts, unsigned ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += (time_t)(ms / 1000);
-	ts->tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
 uint64_t hr_journal_wait(struct hr_journal *j, uint64_t after, unsigned ms)
 {
 	struct timespec ts;
 	uint64_t last, kicks;
 	int err = 0;
 
-	deadline(&ts, ms);
+	hr_mono_deadline(&ts, ms);
 	pthread_mutex_lock(&j->lock);
 	kicks = j->kicks;
 	j->sleepers++;

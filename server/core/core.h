@@ -6,12 +6,14 @@
 #ifndef HR_CORE_H
 #define HR_CORE_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <time.h>
 
 /* ---- memory: refcounted allocations (libre mem) ---- */
 
@@ -269,6 +271,12 @@ void hr_clock_advance(uint64_t ms);
 void hr_clock_freeze(void);
 /** Seconds since the epoch, for wall-clock values (Date, timestamps). */
 int64_t hr_wall_s(void);
+/** A condition variable whose timed waits are on CLOCK_MONOTONIC (a
+ * thread's naps, which the wall clock must not stretch): 0 or an errno. */
+int hr_cond_init(pthread_cond_t *cond);
+/** The CLOCK_MONOTONIC time ms from now (the real clock: a deadline for
+ * pthread_cond_timedwait on a condition of hr_cond_init). */
+void hr_mono_deadline(struct timespec *ts, uint64_t ms);
 
 /* ---- timers: a min-heap on hr_now_ms(), driven by the loop ---- */
 
