@@ -31,7 +31,7 @@ static const char *const names[] = { "debug", "info", "warn", "error" };
  * the tree is here.
  */
 static const char *const modules[] = {
-	"admin", "auth", "ctrans", "dialog", "dns", "events", "mwi",
+	"admin", "auth", "control", "ctrans", "dialog", "dns", "events", "mwi",
 	"presence", "publish", "redirect", "reg", "registrar", "serve",
 	"sip", "store", "strans", "tcp", "tls", "udp", "winfo",
 };
