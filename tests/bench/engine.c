@@ -25,6 +25,7 @@ struct stats {
 	uint64_t failed;
 	uint64_t timeouts;
 	uint64_t bad_status;
+	uint16_t bad_code;      /* the last unwanted response's status */
 	uint64_t send_fail;     /* no room to write or queue a request */
 	uint64_t stray;         /* responses for no current request */
 	uint64_t junk;          /* messages we could not scan */
@@ -339,8 +340,10 @@ static void recv_response(struct bench *b, uint32_t conn,
 	op->pending = false;
 	out_get(b, op->conn, &out);
 	act = b->scen->on_response(op, msg, &out);
-	if (act == BENCH_FAIL || act == BENCH_FAIL_SEND)
+	if (act == BENCH_FAIL || act == BENCH_FAIL_SEND) {
 		b->st.bad_status++;
+		b->st.bad_code = msg->scode;
+	}
 	op_act(b, op, act, &out);
 	return;
 stray:
@@ -676,12 +679,12 @@ static void print_summary(const struct bench *b, uint64_t elapsed)
 	fflush(stdout);
 	if (!b->cfg->verbose)
 		return;
-	bench_err("started=%llu timeouts=%llu bad_status=%llu "
+	bench_err("started=%llu timeouts=%llu bad_status=%llu (last %u) "
 		"send_fail=%llu stray=%llu junk=%llu server_requests=%llu "
 		"max=%.3fms",
 		(unsigned long long)st->started,
 		(unsigned long long)st->timeouts,
-		(unsigned long long)st->bad_status,
+		(unsigned long long)st->bad_status, st->bad_code,
 		(unsigned long long)st->send_fail,
 		(unsigned long long)st->stray, (unsigned long long)st->junk,
 		(unsigned long long)st->requests, (double)st->lat.max / 1e6);
@@ -744,11 +747,11 @@ static int run_phase(struct bench *b, const char *what,
 	}
 	if (b->st.ok < n || cfg->verbose)
 		bench_err("%s: %llu of %llu %s ops succeeded in %.2fs "
-			"(timeouts=%llu bad_status=%llu)", what,
+			"(timeouts=%llu bad_status=%llu, last %u)", what,
 			(unsigned long long)b->st.ok, (unsigned long long)n,
 			scen->name, (double)elapsed / 1e9,
 			(unsigned long long)b->st.timeouts,
-			(unsigned long long)b->st.bad_status);
+			(unsigned long long)b->st.bad_status, b->st.bad_code);
 	err = b->st.ok ? 0 : ENOENT;
 	if (!err && strict && b->st.ok < n)
 		err = EAGAIN;

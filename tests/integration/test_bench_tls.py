@@ -113,7 +113,8 @@ class BenchOverHerald(harness.HeraldTestCase):
     def assertRan(self, rc, summary, err, count):
         """Exit 0, count above 0, no failure, no timeout, nothing
         unexpected or unreadable."""
-        msg = 'summary %s\nstderr:\n%s' % (summary, err)
+        msg = 'summary %s\nstderr:\n%s\nherald:\n%s' % (
+            summary, err, self.herald.log_text(tail=3000))
         self.assertEqual(rc, 0, msg)
         self.assertGreater(int(summary.get(count, 0)), 0, msg)
         self.assertEqual(summary.get('failures'), '0', msg)
