@@ -163,6 +163,11 @@ void hr_admin_metrics(struct req *r, struct reply *rp);
 /** GET of /, /console.css or /console.js: served without the token. */
 bool hr_admin_console_public(const struct req *r);
 void hr_admin_console(struct req *r, struct reply *rp);
+/* trace.c: SIP traces (their messages go out on the live feed) */
+void hr_admin_trace_start(struct req *r, struct reply *rp);
+void hr_admin_traces(struct req *r, struct reply *rp);
+void hr_admin_trace_stop(struct req *r, struct reply *rp, const char *id);
+
 /* feed.c: live feeds (Server-Sent Events) */
 struct hr_admin_feeds;
 

@@ -601,7 +601,8 @@ static bool kinds_of(struct reply *rp, const char *list, unsigned *kinds)
 	char buf[128], *save = NULL;
 	enum hr_ctl_kind k;
 
-	*kinds = (1u << HR_CTL_KINDS) - 1;
+	/* every change; a trace's messages only when asked for */
+	*kinds = ((1u << HR_CTL_KINDS) - 1) & ~(1u << HR_CTL_KIND_TRACE);
 	if (!list)
 		return true;
 	if (strlen(list) >= sizeof(buf))
@@ -618,7 +619,7 @@ static bool kinds_of(struct reply *rp, const char *list, unsigned *kinds)
 		return true;
 bad:
 	hr_admin_problem(rp, 400, "Bad Request", "kinds is a comma list of "
-		"binding, subscription, publication, rule, user");
+		"binding, subscription, publication, rule, user, trace");
 	return false;
 }
 

@@ -438,6 +438,10 @@ static void r_user_del(struct req *r, struct reply *rp)
 {
 	hr_admin_user_del(r, rp, r->seg[2]);
 }
+static void r_trace_del(struct req *r, struct reply *rp)
+{
+	hr_admin_trace_stop(r, rp, r->seg[2]);
+}
 static void r_bindings(struct req *r, struct reply *rp)
 {
 	bindings(r, rp, r->seg[2]);
@@ -572,6 +576,9 @@ static const struct route {
 	{ "PUT", { "v1", "log-levels", "*" }, hr_admin_loglevel_put },
 	{ "DELETE", { "v1", "log-levels", "*" }, hr_admin_loglevel_del },
 	{ "GET", { "v1", "feed" }, hr_admin_feed },
+	{ "GET", { "v1", "traces" }, hr_admin_traces },
+	{ "POST", { "v1", "traces" }, hr_admin_trace_start },
+	{ "DELETE", { "v1", "traces", "*" }, r_trace_del },
 	{ "GET", { "v1", "presentities", "*", "presence", "feed" },
 		hr_admin_feed_presence },
 	{ "GET", { "v1", "aors", "*", "reginfo", "feed" },

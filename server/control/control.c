@@ -13,6 +13,7 @@
 /* Core thread: the watch points it hooked are the core's. */
 static void control_destroy(void *data)
 {
+	hr_ctl_traces_close(data);
 	hr_ctl_feed_close(data);
 }
 

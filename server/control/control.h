@@ -302,10 +302,12 @@ enum hr_ctl_kind {
 	HR_CTL_KIND_PUBLICATION,
 	HR_CTL_KIND_RULE,
 	HR_CTL_KIND_USER,
+	HR_CTL_KIND_TRACE,           /* a SIP trace's messages (not a change:
+				      * a feed has them when it asks) */
 	HR_CTL_KINDS
 };
 
-/** "binding", "subscription", "publication", "rule", "user". */
+/** "binding", "subscription", "publication", "rule", "user", "trace". */
 const char *hr_ctl_kind_name(enum hr_ctl_kind k);
 /** The kind of a name: 0 or EINVAL. */
 int hr_ctl_kind_decode(const char *name, enum hr_ctl_kind *k);
@@ -357,6 +359,38 @@ void hr_ctl_feed_kick(struct hr_control *ctl);
  * is added, changed or removed. */
 void hr_ctl_feed_user(struct hr_control *ctl, const char *user,
 	const char *op);
+
+/* ---- SIP traces: the messages of one AOR or one source address,
+ * received and sent, with the values of Authorization and
+ * Proxy-Authorization redacted, journalled as events of kind trace (op
+ * started, received, sent, then expired or stopped); each ends by itself
+ * after its time. ---- */
+
+#define HR_CTL_TRACES_MAX 8
+#define HR_CTL_TRACE_SECS_MAX 3600
+#define HR_CTL_TRACE_ID_MAX 17
+
+/* A trace running. */
+struct hr_ctl_trace {
+	char id[HR_CTL_TRACE_ID_MAX];
+	char aor[HR_CTL_NAME_MAX];   /* "" : any */
+	char source[HR_SA_STRLEN];   /* as given ("192.0.2.1", any port, or
+				      * "192.0.2.1:5060"); "" : any */
+	int64_t ends_at;             /* wall seconds */
+	uint64_t messages;           /* traced so far */
+};
+
+/** Trace aor's messages (as hr_ctl_aor takes it; NULL: any) and/or
+ * source's (NULL: any; one of the two at least) for secs (1 to
+ * HR_CTL_TRACE_SECS_MAX): 0 with info, EINVAL, ENOSPC (HR_CTL_TRACES_MAX
+ * run), ECANCELED. */
+int hr_ctl_trace_start(struct hr_control *ctl, const char *aor,
+	const char *source, unsigned secs, struct hr_ctl_trace *info);
+/** End trace id: 0, ENOENT, ECANCELED. */
+int hr_ctl_trace_stop(struct hr_control *ctl, const char *id);
+/** The traces running, into out: *n of them. */
+int hr_ctl_traces(struct hr_control *ctl,
+	struct hr_ctl_trace out[HR_CTL_TRACES_MAX], unsigned *n);
 
 /* The journal's counters. */
 struct hr_ctl_feed_stats {

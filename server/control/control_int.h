@@ -19,6 +19,7 @@ struct hr_control {
 	struct hr_control_cfg cfg;
 	struct hr_journal *journal;
 	bool watching;                /* the core's watch points hooked */
+	struct hr_list traces;        /* SIP traces running (trace.c) */
 };
 
 struct hr_ctl_reader {
@@ -66,6 +67,10 @@ void hr_journal_stats(struct hr_journal *j, struct hr_ctl_feed_stats *st);
 int hr_ctl_feed_open(struct hr_control *ctl);
 /** Unhook them and free the journal. */
 void hr_ctl_feed_close(struct hr_control *ctl);
+/** Journal e (core thread): 0, or ENOMEM (lost, and counted). */
+int hr_ctl_journal_add(struct hr_control *ctl, const struct hr_ctl_event *e);
+/** End every trace (trace.c; core thread). */
+void hr_ctl_traces_close(struct hr_control *ctl);
 /** A rule was set (action NULL: removed) and is in force. */
 void hr_ctl_feed_rule(struct hr_control *ctl, enum hr_ctl_pkg pkg,
 	const char *resource, const char *watcher, const char *action);

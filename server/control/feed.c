@@ -21,6 +21,7 @@ static const char *const kind_names[HR_CTL_KINDS] = {
 	[HR_CTL_KIND_PUBLICATION] = "publication",
 	[HR_CTL_KIND_RULE] = "rule",
 	[HR_CTL_KIND_USER] = "user",
+	[HR_CTL_KIND_TRACE] = "trace",
 };
 
 const char *hr_ctl_kind_name(enum hr_ctl_kind k)
@@ -60,10 +61,15 @@ static int64_t left(int64_t expires_at)
 	return s > 0 ? s : 0;
 }
 
-static void add(struct hr_control *ctl, const struct hr_ctl_event *e)
+int hr_ctl_journal_add(struct hr_control *ctl, const struct hr_ctl_event *e)
 {
 	/* the journal counts what it loses */
-	if (hr_journal_add(ctl->journal, e))
+	return ctl->journal ? hr_journal_add(ctl->journal, e) : ENOMEM;
+}
+
+static void add(struct hr_control *ctl, const struct hr_ctl_event *e)
+{
+	if (hr_ctl_journal_add(ctl, e))
 		HR_DEBUG("journal: a %s event lost", hr_ctl_kind_name(e->kind));
 }
 

@@ -42,6 +42,7 @@ struct hr_sip {
 	struct hr_srclim *srclim;          /* limits per source address */
 	struct hr_tls *tls;                /* for tls: and wss:, or NULL */
 	struct hr_hash flows;              /* RFC 5626 flows (flow.c) */
+	struct hr_list traces;             /* trace.c */
 };
 
 /* Methods answered in a server transaction even before their feature
@@ -98,6 +99,11 @@ void hr_sip_cfg_default(struct hr_sip_cfg *cfg)
 const struct hr_sip_cfg *hr_sip_cfg(const struct hr_sip *sip)
 {
 	return &sip->cfg;
+}
+
+struct hr_list *hr_sip_traces(struct hr_sip *sip)
+{
+	return &sip->traces;
 }
 
 struct hr_list *hr_sip_conns(struct hr_sip *sip)
@@ -271,6 +277,9 @@ static void sip_destroy(void *data)
 	struct hr_sip *sip = data;
 
 	hr_sip_close(sip);
+	/* a trace outliving the stack no longer points into it */
+	while (sip->traces.head)
+		hr_list_unlink(sip->traces.head);
 	hr_hash_reset(&sip->strans);
 	hr_hash_reset(&sip->ctrans);
 	hr_hash_reset(&sip->flows);
@@ -517,7 +526,7 @@ int hr_sip_send(struct hr_sip *sip, const struct hr_dest *dst,
 	return hr_sip_send_conn(sip, dst, p, len, NULL);
 }
 
-int hr_sip_send_conn(struct hr_sip *sip, const struct hr_dest *dst,
+static int send_any(struct hr_sip *sip, const struct hr_dest *dst,
 	const char *p, size_t len, struct hr_conn **used)
 {
 	struct hr_udp *u;
@@ -531,6 +540,20 @@ int hr_sip_send_conn(struct hr_sip *sip, const struct hr_dest *dst,
 	if (!u)
 		return EAFNOSUPPORT;
 	return hr_udp_send(u, &dst->addr, &dst->laddr, p, len);
+}
+
+int hr_sip_send_conn(struct hr_sip *sip, const struct hr_dest *dst,
+	const char *p, size_t len, struct hr_conn **used)
+{
+	struct hr_conn *conn = NULL;
+	int err = send_any(sip, dst, p, len, &conn);
+
+	if (!err && sip->traces.head)
+		hr_sip_trace_out(sip, dst->tp, conn ? hr_conn_peer(conn) :
+			&dst->addr, p, len);
+	if (used && conn)
+		*used = conn;
+	return err;
 }
 
 static struct hr_tcp_lsnr *lsnr_for(struct hr_sip *sip, enum hr_tp tp,
@@ -898,6 +921,8 @@ static void recv_request(struct hr_sip *sip, struct hr_msg *msg)
 
 void hr_sip_recv(struct hr_sip *sip, struct hr_msg *msg)
 {
+	if (sip->traces.head)
+		hr_sip_trace_in(sip, msg);
 	if (msg->req)
 		recv_request(sip, msg);
 	else if (msg->err_scode || !msg->has_via)

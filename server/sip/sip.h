@@ -660,6 +660,38 @@ void hr_sip_supported_add(struct hr_sip *sip, const char *tag);
 void hr_sip_event_add(struct hr_sip *sip, const char *package);
 /** Add a media type to Accept. */
 void hr_sip_accept_add(struct hr_sip *sip, const char *ctype);
+/* ---- traces: the messages of one AOR or one peer (trace.c) ---- */
+
+#define HR_SIP_TRACE_AOR_MAX 520
+
+/* One message as received or sent. */
+struct hr_sip_trace_msg {
+	bool out;                    /* sent by Herald */
+	enum hr_tp tp;
+	const struct hr_sa *peer;    /* where it came from or went, or NULL */
+	const char *text;            /* the message, the values of
+				      * Authorization and Proxy-Authorization
+				      * replaced by "[redacted]", NUL-ended */
+	size_t len;
+};
+
+typedef void (hr_sip_trace_h)(const struct hr_sip_trace_msg *m, void *arg);
+
+struct hr_sip_trace;  /* hr_mem_deref ends it */
+
+/**
+ * Trace the messages received and sent whose From, To or Request-URI
+ * names aor (user@domain, the domain lowercased; NULL or "": any) and
+ * whose peer is peer (port 0: any port; NULL: any); one of the two at
+ * least. h may end the trace. Core thread. 0, EINVAL or ENOMEM.
+ */
+int hr_sip_trace_start(struct hr_sip_trace **tp, struct hr_sip *sip,
+	const char *aor, const struct hr_sa *peer, hr_sip_trace_h *h,
+	void *arg);
+/** Append message p (len bytes) to b with the credentials' values
+ * redacted: 0 or ENOMEM. */
+int hr_sip_trace_redact(struct hr_buf *b, const char *p, size_t len);
+
 /** Replace the sockets with a send hook (tests). */
 void hr_sip_set_send(struct hr_sip *sip, hr_send_h *h, void *arg);
 /** Feed raw bytes as if received (tests and the transports). */

@@ -111,6 +111,7 @@ enum hr_tp hr_tcp_lsnr_tp(const struct hr_tcp_lsnr *l);
 const char *hr_tcp_lsnr_adv(const struct hr_tcp_lsnr *l);
 int hr_conn_send(struct hr_conn *conn, const char *p, size_t len);
 const struct hr_sa *hr_conn_laddr(const struct hr_conn *conn);
+const struct hr_sa *hr_conn_peer(const struct hr_conn *conn);
 const char *hr_conn_adv(const struct hr_conn *conn);
 void hr_conn_close(struct hr_conn *conn);
 /* An open connection of transport tp to peer, or NULL. */
@@ -147,6 +148,11 @@ struct hr_sip_stats *hr_sip_counters(struct hr_sip *sip);
  * cause (fail.c). */
 void hr_sip_count_resp(struct hr_sip *sip, const struct hr_msg *req,
 	const struct hr_resp *resp);
+/* The traces running (trace.c), and a message to them. */
+struct hr_list *hr_sip_traces(struct hr_sip *sip);
+void hr_sip_trace_in(struct hr_sip *sip, const struct hr_msg *msg);
+void hr_sip_trace_out(struct hr_sip *sip, enum hr_tp tp,
+	const struct hr_sa *peer, const char *p, size_t len);
 struct hr_list *hr_sip_conns(struct hr_sip *sip);
 struct hr_list *hr_sip_udps(struct hr_sip *sip);
 struct hr_list *hr_sip_lsnrs(struct hr_sip *sip);

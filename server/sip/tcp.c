@@ -97,6 +97,11 @@ const struct hr_sa *hr_conn_laddr(const struct hr_conn *conn)
 	return &conn->laddr;
 }
 
+const struct hr_sa *hr_conn_peer(const struct hr_conn *conn)
+{
+	return &conn->peer;
+}
+
 const char *hr_conn_adv(const struct hr_conn *conn)
 {
 	return conn->adv;

@@ -622,6 +622,7 @@ class OpenApiCase(harness.HeraldTestCase):
         self.lamps()
         self.audit_log()
         self.feeds()
+        self.traces()
 
         # outside the spec: unknown paths and methods
         for path in ('/nothing', '/v1', '/v1/nothing', '/index.html',
@@ -689,6 +690,19 @@ class OpenApiCase(harness.HeraldTestCase):
         self.assertLess(b['items'][0]['id'], a['items'][0]['id'])
         C('GET', A, query={'since': 'yesterday'}, expect=400)
         C('GET', A, token=None, expect=401)
+
+    def traces(self):
+        """POST, GET and DELETE /v1/traces."""
+        C, T = self.call, '/v1/traces'
+        t = C('POST', T, body={'aor': 'alice@example.test', 'duration': 60},
+              expect=201).json()
+        C('POST', T, body={'source': '127.0.0.1:5060'}, expect=201)
+        C('POST', T, body={'duration': 5}, expect=400)
+        items = C('GET', T, expect=200).json()['items']
+        self.assertEqual(len(items), 2)
+        for i in items:
+            C('DELETE', T + '/{id}', {'id': i['id']}, expect=204)
+        C('DELETE', T + '/{id}', {'id': t['id']}, expect=404)
 
     def lamps(self):
         """The dialog and message-summary endpoints, with a line that has
