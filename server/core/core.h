@@ -335,6 +335,22 @@ int hr_buf_printf(struct hr_buf *buf, const char *fmt, ...)
 /** Append a decimal number. */
 int hr_buf_putu(struct hr_buf *buf, uint64_t v);
 
+/* ---- watch points: the handlers a layer tells of its changes ---- */
+
+/* A handler of any type, stored as this and cast back to its own type
+ * to be called (C11 6.3.2.3p8). */
+typedef void (hr_watch_fn)(void);
+
+struct hr_watch {
+	hr_watch_fn *h;
+	void *arg;
+};
+
+/** Put (h, arg) in a free one of v's n slots: 0 or ENOSPC. */
+int hr_watch_add(struct hr_watch *v, unsigned n, hr_watch_fn *h, void *arg);
+/** Free the slots of v holding (h, arg). */
+void hr_watch_del(struct hr_watch *v, unsigned n, hr_watch_fn *h, void *arg);
+
 /* ---- random ---- */
 
 /** Fill p with n cryptographically random bytes. */

@@ -1,4 +1,5 @@
-/* Intrusive doubly-linked list. */
+/* Intrusive doubly-linked list; the watch points' handler slots. */
+#include <errno.h>
 #include "core.h"
 
 void hr_list_append(struct hr_list *list, struct hr_le *le, void *data)
@@ -52,4 +53,24 @@ void hr_list_insert_after(struct hr_list *list, struct hr_le *after,
 	else
 		list->tail = le;
 	list->n++;
+}
+
+int hr_watch_add(struct hr_watch *v, unsigned n, hr_watch_fn *h, void *arg)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (!v[i].h) {
+			v[i].h = h;
+			v[i].arg = arg;
+			return 0;
+		}
+	}
+	return ENOSPC;
+}
+
+void hr_watch_del(struct hr_watch *v, unsigned n, hr_watch_fn *h, void *arg)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (v[i].h == h && v[i].arg == arg)
+			v[i] = (struct hr_watch){ 0 };
+	}
 }

@@ -213,24 +213,13 @@ void hr_events_close(struct hr_events *ev)
 
 int hr_events_watch(struct hr_events *ev, hr_sub_watch_h *h, void *arg)
 {
-	for (unsigned i = 0; i < HR_EVENTS_WATCHERS; i++) {
-		if (!ev->watch[i].h) {
-			ev->watch[i].h = h;
-			ev->watch[i].arg = arg;
-			return 0;
-		}
-	}
-	return ENOSPC;
+	return hr_watch_add(ev->watch, HR_EVENTS_WATCHERS, (hr_watch_fn *)h,
+		arg);
 }
 
 void hr_events_unwatch(struct hr_events *ev, hr_sub_watch_h *h, void *arg)
 {
-	for (unsigned i = 0; i < HR_EVENTS_WATCHERS; i++) {
-		if (ev->watch[i].h == h && ev->watch[i].arg == arg) {
-			ev->watch[i].h = NULL;
-			ev->watch[i].arg = NULL;
-		}
-	}
+	hr_watch_del(ev->watch, HR_EVENTS_WATCHERS, (hr_watch_fn *)h, arg);
 }
 
 void hr_sub_tell(struct hr_sub *sub, enum hr_sub_change ch)
@@ -241,7 +230,8 @@ void hr_sub_tell(struct hr_sub *sub, enum hr_sub_change ch)
 		return;
 	for (unsigned i = 0; i < HR_EVENTS_WATCHERS; i++) {
 		if (ev->watch[i].h)
-			ev->watch[i].h(&sub->info, ch, ev->watch[i].arg);
+			((hr_sub_watch_h *)ev->watch[i].h)(&sub->info, ch,
+				ev->watch[i].arg);
 	}
 }
 

@@ -16,10 +16,7 @@ struct hr_events {
 	struct hr_hash watchers;      /* identity → struct watcher */
 	size_t n;                     /* linked subscriptions */
 	struct hr_events_stats stats;
-	struct {
-		hr_sub_watch_h *h;
-		void *arg;
-	} watch[HR_EVENTS_WATCHERS];
+	struct hr_watch watch[HR_EVENTS_WATCHERS];
 	bool closing;
 };
 

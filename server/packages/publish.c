@@ -82,10 +82,7 @@ struct hr_publish {
 	char allow[256];             /* "Allow-Events: <event>, …\r\n" of
 				      * them all (the first's is used) */
 	char accept[128];            /* "Accept: <ctype>\r\n" */
-	struct {
-		hr_pub_watch_h *h;
-		void *arg;
-	} watch[HR_PUBLISH_WATCHERS];
+	struct hr_watch watch[HR_PUBLISH_WATCHERS];
 	bool closing;
 };
 
@@ -241,32 +238,21 @@ static void tell(struct hr_publish *pub, const char *name,
 		return;
 	for (unsigned i = 0; i < HR_PUBLISH_WATCHERS; i++) {
 		if (pub->watch[i].h)
-			pub->watch[i].h(pub->pkg.event, name, pb->etag, ch,
-				pub->watch[i].arg);
+			((hr_pub_watch_h *)pub->watch[i].h)(pub->pkg.event,
+				name, pb->etag, ch, pub->watch[i].arg);
 	}
 }
 
 int hr_publish_watch(struct hr_publish *pub, hr_pub_watch_h *h, void *arg)
 {
-	for (unsigned i = 0; i < HR_PUBLISH_WATCHERS; i++) {
-		if (!pub->watch[i].h) {
-			pub->watch[i].h = h;
-			pub->watch[i].arg = arg;
-			return 0;
-		}
-	}
-	return ENOSPC;
+	return hr_watch_add(pub->watch, HR_PUBLISH_WATCHERS, (hr_watch_fn *)h,
+		arg);
 }
 
 void hr_publish_unwatch(struct hr_publish *pub, hr_pub_watch_h *h,
 	void *arg)
 {
-	for (unsigned i = 0; i < HR_PUBLISH_WATCHERS; i++) {
-		if (pub->watch[i].h == h && pub->watch[i].arg == arg) {
-			pub->watch[i].h = NULL;
-			pub->watch[i].arg = NULL;
-		}
-	}
+	hr_watch_del(pub->watch, HR_PUBLISH_WATCHERS, (hr_watch_fn *)h, arg);
 }
 
 /* ---- the documents, for the package ---- */

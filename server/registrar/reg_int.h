@@ -10,10 +10,7 @@ struct hr_registrar {
 	struct hr_store *store;
 	struct hr_hash aors;
 	size_t nbindings;
-	struct {
-		hr_binding_h *h;
-		void *arg;
-	} watch[HR_REGISTRAR_WATCHERS];
+	struct hr_watch watch[HR_REGISTRAR_WATCHERS];
 	bool closing;             /* shutting down: no new commits */
 };
 

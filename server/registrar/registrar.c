@@ -68,7 +68,8 @@ static void notify(struct hr_registrar *r, const struct hr_binding *b,
 	HR_DEBUG("%s %s %s", b->aor, b->uri, hr_reg_event_name(ev));
 	for (unsigned i = 0; i < HR_REGISTRAR_WATCHERS; i++) {
 		if (r->watch[i].h)
-			r->watch[i].h(b, ev, r->watch[i].arg);
+			((hr_binding_h *)r->watch[i].h)(b, ev,
+				r->watch[i].arg);
 	}
 }
 
@@ -1021,24 +1022,13 @@ void hr_registrar_close(struct hr_registrar *r)
 
 int hr_registrar_watch(struct hr_registrar *r, hr_binding_h *h, void *arg)
 {
-	for (unsigned i = 0; i < HR_REGISTRAR_WATCHERS; i++) {
-		if (!r->watch[i].h) {
-			r->watch[i].h = h;
-			r->watch[i].arg = arg;
-			return 0;
-		}
-	}
-	return ENOSPC;
+	return hr_watch_add(r->watch, HR_REGISTRAR_WATCHERS, (hr_watch_fn *)h,
+		arg);
 }
 
 void hr_registrar_unwatch(struct hr_registrar *r, hr_binding_h *h, void *arg)
 {
-	for (unsigned i = 0; i < HR_REGISTRAR_WATCHERS; i++) {
-		if (r->watch[i].h == h && r->watch[i].arg == arg) {
-			r->watch[i].h = NULL;
-			r->watch[i].arg = NULL;
-		}
-	}
+	hr_watch_del(r->watch, HR_REGISTRAR_WATCHERS, (hr_watch_fn *)h, arg);
 }
 
 /* ---- recovery ---- */
