@@ -549,8 +549,21 @@ class Console {
 		if (gen !== this.gen)
 			return;
 		const at = Date.now();
+		const before = new Map(this.subs.map(s => [s.id, s.deadline]));
 
-		this.subs = r.items.map(s => Object.assign(s, { at }));
+		/* expires_in is whole seconds and the answer takes its time
+		 * to come: at + expires_in is off by a second or more, by a
+		 * different amount each read. An estimate within 3 s of the
+		 * one shown keeps it (a refresh moves the expiry further), so
+		 * that the countdown only counts down between reads. */
+		this.subs = r.items.map(s => {
+			const old = before.get(s.id);
+			let deadline = at + 1000 * s.expires_in;
+
+			if (old !== undefined && Math.abs(deadline - old) <= 3000)
+				deadline = old;
+			return Object.assign(s, { at, deadline });
+		});
 		this.subsMore = r.more;
 		/* a decision is shown until its subscription leaves pending */
 		for (const id of Array.from(this.deciding.keys())) {
@@ -844,8 +857,8 @@ class Console {
 	renderSubs() {
 		const subs = this.subs.map(s => ({ id: s.id, event: s.event,
 			resource: s.resource, watcher: s.watcher_user || bare(s.watcher),
-			state: s.state, reason: s.reason || '', deadline: 1000 *
-			Math.round(s.at / 1000 + s.expires_in) }));
+			state: s.state, reason: s.reason || '',
+			deadline: s.deadline }));
 
 		this.show('subscriptions', [subs, this.subsMore], () => [
 			this.subsMore ? el('p', { class: 'count' },
