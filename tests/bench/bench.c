@@ -33,6 +33,7 @@ static const struct bench_scen *const scens[] = {
 	&bench_scen_pub_race,
 	&bench_scen_soak,
 	&bench_scen_redirect,
+	&bench_scen_reg_overload,
 };
 
 enum {
@@ -53,6 +54,7 @@ enum {
 	OPT_PID,
 	OPT_RSS_LOG,
 	OPT_CA,
+	OPT_T1,
 };
 
 static const struct option longopts[] = {
@@ -79,6 +81,7 @@ static const struct option longopts[] = {
 	{ "pid", required_argument, NULL, OPT_PID },
 	{ "rss-log", required_argument, NULL, OPT_RSS_LOG },
 	{ "ca", required_argument, NULL, OPT_CA },
+	{ "t1", required_argument, NULL, OPT_T1 },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -97,8 +100,9 @@ static void usage(FILE *f)
 "An op succeeds when every exchange in it gets the expected final response;\n"
 "it fails on an unexpected status or when an exchange gets no final\n"
 "response within the timeout. Latency is from the op's first request to its\n"
-"last response (CLOCK_MONOTONIC). No UDP retransmissions: a lost datagram is\n"
-"a failure. Requests the server sends (NOTIFY) are answered 200 OK.\n"
+"last response (CLOCK_MONOTONIC). No UDP retransmissions (but in\n"
+"register-overload): a lost datagram is a failure. Requests the server\n"
+"sends (NOTIFY) are answered 200 OK.\n"
 "\n"
 "  -s, --scenario NAME    what one op is (default options):\n",
 		f);
@@ -165,6 +169,10 @@ static void usage(FILE *f)
 "      --pid PID          soak: sample this process's VmRSS (Herald's)\n"
 "                         every 10 s (duration / 60 if less, at least 1 s)\n"
 "      --rss-log FILE     soak: write the samples there, \"t_seconds rss_kb\"\n"
+"      --t1 MS            register-overload: RFC 3261 T1 (default 500):\n"
+"                         Timer E sends a request again after T1, 2 T1,\n"
+"                         4 T1, then every T2 = 8 T1; Timer F (64 T1) is\n"
+"                         its timeout, --timeout-ms is not used\n"
 "  -v, --verbose          print more counters on stderr\n"
 "  -h, --help             show this help\n"
 "\n"
@@ -206,6 +214,16 @@ static void usage(FILE *f)
 "  scenario=redirect transport=udp duration=10.0s ops=N ops/s=N failures=N\n"
 "  p50=Xms p99=Xms p99.9=Xms retransmits=N\n"
 "(exit status 1 also when a 302 lacks the Contact the AOR registered)\n"
+"register-overload offers --rate registrations per second (open loop, up\n"
+"to 1000000 in flight) from RFC 3261 UDP clients that send again on\n"
+"Timer E and give up at Timer F; a 503 fails the op (Retry-After or not):\n"
+"  scenario=register-overload transport=udp duration=10.0s offered/s=N\n"
+"  started=N started/s=N ops=N goodput/s=N failures=N failed%=X\n"
+"  retransmits=N 503s=N 503s_retry_after=N p50=Xms p99=Xms\n"
+"  in_flight_end=N in_flight_max=N window_full=yes|no t1=Nms\n"
+"(goodput/s: ops that got their 200, per second from the first start to\n"
+"the last 200; in_flight_end: neither done nor failed Timer F after the\n"
+"last start)\n"
 "\n"
 "Exit status: 0 when the run completed and an op succeeded, 1 when it\n"
 "could not run or nothing succeeded, 2 for a bad command line.\n",
@@ -362,6 +380,10 @@ static int opt_one(struct bench_cfg *cfg, int c)
 		break;
 	case OPT_CA:
 		cfg->ca = optarg;
+		break;
+	case OPT_T1:
+		err = num("t1", optarg, 1, 60000, &v);
+		cfg->t1_ms = (uint32_t)v;
 		break;
 	case 'v':
 		cfg->verbose = true;

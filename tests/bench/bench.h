@@ -65,6 +65,8 @@ struct bench_cfg {
 	const char *admin;      /* publish-race: Herald's admin HOST:PORT */
 	int pid;                /* soak: the process whose VmRSS to sample */
 	const char *rss_log;    /* soak: where the samples go */
+	uint32_t t1_ms;         /* register-overload: RFC 3261 T1 (T2 = 8 T1,
+				 * Timer F = 64 T1) */
 	bool verbose;
 };
 
@@ -185,6 +187,13 @@ struct bench_op {
 	uint32_t prev, next;    /* timeout list, in deadline order */
 	bool busy;
 	bool pending;           /* the latest request awaits its response */
+	/* scen->retransmit over UDP: the latest request, sent again on
+	 * Timer E (RFC 3261 17.1.2.2) while it awaits its final response */
+	bool proceeding;        /* a 1xx came: Timer E is T2 from now on */
+	uint8_t rtx_k;          /* the interval now armed: min(T1 << k, T2) */
+	uint32_t req_len, req_cap;
+	char *req;              /* its bytes (the slot keeps the buffer) */
+	uint64_t rtx_at;        /* when Timer E fires (ns) */
 };
 
 /* What a scenario's own summary line is made of. */
@@ -195,6 +204,10 @@ struct bench_result {
 	uint64_t failed;
 	uint64_t started;
 	const struct bench_hist *lat;   /* of the ops that succeeded */
+	uint64_t retransmits;   /* requests sent again on Timer E */
+	uint64_t in_flight;     /* ops neither done nor failed at the end */
+	uint64_t in_flight_max;
+	bool window_full;       /* --rate: a start waited for a free slot */
 };
 
 enum bench_act {
@@ -283,6 +296,13 @@ struct bench_scen {
 	 */
 	const struct bench_scen *check;
 	uint64_t (*check_ops)(const struct bench_cfg *cfg);
+	/*
+	 * Over UDP, behave as an RFC 3261 17.1.2 client transaction: send
+	 * each request again on Timer E (T1, doubling to T2; T2 from a
+	 * 1xx on) until its final response; the engine's timeout is then
+	 * Timer F (the scenario's configure sets --timeout-ms to 64 T1).
+	 */
+	bool retransmit;
 };
 
 extern const struct bench_scen bench_scen_options;
@@ -320,6 +340,9 @@ extern const struct bench_scen bench_scen_pub_race;
 extern const struct bench_scen bench_scen_soak;
 /* scen_redirect.c: INVITE to a registered AOR, 302 with its Contact, ACK */
 extern const struct bench_scen bench_scen_redirect;
+/* scen_overload.c: register's ops as RFC 3261 UDP clients at an offered
+ * rate, with retransmissions: goodput under overload */
+extern const struct bench_scen bench_scen_reg_overload;
 
 /** Write "<run>-<slot>-<gen>": Call-ID and tag material of this op. */
 void bench_put_opid(struct bench_out *o, const struct bench_op *op);
@@ -400,6 +423,8 @@ int bench_put_register(struct bench_out *out, struct bench_op *op,
 enum bench_act bench_reg_challenged(struct bench_op *op,
 	struct bench_reg *r, const struct bench_msg *resp,
 	struct bench_out *out);
+/** register's start: the next user round-robin, its first REGISTER. */
+enum bench_act bench_reg_start(struct bench_op *op, struct bench_out *out);
 /** The first REGISTER of r (cseq 1, no credentials): BENCH_SEND. */
 enum bench_act bench_reg_first(struct bench_op *op, struct bench_reg *r,
 	struct bench_out *out);

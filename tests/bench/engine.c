@@ -31,7 +31,28 @@ struct stats {
 	uint64_t junk;          /* messages we could not scan */
 	uint64_t requests;      /* requests from the server, answered */
 	uint64_t started;
+	uint64_t retransmits;   /* requests sent again on Timer E */
+	uint64_t in_flight_max;
+	bool window_full;       /* --rate: a start waited for a free slot */
 	struct bench_hist lat;
+};
+
+/*
+ * Timer E (RFC 3261 17.1.2.2): one FIFO per interval min(T1 << k, T2),
+ * so each is in deadline order. An entry is stale when its op has moved
+ * on (another request, a final response, the op ended): it is skipped.
+ */
+#define RTX_QUEUES 4            /* T1, 2 T1, 4 T1, T2 = 8 T1 */
+
+struct rtx_ent {
+	uint64_t at;
+	uint32_t slot;
+	uint32_t seq;
+};
+
+struct rtx_queue {
+	struct rtx_ent *v;      /* a ring of cap entries */
+	size_t head, n, cap;
 };
 
 struct bench {
@@ -56,6 +77,10 @@ struct bench {
 	uint64_t last_done;     /* when the latest op succeeded */
 	uint64_t timeout_ns;
 	struct stats st;
+
+	bool rtx_on;            /* scen->retransmit over UDP */
+	uint64_t t1_ns;
+	struct rtx_queue rtxq[RTX_QUEUES];
 };
 
 void bench_err(const char *fmt, ...)
@@ -189,6 +214,115 @@ static void list_append(struct bench *b, struct bench_op *op)
 	b->tail = op->slot;
 }
 
+/* ---- Timer E: sending a request again ---- */
+
+static void out_get(struct bench *b, uint32_t conn, struct bench_out *out);
+
+static uint64_t rtx_interval(const struct bench *b, unsigned k)
+{
+	return b->t1_ns << k;   /* k = RTX_QUEUES - 1 is T2 */
+}
+
+/* false: out of memory (the request is then not sent again) */
+static bool rtx_push(struct bench *b, unsigned k, const struct bench_op *op)
+{
+	struct rtx_queue *q = &b->rtxq[k];
+	struct rtx_ent *v;
+	size_t i, cap;
+
+	if (q->n == q->cap) {
+		cap = q->cap ? q->cap * 2 : 4096;
+		v = malloc(cap * sizeof(*v));
+		if (!v)
+			return false;
+		for (i = 0; i < q->n; i++)
+			v[i] = q->v[(q->head + i) % q->cap];
+		free(q->v);
+		q->v = v;
+		q->cap = cap;
+		q->head = 0;
+	}
+	q->v[(q->head + q->n) % q->cap] = (struct rtx_ent){ op->rtx_at,
+		op->slot, op->seq };
+	q->n++;
+	return true;
+}
+
+static void rtx_arm(struct bench *b, struct bench_op *op, unsigned k)
+{
+	op->rtx_k = (uint8_t)k;
+	op->rtx_at = b->now + rtx_interval(b, k);
+	if (!rtx_push(b, k, op))
+		op->rtx_at = 0;
+}
+
+/* A new request of op (in out): keep its bytes, arm Timer E at T1. */
+static void rtx_start(struct bench *b, struct bench_op *op,
+	const struct bench_out *out)
+{
+	char *p;
+
+	op->rtx_at = 0;
+	op->proceeding = false;
+	if (out->len > op->req_cap) {
+		p = realloc(op->req, out->len);
+		if (!p)
+			return;
+		op->req = p;
+		op->req_cap = (uint32_t)out->len;
+	}
+	memcpy(op->req, out->p, out->len);
+	op->req_len = (uint32_t)out->len;
+	rtx_arm(b, op, 0);
+}
+
+/* Send again every request whose Timer E fired, then arm it again:
+ * doubled up to T2, or T2 once a 1xx came. */
+static void rtx_run(struct bench *b)
+{
+	struct rtx_queue *q;
+	struct rtx_ent *e;
+	struct bench_op *op;
+	struct bench_out out;
+	unsigned k;
+
+	for (k = 0; k < RTX_QUEUES; k++) {
+		q = &b->rtxq[k];
+		while (q->n && (e = &q->v[q->head])->at <= b->now) {
+			op = &b->ops[e->slot];
+			if (op->busy && op->pending && op->seq == e->seq &&
+			    op->rtx_at == e->at) {
+				out_get(b, op->conn, &out);
+				if (out.full || out.cap < op->req_len)
+					return; /* after a flush */
+				memcpy(out.p, op->req, op->req_len);
+				out.len = op->req_len;
+				b->tp->out_commit(b, op->conn, &out);
+				b->st.retransmits++;
+				rtx_arm(b, op, op->proceeding ?
+					RTX_QUEUES - 1 :
+					k + 1 < RTX_QUEUES ? k + 1 : k);
+			}
+			q->head = (q->head + 1) % q->cap;
+			q->n--;
+		}
+	}
+}
+
+/* The earliest Timer E (stale ones too: an early wake-up at worst). */
+static uint64_t rtx_next(const struct bench *b)
+{
+	uint64_t next = UINT64_MAX;
+	unsigned k;
+
+	for (k = 0; k < RTX_QUEUES; k++) {
+		if (b->rtxq[k].n &&
+		    b->rtxq[k].v[b->rtxq[k].head].at < next)
+			next = b->rtxq[k].v[b->rtxq[k].head].at;
+	}
+	return next;
+}
+
 /* ---- op life cycle ---- */
 
 static void op_free(struct bench *b, struct bench_op *op)
@@ -215,6 +349,8 @@ static void op_act(struct bench *b, struct bench_op *op, enum bench_act act,
 			op_fail(b, op);
 			return;
 		}
+		if (b->rtx_on)
+			rtx_start(b, op, out);
 		b->tp->out_commit(b, op->conn, out);
 		op->pending = true;
 		/* the deadline restarts with each request */
@@ -276,6 +412,8 @@ static bool op_start(struct bench *b)
 	op->t_start = bench_now();
 	b->now = op->t_start;
 	b->st.started++;
+	if (b->nops - b->nfree > b->st.in_flight_max)
+		b->st.in_flight_max = b->nops - b->nfree;
 	op_act(b, op, b->scen->start(op, &out), &out);
 	return true;
 }
@@ -334,8 +472,10 @@ static void recv_response(struct bench *b, uint32_t conn,
 	op = &b->ops[slot];
 	if (!op->busy || !op->pending || op->seq != seq)
 		goto stray;
-	if (msg->scode < 200)
+	if (msg->scode < 200) {
+		op->proceeding = true;  /* Timer E: T2 from now on */
 		return;
+	}
 	/* a retransmitted final response is not news: see it once */
 	op->pending = false;
 	out_get(b, op->conn, &out);
@@ -451,6 +591,9 @@ static void start_ops(struct bench *b, uint64_t t0)
 		if (!op_start(b))
 			break;
 	}
+	if (b->cfg->rate && b->st.started < want &&
+	    (!b->nfree || b->nops - b->nfree >= b->window))
+		b->st.window_full = true;
 }
 
 /*
@@ -466,6 +609,8 @@ static uint64_t wait_ns(const struct bench *b, uint64_t t0, uint64_t end,
 
 	if (b->head != NIL && b->ops[b->head].deadline < next)
 		next = b->ops[b->head].deadline;
+	if (b->rtx_on && rtx_next(b) < next)
+		next = rtx_next(b);
 	if (!draining && b->cfg->rate && b->nfree) {
 		due = t0 + b->st.started / b->cfg->rate * NS_PER_S +
 			b->st.started % b->cfg->rate * NS_PER_S /
@@ -531,6 +676,8 @@ static int loop(struct bench *b, uint64_t *elapsed)
 		if (draining && (b->head == NIL || b->now >= hard_end))
 			break;
 		expire(b);
+		if (b->rtx_on)
+			rtx_run(b);
 		if (!draining)
 			start_ops(b, t0);
 		err = b->tp->flush(b);
@@ -630,16 +777,24 @@ static int bench_alloc(struct bench *b)
 	b->nfree = b->nops;
 	b->head = b->tail = NIL;
 	b->timeout_ns = (uint64_t)b->cfg->timeout_ms * 1000000;
+	b->rtx_on = b->scen->retransmit && b->cfg->tp == BENCH_UDP;
+	b->t1_ns = (uint64_t)(b->cfg->t1_ms ? b->cfg->t1_ms : 500) * 1000000;
 	b->epfd = epoll_create1(EPOLL_CLOEXEC);
 	return b->epfd < 0 ? errno : 0;
 }
 
 static void bench_free(struct bench *b)
 {
+	uint32_t i;
+
 	if (b->tp_state)
 		b->tp->close(b);
 	if (b->epfd >= 0)
 		close(b->epfd);
+	for (i = 0; b->ops && i < b->nops; i++)
+		free(b->ops[i].req);
+	for (i = 0; i < RTX_QUEUES; i++)
+		free(b->rtxq[i].v);
 	free(b->ops);
 	free(b->freev);
 	free(b->priv);
@@ -657,6 +812,10 @@ static void print_summary(const struct bench *b, uint64_t elapsed)
 		.failed = st->failed,
 		.started = st->started,
 		.lat = &st->lat,
+		.retransmits = st->retransmits,
+		.in_flight = b->nops - b->nfree,
+		.in_flight_max = st->in_flight_max,
+		.window_full = st->window_full,
 	};
 
 	if (b->scen->summary) {

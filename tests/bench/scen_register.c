@@ -181,7 +181,8 @@ enum bench_act bench_reg_first(struct bench_op *op, struct bench_reg *r,
 	return BENCH_SEND;
 }
 
-static enum bench_act reg_start(struct bench_op *op, struct bench_out *out)
+/* Shared with register-overload (bench.h). */
+enum bench_act bench_reg_start(struct bench_op *op, struct bench_out *out)
 {
 	struct bench_reg *r = op->priv;
 
@@ -204,6 +205,6 @@ const struct bench_scen bench_scen_register = {
 	.name = "register",
 	.help = "REGISTER, 401, REGISTER with digest, expect 200",
 	.op_size = sizeof(struct bench_reg),
-	.start = reg_start,
+	.start = bench_reg_start,
 	.on_response = bench_reg_response,
 };
