@@ -215,8 +215,9 @@ class FakeServerTest(unittest.TestCase):
         for branch in srv.order:
             self.assertGaps(srv.gaps_ms(branch), [50, 100],
                             '%s: %s' % (branch, msg))
-        # 200 ms after the first copy at least, twice over
-        self.assertGreaterEqual(float(s['p50'].rstrip('ms')), 300, msg)
+        # 150 ms after the first copy at least, twice over (less the
+        # histogram's 1/128)
+        self.assertGreaterEqual(float(s['p50'].rstrip('ms')), 295, msg)
 
     def test_default_t1(self):
         # T1 500 ms: copies 500 ms, then 1 s apart
