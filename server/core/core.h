@@ -21,6 +21,11 @@ typedef void (hr_mem_destroy_h)(void *data);
 
 /** Allocate zeroed, refcounted memory; dh runs when the last ref goes. */
 void *hr_mem_zalloc(size_t size, hr_mem_destroy_h *dh);
+struct hr_fpool;
+/** hr_mem_zalloc from pool (fpool.c; from malloc when the pool cannot):
+ *  for objects freed about in the order they were made. */
+void *hr_mem_zalloc_in(struct hr_fpool *pool, size_t size,
+	hr_mem_destroy_h *dh);
 /** Allocate refcounted memory without zeroing it. */
 void *hr_mem_alloc(size_t size, hr_mem_destroy_h *dh);
 /** Take one more reference; NULL-safe. */
@@ -31,6 +36,20 @@ void *hr_mem_deref(void *data);
 uint32_t hr_mem_nrefs(const void *data);
 /** Live allocations made through hr_mem (for leak checks in tests). */
 size_t hr_mem_live(void);
+
+/* ---- a pool for memory freed in about the order it was taken (fpool.c):
+ * blocks mapped on their own, each unmapped when its last piece is put
+ * back; one thread only ---- */
+
+#define HR_FPOOL_BLOCK (256 * 1024)
+#define HR_FPOOL_MAX (16 * 1024)  /* larger: NULL, take it from malloc */
+
+/** A pool (hr_mem: deref to free; pieces still out keep their blocks). */
+int hr_fpool_alloc(struct hr_fpool **pp);
+/** size bytes, 16-aligned; NULL when over HR_FPOOL_MAX or no memory. */
+void *hr_fpool_get(struct hr_fpool *p, size_t size);
+/** Put back a piece of hr_fpool_get (of any pool); NULL-safe. */
+void hr_fpool_put(void *ptr);
 
 /* ---- pointer-length slices borrowed from a buffer ---- */
 

@@ -6,6 +6,7 @@
 
 struct mem {
 	uint32_t nrefs;
+	bool pooled;            /* from an hr_fpool, not malloc */
 	hr_mem_destroy_h *dh;
 } __attribute__((aligned(16)));
 
@@ -27,6 +28,7 @@ void *hr_mem_alloc(size_t size, hr_mem_destroy_h *dh)
 	if (!m)
 		return NULL;
 	m->nrefs = 1;
+	m->pooled = false;
 	m->dh = dh;
 	atomic_fetch_add(&live, 1);
 	return m + 1;
@@ -39,6 +41,24 @@ void *hr_mem_zalloc(size_t size, hr_mem_destroy_h *dh)
 	if (p)
 		memset(p, 0, size);
 	return p;
+}
+
+void *hr_mem_zalloc_in(struct hr_fpool *pool, size_t size,
+	hr_mem_destroy_h *dh)
+{
+	struct mem *m;
+
+	if (size > SIZE_MAX - sizeof(*m))
+		return NULL;
+	m = hr_fpool_get(pool, sizeof(*m) + size);
+	if (!m)
+		return hr_mem_zalloc(size, dh);
+	memset(m + 1, 0, size);
+	m->nrefs = 1;
+	m->pooled = true;
+	m->dh = dh;
+	atomic_fetch_add(&live, 1);
+	return m + 1;
 }
 
 void *hr_mem_ref(void *data)
@@ -60,7 +80,10 @@ void *hr_mem_deref(void *data)
 	if (m->dh)
 		m->dh(data);
 	/* A destructor may not resurrect the object. */
-	free(m);
+	if (m->pooled)
+		hr_fpool_put(m);
+	else
+		free(m);
 	atomic_fetch_sub(&live, 1);
 	return NULL;
 }

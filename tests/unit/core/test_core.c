@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include "core/core.h"
 #include "check_run.h"
 
@@ -32,6 +34,68 @@ START_TEST(test_mem)
 	ck_assert_uint_eq(hr_mem_live(), live);
 	ck_assert_ptr_null(hr_mem_deref(NULL));
 	ck_assert_ptr_null(hr_mem_alloc(SIZE_MAX, NULL));
+}
+END_TEST
+
+/* true when the page holding p is mapped */
+static bool mapped(const void *p)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	unsigned char vec;
+
+	return mincore((void *)((uintptr_t)p & ~(uintptr_t)(pg - 1)),
+		(size_t)pg, &vec) == 0;
+}
+
+START_TEST(test_fpool)
+{
+	enum { N = 4000, SZ = 200 };   /* about three blocks */
+	static char *pc[N];
+	struct hr_fpool *fp;
+	size_t live = hr_mem_live();
+	char *o, *first;
+
+	ck_assert_int_eq(hr_fpool_alloc(&fp), 0);
+	for (int i = 0; i < N; i++) {
+		pc[i] = hr_fpool_get(fp, SZ);
+		ck_assert_ptr_nonnull(pc[i]);
+		ck_assert_uint_eq((uintptr_t)pc[i] % 16, 0);
+		memset(pc[i], i & 0xff, SZ);
+	}
+	ck_assert_ptr_null(hr_fpool_get(fp, HR_FPOOL_MAX + 1));
+	/* the pieces do not overlap */
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq((unsigned char)pc[i][SZ - 1], i & 0xff);
+	/* a block that is not the current one goes when its last piece
+	 * does, not before */
+	ck_assert(mapped(pc[0]));
+	for (int i = 1; i < N / 2; i++)
+		hr_fpool_put(pc[i]);
+	ck_assert(mapped(pc[0]));
+	ck_assert_int_eq((unsigned char)pc[0][0], 0);
+	hr_fpool_put(pc[0]);
+	ck_assert(!mapped(pc[1]));
+	/* the current block, emptied, is cut from its start again */
+	for (int i = N / 2; i < N; i++)
+		hr_fpool_put(pc[i]);
+	first = hr_fpool_get(fp, SZ);
+	ck_assert(mapped(first));
+	hr_fpool_put(first);
+
+	/* refcounted objects in the pool: zeroed, destroyed, counted */
+	destroyed = 0;
+	o = hr_mem_zalloc_in(fp, 64, dtor);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(o[63], 0);
+	ck_assert_uint_eq(hr_mem_live(), live + 2);
+	/* the pool goes; a piece still out keeps its block */
+	hr_mem_deref(fp);
+	ck_assert(mapped(o));
+	memset(o, 1, 64);
+	ck_assert_ptr_null(hr_mem_deref(o));
+	ck_assert_int_eq(destroyed, 1);
+	ck_assert_uint_eq(hr_mem_live(), live);
+	ck_assert(!mapped(o));
 }
 END_TEST
 
@@ -296,6 +360,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_hash64);
 	tcase_add_test(tc, test_opt);
 	tcase_add_test(tc, test_rand);
+	tcase_add_test(tc, test_fpool);
 	suite_add_tcase(s, tc);
 	return s;
 }
