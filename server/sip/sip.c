@@ -29,6 +29,7 @@ struct hr_sip {
 	struct hr_list conns;
 	struct hr_hash strans;
 	struct hr_hash ctrans;
+	struct hr_fpool *trans_pool;       /* strans.c: what Timer J keeps */
 	struct handler hand[HR_METH__N];
 	char allow[LIST_MAX];
 	char supported[LIST_MAX];
@@ -119,6 +120,11 @@ struct hr_list *hr_sip_udps(struct hr_sip *sip)
 struct hr_list *hr_sip_lsnrs(struct hr_sip *sip)
 {
 	return &sip->lsnrs;
+}
+
+struct hr_fpool *hr_sip_trans_pool(struct hr_sip *sip)
+{
+	return sip->trans_pool;
 }
 
 struct hr_hash *hr_sip_strans_tab(struct hr_sip *sip)
@@ -283,6 +289,7 @@ static void sip_destroy(void *data)
 	hr_hash_reset(&sip->strans);
 	hr_hash_reset(&sip->ctrans);
 	hr_hash_reset(&sip->flows);
+	hr_mem_deref(sip->trans_pool);
 	hr_mem_deref(sip->tls);
 	hr_buf_reset(&sip->out);
 	/* after the connections, which give their counts back to it */
@@ -310,6 +317,8 @@ int hr_sip_alloc(struct hr_sip **sipp, const struct hr_sip_cfg *cfg)
 		err = hr_hash_init(&sip->ctrans, 65536);
 	if (!err)
 		err = hr_hash_init(&sip->flows, 4096);
+	if (!err)
+		err = hr_fpool_alloc(&sip->trans_pool);
 	/* room for four times the connections that can hold an entry */
 	if (!err && (sip->cfg.src_rate || sip->cfg.src_max_tcp))
 		err = hr_srclim_alloc(&sip->srclim, sip->cfg.src_rate,

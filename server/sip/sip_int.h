@@ -209,4 +209,7 @@ void hr_ctrans_terminate(void *ct);
 struct hr_hash *hr_sip_strans_tab(struct hr_sip *sip);
 struct hr_hash *hr_sip_ctrans_tab(struct hr_sip *sip);
 
+/* where server transactions are kept, with their match key and response */
+struct hr_fpool *hr_sip_trans_pool(struct hr_sip *sip);
+
 #endif

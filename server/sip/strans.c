@@ -32,8 +32,34 @@ struct hr_strans {
 	uint32_t g_ms;          /* its next interval */
 	char *resp;             /* the last response sent */
 	size_t resp_len;
+	bool mkey_pooled;       /* in the stack's pool (kept()), or malloc'd */
+	bool resp_pooled;
 	struct hr_dest dst;     /* dst.conn is referenced */
 };
+
+/* A copy of b (malloc'd, len bytes) in the stack's pool, b freed; or b
+ * itself when the pool cannot take it. *pooled says which. A burst's
+ * transactions thus give their memory back as they expire, instead of
+ * leaving holes in malloc's heap among what outlives them (fpool.c). */
+static char *kept(struct hr_sip *sip, char *b, size_t len, bool *pooled)
+{
+	char *p = hr_fpool_get(hr_sip_trans_pool(sip), len);
+
+	*pooled = p != NULL;
+	if (!p)
+		return b;
+	memcpy(p, b, len);
+	free(b);
+	return p;
+}
+
+static void kept_free(char *p, bool pooled)
+{
+	if (pooled)
+		hr_fpool_put(p);
+	else
+		free(p);
+}
 
 static void terminate(struct hr_strans *st)
 {
@@ -53,8 +79,8 @@ static void destroy(void *data)
 	hr_tmr_cancel(&st->tmr);
 	hr_tmr_cancel(&st->tmr_g);
 	hr_hash_unlink(hr_sip_strans_tab(st->sip), &st->le);
-	free(st->resp);
-	free(st->mkey);
+	kept_free(st->resp, st->resp_pooled);
+	kept_free(st->mkey, st->mkey_pooled);
 	hr_mem_deref(st->dst.conn);
 	hr_mem_deref(st->req);
 }
@@ -218,7 +244,7 @@ void hr_strans_ack(struct hr_strans *st)
 	st->state = HR_STRANS_CONFIRMED;
 	hr_tmr_cancel(&st->tmr_g);
 	/* nothing is sent again from here: only the match key is kept */
-	free(st->resp);
+	kept_free(st->resp, st->resp_pooled);
 	st->resp = NULL;
 	st->resp_len = 0;
 	/* Timer I: T4 on UDP for the ACK's retransmissions, 0 on streams */
@@ -236,7 +262,8 @@ bool hr_strans_cancelable(const struct hr_strans *st)
 int hr_strans_alloc(struct hr_strans **stp, struct hr_sip *sip,
 	struct hr_msg *req)
 {
-	struct hr_strans *st = hr_mem_zalloc(sizeof(*st), destroy);
+	struct hr_strans *st = hr_mem_zalloc_in(hr_sip_trans_pool(sip),
+		sizeof(*st), destroy);
 	struct hr_buf k;
 
 	if (!st)
@@ -247,7 +274,7 @@ int hr_strans_alloc(struct hr_strans **stp, struct hr_sip *sip,
 		hr_mem_deref(st);
 		return ENOMEM;
 	}
-	st->mkey = k.b;        /* the buffer's storage moves to st */
+	st->mkey = kept(sip, k.b, k.len, &st->mkey_pooled);
 	st->mkey_len = k.len;
 	st->meth = req->meth;
 	st->sip = sip;
@@ -294,8 +321,8 @@ static int reply(struct hr_strans *st, const struct hr_resp *resp, bool keep)
 		return err;
 	}
 	hr_sip_count_resp(st->sip, st->req, resp);
-	free(st->resp);
-	st->resp = buf.b;     /* the buffer's storage moves to st */
+	kept_free(st->resp, st->resp_pooled);
+	st->resp = kept(st->sip, buf.b, buf.len, &st->resp_pooled);
 	st->resp_len = buf.len;
 	err = send_last(st);
 	if (resp->scode < 200) {

@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""Memory after a burst (issue 20): Herald gives back what a burst of UDP
+transactions held once they have expired.
+
+Over UDP each completed server transaction is kept for Timer J (64*T1 =
+32 s) with its response. A burst of them grows Herald's VmRSS by
+about a kilobyte each; taken from malloc, they were freed into holes
+among what outlived them (nonces, the journal's events), glibc kept
+those pages (malloc_trim did not help: few whole pages were free) and
+RSS stayed at the peak for good. Herald now keeps a transaction, its
+match key and its response in a pool of blocks mapped on their own,
+each unmapped when its last piece is put back (server/core/fpool.c,
+server/sip/strans.c), so RSS must come back within 2 x its pre-burst
+figure soon after the last transaction expires.
+
+The burst is what script/bench's burst-mem sends, on a smaller scale:
+authenticated registrations (REGISTER, 401, REGISTER with an MD5 digest,
+200 committed to PostgreSQL) of USERS users in turn, a fresh Call-ID per
+registration. The 200s' transactions are what Timer J keeps; the nonces
+and the live feed journal's events, made among them, outlive them: in
+malloc's heap they pinned its pages. (A burst of transactions alone,
+with nothing else allocated among them, is freed in the order it was
+made and glibc gives the heap's top back by itself: that is not what a
+real burst leaves.) Measured at 4166ee7 (without the pool): VmRSS
+16.7 MB before, 53.9 MB after the burst, 54.1 MB 20 s after the last
+transaction expired: the test fails there; with the pool, 28.5 MB.
+
+Under AddressSanitizer the allocator is ASan's (freed memory waits in a
+quarantine before it is reused): the figures mean nothing there, so the
+test skips, saying so; the Release build's ctest runs it.
+"""
+
+import os
+import select
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+OPS = 20000             # registrations in the burst
+USERS = 1000            # their users, in turn (u1..uUSERS, password pw)
+WINDOW = 32             # registrations in flight per socket, at most
+CLIENTS = 4
+TIMER_J = 32.0          # 64*T1: a completed UDP transaction lives this long
+SETTLE = 20.0           # after the last one expired: RSS must be back by then
+SETUP = os.path.join(harness.ROOT, 'tests', 'bench', 'register-setup.sh')
+
+
+def vmrss_kb(pid):
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1])
+    raise AssertionError('no VmRSS for %d' % pid)
+
+
+def asan_build(pid):
+    """True when the running herald carries AddressSanitizer."""
+    with open('/proc/%d/maps' % pid) as f:
+        if 'libasan' in f.read():
+            return True
+    with open('/proc/%d/exe' % pid, 'rb') as f:
+        return b'__asan_init' in f.read()
+
+
+def register(client, op, auth=None):
+    user = 'u%d' % (op % USERS + 1)
+    req = harness.make_request('REGISTER', client.host, client.port,
+                               cseq=2 if auth else 1,
+                               call_id='burst-%d-%d@x' % (client.port, op))
+    aor = '<sip:%s@example.test>' % user
+    req.set('From', aor + ';tag=b%d' % op)
+    req.set('To', aor)
+    req.add('Contact', '<sip:%s@%s>' % (user, harness.hostport(
+        client.host, client.port)))
+    req.add('Expires', 3600)
+    if auth:
+        req.add('Authorization', harness.digest_authorization(
+            auth, user, 'pw', 'REGISTER', 'sip:example.test'))
+    return bytes(req)
+
+
+def burst(clients, ops):
+    """ops registrations spread over clients, at most WINDOW in flight on
+    each; returns the final statuses of the second REGISTERs by count
+    (and 'first' for first ones not challenged)."""
+    sent = {c: 0 for c in clients}
+    busy = {c: {} for c in clients}     # Call-ID -> (op, step, sent at)
+    seen = {}
+    total = 0
+    deadline = time.monotonic() + 180
+    while (total < ops or any(busy.values())) and \
+            time.monotonic() < deadline:
+        now = time.monotonic()
+        for c in clients:
+            # a lost datagram: the op is given up after 5 s
+            for cid, (op, step, t) in list(busy[c].items()):
+                if now - t > 5:
+                    del busy[c][cid]
+                    seen['lost'] = seen.get('lost', 0) + 1
+            while total < ops and len(busy[c]) < WINDOW:
+                op = CLIENTS * sent[c] + clients.index(c)
+                c.send(register(c, op))
+                busy[c]['burst-%d-%d@x' % (c.port, op)] = (op, 1, now)
+                sent[c] += 1
+                total += 1
+        r, _, _ = select.select([c.sock for c in clients], [], [], 0.5)
+        for c in clients:
+            if c.sock not in r:
+                continue
+            while True:
+                data = c.recv_raw(0)
+                if data is None:
+                    break
+                resp = harness.Response(data)
+                if resp.status < 200:
+                    continue
+                cid = resp.get('Call-ID')
+                if cid not in busy[c]:
+                    continue
+                op, step, _ = busy[c].pop(cid)
+                if step == 1 and resp.status == 401:
+                    c.send(register(c, op, resp.get('WWW-Authenticate')))
+                    busy[c][cid] = (op, 2, time.monotonic())
+                    continue
+                key = resp.status if step == 2 else 'first'
+                seen[key] = seen.get(key, 0) + 1
+    return seen
+
+
+class BurstMemoryTest(harness.HeraldTestCase):
+
+    autostart = False
+
+    def setUp(self):
+        super().setUp()
+        # the users before Herald starts: it loads them at start
+        db = harness.fresh_database()
+        subprocess.run([harness.herald_bin(), 'migrate', '--database-url',
+                        db], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([SETUP, db, str(USERS), 'example.test', 'pw'],
+                       check=True, stdout=subprocess.DEVNULL)
+        self.herald = self.start_herald(db=db)
+
+    def live_transactions(self):
+        return harness.metric(harness.metrics(self.herald),
+                              'herald_sip_server_transactions')
+
+    def test_rss_back_after_burst(self):
+        pid = self.herald.proc.pid
+        if asan_build(pid):
+            self.skipTest('AddressSanitizer build: its allocator and '
+                          'quarantine make RSS meaningless here; the '
+                          'Release build runs this test')
+        clients = [self.udp() for _ in range(CLIENTS)]
+        for c in clients:
+            c.big_rcvbuf()
+        before = vmrss_kb(pid)
+        t0 = time.monotonic()
+        seen = burst(clients, OPS)
+        t_end = time.monotonic()
+        peak = vmrss_kb(pid)
+        live = self.live_transactions()
+        print('\n%d registrations in %.1f s: %s; VmRSS %d kB before, '
+              '%d kB after the burst, %s transactions live'
+              % (OPS, t_end - t0, seen, before, peak, live))
+        self.assertGreater(seen.get(200, 0), OPS * 0.9, seen)
+        self.assertNotIn(503, seen)
+        # the burst must weigh: else the check below could not fail
+        self.assertGreater(peak, 2 * before,
+                           'the burst did not double VmRSS: %d -> %d kB'
+                           % (before, peak))
+
+        # Timer J: the last transaction expires 32 s after its response
+        deadline = t_end + TIMER_J + 10
+        while live and time.monotonic() < deadline:
+            time.sleep(1)
+            live = self.live_transactions()
+        self.assertEqual(live, 0, 'transactions still live after Timer J')
+        t_gone = time.monotonic()
+        after = vmrss_kb(pid)
+        while after > 2 * before and time.monotonic() < t_gone + SETTLE:
+            time.sleep(1)
+            after = vmrss_kb(pid)
+        print('transactions gone %.1f s after the burst; VmRSS %d kB '
+              '%.1f s later (2 x before: %d kB)'
+              % (t_gone - t_end, after, time.monotonic() - t_gone,
+                 2 * before))
+        self.assertLessEqual(after, 2 * before,
+                             'VmRSS %d kB after the burst expired, over 2 x '
+                             'the %d kB before it (peak %d kB)'
+                             % (after, before, peak))
+        self.assertAlive()
+
+
+if __name__ == '__main__':
+    unittest.main()
