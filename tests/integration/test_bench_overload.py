@@ -14,47 +14,24 @@ one op with the default T1 of 500 ms."""
 import os
 import re
 import socket
-import subprocess
 import sys
 import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchrun  # noqa: E402
 import harness  # noqa: E402
+from benchrun import counter, start_herald  # noqa: E402
 
 USERS = 30
 BENCH_TIMEOUT = 90
 
 
-def bench_bin():
-    """HERALD_BENCH, or herald-bench next to the herald under test."""
-    path = os.environ.get('HERALD_BENCH')
-    if not path:
-        path = os.path.join(os.path.dirname(harness.herald_bin()),
-                            'herald-bench')
-    if not os.access(path, os.X_OK):
-        raise unittest.SkipTest('no herald-bench at %s: set HERALD_BENCH'
-                                % path)
-    return path
-
-
 def run_bench(*args):
-    """herald-bench --scenario register-overload ARGS -v: (exit status,
-    summary as a dict, stderr, wall seconds)."""
-    t0 = time.monotonic()
-    r = subprocess.run([bench_bin(), '-v', '--scenario', 'register-overload']
-                       + [str(a) for a in args],
-                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True,
-                       timeout=BENCH_TIMEOUT)
-    summary = dict(w.split('=', 1) for w in r.stdout.split() if '=' in w)
-    return r.returncode, summary, r.stderr, time.monotonic() - t0
-
-
-def counter(text, name):
-    m = re.search(r'\b%s=(\d+)' % re.escape(name), text)
-    return int(m.group(1)) if m else None
+    """herald-bench --scenario register-overload ARGS -v."""
+    return benchrun.run_bench('--scenario', 'register-overload', *args,
+                              timeout=BENCH_TIMEOUT)
 
 
 class OverloadOverHerald(harness.HeraldTestCase):
@@ -63,17 +40,7 @@ class OverloadOverHerald(harness.HeraldTestCase):
 
     def setUp(self):
         super().setUp()
-        h = harness.Herald()
-        subprocess.run([harness.herald_bin(), 'migrate', '--database-url',
-                        h.db], check=True, capture_output=True)
-        subprocess.run([os.path.join(harness.ROOT, 'tests', 'bench',
-                                     'register-setup.sh'), h.db, str(USERS),
-                        'example.test', 'pw'], check=True,
-                       stdout=subprocess.DEVNULL)
-        self.servers.append(h)
-        h.start()
-        self.addCleanup(h.check_stop)
-        self.herald = h
+        self.herald = start_herald(self, USERS)
 
     def test_low_rate(self):
         rc, s, err, _ = run_bench('--target', 'udp:127.0.0.1:%d'

@@ -19,7 +19,6 @@ import shutil
 import socket
 import ssl
 import struct
-import subprocess
 import sys
 import tempfile
 import threading
@@ -27,9 +26,11 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchrun  # noqa: E402
 import harness  # noqa: E402
 import tlsca  # noqa: E402
 from adminapi import query  # noqa: E402
+from benchrun import counter, start_herald  # noqa: E402
 
 USERS = 30          # u1..u30, password pw
 WATCHERS = 10       # presence-fanout: w1..w10 as u2..u11 watch u1
@@ -49,32 +50,9 @@ def cas():
     return _ca['cas']
 
 
-def bench_bin():
-    """HERALD_BENCH, or herald-bench next to the herald under test."""
-    path = os.environ.get('HERALD_BENCH')
-    if not path:
-        path = os.path.join(os.path.dirname(harness.herald_bin()),
-                            'herald-bench')
-    if not os.access(path, os.X_OK):
-        raise unittest.SkipTest('no herald-bench at %s: set HERALD_BENCH'
-                                % path)
-    return path
-
-
 def run_bench(*args):
     """herald-bench ARGS -v: (exit status, summary as a dict, stderr)."""
-    r = subprocess.run([bench_bin(), '-v'] + [str(a) for a in args],
-                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True,
-                       timeout=BENCH_TIMEOUT)
-    summary = dict(w.split('=', 1) for w in r.stdout.split() if '=' in w)
-    return r.returncode, summary, r.stderr
-
-
-def counter(text, name):
-    """The first name=N in herald-bench's -v lines, as an int."""
-    m = re.search(r'\b%s=(\d+)' % re.escape(name), text)
-    return int(m.group(1)) if m else None
+    return benchrun.run_bench(*args, timeout=BENCH_TIMEOUT)[:3]
 
 
 class BenchOverHerald(harness.HeraldTestCase):
@@ -89,18 +67,7 @@ class BenchOverHerald(harness.HeraldTestCase):
                 '--tls-key', self.ca.server_key]
         for t, p in self.ports.items():
             args += ['--sip-listen', '%s:127.0.0.1:%d' % (t, p)]
-        h = harness.Herald(args)
-        # Herald reads its users when it starts: add them before
-        subprocess.run([harness.herald_bin(), 'migrate', '--database-url',
-                        h.db], check=True, capture_output=True)
-        subprocess.run([os.path.join(harness.ROOT, 'tests', 'bench',
-                                     'register-setup.sh'), h.db, str(USERS),
-                        'example.test', 'pw'], check=True,
-                       stdout=subprocess.DEVNULL)
-        self.servers.append(h)
-        h.start()
-        self.addCleanup(h.check_stop)
-        self.herald = h
+        self.herald = start_herald(self, USERS, args)
 
     def bench(self, scenario, tp, *extra, ca=None):
         target = '%s:127.0.0.1:%d' % (tp, self.ports[tp])
