@@ -325,12 +325,21 @@ class Herald:
 
     def _drain(self):
         ready_re = re.compile(r'\bready\b')
+        # HERALD_TEST_LOG_DIR: every herald's whole log kept there too
+        # (herald-PID.log), to read after a run that passed
+        keep = os.environ.get('HERALD_TEST_LOG_DIR')
+        out = open(os.path.join(keep, 'herald-%d.log' % self.proc.pid),
+                   'w') if keep else None
         for raw in iter(self.proc.stdout.readline, b''):
             line = raw.decode('utf-8', 'replace').rstrip('\n')
             with self.lock:
                 self.lines.append(line)
+            if out:
+                out.write(line + '\n')
             if ready_re.search(line):
                 self.ready.set()
+        if out:
+            out.close()
         self.proc.stdout.close()
 
     def stop(self, sig=signal.SIGTERM):
