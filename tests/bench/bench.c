@@ -481,8 +481,11 @@ int main(int argc, char **argv)
 	if (!cfg.users)
 		cfg.users = DEFAULT_USERS;
 	if (!cfg.window)
-		cfg.window = cfg.rate ? rate_window(&cfg) :
-			scen->window ? scen->window : DEFAULT_WINDOW;
+		/* a scenario's own window holds under --rate too: one
+		 * publisher may have one PUBLISH in flight (RFC 3903 4.1),
+		 * one UA one REGISTER (RFC 3261 10.2) */
+		cfg.window = scen->window ? scen->window : cfg.rate ?
+			rate_window(&cfg) : DEFAULT_WINDOW;
 	if (cfg.cpu >= 0 && pin(cfg.cpu))
 		return 1;
 	signal(SIGPIPE, SIG_IGN);

@@ -241,7 +241,8 @@ struct bench_scen {
 		const struct bench_msg *req, struct bench_out *out);
 	/* A scenario without the network runs whole here instead: exit code */
 	int (*run)(const struct bench_cfg *cfg);
-	/* Default --window (0: the engine's); as a set-up, check or
+	/* Default --window, --rate or not (0: the engine's, which grows
+	 * with --rate); as a set-up, check or
 	 * teardown, ops in flight at most (0: as many as the table holds). */
 	uint32_t window;
 	/*
