@@ -178,6 +178,12 @@ void hr_admin_metrics(struct req *r, struct reply *rp)
 	COUNTER("herald_sip_requests_dropped_total", "Requests over "
 		"--max-requests-per-source dropped unanswered (beyond the few "
 		"answered with 503 each second).", m.src_dropped);
+	COUNTER("herald_sip_overload_shed_total", "New requests answered "
+		"503 at once because they waited in the UDP socket's queue "
+		"longer than --overload-lag.", m.shed);
+	err |= histogram(&b, "herald_sip_udp_lag_seconds", "Time a UDP "
+		"message waited from its arrival in the kernel to its "
+		"handling.", &m.lag_us, 1e6);
 	err |= hr_buf_printf(&b, "# HELP herald_sip_tcp_refused_total TCP "
 		"connections closed at accept, by limit.\n# TYPE "
 		"herald_sip_tcp_refused_total counter\n"

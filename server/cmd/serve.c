@@ -41,6 +41,7 @@ struct serve_cfg {
 	unsigned tcp_idle_s;
 	unsigned tcp_max_conns;
 	unsigned max_strans;
+	unsigned overload_lag_ms;
 	unsigned src_rate;
 	unsigned src_max_tcp;
 	const char *tls_cert;
@@ -100,6 +101,7 @@ static struct serve_cfg cfg = {
 	.tcp_idle_s = 300,
 	.tcp_max_conns = 4096,
 	.max_strans = HR_SIP_DEFAULT_MAX_STRANS,
+	.overload_lag_ms = HR_SIP_DEFAULT_OVERLOAD_LAG_MS,
 	.src_rate = HR_SIP_DEFAULT_SRC_RATE,
 	.src_max_tcp = HR_SIP_DEFAULT_SRC_MAX_TCP,
 	.hs_timeout_s = 10,
@@ -184,6 +186,10 @@ static const struct hr_opt opts[] = {
 	  "server transactions at once (each kept 32 s after its answer "
 	  "over UDP, about 2 kB); more requests get 503 (default 1000000)",
 	  100, 100000000 },
+	{ "overload-lag", HR_OPT_UINT, &cfg.overload_lag_ms, "MS",
+	  "a new UDP request that waited longer than this in the socket's "
+	  "queue is answered 503 with Retry-After at once, ahead of the "
+	  "work already started; 0 never (default 100)", 0, 60000 },
 	{ "max-requests-per-source", HR_OPT_UINT, &cfg.src_rate, "N",
 	  "requests a second from one address (IPv6: one /64), in bursts of "
 	  "twice that; more get a few 503s a second and are otherwise "
@@ -976,6 +982,7 @@ static int run(void)
 	scfg.tcp_idle_ms = cfg.tcp_idle_s * 1000;
 	scfg.tcp_max_conns = tcp_max_conns();
 	scfg.max_strans = cfg.max_strans;
+	scfg.overload_lag_ms = cfg.overload_lag_ms;
 	scfg.src_rate = cfg.src_rate;
 	scfg.src_max_tcp = cfg.src_max_tcp;
 	scfg.hs_ms = cfg.hs_timeout_s * 1000;

@@ -453,6 +453,8 @@ struct hr_ctl_stats {
 	size_t strans;               /* live server transactions */
 	size_t sources;              /* in the per-source table */
 	uint64_t src_dropped;
+	uint64_t shed;               /* new requests 503 over --overload-lag */
+	struct hr_ctl_histogram lag_us; /* UDP messages' lag */
 	uint64_t tcp_refused_src;
 	uint64_t tcp_refused_max;
 	uint64_t tls_failed;         /* TLS handshakes that failed */

@@ -103,6 +103,9 @@ static void sip_stats(struct hr_ctl_stats *st, const struct hr_sip *sip,
 	st->strans = s.strans;
 	st->sources = s.sources;
 	st->src_dropped = s.src_dropped;
+	st->shed = s.shed;
+	histogram(&st->lag_us, hr_sip_lag_bounds, s.lag, HR_SIP_LAG_BUCKETS,
+		s.lag_us_sum);
 	st->tcp_refused_src = s.tcp_refused_src;
 	st->tcp_refused_max = s.tcp_refused_max;
 	st->tls_failed = s.tls_failed;

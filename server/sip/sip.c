@@ -94,6 +94,7 @@ void hr_sip_cfg_default(struct hr_sip_cfg *cfg)
 	cfg->src_rate = HR_SIP_DEFAULT_SRC_RATE;
 	cfg->src_max_tcp = HR_SIP_DEFAULT_SRC_MAX_TCP;
 	cfg->hs_ms = 10 * 1000;
+	cfg->overload_lag_ms = HR_SIP_DEFAULT_OVERLOAD_LAG_MS;
 	cfg->server = "Herald/" HR_VERSION;
 }
 
@@ -663,6 +664,21 @@ void hr_sip_stats(const struct hr_sip *sip, struct hr_sip_stats *st)
 	st->sources = hr_srclim_count(sip->srclim);
 }
 
+const uint64_t hr_sip_lag_bounds[] = { 1000, 5000, 10000, 50000, 100000,
+	200000, 500000, 1000000, 5000000 };
+_Static_assert(sizeof(hr_sip_lag_bounds) ==
+	(HR_SIP_LAG_BUCKETS - 1) * sizeof(uint64_t), "lag buckets");
+
+static void count_lag(struct hr_sip_stats *s, uint32_t us)
+{
+	unsigned i = 0;
+
+	while (i < HR_SIP_LAG_BUCKETS - 1 && us > hr_sip_lag_bounds[i])
+		i++;
+	s->lag[i]++;
+	s->lag_us_sum += us;
+}
+
 int hr_sip_reply(struct hr_sip *sip, const struct hr_msg *req,
 	const struct hr_resp *resp)
 {
@@ -895,6 +911,53 @@ static void cancel(struct hr_sip *sip, const struct hr_msg *msg)
 		hr_strans_replys(st, 487, "Request Terminated");
 }
 
+static bool has_credentials(const struct hr_msg *msg)
+{
+	for (unsigned i = 0; i < msg->hdrc; i++) {
+		if (msg->hdrv[i].id == HR_HDR_AUTHORIZATION ||
+		    msg->hdrv[i].id == HR_HDR_PROXY_AUTHORIZATION)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Overload (RFC 6357): past its capacity a UDP server that queues every
+ * request answers each one too late; its clients send them again on
+ * Timer E, the copies crowd out new work, and goodput collapses. A
+ * request that waited in the socket's queue longer than overload_lag_ms
+ * and starts new work is answered at once, without a transaction, with a
+ * 503 whose Retry-After (RFC 3261 21.5.4) ends its client transaction:
+ * no copies follow. What finishes work already started goes ahead: ACKs,
+ * responses, copies of requests being handled or answered (matched
+ * before this), CANCELs, in-dialog requests (a To-tag), and, up to twice
+ * the lag, requests with credentials: the second half of a challenge.
+ * The Retry-After is spread over 2 to 9 s so that the clients shed
+ * together do not come back together.
+ */
+static bool shed(struct hr_sip *sip, const struct hr_msg *msg)
+{
+	uint64_t lim = (uint64_t)sip->cfg.overload_lag_ms * 1000;
+	char hdr[32], why[96];
+	struct hr_resp resp = { .scode = 503, .reason = "Service Unavailable",
+		.where = "sip: overload", .why = why };
+
+	if (!lim || msg->lag_us <= lim || msg->to.tag.p ||
+	    msg->meth == HR_METH_CANCEL)
+		return false;
+	if (msg->lag_us <= 2 * lim && has_credentials(msg))
+		return false;
+	sip->stats.shed++;
+	snprintf(hdr, sizeof(hdr), "Retry-After: %u\r\n",
+		2 + (unsigned)(hr_rand_u64() % 8));
+	snprintf(why, sizeof(why), "waited %u ms in the socket's queue, "
+		"over --overload-lag %u ms", msg->lag_us / 1000,
+		sip->cfg.overload_lag_ms);
+	resp.hdrs = hr_pl_str(hdr);
+	hr_sip_reply(sip, msg, &resp);
+	return true;
+}
+
 static void recv_request(struct hr_sip *sip, struct hr_msg *msg)
 {
 	struct hr_strans *st;
@@ -921,6 +984,8 @@ static void recv_request(struct hr_sip *sip, struct hr_msg *msg)
 		hr_strans_retransmit(st);
 		return;
 	}
+	if (shed(sip, msg))
+		return;
 	if (msg->meth == HR_METH_CANCEL) {
 		cancel(sip, msg);
 		return;
@@ -932,6 +997,8 @@ void hr_sip_recv(struct hr_sip *sip, struct hr_msg *msg)
 {
 	if (sip->traces.head)
 		hr_sip_trace_in(sip, msg);
+	if (msg->tp == HR_TP_UDP)
+		count_lag(&sip->stats, msg->lag_us);
 	if (msg->req)
 		recv_request(sip, msg);
 	else if (msg->err_scode || !msg->has_via)

@@ -21,6 +21,8 @@
  * Timer J's 32 s (the 401s keep none); each takes about 2 kB with its
  * response */
 #define HR_SIP_DEFAULT_MAX_STRANS 1000000
+/* a fifth of T1: answered in time, a request is not sent again */
+#define HR_SIP_DEFAULT_OVERLOAD_LAG_MS 100
 /* per source address: more than a phone, or an office of phones behind
  * one NAT, ever sends */
 #define HR_SIP_DEFAULT_SRC_RATE 200
@@ -400,6 +402,8 @@ struct hr_msg {
 	struct hr_sa dst;       /* the local address it arrived on */
 	struct hr_conn *conn;   /* referenced, for TCP */
 	void *sock;             /* the UDP socket it arrived on */
+	uint32_t lag_us;        /* from its arrival in the kernel to being
+				 * handled (UDP); 0: unknown */
 };
 
 /**
@@ -555,6 +559,9 @@ struct hr_sip_cfg {
 				  * address; 0: no limit */
 	unsigned hs_ms;          /* a TLS handshake and a WebSocket upgrade
 				  * must end within this */
+	unsigned overload_lag_ms; /* a new request that waited longer in
+				  * the UDP socket's queue gets a stateless
+				  * 503 (sip.c, shed()); 0: never */
 	const char *server;      /* Server / User-Agent value */
 };
 
@@ -754,6 +761,12 @@ struct hr_sip_5xx {
 #define HR_SIP_5XX_KINDS 16
 
 /** Counters of the stack (metrics). */
+/* The lag histogram's buckets: from a UDP message's arrival in the
+ * kernel to its handling, in µs; the upper bounds of all but the last
+ * (+Inf). */
+#define HR_SIP_LAG_BUCKETS 10
+extern const uint64_t hr_sip_lag_bounds[];
+
 struct hr_sip_stats {
 	uint64_t requests[HR_METH__N];  /* received, by method */
 	uint64_t responses[7];          /* sent, by class: [2] is 2xx */
@@ -773,6 +786,12 @@ struct hr_sip_stats {
 	size_t sources;                 /* sources in the per-source table */
 	uint64_t src_dropped;           /* requests over src_rate dropped
 					 * unanswered */
+	uint64_t shed;                  /* new requests answered 503 over
+					 * overload_lag_ms */
+	uint64_t lag[HR_SIP_LAG_BUCKETS]; /* UDP messages by lag (bounds:
+					 * hr_sip_lag_bounds), not
+					 * cumulative */
+	uint64_t lag_us_sum;
 	uint64_t tcp_refused_src;       /* connections refused at accept:
 					 * over src_max_tcp... */
 	uint64_t tcp_refused_max;       /* ...over tcp_max_conns */

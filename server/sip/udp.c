@@ -7,6 +7,10 @@
  * address from its IP_PKTINFO / IPV6_PKTINFO control message (no extra
  * system call) and sends from a chosen local address the same way, so a
  * host with several addresses answers from the one it was asked on.
+ *
+ * Each datagram also carries the time the kernel received it
+ * (SO_TIMESTAMPNS): its lag, the time it waited in the socket's queue
+ * until Herald read it, is how the router sees overload (sip.c, shed()).
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -15,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include "sip_int.h"
 
@@ -24,8 +29,9 @@
 #define RX_ROUNDS 8        /* batches per wakeup before others get a turn */
 #define TX_BATCH 64
 #define TX_ARENA (256 * 1024)
-/* room for either pktinfo */
-#define CTL_LEN CMSG_SPACE(sizeof(struct in6_pktinfo))
+/* room for either pktinfo, and the arrival time */
+#define CTL_LEN (CMSG_SPACE(sizeof(struct in6_pktinfo)) + \
+	CMSG_SPACE(sizeof(struct timespec)))
 
 union ctl {
 	char buf[CTL_LEN];
@@ -186,18 +192,44 @@ int hr_udp_send(struct hr_udp *u, const struct hr_sa *dst,
 	return 0;
 }
 
-/* The local address datagram i was sent to, from its pktinfo, with the
- * socket's port; the socket's address when there is none. */
-static void local_of(struct hr_udp *u, unsigned i, struct hr_sa *la)
+/* Microseconds from arrival (the kernel's receive time, ts) to now,
+ * held to what a uint32_t takes; 0 when either is unknown. */
+static uint32_t lag_us(const struct timespec *ts, const struct timespec *now)
+{
+	int64_t us;
+
+	if (!ts->tv_sec || !now->tv_sec)
+		return 0;
+	us = (int64_t)(now->tv_sec - ts->tv_sec) * 1000000 +
+		(now->tv_nsec - ts->tv_nsec) / 1000;
+	/* a clock stepped back reads as no lag */
+	if (us <= 0)
+		return 0;
+	return us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+/* What datagram i's control messages say: the local address it was sent
+ * to, from its pktinfo, with the socket's port (the socket's address
+ * when there is none), and its lag against now. */
+static void ctl_of(struct hr_udp *u, unsigned i, const struct timespec *now,
+	struct hr_sa *la, uint32_t *lag)
 {
 	struct msghdr *h = &u->rx[i].msg_hdr;
 
 	*la = u->laddr;
-	if (!u->any)
-		return;
+	*lag = 0;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
-		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
-		    la->u.sa.sa_family == AF_INET) {
+		if (c->cmsg_level == SOL_SOCKET &&
+		    c->cmsg_type == SCM_TIMESTAMPNS) {
+			struct timespec ts;
+
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+			*lag = lag_us(&ts, now);
+		} else if (!u->any) {
+			continue;
+		} else if (c->cmsg_level == IPPROTO_IP &&
+			   c->cmsg_type == IP_PKTINFO &&
+			   la->u.sa.sa_family == AF_INET) {
 			struct in_pktinfo pi;
 
 			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
@@ -215,7 +247,7 @@ static void local_of(struct hr_udp *u, unsigned i, struct hr_sa *la)
 	}
 }
 
-static void deliver(struct hr_udp *u, unsigned i)
+static void deliver(struct hr_udp *u, unsigned i, const struct timespec *now)
 {
 	const struct hr_sip_cfg *cfg = hr_sip_cfg(u->sip);
 	struct mmsghdr *m = &u->rx[i];
@@ -235,7 +267,7 @@ static void deliver(struct hr_udp *u, unsigned i)
 	msg->tp = HR_TP_UDP;
 	memcpy(&msg->src.u.ss, &u->rxsrc[i], m->msg_hdr.msg_namelen);
 	msg->src.len = m->msg_hdr.msg_namelen;
-	local_of(u, i, &msg->dst);
+	ctl_of(u, i, now, &msg->dst, &msg->lag_us);
 	msg->sock = u;
 	hr_sip_recv(u->sip, msg);
 }
@@ -246,20 +278,24 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)what;
 	for (int round = 0; round < RX_ROUNDS; round++) {
+		struct timespec now;
 		int n;
 
 		for (unsigned i = 0; i < RX_BATCH; i++) {
 			u->rx[i].msg_hdr.msg_namelen = sizeof(u->rxsrc[i]);
 			u->rx[i].msg_hdr.msg_flags = 0;
-			if (u->any)
-				u->rx[i].msg_hdr.msg_controllen = CTL_LEN;
+			u->rx[i].msg_hdr.msg_controllen = CTL_LEN;
 		}
 		n = recvmmsg(fd, u->rx, RX_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
 		u->batching = true;
-		for (int i = 0; i < n; i++)
-			deliver(u, (unsigned)i);
+		for (int i = 0; i < n; i++) {
+			/* the kernel's timestamps are on this clock (vDSO:
+			 * no system call) */
+			clock_gettime(CLOCK_REALTIME, &now);
+			deliver(u, (unsigned)i, &now);
+		}
 		flush(u);
 		u->batching = false;
 		if (n < RX_BATCH)
@@ -281,6 +317,12 @@ static int sock_open(struct hr_udp *u)
 	/* bursts of requests must not overflow the kernel queue */
 	setsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	setsockopt(u->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	/* each datagram's arrival time: its lag is the overload signal;
+	 * without it (an old kernel) Herald does not shed on lag */
+	if (setsockopt(u->fd, SOL_SOCKET, SO_TIMESTAMPNS, &on,
+		sizeof(on)) < 0)
+		HR_WARN("SO_TIMESTAMPNS: %s: no overload shedding over UDP",
+			hr_strerror(errno));
 	if (bind(u->fd, &u->laddr.u.sa, u->laddr.len) < 0)
 		return errno;
 	if (getsockname(u->fd, &u->laddr.u.sa, &len) < 0)

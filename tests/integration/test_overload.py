@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Overload (RFC 6357) against the real binary: requests that waited in
+the UDP socket's queue longer than --overload-lag. Herald is stopped
+(SIGSTOP) while they arrive, so their lag is the stall: a new request
+then gets a stateless 503 with Retry-After at once, while what finishes
+work already started goes ahead (a copy of an answered request, the
+second half of a challenge, an in-dialog request)."""
+
+import os
+import signal
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import metric, metrics  # noqa: E402
+from phone import PASSWORD, Phone  # noqa: E402
+
+LAG_MS = 200
+
+
+class Stalled:
+    """Herald stopped for secs around the block's sends: every datagram
+    sent inside waits that long in the socket's queue."""
+
+    def __init__(self, herald, secs):
+        self.pid = herald.proc.pid
+        self.secs = secs
+
+    def __enter__(self):
+        os.kill(self.pid, signal.SIGSTOP)
+        self.t0 = time.monotonic()
+        return self
+
+    def __exit__(self, *exc):
+        left = self.secs - (time.monotonic() - self.t0)
+        if left > 0:
+            time.sleep(left)
+        os.kill(self.pid, signal.SIGCONT)
+        return False
+
+
+def lag_count(text, le=None):
+    """The lag histogram's count, or its bucket at le seconds."""
+    if le is None:
+        return metric(text, 'herald_sip_udp_lag_seconds_count')
+    return metric(text, 'herald_sip_udp_lag_seconds_bucket{le="%s"}' % le)
+
+
+class OverloadTest(harness.HeraldTestCase):
+    herald_args = ['--overload-lag', str(LAG_MS)]
+
+    def setUp(self):
+        super().setUp()
+        self.herald.add_user('alice@example.test', PASSWORD)
+        self.herald.add_user('bob@example.test', PASSWORD)
+
+    def registered(self, user):
+        """A phone whose registration is done: its challenge known."""
+        p = Phone(self, self.udp(), user=user)
+        self.assertStatus(p.register(['<sip:%s@192.0.2.1>' % user], 600),
+                          200)
+        return p
+
+    def assertShed(self, r):
+        self.assertStatus(r, 503)
+        ra = r.get('Retry-After')
+        self.assertIsNotNone(ra, r)
+        self.assertTrue(2 <= int(ra) <= 9, r)
+
+    def test_new_shed_started_kept(self):
+        alice = self.registered('alice')
+        bob = self.registered('bob')
+        # an answered request, to send again during the stall
+        copy = bytes(alice.request(['<sip:alice@192.0.2.2>'], 600))
+        alice.c.send(copy)
+        first = alice.c.recv()
+        self.assertStatus(first, 200)
+        fresh = Phone(self, self.udp(), user='alice')
+        dialog = self.udp()
+        in_dialog = self.req('SUBSCRIBE', dialog)
+        in_dialog.set('To', '<sip:bob@example.test>;tag=gone')
+        in_dialog.add('Event', 'presence')
+        in_dialog.add('Expires', 600)
+        in_dialog.add('Contact', '<sip:alice@192.0.2.1>')
+        with Stalled(self.herald, 2 * LAG_MS * 0.75 / 1000):
+            fresh.c.send(bytes(fresh.request(['<sip:alice@192.0.2.3>'],
+                                             600)))
+            alice.c.send(copy)
+            bob.c.send(bytes(bob.request(['<sip:bob@192.0.2.4>'], 600)))
+            dialog.send(bytes(in_dialog))
+        # new work: shed at once
+        self.assertShed(fresh.c.recv())
+        # a copy of an answered request: its answer again
+        again = alice.c.recv()
+        self.assertIsNotNone(again)
+        self.assertEqual(again.raw, first.raw)
+        # credentials, under twice the lag: the challenge's second half
+        self.assertStatus(bob.c.recv(), 200)
+        # in a dialog (one Herald does not know: 481, not 503)
+        self.assertStatus(dialog.recv(), 481)
+        m = metrics(self.herald)
+        self.assertEqual(metric(m, 'herald_sip_overload_shed_total'), 1)
+        # the four sent in the stall waited longer than the lag
+        self.assertGreaterEqual(lag_count(m) - lag_count(m, '0.2'), 4, m)
+        self.herald.wait_log("sip: overload: waited ")
+        self.assertRegex(self.herald.log_text(),
+                         r'503 Service Unavailable to REGISTER .*sip: '
+                         r'overload: waited \d+ ms in the socket\'s queue, '
+                         r'over --overload-lag %d ms' % LAG_MS)
+        # the stall over, new work is served again
+        self.assertStatus(fresh.register(['<sip:alice@192.0.2.3>'], 600),
+                          200)
+
+    def test_credentials_shed_past_twice_the_lag(self):
+        bob = self.registered('bob')
+        with Stalled(self.herald, 2 * LAG_MS * 2 / 1000):
+            bob.c.send(bytes(bob.request(['<sip:bob@192.0.2.4>'], 600)))
+        self.assertShed(bob.c.recv())
+        m = metrics(self.herald)
+        self.assertEqual(metric(m, 'herald_sip_overload_shed_total'), 1)
+
+
+class OverloadOffTest(harness.HeraldTestCase):
+    herald_args = ['--overload-lag', '0']
+
+    def test_off(self):
+        c = self.udp()
+        with Stalled(self.herald, 0.4):
+            c.send(bytes(Phone(self, c).request(['<sip:a@192.0.2.1>'])))
+        self.assertStatus(c.recv(), 401)
+        m = metrics(self.herald)
+        self.assertEqual(metric(m, 'herald_sip_overload_shed_total'), 0)
+        # the lag is still measured
+        self.assertGreaterEqual(lag_count(m) - lag_count(m, '0.2'), 1, m)
+
+
+if __name__ == '__main__':
+    unittest.main()
