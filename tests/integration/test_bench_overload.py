@@ -14,6 +14,7 @@ one op with the default T1 of 500 ms."""
 import os
 import re
 import socket
+import struct
 import sys
 import threading
 import time
@@ -91,6 +92,10 @@ CHALLENGE = ('WWW-Authenticate: Digest realm="example.test", '
              'nonce="n0nce", algorithm=MD5, qop="auth"')
 
 
+SO_TIMESTAMPNS = 35   # Linux, asm-generic/socket.h
+TIMESPEC = struct.Struct('@qq')
+
+
 class FakeRegistrar:
     """Each datagram: seen[branch] gets its arrival time; answer(req,
     copy) (copy: 1 for the first) says what to send back: a list of
@@ -99,6 +104,9 @@ class FakeRegistrar:
     def __init__(self, answer):
         self.answer = answer
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # arrival times from the kernel: this thread may read a datagram
+        # late on a loaded machine, which would shorten the gap after it
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self.sock.bind(('127.0.0.1', 0))
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
@@ -111,10 +119,15 @@ class FakeRegistrar:
     def run(self):
         while not self.stop:
             try:
-                data, peer = self.sock.recvfrom(65536)
+                data, anc, _, peer = self.sock.recvmsg(
+                    65536, socket.CMSG_SPACE(TIMESPEC.size))
             except socket.timeout:
                 continue
-            now = time.monotonic()
+            now = time.time()
+            for level, kind, value in anc:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                    sec, nsec = TIMESPEC.unpack(value[:TIMESPEC.size])
+                    now = sec + nsec / 1e9
             via = header(data, 'Via') or ''
             branch = re.search(r'branch=([^;\s]+)', via).group(1)
             if branch not in self.seen:
