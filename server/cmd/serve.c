@@ -187,9 +187,10 @@ static const struct hr_opt opts[] = {
 	  "over UDP, about 2 kB); more requests get 503 (default 1000000)",
 	  100, 100000000 },
 	{ "overload-lag", HR_OPT_UINT, &cfg.overload_lag_ms, "MS",
-	  "a new UDP request that waited longer than this in the socket's "
-	  "queue is answered 503 with Retry-After at once, ahead of the "
-	  "work already started; 0 never (default 100)", 0, 60000 },
+	  "new UDP requests that waited longer than this in the socket's "
+	  "queue get 503 with Retry-After at once, a share rising to all at "
+	  "twice this, ahead of the work already started; 0 never "
+	  "(default 100)", 0, 60000 },
 	{ "max-requests-per-source", HR_OPT_UINT, &cfg.src_rate, "N",
 	  "requests a second from one address (IPv6: one /64), in bursts of "
 	  "twice that; more get a few 503s a second and are otherwise "

@@ -44,6 +44,7 @@ struct hr_sip {
 	struct hr_tls *tls;                /* for tls: and wss:, or NULL */
 	struct hr_hash flows;              /* RFC 5626 flows (flow.c) */
 	struct hr_list traces;             /* trace.c */
+	uint64_t shed_new, shed_cred;      /* shed(): shares carried over */
 };
 
 /* Methods answered in a server transaction even before their feature
@@ -921,19 +922,46 @@ static bool has_credentials(const struct hr_msg *msg)
 	return false;
 }
 
+/* Whether to take one more of a share that rises with the lag: none up
+ * to from, all from from + span, in between (lag - from) / span of them,
+ * spread evenly (the share left over is carried in acc, no dice). */
+static bool take_share(uint64_t *acc, uint64_t lag, uint64_t from,
+	uint64_t span)
+{
+	if (lag <= from)
+		return false;
+	if (lag >= from + span)
+		return true;
+	*acc += lag - from;
+	if (*acc < span)
+		return false;
+	*acc -= span;
+	return true;
+}
+
 /*
  * Overload (RFC 6357): past its capacity a UDP server that queues every
  * request answers each one too late; its clients send them again on
  * Timer E, the copies crowd out new work, and goodput collapses. A
- * request that waited in the socket's queue longer than overload_lag_ms
- * and starts new work is answered at once, without a transaction, with a
- * 503 whose Retry-After (RFC 3261 21.5.4) ends its client transaction:
- * no copies follow. What finishes work already started goes ahead: ACKs,
- * responses, copies of requests being handled or answered (matched
- * before this), CANCELs, in-dialog requests (a To-tag), and, up to twice
- * the lag, requests with credentials: the second half of a challenge.
- * The Retry-After is spread over 2 to 9 s so that the clients shed
- * together do not come back together.
+ * request that starts new work and waited in the socket's queue longer
+ * than overload_lag_ms (L) is answered at once, without a transaction,
+ * with a 503 whose Retry-After (RFC 3261 21.5.4) ends its client
+ * transaction: no copies follow. What finishes work already started goes
+ * ahead: ACKs, responses, copies of requests being handled or answered
+ * (matched before this), CANCELs and in-dialog requests (a To-tag) are
+ * never shed, nor an OPTIONS Herald answers without a transaction;
+ * requests with credentials, the second half of a challenge, only past
+ * 2 L.
+ *
+ * The share shed rises with the lag, from none at L to all at 2 L (3 L
+ * with credentials): shedding every new request as soon as the lag
+ * passes L emptied the queue in one sweep, turning away many more than
+ * the excess and leaving Herald idle until the queue filled again (at
+ * 1 x its clean maximum a fifth of the registrations got 503 while it
+ * had room for them all). A steady overload finds the lag where the
+ * share shed matches the excess. The Retry-After is spread over 2 to
+ * 9 s so that the clients turned away together do not come back
+ * together.
  */
 static bool shed(struct hr_sip *sip, const struct hr_msg *msg)
 {
@@ -943,9 +971,12 @@ static bool shed(struct hr_sip *sip, const struct hr_msg *msg)
 		.where = "sip: overload", .why = why };
 
 	if (!lim || msg->lag_us <= lim || msg->to.tag.p ||
-	    msg->meth == HR_METH_CANCEL)
+	    msg->meth == HR_METH_CANCEL ||
+	    (msg->meth == HR_METH_OPTIONS && !sip->hand[HR_METH_OPTIONS].h))
 		return false;
-	if (msg->lag_us <= 2 * lim && has_credentials(msg))
+	if (has_credentials(msg) ?
+	    !take_share(&sip->shed_cred, msg->lag_us, 2 * lim, lim) :
+	    !take_share(&sip->shed_new, msg->lag_us, lim, lim))
 		return false;
 	sip->stats.shed++;
 	snprintf(hdr, sizeof(hdr), "Retry-After: %u\r\n",

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Overload (RFC 6357) against the real binary: requests that waited in
 the UDP socket's queue longer than --overload-lag. Herald is stopped
-(SIGSTOP) while they arrive, so their lag is the stall: a new request
-then gets a stateless 503 with Retry-After at once, while what finishes
-work already started goes ahead (a copy of an answered request, the
-second half of a challenge, an in-dialog request)."""
+(SIGSTOP) while they arrive, so their lag is the stall: past twice the
+lag every new request gets a stateless 503 with Retry-After at once
+(between once and twice, a share rising with the lag), while what
+finishes work already started goes ahead (a copy of an answered request, the
+second half of a challenge, an in-dialog request, an OPTIONS answered
+without a transaction)."""
 
 import os
 import signal
@@ -48,6 +50,15 @@ def lag_count(text, le=None):
     return metric(text, 'herald_sip_udp_lag_seconds_bucket{le="%s"}' % le)
 
 
+def timestamps_on(test):
+    """The kernel turns receive timestamps on a moment after the first
+    socket asks for them (deferred work); until then a datagram is
+    stamped when it is read, with no lag."""
+    c = test.udp()
+    test.assertStatus(c.request(test.req('OPTIONS', c)), 200)
+    time.sleep(0.2)
+
+
 class OverloadTest(harness.HeraldTestCase):
     herald_args = ['--overload-lag', str(LAG_MS)]
 
@@ -55,6 +66,7 @@ class OverloadTest(harness.HeraldTestCase):
         super().setUp()
         self.herald.add_user('alice@example.test', PASSWORD)
         self.herald.add_user('bob@example.test', PASSWORD)
+        timestamps_on(self)
 
     def registered(self, user):
         """A phone whose registration is done: its challenge known."""
@@ -71,7 +83,6 @@ class OverloadTest(harness.HeraldTestCase):
 
     def test_new_shed_started_kept(self):
         alice = self.registered('alice')
-        bob = self.registered('bob')
         # an answered request, to send again during the stall
         copy = bytes(alice.request(['<sip:alice@192.0.2.2>'], 600))
         alice.c.send(copy)
@@ -84,22 +95,24 @@ class OverloadTest(harness.HeraldTestCase):
         in_dialog.add('Event', 'presence')
         in_dialog.add('Expires', 600)
         in_dialog.add('Contact', '<sip:alice@192.0.2.1>')
-        with Stalled(self.herald, 2 * LAG_MS * 0.75 / 1000):
+        ping = self.udp()
+        # past twice the lag every new request is shed
+        with Stalled(self.herald, 2.5 * LAG_MS / 1000):
             fresh.c.send(bytes(fresh.request(['<sip:alice@192.0.2.3>'],
                                              600)))
             alice.c.send(copy)
-            bob.c.send(bytes(bob.request(['<sip:bob@192.0.2.4>'], 600)))
             dialog.send(bytes(in_dialog))
+            ping.send(bytes(self.req('OPTIONS', ping)))
         # new work: shed at once
         self.assertShed(fresh.c.recv())
         # a copy of an answered request: its answer again
         again = alice.c.recv()
         self.assertIsNotNone(again)
         self.assertEqual(again.raw, first.raw)
-        # credentials, under twice the lag: the challenge's second half
-        self.assertStatus(bob.c.recv(), 200)
         # in a dialog (one Herald does not know: 481, not 503)
         self.assertStatus(dialog.recv(), 481)
+        # answered without a transaction: as cheap as a 503, and true
+        self.assertStatus(ping.recv(), 200)
         m = metrics(self.herald)
         self.assertEqual(metric(m, 'herald_sip_overload_shed_total'), 1)
         # the four sent in the stall waited longer than the lag
@@ -113,19 +126,43 @@ class OverloadTest(harness.HeraldTestCase):
         self.assertStatus(fresh.register(['<sip:alice@192.0.2.3>'], 600),
                           200)
 
-    def test_credentials_shed_past_twice_the_lag(self):
+    def test_credentials_kept_under_twice_the_lag(self):
         bob = self.registered('bob')
-        with Stalled(self.herald, 2 * LAG_MS * 2 / 1000):
+        with Stalled(self.herald, 1.5 * LAG_MS / 1000):
+            bob.c.send(bytes(bob.request(['<sip:bob@192.0.2.4>'], 600)))
+        # the challenge's second half
+        self.assertStatus(bob.c.recv(), 200)
+        m = metrics(self.herald)
+        self.assertEqual(metric(m, 'herald_sip_overload_shed_total'), 0)
+
+    def test_credentials_shed_past_three_times_the_lag(self):
+        bob = self.registered('bob')
+        with Stalled(self.herald, 4 * LAG_MS / 1000):
             bob.c.send(bytes(bob.request(['<sip:bob@192.0.2.4>'], 600)))
         self.assertShed(bob.c.recv())
         m = metrics(self.herald)
         self.assertEqual(metric(m, 'herald_sip_overload_shed_total'), 1)
+
+    def test_share_rises_with_the_lag(self):
+        # at 1.5 times the lag about half of the new requests are shed,
+        # not all of them: the queue is not emptied in one sweep
+        c = self.udp()
+        n = 20
+        with Stalled(self.herald, 1.5 * LAG_MS / 1000):
+            for _ in range(n):
+                c.send(bytes(Phone(self, c).request(['<sip:a@192.0.2.1>'])))
+        got = [c.recv() for _ in range(n)]
+        codes = sorted(r.status for r in got if r is not None)
+        self.assertEqual(len(codes), n, codes)
+        self.assertEqual(set(codes), {401, 503}, codes)
+        self.assertTrue(n // 4 <= codes.count(503) <= 3 * n // 4, codes)
 
 
 class OverloadOffTest(harness.HeraldTestCase):
     herald_args = ['--overload-lag', '0']
 
     def test_off(self):
+        timestamps_on(self)
         c = self.udp()
         with Stalled(self.herald, 0.4):
             c.send(bytes(Phone(self, c).request(['<sip:a@192.0.2.1>'])))
