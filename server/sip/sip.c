@@ -954,14 +954,17 @@ static bool take_share(uint64_t *acc, uint64_t lag, uint64_t from,
  * 2 L.
  *
  * The share shed rises with the lag, from none at L to all at 2 L (3 L
- * with credentials): shedding every new request as soon as the lag
- * passes L emptied the queue in one sweep, turning away many more than
- * the excess and leaving Herald idle until the queue filled again (at
- * 1 x its clean maximum a fifth of the registrations got 503 while it
- * had room for them all). A steady overload finds the lag where the
- * share shed matches the excess. The Retry-After is spread over 2 to
- * 9 s so that the clients turned away together do not come back
- * together.
+ * with credentials), spread evenly: shedding every new request as soon
+ * as the lag passed L emptied the queue in one sweep, turning away many
+ * more than the excess and leaving Herald idle until the queue filled
+ * again (at 1 x its clean maximum a fifth of the registrations got 503
+ * while it had room for them all). A steady overload finds the lag
+ * where the share shed matches the excess. While the socket's queue is
+ * over half full every new request without credentials is shed, whatever
+ * its lag: a receive buffer that net.core.rmem_max keeps small, or a
+ * high rate, would have the kernel drop them first. The Retry-After is
+ * spread over 2 to 9 s so that the clients turned away together do not
+ * come back together.
  */
 static bool shed(struct hr_sip *sip, const struct hr_msg *msg)
 {
@@ -970,20 +973,25 @@ static bool shed(struct hr_sip *sip, const struct hr_msg *msg)
 	struct hr_resp resp = { .scode = 503, .reason = "Service Unavailable",
 		.where = "sip: overload", .why = why };
 
-	if (!lim || msg->lag_us <= lim || msg->to.tag.p ||
-	    msg->meth == HR_METH_CANCEL ||
+	if (!lim || (msg->lag_us <= lim && !msg->queue_full) ||
+	    msg->to.tag.p || msg->meth == HR_METH_CANCEL ||
 	    (msg->meth == HR_METH_OPTIONS && !sip->hand[HR_METH_OPTIONS].h))
 		return false;
 	if (has_credentials(msg) ?
 	    !take_share(&sip->shed_cred, msg->lag_us, 2 * lim, lim) :
+	    !msg->queue_full &&
 	    !take_share(&sip->shed_new, msg->lag_us, lim, lim))
 		return false;
 	sip->stats.shed++;
 	snprintf(hdr, sizeof(hdr), "Retry-After: %u\r\n",
 		2 + (unsigned)(hr_rand_u64() % 8));
-	snprintf(why, sizeof(why), "waited %u ms in the socket's queue, "
-		"over --overload-lag %u ms", msg->lag_us / 1000,
-		sip->cfg.overload_lag_ms);
+	if (msg->lag_us > lim)
+		snprintf(why, sizeof(why), "waited %u ms in the socket's "
+			"queue, over --overload-lag %u ms", msg->lag_us / 1000,
+			sip->cfg.overload_lag_ms);
+	else
+		snprintf(why, sizeof(why), "the socket's queue over half "
+			"full (waited %u ms)", msg->lag_us / 1000);
 	resp.hdrs = hr_pl_str(hdr);
 	hr_sip_reply(sip, msg, &resp);
 	return true;

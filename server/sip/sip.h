@@ -404,6 +404,8 @@ struct hr_msg {
 	void *sock;             /* the UDP socket it arrived on */
 	uint32_t lag_us;        /* from its arrival in the kernel to being
 				 * handled (UDP); 0: unknown */
+	bool queue_full;        /* the UDP socket's queue was over half full
+				 * when it was read */
 };
 
 /**

@@ -11,6 +11,10 @@
  * Each datagram also carries the time the kernel received it
  * (SO_TIMESTAMPNS): its lag, the time it waited in the socket's queue
  * until Herald read it, is how the router sees overload (sip.c, shed()).
+ * So is the queue's fill after each batch (SO_MEMINFO): a receive buffer
+ * that net.core.rmem_max keeps small holds less than the lag limit's
+ * worth of datagrams at a high rate, and the kernel would drop them
+ * before their lag said anything.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -18,6 +22,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sock_diag.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -247,7 +252,21 @@ static void ctl_of(struct hr_udp *u, unsigned i, const struct timespec *now,
 	}
 }
 
-static void deliver(struct hr_udp *u, unsigned i, const struct timespec *now)
+/* Whether the socket's queue is over half full: the kernel is about to
+ * drop datagrams, whatever their lag. */
+static bool queue_full(const struct hr_udp *u)
+{
+	uint32_t mi[SK_MEMINFO_VARS];
+	socklen_t len = sizeof(mi);
+
+	if (getsockopt(u->fd, SOL_SOCKET, SO_MEMINFO, mi, &len) < 0 ||
+	    len <= SK_MEMINFO_RCVBUF * sizeof(*mi))
+		return false;
+	return mi[SK_MEMINFO_RMEM_ALLOC] > mi[SK_MEMINFO_RCVBUF] / 2;
+}
+
+static void deliver(struct hr_udp *u, unsigned i, const struct timespec *now,
+	bool full)
 {
 	const struct hr_sip_cfg *cfg = hr_sip_cfg(u->sip);
 	struct mmsghdr *m = &u->rx[i];
@@ -268,6 +287,7 @@ static void deliver(struct hr_udp *u, unsigned i, const struct timespec *now)
 	memcpy(&msg->src.u.ss, &u->rxsrc[i], m->msg_hdr.msg_namelen);
 	msg->src.len = m->msg_hdr.msg_namelen;
 	ctl_of(u, i, now, &msg->dst, &msg->lag_us);
+	msg->queue_full = full;
 	msg->sock = u;
 	hr_sip_recv(u->sip, msg);
 }
@@ -279,6 +299,7 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (int round = 0; round < RX_ROUNDS; round++) {
 		struct timespec now;
+		bool full;
 		int n;
 
 		for (unsigned i = 0; i < RX_BATCH; i++) {
@@ -290,17 +311,36 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 		if (n <= 0)
 			break;
 		u->batching = true;
+		/* what is left behind this batch, once per batch (a
+		 * system call for up to RX_BATCH datagrams) */
+		full = n == RX_BATCH && queue_full(u);
 		for (int i = 0; i < n; i++) {
 			/* the kernel's timestamps are on this clock (vDSO:
 			 * no system call) */
 			clock_gettime(CLOCK_REALTIME, &now);
-			deliver(u, (unsigned)i, &now);
+			deliver(u, (unsigned)i, &now, full);
 		}
 		flush(u);
 		u->batching = false;
 		if (n < RX_BATCH)
 			break;
 	}
+}
+
+/* Say so when the kernel gave a smaller receive buffer than asked for
+ * (it reports twice what it granted, the rest for its bookkeeping). */
+static void rcvbuf_check(int fd, int want)
+{
+	int got = 0;
+	socklen_t len = sizeof(got);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len) < 0 ||
+	    got / 2 >= want)
+		return;
+	HR_WARN("UDP receive buffer %d kB, not the %d kB asked for "
+		"(net.core.rmem_max): a burst beyond it is lost before Herald "
+		"can answer it; raise net.core.rmem_max to %d", got / 2 / 1024,
+		want / 1024, want);
 }
 
 static int sock_open(struct hr_udp *u)
@@ -314,8 +354,12 @@ static int sock_open(struct hr_udp *u)
 		return errno;
 	if (u->laddr.u.sa.sa_family == AF_INET6)
 		setsockopt(u->fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-	/* bursts of requests must not overflow the kernel queue */
-	setsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	/* bursts of requests must not overflow the kernel queue: past
+	 * net.core.rmem_max when allowed (CAP_NET_ADMIN) */
+	if (setsockopt(u->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size,
+		sizeof(size)) < 0)
+		setsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	rcvbuf_check(u->fd, size);
 	setsockopt(u->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 	/* each datagram's arrival time: its lag is the overload signal;
 	 * without it (an old kernel) Herald does not shed on lag */

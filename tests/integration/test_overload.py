@@ -158,6 +158,58 @@ class OverloadTest(harness.HeraldTestCase):
         self.assertTrue(n // 4 <= codes.count(503) <= 3 * n // 4, codes)
 
 
+def udp_drops(port):
+    """The kernel's count of datagrams dropped for 127.0.0.1:port's full
+    receive queue (/proc/net/udp)."""
+    with open('/proc/net/udp') as f:
+        next(f)
+        for line in f:
+            v = line.split()
+            if v[1] == '0100007F:%04X' % port:
+                return int(v[-1])
+    raise AssertionError('no UDP socket on 127.0.0.1:%d' % port)
+
+
+class QueueFullTest(harness.HeraldTestCase):
+    """A socket's queue over half full: new requests are shed whatever
+    their lag (a small net.core.rmem_max, a high rate: the kernel would
+    drop them first). The lag limit is set far out of reach."""
+    herald_args = ['--overload-lag', '10000']
+
+    def test_shed_while_queue_over_half_full(self):
+        c = self.udp()
+        # OPTIONS is never shed: padded, they fill the queue behind the
+        # REGISTER until the kernel drops some
+        pad = self.req('OPTIONS', c)
+        pad.add('X-Pad', 'x' * 1200)
+        pad = bytes(pad)
+        with Stalled(self.herald, 0):
+            drops = udp_drops(self.herald.port)
+            c.send(bytes(Phone(self, c).request(['<sip:a@192.0.2.1>'])))
+            for _ in range(40):
+                for _ in range(250):
+                    c.send(pad)
+                if udp_drops(self.herald.port) > drops:
+                    break
+            self.assertGreater(udp_drops(self.herald.port), drops,
+                               'the queue never filled')
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            r = c.recv()
+            self.assertIsNotNone(r, 'no answer to the REGISTER')
+            if r.get('CSeq').endswith('REGISTER'):
+                break
+        self.assertShed503(r)
+        self.herald.wait_log("sip: overload: the socket's queue over half "
+                             "full (waited ")
+        m = metrics(self.herald)
+        self.assertEqual(metric(m, 'herald_sip_overload_shed_total'), 1)
+
+    def assertShed503(self, r):
+        self.assertStatus(r, 503)
+        self.assertIsNotNone(r.get('Retry-After'), r)
+
+
 class OverloadOffTest(harness.HeraldTestCase):
     herald_args = ['--overload-lag', '0']
 
