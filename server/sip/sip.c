@@ -757,15 +757,22 @@ static void not_implemented(struct hr_strans *st, const struct hr_msg *req,
 
 /* RFC 3261 21.5.4: 503 with Retry-After, without a transaction (8.2.7):
  * the server cannot take the request now. */
+static void unavailable_for(struct hr_sip *sip, const struct hr_msg *req,
+	unsigned retry_s, const char *where, const char *why)
+{
+	char hdr[32];
+	struct hr_resp resp = { .scode = 503,
+		.reason = "Service Unavailable", .where = where, .why = why };
+
+	snprintf(hdr, sizeof(hdr), "Retry-After: %u\r\n", retry_s);
+	resp.hdrs = hr_pl_str(hdr);
+	hr_sip_reply(sip, req, &resp);
+}
+
 static void unavailable(struct hr_sip *sip, const struct hr_msg *req,
 	const char *where, const char *why)
 {
-	struct hr_resp resp = { .scode = 503,
-		.reason = "Service Unavailable",
-		.hdrs = hr_pl_str("Retry-After: 5\r\n"), .where = where,
-		.why = why };
-
-	hr_sip_reply(sip, req, &resp);
+	unavailable_for(sip, req, 5, where, why);
 }
 
 static void transact(struct hr_sip *sip, struct hr_msg *msg)
@@ -969,9 +976,7 @@ static bool take_share(uint64_t *acc, uint64_t lag, uint64_t from,
 static bool shed(struct hr_sip *sip, const struct hr_msg *msg)
 {
 	uint64_t lim = (uint64_t)sip->cfg.overload_lag_ms * 1000;
-	char hdr[32], why[96];
-	struct hr_resp resp = { .scode = 503, .reason = "Service Unavailable",
-		.where = "sip: overload", .why = why };
+	char why[96];
 
 	if (!lim || (msg->lag_us <= lim && !msg->queue_full) ||
 	    msg->to.tag.p || msg->meth == HR_METH_CANCEL ||
@@ -983,8 +988,6 @@ static bool shed(struct hr_sip *sip, const struct hr_msg *msg)
 	    !take_share(&sip->shed_new, msg->lag_us, lim, lim))
 		return false;
 	sip->stats.shed++;
-	snprintf(hdr, sizeof(hdr), "Retry-After: %u\r\n",
-		2 + (unsigned)(hr_rand_u64() % 8));
 	if (msg->lag_us > lim)
 		snprintf(why, sizeof(why), "waited %u ms in the socket's "
 			"queue, over --overload-lag %u ms", msg->lag_us / 1000,
@@ -992,8 +995,8 @@ static bool shed(struct hr_sip *sip, const struct hr_msg *msg)
 	else
 		snprintf(why, sizeof(why), "the socket's queue over half "
 			"full (waited %u ms)", msg->lag_us / 1000);
-	resp.hdrs = hr_pl_str(hdr);
-	hr_sip_reply(sip, msg, &resp);
+	unavailable_for(sip, msg, 2 + (unsigned)(hr_rand_u64() % 8),
+		"sip: overload", why);
 	return true;
 }
 
