@@ -168,12 +168,14 @@ class FakeServerTest(unittest.TestCase):
 
     def assertGaps(self, gaps, want, msg):
         """Each gap about its wanted interval: not early by more than
-        a fifth (the arrival times are a Python thread's), and late by
-        at most 60 ms plus a fifth (a loaded machine, a sanitizer
-        build)."""
+        a fifth and 15 ms, and late by at most 60 ms plus a fifth (a
+        loaded machine, a sanitizer build). The arrival times are the
+        kernel's; the generator arms Timer E when it makes a request and
+        sends it at the end of its loop's turn, which a loaded machine
+        can delay by some ms (seen: 14), shortening the gap after it."""
         self.assertEqual(len(gaps), len(want), msg)
         for g, w in zip(gaps, want):
-            self.assertGreaterEqual(g, w * 0.8, msg)
+            self.assertGreaterEqual(g, w * 0.8 - 15, msg)
             self.assertLessEqual(g, w * 1.2 + 60, msg)
 
     def test_retransmit_until_answered(self):
