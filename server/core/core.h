@@ -28,6 +28,10 @@ void *hr_mem_zalloc_in(struct hr_fpool *pool, size_t size,
 	hr_mem_destroy_h *dh);
 /** Allocate refcounted memory without zeroing it. */
 void *hr_mem_alloc(size_t size, hr_mem_destroy_h *dh);
+#define HR_MEM_SPARE 4096  /* hr_mem_alloc_spare's block, header included */
+/** hr_mem_alloc for a short-lived object: up to HR_MEM_SPARE bytes come
+ *  from blocks the last ones freed (mem.c), larger ones from malloc. */
+void *hr_mem_alloc_spare(size_t size, hr_mem_destroy_h *dh);
 /** Take one more reference; NULL-safe. */
 void *hr_mem_ref(void *data);
 /** Drop one reference; NULL-safe; always returns NULL. */

@@ -1,14 +1,46 @@
 /* Refcounted allocations: a small header sits in front of the data. */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core.h"
 
+enum mem_from {
+	FROM_HEAP,              /* malloc */
+	FROM_POOL,              /* an hr_fpool */
+	FROM_SPARE,             /* a block of HR_MEM_SPARE bytes */
+};
+
 struct mem {
 	uint32_t nrefs;
-	bool pooled;            /* from an hr_fpool, not malloc */
+	uint8_t from;           /* enum mem_from */
 	hr_mem_destroy_h *dh;
 } __attribute__((aligned(16)));
+
+/*
+ * Blocks freed by hr_mem_alloc_spare's objects, kept for the next one
+ * (issue 20): a decoded message is about 3 kB, past glibc's tcache and
+ * fastbins, so each malloc of one searched the unsorted and large bins
+ * and first consolidated the fastbins the request's small frees had
+ * filled (_int_malloc and malloc_consolidate were 14 % of a core at the
+ * REGISTER maximum). At most spare_keep blocks wait here; the rest go
+ * back to malloc. Locked: a message may be freed on another thread.
+ */
+#ifdef __SANITIZE_ADDRESS__
+static const unsigned spare_keep;       /* ASan sees every use after free */
+#else
+static const unsigned spare_keep = 256;
+#endif
+
+struct spare {
+	struct spare *next;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct spare *head;
+	unsigned n;
+} spares = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* Counted atomically: the store thread allocates through hr_mem too. */
 static atomic_size_t live;
@@ -28,7 +60,52 @@ void *hr_mem_alloc(size_t size, hr_mem_destroy_h *dh)
 	if (!m)
 		return NULL;
 	m->nrefs = 1;
-	m->pooled = false;
+	m->from = FROM_HEAP;
+	m->dh = dh;
+	atomic_fetch_add(&live, 1);
+	return m + 1;
+}
+
+static void *spare_get(void)
+{
+	struct spare *sp;
+
+	pthread_mutex_lock(&spares.lock);
+	sp = spares.head;
+	if (sp) {
+		spares.head = sp->next;
+		spares.n--;
+	}
+	pthread_mutex_unlock(&spares.lock);
+	return sp ? (void *)sp : malloc(HR_MEM_SPARE);
+}
+
+static void spare_put(void *p)
+{
+	struct spare *sp = p;
+
+	pthread_mutex_lock(&spares.lock);
+	if (spares.n < spare_keep) {
+		sp->next = spares.head;
+		spares.head = sp;
+		spares.n++;
+		sp = NULL;
+	}
+	pthread_mutex_unlock(&spares.lock);
+	free(sp);
+}
+
+void *hr_mem_alloc_spare(size_t size, hr_mem_destroy_h *dh)
+{
+	struct mem *m;
+
+	if (size > HR_MEM_SPARE - sizeof(*m))
+		return hr_mem_alloc(size, dh);
+	m = spare_get();
+	if (!m)
+		return NULL;
+	m->nrefs = 1;
+	m->from = FROM_SPARE;
 	m->dh = dh;
 	atomic_fetch_add(&live, 1);
 	return m + 1;
@@ -55,7 +132,7 @@ void *hr_mem_zalloc_in(struct hr_fpool *pool, size_t size,
 		return hr_mem_zalloc(size, dh);
 	memset(m + 1, 0, size);
 	m->nrefs = 1;
-	m->pooled = true;
+	m->from = FROM_POOL;
 	m->dh = dh;
 	atomic_fetch_add(&live, 1);
 	return m + 1;
@@ -80,8 +157,10 @@ void *hr_mem_deref(void *data)
 	if (m->dh)
 		m->dh(data);
 	/* A destructor may not resurrect the object. */
-	if (m->pooled)
+	if (m->from == FROM_POOL)
 		hr_fpool_put(m);
+	else if (m->from == FROM_SPARE)
+		spare_put(m);
 	else
 		free(m);
 	atomic_fetch_sub(&live, 1);

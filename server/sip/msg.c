@@ -545,7 +545,7 @@ int hr_msg_decode(struct hr_msg **msgp, const char *p, size_t len,
 
 	if (!msgp || (!p && len))
 		return EINVAL;
-	m = hr_mem_alloc(sizeof(*m) + len + 1, msg_destroy);
+	m = hr_mem_alloc_spare(sizeof(*m) + len + 1, msg_destroy);
 	if (!m)
 		return ENOMEM;
 	memset(m, 0, sizeof(*m) - sizeof(m->inl));
