@@ -66,19 +66,51 @@ int hr_buf_putpl(struct hr_buf *buf, const struct hr_pl *pl)
 	return hr_buf_write(buf, pl->p, pl->len);
 }
 
-int hr_buf_printf(struct hr_buf *buf, const char *fmt, ...)
+/* Formatted into the buffer's room, not through vasprintf's malloc and
+ * free (issue 20: a response's printing took three of each). */
+static int buf_vprintf(struct hr_buf *buf, const char *fmt, va_list ap)
 {
+	size_t room = buf->size - buf->len;
+	va_list aq;
 	char *s;
-	va_list ap;
 	int n, err;
 
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
+	va_copy(aq, ap);
+	n = vsnprintf(room ? buf->b + buf->len : NULL, room, fmt, aq);
+	va_end(aq);
 	if (n < 0)
 		return ENOMEM;
+	if ((size_t)n < room || n == 0) {
+		buf->len += (size_t)n;
+		return 0;
+	}
+	/* vsnprintf writes a NUL after the text */
+	err = hr_buf_reserve(buf, (size_t)n + 1);
+	if (!err) {
+		vsnprintf(buf->b + buf->len, (size_t)n + 1, fmt, ap);
+		buf->len += (size_t)n;
+		return 0;
+	}
+	if (err != EMSGSIZE)
+		return err;
+	/* the text may still end exactly at the cap */
+	s = malloc((size_t)n + 1);
+	if (!s)
+		return ENOMEM;
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
 	err = hr_buf_write(buf, s, (size_t)n);
 	free(s);
+	return err;
+}
+
+int hr_buf_printf(struct hr_buf *buf, const char *fmt, ...)
+{
+	va_list ap;
+	int err;
+
+	va_start(ap, fmt);
+	err = buf_vprintf(buf, fmt, ap);
+	va_end(ap);
 	return err;
 }
 

@@ -37,6 +37,32 @@ START_TEST(test_mem)
 }
 END_TEST
 
+START_TEST(test_mem_spare)
+{
+	size_t live = hr_mem_live();
+	char *a = hr_mem_alloc_spare(HR_MEM_SPARE - 16, dtor);
+	char *big = hr_mem_alloc_spare(HR_MEM_SPARE, NULL);
+	char *b;
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(big);
+	memset(a, 'a', HR_MEM_SPARE - 16);
+	memset(big, 'b', HR_MEM_SPARE);
+	ck_assert_uint_eq(hr_mem_live(), live + 2);
+	destroyed = 0;
+	ck_assert_ptr_null(hr_mem_deref(a));
+	ck_assert_int_eq(destroyed, 1);
+	ck_assert_ptr_null(hr_mem_deref(big));
+	/* the block just freed serves the next one (not under ASan) */
+	b = hr_mem_alloc_spare(100, NULL);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_uint_eq(hr_mem_nrefs(b), 1);
+	ck_assert_ptr_null(hr_mem_deref(b));
+	ck_assert_uint_eq(hr_mem_live(), live);
+	ck_assert_ptr_null(hr_mem_alloc_spare(SIZE_MAX, NULL));
+}
+END_TEST
+
 /* true when the page holding p is mapped */
 static bool mapped(const void *p)
 {
@@ -148,6 +174,17 @@ START_TEST(test_buf)
 	ck_assert_uint_eq(b.len, 10);
 	hr_buf_reset(&b);
 	ck_assert_uint_eq(b.len, 0);
+	/* printf into the room left, then past the first size */
+	hr_buf_init(&b, 4096);
+	ck_assert_int_eq(hr_buf_printf(&b, "%s", ""), 0);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_int_eq(hr_buf_puts(&b, "a"), 0);
+	ck_assert_int_eq(hr_buf_printf(&b, "%d;%s", 42, "x"), 0);
+	ck_assert_int_eq(hr_buf_printf(&b, "%300s", "z"), 0);
+	ck_assert_uint_eq(b.len, 305);
+	ck_assert(memcmp(b.b, "a42;x ", 6) == 0);
+	ck_assert_int_eq(b.b[304], 'z');
+	hr_buf_reset(&b);
 }
 END_TEST
 
@@ -351,6 +388,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, test_mem);
+	tcase_add_test(tc, test_mem_spare);
 	tcase_add_test(tc, test_pl);
 	tcase_add_test(tc, test_buf);
 	tcase_add_test(tc, test_hash_list);
