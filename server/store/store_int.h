@@ -44,7 +44,8 @@ enum stmt_kind {
 struct stmt {
 	enum stmt_kind kind;
 	int n;
-	char *v[STMT_PARAMS_MAX];  /* text parameters (malloc), NULL = NULL */
+	char *mem;                 /* one malloc holding every parameter */
+	char *v[STMT_PARAMS_MAX];  /* text parameters in mem, NULL = NULL */
 };
 
 /* ---- a queued transaction ---- */

@@ -15,8 +15,8 @@
 
 void hr_stmt_reset(struct stmt *st)
 {
-	for (int i = 0; i < st->n; i++)
-		free(st->v[i]);
+	free(st->mem);
+	st->mem = NULL;
 	st->n = 0;
 }
 
@@ -62,39 +62,34 @@ static struct stmt *stmt_add(struct hr_store_tx *tx, enum stmt_kind kind)
 	return st;
 }
 
-/* Append a text parameter (NULL stays SQL NULL): 0 or ENOMEM. */
-static int param(struct stmt *st, const char *v)
-{
-	char *p = NULL;
-
-	if (v) {
-		p = strdup(v);
-		if (!p)
-			return ENOMEM;
-	}
-	st->v[st->n++] = p;
-	return 0;
-}
-
 /* One statement from its parameters: 0, ENOMEM, or E2BIG for more than
- * a statement holds (ADD checks that at compile time). */
+ * a statement holds (ADD checks that at compile time). The parameters
+ * are copied into one allocation, not one each (issue 20: a binding's
+ * dozen strdup()s and free()s were 7 % of the REGISTER maximum). */
 static int add(struct hr_store_tx *tx, enum stmt_kind kind,
 	const char *const *v, unsigned n)
 {
+	size_t len[STMT_PARAMS_MAX], total = 0;
 	struct stmt *st;
-	int err = 0;
+	char *p;
 
 	if (n > STMT_PARAMS_MAX)
 		return E2BIG;
+	for (unsigned i = 0; i < n; i++) {
+		len[i] = v[i] ? strlen(v[i]) + 1 : 0;
+		total += len[i];
+	}
 	st = stmt_add(tx, kind);
 	if (!st)
 		return ENOMEM;
-	for (unsigned i = 0; i < n && !err; i++)
-		err = param(st, v[i]);
-	if (err) {
-		hr_stmt_reset(st);
-		return err;
+	p = st->mem = malloc(total ? total : 1);
+	if (!p)
+		return ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		st->v[i] = v[i] ? memcpy(p, v[i], len[i]) : NULL;
+		p += len[i];
 	}
+	st->n = (int)n;
 	tx->n++;
 	return 0;
 }
