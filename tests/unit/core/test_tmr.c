@@ -100,6 +100,10 @@ START_TEST(test_many)
 	for (int i = 0; i < N; i++)
 		hr_tmr_start(&t[i], (uint64_t)(rand() % 1000), check_order,
 			&t[i]);
+	/* restarts move entries up and down from the middle */
+	for (int i = 1; i < N; i += 3)
+		hr_tmr_start(&t[i], (uint64_t)(rand() % 1000), check_order,
+			&t[i]);
 	for (int i = 0; i < N; i += 2)
 		hr_tmr_cancel(&t[i]);
 	ck_assert_uint_eq(hr_tmr_count(), N / 2);
