@@ -74,12 +74,62 @@ void hr_sa_set_port(struct hr_sa *sa, uint16_t port)
 		sa->u.in.sin_port = htons(port);
 }
 
+/* Decimal digits of v at p; the end. */
+static char *put_dec(char *p, unsigned v)
+{
+	char tmp[10];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/* An IPv4 address, and ":port" when port is not negative, without
+ * inet_ntop's and snprintf's vfprintf (issue 20: about 1 % of a core
+ * at the REGISTER maximum); the end. p has 22 bytes. */
+static char *put_in4(char *p, const struct sockaddr_in *in, long port)
+{
+	const uint8_t *b = (const uint8_t *)&in->sin_addr;
+
+	for (int i = 0; i < 4; i++) {
+		if (i)
+			*p++ = '.';
+		p = put_dec(p, b[i]);
+	}
+	if (port >= 0) {
+		*p++ = ':';
+		p = put_dec(p, (unsigned)port);
+	}
+	return p;
+}
+
+/* s, of len bytes, into buf of size, truncated as snprintf would */
+static const char *put_str(char *buf, size_t size, const char *s, size_t len)
+{
+	if (!size)
+		return buf;
+	if (len > size - 1)
+		len = size - 1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return buf;
+}
+
 const char *hr_sa_ntop(const struct hr_sa *sa, char *buf, size_t size)
 {
 	const void *a = sa->u.sa.sa_family == AF_INET6 ?
 		(const void *)&sa->u.in6.sin6_addr :
 		(const void *)&sa->u.in.sin_addr;
+	char tmp[24];
 
+	if (sa->u.sa.sa_family == AF_INET)
+		return put_str(buf, size, tmp,
+			(size_t)(put_in4(tmp, &sa->u.in, -1) - tmp));
 	if (!inet_ntop(sa->u.sa.sa_family, a, buf, (socklen_t)size))
 		snprintf(buf, size, "?");
 	return buf;
@@ -87,8 +137,11 @@ const char *hr_sa_ntop(const struct hr_sa *sa, char *buf, size_t size)
 
 const char *hr_sa_print(const struct hr_sa *sa, char *buf, size_t size)
 {
-	char host[INET6_ADDRSTRLEN];
+	char host[INET6_ADDRSTRLEN], tmp[24];
 
+	if (sa->u.sa.sa_family == AF_INET)
+		return put_str(buf, size, tmp, (size_t)(put_in4(tmp,
+			&sa->u.in, hr_sa_port(sa)) - tmp));
 	hr_sa_ntop(sa, host, sizeof(host));
 	if (sa->u.sa.sa_family == AF_INET6)
 		snprintf(buf, size, "[%s]:%u", host, hr_sa_port(sa));

@@ -312,6 +312,12 @@ START_TEST(test_sa)
 
 	ck_assert_int_eq(hr_sa_decode(&a, "127.0.0.1:5060"), 0);
 	ck_assert_str_eq(hr_sa_print(&a, s, sizeof(s)), "127.0.0.1:5060");
+	ck_assert_str_eq(hr_sa_print(&a, s, 8), "127.0.0");  /* truncated */
+	ck_assert_str_eq(hr_sa_ntop(&a, s, sizeof(s)), "127.0.0.1");
+	ck_assert_int_eq(hr_sa_decode(&b, "255.10.0.200:65535"), 0);
+	ck_assert_str_eq(hr_sa_print(&b, s, sizeof(s)), "255.10.0.200:65535");
+	ck_assert_int_eq(hr_sa_decode(&b, "0.0.0.0:0"), 0);
+	ck_assert_str_eq(hr_sa_print(&b, s, sizeof(s)), "0.0.0.0:0");
 	ck_assert_int_eq(hr_sa_decode(&b, "[::1]:5061"), 0);
 	ck_assert_str_eq(hr_sa_print(&b, s, sizeof(s)), "[::1]:5061");
 	ck_assert_uint_eq(hr_sa_port(&b), 5061);
