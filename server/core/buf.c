@@ -61,6 +61,15 @@ int hr_buf_puts(struct hr_buf *buf, const char *s)
 	return hr_buf_write(buf, s, strlen(s));
 }
 
+int hr_buf_putsv(struct hr_buf *buf, const char *const *s, size_t n)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < n && !err; i++)
+		err = hr_buf_puts(buf, s[i]);
+	return err;
+}
+
 int hr_buf_putpl(struct hr_buf *buf, const struct hr_pl *pl)
 {
 	return hr_buf_write(buf, pl->p, pl->len);

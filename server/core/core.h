@@ -350,6 +350,13 @@ int hr_buf_reserve(struct hr_buf *buf, size_t n);
 int hr_buf_write(struct hr_buf *buf, const void *p, size_t n);
 /** Append a C string. */
 int hr_buf_puts(struct hr_buf *buf, const char *s);
+/** hr_buf_puts of n strings in turn, none NULL. */
+int hr_buf_putsv(struct hr_buf *buf, const char *const *s, size_t n);
+/* HR_BUF_PUTS(buf, "a", b, "c"): the strings' concatenation, without
+ * hr_buf_printf's vfprintf on hot paths */
+#define HR_BUF_PUTS(buf, ...) hr_buf_putsv((buf), \
+	(const char *const[]){ __VA_ARGS__ }, \
+	sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(const char *))
 /** Append a slice. */
 int hr_buf_putpl(struct hr_buf *buf, const struct hr_pl *pl);
 /** Append formatted text. */

@@ -158,9 +158,9 @@ static int substate(struct hr_buf *b, const struct hr_sub *sub)
 				sub->final_retry);
 		return err;
 	}
-	return hr_buf_printf(b, "%s;expires=%lld",
-		hr_sub_state_name(sub->info.state),
-		(long long)(left > 0 ? left : 0));
+	if (HR_BUF_PUTS(b, hr_sub_state_name(sub->info.state), ";expires="))
+		return ENOMEM;
+	return hr_buf_putu(b, (uint64_t)(left > 0 ? left : 0));
 }
 
 /* A body goes with active state, and with the final NOTIFY after an
@@ -247,9 +247,9 @@ static int send_notify(struct hr_sub *sub)
 		hr_mem_ref(sub);  /* the lookup's, until resolved() */
 	if (err)
 		goto out;
-	err |= hr_buf_printf(&hdrs, "Event: %s", sub->info.package);
+	err |= HR_BUF_PUTS(&hdrs, "Event: ", sub->info.package);
 	if (*sub->info.event_id)
-		err |= hr_buf_printf(&hdrs, ";id=%s", sub->info.event_id);
+		err |= HR_BUF_PUTS(&hdrs, ";id=", sub->info.event_id);
 	err |= hr_buf_puts(&hdrs, "\r\nSubscription-State: ");
 	err |= substate(&hdrs, sub);
 	err |= hr_buf_puts(&hdrs, "\r\n");

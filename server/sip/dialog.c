@@ -455,7 +455,7 @@ static int route(const struct hr_dialog *dlg, struct hr_uri *next,
 	rest = list;
 	if (hr_uri_param(&a.uri, "lr", &(struct hr_pl){ 0 }) == 0) {
 		err |= hr_buf_puts(ruri, dlg->target);
-		err |= hr_buf_printf(hdrs, "Route: %s\r\n", dlg->route_set);
+		err |= HR_BUF_PUTS(hdrs, "Route: ", dlg->route_set, "\r\n");
 		return err;
 	}
 	err |= hr_buf_putpl(ruri, &a.uri.raw);
@@ -465,7 +465,7 @@ static int route(const struct hr_dialog *dlg, struct hr_uri *next,
 		err |= hr_buf_putpl(hdrs, &rest);
 		err |= hr_buf_puts(hdrs, ",");
 	}
-	err |= hr_buf_printf(hdrs, "<%s>\r\n", dlg->target);
+	err |= HR_BUF_PUTS(hdrs, "<", dlg->target, ">\r\n");
 	return err;
 }
 
@@ -531,14 +531,12 @@ int hr_dialog_prepare(struct hr_sip *sip, struct hr_dialog *dlg,
 		return err;
 	/* RFC 3261 12.2.1.1: the local URI and tag in From, the remote
 	 * ones in To, the next local CSeq */
-	err |= hr_buf_printf(hdrs, "From: <%s>;tag=%s\r\n", dlg->local_uri,
-		dlg->local_tag);
-	err |= hr_buf_printf(hdrs, "To: <%s>;tag=%s\r\n", dlg->remote_uri,
-		dlg->remote_tag);
-	err |= hr_buf_printf(hdrs, "Call-ID: %s\r\n", dlg->callid);
-	err |= hr_buf_printf(hdrs, "CSeq: %lld %s\r\n",
-		(long long)dlg->cseq + 1, method);
-	err |= hr_buf_printf(hdrs, "Contact: %s\r\n", dlg->local_contact);
+	err |= HR_BUF_PUTS(hdrs, "From: <", dlg->local_uri, ">;tag=",
+		dlg->local_tag, "\r\nTo: <", dlg->remote_uri, ">;tag=",
+		dlg->remote_tag, "\r\nCall-ID: ", dlg->callid, "\r\nCSeq: ");
+	err |= hr_buf_putu(hdrs, (uint64_t)dlg->cseq + 1);
+	err |= HR_BUF_PUTS(hdrs, " ", method, "\r\nContact: ",
+		dlg->local_contact, "\r\n");
 	return err;
 }
 

@@ -125,9 +125,12 @@ static int match_key(const struct hr_msg *req, struct hr_buf *buf)
 
 			err |= hr_buf_write(buf, &c, 1);
 		}
-		err |= hr_buf_printf(buf, "\n%u\n", v->port);
+		err |= hr_buf_puts(buf, "\n");
+		err |= hr_buf_putu(buf, v->port);
+		err |= hr_buf_puts(buf, "\n");
 		err |= hr_buf_putpl(buf, &req->callid);
-		err |= hr_buf_printf(buf, "\n%u", req->cseq.num);
+		err |= hr_buf_puts(buf, "\n");
+		err |= hr_buf_putu(buf, req->cseq.num);
 		return err ? ENOMEM : 0;
 	}
 	err |= hr_buf_puts(buf, "2\n");
@@ -139,7 +142,9 @@ static int match_key(const struct hr_msg *req, struct hr_buf *buf)
 	err |= hr_buf_putpl(buf, &req->from.tag);
 	err |= hr_buf_puts(buf, "\n");
 	err |= hr_buf_putpl(buf, &req->callid);
-	err |= hr_buf_printf(buf, "\n%u\n", req->cseq.num);
+	err |= hr_buf_puts(buf, "\n");
+	err |= hr_buf_putu(buf, req->cseq.num);
+	err |= hr_buf_puts(buf, "\n");
 	err |= hr_buf_putpl(buf, &v->raw);
 	return err ? ENOMEM : 0;
 }
