@@ -53,6 +53,7 @@ static void auth_destroy(void *data)
 	hr_nonce_flush(a);
 	hr_hash_reset(&a->nct);
 	EVP_MAC_CTX_free(a->mac);
+	EVP_MAC_CTX_free(a->work);
 	strv_free(a->md5_agents, a->nmd5_agents);
 	strv_free(a->domains, a->ndomains);
 }
@@ -73,7 +74,8 @@ static int mac_init(struct hr_auth *a, const uint8_t *key, size_t len)
 	EVP_MAC_free(m);  /* the context keeps its own reference */
 	if (!a->mac || !EVP_MAC_init(a->mac, key, len, params))
 		return ENOMEM;
-	return 0;
+	a->work = EVP_MAC_CTX_dup(a->mac);
+	return a->work ? 0 : ENOMEM;
 }
 
 static int opaque_init(struct hr_auth *a)

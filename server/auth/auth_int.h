@@ -15,6 +15,7 @@
 
 struct hr_auth {
 	EVP_MAC_CTX *mac;       /* HMAC-SHA256 keyed with the secret */
+	EVP_MAC_CTX *work;      /* a copy of mac that each MAC re-inits */
 	unsigned ttl_s;
 	int64_t time_off;       /* tests move the wall clock */
 	char opaque[HR_OPAQUE_HEX + 1];
