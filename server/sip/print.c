@@ -151,6 +151,13 @@ static int tail(struct hr_buf *buf, const struct hr_pl *hdrs,
 	return err;
 }
 
+/* Room for about n bytes at once, not by doubling from 256 (issue 20:
+ * two or three reallocs a message); over the cap, writing says so. */
+static void guess(struct hr_buf *buf, size_t n)
+{
+	(void)hr_buf_reserve(buf, n);
+}
+
 int hr_resp_print(struct hr_buf *buf, const struct hr_msg *req,
 	const struct hr_resp *resp, const char *server)
 {
@@ -158,6 +165,8 @@ int hr_resp_print(struct hr_buf *buf, const struct hr_msg *req,
 
 	if (resp->scode < 100 || resp->scode > 699 || !resp->reason)
 		return EINVAL;
+	/* the status line and what 8.2.6.2 copies from the request */
+	guess(buf, 512 + resp->hdrs.len + (resp->ctype ? resp->body.len : 0));
 	err |= hr_buf_puts(buf, "SIP/2.0 ");
 	err |= hr_buf_putu(buf, resp->scode);
 	err |= hr_buf_puts(buf, " ");
@@ -216,6 +225,8 @@ int hr_req_print(struct hr_buf *buf, const struct hr_req *req,
 
 	if (!req->method || !req->ruri.len)
 		return EINVAL;
+	guess(buf, 256 + req->ruri.len + req->hdrs.len +
+		(req->ctype ? req->body.len : 0));
 	err |= hr_buf_puts(buf, req->method);
 	err |= hr_buf_puts(buf, " ");
 	err |= hr_buf_putpl(buf, &req->ruri);
