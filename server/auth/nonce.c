@@ -37,7 +37,7 @@ void hr_auth_time_advance(struct hr_auth *a, int64_t s)
 }
 
 /* On a->work, re-initialised with the key it has: a copy of a->mac for
- * each MAC cost eight mallocs and frees (issue 20: EVP_MAC_CTX_dup was
+ * each MAC cost several mallocs and frees (issue 20: EVP_MAC_CTX_dup was
  * 3 % of the REGISTER maximum). Core thread only, as all of hr_auth. */
 int hr_auth_mac(const struct hr_auth *a, const struct hr_pl *part,
 	size_t n, uint8_t *out, size_t olen)
