@@ -41,6 +41,24 @@ uint32_t hr_mem_nrefs(const void *data);
 /** Live allocations made through hr_mem (for leak checks in tests). */
 size_t hr_mem_live(void);
 
+/* ---- a heap for what lives long (slab.c): pieces in classes of
+ * HR_SLAB_ALIGN bytes from blocks mapped on their own, so that the
+ * traffic's short-lived memory does not pin their pages; SIP thread
+ * only ---- */
+#define HR_SLAB_ALIGN 16
+#define HR_SLAB_MAX 1024          /* larger: NULL, take it from malloc */
+#define HR_SLAB_BLOCK (1024 * 1024)
+
+/** size bytes, 16-aligned; NULL when over HR_SLAB_MAX, out of memory or
+ * under AddressSanitizer (then take it from malloc). */
+void *hr_slab_get(size_t size);
+/** Put back p, taken with hr_slab_get(size); NULL-safe. */
+void hr_slab_put(void *p, size_t size);
+/** Bytes the slab has mapped. */
+size_t hr_slab_mapped(void);
+/** hr_mem_zalloc for what lives long: from the slab (or malloc). */
+void *hr_mem_zalloc_long(size_t size, hr_mem_destroy_h *dh);
+
 /* ---- a pool for memory freed in about the order it was taken (fpool.c):
  * blocks mapped on their own, each unmapped when its last piece is put
  * back; one thread only ---- */

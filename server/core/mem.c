@@ -9,11 +9,13 @@ enum mem_from {
 	FROM_HEAP,              /* malloc */
 	FROM_POOL,              /* an hr_fpool */
 	FROM_SPARE,             /* a block of HR_MEM_SPARE bytes */
+	FROM_SLAB,              /* slab_size says its class */
 };
 
 struct mem {
 	uint32_t nrefs;
 	uint8_t from;           /* enum mem_from */
+	uint16_t slab_size;     /* FROM_SLAB: what it took, header included */
 	hr_mem_destroy_h *dh;
 } __attribute__((aligned(16)));
 
@@ -138,6 +140,24 @@ void *hr_mem_zalloc_in(struct hr_fpool *pool, size_t size,
 	return m + 1;
 }
 
+void *hr_mem_zalloc_long(size_t size, hr_mem_destroy_h *dh)
+{
+	struct mem *m;
+
+	if (size > HR_SLAB_MAX - sizeof(*m))
+		return hr_mem_zalloc(size, dh);
+	m = hr_slab_get(sizeof(*m) + size);
+	if (!m)
+		return hr_mem_zalloc(size, dh);
+	memset(m + 1, 0, size);
+	m->nrefs = 1;
+	m->from = FROM_SLAB;
+	m->slab_size = (uint16_t)(sizeof(*m) + size);
+	m->dh = dh;
+	atomic_fetch_add(&live, 1);
+	return m + 1;
+}
+
 void *hr_mem_ref(void *data)
 {
 	if (data)
@@ -161,6 +181,8 @@ void *hr_mem_deref(void *data)
 		hr_fpool_put(m);
 	else if (m->from == FROM_SPARE)
 		spare_put(m);
+	else if (m->from == FROM_SLAB)
+		hr_slab_put(m, m->slab_size);
 	else
 		free(m);
 	atomic_fetch_sub(&live, 1);

@@ -125,6 +125,69 @@ START_TEST(test_fpool)
 }
 END_TEST
 
+START_TEST(test_slab)
+{
+	enum { N = 3000, SZ = 400 };   /* over one block */
+	static char *pc[N];
+	size_t live = hr_mem_live();
+	char *o;
+
+	/* under AddressSanitizer the slab gives nothing: malloc does */
+	o = hr_slab_get(SZ);
+	hr_slab_put(o, SZ);
+	if (!o) {
+		o = hr_mem_zalloc_long(SZ, dtor);
+		ck_assert_ptr_nonnull(o);
+		destroyed = 0;
+		ck_assert_ptr_null(hr_mem_deref(o));
+		ck_assert_int_eq(destroyed, 1);
+		return;
+	}
+	for (int i = 0; i < N; i++) {
+		pc[i] = hr_slab_get(SZ);
+		ck_assert_ptr_nonnull(pc[i]);
+		ck_assert_uint_eq((uintptr_t)pc[i] % HR_SLAB_ALIGN, 0);
+		memset(pc[i], i & 0xff, SZ);
+	}
+	ck_assert_ptr_null(hr_slab_get(HR_SLAB_MAX + 1));
+	ck_assert_ptr_null(hr_slab_get(0));
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq((unsigned char)pc[i][SZ - 1], i & 0xff);
+	/* a piece put back is the next of its class, not of another */
+	hr_slab_put(pc[7], SZ);
+	ck_assert_ptr_ne(hr_slab_get(SZ + HR_SLAB_ALIGN), pc[7]);
+	ck_assert_ptr_eq(hr_slab_get(SZ - 1), pc[7]);
+	/* churn takes no new blocks */
+	{
+		size_t mapped0 = hr_slab_mapped();
+
+		for (int r = 0; r < 3; r++) {
+			for (int i = 0; i < N; i++)
+				hr_slab_put(pc[i], SZ);
+			for (int i = 0; i < N; i++)
+				pc[i] = hr_slab_get(SZ);
+		}
+		ck_assert_uint_eq(hr_slab_mapped(), mapped0);
+	}
+	for (int i = 0; i < N; i++)
+		hr_slab_put(pc[i], SZ);
+
+	/* refcounted objects from it: zeroed, destroyed, counted */
+	destroyed = 0;
+	o = hr_mem_zalloc_long(SZ, dtor);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(o[SZ - 1], 0);
+	ck_assert_uint_eq(hr_mem_live(), live + 1);
+	ck_assert_ptr_null(hr_mem_deref(o));
+	ck_assert_int_eq(destroyed, 1);
+	ck_assert_uint_eq(hr_mem_live(), live);
+	/* too large for it: malloc's */
+	o = hr_mem_zalloc_long(HR_SLAB_MAX * 2, NULL);
+	ck_assert_ptr_nonnull(o);
+	hr_mem_deref(o);
+}
+END_TEST
+
 START_TEST(test_pl)
 {
 	struct hr_pl a = HR_PL("Hello"), b = HR_PL("hello"), t = HR_PL(
@@ -405,6 +468,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_opt);
 	tcase_add_test(tc, test_rand);
 	tcase_add_test(tc, test_fpool);
+	tcase_add_test(tc, test_slab);
 	suite_add_tcase(s, tc);
 	return s;
 }
