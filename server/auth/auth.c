@@ -51,7 +51,6 @@ static void auth_destroy(void *data)
 	struct hr_auth *a = data;
 
 	hr_nonce_flush(a);
-	hr_hash_reset(&a->nct);
 	EVP_MAC_CTX_free(a->mac);
 	EVP_MAC_CTX_free(a->work);
 	strv_free(a->md5_agents, a->nmd5_agents);
@@ -129,7 +128,6 @@ int hr_auth_alloc(struct hr_auth **ap, const struct hr_auth_cfg *cfg)
 	const uint8_t *key = cfg ? cfg->secret : NULL;
 	size_t keylen = cfg ? cfg->secret_len : 0;
 	struct hr_auth *a;
-	uint32_t nb;
 	int err;
 
 	if (!ap || (key && keylen < SECRET_MIN))
@@ -146,8 +144,7 @@ int hr_auth_alloc(struct hr_auth **ap, const struct hr_auth_cfg *cfg)
 	a->nc_max = cfg && cfg->max_nonces ? cfg->max_nonces :
 		DEFAULT_MAX_NONCES;
 	a->floor_ts = INT64_MIN;
-	nb = a->nc_max / 4 > 16384 ? 16384 : (uint32_t)a->nc_max / 4;
-	err = hr_hash_init(&a->nct, nb);
+	err = hr_nonce_init(a);
 	if (!err && cfg)
 		err = cfg_init(a, cfg);
 	if (!err)

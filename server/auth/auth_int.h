@@ -19,8 +19,11 @@ struct hr_auth {
 	unsigned ttl_s;
 	int64_t time_off;       /* tests move the wall clock */
 	char opaque[HR_OPAQUE_HEX + 1];
-	struct hr_hash nct;     /* nonce -> highest nc seen */
-	struct hr_list ncl;     /* the same entries, oldest first */
+	struct ncent **nct;     /* nonce -> highest nc seen (nonce.c) */
+	uint32_t nct_mask;      /* its buckets - 1 */
+	struct ncent *nc_head;  /* the same entries, oldest first */
+	struct ncent *nc_tail;
+	size_t nc_n;
 	size_t nc_max;
 	int64_t floor_ts;       /* nonces this old are no longer tracked */
 	char **md5_agents;      /* copies of cfg->md5_agents */
@@ -59,7 +62,9 @@ enum hr_nonce_state hr_nonce_check(const struct hr_auth *a,
 /** Accept nc for a valid nonce only when it is above every one seen. */
 enum hr_nc_state hr_nonce_nc(struct hr_auth *a,
 	const uint8_t raw[HR_NONCE_RAW], uint32_t nc);
-/** Drop every nc table entry. */
+/** The nc table's buckets, about one for every four of nc_max. */
+int hr_nonce_init(struct hr_auth *a);
+/** Drop every nc table entry, and the buckets. */
 void hr_nonce_flush(struct hr_auth *a);
 /** HMAC-SHA256 of the n pieces under the secret, truncated to olen. */
 int hr_auth_mac(const struct hr_auth *a, const struct hr_pl *part,

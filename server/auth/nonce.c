@@ -8,6 +8,7 @@
  * only after a correct response, dropped once the nonce has expired.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -16,13 +17,24 @@
 /* A nonce from a clock up to this far ahead is still taken as fresh. */
 #define SKEW_S 60
 
+/* The nc table's buckets: a quarter of its entries, within these. */
+#define NCT_MIN 16
+#define NCT_MAX 16384
+
+/*
+ * One nonce's highest nc: 48 bytes, for every nonce a client answered
+ * correctly within its lifetime (issue 20: the intrusive lists and the
+ * refcount header took 136). Keyed by ts || rand alone: the MAC was
+ * checked before, so two entries with those equal are one nonce. Entries
+ * come and go in the order of the queue (prune() from its head), so the
+ * queue needs one link, and a bucket's chain one more.
+ */
 struct ncent {
-	struct hr_le he;        /* in a->nct */
-	struct hr_le le;        /* in a->ncl */
-	struct hr_auth *a;      /* not referenced: a flushes us first */
-	uint8_t raw[HR_NONCE_RAW];
-	int64_t ts;
+	struct ncent *hnext;    /* its bucket's chain */
+	struct ncent *qnext;    /* the queue: the next newer entry */
+	uint8_t key[HR_NONCE_TS + HR_NONCE_RAND];
 	uint32_t nc;
+	bool slab;              /* from hr_slab_get, else malloc */
 };
 
 int64_t hr_auth_now(const struct hr_auth *a)
@@ -150,26 +162,51 @@ enum hr_nonce_state hr_nonce_check(const struct hr_auth *a,
 	return HR_NONCE_VALID;
 }
 
-static void ncent_destroy(void *data)
+int hr_nonce_init(struct hr_auth *a)
 {
-	struct ncent *e = data;
+	uint32_t n = NCT_MIN;
 
-	hr_hash_unlink(&e->a->nct, &e->he);
-	hr_list_unlink(&e->le);
+	while (n < a->nc_max / 4 && n < NCT_MAX)
+		n <<= 1;
+	a->nct = calloc(n, sizeof(*a->nct));
+	if (!a->nct)
+		return ENOMEM;
+	a->nct_mask = n - 1;
+	return 0;
 }
 
-static struct ncent *lookup(const struct hr_auth *a,
-	const uint8_t raw[HR_NONCE_RAW], uint32_t key)
+static struct ncent **bucket(const struct hr_auth *a, const uint8_t *key)
 {
-	struct hr_list *l = hr_hash_list(&a->nct, key);
+	return &a->nct[hr_hash_bytes(key, HR_NONCE_TS + HR_NONCE_RAND) &
+		a->nct_mask];
+}
 
-	for (struct hr_le *le = l->head; le; le = le->next) {
-		struct ncent *e = le->data;
-
-		if (!memcmp(e->raw, raw, HR_NONCE_RAW))
+static struct ncent *lookup(const struct hr_auth *a, const uint8_t *key)
+{
+	for (struct ncent *e = *bucket(a, key); e; e = e->hnext) {
+		if (!memcmp(e->key, key, sizeof(e->key)))
 			return e;
 	}
 	return NULL;
+}
+
+/* The queue's oldest entry leaves the table and the queue. */
+static void drop_head(struct hr_auth *a)
+{
+	struct ncent *e = a->nc_head;
+	struct ncent **pp = bucket(a, e->key);
+
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	*pp = e->hnext;
+	a->nc_head = e->qnext;
+	if (!a->nc_head)
+		a->nc_tail = NULL;
+	a->nc_n--;
+	if (e->slab)
+		hr_slab_put(e, sizeof(*e));
+	else
+		free(e);
 }
 
 /* Expired entries go from the front; when the table is full the oldest
@@ -179,23 +216,23 @@ static void prune(struct hr_auth *a)
 {
 	int64_t now = hr_auth_now(a);
 
-	while (a->ncl.head) {
-		struct ncent *e = a->ncl.head->data;
-		bool expired = now - e->ts >= (int64_t)a->ttl_s;
+	while (a->nc_head) {
+		int64_t ts = get_ts(a->nc_head->key);
+		bool expired = now - ts >= (int64_t)a->ttl_s;
 
-		if (!expired && a->ncl.n < a->nc_max)
+		if (!expired && a->nc_n < a->nc_max)
 			break;
-		if (!expired && e->ts > a->floor_ts)
-			a->floor_ts = e->ts;
-		hr_mem_deref(e);
+		if (!expired && ts > a->floor_ts)
+			a->floor_ts = ts;
+		drop_head(a);
 	}
 }
 
 enum hr_nc_state hr_nonce_nc(struct hr_auth *a,
 	const uint8_t raw[HR_NONCE_RAW], uint32_t nc)
 {
-	uint32_t key = hr_hash_bytes(raw, HR_NONCE_RAW);
-	struct ncent *e = lookup(a, raw, key);
+	struct ncent *e = lookup(a, raw);
+	struct ncent **b;
 
 	if (e) {
 		if (nc <= e->nc)
@@ -206,25 +243,43 @@ enum hr_nc_state hr_nonce_nc(struct hr_auth *a,
 	if (get_ts(raw) <= a->floor_ts)
 		return HR_NC_UNTRACKED;
 	prune(a);
-	e = hr_mem_zalloc(sizeof(*e), ncent_destroy);
-	if (!e)
-		return HR_NC_UNTRACKED;  /* refuse rather than forget */
-	e->a = a;
-	memcpy(e->raw, raw, HR_NONCE_RAW);
-	e->ts = get_ts(raw);
+	/* it lives as long as the nonce: beside the others, not among the
+	 * requests (slab.c) */
+	e = hr_slab_get(sizeof(*e));
+	if (e) {
+		e->slab = true;
+	} else {
+		e = malloc(sizeof(*e));
+		if (!e)
+			return HR_NC_UNTRACKED;  /* refuse rather than forget */
+		e->slab = false;
+	}
+	memcpy(e->key, raw, sizeof(e->key));
 	e->nc = nc;
-	hr_hash_append(&a->nct, key, &e->he, e);
-	hr_list_append(&a->ncl, &e->le, e);
+	b = bucket(a, e->key);
+	e->hnext = *b;
+	*b = e;
+	e->qnext = NULL;
+	if (a->nc_tail)
+		a->nc_tail->qnext = e;
+	else
+		a->nc_head = e;
+	a->nc_tail = e;
+	a->nc_n++;
 	return HR_NC_OK;
 }
 
 void hr_nonce_flush(struct hr_auth *a)
 {
-	while (a->ncl.head)
-		hr_mem_deref(a->ncl.head->data);
+	if (!a->nct)
+		return;
+	while (a->nc_head)
+		drop_head(a);
+	free(a->nct);
+	a->nct = NULL;
 }
 
 size_t hr_auth_nonce_count(const struct hr_auth *a)
 {
-	return a ? a->ncl.n : 0;
+	return a ? a->nc_n : 0;
 }
