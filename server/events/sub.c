@@ -66,7 +66,7 @@ struct hr_sub *hr_sub_new(struct hr_events *ev, const struct hr_pkg *pkg,
 		ss->resource, unless(ss->watcher, ruri),
 		unless(user, ss->resource) };
 	size_t n = hr_strpack_size(strs, sizeof(strs) / sizeof(strs[0]));
-	struct hr_sub *sub = hr_mem_zalloc(sizeof(*sub) + n, sub_destroy);
+	struct hr_sub *sub = hr_mem_zalloc_long(sizeof(*sub) + n, sub_destroy);
 	char *p;
 
 	if (!sub) {
@@ -234,7 +234,7 @@ static struct res *res_get(struct hr_events *ev, const char *package,
 
 	if (r)
 		return r;
-	r = hr_mem_zalloc(sizeof(*r) + plen + rlen + 2, res_destroy);
+	r = hr_mem_zalloc_long(sizeof(*r) + plen + rlen + 2, res_destroy);
 	if (!r)
 		return NULL;
 	r->ev = ev;
@@ -271,7 +271,7 @@ static struct watcher *watcher_get(struct hr_events *ev, const char *uri)
 
 	if (w)
 		return w;
-	w = hr_mem_zalloc(sizeof(*w) + n + 1, watcher_destroy);
+	w = hr_mem_zalloc_long(sizeof(*w) + n + 1, watcher_destroy);
 	if (!w)
 		return NULL;
 	w->ev = ev;

@@ -44,7 +44,7 @@ struct aor *hr_aor_get(struct hr_registrar *r, const char *name)
 
 	if (a)
 		return a;
-	a = hr_mem_zalloc(sizeof(*a) + n + 1, aor_destroy);
+	a = hr_mem_zalloc_long(sizeof(*a) + n + 1, aor_destroy);
 	if (!a)
 		return NULL;
 	a->r = r;
@@ -106,7 +106,7 @@ struct binding *hr_binding_new(struct aor *a, const struct hr_store_binding *sb)
 		v[i] = STR_AT(sb, strs[i].row);
 	v[NSTRS] = key_is_uri ? NULL : sb->key;
 	n = hr_strpack_size(v, NSTRS + 1) - (key_is_uri ? 1 : 0);
-	b = hr_mem_zalloc(sizeof(*b) + n, binding_destroy);
+	b = hr_mem_zalloc_long(sizeof(*b) + n, binding_destroy);
 	if (!b)
 		return NULL;
 	p = b->strs;

@@ -64,7 +64,7 @@ static struct hr_dialog *alloc(const struct hr_dialog_rec *r)
 		r->local_uri, r->remote_uri, r->local_contact, r->route_set,
 		r->received, r->instance, r->remote_target };
 	size_t n = hr_strpack_size(v, sizeof(v) / sizeof(v[0]));
-	struct hr_dialog *dlg = hr_mem_zalloc(sizeof(*dlg) + n, destroy);
+	struct hr_dialog *dlg = hr_mem_zalloc_long(sizeof(*dlg) + n, destroy);
 	char *p;
 
 	if (!dlg)
