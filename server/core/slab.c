@@ -17,6 +17,17 @@
 
 #define NCLASS (HR_SLAB_MAX / HR_SLAB_ALIGN)
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SLAB_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(SLAB_ASAN)
+#define SLAB_ON false
+#else
+#define SLAB_ON true
+#endif
+
 /* A piece on its free list: its first bytes link it. */
 struct freep {
 	struct freep *next;
@@ -50,14 +61,10 @@ static bool cut_block(void)
 
 void *hr_slab_get(size_t size)
 {
-#if defined(__SANITIZE_ADDRESS__)
-	(void)size;
-	return NULL;
-#else
 	size_t c, need;
 	void *p;
 
-	if (!size || size > HR_SLAB_MAX)
+	if (!SLAB_ON || !size || size > HR_SLAB_MAX)
 		return NULL;
 	c = cls(size);
 	if (slab.free[c]) {
@@ -72,7 +79,6 @@ void *hr_slab_get(size_t size)
 	slab.cur += need;
 	slab.left -= need;
 	return p;
-#endif
 }
 
 void hr_slab_put(void *p, size_t size)
