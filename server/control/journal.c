@@ -21,9 +21,19 @@
 #include <string.h>
 #include "control_int.h"
 
+/*
+ * The events come from the journal's own pool (fpool.c), under
+ * pool_lock: the ring drops them in about the order they came, whichever
+ * thread puts back the last reference. From malloc's heap, the 10,000
+ * the ring holds were scattered among the requests of the traffic that
+ * made them, and pinned those pages once they were freed (issue 20).
+ */
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* An event as the ring and its readers share it. */
 struct jev {
 	atomic_uint refs;
+	bool pooled;                 /* from the pool, else malloc */
 	struct hr_ctl_event e;
 	char strs[];
 };
@@ -39,12 +49,20 @@ struct hr_journal {
 	unsigned sleepers;           /* threads in hr_journal_wait */
 	uint64_t added;
 	uint64_t failed;             /* not added (no memory) */
+	struct hr_fpool *pool;       /* the events' (under pool_lock) */
 };
 
 static void jev_put(struct jev *je)
 {
-	if (je && atomic_fetch_sub(&je->refs, 1) == 1)
+	if (!je || atomic_fetch_sub(&je->refs, 1) != 1)
+		return;
+	if (!je->pooled) {
 		free(je);
+		return;
+	}
+	pthread_mutex_lock(&pool_lock);
+	hr_fpool_put(je);
+	pthread_mutex_unlock(&pool_lock);
 }
 
 void hr_journal_put(const struct hr_ctl_event *e)
@@ -72,7 +90,8 @@ static const char *scopy(char **p, const char *s)
 }
 
 /* One block: the event and every string it points to. */
-static struct jev *jev_new(const struct hr_ctl_event *e)
+static struct jev *jev_new(struct hr_journal *j,
+	const struct hr_ctl_event *e)
 {
 	size_t n = slen(e->op) + slen(e->name) + slen(e->package);
 	struct jev *je;
@@ -80,9 +99,17 @@ static struct jev *jev_new(const struct hr_ctl_event *e)
 
 	for (unsigned i = 0; i < e->nf; i++)
 		n += slen(e->f[i].name) + slen(e->f[i].str);
-	je = malloc(sizeof(*je) + n);
-	if (!je)
-		return NULL;
+	pthread_mutex_lock(&pool_lock);
+	je = hr_fpool_get(j->pool, sizeof(*je) + n);
+	pthread_mutex_unlock(&pool_lock);
+	if (je) {
+		je->pooled = true;
+	} else {
+		je = malloc(sizeof(*je) + n);
+		if (!je)
+			return NULL;
+		je->pooled = false;
+	}
 	atomic_init(&je->refs, 1);
 	je->e = *e;
 	p = je->strs;
@@ -107,7 +134,8 @@ int hr_journal_alloc(struct hr_journal **jp, size_t cap, uint64_t base)
 	if (!j)
 		return ENOMEM;
 	j->ring = calloc(cap, sizeof(*j->ring));
-	if (!j->ring) {
+	if (!j->ring || hr_fpool_alloc(&j->pool)) {
+		free(j->ring);
 		free(j);
 		return ENOMEM;
 	}
@@ -117,6 +145,7 @@ int hr_journal_alloc(struct hr_journal **jp, size_t cap, uint64_t base)
 	err = hr_cond_init(&j->cond);
 	if (err) {
 		pthread_mutex_destroy(&j->lock);
+		hr_mem_deref(j->pool);
 		free(j->ring);
 		free(j);
 		return err;
@@ -131,6 +160,10 @@ void hr_journal_free(struct hr_journal *j)
 		return;
 	for (size_t i = 0; i < j->cap; i++)
 		jev_put(j->ring[i]);
+	/* an event a reader still holds keeps its block (fpool.c) */
+	pthread_mutex_lock(&pool_lock);
+	hr_mem_deref(j->pool);
+	pthread_mutex_unlock(&pool_lock);
 	pthread_cond_destroy(&j->cond);
 	pthread_mutex_destroy(&j->lock);
 	free(j->ring);
@@ -144,7 +177,7 @@ static size_t slot(const struct hr_journal *j, uint64_t id)
 
 int hr_journal_add(struct hr_journal *j, const struct hr_ctl_event *e)
 {
-	struct jev *je = jev_new(e), *old;
+	struct jev *je = jev_new(j, e), *old;
 
 	pthread_mutex_lock(&j->lock);
 	if (!je) {
