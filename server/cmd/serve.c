@@ -494,6 +494,7 @@ struct server {
 	struct hr_mwipkg *mwi;
 	struct hr_admin *admin;
 	struct hr_control *ctl;      /* the admin's door (a reference) */
+	struct hr_tmr trim;          /* give the heap's free pages back */
 };
 
 static void on_hup(struct server *sv)
@@ -970,6 +971,32 @@ static unsigned tcp_max_conns(void)
 	return (unsigned)fit;
 }
 
+/*
+ * The heap's free pages back to the system, now and then (issue 20). The
+ * traffic's requests, responses and store queries come and go in
+ * malloc's heap (what lives long is in the slab, transactions in their
+ * pool): once a burst of them is freed, glibc gives back only the
+ * heap's top, and the freed pages below it stay in RSS. malloc_trim(0)
+ * releases every whole free page (madvise); it runs when at least
+ * TRIM_MIN bytes and an eighth of the heap are free, which a steady
+ * load, reusing what it frees, does not reach often.
+ */
+#define TRIM_MS 10000
+#define TRIM_MIN (4u << 20)
+
+static void on_trim(void *arg)
+{
+	struct server *sv = arg;
+	struct mallinfo2 mi = mallinfo2();
+
+	if (mi.fordblks >= TRIM_MIN && mi.fordblks > mi.uordblks / 8) {
+		malloc_trim(0);
+		HR_DEBUG("heap: %zu bytes free of %zu, trimmed", mi.fordblks,
+			mi.arena);
+	}
+	hr_tmr_start(&sv->trim, TRIM_MS, on_trim, sv);
+}
+
 static int run(void)
 {
 	struct hr_sip_cfg scfg;
@@ -1030,9 +1057,11 @@ static int run(void)
 	 * were stored (while down, or in a crash between a rule's commit
 	 * and the end it brings): what is no longer allowed ends now */
 	hr_events_reauthorize(sv.events, NULL, NULL, NULL);
+	hr_tmr_start(&sv.trim, TRIM_MS, on_trim, &sv);
 	hr_log(HR_LOG_INFO, HR_LOG_MODULE, "ready");
 	err = hr_loop_run();
 out:
+	hr_tmr_cancel(&sv.trim);
 	for (int i = 0; i < 3; i++) {
 		if (sigs[i])
 			event_free(sigs[i]);
