@@ -116,7 +116,9 @@ int hr_ctrans_request(struct hr_ctrans **ctp, struct hr_sip *sip,
 
 	if (!req->method || strlen(req->method) >= sizeof(ct->method))
 		return EINVAL;
-	ct = hr_mem_zalloc(sizeof(*ct), destroy);
+	/* beside the server transactions: a NOTIFY's is kept for Timer K
+	 * (T4) over UDP, then freed in the order it came (fpool.c) */
+	ct = hr_mem_zalloc_in(hr_sip_trans_pool(sip), sizeof(*ct), destroy);
 	if (!ct)
 		return ENOMEM;
 	ct->sip = sip;
