@@ -982,7 +982,7 @@ static unsigned tcp_max_conns(void)
  * load, reusing what it frees, does not reach often.
  */
 #define TRIM_MS 10000
-#define TRIM_MIN (4u << 20)
+#define TRIM_MIN (1u << 20)
 
 static void on_trim(void *arg)
 {
