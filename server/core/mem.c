@@ -52,6 +52,16 @@ static struct mem *mem_of(const void *data)
 	return (struct mem *)((char *)data - sizeof(struct mem));
 }
 
+/* The header of a new allocation from where it came; its data. */
+static void *born(struct mem *m, enum mem_from from, hr_mem_destroy_h *dh)
+{
+	m->nrefs = 1;
+	m->from = (uint8_t)from;
+	m->dh = dh;
+	atomic_fetch_add(&live, 1);
+	return m + 1;
+}
+
 void *hr_mem_alloc(size_t size, hr_mem_destroy_h *dh)
 {
 	struct mem *m;
@@ -61,11 +71,7 @@ void *hr_mem_alloc(size_t size, hr_mem_destroy_h *dh)
 	m = malloc(sizeof(*m) + size);
 	if (!m)
 		return NULL;
-	m->nrefs = 1;
-	m->from = FROM_HEAP;
-	m->dh = dh;
-	atomic_fetch_add(&live, 1);
-	return m + 1;
+	return born(m, FROM_HEAP, dh);
 }
 
 static void *spare_get(void)
@@ -106,11 +112,7 @@ void *hr_mem_alloc_spare(size_t size, hr_mem_destroy_h *dh)
 	m = spare_get();
 	if (!m)
 		return NULL;
-	m->nrefs = 1;
-	m->from = FROM_SPARE;
-	m->dh = dh;
-	atomic_fetch_add(&live, 1);
-	return m + 1;
+	return born(m, FROM_SPARE, dh);
 }
 
 void *hr_mem_zalloc(size_t size, hr_mem_destroy_h *dh)
@@ -133,11 +135,7 @@ void *hr_mem_zalloc_in(struct hr_fpool *pool, size_t size,
 	if (!m)
 		return hr_mem_zalloc(size, dh);
 	memset(m + 1, 0, size);
-	m->nrefs = 1;
-	m->from = FROM_POOL;
-	m->dh = dh;
-	atomic_fetch_add(&live, 1);
-	return m + 1;
+	return born(m, FROM_POOL, dh);
 }
 
 void *hr_mem_zalloc_long(size_t size, hr_mem_destroy_h *dh)
@@ -150,12 +148,8 @@ void *hr_mem_zalloc_long(size_t size, hr_mem_destroy_h *dh)
 	if (!m)
 		return hr_mem_zalloc(size, dh);
 	memset(m + 1, 0, size);
-	m->nrefs = 1;
-	m->from = FROM_SLAB;
 	m->slab_size = (uint16_t)(sizeof(*m) + size);
-	m->dh = dh;
-	atomic_fetch_add(&live, 1);
-	return m + 1;
+	return born(m, FROM_SLAB, dh);
 }
 
 void *hr_mem_ref(void *data)
