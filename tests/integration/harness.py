@@ -702,6 +702,22 @@ class UdpClient:
         self.sock.close()
 
 
+def waiting(clients, timeout):
+    """Every datagram waiting on any of the UDP clients, after up to
+    timeout seconds for the first: a list of (client, bytes)."""
+    r, _, _ = select.select([c.sock for c in clients], [], [], timeout)
+    out = []
+    for c in clients:
+        if c.sock not in r:
+            continue
+        while True:
+            data = c.recv_raw(0)
+            if data is None:
+                break
+            out.append((c, data))
+    return out
+
+
 class TcpClient:
     def __init__(self, server, timeout=RECV_TIMEOUT):
         family = socket.AF_INET6 if ':' in server[0] else socket.AF_INET

@@ -5,7 +5,6 @@ limits while others go on."""
 
 import os
 import re
-import select
 import socket
 import time
 
@@ -89,21 +88,15 @@ def flood(clients, n, window=64):
                 sent[c] += 1
                 out[c] += 1
                 total += 1
-        r, _, _ = select.select([c.sock for c in clients], [], [], 0.5)
-        if not r:
+        got = harness.waiting(clients, 0.5)
+        if not got:
             # lost datagrams: start a new window
             out = {c: 0 for c in clients}
             continue
-        for c in clients:
-            if c.sock not in r:
-                continue
-            while True:
-                data = c.recv_raw(0)
-                if data is None:
-                    break
-                code = int(data[8:11])
-                seen[code] = seen.get(code, 0) + 1
-                out[c] = max(0, out[c] - 1)
+        for c, data in got:
+            code = int(data[8:11])
+            seen[code] = seen.get(code, 0) + 1
+            out[c] = max(0, out[c] - 1)
     return seen
 
 

@@ -31,7 +31,6 @@ test skips, saying so; the Release build's ctest runs it.
 """
 
 import os
-import select
 import subprocess
 import sys
 import time
@@ -107,28 +106,21 @@ def burst(clients, ops, users=USERS):
                 busy[c]['burst-%d-%d@x' % (c.port, op)] = (op, 1, now)
                 sent[c] += 1
                 total += 1
-        r, _, _ = select.select([c.sock for c in clients], [], [], 0.5)
-        for c in clients:
-            if c.sock not in r:
+        for c, data in harness.waiting(clients, 0.5):
+            resp = harness.Response(data)
+            if resp.status < 200:
                 continue
-            while True:
-                data = c.recv_raw(0)
-                if data is None:
-                    break
-                resp = harness.Response(data)
-                if resp.status < 200:
-                    continue
-                cid = resp.get('Call-ID')
-                if cid not in busy[c]:
-                    continue
-                op, step, _ = busy[c].pop(cid)
-                if step == 1 and resp.status == 401:
-                    c.send(register(c, op, resp.get('WWW-Authenticate'),
-                                    users))
-                    busy[c][cid] = (op, 2, time.monotonic())
-                    continue
-                key = resp.status if step == 2 else 'first'
-                seen[key] = seen.get(key, 0) + 1
+            cid = resp.get('Call-ID')
+            if cid not in busy[c]:
+                continue
+            op, step, _ = busy[c].pop(cid)
+            if step == 1 and resp.status == 401:
+                c.send(register(c, op, resp.get('WWW-Authenticate'),
+                                users))
+                busy[c][cid] = (op, 2, time.monotonic())
+                continue
+            key = resp.status if step == 2 else 'first'
+            seen[key] = seen.get(key, 0) + 1
     return seen
 
 
