@@ -163,8 +163,13 @@ class FakeServerTest(unittest.TestCase):
         return srv
 
     def bench(self, srv, *extra):
-        return run_bench('--target', 'udp:127.0.0.1:%d' % srv.port,
-                         '--users', 3, *extra)
+        """herald-bench against srv: rc, summary, stderr, wall time and
+        a message for the assertions that shows them with what srv saw."""
+        rc, s, err, wall = run_bench('--target',
+                                     'udp:127.0.0.1:%d' % srv.port,
+                                     '--users', 3, *extra)
+        msg = 'summary %s\nstderr:\n%s\nseen %s' % (s, err, srv.seen)
+        return rc, s, err, wall, msg
 
     def assertGaps(self, gaps, want, msg):
         """Each gap about its wanted interval: not early by more than
@@ -181,9 +186,8 @@ class FakeServerTest(unittest.TestCase):
     def test_retransmit_until_answered(self):
         # the first two copies of each request are dropped
         srv = self.serve(lambda req, n: [final(req)] if n >= 3 else [])
-        rc, s, err, _ = self.bench(srv, '--t1', 50, '--rate', 5,
-                                   '--duration', 1)
-        msg = 'summary %s\nstderr:\n%s\nseen %s' % (s, err, srv.seen)
+        rc, s, err, _, msg = self.bench(srv, '--t1', 50, '--rate', 5,
+                                        '--duration', 1)
         self.assertEqual(rc, 0, msg)
         ops = int(s['ops'])
         self.assertGreaterEqual(ops, 4, msg)
@@ -204,9 +208,8 @@ class FakeServerTest(unittest.TestCase):
     def test_default_t1(self):
         # T1 500 ms: copies 500 ms, then 1 s apart
         srv = self.serve(lambda req, n: [final(req)] if n >= 3 else [])
-        rc, s, err, _ = self.bench(srv, '--rate', 1, '--ops', 1,
-                                   '--duration', 1)
-        msg = 'summary %s\nstderr:\n%s\nseen %s' % (s, err, srv.seen)
+        rc, s, err, _, msg = self.bench(srv, '--rate', 1, '--ops', 1,
+                                        '--duration', 1)
         self.assertEqual(rc, 0, msg)
         self.assertEqual(s.get('ops'), '1', msg)
         self.assertEqual(s.get('retransmits'), '4', msg)
@@ -217,9 +220,8 @@ class FakeServerTest(unittest.TestCase):
 
     def test_never_answered_fails_at_timer_f(self):
         srv = self.serve(lambda req, n: [])
-        rc, s, err, wall = self.bench(srv, '--t1', 50, '--rate', 1,
-                                      '--ops', 1, '--duration', 1)
-        msg = 'summary %s\nstderr:\n%s\nseen %s' % (s, err, srv.seen)
+        rc, s, err, wall, msg = self.bench(srv, '--t1', 50, '--rate', 1,
+                                           '--ops', 1, '--duration', 1)
         self.assertEqual(rc, 1, msg)       # nothing succeeded
         self.assertEqual(s.get('ops'), '0', msg)
         self.assertEqual(s.get('failures'), '1', msg)
@@ -250,9 +252,8 @@ class FakeServerTest(unittest.TestCase):
                 return [response(req, 100, 'Trying')]
             return [final(req)] if n >= 3 else []
         srv = self.serve(answer)
-        rc, s, err, _ = self.bench(srv, '--t1', 50, '--rate', 1,
-                                   '--ops', 1, '--duration', 1)
-        msg = 'summary %s\nstderr:\n%s\nseen %s' % (s, err, srv.seen)
+        rc, s, err, _, msg = self.bench(srv, '--t1', 50, '--rate', 1,
+                                        '--ops', 1, '--duration', 1)
         self.assertEqual(rc, 0, msg)
         self.assertEqual(s.get('ops'), '1', msg)
         for branch in srv.order:
@@ -267,10 +268,9 @@ class FakeServerTest(unittest.TestCase):
             extra = ['Retry-After: 5'] if k % 2 == 0 else []
             return [response(req, 503, 'Service Unavailable', extra)]
         srv = self.serve(answer)
-        rc, s, err, _ = self.bench(srv, '--t1', 50, '--rate', 20,
-                                   '--ops', 4, '--duration', 1,
-                                   '--users', 4)
-        msg = 'summary %s\nstderr:\n%s\nseen %s' % (s, err, srv.seen)
+        rc, s, err, _, msg = self.bench(srv, '--t1', 50, '--rate', 20,
+                                        '--ops', 4, '--duration', 1,
+                                        '--users', 4)
         self.assertEqual(rc, 1, msg)
         self.assertEqual(s.get('ops'), '0', msg)
         self.assertEqual(s.get('failures'), '4', msg)
