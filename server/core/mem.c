@@ -3,7 +3,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include "core.h"
+#include "core_int.h"
 
 enum mem_from {
 	FROM_HEAP,              /* malloc */
@@ -28,7 +28,7 @@ struct mem {
  * REGISTER maximum). At most spare_keep blocks wait here; the rest go
  * back to malloc. Locked: a message may be freed on another thread.
  */
-#ifdef __SANITIZE_ADDRESS__
+#ifdef HR_ASAN
 static const unsigned spare_keep;       /* ASan sees every use after free */
 #else
 static const unsigned spare_keep = 256;

@@ -13,16 +13,11 @@
  */
 #include <stdint.h>
 #include <sys/mman.h>
-#include "core.h"
+#include "core_int.h"
 
 #define NCLASS (HR_SLAB_MAX / HR_SLAB_ALIGN)
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SLAB_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(SLAB_ASAN)
+#ifdef HR_ASAN
 #define SLAB_ON false
 #else
 #define SLAB_ON true
