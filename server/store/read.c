@@ -101,12 +101,17 @@ int hr_store_subs_load(struct hr_store *s, hr_store_sub_h *h, void *arg)
 {
 	struct hr_store_sub_each e = { h, arg };
 	char sql[HR_ROW_SQL_MAX];
+	const char *v[1];
 	int err;
 
 	if (!s || !h)
 		return EINVAL;
-	err = hr_row_select(sql, sizeof(sql), &hr_row_sub, "ORDER BY id");
-	return err ? err : hr_pq_each(s->rd, sql, hr_store_sub_row, &e);
+	/* a node of a cluster: its own (the others send theirs) */
+	v[0] = s->cfg.node;
+	err = hr_row_select(sql, sizeof(sql), &hr_row_sub, s->cfg.node ?
+		"WHERE owner = $1 ORDER BY id" : "ORDER BY id");
+	return err ? err : hr_pq_each_params(s->rd, sql, s->cfg.node ? 1 : 0,
+		v, hr_store_sub_row, &e);
 }
 
 int hr_store_secret(struct hr_store *s, const char *name, uint8_t *out,

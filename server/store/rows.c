@@ -143,8 +143,8 @@ static int put(char *buf, size_t size, size_t *len, const char *fmt, ...)
 	return 0;
 }
 
-int hr_row_select(char *buf, size_t size, const struct hr_row *row,
-	const char *suffix)
+int hr_row_select_with(char *buf, size_t size, const struct hr_row *row,
+	const char *more, const char *suffix)
 {
 	size_t len = 0;
 	int err = put(buf, size, &len, "SELECT ");
@@ -156,8 +156,16 @@ int hr_row_select(char *buf, size_t size, const struct hr_row *row,
 			"%sextract(epoch FROM %s)::bigint" : "%s%s",
 			i ? ", " : "", c->name);
 	}
+	if (!err && more)
+		err = put(buf, size, &len, ", %s", more);
 	return err ? err : put(buf, size, &len, " FROM %s %s", row->table,
 		suffix);
+}
+
+int hr_row_select(char *buf, size_t size, const struct hr_row *row,
+	const char *suffix)
+{
+	return hr_row_select_with(buf, size, row, NULL, suffix);
 }
 
 /* "INSERT INTO t (a, b) VALUES ($1, $2)" */

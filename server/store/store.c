@@ -26,6 +26,9 @@ void hr_store_cfg_default(struct hr_store_cfg *cfg)
 	cfg->queue_max = 20000;
 	cfg->wait_ms = 5000;
 	cfg->batch_max = 500;
+	cfg->node = NULL;
+	cfg->advertise = NULL;
+	cfg->lease_ms = 10000;
 }
 
 void hr_store_user_ev_free(struct user_ev *ue)
@@ -40,7 +43,7 @@ void hr_store_user_ev_free(struct user_ev *ue)
 	free(ue);
 }
 
-static void wake_core(struct hr_store *s)
+void hr_store_wake(struct hr_store *s)
 {
 	event_active(s->ev, EV_READ, 0);
 }
@@ -58,7 +61,7 @@ void hr_store_complete(struct hr_store *s, struct hr_store_tx *tx, int err)
 	}
 	hr_list_append(&s->done, &tx->le, tx);
 	pthread_mutex_unlock(&s->lock);
-	wake_core(s);
+	hr_store_wake(s);
 }
 
 void hr_store_user_event(struct hr_store *s, struct user_ev *ue)
@@ -66,7 +69,7 @@ void hr_store_user_event(struct hr_store *s, struct user_ev *ue)
 	pthread_mutex_lock(&s->lock);
 	hr_list_append(&s->users, &ue->le, ue);
 	pthread_mutex_unlock(&s->lock);
-	wake_core(s);
+	hr_store_wake(s);
 }
 
 static void take_list(struct hr_list *dst, struct hr_list *src)
@@ -88,7 +91,7 @@ void hr_store_hold(struct hr_store *s, bool hold)
 {
 	s->hold = hold;
 	if (!hold)
-		wake_core(s);
+		hr_store_wake(s);
 }
 
 size_t hr_store_held(struct hr_store *s)
@@ -118,7 +121,7 @@ bool hr_store_deliver_one(struct hr_store *s)
 /* Core thread: run the handlers of everything the writer handed over. */
 static void deliver(struct hr_store *s)
 {
-	struct hr_list done, users;
+	struct hr_list done, users, changes;
 	struct hr_le *le;
 
 	pthread_mutex_lock(&s->lock);
@@ -127,6 +130,7 @@ static void deliver(struct hr_store *s)
 	else
 		take_list(&done, &s->done);
 	take_list(&users, &s->users);
+	take_list(&changes, &s->changes);
 	pthread_mutex_unlock(&s->lock);
 	while ((le = done.head)) {
 		hr_list_unlink(le);
@@ -142,6 +146,7 @@ static void deliver(struct hr_store *s)
 			s->user_h(&u, s->user_arg);
 		hr_store_user_ev_free(ue);
 	}
+	hr_cluster_deliver(s, &changes);
 }
 
 static void ev_cb(evutil_socket_t fd, short what, void *arg)
@@ -171,11 +176,20 @@ static void store_destroy(void *data)
 		 * ETIMEDOUT after wait_ms while PostgreSQL is away */
 		pthread_join(s->thread, NULL);
 	}
+	if (s->cl_started) {
+		if (write(s->cl_efd, &one, sizeof(one)) < 0)
+			HR_WARN("wake follower: %s", hr_strerror(errno));
+		pthread_join(s->cl_thread, NULL);
+	}
 	s->hold = false;
 	deliver(s);
 	while ((le = s->queue.head)) {  /* only when the thread never ran */
 		hr_list_unlink(le);
 		hr_mem_deref(le->data);
+	}
+	while ((le = s->refetch.head)) {
+		hr_list_unlink(le);
+		hr_refetch_free(le->data);
 	}
 	if (s->ev)
 		event_free(s->ev);
@@ -183,11 +197,17 @@ static void store_destroy(void *data)
 		PQfinish(s->wr);
 	if (s->rd)
 		PQfinish(s->rd);
+	if (s->cl)
+		PQfinish(s->cl);
+	if (s->cl_efd >= 0)
+		close(s->cl_efd);
 	if (s->efd >= 0)
 		close(s->efd);
 	pthread_mutex_destroy(&s->lock);
 	free(s->batch);
 	free(s->url_buf);
+	free(s->node_buf);
+	free(s->adv_buf);
 }
 
 static int connect_all(struct hr_store *s)
@@ -203,10 +223,26 @@ static int connect_all(struct hr_store *s)
 			hr_pq_connect_error());
 		return err;
 	}
-	err = hr_writer_setup(s->wr);
+	err = hr_writer_setup(s->wr, s->cfg.node);
 	if (err)
 		HR_ERROR("cannot prepare statements: %s",
 			hr_pq_errmsg(s->wr, msg, sizeof(msg)));
+	return err;
+}
+
+/* A node's join and its follower. */
+static int cluster_start(struct hr_store *s)
+{
+	int err;
+
+	s->cl_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->cl_efd < 0)
+		return ENOMEM;
+	err = hr_cluster_join(s);
+	if (!err)
+		err = pthread_create(&s->cl_thread, NULL, hr_cluster_main, s);
+	if (!err)
+		s->cl_started = true;
 	return err;
 }
 
@@ -221,6 +257,7 @@ int hr_store_alloc(struct hr_store **sp, const struct hr_store_cfg *cfg)
 	if (!s)
 		return ENOMEM;
 	s->efd = -1;
+	s->cl_efd = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	s->cfg = *cfg;
 	if (!s->cfg.queue_max)
@@ -229,11 +266,18 @@ int hr_store_alloc(struct hr_store **sp, const struct hr_store_cfg *cfg)
 		s->cfg.batch_max = 500;
 	if (!s->cfg.wait_ms)
 		s->cfg.wait_ms = 5000;
+	if (!s->cfg.lease_ms)
+		s->cfg.lease_ms = 10000;
 	s->url_buf = strdup(cfg->url);
+	s->node_buf = cfg->node ? strdup(cfg->node) : NULL;
+	s->adv_buf = cfg->advertise ? strdup(cfg->advertise) : NULL;
+	s->cfg.node = s->node_buf;
+	s->cfg.advertise = s->adv_buf;
 	s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	s->ev = event_new(hr_loop_base(), -1, 0, ev_cb, s);
 	s->batch = calloc(s->cfg.batch_max, sizeof(*s->batch));
-	if (!s->url_buf || s->efd < 0 || !s->ev || !s->batch) {
+	if (!s->url_buf || s->efd < 0 || !s->ev || !s->batch ||
+	    (cfg->node && !s->node_buf) || (cfg->advertise && !s->adv_buf)) {
 		err = ENOMEM;
 		goto out;
 	}
@@ -245,6 +289,11 @@ int hr_store_alloc(struct hr_store **sp, const struct hr_store_cfg *cfg)
 	if (err)
 		goto out;
 	s->started = true;
+	if (s->cfg.node) {
+		err = cluster_start(s);
+		if (err)
+			goto out;
+	}
 	*sp = s;
 	return 0;
  out:

@@ -20,6 +20,14 @@ struct hr_store_cfg {
 	unsigned wait_ms;       /* how long one may wait for PostgreSQL
 				 * (default 5000) before it fails ETIMEDOUT */
 	unsigned batch_max;     /* transactions per database commit (500) */
+	/* A node of a cluster (issue 21): its id, or NULL for a single
+	 * node. With one, the node joins (the nodes table), holds a lease
+	 * it renews every lease_ms / 5, and hands the other writers'
+	 * changes to the core (hr_store_set_change_handler). */
+	const char *node;
+	const char *advertise;  /* what the node tells the others (its SIP
+				 * address), or NULL */
+	unsigned lease_ms;      /* 10000 */
 };
 
 /** Fill cfg with the defaults (url stays NULL). */
@@ -338,6 +346,54 @@ int hr_store_users_load(struct hr_store *s, hr_store_user_h *h, void *arg);
  * Runs on the core thread.
  */
 void hr_store_set_user_handler(struct hr_store *s, hr_store_user_h *h,
+	void *arg);
+
+/* ---- a cluster's changes (cluster.c) ---- */
+
+/** What changed: a binding or a publication (the change log's kinds). */
+enum hr_store_change_kind {
+	HR_CHANGE_BINDING,
+	HR_CHANGE_PUBLICATION,
+};
+
+/** A row another writer changed, as it is now. */
+struct hr_store_change {
+	enum hr_store_change_kind kind;
+	const char *res;          /* the AOR, the presentity */
+	const char *key;          /* the binding's key, the entity-tag */
+	/* the row now, or NULL when it is gone (by kind) */
+	const struct hr_store_binding *binding;
+	const struct hr_store_pub *pub;
+};
+
+/** A change applied: 0; EBUSY when a change of the same resource is
+ * being stored here, so that the row read may be older than what this
+ * node commits: the store reads it again a little later. */
+typedef int (hr_store_change_h)(const struct hr_store_change *c, void *arg);
+
+/**
+ * Another writer's changes of bindings and publications, in the order
+ * they were committed (each row read again after its commit), on the
+ * core thread; not this node's own. Only with cfg.node. After an outage
+ * the node goes on from the last change it had applied.
+ */
+void hr_store_set_change_handler(struct hr_store *s, hr_store_change_h *h,
+	void *arg);
+
+/** A node of the cluster as the nodes table has it. */
+struct hr_store_node {
+	const char *id;
+	const char *advertise;    /* or NULL */
+	int64_t epoch;
+	int64_t lease_until;      /* wall seconds */
+	int64_t mark;             /* the last change it applied */
+	bool live;                /* its lease has not run out */
+};
+
+typedef int (hr_store_node_h)(const struct hr_store_node *n, void *arg);
+
+/** Every node (admin; a reader), by id. */
+int hr_store_nodes(struct hr_store_reader *r, hr_store_node_h *h,
 	void *arg);
 
 /* ---- the admin API's audit log (audit.c), on a reader ---- */

@@ -68,9 +68,27 @@ struct user_ev {
 	enum hr_store_user_kind kind;
 };
 
+/* Rows another writer changed (cluster.c), to deliver on core: each
+ * result has the columns of its table's row, then c_res and c_key (the
+ * row's columns are NULL when it is gone). */
+struct change_ev {
+	struct hr_le le;
+	PGresult *bindings;        /* or NULL */
+	PGresult *pubs;            /* or NULL */
+};
+
+/* A changed row to read again (its resource was busy here). */
+struct refetch {
+	struct hr_le le;
+	enum hr_store_change_kind kind;
+	uint64_t due_ms;           /* hr_store_mono_ms() */
+	char *res, *key;
+};
+
 struct hr_store {
 	struct hr_store_cfg cfg;   /* url is a copy (url_buf) */
 	char *url_buf;
+	char *node_buf, *adv_buf;  /* node and advertise, copied */
 
 	/* core thread */
 	PGconn *rd;                /* synchronous reads at start */
@@ -78,6 +96,8 @@ struct hr_store {
 	size_t depth;              /* committed, completion not delivered */
 	hr_store_user_h *user_h;
 	void *user_arg;
+	hr_store_change_h *change_h;
+	void *change_arg;
 	bool hold;                 /* tests: completions wait (hr_store_hold) */
 
 	/* writer thread */
@@ -87,11 +107,21 @@ struct hr_store {
 	int efd;                   /* eventfd: wakes the writer */
 	struct hr_store_tx **batch; /* batch_max slots */
 
+	/* follower thread (cluster.c), with cfg.node */
+	pthread_t cl_thread;
+	bool cl_started;
+	PGconn *cl;                /* NULL while PostgreSQL is away */
+	int cl_efd;                /* eventfd: wakes the follower */
+	int64_t epoch;             /* this node's, from its join */
+	int64_t mark;              /* the last change read */
+
 	/* locked */
 	pthread_mutex_t lock;
 	struct hr_list queue;      /* committed, not yet taken */
 	struct hr_list done;       /* completed, to deliver on core */
 	struct hr_list users;      /* struct user_ev, to deliver on core */
+	struct hr_list changes;    /* struct change_ev, to deliver on core */
+	struct hr_list refetch;    /* struct refetch, for the follower */
 	bool stop;
 	struct hr_store_stats stats;
 };
@@ -138,6 +168,9 @@ extern const struct hr_row hr_row_pub;     /* struct hr_store_pub */
 /** "SELECT <the columns> FROM <table> <suffix>" into buf: 0 or E2BIG. */
 int hr_row_select(char *buf, size_t size, const struct hr_row *row,
 	const char *suffix);
+/** ...with more columns (SQL, e.g. "c.a, c.b") after the row's. */
+int hr_row_select_with(char *buf, size_t size, const struct hr_row *row,
+	const char *more, const char *suffix);
 /** The upsert of a row, its columns as $1..$n: 0 or E2BIG. */
 int hr_row_upsert(char *buf, size_t size, const struct hr_row *row);
 /* Room for the text of any number column, and its NUL */
@@ -151,6 +184,19 @@ const char *hr_row_text(const struct hr_col *c, const void *p, char *buf,
  * strings are res's. */
 void hr_row_decode(const struct hr_row *row, void *p, const PGresult *res,
 	int r);
+
+/* ---- the follower (cluster.c) ---- */
+
+/** Wake the core thread to deliver what was handed over (any thread). */
+void hr_store_wake(struct hr_store *s);
+/** Join the cluster as s->cfg.node on a new connection (s->cl): 0, or
+ * EADDRINUSE when a live node holds the id past a lease's wait. */
+int hr_cluster_join(struct hr_store *s);
+void *hr_cluster_main(void *arg);
+/** Core thread: hand the changes over to s->change_h. */
+void hr_cluster_deliver(struct hr_store *s, struct hr_list *evs);
+void hr_change_ev_free(struct change_ev *ce);
+void hr_refetch_free(struct refetch *rf);
 
 /* ---- helpers (pq.c) ---- */
 
@@ -211,7 +257,7 @@ void hr_store_user_ev_free(struct user_ev *ue);
 /* ---- writer.c ---- */
 
 /** Prepare the statements and LISTEN on a fresh writer connection. */
-int hr_writer_setup(PGconn *conn);
+int hr_writer_setup(PGconn *conn, const char *node);
 /** The writer thread's body. */
 void *hr_writer_main(void *arg);
 

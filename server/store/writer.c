@@ -110,8 +110,9 @@ static int prepare(PGconn *conn, int k)
 	return err;
 }
 
-int hr_writer_setup(PGconn *conn)
+int hr_writer_setup(PGconn *conn, const char *node)
 {
+	const char *const v[] = { node };
 	int err = 0;
 
 	for (int k = 0; k < STMT__N && !err; k++)
@@ -119,6 +120,11 @@ int hr_writer_setup(PGconn *conn)
 	if (!err)
 		err = hr_pq_exec(conn, NULL, "LISTEN herald_users", 0, NULL,
 			PGRES_COMMAND_OK);
+	/* the change log says which node wrote (schema/008_cluster.sql) */
+	if (!err && node)
+		err = hr_pq_exec(conn, NULL,
+			"SELECT set_config('herald.node', $1, false)", 1, v,
+			PGRES_TUPLES_OK);
 	return err;
 }
 
@@ -199,7 +205,7 @@ static void reconnect(struct writer *w, uint64_t now)
 
 	w->last_try = now;
 	if (!hr_pq_connect(&conn, s->cfg.url)) {
-		if (!hr_writer_setup(conn)) {
+		if (!hr_writer_setup(conn, s->cfg.node)) {
 			s->wr = conn;
 			pthread_mutex_lock(&s->lock);
 			s->stats.down = false;

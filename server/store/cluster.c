@@ -1,0 +1,587 @@
+/*
+ * A node of a cluster (issue 21): several Herald nodes on one database,
+ * joined by PostgreSQL alone.
+ *
+ * The follower thread owns a connection of its own. It joins (the nodes
+ * table, under the change log's lock: schema/008_cluster.sql), renews
+ * the node's lease every lease_ms / 5, LISTENs on herald_changes and reads
+ * the change log from the last change it read: the rows that other
+ * writers changed, read again as they are now, go to the core thread
+ * (hr_store_set_change_handler). Reading the row rather than carrying it
+ * in the log keeps the log small and makes applying a change idempotent:
+ * a change read twice, or a row changed twice, gives the row's last
+ * state. The log is pruned past every live node's mark.
+ *
+ * After the connection was lost the follower goes on from its mark: the
+ * log holds every change since (no gap: the ids are taken in commit
+ * order), so nothing is missed and nothing is read again in full.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "store/store_int.h"
+
+#define HR_LOG_MODULE "cluster"
+
+#define READ_MAX "1000"        /* changes read per round */
+#define PRUNE_MS 30000
+#define REFETCH_MS 50          /* a busy resource's row: read again after */
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+/* 0x6865726c, "herl": the change log's lock (schema/008_cluster.sql) */
+#define LOG_LOCK "1751477868"
+
+static const char join_sql[] =
+	"WITH j AS (SELECT pg_advisory_xact_lock(" LOG_LOCK ")) "
+	"INSERT INTO nodes (id, advertise, lease_until, mark) "
+	"SELECT $1, $2, now() + $3::bigint * interval '1 ms', "
+	"(SELECT coalesce(max(id), 0) FROM changes) FROM j "
+	"ON CONFLICT (id) DO UPDATE SET epoch = nodes.epoch + 1, "
+	"advertise = EXCLUDED.advertise, lease_until = EXCLUDED.lease_until, "
+	"mark = EXCLUDED.mark, started_at = now() "
+	"RETURNING epoch, mark";
+
+/* Held by the follower's connection while the node lives: the process
+ * that holds it is that node; when it dies its connection closes and the
+ * lock goes with it, so that a restart joins at once. */
+static const char id_lock_sql[] =
+	"SELECT pg_try_advisory_lock(1751477868, hashtext($1))";
+
+static const char beat_sql[] =
+	"UPDATE nodes SET lease_until = now() + $3::bigint * interval '1 ms', "
+	"mark = $4::bigint WHERE id = $1 AND epoch = $2::bigint";
+
+/* the log is kept for nodes alive within the hour: one away longer
+ * starts again (and reads everything) */
+static const char prune_sql[] =
+	"DELETE FROM changes WHERE id <= (SELECT min(mark) FROM nodes "
+	"WHERE lease_until > now() - interval '1 hour')";
+
+static const char hi_sql[] =
+	"SELECT max(id), count(*) FROM (SELECT id FROM changes "
+	"WHERE id > $1::bigint ORDER BY id LIMIT " READ_MAX ") t";
+
+/* the others' changes in (mark, hi]: each row as it is now */
+#define RANGE(k) "RIGHT JOIN (SELECT DISTINCT res AS c_res, key AS c_key " \
+	"FROM changes WHERE id > $1::bigint AND id <= $2::bigint " \
+	"AND kind = '" k "' AND node IS DISTINCT FROM $3) c "
+/* one row again */
+#define ONE "RIGHT JOIN (SELECT $1::text AS c_res, $2::text AS c_key) c "
+#define ON_BINDING "ON aor = c_res AND key = c_key"
+#define ON_PUB "ON etag = c_key"
+
+struct follower {
+	struct hr_store *s;
+	char bindings_sql[HR_ROW_SQL_MAX];
+	char pubs_sql[HR_ROW_SQL_MAX];
+	char binding_sql[HR_ROW_SQL_MAX];
+	char pub_sql[HR_ROW_SQL_MAX];
+	char lease[24];
+	uint64_t next_beat;
+	uint64_t next_prune;
+	uint64_t next_try;
+	unsigned backoff_ms;
+	bool taken;                /* the id was taken over: said once */
+};
+
+void hr_change_ev_free(struct change_ev *ce)
+{
+	if (!ce)
+		return;
+	PQclear(ce->bindings);
+	PQclear(ce->pubs);
+	free(ce);
+}
+
+void hr_refetch_free(struct refetch *rf)
+{
+	if (!rf)
+		return;
+	free(rf->res);
+	free(rf->key);
+	free(rf);
+}
+
+static int setup(struct hr_store *s)
+{
+	const char *const v[] = { s->cfg.node };
+	int err = hr_pq_exec(s->cl, NULL,
+		"SELECT set_config('herald.node', $1, false)", 1, v,
+		PGRES_TUPLES_OK);
+
+	return err ? err : hr_pq_exec(s->cl, NULL, "LISTEN herald_changes",
+		0, NULL, PGRES_COMMAND_OK);
+}
+
+int hr_cluster_join(struct hr_store *s)
+{
+	char lease[24], msg[256];
+	const char *const v[] = { s->cfg.node, s->cfg.advertise, lease };
+	uint64_t until = hr_store_mono_ms() + s->cfg.lease_ms;
+	PGresult *res = NULL;
+	bool said = false;
+	int err = hr_pq_connect(&s->cl, s->cfg.url);
+
+	if (err) {
+		HR_ERROR("cannot connect to PostgreSQL: %s",
+			hr_pq_connect_error());
+		return err;
+	}
+	snprintf(lease, sizeof(lease), "%u", s->cfg.lease_ms);
+	for (;;) {
+		bool mine;
+
+		err = hr_pq_exec(s->cl, &res, id_lock_sql, 1, v,
+			PGRES_TUPLES_OK);
+		if (err)
+			goto failed;
+		mine = !strcmp(PQgetvalue(res, 0, 0), "t");
+		PQclear(res);
+		if (mine)
+			break;
+		/* another process is that node, or one that was cut off
+		 * and whose connection PostgreSQL has not closed yet */
+		if (hr_store_mono_ms() >= until) {
+			HR_ERROR("node %s is alive (another process holds its "
+				"id): each node needs an id of its own",
+				s->cfg.node);
+			return EADDRINUSE;
+		}
+		if (!said)
+			HR_WARN("node %s is held by another connection: waiting "
+				"(at most %u ms)", s->cfg.node, s->cfg.lease_ms);
+		said = true;
+		usleep(500 * 1000);
+	}
+	err = hr_pq_exec(s->cl, &res, join_sql, 3, v, PGRES_TUPLES_OK);
+	if (err)
+		goto failed;
+	s->epoch = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	s->mark = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	PQclear(res);
+	/* a single node's subscriptions before: the first node's */
+	err = hr_pq_exec(s->cl, NULL, "UPDATE subscriptions SET owner = $1 "
+		"WHERE owner IS NULL", 1, v, PGRES_COMMAND_OK);
+	if (!err)
+		err = setup(s);
+	if (err) {
+		HR_ERROR("cannot listen for changes: %s",
+			hr_pq_errmsg(s->cl, msg, sizeof(msg)));
+		return err;
+	}
+	HR_INFO("joined as node %s (epoch %" PRId64 ") from change %" PRId64,
+		s->cfg.node, s->epoch, s->mark);
+	return 0;
+ failed:
+	HR_ERROR("cannot join as node %s: %s", s->cfg.node,
+		hr_pq_errmsg(s->cl, msg, sizeof(msg)));
+	return err;
+}
+
+static void lost(struct follower *f)
+{
+	struct hr_store *s = f->s;
+	char msg[256];
+
+	HR_WARN("lost the connection to PostgreSQL (%s); the others' changes "
+		"wait, reconnecting", hr_pq_errmsg(s->cl, msg, sizeof(msg)));
+	PQfinish(s->cl);
+	s->cl = NULL;
+	f->backoff_ms = BACKOFF_MIN_MS;
+	f->next_try = hr_store_mono_ms() + f->backoff_ms;
+}
+
+/* The node's id again on a new connection: said when another process
+ * took it while this one was cut off. */
+static void held(struct follower *f)
+{
+	struct hr_store *s = f->s;
+	const char *const v[] = { s->cfg.node };
+	PGresult *res = NULL;
+
+	if (hr_pq_exec(s->cl, &res, id_lock_sql, 1, v, PGRES_TUPLES_OK))
+		return;
+	if (strcmp(PQgetvalue(res, 0, 0), "t") && !f->taken) {
+		HR_ERROR("node %s was taken over by another process while "
+			"this one was cut off: two processes with one id",
+			s->cfg.node);
+		f->taken = true;
+	}
+	PQclear(res);
+}
+
+static void reconnect(struct follower *f)
+{
+	struct hr_store *s = f->s;
+
+	if (hr_pq_connect(&s->cl, s->cfg.url) || setup(s)) {
+		PQfinish(s->cl);
+		s->cl = NULL;
+		f->backoff_ms = f->backoff_ms * 2 < BACKOFF_MAX_MS ?
+			f->backoff_ms * 2 : BACKOFF_MAX_MS;
+		f->next_try = hr_store_mono_ms() + f->backoff_ms;
+		return;
+	}
+	HR_INFO("reconnected: reading the changes after %" PRId64, s->mark);
+	f->next_beat = 0;
+	held(f);
+}
+
+/* Renew the lease (and say how far this node has read). */
+static int beat(struct follower *f)
+{
+	struct hr_store *s = f->s;
+	char epoch[24], mark[24];
+	const char *const v[] = { s->cfg.node, epoch, f->lease, mark };
+	PGresult *res = NULL;
+	int err;
+
+	snprintf(epoch, sizeof(epoch), "%" PRId64, s->epoch);
+	snprintf(mark, sizeof(mark), "%" PRId64, s->mark);
+	err = hr_pq_exec(s->cl, &res, beat_sql, 4, v, PGRES_COMMAND_OK);
+	if (err)
+		return err;
+	if (!strcmp(PQcmdTuples(res), "0") && !f->taken) {
+		/* a process that joined as this node since took it over */
+		HR_ERROR("node %s was taken over (epoch %" PRId64 " is not "
+			"the nodes table's): two processes with one id",
+			s->cfg.node, s->epoch);
+		f->taken = true;
+	}
+	PQclear(res);
+	return 0;
+}
+
+static void deliver_ev(struct hr_store *s, struct change_ev *ce)
+{
+	pthread_mutex_lock(&s->lock);
+	hr_list_append(&s->changes, &ce->le, ce);
+	pthread_mutex_unlock(&s->lock);
+	hr_store_wake(s);
+}
+
+/* The others' changes after the mark, READ_MAX at a time: 0, or EIO. */
+static int read_changes(struct follower *f)
+{
+	struct hr_store *s = f->s;
+
+	for (;;) {
+		char lo[24], hi[24];
+		const char *const v[] = { lo, hi, s->cfg.node };
+		PGresult *res = NULL;
+		struct change_ev *ce;
+		int64_t top;
+		bool full;
+		int err;
+
+		snprintf(lo, sizeof(lo), "%" PRId64, s->mark);
+		err = hr_pq_exec(s->cl, &res, hi_sql, 1, v, PGRES_TUPLES_OK);
+		if (err)
+			return err;
+		if (PQgetisnull(res, 0, 0)) {
+			PQclear(res);
+			return 0;
+		}
+		top = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		full = !strcmp(PQgetvalue(res, 0, 1), READ_MAX);
+		PQclear(res);
+		snprintf(hi, sizeof(hi), "%" PRId64, top);
+		ce = calloc(1, sizeof(*ce));
+		if (!ce)
+			return ENOMEM;
+		err = hr_pq_exec(s->cl, &ce->bindings, f->bindings_sql, 3, v,
+			PGRES_TUPLES_OK);
+		if (!err)
+			err = hr_pq_exec(s->cl, &ce->pubs, f->pubs_sql, 3, v,
+				PGRES_TUPLES_OK);
+		if (err) {
+			hr_change_ev_free(ce);
+			return err;
+		}
+		s->mark = top;
+		if (PQntuples(ce->bindings) || PQntuples(ce->pubs))
+			deliver_ev(s, ce);
+		else
+			hr_change_ev_free(ce);  /* only this node's own */
+		if (!full)
+			return 0;
+	}
+}
+
+/* The rows of busy resources, due again: 0 or EIO. */
+static int refetch(struct follower *f, uint64_t now, uint64_t *next)
+{
+	struct hr_store *s = f->s;
+	struct hr_list due = { 0 };
+	struct hr_le *le;
+	int err = 0;
+
+	pthread_mutex_lock(&s->lock);
+	le = s->refetch.head;
+	while (le) {
+		struct refetch *rf = le->data;
+
+		le = le->next;
+		if (rf->due_ms <= now) {
+			hr_list_unlink(&rf->le);
+			hr_list_append(&due, &rf->le, rf);
+		} else if (rf->due_ms < *next) {
+			*next = rf->due_ms;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	while ((le = due.head)) {
+		struct refetch *rf = le->data;
+		const char *const v[] = { rf->res, rf->key };
+		struct change_ev *ce = err ? NULL : calloc(1, sizeof(*ce));
+		bool binding = rf->kind == HR_CHANGE_BINDING;
+
+		hr_list_unlink(le);
+		if (ce)
+			err = hr_pq_exec(s->cl, binding ? &ce->bindings :
+				&ce->pubs, binding ? f->binding_sql :
+				f->pub_sql, 2, v, PGRES_TUPLES_OK);
+		if (ce && !err) {
+			deliver_ev(s, ce);
+			hr_refetch_free(rf);
+			continue;
+		}
+		hr_change_ev_free(ce);
+		/* not read: back in the list for the next round */
+		pthread_mutex_lock(&s->lock);
+		hr_list_append(&s->refetch, &rf->le, rf);
+		pthread_mutex_unlock(&s->lock);
+		if (!err)
+			err = ENOMEM;
+	}
+	return err;
+}
+
+/* Notifications only wake the follower: what they say is in the log. */
+static int drain(struct hr_store *s)
+{
+	PGnotify *nf;
+
+	if (!PQconsumeInput(s->cl))
+		return EIO;
+	while ((nf = PQnotifies(s->cl)))
+		PQfreemem(nf);
+	return 0;
+}
+
+static bool stopping(struct hr_store *s)
+{
+	bool stop;
+
+	pthread_mutex_lock(&s->lock);
+	stop = s->stop;
+	pthread_mutex_unlock(&s->lock);
+	return stop;
+}
+
+static void wait_for(struct follower *f, uint64_t until)
+{
+	struct hr_store *s = f->s;
+	uint64_t now = hr_store_mono_ms();
+	struct pollfd p[2] = {
+		{ .fd = s->cl_efd, .events = POLLIN },
+		{ .fd = s->cl ? PQsocket(s->cl) : -1, .events = POLLIN },
+	};
+	uint64_t v;
+
+	if (until <= now)
+		return;
+	if (poll(p, 2, (int)(until - now)) > 0 && p[0].revents &&
+	    read(s->cl_efd, &v, sizeof(v)) < 0)
+		HR_DEBUG("eventfd: %s", hr_strerror(errno));
+}
+
+static int sqls(struct follower *f)
+{
+	int err = hr_row_select_with(f->bindings_sql, sizeof(f->bindings_sql),
+		&hr_row_binding, "c_res, c_key", RANGE("binding") ON_BINDING);
+
+	if (!err)
+		err = hr_row_select_with(f->pubs_sql, sizeof(f->pubs_sql),
+			&hr_row_pub, "c_res, c_key",
+			RANGE("publication") ON_PUB);
+	if (!err)
+		err = hr_row_select_with(f->binding_sql,
+			sizeof(f->binding_sql), &hr_row_binding,
+			"c_res, c_key", ONE ON_BINDING);
+	if (!err)
+		err = hr_row_select_with(f->pub_sql, sizeof(f->pub_sql),
+			&hr_row_pub, "c_res, c_key", ONE ON_PUB);
+	return err;
+}
+
+void *hr_cluster_main(void *arg)
+{
+	struct follower f = { .s = arg, .backoff_ms = BACKOFF_MIN_MS };
+	struct hr_store *s = f.s;
+
+	if (sqls(&f)) {
+		HR_ERROR("the change log's queries do not fit");
+		return NULL;
+	}
+	snprintf(f.lease, sizeof(f.lease), "%u", s->cfg.lease_ms);
+	f.next_prune = hr_store_mono_ms() + PRUNE_MS;
+	while (!stopping(s)) {
+		uint64_t now = hr_store_mono_ms();
+		uint64_t next;
+		int err = 0;
+
+		if (!s->cl) {
+			if (now >= f.next_try)
+				reconnect(&f);
+			if (!s->cl) {
+				wait_for(&f, f.next_try);
+				continue;
+			}
+		}
+		next = f.next_beat ? f.next_beat : now;
+		err = drain(s);
+		if (!err && now >= f.next_beat) {
+			err = beat(&f);
+			f.next_beat = now + s->cfg.lease_ms / 5;
+			next = f.next_beat;
+		}
+		if (!err && now >= f.next_prune) {
+			err = hr_pq_exec(s->cl, NULL, prune_sql, 0, NULL,
+				PGRES_COMMAND_OK);
+			f.next_prune = now + PRUNE_MS;
+		}
+		if (!err)
+			err = read_changes(&f);
+		if (!err)
+			err = refetch(&f, now, &next);
+		if (err && hr_pq_lost(s->cl, NULL)) {
+			lost(&f);
+			continue;
+		}
+		if (err) {
+			char msg[256];
+
+			HR_WARN("reading the change log: %s",
+				hr_pq_errmsg(s->cl, msg, sizeof(msg)));
+		}
+		wait_for(&f, next);
+	}
+	return NULL;
+}
+
+/* ---- core thread ---- */
+
+static void again(struct hr_store *s, enum hr_store_change_kind kind,
+	const char *res, const char *key)
+{
+	struct refetch *rf = calloc(1, sizeof(*rf));
+	uint64_t one = 1;
+
+	if (rf) {
+		rf->res = strdup(res);
+		rf->key = strdup(key);
+	}
+	if (!rf || !rf->res || !rf->key) {
+		HR_ERROR("out of memory: a change of %s is not applied", res);
+		hr_refetch_free(rf);
+		return;
+	}
+	rf->kind = kind;
+	rf->due_ms = hr_store_mono_ms() + REFETCH_MS;
+	pthread_mutex_lock(&s->lock);
+	hr_list_append(&s->refetch, &rf->le, rf);
+	pthread_mutex_unlock(&s->lock);
+	if (write(s->cl_efd, &one, sizeof(one)) < 0)
+		HR_DEBUG("eventfd: %s", hr_strerror(errno));
+}
+
+static void apply(struct hr_store *s, enum hr_store_change_kind kind,
+	const PGresult *res)
+{
+	const struct hr_row *row = kind == HR_CHANGE_BINDING ?
+		&hr_row_binding : &hr_row_pub;
+	int ncols = (int)row->ncols;
+
+	for (int r = 0; res && r < PQntuples(res); r++) {
+		struct hr_store_binding b;
+		struct hr_store_pub p;
+		struct hr_store_change c = { .kind = kind,
+			.res = PQgetvalue(res, r, ncols),
+			.key = PQgetvalue(res, r, ncols + 1) };
+		/* the row's first column is a key: NULL when it is gone */
+		bool gone = PQgetisnull(res, r, 0);
+
+		if (!gone && kind == HR_CHANGE_BINDING) {
+			hr_row_decode(row, &b, res, r);
+			c.binding = &b;
+		} else if (!gone) {
+			hr_row_decode(row, &p, res, r);
+			c.pub = &p;
+		}
+		HR_DEBUG("another writer's %s %s of %s: %s", kind ==
+			HR_CHANGE_BINDING ? "binding" : "publication", c.key,
+			c.res, gone ? "gone" : "changed");
+		if (s->change_h && s->change_h(&c, s->change_arg) == EBUSY)
+			again(s, kind, c.res, c.key);
+	}
+}
+
+void hr_cluster_deliver(struct hr_store *s, struct hr_list *evs)
+{
+	struct hr_le *le;
+
+	while ((le = evs->head)) {
+		struct change_ev *ce = le->data;
+
+		hr_list_unlink(le);
+		apply(s, HR_CHANGE_BINDING, ce->bindings);
+		apply(s, HR_CHANGE_PUBLICATION, ce->pubs);
+		hr_change_ev_free(ce);
+	}
+}
+
+void hr_store_set_change_handler(struct hr_store *s, hr_store_change_h *h,
+	void *arg)
+{
+	s->change_h = h;
+	s->change_arg = arg;
+}
+
+/* ---- the nodes (admin) ---- */
+
+struct node_each {
+	hr_store_node_h *h;
+	void *arg;
+};
+
+static int node_row(const PGresult *res, int row, void *arg)
+{
+	const struct node_each *e = arg;
+	struct hr_store_node n = {
+		.id = PQgetvalue(res, row, 0),
+		.advertise = PQgetisnull(res, row, 1) ? NULL :
+			PQgetvalue(res, row, 1),
+		.epoch = strtoll(PQgetvalue(res, row, 2), NULL, 10),
+		.lease_until = strtoll(PQgetvalue(res, row, 3), NULL, 10),
+		.mark = strtoll(PQgetvalue(res, row, 4), NULL, 10),
+		.live = !strcmp(PQgetvalue(res, row, 5), "t"),
+	};
+
+	return e->h(&n, e->arg);
+}
+
+int hr_store_nodes(struct hr_store_reader *r, hr_store_node_h *h, void *arg)
+{
+	struct node_each e = { h, arg };
+
+	return hr_store_reader_each(r, "SELECT id, advertise, epoch, "
+		"extract(epoch FROM lease_until)::bigint, mark, "
+		"lease_until > now() FROM nodes ORDER BY id", 0, NULL,
+		node_row, &e);
+}
