@@ -33,6 +33,9 @@ struct res {
 	struct hr_list inflight;     /* those of them with a document
 				      * (struct pubctx): the bounds count
 				      * them as if stored already */
+	struct hr_le le_sync;        /* in pub->synced (holds a reference) */
+	uint64_t sync_sig;           /* its documents before the others'
+				      * changes (docs_sig()) */
 	char name[];
 };
 
@@ -83,6 +86,8 @@ struct hr_publish {
 				      * them all (the first's is used) */
 	char accept[128];            /* "Accept: <ctype>\r\n" */
 	struct hr_watch watch[HR_PUBLISH_WATCHERS];
+	struct hr_list synced;       /* resources another node changed */
+	struct hr_tmr sync_tmr;      /* ...told as one change, then */
 	bool closing;
 };
 
@@ -777,6 +782,119 @@ int hr_publish_put(struct hr_publish *pub, const char *resource,
 	return 0;
 }
 
+/* ---- another node's changes (a cluster) ---- */
+
+/* Which documents r has: a new document is a new published_at (RFC 3903
+ * 4.1: a refresh keeps it under a new entity-tag). */
+static uint64_t docs_sig(const struct res *r)
+{
+	uint64_t h = r->pubs.n;
+
+	for (struct hr_le *le = r->pubs.head; le; le = le->next)
+		h = h * 1099511628211ull +
+			(uint64_t)((const struct pub *)le->data)->published_at;
+	return h;
+}
+
+/* The changes of one round are one change of each resource: a refresh
+ * (the old entity-tag gone, the new one there) changes no document. */
+static void sync_flush(void *arg)
+{
+	struct hr_publish *pub = arg;
+	struct hr_le *le;
+
+	while ((le = pub->synced.head)) {
+		struct res *r = le->data;
+
+		hr_list_unlink(le);
+		if (docs_sig(r) != r->sync_sig)
+			changed(pub, r->name);
+		res_release(r);
+		hr_mem_deref(r);
+	}
+}
+
+static void sync_touch(struct hr_publish *pub, struct res *r)
+{
+	if (r->le_sync.list)
+		return;
+	r->sync_sig = docs_sig(r);
+	hr_list_append(&pub->synced, &r->le_sync, hr_mem_ref(r));
+	if (!hr_tmr_isrunning(&pub->sync_tmr))
+		hr_tmr_start(&pub->sync_tmr, 0, sync_flush, pub);
+}
+
+static struct pub *pub_find_str(const struct res *r, const char *etag)
+{
+	return pub_find(r, &(struct hr_pl){ etag, strlen(etag) });
+}
+
+int hr_publish_sync(struct hr_publish *pub, const char *resource,
+	const char *etag, const struct hr_store_pub *sp)
+{
+	struct res *r = res_find(pub, resource);
+	struct pub *pb;
+	const char *why = NULL;
+	void *doc;
+
+	if (pub->closing || (sp && strcmp(sp->event, pub->pkg.event)))
+		return 0;
+	/* a PUBLISH of it is being stored here */
+	if (r && r->pending)
+		return EBUSY;
+	pb = r ? pub_find_str(r, etag) : NULL;
+	if (!sp || sp->expires_at <= hr_wall_s()) {
+		/* removed, or refreshed under a new entity-tag, or expired
+		 * (whoever removes it first; each node has its timer) */
+		if (!pb || (sp && pb->expires_at > hr_wall_s()))
+			return 0;
+		sync_touch(pub, r);
+		tell(pub, r->name, pb, pb->expires_at <= hr_wall_s() ?
+			HR_PUB_EXPIRED : HR_PUB_REMOVED);
+		pub_drop(pb);
+		return 0;
+	}
+	if (pb) {
+		/* this node's own, read back: only its expiry may differ */
+		pb->expires_at = sp->expires_at;
+		pub_arm(pb, -1);
+		return 0;
+	}
+	if (pub->pkg.load(&doc, sp->body, &why)) {
+		HR_WARN("%s: another node's publication %s unreadable (%s)",
+			resource, etag, why ? why : "?");
+		return 0;
+	}
+	r = res_get(pub, resource);
+	if (r)
+		sync_touch(pub, r);  /* its documents before this one */
+	pb = r ? pub_new(r, sp->published_at) : NULL;
+	if (pb)
+		pb->body = hr_pl_strdup(&(struct hr_pl){ sp->body,
+			strlen(sp->body) });
+	if (!pb || !pb->body) {
+		HR_ERROR("out of memory applying another node's publication "
+			"of %s", resource);
+		hr_mem_deref(doc);
+		if (pb)
+			pub_drop(pb);
+		if (r) {
+			res_release(r);
+			hr_mem_deref(r);
+		}
+		return 0;
+	}
+	pb->doc = doc;
+	snprintf(pb->etag, sizeof(pb->etag), "%s", sp->etag);
+	pb->expires_at = sp->expires_at;
+	if (sp->published_at > pub->last_published)
+		pub->last_published = sp->published_at;
+	pub_arm(pb, -1);
+	tell(pub, r->name, pb, HR_PUB_PUBLISHED);
+	hr_mem_deref(r);
+	return 0;
+}
+
 /* ---- recovery ---- */
 
 struct load {
@@ -867,6 +985,7 @@ int hr_publish_load(struct hr_publish *pub)
 void hr_publish_close(struct hr_publish *pub)
 {
 	pub->closing = true;
+	hr_tmr_cancel(&pub->sync_tmr);
 	for (uint32_t i = 0; pub->res.bucket && i <= pub->res.mask; i++) {
 		for (struct hr_le *le = pub->res.bucket[i].head; le;
 		     le = le->next) {
@@ -901,6 +1020,12 @@ static void publish_destroy(void *data)
 	struct hr_publish *pub = data;
 
 	hr_publish_close(pub);
+	while (pub->synced.head) {
+		struct res *r = pub->synced.head->data;
+
+		hr_list_unlink(&r->le_sync);
+		hr_mem_deref(r);
+	}
 	for (uint32_t i = 0; pub->res.bucket && i <= pub->res.mask; i++) {
 		while (pub->res.bucket[i].head) {
 			struct res *r = pub->res.bucket[i].head->data;

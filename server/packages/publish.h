@@ -50,6 +50,15 @@ void hr_publish_serve(struct hr_publish *pub, struct hr_sip *sip);
  * expired and unreadable ones are removed (those of another event are
  * its package's to load). */
 int hr_publish_load(struct hr_publish *pub);
+/**
+ * Another node of a cluster changed publication etag of resource: sp is
+ * its row now, NULL when it is gone (removed, refreshed under a new
+ * entity-tag, expired). The package hears of each resource's changes of
+ * a round once, and only when its documents changed: 0; EBUSY while a
+ * PUBLISH of resource is being stored here (read it again).
+ */
+int hr_publish_sync(struct hr_publish *pub, const char *resource,
+	const char *etag, const struct hr_store_pub *sp);
 /** Shutting down: no new publications (503), no timers. */
 void hr_publish_close(struct hr_publish *pub);
 

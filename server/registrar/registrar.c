@@ -952,6 +952,65 @@ int hr_registrar_deactivate(struct hr_registrar *r, const char *aor,
 	return 0;
 }
 
+/* ---- another node's changes (a cluster) ---- */
+
+/* The row says what b says already (this node's own change read back,
+ * or a change read twice). */
+static bool same(const struct binding *b, const struct hr_store_binding *sb)
+{
+	return b->pub.expires_at == sb->expires_at && b->pub.cseq == sb->cseq &&
+		!strcmp(b->pub.callid, sb->callid) &&
+		!strcmp(b->pub.uri, sb->uri);
+}
+
+int hr_registrar_sync(struct hr_registrar *r, const char *aor,
+	const char *key, const struct hr_store_binding *sb)
+{
+	struct aor *a = hr_aor_find(r, aor);
+	struct binding *old = a ? hr_binding_find(a, key) : NULL;
+	enum hr_reg_event ev;
+	struct binding *b;
+
+	if (r->closing)
+		return 0;
+	/* a change of the AOR is being stored here: the row read may be
+	 * older than it */
+	if (a && a->busy)
+		return EBUSY;
+	if (!sb || sb->expires_at <= hr_wall_s()) {
+		/* gone there (an expired row is gone to whoever removes it
+		 * first: each node's timer, RFC 3680 "expired") */
+		if (!old || (sb && !hr_binding_live(old)))
+			return 0;
+		ev = hr_binding_live(old) ? HR_REG_UNREGISTERED :
+			HR_REG_EXPIRED;
+		hr_binding_unlist(old);
+		notify(r, &old->pub, ev);
+		hr_mem_deref(old);
+		hr_aor_release(a);
+		return 0;
+	}
+	if (old && same(old, sb))
+		return 0;
+	ev = !old ? HR_REG_REGISTERED : sb->expires_at < old->pub.expires_at ?
+		HR_REG_SHORTENED : HR_REG_REFRESHED;
+	if (!a)
+		a = hr_aor_get(r, aor);
+	b = a ? hr_binding_new(a, sb) : NULL;
+	if (!b) {
+		HR_ERROR("out of memory applying another node's binding of %s",
+			aor);
+		if (a)
+			hr_aor_release(a);
+		return 0;
+	}
+	if (old)
+		hr_mem_deref(old);
+	hr_registrar_arm(r, b);
+	notify(r, &b->pub, ev);
+	return 0;
+}
+
 /* ---- lifetime ---- */
 
 static void registrar_destroy(void *data)

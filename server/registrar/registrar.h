@@ -97,6 +97,14 @@ typedef void (hr_registrar_done_h)(int err, void *arg);
  */
 int hr_registrar_deactivate(struct hr_registrar *r, const char *aor,
 	const char *id, hr_registrar_done_h *done, void *arg);
+/**
+ * Another node of a cluster changed aor's binding key: sb is its row
+ * now, NULL when it is gone. Applied as that node applied it, watchers
+ * told (RFC 3680 events): 0; EBUSY while a change of aor is being
+ * stored here (the row may be older than it: read it again).
+ */
+int hr_registrar_sync(struct hr_registrar *r, const char *aor,
+	const char *key, const struct hr_store_binding *sb);
 /** Number of live bindings (metrics, tests). */
 size_t hr_registrar_count(const struct hr_registrar *r);
 
