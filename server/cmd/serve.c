@@ -19,6 +19,7 @@
 #include "packages/dialog.h"
 #include "packages/mwi.h"
 #include "packages/presence.h"
+#include "packages/publish.h"
 #include "packages/reg.h"
 #include "redirect/redirect.h"
 #include "registrar/registrar.h"
@@ -35,6 +36,7 @@ struct serve_cfg {
 	const char *log_file;
 	const char *config;
 	const char *database_url;
+	const char *node_id;
 	struct hr_strlist auth;
 	struct hr_strlist md5_agents;
 	struct hr_strlist trusted;
@@ -203,6 +205,10 @@ static const struct hr_opt opts[] = {
 	{ "database-url", HR_OPT_STR, &cfg.database_url, "URL",
 	  "PostgreSQL connection URI (default: the URL in var/database-url, "
 	  "which script/server writes)", 0, 0 },
+	{ "node-id", HR_OPT_STR, &cfg.node_id, "NAME",
+	  "run as this node of a cluster: several nodes share one database "
+	  "and each applies the others' bindings and publications (README, "
+	  "Cluster); each node needs its own (default: a single node)", 0, 0 },
 	{ "auth", HR_OPT_LIST, &cfg.auth, "METHOD",
 	  "methods that need digest authentication, repeatable "
 	  "(default REGISTER, SUBSCRIBE, PUBLISH; 'none' for none)", 0, 0 },
@@ -598,9 +604,35 @@ static int open_store(struct server *sv)
 	scfg.url = cfg.database_url;
 	scfg.wait_ms = cfg.store_wait_ms;
 	scfg.queue_max = cfg.store_queue;
+	if (cfg.node_id && *cfg.node_id) {
+		scfg.node = cfg.node_id;
+		scfg.advertise = cfg.listen.n ? cfg.listen.v[0] : NULL;
+	}
 	err = hr_store_alloc(&sv->store, &scfg);
 	if (err)
 		HR_ERROR("cannot open the database: %s", hr_strerror(err));
+	return err;
+}
+
+/* Another node's change: to the registrar, or to the package whose
+ * publication it is (a publication gone names no event: each looks). */
+static int node_changed(const struct hr_store_change *c, void *arg)
+{
+	struct server *sv = arg;
+	struct hr_publish *pubs[] = {
+		sv->presence ? hr_presence_publish(sv->presence) : NULL,
+		sv->dialog ? hr_dlgpkg_publish(sv->dialog) : NULL,
+		sv->mwi ? hr_mwipkg_publish(sv->mwi) : NULL,
+	};
+	int err = 0;
+
+	if (c->kind == HR_CHANGE_BINDING)
+		return hr_registrar_sync(sv->registrar, c->res, c->key,
+			c->binding);
+	for (size_t i = 0; i < sizeof(pubs) / sizeof(pubs[0]) && !err; i++) {
+		if (pubs[i])
+			err = hr_publish_sync(pubs[i], c->res, c->key, c->pub);
+	}
 	return err;
 }
 
@@ -1049,6 +1081,9 @@ static int run(void)
 		err = open_redirect(&sv);
 	if (!err)
 		err = open_events(&sv);
+	/* the others' changes since the join, once all is loaded */
+	if (!err)
+		hr_store_set_change_handler(sv.store, node_changed, &sv);
 	if (!err)
 		err = listen_all(sv.sip);
 	if (!err)

@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""Several Herald nodes on one PostgreSQL (issue 21): three nodes on
+127.0.0.2, .3 and .4 with --node-id, one database.
+
+- A REGISTER on one node reaches a reg watcher served by another: the
+  partial reginfo NOTIFYs of RFC 3680 come from the watcher's node.
+- A PUBLISH on one node reaches presence watchers on the others; a refresh
+  (a new entity-tag, the same document) is no change to them.
+- The change log: only with nodes; a node reads only the others' changes;
+  a node id held by a live node is refused.
+"""
+
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from watcher import (PASSWORD, Publisher, Registrant, Watcher,  # noqa: E402
+                     WatcherChecks, pidf_doc)
+
+DOMAIN = 'example.test'
+ALICE = 'sip:alice@%s' % DOMAIN
+A = 'sip:alice@192.0.2.1:5060'
+B = 'sip:alice@192.0.2.2:5060'
+NODES = ('127.0.0.2', '127.0.0.3', '127.0.0.4')
+
+
+def query(url, sql):
+    """psql -At: the rows as lists of text."""
+    out = subprocess.run(['psql', '-X', '-At', '-F', '|', '-d', url, '-c',
+                          sql], check=True, stdout=subprocess.PIPE,
+                         text=True).stdout
+    return [line.split('|') for line in out.splitlines() if line]
+
+
+class ClusterCase(WatcherChecks, harness.HeraldTestCase):
+    autostart = False
+
+    def setUp(self):
+        super().setUp()
+        self.db = harness.fresh_database()
+        self.nodes = []
+        for i, host in enumerate(NODES):
+            h = self.start_herald(['--node-id', 'n%d' % (i + 1),
+                                   '--min-expires', '1'],
+                                  host=host, db=self.db)
+            self.nodes.append(h)
+            if i == 0:
+                h.add_user('alice@%s' % DOMAIN, PASSWORD)
+
+    def watcher(self, herald, **kw):
+        w = Watcher(self, herald, **kw)
+        self.addCleanup(self.check_endpoint, w.ep)
+        return w
+
+    def contacts(self, n):
+        return n.reginfo.contacts(ALICE)
+
+
+class ClusterTest(ClusterCase):
+    def test_nodes_joined(self):
+        """Each node joined (epoch 1), holds a lease and says how far it
+        has read the change log."""
+        rows = query(self.db, "SELECT id, epoch, lease_until > now() "
+                     "FROM nodes ORDER BY id")
+        self.assertEqual(rows, [['n1', '1', 't'], ['n2', '1', 't'],
+                                ['n3', '1', 't']])
+        for h in self.nodes:
+            self.assertIn('joined as node', h.log_text())
+
+    def test_register_reaches_reg_watcher_on_another_node(self):
+        """alice registers on n1; her reg watcher on n3 hears of each
+        change from n3: registered, refreshed, a second contact,
+        unregistered."""
+        w = self.watcher(self.nodes[2])
+        reg = Registrant(self, self.nodes[0])
+        self.assertSubscribed(w.subscribe(600), 600, herald=w.herald)
+        n = w.recv_notify(state='active', doc='full')
+        self.assertEqual(self.contacts(n), {})
+
+        t0 = time.monotonic()
+        reg.add(A, 600)
+        n = w.recv_notify(state='active', doc='partial')
+        took = time.monotonic() - t0
+        c = self.contacts(n)[A]
+        self.assertEqual(c['state'], 'active', n)
+        self.assertIn(c['event'], ('registered', 'created'), n)
+        # the NOTIFY comes from the watcher's node
+        self.assertIn(NODES[2], n.get('Contact'), n)
+        self.assertLess(took, 2.0, 'the change took %.3f s' % took)
+
+        reg.add(A, 300)
+        n = w.recv_notify(state='active', doc='partial')
+        self.assertEqual(self.contacts(n)[A]['event'], 'shortened', n)
+
+        reg.add(B, 600)
+        n = w.recv_notify(state='active', doc='partial')
+        self.assertEqual(self.contacts(n)[B]['state'], 'active', n)
+
+        reg.remove(A)
+        n = w.recv_notify(state='active', doc='partial')
+        c = self.contacts(n)[A]
+        self.assertEqual((c['state'], c['event']),
+                         ('terminated', 'unregistered'), n)
+        w.expect_no_notify()
+
+    def test_expiry_on_every_node(self):
+        """A binding of n2 expires: the watcher on n1 is told expired
+        once, whichever node removes the row first."""
+        w = self.watcher(self.nodes[0])
+        reg = Registrant(self, self.nodes[1])
+        self.assertSubscribed(w.subscribe(600), 600, herald=w.herald)
+        w.recv_notify(state='active', doc='full')
+        reg.add(A, 2)
+        n = w.recv_notify(state='active', doc='partial')
+        self.assertEqual(self.contacts(n)[A]['state'], 'active', n)
+        n = w.recv_notify(state='active', doc='partial', timeout=6)
+        c = self.contacts(n)[A]
+        self.assertEqual((c['state'], c['event']), ('terminated', 'expired'),
+                         n)
+        w.expect_no_notify()
+        self.assertEqual(query(self.db, "SELECT count(*) FROM bindings"),
+                         [['0']])
+
+    def test_publish_reaches_presence_watchers_on_other_nodes(self):
+        """alice publishes on n1; her presence watchers on n2 and n3 get
+        the document; a refresh (new entity-tag, same document) sends
+        them nothing; a modification and a removal do."""
+        ws = [self.watcher(h, event='presence') for h in self.nodes[1:]]
+        for w in ws:
+            self.assertSubscribed(w.subscribe(600), 600, herald=w.herald)
+            n = w.recv_notify(state='active', doc=True)
+            self.assertEqual(n.pidf.tuples[0]['basic'], 'closed', n)
+        p = Publisher(self, self.nodes[0])
+        r = p.publish(pidf_doc([('t1', 'open', 'at work')]), expires=600)
+        self.assertStatus(r, 200)
+        for w in ws:
+            n = w.recv_notify(state='active', doc=True)
+            self.assertEqual(n.pidf.basics(), {'t1': 'open'}, n)
+
+        r = p.refresh(expires=600)
+        self.assertStatus(r, 200)
+        for w in ws:
+            w.expect_no_notify()
+
+        r = p.modify(pidf_doc([('t1', 'closed', 'gone home')]), expires=600)
+        self.assertStatus(r, 200)
+        for w in ws:
+            n = w.recv_notify(state='active', doc=True)
+            self.assertEqual(n.pidf.basics(), {'t1': 'closed'}, n)
+            self.assertIn('gone home', n.pidf.text)
+
+        r = p.remove()
+        self.assertStatus(r, 200)
+        for w in ws:
+            n = w.recv_notify(state='active', doc=True)
+            self.assertEqual(len(n.pidf.tuples), 1, n)
+            self.assertNotIn('gone home', n.pidf.text)
+
+    def test_publications_of_two_nodes_compose(self):
+        """Two devices of alice publish on two nodes: a watcher on the
+        third sees both tuples."""
+        w = self.watcher(self.nodes[2], event='presence')
+        self.assertSubscribed(w.subscribe(600), 600, herald=w.herald)
+        w.recv_notify(state='active', doc=True)
+        p1 = Publisher(self, self.nodes[0])
+        p2 = Publisher(self, self.nodes[1])
+        self.assertStatus(p1.publish(pidf_doc([('desk', 'open')]),
+                                     expires=600), 200)
+        w.recv_notify(state='active', doc=True)
+        self.assertStatus(p2.publish(pidf_doc([('mobile', 'open')]),
+                                     expires=600), 200)
+        n = w.recv_notify(state='active', doc=True)
+        self.assertEqual(n.pidf.basics(), {'desk': 'open', 'mobile': 'open'},
+                         n)
+
+    def test_change_log_names_the_writer(self):
+        """Each change is logged with its node; a change made outside
+        Herald (psql) with none, and the nodes apply it too."""
+        w = self.watcher(self.nodes[1])
+        reg = Registrant(self, self.nodes[0])
+        self.assertSubscribed(w.subscribe(600), 600, herald=w.herald)
+        w.recv_notify(state='active', doc='full')
+        reg.add(A, 600)
+        w.recv_notify(state='active', doc='partial')
+        rows = query(self.db, "SELECT node, kind, res, key FROM changes "
+                     "ORDER BY id")
+        self.assertIn(['n1', 'binding', 'alice@example.test', A], rows)
+        # an operator removes the binding by hand
+        harness.psql(self.db, "DELETE FROM bindings")
+        n = w.recv_notify(state='active', doc='partial')
+        c = self.contacts(n)[A]
+        self.assertEqual(c['state'], 'terminated', n)
+        rows = query(self.db, "SELECT coalesce(node, '-') FROM changes "
+                     "ORDER BY id DESC LIMIT 1")
+        self.assertEqual(rows, [['-']])
+
+    def test_node_id_in_use_is_refused(self):
+        """A second process with a live node's id waits for the lease,
+        then gives up with a clear error."""
+        h = harness.Herald(['--node-id', 'n1'], host='127.0.0.5',
+                           db=self.db)
+        h.port = harness.free_port(h.host)
+        t0 = time.monotonic()
+        out = subprocess.run(h.argv(), env=h.environ(), timeout=60,
+                             stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True).stdout
+        self.assertGreater(time.monotonic() - t0, 9, out)
+        self.assertIn('is held by another connection: waiting', out)
+        self.assertIn('node n1 is alive', out)
+        self.assertNotIn(' ready', out)
+
+
+class RestartTest(ClusterCase):
+    def test_restarted_node_keeps_its_own_subscriptions(self):
+        """kill -9 of n1 and a restart: it joins at once (epoch 2, its id
+        freed with its connection), loads its own subscriptions only and
+        goes on notifying them; n2's watcher hears from n2 alone."""
+        w1 = self.watcher(self.nodes[0])
+        w2 = self.watcher(self.nodes[1])
+        for w in (w1, w2):
+            self.assertSubscribed(w.subscribe(600), 600, herald=w.herald)
+            w.recv_notify(state='active', doc='full')
+        self.assertEqual(query(self.db, "SELECT owner FROM subscriptions "
+                               "ORDER BY owner"), [['n1'], ['n2']])
+        t0 = time.monotonic()
+        h = self.restart_herald(self.nodes[0])
+        self.assertLess(time.monotonic() - t0, 8, h.log_text())
+        self.assertIn('1 subscriptions loaded', h.log_text())
+        self.assertEqual(query(self.db, "SELECT epoch FROM nodes "
+                               "WHERE id = 'n1'"), [['2']])
+        reg = Registrant(self, self.nodes[2])
+        reg.add(A, 600)
+        n = w2.recv_notify(state='active', doc='partial')
+        self.assertEqual(self.contacts(n)[A]['state'], 'active', n)
+        # n1 goes on past the CSeq it reserved (and may have sent the
+        # full state on its start first)
+        w1.expect_jump = True
+        n = w1.recv_notify(state='active')
+        w1.expect_jump = False
+        if A not in self.contacts(n):
+            self.assertEqual(n.reginfo.state, 'full', n)
+            n = w1.recv_notify(state='active', doc='partial')
+        self.assertEqual(self.contacts(n)[A]['state'], 'active', n)
+        for w in (w1, w2):
+            w.expect_no_notify()
+
+
+class SingleNodeTest(harness.HeraldTestCase):
+    def test_no_change_log_without_nodes(self):
+        """A single node (no --node-id) keeps no change log."""
+        self.herald.add_user('alice@%s' % DOMAIN, PASSWORD)
+        reg = Registrant(self, self.herald)
+        reg.add(A, 600)
+        self.assertEqual(query(self.herald.db,
+                               "SELECT count(*) FROM changes"), [['0']])
+        self.assertEqual(query(self.herald.db,
+                               "SELECT count(*) FROM nodes"), [['0']])
+
+
+if __name__ == '__main__':
+    harness.main()
