@@ -155,6 +155,7 @@ double hr_admin_start_time(void);
 
 /* status.c: /v1/status */
 void hr_admin_status(struct req *r, struct reply *rp);
+void hr_admin_cluster(struct req *r, struct reply *rp);
 
 /* metrics.c */
 void hr_admin_metrics(struct req *r, struct reply *rp);

@@ -571,6 +571,7 @@ static const struct route {
 	{ "GET", { "v1", "mailboxes", "*", "watchers" }, r_mailbox_watchers },
 	{ "GET", { "v1", "audit" }, hr_admin_audit_list },
 	{ "GET", { "v1", "status" }, hr_admin_status },
+	{ "GET", { "v1", "cluster" }, hr_admin_cluster },
 	{ "GET", { "v1", "log-levels" }, hr_admin_loglevels_get },
 	{ "PUT", { "v1", "log-levels" }, hr_admin_loglevels_put },
 	{ "PUT", { "v1", "log-levels", "*" }, hr_admin_loglevel_put },

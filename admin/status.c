@@ -3,6 +3,7 @@
  * the binary's and the kernel's; the SIP sockets and the store's state
  * are the core's, asked through the control in one call.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <time.h>
 #include "admin_int.h"
@@ -46,6 +47,36 @@ static json_t *listeners_json(const struct hr_admin *a,
 		}
 	}
 	return json_pack("{s:o, s:s}", "sip", sip, "admin", a->addr);
+}
+
+static int node_json(const struct hr_ctl_node *n, void *arg)
+{
+	json_t *nodes = arg;
+	json_t *j = json_pack("{s:s, s:I, s:o, s:b, s:I}", "id", n->id,
+		"epoch", (json_int_t)n->epoch, "lease_until",
+		rfc3339((double)n->lease_until), "live", n->live,
+		"mark", (json_int_t)n->mark);
+
+	if (j && n->advertise)
+		json_object_set_new(j, "advertise", json_string(n->advertise));
+	return !j || json_array_append_new(nodes, j) ? ENOMEM : 0;
+}
+
+/* GET /v1/cluster: this node and every node the database knows. */
+void hr_admin_cluster(struct req *r, struct reply *rp)
+{
+	const char *me = hr_ctl_node_id(r->a->cfg.ctl);
+	json_t *nodes = json_array();
+	int err = nodes ? hr_ctl_nodes(r->a->rd, node_json, nodes) : ENOMEM;
+
+	if (err) {
+		json_decref(nodes);
+		hr_admin_problem(rp, 503, "Service Unavailable",
+			"PostgreSQL does not answer");
+		return;
+	}
+	hr_admin_json(rp, 200, json_pack("{s:o, s:o}", "node",
+		me ? json_string(me) : json_null(), "nodes", nodes));
 }
 
 void hr_admin_status(struct req *r, struct reply *rp)

@@ -563,4 +563,23 @@ struct hr_ctl_status {
  * ECANCELED. */
 int hr_ctl_status(struct hr_control *ctl, struct hr_ctl_status *st);
 
+/* ---- the cluster (issue 21) ---- */
+
+/* A node as the database has it. */
+struct hr_ctl_node {
+	const char *id;
+	const char *advertise;       /* or NULL */
+	int64_t epoch;               /* how many times it joined */
+	int64_t lease_until;         /* wall seconds */
+	int64_t mark;                /* the last change it read */
+	bool live;                   /* its lease runs */
+};
+
+typedef int (hr_ctl_node_h)(const struct hr_ctl_node *n, void *arg);
+
+/** This node's id, or NULL for a single node. */
+const char *hr_ctl_node_id(const struct hr_control *ctl);
+/** Every node of the cluster, by id (none for a single node). */
+int hr_ctl_nodes(struct hr_ctl_reader *rd, hr_ctl_node_h *h, void *arg);
+
 #endif

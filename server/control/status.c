@@ -48,3 +48,32 @@ int hr_ctl_status(struct hr_control *ctl, struct hr_ctl_status *st)
 	memset(st, 0, sizeof(*st));
 	return hr_call(status_core, &c);
 }
+
+/* ---- the cluster ---- */
+
+const char *hr_ctl_node_id(const struct hr_control *ctl)
+{
+	/* set at start, never changed: read from any thread */
+	return hr_store_node(ctl->cfg.store);
+}
+
+struct noderows {
+	hr_ctl_node_h *h;
+	void *arg;
+};
+
+static int node_row(const struct hr_store_node *sn, void *arg)
+{
+	const struct noderows *nr = arg;
+	struct hr_ctl_node n = { sn->id, sn->advertise, sn->epoch,
+		sn->lease_until, sn->mark, sn->live };
+
+	return nr->h(&n, nr->arg);
+}
+
+int hr_ctl_nodes(struct hr_ctl_reader *rd, hr_ctl_node_h *h, void *arg)
+{
+	struct noderows nr = { h, arg };
+
+	return hr_store_nodes(rd->rd, node_row, &nr);
+}

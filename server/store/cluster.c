@@ -555,6 +555,11 @@ void hr_store_set_change_handler(struct hr_store *s, hr_store_change_h *h,
 
 /* ---- the nodes (admin) ---- */
 
+const char *hr_store_node(const struct hr_store *s)
+{
+	return s->cfg.node;
+}
+
 struct node_each {
 	hr_store_node_h *h;
 	void *arg;

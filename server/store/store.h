@@ -392,6 +392,8 @@ struct hr_store_node {
 
 typedef int (hr_store_node_h)(const struct hr_store_node *n, void *arg);
 
+/** This node's id, or NULL for a single node. */
+const char *hr_store_node(const struct hr_store *s);
 /** Every node (admin; a reader), by id. */
 int hr_store_nodes(struct hr_store_reader *r, hr_store_node_h *h,
 	void *arg);

@@ -10,11 +10,13 @@
   a node id held by a live node is refused.
 """
 
+import json
 import os
 import subprocess
 import sys
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -70,6 +72,18 @@ class ClusterTest(ClusterCase):
                                 ['n3', '1', 't']])
         for h in self.nodes:
             self.assertIn('joined as node', h.log_text())
+        # the admin API of any node lists them all
+        req = urllib.request.Request(
+            self.nodes[1].admin_url + '/v1/cluster',
+            headers={'Authorization': 'Bearer ' + harness.ADMIN_TOKEN})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            a = json.loads(r.read())
+        self.assertEqual(a['node'], 'n2')
+        self.assertEqual([(n['id'], n['epoch'], n['live'])
+                          for n in a['nodes']],
+                         [('n1', 1, True), ('n2', 1, True), ('n3', 1, True)])
+        self.assertEqual(a['nodes'][0]['advertise'],
+                         'udp:%s:%d' % (NODES[0], self.nodes[0].port))
 
     def test_register_reaches_reg_watcher_on_another_node(self):
         """alice registers on n1; her reg watcher on n3 hears of each

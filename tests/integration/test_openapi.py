@@ -653,6 +653,9 @@ class OpenApiCase(harness.HeraldTestCase):
         # the status and the log's levels
         a = C('GET', '/v1/status', expect=200).json()
         self.assertTrue(a['store']['connected'], a)
+        # a single node: no id, no nodes (test_cluster has a cluster's)
+        a = C('GET', '/v1/cluster', expect=200).json()
+        self.assertEqual(a, {'node': None, 'nodes': []})
         LL = '/v1/log-levels'
         a = C('GET', LL, expect=200).json()
         self.assertEqual(a['overrides'], {})
