@@ -122,6 +122,17 @@ static int cfg_init(struct hr_auth *a, const struct hr_auth_cfg *cfg)
 	return err;
 }
 
+/* The tag of node's nonces: the first bytes of SHA-256 of its id. */
+static void node_tag(struct hr_auth *a, const char *node)
+{
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+
+	if (EVP_Digest(node, strlen(node), md, &len, EVP_sha256(), NULL) &&
+	    len >= HR_NONCE_NODE)
+		memcpy(a->node, md, HR_NONCE_NODE);
+}
+
 int hr_auth_alloc(struct hr_auth **ap, const struct hr_auth_cfg *cfg)
 {
 	uint8_t rnd[RANDOM_SECRET];
@@ -151,6 +162,8 @@ int hr_auth_alloc(struct hr_auth **ap, const struct hr_auth_cfg *cfg)
 		err = mac_init(a, key, keylen);
 	if (!err)
 		err = opaque_init(a);
+	if (!err && cfg && cfg->node)
+		node_tag(a, cfg->node);
 	OPENSSL_cleanse(rnd, sizeof(rnd));
 	if (err) {
 		hr_mem_deref(a);

@@ -58,6 +58,8 @@ struct hr_auth_cfg {
 	enum hr_auth_uri_check uri_check;
 	const char *const *domains;     /* served; loose uri check only */
 	unsigned ndomains;
+	const char *node;       /* a node of a cluster: its id, which its
+				 * nonces carry (NULL: a single node) */
 };
 
 struct hr_auth;   /* refcounted (hr_mem) */

@@ -7,7 +7,9 @@
 
 /* nonce = hex(timestamp 8 || random 8 || HMAC-SHA256 truncated to 16) */
 #define HR_NONCE_TS 8
-#define HR_NONCE_RAND 8
+/* the issuing node's tag (issue 21), then 8 random bytes */
+#define HR_NONCE_NODE 4
+#define HR_NONCE_RAND (HR_NONCE_NODE + 8)
 #define HR_NONCE_MAC 16
 #define HR_NONCE_RAW (HR_NONCE_TS + HR_NONCE_RAND + HR_NONCE_MAC)
 #define HR_NONCE_HEX (2 * HR_NONCE_RAW)
@@ -32,11 +34,12 @@ struct hr_auth {
 	char **domains;         /* copies of cfg->domains */
 	unsigned ndomains;
 	uint64_t failures[HR_AUTH_FAIL__N];  /* refused, by why */
+	uint8_t node[HR_NONCE_NODE];  /* this node's tag: of its id, or 0 */
 };
 
 enum hr_nonce_state {
 	HR_NONCE_VALID,
-	HR_NONCE_STALE,         /* ours, but expired */
+	HR_NONCE_STALE,         /* ours, but expired or another node's */
 	HR_NONCE_FOREIGN,       /* not issued by us for this realm */
 };
 

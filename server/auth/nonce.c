@@ -1,11 +1,18 @@
 /*
  * Stateless nonces and the nc table.
  *
- * nonce = hex(ts || rand || HMAC-SHA256(secret, ts || rand || realm)[0..16))
- * with ts the wall-clock seconds, so any nonce we issued can be checked
- * without a table, across restarts, as long as the secret stays. Only the
- * nc replay check needs state: the highest nc seen per nonce, recorded
- * only after a correct response, dropped once the nonce has expired.
+ * nonce = hex(ts || node || rand || HMAC-SHA256(secret, ts || node || rand
+ * || realm)[0..16)) with ts the wall-clock seconds, so any nonce we issued
+ * can be checked without a table, across restarts, as long as the secret
+ * stays. Only the nc replay check needs state: the highest nc seen per
+ * nonce, recorded only after a correct response, dropped once the nonce
+ * has expired.
+ *
+ * The nodes of a cluster share the secret but not their nc tables: a
+ * nonce names the node that issued it (node, a tag of its id), and another
+ * node takes it as stale (RFC 7616 3.4: stale=true, the client answers a
+ * new challenge without asking its user), so that a nonce counted on one
+ * node cannot be replayed on another.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -110,7 +117,9 @@ int hr_nonce_make(const struct hr_auth *a, const char *realm, char *out,
 	if (n < HR_NONCE_HEX + 1)
 		return ENOSPC;
 	put_ts(raw, hr_auth_now(a));
-	hr_rand_bytes(raw + HR_NONCE_TS, HR_NONCE_RAND);
+	memcpy(raw + HR_NONCE_TS, a->node, HR_NONCE_NODE);
+	hr_rand_bytes(raw + HR_NONCE_TS + HR_NONCE_NODE,
+		HR_NONCE_RAND - HR_NONCE_NODE);
 	err = mac(a, raw, realm, raw + HR_NONCE_TS + HR_NONCE_RAND);
 	if (err)
 		return err;
@@ -154,6 +163,9 @@ enum hr_nonce_state hr_nonce_check(const struct hr_auth *a,
 	if (CRYPTO_memcmp(want, raw + HR_NONCE_TS + HR_NONCE_RAND,
 		HR_NONCE_MAC))
 		return HR_NONCE_FOREIGN;
+	/* another node's: its nc table is not ours */
+	if (memcmp(raw + HR_NONCE_TS, a->node, HR_NONCE_NODE))
+		return HR_NONCE_STALE;
 	ts = get_ts(raw);
 	now = hr_auth_now(a);
 	/* a clock that went back a long way: make the client start over */

@@ -681,6 +681,8 @@ static int open_auth(struct server *sv)
 	acfg.nmd5_agents = cfg.md5_agents.n;
 	acfg.domains = cfg.domains.v;
 	acfg.ndomains = cfg.domains.n;
+	if (cfg.node_id && *cfg.node_id)
+		acfg.node = cfg.node_id;
 	if (hr_auth_uri_check_decode(cfg.digest_uri_check, &acfg.uri_check)) {
 		HR_ERROR("--digest-uri-check takes strict or loose");
 		return EINVAL;

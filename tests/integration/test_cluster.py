@@ -20,6 +20,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from phone import Phone  # noqa: E402
 from watcher import (PASSWORD, Publisher, Registrant, Watcher,  # noqa: E402
                      WatcherChecks, pidf_doc)
 
@@ -211,6 +212,26 @@ class ClusterTest(ClusterCase):
         rows = query(self.db, "SELECT coalesce(node, '-') FROM changes "
                      "ORDER BY id DESC LIMIT 1")
         self.assertEqual(rows, [['-']])
+
+    def test_nonce_of_another_node_is_stale(self):
+        """Credentials for n1's nonce sent to n2: 401 stale=true (its nc
+        table is not n1's: no replay across nodes), and the client's
+        answer to n2's challenge registers."""
+        ph = Phone(self, self.udp(self.nodes[0]))
+        self.assertStatus(ph.register(['<%s>' % A], 600), 200)
+        # the same credentials (nonce, nc 1 again) on n1: a replay
+        ph.nc = 0
+        r = ph.c.request(ph.request(['<%s>' % A], 600))
+        self.assertStatus(r, 403)
+        # ...and on n2, which never counted that nonce
+        ph.nc = 0
+        ph.c = self.udp(self.nodes[1])
+        r = ph.c.request(ph.request(['<%s>' % A], 600))
+        self.assertStatus(r, 401)
+        www = r.get_all('WWW-Authenticate')
+        self.assertTrue(any('stale=true' in v.replace(' ', '').lower()
+                            for v in www), r)
+        self.assertStatus(ph.register(['<%s>' % A], 600), 200)
 
     def test_node_id_in_use_is_refused(self):
         """A second process with a live node's id waits for the lease,

@@ -117,6 +117,40 @@ START_TEST(test_nc)
 }
 END_TEST
 
+static struct hr_auth *mknode(const char *node)
+{
+	struct hr_auth_cfg cfg = { .secret = secret1, .secret_len = 32,
+		.nonce_ttl_s = 300, .node = node };
+	struct hr_auth *x = NULL;
+
+	ck_assert_int_eq(hr_auth_alloc(&x, &cfg), 0);
+	return x;
+}
+
+/* Issue 21: nodes share the secret, not their nc tables: a nonce of one
+ * node is stale on another (a new challenge, stale=true), so a nonce
+ * counted on one cannot be replayed on the other. */
+START_TEST(test_other_node)
+{
+	struct hr_auth *n1 = mknode("n1"), *n1b = mknode("n1"),
+		*n2 = mknode("n2");
+	char n[HR_NONCE_HEX + 1];
+	uint8_t raw[HR_NONCE_RAW];
+
+	ck_assert_int_eq(hr_nonce_make(n1, "example.test", n, sizeof(n)), 0);
+	ck_assert_int_eq(check(n1, n, "example.test", raw), HR_NONCE_VALID);
+	ck_assert_int_eq(hr_nonce_nc(n1, raw, 1), HR_NC_OK);
+	ck_assert_int_eq(check(n2, n, "example.test", raw), HR_NONCE_STALE);
+	/* the single node's (no id) is another's too */
+	ck_assert_int_eq(check(a, n, "example.test", raw), HR_NONCE_STALE);
+	/* the same node restarted takes it */
+	ck_assert_int_eq(check(n1b, n, "example.test", raw), HR_NONCE_VALID);
+	hr_mem_deref(n1);
+	hr_mem_deref(n1b);
+	hr_mem_deref(n2);
+}
+END_TEST
+
 START_TEST(test_nc_expiry)
 {
 	char n[HR_NONCE_HEX + 1];
@@ -183,6 +217,7 @@ int main(void)
 	tcase_add_test(tc, test_valid_and_expired);
 	tcase_add_test(tc, test_not_ours);
 	tcase_add_test(tc, test_nc);
+	tcase_add_test(tc, test_other_node);
 	tcase_add_test(tc, test_nc_expiry);
 	tcase_add_test(tc, test_nc_bound);
 	tcase_add_test(tc, test_alloc);
