@@ -14,7 +14,7 @@ CREATE TABLE nodes (
 	started_at  timestamptz NOT NULL DEFAULT now()
 );
 
--- The change log: one row per changed binding or publication, written by
+-- The change log: one row per changed binding, publication or rule, written by
 -- the triggers below whoever the writer is (a node, the CLI, psql), with
 -- the writer's node id (the setting herald.node; NULL for others). A
 -- node applies the others' changes in id order by reading the row again.
@@ -26,9 +26,12 @@ CREATE TABLE nodes (
 CREATE TABLE changes (
 	id   bigserial PRIMARY KEY,
 	node text,                        -- who wrote it, or NULL
-	kind text NOT NULL,               -- 'binding', 'publication'
-	res  text NOT NULL,               -- the AOR, the presentity
-	key  text NOT NULL,               -- the binding's key, the etag
+	kind text NOT NULL,               -- 'binding', 'publication',
+					  -- 'rule:<package>'
+	res  text NOT NULL,               -- the AOR, the presentity, the
+					  -- rule's resource
+	key  text NOT NULL,               -- the binding's key, the etag,
+					  -- the rule's watcher
 	at   timestamptz NOT NULL DEFAULT now()
 );
 
@@ -55,6 +58,10 @@ BEGIN
 		INSERT INTO changes (node, kind, res, key) VALUES (
 			NULLIF(current_setting('herald.node', true), ''),
 			'binding', r.aor, r.key);
+	ELSIF TG_TABLE_NAME = 'rules' THEN
+		INSERT INTO changes (node, kind, res, key) VALUES (
+			NULLIF(current_setting('herald.node', true), ''),
+			'rule:' || r.package, r.resource, r.watcher);
 	ELSE
 		INSERT INTO changes (node, kind, res, key) VALUES (
 			NULLIF(current_setting('herald.node', true), ''),
@@ -71,6 +78,9 @@ CREATE TRIGGER bindings_change
 	FOR EACH ROW EXECUTE FUNCTION herald_change();
 CREATE TRIGGER publications_change
 	AFTER INSERT OR UPDATE OR DELETE ON publications
+	FOR EACH ROW EXECUTE FUNCTION herald_change();
+CREATE TRIGGER rules_change
+	AFTER INSERT OR UPDATE OR DELETE ON rules
 	FOR EACH ROW EXECUTE FUNCTION herald_change();
 
 -- Each subscription has one owner, the node that sends its NOTIFYs: the

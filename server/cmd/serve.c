@@ -614,8 +614,9 @@ static int open_store(struct server *sv)
 	return err;
 }
 
-/* Another node's change: to the registrar, or to the package whose
- * publication it is (a publication gone names no event: each looks). */
+/* Another node's change: to the registrar, to the package whose
+ * publication it is (a publication gone names no event: each looks), or
+ * to the package whose rule it is. */
 static int node_changed(const struct hr_store_change *c, void *arg)
 {
 	struct server *sv = arg;
@@ -624,11 +625,29 @@ static int node_changed(const struct hr_store_change *c, void *arg)
 		sv->dialog ? hr_dlgpkg_publish(sv->dialog) : NULL,
 		sv->mwi ? hr_mwipkg_publish(sv->mwi) : NULL,
 	};
+	struct hr_rules *rules[] = {
+		sv->presence ? hr_presence_rules(sv->presence) : NULL,
+		sv->regpkg ? hr_regpkg_rules(sv->regpkg) : NULL,
+		sv->dialog ? hr_dlgpkg_rules(sv->dialog) : NULL,
+	};
 	int err = 0;
 
 	if (c->kind == HR_CHANGE_BINDING)
 		return hr_registrar_sync(sv->registrar, c->res, c->key,
 			c->binding);
+	if (c->kind == HR_CHANGE_RULE) {
+		for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+			err = rules[i] ? hr_rules_sync(rules[i], c->package,
+				c->res, c->key, c->action) : ENOENT;
+			if (err != ENOENT)
+				break;
+		}
+		if (err)
+			HR_WARN("another node's %s rule of %s for %s not "
+				"applied: %s", c->package, c->res, c->key,
+				hr_strerror(err));
+		return 0;
+	}
 	for (size_t i = 0; i < sizeof(pubs) / sizeof(pubs[0]) && !err; i++) {
 		if (pubs[i])
 			err = hr_publish_sync(pubs[i], c->res, c->key, c->pub);

@@ -276,6 +276,12 @@ int hr_rules_change(struct hr_rules *rs, const char *resource,
  * ENOMEM. */
 int hr_rules_set(struct hr_rules *rs, const char *resource,
 	const char *watcher, int action);
+/** Another node changed package's rule (a cluster): action is its stored
+ * name, NULL when removed. Put in force and told to applied, as a
+ * change of this node's: 0; ENOENT when package is not rs's; EINVAL for
+ * an action it does not know. */
+int hr_rules_sync(struct hr_rules *rs, const char *package,
+	const char *resource, const char *watcher, const char *action);
 /** The action for who (a user): its own rule, else its domain's; 0. */
 int hr_rules_get(const struct hr_rules *rs, const char *resource,
 	const char *who);

@@ -130,6 +130,32 @@ int hr_rules_get(const struct hr_rules *rs, const char *resource,
 	return r ? r->action : 0;
 }
 
+int hr_rules_sync(struct hr_rules *rs, const char *package,
+	const char *resource, const char *watcher, const char *action)
+{
+	const struct rule *r;
+	int a = 0;
+	int err;
+
+	if (!rs || strcmp(package, rs->package))
+		return ENOENT;
+	if (action) {
+		for (a = (int)rs->nnames - 1; a > 0; a--) {
+			if (!strcmp(action, rs->names[a]))
+				break;
+		}
+		if (!a)
+			return EINVAL;
+	}
+	r = find(rs, resource, watcher);
+	if ((r ? r->action : 0) == a)
+		return 0;  /* in force already */
+	err = hr_rules_set(rs, resource, watcher, a);
+	if (!err && rs->applied)
+		rs->applied(resource, watcher, a, rs->arg);
+	return err;
+}
+
 /* ---- durable: stored first, then in force ---- */
 
 static int load_one(const char *resource, const char *watcher,

@@ -458,6 +458,11 @@ size_t hr_dlgpkg_count(const struct hr_dlgpkg *d)
 	return hr_publish_count(d->pub, NULL);
 }
 
+struct hr_rules *hr_dlgpkg_rules(struct hr_dlgpkg *d)
+{
+	return d->rules;
+}
+
 struct hr_publish *hr_dlgpkg_publish(struct hr_dlgpkg *d)
 {
 	return d->pub;

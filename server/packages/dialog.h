@@ -70,6 +70,8 @@ size_t hr_dlgpkg_count(const struct hr_dlgpkg *d);
 struct hr_publish;
 /** Its publications (publish.h: to watch them). */
 struct hr_publish *hr_dlgpkg_publish(struct hr_dlgpkg *d);
+/** Its rules (another node's changes, hr_rules_sync); NULL when none. */
+struct hr_rules *hr_dlgpkg_rules(struct hr_dlgpkg *d);
 
 typedef void (hr_dlgpkg_done_h)(int err, void *arg);
 

@@ -289,6 +289,11 @@ size_t hr_presence_count(const struct hr_presence *p)
 	return hr_publish_count(p->pub, NULL);
 }
 
+struct hr_rules *hr_presence_rules(struct hr_presence *p)
+{
+	return p->rules;
+}
+
 struct hr_publish *hr_presence_publish(struct hr_presence *p)
 {
 	return p->pub;

@@ -103,5 +103,7 @@ size_t hr_presence_count(const struct hr_presence *p);
 struct hr_publish;
 /** Its publications (publish.h: to watch them). */
 struct hr_publish *hr_presence_publish(struct hr_presence *p);
+/** Its rules (another node's changes, hr_rules_sync). */
+struct hr_rules *hr_presence_rules(struct hr_presence *p);
 
 #endif

@@ -126,6 +126,11 @@ int hr_regpkg_rule(struct hr_regpkg *p, const char *aor, const char *watcher,
 	return hr_rules_change(p->rules, aor, watcher, (int)rule, done, arg);
 }
 
+struct hr_rules *hr_regpkg_rules(struct hr_regpkg *p)
+{
+	return p->rules;
+}
+
 int hr_regpkg_load(struct hr_regpkg *p)
 {
 	return p ? hr_rules_load(p->rules) : EINVAL;

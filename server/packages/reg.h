@@ -29,6 +29,8 @@ int hr_regpkg_alloc(struct hr_regpkg **pp, struct hr_events *ev,
 	const struct hr_regpkg_cfg *cfg);
 /** Load the stored rules (before hr_events_load). */
 int hr_regpkg_load(struct hr_regpkg *p);
+/** Its rules (another node's changes, hr_rules_sync). */
+struct hr_rules *hr_regpkg_rules(struct hr_regpkg *p);
 
 /**
  * Who may watch an AOR: its own user always; else the AOR's rule for the

@@ -75,6 +75,15 @@ static const char hi_sql[] =
 #define ON_BINDING "ON aor = c_res AND key = c_key"
 #define ON_PUB "ON etag = c_key"
 
+/* the rules (a rule is its action: no row struct) */
+static const char rules_sql[] =
+	"SELECT package, resource, watcher, action, c_pkg, c_res, c_key "
+	"FROM rules RIGHT JOIN (SELECT DISTINCT substr(kind, 6) AS c_pkg, "
+	"res AS c_res, key AS c_key FROM changes WHERE id > $1::bigint "
+	"AND id <= $2::bigint AND kind LIKE 'rule:%' "
+	"AND node IS DISTINCT FROM $3) c "
+	"ON package = c_pkg AND resource = c_res AND watcher = c_key";
+
 struct follower {
 	struct hr_store *s;
 	char bindings_sql[HR_ROW_SQL_MAX];
@@ -95,6 +104,7 @@ void hr_change_ev_free(struct change_ev *ce)
 		return;
 	PQclear(ce->bindings);
 	PQclear(ce->pubs);
+	PQclear(ce->rules);
 	free(ce);
 }
 
@@ -299,12 +309,16 @@ static int read_changes(struct follower *f)
 		if (!err)
 			err = hr_pq_exec(s->cl, &ce->pubs, f->pubs_sql, 3, v,
 				PGRES_TUPLES_OK);
+		if (!err)
+			err = hr_pq_exec(s->cl, &ce->rules, rules_sql, 3, v,
+				PGRES_TUPLES_OK);
 		if (err) {
 			hr_change_ev_free(ce);
 			return err;
 		}
 		s->mark = top;
-		if (PQntuples(ce->bindings) || PQntuples(ce->pubs))
+		if (PQntuples(ce->bindings) || PQntuples(ce->pubs) ||
+		    PQntuples(ce->rules))
 			deliver_ev(s, ce);
 		else
 			hr_change_ev_free(ce);  /* only this node's own */
@@ -532,6 +546,25 @@ static void apply(struct hr_store *s, enum hr_store_change_kind kind,
 	}
 }
 
+/* A rule is in force at once: a change of it here at the same moment
+ * is the admin's race to lose, as on one node. */
+static void apply_rules(struct hr_store *s, const PGresult *res)
+{
+	for (int r = 0; res && r < PQntuples(res); r++) {
+		struct hr_store_change c = { .kind = HR_CHANGE_RULE,
+			.package = PQgetvalue(res, r, 4),
+			.res = PQgetvalue(res, r, 5),
+			.key = PQgetvalue(res, r, 6),
+			.action = PQgetisnull(res, r, 3) ? NULL :
+				PQgetvalue(res, r, 3) };
+
+		HR_DEBUG("another writer's %s rule of %s for %s: %s",
+			c.package, c.res, c.key, c.action ? c.action : "gone");
+		if (s->change_h)
+			(void)s->change_h(&c, s->change_arg);
+	}
+}
+
 void hr_cluster_deliver(struct hr_store *s, struct hr_list *evs)
 {
 	struct hr_le *le;
@@ -542,6 +575,7 @@ void hr_cluster_deliver(struct hr_store *s, struct hr_list *evs)
 		hr_list_unlink(le);
 		apply(s, HR_CHANGE_BINDING, ce->bindings);
 		apply(s, HR_CHANGE_PUBLICATION, ce->pubs);
+		apply_rules(s, ce->rules);
 		hr_change_ev_free(ce);
 	}
 }

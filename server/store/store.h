@@ -354,16 +354,21 @@ void hr_store_set_user_handler(struct hr_store *s, hr_store_user_h *h,
 enum hr_store_change_kind {
 	HR_CHANGE_BINDING,
 	HR_CHANGE_PUBLICATION,
+	HR_CHANGE_RULE,
 };
 
 /** A row another writer changed, as it is now. */
 struct hr_store_change {
 	enum hr_store_change_kind kind;
-	const char *res;          /* the AOR, the presentity */
-	const char *key;          /* the binding's key, the entity-tag */
+	const char *res;          /* the AOR, the presentity, the rule's
+				   * resource */
+	const char *key;          /* the binding's key, the entity-tag, the
+				   * rule's watcher */
 	/* the row now, or NULL when it is gone (by kind) */
 	const struct hr_store_binding *binding;
 	const struct hr_store_pub *pub;
+	const char *package;      /* a rule's */
+	const char *action;       /* ...its action, or NULL: gone */
 };
 
 /** A change applied: 0; EBUSY when a change of the same resource is

@@ -75,6 +75,8 @@ struct change_ev {
 	struct hr_le le;
 	PGresult *bindings;        /* or NULL */
 	PGresult *pubs;            /* or NULL */
+	PGresult *rules;           /* package, resource, watcher, action,
+				    * then c_pkg, c_res, c_key; or NULL */
 };
 
 /* A changed row to read again (its resource was busy here). */

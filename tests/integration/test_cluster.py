@@ -192,6 +192,39 @@ class ClusterTest(ClusterCase):
         self.assertEqual(n.pidf.basics(), {'desk': 'open', 'mobile': 'open'},
                          n)
 
+    def test_rule_set_on_one_node_holds_on_the_others(self):
+        """A presence rule put through n1's admin API (block bob) ends
+        bob's subscription to alice on n2; removing it lets him in
+        again there."""
+        self.nodes[0].add_user('bob@%s' % DOMAIN, 'bobpw')
+        w = self.watcher(self.nodes[1], user='bob', password='bobpw',
+                         event='presence')
+        self.assertSubscribed(w.subscribe(600), 600, herald=w.herald)
+        w.recv_notify(state='active', doc=True)
+        path = '/v1/presentities/alice@%s/rules/bob@%s' % (DOMAIN, DOMAIN)
+        self.admin(self.nodes[0], 'PUT', path, {'action': 'block'})
+        n = w.recv_notify(state='terminated')
+        self.assertEqual(n.sub_state[1].get('reason'), 'rejected', n)
+        self.assertEqual(query(self.db, "SELECT node, kind FROM changes "
+                               "WHERE kind LIKE 'rule:%'"),
+                         [['n1', 'rule:presence']])
+        self.admin(self.nodes[0], 'DELETE', path)
+        self.nodes[1].wait_log('presence rule of alice@%s for bob@%s: '
+                               'gone' % (DOMAIN, DOMAIN))
+        w2 = self.watcher(self.nodes[1], user='bob', password='bobpw',
+                          event='presence')
+        self.assertSubscribed(w2.subscribe(600), 600, herald=w2.herald)
+        w2.recv_notify(state='active', doc=True)
+
+    def admin(self, h, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(
+            h.admin_url + path, data=data, method=method,
+            headers={'Authorization': 'Bearer ' + harness.ADMIN_TOKEN,
+                     'Content-Type': 'application/json'})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status
+
     def test_change_log_names_the_writer(self):
         """Each change is logged with its node; a change made outside
         Herald (psql) with none, and the nodes apply it too."""
