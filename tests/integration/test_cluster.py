@@ -12,6 +12,8 @@
 
 import json
 import os
+import re
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +23,10 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from phone import Phone  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                'interop'))
+import kamailio  # noqa: E402
+from kamailio import Kamailio  # noqa: E402
 from watcher import (PASSWORD, Publisher, Registrant, Watcher,  # noqa: E402
                      WatcherChecks, pidf_doc)
 
@@ -315,6 +321,75 @@ class RestartTest(ClusterCase):
         self.assertEqual(self.contacts(n)[A]['state'], 'active', n)
         for w in (w1, w2):
             w.expect_no_notify()
+
+
+class Front:
+    """The phones' only address: Kamailio's (what harness clients and
+    the Watcher need of a server)."""
+
+    def __init__(self, port):
+        self.host = '127.0.0.1'
+        self.port = port
+        self.addr = (self.host, port)
+        self.family = socket.AF_INET
+
+
+class DispatcherTest(ClusterCase):
+    """Kamailio's dispatcher in front of the three nodes
+    (interop/kamailio-dispatcher.cfg.in): the phones talk to it only."""
+
+    def setUp(self):
+        kamailio.skip_unless_available()
+        super().setUp()
+        self.k = Kamailio(self, None, dispatch=[h.addr for h in self.nodes])
+        self.front = Front(self.k.port)
+
+    def node_of(self, callid):
+        """The node Kamailio sent the Call-ID's last request to."""
+        for line in reversed(self.k.log_text(400).splitlines()):
+            m = re.search(r'(?:to|next) node sip:([\d.]+):\d+: \w+ (\S+)',
+                          line)
+            if m and m.group(2) == callid:
+                return m.group(1)
+        return None
+
+    def test_phones_through_the_dispatcher(self):
+        """Watchers and a registrant with the dispatcher as their only
+        address: REGISTER, SUBSCRIBE and its refresh, NOTIFYs; then a
+        node is killed (-9): a REGISTER hashed to it goes on to the next
+        node, and watchers on the living nodes hear of it."""
+        ws = []
+        for i in range(6):
+            w = self.watcher(self.front)
+            self.assertStatus(w.subscribe(600), 200, msg=self.k.diag())
+            w.recv_notify(state='active', doc='full')
+            ws.append(w)
+        nodes = {self.node_of(w.call_id) for w in ws}
+        # six Call-IDs over three nodes by their hash: more than one node
+        self.assertGreater(len(nodes), 1, nodes)
+        reg = Registrant(self, self.front)
+        reg.add(A, 600)
+        for w in ws:
+            n = w.recv_notify(state='active', doc='partial')
+            self.assertEqual(self.contacts(n)[A]['state'], 'active', n)
+        # a refresh reaches the subscription's owner (record-routed)
+        for w in ws:
+            self.assertStatus(w.refresh(600), 200)
+            w.recv_notify(state='active')
+        # the registrant's node dies
+        dead = self.node_of(reg.phone.callid)
+        victim = next(h for h in self.nodes if h.host == dead)
+        victim.kill()
+        t0 = time.monotonic()
+        reg.add(B, 600)
+        took = time.monotonic() - t0
+        self.assertNotEqual(self.node_of(reg.phone.callid), dead)
+        for w in ws:
+            if self.node_of(w.call_id) == dead:
+                continue  # not carried on yet (README)
+            n = w.recv_notify(state='active', doc='partial')
+            self.assertEqual(self.contacts(n)[B]['state'], 'active', n)
+        self.assertLess(took, 10, 'the REGISTER took %.1f s' % took)
 
 
 class SingleNodeTest(harness.HeraldTestCase):

@@ -39,12 +39,15 @@ MODULE_PATH = '/usr/lib/x86_64-linux-gnu/kamailio/modules'
 # the modules the configuration loads: kamailio (tm ... dialog) and
 # kamailio-presence-modules (pua, pua_dialoginfo)
 MODULES = ('tm', 'tmx', 'sl', 'rr', 'pv', 'maxfwd', 'siputils', 'xlog', 'textops',
-           'uac_redirect', 'dialog', 'db_text', 'pua', 'pua_dialoginfo')
+           'uac_redirect', 'dialog', 'db_text', 'pua', 'pua_dialoginfo',
+           'dispatcher')
 # Debian's db_text tables (package kamailio): pua will not start
 # without a database, even one it keeps nothing in (db_mode 0)
 DBTEXT = '/usr/share/kamailio/dbtext/kamailio'
 TEMPLATE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                         'kamailio.cfg.in')
+DISPATCHER_TEMPLATE = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), 'kamailio-dispatcher.cfg.in')
 
 
 def module_path():
@@ -88,7 +91,7 @@ class Kamailio(Client):
     Error = KamailioError
 
     def __init__(self, test, herald, lifetime=300, debug=2, localremote=True,
-                 start=True):
+                 start=True, dispatch=None):
         """test: a unittest.TestCase (the process is stopped and the
         temporary directory removed in its cleanups). herald: a
         harness.Herald (or anything with .host and .port). lifetime:
@@ -106,6 +109,14 @@ class Kamailio(Client):
         test.addCleanup(self.close)
         self.port = free_ports(1)
         self.cfg = os.path.join(self.dir, 'kamailio.cfg')
+        if dispatch:
+            self.write_dispatcher(dispatch, debug)
+        else:
+            self.write_proxy(herald, lifetime, debug, localremote)
+        if start:
+            self.start()
+
+    def write_proxy(self, herald, lifetime, debug, localremote):
         dbdir = os.path.join(self.dir, 'db')
         os.mkdir(dbdir)
         for t in ('pua', 'version'):
@@ -117,8 +128,19 @@ class Kamailio(Client):
                                 mpath=module_path(), dbdir=dbdir,
                                 lifetime=lifetime, debug=debug,
                                 localremote=int(bool(localremote))))
-        if start:
-            self.start()
+
+    def write_dispatcher(self, nodes, debug):
+        """The load balancer of a cluster: nodes, (host, port) each, in
+        dispatcher set 1 (interop/kamailio-dispatcher.cfg.in)."""
+        dslist = os.path.join(self.dir, 'dispatcher.list')
+        with open(dslist, 'w') as f:
+            for host, port in nodes:
+                f.write('1 sip:%s:%d\n' % (host, port))
+        with open(DISPATCHER_TEMPLATE) as f:
+            text = f.read()
+        with open(self.cfg, 'w') as f:
+            f.write(text.format(port=self.port, mpath=module_path(),
+                                dslist=dslist, debug=debug))
 
     def user_args(self):
         """-u nobody -g nogroup when root (the directory theirs)."""
