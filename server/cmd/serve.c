@@ -37,6 +37,7 @@ struct serve_cfg {
 	const char *config;
 	const char *database_url;
 	const char *node_id;
+	unsigned node_lease_s;
 	struct hr_strlist auth;
 	struct hr_strlist md5_agents;
 	struct hr_strlist trusted;
@@ -111,6 +112,7 @@ static struct serve_cfg cfg = {
 	.nonce_ttl_s = 300,
 	.digest_uri_check = "strict",
 	.store_wait_ms = 5000,
+	.node_lease_s = 10,
 	.store_queue = 20000,
 	.expires_default = 3600,
 	.expires_min = 60,
@@ -209,6 +211,10 @@ static const struct hr_opt opts[] = {
 	  "run as this node of a cluster: several nodes share one database "
 	  "and each applies the others' bindings and publications (README, "
 	  "Cluster); each node needs its own (default: a single node)", 0, 0 },
+	{ "node-lease", HR_OPT_UINT, &cfg.node_lease_s, "SECONDS",
+	  "a node renews its lease every fifth of this; the others take over "
+	  "the subscriptions of one whose lease ran out (default 10)", 2,
+	  300 },
 	{ "auth", HR_OPT_LIST, &cfg.auth, "METHOD",
 	  "methods that need digest authentication, repeatable "
 	  "(default REGISTER, SUBSCRIBE, PUBLISH; 'none' for none)", 0, 0 },
@@ -606,6 +612,7 @@ static int open_store(struct server *sv)
 	scfg.queue_max = cfg.store_queue;
 	if (cfg.node_id && *cfg.node_id) {
 		scfg.node = cfg.node_id;
+		scfg.lease_ms = cfg.node_lease_s * 1000;
 		scfg.advertise = cfg.listen.n ? cfg.listen.v[0] : NULL;
 	}
 	err = hr_store_alloc(&sv->store, &scfg);
@@ -635,6 +642,13 @@ static int node_changed(const struct hr_store_change *c, void *arg)
 	if (c->kind == HR_CHANGE_BINDING)
 		return hr_registrar_sync(sv->registrar, c->res, c->key,
 			c->binding);
+	if (c->kind == HR_CHANGE_SUB) {
+		err = hr_events_adopt(sv->events, c->sub);
+		if (err)
+			HR_WARN("subscription %s not taken over: %s", c->key,
+				hr_strerror(err));
+		return 0;
+	}
 	if (c->kind == HR_CHANGE_RULE) {
 		for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
 			err = rules[i] ? hr_rules_sync(rules[i], c->package,

@@ -124,6 +124,7 @@ struct load {
 	struct hr_store_tx *gone;     /* rows to remove */
 	unsigned loaded;
 	unsigned expired;
+	struct hr_sub *last;          /* the last one loaded */
 };
 
 static int load_one(const struct hr_store_sub *ss, void *arg)
@@ -159,6 +160,7 @@ static int load_one(const struct hr_store_sub *ss, void *arg)
 	if (pkg->linked)
 		pkg->linked(sub, pkg->arg);
 	l->loaded++;
+	l->last = sub;
 	return 0;
 }
 
@@ -189,6 +191,49 @@ int hr_events_load(struct hr_events *ev)
 			hr_strerror(err));
 	HR_INFO("%u subscriptions loaded, %u expired", l.loaded, l.expired);
 	return 0;
+}
+
+static void adopted(int err, void *arg)
+{
+	(void)arg;
+	if (err)
+		HR_WARN("an adopted subscription not stored: %s",
+			hr_strerror(err));
+}
+
+int hr_events_adopt(struct hr_events *ev, const struct hr_store_sub *row)
+{
+	struct hr_store_sub ss = *row;
+	char contact[HR_ADV_MAX + 32];
+	struct load l = { .ev = ev };
+	int err;
+
+	if (ev->closing)
+		return 0;
+	/* RFC 6665 4.1.2.1: a NOTIFY's Contact is the watcher's new remote
+	 * target: its refreshes come here */
+	if (!hr_sip_contact_for(ev->sip, ss.transport, contact,
+		sizeof(contact)))
+		ss.local_contact = contact;
+	err = hr_store_tx_alloc(&l.gone, ev->store);
+	if (err)
+		return err;
+	err = load_one(&ss, &l);
+	if (!err && l.last) {
+		struct hr_store_sub now;
+
+		hr_sub_to_store(l.last, &now);
+		err = hr_store_tx_sub_put(l.gone, &now);
+		/* the whole state, at once, from here */
+		hr_sub_changed_full(l.last);
+		HR_INFO("subscription %s of %s to %s of %s: taken over",
+			ss.id, ss.watcher, ss.package, ss.resource);
+	}
+	if (err) {
+		hr_store_tx_abort(l.gone);
+		return err;
+	}
+	return hr_store_tx_commit(l.gone, adopted, NULL);
 }
 
 void hr_events_close(struct hr_events *ev)

@@ -145,6 +145,13 @@ int hr_events_package(struct hr_events *ev, const struct hr_pkg *pkg);
  * CSeqs and versions go on past the reserved marks, the next NOTIFY of
  * each carries full state. Expired ones are removed. */
 int hr_events_load(struct hr_events *ev);
+/**
+ * A subscription of a dead node of the cluster, now this node's (its row
+ * as claimed): made live as at a start (its NOTIFY CSeq and version go
+ * on past those reserved), with this node's Contact, stored so, and its
+ * whole state NOTIFYed at once. 0 or an error (an expired one is removed).
+ */
+int hr_events_adopt(struct hr_events *ev, const struct hr_store_sub *row);
 /** Shutting down: no new changes (503), no timers, no NOTIFYs. */
 void hr_events_close(struct hr_events *ev);
 

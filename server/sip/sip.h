@@ -818,6 +818,11 @@ struct hr_sip_listener {
 					 * NULL; lives as long as the socket */
 };
 
+/** Our Contact ("<sip:host:port;transport=tcp>") by the first listener
+ * of transport ("udp", "tcp"...): what it advertises, else its address.
+ * 0, EINVAL (no such transport) or ENOENT (no such listener). */
+int hr_sip_contact_for(struct hr_sip *sip, const char *transport,
+	char *out, size_t n);
 /** The listening sockets, UDP first, up to max of them into out;
  * returns how many there are. */
 unsigned hr_sip_listeners(struct hr_sip *sip, struct hr_sip_listener *out,

@@ -84,8 +84,28 @@ static const char rules_sql[] =
 	"AND node IS DISTINCT FROM $3) c "
 	"ON package = c_pkg AND resource = c_res AND watcher = c_key";
 
+/* dead nodes that own subscriptions */
+static const char dead_sql[] =
+	"SELECT n.id FROM nodes n WHERE n.lease_until < now() AND n.id <> $1 "
+	"AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.owner = n.id)";
+
+/* A chunk of dead node $2's subscriptions, now $1's: only while its
+ * lease has run out and no connection holds its id (a restart of it
+ * waits for this claim's commit, then loads what is left to it). */
+#define CLAIM_CHUNK "200"
+#define CLAIM_CHUNKS 10            /* at most, a round */
+static const char claim_pre[] =
+	"WITH l AS (SELECT pg_try_advisory_xact_lock(" LOG_LOCK ", "
+	"hashtext($2)) AS ok), "
+	"c AS (SELECT s.id FROM subscriptions s, l, nodes n WHERE l.ok "
+	"AND s.owner = $2 AND n.id = $2 AND n.lease_until < now() "
+	"ORDER BY s.id LIMIT " CLAIM_CHUNK " FOR UPDATE OF s SKIP LOCKED), "
+	"u AS (UPDATE subscriptions SET owner = $1 FROM c "
+	"WHERE subscriptions.id = c.id RETURNING subscriptions.*) ";
+
 struct follower {
 	struct hr_store *s;
+	char claim_sql[HR_ROW_SQL_MAX + sizeof(claim_pre)];
 	char bindings_sql[HR_ROW_SQL_MAX];
 	char pubs_sql[HR_ROW_SQL_MAX];
 	char binding_sql[HR_ROW_SQL_MAX];
@@ -105,6 +125,7 @@ void hr_change_ev_free(struct change_ev *ce)
 	PQclear(ce->bindings);
 	PQclear(ce->pubs);
 	PQclear(ce->rules);
+	PQclear(ce->subs);
 	free(ce);
 }
 
@@ -376,6 +397,46 @@ static int refetch(struct follower *f, uint64_t now, uint64_t *next)
 	return err;
 }
 
+/* The subscriptions of dead nodes: this node's share, in chunks. */
+static int take_over(struct follower *f)
+{
+	struct hr_store *s = f->s;
+	const char *const me[] = { s->cfg.node };
+	PGresult *dead = NULL;
+	int err = hr_pq_exec(s->cl, &dead, dead_sql, 1, me, PGRES_TUPLES_OK);
+
+	for (int i = 0; !err && i < PQntuples(dead); i++) {
+		const char *const v[] = { s->cfg.node, PQgetvalue(dead, i, 0) };
+		int taken = 0;
+
+		for (int k = 0; !err && k < CLAIM_CHUNKS; k++) {
+			struct change_ev *ce = calloc(1, sizeof(*ce));
+			int n;
+
+			if (!ce) {
+				err = ENOMEM;
+				break;
+			}
+			err = hr_pq_exec(s->cl, &ce->subs, f->claim_sql, 2, v,
+				PGRES_TUPLES_OK);
+			n = err ? 0 : PQntuples(ce->subs);
+			taken += n;
+			if (n)
+				deliver_ev(s, ce);
+			else
+				hr_change_ev_free(ce);
+			if (n < atoi(CLAIM_CHUNK))
+				break;
+		}
+		if (taken)
+			HR_INFO("node %s is dead (its lease ran out): %d of its "
+				"subscriptions are this node's now", v[1],
+				taken);
+	}
+	PQclear(dead);
+	return err;
+}
+
 /* Notifications only wake the follower: what they say is in the log. */
 static int drain(struct hr_store *s)
 {
@@ -417,8 +478,17 @@ static void wait_for(struct follower *f, uint64_t until)
 
 static int sqls(struct follower *f)
 {
+	/* the claimed rows, as the row's own SELECT reads them */
+	struct hr_row claimed = hr_row_sub;
+	size_t pre = sizeof(claim_pre) - 1;
 	int err = hr_row_select_with(f->bindings_sql, sizeof(f->bindings_sql),
 		&hr_row_binding, "c_res, c_key", RANGE("binding") ON_BINDING);
+
+	claimed.table = "u";
+	memcpy(f->claim_sql, claim_pre, pre);
+	if (!err)
+		err = hr_row_select(f->claim_sql + pre,
+			sizeof(f->claim_sql) - pre, &claimed, "");
 
 	if (!err)
 		err = hr_row_select_with(f->pubs_sql, sizeof(f->pubs_sql),
@@ -462,6 +532,8 @@ void *hr_cluster_main(void *arg)
 		err = drain(s);
 		if (!err && now >= f.next_beat) {
 			err = beat(&f);
+			if (!err)
+				err = take_over(&f);
 			f.next_beat = now + s->cfg.lease_ms / 5;
 			next = f.next_beat;
 		}
@@ -565,6 +637,20 @@ static void apply_rules(struct hr_store *s, const PGresult *res)
 	}
 }
 
+static void apply_subs(struct hr_store *s, const PGresult *res)
+{
+	for (int r = 0; res && r < PQntuples(res); r++) {
+		struct hr_store_sub ss;
+		struct hr_store_change c = { .kind = HR_CHANGE_SUB, .sub = &ss };
+
+		hr_row_decode(&hr_row_sub, &ss, res, r);
+		c.res = ss.resource;
+		c.key = ss.id;
+		if (s->change_h)
+			(void)s->change_h(&c, s->change_arg);
+	}
+}
+
 void hr_cluster_deliver(struct hr_store *s, struct hr_list *evs)
 {
 	struct hr_le *le;
@@ -576,6 +662,7 @@ void hr_cluster_deliver(struct hr_store *s, struct hr_list *evs)
 		apply(s, HR_CHANGE_BINDING, ce->bindings);
 		apply(s, HR_CHANGE_PUBLICATION, ce->pubs);
 		apply_rules(s, ce->rules);
+		apply_subs(s, ce->subs);
 		hr_change_ev_free(ce);
 	}
 }

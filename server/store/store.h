@@ -355,6 +355,7 @@ enum hr_store_change_kind {
 	HR_CHANGE_BINDING,
 	HR_CHANGE_PUBLICATION,
 	HR_CHANGE_RULE,
+	HR_CHANGE_SUB,            /* a dead node's subscription, now ours */
 };
 
 /** A row another writer changed, as it is now. */
@@ -369,6 +370,7 @@ struct hr_store_change {
 	const struct hr_store_pub *pub;
 	const char *package;      /* a rule's */
 	const char *action;       /* ...its action, or NULL: gone */
+	const struct hr_store_sub *sub;  /* a subscription taken over */
 };
 
 /** A change applied: 0; EBUSY when a change of the same resource is
@@ -377,10 +379,14 @@ struct hr_store_change {
 typedef int (hr_store_change_h)(const struct hr_store_change *c, void *arg);
 
 /**
- * Another writer's changes of bindings and publications, in the order
- * they were committed (each row read again after its commit), on the
- * core thread; not this node's own. Only with cfg.node. After an outage
- * the node goes on from the last change it had applied.
+ * Another writer's changes of bindings, publications and rules, in the
+ * order they were committed (each row read again after its commit), on
+ * the core thread; not this node's own. Only with cfg.node. After an
+ * outage the node goes on from the last change it had applied. And the
+ * subscriptions of dead nodes this node took over (HR_CHANGE_SUB): a
+ * node whose lease ran out and whose id no connection holds any more
+ * (it is not running) loses its subscriptions to the living nodes, which
+ * claim them in chunks (each its share, SKIP LOCKED).
  */
 void hr_store_set_change_handler(struct hr_store *s, hr_store_change_h *h,
 	void *arg);

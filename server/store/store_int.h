@@ -77,6 +77,7 @@ struct change_ev {
 	PGresult *pubs;            /* or NULL */
 	PGresult *rules;           /* package, resource, watcher, action,
 				    * then c_pkg, c_res, c_key; or NULL */
+	PGresult *subs;            /* subscriptions taken over, or NULL */
 };
 
 /* A changed row to read again (its resource was busy here). */

@@ -65,7 +65,7 @@ HERALD_ENV = ('HERALD_SIP_LISTEN', 'HERALD_DOMAIN', 'HERALD_LOG_LEVEL',
               'HERALD_MAX_TRANSACTIONS', 'HERALD_MAX_REQUESTS_PER_SOURCE',
               'HERALD_MAX_TCP_PER_SOURCE', 'HERALD_TLS_CERT',
               'HERALD_TLS_KEY', 'HERALD_TLS_CLIENT_CA',
-              'HERALD_HANDSHAKE_TIMEOUT')
+              'HERALD_HANDSHAKE_TIMEOUT', 'HERALD_NODE_ID', 'HERALD_NODE_LEASE')
 
 
 # ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 import urllib.request
@@ -47,6 +48,7 @@ def query(url, sql):
 
 class ClusterCase(WatcherChecks, harness.HeraldTestCase):
     autostart = False
+    node_args = []
 
     def setUp(self):
         super().setUp()
@@ -54,7 +56,7 @@ class ClusterCase(WatcherChecks, harness.HeraldTestCase):
         self.nodes = []
         for i, host in enumerate(NODES):
             h = self.start_herald(['--node-id', 'n%d' % (i + 1),
-                                   '--min-expires', '1'],
+                                   '--min-expires', '1'] + self.node_args,
                                   host=host, db=self.db)
             self.nodes.append(h)
             if i == 0:
@@ -323,12 +325,95 @@ class RestartTest(ClusterCase):
             w.expect_no_notify()
 
 
+class FailoverTest(ClusterCase):
+    """kill -9 of a node: the others take over its subscriptions once its
+    lease (3 s here) has run out."""
+    node_args = ['--node-lease', '3']
+
+    def test_dead_nodes_watchers_carried_on(self):
+        """n1 owns two subscriptions (reg and presence) and dies: within
+        the lease and a beat, a survivor sends each a full-state NOTIFY
+        with its own Contact and a CSeq past n1's; the next change is
+        told by the survivor; a refresh sent to the new Contact is
+        answered there; n1 restarted owns nothing and sends nothing."""
+        wr = self.watcher(self.nodes[0])
+        wp = self.watcher(self.nodes[0], event='presence')
+        w3 = self.watcher(self.nodes[1])
+        for w in (wr, wp, w3):
+            self.assertSubscribed(w.subscribe(600), 600, herald=w.herald)
+            w.recv_notify(state='active',
+                          doc=True if w is wp else 'full')
+        reg = Registrant(self, self.nodes[2])
+        reg.add(A, 600)
+        for w in (wr, w3):
+            w.recv_notify(state='active', doc='partial')
+        # bob refreshes a binding on n1 as fast as it answers, until it
+        # dies: the last CSeq it acknowledged must be in the database
+        bob = Phone(self, self.udp(self.nodes[0]), user='bob',
+                    password='bobpw')
+        self.nodes[0].add_user('bob@%s' % DOMAIN, 'bobpw')
+        acked = []
+        stop = threading.Event()
+
+        def load():
+            while not stop.is_set():
+                r = bob.register(['<sip:bob@192.0.2.7:5060>'], 600)
+                if r is None:
+                    break
+                if r.status == 200:
+                    acked.append(bob.cseq)
+        t = threading.Thread(target=load, daemon=True)
+        t.start()
+        time.sleep(1.0)
+        self.nodes[0].kill()
+        t0 = time.monotonic()
+        stop.set()
+        t.join(10)
+        self.assertTrue(acked, 'no REGISTER answered before the kill')
+        self.assertGreaterEqual(int(query(self.db, "SELECT cseq FROM "
+                                          "bindings WHERE aor = "
+                                          "'bob@example.test'")[0][0]),
+                                acked[-1])
+        survivors = {'%s:%d' % h.addr: h for h in self.nodes[1:]}
+        for w in (wr, wp):
+            w.expect_jump = True
+            n = w.recv_notify(state='active', timeout=10)
+            w.expect_jump = False
+            contact = harness.squeeze(n.get('Contact'))
+            host = re.search(r'sip:([\d.]+:\d+)', contact).group(1)
+            self.assertIn(host, survivors, n)
+            if w is wr:
+                self.assertEqual(n.reginfo.state, 'full', n)
+                self.assertIn(A, self.contacts(n), n)
+            # its refreshes go to the new owner now
+            w.herald = w.ep.herald = Front(survivors[host].port,
+                                           survivors[host].host)
+        took = time.monotonic() - t0
+        self.assertLess(took, 3 + 0.6 + 3, 'taken over after %.1f s' % took)
+        self.assertEqual(query(self.db, "SELECT count(*) FROM subscriptions "
+                               "WHERE owner = 'n1'"), [['0']])
+        reg.add(B, 600)
+        for w in (wr, w3):
+            n = w.recv_notify(state='active', doc='partial')
+            self.assertEqual(self.contacts(n)[B]['state'], 'active', n)
+        for w in (wr, wp):
+            self.assertStatus(w.refresh(600), 200)
+            w.recv_notify(state='active')
+        # n1 comes back: it owns nothing any more, and says nothing
+        h = self.restart_herald(self.nodes[0])
+        self.assertIn('0 subscriptions loaded', h.log_text())
+        reg.remove(A)
+        for w in (wr, w3):
+            w.recv_notify(state='active', doc='partial')
+            w.expect_no_notify()
+
+
 class Front:
     """The phones' only address: Kamailio's (what harness clients and
     the Watcher need of a server)."""
 
-    def __init__(self, port):
-        self.host = '127.0.0.1'
+    def __init__(self, port, host='127.0.0.1'):
+        self.host = host
         self.port = port
         self.addr = (self.host, port)
         self.family = socket.AF_INET
@@ -343,6 +428,16 @@ class DispatcherTest(ClusterCase):
         super().setUp()
         self.k = Kamailio(self, None, dispatch=[h.addr for h in self.nodes])
         self.front = Front(self.k.port)
+        # its workers up and a node behind it: an OPTIONS goes through
+        c = self.udp(self.front)
+        deadline = time.monotonic() + 15
+        while True:
+            r = c.request(harness.make_request('OPTIONS', c.host, c.port),
+                          timeout=1)
+            if r is not None and r.status == 200:
+                break
+            self.assertLess(time.monotonic(), deadline,
+                            'no OPTIONS through Kamailio\n' + self.k.diag())
 
     def node_of(self, callid):
         """The node Kamailio sent the Call-ID's last request to."""
