@@ -399,7 +399,10 @@ void hr_sub_kick(struct hr_sub *sub)
 }
 
 /* RFC 6665 4.2.2: 481, Timer F or any failure ends the subscription;
- * nothing is retried. */
+ * nothing is retried. err may be the transport's, come after the send
+ * returned (a UDP datagram queued for the end of the loop's turn that
+ * did not leave, sip/udp.c): ended and logged as one hr_sub_kick() met
+ * at once. */
 static void on_resp(int err, const struct hr_msg *resp, void *arg)
 {
 	struct hr_sub *sub = arg;

@@ -16,7 +16,7 @@
 struct hr_ctrans {
 	struct hr_le le;
 	struct hr_sip *sip;
-	char branch[32];
+	char branch[HR_BRANCH_SIZE];
 	char method[32];
 	char *req;
 	size_t len;
@@ -80,7 +80,8 @@ static void fail(struct hr_ctrans *ct, int err)
 static void timer_e(void *arg)
 {
 	struct hr_ctrans *ct = arg;
-	int err = hr_sip_send(ct->sip, &ct->dst, ct->req, ct->len);
+	int err = hr_sip_send_req(ct->sip, &ct->dst, ct->req, ct->len,
+		ct->branch, NULL);
 
 	hr_sip_counters(ct->sip)->retransmits++;
 	if (err) {
@@ -138,7 +139,8 @@ int hr_ctrans_request(struct hr_ctrans **ctp, struct hr_sip *sip,
 	if (!err) {
 		struct hr_conn *used = NULL;
 
-		err = hr_sip_send_conn(sip, &ct->dst, ct->req, ct->len, &used);
+		err = hr_sip_send_req(sip, &ct->dst, ct->req, ct->len,
+			ct->branch, &used);
 		/* remember the connection: if it fails, so do we */
 		if (used && used != ct->dst.conn) {
 			hr_mem_deref(ct->dst.conn);
@@ -178,6 +180,25 @@ void hr_ctrans_conn_lost(struct hr_sip *sip, const struct hr_conn *conn)
 			    ct->state < HR_CTRANS_COMPLETED)
 				fail(ct, ECONNRESET);
 		}
+	}
+}
+
+/* A datagram queued by udp.c did not leave. A transaction that is gone,
+ * or has its answer, finds nothing to do. */
+void hr_ctrans_send_failed(struct hr_sip *sip, const char *branch, int err)
+{
+	struct hr_list *l = hr_hash_list(hr_sip_ctrans_tab(sip),
+		hr_hash_bytes(branch, strlen(branch)));
+
+	for (struct hr_le *le = l->head; le; le = le->next) {
+		struct hr_ctrans *ct = le->data;
+
+		if (strcmp(ct->branch, branch))
+			continue;
+		HR_DEBUG("%s %s: %s", ct->method, branch, hr_strerror(err));
+		if (ct->state < HR_CTRANS_COMPLETED)
+			fail(ct, err);
+		return;
 	}
 }
 

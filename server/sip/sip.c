@@ -534,11 +534,11 @@ static int send_tcp(struct hr_sip *sip, const struct hr_dest *dst,
 int hr_sip_send(struct hr_sip *sip, const struct hr_dest *dst,
 	const char *p, size_t len)
 {
-	return hr_sip_send_conn(sip, dst, p, len, NULL);
+	return hr_sip_send_req(sip, dst, p, len, NULL, NULL);
 }
 
 static int send_any(struct hr_sip *sip, const struct hr_dest *dst,
-	const char *p, size_t len, struct hr_conn **used)
+	const char *p, size_t len, const char *branch, struct hr_conn **used)
 {
 	struct hr_udp *u;
 
@@ -550,14 +550,16 @@ static int send_any(struct hr_sip *sip, const struct hr_dest *dst,
 	u = udp_for(sip, dst);
 	if (!u)
 		return EAFNOSUPPORT;
-	return hr_udp_send(u, &dst->addr, &dst->laddr, p, len);
+	return hr_udp_send(u, &dst->addr, &dst->laddr, p, len, branch);
 }
 
-int hr_sip_send_conn(struct hr_sip *sip, const struct hr_dest *dst,
-	const char *p, size_t len, struct hr_conn **used)
+/* A queued datagram is traced when queued, as what Herald sends; one
+ * that then fails to leave is reported by its transaction. */
+int hr_sip_send_req(struct hr_sip *sip, const struct hr_dest *dst,
+	const char *p, size_t len, const char *branch, struct hr_conn **used)
 {
 	struct hr_conn *conn = NULL;
-	int err = send_any(sip, dst, p, len, &conn);
+	int err = send_any(sip, dst, p, len, branch, &conn);
 
 	if (!err && sip->traces.head)
 		hr_sip_trace_out(sip, dst->tp, conn ? hr_conn_peer(conn) :

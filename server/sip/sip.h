@@ -801,6 +801,8 @@ struct hr_sip_stats {
 	uint64_t hs_timeouts;           /* TLS handshakes and WebSocket
 					 * upgrades not done in time */
 	uint64_t ws_refused;            /* WebSocket upgrades refused */
+	uint64_t udp_send_calls;        /* system calls that sent UDP
+					 * datagrams (sendmmsg, sendmsg) */
 };
 
 /** Copy the counters. */

@@ -97,10 +97,14 @@ int hr_sip_adv_make(char **advp, const char *host, uint16_t port,
 /* adv_host, adv_port: what hr_sip_listen() was given */
 int hr_udp_alloc(struct hr_udp **up, struct hr_sip *sip, struct hr_sa *laddr,
 	const char *adv_host, uint16_t adv_port);
-/* src: the source address when the socket is bound to a wildcard one
- * (len 0: the kernel's choice) */
+/* A client transaction's branch with its NUL: "z9hG4bK" and 20 more. */
+#define HR_BRANCH_SIZE 32
+/* Queue a datagram for this turn of the loop (udp.c). src: the source
+ * address when the socket is bound to a wildcard one (len 0: the
+ * kernel's choice). branch: the client transaction whose request it is,
+ * which fails if the send does (hr_ctrans_send_failed), or NULL. */
 int hr_udp_send(struct hr_udp *u, const struct hr_sa *dst,
-	const struct hr_sa *src, const char *p, size_t len);
+	const struct hr_sa *src, const char *p, size_t len, const char *branch);
 const struct hr_sa *hr_udp_laddr(const struct hr_udp *u);
 const char *hr_udp_adv(const struct hr_udp *u);
 /* tp: TCP, TLS, WS or WSS (TLS and WSS need hr_sip_tls_init() first) */
@@ -157,11 +161,16 @@ struct hr_list *hr_sip_conns(struct hr_sip *sip);
 struct hr_list *hr_sip_udps(struct hr_sip *sip);
 struct hr_list *hr_sip_lsnrs(struct hr_sip *sip);
 
-/* Send, telling which connection carried it (TCP). */
-int hr_sip_send_conn(struct hr_sip *sip, const struct hr_dest *dst,
-	const char *p, size_t len, struct hr_conn **used);
+/* Send a client transaction's request (branch), telling which connection
+ * carried it (TCP). Over UDP it is queued: an error may come later, to
+ * the transaction (hr_ctrans_send_failed). */
+int hr_sip_send_req(struct hr_sip *sip, const struct hr_dest *dst,
+	const char *p, size_t len, const char *branch, struct hr_conn **used);
 /* A connection closed: its client transactions fail at once. */
 void hr_ctrans_conn_lost(struct hr_sip *sip, const struct hr_conn *conn);
+/* The request of branch could not be sent (err): its transaction fails,
+ * if it is still there and waiting (RFC 3261 8.1.3.1). */
+void hr_ctrans_send_failed(struct hr_sip *sip, const char *branch, int err);
 
 /* Limits per source address (srclim.c). */
 struct hr_srclim;

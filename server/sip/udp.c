@@ -1,7 +1,20 @@
 /*
  * UDP transport: batched receive with recvmmsg and batched send with
  * sendmmsg. Responses produced while a receive batch is handled are
- * queued and leave in one sendmmsg at the end of the batch.
+ * queued and leave in one sendmmsg at the end of the batch. What is sent
+ * outside a receive batch (the 200s after a commit, NOTIFYs, Timer E's
+ * retransmissions) is queued too and leaves in one sendmmsg per turn of
+ * the loop: a flush event made active by the first datagram queued runs
+ * after the callbacks already active in that turn (a store completion
+ * fanning out to a thousand watchers is one callback). Every queue is
+ * flushed when it fills, and when the socket closes.
+ *
+ * A queued request's send may fail after hr_udp_send() said 0: RFC 3261
+ * 8.1.3.1 makes a transport error a failure now, not at Timer F, so each
+ * datagram carries its client transaction's branch, and the error goes
+ * to the transaction found by it once the flush is over (report()), never
+ * from within a send: the sender may be walking a list the failure would
+ * change.
  *
  * A socket bound to a wildcard address learns each datagram's local
  * address from its IP_PKTINFO / IPV6_PKTINFO control message (no extra
@@ -34,6 +47,7 @@
 #define RX_ROUNDS 8        /* batches per wakeup before others get a turn */
 #define TX_BATCH 64
 #define TX_ARENA (256 * 1024)
+#define FAILS_MAX 65536    /* failures kept for report() in one turn */
 /* room for either pktinfo, and the arrival time */
 #define CTL_LEN (CMSG_SPACE(sizeof(struct in6_pktinfo)) + \
 	CMSG_SPACE(sizeof(struct timespec)))
@@ -59,26 +73,45 @@ struct hr_udp {
 	struct sockaddr_storage rxsrc[RX_BATCH];
 	union ctl rxctl[RX_BATCH];
 	bool batching;
+	bool txarmed;              /* txev is active */
+	struct event *txev;        /* flushes outside a receive batch */
 	unsigned txn;
 	size_t txused;
 	struct mmsghdr tx[TX_BATCH];
 	struct iovec txiov[TX_BATCH];
 	struct hr_sa txdst[TX_BATCH];
 	union ctl txctl[TX_BATCH];
+	char txbranch[TX_BATCH][HR_BRANCH_SIZE]; /* "" for a response */
 	char *txarena;
+	struct txfail *fails;      /* requests whose send failed, to report */
+	size_t nfail, failcap;
 };
+
+struct txfail {
+	char branch[HR_BRANCH_SIZE];
+	int err;
+};
+
+static void flush(struct hr_udp *u);
 
 static void udp_destroy(void *data)
 {
 	struct hr_udp *u = data;
 
 	hr_list_unlink(&u->le);
+	/* what is queued still goes (a final NOTIFY, the last 200s); its
+	 * transactions are gone (hr_sip_close()), nothing to report to */
+	if (u->fd >= 0)
+		flush(u);
 	if (u->ev)
 		event_free(u->ev);
+	if (u->txev)
+		event_free(u->txev);
 	if (u->fd >= 0)
 		close(u->fd);
 	free(u->rxbuf);
 	free(u->txarena);
+	free(u->fails);
 	hr_mem_deref(u->adv);
 }
 
@@ -121,33 +154,118 @@ static bool bad_src(int err, const struct msghdr *h)
 	return h->msg_controllen && (err == EINVAL || err == EADDRNOTAVAIL);
 }
 
+/* Whether a failed send is the peer's or the path's failure, which its
+ * transaction must learn: a full buffer (EAGAIN, ENOBUFS) only loses the
+ * datagram, as the network may, and Timer E sends it again (RFC 3261
+ * 17.1.2). */
+static bool fails_request(int err)
+{
+	return err != EAGAIN && err != EWOULDBLOCK && err != ENOBUFS &&
+		err != ENOMEM;
+}
+
+/* Queued datagram i was not sent: a request's transaction learns why in
+ * report(); a response is lost, the peer sends its request again. */
+static void failed(struct hr_udp *u, unsigned i, int err)
+{
+	struct txfail *f;
+
+	HR_DEBUG("sendmmsg: %s", hr_strerror(err));
+	if (!u->txbranch[i][0] || !fails_request(err))
+		return;
+	if (u->nfail == u->failcap) {
+		size_t cap = u->failcap ? 2 * u->failcap : TX_BATCH;
+
+		f = cap <= FAILS_MAX ?
+			realloc(u->fails, cap * sizeof(*f)) : NULL;
+		if (!f) {
+			/* Timer F ends it instead */
+			HR_WARN("%s: send failed (%s), reported at Timer F",
+				u->txbranch[i], hr_strerror(err));
+			return;
+		}
+		u->fails = f;
+		u->failcap = cap;
+	}
+	f = &u->fails[u->nfail++];
+	memcpy(f->branch, u->txbranch[i], sizeof(f->branch));
+	f->err = err;
+}
+
+/* The error of the datagram a sendmmsg that returned early stopped at:
+ * some kernels keep it for the next call on the socket (which would fail
+ * the next datagram with it), others make the next call meet it again;
+ * SO_ERROR takes the kept one, 0 when there is none. */
+static int kept_error(int fd)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return 0;
+	return err;
+}
+
+/* Send what is queued; sendmmsg stops at a datagram that fails, which is
+ * then either sent again from the kernel's choice of source or given up
+ * (failed()), and the rest go on. */
 static void flush(struct hr_udp *u)
 {
 	unsigned off = 0;
 
 	while (off < u->txn) {
 		int n = sendmmsg(u->fd, u->tx + off, u->txn - off, 0);
+		int err;
 
-		if (n < 0) {
-			if (errno == EINTR)
+		if (n > 0) {
+			hr_sip_counters(u->sip)->udp_send_calls++;
+			off += (unsigned)n;
+			if (off == u->txn)
+				break;
+			err = kept_error(u->fd);
+			if (!err)
 				continue;
-			if (bad_src(errno, &u->tx[off].msg_hdr)) {
-				u->tx[off].msg_hdr.msg_control = NULL;
-				u->tx[off].msg_hdr.msg_controllen = 0;
-				continue;
-			}
-			/* a full socket buffer loses this datagram: the peer
-			 * retransmits (RFC 3261 17.1.2) */
-			HR_DEBUG("sendmmsg: %s", hr_strerror(errno));
-			n = 1;
+		} else {
+			err = n < 0 ? errno : EIO;
 		}
-		off += (unsigned)n;
+		if (err == EINTR)
+			continue;
+		if (bad_src(err, &u->tx[off].msg_hdr)) {
+			u->tx[off].msg_hdr.msg_control = NULL;
+			u->tx[off].msg_hdr.msg_controllen = 0;
+			continue;
+		}
+		failed(u, off, err);
+		off++;
 	}
 	u->txn = 0;
 	u->txused = 0;
 }
 
-/* One datagram now, outside a batch. */
+/* Tell each failed request's transaction (RFC 3261 8.1.3.1). Its handler
+ * may send again: queued, and reported in a later turn if it fails. */
+static void report(struct hr_udp *u)
+{
+	for (size_t i = 0; i < u->nfail; i++) {
+		struct txfail f = u->fails[i];
+
+		hr_ctrans_send_failed(u->sip, f.branch, f.err);
+	}
+	u->nfail = 0;
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct hr_udp *u = arg;
+
+	(void)fd;
+	(void)what;
+	u->txarmed = false;
+	flush(u);
+	report(u);
+}
+
+/* One datagram now, too large for the queue's arena. */
 static int send_one(struct hr_udp *u, const struct hr_sa *dst,
 	const struct hr_sa *src, const char *p, size_t len)
 {
@@ -167,22 +285,39 @@ static int send_one(struct hr_udp *u, const struct hr_sa *dst,
 		h.msg_control = NULL;
 		h.msg_controllen = 0;
 	}
+	hr_sip_counters(u->sip)->udp_send_calls++;
 	return 0;
 }
 
+/* A request's branch (HR_BRANCH_SIZE at most, with its NUL), or "". */
+static void branch_copy(char *to, const char *branch)
+{
+	size_t n = branch ? strnlen(branch, HR_BRANCH_SIZE - 1) : 0;
+
+	memcpy(to, branch ? branch : "", n);
+	to[n] = '\0';
+}
+
 int hr_udp_send(struct hr_udp *u, const struct hr_sa *dst,
-	const struct hr_sa *src, const char *p, size_t len)
+	const struct hr_sa *src, const char *p, size_t len, const char *branch)
 {
 	struct mmsghdr *m;
 
-	if (!u->batching || len > TX_ARENA)
+	if (len > TX_ARENA)
 		return send_one(u, dst, src, p, len);
 	if (u->txn == TX_BATCH || u->txused + len > TX_ARENA)
 		flush(u);
+	/* outside a receive batch, which flushes at its end: at the end of
+	 * this turn of the loop */
+	if (!u->batching && !u->txarmed) {
+		event_active(u->txev, EV_WRITE, 0);
+		u->txarmed = true;
+	}
 	memcpy(u->txarena + u->txused, p, len);
 	u->txdst[u->txn] = *dst;
 	u->txiov[u->txn].iov_base = u->txarena + u->txused;
 	u->txiov[u->txn].iov_len = len;
+	branch_copy(u->txbranch[u->txn], branch);
 	m = &u->tx[u->txn];
 	memset(m, 0, sizeof(*m));
 	m->msg_hdr.msg_name = &u->txdst[u->txn].u.sa;
@@ -320,11 +455,12 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 			clock_gettime(CLOCK_REALTIME, &now);
 			deliver(u, (unsigned)i, &now, full);
 		}
-		flush(u);
 		u->batching = false;
+		flush(u);
 		if (n < RX_BATCH)
 			break;
 	}
+	report(u);
 }
 
 /* Say so when the kernel gave a smaller receive buffer than asked for
@@ -420,7 +556,8 @@ int hr_udp_alloc(struct hr_udp **up, struct hr_sip *sip, struct hr_sa *laddr,
 		memset(&u->adv_sa, 0, sizeof(u->adv_sa));
 	u->ev = event_new(hr_loop_base(), u->fd, EV_READ | EV_PERSIST,
 		read_cb, u);
-	if (!u->ev || event_add(u->ev, NULL) < 0) {
+	u->txev = event_new(hr_loop_base(), -1, 0, flush_cb, u);
+	if (!u->ev || !u->txev || event_add(u->ev, NULL) < 0) {
 		err = ENOMEM;
 		goto out;
 	}
