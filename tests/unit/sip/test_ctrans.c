@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include "sipmock.h"
+#include "sipreq.h"
 #include "check_run.h"
 
 static unsigned nresp, last_scode;
@@ -18,22 +19,10 @@ static void on_resp(int err, const struct hr_msg *resp, void *arg)
 
 static struct hr_ctrans *send_notify(enum hr_tp tp)
 {
-	struct hr_req req = {
-		.method = "NOTIFY",
-		.ruri = HR_PL("sip:bob@192.0.2.1:5060"),
-		.hdrs = HR_PL("From: <sip:alice@example.test>;tag=n1\r\n"
-			"To: <sip:bob@example.test>;tag=b1\r\n"
-			"Call-ID: n@h\r\nCSeq: 5 NOTIFY\r\nEvent: reg\r\n"
-			"Subscription-State: active;expires=60\r\n"),
-		.ctype = "application/reginfo+xml",
-		.body = HR_PL("<reginfo/>"),
-	};
-	struct hr_dest dst = { .tp = tp };
 	struct hr_ctrans *ct;
 
-	hr_sa_set(&dst.addr, "192.0.2.1", 5060);
-	ck_assert_int_eq(hr_ctrans_request(&ct, mock.sip, &dst, &req, on_resp,
-		NULL), 0);
+	ck_assert_int_eq(sipreq_notify(&ct, mock.sip, tp, "192.0.2.1", 5060,
+		on_resp), 0);
 	return ct;
 }
 

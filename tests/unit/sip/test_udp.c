@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "check_run.h"
 #include "sip/sip.h"
+#include "sipreq.h"
 
 #define MANY 100   /* over one queue (TX_BATCH, 64): two sendmmsg */
 
@@ -39,19 +40,9 @@ static void on_resp(int err, const struct hr_msg *resp, void *arg)
 
 static void send_to(const char *host, uint16_t port, hr_resp_h *h)
 {
-	struct hr_req req = {
-		.method = "NOTIFY",
-		.ruri = HR_PL("sip:w@127.0.0.1"),
-		.hdrs = HR_PL("From: <sip:b@example.test>;tag=b\r\n"
-			"To: <sip:w@example.test>;tag=w\r\nCall-ID: udp-test\r\n"
-			"CSeq: 1 NOTIFY\r\nEvent: reg\r\n"
-			"Subscription-State: active;expires=60\r\n"),
-	};
-	struct hr_dest dst = { .tp = HR_TP_UDP };
-
-	hr_sa_set(&dst.addr, host, port);
 	/* queued: no error yet, whatever becomes of it */
-	ck_assert_int_eq(hr_ctrans_request(NULL, sip, &dst, &req, h, NULL), 0);
+	ck_assert_int_eq(sipreq_notify(NULL, sip, HR_TP_UDP, host, port, h),
+		0);
 }
 
 /* Datagrams waiting at the plain socket. */
@@ -169,18 +160,8 @@ END_TEST
  * handler to tell; the others' handlers are told. */
 START_TEST(test_gone_before_the_flush)
 {
-	struct hr_req req = {
-		.method = "NOTIFY",
-		.ruri = HR_PL("sip:w@192.0.2.99"),
-		.hdrs = HR_PL("From: <sip:b@example.test>;tag=b\r\n"
-			"To: <sip:w@example.test>;tag=w\r\nCall-ID: gone\r\n"
-			"CSeq: 1 NOTIFY\r\n"),
-	};
-	struct hr_dest dst = { .tp = HR_TP_UDP };
-
-	hr_sa_set(&dst.addr, "192.0.2.99", 5060);
-	ck_assert_int_eq(hr_ctrans_request(&kept, sip, &dst, &req, on_resp,
-		NULL), 0);
+	ck_assert_int_eq(sipreq_notify(&kept, sip, HR_TP_UDP, "192.0.2.99",
+		5060, on_resp), 0);
 	hr_ctrans_abandon(kept);
 	send_to("192.0.2.98", 5060, on_resp);
 	hr_loop_once();
