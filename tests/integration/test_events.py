@@ -8,10 +8,10 @@ Record-Route, retransmitted SUBSCRIBEs, merged changes, two watchers,
 --notify-throttle, the subscription limits, --notify-to-source; the
 error answers (489, 406, 423, 481, 500, 403, 404, 400, 401); NOTIFYs
 answered 481, 603 or not at all (Timer E retransmissions, Timer F:
-the one slow test, ~35 s); replacement of a subscription by the same
-watcher (same Contact, same +sip.instance); TCP; kill -9 and restart on
-the same database and port; Perl's Net::SIP as an independent watcher
-(interop/netsip_watch.pl).
+the one slow test, ~35 s) or not sendable at all (ended at once);
+replacement of a subscription by the same watcher (same Contact, same
++sip.instance); TCP; kill -9 and restart on the same database and port;
+Perl's Net::SIP as an independent watcher (interop/netsip_watch.pl).
 
 Every reginfo body received is validated against RFC 3680's schema
 (tests/unit/xml/reginfo.xsd) with xmllint. See watcher.py."""
@@ -698,6 +698,21 @@ class NotifyFailureTest(EventsCase):
         reg.add(A, 600)
         w.expect_no_notify(1.5)
         self.assertStatus(w.refresh(600), 481)
+
+    def test_unreachable_watcher_ends_at_once(self):
+        """RFC 3261 8.1.3.1: a NOTIFY the transport cannot send fails at
+        once, not at Timer F (32 s), though it leaves in a batch after
+        the send returned: a Contact in 192.0.2.0/24, which Herald's
+        socket on 127.0.0.1 cannot reach (the kernel refuses it), ends
+        the subscription within a second; a refresh gets 481."""
+        w = self.watcher(contact='<sip:alice-watch@192.0.2.99:5060>')
+        seen = self.herald.log_text().count('NOTIFY failed (')
+        t0 = time.monotonic()
+        self.assertSubscribed(w.subscribe(600), 600)
+        self.herald.wait_log('NOTIFY failed (', seen, timeout=3)
+        self.assertLess(time.monotonic() - t0, 3)
+        self.assertStatus(w.refresh(600), 481)
+        w.expect_no_notify()
 
     def test_unanswered_notify_timer_f(self):
         """Slow (~35 s). A NOTIFY never answered over UDP is retransmitted
