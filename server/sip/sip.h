@@ -708,7 +708,8 @@ void hr_sip_recv_raw(struct hr_sip *sip, enum hr_tp tp, const char *p,
 	size_t len, const struct hr_sa *src, const struct hr_sa *dst);
 /** Hand a decoded message to the router; takes over the msg ref. */
 void hr_sip_recv(struct hr_sip *sip, struct hr_msg *msg);
-/** Send bytes to a destination. */
+/** Send bytes to a destination; over UDP they leave at the end of the
+ * loop's turn, and an error then is only logged (debug). */
 int hr_sip_send(struct hr_sip *sip, const struct hr_dest *dst,
 	const char *p, size_t len);
 /** Where responses to req go (RFC 3261 18.2.2, RFC 3581 4). */
@@ -887,7 +888,9 @@ enum hr_strans_state hr_strans_state(const struct hr_strans *st);
 
 /**
  * Send req to dst in a new client transaction. resph gets every
- * response (1xx too) and then, once, a final response or an error.
+ * response (1xx too) and then, once, a final response or an error: a
+ * transport error is returned at once, or (UDP, whose datagrams leave at
+ * the end of the loop's turn) given to resph in that turn.
  * *ctp (may be NULL) gets a reference the caller must drop.
  */
 int hr_ctrans_request(struct hr_ctrans **ctp, struct hr_sip *sip,
