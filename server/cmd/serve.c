@@ -642,6 +642,10 @@ static int node_changed(const struct hr_store_change *c, void *arg)
 	if (c->kind == HR_CHANGE_BINDING)
 		return hr_registrar_sync(sv->registrar, c->res, c->key,
 			c->binding);
+	if (c->kind == HR_CHANGE_OWNED) {
+		hr_events_keep(sv->events, c->ids, c->nids);
+		return 0;
+	}
 	if (c->kind == HR_CHANGE_SUB) {
 		err = hr_events_adopt(sv->events, c->sub);
 		if (err)

@@ -236,6 +236,43 @@ int hr_events_adopt(struct hr_events *ev, const struct hr_store_sub *row)
 	return hr_store_tx_commit(l.gone, adopted, NULL);
 }
 
+static int idcmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void hr_events_keep(struct hr_events *ev, const char *const *ids, size_t n)
+{
+	struct hr_list lost = { 0 };
+	struct hr_le *le;
+
+	for (uint32_t i = 0; ev->byid.bucket && i <= ev->byid.mask; i++) {
+		for (le = ev->byid.bucket[i].head; le; le = le->next) {
+			struct hr_sub *sub = le->data;
+			const char *id = sub->info.id;
+
+			if (sub->life == HR_LIFE_LIVE &&
+			    !bsearch(&id, ids, n, sizeof(*ids), idcmp)) {
+				struct hr_le *e = calloc(1, sizeof(*e));
+
+				if (e)
+					hr_list_append(&lost, e,
+						hr_mem_ref(sub));
+			}
+		}
+	}
+	while ((le = lost.head)) {
+		struct hr_sub *sub = le->data;
+
+		hr_list_unlink(le);
+		free(le);
+		HR_INFO("subscription %s: taken over by another node while "
+			"this one was cut off: dropped here", sub->info.id);
+		hr_sub_finish(sub, false);
+		hr_mem_deref(sub);
+	}
+}
+
 void hr_events_close(struct hr_events *ev)
 {
 	if (ev->closing)

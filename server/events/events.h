@@ -152,6 +152,10 @@ int hr_events_load(struct hr_events *ev);
  * whole state NOTIFYed at once. 0 or an error (an expired one is removed).
  */
 int hr_events_adopt(struct hr_events *ev, const struct hr_store_sub *row);
+/** Back after its lease ran out (a cluster): the subscriptions not among
+ * ids (sorted by strcmp) were taken over by other nodes: dropped here
+ * without a NOTIFY (the new owner sends the whole state). */
+void hr_events_keep(struct hr_events *ev, const char *const *ids, size_t n);
 /** Shutting down: no new changes (503), no timers, no NOTIFYs. */
 void hr_events_close(struct hr_events *ev);
 

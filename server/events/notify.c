@@ -62,6 +62,8 @@ struct reserve {
 	int64_t ver;
 };
 
+#define FENCED_RETRY_MS 500
+
 static void kick_tmr(void *arg)
 {
 	hr_sub_kick(arg);
@@ -357,6 +359,13 @@ void hr_sub_kick(struct hr_sub *sub)
 	if (!sub->dirty || sub->ct || hr_dialog_resolving(sub->dlg) ||
 	    sub->life == HR_LIFE_GONE || ev->closing)
 		return;
+	/* a node of a cluster past its lease: another may own this now */
+	if (hr_store_fenced(ev->store)) {
+		if (!hr_tmr_isrunning(&sub->tmr_thr))
+			hr_tmr_start(&sub->tmr_thr, FENCED_RETRY_MS, kick_tmr,
+				sub);
+		return;
+	}
 	if (sub->life != HR_LIFE_ENDING) {
 		uint64_t now = hr_now_ms();
 

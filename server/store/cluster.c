@@ -116,7 +116,14 @@ struct follower {
 	uint64_t next_try;
 	unsigned backoff_ms;
 	bool taken;                /* the id was taken over: said once */
+	uint64_t renewed;          /* when the lease was last renewed */
 };
+
+static void renewed(struct follower *f, uint64_t now)
+{
+	f->renewed = now;
+	__atomic_store_n(&f->s->renewed_ms, now, __ATOMIC_RELEASE);
+}
 
 void hr_change_ev_free(struct change_ev *ce)
 {
@@ -126,6 +133,7 @@ void hr_change_ev_free(struct change_ev *ce)
 	PQclear(ce->pubs);
 	PQclear(ce->rules);
 	PQclear(ce->subs);
+	PQclear(ce->owned);
 	free(ce);
 }
 
@@ -194,6 +202,7 @@ int hr_cluster_join(struct hr_store *s)
 		goto failed;
 	s->epoch = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	s->mark = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	__atomic_store_n(&s->renewed_ms, hr_store_mono_ms(), __ATOMIC_RELEASE);
 	PQclear(res);
 	/* a single node's subscriptions before: the first node's */
 	err = hr_pq_exec(s->cl, NULL, "UPDATE subscriptions SET owner = $1 "
@@ -397,6 +406,43 @@ static int refetch(struct follower *f, uint64_t now, uint64_t *next)
 	return err;
 }
 
+/* Past the lease without renewing it: the others may take over this
+ * node's subscriptions, so it stops notifying them (self-fencing). */
+static void fence(struct follower *f, uint64_t now)
+{
+	struct hr_store *s = f->s;
+
+	if (__atomic_load_n(&s->fenced, __ATOMIC_ACQUIRE) ||
+	    now - f->renewed <= s->cfg.lease_ms)
+		return;
+	__atomic_store_n(&s->fenced, true, __ATOMIC_RELEASE);
+	HR_WARN("node %s has not renewed its lease for %u ms: no NOTIFY "
+		"until it has (the others may take over its subscriptions)",
+		s->cfg.node, s->cfg.lease_ms);
+}
+
+/* Renewed after being fenced: the subscriptions still this node's go to
+ * the core, which drops the others and lifts the fence. */
+static int unfence(struct follower *f)
+{
+	struct hr_store *s = f->s;
+	const char *const v[] = { s->cfg.node };
+	struct change_ev *ce = calloc(1, sizeof(*ce));
+	int err;
+
+	if (!ce)
+		return ENOMEM;
+	err = hr_pq_exec(s->cl, &ce->owned, "SELECT id FROM subscriptions "
+		"WHERE owner = $1 ORDER BY id COLLATE \"C\"", 1, v,
+		PGRES_TUPLES_OK);
+	if (err) {
+		hr_change_ev_free(ce);
+		return err;
+	}
+	deliver_ev(s, ce);
+	return 0;
+}
+
 /* The subscriptions of dead nodes: this node's share, in chunks. */
 static int take_over(struct follower *f)
 {
@@ -515,16 +561,21 @@ void *hr_cluster_main(void *arg)
 	}
 	snprintf(f.lease, sizeof(f.lease), "%u", s->cfg.lease_ms);
 	f.next_prune = hr_store_mono_ms() + PRUNE_MS;
+	renewed(&f, hr_store_mono_ms());  /* at the join */
 	while (!stopping(s)) {
 		uint64_t now = hr_store_mono_ms();
 		uint64_t next;
 		int err = 0;
 
+		fence(&f, now);
 		if (!s->cl) {
 			if (now >= f.next_try)
 				reconnect(&f);
 			if (!s->cl) {
-				wait_for(&f, f.next_try);
+				/* the fence comes on time while away */
+				wait_for(&f, f.next_try < f.renewed +
+					s->cfg.lease_ms + 1 ? f.next_try :
+					f.renewed + s->cfg.lease_ms + 1);
 				continue;
 			}
 		}
@@ -532,6 +583,12 @@ void *hr_cluster_main(void *arg)
 		err = drain(s);
 		if (!err && now >= f.next_beat) {
 			err = beat(&f);
+			if (!err) {
+				renewed(&f, now);
+				if (__atomic_load_n(&s->fenced,
+					__ATOMIC_ACQUIRE) && !f.taken)
+					err = unfence(&f);
+			}
 			if (!err)
 				err = take_over(&f);
 			f.next_beat = now + s->cfg.lease_ms / 5;
@@ -637,6 +694,31 @@ static void apply_rules(struct hr_store *s, const PGresult *res)
 	}
 }
 
+/* The ids still this node's, then the fence lifted. */
+static void apply_owned(struct hr_store *s, const PGresult *res)
+{
+	int n = res ? PQntuples(res) : 0;
+	const char **ids;
+
+	if (!res)
+		return;
+	ids = calloc((size_t)n + 1, sizeof(*ids));
+	if (!ids) {
+		HR_ERROR("out of memory: the fence stays until the next renewal");
+		return;
+	}
+	for (int r = 0; r < n; r++)
+		ids[r] = PQgetvalue(res, r, 0);
+	if (s->change_h)
+		(void)s->change_h(&(struct hr_store_change){
+			.kind = HR_CHANGE_OWNED, .ids = ids,
+			.nids = (size_t)n }, s->change_arg);
+	free(ids);
+	__atomic_store_n(&s->fenced, false, __ATOMIC_RELEASE);
+	HR_INFO("node %s renewed its lease: %d subscriptions are still its "
+		"own, NOTIFYs go on", s->cfg.node, n);
+}
+
 static void apply_subs(struct hr_store *s, const PGresult *res)
 {
 	for (int r = 0; res && r < PQntuples(res); r++) {
@@ -663,6 +745,7 @@ void hr_cluster_deliver(struct hr_store *s, struct hr_list *evs)
 		apply(s, HR_CHANGE_PUBLICATION, ce->pubs);
 		apply_rules(s, ce->rules);
 		apply_subs(s, ce->subs);
+		apply_owned(s, ce->owned);
 		hr_change_ev_free(ce);
 	}
 }
@@ -679,6 +762,15 @@ void hr_store_set_change_handler(struct hr_store *s, hr_store_change_h *h,
 const char *hr_store_node(const struct hr_store *s)
 {
 	return s->cfg.node;
+}
+
+bool hr_store_fenced(const struct hr_store *s)
+{
+	/* the time too: a process stopped and resumed (SIGSTOP, a VM
+	 * paused) must not notify before its follower has looked */
+	return s && s->cfg.node && (__atomic_load_n(&s->fenced,
+		__ATOMIC_ACQUIRE) || hr_store_mono_ms() - __atomic_load_n(
+		&s->renewed_ms, __ATOMIC_ACQUIRE) > s->cfg.lease_ms);
 }
 
 struct node_each {

@@ -108,6 +108,16 @@ int hr_store_url_check(const char *url, char *desc, size_t size)
 	return err;
 }
 
+/* "herald", or "herald/<node>" for a node of a cluster: its connections
+ * in pg_stat_activity. Set before the store's threads start. */
+static char app_name[80] = "herald";
+
+void hr_pq_app_name(const char *node)
+{
+	snprintf(app_name, sizeof(app_name), node ? "herald/%s" : "herald",
+		node);
+}
+
 int hr_pq_connect(PGconn **connp, const char *url)
 {
 	/* expand_dbname: url may be a URI or a conninfo string; the keywords
@@ -119,7 +129,7 @@ int hr_pq_connect(PGconn **connp, const char *url)
 		"application_name", "keepalives", "keepalives_idle",
 		"keepalives_interval", "keepalives_count", "tcp_user_timeout",
 		NULL };
-	const char *const vals[] = { url, "5", "herald", "1", "5", "2", "3",
+	const char *const vals[] = { url, "5", app_name, "1", "5", "2", "3",
 		"15000", NULL };
 	PGconn *conn;
 

@@ -282,6 +282,8 @@ int hr_store_alloc(struct hr_store **sp, const struct hr_store_cfg *cfg)
 		goto out;
 	}
 	s->cfg.url = s->url_buf;
+	if (s->cfg.node)
+		hr_pq_app_name(s->cfg.node);
 	err = connect_all(s);
 	if (err)
 		goto out;

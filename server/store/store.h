@@ -356,6 +356,8 @@ enum hr_store_change_kind {
 	HR_CHANGE_PUBLICATION,
 	HR_CHANGE_RULE,
 	HR_CHANGE_SUB,            /* a dead node's subscription, now ours */
+	HR_CHANGE_OWNED,          /* back after the lease ran out: the ids
+				   * of the subscriptions still ours */
 };
 
 /** A row another writer changed, as it is now. */
@@ -371,6 +373,8 @@ struct hr_store_change {
 	const char *package;      /* a rule's */
 	const char *action;       /* ...its action, or NULL: gone */
 	const struct hr_store_sub *sub;  /* a subscription taken over */
+	const char *const *ids;   /* HR_CHANGE_OWNED: sorted (strcmp) */
+	size_t nids;
 };
 
 /** A change applied: 0; EBUSY when a change of the same resource is
@@ -405,6 +409,14 @@ typedef int (hr_store_node_h)(const struct hr_store_node *n, void *arg);
 
 /** This node's id, or NULL for a single node. */
 const char *hr_store_node(const struct hr_store *s);
+/**
+ * Fenced: this node has not renewed its lease for longer than the lease
+ * (cut off from PostgreSQL), so the others may have taken its
+ * subscriptions: it sends no NOTIFY until it has renewed it and handed
+ * the core the subscriptions still its own (HR_CHANGE_OWNED). Any
+ * thread; false for a single node.
+ */
+bool hr_store_fenced(const struct hr_store *s);
 /** Every node (admin; a reader), by id. */
 int hr_store_nodes(struct hr_store_reader *r, hr_store_node_h *h,
 	void *arg);

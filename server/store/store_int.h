@@ -78,6 +78,8 @@ struct change_ev {
 	PGresult *rules;           /* package, resource, watcher, action,
 				    * then c_pkg, c_res, c_key; or NULL */
 	PGresult *subs;            /* subscriptions taken over, or NULL */
+	PGresult *owned;           /* the ids still ours (unfencing), or
+				    * NULL */
 };
 
 /* A changed row to read again (its resource was busy here). */
@@ -117,6 +119,10 @@ struct hr_store {
 	int cl_efd;                /* eventfd: wakes the follower */
 	int64_t epoch;             /* this node's, from its join */
 	int64_t mark;              /* the last change read */
+	bool fenced;               /* atomic: set by the follower, cleared
+				    * on core once the owned set is in */
+	uint64_t renewed_ms;       /* atomic: the lease's last renewal
+				    * (hr_store_mono_ms) */
 
 	/* locked */
 	pthread_mutex_t lock;
@@ -203,6 +209,9 @@ void hr_refetch_free(struct refetch *rf);
 
 /* ---- helpers (pq.c) ---- */
 
+/** The application_name of the connections made from now on: "herald",
+ * or "herald/<node>" (before the store's threads start). */
+void hr_pq_app_name(const char *node);
 /** Connect to url: 0, or ECONNREFUSED (logged once by the caller). */
 int hr_pq_connect(PGconn **connp, const char *url);
 /** Why this thread's last hr_pq_connect failed: libpq's message (a bad

@@ -13,6 +13,7 @@
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -406,6 +407,47 @@ class FailoverTest(ClusterCase):
         for w in (wr, w3):
             w.recv_notify(state='active', doc='partial')
             w.expect_no_notify()
+
+
+class FenceTest(ClusterCase):
+    """A node cut off from PostgreSQL past its lease (3 s here) while its
+    process lives."""
+    node_args = ['--node-lease', '3']
+
+    def test_cut_off_node_fences_itself(self):
+        """n1 is stopped (SIGSTOP) and PostgreSQL drops its connections:
+        a survivor takes over its subscription and notifies it; n1,
+        resumed, sends nothing (its lease ran out: fenced), learns the
+        subscription is no longer its own and drops it; the watcher
+        hears from the survivor alone."""
+        w = self.watcher(self.nodes[0])
+        self.assertSubscribed(w.subscribe(600), 600, herald=w.herald)
+        w.recv_notify(state='active', doc='full')
+        n1 = self.nodes[0]
+        n1.proc.send_signal(signal.SIGSTOP)
+        try:
+            harness.psql(self.db, "SELECT pg_terminate_backend(pid) FROM "
+                         "pg_stat_activity WHERE application_name = "
+                         "'herald/n1'")
+            w.expect_jump = True
+            n = w.recv_notify(state='active', timeout=10)
+            w.expect_jump = False
+            self.assertEqual(n.reginfo.state, 'full', n)
+            self.assertNotIn(NODES[0], n.get('Contact'), n)
+            reg = Registrant(self, self.nodes[2])
+            reg.add(A, 600)
+            n = w.recv_notify(state='active', doc='partial')
+            self.assertIn(A, self.contacts(n), n)
+        finally:
+            n1.proc.send_signal(signal.SIGCONT)
+        n1.wait_log('taken over by another node while this one was cut '
+                    'off: dropped here', timeout=10)
+        self.assertIn('no NOTIFY until it has', n1.log_text())
+        w.expect_no_notify(1.0)
+        reg.remove(A)
+        n = w.recv_notify(state='active', doc='partial')
+        self.assertNotIn(NODES[0], n.get('Contact'), n)
+        w.expect_no_notify()
 
 
 class Front:
