@@ -83,6 +83,20 @@ CREATE TRIGGER rules_change
 	AFTER INSERT OR UPDATE OR DELETE ON rules
 	FOR EACH ROW EXECUTE FUNCTION herald_change();
 
+-- RFC 3261 10.3 step 7 across nodes: a binding's update with the same
+-- Call-ID and a CSeq not above the stored one is out of order. Each node
+-- checks what it holds; this catches two nodes taking one binding's
+-- REGISTERs at the same moment (the writer's upsert calls it, store/
+-- rows.c, COL_ORDER): the transaction fails with HR409 and the REGISTER
+-- gets 400 Out-Of-Order CSeq.
+CREATE FUNCTION herald_out_of_order(aor text, key text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE EXCEPTION 'binding % of % out of order (RFC 3261 10.3)', key,
+		aor USING ERRCODE = 'HR409';
+END
+$$;
+
 -- Each subscription has one owner, the node that sends its NOTIFYs: the
 -- node whose writer stored it first (herald.node). A node loads only its
 -- own; the first node to join takes those of a single node before it.

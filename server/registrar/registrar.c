@@ -284,7 +284,11 @@ static void committed(int err, void *arg)
 	struct regctx *ctx = arg;
 	struct aor *a = ctx->aor;
 
-	if (err) {
+	if (err == ESTALE) {
+		/* RFC 3261 10.3 step 7: another node stored a later
+		 * REGISTER of this Call-ID first */
+		hr_strans_replys(ctx->st, 400, "Out-Of-Order CSeq");
+	} else if (err) {
 		/* the 5xx's warn line says why (EIO: PostgreSQL refused it;
 		 * else it was away or the queue full: 503) */
 		hr_strans_fail(ctx->st, err, "registrar: storing the change");

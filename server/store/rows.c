@@ -54,7 +54,7 @@ static const struct hr_col binding_cols[] = {
 	BND(expires_at, COL_EPOCH, 0),
 	BND(registered_at, COL_EPOCH, 0),
 	BND(callid, COL_TEXT, COL_REQ),
-	BND(cseq, COL_UINT32, 0),
+	BND(cseq, COL_UINT32, COL_ORDER),
 	BND(q, COL_INT_OPT, 0),
 	BND(instance, COL_TEXT, 0),
 	BND(reg_id, COL_INT_OPT, 0),
@@ -205,12 +205,20 @@ static int conflict(char *buf, size_t size, size_t *len,
 
 		if (c->flags & COL_KEY)
 			continue;
-		err = c->flags & COL_UP ?
-			put(buf, size, len, "%s = GREATEST(%s.%s, "
+		if (c->flags & COL_ORDER)
+			err = put(buf, size, len, "%s = CASE WHEN %s.callid IS "
+				"DISTINCT FROM EXCLUDED.callid OR %s.%s < "
+				"EXCLUDED.%s THEN EXCLUDED.%s ELSE "
+				"herald_out_of_order(%s.aor, %s.key) END, ",
+				c->name, row->table, row->table, c->name,
+				c->name, c->name, row->table, row->table);
+		else if (c->flags & COL_UP)
+			err = put(buf, size, len, "%s = GREATEST(%s.%s, "
 				"EXCLUDED.%s), ", c->name, row->table,
-				c->name, c->name) :
-			put(buf, size, len, "%s = EXCLUDED.%s, ", c->name,
-				c->name);
+				c->name, c->name);
+		else
+			err = put(buf, size, len, "%s = EXCLUDED.%s, ",
+				c->name, c->name);
 	}
 	return err ? err : put(buf, size, len, "updated_at = now()");
 }

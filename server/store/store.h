@@ -62,7 +62,9 @@ int hr_store_alloc(struct hr_store **sp, const struct hr_store_cfg *cfg);
 /**
  * A write's outcome, on the core thread: 0 committed; ETIMEDOUT when
  * PostgreSQL stayed away longer than wait_ms; ENOSPC when the queue was
- * full; EIO when a statement failed (a bug or a constraint).
+ * full; ESTALE when a binding's put came out of order (another node
+ * stored a higher CSeq of its Call-ID first: RFC 3261 10.3 step 7); EIO
+ * when a statement failed (a bug or a constraint).
  */
 typedef void (hr_store_done_h)(int err, void *arg);
 

@@ -151,6 +151,9 @@ enum col_flag {
 	COL_KEY = 1,           /* the conflict target: never updated */
 	COL_REQ = 2,           /* a put must set it (a text, a state) */
 	COL_UP = 4,            /* a mark that a put never moves back */
+	COL_ORDER = 8,         /* a binding's CSeq: a put with the same
+				* callid must raise it (RFC 3261 10.3 step
+				* 7), else herald_out_of_order() fails it */
 };
 
 struct hr_col {

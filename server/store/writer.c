@@ -273,6 +273,13 @@ static int result(PGconn *c, bool quiet)
 			err = LOST;
 			break;
 		}
+		/* another node's REGISTER of the binding came first */
+		if (!strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE) ?
+			PQresultErrorField(res, PG_DIAG_SQLSTATE) : "",
+			"HR409")) {
+			err = ESTALE;
+			break;
+		}
 		/* the primary message names columns, not values */
 		if (!quiet)
 			HR_WARN("statement failed: %s: %s",

@@ -275,6 +275,26 @@ class ClusterTest(ClusterCase):
                             for v in www), r)
         self.assertStatus(ph.register(['<%s>' % A], 600), 200)
 
+    def test_register_order_holds_across_nodes(self):
+        """RFC 3261 10.3 step 7 across nodes: a node whose copy of a
+        binding is behind (a later REGISTER of its Call-ID stored
+        meanwhile, here written by psql without telling anyone) answers
+        an older CSeq 400, the database having refused it."""
+        ph = Phone(self, self.udp(self.nodes[0]))
+        self.assertStatus(ph.register(['<%s>' % A], 600), 200)
+        self.nodes[1].wait_log("another writer's binding %s of "
+                               "alice@example.test: changed" % A)
+        harness.psql(self.db, "SET session_replication_role = replica; "
+                     "UPDATE bindings SET cseq = 100")
+        ph.c = self.udp(self.nodes[1])
+        ph.cseq = 50
+        r = ph.register(['<%s>' % A], 600)
+        self.assertStatus(r, 400, 'Out-Of-Order CSeq')
+        self.assertEqual(query(self.db, "SELECT cseq FROM bindings"),
+                         [['100']])
+        ph.cseq = 100
+        self.assertStatus(ph.register(['<%s>' % A], 600), 200)
+
     def test_node_id_in_use_is_refused(self):
         """A second process with a live node's id waits for the lease,
         then gives up with a clear error."""

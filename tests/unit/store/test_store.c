@@ -488,6 +488,38 @@ START_TEST(test_bindings_roundtrip)
 }
 END_TEST
 
+/* One binding put in its own commit: its outcome. */
+static int put_wait(const struct hr_store_binding *b)
+{
+	struct done d = { .want = 1 };
+
+	ck_assert_int_eq(put_one(store, b, &d), 0);
+	ck_assert(run_until(&d.flag, 10000));
+	return d.err[0];
+}
+
+/* RFC 3261 10.3 step 7 in the database (issue 21: two nodes may take
+ * REGISTERs of one binding): the same Call-ID needs a higher CSeq. */
+START_TEST(test_binding_order)
+{
+	struct hr_store_binding b;
+
+	binding_fill(&b, "alice@example.test", "sip:alice@192.0.2.1");
+	b.cseq = 10;
+	ck_assert_int_eq(put_wait(&b), 0);
+	b.cseq = 10;
+	ck_assert_int_eq(put_wait(&b), ESTALE);
+	b.cseq = 9;
+	ck_assert_int_eq(put_wait(&b), ESTALE);
+	b.cseq = 11;
+	ck_assert_int_eq(put_wait(&b), 0);
+	/* another Call-ID: a new registration, whatever its CSeq */
+	b.callid = "other@pc34";
+	b.cseq = 1;
+	ck_assert_int_eq(put_wait(&b), 0);
+}
+END_TEST
+
 START_TEST(test_group_commit)
 {
 	static struct done d;
@@ -928,6 +960,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_bindings_roundtrip);
 	tcase_add_test(tc, test_subscriptions);
 	tcase_add_test(tc, test_presence);
+	tcase_add_test(tc, test_binding_order);
 	tcase_add_test(tc, test_group_commit);
 	tcase_add_test(tc, test_queue_full);
 	tcase_add_test(tc, test_destroy_drains);
