@@ -35,9 +35,9 @@ static uint32_t key(const char *user, size_t ulen, const char *domain)
 static struct udb_user *find(const struct hr_userdb *db, const char *user,
 	size_t ulen, const char *domain)
 {
-	struct hr_list *l = hr_hash_list(&db->users, key(user, ulen, domain));
+	struct hr_le *le = hr_hash_first(&db->users, key(user, ulen, domain));
 
-	for (struct hr_le *le = l->head; le; le = le->next) {
+	for (; le; le = le->next) {
 		struct udb_user *u = le->data;
 
 		if (strlen(u->name) == ulen && !memcmp(u->name, user, ulen) &&

@@ -410,9 +410,14 @@ uint64_t hr_rand_u64(void);
 
 /* ---- intrusive doubly-linked list ---- */
 
+struct hr_hbucket;
+
 struct hr_le {
 	struct hr_le *prev, *next;
-	struct hr_list *list;
+	union {
+		struct hr_list *list;        /* the list holding it, */
+		struct hr_hbucket *bucket;   /* ...or its hash bucket */
+	};
 	void *data;
 };
 
@@ -431,8 +436,19 @@ void hr_list_insert_after(struct hr_list *list, struct hr_le *after,
 
 /* ---- intrusive hash table (chained, power-of-two buckets) ---- */
 
+/*
+ * A bucket is one pointer, not a list (issue 20: the 65,536 buckets of
+ * the transaction and AOR tables were 1.5 MB each as lists, touched by
+ * the first 10,000 entries). Its entries are linked by next, in the
+ * order they were appended, and the head's prev is the tail; an entry's
+ * bucket says it is linked.
+ */
+struct hr_hbucket {
+	struct hr_le *head;
+};
+
 struct hr_hash {
-	struct hr_list *bucket;
+	struct hr_hbucket *bucket;
 	uint32_t mask;
 	size_t n;
 };
@@ -444,8 +460,8 @@ void hr_hash_reset(struct hr_hash *h);
 /** Insert le holding data under key. */
 void hr_hash_append(struct hr_hash *h, uint32_t key, struct hr_le *le,
 	void *data);
-/** The list of entries that may have this key. */
-struct hr_list *hr_hash_list(const struct hr_hash *h, uint32_t key);
+/** The first of the entries that may have this key (then follow next). */
+struct hr_le *hr_hash_first(const struct hr_hash *h, uint32_t key);
 /** The entry whose string, a char array at offset off in the entry (its
  * flexible name), is name; hashed with hr_hash_bytes(name, strlen(name))
  * when appended. NULL when none. */

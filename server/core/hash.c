@@ -31,22 +31,35 @@ void hr_hash_reset(struct hr_hash *h)
 void hr_hash_append(struct hr_hash *h, uint32_t key, struct hr_le *le,
 	void *data)
 {
-	hr_list_append(&h->bucket[key & h->mask], le, data);
+	struct hr_hbucket *b = &h->bucket[key & h->mask];
+	struct hr_le *head = b->head;
+
+	le->bucket = b;
+	le->data = data;
+	le->next = NULL;
+	if (head) {
+		le->prev = head->prev;
+		head->prev->next = le;
+		head->prev = le;
+	} else {
+		le->prev = le;
+		b->head = le;
+	}
 	h->n++;
 }
 
-struct hr_list *hr_hash_list(const struct hr_hash *h, uint32_t key)
+struct hr_le *hr_hash_first(const struct hr_hash *h, uint32_t key)
 {
-	return &h->bucket[key & h->mask];
+	return h->bucket[key & h->mask].head;
 }
 
 void *hr_hash_find_str(const struct hr_hash *h, const char *name,
 	size_t off)
 {
-	const struct hr_list *l = hr_hash_list(h, hr_hash_bytes(name,
+	const struct hr_le *le = hr_hash_first(h, hr_hash_bytes(name,
 		strlen(name)));
 
-	for (const struct hr_le *le = l->head; le; le = le->next) {
+	for (; le; le = le->next) {
 		if (!strcmp((const char *)le->data + off, name))
 			return le->data;
 	}
@@ -55,9 +68,20 @@ void *hr_hash_find_str(const struct hr_hash *h, const char *name,
 
 void hr_hash_unlink(struct hr_hash *h, struct hr_le *le)
 {
-	if (!le->list)
+	struct hr_hbucket *b = le->bucket;
+
+	if (!b)
 		return;
-	hr_list_unlink(le);
+	if (le == b->head)
+		b->head = le->next;
+	else
+		le->prev->next = le->next;
+	if (le->next)
+		le->next->prev = le->prev;       /* the tail, if le was head */
+	else if (b->head)
+		b->head->prev = le->prev;        /* le was the tail */
+	le->prev = le->next = NULL;
+	le->bucket = NULL;
 	h->n--;
 }
 

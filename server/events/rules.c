@@ -34,11 +34,11 @@ static uint32_t key_hash(const char *resource, const char *watcher)
 static struct rule *find(const struct hr_rules *rs, const char *resource,
 	const char *watcher)
 {
-	struct hr_list *l = hr_hash_list(&rs->tab, key_hash(resource,
+	struct hr_le *le = hr_hash_first(&rs->tab, key_hash(resource,
 		watcher));
 	size_t n = strlen(resource);
 
-	for (struct hr_le *le = l->head; le; le = le->next) {
+	for (; le; le = le->next) {
 		struct rule *r = le->data;
 
 		if (!strcmp(r->key, resource) && !strcmp(r->key + n + 1, watcher))

@@ -212,11 +212,11 @@ static void res_destroy(void *data)
 struct res *hr_res_find(struct hr_events *ev, const char *package,
 	const char *resource)
 {
-	struct hr_list *l = hr_hash_list(&ev->res, res_hash(package,
+	struct hr_le *le = hr_hash_first(&ev->res, res_hash(package,
 		resource));
 	size_t plen = strlen(package);
 
-	for (struct hr_le *le = l->head; le; le = le->next) {
+	for (; le; le = le->next) {
 		struct res *r = le->data;
 
 		if (!strcmp(r->key, package) &&
@@ -381,10 +381,10 @@ struct hr_sub *hr_sub_dialog(struct hr_events *ev, const struct hr_pl *callid,
 	const struct hr_pl *local_tag, const struct hr_pl *remote_tag,
 	const struct hr_pl *package, const struct hr_pl *event_id)
 {
-	struct hr_list *l = hr_hash_list(&ev->byid, hr_hash_bytes(local_tag->p,
-		local_tag->len));
+	struct hr_le *le = hr_hash_first(&ev->byid,
+		hr_hash_bytes(local_tag->p, local_tag->len));
 
-	for (struct hr_le *le = l->head; le; le = le->next) {
+	for (; le; le = le->next) {
 		struct hr_sub *sub = le->data;
 
 		if (!hr_dialog_match(sub->dlg, callid, local_tag, remote_tag) ||
@@ -400,10 +400,10 @@ struct hr_sub *hr_sub_dialog(struct hr_events *ev, const struct hr_pl *callid,
 
 struct hr_sub *hr_events_find(struct hr_events *ev, const char *id)
 {
-	struct hr_list *l = hr_hash_list(&ev->byid, hr_hash_bytes(id,
+	struct hr_le *le = hr_hash_first(&ev->byid, hr_hash_bytes(id,
 		strlen(id)));
 
-	for (struct hr_le *le = l->head; le; le = le->next) {
+	for (; le; le = le->next) {
 		struct hr_sub *sub = le->data;
 
 		if (!strcmp(sub->info.id, id))

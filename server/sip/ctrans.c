@@ -187,10 +187,10 @@ void hr_ctrans_conn_lost(struct hr_sip *sip, const struct hr_conn *conn)
  * or has its answer, finds nothing to do. */
 void hr_ctrans_send_failed(struct hr_sip *sip, const char *branch, int err)
 {
-	struct hr_list *l = hr_hash_list(hr_sip_ctrans_tab(sip),
+	struct hr_le *le = hr_hash_first(hr_sip_ctrans_tab(sip),
 		hr_hash_bytes(branch, strlen(branch)));
 
-	for (struct hr_le *le = l->head; le; le = le->next) {
+	for (; le; le = le->next) {
 		struct hr_ctrans *ct = le->data;
 
 		if (strcmp(ct->branch, branch))
@@ -240,10 +240,10 @@ static void final(struct hr_ctrans *ct, const struct hr_msg *resp)
 bool hr_ctrans_recv(struct hr_sip *sip, const struct hr_msg *resp)
 {
 	const struct hr_pl *b = &resp->via.branch;
-	struct hr_list *l = hr_hash_list(hr_sip_ctrans_tab(sip),
+	struct hr_le *le = hr_hash_first(hr_sip_ctrans_tab(sip),
 		hr_hash_bytes(b->p, b->len));
 
-	for (struct hr_le *le = l->head; le; le = le->next) {
+	for (; le; le = le->next) {
 		struct hr_ctrans *ct = le->data;
 
 		if (hr_pl_strcmp(b, ct->branch) ||

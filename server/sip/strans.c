@@ -164,16 +164,16 @@ static bool same_method(const struct hr_strans *st, const struct hr_msg *req,
 struct hr_strans *hr_strans_find(struct hr_sip *sip, const struct hr_msg *req,
 	bool cancel)
 {
-	struct hr_list *l = hr_hash_list(hr_sip_strans_tab(sip), key(req));
+	struct hr_le *first = hr_hash_first(hr_sip_strans_tab(sip), key(req));
 	struct hr_strans *found = NULL;
 	struct hr_buf k;
 
-	if (!l->head)
+	if (!first)
 		return NULL;
 	hr_buf_init(&k, 1 << 20);
 	if (match_key(req, &k))
 		goto out;
-	for (struct hr_le *le = l->head; le; le = le->next) {
+	for (struct hr_le *le = first; le; le = le->next) {
 		struct hr_strans *st = le->data;
 
 		if (same_method(st, req, cancel) && st->mkey_len == k.len &&

@@ -274,9 +274,9 @@ START_TEST(test_hash_list)
 	ck_assert_uint_eq(h.n, 66);
 	for (int i = 0; i < 100; i++) {
 		bool found = false;
-		struct hr_list *l = hr_hash_list(&h, (uint32_t)i);
+		struct hr_le *le = hr_hash_first(&h, (uint32_t)i);
 
-		for (struct hr_le *le = l->head; le; le = le->next)
+		for (; le; le = le->next)
 			found |= ((struct item *)le->data)->key == i;
 		ck_assert(found == (i % 3 != 0));
 	}
@@ -284,6 +284,54 @@ START_TEST(test_hash_list)
 	ck_assert_uint_eq(hr_hash_bytes("a", 1) != hr_hash_bytes("b", 1), 1);
 	ck_assert_uint_eq(hr_hash_pl_ci(&(struct hr_pl)HR_PL("AbC")),
 		hr_hash_pl_ci(&(struct hr_pl)HR_PL("aBc")));
+}
+END_TEST
+
+/* One bucket's entries: in the order appended, whichever goes. */
+static void bucket_is(const struct hr_hash *h, const int *keys, int n)
+{
+	const struct hr_le *le = hr_hash_first(h, 0);
+
+	for (int i = 0; i < n; i++, le = le->next) {
+		ck_assert_ptr_nonnull(le);
+		ck_assert_int_eq(((const struct item *)le->data)->key, keys[i]);
+	}
+	ck_assert_ptr_null(le);
+}
+
+START_TEST(test_hash_bucket_order)
+{
+	struct hr_hash h;
+	struct item it[6];
+
+	ck_assert_int_eq(hr_hash_init(&h, 16), 0);
+	for (int i = 0; i < 5; i++) {
+		memset(&it[i], 0, sizeof(it[i]));
+		it[i].key = i;
+		/* all in bucket 0 */
+		hr_hash_append(&h, (uint32_t)i * 16, &it[i].le, &it[i]);
+	}
+	bucket_is(&h, (const int[]){ 0, 1, 2, 3, 4 }, 5);
+	hr_hash_unlink(&h, &it[0].le);             /* the head */
+	bucket_is(&h, (const int[]){ 1, 2, 3, 4 }, 4);
+	hr_hash_unlink(&h, &it[4].le);             /* the tail */
+	bucket_is(&h, (const int[]){ 1, 2, 3 }, 3);
+	memset(&it[5], 0, sizeof(it[5]));
+	it[5].key = 5;
+	hr_hash_append(&h, 0, &it[5].le, &it[5]);  /* after the new tail */
+	bucket_is(&h, (const int[]){ 1, 2, 3, 5 }, 4);
+	hr_hash_unlink(&h, &it[2].le);             /* between two */
+	bucket_is(&h, (const int[]){ 1, 3, 5 }, 3);
+	ck_assert_ptr_null(it[2].le.bucket);
+	hr_hash_unlink(&h, &it[1].le);
+	hr_hash_unlink(&h, &it[5].le);
+	hr_hash_unlink(&h, &it[3].le);             /* the last one */
+	bucket_is(&h, NULL, 0);
+	ck_assert_uint_eq(h.n, 0);
+	hr_hash_append(&h, 0, &it[3].le, &it[3]);  /* the bucket again */
+	bucket_is(&h, (const int[]){ 3 }, 1);
+	hr_hash_unlink(&h, &it[3].le);
+	hr_hash_reset(&h);
 }
 END_TEST
 
@@ -461,6 +509,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_pl);
 	tcase_add_test(tc, test_buf);
 	tcase_add_test(tc, test_hash_list);
+	tcase_add_test(tc, test_hash_bucket_order);
 	tcase_add_test(tc, test_hash_find_str);
 	tcase_add_test(tc, test_sa);
 	tcase_add_test(tc, test_net);
