@@ -356,7 +356,7 @@ static void fill_events(struct stream *s, size_t max)
 		hr_buf_printf(&s->out, "id: %" PRIu64 "\n\n", s->cursor);
 	s->opening = false;
 	for (unsigned n = 0; n < BATCH && s->out.len < max; n++) {
-		const struct hr_ctl_event *e;
+		struct hr_ctl_event e;
 		int err = hr_ctl_feed_next(ctl, s->cursor, &e);
 
 		if (err == ERANGE) {
@@ -365,10 +365,10 @@ static void fill_events(struct stream *s, size_t max)
 		}
 		if (err)
 			break;
-		s->cursor = e->id;
-		if (wanted(s, e) && !put_change(s, e))
+		s->cursor = e.id;
+		if (wanted(s, &e) && !put_change(s, &e))
 			sent++;
-		hr_ctl_feed_put(e);
+		hr_ctl_feed_put(&e);
 	}
 	count_sent(s, sent);
 }
@@ -443,7 +443,7 @@ static void fill_doc(struct stream *s)
 
 	s->opening = false;
 	for (unsigned n = 0; n < BATCH; n++) {
-		const struct hr_ctl_event *e;
+		struct hr_ctl_event e;
 		int err = hr_ctl_feed_next(ctl, s->cursor, &e);
 
 		if (err == ERANGE) {
@@ -454,9 +454,9 @@ static void fill_doc(struct stream *s)
 		}
 		if (err)
 			break;
-		s->cursor = e->id;
-		changed |= touches(s, e);
-		hr_ctl_feed_put(e);
+		s->cursor = e.id;
+		changed |= touches(s, &e);
+		hr_ctl_feed_put(&e);
 	}
 	if (changed)
 		send_doc(s);

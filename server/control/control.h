@@ -314,7 +314,7 @@ int hr_ctl_kind_decode(const char *name, enum hr_ctl_kind *k);
 
 /* One of an event's fields: a string, or (str NULL) a number. */
 struct hr_ctl_field {
-	const char *name;
+	const char *name;            /* journalled: NULL comes back "" */
 	const char *str;
 	int64_t num;
 };
@@ -338,15 +338,18 @@ struct hr_ctl_event {
 				      * (bindings, users) */
 	struct hr_ctl_field f[HR_CTL_FIELDS_MAX];  /* in order */
 	unsigned nf;
+	void *held;                  /* hr_ctl_feed_next's: the journal's
+				      * copy, until hr_ctl_feed_put */
 };
 
 /** The newest event's id (where a new reader starts). */
 uint64_t hr_ctl_feed_last(struct hr_control *ctl);
-/** The event after id after: 0 with *ep (a reference: give it back with
- * hr_ctl_feed_put), ENOENT when there is none yet, ERANGE when the
- * events after `after` are no longer held (or after is another run's). */
+/** The event after id after: 0 with *e (its strings the journal's: give
+ * them back with hr_ctl_feed_put), ENOENT when there is none yet, ERANGE
+ * when the events after `after` are no longer held (or after is another
+ * run's). */
 int hr_ctl_feed_next(struct hr_control *ctl, uint64_t after,
-	const struct hr_ctl_event **ep);
+	struct hr_ctl_event *e);
 /** Give back an event hr_ctl_feed_next gave (NULL: nothing). */
 void hr_ctl_feed_put(const struct hr_ctl_event *e);
 /** Sleep until there is an event after id after, ms have passed, or

@@ -51,7 +51,7 @@ void hr_journal_free(struct hr_journal *j);
 int hr_journal_add(struct hr_journal *j, const struct hr_ctl_event *e);
 /** As hr_ctl_feed_next. */
 int hr_journal_next(struct hr_journal *j, uint64_t after,
-	const struct hr_ctl_event **ep);
+	struct hr_ctl_event *e);
 /** As hr_ctl_feed_put. */
 void hr_journal_put(const struct hr_ctl_event *e);
 uint64_t hr_journal_last(struct hr_journal *j);

@@ -259,9 +259,9 @@ uint64_t hr_ctl_feed_last(struct hr_control *ctl)
 }
 
 int hr_ctl_feed_next(struct hr_control *ctl, uint64_t after,
-	const struct hr_ctl_event **ep)
+	struct hr_ctl_event *e)
 {
-	return hr_journal_next(ctl->journal, after, ep);
+	return hr_journal_next(ctl->journal, after, e);
 }
 
 void hr_ctl_feed_put(const struct hr_ctl_event *e)

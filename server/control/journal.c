@@ -30,12 +30,29 @@
  */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* An event as the ring and its readers share it. */
+/*
+ * An event as the ring and its readers share it, packed (issue 20: as a
+ * struct hr_ctl_event with room for every field, and its strings, the
+ * 10,000 held took 460 bytes each for a subscription's change): the op,
+ * the name and the package (those not NULL), then each field's name and
+ * its string or its number (8 bytes, unaligned), one after the other.
+ * A reader's hr_ctl_event points into it (jev_read).
+ */
+enum {
+	JEV_POOLED = 1,              /* from the pool, else malloc */
+	JEV_OP = 2,                  /* these are not NULL */
+	JEV_NAME = 4,
+	JEV_PACKAGE = 8,
+};
+
 struct jev {
+	uint64_t id;
 	atomic_uint refs;
-	bool pooled;                 /* from the pool, else malloc */
-	struct hr_ctl_event e;
-	char strs[];
+	uint8_t flags;               /* JEV_* */
+	uint8_t kind;                /* enum hr_ctl_kind */
+	uint8_t nf;
+	uint8_t nums;                /* bit i: field i is a number */
+	char data[];
 };
 
 struct hr_journal {
@@ -56,7 +73,7 @@ static void jev_put(struct jev *je)
 {
 	if (!je || atomic_fetch_sub(&je->refs, 1) != 1)
 		return;
-	if (!je->pooled) {
+	if (!(je->flags & JEV_POOLED)) {
 		free(je);
 		return;
 	}
@@ -68,7 +85,7 @@ static void jev_put(struct jev *je)
 void hr_journal_put(const struct hr_ctl_event *e)
 {
 	if (e)
-		jev_put((struct jev *)((char *)e - offsetof(struct jev, e)));
+		jev_put(e->held);
 }
 
 static size_t slen(const char *s)
@@ -76,50 +93,115 @@ static size_t slen(const char *s)
 	return s ? strlen(s) + 1 : 0;
 }
 
-/* s copied to *p (NULL stays NULL). */
-static const char *scopy(char **p, const char *s)
+/* s (not NULL) to *p. */
+static void spack(char **p, const char *s)
 {
-	char *d = *p;
-	size_t n = slen(s);
+	size_t n = strlen(s) + 1;
 
-	if (!n)
-		return NULL;
-	memcpy(d, s, n);
+	memcpy(*p, s, n);
 	*p += n;
-	return d;
 }
 
-/* One block: the event and every string it points to. */
+/* The string at *p, which moves past it. */
+static const char *sread(const char **p)
+{
+	const char *s = *p;
+
+	*p += strlen(s) + 1;
+	return s;
+}
+
+static size_t packed_size(const struct hr_ctl_event *e)
+{
+	size_t n = slen(e->op) + slen(e->name) + slen(e->package);
+
+	for (unsigned i = 0; i < e->nf; i++) {
+		n += slen(e->f[i].name ? e->f[i].name : "");
+		n += e->f[i].str ? slen(e->f[i].str) : sizeof(int64_t);
+	}
+	return n;
+}
+
+static void pack(struct jev *je, const struct hr_ctl_event *e)
+{
+	char *p = je->data;
+
+	je->kind = (uint8_t)e->kind;
+	je->nf = (uint8_t)e->nf;
+	je->nums = 0;
+	if (e->op) {
+		je->flags |= JEV_OP;
+		spack(&p, e->op);
+	}
+	if (e->name) {
+		je->flags |= JEV_NAME;
+		spack(&p, e->name);
+	}
+	if (e->package) {
+		je->flags |= JEV_PACKAGE;
+		spack(&p, e->package);
+	}
+	for (unsigned i = 0; i < e->nf; i++) {
+		spack(&p, e->f[i].name ? e->f[i].name : "");
+		if (e->f[i].str) {
+			spack(&p, e->f[i].str);
+		} else {
+			je->nums |= (uint8_t)(1u << i);
+			memcpy(p, &e->f[i].num, sizeof(int64_t));
+			p += sizeof(int64_t);
+		}
+	}
+}
+
+/* The reader's view of je (a reference it holds). */
+static void jev_read(struct jev *je, struct hr_ctl_event *e)
+{
+	const char *p = je->data;
+
+	memset(e, 0, sizeof(*e));
+	e->held = je;
+	e->id = je->id;
+	e->kind = (enum hr_ctl_kind)je->kind;
+	e->nf = je->nf;
+	if (je->flags & JEV_OP)
+		e->op = sread(&p);
+	if (je->flags & JEV_NAME)
+		e->name = sread(&p);
+	if (je->flags & JEV_PACKAGE)
+		e->package = sread(&p);
+	for (unsigned i = 0; i < je->nf; i++) {
+		e->f[i].name = sread(&p);
+		if (je->nums & (1u << i)) {
+			memcpy(&e->f[i].num, p, sizeof(int64_t));
+			p += sizeof(int64_t);
+		} else {
+			e->f[i].str = sread(&p);
+		}
+	}
+}
+
+/* One block: the event packed. */
 static struct jev *jev_new(struct hr_journal *j,
 	const struct hr_ctl_event *e)
 {
-	size_t n = slen(e->op) + slen(e->name) + slen(e->package);
+	size_t n = sizeof(struct jev) + packed_size(e);
 	struct jev *je;
-	char *p;
 
-	for (unsigned i = 0; i < e->nf; i++)
-		n += slen(e->f[i].name) + slen(e->f[i].str);
+	if (e->nf > HR_CTL_FIELDS_MAX)
+		return NULL;
 	pthread_mutex_lock(&pool_lock);
-	je = hr_fpool_get(j->pool, sizeof(*je) + n);
+	je = hr_fpool_get(j->pool, n);
 	pthread_mutex_unlock(&pool_lock);
 	if (je) {
-		je->pooled = true;
+		je->flags = JEV_POOLED;
 	} else {
-		je = malloc(sizeof(*je) + n);
+		je = malloc(n);
 		if (!je)
 			return NULL;
-		je->pooled = false;
+		je->flags = 0;
 	}
 	atomic_init(&je->refs, 1);
-	je->e = *e;
-	p = je->strs;
-	je->e.op = scopy(&p, e->op);
-	je->e.name = scopy(&p, e->name);
-	je->e.package = scopy(&p, e->package);
-	for (unsigned i = 0; i < e->nf; i++) {
-		je->e.f[i].name = scopy(&p, e->f[i].name);
-		je->e.f[i].str = scopy(&p, e->f[i].str);
-	}
+	pack(je, e);
 	return je;
 }
 
@@ -185,9 +267,9 @@ int hr_journal_add(struct hr_journal *j, const struct hr_ctl_event *e)
 		pthread_mutex_unlock(&j->lock);
 		return ENOMEM;
 	}
-	je->e.id = ++j->last;
-	old = j->ring[slot(j, je->e.id)];
-	j->ring[slot(j, je->e.id)] = je;
+	je->id = ++j->last;
+	old = j->ring[slot(j, je->id)];
+	j->ring[slot(j, je->id)] = je;
 	j->added++;
 	/* the core signals only when someone sleeps: a reader that is
 	 * busy looks at the newest id again before it sleeps */
@@ -209,9 +291,9 @@ static uint64_t oldest(const struct hr_journal *j)
 }
 
 int hr_journal_next(struct hr_journal *j, uint64_t after,
-	const struct hr_ctl_event **ep)
+	struct hr_ctl_event *e)
 {
-	struct jev *je;
+	struct jev *je = NULL;
 	int err = 0;
 
 	pthread_mutex_lock(&j->lock);
@@ -222,9 +304,10 @@ int hr_journal_next(struct hr_journal *j, uint64_t after,
 	} else {
 		je = j->ring[slot(j, after + 1)];
 		atomic_fetch_add(&je->refs, 1);
-		*ep = &je->e;
 	}
 	pthread_mutex_unlock(&j->lock);
+	if (je)
+		jev_read(je, e);
 	return err;
 }
 

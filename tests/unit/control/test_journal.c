@@ -39,7 +39,7 @@ static void add_n(unsigned n)
 
 START_TEST(test_ids_in_order)
 {
-	const struct hr_ctl_event *e;
+	struct hr_ctl_event e;
 
 	ck_assert_uint_eq(hr_journal_last(j), BASE);
 	ck_assert_int_eq(hr_journal_next(j, BASE, &e), ENOENT);
@@ -47,13 +47,13 @@ START_TEST(test_ids_in_order)
 	add_n(2);
 	ck_assert_uint_eq(hr_journal_last(j), BASE + 2);
 	ck_assert_int_eq(hr_journal_next(j, BASE, &e), 0);
-	ck_assert_uint_eq(e->id, BASE + 1);
-	ck_assert_str_eq(e->name, "r1@example.test");
-	ck_assert_int_eq(e->f[1].num, 1);
-	hr_journal_put(e);
+	ck_assert_uint_eq(e.id, BASE + 1);
+	ck_assert_str_eq(e.name, "r1@example.test");
+	ck_assert_int_eq(e.f[1].num, 1);
+	hr_journal_put(&e);
 	ck_assert_int_eq(hr_journal_next(j, BASE + 1, &e), 0);
-	ck_assert_uint_eq(e->id, BASE + 2);
-	hr_journal_put(e);
+	ck_assert_uint_eq(e.id, BASE + 2);
+	hr_journal_put(&e);
 	ck_assert_int_eq(hr_journal_next(j, BASE + 2, &e), ENOENT);
 }
 END_TEST
@@ -61,7 +61,7 @@ END_TEST
 /* The event holds copies: the caller's strings may go. */
 START_TEST(test_copies)
 {
-	const struct hr_ctl_event *e;
+	struct hr_ctl_event e;
 	char op[] = "added", name[] = "alice@example.test", uri[] = "sip:a@b";
 	struct hr_ctl_event in = { .kind = HR_CTL_KIND_BINDING, .op = op,
 		.name = name };
@@ -72,14 +72,53 @@ START_TEST(test_copies)
 	memset(name, 'x', sizeof(name) - 1);
 	memset(uri, 'x', sizeof(uri) - 1);
 	ck_assert_int_eq(hr_journal_next(j, BASE, &e), 0);
-	ck_assert_int_eq(e->kind, HR_CTL_KIND_BINDING);
-	ck_assert_str_eq(e->op, "added");
-	ck_assert_str_eq(e->name, "alice@example.test");
-	ck_assert_ptr_null(e->package);
-	ck_assert_uint_eq(e->nf, 1);
-	ck_assert_str_eq(e->f[0].name, "contact");
-	ck_assert_str_eq(e->f[0].str, "sip:a@b");
-	hr_journal_put(e);
+	ck_assert_int_eq(e.kind, HR_CTL_KIND_BINDING);
+	ck_assert_str_eq(e.op, "added");
+	ck_assert_str_eq(e.name, "alice@example.test");
+	ck_assert_ptr_null(e.package);
+	ck_assert_uint_eq(e.nf, 1);
+	ck_assert_str_eq(e.f[0].name, "contact");
+	ck_assert_str_eq(e.f[0].str, "sip:a@b");
+	hr_journal_put(&e);
+}
+END_TEST
+
+/* Every field comes back as it went in: strings (empty too), numbers
+ * (the extremes), NULL op, name and package, all eight fields. */
+START_TEST(test_packed_round_trip)
+{
+	static const int64_t nums[] = { INT64_MIN, -1, 0, INT64_MAX };
+	struct hr_ctl_event in = { .kind = HR_CTL_KIND_TRACE }, e;
+
+	for (unsigned i = 0; i < HR_CTL_FIELDS_MAX; i++) {
+		static const char *const names[] = { "a", "bb", "", "ccc",
+			"d", "e", "ff", "g" };
+
+		in.f[in.nf].name = names[i];
+		if (i % 2)
+			in.f[in.nf].num = nums[i / 2];
+		else
+			in.f[in.nf].str = i == 4 ? "" : names[i + 1];
+		in.nf++;
+	}
+	ck_assert_int_eq(hr_journal_add(j, &in), 0);
+	ck_assert_int_eq(hr_journal_next(j, BASE, &e), 0);
+	ck_assert_uint_eq(e.id, BASE + 1);
+	ck_assert_int_eq(e.kind, HR_CTL_KIND_TRACE);
+	ck_assert_ptr_null(e.op);
+	ck_assert_ptr_null(e.name);
+	ck_assert_ptr_null(e.package);
+	ck_assert_uint_eq(e.nf, HR_CTL_FIELDS_MAX);
+	for (unsigned i = 0; i < HR_CTL_FIELDS_MAX; i++) {
+		ck_assert_str_eq(e.f[i].name, in.f[i].name);
+		if (i % 2) {
+			ck_assert_ptr_null(e.f[i].str);
+			ck_assert_int_eq(e.f[i].num, nums[i / 2]);
+		} else {
+			ck_assert_str_eq(e.f[i].str, in.f[i].str);
+		}
+	}
+	hr_journal_put(&e);
 }
 END_TEST
 
@@ -87,19 +126,19 @@ END_TEST
  * run (below the base, above the newest). */
 START_TEST(test_overflow_is_a_gap)
 {
-	const struct hr_ctl_event *e;
+	struct hr_ctl_event e;
 	struct hr_ctl_feed_stats st;
 
 	for (unsigned i = 1; i <= 10; i++)
 		add_n(i);
 	ck_assert_int_eq(hr_journal_next(j, BASE + 5, &e), ERANGE);
 	ck_assert_int_eq(hr_journal_next(j, BASE + 6, &e), 0);
-	ck_assert_uint_eq(e->id, BASE + 7);
-	ck_assert_int_eq(e->f[1].num, 7);
-	hr_journal_put(e);
+	ck_assert_uint_eq(e.id, BASE + 7);
+	ck_assert_int_eq(e.f[1].num, 7);
+	hr_journal_put(&e);
 	ck_assert_int_eq(hr_journal_next(j, BASE + 9, &e), 0);
-	ck_assert_uint_eq(e->id, BASE + 10);
-	hr_journal_put(e);
+	ck_assert_uint_eq(e.id, BASE + 10);
+	hr_journal_put(&e);
 	ck_assert_int_eq(hr_journal_next(j, BASE + 10, &e), ENOENT);
 	ck_assert_int_eq(hr_journal_next(j, BASE + 11, &e), ERANGE);
 	ck_assert_int_eq(hr_journal_next(j, 3, &e), ERANGE);
@@ -115,7 +154,7 @@ END_TEST
 /* Before any event, an id below the base is another run's. */
 START_TEST(test_empty_other_run)
 {
-	const struct hr_ctl_event *e;
+	struct hr_ctl_event e;
 	struct hr_ctl_feed_stats st;
 
 	ck_assert_int_eq(hr_journal_next(j, BASE - 1, &e), ERANGE);
@@ -128,15 +167,15 @@ END_TEST
  * would see a use after free). */
 START_TEST(test_reference_outlives_slot)
 {
-	const struct hr_ctl_event *e;
+	struct hr_ctl_event e;
 
 	add_n(1);
 	ck_assert_int_eq(hr_journal_next(j, BASE, &e), 0);
 	for (unsigned i = 2; i <= 9; i++)
 		add_n(i);
-	ck_assert_str_eq(e->name, "r1@example.test");
-	ck_assert_str_eq(e->f[0].str, "r1@example.test");
-	hr_journal_put(e);
+	ck_assert_str_eq(e.name, "r1@example.test");
+	ck_assert_str_eq(e.f[0].str, "r1@example.test");
+	hr_journal_put(&e);
 	hr_journal_put(NULL);
 }
 END_TEST
@@ -220,7 +259,7 @@ START_TEST(test_concurrent_reader)
 	ck_assert_int_eq(hr_journal_alloc(&j, 64, BASE), 0);
 	ck_assert_int_eq(pthread_create(&t, NULL, writer, &n), 0);
 	while (cursor < BASE + n) {
-		const struct hr_ctl_event *e;
+		struct hr_ctl_event e;
 		int err = hr_journal_next(j, cursor, &e);
 
 		if (err == ENOENT) {
@@ -233,11 +272,11 @@ START_TEST(test_concurrent_reader)
 			continue;
 		}
 		ck_assert_int_eq(err, 0);
-		ck_assert_uint_eq(e->id, cursor + 1);
-		ck_assert_int_eq(e->f[1].num, (int64_t)(e->id - BASE));
-		cursor = e->id;
+		ck_assert_uint_eq(e.id, cursor + 1);
+		ck_assert_int_eq(e.f[1].num, (int64_t)(e.id - BASE));
+		cursor = e.id;
 		got++;
-		hr_journal_put(e);
+		hr_journal_put(&e);
 	}
 	pthread_join(t, NULL);
 	ck_assert_uint_gt(got, 0);
@@ -253,6 +292,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_ids_in_order);
 	tcase_add_test(tc, test_copies);
+	tcase_add_test(tc, test_packed_round_trip);
 	tcase_add_test(tc, test_overflow_is_a_gap);
 	tcase_add_test(tc, test_empty_other_run);
 	tcase_add_test(tc, test_reference_outlives_slot);
