@@ -1063,8 +1063,12 @@ static unsigned tcp_max_conns(void)
 static void on_trim(void *arg)
 {
 	struct server *sv = arg;
-	struct mallinfo2 mi = mallinfo2();
+	struct mallinfo2 mi;
 
+	/* the caches that kept what the last burst freed, first */
+	hr_mem_trim();
+	hr_sip_trim(sv->sip);
+	mi = mallinfo2();
 	if (mi.fordblks >= TRIM_MIN && mi.fordblks > mi.uordblks / 8) {
 		struct timespec t0, t1;
 		long us;

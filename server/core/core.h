@@ -32,6 +32,11 @@ void *hr_mem_alloc(size_t size, hr_mem_destroy_h *dh);
 /** hr_mem_alloc for a short-lived object: up to HR_MEM_SPARE bytes come
  *  from blocks the last ones freed (mem.c), larger ones from malloc. */
 void *hr_mem_alloc_spare(size_t size, hr_mem_destroy_h *dh);
+/** Free the spare blocks none took since the last call (call it every
+ *  few seconds). */
+void hr_mem_trim(void);
+/** Spare blocks waiting (for tests). */
+size_t hr_mem_spares(void);
 /** Take one more reference; NULL-safe. */
 void *hr_mem_ref(void *data);
 /** Drop one reference; NULL-safe; always returns NULL. */
@@ -72,6 +77,9 @@ int hr_fpool_alloc(struct hr_fpool **pp);
 void *hr_fpool_get(struct hr_fpool *p, size_t size);
 /** Put back a piece of hr_fpool_get (of any pool); NULL-safe. */
 void hr_fpool_put(void *ptr);
+/** Unmap the block the pool cuts from if nothing of it is out (call it
+ *  now and then: its pages stay in RSS otherwise). */
+void hr_fpool_trim(struct hr_fpool *p);
 
 /* ---- pointer-length slices borrowed from a buffer ---- */
 

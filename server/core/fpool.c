@@ -91,6 +91,16 @@ void *hr_fpool_get(struct hr_fpool *p, size_t size)
 	return pc + 1;
 }
 
+void hr_fpool_trim(struct hr_fpool *p)
+{
+	/* an empty block is cut from its start again, its pages kept for
+	 * the traffic: once that is gone, so are they */
+	if (!p || !p->cur || p->cur->live)
+		return;
+	unmap(p->cur);
+	p->cur = NULL;
+}
+
 void hr_fpool_put(void *ptr)
 {
 	struct block *b;

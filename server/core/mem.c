@@ -42,6 +42,7 @@ static struct {
 	pthread_mutex_t lock;
 	struct spare *head;
 	unsigned n;
+	unsigned low;           /* the fewest waiting since hr_mem_trim */
 } spares = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* Counted atomically: the store thread allocates through hr_mem too. */
@@ -83,6 +84,8 @@ static void *spare_get(void)
 	if (sp) {
 		spares.head = sp->next;
 		spares.n--;
+		if (spares.n < spares.low)
+			spares.low = spares.n;
 	}
 	pthread_mutex_unlock(&spares.lock);
 	return sp ? (void *)sp : malloc(HR_MEM_SPARE);
@@ -101,6 +104,41 @@ static void spare_put(void *p)
 	}
 	pthread_mutex_unlock(&spares.lock);
 	free(sp);
+}
+
+/*
+ * The spare blocks none took since the last call go back to malloc
+ * (issue 20): after a burst, up to spare_keep of them (1 MiB) stayed for
+ * good; a steady load keeps those it takes.
+ */
+void hr_mem_trim(void)
+{
+	struct spare *idle = NULL, *sp;
+
+	pthread_mutex_lock(&spares.lock);
+	for (; spares.low; spares.low--) {
+		sp = spares.head;
+		spares.head = sp->next;
+		spares.n--;
+		sp->next = idle;
+		idle = sp;
+	}
+	spares.low = spares.n;
+	pthread_mutex_unlock(&spares.lock);
+	while ((sp = idle)) {
+		idle = sp->next;
+		free(sp);
+	}
+}
+
+size_t hr_mem_spares(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&spares.lock);
+	n = spares.n;
+	pthread_mutex_unlock(&spares.lock);
+	return n;
 }
 
 void *hr_mem_alloc_spare(size_t size, hr_mem_destroy_h *dh)

@@ -129,6 +129,11 @@ struct hr_fpool *hr_sip_trans_pool(struct hr_sip *sip)
 	return sip->trans_pool;
 }
 
+void hr_sip_trim(struct hr_sip *sip)
+{
+	hr_fpool_trim(sip->trans_pool);
+}
+
 struct hr_hash *hr_sip_strans_tab(struct hr_sip *sip)
 {
 	return &sip->strans;

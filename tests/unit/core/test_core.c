@@ -63,6 +63,40 @@ START_TEST(test_mem_spare)
 }
 END_TEST
 
+/* The spare blocks none took between two trims go (none are kept under
+ * ASan). */
+START_TEST(test_mem_trim)
+{
+	char *p[4];
+	bool kept;
+
+	for (int i = 0; i < 4; i++)
+		p[i] = hr_mem_alloc_spare(100, NULL);
+	for (int i = 0; i < 4; i++)
+		hr_mem_deref(p[i]);
+	kept = hr_mem_spares() >= 4;
+	hr_mem_trim();
+	hr_mem_trim();
+	ck_assert_uint_eq(hr_mem_spares(), 0);
+	/* two taken (from malloc) and given back: kept by the next trim,
+	 * freed by the one after */
+	p[0] = hr_mem_alloc_spare(100, NULL);
+	p[1] = hr_mem_alloc_spare(100, NULL);
+	hr_mem_deref(p[0]);
+	hr_mem_deref(p[1]);
+	ck_assert_uint_eq(hr_mem_spares(), kept ? 2 : 0);
+	hr_mem_trim();
+	ck_assert_uint_eq(hr_mem_spares(), kept ? 2 : 0);
+	/* one taken and given back meanwhile: the other one goes */
+	p[0] = hr_mem_alloc_spare(100, NULL);
+	hr_mem_deref(p[0]);
+	hr_mem_trim();
+	ck_assert_uint_eq(hr_mem_spares(), kept ? 1 : 0);
+	hr_mem_trim();
+	ck_assert_uint_eq(hr_mem_spares(), 0);
+}
+END_TEST
+
 /* true when the page holding p is mapped */
 static bool mapped(const void *p)
 {
@@ -104,6 +138,17 @@ START_TEST(test_fpool)
 	/* the current block, emptied, is cut from its start again */
 	for (int i = N / 2; i < N; i++)
 		hr_fpool_put(pc[i]);
+	first = hr_fpool_get(fp, SZ);
+	ck_assert(mapped(first));
+	hr_fpool_put(first);
+	/* ...and unmapped by a trim, unless a piece of it is out */
+	o = hr_fpool_get(fp, SZ);
+	hr_fpool_trim(fp);
+	ck_assert(mapped(o));
+	hr_fpool_put(o);
+	hr_fpool_trim(fp);
+	ck_assert(!mapped(o));
+	hr_fpool_trim(fp);             /* no block: nothing to do */
 	first = hr_fpool_get(fp, SZ);
 	ck_assert(mapped(first));
 	hr_fpool_put(first);
@@ -506,6 +551,7 @@ static Suite *suite(void)
 
 	tcase_add_test(tc, test_mem);
 	tcase_add_test(tc, test_mem_spare);
+	tcase_add_test(tc, test_mem_trim);
 	tcase_add_test(tc, test_pl);
 	tcase_add_test(tc, test_buf);
 	tcase_add_test(tc, test_hash_list);
