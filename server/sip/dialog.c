@@ -6,7 +6,8 @@
  * CSeq, Contact), finds the next hop, and has a stored form.
  *
  * One allocation holds the struct and its strings; a refresh that moves
- * the remote target gives it its own string (target_own).
+ * the remote target gives it its own string (target_own). A lookup of
+ * the next hop has its own, while it runs.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,31 +20,45 @@
 #define TAG_LEN 16
 #define ROUTES_MAX (16 * 1024)
 
+/* The dialog's strings, packed after it (issue 20: as offsets, not
+ * pointers, they take 36 bytes instead of 72). */
+enum dstr {
+	D_CALLID,
+	D_LOCAL_TAG,
+	D_REMOTE_TAG,
+	D_LOCAL_URI,
+	D_REMOTE_URI,
+	D_LOCAL_CONTACT,
+	D_ROUTE_SET,                  /* "" when none */
+	D_RECEIVED,                   /* "udp:192.0.2.1:5060", "" */
+	D_INSTANCE,                   /* "" when none */
+	D_NSTRS
+};
+
+#define DS(dlg, i) ((const char *)(dlg)->strs + (dlg)->off[i])
+
+/* The next hop's lookup while it runs (hop()); the dialog holds it. */
+struct lookup {
+	struct hr_dns_query *q;
+	char *host;                   /* the name looked up, or NULL */
+	hr_dialog_resolved_h *h;
+	void *arg;
+};
+
 struct hr_dialog {
-	const char *callid;
-	const char *local_tag;
-	const char *remote_tag;
-	const char *local_uri;
-	const char *remote_uri;
-	const char *local_contact;
-	const char *route_set;        /* "" when none */
-	const char *received;         /* "udp:192.0.2.1:5060", "" */
-	const char *instance;         /* "" when none */
 	const char *target;           /* remote target: in strs[], or an
 				       * hr_mem string once a refresh moved
 				       * it (target_own) */
-	bool target_own;
-	enum hr_tp tp;
 	struct hr_conn *conn;         /* the request's connection, or a flow
 				       * adopted since (TCP, TLS, WS) */
 	void *sock;                   /* the UDP socket it arrived on */
-	sa_family_t sock_family;      /* ...and that socket's family */
-	uint32_t remote_cseq;
 	int64_t cseq;                 /* the last local CSeq used */
-	struct hr_dns_query *dnsq;    /* the next hop's lookup */
-	char *host;                   /* ...and the name looked up */
-	hr_dialog_resolved_h *resolvedh;
-	void *arg;
+	struct lookup *lk;            /* the next hop's, while it runs */
+	uint32_t remote_cseq;
+	uint32_t off[D_NSTRS];        /* in strs[] */
+	enum hr_tp tp;
+	sa_family_t sock_family;      /* ...and that socket's family */
+	bool target_own;
 	char strs[];
 };
 
@@ -70,15 +85,10 @@ static struct hr_dialog *alloc(const struct hr_dialog_rec *r)
 	if (!dlg)
 		return NULL;
 	p = dlg->strs;
-	dlg->callid = hr_strpack(&p, r->callid);
-	dlg->local_tag = hr_strpack(&p, r->local_tag);
-	dlg->remote_tag = hr_strpack(&p, r->remote_tag);
-	dlg->local_uri = hr_strpack(&p, r->local_uri);
-	dlg->remote_uri = hr_strpack(&p, r->remote_uri);
-	dlg->local_contact = hr_strpack(&p, r->local_contact);
-	dlg->route_set = hr_strpack(&p, r->route_set);
-	dlg->received = hr_strpack(&p, r->received);
-	dlg->instance = hr_strpack(&p, r->instance);
+	for (size_t i = 0; i < D_NSTRS; i++) {
+		dlg->off[i] = (uint32_t)(p - dlg->strs);
+		hr_strpack(&p, v[i]);
+	}
 	dlg->target = hr_strpack(&p, r->remote_target);
 	if (!r->transport || hr_tp_decode(&(struct hr_pl){ r->transport,
 		strlen(r->transport) }, &dlg->tp))
@@ -102,16 +112,16 @@ int hr_dialog_decode(struct hr_dialog **dlgp, const struct hr_dialog_rec *r)
 
 void hr_dialog_encode(const struct hr_dialog *dlg, struct hr_dialog_rec *r)
 {
-	r->callid = dlg->callid;
-	r->local_tag = dlg->local_tag;
-	r->remote_tag = dlg->remote_tag;
-	r->local_uri = dlg->local_uri;
-	r->remote_uri = dlg->remote_uri;
-	r->local_contact = dlg->local_contact;
+	r->callid = DS(dlg, D_CALLID);
+	r->local_tag = DS(dlg, D_LOCAL_TAG);
+	r->remote_tag = DS(dlg, D_REMOTE_TAG);
+	r->local_uri = DS(dlg, D_LOCAL_URI);
+	r->remote_uri = DS(dlg, D_REMOTE_URI);
+	r->local_contact = DS(dlg, D_LOCAL_CONTACT);
 	r->remote_target = dlg->target;
-	r->route_set = *dlg->route_set ? dlg->route_set : NULL;
-	r->received = *dlg->received ? dlg->received : NULL;
-	r->instance = *dlg->instance ? dlg->instance : NULL;
+	r->route_set = *DS(dlg, D_ROUTE_SET) ? DS(dlg, D_ROUTE_SET) : NULL;
+	r->received = *DS(dlg, D_RECEIVED) ? DS(dlg, D_RECEIVED) : NULL;
+	r->instance = *DS(dlg, D_INSTANCE) ? DS(dlg, D_INSTANCE) : NULL;
 	r->transport = hr_tp_param(dlg->tp);
 	r->remote_cseq = dlg->remote_cseq;
 }
@@ -254,17 +264,17 @@ out:
 
 const char *hr_dialog_local_tag(const struct hr_dialog *dlg)
 {
-	return dlg->local_tag;
+	return DS(dlg, D_LOCAL_TAG);
 }
 
 const char *hr_dialog_remote_uri(const struct hr_dialog *dlg)
 {
-	return dlg->remote_uri;
+	return DS(dlg, D_REMOTE_URI);
 }
 
 const char *hr_dialog_local_contact(const struct hr_dialog *dlg)
 {
-	return dlg->local_contact;
+	return DS(dlg, D_LOCAL_CONTACT);
 }
 
 const char *hr_dialog_target(const struct hr_dialog *dlg)
@@ -274,7 +284,7 @@ const char *hr_dialog_target(const struct hr_dialog *dlg)
 
 const char *hr_dialog_instance(const struct hr_dialog *dlg)
 {
-	return dlg->instance;
+	return DS(dlg, D_INSTANCE);
 }
 
 int64_t hr_dialog_cseq(const struct hr_dialog *dlg)
@@ -285,9 +295,9 @@ int64_t hr_dialog_cseq(const struct hr_dialog *dlg)
 bool hr_dialog_match(const struct hr_dialog *dlg, const struct hr_pl *callid,
 	const struct hr_pl *local_tag, const struct hr_pl *remote_tag)
 {
-	return !hr_pl_strcmp(callid, dlg->callid) &&
-		!hr_pl_strcmp(local_tag, dlg->local_tag) &&
-		!hr_pl_strcmp(remote_tag, dlg->remote_tag);
+	return !hr_pl_strcmp(callid, DS(dlg, D_CALLID)) &&
+		!hr_pl_strcmp(local_tag, DS(dlg, D_LOCAL_TAG)) &&
+		!hr_pl_strcmp(remote_tag, DS(dlg, D_REMOTE_TAG));
 }
 
 /* RFC 3261 12.2.2: a CSeq lower than the last one is out of order */
@@ -357,14 +367,13 @@ static bool next_elem(struct hr_pl *list, struct hr_pl *elem)
 static void resolved(int err, const struct hr_sa *addr, void *arg)
 {
 	struct hr_dialog *dlg = arg;
-
-	char *host = dlg->host;
+	struct lookup lk = *dlg->lk;
 
 	(void)addr;  /* in the cache now: the request asks again */
-	dlg->dnsq = NULL;
-	dlg->host = NULL;
-	dlg->resolvedh(err, host ? host : "the next hop", dlg->arg);
-	free(host);
+	free(dlg->lk);
+	dlg->lk = NULL;
+	lk.h(err, lk.host ? lk.host : "the next hop", lk.arg);
+	free(lk.host);
 }
 
 /* Address and transport of a next-hop URI (RFC 3263 without SRV: an IP
@@ -372,7 +381,7 @@ static void resolved(int err, const struct hr_sa *addr, void *arg)
  * parameter, else the one the dialog was made over). EINPROGRESS while a
  * name is looked up. */
 static int hop(struct hr_dialog *dlg, const struct hr_uri *uri,
-	struct hr_dest *d)
+	struct hr_dest *d, const struct lookup *ask)
 {
 	uint16_t port = uri->port ? uri->port : 5060;
 	char host[256];
@@ -389,10 +398,19 @@ static int hop(struct hr_dialog *dlg, const struct hr_uri *uri,
 	if (hr_tp_flow_only(d->tp))
 		return ENOTCONN;
 	if (hr_sa_set(&d->addr, host, port)) {
+		struct lookup *lk = malloc(sizeof(*lk));
+
+		if (!lk)
+			return ENOMEM;
+		*lk = *ask;
 		err = hr_dns_lookup(host, port, &d->addr, resolved, dlg,
-			&dlg->dnsq);
-		if (err == EINPROGRESS)
-			dlg->host = strdup(host);  /* for h; NULL: unnamed */
+			&lk->q);
+		if (err == EINPROGRESS) {
+			lk->host = strdup(host);  /* for h; NULL: unnamed */
+			dlg->lk = lk;
+		} else {
+			free(lk);
+		}
 		if (err)
 			return err;
 	}
@@ -405,7 +423,7 @@ static int hop(struct hr_dialog *dlg, const struct hr_uri *uri,
  * too. */
 static void local_side(const struct hr_dialog *dlg, struct hr_dest *d)
 {
-	struct hr_pl pl = hr_pl_str(dlg->local_contact);
+	struct hr_pl pl = hr_pl_str(DS(dlg, D_LOCAL_CONTACT));
 	char host[HR_SA_STRLEN];
 	struct hr_addr a;
 
@@ -440,7 +458,7 @@ void hr_dialog_set_tp(const struct hr_dialog *dlg, struct hr_dest *d,
 static int route(const struct hr_dialog *dlg, struct hr_uri *next,
 	struct hr_buf *ruri, struct hr_buf *hdrs)
 {
-	struct hr_pl list = hr_pl_str(dlg->route_set), first, rest;
+	struct hr_pl list = hr_pl_str(DS(dlg, D_ROUTE_SET)), first, rest;
 	struct hr_addr a;
 	int err = 0;
 
@@ -455,7 +473,8 @@ static int route(const struct hr_dialog *dlg, struct hr_uri *next,
 	rest = list;
 	if (hr_uri_param(&a.uri, "lr", &(struct hr_pl){ 0 }) == 0) {
 		err |= hr_buf_puts(ruri, dlg->target);
-		err |= HR_BUF_PUTS(hdrs, "Route: ", dlg->route_set, "\r\n");
+		err |= HR_BUF_PUTS(hdrs, "Route: ", DS(dlg, D_ROUTE_SET),
+			"\r\n");
 		return err;
 	}
 	err |= hr_buf_putpl(ruri, &a.uri.raw);
@@ -473,7 +492,8 @@ static int route(const struct hr_dialog *dlg, struct hr_uri *next,
  * it is open, else a flow the peer registered since, the request's
  * source when asked, else the next hop. */
 static int dest(struct hr_sip *sip, struct hr_dialog *dlg,
-	const struct hr_uri *next, bool to_source, struct hr_dest *d)
+	const struct hr_uri *next, bool to_source, struct hr_dest *d,
+	const struct lookup *ask)
 {
 	struct hr_conn *flow;
 	int err;
@@ -483,7 +503,7 @@ static int dest(struct hr_sip *sip, struct hr_dialog *dlg,
 	if (!hr_conn_isopen(dlg->conn)) {
 		/* RFC 5626 5.3: gone; a flow of the same instance (or
 		 * Contact) registered since carries it */
-		flow = hr_sip_flow_find(sip, dlg->instance, dlg->target);
+		flow = hr_sip_flow_find(sip, DS(dlg, D_INSTANCE), dlg->target);
 		if (flow)
 			hr_dialog_update(dlg, dlg->remote_cseq, NULL, flow);
 	}
@@ -496,15 +516,15 @@ static int dest(struct hr_sip *sip, struct hr_dialog *dlg,
 	if (hr_tp_flow_only(dlg->tp))
 		return ENOTCONN;
 	/* a peer behind NAT: where its request came from */
-	if (to_source && *dlg->received) {
-		const char *colon = strchr(dlg->received, ':');
+	if (to_source && *DS(dlg, D_RECEIVED)) {
+		const char *colon = strchr(DS(dlg, D_RECEIVED), ':');
 
 		if (colon && !hr_sa_decode(&d->addr, colon + 1)) {
 			hr_dialog_set_tp(dlg, d, dlg->tp);
 			return 0;
 		}
 	}
-	err = hop(dlg, next, d);
+	err = hop(dlg, next, d, ask);
 	if (!err)
 		hr_dialog_set_tp(dlg, d, d->tp);
 	return err;
@@ -518,39 +538,41 @@ int hr_dialog_prepare(struct hr_sip *sip, struct hr_dialog *dlg,
 	struct hr_uri next;
 	int err;
 
-	if (dlg->dnsq)
+	if (dlg->lk)
 		return EALREADY;
 	memset(d, 0, sizeof(*d));
 	err = route(dlg, &next, ruri, hdrs);
 	if (err)
 		return err;
-	dlg->resolvedh = h;
-	dlg->arg = arg;
-	err = dest(sip, dlg, &next, to_source, d);
+	err = dest(sip, dlg, &next, to_source, d,
+		&(struct lookup){ .h = h, .arg = arg });
 	if (err)
 		return err;
 	/* RFC 3261 12.2.1.1: the local URI and tag in From, the remote
 	 * ones in To, the next local CSeq */
-	err |= HR_BUF_PUTS(hdrs, "From: <", dlg->local_uri, ">;tag=",
-		dlg->local_tag, "\r\nTo: <", dlg->remote_uri, ">;tag=",
-		dlg->remote_tag, "\r\nCall-ID: ", dlg->callid, "\r\nCSeq: ");
+	err |= HR_BUF_PUTS(hdrs, "From: <", DS(dlg, D_LOCAL_URI), ">;tag=",
+		DS(dlg, D_LOCAL_TAG), "\r\nTo: <", DS(dlg, D_REMOTE_URI),
+		">;tag=", DS(dlg, D_REMOTE_TAG), "\r\nCall-ID: ",
+		DS(dlg, D_CALLID), "\r\nCSeq: ");
 	err |= hr_buf_putu(hdrs, (uint64_t)dlg->cseq + 1);
 	err |= HR_BUF_PUTS(hdrs, " ", method, "\r\nContact: ",
-		dlg->local_contact, "\r\n");
+		DS(dlg, D_LOCAL_CONTACT), "\r\n");
 	return err;
 }
 
 bool hr_dialog_resolving(const struct hr_dialog *dlg)
 {
-	return dlg->dnsq != NULL;
+	return dlg->lk != NULL;
 }
 
 void hr_dialog_cancel(struct hr_dialog *dlg)
 {
-	hr_dns_cancel(dlg->dnsq);
-	dlg->dnsq = NULL;
-	free(dlg->host);
-	dlg->host = NULL;
+	if (!dlg->lk)
+		return;
+	hr_dns_cancel(dlg->lk->q);
+	free(dlg->lk->host);
+	free(dlg->lk);
+	dlg->lk = NULL;
 }
 
 int hr_dialog_send(struct hr_ctrans **ctp, struct hr_sip *sip,
