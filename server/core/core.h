@@ -455,14 +455,27 @@ struct hr_hbucket {
 	struct hr_le *head;
 };
 
+/* An entry's key, from the data it holds (a table that grows). */
+typedef uint32_t (hr_hash_key_h)(const void *data);
+
 struct hr_hash {
 	struct hr_hbucket *bucket;
 	uint32_t mask;
+	uint32_t max_mask;            /* it grows up to this (keyh set) */
+	hr_hash_key_h *keyh;
 	size_t n;
 };
 
 /** Set up a table with at least nbuckets buckets: 0 or ENOMEM. */
 int hr_hash_init(struct hr_hash *h, uint32_t nbuckets);
+/** The same for a table that starts small and doubles as entries come,
+ * up to nbuckets (keyh gives an entry's key again): 0 or ENOMEM. An
+ * append may move every entry: not while the table is walked. */
+int hr_hash_init_grow(struct hr_hash *h, uint32_t nbuckets,
+	hr_hash_key_h *keyh);
+/** Halve a growing table down to what its entries need (call it when
+ * nothing walks it, every few seconds: its buckets stay in RSS). */
+void hr_hash_trim(struct hr_hash *h);
 /** Free the buckets (entries must be unlinked by their owners). */
 void hr_hash_reset(struct hr_hash *h);
 /** Insert le holding data under key. */

@@ -32,6 +32,13 @@ static void aor_destroy(void *data)
 	hr_hash_unlink(&a->r->aors, &a->le);
 }
 
+uint32_t hr_aor_key(const void *a)
+{
+	const char *name = ((const struct aor *)a)->name;
+
+	return hr_hash_bytes(name, strlen(name));
+}
+
 struct aor *hr_aor_find(struct hr_registrar *r, const char *name)
 {
 	return hr_hash_find_str(&r->aors, name, offsetof(struct aor, name));

@@ -31,6 +31,8 @@ struct binding {
 	char strs[];
 };
 
+/* An AOR's key in r->aors (which grows, hr_hash_init_grow). */
+uint32_t hr_aor_key(const void *a);
 struct aor *hr_aor_find(struct hr_registrar *r, const char *name);
 struct aor *hr_aor_get(struct hr_registrar *r, const char *name);
 void hr_aor_release(struct aor *a);

@@ -1057,7 +1057,7 @@ int hr_registrar_alloc(struct hr_registrar **rp, struct hr_sip *sip,
 	r->sip = sip;
 	r->store = store;
 	hr_mem_ref(r->cfg.realm);
-	err = hr_hash_init(&r->aors, 65536);
+	err = hr_hash_init_grow(&r->aors, 65536, hr_aor_key);
 	if (err) {
 		hr_mem_deref(r);
 		return err;

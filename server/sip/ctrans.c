@@ -151,8 +151,8 @@ int hr_ctrans_request(struct hr_ctrans **ctp, struct hr_sip *sip,
 		hr_mem_deref(ct);
 		return err;
 	}
-	hr_hash_append(hr_sip_ctrans_tab(sip),
-		hr_hash_bytes(ct->branch, strlen(ct->branch)), &ct->le, ct);
+	hr_hash_append(hr_sip_ctrans_tab(sip), hr_ctrans_key(ct), &ct->le,
+		ct);
 	ct->state = HR_CTRANS_TRYING;
 	hr_tmr_start(&ct->tmr_f, 64 * HR_SIP_T1, timer_f, ct);
 	if (!hr_tp_reliable(dst->tp)) {
@@ -168,6 +168,7 @@ int hr_ctrans_request(struct hr_ctrans **ctp, struct hr_sip *sip,
 void hr_ctrans_conn_lost(struct hr_sip *sip, const struct hr_conn *conn)
 {
 	struct hr_hash *h = hr_sip_ctrans_tab(sip);
+	uint32_t mask = h->mask;
 
 	for (uint32_t i = 0; h->bucket && i <= h->mask; i++) {
 		struct hr_le *le = h->bucket[i].head;
@@ -176,9 +177,17 @@ void hr_ctrans_conn_lost(struct hr_sip *sip, const struct hr_conn *conn)
 			struct hr_ctrans *ct = le->data;
 
 			le = le->next;
-			if (ct->dst.conn == conn &&
-			    ct->state < HR_CTRANS_COMPLETED)
-				fail(ct, ECONNRESET);
+			if (ct->dst.conn != conn ||
+			    ct->state >= HR_CTRANS_COMPLETED)
+				continue;
+			fail(ct, ECONNRESET);
+			/* its owner's new requests grew the table, whose
+			 * entries moved: walk it again */
+			if (h->mask != mask) {
+				mask = h->mask;
+				i = UINT32_MAX;  /* 0 after i++ */
+				break;
+			}
 		}
 	}
 }
@@ -234,6 +243,13 @@ static void final(struct hr_ctrans *ct, const struct hr_msg *resp)
 			hr_tmr_start(&ct->tmr_k, HR_SIP_T4, timer_k, ct);
 	}
 	hr_mem_deref(ct);
+}
+
+uint32_t hr_ctrans_key(const void *ct)
+{
+	const char *b = ((const struct hr_ctrans *)ct)->branch;
+
+	return hr_hash_bytes(b, strlen(b));
 }
 
 /* RFC 3261 17.1.3: the top Via branch and the CSeq method match. */

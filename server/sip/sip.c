@@ -132,6 +132,8 @@ struct hr_fpool *hr_sip_trans_pool(struct hr_sip *sip)
 void hr_sip_trim(struct hr_sip *sip)
 {
 	hr_fpool_trim(sip->trans_pool);
+	hr_hash_trim(&sip->strans);
+	hr_hash_trim(&sip->ctrans);
 }
 
 struct hr_hash *hr_sip_strans_tab(struct hr_sip *sip)
@@ -319,9 +321,9 @@ int hr_sip_alloc(struct hr_sip **sipp, const struct hr_sip_cfg *cfg)
 		sip->cfg.server ? sip->cfg.server : "Herald");
 	sip->cfg.server = sip->server;
 	hr_buf_init(&sip->out, 4 * 1024 * 1024);
-	err = hr_hash_init(&sip->strans, 65536);
+	err = hr_hash_init_grow(&sip->strans, 65536, hr_strans_key);
 	if (!err)
-		err = hr_hash_init(&sip->ctrans, 65536);
+		err = hr_hash_init_grow(&sip->ctrans, 65536, hr_ctrans_key);
 	if (!err)
 		err = hr_hash_init(&sip->flows, 4096);
 	if (!err)

@@ -636,8 +636,8 @@ int hr_sip_tls_init(struct hr_sip *sip, const char *cert, const char *key,
  * get them, open ones keep theirs. On an error the old ones stay (it is
  * logged): 0 or EINVAL. */
 int hr_sip_tls_reload(struct hr_sip *sip);
-/** Unmap what the transactions' pool has left idle (every few seconds,
- * with the heap's trim). */
+/** Give back what the transactions left idle: their pool's block, their
+ * tables' buckets (every few seconds, with the heap's trim). */
 void hr_sip_trim(struct hr_sip *sip);
 
 /* ---- flows (RFC 5626) ---- */

@@ -217,6 +217,9 @@ void hr_trans_close_all(struct hr_sip *sip);
 void hr_ctrans_terminate(void *ct);
 struct hr_hash *hr_sip_strans_tab(struct hr_sip *sip);
 struct hr_hash *hr_sip_ctrans_tab(struct hr_sip *sip);
+/* A transaction's key in its table (which grows, hr_hash_init_grow). */
+uint32_t hr_strans_key(const void *st);
+uint32_t hr_ctrans_key(const void *ct);
 
 /* where server transactions are kept, with their match key and response */
 struct hr_fpool *hr_sip_trans_pool(struct hr_sip *sip);

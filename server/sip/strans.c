@@ -409,11 +409,20 @@ void hr_strans_retransmit(struct hr_strans *st)
 		send_last(st);
 }
 
+uint32_t hr_strans_key(const void *st)
+{
+	return ((const struct hr_strans *)st)->hash;
+}
+
 static void close_table(struct hr_hash *h, void (*term)(void *))
 {
-	for (uint32_t i = 0; h->bucket && i <= h->mask; i++) {
-		while (h->bucket[i].head)
-			term(h->bucket[i].head->data);
+	/* a transaction ended may start another, and the table grow under
+	 * the walk: again until none is left */
+	while (h->n) {
+		for (uint32_t i = 0; h->bucket && i <= h->mask; i++) {
+			while (h->bucket[i].head)
+				term(h->bucket[i].head->data);
+		}
 	}
 }
 

@@ -380,6 +380,76 @@ START_TEST(test_hash_bucket_order)
 }
 END_TEST
 
+static uint32_t item_key(const void *data)
+{
+	return (uint32_t)((const struct item *)data)->key;
+}
+
+/* Whether entry i, of key it[i].key, is found under its key. */
+static bool hash_has(const struct hr_hash *h, const struct item *it)
+{
+	for (const struct hr_le *le = hr_hash_first(h, (uint32_t)it->key);
+	     le; le = le->next) {
+		if (le->data == it)
+			return true;
+	}
+	return false;
+}
+
+/* A growing table doubles as entries come, up to its size, and halves at
+ * a trim once they went; its entries are found all along, those of one
+ * key in the order they came. */
+START_TEST(test_hash_grow)
+{
+	enum { N = 5000 };
+	static struct item it[N];
+	struct hr_hash h;
+	int k = -1;
+
+	ck_assert_int_eq(hr_hash_init_grow(&h, 4096, item_key), 0);
+	ck_assert_uint_eq(h.mask, 1023);
+	for (int i = 0; i < N; i++) {
+		memset(&it[i], 0, sizeof(it[i]));
+		it[i].key = i % 4000;   /* 1,000 keys twice */
+		hr_hash_append(&h, (uint32_t)it[i].key, &it[i].le, &it[i]);
+		if (i == 1024)
+			ck_assert_uint_eq(h.mask, 2047);
+	}
+	ck_assert_uint_eq(h.mask, 4095);    /* no more than asked */
+	ck_assert_uint_eq(h.n, N);
+	for (int i = 0; i < N; i++)
+		ck_assert(hash_has(&h, &it[i]));
+	/* key 7: it[7] then it[4007] */
+	for (const struct hr_le *le = hr_hash_first(&h, 7); le;
+	     le = le->next) {
+		const struct item *x = le->data;
+
+		if (x->key != 7)
+			continue;
+		ck_assert_int_eq((int)(x - it), k < 0 ? 7 : 4007);
+		k = (int)(x - it);
+	}
+	ck_assert_int_eq(k, 4007);
+	hr_hash_trim(&h);                   /* full: stays */
+	ck_assert_uint_eq(h.mask, 4095);
+	for (int i = 300; i < N; i++)
+		hr_hash_unlink(&h, &it[i].le);
+	hr_hash_trim(&h);                   /* not below 1,024 */
+	ck_assert_uint_eq(h.mask, 1023);
+	for (int i = 0; i < 300; i++)
+		ck_assert(hash_has(&h, &it[i]));
+	for (int i = 0; i < 300; i++)
+		hr_hash_unlink(&h, &it[i].le);
+	ck_assert_uint_eq(h.n, 0);
+	hr_hash_reset(&h);
+	/* a table that does not grow is not trimmed */
+	ck_assert_int_eq(hr_hash_init(&h, 4096), 0);
+	hr_hash_trim(&h);
+	ck_assert_uint_eq(h.mask, 4095);
+	hr_hash_reset(&h);
+}
+END_TEST
+
 struct named {
 	struct hr_le le;
 	int n;
@@ -556,6 +626,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_buf);
 	tcase_add_test(tc, test_hash_list);
 	tcase_add_test(tc, test_hash_bucket_order);
+	tcase_add_test(tc, test_hash_grow);
 	tcase_add_test(tc, test_hash_find_str);
 	tcase_add_test(tc, test_sa);
 	tcase_add_test(tc, test_net);
