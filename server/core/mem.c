@@ -12,12 +12,16 @@ enum mem_from {
 	FROM_SLAB,              /* slab_size says its class */
 };
 
+/* 16 bytes: malloc's 16-byte alignment carries over to the data; a
+ * piece of the slab is only 8-aligned (slab.c), and so is this. */
 struct mem {
 	uint32_t nrefs;
 	uint8_t from;           /* enum mem_from */
 	uint16_t slab_size;     /* FROM_SLAB: what it took, header included */
 	hr_mem_destroy_h *dh;
-} __attribute__((aligned(16)));
+};
+
+_Static_assert(sizeof(struct mem) == 16, "the data 16-aligned from malloc");
 
 /*
  * Blocks freed by hr_mem_alloc_spare's objects, kept for the next one
