@@ -104,12 +104,12 @@ struct hr_sub {
 	struct res *res;              /* set while linked */
 	struct watcher *w;            /* set while linked */
 	struct hr_sub_info info;
-	enum hr_sub_life life;
 
 	struct hr_dialog *dlg;        /* the subscription's dialog: its
 				       * local tag is the id */
 	const char *contact_key;      /* +sip.instance, or the remote
 				       * target (the dialog's) */
+	enum hr_sub_life life;        /* (beside key_hash: no hole) */
 	uint32_t key_hash;            /* of watcher and contact_key */
 
 	/* NOTIFY sequencing (the last CSeq used is the dialog's), not the
