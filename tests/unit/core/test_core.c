@@ -301,17 +301,23 @@ struct item {
 	int key;
 };
 
+/* it, of key key, into h under hkey. */
+static void item_add(struct hr_hash *h, struct item *it, int key,
+	uint32_t hkey)
+{
+	memset(it, 0, sizeof(*it));
+	it->key = key;
+	hr_hash_append(h, hkey, &it->le, it);
+}
+
 START_TEST(test_hash_list)
 {
 	struct hr_hash h;
 	struct item it[100];
 
 	ck_assert_int_eq(hr_hash_init(&h, 8), 0);
-	for (int i = 0; i < 100; i++) {
-		memset(&it[i], 0, sizeof(it[i]));
-		it[i].key = i;
-		hr_hash_append(&h, (uint32_t)i, &it[i].le, &it[i]);
-	}
+	for (int i = 0; i < 100; i++)
+		item_add(&h, &it[i], i, (uint32_t)i);
 	ck_assert_uint_eq(h.n, 100);
 	for (int i = 0; i < 100; i += 3)
 		hr_hash_unlink(&h, &it[i].le);
@@ -350,20 +356,14 @@ START_TEST(test_hash_bucket_order)
 	struct item it[6];
 
 	ck_assert_int_eq(hr_hash_init(&h, 16), 0);
-	for (int i = 0; i < 5; i++) {
-		memset(&it[i], 0, sizeof(it[i]));
-		it[i].key = i;
-		/* all in bucket 0 */
-		hr_hash_append(&h, (uint32_t)i * 16, &it[i].le, &it[i]);
-	}
+	for (int i = 0; i < 5; i++)   /* all in bucket 0 */
+		item_add(&h, &it[i], i, (uint32_t)i * 16);
 	bucket_is(&h, (const int[]){ 0, 1, 2, 3, 4 }, 5);
 	hr_hash_unlink(&h, &it[0].le);             /* the head */
 	bucket_is(&h, (const int[]){ 1, 2, 3, 4 }, 4);
 	hr_hash_unlink(&h, &it[4].le);             /* the tail */
 	bucket_is(&h, (const int[]){ 1, 2, 3 }, 3);
-	memset(&it[5], 0, sizeof(it[5]));
-	it[5].key = 5;
-	hr_hash_append(&h, 0, &it[5].le, &it[5]);  /* after the new tail */
+	item_add(&h, &it[5], 5, 0);                /* after the new tail */
 	bucket_is(&h, (const int[]){ 1, 2, 3, 5 }, 4);
 	hr_hash_unlink(&h, &it[2].le);             /* between two */
 	bucket_is(&h, (const int[]){ 1, 3, 5 }, 3);
@@ -409,9 +409,8 @@ START_TEST(test_hash_grow)
 	ck_assert_int_eq(hr_hash_init_grow(&h, 4096, item_key), 0);
 	ck_assert_uint_eq(h.mask, 1023);
 	for (int i = 0; i < N; i++) {
-		memset(&it[i], 0, sizeof(it[i]));
-		it[i].key = i % 4000;   /* 1,000 keys twice */
-		hr_hash_append(&h, (uint32_t)it[i].key, &it[i].le, &it[i]);
+		/* 1,000 keys twice */
+		item_add(&h, &it[i], i % 4000, (uint32_t)(i % 4000));
 		if (i == 1024)
 			ck_assert_uint_eq(h.mask, 2047);
 	}
