@@ -286,7 +286,7 @@ void hr_events_close(struct hr_events *ev)
 			struct hr_sub *sub = le->data;
 
 			hr_tmr_cancel(&sub->tmr_exp);
-			hr_tmr_cancel(&sub->tmr_thr);
+			hr_sub_thr_cancel(sub);
 		}
 	}
 }

@@ -128,7 +128,9 @@ struct hr_sub {
 				       * does the dialog's next-hop lookup) */
 	uint64_t last_ms;             /* when the last NOTIFY went out */
 	struct hr_tmr tmr_exp;
-	struct hr_tmr tmr_thr;        /* throttle, or retry a reservation */
+	struct hr_tmr *tmr_thr;       /* throttle, or retry a reservation:
+				       * allocated while it runs (issue 20:
+				       * most subscriptions never wait) */
 	struct pend *pend;            /* a SUBSCRIBE's commit in flight */
 	void *data;                   /* the package's */
 	char strs[];
@@ -178,6 +180,8 @@ void hr_sub_tell(struct hr_sub *sub, enum hr_sub_change ch);
 
 /* notify.c: NOTIFYs, expiry, reservations */
 void hr_sub_arm(struct hr_sub *sub, int64_t ms);
+/** Stop the throttle or retry timer, if it runs. */
+void hr_sub_thr_cancel(struct hr_sub *sub);
 void hr_sub_kick(struct hr_sub *sub);
 void hr_sub_finish(struct hr_sub *sub, bool store_del);
 void hr_sub_store_del(struct hr_sub *sub);

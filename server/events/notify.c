@@ -66,7 +66,34 @@ struct reserve {
 
 static void kick_tmr(void *arg)
 {
-	hr_sub_kick(arg);
+	struct hr_sub *sub = arg;
+
+	free(sub->tmr_thr);      /* fired: no longer in the timers' heap */
+	sub->tmr_thr = NULL;
+	hr_sub_kick(sub);
+}
+
+/* Kick sub after ms, unless its timer already runs. */
+static void thr_start(struct hr_sub *sub, uint64_t ms)
+{
+	if (sub->tmr_thr)
+		return;
+	sub->tmr_thr = calloc(1, sizeof(*sub->tmr_thr));
+	if (!sub->tmr_thr) {
+		HR_WARN("subscription %s: no memory for a timer: its next "
+			"NOTIFY waits for a change", sub->info.id);
+		return;
+	}
+	hr_tmr_start(sub->tmr_thr, ms, kick_tmr, sub);
+}
+
+void hr_sub_thr_cancel(struct hr_sub *sub)
+{
+	if (!sub->tmr_thr)
+		return;
+	hr_tmr_cancel(sub->tmr_thr);
+	free(sub->tmr_thr);
+	sub->tmr_thr = NULL;
 }
 
 static void reserved(int err, void *arg)
@@ -79,7 +106,7 @@ static void reserved(int err, void *arg)
 		HR_WARN("subscription %s: CSeq reservation not stored: %s",
 			sub->info.id, hr_strerror(err));
 		if (sub->life != HR_LIFE_GONE)
-			hr_tmr_start(&sub->tmr_thr, RETRY_MS, kick_tmr, sub);
+			thr_start(sub, RETRY_MS);
 	} else {
 		if (r->cseq > sub->cseq_res)
 			sub->cseq_res = r->cseq;
@@ -121,7 +148,7 @@ static void reserve(struct hr_sub *sub)
 	if (hr_store_tx_commit(tx, reserved, r)) {
 		hr_mem_deref(sub);
 		free(r);
-		hr_tmr_start(&sub->tmr_thr, RETRY_MS, kick_tmr, sub);
+		thr_start(sub, RETRY_MS);
 		return;
 	}
 	sub->reserving = true;
@@ -361,9 +388,7 @@ void hr_sub_kick(struct hr_sub *sub)
 		return;
 	/* a node of a cluster past its lease: another may own this now */
 	if (hr_store_fenced(ev->store)) {
-		if (!hr_tmr_isrunning(&sub->tmr_thr))
-			hr_tmr_start(&sub->tmr_thr, FENCED_RETRY_MS, kick_tmr,
-				sub);
+		thr_start(sub, FENCED_RETRY_MS);
 		return;
 	}
 	if (sub->life != HR_LIFE_ENDING) {
@@ -371,9 +396,8 @@ void hr_sub_kick(struct hr_sub *sub)
 
 		if (ev->cfg.throttle_ms && sub->last_ms &&
 		    now - sub->last_ms < ev->cfg.throttle_ms) {
-			if (!hr_tmr_isrunning(&sub->tmr_thr))
-				hr_tmr_start(&sub->tmr_thr, ev->cfg.throttle_ms -
-					(now - sub->last_ms), kick_tmr, sub);
+			thr_start(sub, ev->cfg.throttle_ms -
+				(now - sub->last_ms));
 			return;
 		}
 		/* only within the committed range; top it up early */
@@ -388,7 +412,7 @@ void hr_sub_kick(struct hr_sub *sub)
 	}
 	/* the final NOTIFY may go past the range: its row is gone, no later
 	 * CSeq of this dialog can follow */
-	hr_tmr_cancel(&sub->tmr_thr);
+	hr_sub_thr_cancel(sub);
 	err = send_notify(sub);
 	if (err == EINPROGRESS)
 		return;  /* a lookup first */
@@ -465,7 +489,7 @@ void hr_sub_finish(struct hr_sub *sub, bool del)
 	hr_sub_life_set(sub, HR_LIFE_GONE);
 	release(sub);
 	hr_tmr_cancel(&sub->tmr_exp);
-	hr_tmr_cancel(&sub->tmr_thr);
+	hr_sub_thr_cancel(sub);
 	if (del && stored)
 		hr_sub_store_del(sub);
 	if (sub->pkg->gone)

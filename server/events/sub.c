@@ -19,7 +19,7 @@ static void sub_destroy(void *data)
 	struct hr_sub *sub = data;
 
 	hr_tmr_cancel(&sub->tmr_exp);
-	hr_tmr_cancel(&sub->tmr_thr);
+	hr_sub_thr_cancel(sub);
 	hr_sub_unlink(sub);
 	if (sub->ct) {
 		hr_ctrans_abandon(sub->ct);
