@@ -451,7 +451,8 @@ void hr_list_insert_after(struct hr_list *list, struct hr_le *after,
  * the transaction and AOR tables were 1.5 MB each as lists, touched by
  * the first 10,000 entries). Its entries are linked by next, in the
  * order they were appended, and the head's prev is the tail; an entry's
- * bucket says it is linked.
+ * bucket says it is linked. Unlink one with hr_hash_unlink, never
+ * hr_list_unlink.
  */
 struct hr_hbucket {
 	struct hr_le *head;
