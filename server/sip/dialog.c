@@ -57,7 +57,7 @@ struct hr_dialog {
 	uint32_t remote_cseq;
 	uint32_t off[D_NSTRS];        /* in strs[] */
 	enum hr_tp tp;
-	sa_family_t sock_family;      /* ...and that socket's family */
+	sa_family_t sock_family;      /* the family of sock's address */
 	bool target_own;
 	char strs[];
 };
