@@ -34,10 +34,9 @@ static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
  * An event as the ring and its readers share it, packed (issue 20: as a
  * struct hr_ctl_event with room for every field, and its strings, each
  * of the 10,000 held took 437 bytes for a subscription's change; 212
- * now): the op,
- * the name and the package (those not NULL), then each field's name and
- * its string or its number (8 bytes, unaligned), one after the other.
- * A reader's hr_ctl_event points into it (jev_read).
+ * now): the op, the name and the package (those not NULL), then each
+ * field's name and its string or its number (8 bytes, unaligned), one
+ * after the other. A reader's hr_ctl_event points into it (jev_read).
  */
 enum {
 	JEV_POOLED = 1,              /* from the pool, else malloc */
