@@ -146,6 +146,33 @@ class UsersTestCase(harness.HeraldTestCase):
         return harness.metric(harness.metrics(self.herald),
                               'herald_sip_server_transactions')
 
+    def rss_before(self):
+        """VmRSS before a run of live items. The admin API answers once
+        first (the metrics, as settled_rss reads them): its first
+        answers take memory of their own, which is not the items'."""
+        self.live_transactions()
+        return vmrss_kb(self.herald.proc.pid)
+
+    def settled_rss(self, t_end):
+        """VmRSS once every transaction of a run that ended at t_end has
+        expired (Timer J) and the heap trim has run."""
+        live = self.live_transactions()
+        while live and time.monotonic() < t_end + TIMER_J + 10:
+            time.sleep(1)
+            live = self.live_transactions()
+        self.assertEqual(live, 0, 'transactions still live after Timer J')
+        time.sleep(TRIM + 2)
+        return vmrss_kb(self.herald.proc.pid)
+
+    def assert_per_item(self, what, n, before, after, most):
+        """RSS grew by at most most bytes for each of n items."""
+        per = (after - before) * 1024.0 / n
+        print('\n%d %ss: VmRSS %d kB before, %d kB after their '
+              'transactions expired: %.0f B a %s'
+              % (n, what, before, after, per, what))
+        self.assertLessEqual(per, most)
+        self.assertAlive()
+
 
 class BurstMemoryTest(UsersTestCase):
 
@@ -202,9 +229,7 @@ class BurstMemoryTest(UsersTestCase):
 # AORs, the digest nonce records, and what the traffic left): the issue's
 # goal, at the issue's size. Here 974 B at 147da5f (the transaction and
 # AOR tables' 65,536 buckets as lists, touched by the first entries) and
-# 565 B at 8b7b2d5 (one run each, Release builds). Before the burst, the
-# admin API answers once (the metrics): its first answers take memory of
-# their own, which is not the bindings'.
+# 565 B at 8b7b2d5 (one run each, Release builds).
 LIVE = 10000
 PER_BINDING_MAX = 600
 TRIM = 10.0             # serve.c: the heap trim's period
@@ -224,24 +249,13 @@ class LiveBindingsMemoryTest(UsersTestCase):
         clients = [self.udp() for _ in range(CLIENTS)]
         for c in clients:
             c.big_rcvbuf()
-        self.live_transactions()    # as below: the admin API's own
-        before = vmrss_kb(pid)
+        before = self.rss_before()
         seen = burst(clients, LIVE, users=LIVE)
         t_end = time.monotonic()
         self.assertGreater(seen.get(200, 0), LIVE * 0.99, seen)
-        live = self.live_transactions()
-        while live and time.monotonic() < t_end + TIMER_J + 10:
-            time.sleep(1)
-            live = self.live_transactions()
-        self.assertEqual(live, 0, 'transactions still live after Timer J')
-        time.sleep(TRIM + 2)
-        after = vmrss_kb(pid)
-        per = (after - before) * 1024.0 / seen[200]
-        print('\n%d bindings: VmRSS %d kB before, %d kB after their '
-              'transactions expired: %.0f B a binding'
-              % (seen[200], before, after, per))
-        self.assertLessEqual(per, PER_BINDING_MAX)
-        self.assertAlive()
+        after = self.settled_rss(t_end)
+        self.assert_per_item('binding', seen[200], before, after,
+                             PER_BINDING_MAX)
 
 
 # Live subscriptions (issue 20): LIVE users each subscribe to their own
@@ -268,28 +282,16 @@ class LiveSubscriptionsMemoryTest(UsersTestCase):
         pid = self.herald.proc.pid
         if asan_build(pid):
             self.skipTest('AddressSanitizer build: RSS means nothing here')
-        self.live_transactions()    # as below: the admin API's own
-        before = vmrss_kb(pid)
+        before = self.rss_before()
         rc, summary, err, _ = benchrun.run_bench(
             '--scenario', 'subscribe-hold',
             '--target', 'udp:127.0.0.1:%d' % self.herald.port,
             '--users', LIVE, '--ops', LIVE, '--duration', 300, timeout=330)
         self.assertEqual(rc, 0, err[-2000:])
         self.assertEqual(summary.get('failures'), '0', summary)
-        t_end = time.monotonic()
-        live = self.live_transactions()
-        while live and time.monotonic() < t_end + TIMER_J + 10:
-            time.sleep(1)
-            live = self.live_transactions()
-        self.assertEqual(live, 0, 'transactions still live after Timer J')
-        time.sleep(TRIM + 2)
-        after = vmrss_kb(pid)
-        per = (after - before) * 1024.0 / LIVE
-        print('\n%d subscriptions: VmRSS %d kB before, %d kB after their '
-              'transactions expired: %.0f B a subscription'
-              % (LIVE, before, after, per))
-        self.assertLessEqual(per, PER_SUB_MAX)
-        self.assertAlive()
+        after = self.settled_rss(time.monotonic())
+        self.assert_per_item('subscription', LIVE, before, after,
+                             PER_SUB_MAX)
 
 
 if __name__ == '__main__':
