@@ -176,6 +176,22 @@ static void sub_get(struct req *r, struct reply *rp, const char *id)
 	hr_admin_json(rp, 200, j);
 }
 
+static int found(const struct hr_ctl_sub *s, void *arg)
+{
+	(void)s;
+	*(bool *)arg = true;
+	return 0;
+}
+
+/* Not live here but stored: a node of a cluster, and another owns it. */
+static bool elsewhere(struct req *r, const char *id)
+{
+	bool is = false;
+
+	return hr_ctl_node_id(r->a->cfg.ctl) &&
+		!hr_ctl_sub_get(r->a->rd, id, found, &is) && is;
+}
+
 static void sub_delete(struct req *r, struct reply *rp, const char *id)
 {
 	int err = hr_ctl_sub_end(r->a->cfg.ctl, id,
@@ -184,6 +200,10 @@ static void sub_delete(struct req *r, struct reply *rp, const char *id)
 	if (err == EINVAL)
 		hr_admin_problem(rp, 400, "Bad Request", "reason must be "
 			"deactivated, noresource or rejected");
+	else if (err == ENOENT && elsewhere(r, id))
+		hr_admin_problem(rp, 409, "Conflict", "another node of the "
+			"cluster owns it: end it through that node's admin API "
+			"(GET /v1/cluster lists them)");
 	else if (err == ENOENT)
 		hr_admin_problem(rp, 404, "Not Found", "no such subscription");
 	else if (err)

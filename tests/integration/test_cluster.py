@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -226,13 +227,35 @@ class ClusterTest(ClusterCase):
         w2.recv_notify(state='active', doc=True)
 
     def admin(self, h, method, path, body=None):
+        """The status of an admin API request, and its JSON (or None)."""
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(
             h.admin_url + path, data=data, method=method,
             headers={'Authorization': 'Bearer ' + harness.ADMIN_TOKEN,
                      'Content-Type': 'application/json'})
-        with urllib.request.urlopen(req, timeout=5) as r:
-            return r.status
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                text = r.read()
+                return r.status, json.loads(text) if text else None
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b'null')
+
+    def test_admin_ends_a_subscription_through_its_owner(self):
+        """Any node's admin API lists a subscription of n1; n2's answers
+        409 to ending it (n1 owns it), n1's ends it."""
+        w = self.watcher(self.nodes[0])
+        self.assertSubscribed(w.subscribe(600), 600, herald=w.herald)
+        w.recv_notify(state='active', doc='full')
+        code, page = self.admin(self.nodes[1], 'GET', '/v1/subscriptions')
+        self.assertEqual(code, 200)
+        [sub] = page['items']
+        path = '/v1/subscriptions/' + sub['id']
+        code, problem = self.admin(self.nodes[1], 'DELETE', path)
+        self.assertEqual(code, 409, problem)
+        self.assertIn('another node', problem['detail'])
+        self.assertEqual(self.admin(self.nodes[0], 'DELETE', path)[0], 204)
+        n = w.recv_notify(state='terminated')
+        self.assertEqual(n.sub_state[1].get('reason'), 'deactivated', n)
 
     def test_change_log_names_the_writer(self):
         """Each change is logged with its node; a change made outside
