@@ -15,7 +15,7 @@ CREATE TABLE nodes (
 );
 
 -- The change log: one row per changed binding, publication or rule, written by
--- the triggers below whoever the writer is (a node, the CLI, psql), with
+-- the triggers below, whoever the writer is (a node, the CLI, psql), with
 -- the writer's node id (the setting herald.node; NULL for others). A
 -- node applies the others' changes in id order by reading the row again.
 --
@@ -50,7 +50,7 @@ BEGIN
 	-- after a node has joined is logged, and one before is in what
 	-- the node reads at its start
 	PERFORM pg_advisory_xact_lock(1751477868);
-	-- a single node (no node has ever joined) keeps no log
+	-- the nodes gone (an operator removed them): no log
 	IF NOT EXISTS (SELECT 1 FROM nodes) THEN
 		RETURN NULL;
 	END IF;
@@ -73,15 +73,10 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER bindings_change
-	AFTER INSERT OR UPDATE OR DELETE ON bindings
-	FOR EACH ROW EXECUTE FUNCTION herald_change();
-CREATE TRIGGER publications_change
-	AFTER INSERT OR UPDATE OR DELETE ON publications
-	FOR EACH ROW EXECUTE FUNCTION herald_change();
-CREATE TRIGGER rules_change
-	AFTER INSERT OR UPDATE OR DELETE ON rules
-	FOR EACH ROW EXECUTE FUNCTION herald_change();
+-- The triggers that call it (bindings_change, publications_change,
+-- rules_change) are made by a node's join, in its transaction, and
+-- dropped by a single node's start (server/store/cluster.c): a single
+-- node pays nothing for the log.
 
 -- RFC 3261 10.3 step 7 across nodes: a binding's update with the same
 -- Call-ID and a CSeq not above the stored one is out of order. Each node

@@ -37,14 +37,54 @@
 #define LOG_LOCK "1751477868"
 
 static const char join_sql[] =
-	"WITH j AS (SELECT pg_advisory_xact_lock(" LOG_LOCK ")) "
 	"INSERT INTO nodes (id, advertise, lease_until, mark) "
 	"SELECT $1, $2, now() + $3::bigint * interval '1 ms', "
-	"(SELECT coalesce(max(id), 0) FROM changes) FROM j "
+	"(SELECT coalesce(max(id), 0) FROM changes) "
 	"ON CONFLICT (id) DO UPDATE SET epoch = nodes.epoch + 1, "
 	"advertise = EXCLUDED.advertise, lease_until = EXCLUDED.lease_until, "
 	"mark = EXCLUDED.mark, started_at = now() "
 	"RETURNING epoch, mark";
+
+/* The change log's triggers, made by each join in its transaction, under
+ * the log's lock: the changes committed before it are in what the node
+ * loads after it, those after it in the log (schema/008_cluster.sql). */
+#define TRIGGER(t) "CREATE OR REPLACE TRIGGER " t "_change AFTER INSERT " \
+	"OR UPDATE OR DELETE ON " t " FOR EACH ROW EXECUTE FUNCTION " \
+	"herald_change()"
+static const char *const join_pre[] = {
+	"BEGIN",
+	"SELECT pg_advisory_xact_lock(" LOG_LOCK ")",
+	TRIGGER("bindings"),
+	TRIGGER("publications"),
+	TRIGGER("rules"),
+};
+
+/* A single node on a cluster's database, none of whose nodes lives: the
+ * log's triggers go (under the log's lock), and so do the nodes and the
+ * log; the single node owns every subscription (it loads them all). */
+static const char *const single_sql[] = {
+	"BEGIN",
+	"SELECT pg_advisory_xact_lock(" LOG_LOCK ")",
+	"DROP TRIGGER IF EXISTS bindings_change ON bindings",
+	"DROP TRIGGER IF EXISTS publications_change ON publications",
+	"DROP TRIGGER IF EXISTS rules_change ON rules",
+	"DELETE FROM nodes",
+	"DELETE FROM changes",
+	"UPDATE subscriptions SET owner = NULL WHERE owner IS NOT NULL",
+	"COMMIT",
+};
+
+/* Statements without parameters in turn: 0 or EIO. */
+static int exec_all(PGconn *c, const char *const *sql, size_t n)
+{
+	int err = 0;
+
+	for (size_t i = 0; !err && i < n; i++)
+		err = hr_pq_exec(c, NULL, sql[i], 0, NULL,
+			strncmp(sql[i], "SELECT", 6) ? PGRES_COMMAND_OK :
+			PGRES_TUPLES_OK);
+	return err;
+}
 
 /* Held by the follower's connection while the node lives: the process
  * that holds it is that node; when it dies its connection closes and the
@@ -197,18 +237,27 @@ int hr_cluster_join(struct hr_store *s)
 		said = true;
 		usleep(500 * 1000);
 	}
-	err = hr_pq_exec(s->cl, &res, join_sql, 3, v, PGRES_TUPLES_OK);
-	if (err)
-		goto failed;
-	s->epoch = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	s->mark = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-	__atomic_store_n(&s->renewed_ms, hr_store_mono_ms(), __ATOMIC_RELEASE);
-	PQclear(res);
-	/* a single node's subscriptions before: the first node's */
-	err = hr_pq_exec(s->cl, NULL, "UPDATE subscriptions SET owner = $1 "
-		"WHERE owner IS NULL", 1, v, PGRES_COMMAND_OK);
+	err = exec_all(s->cl, join_pre, sizeof(join_pre) / sizeof(*join_pre));
 	if (!err)
-		err = setup(s);
+		err = hr_pq_exec(s->cl, &res, join_sql, 3, v, PGRES_TUPLES_OK);
+	if (!err) {
+		s->epoch = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		s->mark = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+		PQclear(res);
+		/* a single node's subscriptions before: the first node's */
+		err = hr_pq_exec(s->cl, NULL, "UPDATE subscriptions SET "
+			"owner = $1 WHERE owner IS NULL", 1, v,
+			PGRES_COMMAND_OK);
+	}
+	if (!err)
+		err = hr_pq_exec(s->cl, NULL, "COMMIT", 0, NULL,
+			PGRES_COMMAND_OK);
+	if (err) {
+		PQclear(PQexec(s->cl, "ROLLBACK"));
+		goto failed;
+	}
+	__atomic_store_n(&s->renewed_ms, hr_store_mono_ms(), __ATOMIC_RELEASE);
+	err = setup(s);
 	if (err) {
 		HR_ERROR("cannot listen for changes: %s",
 			hr_pq_errmsg(s->cl, msg, sizeof(msg)));
@@ -755,6 +804,42 @@ void hr_store_set_change_handler(struct hr_store *s, hr_store_change_h *h,
 {
 	s->change_h = h;
 	s->change_arg = arg;
+}
+
+int hr_cluster_single(struct hr_store *s)
+{
+	PGresult *res = NULL;
+	char msg[256];
+	long live, trig;
+	int err = hr_pq_exec(s->rd, &res, "SELECT (SELECT count(*) FROM nodes "
+		"WHERE lease_until > now()), (SELECT count(*) FROM pg_trigger "
+		"WHERE tgname IN ('bindings_change', 'publications_change', "
+		"'rules_change'))", 0, NULL, PGRES_TUPLES_OK);
+
+	if (err)
+		return err;
+	live = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	trig = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+	PQclear(res);
+	if (live) {
+		HR_WARN("%ld node(s) of a cluster are alive on this database: "
+			"start this one with --node-id too, or two nodes will "
+			"notify one subscription", live);
+		return 0;
+	}
+	if (!trig)
+		return 0;
+	err = exec_all(s->rd, single_sql, sizeof(single_sql) /
+		sizeof(*single_sql));
+	if (err) {
+		HR_ERROR("cannot leave the cluster's change log: %s",
+			hr_pq_errmsg(s->rd, msg, sizeof(msg)));
+		PQclear(PQexec(s->rd, "ROLLBACK"));
+		return err;
+	}
+	HR_INFO("the database was a cluster's, none of whose nodes lives: "
+		"a single node's now (no change log)");
+	return 0;
 }
 
 /* ---- the nodes (admin) ---- */

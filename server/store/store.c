@@ -291,11 +291,9 @@ int hr_store_alloc(struct hr_store **sp, const struct hr_store_cfg *cfg)
 	if (err)
 		goto out;
 	s->started = true;
-	if (s->cfg.node) {
-		err = cluster_start(s);
-		if (err)
-			goto out;
-	}
+	err = s->cfg.node ? cluster_start(s) : hr_cluster_single(s);
+	if (err)
+		goto out;
 	*sp = s;
 	return 0;
  out:

@@ -205,6 +205,10 @@ void hr_store_wake(struct hr_store *s);
  * EADDRINUSE when a live node holds the id past a lease's wait. */
 int hr_cluster_join(struct hr_store *s);
 void *hr_cluster_main(void *arg);
+/** A single node's start: a cluster's change log left behind (its
+ * triggers, nodes, log) removed when none of its nodes lives (warned
+ * when one does). 0, or EIO. */
+int hr_cluster_single(struct hr_store *s);
 /** Core thread: hand the changes over to s->change_h. */
 void hr_cluster_deliver(struct hr_store *s, struct hr_list *evs);
 void hr_change_ev_free(struct change_ev *ce);

@@ -572,16 +572,51 @@ class DispatcherTest(ClusterCase):
         self.assertLess(took, 10, 'the REGISTER took %.1f s' % took)
 
 
+TRIGGERS = ("SELECT count(*) FROM pg_trigger WHERE tgname IN "
+            "('bindings_change', 'publications_change', 'rules_change')")
+
+
 class SingleNodeTest(harness.HeraldTestCase):
     def test_no_change_log_without_nodes(self):
-        """A single node (no --node-id) keeps no change log."""
+        """A single node (no --node-id) keeps no change log: not even its
+        triggers."""
         self.herald.add_user('alice@%s' % DOMAIN, PASSWORD)
         reg = Registrant(self, self.herald)
         reg.add(A, 600)
-        self.assertEqual(query(self.herald.db,
-                               "SELECT count(*) FROM changes"), [['0']])
-        self.assertEqual(query(self.herald.db,
-                               "SELECT count(*) FROM nodes"), [['0']])
+        db = self.herald.db
+        self.assertEqual(query(db, "SELECT count(*) FROM changes"), [['0']])
+        self.assertEqual(query(db, "SELECT count(*) FROM nodes"), [['0']])
+        self.assertEqual(query(db, TRIGGERS), [['0']])
+
+
+class BackToSingleTest(WatcherChecks, harness.HeraldTestCase):
+    autostart = False
+
+    def test_single_node_after_the_cluster(self):
+        """A node joins (the triggers are made), stops, its lease runs
+        out: a single node started on the database removes the change
+        log and its triggers, and owns the node's subscription."""
+        db = harness.fresh_database()
+        h = self.start_herald(['--node-id', 'n1', '--node-lease', '2'],
+                              db=db)
+        self.assertEqual(query(db, TRIGGERS), [['3']])
+        h.add_user('alice@%s' % DOMAIN, PASSWORD)
+        w = Watcher(self, h)
+        self.assertSubscribed(w.subscribe(600), 600, herald=h)
+        w.recv_notify(state='active', doc='full')
+        Registrant(self, h).add(A, 600)
+        w.recv_notify(state='active', doc='partial')
+        self.assertNotEqual(query(db, "SELECT count(*) FROM changes"),
+                            [['0']])
+        h.check_stop()
+        time.sleep(2.5)
+        h2 = self.start_herald([], db=db)
+        self.assertIn('a single node\'s now', h2.log_text())
+        self.assertEqual(query(db, TRIGGERS), [['0']])
+        self.assertEqual(query(db, "SELECT count(*) FROM nodes"), [['0']])
+        self.assertEqual(query(db, "SELECT count(*) FROM changes"),
+                         [['0']])
+        self.assertIn('1 subscriptions loaded', h2.log_text())
 
 
 if __name__ == '__main__':
