@@ -248,6 +248,18 @@ void hr_admin_metrics(struct req *r, struct reply *rp)
 		"Changes given up while PostgreSQL was away.", m.timedout);
 	COUNTER("herald_store_outages_total",
 		"Times the PostgreSQL connection was lost.", m.outages);
+	/* 0 for a single node, so that dashboards and alerts need not
+	 * know which a Herald is */
+	GAUGE("herald_cluster_node", "1 for a node of a cluster (--node-id), "
+		"0 for a single node.", m.cluster);
+	GAUGE("herald_cluster_fenced", "1 while this node has not renewed "
+		"its lease for longer than the lease: it sends no NOTIFY.",
+		m.fenced);
+	COUNTER("herald_cluster_changes_applied_total", "Other writers' "
+		"changed bindings, publications and rules applied here.",
+		m.cluster_applied);
+	COUNTER("herald_cluster_subscriptions_taken_over_total", "Dead "
+		"nodes' subscriptions this node took over.", m.taken_over);
 	err |= histogram(&b, "herald_store_batch_size",
 		"Changes per database commit.", &m.batch, 1);
 	err |= histogram(&b, "herald_store_commit_seconds",

@@ -483,6 +483,10 @@ struct hr_ctl_stats {
 	struct hr_ctl_histogram batch;       /* changes per commit */
 	struct hr_ctl_histogram commit_ms;   /* commit latency */
 	bool store_connected;        /* the writer's connection is up */
+	bool cluster;                /* a node of a cluster: then these */
+	bool fenced;                 /* past its lease: no NOTIFY */
+	uint64_t cluster_applied;    /* the others' changes applied */
+	uint64_t taken_over;         /* dead nodes' subscriptions taken */
 	size_t ctrans;               /* live client transactions */
 	struct {
 		const char *transport;  /* static: "tcp", "tls", "ws"... */

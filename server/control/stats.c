@@ -145,6 +145,10 @@ static void store_stats(struct hr_ctl_stats *st, struct hr_store *store)
 	st->timedout = s.timedout;
 	st->outages = s.outages;
 	st->store_connected = !s.down;
+	st->cluster = s.node;
+	st->fenced = s.fenced;
+	st->cluster_applied = s.applied;
+	st->taken_over = s.taken_over;
 	histogram(&st->batch, hr_store_batch_bounds, s.batch,
 		HR_STORE_BATCH_BUCKETS, s.txs);
 	histogram(&st->commit_ms, hr_store_latency_bounds, s.latency,

@@ -31,9 +31,10 @@ static const char *const names[] = { "debug", "info", "warn", "error" };
  * the tree is here.
  */
 static const char *const modules[] = {
-	"admin", "auth", "control", "ctrans", "dialog", "dns", "events", "mwi",
-	"presence", "publish", "redirect", "reg", "registrar", "serve",
-	"sip", "store", "strans", "tcp", "tls", "udp", "winfo",
+	"admin", "auth", "cluster", "control", "ctrans", "dialog", "dns",
+	"events", "mwi", "presence", "publish", "redirect", "reg",
+	"registrar", "serve", "sip", "store", "strans", "tcp", "tls", "udp",
+	"winfo",
 };
 #define NMODULES (sizeof(modules) / sizeof(modules[0]))
 #define NO_LEVEL (-1)

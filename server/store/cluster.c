@@ -719,6 +719,7 @@ static void apply(struct hr_store *s, enum hr_store_change_kind kind,
 		HR_DEBUG("another writer's %s %s of %s: %s", kind ==
 			HR_CHANGE_BINDING ? "binding" : "publication", c.key,
 			c.res, gone ? "gone" : "changed");
+		s->applied++;
 		if (s->change_h && s->change_h(&c, s->change_arg) == EBUSY)
 			again(s, kind, c.res, c.key);
 	}
@@ -738,6 +739,7 @@ static void apply_rules(struct hr_store *s, const PGresult *res)
 
 		HR_DEBUG("another writer's %s rule of %s for %s: %s",
 			c.package, c.res, c.key, c.action ? c.action : "gone");
+		s->applied++;
 		if (s->change_h)
 			(void)s->change_h(&c, s->change_arg);
 	}
@@ -777,6 +779,7 @@ static void apply_subs(struct hr_store *s, const PGresult *res)
 		hr_row_decode(&hr_row_sub, &ss, res, r);
 		c.res = ss.resource;
 		c.key = ss.id;
+		s->taken_over++;
 		if (s->change_h)
 			(void)s->change_h(&c, s->change_arg);
 	}

@@ -306,6 +306,10 @@ void hr_store_stats(struct hr_store *s, struct hr_store_stats *st)
 	pthread_mutex_lock(&s->lock);
 	*st = s->stats;
 	pthread_mutex_unlock(&s->lock);
+	st->node = s->cfg.node != NULL;
+	st->fenced = hr_store_fenced(s);
+	st->applied = s->applied;
+	st->taken_over = s->taken_over;
 }
 
 void hr_store_set_user_handler(struct hr_store *s, hr_store_user_h *h,

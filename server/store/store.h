@@ -223,6 +223,11 @@ struct hr_store_stats {
 	uint64_t timedout;      /* transactions failed ETIMEDOUT */
 	uint64_t outages;       /* times the connection was lost */
 	bool down;              /* the writer's connection is lost now */
+	/* a node of a cluster (cfg.node) */
+	bool node;
+	bool fenced;            /* hr_store_fenced() */
+	uint64_t applied;       /* the others' changes handed to the core */
+	uint64_t taken_over;    /* dead nodes' subscriptions now ours */
 };
 
 /** Copy the counters (core thread). */

@@ -103,6 +103,8 @@ struct hr_store {
 	void *user_arg;
 	hr_store_change_h *change_h;
 	void *change_arg;
+	uint64_t applied;          /* the others' changes handed over */
+	uint64_t taken_over;       /* dead nodes' subscriptions handed over */
 	bool hold;                 /* tests: completions wait (hr_store_hold) */
 
 	/* writer thread */

@@ -131,6 +131,11 @@ class ClusterTest(ClusterCase):
         self.assertEqual((c['state'], c['event']),
                          ('terminated', 'unregistered'), n)
         w.expect_no_notify()
+        # n3 applied n1's four changes (its /metrics says so)
+        m = harness.metrics(self.nodes[2])
+        self.assertGreaterEqual(harness.metric(
+            m, 'herald_cluster_changes_applied_total'), 4)
+        self.assertEqual(harness.metric(m, 'herald_cluster_fenced'), 0)
 
     def test_expiry_on_every_node(self):
         """A binding of n2 expires: the watcher on n1 is told expired
@@ -434,6 +439,10 @@ class FailoverTest(ClusterCase):
                                            survivors[host].host)
         took = time.monotonic() - t0
         self.assertLess(took, 3 + 0.6 + 3, 'taken over after %.1f s' % took)
+        self.assertEqual(sum(harness.metric(harness.metrics(h),
+                                            'herald_cluster_subscriptions_'
+                                            'taken_over_total')
+                             for h in self.nodes[1:]), 2)
         self.assertEqual(query(self.db, "SELECT count(*) FROM subscriptions "
                                "WHERE owner = 'n1'"), [['0']])
         reg.add(B, 600)

@@ -393,7 +393,8 @@ class DockerTest(AdminCase):
         names = {r['alert'] for r in rules}
         self.assertLessEqual({'HeraldDown', 'HeraldStoreDisconnected',
                               'HeraldServerErrors', 'HeraldAuthFailureSpike',
-                              'HeraldMemoryGrowth'}, names)
+                              'HeraldMemoryGrowth', 'HeraldNodeFenced'},
+                             names)
         have = self.scrape()
         for r in rules:
             used = metric_names(r['expr'])
