@@ -642,6 +642,14 @@ static int node_changed(const struct hr_store_change *c, void *arg)
 	if (c->kind == HR_CHANGE_BINDING)
 		return hr_registrar_sync(sv->registrar, c->res, c->key,
 			c->binding);
+	if (c->kind == HR_CHANGE_CLAIMED) {
+		hr_events_claimed(sv->events, c->key, c->sub);
+		return 0;
+	}
+	if (c->kind == HR_CHANGE_LOST) {
+		hr_events_lost(sv->events, c->key);
+		return 0;
+	}
 	if (c->kind == HR_CHANGE_OWNED) {
 		hr_events_keep(sv->events, c->ids, c->nids);
 		return 0;

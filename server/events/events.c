@@ -53,6 +53,13 @@ static void events_destroy(void *data)
 	struct hr_events *ev = data;
 
 	hr_events_close(ev);
+	while (ev->claims.head) {
+		struct claim *c = ev->claims.head->data;
+
+		hr_list_unlink(&c->le);
+		hr_mem_deref(c->st);
+		free(c);
+	}
 	/* every subscription still held by the tables */
 	for (uint32_t i = 0; ev->byid.bucket && i <= ev->byid.mask; i++) {
 		while (ev->byid.bucket[i].head) {
@@ -201,7 +208,53 @@ static void adopted(int err, void *arg)
 			hr_strerror(err));
 }
 
+static int adopt(struct hr_events *ev, const struct hr_store_sub *row,
+	bool tell);
+
 int hr_events_adopt(struct hr_events *ev, const struct hr_store_sub *row)
+{
+	return adopt(ev, row, true);
+}
+
+void hr_events_claimed(struct hr_events *ev, const char *id,
+	const struct hr_store_sub *row)
+{
+	struct hr_le *le, *next;
+	int err;
+
+	/* its refresh (waiting below) sends the whole state */
+	if (row && (err = adopt(ev, row, false)))
+		HR_WARN("subscription %s not taken: %s", id,
+			hr_strerror(err));
+	else if (row)
+		HR_INFO("subscription %s: a request of it came here: this "
+			"node's now", id);
+	for (le = ev->claims.head; le; le = next) {
+		struct claim *c = le->data;
+
+		next = le->next;
+		if (strcmp(c->id, id))
+			continue;
+		hr_list_unlink(le);
+		hr_events_in_dialog_again(ev, c->st);
+		hr_mem_deref(c->st);
+		free(c);
+	}
+}
+
+void hr_events_lost(struct hr_events *ev, const char *id)
+{
+	struct hr_sub *sub = hr_events_find(ev, id);
+
+	if (!sub || sub->life != HR_LIFE_LIVE)
+		return;
+	HR_INFO("subscription %s: a request of it reached another node, "
+		"which has it now: dropped here", id);
+	hr_sub_finish(sub, false);
+}
+
+static int adopt(struct hr_events *ev, const struct hr_store_sub *row,
+	bool tell)
 {
 	struct hr_store_sub ss = *row;
 	char contact[HR_ADV_MAX + 32];
@@ -225,7 +278,8 @@ int hr_events_adopt(struct hr_events *ev, const struct hr_store_sub *row)
 		hr_sub_to_store(l.last, &now);
 		err = hr_store_tx_sub_put(l.gone, &now);
 		/* the whole state, at once, from here */
-		hr_sub_changed_full(l.last);
+		if (tell)
+			hr_sub_changed_full(l.last);
 		HR_INFO("subscription %s of %s to %s of %s: taken over",
 			ss.id, ss.watcher, ss.package, ss.resource);
 	}

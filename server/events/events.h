@@ -152,6 +152,15 @@ int hr_events_load(struct hr_events *ev);
  * whole state NOTIFYed at once. 0 or an error (an expired one is removed).
  */
 int hr_events_adopt(struct hr_events *ev, const struct hr_store_sub *row);
+/** A claim made at an in-dialog SUBSCRIBE for subscription id, which
+ * another node owned (hr_store_sub_claim): its row now ours (NULL: none
+ * to take), adopted without a NOTIFY of its own; the SUBSCRIBEs that
+ * waited for it are then handled (481 when still none). */
+void hr_events_claimed(struct hr_events *ev, const char *id,
+	const struct hr_store_sub *row);
+/** Another node took subscription id of ours (a request of it reached
+ * that node): dropped here without a NOTIFY. */
+void hr_events_lost(struct hr_events *ev, const char *id);
 /** Back after its lease ran out (a cluster): the subscriptions not among
  * ids (sorted by strcmp) were taken over by other nodes: dropped here
  * without a NOTIFY (the new owner sends the whole state). */

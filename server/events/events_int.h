@@ -17,8 +17,22 @@ struct hr_events {
 	size_t n;                     /* linked subscriptions */
 	struct hr_events_stats stats;
 	struct hr_watch watch[HR_EVENTS_WATCHERS];
+	struct hr_list claims;        /* in-dialog SUBSCRIBEs waiting for
+				       * their subscription to be made ours
+				       * (a cluster; struct claim) */
 	bool closing;
 };
+
+/* An in-dialog SUBSCRIBE for a subscription another node owns. */
+struct claim {
+	struct hr_le le;
+	struct hr_strans *st;
+	char id[];
+};
+
+/* subscribe.c: an in-dialog SUBSCRIBE again, once its subscription is
+ * ours or none could be had (no further claim). */
+void hr_events_in_dialog_again(struct hr_events *ev, struct hr_strans *st);
 
 /* The subscriptions of one package to one resource. */
 struct res {

@@ -293,8 +293,32 @@ static bool queue_refresh(struct hr_sub *sub, struct hr_strans *st,
 	return true;
 }
 
+/* A node of a cluster: the request's subscription may be another
+ * node's (its refresh came here): it waits while it is made ours. */
+static bool claim(struct hr_events *ev, struct hr_strans *st,
+	const struct hr_msg *req)
+{
+	struct claim *c;
+
+	if (!hr_store_node(ev->store) || !req->to.tag.len ||
+	    req->to.tag.len > 64)
+		return false;
+	c = calloc(1, sizeof(*c) + req->to.tag.len + 1);
+	if (!c)
+		return false;
+	memcpy(c->id, req->to.tag.p, req->to.tag.len);
+	if (hr_store_sub_claim(ev->store, c->id)) {
+		free(c);
+		return false;
+	}
+	c->st = hr_mem_ref(st);
+	hr_list_append(&ev->claims, &c->le, c);
+	return true;
+}
+
 static void in_dialog(struct hr_events *ev, struct hr_strans *st,
-	const struct hr_msg *req, const struct hr_event *event)
+	const struct hr_msg *req, const struct hr_event *event,
+	bool may_claim)
 {
 	struct hr_verdict v;
 	struct hr_sub *sub;
@@ -302,6 +326,8 @@ static void in_dialog(struct hr_events *ev, struct hr_strans *st,
 
 	sub = hr_sub_dialog(ev, &req->callid, &req->to.tag, &req->from.tag,
 		&event->package, &event->id);
+	if (!sub && may_claim && claim(ev, st, req))
+		return;
 	if (!refresh_ok(sub, req, &v, &exp) ||
 	    !queue_refresh(sub, st, req, exp, &v))
 		hr_strans_answer(st, &v);
@@ -633,6 +659,22 @@ static const struct hr_pkg *package_of(const struct hr_events *ev,
 	return pkg;
 }
 
+void hr_events_in_dialog_again(struct hr_events *ev, struct hr_strans *st)
+{
+	const struct hr_msg *req = hr_strans_msg(st);
+	const struct hr_pkg *pkg;
+	struct hr_event event;
+	struct hr_verdict v;
+
+	if (!req)
+		return;  /* answered meanwhile (the transaction's guard) */
+	pkg = package_of(ev, req, &event, &v);
+	if (!pkg)
+		hr_strans_answer(st, &v);
+	else
+		in_dialog(ev, st, req, &event, false);
+}
+
 void hr_events_on_subscribe(struct hr_strans *st, const struct hr_msg *req,
 	void *arg)
 {
@@ -645,7 +687,7 @@ void hr_events_on_subscribe(struct hr_strans *st, const struct hr_msg *req,
 	if (!pkg)
 		hr_strans_answer(st, &v);
 	else if (req->to.tag.len)
-		in_dialog(ev, st, req, &event);
+		in_dialog(ev, st, req, &event, true);
 	else
 		initial(ev, st, req, pkg, &event);
 }

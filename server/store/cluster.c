@@ -143,8 +143,26 @@ static const char claim_pre[] =
 	"u AS (UPDATE subscriptions SET owner = $1 FROM c "
 	"WHERE subscriptions.id = c.id RETURNING subscriptions.*) ";
 
+/* A subscription another node owns, made this one's at one of its
+ * requests; the old owner reads its loss in the log (kind 'owner', res
+ * the old owner, key the id) and drops it. In one transaction under the
+ * log's lock (claim_pre, then claim_sql, then the notification). */
+static const char move_pre[] =
+	"WITH o AS (SELECT id, owner FROM subscriptions WHERE id = $1 "
+	"AND owner IS DISTINCT FROM $2 FOR UPDATE), "
+	"u AS (UPDATE subscriptions s SET owner = $2 FROM o "
+	"WHERE s.id = o.id RETURNING s.*, o.owner AS old_owner), "
+	"l AS (INSERT INTO changes (node, kind, res, key) "
+	"SELECT $2, 'owner', coalesce(old_owner, ''), id FROM u) ";
+
+/* ...and the others' moves of subscriptions of ours, in a range */
+static const char lost_sql[] =
+	"SELECT key FROM changes WHERE id > $1::bigint AND id <= $2::bigint "
+	"AND kind = 'owner' AND res = $3";
+
 struct follower {
 	struct hr_store *s;
+	char move_sql[HR_ROW_SQL_MAX + sizeof(move_pre)];
 	char claim_sql[HR_ROW_SQL_MAX + sizeof(claim_pre)];
 	char bindings_sql[HR_ROW_SQL_MAX];
 	char pubs_sql[HR_ROW_SQL_MAX];
@@ -174,6 +192,9 @@ void hr_change_ev_free(struct change_ev *ce)
 	PQclear(ce->rules);
 	PQclear(ce->subs);
 	PQclear(ce->owned);
+	PQclear(ce->claimed);
+	PQclear(ce->lost);
+	free(ce->claim_id);
 	free(ce);
 }
 
@@ -391,19 +412,51 @@ static int read_changes(struct follower *f)
 		if (!err)
 			err = hr_pq_exec(s->cl, &ce->rules, rules_sql, 3, v,
 				PGRES_TUPLES_OK);
+		if (!err)
+			err = hr_pq_exec(s->cl, &ce->lost, lost_sql, 3, v,
+				PGRES_TUPLES_OK);
 		if (err) {
 			hr_change_ev_free(ce);
 			return err;
 		}
 		s->mark = top;
 		if (PQntuples(ce->bindings) || PQntuples(ce->pubs) ||
-		    PQntuples(ce->rules))
+		    PQntuples(ce->rules) || PQntuples(ce->lost))
 			deliver_ev(s, ce);
 		else
 			hr_change_ev_free(ce);  /* only this node's own */
 		if (!full)
 			return 0;
 	}
+}
+
+/* A subscription made this node's (hr_store_sub_claim): its row into
+ * ce (none when there was nothing to take): 0, or EIO. */
+static int move(struct follower *f, const char *id, struct change_ev *ce)
+{
+	struct hr_store *s = f->s;
+	const char *const v[] = { id, s->cfg.node };
+	int err;
+
+	ce->claim_id = strdup(id);
+	if (!ce->claim_id)
+		return ENOMEM;
+	err = hr_pq_exec(s->cl, NULL, "BEGIN", 0, NULL, PGRES_COMMAND_OK);
+	if (!err)
+		err = hr_pq_exec(s->cl, NULL, "SELECT pg_advisory_xact_lock("
+			LOG_LOCK ")", 0, NULL, PGRES_TUPLES_OK);
+	if (!err)
+		err = hr_pq_exec(s->cl, &ce->claimed, f->move_sql, 2, v,
+			PGRES_TUPLES_OK);
+	if (!err && PQntuples(ce->claimed))
+		err = hr_pq_exec(s->cl, NULL, "SELECT pg_notify("
+			"'herald_changes', '')", 0, NULL, PGRES_TUPLES_OK);
+	if (!err)
+		err = hr_pq_exec(s->cl, NULL, "COMMIT", 0, NULL,
+			PGRES_COMMAND_OK);
+	if (err)
+		PQclear(PQexec(s->cl, "ROLLBACK"));
+	return err;
 }
 
 /* The rows of busy resources, due again: 0 or EIO. */
@@ -435,7 +488,9 @@ static int refetch(struct follower *f, uint64_t now, uint64_t *next)
 		bool binding = rf->kind == HR_CHANGE_BINDING;
 
 		hr_list_unlink(le);
-		if (ce)
+		if (ce && rf->kind == HR_CHANGE_CLAIMED)
+			err = move(f, rf->key, ce);
+		else if (ce)
 			err = hr_pq_exec(s->cl, binding ? &ce->bindings :
 				&ce->pubs, binding ? f->binding_sql :
 				f->pub_sql, 2, v, PGRES_TUPLES_OK);
@@ -584,6 +639,11 @@ static int sqls(struct follower *f)
 	if (!err)
 		err = hr_row_select(f->claim_sql + pre,
 			sizeof(f->claim_sql) - pre, &claimed, "");
+	pre = sizeof(move_pre) - 1;
+	memcpy(f->move_sql, move_pre, pre);
+	if (!err)
+		err = hr_row_select(f->move_sql + pre,
+			sizeof(f->move_sql) - pre, &claimed, "");
 
 	if (!err)
 		err = hr_row_select_with(f->pubs_sql, sizeof(f->pubs_sql),
@@ -669,8 +729,9 @@ void *hr_cluster_main(void *arg)
 
 /* ---- core thread ---- */
 
-static void again(struct hr_store *s, enum hr_store_change_kind kind,
-	const char *res, const char *key)
+/* A row to read again (a claim to make) in ms: 0 or ENOMEM. */
+static int again_in(struct hr_store *s, enum hr_store_change_kind kind,
+	const char *res, const char *key, uint64_t ms)
 {
 	struct refetch *rf = calloc(1, sizeof(*rf));
 	uint64_t one = 1;
@@ -680,17 +741,31 @@ static void again(struct hr_store *s, enum hr_store_change_kind kind,
 		rf->key = strdup(key);
 	}
 	if (!rf || !rf->res || !rf->key) {
-		HR_ERROR("out of memory: a change of %s is not applied", res);
 		hr_refetch_free(rf);
-		return;
+		return ENOMEM;
 	}
 	rf->kind = kind;
-	rf->due_ms = hr_store_mono_ms() + REFETCH_MS;
+	rf->due_ms = hr_store_mono_ms() + ms;
 	pthread_mutex_lock(&s->lock);
 	hr_list_append(&s->refetch, &rf->le, rf);
 	pthread_mutex_unlock(&s->lock);
 	if (write(s->cl_efd, &one, sizeof(one)) < 0)
 		HR_DEBUG("eventfd: %s", hr_strerror(errno));
+	return 0;
+}
+
+static void again(struct hr_store *s, enum hr_store_change_kind kind,
+	const char *res, const char *key)
+{
+	if (again_in(s, kind, res, key, REFETCH_MS))
+		HR_ERROR("out of memory: a change of %s is not applied", res);
+}
+
+int hr_store_sub_claim(struct hr_store *s, const char *id)
+{
+	if (!s->cfg.node)
+		return EINVAL;
+	return again_in(s, HR_CHANGE_CLAIMED, "", id, 0);
 }
 
 static void apply(struct hr_store *s, enum hr_store_change_kind kind,
@@ -785,6 +860,35 @@ static void apply_subs(struct hr_store *s, const PGresult *res)
 	}
 }
 
+/* A claim's outcome: the row (taken over as a dead node's), or none. */
+static void apply_claimed(struct hr_store *s, const PGresult *res,
+	const char *id)
+{
+	struct hr_store_sub ss;
+	struct hr_store_change c = { .kind = HR_CHANGE_CLAIMED, .key = id };
+
+	if (!res)
+		return;
+	if (PQntuples(res)) {
+		hr_row_decode(&hr_row_sub, &ss, res, 0);
+		c.res = ss.resource;
+		c.sub = &ss;
+	}
+	if (s->change_h)
+		(void)s->change_h(&c, s->change_arg);
+}
+
+static void apply_lost(struct hr_store *s, const PGresult *res)
+{
+	for (int r = 0; res && r < PQntuples(res); r++) {
+		struct hr_store_change c = { .kind = HR_CHANGE_LOST,
+			.key = PQgetvalue(res, r, 0) };
+
+		if (s->change_h)
+			(void)s->change_h(&c, s->change_arg);
+	}
+}
+
 void hr_cluster_deliver(struct hr_store *s, struct hr_list *evs)
 {
 	struct hr_le *le;
@@ -798,6 +902,8 @@ void hr_cluster_deliver(struct hr_store *s, struct hr_list *evs)
 		apply_rules(s, ce->rules);
 		apply_subs(s, ce->subs);
 		apply_owned(s, ce->owned);
+		apply_lost(s, ce->lost);
+		apply_claimed(s, ce->claimed, ce->claim_id);
 		hr_change_ev_free(ce);
 	}
 }

@@ -365,6 +365,12 @@ enum hr_store_change_kind {
 	HR_CHANGE_SUB,            /* a dead node's subscription, now ours */
 	HR_CHANGE_OWNED,          /* back after the lease ran out: the ids
 				   * of the subscriptions still ours */
+	HR_CHANGE_CLAIMED,        /* hr_store_sub_claim's outcome: key the
+				   * id, sub its row now ours (NULL: none
+				   * to take) */
+	HR_CHANGE_LOST,           /* key: a subscription of ours another
+				   * node took (a request of it reached
+				   * that node) */
 };
 
 /** A row another writer changed, as it is now. */
@@ -401,6 +407,14 @@ typedef int (hr_store_change_h)(const struct hr_store_change *c, void *arg);
  */
 void hr_store_set_change_handler(struct hr_store *s, hr_store_change_h *h,
 	void *arg);
+
+/**
+ * A request of subscription id reached this node, which does not hold it
+ * (a node of a cluster): make it ours, whoever owns it now. The outcome
+ * comes as HR_CHANGE_CLAIMED (the row, as for a take-over); the old owner
+ * hears HR_CHANGE_LOST through the change log and drops it. 0 or ENOMEM.
+ */
+int hr_store_sub_claim(struct hr_store *s, const char *id);
 
 /** A node of the cluster as the nodes table has it. */
 struct hr_store_node {

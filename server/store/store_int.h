@@ -80,6 +80,10 @@ struct change_ev {
 	PGresult *subs;            /* subscriptions taken over, or NULL */
 	PGresult *owned;           /* the ids still ours (unfencing), or
 				    * NULL */
+	PGresult *claimed;         /* a claim's row (none: nothing to take),
+				    * or NULL */
+	char *claim_id;            /* ...the subscription it was for */
+	PGresult *lost;            /* ids of ours the others took, or NULL */
 };
 
 /* A changed row to read again (its resource was busy here). */

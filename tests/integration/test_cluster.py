@@ -245,6 +245,34 @@ class ClusterTest(ClusterCase):
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read() or b'null')
 
+    def test_refresh_at_another_node_moves_the_subscription(self):
+        """A refresh of n1's subscription reaches n2 (a balancer that
+        does not record-route): n2 takes it over in one transaction and
+        answers it, its NOTIFYs (CSeq past n1's) come from n2, n1 drops
+        it; an un-SUBSCRIBE there ends it, and a refresh after that gets
+        481."""
+        w = self.watcher(self.nodes[0])
+        self.assertSubscribed(w.subscribe(600), 600, herald=w.herald)
+        w.recv_notify(state='active', doc='full')
+        n2 = self.nodes[1]
+        w.herald = w.ep.herald = Front(n2.port, n2.host)
+        self.assertStatus(w.refresh(600), 200)
+        w.expect_jump = True
+        n = w.recv_notify(state='active', doc='full')
+        w.expect_jump = False
+        self.assertIn(n2.host, n.get('Contact'), n)
+        self.nodes[0].wait_log('which has it now: dropped here')
+        self.assertEqual(query(self.db, "SELECT owner FROM subscriptions"),
+                         [['n2']])
+        Registrant(self, self.nodes[2]).add(A, 600)
+        n = w.recv_notify(state='active', doc='partial')
+        self.assertIn(A, self.contacts(n), n)
+        w.expect_no_notify()
+        r = w.unsubscribe()
+        self.assertStatus(r, 200)
+        w.recv_notify(state='terminated')
+        self.assertStatus(w.refresh(600), 481)
+
     def test_admin_ends_a_subscription_through_its_owner(self):
         """Any node's admin API lists a subscription of n1; n2's answers
         409 to ending it (n1 owns it), n1's ends it."""
