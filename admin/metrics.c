@@ -255,6 +255,9 @@ void hr_admin_metrics(struct req *r, struct reply *rp)
 	GAUGE("herald_cluster_fenced", "1 while this node has not renewed "
 		"its lease for longer than the lease: it sends no NOTIFY.",
 		m.fenced);
+	GAUGE("herald_cluster_log_mark", "The last change of the cluster's "
+		"change log this node has read: one node far below the others "
+		"is behind.", m.cluster_mark);
 	COUNTER("herald_cluster_changes_applied_total", "Other writers' "
 		"changed bindings, publications and rules applied here.",
 		m.cluster_applied);

@@ -486,6 +486,7 @@ struct hr_ctl_stats {
 	bool cluster;                /* a node of a cluster: then these */
 	bool fenced;                 /* past its lease: no NOTIFY */
 	uint64_t cluster_applied;    /* the others' changes applied */
+	int64_t cluster_mark;        /* the last change of the log read */
 	uint64_t taken_over;         /* dead nodes' subscriptions taken */
 	size_t ctrans;               /* live client transactions */
 	struct {

@@ -148,6 +148,7 @@ static void store_stats(struct hr_ctl_stats *st, struct hr_store *store)
 	st->cluster = s.node;
 	st->fenced = s.fenced;
 	st->cluster_applied = s.applied;
+	st->cluster_mark = s.mark;
 	st->taken_over = s.taken_over;
 	histogram(&st->batch, hr_store_batch_bounds, s.batch,
 		HR_STORE_BATCH_BUCKETS, s.txs);

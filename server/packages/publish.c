@@ -52,6 +52,16 @@ struct pub {
 	char etag[ETAG_LEN + 1];
 };
 
+/* A PUBLISH whose SIP-If-Match this node does not know (a cluster):
+ * another node may have issued it a moment ago, before this one read
+ * the change; it waits while the row is read. */
+struct park {
+	struct hr_le le;
+	struct hr_strans *st;
+	void *arg;                   /* on_publish's (the first package) */
+	char etag[ETAG_LEN + 1];
+};
+
 /* A PUBLISH from its checks to its commit. */
 struct pubctx {
 	struct hr_le le;              /* in res->inflight while it has a doc */
@@ -86,6 +96,9 @@ struct hr_publish {
 				      * them all (the first's is used) */
 	char accept[128];            /* "Accept: <ctype>\r\n" */
 	struct hr_watch watch[HR_PUBLISH_WATCHERS];
+	struct hr_list parked;       /* PUBLISHes naming an entity-tag read
+				      * again from the store (struct park) */
+	bool resuming;               /* ...one of them handled again */
 	struct hr_list synced;       /* resources another node changed */
 	struct hr_tmr sync_tmr;      /* ...told as one change, then */
 	bool closing;
@@ -712,6 +725,32 @@ static struct pubctx *ctx_new(struct hr_publish *pub, struct hr_strans *st,
 	return c;
 }
 
+/* A node of a cluster that does not know req's SIP-If-Match reads it
+ * from the store first (RFC 3903's entity-tags hold across nodes): true
+ * when the PUBLISH waits for it. */
+static bool park(struct hr_publish *pub, struct hr_strans *st,
+	const struct hr_msg *req, const char *name, void *arg)
+{
+	const struct hr_hdr *im = hr_msg_hdr(req, HR_HDR_SIP_IF_MATCH);
+	struct park *p;
+
+	if (pub->resuming || !im || im->val.len > ETAG_LEN ||
+	    !hr_store_node(pub->store))
+		return false;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return false;
+	memcpy(p->etag, im->val.p, im->val.len);
+	if (hr_store_pub_fetch(pub->store, name, p->etag)) {
+		free(p);
+		return false;
+	}
+	p->st = hr_mem_ref(st);
+	p->arg = arg;
+	hr_list_append(&pub->parked, &p->le, p);
+	return true;
+}
+
 static void on_publish(struct hr_strans *st, const struct hr_msg *req,
 	void *arg)
 {
@@ -724,17 +763,51 @@ static void on_publish(struct hr_strans *st, const struct hr_msg *req,
 
 	if (!asked_ok(arg, req, &pub, &domain, name, sizeof(name), &v))
 		goto answer;
-	/* RFC 3903 14.1: only the resource publishes for itself */
-	if (!hr_realm_open(pub->realm, st, req, domain, name, NULL, 0))
+	/* RFC 3903 14.1: only the resource publishes for itself (one that
+	 * waited for its entity-tag's row was let in before: its nonce
+	 * count would now look replayed) */
+	if (!pub->resuming &&
+	    !hr_realm_open(pub->realm, st, req, domain, name, NULL, 0))
 		return;
 	c = ctx_new(pub, st, name, &v);
 	/* the commit holds c from here; committed() answers */
 	if (c && if_match(pub, req, c, &v) && expiry(pub, req, &v, &exp) &&
 	    state_ok(pub, req, c, exp, &v) && queue(pub, c, exp, &v))
 		return;
+	/* 412: an entity-tag of another node, maybe not read yet (c goes
+	 * first: while it lives the resource counts a PUBLISH pending) */
+	if (c && v.scode == 412) {
+		c = hr_mem_deref(c);
+		if (park(pub, st, req, name, arg))
+			return;
+	}
 answer:
 	hr_strans_answer(st, &v);
 	hr_mem_deref(c);
+}
+
+/* The PUBLISHes that waited for etag's row: handled again (412 now
+ * when it is still unknown). */
+static void resume(struct hr_publish *pub, const char *etag)
+{
+	struct hr_le *le, *next;
+
+	for (le = pub->parked.head; le; le = next) {
+		struct park *p = le->data;
+		const struct hr_msg *req = hr_strans_msg(p->st);
+
+		next = le->next;
+		if (strcmp(p->etag, etag))
+			continue;
+		hr_list_unlink(le);
+		if (req) {
+			pub->resuming = true;
+			on_publish(p->st, req, p->arg);
+			pub->resuming = false;
+		}
+		hr_mem_deref(p->st);
+		free(p);
+	}
 }
 
 /* ---- the admin's publication: an HTTP client's, not a PUBLISH ---- */
@@ -829,7 +902,20 @@ static struct pub *pub_find_str(const struct res *r, const char *etag)
 	return pub_find(r, &(struct hr_pl){ etag, strlen(etag) });
 }
 
+static int sync_one(struct hr_publish *pub, const char *resource,
+	const char *etag, const struct hr_store_pub *sp);
+
 int hr_publish_sync(struct hr_publish *pub, const char *resource,
+	const char *etag, const struct hr_store_pub *sp)
+{
+	int err = sync_one(pub, resource, etag, sp);
+
+	if (!err)
+		resume(pub, etag);
+	return err;
+}
+
+static int sync_one(struct hr_publish *pub, const char *resource,
 	const char *etag, const struct hr_store_pub *sp)
 {
 	struct res *r = res_find(pub, resource);
@@ -1020,6 +1106,13 @@ static void publish_destroy(void *data)
 	struct hr_publish *pub = data;
 
 	hr_publish_close(pub);
+	while (pub->parked.head) {
+		struct park *p = pub->parked.head->data;
+
+		hr_list_unlink(&p->le);
+		hr_mem_deref(p->st);
+		free(p);
+	}
 	while (pub->synced.head) {
 		struct res *r = pub->synced.head->data;
 

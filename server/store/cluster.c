@@ -419,7 +419,8 @@ static int read_changes(struct follower *f)
 			hr_change_ev_free(ce);
 			return err;
 		}
-		s->mark = top;
+		/* atomic: the core reads it for /metrics */
+		__atomic_store_n(&s->mark, top, __ATOMIC_RELAXED);
 		if (PQntuples(ce->bindings) || PQntuples(ce->pubs) ||
 		    PQntuples(ce->rules) || PQntuples(ce->lost))
 			deliver_ev(s, ce);
@@ -759,6 +760,14 @@ static void again(struct hr_store *s, enum hr_store_change_kind kind,
 {
 	if (again_in(s, kind, res, key, REFETCH_MS))
 		HR_ERROR("out of memory: a change of %s is not applied", res);
+}
+
+int hr_store_pub_fetch(struct hr_store *s, const char *resource,
+	const char *etag)
+{
+	if (!s->cfg.node)
+		return EINVAL;
+	return again_in(s, HR_CHANGE_PUBLICATION, resource, etag, 0);
 }
 
 int hr_store_sub_claim(struct hr_store *s, const char *id)

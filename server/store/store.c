@@ -309,6 +309,7 @@ void hr_store_stats(struct hr_store *s, struct hr_store_stats *st)
 	st->node = s->cfg.node != NULL;
 	st->fenced = hr_store_fenced(s);
 	st->applied = s->applied;
+	st->mark = __atomic_load_n(&s->mark, __ATOMIC_RELAXED);
 	st->taken_over = s->taken_over;
 }
 

@@ -227,6 +227,7 @@ struct hr_store_stats {
 	bool node;
 	bool fenced;            /* hr_store_fenced() */
 	uint64_t applied;       /* the others' changes handed to the core */
+	int64_t mark;           /* the last change of the log read */
 	uint64_t taken_over;    /* dead nodes' subscriptions now ours */
 };
 
@@ -415,6 +416,12 @@ void hr_store_set_change_handler(struct hr_store *s, hr_store_change_h *h,
  * hears HR_CHANGE_LOST through the change log and drops it. 0 or ENOMEM.
  */
 int hr_store_sub_claim(struct hr_store *s, const char *id);
+/** Read publication etag of resource again now (a node of a cluster: a
+ * PUBLISH names an entity-tag another node may have issued a moment
+ * ago): it comes as an HR_CHANGE_PUBLICATION, its row or none. 0,
+ * EINVAL (a single node) or ENOMEM. */
+int hr_store_pub_fetch(struct hr_store *s, const char *resource,
+	const char *etag);
 
 /** A node of the cluster as the nodes table has it. */
 struct hr_store_node {

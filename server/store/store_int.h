@@ -124,7 +124,8 @@ struct hr_store {
 	PGconn *cl;                /* NULL while PostgreSQL is away */
 	int cl_efd;                /* eventfd: wakes the follower */
 	int64_t epoch;             /* this node's, from its join */
-	int64_t mark;              /* the last change read */
+	int64_t mark;              /* the last change read (written by the
+				    * follower, atomically once it runs) */
 	bool fenced;               /* atomic: set by the follower, cleared
 				    * on core once the owned set is in */
 	uint64_t renewed_ms;       /* atomic: the lease's last renewal

@@ -136,6 +136,8 @@ class ClusterTest(ClusterCase):
         self.assertGreaterEqual(harness.metric(
             m, 'herald_cluster_changes_applied_total'), 4)
         self.assertEqual(harness.metric(m, 'herald_cluster_fenced'), 0)
+        self.assertGreaterEqual(harness.metric(
+            m, 'herald_cluster_log_mark'), 4)
 
     def test_expiry_on_every_node(self):
         """A binding of n2 expires: the watcher on n1 is told expired
@@ -189,6 +191,25 @@ class ClusterTest(ClusterCase):
             n = w.recv_notify(state='active', doc=True)
             self.assertEqual(len(n.pidf.tuples), 1, n)
             self.assertNotIn('gone home', n.pidf.text)
+
+    def test_entity_tag_of_another_node_not_read_yet(self):
+        """RFC 3903's entity-tags across nodes: a PUBLISH refresh naming
+        an entity-tag this node has not read yet (the row written behind
+        its back, as if another node had just issued it) is answered
+        from the row, not 412; one nobody issued still gets 412."""
+        body = pidf_doc([('t1', 'open')]).decode().replace("'", "''")
+        harness.psql(self.db, "SET session_replication_role = replica; "
+                     "INSERT INTO publications (etag, presentity, event, "
+                     "ctype, body, expires_at, published_at) VALUES "
+                     "('aaaaaaaaaaaaaaaaaaaa', 'alice@example.test', "
+                     "'presence', 'application/pidf+xml', '%s', "
+                     "now() + interval '10 minutes', 1)" % body)
+        p = Publisher(self, self.nodes[1])
+        r = p.refresh(expires=600, etag='aaaaaaaaaaaaaaaaaaaa')
+        self.assertStatus(r, 200)
+        self.assertNotEqual(r.get('SIP-ETag'), 'aaaaaaaaaaaaaaaaaaaa', r)
+        r = p.refresh(expires=600, etag='bbbbbbbbbbbbbbbbbbbb')
+        self.assertStatus(r, 412)
 
     def test_publications_of_two_nodes_compose(self):
         """Two devices of alice publish on two nodes: a watcher on the
