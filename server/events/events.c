@@ -3,6 +3,7 @@
  * the state changes packages and the admin ask for.
  */
 #include <errno.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include "events_int.h"
@@ -265,9 +266,14 @@ static int adopt(struct hr_events *ev, const struct hr_store_sub *row,
 		return 0;
 	/* RFC 6665 4.1.2.1: a NOTIFY's Contact is the watcher's new remote
 	 * target: its refreshes come here */
-	if (!hr_sip_contact_for(ev->sip, ss.transport, contact,
+	if (!hr_sip_contact_for(ev->sip, ss.transport, ss.received &&
+		strchr(ss.received, '[') ? AF_INET6 : AF_INET, contact,
 		sizeof(contact)))
 		ss.local_contact = contact;
+	else
+		HR_WARN("subscription %s: no Contact of this node to give "
+			"it (a wildcard socket needs advertise=): it keeps "
+			"the old one", ss.id);
 	err = hr_store_tx_alloc(&l.gone, ev->store);
 	if (err)
 		return err;

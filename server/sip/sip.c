@@ -634,6 +634,26 @@ int hr_sip_advertise(struct hr_sip *sip, const struct hr_dest *dst,
 		u ? hr_udp_laddr(u) : NULL, out, n);
 }
 
+int hr_sip_contact_for(struct hr_sip *sip, const char *transport,
+	sa_family_t af, char *out, size_t n)
+{
+	struct hr_pl pl = hr_pl_str(transport);
+	struct hr_dest d = { 0 };
+	char host[HR_ADV_MAX];
+	int err;
+
+	if (hr_tp_decode(&pl, &d.tp))
+		return EINVAL;
+	d.addr.u.sa.sa_family = af;
+	/* no request: a wildcard socket without advertise= names nothing */
+	err = hr_sip_advertise(sip, &d, host, sizeof(host));
+	if (!err)
+		snprintf(out, n, "<sip:%s%s%s>", host, d.tp == HR_TP_UDP ? "" :
+			";transport=", d.tp == HR_TP_UDP ? "" :
+			hr_tp_param(d.tp));
+	return err;
+}
+
 void hr_sip_resp_dest(const struct hr_msg *req, struct hr_dest *dst)
 {
 	const struct hr_via *via = &req->via;

@@ -824,11 +824,12 @@ struct hr_sip_listener {
 					 * NULL; lives as long as the socket */
 };
 
-/** Our Contact ("<sip:host:port;transport=tcp>") by the first listener
- * of transport ("udp", "tcp"...): what it advertises, else its address.
- * 0, EINVAL (no such transport) or ENOENT (no such listener). */
+/** Our Contact ("<sip:host:port;transport=tcp>") for a peer of family
+ * af over transport ("udp", "tcp"...), without a request: what
+ * hr_sip_advertise() gives. 0, EINVAL (no such transport) or ENOENT (no
+ * such socket, or a wildcard one without advertise=). */
 int hr_sip_contact_for(struct hr_sip *sip, const char *transport,
-	char *out, size_t n);
+	sa_family_t af, char *out, size_t n);
 /** The listening sockets, UDP first, up to max of them into out;
  * returns how many there are. */
 unsigned hr_sip_listeners(struct hr_sip *sip, struct hr_sip_listener *out,
