@@ -174,13 +174,18 @@ struct follower {
 	uint64_t next_try;
 	unsigned backoff_ms;
 	bool taken;                /* the id was taken over: said once */
-	uint64_t renewed;          /* when the lease was last renewed */
 };
 
-static void renewed(struct follower *f, uint64_t now)
+/* The lease's last renewal (hr_store_mono_ms): s->renewed_ms, which the
+ * core reads too. */
+static void renewed(struct hr_store *s, uint64_t now)
 {
-	f->renewed = now;
-	__atomic_store_n(&f->s->renewed_ms, now, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->renewed_ms, now, __ATOMIC_RELEASE);
+}
+
+static uint64_t renewed_at(const struct hr_store *s)
+{
+	return __atomic_load_n(&s->renewed_ms, __ATOMIC_ACQUIRE);
 }
 
 void hr_change_ev_free(struct change_ev *ce)
@@ -277,7 +282,7 @@ int hr_cluster_join(struct hr_store *s)
 		PQclear(PQexec(s->cl, "ROLLBACK"));
 		goto failed;
 	}
-	__atomic_store_n(&s->renewed_ms, hr_store_mono_ms(), __ATOMIC_RELEASE);
+	renewed(s, hr_store_mono_ms());
 	err = setup(s);
 	if (err) {
 		HR_ERROR("cannot listen for changes: %s",
@@ -518,7 +523,7 @@ static void fence(struct follower *f, uint64_t now)
 	struct hr_store *s = f->s;
 
 	if (__atomic_load_n(&s->fenced, __ATOMIC_ACQUIRE) ||
-	    now - f->renewed <= s->cfg.lease_ms)
+	    now - renewed_at(s) <= s->cfg.lease_ms)
 		return;
 	__atomic_store_n(&s->fenced, true, __ATOMIC_RELEASE);
 	HR_WARN("node %s has not renewed its lease for %u ms: no NOTIFY "
@@ -671,7 +676,6 @@ void *hr_cluster_main(void *arg)
 	}
 	snprintf(f.lease, sizeof(f.lease), "%u", s->cfg.lease_ms);
 	f.next_prune = hr_store_mono_ms() + PRUNE_MS;
-	renewed(&f, hr_store_mono_ms());  /* at the join */
 	while (!stopping(s)) {
 		uint64_t now = hr_store_mono_ms();
 		uint64_t next;
@@ -683,9 +687,9 @@ void *hr_cluster_main(void *arg)
 				reconnect(&f);
 			if (!s->cl) {
 				/* the fence comes on time while away */
-				wait_for(&f, f.next_try < f.renewed +
+				wait_for(&f, f.next_try < renewed_at(s) +
 					s->cfg.lease_ms + 1 ? f.next_try :
-					f.renewed + s->cfg.lease_ms + 1);
+					renewed_at(s) + s->cfg.lease_ms + 1);
 				continue;
 			}
 		}
@@ -694,7 +698,7 @@ void *hr_cluster_main(void *arg)
 		if (!err && now >= f.next_beat) {
 			err = beat(&f);
 			if (!err) {
-				renewed(&f, now);
+				renewed(s, now);
 				if (__atomic_load_n(&s->fenced,
 					__ATOMIC_ACQUIRE) && !f.taken)
 					err = unfence(&f);
