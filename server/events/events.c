@@ -148,7 +148,8 @@ static int load_one(const struct hr_store_sub *ss, void *arg)
 	if (!pkg || ss->expires_at <= hr_wall_s() ||
 	    ss->state == HR_SUB_TERMINATED) {
 		l->expired++;
-		return hr_store_tx_sub_del(l->gone, ss->id);
+		return hr_store_tx_sub_del(l->gone, ss->id,
+			ss->owner_epoch);
 	}
 	dlg = hr_sub_dialog_decode(ss);
 	sub = dlg ? hr_sub_new(ev, pkg, ss, dlg) : NULL;
@@ -251,7 +252,7 @@ void hr_events_lost(struct hr_events *ev, const char *id)
 		return;
 	HR_INFO("subscription %s: a request of it reached another node, "
 		"which has it now: dropped here", id);
-	hr_sub_finish(sub, false);
+	hr_sub_moved(sub);
 }
 
 static int adopt(struct hr_events *ev, const struct hr_store_sub *row,
@@ -328,7 +329,7 @@ void hr_events_keep(struct hr_events *ev, const char *const *ids, size_t n)
 		free(le);
 		HR_INFO("subscription %s: taken over by another node while "
 			"this one was cut off: dropped here", sub->info.id);
-		hr_sub_finish(sub, false);
+		hr_sub_moved(sub);
 		hr_mem_deref(sub);
 	}
 }

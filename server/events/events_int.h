@@ -138,6 +138,8 @@ struct hr_sub {
 				       * being too large for UDP */
 	uint32_t final_retry;
 	uint32_t big_len;             /* ...and its size, for the log */
+	uint32_t owner_epoch;         /* the row's, which this node's writes
+				       * carry (a cluster: a move raises it) */
 	struct hr_ctrans *ct;         /* NOTIFY in flight (holds a ref; so
 				       * does the dialog's next-hop lookup) */
 	uint64_t last_ms;             /* when the last NOTIFY went out */
@@ -198,6 +200,9 @@ void hr_sub_arm(struct hr_sub *sub, int64_t ms);
 void hr_sub_thr_cancel(struct hr_sub *sub);
 void hr_sub_kick(struct hr_sub *sub);
 void hr_sub_finish(struct hr_sub *sub, bool store_del);
+/** Another node of a cluster has sub now: dropped at once, its NOTIFY
+ * in flight not sent again (the new owner's CSeqs are above it). */
+void hr_sub_moved(struct hr_sub *sub);
 void hr_sub_store_del(struct hr_sub *sub);
 void hr_sub_end(struct hr_sub *sub, enum hr_sub_reason reason,
 	uint32_t retry_after, bool store_del);

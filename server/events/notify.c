@@ -47,7 +47,7 @@ void hr_sub_store_del(struct hr_sub *sub)
 		free(id);
 		return;
 	}
-	if (hr_store_tx_sub_del(tx, id)) {
+	if (hr_store_tx_sub_del(tx, id, sub->owner_epoch)) {
 		hr_store_tx_abort(tx);
 		free(id);
 		return;
@@ -102,7 +102,12 @@ static void reserved(int err, void *arg)
 	struct hr_sub *sub = r->sub;
 
 	sub->reserving = false;
-	if (err) {
+	if (err == ESTALE) {
+		/* the row's owner epoch moved on: another node has it */
+		HR_INFO("subscription %s: another node has it now: dropped "
+			"here", sub->info.id);
+		hr_sub_moved(sub);
+	} else if (err) {
 		HR_WARN("subscription %s: CSeq reservation not stored: %s",
 			sub->info.id, hr_strerror(err));
 		if (sub->life != HR_LIFE_GONE)
@@ -139,7 +144,8 @@ static void reserve(struct hr_sub *sub)
 		free(r);
 		return;
 	}
-	if (hr_store_tx_sub_reserve(tx, sub->info.id, r->cseq, r->ver)) {
+	if (hr_store_tx_sub_reserve(tx, sub->info.id, sub->owner_epoch,
+	    r->cseq, r->ver)) {
 		hr_store_tx_abort(tx);
 		free(r);
 		return;
@@ -500,6 +506,14 @@ void hr_sub_finish(struct hr_sub *sub, bool del)
 		hr_mem_deref(sub);  /* the tables' reference */
 	}
 	hr_mem_deref(sub);
+}
+
+void hr_sub_moved(struct hr_sub *sub)
+{
+	if (sub->life == HR_LIFE_GONE)
+		return;
+	hr_ctrans_silence(sub->ct);
+	hr_sub_finish(sub, false);
 }
 
 void hr_sub_end(struct hr_sub *sub, enum hr_sub_reason reason,

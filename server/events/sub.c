@@ -89,6 +89,7 @@ struct hr_sub *hr_sub_new(struct hr_events *ev, const struct hr_pkg *pkg,
 	sub->info.state = ss->state;
 	sub->cseq_res = ss->cseq_reserved;
 	sub->ver_res = ss->version_reserved;
+	sub->owner_epoch = ss->owner_epoch;
 	return sub;
 }
 
@@ -174,6 +175,7 @@ void hr_sub_to_store(const struct hr_sub *sub, struct hr_store_sub *ss)
 	ss->accept = si->accept;
 	ss->cseq_reserved = sub->cseq_res;
 	ss->version_reserved = sub->ver_res;
+	ss->owner_epoch = sub->owner_epoch;
 	hr_dialog_encode(sub->dlg, &r);
 	for (size_t i = 0; i < sizeof(dialog_cols) / sizeof(dialog_cols[0]);
 	     i++)

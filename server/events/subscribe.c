@@ -124,6 +124,8 @@ static void pend_free(struct hr_sub *sub)
 }
 
 static void committed(int err, void *arg);
+static bool claim(struct hr_events *ev, struct hr_strans *st,
+	const struct hr_msg *req);
 
 /* Queue the subscription's row (or its removal); the 200 waits. */
 static int commit(struct hr_sub *sub)
@@ -136,7 +138,13 @@ static int commit(struct hr_sub *sub)
 	if (err)
 		return err;
 	if (sub->pend->del) {
-		err = hr_store_tx_sub_del(tx, sub->info.id);
+		/* the owner epoch first (a cluster): a row another node has
+		 * now is not this node's to end; the commit fails ESTALE */
+		err = hr_store_tx_sub_reserve(tx, sub->info.id,
+			sub->owner_epoch, 0, 0);
+		if (!err)
+			err = hr_store_tx_sub_del(tx, sub->info.id,
+				sub->owner_epoch);
 	} else {
 		hr_sub_to_store(sub, &ss);
 		ss.expires_at = sub->pend->expires_at;
@@ -146,7 +154,9 @@ static int commit(struct hr_sub *sub)
 		err = hr_store_tx_sub_put(tx, &ss);
 		if (!err && sub->pend->old &&
 		    sub->pend->old->life == HR_LIFE_LIVE)
-			err = hr_store_tx_sub_del(tx, sub->pend->old->info.id);
+			err = hr_store_tx_sub_del(tx,
+				sub->pend->old->info.id,
+				sub->pend->old->owner_epoch);
 	}
 	if (err) {
 		hr_store_tx_abort(tx);
@@ -165,6 +175,26 @@ static void committed(int err, void *arg)
 	struct pend *p = sub->pend;
 	bool fresh = p->fresh;
 
+	if (err == ESTALE && !fresh) {
+		/* a request of it reached another node of the cluster
+		 * meanwhile, which has it now: this refresh claims it back
+		 * and is handled again once it is ours */
+		struct hr_events *ev = sub->ev;
+		struct hr_strans *st = hr_mem_ref(p->st);
+		const struct hr_msg *req = hr_strans_msg(st);
+
+		HR_INFO("subscription %s: another node took it while its "
+			"refresh was being stored here: taken back",
+			sub->info.id);
+		pend_free(sub);
+		hr_sub_moved(sub);
+		if (req && !claim(ev, st, req))
+			hr_strans_replyh(st, 481,
+				"Subscription Does Not Exist", NULL);
+		hr_mem_deref(st);
+		hr_mem_deref(sub);
+		return;
+	}
 	if (err) {
 		hr_strans_fail(p->st, err, "events: storing the subscription");
 		pend_free(sub);

@@ -217,6 +217,14 @@ void hr_ctrans_abandon(struct hr_ctrans *ct)
 		ct->h = NULL;
 }
 
+void hr_ctrans_silence(struct hr_ctrans *ct)
+{
+	if (!ct)
+		return;
+	ct->h = NULL;
+	hr_tmr_cancel(&ct->tmr_e);
+}
+
 enum hr_ctrans_state hr_ctrans_state(const struct hr_ctrans *ct)
 {
 	return ct->state;

@@ -902,6 +902,10 @@ int hr_ctrans_request(struct hr_ctrans **ctp, struct hr_sip *sip,
 	hr_resp_h *resph, void *arg);
 /** Stop reporting to the handler; the transaction runs out quietly. */
 void hr_ctrans_abandon(struct hr_ctrans *ct);
+/** Abandon ct and send its request no more (Timer E stops): its sender
+ * no longer speaks for the dialog (a subscription moved to another node
+ * of a cluster, whose requests follow with higher CSeqs). */
+void hr_ctrans_silence(struct hr_ctrans *ct);
 
 enum hr_ctrans_state {
 	HR_CTRANS_TRYING,

@@ -36,14 +36,16 @@
 /* 0x6865726c, "herl": the change log's lock (schema/008_cluster.sql) */
 #define LOG_LOCK "1751477868"
 
+/* A node that (re)joins has let go of every move before it: what it
+ * owns it loads after this (released). */
 static const char join_sql[] =
-	"INSERT INTO nodes (id, advertise, lease_until, mark) "
-	"SELECT $1, $2, now() + $3::bigint * interval '1 ms', "
-	"(SELECT coalesce(max(id), 0) FROM changes) "
+	"INSERT INTO nodes (id, advertise, lease_until, mark, released) "
+	"SELECT $1, $2, now() + $3::bigint * interval '1 ms', m, m "
+	"FROM (SELECT coalesce(max(id), 0) AS m FROM changes) c "
 	"ON CONFLICT (id) DO UPDATE SET epoch = nodes.epoch + 1, "
 	"advertise = EXCLUDED.advertise, lease_until = EXCLUDED.lease_until, "
-	"mark = EXCLUDED.mark, started_at = now() "
-	"RETURNING epoch, mark";
+	"mark = EXCLUDED.mark, released = EXCLUDED.released, "
+	"started_at = now() RETURNING epoch, mark";
 
 /* The change log's triggers, made by each join in its transaction, under
  * the log's lock: the changes committed before it are in what the node
@@ -140,25 +142,45 @@ static const char claim_pre[] =
 	"c AS (SELECT s.id FROM subscriptions s, l, nodes n WHERE l.ok "
 	"AND s.owner = $2 AND n.id = $2 AND n.lease_until < now() "
 	"ORDER BY s.id LIMIT " CLAIM_CHUNK " FOR UPDATE OF s SKIP LOCKED), "
-	"u AS (UPDATE subscriptions SET owner = $1 FROM c "
+	"u AS (UPDATE subscriptions SET owner = $1, "
+	"owner_epoch = subscriptions.owner_epoch + 1 FROM c "
 	"WHERE subscriptions.id = c.id RETURNING subscriptions.*) ";
 
 /* A subscription another node owns, made this one's at one of its
- * requests; the old owner reads its loss in the log (kind 'owner', res
- * the old owner, key the id) and drops it. In one transaction under the
- * log's lock (claim_pre, then claim_sql, then the notification). */
+ * requests, in a new owner epoch; the old owner reads its loss in the
+ * log (kind 'owner', res the old owner, key the id), drops it and says
+ * so (released, release_sql), and only then does this node answer the
+ * request and notify (settle()). In one transaction under the log's
+ * lock (move_pre, then the row with the old owner and the change, then
+ * the notification). */
 static const char move_pre[] =
 	"WITH o AS (SELECT id, owner FROM subscriptions WHERE id = $1 "
 	"AND owner IS DISTINCT FROM $2 FOR UPDATE), "
-	"u AS (UPDATE subscriptions s SET owner = $2 FROM o "
+	"u AS (UPDATE subscriptions s SET owner = $2, "
+	"owner_epoch = s.owner_epoch + 1 FROM o "
 	"WHERE s.id = o.id RETURNING s.*, o.owner AS old_owner), "
 	"l AS (INSERT INTO changes (node, kind, res, key) "
-	"SELECT $2, 'owner', coalesce(old_owner, ''), id FROM u) ";
+	"SELECT $2, 'owner', coalesce(old_owner, ''), id FROM u "
+	"RETURNING id AS change) ";
+#define MOVE_MORE "coalesce(old_owner, ''), (SELECT change FROM l)"
 
 /* ...and the others' moves of subscriptions of ours, in a range */
 static const char lost_sql[] =
 	"SELECT key FROM changes WHERE id > $1::bigint AND id <= $2::bigint "
 	"AND kind = 'owner' AND res = $3";
+
+/* The moves up to $3 let go of: the new owners go on (settle()). */
+static const char release_sql[] =
+	"WITH u AS (UPDATE nodes SET released = GREATEST(released, "
+	"$3::bigint) WHERE id = $1 AND epoch = $2::bigint RETURNING 1) "
+	"SELECT pg_notify('herald_changes', '') FROM u";
+
+/* Has the node a move took a subscription from let go of it? Or is it
+ * dead (its lease ran out: it sends nothing, fenced), or gone? */
+static const char settled_sql[] =
+	"SELECT coalesce((SELECT released >= $2::bigint OR "
+	"lease_until < now() FROM nodes WHERE id = $1), true)";
+#define SETTLE_POLL_MS 100     /* a lease running out is looked for */
 
 struct follower {
 	struct hr_store *s;
@@ -174,6 +196,9 @@ struct follower {
 	uint64_t next_try;
 	unsigned backoff_ms;
 	bool taken;                /* the id was taken over: said once */
+	int64_t released;          /* the last release said (release_sql) */
+	struct hr_list waits;      /* claims waiting for their old owner
+				    * (struct change_ev) */
 };
 
 /* The lease's last renewal (hr_store_mono_ms): s->renewed_ms, which the
@@ -200,6 +225,7 @@ void hr_change_ev_free(struct change_ev *ce)
 	PQclear(ce->claimed);
 	PQclear(ce->lost);
 	free(ce->claim_id);
+	free(ce->old_owner);
 	free(ce);
 }
 
@@ -426,6 +452,7 @@ static int read_changes(struct follower *f)
 		}
 		/* atomic: the core reads it for /metrics */
 		__atomic_store_n(&s->mark, top, __ATOMIC_RELAXED);
+		ce->top = top;
 		if (PQntuples(ce->bindings) || PQntuples(ce->pubs) ||
 		    PQntuples(ce->rules) || PQntuples(ce->lost))
 			deliver_ev(s, ce);
@@ -437,11 +464,13 @@ static int read_changes(struct follower *f)
 }
 
 /* A subscription made this node's (hr_store_sub_claim): its row into
- * ce (none when there was nothing to take): 0, or EIO. */
+ * ce (none when there was nothing to take), with the node it was taken
+ * from: 0, or EIO. */
 static int move(struct follower *f, const char *id, struct change_ev *ce)
 {
 	struct hr_store *s = f->s;
 	const char *const v[] = { id, s->cfg.node };
+	int ncols = (int)hr_row_sub.ncols;
 	int err;
 
 	ce->claim_id = strdup(id);
@@ -460,8 +489,81 @@ static int move(struct follower *f, const char *id, struct change_ev *ce)
 	if (!err)
 		err = hr_pq_exec(s->cl, NULL, "COMMIT", 0, NULL,
 			PGRES_COMMAND_OK);
-	if (err)
+	if (err) {
 		PQclear(PQexec(s->cl, "ROLLBACK"));
+		return err;
+	}
+	if (PQntuples(ce->claimed) && *PQgetvalue(ce->claimed, 0, ncols)) {
+		ce->old_owner = strdup(PQgetvalue(ce->claimed, 0, ncols));
+		if (!ce->old_owner)
+			return ENOMEM;
+		ce->change = strtoll(PQgetvalue(ce->claimed, 0, ncols + 1),
+			NULL, 10);
+		ce->since_ms = hr_store_mono_ms();
+	}
+	return 0;
+}
+
+/* Say that the core let go of the subscriptions moved away up to
+ * s->released: 0, or EIO. */
+static int release(struct follower *f)
+{
+	struct hr_store *s = f->s;
+	int64_t to = __atomic_load_n(&s->released, __ATOMIC_ACQUIRE);
+	char epoch[24], rel[24];
+	const char *const v[] = { s->cfg.node, epoch, rel };
+	int err;
+
+	if (to <= f->released)
+		return 0;
+	snprintf(epoch, sizeof(epoch), "%" PRId64, s->epoch);
+	snprintf(rel, sizeof(rel), "%" PRId64, to);
+	err = hr_pq_exec(s->cl, NULL, release_sql, 3, v, PGRES_TUPLES_OK);
+	if (!err)
+		f->released = to;
+	return err;
+}
+
+/* The claims whose old owners have let go (or died): to the core, whose
+ * request waits for them (never two nodes notifying one subscription).
+ * 0, or EIO. */
+static int settle(struct follower *f, uint64_t *next)
+{
+	struct hr_store *s = f->s;
+	struct hr_le *le = f->waits.head;
+	int err = 0;
+
+	while (le && !err) {
+		struct change_ev *ce = le->data;
+		uint64_t now = hr_store_mono_ms();
+		char change[24];
+		const char *const v[] = { ce->old_owner, change };
+		PGresult *res = NULL;
+		bool done;
+
+		le = le->next;
+		snprintf(change, sizeof(change), "%" PRId64, ce->change);
+		err = hr_pq_exec(s->cl, &res, settled_sql, 2, v,
+			PGRES_TUPLES_OK);
+		if (err)
+			break;
+		done = !strcmp(PQgetvalue(res, 0, 0), "t");
+		PQclear(res);
+		if (!done && now - ce->since_ms > s->cfg.lease_ms) {
+			/* its follower renews the lease but its core does not
+			 * let go: a stuck process; the claim waits no more */
+			HR_WARN("node %s has not let go of subscription %s in "
+				"%u ms: this node notifies it from now on",
+				ce->old_owner, ce->claim_id, s->cfg.lease_ms);
+			done = true;
+		}
+		if (done) {
+			hr_list_unlink(&ce->le);
+			deliver_ev(s, ce);
+		} else if (now + SETTLE_POLL_MS < *next) {
+			*next = now + SETTLE_POLL_MS;
+		}
+	}
 	return err;
 }
 
@@ -500,6 +602,12 @@ static int refetch(struct follower *f, uint64_t now, uint64_t *next)
 			err = hr_pq_exec(s->cl, binding ? &ce->bindings :
 				&ce->pubs, binding ? f->binding_sql :
 				f->pub_sql, 2, v, PGRES_TUPLES_OK);
+		if (ce && !err && ce->old_owner) {
+			/* moved: the old owner lets go first */
+			hr_list_append(&f->waits, &ce->le, ce);
+			hr_refetch_free(rf);
+			continue;
+		}
 		if (ce && !err) {
 			deliver_ev(s, ce);
 			hr_refetch_free(rf);
@@ -624,9 +732,16 @@ static void wait_for(struct follower *f, uint64_t until)
 		{ .fd = s->cl ? PQsocket(s->cl) : -1, .events = POLLIN },
 	};
 	uint64_t v;
+	PGnotify *nf;
 
 	if (until <= now)
 		return;
+	/* a notification read in with a query's results since drain() is
+	 * in libpq's queue, not on the socket: go round again at once */
+	if (s->cl && (nf = PQnotifies(s->cl))) {
+		PQfreemem(nf);
+		return;
+	}
 	if (poll(p, 2, (int)(until - now)) > 0 && p[0].revents &&
 	    read(s->cl_efd, &v, sizeof(v)) < 0)
 		HR_DEBUG("eventfd: %s", hr_strerror(errno));
@@ -648,8 +763,8 @@ static int sqls(struct follower *f)
 	pre = sizeof(move_pre) - 1;
 	memcpy(f->move_sql, move_pre, pre);
 	if (!err)
-		err = hr_row_select(f->move_sql + pre,
-			sizeof(f->move_sql) - pre, &claimed, "");
+		err = hr_row_select_with(f->move_sql + pre,
+			sizeof(f->move_sql) - pre, &claimed, MOVE_MORE, "");
 
 	if (!err)
 		err = hr_row_select_with(f->pubs_sql, sizeof(f->pubs_sql),
@@ -717,6 +832,10 @@ void *hr_cluster_main(void *arg)
 			err = read_changes(&f);
 		if (!err)
 			err = refetch(&f, now, &next);
+		if (!err)
+			err = release(&f);
+		if (!err)
+			err = settle(&f, &next);
 		if (err && hr_pq_lost(s->cl, NULL)) {
 			lost(&f);
 			continue;
@@ -728,6 +847,12 @@ void *hr_cluster_main(void *arg)
 				hr_pq_errmsg(s->cl, msg, sizeof(msg)));
 		}
 		wait_for(&f, next);
+	}
+	while (f.waits.head) {
+		struct change_ev *ce = f.waits.head->data;
+
+		hr_list_unlink(&ce->le);
+		hr_change_ev_free(ce);
 	}
 	return NULL;
 }
@@ -891,15 +1016,37 @@ static void apply_claimed(struct hr_store *s, const PGresult *res,
 		(void)s->change_h(&c, s->change_arg);
 }
 
-static void apply_lost(struct hr_store *s, const PGresult *res)
+/* Subscriptions moved away up to change top: dropped (the handler lets
+ * go of them at once), then said, once this turn of the loop is over
+ * (hr_cluster_released). */
+static void apply_lost(struct hr_store *s, const PGresult *res,
+	int64_t top)
 {
-	for (int r = 0; res && r < PQntuples(res); r++) {
+	if (!res || !PQntuples(res))
+		return;
+	for (int r = 0; r < PQntuples(res); r++) {
 		struct hr_store_change c = { .kind = HR_CHANGE_LOST,
 			.key = PQgetvalue(res, r, 0) };
 
 		if (s->change_h)
 			(void)s->change_h(&c, s->change_arg);
 	}
+	if (top > __atomic_load_n(&s->released, __ATOMIC_RELAXED))
+		__atomic_store_n(&s->released, top, __ATOMIC_RELEASE);
+	/* active events run in the order they were made active: a NOTIFY
+	 * queued for one of them before this has left by then (sip/udp.c) */
+	event_active(s->rel_ev, 0, 1);
+}
+
+void hr_cluster_released(evutil_socket_t fd, short what, void *arg)
+{
+	struct hr_store *s = arg;
+	uint64_t one = 1;
+
+	(void)fd;
+	(void)what;
+	if (write(s->cl_efd, &one, sizeof(one)) < 0)
+		HR_DEBUG("eventfd: %s", hr_strerror(errno));
 }
 
 void hr_cluster_deliver(struct hr_store *s, struct hr_list *evs)
@@ -915,7 +1062,7 @@ void hr_cluster_deliver(struct hr_store *s, struct hr_list *evs)
 		apply_rules(s, ce->rules);
 		apply_subs(s, ce->subs);
 		apply_owned(s, ce->owned);
-		apply_lost(s, ce->lost);
+		apply_lost(s, ce->lost, ce->top);
 		apply_claimed(s, ce->claimed, ce->claim_id);
 		hr_change_ev_free(ce);
 	}

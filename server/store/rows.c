@@ -115,6 +115,7 @@ static const struct hr_col sub_cols[] = {
 	SUB(received, COL_TEXT, 0),
 	SUB(instance, COL_TEXT, 0),
 	SUB(local_contact, COL_TEXT, 0),
+	SUB(owner_epoch, COL_UINT32, COL_FENCE),
 };
 #undef SUB
 
@@ -212,6 +213,12 @@ static int conflict(char *buf, size_t size, size_t *len,
 				"herald_out_of_order(%s.aor, %s.key) END, ",
 				c->name, row->table, row->table, c->name,
 				c->name, c->name, row->table, row->table);
+		else if (c->flags & COL_FENCE)
+			err = put(buf, size, len, "%s = CASE WHEN %s.%s = "
+				"EXCLUDED.%s THEN EXCLUDED.%s ELSE "
+				"herald_not_owner(%s.id) END, ", c->name,
+				row->table, c->name, c->name, c->name,
+				row->table);
 		else if (c->flags & COL_UP)
 			err = put(buf, size, len, "%s = GREATEST(%s.%s, "
 				"EXCLUDED.%s), ", c->name, row->table,

@@ -193,6 +193,8 @@ static void store_destroy(void *data)
 	}
 	if (s->ev)
 		event_free(s->ev);
+	if (s->rel_ev)
+		event_free(s->rel_ev);
 	if (s->wr)
 		PQfinish(s->wr);
 	if (s->rd)
@@ -236,7 +238,9 @@ static int cluster_start(struct hr_store *s)
 	int err;
 
 	s->cl_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (s->cl_efd < 0)
+	s->rel_ev = event_new(hr_loop_base(), -1, 0, hr_cluster_released,
+		s);
+	if (s->cl_efd < 0 || !s->rel_ev)
 		return ENOMEM;
 	err = hr_cluster_join(s);
 	if (!err)

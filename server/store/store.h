@@ -129,6 +129,9 @@ struct hr_store_sub {
 	const char *received;     /* or NULL */
 	const char *instance;     /* or NULL */
 	const char *local_contact; /* our Contact in the dialog, or NULL */
+	uint32_t owner_epoch;     /* grows at each move to another node (a
+				   * cluster): a put of an older one fails
+				   * ESTALE */
 };
 
 /** One publication (RFC 3903) of a presentity's state. */
@@ -155,16 +158,20 @@ int hr_store_tx_binding_put(struct hr_store_tx *tx,
 /** Remove a binding (by aor and key); absent is not an error. */
 int hr_store_tx_binding_del(struct hr_store_tx *tx, const char *aor,
 	const char *key);
-/** Insert or replace a subscription (by id). */
+/** Insert or replace a subscription (by id). Its commit fails ESTALE
+ * when the row's owner_epoch is not sub's (another node has it now). */
 int hr_store_tx_sub_put(struct hr_store_tx *tx, const struct hr_store_sub *sub);
-/** Remove a subscription; absent is not an error. */
-int hr_store_tx_sub_del(struct hr_store_tx *tx, const char *id);
+/** Remove a subscription of owner epoch epoch; absent (or another
+ * epoch's: another node has it now) is not an error. */
+int hr_store_tx_sub_del(struct hr_store_tx *tx, const char *id,
+	uint32_t epoch);
 /**
  * Move a subscription's reserved NOTIFY CSeq and version marks forward
- * (never back: the larger of stored and given is kept).
+ * (never back: the larger of stored and given is kept). Its commit fails
+ * ESTALE when the row's owner epoch is not epoch.
  */
 int hr_store_tx_sub_reserve(struct hr_store_tx *tx, const char *id,
-	int64_t cseq_reserved, int64_t version_reserved);
+	uint32_t epoch, int64_t cseq_reserved, int64_t version_reserved);
 
 /** Insert or replace a publication (by etag). */
 int hr_store_tx_pub_put(struct hr_store_tx *tx, const struct hr_store_pub *pub);

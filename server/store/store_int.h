@@ -10,6 +10,7 @@
 #define HR_STORE_INT_H
 
 #include <pthread.h>
+#include <event2/event.h>
 #include <libpq-fe.h>
 #include "store/store.h"
 
@@ -39,7 +40,7 @@ enum stmt_kind {
 	STMT__N
 };
 
-#define STMT_PARAMS_MAX 24
+#define STMT_PARAMS_MAX 25
 
 struct stmt {
 	enum stmt_kind kind;
@@ -83,7 +84,12 @@ struct change_ev {
 	PGresult *claimed;         /* a claim's row (none: nothing to take),
 				    * or NULL */
 	char *claim_id;            /* ...the subscription it was for */
+	char *old_owner;           /* ...the node it was taken from, which
+				    * must let go of it first, or NULL */
+	int64_t change;            /* ...the claim's change in the log */
+	uint64_t since_ms;         /* ...made then (hr_store_mono_ms) */
 	PGresult *lost;            /* ids of ours the others took, or NULL */
+	int64_t top;               /* the last change read for it */
 };
 
 /* A changed row to read again (its resource was busy here). */
@@ -130,6 +136,10 @@ struct hr_store {
 				    * on core once the owned set is in */
 	uint64_t renewed_ms;       /* atomic: the lease's last renewal
 				    * (hr_store_mono_ms) */
+	int64_t released;          /* atomic: the last change whose moves
+				    * of this node's subscriptions the core
+				    * has let go of (nodes.released) */
+	struct event *rel_ev;      /* core: says so to the follower */
 
 	/* locked */
 	pthread_mutex_t lock;
@@ -161,6 +171,8 @@ enum col_flag {
 	COL_ORDER = 8,         /* a binding's CSeq: a put with the same
 				* callid must raise it (RFC 3261 10.3 step
 				* 7), else herald_out_of_order() fails it */
+	COL_FENCE = 16,        /* a subscription's owner epoch: a put of
+				* another fails (herald_not_owner()) */
 };
 
 struct hr_col {
@@ -218,6 +230,10 @@ void *hr_cluster_main(void *arg);
 int hr_cluster_single(struct hr_store *s);
 /** Core thread: hand the changes over to s->change_h. */
 void hr_cluster_deliver(struct hr_store *s, struct hr_list *evs);
+/** Core thread, s->rel_ev: the subscriptions lost up to s->released are
+ * let go of (and what was sent for them in this turn of the loop has
+ * left): the follower says so in the database. */
+void hr_cluster_released(evutil_socket_t fd, short what, void *arg);
 void hr_change_ev_free(struct change_ev *ce);
 void hr_refetch_free(struct refetch *rf);
 

@@ -144,23 +144,27 @@ int hr_store_tx_sub_put(struct hr_store_tx *tx, const struct hr_store_sub *u)
 	return add_row(tx, STMT_SUB_PUT, &hr_row_sub, u);
 }
 
-int hr_store_tx_sub_del(struct hr_store_tx *tx, const char *id)
+int hr_store_tx_sub_del(struct hr_store_tx *tx, const char *id,
+	uint32_t epoch)
 {
-	const char *const v[] = { id };
+	char e[16];
+	const char *const v[] = { id, e };
 
 	if (!tx || !id)
 		return EINVAL;
+	snprintf(e, sizeof(e), "%" PRIu32, epoch);
 	return ADD(tx, STMT_SUB_DEL, v);
 }
 
 int hr_store_tx_sub_reserve(struct hr_store_tx *tx, const char *id,
-	int64_t cseq_reserved, int64_t version_reserved)
+	uint32_t epoch, int64_t cseq_reserved, int64_t version_reserved)
 {
-	char c[24], ver[24];
-	const char *const v[] = { id, c, ver };
+	char c[24], ver[24], e[16];
+	const char *const v[] = { id, c, ver, e };
 
 	if (!tx || !id)
 		return EINVAL;
+	snprintf(e, sizeof(e), "%" PRIu32, epoch);
 	snprintf(c, sizeof(c), "%" PRId64, cseq_reserved);
 	snprintf(ver, sizeof(ver), "%" PRId64, version_reserved);
 	return ADD(tx, STMT_SUB_RESERVE, v);

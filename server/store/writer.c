@@ -44,13 +44,17 @@ static const char *const stmt_name[STMT__N] = {
 static const char binding_del_sql[] =
 	"DELETE FROM bindings WHERE aor = $1 AND key = $2";
 
-static const char sub_del_sql[] = "DELETE FROM subscriptions WHERE id = $1";
+/* a subscription's writes carry its owner epoch (schema/009): a node
+ * that lost it deletes nothing, and reserves nothing more */
+static const char sub_del_sql[] =
+	"DELETE FROM subscriptions WHERE id = $1 AND owner_epoch = $2::bigint";
 
 static const char sub_reserve_sql[] =
 	"UPDATE subscriptions SET "
 	"cseq_reserved = GREATEST(cseq_reserved, $2::bigint), "
 	"version_reserved = GREATEST(version_reserved, $3::bigint), "
-	"updated_at = now() WHERE id = $1";
+	"owner_epoch = CASE WHEN owner_epoch = $4::bigint THEN owner_epoch "
+	"ELSE herald_not_owner(id) END, updated_at = now() WHERE id = $1";
 
 static const char pub_del_sql[] = "DELETE FROM publications WHERE etag = $1";
 
@@ -73,8 +77,8 @@ static const struct {
 	[STMT_BINDING_PUT] = { NULL, 0, &hr_row_binding },
 	[STMT_BINDING_DEL] = { binding_del_sql, 2, NULL },
 	[STMT_SUB_PUT] = { NULL, 0, &hr_row_sub },
-	[STMT_SUB_DEL] = { sub_del_sql, 1, NULL },
-	[STMT_SUB_RESERVE] = { sub_reserve_sql, 3, NULL },
+	[STMT_SUB_DEL] = { sub_del_sql, 2, NULL },
+	[STMT_SUB_RESERVE] = { sub_reserve_sql, 4, NULL },
 	[STMT_PUB_PUT] = { NULL, 0, &hr_row_pub },
 	[STMT_PUB_DEL] = { pub_del_sql, 1, NULL },
 	[STMT_RULE_PUT] = { rule_put_sql, 4, NULL },
@@ -273,7 +277,8 @@ static int result(PGconn *c, bool quiet)
 			err = LOST;
 			break;
 		}
-		/* another node's REGISTER of the binding came first */
+		/* another node's REGISTER of the binding came first, or
+		 * the subscription is another node's now */
 		if (!strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE) ?
 			PQresultErrorField(res, PG_DIAG_SQLSTATE) : "",
 			"HR409")) {

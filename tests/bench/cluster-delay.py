@@ -4,7 +4,7 @@ committed by one node takes to reach a watcher of another, and what
 applying the others' changes costs a node.
 
     cluster-delay.py --herald build/herald --database-url URL \\
-        [--aors 200] [--rate 200] [--duration 20]
+        [--aors 200] [--rate 200] [--duration 20] [--moves 100]
 
 The users u1..uAORS (password pw, domain example.test) must exist
 (script/bench bulk-inserts them). Nodes n1, n2, n3 on 127.0.0.2, .3, .4:
@@ -21,11 +21,19 @@ both read on one monotonic clock, loopback and this script's own
 scheduling included. absorb: n3's CPU time (user + system, from
 /proc/PID/stat) over the run, per change applied; 1 s / that is how many
 changes a second one core of a node could apply before it did anything
-of its own. One line on stdout:
+of its own.
+
+Then the moves, one at a time: a refresh (in-dialog SUBSCRIBE) of a
+watcher's subscription sent to n3 rather than to its owner n2 (a
+balancer that does not record-route), which moves it to n3 (n2 lets go
+first), then a second refresh at n3, its owner now; each from sending it
+to its 200. Two lines on stdout:
 
     scenario=cluster changes=N delay_p50=…ms delay_p99=…ms
     delay_max=…ms absorb_us=… absorb_max/s=… n1_cpu%=… n2_cpu%=…
     n3_cpu%=…
+    scenario=cluster-move moves=N move_p50=…ms move_p99=…ms
+    owner_p50=…ms owner_p99=…ms
 """
 
 import argparse
@@ -180,12 +188,64 @@ def subscribe_all(sock, dst, users):
             p[2] += 1
             send(*p)
         elif code == 200:
+            # the dialog, for the refreshes of the moves
+            u, _, cseq = pending[cid]
+            u.wfrom, u.wto, u.wcseq = hdrs['from'], hdrs['to'], cseq
             del pending[cid]
         elif code >= 300:
             sys.exit('cluster-delay: SUBSCRIBE %s: %s' % (cid, first))
     if pending:
         sys.exit('cluster-delay: %d SUBSCRIBEs unanswered' % len(pending))
     return byid
+
+
+def refresh(sock, dst, u):
+    """An in-dialog SUBSCRIBE of u's watcher, to dst."""
+    host, port = sock.getsockname()
+    u.wcseq += 1
+    lines = ['SUBSCRIBE sip:%s@%s SIP/2.0' % (u.name, DOMAIN),
+             'Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK%s;rport'
+             % (host, port, harness.rand_token(16)),
+             'Max-Forwards: 70', 'From: ' + u.wfrom, 'To: ' + u.wto,
+             'Call-ID: ' + u.wcallid, 'CSeq: %d SUBSCRIBE' % u.wcseq,
+             'Event: reg', 'Accept: application/reginfo+xml',
+             'Expires: 3600', 'Contact: <sip:watch@%s:%d>' % (host, port),
+             'Content-Length: 0', '', '']
+    sock.sendto('\r\n'.join(lines).encode(), dst)
+
+
+def timed_refresh(sock, dst, u):
+    """Seconds from sending a refresh to its 200 (NOTIFYs answered)."""
+    t = time.monotonic()
+    refresh(sock, dst, u)
+    deadline = t + 10
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([sock], [], [], 0.5)
+        if not r:
+            continue
+        data, src = sock.recvfrom(65536)
+        at = time.monotonic()
+        first, hdrs, _ = first_line_and_headers(data)
+        if first.startswith('NOTIFY'):
+            reply_200(sock, src, data)
+        elif hdrs.get('call-id') == u.wcallid and \
+                hdrs.get('cseq', '').startswith('%d ' % u.wcseq):
+            if not first.startswith('SIP/2.0 200'):
+                sys.exit('cluster-delay: refresh of %s: %s'
+                         % (u.name, first))
+            return at - t
+    sys.exit('cluster-delay: refresh of %s unanswered' % u.name)
+
+
+def moves(a, nodes, wsock, users):
+    moved, owner = [], []
+    for u in users[:a.moves]:
+        moved.append(timed_refresh(wsock, nodes[2][1], u))
+        owner.append(timed_refresh(wsock, nodes[2][1], u))
+    print('scenario=cluster-move moves=%d move_p50=%.1fms move_p99=%.1fms '
+          'owner_p50=%.1fms owner_p99=%.1fms'
+          % (len(moved), pct(moved, 0.5) * 1e3, pct(moved, 0.99) * 1e3,
+             pct(owner, 0.5) * 1e3, pct(owner, 0.99) * 1e3))
 
 
 def pct(v, q):
@@ -200,6 +260,7 @@ def main():
     ap.add_argument('--aors', type=int, default=200)
     ap.add_argument('--rate', type=float, default=200)
     ap.add_argument('--duration', type=float, default=20)
+    ap.add_argument('--moves', type=int, default=100)
     a = ap.parse_args()
 
     logdir = tempfile.mkdtemp(prefix='herald-cluster-')
@@ -300,6 +361,7 @@ def run(a, nodes):
              1e6 / absorb_us if absorb_us else 0,
              100 * used[0] / wall, 100 * used[1] / wall,
              100 * used[2] / wall))
+    moves(a, nodes, wsock, users)
 
 
 if __name__ == '__main__':

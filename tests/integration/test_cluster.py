@@ -294,6 +294,32 @@ class ClusterTest(ClusterCase):
         w.recv_notify(state='terminated')
         self.assertStatus(w.refresh(600), 481)
 
+    def test_row_moved_behind_the_owners_back(self):
+        """n1's subscription row moves to n2 behind n1's back (psql: a
+        move whose log entry n1 has not read): n1's refresh cannot store
+        it (its owner epoch is old), so n1 claims it back, in the next
+        epoch, and answers it; an un-SUBSCRIBE after the same ends it
+        there. Nothing is answered 5xx."""
+        w = self.watcher(self.nodes[0])
+        self.assertSubscribed(w.subscribe(600), 600, herald=w.herald)
+        w.recv_notify(state='active', doc='full')
+        move = ("UPDATE subscriptions SET owner = 'n2', "
+                "owner_epoch = owner_epoch + 1")
+        harness.psql(self.db, move)
+        self.assertStatus(w.refresh(600), 200)
+        self.assertEqual(query(self.db, "SELECT owner, owner_epoch FROM "
+                               "subscriptions"), [['n1', '2']])
+        self.assertIn('taken back', self.nodes[0].log_text())
+        w.expect_jump = True
+        w.recv_notify(state='active', doc='full')
+        w.expect_jump = False
+        harness.psql(self.db, move)
+        self.assertStatus(w.unsubscribe(), 200)
+        w.expect_jump = True
+        w.recv_notify(state='terminated')
+        self.assertEqual(query(self.db, "SELECT count(*) FROM "
+                               "subscriptions"), [['0']])
+
     def test_admin_ends_a_subscription_through_its_owner(self):
         """Any node's admin API lists a subscription of n1; n2's answers
         409 to ending it (n1 owns it), n1's ends it."""
@@ -549,6 +575,105 @@ class FenceTest(ClusterCase):
         n = w.recv_notify(state='active', doc='partial')
         self.assertNotIn(NODES[0], n.get('Contact'), n)
         w.expect_no_notify()
+
+
+class MoveTest(ClusterCase):
+    """A subscription moving to the node its refresh reached: never two
+    nodes notifying it (a lease of 3 s here)."""
+    node_args = ['--node-lease', '3']
+
+    def test_move_waits_for_the_old_owner(self):
+        """n1 is stopped (SIGSTOP) when a refresh of its subscription
+        reaches n2: n2 takes the row at once (a new owner epoch) but
+        answers, and notifies, only once n1 can notify no more: here
+        when n1's lease has run out, n1 being unable to let go. n1,
+        resumed, drops it and sends nothing."""
+        w = self.watcher(self.nodes[0])
+        self.assertSubscribed(w.subscribe(600), 600, herald=w.herald)
+        w.recv_notify(state='active', doc='full')
+        n1, n2 = self.nodes[0], self.nodes[1]
+        n1.proc.send_signal(signal.SIGSTOP)
+        try:
+            stopped = time.monotonic()
+            w.herald = w.ep.herald = Front(n2.port, n2.host)
+            r = w.refresh(600, timeout=10)
+            waited = time.monotonic() - stopped
+            self.assertStatus(r, 200)
+            # n1's lease (3 s, renewed every 0.6 s) ran out first
+            self.assertGreater(waited, 1.5)
+            self.assertEqual(query(self.db, "SELECT owner, owner_epoch "
+                                   "FROM subscriptions"), [['n2', '1']])
+            self.assertEqual(query(self.db, "SELECT lease_until < now() "
+                                   "FROM nodes WHERE id = 'n1'"), [['t']])
+            w.expect_jump = True
+            n = w.recv_notify(state='active', doc='full')
+            w.expect_jump = False
+            self.assertIn(n2.host, n.get('Contact'), n)
+        finally:
+            n1.proc.send_signal(signal.SIGCONT)
+        n1.wait_log('dropped here', timeout=10)
+        w.expect_no_notify(1.0)
+        Registrant(self, self.nodes[2]).add(A, 600)
+        n = w.recv_notify(state='active', doc='partial')
+        self.assertIn(n2.host, n.get('Contact'), n)
+        w.expect_no_notify()
+
+    def test_moves_under_load_one_sender_at_a_time(self):
+        """alice's bindings change every few milliseconds (on n3) while
+        her reg watcher's refreshes go to n2 and n1 in turn (8 moves): the
+        watcher hears from one node at a time (once the new owner has
+        spoken, never again from the old one), its CSeqs only go up,
+        and each refresh is answered by the node it reached."""
+        w = self.watcher(self.nodes[0])
+        self.assertSubscribed(w.subscribe(600), 600, herald=w.herald)
+        w.recv_notify(state='active', doc='full')
+        stop = threading.Event()
+        errors = []
+
+        def churn():
+            reg = Registrant(self, self.nodes[2])
+            try:
+                while not stop.is_set():
+                    reg.add(A, 600)
+                    time.sleep(0.005)
+                    reg.remove(A)
+                    time.sleep(0.005)
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        t = threading.Thread(target=churn)
+        t.start()
+        try:
+            w.ep.drain(0.3)
+            owners = [0]
+            for k in (1, 0) * 4:
+                h = self.nodes[k]
+                w.herald = w.ep.herald = Front(h.port, h.host)
+                r = w.refresh(600, timeout=10)
+                self.assertStatus(r, 200)
+                self.assertEqual(r.source[0], h.host, r)
+                owners.append(k)
+                w.ep.drain(0.4)
+        finally:
+            stop.set()
+            t.join(10)
+        self.assertEqual(errors, [])
+        w.ep.drain(1.0)
+        notifies = list(w.inbox)
+        self.assertGreater(len(notifies), 20)
+        cseqs = [n.cseq[0] for n in notifies]
+        for a, b in zip(cseqs, cseqs[1:]):
+            self.assertGreater(b, a, cseqs)
+        # the senders, in runs: one run per owner in turn
+        runs = []
+        for n in notifies:
+            src = n.source[0]
+            if not runs or runs[-1] != src:
+                runs.append(src)
+        self.assertEqual(runs, [NODES[k] for k in owners], runs)
+        self.assertEqual(w.ep.stray, [])
+        for h in self.nodes[:2]:
+            self.assertNotIn('has not let go', h.log_text())
 
 
 class Front:

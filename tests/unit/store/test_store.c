@@ -195,7 +195,7 @@ static int sub_collect(const struct hr_store_sub *u, void *arg)
 
 #define S(x) ((x) ? (x) : "(null)")
 	hr_buf_printf(buf, "%s|%s|%s|%s|%s|%s|%s|%s|%" PRId64 "|%s|%s|%s|%s|"
-		"%s|%s|%s|%s|%" PRId64 "|%" PRId64 "|%" PRId64 "|%s|%s|%s|%s\n",
+		"%s|%s|%s|%s|%" PRId64 "|%" PRId64 "|%" PRId64 "|%s|%s|%s|%s|%u\n",
 		u->id, u->package, S(u->event_id), u->resource, u->watcher,
 		S(u->watcher_user), hr_sub_state_name(u->state), S(u->reason),
 		u->expires_at,
@@ -203,7 +203,7 @@ static int sub_collect(const struct hr_store_sub *u, void *arg)
 		u->local_uri, u->remote_uri, u->remote_target, S(u->route_set),
 		u->remote_cseq, u->cseq_reserved, u->version_reserved,
 		u->transport, S(u->received), S(u->instance),
-		S(u->local_contact));
+		S(u->local_contact), u->owner_epoch);
 #undef S
 	return 0;
 }
@@ -247,23 +247,23 @@ START_TEST(test_subscriptions)
 		"sip:bob@example.test|sip:bob@192.0.2.9:5070;transport=tcp|"
 		"<sip:p1.example.test;lr>,<sip:p2.example.test;lr>|7|100|50|tcp|"
 		"tcp:192.0.2.9:40000|<urn:uuid:1>|"
-		"<sip:192.0.2.1:5060;transport=tcp>\n"
+		"<sip:192.0.2.1:5060;transport=tcp>|0\n"
 		"s2|reg|(null)|sip:alice@example.test|sip:bob@example.test|"
 		"(null)|pending|timeout|1700003600|(null)|sub-1@pc|lt|rt|"
 		"sip:alice@example.test|sip:bob@example.test|"
 		"sip:bob@192.0.2.9:5070;transport=tcp|(null)|7|100|50|tcp|"
-		"(null)|(null)|(null)\n");
+		"(null)|(null)|(null)|0\n");
 	hr_buf_reset(&buf);
 	/* the reserved marks move forward only: a reserve, then a put with
 	 * lower marks (a refresh built from old state) */
 	ck_assert_int_eq(hr_store_tx_alloc(&tx, store), 0);
-	ck_assert_int_eq(hr_store_tx_sub_reserve(tx, "s1", 200, 80), 0);
-	ck_assert_int_eq(hr_store_tx_sub_reserve(tx, "s1", 150, 60), 0);
+	ck_assert_int_eq(hr_store_tx_sub_reserve(tx, "s1", 0, 200, 80), 0);
+	ck_assert_int_eq(hr_store_tx_sub_reserve(tx, "s1", 0, 150, 60), 0);
 	sub_fill(&u, "s1");
 	u.remote_cseq = 8;
 	ck_assert_int_eq(hr_store_tx_sub_put(tx, &u), 0);
-	ck_assert_int_eq(hr_store_tx_sub_del(tx, "s2"), 0);
-	ck_assert_int_eq(hr_store_tx_sub_del(tx, "nosuch"), 0);
+	ck_assert_int_eq(hr_store_tx_sub_del(tx, "s2", 0), 0);
+	ck_assert_int_eq(hr_store_tx_sub_del(tx, "nosuch", 0), 0);
 	sub_commit(tx, &d);
 	ck_assert_int_eq(pgdb_count(db.url, "SELECT cseq_reserved FROM "
 		"subscriptions WHERE id = 's1'"), 200);
@@ -277,11 +277,72 @@ START_TEST(test_subscriptions)
 	ck_assert_int_eq(hr_store_tx_alloc(&tx, store), 0);
 	u.callid = NULL;
 	ck_assert_int_eq(hr_store_tx_sub_put(tx, &u), EINVAL);
-	ck_assert_int_eq(hr_store_tx_sub_del(tx, NULL), EINVAL);
+	ck_assert_int_eq(hr_store_tx_sub_del(tx, NULL, 0), EINVAL);
 	hr_store_tx_abort(tx);
 }
 END_TEST
 
+/* A commit's outcome. */
+static int tx_wait(struct hr_store_tx *tx)
+{
+	struct done d = { .want = 1 };
+
+	ck_assert_int_eq(hr_store_tx_commit(tx, done_h, &d), 0);
+	ck_assert(run_until(&d.flag, 10000));
+	return d.err[0];
+}
+
+static int reserve_wait(uint32_t epoch, int64_t cseq)
+{
+	struct hr_store_tx *tx;
+
+	ck_assert_int_eq(hr_store_tx_alloc(&tx, store), 0);
+	ck_assert_int_eq(hr_store_tx_sub_reserve(tx, "s1", epoch, cseq,
+		cseq), 0);
+	return tx_wait(tx);
+}
+
+/* Issue 21: a subscription's writes carry its owner epoch; once the row
+ * has moved to another (a move to another node), a reservation and an
+ * update fail ESTALE and a delete does nothing. */
+START_TEST(test_owner_epoch)
+{
+	struct hr_store_sub u;
+	struct hr_store_tx *tx;
+
+	sub_fill(&u, "s1");
+	ck_assert_int_eq(hr_store_tx_alloc(&tx, store), 0);
+	ck_assert_int_eq(hr_store_tx_sub_put(tx, &u), 0);
+	ck_assert_int_eq(tx_wait(tx), 0);
+	ck_assert_int_eq(reserve_wait(0, 110), 0);
+	pgdb_exec(db.url, "UPDATE subscriptions SET owner_epoch = 1");
+	ck_assert_int_eq(reserve_wait(0, 120), ESTALE);
+	ck_assert_int_eq(pgdb_count(db.url, "SELECT cseq_reserved FROM "
+		"subscriptions"), 110);
+	u.remote_cseq = 9;
+	ck_assert_int_eq(hr_store_tx_alloc(&tx, store), 0);
+	ck_assert_int_eq(hr_store_tx_sub_put(tx, &u), 0);
+	ck_assert_int_eq(tx_wait(tx), ESTALE);
+	ck_assert_int_eq(hr_store_tx_alloc(&tx, store), 0);
+	ck_assert_int_eq(hr_store_tx_sub_del(tx, "s1", 0), 0);
+	ck_assert_int_eq(tx_wait(tx), 0);
+	ck_assert_int_eq(pgdb_count(db.url, "SELECT remote_cseq FROM "
+		"subscriptions"), 7);
+	/* the new epoch's writes go in */
+	ck_assert_int_eq(reserve_wait(1, 130), 0);
+	u.owner_epoch = 1;
+	ck_assert_int_eq(hr_store_tx_alloc(&tx, store), 0);
+	ck_assert_int_eq(hr_store_tx_sub_put(tx, &u), 0);
+	ck_assert_int_eq(tx_wait(tx), 0);
+	ck_assert_int_eq(pgdb_count(db.url, "SELECT remote_cseq FROM "
+		"subscriptions"), 9);
+	ck_assert_int_eq(hr_store_tx_alloc(&tx, store), 0);
+	ck_assert_int_eq(hr_store_tx_sub_del(tx, "s1", 1), 0);
+	ck_assert_int_eq(tx_wait(tx), 0);
+	ck_assert_int_eq(pgdb_count(db.url, "SELECT count(*) FROM "
+		"subscriptions"), 0);
+}
+END_TEST
 
 static int pub_collect(const struct hr_store_pub *u, void *arg)
 {
@@ -959,6 +1020,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_alloc_refused);
 	tcase_add_test(tc, test_bindings_roundtrip);
 	tcase_add_test(tc, test_subscriptions);
+	tcase_add_test(tc, test_owner_epoch);
 	tcase_add_test(tc, test_presence);
 	tcase_add_test(tc, test_binding_order);
 	tcase_add_test(tc, test_group_commit);
