@@ -654,6 +654,10 @@ static int node_changed(const struct hr_store_change *c, void *arg)
 		hr_events_keep(sv->events, c->ids, c->nids);
 		return 0;
 	}
+	if (c->kind == HR_CHANGE_WATCHER) {
+		hr_presence_watcher(sv->presence, c->key, c->sub);
+		return 0;
+	}
 	if (c->kind == HR_CHANGE_SUB) {
 		err = hr_events_adopt(sv->events, c->sub);
 		if (err)

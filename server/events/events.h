@@ -64,6 +64,8 @@ struct hr_sub_info {
 	int64_t expires_at;       /* wall seconds */
 	uint64_t version;         /* the next NOTIFY's body version */
 	uint32_t notifies;        /* NOTIFYs sent since loaded or created */
+	bool moved;               /* gone to another node of a cluster, not
+				   * ended (its watcher is still one) */
 };
 
 /** The state the NOTIFY is about to carry. */

@@ -512,6 +512,7 @@ void hr_sub_moved(struct hr_sub *sub)
 {
 	if (sub->life == HR_LIFE_GONE)
 		return;
+	sub->info.moved = true;
 	hr_ctrans_silence(sub->ct);
 	hr_sub_finish(sub, false);
 }

@@ -5,13 +5,14 @@
 #include "presence.h"
 #include "publish.h"
 
-/* One presentity with publications (publish.c keeps them) or waiting
- * watchers: its composed document, and the debounce of its
- * notifications. */
+/* One presentity with publications (publish.c keeps them), waiting
+ * watchers or watchers on other nodes: its composed document, and the
+ * debounce of its notifications. */
 struct presentity {
 	struct hr_le le;             /* in p->pres */
 	struct hr_presence *p;
 	struct hr_list waiting;      /* struct waiting */
+	struct hr_list remote;       /* struct remote */
 	char *doc;                   /* the composed document, NULL: not yet */
 	size_t doclen;
 	uint64_t doc_hash;           /* of doc: what a watcher was told */
@@ -32,6 +33,18 @@ struct waiting {
 	char strs[];
 };
 
+/* A presence subscription another node of a cluster owns, for the
+ * presentity's watcher list (RFC 3857): from the change log. */
+struct remote {
+	struct hr_le le;             /* in presentity->remote */
+	struct hr_le le_id;          /* in p->remote */
+	struct presentity *pr;       /* holds a reference */
+	enum hr_sub_state state;
+	int64_t expires_at;
+	const char *watcher;
+	char id[];                   /* then the watcher */
+};
+
 /* What presence keeps per presence subscription. */
 struct psub {
 	enum hr_pres_action action;  /* ALLOW, POLITE_BLOCK or CONFIRM */
@@ -48,6 +61,7 @@ struct hr_presence {
 	struct hr_pkg pkg;           /* presence */
 	struct hr_pkg wpkg;          /* presence.winfo */
 	struct hr_hash pres;         /* name → presentity */
+	struct hr_hash remote;       /* id → struct remote (a cluster) */
 	struct hr_rules *rules;      /* enum hr_pres_action per watcher */
 	void (*rule_hook)(const char *presentity, void *arg);
 	void *rule_hook_arg;         /* the dialog package's */
@@ -58,6 +72,10 @@ struct hr_presence {
 /* presence.c */
 struct presentity *hr_pres_find(const struct hr_presence *p,
 	const char *name);
+/** The presentity, made when needed: a reference. */
+struct presentity *hr_pres_get(struct hr_presence *p, const char *name);
+/** The table lets go of pr once nothing keeps it there. */
+void hr_pres_release(struct presentity *pr);
 
 /* winfo.c: watcher information of presentity's presence subscriptions */
 void hr_winfo_init(struct hr_presence *p);
@@ -66,5 +84,12 @@ void hr_winfo_tell(struct hr_presence *p, const char *resource,
 	const char *event, int64_t expires_at);
 void hr_winfo_changed(struct hr_presence *p, struct hr_sub *psub,
 	const char *status, const char *event);
+/** A subscription of ours went to another node: its watcher stays in
+ * the list, as another node's. */
+void hr_winfo_remote_keep(struct hr_presence *p,
+	const struct hr_sub_info *si);
+/** A subscription came here from another node: true when it was in the
+ * list as another node's (nothing to tell), now dropped from it. */
+bool hr_winfo_remote_take(struct hr_presence *p, const char *id);
 
 #endif

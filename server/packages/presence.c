@@ -83,7 +83,7 @@ struct presentity *hr_pres_find(const struct hr_presence *p,
 
 /* The presentity, made when needed; the table holds it while it has
  * publications, waiting watchers or a round due (others hold references while they use it). */
-static struct presentity *pres_get(struct hr_presence *p, const char *name)
+struct presentity *hr_pres_get(struct hr_presence *p, const char *name)
 {
 	struct presentity *pr = hr_pres_find(p, name);
 	size_t n = strlen(name);
@@ -100,11 +100,12 @@ static struct presentity *pres_get(struct hr_presence *p, const char *name)
 	return pr;
 }
 
-/* Drop the table's reference once nothing is published or waiting and
- * no round is due (the document is kept while publications are). */
-static void pres_release(struct presentity *pr)
+/* Drop the table's reference once nothing is published or waiting, no
+ * other node's watcher is listed and no round is due (the document is kept while publications are). */
+void hr_pres_release(struct presentity *pr)
 {
-	if (!pr->waiting.n && pr->le.list && !hr_tmr_isrunning(&pr->tmr) &&
+	if (!pr->waiting.n && !pr->remote.n && pr->le.list &&
+	    !hr_tmr_isrunning(&pr->tmr) &&
 	    !hr_publish_count(pr->p->pub, pr->name)) {
 		hr_hash_unlink(&pr->p->pres, &pr->le);
 		hr_mem_deref(pr);
@@ -230,7 +231,7 @@ static void round_fire(void *arg)
 		HR_WARN("%s: document not composed: %s", pr->name,
 			hr_strerror(err));
 		hr_buf_reset(&b);
-		pres_release(pr);
+		hr_pres_release(pr);
 		return;
 	}
 	/* the same document again tells nobody anything */
@@ -246,7 +247,7 @@ static void round_fire(void *arg)
 	} else {
 		hr_buf_reset(&b);
 	}
-	pres_release(pr);
+	hr_pres_release(pr);
 }
 
 /*
@@ -262,7 +263,7 @@ static void changed(struct hr_presence *p, const char *name)
 
 	if (p->closing)
 		return;
-	pr = pres_get(p, name);
+	pr = hr_pres_get(p, name);
 	if (!pr)
 		return;
 	if (!hr_tmr_isrunning(&pr->tmr)) {
@@ -379,7 +380,7 @@ static void waiting_add(struct hr_presence *p, const struct hr_sub_info *si)
 	char who[NAME_MAX_];
 	const char *const strs[] = { si->id, si->watcher,
 		hr_sub_identity(si, who, sizeof(who)) };
-	struct presentity *pr = pres_get(p, si->resource);
+	struct presentity *pr = hr_pres_get(p, si->resource);
 	struct waiting *w;
 	char *s;
 
@@ -422,7 +423,7 @@ static void waiting_end(struct hr_presence *p, const char *resource,
 			event, -1);
 		hr_mem_deref(w);
 	}
-	pres_release(pr);
+	hr_pres_release(pr);
 	hr_mem_deref(pr);
 }
 
@@ -568,8 +569,10 @@ static void linked(struct hr_sub *sub, void *arg)
 	/* RFC 3857 4.1: a new subscription makes its waiting one redundant */
 	waiting_end(p, si->resource, hr_sub_identity(si, who, sizeof(who)),
 		"giveup");
-	hr_winfo_changed(p, sub, si->state == HR_SUB_PENDING ? "pending" :
-		"active", "subscribe");
+	/* one that came from another node of a cluster is no new watcher */
+	if (!hr_winfo_remote_take(p, si->id))
+		hr_winfo_changed(p, sub, si->state == HR_SUB_PENDING ?
+			"pending" : "active", "subscribe");
 }
 
 static void gone(struct hr_sub *sub, void *arg)
@@ -581,8 +584,11 @@ static void gone(struct hr_sub *sub, void *arg)
 	 * replaced subscription: deactivated (the watcher may come back) */
 	const struct hr_sub_info *si = hr_sub_info(sub);
 
+	/* gone to another node of a cluster: its watcher stays, there */
+	if (hr_sub_data(sub) && si->moved && !p->closing)
+		hr_winfo_remote_keep(p, si);
 	/* RFC 3857 4.1: a pending subscription timing out waits on */
-	if (hr_sub_data(sub) && si->state == HR_SUB_PENDING &&
+	else if (hr_sub_data(sub) && si->state == HR_SUB_PENDING &&
 	    si->reason == HR_REASON_TIMEOUT && !p->closing)
 		waiting_add(p, si);
 	else if (hr_sub_data(sub))
@@ -628,7 +634,7 @@ static void binding_changed(const struct hr_binding *b, enum hr_reg_event ev,
 static int load_doc(const char *name, void *arg)
 {
 	struct hr_presence *p = arg;
-	struct presentity *pr = pres_get(p, name);
+	struct presentity *pr = hr_pres_get(p, name);
 	struct hr_buf b;
 
 	if (!pr)
@@ -678,6 +684,11 @@ static void presence_destroy(void *data)
 		hr_presence_close(p);
 	if (p->watching)
 		hr_registrar_unwatch(p->r, binding_changed, p);
+	for (uint32_t i = 0; p->remote.bucket && i <= p->remote.mask; i++) {
+		while (p->remote.bucket[i].head)
+			hr_mem_deref(p->remote.bucket[i].head->data);
+	}
+	hr_hash_reset(&p->remote);
 	for (uint32_t i = 0; p->pres.bucket && i <= p->pres.mask; i++) {
 		while (p->pres.bucket[i].head) {
 			struct presentity *pr = p->pres.bucket[i].head->data;
@@ -743,6 +754,7 @@ int hr_presence_alloc(struct hr_presence **pp, struct hr_sip *sip,
 	p->r = r;
 	hr_mem_ref(p->cfg.realm);
 	err = hr_hash_init(&p->pres, 4096);
+	err |= hr_hash_init(&p->remote, 4096);
 	err |= hr_rules_alloc(&p->rules, store, "presence", action_names,
 		HR_PRES_ALLOW + 1, rule_applied, p);
 	if (!err)

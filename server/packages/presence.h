@@ -105,5 +105,11 @@ struct hr_publish;
 struct hr_publish *hr_presence_publish(struct hr_presence *p);
 /** Its rules (another node's changes, hr_rules_sync). */
 struct hr_rules *hr_presence_rules(struct hr_presence *p);
+struct hr_store_sub;
+/** Another node's presence subscription id (a cluster: the change log)
+ * was made, changed state or ended (row NULL): the watcher lists
+ * (presence.winfo) of its presentity tell of it. */
+void hr_presence_watcher(struct hr_presence *p, const char *id,
+	const struct hr_store_sub *row);
 
 #endif

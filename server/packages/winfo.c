@@ -117,6 +117,133 @@ void hr_winfo_changed(struct hr_presence *p, struct hr_sub *psub,
 		si->expires_at);
 }
 
+/* ---- the watchers of other nodes (a cluster) ---- */
+
+static void remote_destroy(void *data)
+{
+	struct remote *r = data;
+
+	if (!r->pr)
+		return;  /* never linked */
+	hr_list_unlink(&r->le);
+	hr_hash_unlink(&r->pr->p->remote, &r->le_id);
+	hr_mem_deref(r->pr);
+}
+
+static struct remote *remote_find(const struct hr_presence *p,
+	const char *id)
+{
+	return hr_hash_find_str(&p->remote, id, offsetof(struct remote, id));
+}
+
+static void remote_set(struct remote *r, enum hr_sub_state state,
+	int64_t expires_at)
+{
+	r->state = state;
+	r->expires_at = expires_at;
+}
+
+static struct remote *remote_add(struct hr_presence *p, const char *id,
+	const char *resource, const char *watcher)
+{
+	size_t n = strlen(id) + 1, w = strlen(watcher) + 1;
+	struct remote *r = hr_mem_zalloc(sizeof(*r) + n + w, remote_destroy);
+
+	if (r)
+		r->pr = hr_pres_get(p, resource);
+	if (!r || !r->pr) {
+		hr_mem_deref(r);
+		HR_WARN("no memory: watcher %s of %s (another node's) not "
+			"listed", watcher, resource);
+		return NULL;
+	}
+	memcpy(r->id, id, n);
+	memcpy(r->id + n, watcher, w);
+	r->watcher = r->id + n;
+	hr_list_append(&r->pr->remote, &r->le, r);
+	hr_hash_append(&p->remote, hr_hash_bytes(id, n - 1), &r->le_id, r);
+	return r;
+}
+
+static void remote_del(struct remote *r)
+{
+	struct presentity *pr = hr_mem_ref(r->pr);
+
+	hr_mem_deref(r);
+	hr_pres_release(pr);
+	hr_mem_deref(pr);
+}
+
+static const char *status_name(enum hr_sub_state s)
+{
+	return s == HR_SUB_PENDING ? "pending" : s == HR_SUB_ACTIVE ?
+		"active" : "terminated";
+}
+
+void hr_presence_watcher(struct hr_presence *p, const char *id,
+	const struct hr_store_sub *row)
+{
+	struct remote *r;
+	struct hr_sub *own;
+
+	if (!p || p->closing)
+		return;
+	r = remote_find(p, id);
+	/* ours (it came here meanwhile): our own changes tell of it */
+	own = hr_events_find(p->ev, id);
+	if (own && hr_sub_info(own)->state != HR_SUB_TERMINATED) {
+		if (r)
+			remote_del(r);
+		return;
+	}
+	if (!row) {
+		if (!r)
+			return;
+		/* RFC 3857 3.2.4: the row says no reason; most go by an
+		 * un-SUBSCRIBE or expiry, which a node tells as timeout */
+		hr_winfo_tell(p, r->pr->name, r->id, r->watcher, "terminated",
+			"timeout", -1);
+		remote_del(r);
+		return;
+	}
+	if (!r) {
+		r = remote_add(p, id, row->resource, row->watcher);
+		if (!r)
+			return;
+		remote_set(r, row->state, row->expires_at);
+		hr_winfo_tell(p, row->resource, id, r->watcher,
+			status_name(row->state), "subscribe", row->expires_at);
+		return;
+	}
+	if (r->state == HR_SUB_PENDING && row->state == HR_SUB_ACTIVE)
+		hr_winfo_tell(p, row->resource, id, r->watcher, "active",
+			"approved", row->expires_at);
+	remote_set(r, row->state, row->expires_at);
+}
+
+void hr_winfo_remote_keep(struct hr_presence *p,
+	const struct hr_sub_info *si)
+{
+	struct remote *r = remote_find(p, si->id);
+
+	if (!r)
+		r = remote_add(p, si->id, si->resource, si->watcher);
+	if (r)
+		remote_set(r, si->state, si->expires_at);
+}
+
+bool hr_winfo_remote_take(struct hr_presence *p, const char *id)
+{
+	struct remote *r = remote_find(p, id);
+
+	if (!r)
+		return false;
+	remote_del(r);
+	return true;
+}
+
+/* ---- the package ---- */
+
 static enum hr_authz authorize(const struct hr_sub_info *si, void *arg)
 {
 	char who[512];
@@ -207,6 +334,20 @@ static int body(struct hr_sub *sub, const struct hr_sub_info *si,
 
 		err = hr_events_foreach(p->ev, "presence", si->resource,
 			full_one, &f);
+		for (struct hr_le *le = pr ? pr->remote.head : NULL;
+		     !err && le; le = le->next) {
+			const struct remote *r = le->data;
+
+			err = grow(&f);
+			if (!err)
+				f.v[f.n++] = (struct hr_winfo_watcher){
+					.id = r->id, .uri = r->watcher,
+					.status = status_name(r->state),
+					.event = "subscribe",
+					.duration_subscribed = -1,
+					.expiration = r->expires_at > f.now ?
+						r->expires_at - f.now : 0 };
+		}
 		for (struct hr_le *le = pr ? pr->waiting.head : NULL;
 		     !err && le; le = le->next) {
 			const struct waiting *wt = le->data;

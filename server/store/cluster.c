@@ -59,6 +59,11 @@ static const char *const join_pre[] = {
 	TRIGGER("bindings"),
 	TRIGGER("publications"),
 	TRIGGER("rules"),
+	/* presence subscriptions made, ended, changing state: the others'
+	 * watcher lists (schema/010_watchers.sql) */
+	"CREATE OR REPLACE TRIGGER subscriptions_change AFTER INSERT OR "
+	"DELETE OR UPDATE OF state ON subscriptions FOR EACH ROW EXECUTE "
+	"FUNCTION herald_change()",
 };
 
 /* A single node on a cluster's database, none of whose nodes lives: the
@@ -70,6 +75,7 @@ static const char *const single_sql[] = {
 	"DROP TRIGGER IF EXISTS bindings_change ON bindings",
 	"DROP TRIGGER IF EXISTS publications_change ON publications",
 	"DROP TRIGGER IF EXISTS rules_change ON rules",
+	"DROP TRIGGER IF EXISTS subscriptions_change ON subscriptions",
 	"DELETE FROM nodes",
 	"DELETE FROM changes",
 	"UPDATE subscriptions SET owner = NULL WHERE owner IS NOT NULL",
@@ -116,6 +122,11 @@ static const char hi_sql[] =
 #define ONE "RIGHT JOIN (SELECT $1::text AS c_res, $2::text AS c_key) c "
 #define ON_BINDING "ON aor = c_res AND key = c_key"
 #define ON_PUB "ON etag = c_key"
+#define ON_WATCHER "ON id = c_key"
+
+/* the others' presence subscriptions (their watcher lists), at a join:
+ * as the change log's rows read them */
+#define WATCHERS_NOW "WHERE package = 'presence' AND owner IS DISTINCT FROM $1"
 
 /* the rules (a rule is its action: no row struct) */
 static const char rules_sql[] =
@@ -188,6 +199,7 @@ struct follower {
 	char claim_sql[HR_ROW_SQL_MAX + sizeof(claim_pre)];
 	char bindings_sql[HR_ROW_SQL_MAX];
 	char pubs_sql[HR_ROW_SQL_MAX];
+	char watchers_sql[HR_ROW_SQL_MAX];
 	char binding_sql[HR_ROW_SQL_MAX];
 	char pub_sql[HR_ROW_SQL_MAX];
 	char lease[24];
@@ -219,6 +231,7 @@ void hr_change_ev_free(struct change_ev *ce)
 		return;
 	PQclear(ce->bindings);
 	PQclear(ce->pubs);
+	PQclear(ce->watchers);
 	PQclear(ce->rules);
 	PQclear(ce->subs);
 	PQclear(ce->owned);
@@ -249,11 +262,14 @@ static int setup(struct hr_store *s)
 		0, NULL, PGRES_COMMAND_OK);
 }
 
+static void deliver_ev(struct hr_store *s, struct change_ev *ce);
+
 int hr_cluster_join(struct hr_store *s)
 {
-	char lease[24], msg[256];
+	char lease[24], msg[256], watchers[HR_ROW_SQL_MAX];
 	const char *const v[] = { s->cfg.node, s->cfg.advertise, lease };
 	uint64_t until = hr_store_mono_ms() + s->cfg.lease_ms;
+	struct change_ev *ce = NULL;
 	PGresult *res = NULL;
 	bool said = false;
 	int err = hr_pq_connect(&s->cl, s->cfg.url);
@@ -301,13 +317,28 @@ int hr_cluster_join(struct hr_store *s)
 			"owner = $1 WHERE owner IS NULL", 1, v,
 			PGRES_COMMAND_OK);
 	}
+	/* the others' presence subscriptions as they are now: the log has
+	 * what changes after */
+	if (!err)
+		err = hr_row_select_with(watchers, sizeof(watchers),
+			&hr_row_sub, "resource, id", WATCHERS_NOW);
+	if (!err && !(ce = calloc(1, sizeof(*ce))))
+		err = ENOMEM;
+	if (!err)
+		err = hr_pq_exec(s->cl, &ce->watchers, watchers, 1, v,
+			PGRES_TUPLES_OK);
 	if (!err)
 		err = hr_pq_exec(s->cl, NULL, "COMMIT", 0, NULL,
 			PGRES_COMMAND_OK);
 	if (err) {
+		hr_change_ev_free(ce);
 		PQclear(PQexec(s->cl, "ROLLBACK"));
 		goto failed;
 	}
+	if (PQntuples(ce->watchers))
+		deliver_ev(s, ce);
+	else
+		hr_change_ev_free(ce);
 	renewed(s, hr_store_mono_ms());
 	err = setup(s);
 	if (err) {
@@ -441,6 +472,9 @@ static int read_changes(struct follower *f)
 			err = hr_pq_exec(s->cl, &ce->pubs, f->pubs_sql, 3, v,
 				PGRES_TUPLES_OK);
 		if (!err)
+			err = hr_pq_exec(s->cl, &ce->watchers, f->watchers_sql,
+				3, v, PGRES_TUPLES_OK);
+		if (!err)
 			err = hr_pq_exec(s->cl, &ce->rules, rules_sql, 3, v,
 				PGRES_TUPLES_OK);
 		if (!err)
@@ -454,7 +488,8 @@ static int read_changes(struct follower *f)
 		__atomic_store_n(&s->mark, top, __ATOMIC_RELAXED);
 		ce->top = top;
 		if (PQntuples(ce->bindings) || PQntuples(ce->pubs) ||
-		    PQntuples(ce->rules) || PQntuples(ce->lost))
+		    PQntuples(ce->watchers) || PQntuples(ce->rules) ||
+		    PQntuples(ce->lost))
 			deliver_ev(s, ce);
 		else
 			hr_change_ev_free(ce);  /* only this node's own */
@@ -771,6 +806,10 @@ static int sqls(struct follower *f)
 			&hr_row_pub, "c_res, c_key",
 			RANGE("publication") ON_PUB);
 	if (!err)
+		err = hr_row_select_with(f->watchers_sql,
+			sizeof(f->watchers_sql), &hr_row_sub, "c_res, c_key",
+			RANGE("watcher") ON_WATCHER);
+	if (!err)
 		err = hr_row_select_with(f->binding_sql,
 			sizeof(f->binding_sql), &hr_row_binding,
 			"c_res, c_key", ONE ON_BINDING);
@@ -938,6 +977,28 @@ static void apply(struct hr_store *s, enum hr_store_change_kind kind,
 	}
 }
 
+/* Another node's presence subscriptions, made, ended or changing state
+ * (the watcher lists of their presentities). */
+static void apply_watchers(struct hr_store *s, const PGresult *res)
+{
+	int ncols = (int)hr_row_sub.ncols;
+
+	for (int r = 0; res && r < PQntuples(res); r++) {
+		struct hr_store_sub ss;
+		struct hr_store_change c = { .kind = HR_CHANGE_WATCHER,
+			.res = PQgetvalue(res, r, ncols),
+			.key = PQgetvalue(res, r, ncols + 1) };
+
+		if (!PQgetisnull(res, r, 0)) {
+			hr_row_decode(&hr_row_sub, &ss, res, r);
+			c.sub = &ss;
+		}
+		s->applied++;
+		if (s->change_h)
+			(void)s->change_h(&c, s->change_arg);
+	}
+}
+
 /* A rule is in force at once: a change of it here at the same moment
  * is the admin's race to lose, as on one node. */
 static void apply_rules(struct hr_store *s, const PGresult *res)
@@ -1059,6 +1120,7 @@ void hr_cluster_deliver(struct hr_store *s, struct hr_list *evs)
 		hr_list_unlink(le);
 		apply(s, HR_CHANGE_BINDING, ce->bindings);
 		apply(s, HR_CHANGE_PUBLICATION, ce->pubs);
+		apply_watchers(s, ce->watchers);
 		apply_rules(s, ce->rules);
 		apply_subs(s, ce->subs);
 		apply_owned(s, ce->owned);
@@ -1083,7 +1145,7 @@ int hr_cluster_single(struct hr_store *s)
 	int err = hr_pq_exec(s->rd, &res, "SELECT (SELECT count(*) FROM nodes "
 		"WHERE lease_until > now()), (SELECT count(*) FROM pg_trigger "
 		"WHERE tgname IN ('bindings_change', 'publications_change', "
-		"'rules_change'))", 0, NULL, PGRES_TUPLES_OK);
+		"'rules_change', 'subscriptions_change'))", 0, NULL, PGRES_TUPLES_OK);
 
 	if (err)
 		return err;

@@ -379,6 +379,9 @@ enum hr_store_change_kind {
 	HR_CHANGE_LOST,           /* key: a subscription of ours another
 				   * node took (a request of it reached
 				   * that node) */
+	HR_CHANGE_WATCHER,        /* another node's presence subscription
+				   * (res the presentity, key the id): sub
+				   * its row, NULL when it is gone */
 };
 
 /** A row another writer changed, as it is now. */
@@ -393,7 +396,8 @@ struct hr_store_change {
 	const struct hr_store_pub *pub;
 	const char *package;      /* a rule's */
 	const char *action;       /* ...its action, or NULL: gone */
-	const struct hr_store_sub *sub;  /* a subscription taken over */
+	const struct hr_store_sub *sub;  /* a subscription taken over, or a
+					  * watcher's */
 	const char *const *ids;   /* HR_CHANGE_OWNED: sorted (strcmp) */
 	size_t nids;
 };

@@ -76,6 +76,9 @@ struct change_ev {
 	struct hr_le le;
 	PGresult *bindings;        /* or NULL */
 	PGresult *pubs;            /* or NULL */
+	PGresult *watchers;        /* presence subscriptions (rows of
+				    * subscriptions, then c_res, c_key), or
+				    * NULL */
 	PGresult *rules;           /* package, resource, watcher, action,
 				    * then c_pkg, c_res, c_key; or NULL */
 	PGresult *subs;            /* subscriptions taken over, or NULL */

@@ -36,6 +36,7 @@ from watcher import (PASSWORD, Publisher, Registrant, Watcher,  # noqa: E402
 DOMAIN = 'example.test'
 ALICE = 'sip:alice@%s' % DOMAIN
 A = 'sip:alice@192.0.2.1:5060'
+BOB = 'sip:bob@%s' % DOMAIN
 B = 'sip:alice@192.0.2.2:5060'
 NODES = ('127.0.0.2', '127.0.0.3', '127.0.0.4')
 
@@ -251,6 +252,48 @@ class ClusterTest(ClusterCase):
                           event='presence')
         self.assertSubscribed(w2.subscribe(600), 600, herald=w2.herald)
         w2.recv_notify(state='active', doc=True)
+
+    def test_watcher_info_spans_the_nodes(self):
+        """alice's watcher list (presence.winfo) on n1 tells of bob's
+        presence subscription on n2; a new list on n3 has him in its full
+        state; his subscription moving to n3 (a refresh there) is no news
+        to either; his un-SUBSCRIBE is news to both."""
+        self.nodes[0].add_user('bob@%s' % DOMAIN, 'bobpw')
+        wi = self.watcher(self.nodes[0], event='presence.winfo')
+        self.assertSubscribed(wi.subscribe(600), 600, herald=wi.herald)
+        n = wi.recv_notify(state='active', doc='full')
+        self.assertEqual(n.winfo.watcher(BOB), [], n)
+        bob = self.watcher(self.nodes[1], user='bob', password='bobpw',
+                           event='presence')
+        self.assertSubscribed(bob.subscribe(600), 600, herald=bob.herald)
+        bob.recv_notify(state='active', doc=True)
+        n = wi.recv_notify(state='active', doc='partial')
+        [w] = n.winfo.watcher(BOB)
+        self.assertEqual((w['status'], w['event']), ('active', 'subscribe'),
+                         n)
+        wid = w['id']
+        wi3 = self.watcher(self.nodes[2], event='presence.winfo')
+        self.assertSubscribed(wi3.subscribe(600), 600, herald=wi3.herald)
+        n = wi3.recv_notify(state='active', doc='full')
+        [w] = n.winfo.watcher(BOB)
+        self.assertEqual((w['id'], w['status']), (wid, 'active'), n)
+
+        n3 = self.nodes[2]
+        bob.herald = bob.ep.herald = Front(n3.port, n3.host)
+        self.assertStatus(bob.refresh(600), 200)
+        bob.expect_jump = True
+        bob.recv_notify(state='active', doc=True)
+        bob.expect_jump = False
+        wi.expect_no_notify(1.0)
+        wi3.expect_no_notify()
+
+        self.assertStatus(bob.unsubscribe(), 200)
+        bob.recv_notify(state='terminated')
+        for lst in (wi, wi3):
+            n = lst.recv_notify(state='active', doc='partial')
+            [w] = n.winfo.watcher(BOB)
+            self.assertEqual((w['id'], w['status'], w['event']),
+                             (wid, 'terminated', 'timeout'), n)
 
     def admin(self, h, method, path, body=None):
         """The status of an admin API request, and its JSON (or None)."""
@@ -575,6 +618,41 @@ class FenceTest(ClusterCase):
         n = w.recv_notify(state='active', doc='partial')
         self.assertNotIn(NODES[0], n.get('Contact'), n)
         w.expect_no_notify()
+
+
+class WinfoConfirmTest(ClusterCase):
+    """Watchers of another domain wait for alice's decision."""
+    node_args = ['--presence-default-local', 'confirm']
+
+    def test_pending_watcher_approved_on_another_node(self):
+        """bob's presence subscription on n2 waits (pending); alice's
+        watcher list on n1 shows him pending, then, once a rule put
+        through n3 lets him in, active (approved); the list's full state
+        on n1 after that has him active."""
+        self.nodes[0].add_user('bob@%s' % DOMAIN, 'bobpw')
+        wi = self.watcher(self.nodes[0], event='presence.winfo')
+        self.assertSubscribed(wi.subscribe(600), 600, herald=wi.herald)
+        wi.recv_notify(state='active', doc='full')
+        bob = self.watcher(self.nodes[1], user='bob', password='bobpw',
+                           event='presence')
+        self.assertSubscribed(bob.subscribe(600), 600, herald=bob.herald)
+        bob.recv_notify(state='pending')
+        n = wi.recv_notify(state='active', doc='partial')
+        [w] = n.winfo.watcher(BOB)
+        self.assertEqual((w['status'], w['event']), ('pending', 'subscribe'),
+                         n)
+        path = '/v1/presentities/alice@%s/rules/bob@%s' % (DOMAIN, DOMAIN)
+        ClusterTest.admin(self, self.nodes[2], 'PUT', path,
+                          {'action': 'allow'})
+        bob.recv_notify(state='active', doc=True)
+        n = wi.recv_notify(state='active', doc='partial')
+        [w] = n.winfo.watcher(BOB)
+        self.assertEqual((w['status'], w['event']), ('active', 'approved'),
+                         n)
+        self.assertStatus(wi.refresh(600), 200)
+        n = wi.recv_notify(state='active', doc='full')
+        [w] = n.winfo.watcher(BOB)
+        self.assertEqual(w['status'], 'active', n)
 
 
 class MoveTest(ClusterCase):
