@@ -253,6 +253,24 @@ class ClusterTest(ClusterCase):
         self.assertSubscribed(w2.subscribe(600), 600, herald=w2.herald)
         w2.recv_notify(state='active', doc=True)
 
+    def test_role_set_on_one_node_holds_on_the_others(self):
+        """A monitor made through n1's admin API watches alice's
+        registrations on n2; its role taken away through n3's ends that
+        subscription on n2 (rejected)."""
+        code, _ = self.admin(self.nodes[0], 'POST', '/v1/users',
+                             {'user': 'app@%s' % DOMAIN,
+                              'password': 'apppw', 'role': 'monitor'})
+        self.assertEqual(code, 201)
+        self.nodes[1].wait_log('user app@%s changed' % DOMAIN)
+        w = self.watcher(self.nodes[1], user='app', password='apppw')
+        self.assertSubscribed(w.subscribe(600), 600, herald=w.herald)
+        w.recv_notify(state='active', doc='full')
+        code, _ = self.admin(self.nodes[2], 'PATCH',
+                             '/v1/users/app@%s' % DOMAIN, {'role': 'user'})
+        self.assertEqual(code, 200)
+        n = w.recv_notify(state='terminated')
+        self.assertEqual(n.sub_state[1].get('reason'), 'rejected', n)
+
     def test_watcher_info_spans_the_nodes(self):
         """alice's watcher list (presence.winfo) on n1 tells of bob's
         presence subscription on n2; a new list on n3 has him in its full
