@@ -82,7 +82,8 @@ struct presentity *hr_pres_find(const struct hr_presence *p,
 }
 
 /* The presentity, made when needed; the table holds it while it has
- * publications, waiting watchers or a round due (others hold references while they use it). */
+ * publications, waiting watchers, other nodes' watchers or a round due
+ * (others hold references while they use it). */
 struct presentity *hr_pres_get(struct hr_presence *p, const char *name)
 {
 	struct presentity *pr = hr_pres_find(p, name);
@@ -101,7 +102,8 @@ struct presentity *hr_pres_get(struct hr_presence *p, const char *name)
 }
 
 /* Drop the table's reference once nothing is published or waiting, no
- * other node's watcher is listed and no round is due (the document is kept while publications are). */
+ * other node's watcher is listed and no round is due (the document is
+ * kept while publications are). */
 void hr_pres_release(struct presentity *pr)
 {
 	if (!pr->waiting.n && !pr->remote.n && pr->le.list &&
