@@ -437,6 +437,24 @@ static void deliver_ev(struct hr_store *s, struct change_ev *ce)
 	hr_store_wake(s);
 }
 
+/* The rows of the changes in a range (v: lo, hi, this node), in one
+ * round trip: 0, or EIO. */
+static int read_range(struct follower *f, struct change_ev *ce,
+	const char *const *v)
+{
+	const char *const sql[] = { f->bindings_sql, f->pubs_sql,
+		f->watchers_sql, rules_sql, lost_sql };
+	PGresult *res[5];
+	int err = hr_pq_exec_each(f->s->cl, res, sql, 5, 3, v);
+
+	ce->bindings = res[0];
+	ce->pubs = res[1];
+	ce->watchers = res[2];
+	ce->rules = res[3];
+	ce->lost = res[4];
+	return err;
+}
+
 /* The others' changes after the mark, READ_MAX at a time: 0, or EIO. */
 static int read_changes(struct follower *f)
 {
@@ -466,20 +484,7 @@ static int read_changes(struct follower *f)
 		ce = calloc(1, sizeof(*ce));
 		if (!ce)
 			return ENOMEM;
-		err = hr_pq_exec(s->cl, &ce->bindings, f->bindings_sql, 3, v,
-			PGRES_TUPLES_OK);
-		if (!err)
-			err = hr_pq_exec(s->cl, &ce->pubs, f->pubs_sql, 3, v,
-				PGRES_TUPLES_OK);
-		if (!err)
-			err = hr_pq_exec(s->cl, &ce->watchers, f->watchers_sql,
-				3, v, PGRES_TUPLES_OK);
-		if (!err)
-			err = hr_pq_exec(s->cl, &ce->rules, rules_sql, 3, v,
-				PGRES_TUPLES_OK);
-		if (!err)
-			err = hr_pq_exec(s->cl, &ce->lost, lost_sql, 3, v,
-				PGRES_TUPLES_OK);
+		err = read_range(f, ce, v);
 		if (err) {
 			hr_change_ev_free(ce);
 			return err;

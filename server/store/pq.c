@@ -166,6 +166,59 @@ int hr_pq_exec(PGconn *conn, PGresult **resp, const char *sql, int n,
 	return 0;
 }
 
+int hr_pq_exec_each(PGconn *conn, PGresult **out, const char *const *sql,
+	int nsql, int n, const char *const *v)
+{
+	int err = 0;
+
+	for (int i = 0; i < nsql; i++)
+		out[i] = NULL;
+	if (PQenterPipelineMode(conn) != 1)
+		return EIO;
+	for (int i = 0; !err && i < nsql; i++) {
+		if (!PQsendQueryParams(conn, sql[i], n, NULL, v, NULL, NULL,
+			0))
+			err = EIO;
+	}
+	/* the sync even after a failed send: the pipeline ends there */
+	if (!PQpipelineSync(conn))
+		err = EIO;
+	/* each query's result, then NULL; then the sync's */
+	for (int i = 0; !err && i < nsql; i++) {
+		PGresult *res = PQgetResult(conn);
+
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			PQclear(res);
+			err = EIO;
+			break;
+		}
+		out[i] = res;
+		while ((res = PQgetResult(conn)))
+			PQclear(res);
+	}
+	/* what is left, up to the sync (a failed query aborts the rest);
+	 * two NULLs in a row: nothing more will come */
+	for (bool none = false;;) {
+		PGresult *res = PQgetResult(conn);
+		ExecStatusType st = PQresultStatus(res);
+
+		PQclear(res);
+		if (st == PGRES_PIPELINE_SYNC || (!res && none) ||
+		    PQstatus(conn) == CONNECTION_BAD)
+			break;
+		none = !res;
+	}
+	if (PQexitPipelineMode(conn) != 1)
+		err = EIO;
+	if (err) {
+		for (int i = 0; i < nsql; i++) {
+			PQclear(out[i]);
+			out[i] = NULL;
+		}
+	}
+	return err;
+}
+
 const char *hr_pq_errmsg(const PGconn *conn, char *buf, size_t size)
 {
 	size_t len;

@@ -278,6 +278,10 @@ int hr_pq_each(PGconn *conn, const char *sql,
 /** Run a query with text parameters, expecting status want: 0 or EIO. */
 int hr_pq_exec(PGconn *conn, PGresult **resp, const char *sql, int n,
 	const char *const *v, ExecStatusType want);
+/** nsql queries of the same n parameters v in one round trip (a
+ * pipeline): 0 with each one's rows in out[i], or EIO (out all NULL). */
+int hr_pq_exec_each(PGconn *conn, PGresult **out, const char *const *sql,
+	int nsql, int n, const char *const *v);
 /** PQerrorMessage without its trailing newline, for logs. */
 const char *hr_pq_errmsg(const PGconn *conn, char *buf, size_t size);
 /** True when the connection or server went away (retry elsewhere). */
