@@ -950,57 +950,44 @@ int hr_store_sub_claim(struct hr_store *s, const char *id)
 	return again_in(s, HR_CHANGE_CLAIMED, "", id, 0);
 }
 
+/* The rows another writer changed (bindings, publications, presence
+ * subscriptions), as they are now: a busy resource's read again. */
 static void apply(struct hr_store *s, enum hr_store_change_kind kind,
 	const PGresult *res)
 {
+	static const char *const names[] = {
+		[HR_CHANGE_BINDING] = "binding",
+		[HR_CHANGE_PUBLICATION] = "publication",
+		[HR_CHANGE_WATCHER] = "presence subscription",
+	};
 	const struct hr_row *row = kind == HR_CHANGE_BINDING ?
-		&hr_row_binding : &hr_row_pub;
+		&hr_row_binding : kind == HR_CHANGE_WATCHER ? &hr_row_sub :
+		&hr_row_pub;
 	int ncols = (int)row->ncols;
 
 	for (int r = 0; res && r < PQntuples(res); r++) {
-		struct hr_store_binding b;
-		struct hr_store_pub p;
+		union {
+			struct hr_store_binding b;
+			struct hr_store_pub p;
+			struct hr_store_sub sub;
+		} u;
 		struct hr_store_change c = { .kind = kind,
 			.res = PQgetvalue(res, r, ncols),
 			.key = PQgetvalue(res, r, ncols + 1) };
 		/* the row's first column is a key: NULL when it is gone */
 		bool gone = PQgetisnull(res, r, 0);
 
-		if (!gone && kind == HR_CHANGE_BINDING) {
-			hr_row_decode(row, &b, res, r);
-			c.binding = &b;
-		} else if (!gone) {
-			hr_row_decode(row, &p, res, r);
-			c.pub = &p;
+		if (!gone) {
+			hr_row_decode(row, &u, res, r);
+			c.binding = kind == HR_CHANGE_BINDING ? &u.b : NULL;
+			c.pub = kind == HR_CHANGE_PUBLICATION ? &u.p : NULL;
+			c.sub = kind == HR_CHANGE_WATCHER ? &u.sub : NULL;
 		}
-		HR_DEBUG("another writer's %s %s of %s: %s", kind ==
-			HR_CHANGE_BINDING ? "binding" : "publication", c.key,
-			c.res, gone ? "gone" : "changed");
+		HR_DEBUG("another writer's %s %s of %s: %s", names[kind],
+			c.key, c.res, gone ? "gone" : "changed");
 		s->applied++;
 		if (s->change_h && s->change_h(&c, s->change_arg) == EBUSY)
 			again(s, kind, c.res, c.key);
-	}
-}
-
-/* Another node's presence subscriptions, made, ended or changing state
- * (the watcher lists of their presentities). */
-static void apply_watchers(struct hr_store *s, const PGresult *res)
-{
-	int ncols = (int)hr_row_sub.ncols;
-
-	for (int r = 0; res && r < PQntuples(res); r++) {
-		struct hr_store_sub ss;
-		struct hr_store_change c = { .kind = HR_CHANGE_WATCHER,
-			.res = PQgetvalue(res, r, ncols),
-			.key = PQgetvalue(res, r, ncols + 1) };
-
-		if (!PQgetisnull(res, r, 0)) {
-			hr_row_decode(&hr_row_sub, &ss, res, r);
-			c.sub = &ss;
-		}
-		s->applied++;
-		if (s->change_h)
-			(void)s->change_h(&c, s->change_arg);
 	}
 }
 
@@ -1125,7 +1112,7 @@ void hr_cluster_deliver(struct hr_store *s, struct hr_list *evs)
 		hr_list_unlink(le);
 		apply(s, HR_CHANGE_BINDING, ce->bindings);
 		apply(s, HR_CHANGE_PUBLICATION, ce->pubs);
-		apply_watchers(s, ce->watchers);
+		apply(s, HR_CHANGE_WATCHER, ce->watchers);
 		apply_rules(s, ce->rules);
 		apply_subs(s, ce->subs);
 		apply_owned(s, ce->owned);
