@@ -268,8 +268,9 @@ static int adopt(struct hr_events *ev, const struct hr_store_sub *row,
 	/* RFC 6665 4.1.2.1: a NOTIFY's Contact is the watcher's new remote
 	 * target: its refreshes come here */
 	if (!hr_sip_contact_for(ev->sip, ss.transport, ss.received &&
-		strchr(ss.received, '[') ? AF_INET6 : AF_INET, contact,
-		sizeof(contact)))
+		strchr(ss.received, '[') ? AF_INET6 : AF_INET,
+		ss.local_contact && !strncmp(ss.local_contact, "<sips:", 6),
+		contact, sizeof(contact)))
 		ss.local_contact = contact;
 	else
 		HR_WARN("subscription %s: no Contact of this node to give "

@@ -165,16 +165,13 @@ static void local_contact(struct hr_sip *sip, const struct hr_msg *req,
 	const char *domain, char *out, size_t n)
 {
 	bool sips = req->ruri.scheme == HR_URI_SIPS && hr_tp_secure(req->tp);
-	char host[HR_ADV_MAX], tp[24] = "";
+	char host[HR_ADV_MAX];
 	struct hr_dest d;
 
 	hr_sip_resp_dest(req, &d);
 	if (hr_sip_advertise(sip, &d, host, sizeof(host)))
 		snprintf(host, sizeof(host), "%s", domain);
-	if (req->tp != HR_TP_UDP && !(sips && req->tp == HR_TP_TLS))
-		snprintf(tp, sizeof(tp), ";transport=%s",
-			hr_tp_param(req->tp));
-	snprintf(out, n, "<%s:%s%s>", sips ? "sips" : "sip", host, tp);
+	hr_sip_contact_print(out, n, host, req->tp, sips);
 }
 
 /* What a request gives its dialog besides the Record-Route: strings

@@ -634,8 +634,20 @@ int hr_sip_advertise(struct hr_sip *sip, const struct hr_dest *dst,
 		u ? hr_udp_laddr(u) : NULL, out, n);
 }
 
+void hr_sip_contact_print(char *out, size_t n, const char *host,
+	enum hr_tp tp, bool sips)
+{
+	char param[24] = "";
+
+	/* RFC 5630 3.1.3: SIPS over TLS implies it, no transport=tls */
+	if (tp != HR_TP_UDP && !(sips && tp == HR_TP_TLS))
+		snprintf(param, sizeof(param), ";transport=%s",
+			hr_tp_param(tp));
+	snprintf(out, n, "<%s:%s%s>", sips ? "sips" : "sip", host, param);
+}
+
 int hr_sip_contact_for(struct hr_sip *sip, const char *transport,
-	sa_family_t af, char *out, size_t n)
+	sa_family_t af, bool sips, char *out, size_t n)
 {
 	struct hr_pl pl = hr_pl_str(transport);
 	struct hr_dest d = { 0 };
@@ -648,9 +660,8 @@ int hr_sip_contact_for(struct hr_sip *sip, const char *transport,
 	/* no request: a wildcard socket without advertise= names nothing */
 	err = hr_sip_advertise(sip, &d, host, sizeof(host));
 	if (!err)
-		snprintf(out, n, "<sip:%s%s%s>", host, d.tp == HR_TP_UDP ? "" :
-			";transport=", d.tp == HR_TP_UDP ? "" :
-			hr_tp_param(d.tp));
+		hr_sip_contact_print(out, n, host, d.tp,
+			sips && hr_tp_secure(d.tp));
 	return err;
 }
 

@@ -824,12 +824,17 @@ struct hr_sip_listener {
 					 * NULL; lives as long as the socket */
 };
 
+/** A dialog's Contact of ours, "<sip:host;transport=tcp>" (sips: a
+ * SIPS URI; RFC 5630 3.1.3: no transport=tls then). */
+void hr_sip_contact_print(char *out, size_t n, const char *host,
+	enum hr_tp tp, bool sips);
 /** Our Contact ("<sip:host:port;transport=tcp>") for a peer of family
  * af over transport ("udp", "tcp"...), without a request: what
- * hr_sip_advertise() gives. 0, EINVAL (no such transport) or ENOENT (no
- * such socket, or a wildcard one without advertise=). */
+ * hr_sip_advertise() gives, written as a dialog's (sips: a SIPS dialog).
+ * 0, EINVAL (no such transport) or ENOENT (no such socket, or a wildcard
+ * one without advertise=). */
 int hr_sip_contact_for(struct hr_sip *sip, const char *transport,
-	sa_family_t af, char *out, size_t n);
+	sa_family_t af, bool sips, char *out, size_t n);
 /** The listening sockets, UDP first, up to max of them into out;
  * returns how many there are. */
 unsigned hr_sip_listeners(struct hr_sip *sip, struct hr_sip_listener *out,
